@@ -1,0 +1,34 @@
+# The two commands of the README. Each creates .venv and installs what it needs.
+#   make run    runs the default scenario (scenarios/baseline.yaml)
+#   make test   runs the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCENARIO ?= scenarios/baseline.yaml
+ARGS ?=
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "secsim needs Python 3.12 or newer (found " + sys.version.split()[0] + "); with pyenv, the .python-version file selects 3.12")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/secsim run $(SCENARIO) $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check simulator tests benchmarks
+	$(BIN)/mypy simulator
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

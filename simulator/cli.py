@@ -1,0 +1,202 @@
+"""The ``secsim`` command line: run and validate scenarios.
+
+Errors in a scenario are printed with file, line and key, and the command exits
+with status 2 without writing anything; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from simulator.runner import RunResult, run, write_results
+from simulator.scenario import ScenarioError, load_scenario
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+EPILOG = """\
+examples:
+  secsim run scenarios/baseline.yaml
+  secsim run scenarios/baseline.yaml --days 30 --seed 7 --out results/try
+  secsim run scenarios/validation/mmc.yaml --set demand.rate_per_hour=8 \\
+      --set agencies.state_police.units=5 --set demand.on_scene.mean_min=30
+  secsim validate scenarios/*.yaml
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="secsim",
+        description="Agent-based simulator of urban security: who answers which call, "
+        "how fast, and at whose cost.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p_run = sub.add_parser(
+        "run",
+        help="run one scenario and write its results",
+        description="Run one scenario. Statistics cover --days days after --warmup-days "
+        "days of warm-up (the run simulates both). Writes summary.json, incidents.parquet, "
+        "timeseries.parquet, districts.parquet and run.json into the output folder.",
+    )
+    p_run.add_argument("scenario", type=Path, help="scenario YAML file")
+    p_run.add_argument("--seed", type=int, help="seed of the run (default: run.seed, 1)")
+    p_run.add_argument("--days", type=int, help="days counted in statistics (default: run.days)")
+    p_run.add_argument(
+        "--warmup-days",
+        type=int,
+        help="days simulated before statistics (default: run.warmup_days)",
+    )
+    p_run.add_argument(
+        "--out", type=Path, help="output folder (default: results/<scenario>-<seed>/)"
+    )
+    p_run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario setting by its dotted key; the value is YAML "
+        "(e.g. --set demand.priority_shares=[0.4,0.6]); repeatable",
+    )
+    p_run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+    p_val = sub.add_parser(
+        "validate",
+        help="check scenario files without running them",
+        description="Check scenario files; print every problem with file, line and key.",
+    )
+    p_val.add_argument("files", nargs="+", type=Path, help="scenario YAML files")
+    p_val.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override applied before checking",
+    )
+    return parser
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """A readable table of the main figures of a run, with units."""
+    table = Table(title=f"{summary['scenario']} (seed {summary['seed']}, {summary['days']} days)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    calls = summary["calls"]
+    wait, resp = summary["wait_min"], summary["response_min"]
+    rows: list[tuple[str, Any, str]] = [
+        ("calls", calls["total"], "calls"),
+        ("calls per day", calls["per_day"], "calls/day"),
+        ("answered", calls["answered"], "calls"),
+        ("unanswered", calls["unanswered"], "calls"),
+        ("wait, mean", wait["mean"], "min"),
+        ("wait, p90", wait["p90"], "min"),
+        ("response, mean", resp["mean"], "min"),
+        ("response, median", resp["p50"], "min"),
+        ("response, p90", resp["p90"], "min"),
+        (
+            "response within target",
+            None if resp["within_target_share"] is None else 100 * resp["within_target_share"],
+            "%",
+        ),
+    ]
+    for p, d in resp["by_priority"].items():
+        rows.append((f"response, priority {p}, mean", d["mean"], "min"))
+    for agency, d in resp["by_agency"].items():
+        rows.append((f"response, {agency}, mean", d["mean"], "min"))
+    for agency, u in summary["utilisation"].items():
+        rows.append((f"utilisation, {agency}", None if u is None else 100 * u, "%"))
+    cost = summary["cost_eur_per_year"]
+    for level in ("state", "commune", "private"):
+        rows.append((f"cost per year, {level}", cost[level] / 1e6, "M EUR"))
+    rows.append(("run time", summary["runtime_s"], "s"))
+    for name, value, unit in rows:
+        table.add_row(name, _fmt(value), unit)
+    return table
+
+
+def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"run.seed={args.seed}")
+    if args.days is not None:
+        overrides.append(f"run.days={args.days}")
+    if args.warmup_days is not None:
+        overrides.append(f"run.warmup_days={args.warmup_days}")
+    scenario = load_scenario(args.scenario, overrides)
+    seed = scenario.run.seed
+    target = args.out or Path("results") / f"{scenario.name}-{seed}"
+    show = not args.quiet and out.is_terminal
+    result: RunResult
+    if show:
+        columns = (
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=out, transient=True) as bar:
+            task = bar.add_task("days", total=scenario.run.days + scenario.run.warmup_days)
+            result = run(scenario, progress=lambda done, total: bar.update(task, completed=done))
+    else:
+        result = run(scenario)
+    path = write_results(result, target)
+    if not args.quiet:
+        out.print(summary_table(result.summary))
+        out.print(f"results written to {path}/")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            scenario = load_scenario(path, args.overrides)
+        except ScenarioError as exc:
+            err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
+            status = EXIT_BAD_INPUT
+        else:
+            out.print(f"{path}: ok ({scenario.name})", markup=False, highlight=False)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``secsim`` and ``python -m simulator``."""
+    args = _parser().parse_args(argv)
+    out = Console()
+    err = Console(stderr=True)
+    try:
+        if args.command == "run":
+            return _cmd_run(args, out, err)
+        return _cmd_validate(args, out, err)
+    except ScenarioError as exc:
+        err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing written")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

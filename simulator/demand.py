@@ -1,0 +1,212 @@
+"""Non-crime calls for service: a Poisson process in time and space.
+
+The rate is piecewise constant by hour: ``rate_per_hour`` x hourly profile x
+weekly profile, both rescaled so that the week averages to ``rate_per_hour``.
+Within an hour, calls are uniform in time (so the process is an exact
+non-homogeneous Poisson process). Where a call arises follows where people are
+at that hour of the day (an ambient-population weight per cell, from residents,
+jobs, shops and the night-time economy) times a factor per district type.
+
+Every call draws the same number of random numbers whatever the scenario's
+policy settings, from a stream of its own, so that two scenarios that differ
+only in policy see the same calls (common random numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.incidents import Incident, IncidentKind
+from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec
+from simulator.territory import Territory
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+# Share of each population present by hour of day (assumed activity curves, in
+# the spirit of time-use surveys; replaced by the citizens' own schedules once
+# the crime engine lands). Order: residents at home, jobs occupied, shop
+# visitors, night-time economy visitors.
+_AT_HOME = np.array(
+    [0.97] * 6 + [0.9, 0.7, 0.5] + [0.45] * 8 + [0.55, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95]
+)
+_AT_WORK = np.array(
+    [0.05] * 6 + [0.15, 0.4, 0.8] + [0.9] * 8 + [0.6, 0.3, 0.15, 0.1, 0.08, 0.06, 0.05]
+)
+_AT_SHOPS = np.array(
+    [0.0] * 7
+    + [0.1, 0.3, 0.6, 0.8, 0.9, 0.9, 0.85, 0.85, 0.9, 0.95, 1.0, 0.9, 0.6, 0.3]
+    + [0.1, 0.0, 0.0]
+)
+_AT_NIGHT = np.array([0.8, 0.6, 0.4, 0.2, 0.05, 0.0] + [0.0] * 12 + [0.1, 0.2, 0.35, 0.5, 0.8, 0.9])
+_LOCATIONS = ("ambient", "residents", "activity", "night", "sites")
+
+
+def _profile(values: list[float] | str, length: int) -> FloatArray:
+    arr = np.ones(length) if values == "flat" else np.asarray(values, dtype=float)
+    return arr
+
+
+def hourly_rates(spec: DemandSpec) -> FloatArray:
+    """Call rate (per hour) for each of the 168 hours of the week, Monday 00:00 first."""
+    hourly = _profile(spec.hourly_profile, HOURS_PER_DAY)
+    weekly = _profile(spec.weekly_profile, 7)
+    week = (weekly[:, None] * hourly[None, :]).ravel()
+    mean = week.mean()
+    return spec.rate_per_hour * week / mean if mean > 0 else np.zeros_like(week)
+
+
+def on_scene_hours(
+    spec: OnSceneSpec, mean_min: FloatArray, z: FloatArray, e: FloatArray
+) -> FloatArray:
+    """On-scene durations (hours) from standard normal ``z`` and exponential ``e`` draws."""
+    if spec.distribution == "exponential":
+        return mean_min * e / 60.0
+    sigma2 = np.log1p(spec.cv**2)
+    mu = np.log(mean_min) - sigma2 / 2.0
+    return np.exp(mu + np.sqrt(sigma2) * z) / 60.0
+
+
+class CallGenerator:
+    """Draws the calls of each hour for a territory.
+
+    Args:
+        spec: The demand block of the scenario.
+        territory: Where calls happen.
+        site_cells: Cells of private security's contracted sites (for calls at sites).
+        rng: The generator of this stream; nothing else draws from it.
+    """
+
+    def __init__(
+        self,
+        spec: DemandSpec,
+        territory: Territory,
+        site_cells: IntArray,
+        rng: np.random.Generator,
+    ):
+        self._spec = spec
+        self._territory = territory
+        self._rng = rng
+        self._rates = hourly_rates(spec)
+        self._types = list(spec.types)
+        self._type_cum = np.cumsum([spec.types[t].share for t in self._types])
+        self._type_cum /= self._type_cum[-1]
+        n_prio = spec.n_priorities
+        self._prio_cum = np.array(
+            [
+                np.cumsum(spec.types[t].priority_shares or spec.priority_shares)[:n_prio]
+                for t in self._types
+            ]
+        )
+        self._on_scene_mean = np.array(
+            [spec.types[t].on_scene_mean_min or spec.on_scene.mean_min for t in self._types]
+        )
+        self._follow_prob = np.array([spec.types[t].follow_up_prob for t in self._types])
+        self._follow_h = np.array([spec.types[t].follow_up_min / 60.0 for t in self._types])
+        self._arrest_prob = np.array([spec.types[t].arrest_prob for t in self._types])
+        self._location = np.array([_LOCATIONS.index(spec.types[t].location) for t in self._types])
+        self._cum_weights = self._spatial_weights(site_cells)
+
+    def _spatial_weights(self, site_cells: IntArray) -> FloatArray:
+        """Cumulative spatial distribution: location kind x hour of day x cell."""
+        t = self._territory
+        factor = np.array(
+            [self._spec.district_factors.get(dt, 1.0) for dt in t.cell_district_type()]
+        )
+        res = t.residents.astype(float)
+        jobs = t.jobs.astype(float)
+        sites = np.zeros(t.n_cells)
+        if site_cells.size:
+            sites[site_cells] = np.maximum(t.commercial[site_cells] + t.night[site_cells], 1e-9)
+        base = np.empty((len(_LOCATIONS), HOURS_PER_DAY, t.n_cells))
+        for h in range(HOURS_PER_DAY):
+            home = res * _AT_HOME[h]
+            activity = jobs * _AT_WORK[h] + t.commercial * _AT_SHOPS[h]
+            night = t.night * _AT_NIGHT[h]
+            base[0, h] = home + activity + night
+            base[1, h] = home
+            # At hours with no activity at all, calls of these kinds still follow
+            # where the activity is, rather than vanishing.
+            base[2, h] = activity if activity.sum() > 0 else jobs + t.commercial
+            base[3, h] = night if night.sum() > 0 else t.night
+            base[4, h] = sites
+        weights = base * factor[None, None, :]
+        cum = np.cumsum(weights, axis=2)
+        totals = cum[:, :, -1:]
+        # A location kind with no weight anywhere (e.g. no sites) falls back to uniform.
+        uniform = np.cumsum(np.ones(t.n_cells)) / t.n_cells
+        safe = np.where(totals > 0, cum / np.where(totals > 0, totals, 1.0), uniform)
+        return safe
+
+    def rate(self, hour: int) -> float:
+        """Expected number of calls in the hour starting at model hour ``hour``."""
+        return float(self._rates[hour % self._rates.size])
+
+    def expected_cell_weights(self) -> FloatArray:
+        """Expected share of calls in each cell over a week (used to find hot spots)."""
+        hour_of_day = np.arange(self._rates.size) % HOURS_PER_DAY
+        cum = self._cum_weights
+        per_loc_hour = np.diff(cum, axis=2, prepend=0.0)
+        type_share = np.diff(self._type_cum, prepend=0.0)
+        total = np.zeros(self._territory.n_cells)
+        for k, loc in enumerate(self._location):
+            for h_week, h in enumerate(hour_of_day):
+                total += type_share[k] * self._rates[h_week] * per_loc_hour[loc, h]
+        s = total.sum()
+        return total / s if s > 0 else total
+
+    def calls_in_hour(self, hour: int, first_id: int) -> Iterator[Incident]:
+        """The calls arising in [hour, hour + 1), in time order, numbered from ``first_id``."""
+        rng = self._rng
+        n = int(rng.poisson(self.rate(hour)))
+        if n == 0:
+            return
+        times = hour + np.sort(rng.random(n))
+        type_idx = np.searchsorted(self._type_cum, rng.random(n), side="right")
+        type_idx = np.minimum(type_idx, len(self._types) - 1)
+        loc_u = rng.random(n)
+        prio_u = rng.random(n)
+        z = rng.standard_normal(n)
+        e = rng.standard_exponential(n)
+        follow_u = rng.random(n)
+        arrest_u = rng.random(n)
+        jitter = rng.random((n, 2)) - 0.5
+
+        t = self._territory
+        hod = hour % HOURS_PER_DAY
+        cum = self._cum_weights[self._location[type_idx], hod]
+        cells = np.array(
+            [
+                min(int(np.searchsorted(c, u, side="right")), t.n_cells - 1)
+                for c, u in zip(cum, loc_u, strict=True)
+            ],
+            dtype=np.int64,
+        )
+        prio_cum = self._prio_cum[type_idx]
+        priority = 1 + np.minimum((prio_u[:, None] >= prio_cum).sum(axis=1), prio_cum.shape[1] - 1)
+        on_scene = on_scene_hours(self._spec.on_scene, self._on_scene_mean[type_idx], z, e)
+        follow = np.where(follow_u < self._follow_prob[type_idx], self._follow_h[type_idx], 0.0)
+        arrest = arrest_u < self._arrest_prob[type_idx]
+        xs = t.x_m[cells] + jitter[:, 0] * t.cell_m
+        ys = t.y_m[cells] + jitter[:, 1] * t.cell_m
+        for i in range(n):
+            cell = int(cells[i])
+            yield Incident(
+                incident_id=first_id + i,
+                kind=IncidentKind.CALL,
+                type=self._types[int(type_idx[i])],
+                priority=int(priority[i]),
+                cell=cell,
+                district=int(t.district[cell]),
+                commune=int(t.commune[cell]),
+                x_m=float(xs[i]),
+                y_m=float(ys[i]),
+                t_occurred_h=float(times[i]),
+                t_reported_h=float(times[i]),
+                on_scene_h=float(on_scene[i]),
+                follow_up_h=float(follow[i]),
+                arrest=bool(arrest[i]),
+            )

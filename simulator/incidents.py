@@ -1,0 +1,116 @@
+"""Incidents: calls for service (and later offences) with their whole life cycle.
+
+An :class:`Incident` is mutable while it is alive in the model (dispatch fills in
+its times); once the run is over, :func:`incidents_table` turns all of them into
+flat, immutable records, and every metric is computed from those records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pyarrow as pa
+
+
+class IncidentKind(StrEnum):
+    """Where an incident comes from."""
+
+    CALL = "call"  # non-crime call for service
+    OFFENCE = "offence"  # an offence that became known (crime engine)
+    TASK = "task"  # work created by another incident (hand-over of an arrested person)
+
+
+class Outcome(StrEnum):
+    """How an incident ended."""
+
+    CLEARED = "cleared"  # a unit came and finished the work on scene
+    ABANDONED = "abandoned"  # no unit came within the maximum wait
+    NO_AGENCY = "no_agency"  # no agency is competent for this type at this place
+    OPEN = "open"  # still waiting or in progress when the run ended
+
+
+@dataclass(slots=True, eq=False)
+class Incident:
+    """One incident, from occurrence to clearance.
+
+    Times are model hours since the start of the run (Monday 00:00); ``None``
+    until the step happens.
+    """
+
+    incident_id: int
+    kind: IncidentKind
+    type: str
+    priority: int
+    cell: int
+    district: int
+    commune: int
+    x_m: float
+    y_m: float
+    t_occurred_h: float
+    t_reported_h: float
+    on_scene_h: float
+    follow_up_h: float = 0.0
+    arrest: bool = False
+    parent_id: int | None = None
+    t_dispatched_h: float | None = None
+    t_arrived_h: float | None = None
+    t_cleared_h: float | None = None
+    agency: str | None = None
+    unit: int | None = None
+    outcome: Outcome = Outcome.OPEN
+
+
+INCIDENT_SCHEMA = pa.schema(
+    [
+        ("incident_id", pa.int64()),
+        ("kind", pa.string()),
+        ("type", pa.string()),
+        ("priority", pa.int8()),
+        ("cell", pa.int32()),
+        ("district", pa.string()),
+        ("commune", pa.string()),
+        ("x_m", pa.float64()),
+        ("y_m", pa.float64()),
+        ("t_occurred_h", pa.float64()),
+        ("t_reported_h", pa.float64()),
+        ("t_dispatched_h", pa.float64()),
+        ("t_arrived_h", pa.float64()),
+        ("t_cleared_h", pa.float64()),
+        ("agency", pa.string()),
+        ("unit", pa.int32()),
+        ("outcome", pa.string()),
+        ("parent_id", pa.int64()),
+        ("arrest", pa.bool_()),
+    ]
+)
+
+
+def incidents_table(
+    incidents: Iterable[Incident], district_names: tuple[str, ...], commune_names: tuple[str, ...]
+) -> pa.Table:
+    """Flat records of incidents, in the column order of :data:`INCIDENT_SCHEMA`."""
+    rows = list(incidents)
+    columns = {
+        "incident_id": [i.incident_id for i in rows],
+        "kind": [i.kind.value for i in rows],
+        "type": [i.type for i in rows],
+        "priority": [i.priority for i in rows],
+        "cell": [i.cell for i in rows],
+        "district": [district_names[i.district] for i in rows],
+        "commune": [commune_names[i.commune] for i in rows],
+        "x_m": [i.x_m for i in rows],
+        "y_m": [i.y_m for i in rows],
+        "t_occurred_h": [i.t_occurred_h for i in rows],
+        "t_reported_h": [i.t_reported_h for i in rows],
+        "t_dispatched_h": [i.t_dispatched_h for i in rows],
+        "t_arrived_h": [i.t_arrived_h for i in rows],
+        "t_cleared_h": [i.t_cleared_h for i in rows],
+        "agency": [i.agency for i in rows],
+        "unit": [i.unit for i in rows],
+        "outcome": [i.outcome.value for i in rows],
+        "parent_id": [i.parent_id for i in rows],
+        "arrest": [i.arrest for i in rows],
+    }
+    return pa.table(columns, schema=INCIDENT_SCHEMA)

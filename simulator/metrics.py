@@ -1,0 +1,242 @@
+"""Metrics: pure functions of a run's records.
+
+Nothing here looks at live agents: every figure is computed from the incident
+records, the units' state intervals and the agencies' resolved resources, so
+that the same numbers can be recomputed from the Parquet files of a run.
+
+Definitions (times in minutes in the outputs):
+
+* a *call* counts when it is reported inside the statistics window;
+* *wait* is from the call to the dispatch of a unit (it includes call handling);
+* *response* is from the call to the arrival of the first unit on scene;
+* a call is *answered* when a unit was dispatched, *unanswered* otherwise
+  (abandoned, no competent agency, or still waiting when the run ended);
+* *utilisation* of an agency is busy unit-hours (en route, on scene, follow-up,
+  holding) over on-duty unit-hours inside the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from simulator.incidents import IncidentKind, Outcome
+
+MINUTES = 60.0
+BATCHES = 20  # batch means for confidence intervals within one run (Law and Kelton)
+STATE_COLUMNS = ["unit", "agency", "state", "start_h", "end_h"]
+BUSY = ("en_route", "on_scene", "follow_up", "holding")
+
+
+@dataclass(frozen=True)
+class AgencyFacts:
+    """What metrics need to know about an agency."""
+
+    name: str
+    kind: str
+    level: str
+    officers: float
+    annual_cost_eur: float
+    units_by_hour: tuple[int, ...]
+    communes: tuple[str, ...]  # jurisdiction, for sharing a commune-level cost
+    commune_weights: tuple[float, ...]  # residents of each, to split that cost
+
+
+def _describe(minutes: pd.Series) -> dict[str, float | int | None]:
+    values = minutes.dropna().to_numpy(dtype=float)
+    if values.size == 0:
+        return {"n": 0, "mean": None, "p50": None, "p90": None}
+    return {
+        "n": int(values.size),
+        "mean": float(values.mean()),
+        "p50": float(np.percentile(values, 50)),
+        "p90": float(np.percentile(values, 90)),
+    }
+
+
+def batch_means_ci(
+    values: np.ndarray, batches: int = BATCHES, level: float = 0.95
+) -> list[float] | None:
+    """Confidence interval of a mean from one run, by non-overlapping batch means.
+
+    Values must be in time order; consecutive batches are nearly independent
+    when each spans many times the queue's relaxation time.
+    """
+    n = values.size
+    if n < batches * 10:
+        return None
+    size = n // batches
+    means = values[: size * batches].reshape(batches, size).mean(axis=1)
+    centre = float(values.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, batches - 1) * means.std(ddof=1) / np.sqrt(batches))
+    return [centre - half, centre + half]
+
+
+def counted_calls(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
+    """Calls (not tasks) reported inside the window, with wait and response in minutes."""
+    w0, w1 = window_h
+    calls = incidents[
+        (incidents["kind"] != IncidentKind.TASK.value)
+        & (incidents["t_reported_h"] >= w0)
+        & (incidents["t_reported_h"] < w1)
+    ].copy()
+    calls["wait_min"] = (calls["t_dispatched_h"] - calls["t_reported_h"]) * MINUTES
+    calls["response_min"] = (calls["t_arrived_h"] - calls["t_reported_h"]) * MINUTES
+    return calls.sort_values(["t_reported_h", "incident_id"], kind="stable")
+
+
+def _by(calls: pd.DataFrame, column: str, value: str) -> dict[str, Any]:
+    return {str(key): _describe(group[value]) for key, group in calls.groupby(column, sort=True)}
+
+
+def utilisation(states: pd.DataFrame, window_h: tuple[float, float]) -> dict[str, float | None]:
+    """Busy share of on-duty time, per agency, inside the window."""
+    w0, w1 = window_h
+    overlap = (states["end_h"].clip(upper=w1) - states["start_h"].clip(lower=w0)).clip(lower=0)
+    frame = states.assign(overlap=overlap)
+    result: dict[str, float | None] = {}
+    for agency, group in frame.groupby("agency", sort=False):
+        on_duty = group.loc[group["state"] != "off_duty", "overlap"].sum()
+        busy = group.loc[group["state"].isin(BUSY), "overlap"].sum()
+        result[str(agency)] = float(busy / on_duty) if on_duty > 0 else None
+    return result
+
+
+def costs(agencies: Sequence[AgencyFacts], days: float) -> dict[str, Any]:
+    """Cost over ``days`` by payer level, agency and commune (euros)."""
+    fraction = days / 365.0
+    by_level = {"state": 0.0, "commune": 0.0, "private": 0.0}
+    by_agency: dict[str, float] = {}
+    by_commune: dict[str, float] = {}
+    for a in agencies:
+        cost = a.annual_cost_eur * fraction
+        by_level[a.level] += cost
+        by_agency[a.name] = cost
+        if a.level == "commune":
+            total = sum(a.commune_weights) or 1.0
+            for commune, weight in zip(a.communes, a.commune_weights, strict=True):
+                share = weight / total if sum(a.commune_weights) else 1.0 / len(a.communes)
+                by_commune[commune] = by_commune.get(commune, 0.0) + cost * share
+    return {**by_level, "by_agency": by_agency, "by_commune": by_commune}
+
+
+def summarise(
+    incidents: pd.DataFrame,
+    states: pd.DataFrame,
+    agencies: Sequence[AgencyFacts],
+    *,
+    window_h: tuple[float, float],
+    response_target_min: Sequence[float],
+) -> dict[str, Any]:
+    """The one-row summary of a run (nested; dots in key names mean nesting)."""
+    calls = counted_calls(incidents, window_h)
+    answered = calls["t_dispatched_h"].notna()
+    outcome = calls["outcome"]
+    days = (window_h[1] - window_h[0]) / 24.0
+    wait = calls.loc[answered, "wait_min"].to_numpy(dtype=float)
+    arrived = calls[calls["response_min"].notna()]
+    response = arrived["response_min"].to_numpy(dtype=float)
+    targets = np.asarray(response_target_min, dtype=float)
+    target = targets[np.minimum(arrived["priority"].to_numpy() - 1, targets.size - 1)]
+    tasks = incidents[
+        (incidents["kind"] == IncidentKind.TASK.value)
+        & (incidents["t_reported_h"] >= window_h[0])
+        & (incidents["t_reported_h"] < window_h[1])
+    ]
+    cost_window = costs(agencies, days)
+    cost_year = costs(agencies, 365.0)
+    return {
+        "calls": {
+            "total": len(calls),
+            "answered": int(answered.sum()),
+            "unanswered": int((~answered).sum()),
+            "abandoned": int((outcome == Outcome.ABANDONED.value).sum()),
+            "no_agency": int((outcome == Outcome.NO_AGENCY.value).sum()),
+            "per_day": float(len(calls) / days),
+            "by_type": {
+                str(k): int(v) for k, v in calls["type"].value_counts().sort_index().items()
+            },
+        },
+        "wait_min": {
+            **_describe(calls.loc[answered, "wait_min"]),
+            "ci95": batch_means_ci(wait),
+            "by_priority": _by(calls[answered], "priority", "wait_min"),
+        },
+        "response_min": {
+            **_describe(arrived["response_min"]),
+            "ci95": batch_means_ci(response),
+            "within_target_share": float((response <= target).mean()) if response.size else None,
+            "by_agency": _by(arrived, "agency", "response_min"),
+            "by_priority": _by(arrived, "priority", "response_min"),
+            "by_type": _by(arrived, "type", "response_min"),
+        },
+        "handovers": {
+            "total": len(tasks),
+            "answered": int(tasks["t_dispatched_h"].notna().sum()),
+            "wait_min_mean": _describe((tasks["t_dispatched_h"] - tasks["t_reported_h"]) * MINUTES)[
+                "mean"
+            ],
+        },
+        "utilisation": utilisation(states, window_h),
+        "officers": {a.name: float(a.officers) for a in agencies},
+        "units_on_duty_mean": {a.name: sum(a.units_by_hour) / 24.0 for a in agencies},
+        "cost_eur": cost_window,
+        "cost_eur_per_year": cost_year,
+    }
+
+
+def daily_series(
+    incidents: pd.DataFrame, window_h: tuple[float, float], agencies: Sequence[AgencyFacts]
+) -> pd.DataFrame:
+    """One row per day of the window: calls, outcomes, wait and response."""
+    calls = counted_calls(incidents, window_h)
+    calls["day"] = (calls["t_reported_h"] // 24).astype("int64")
+    first, last = int(window_h[0] // 24), int(np.ceil(window_h[1] / 24))
+    days = pd.Index(range(first, last), name="day")
+    grouped = calls.groupby("day")
+    frame = pd.DataFrame(index=days)
+    frame["day_of_week"] = [d % 7 for d in days]
+    frame["calls"] = grouped.size().reindex(days, fill_value=0).astype("int64")
+    frame["answered"] = grouped["t_dispatched_h"].count().reindex(days, fill_value=0)
+    frame["unanswered"] = frame["calls"] - frame["answered"]
+    frame["wait_mean_min"] = grouped["wait_min"].mean().reindex(days)
+    frame["response_mean_min"] = grouped["response_min"].mean().reindex(days)
+    frame["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(days)
+    for a in agencies:
+        frame[f"unit_hours_{a.name}"] = float(sum(a.units_by_hour))
+    return frame.reset_index()
+
+
+def district_table(
+    incidents: pd.DataFrame,
+    window_h: tuple[float, float],
+    districts: pd.DataFrame,
+    presence_by_level: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """One row per district: population, calls, response and patrol presence.
+
+    Args:
+        incidents: All incident records.
+        window_h: The statistics window.
+        districts: One row per district with ``district``, ``type``, ``commune``,
+            ``cells``, ``residents`` and ``jobs``.
+        presence_by_level: Presence hours per district, by payer level.
+    """
+    calls = counted_calls(incidents, window_h)
+    grouped = calls.groupby("district")
+    table = districts.set_index("district")
+    table["calls"] = grouped.size().reindex(table.index, fill_value=0).astype("int64")
+    table["calls_per_1000_residents"] = (
+        table["calls"] / table["residents"].where(table["residents"] > 0) * 1000.0
+    )
+    table["answered"] = grouped["t_dispatched_h"].count().reindex(table.index, fill_value=0)
+    table["response_mean_min"] = grouped["response_min"].mean().reindex(table.index)
+    table["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(table.index)
+    for level, hours in presence_by_level.items():
+        table[f"presence_h_{level}"] = hours
+    return table.reset_index()

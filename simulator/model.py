@@ -1,0 +1,173 @@
+"""The Mesa model: wires territory, agencies, units, demand and dispatch together.
+
+One model time unit is one hour; time 0 is a Monday at 00:00. Mesa's ``step``
+is the hourly update (shift changes, patrol bookkeeping, the calls of the
+coming hour); arrivals of calls, arrivals on scene, clearances and follow-ups
+are events at their exact times in between.
+
+Random numbers come from independent streams spawned from the run's seed, one
+per sub-model, so that a change in one (say, patrol) leaves the draws of the
+others (the calls) untouched: scenarios that differ only in policy face the
+same calls.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import mesa
+import numpy as np
+
+from simulator.agencies import Agency, place_agencies
+from simulator.demand import CallGenerator
+from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
+from simulator.incidents import Incident
+from simulator.patrol import PresenceLog, make_strategy
+from simulator.scenario.schema import HOURS_PER_DAY, Scenario
+from simulator.territory import Territory, build_territory
+from simulator.travel import CircuityTravel
+from simulator.units import StateInterval, Unit
+
+# Named random streams: the order is part of the reproducibility contract.
+STREAMS = ("calls", "patrol", "mesa")
+
+
+class SecurityModel(mesa.Model):  # type: ignore[misc]
+    """A territory policed by agencies answering calls for service.
+
+    Args:
+        scenario: The checked scenario.
+        seed: Seed of the run's random streams.
+        territory: A pre-built territory (built from the scenario if omitted).
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, territory: Territory | None = None):
+        streams = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
+        super().__init__(rng=np.random.default_rng(streams["mesa"]))
+        self.spec = scenario  # `scenario` is a Mesa property of its own
+        self.seed = seed
+        self.n_events = 0
+        run = scenario.run
+        self.window_h = (run.warmup_days * 24.0, (run.warmup_days + run.days) * 24.0)
+        self.territory = territory if territory is not None else build_territory(scenario.territory)
+        self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
+        self.travel = CircuityTravel(scenario.travel)
+        sites = [a.site_cells for a in self.agencies if a.site_cells.size]
+        site_cells = np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
+        self.calls = CallGenerator(
+            scenario.demand, self.territory, site_cells, np.random.default_rng(streams["calls"])
+        )
+        self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
+        self.state_log: list[StateInterval] = []
+        self.on_duty_log: list[tuple[int, int, int]] = []  # hour, agency index, units
+        self.units: list[list[Unit]] = self._create_units(np.random.default_rng(streams["patrol"]))
+        self.dispatcher = Dispatcher(
+            self,
+            self.agencies,
+            [u for units in self.units for u in units],
+            competence_matrix(scenario, self.agencies),
+            self.travel,
+            DispatchRules.from_scenario(scenario),
+            self.in_window,
+        )
+        self._arrivals: deque[Incident] = deque()
+        self._presence_at_window_start: np.ndarray | None = None
+        self._begin_hour(0)
+
+    def in_window(self, t_h: float) -> bool:
+        """Whether a time falls inside the statistics window (after warm-up)."""
+        return self.window_h[0] <= t_h < self.window_h[1]
+
+    def _create_units(self, patrol_rng: np.random.Generator) -> list[list[Unit]]:
+        expected = self.calls.expected_cell_weights()
+        units: list[list[Unit]] = []
+        for agency in self.agencies:
+            strategy = make_strategy(
+                agency.spec.patrol,
+                station_cell=agency.station_cell,
+                jurisdiction_cells=agency.cells,
+                site_cells=agency.site_cells,
+                expected_calls=expected,
+                rng=patrol_rng,
+            )
+            units.append(
+                [
+                    Unit(
+                        self,
+                        agency=agency,
+                        number=k + 1,
+                        territory=self.territory,
+                        travel=self.travel,
+                        patrol=strategy,
+                        presence=self.presence,
+                        log=self.state_log,
+                    )
+                    for k in range(agency.staffing.vehicles)
+                ]
+            )
+        return units
+
+    def schedule_event(self, function: Callable[..., None], **kwargs: Any) -> Any:
+        """Schedule an event, counting it (for the benchmark's events per second)."""
+        self.n_events += 1
+        return super().schedule_event(function, **kwargs)
+
+    # ----------------------------------------------------------------- hourly update
+
+    def step(self) -> None:
+        """The hourly update, at the start of each hour."""
+        self._begin_hour(round(self.time))
+
+    def _begin_hour(self, hour: int) -> None:
+        if hour * 1.0 == self.window_h[0]:
+            self._presence_at_window_start = self.presence.snapshot()
+        self._update_shifts(hour)
+        for units in self.units:
+            for unit in units:
+                unit.advance_patrol(float(hour))
+        self.dispatcher.purge_abandoned()
+        self._generate_calls(hour)
+
+    def _update_shifts(self, hour: int) -> None:
+        hod = hour % HOURS_PER_DAY
+        for agency, units in zip(self.agencies, self.units, strict=True):
+            wanted = agency.staffing.units_by_hour[hod]
+            self.on_duty_log.append((hour, agency.index, wanted))
+            # Units are called on in number order; the last ones leave first.
+            for k, unit in enumerate(units):
+                if k < wanted:
+                    self.dispatcher.start_shift(unit)
+                else:
+                    self.dispatcher.end_shift(unit)
+
+    def _generate_calls(self, hour: int) -> None:
+        calls = list(self.calls.calls_in_hour(hour, self.dispatcher.next_id))
+        self.dispatcher.next_id += len(calls)
+        for call in calls:
+            self._arrivals.append(call)
+            self.schedule_event(self._release_call, at=call.t_reported_h)
+
+    def _release_call(self) -> None:
+        # Calls of an hour are queued in time order, and so are their events.
+        self.dispatcher.receive(self._arrivals.popleft())
+
+    # ----------------------------------------------------------------- end of run
+
+    @property
+    def horizon_h(self) -> float:
+        """End of the statistics window (model hours)."""
+        return self.window_h[1]
+
+    def window_presence(self) -> np.ndarray:
+        """Presence hours per agency and cell accumulated inside the window."""
+        start = self._presence_at_window_start
+        total = self.presence.hours
+        return total - start if start is not None else total.copy()
+
+    def finish(self) -> None:
+        """Close every unit's current state interval at the current time."""
+        for units in self.units:
+            for unit in units:
+                unit.close_log()

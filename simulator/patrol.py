@@ -1,0 +1,131 @@
+"""Patrol strategies and the record of where units spend their time.
+
+A strategy answers one question, "where next, and for how long?", so that new
+ones (proximity beats, problem-oriented patrol) slot in without touching units
+or dispatch. Idle units follow their strategy in legs: drive to a cell at patrol
+speed, stay there ``dwell`` hours, pick the next cell. Legs are computed lazily
+(when the hourly update or a dispatch needs to know where a unit is) so that
+patrolling costs no scheduled events.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.scenario.schema import PatrolSpec
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+_BATCH = 256  # targets drawn at once per strategy; one draw of 256 beats 256 draws of 1
+
+
+class PatrolStrategy(Protocol):
+    """Chooses where an idle unit goes next and how long it stays."""
+
+    dwell_h: float
+
+    def next_cell(self, current_cell: int) -> int | None:
+        """The next cell to visit, or ``None`` to stay at the station."""
+        ...
+
+
+class StationPatrol:
+    """Wait at the station between calls (no patrol)."""
+
+    dwell_h = float("inf")
+
+    def __init__(self, station_cell: int):
+        self._station = station_cell
+
+    def next_cell(self, current_cell: int) -> int | None:
+        """Go back to the station and stay."""
+        return self._station
+
+
+class WeightedPatrol:
+    """Visit cells drawn at random with given weights (uniform: random patrol).
+
+    Args:
+        cells: Candidate cells.
+        weights: Relative chance of each candidate (``None``: uniform).
+        dwell_h: Hours spent in each visited cell.
+        rng: The patrol stream.
+    """
+
+    def __init__(
+        self, cells: IntArray, weights: FloatArray | None, dwell_h: float, rng: np.random.Generator
+    ):
+        if cells.size == 0:
+            raise ValueError("a patrol needs at least one cell")
+        self.dwell_h = dwell_h
+        self._cells = cells
+        self._p = None if weights is None else weights / weights.sum()
+        self._rng = rng
+        self._buffer: list[int] = []
+
+    def next_cell(self, current_cell: int) -> int | None:
+        """A fresh target, different from the current cell when possible."""
+        for _ in range(4):
+            if not self._buffer:
+                draws = self._rng.choice(self._cells, size=_BATCH, p=self._p)
+                self._buffer = [int(c) for c in draws[::-1]]
+            cell = self._buffer.pop()
+            if cell != current_cell or self._cells.size == 1:
+                return cell
+        return cell
+
+
+def make_strategy(
+    spec: PatrolSpec,
+    *,
+    station_cell: int,
+    jurisdiction_cells: IntArray,
+    site_cells: IntArray,
+    expected_calls: FloatArray,
+    rng: np.random.Generator,
+) -> PatrolStrategy:
+    """Build the strategy an agency's patrol block asks for."""
+    dwell_h = spec.dwell_min / 60.0
+    if spec.strategy == "static" or jurisdiction_cells.size == 0:
+        return StationPatrol(station_cell)
+    if spec.strategy == "random":
+        return WeightedPatrol(jurisdiction_cells, None, dwell_h, rng)
+    if spec.strategy == "sites":
+        return WeightedPatrol(site_cells, None, dwell_h, rng)
+    # Hot spots: the cells with most expected calls, visited in proportion to them.
+    weights = expected_calls[jurisdiction_cells]
+    n_hot = max(1, round(spec.hotspot_share * jurisdiction_cells.size))
+    order = np.lexsort((jurisdiction_cells, -weights))[:n_hot]
+    hot = jurisdiction_cells[order]
+    hot_w = weights[order]
+    if hot_w.sum() <= 0:
+        hot_w = None
+    return WeightedPatrol(hot, hot_w, dwell_h, rng)
+
+
+class PresenceLog:
+    """Hours of stationary presence of each agency in each cell.
+
+    Stationary presence counts time spent dwelling on patrol, on scene, holding
+    an arrested person or waiting at the station. The crime engine reads it as
+    guardianship, with ``last_seen_h`` for the decay of residual deterrence.
+    """
+
+    def __init__(self, n_agencies: int, n_cells: int):
+        self.hours = np.zeros((n_agencies, n_cells))
+        self.last_seen_h = np.full((n_agencies, n_cells), -np.inf)
+
+    def add(self, agency: int, cell: int, start_h: float, end_h: float) -> None:
+        """Record presence over [start_h, end_h)."""
+        if end_h > start_h:
+            self.hours[agency, cell] += end_h - start_h
+            if end_h > self.last_seen_h[agency, cell]:
+                self.last_seen_h[agency, cell] = end_h
+
+    def snapshot(self) -> FloatArray:
+        """A copy of the hours so far (to take differences over a window)."""
+        return self.hours.copy()

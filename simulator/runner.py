@@ -1,0 +1,264 @@
+"""A run is a function: ``run(scenario, seed) -> RunResult``.
+
+Nothing is kept between runs, so batches, processes and clusters can call it
+freely. Writing the results is separate (:func:`write_results`) and atomic: the
+files appear together in their folder, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulator.incidents import incidents_table
+from simulator.metrics import STATE_COLUMNS, AgencyFacts, daily_series, district_table, summarise
+from simulator.model import SecurityModel
+from simulator.scenario.loader import resolved_dict
+from simulator.scenario.schema import Scenario
+
+Progress = Callable[[int, int], None]  # (days done, days in total)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run produced.
+
+    Attributes:
+        scenario: The resolved scenario that was run.
+        seed: The seed used.
+        summary: One-row summary (nested mapping).
+        incidents: One record per incident reported before the horizon.
+        timeseries: One row per day of the statistics window.
+        districts: One row per district.
+        metadata: Provenance: scenario, seed, versions, wall time.
+    """
+
+    scenario: Scenario
+    seed: int
+    summary: dict[str, Any]
+    incidents: pa.Table
+    timeseries: pd.DataFrame
+    districts: pd.DataFrame
+    metadata: dict[str, Any]
+
+
+def _agency_facts(model: SecurityModel) -> list[AgencyFacts]:
+    t = model.territory
+    facts = []
+    for a in model.agencies:
+        communes = [i for i in range(len(t.commune_names)) if a.jurisdiction[i]]
+        facts.append(
+            AgencyFacts(
+                name=a.name,
+                kind=a.kind.value,
+                level=a.level,
+                officers=a.staffing.officers,
+                annual_cost_eur=a.staffing.annual_cost_eur,
+                units_by_hour=a.staffing.units_by_hour,
+                communes=tuple(t.commune_names[i] for i in communes),
+                commune_weights=tuple(float(t.residents[t.commune == i].sum()) for i in communes),
+            )
+        )
+    return facts
+
+
+def _districts_frame(model: SecurityModel) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    t = model.territory
+    d = t.district
+    n = t.n_districts
+    frame = pd.DataFrame(
+        {
+            "district": list(t.district_names),
+            "type": [dt.value for dt in t.district_types],
+            "commune": [t.commune_names[c] for c in t.district_commune],
+            "cells": np.bincount(d, minlength=n).astype("int64"),
+            "residents": np.bincount(d, weights=t.residents, minlength=n).astype("int64"),
+            "jobs": np.bincount(d, weights=t.jobs, minlength=n).astype("int64"),
+        }
+    )
+    presence = model.window_presence()
+    by_level: dict[str, np.ndarray] = {}
+    for level in ("state", "commune", "private"):
+        rows = [a.index for a in model.agencies if a.level == level]
+        cell_hours = presence[rows].sum(axis=0) if rows else np.zeros(t.n_cells)
+        by_level[level] = np.bincount(d, weights=cell_hours, minlength=n)
+    return frame, by_level
+
+
+def code_version() -> dict[str, str | None]:
+    """Package version and, when run from a git checkout, the commit."""
+    try:
+        version: str | None = metadata.version("secsim")
+    except metadata.PackageNotFoundError:
+        version = None
+    commit = None
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        commit = out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"version": version, "git_commit": commit}
+
+
+def run(
+    scenario: Scenario, seed: int | None = None, *, progress: Progress | None = None
+) -> RunResult:
+    """Simulate a scenario and compute its outputs.
+
+    Args:
+        scenario: A checked scenario (see :func:`simulator.scenario.load_scenario`).
+        seed: Seed of the random streams; ``scenario.run.seed`` if omitted.
+        progress: Called after each simulated day with (days done, total days).
+
+    Returns:
+        The run's records, tables and summary.
+    """
+    seed = scenario.run.seed if seed is None else seed
+    started = time.perf_counter()
+    model = SecurityModel(scenario, seed)
+    horizon = model.horizon_h
+    total_days = scenario.run.warmup_days + scenario.run.days
+    for day in range(1, total_days + 1):
+        model.run_until(day * 24.0)
+        if progress is not None:
+            progress(day, total_days)
+    # Drain: let calls of the window get their outcome; later calls are not counted.
+    drain_end = horizon + scenario.run.drain_max_h
+    while model.dispatcher.open_counted > 0 and model.time < drain_end:
+        model.run_until(min(model.time + 1.0, drain_end))
+    model.finish()
+    sim_seconds = time.perf_counter() - started
+
+    t = model.territory
+    kept = [i for i in model.dispatcher.incidents if i.t_reported_h < horizon]
+    kept.sort(key=lambda i: i.incident_id)
+    table = incidents_table(kept, t.district_names, t.commune_names)
+    frame = table.to_pandas()
+    states = pd.DataFrame(model.state_log, columns=STATE_COLUMNS)
+    facts = _agency_facts(model)
+    summary_body = summarise(
+        frame,
+        states,
+        facts,
+        window_h=model.window_h,
+        response_target_min=scenario.dispatch.response_target_min,
+    )
+    districts, presence = _districts_frame(model)
+    wall = time.perf_counter() - started
+    summary = {
+        "scenario": scenario.name,
+        "seed": seed,
+        "days": scenario.run.days,
+        "warmup_days": scenario.run.warmup_days,
+        "residents": int(t.residents.sum()),
+        **summary_body,
+        "events": model.n_events,
+        "runtime_s": wall,
+    }
+    meta = {
+        "scenario": resolved_dict(scenario),
+        "seed": seed,
+        "code": code_version(),
+        "wall_time_s": wall,
+        "simulation_s": sim_seconds,
+        "events": model.n_events,
+        "window_h": list(model.window_h),
+        "time_origin": "model hour 0 is a Monday at 00:00",
+        "agencies": {
+            f.name: {
+                "kind": f.kind,
+                "level": f.level,
+                "officers": f.officers,
+                "units_by_hour": list(f.units_by_hour),
+                "annual_cost_eur": f.annual_cost_eur,
+                "communes": list(f.communes),
+            }
+            for f in facts
+        },
+        "units": {str(u.unique_id): u.label for units in model.units for u in units},
+    }
+    return RunResult(
+        scenario=scenario,
+        seed=seed,
+        summary=summary,
+        incidents=table,
+        timeseries=daily_series(frame, model.window_h, facts),
+        districts=district_table(frame, model.window_h, districts, presence),
+        metadata=meta,
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    # No statistics timestamps or pandas index: identical inputs give identical bytes.
+    pq.write_table(table, path, compression="zstd", store_schema=True)
+
+
+def write_results(result: RunResult, out_dir: str | Path) -> Path:
+    """Write a run's files into ``out_dir`` atomically (replacing an older run there).
+
+    Files: ``summary.json``, ``incidents.parquet``, ``timeseries.parquet``,
+    ``districts.parquet`` and ``run.json``.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "summary.json").write_text(
+            json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8"
+        )
+        (tmp / "run.json").write_text(
+            json.dumps(_json_safe(result.metadata), indent=2) + "\n", encoding="utf-8"
+        )
+        _write_table(result.incidents, tmp / "incidents.parquet")
+        _write_table(
+            pa.Table.from_pandas(result.timeseries, preserve_index=False),
+            tmp / "timeseries.parquet",
+        )
+        _write_table(
+            pa.Table.from_pandas(result.districts, preserve_index=False), tmp / "districts.parquet"
+        )
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,24 @@
+"""Scenario language: schema, loading, checks and error reporting."""
+
+from simulator.scenario.errors import Problem, ScenarioError
+from simulator.scenario.loader import load_scenario, parse_scenario, resolved_dict
+from simulator.scenario.schema import (
+    HANDOVER_TYPE,
+    AgencyKind,
+    AgencySpec,
+    DistrictType,
+    Scenario,
+)
+
+__all__ = [
+    "HANDOVER_TYPE",
+    "AgencyKind",
+    "AgencySpec",
+    "DistrictType",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parse_scenario",
+    "resolved_dict",
+]

@@ -1,0 +1,182 @@
+"""Checks that relate several parts of a scenario to one another.
+
+Each check returns problems with the path of the offending value, so that the
+loader can point at the right line of the right file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from simulator.scenario.errors import Path, did_you_mean
+from simulator.scenario.schema import HANDOVER_TYPE, AgencyKind, Scenario
+
+Finding = tuple[Path, str]
+
+
+def commune_names(scenario: Scenario) -> list[str]:
+    """The commune identifiers of the territory, in declaration order."""
+    return [c.name for c in scenario.territory.communes]
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    near = did_you_mean(word, choices)
+    return f" (did you mean '{near}'?)" if near else ""
+
+
+def _check_territory(s: Scenario) -> Iterator[Finding]:
+    names = commune_names(s)
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            yield ("territory", "communes", i, "name"), f"commune '{name}' is declared twice"
+        seen.add(name)
+    if s.territory.kind == "synthetic":
+        central = [i for i, c in enumerate(s.territory.communes) if c.role == "central"]
+        if len(central) != 1:
+            yield (
+                ("territory", "communes"),
+                (
+                    f"a synthetic territory needs exactly one commune with role 'central', "
+                    f"found {len(central)}"
+                ),
+            )
+        if sum(c.residents for c in s.territory.communes) <= 0:
+            yield ("territory", "communes"), "the territory needs at least one resident"
+        if s.territory.cell_m >= s.territory.extent_km * 1000 / 4:
+            yield (
+                ("territory", "cell_m"),
+                (
+                    f"cells of {s.territory.cell_m:g} m are too large for a territory of "
+                    f"{s.territory.extent_km:g} km (need at least 4 cells across)"
+                ),
+            )
+
+
+def _check_demand(s: Scenario) -> Iterator[Finding]:
+    shares = sum(t.share for t in s.demand.types.values())
+    if abs(shares - 1.0) > 1e-6:
+        yield ("demand", "types"), f"the shares of the call types must sum to 1, got {shares:.6g}"
+    n_prio = s.demand.n_priorities
+    for name, t in s.demand.types.items():
+        if t.priority_shares is not None and len(t.priority_shares) != n_prio:
+            yield (
+                ("demand", "types", name, "priority_shares"),
+                (
+                    f"has {len(t.priority_shares)} values but demand.priority_shares defines "
+                    f"{n_prio} priorities"
+                ),
+            )
+        if t.location == "sites" and not any(a.sites > 0 for a in s.agencies.values()):
+            yield (
+                ("demand", "types", name, "location"),
+                ("calls at 'sites' need an agency with contracted sites (sites > 0)"),
+            )
+    if HANDOVER_TYPE in s.demand.types:
+        yield (
+            ("demand", "types", HANDOVER_TYPE),
+            (f"'{HANDOVER_TYPE}' is reserved for the hand-over of arrested persons"),
+        )
+
+
+def _check_agencies(s: Scenario) -> Iterator[Finding]:
+    names = commune_names(s)
+    for agency_id, a in s.agencies.items():
+        base: Path = ("agencies", agency_id)
+        given = [k for k in ("units", "officers", "budget_eur") if getattr(a, k) is not None]
+        if len(given) != 1:
+            yield (
+                base,
+                (
+                    "give exactly one of units, officers or budget_eur"
+                    + (f" (found {', '.join(given)})" if given else " (found none)")
+                ),
+            )
+        if a.communes != "all":
+            if not a.communes:
+                yield (*base, "communes"), "must list at least one commune, or be 'all'"
+            for i, commune in enumerate(a.communes):
+                if commune not in names:
+                    yield (
+                        (*base, "communes", i),
+                        (
+                            f"unknown commune '{commune}'{_suggest(commune, names)}; "
+                            f"communes are: {', '.join(names)}"
+                        ),
+                    )
+        elif a.kind is AgencyKind.MUNICIPAL_POLICE:
+            yield (
+                (*base, "communes"),
+                ("a municipal police acts in its own commune(s): list them, e.g. [city]"),
+            )
+        if a.station is not None and a.station not in names:
+            yield (
+                (*base, "station"),
+                (
+                    f"unknown commune '{a.station}'{_suggest(a.station, names)}; "
+                    f"communes are: {', '.join(names)}"
+                ),
+            )
+        if a.kind is AgencyKind.PRIVATE_SECURITY:
+            if a.sites == 0:
+                yield (*base, "sites"), "private security needs contracted sites (sites > 0)"
+        elif a.sites:
+            yield (*base, "sites"), "only private security works on contracted sites"
+        if a.patrol.strategy == "sites" and a.sites == 0:
+            yield (*base, "patrol", "strategy"), "'sites' patrol needs contracted sites"
+
+
+def _check_competences(s: Scenario) -> Iterator[Finding]:
+    types = list(s.demand.types)
+    agency_ids = list(s.agencies)
+    kinds = sorted({a.kind.value for a in s.agencies.values()})
+    for incident_type, agencies in s.competences.items():
+        base: Path = ("competences", incident_type)
+        if incident_type not in types and incident_type != HANDOVER_TYPE:
+            yield (
+                base,
+                (
+                    f"unknown incident type '{incident_type}'{_suggest(incident_type, types)}; "
+                    f"types are: {', '.join([*types, HANDOVER_TYPE])}"
+                ),
+            )
+        if not agencies:
+            yield base, "needs at least one agency"
+        for i, ref in enumerate(agencies):
+            if ref not in s.agencies and ref not in kinds:
+                yield (
+                    (*base, i),
+                    (
+                        f"unknown agency '{ref}'{_suggest(ref, agency_ids + kinds)}; agencies are: "
+                        f"{', '.join(agency_ids)} (or a kind: {', '.join(kinds)})"
+                    ),
+                )
+    for incident_type in types:
+        if incident_type not in s.competences:
+            yield (
+                ("competences",),
+                (
+                    f"incident type '{incident_type}' has no competent agency: add "
+                    f"'{incident_type}: [agency, ...]'"
+                ),
+            )
+    arrests = any(t.arrest_prob > 0 for t in s.demand.types.values())
+    judicial = [i for i, a in s.agencies.items() if a.powers.judicial]
+    if arrests and not judicial and any(not a.powers.judicial for a in s.agencies.values()):
+        yield (
+            ("agencies",),
+            (
+                "some calls end in arrests but no agency has judicial powers to take the "
+                "arrested person over (set powers.judicial: true on the State police)"
+            ),
+        )
+
+
+def semantic_findings(scenario: Scenario) -> list[Finding]:
+    """Every cross-field problem of a scenario that passed the schema."""
+    return [
+        *_check_territory(scenario),
+        *_check_demand(scenario),
+        *_check_agencies(scenario),
+        *_check_competences(scenario),
+    ]

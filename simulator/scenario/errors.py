@@ -1,0 +1,64 @@
+"""Problems found in a scenario, reported with file, line, column and dotted key."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+Path = tuple[str | int, ...]
+
+
+def dotted(path: Path) -> str:
+    """Render a key path the way users write it in ``--set``: ``agencies.pm.units``."""
+    return ".".join(str(p) for p in path) if path else "(top level)"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to a misspelt ``word``, if one is close enough."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a scenario.
+
+    Attributes:
+        source: The file the value came from, or the ``--set`` argument.
+        line: 1-based line in ``source``, when known.
+        column: 1-based column in ``source``, when known.
+        path: The dotted key of the value.
+        message: What was found and what is allowed.
+    """
+
+    source: str
+    line: int | None
+    column: int | None
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {dotted(self.path)}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """A scenario could not be read; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """All problems, one per line, sorted by where they occur."""
+        ordered = sorted(
+            self.problems, key=lambda p: (p.source, p.line or 0, p.column or 0, dotted(p.path))
+        )
+        n = len(ordered)
+        head = f"{n} problem{'s' if n != 1 else ''} in scenario:"
+        return "\n".join([head, *(f"  {p}" for p in ordered)])

@@ -1,0 +1,288 @@
+"""Read scenario files: YAML in, a frozen :class:`Scenario` (or every problem) out.
+
+The loader keeps the position of every key of the YAML file, so that each
+problem (a schema violation, an unknown key, a cross-field inconsistency)
+names the file, the line, the column and the dotted key. Overrides given on
+the command line (``--set dotted.key=value``) are applied to the raw mapping
+before validation and are reported as their own source.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from simulator.scenario.checks import semantic_findings
+from simulator.scenario.errors import Path, Problem, ScenarioError, did_you_mean, dotted
+from simulator.scenario.schema import Scenario
+
+Mark = tuple[str, int | None, int | None]
+
+
+class _Positions:
+    """Where each key path was written: file and line, or the ``--set`` argument."""
+
+    def __init__(self, default_source: str):
+        self.default_source = default_source
+        self._marks: dict[Path, Mark] = {}
+
+    def add(self, path: Path, source: str, line: int | None, column: int | None) -> None:
+        self._marks[path] = (source, line, column)
+
+    def override(self, path: Path, source: str) -> None:
+        for key in [k for k in self._marks if k[: len(path)] == path]:
+            del self._marks[key]
+        self._marks[path] = (source, None, None)
+
+    def find(self, path: Path) -> Mark:
+        """The mark of ``path``, or of its closest written ancestor."""
+        for n in range(len(path), -1, -1):
+            mark = self._marks.get(path[:n])
+            if mark is not None:
+                return mark
+        return (self.default_source, None, None)
+
+
+def _walk(node: yaml.Node, path: Path, source: str, pos: _Positions, dup: list[Problem]) -> None:
+    pos.add(path, source, node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in seen:
+                dup.append(
+                    Problem(
+                        source,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        child,
+                        "key written twice; the second would silently win",
+                    )
+                )
+            seen.add(key)
+            _walk(value_node, child, source, pos, dup)
+            # Point at the key rather than its value: that is where the user looks.
+            pos.add(child, source, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), source, pos, dup)
+
+
+def _read_yaml(path: FsPath, pos: _Positions) -> dict[str, Any]:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = Problem(source, None, None, (), f"cannot read file: {exc.strerror}")
+        raise ScenarioError([problem]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem(source, None, None, (), "not a UTF-8 text file")]) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        what = " ".join(filter(None, [exc.context, exc.problem]))
+        problem = Problem(source, line, column, (), f"malformed YAML: {what}")
+        raise ScenarioError([problem]) from None
+    except yaml.YAMLError as exc:
+        problem = Problem(source, None, None, (), f"malformed YAML: {exc}")
+        raise ScenarioError([problem]) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise ScenarioError(
+            [
+                Problem(
+                    source, 1, 1, (), f"a scenario is a mapping of keys to values, this is {kind}"
+                )
+            ]
+        )
+    duplicates: list[Problem] = []
+    _walk(node, (), source, pos, duplicates)
+    if duplicates:
+        raise ScenarioError(duplicates)
+    return data
+
+
+def _parse_override(text: str) -> tuple[Path, Any]:
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError("expected dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"the value is not valid YAML ({exc})") from None
+    path: Path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
+    if any(p == "" for p in path):
+        raise ValueError("empty segment in the dotted key")
+    return path, value
+
+
+def apply_override(data: dict[str, Any], path: Path, value: Any) -> None:
+    """Set ``value`` at ``path`` in nested mappings and lists, creating mappings on the way."""
+    node: Any = data
+    for depth, key in enumerate(path[:-1]):
+        if isinstance(node, list):
+            if not isinstance(key, int) or not 0 <= key < len(node):
+                raise ValueError(f"'{dotted(path[: depth + 1])}': no item {key} in this list")
+            node = node[key]
+            continue
+        if not isinstance(node, dict):
+            raise ValueError(f"'{dotted(path[:depth])}' is not a mapping")
+        nxt = node.get(key)
+        if nxt is None:
+            nxt = {}
+            node[key] = nxt
+        node = nxt
+    last = path[-1]
+    if isinstance(node, list):
+        if not isinstance(last, int) or not 0 <= last < len(node):
+            raise ValueError(f"'{dotted(path)}': no item {last} in this list")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ValueError(f"'{dotted(path[:-1])}' is not a mapping")
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _allowed_keys(path: Path) -> list[str]:
+    """The keys a user may write in the mapping at ``path`` (for did-you-mean)."""
+    current: Any = Scenario
+    for key in path:
+        model = _model_of(current)
+        if model is not None:
+            field = model.model_fields.get(str(key))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            origin = typing.get_origin(current)
+            args = typing.get_args(current)
+            if origin in (dict, Mapping) and len(args) == 2:
+                current = args[1]
+            elif origin in (list, Sequence) and args:
+                current = args[0]
+            elif origin in (typing.Union, types.UnionType):
+                nested = [a for a in args if _model_of(a) or typing.get_origin(a)]
+                if not nested:
+                    return []
+                current = nested[0]
+                model = _model_of(current)
+                if model is not None:
+                    field = model.model_fields.get(str(key))
+                    if field is None:
+                        return []
+                    current = field.annotation
+            else:
+                return []
+    while (model := _model_of(current)) is None:
+        args = [a for a in typing.get_args(current) if a is not type(None)]
+        if not args:
+            return []
+        current = args[0]
+    return list(model.model_fields)
+
+
+def _pydantic_problems(exc: ValidationError, pos: _Positions) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        path: Path = tuple(p for p in err["loc"] if not isinstance(p, str) or "[" not in p)
+        source, line, column = pos.find(path)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(path[:-1])
+            word = str(path[-1])
+            near = did_you_mean(word, allowed)
+            msg = f"unknown key '{word}'"
+            msg += f" (did you mean '{near}'?)" if near else ""
+            if allowed:
+                msg += f"; allowed keys: {', '.join(allowed)}"
+        elif kind == "missing":
+            msg = "required key is missing"
+        else:
+            found = err.get("input")
+            shown = repr(found) if not isinstance(found, dict | list) else type(found).__name__
+            msg = f"{err['msg']} (found {shown})"
+        problems.append(Problem(source, line, column, path, msg))
+    return problems
+
+
+def parse_scenario(
+    data: dict[str, Any], *, source: str = "<scenario>", positions: _Positions | None = None
+) -> Scenario:
+    """Validate a raw mapping into a :class:`Scenario`, or raise with every problem."""
+    pos = positions or _Positions(source)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_pydantic_problems(exc, pos)) from None
+    findings = semantic_findings(scenario)
+    if findings:
+        raise ScenarioError([Problem(*pos.find(path), path, msg) for path, msg in findings])
+    return scenario
+
+
+def load_raw(
+    path: str | FsPath, overrides: Sequence[str] = ()
+) -> tuple[dict[str, Any], _Positions]:
+    """Read a scenario file and apply ``--set`` overrides, without validating."""
+    fs_path = FsPath(path)
+    pos = _Positions(str(fs_path))
+    data = _read_yaml(fs_path, pos)
+    problems: list[Problem] = []
+    for text in overrides:
+        source = f"--set {text}"
+        try:
+            key, value = _parse_override(text)
+            apply_override(data, key, value)
+        except ValueError as exc:
+            problems.append(Problem(source, None, None, (), str(exc)))
+            continue
+        pos.override(key, source)
+    if problems:
+        raise ScenarioError(problems)
+    return data, pos
+
+
+def load_scenario(path: str | FsPath, overrides: Sequence[str] = ()) -> Scenario:
+    """Read, override and validate a scenario file.
+
+    Args:
+        path: The YAML file.
+        overrides: ``dotted.key=value`` strings; each value is read as YAML.
+
+    Returns:
+        The frozen, checked scenario.
+
+    Raises:
+        ScenarioError: With every problem found, each naming file, line and key.
+    """
+    data, pos = load_raw(path, overrides)
+    if "name" not in data:
+        data["name"] = FsPath(path).stem
+    return parse_scenario(data, source=str(path), positions=pos)
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    """The fully resolved scenario as plain JSON-compatible data."""
+    return scenario.model_dump(mode="json")

@@ -1,0 +1,520 @@
+"""The scenario language: frozen, validated descriptions of a run.
+
+Every setting the model reads is declared here, once, with its unit in its name
+(``budget_eur``, ``mean_min``, ``rate_per_hour``, ``cell_m``), a description and
+a default where one makes sense. The model never sees YAML: it receives a
+:class:`Scenario`, which cannot be changed after it is built.
+
+Checks that involve one field live here as pydantic constraints; checks that
+relate several parts of a scenario (a competence names an agency that exists, a
+municipal police names a commune of the territory) live in
+:mod:`simulator.scenario.checks`, so that every problem gets a precise path.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+HOURS_PER_DAY = 24
+DAYS_PER_WEEK = 7
+
+NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class Frozen(BaseModel):
+    """Base of every scenario block: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DistrictType(StrEnum):
+    """The kinds of district (quartier) of the synthetic city (MODEL.md section 2)."""
+
+    CITY_CENTRE = "city_centre"
+    RESIDENTIAL = "residential"
+    QPV = "qpv"  # quartier prioritaire de la politique de la ville
+    COMMERCIAL = "commercial"
+    NIGHTLIFE = "nightlife"
+    TRANSIT_HUB = "transit_hub"
+    INDUSTRIAL = "industrial"
+    PERI_URBAN = "peri_urban"
+
+
+class AgencyKind(StrEnum):
+    """The kinds of security agency; the kind fixes who pays (see :attr:`level`)."""
+
+    STATE_POLICE = "state_police"  # police nationale
+    GENDARMERIE = "gendarmerie"
+    MUNICIPAL_POLICE = "municipal_police"
+    PRIVATE_SECURITY = "private_security"
+
+    @property
+    def level(self) -> str:
+        """Who bears the cost: ``state``, ``commune`` or ``private``."""
+        if self in (AgencyKind.STATE_POLICE, AgencyKind.GENDARMERIE):
+            return "state"
+        if self is AgencyKind.MUNICIPAL_POLICE:
+            return "commune"
+        return "private"
+
+
+COST_LEVELS: tuple[str, ...] = ("state", "commune", "private")
+
+
+def _normalised_profile(value: object, length: int, what: str) -> object:
+    """Accept ``"flat"`` for a constant profile; otherwise check the length."""
+    if value == "flat":
+        return [1.0] * length
+    if isinstance(value, list | tuple):
+        if len(value) != length:
+            raise ValueError(f"{what} needs exactly {length} values, got {len(value)}")
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+            if any(v < 0 for v in value):
+                raise ValueError(f"{what} values must be >= 0")
+            if sum(value) <= 0:
+                raise ValueError(f"{what} must have at least one positive value")
+    return value
+
+
+def _check_shares(values: list[float], what: str) -> list[float]:
+    if not values:
+        raise ValueError(f"{what} must not be empty")
+    total = math.fsum(values)
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"{what} must sum to 1, got {total:.6g}")
+    return values
+
+
+# --------------------------------------------------------------------------- territory
+
+
+class CommuneSpec(Frozen):
+    """A commune of the territory: the central city or a suburb."""
+
+    name: str = Field(min_length=1, description="Identifier of the commune, used by agencies.")
+    role: Literal["central", "suburb"] = Field(
+        "suburb", description="The central city sits in the middle; suburbs share the ring."
+    )
+    residents: int = Field(ge=0, description="Number of residents of the commune.")
+    districts: int = Field(5, ge=1, le=200, description="Number of districts (quartiers).")
+
+
+class TerritorySpec(Frozen):
+    """The synthetic urban area, or the degenerate ``point`` territory."""
+
+    kind: Literal["synthetic", "point"] = Field(
+        "synthetic",
+        description="`synthetic`: a generated city. `point`: everything at one place, "
+        "zero travel (for validation against queueing theory).",
+    )
+    seed: int = Field(
+        1,
+        ge=0,
+        description="Seed of the territory generator, separate from the run seed so that "
+        "replications share one city.",
+    )
+    cell_m: PosFloat = Field(200.0, description="Side of a grid cell, in metres.")
+    extent_km: PosFloat = Field(12.0, le=200.0, description="Side of the square territory, km.")
+    central_radius_share: float = Field(
+        0.38,
+        gt=0.05,
+        lt=0.5,
+        description="Radius of the central commune as a share of the territory's side.",
+    )
+    density_gradient_km: PosFloat = Field(
+        2.5,
+        description="Distance over which residential density falls by a factor e "
+        "(Clark 1951 negative exponential density).",
+    )
+    jobs_per_resident: NonNegFloat = Field(0.45, description="Jobs in the area per resident.")
+    communes: list[CommuneSpec] = Field(
+        default_factory=lambda: [CommuneSpec(name="city", role="central", residents=100_000)],
+        description="The communes, with the central city first or anywhere in the list.",
+    )
+
+
+# --------------------------------------------------------------------------- travel
+
+
+class TravelSpec(Frozen):
+    """Travel time = turnout + circuity x straight-line distance / speed(hour, priority)."""
+
+    circuity: float = Field(
+        1.3,
+        ge=1.0,
+        le=3.0,
+        description="Road distance over straight-line distance (Ballou et al. 2002: "
+        "1.2-1.4 for road networks).",
+    )
+    speed_kmh: list[PosFloat] = Field(
+        default_factory=lambda: [45.0, 35.0, 30.0],
+        min_length=1,
+        description="Driving speed by priority (priority 1 first), km/h; the last value "
+        "applies to lower priorities not listed.",
+    )
+    patrol_speed_kmh: PosFloat = Field(20.0, description="Cruising speed on patrol, km/h.")
+    congestion: list[NonNegFloat] | Literal["flat"] = Field(
+        default_factory=lambda: (
+            [1.2] * 6
+            + [1.0, 0.75, 0.7, 0.85]
+            + [0.9] * 6
+            + [0.8, 0.7, 0.8, 0.95, 1.0, 1.05, 1.1, 1.15]
+        ),
+        description="Speed multiplier for each hour of the day (24 values), or `flat`.",
+    )
+    turnout_min: NonNegFloat = Field(
+        1.5, description="Time for a crew to get moving once dispatched, minutes."
+    )
+
+    @field_validator("congestion", mode="before")
+    @classmethod
+    def _congestion24(cls, value: object) -> object:
+        return _normalised_profile(value, HOURS_PER_DAY, "congestion")
+
+
+# --------------------------------------------------------------------------- demand
+
+
+class OnSceneSpec(Frozen):
+    """Distribution of the time a unit spends on scene."""
+
+    distribution: Literal["exponential", "lognormal"] = Field(
+        "lognormal", description="`exponential` (memoryless) or `lognormal` (right-skewed)."
+    )
+    mean_min: PosFloat = Field(35.0, description="Mean time on scene, minutes.")
+    cv: PosFloat = Field(
+        0.8, description="Coefficient of variation (lognormal only; exponential has cv = 1)."
+    )
+
+
+class IncidentTypeSpec(Frozen):
+    """A kind of non-crime call for service, and what handling it involves."""
+
+    share: Share = Field(description="Share of all calls that are of this type.")
+    label: str = Field("", description="Human-readable name.")
+    location: Literal["ambient", "residents", "activity", "night", "sites"] = Field(
+        "ambient",
+        description="Where calls of this type arise: `ambient` (where people are at that "
+        "hour), `residents` (at home), `activity` (jobs and shops), `night` (night-time "
+        "economy), `sites` (private security's contracted sites, e.g. intrusion alarms).",
+    )
+    priority_shares: list[Share] | None = Field(
+        None, description="Override of demand.priority_shares for this type."
+    )
+    on_scene_mean_min: PosFloat | None = Field(
+        None, description="Override of demand.on_scene.mean_min for this type."
+    )
+    follow_up_prob: Share = Field(
+        0.0, description="Probability that the call needs a written follow-up."
+    )
+    follow_up_min: NonNegFloat = Field(
+        45.0, description="Duration of that follow-up (report writing), minutes."
+    )
+    arrest_prob: Share = Field(
+        0.0,
+        description="Probability that handling the call ends with an arrest (a person "
+        "taken in for questioning).",
+    )
+
+    @field_validator("priority_shares")
+    @classmethod
+    def _shares(cls, value: list[float] | None) -> list[float] | None:
+        return None if value is None else _check_shares(value, "priority_shares")
+
+
+def _default_call_types() -> dict[str, IncidentTypeSpec]:
+    return {"call": IncidentTypeSpec(share=1.0, label="Call for service")}
+
+
+class DemandSpec(Frozen):
+    """Non-crime calls for service: a Poisson process in time and space."""
+
+    rate_per_hour: NonNegFloat = Field(
+        2.0, description="Mean number of calls per hour over the week, whole territory."
+    )
+    hourly_profile: list[NonNegFloat] | Literal["flat"] = Field(
+        default_factory=lambda: [
+            0.75,
+            0.6,
+            0.5,
+            0.4,
+            0.35,
+            0.35,
+            0.45,
+            0.65,
+            0.85,
+            0.95,
+            1.05,
+            1.1,
+            1.15,
+            1.15,
+            1.15,
+            1.2,
+            1.3,
+            1.4,
+            1.45,
+            1.45,
+            1.4,
+            1.3,
+            1.15,
+            0.95,
+        ],
+        description="Relative call rate for each hour of the day (24 values, rescaled "
+        "so the week averages to rate_per_hour), or `flat`.",
+    )
+    weekly_profile: list[NonNegFloat] | Literal["flat"] = Field(
+        default_factory=lambda: [0.95, 0.92, 0.93, 0.97, 1.07, 1.13, 1.03],
+        description="Relative call rate for each day, Monday first (7 values), or `flat`.",
+    )
+    priority_shares: list[Share] = Field(
+        default_factory=lambda: [0.15, 0.45, 0.40],
+        description="Share of calls of priority 1 (most urgent), 2, ...; sums to 1.",
+    )
+    on_scene: OnSceneSpec = Field(default_factory=OnSceneSpec)
+    district_factors: dict[DistrictType, NonNegFloat] = Field(
+        default_factory=lambda: {
+            DistrictType.QPV: 1.6,
+            DistrictType.NIGHTLIFE: 1.4,
+            DistrictType.TRANSIT_HUB: 1.4,
+            DistrictType.CITY_CENTRE: 1.2,
+            DistrictType.PERI_URBAN: 0.6,
+        },
+        description="Multiplier of the call rate by district type (missing types: 1).",
+    )
+    max_wait_min: PosFloat | None = Field(
+        None,
+        description="A call still waiting for a unit after this many minutes is dropped "
+        "and counted unanswered; null: calls wait as long as needed.",
+    )
+    types: dict[str, IncidentTypeSpec] = Field(
+        default_factory=_default_call_types,
+        min_length=1,
+        description="The types of call, with their shares (summing to 1).",
+    )
+
+    @field_validator("hourly_profile", mode="before")
+    @classmethod
+    def _hourly24(cls, value: object) -> object:
+        return _normalised_profile(value, HOURS_PER_DAY, "hourly_profile")
+
+    @field_validator("weekly_profile", mode="before")
+    @classmethod
+    def _weekly7(cls, value: object) -> object:
+        return _normalised_profile(value, DAYS_PER_WEEK, "weekly_profile")
+
+    @field_validator("priority_shares")
+    @classmethod
+    def _priority_shares(cls, value: list[float]) -> list[float]:
+        return _check_shares(value, "priority_shares")
+
+    @property
+    def n_priorities(self) -> int:
+        """Number of priority classes (1 is the most urgent)."""
+        return len(self.priority_shares)
+
+
+# --------------------------------------------------------------------------- agencies
+
+
+class PatrolSpec(Frozen):
+    """What idle units do between calls."""
+
+    strategy: Literal["static", "random", "hotspot", "sites"] = Field(
+        "random",
+        description="`static`: wait at the station; `random`: drive to random cells of "
+        "the jurisdiction; `hotspot`: visit the cells with most expected calls, staying "
+        "dwell_min in each; `sites`: rounds of the contracted sites (private security).",
+    )
+    dwell_min: NonNegFloat = Field(
+        15.0,
+        description="Time spent at each patrolled place, minutes (Koper 1995: 10-15 "
+        "minutes of presence maximise residual deterrence).",
+    )
+    hotspot_share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.05, description="Share of the jurisdiction's cells that count as hot spots."
+    )
+
+
+class CostSpec(Frozen):
+    """What an agency costs per year."""
+
+    salary_eur: NonNegFloat = Field(
+        60_000.0, description="Loaded annual cost of one full-time officer (salary and charges)."
+    )
+    equipment_eur: NonNegFloat = Field(3_000.0, description="Annual equipment cost per officer.")
+    vehicle_eur: NonNegFloat = Field(
+        12_000.0, description="Annual cost of one patrol vehicle (one per unit at peak)."
+    )
+    hourly_rate_eur: NonNegFloat | None = Field(
+        None,
+        description="Billed price of one guard-hour (private security); when set, cost = "
+        "rate x crew x unit-hours and the salary fields are not used.",
+    )
+
+
+class PowersSpec(Frozen):
+    """Legal powers of an agency's officers."""
+
+    judicial: bool = Field(
+        False,
+        description="Officers with judicial police powers (OPJ) can take an arrested "
+        "person into custody; others must hand over to an agency that can.",
+    )
+    armed: bool = Field(False, description="Officers carry firearms.")
+
+
+class AgencySpec(Frozen):
+    """A security agency: its jurisdiction, its resources, its costs and its powers.
+
+    Resources are given by exactly one of ``units`` (units on duty at every service
+    hour), ``officers`` (headcount) or ``budget_eur`` (annual budget).
+    """
+
+    kind: AgencyKind = Field(
+        description="state_police, gendarmerie, municipal_police or private_security."
+    )
+    label: str = Field("", description="Human-readable name.")
+    communes: list[str] | Literal["all"] = Field(
+        "all", description="Communes where the agency may act, or `all`."
+    )
+    station: str | None = Field(
+        None,
+        description="Commune whose centre hosts the station (default: the first "
+        "commune of the jurisdiction, the central one for `all`).",
+    )
+    units: int | None = Field(None, ge=0, description="Units on duty at every service hour.")
+    officers: int | None = Field(None, ge=0, description="Headcount, full-time equivalents.")
+    budget_eur: NonNegFloat | None = Field(None, description="Annual budget, euros.")
+    hours_per_officer: PosFloat = Field(
+        1607.0,
+        description="Annual working hours of a full-time officer (1,607 h: French public "
+        "service, decree 2000-815).",
+    )
+    field_share: Share = Field(
+        0.35,
+        description="Share of officers' hours spent in field crews answering calls and "
+        "patrolling (the rest: investigation, reception, training, management).",
+    )
+    crew_size: int = Field(2, ge=1, le=10, description="Officers per unit (crew).")
+    staffing_profile: list[NonNegFloat] | Literal["flat"] = Field(
+        "flat", description="Relative number of units on duty by hour of day (24 values)."
+    )
+    service_hours: tuple[int, int] = Field(
+        (0, 24),
+        description="[start, end) hours of service each day, e.g. [7, 23]; [0, 24] for "
+        "round the clock; [22, 6] wraps past midnight.",
+    )
+    sites: int = Field(
+        0,
+        ge=0,
+        description="Contracted sites (private security): the busiest shops, malls "
+        "and transit places; the agency acts only there.",
+    )
+    patrol: PatrolSpec = Field(default_factory=PatrolSpec)
+    cost: CostSpec = Field(default_factory=CostSpec)
+    powers: PowersSpec = Field(default_factory=PowersSpec)
+
+    @field_validator("staffing_profile", mode="before")
+    @classmethod
+    def _staffing24(cls, value: object) -> object:
+        return _normalised_profile(value, HOURS_PER_DAY, "staffing_profile")
+
+    @field_validator("service_hours")
+    @classmethod
+    def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
+        start, end = value
+        if not (0 <= start <= 23 and 1 <= end <= 24) or start == end:
+            raise ValueError(
+                "service_hours must be [start, end] with 0 <= start <= 23, "
+                "1 <= end <= 24 and start != end"
+            )
+        return value
+
+    @property
+    def level(self) -> str:
+        """Who pays for this agency: ``state``, ``commune`` or ``private``."""
+        return self.kind.level
+
+    def serves_hour(self, hour_of_day: int) -> bool:
+        """Whether the agency is in service at this hour of the day."""
+        start, end = self.service_hours
+        if start < end:
+            return start <= hour_of_day < end
+        return hour_of_day >= start or hour_of_day < end
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+class DispatchSpec(Frozen):
+    """How the control room turns calls into assignments."""
+
+    call_handling_min: NonNegFloat = Field(
+        2.0, description="Time from the call to the moment it can be dispatched, minutes."
+    )
+    handover_min: NonNegFloat = Field(
+        20.0,
+        description="Time for a judicial-police unit to take over an arrested person "
+        "from an agency without judicial powers, minutes.",
+    )
+    response_target_min: list[PosFloat] = Field(
+        default_factory=lambda: [15.0, 30.0, 60.0],
+        min_length=1,
+        description="Service standard: the response time to meet, by priority (priority 1 "
+        "first; the last value applies to lower priorities), minutes.",
+    )
+    custody_min: NonNegFloat = Field(
+        150.0,
+        description="Follow-up after an arrest by a unit with judicial powers (transport, "
+        "custody procedure), minutes.",
+    )
+
+
+HANDOVER_TYPE = "judicial_handover"
+
+
+# --------------------------------------------------------------------------- run
+
+
+class RunSpec(Frozen):
+    """Horizon and seed; the command line can override each."""
+
+    days: int = Field(365, ge=1, le=36_500, description="Simulated days counted in statistics.")
+    warmup_days: int = Field(
+        7, ge=0, le=3650, description="Days simulated before statistics start."
+    )
+    seed: int = Field(1, ge=0, description="Seed of the run's random streams.")
+    drain_max_h: NonNegFloat = Field(
+        72.0,
+        description="After the horizon, keep simulating (without counting new calls) up "
+        "to this many hours so that calls still open get their outcome.",
+    )
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+class Scenario(Frozen):
+    """A complete, checked description of one simulated world."""
+
+    name: str = Field(min_length=1, description="Short identifier, used in output folders.")
+    description: str = Field("", description="What the scenario represents.")
+    territory: TerritorySpec = Field(default_factory=TerritorySpec)
+    travel: TravelSpec = Field(default_factory=TravelSpec)
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    agencies: dict[str, AgencySpec] = Field(
+        min_length=1, description="The agencies, by identifier."
+    )
+    competences: dict[str, list[str]] = Field(
+        description="For each incident type, the ordered list of agencies (by identifier, "
+        "or by kind: `municipal_police` means the municipal police of the commune where "
+        "the incident is) that may handle it. The first with a free unit is sent."
+    )
+    dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
+    run: RunSpec = Field(default_factory=RunSpec)

@@ -1,0 +1,258 @@
+"""Units: the crews of an agency, as Mesa agents with an explicit life cycle.
+
+A unit is a small state machine. It knows where it is, what it is doing and
+until when; what happens next (which call, how long on scene, whether a
+follow-up or a hand-over is needed) is decided by its controller, the
+dispatcher, which it reaches only through the :class:`UnitController`
+protocol. Each unit has at most one pending event: the end of what it is doing.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+import mesa
+
+from simulator.agencies import Agency
+from simulator.incidents import Incident
+from simulator.patrol import PatrolStrategy, PresenceLog
+from simulator.territory import Territory
+from simulator.travel import TravelModel
+
+if TYPE_CHECKING:
+    from mesa.time import Event
+
+
+class UnitState(StrEnum):
+    """What a unit is doing."""
+
+    OFF_DUTY = "off_duty"
+    AVAILABLE = "available"  # idle: patrolling or at the station, can be dispatched
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    FOLLOW_UP = "follow_up"  # report writing, custody procedure
+    HOLDING = "holding"  # keeping an arrested person until a judicial unit takes over
+
+
+BUSY_STATES = frozenset(
+    {UnitState.EN_ROUTE, UnitState.ON_SCENE, UnitState.FOLLOW_UP, UnitState.HOLDING}
+)
+
+StateInterval = tuple[int, str, str, float, float]  # unit id, agency, state, start, end
+
+
+class UnitController(Protocol):
+    """What a unit reports to whoever directs it."""
+
+    def period_ended(self, unit: Unit) -> None:
+        """The unit finished what it was doing (arrived, cleared, ended a follow-up)."""
+        ...
+
+
+class Unit(mesa.Agent):  # type: ignore[misc]
+    """A crew of an agency (patrol car, foot patrol, guard)."""
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        *,
+        agency: Agency,
+        number: int,
+        territory: Territory,
+        travel: TravelModel,
+        patrol: PatrolStrategy,
+        presence: PresenceLog,
+        log: list[StateInterval],
+    ):
+        super().__init__(model)
+        self.agency = agency
+        self.number = number
+        self.controller: UnitController | None = None
+        self.state = UnitState.OFF_DUTY
+        self.incident: Incident | None = None
+        self.end_of_shift = False
+        self._territory = territory
+        self._travel = travel
+        self._patrol = patrol
+        self._presence = presence
+        self._log = log
+        self._since = 0.0
+        self._event: Event | None = None
+        station = agency.station_cell
+        self.cell = station
+        self.x = float(territory.x_m[station])
+        self.y = float(territory.y_m[station])
+        # The current patrol leg: from (x, y) at _leg_start to _leg_cell, arriving at
+        # _leg_arrive and leaving at _leg_end.
+        self._leg_start = 0.0
+        self._leg_cell = station
+        self._leg_arrive = 0.0
+        self._leg_end = 0.0
+        self._present_since: float | None = None
+
+    # ----------------------------------------------------------------- helpers
+
+    @property
+    def label(self) -> str:
+        """Readable name, e.g. ``state_police#3``."""
+        return f"{self.agency.name}#{self.number}"
+
+    def _now(self) -> float:
+        return float(self.model.time)
+
+    def _set_state(self, state: UnitState) -> None:
+        now = self._now()
+        if now > self._since or state != self.state:
+            self._log.append((self.unique_id, self.agency.name, self.state.value, self._since, now))
+        self.state = state
+        self._since = now
+
+    def _arrive_at(self, cell: int, x: float, y: float) -> None:
+        self.cell, self.x, self.y = cell, x, y
+        self._present_since = self._now()
+
+    def _leave(self) -> None:
+        if self._present_since is not None:
+            self._presence.add(self.agency.index, self.cell, self._present_since, self._now())
+            self._present_since = None
+
+    def _schedule_end(self, at: float) -> None:
+        self._event = self.model.schedule_event(self._period_end, at=at)
+
+    def _period_end(self) -> None:
+        self._event = None
+        if self.controller is not None:
+            self.controller.period_ended(self)
+
+    # ----------------------------------------------------------------- patrol
+
+    def _start_leg(self, now: float) -> None:
+        target = self._patrol.next_cell(self.cell)
+        if target is None:
+            target = self.cell
+        tx = float(self._territory.x_m[target])
+        ty = float(self._territory.y_m[target])
+        hour = int(now) % 24
+        drive = self._travel.patrol_h(math.hypot(tx - self.x, ty - self.y), hour)
+        self._leg_start = now
+        self._leg_cell = target
+        self._leg_arrive = now + drive
+        self._leg_end = self._leg_arrive + self._patrol.dwell_h
+
+    def advance_patrol(self, until: float) -> None:
+        """Play the patrol legs completed by ``until`` (lazily, without events)."""
+        if self.state is not UnitState.AVAILABLE:
+            return
+        while self._leg_end <= until:
+            self._finish_leg(self._leg_end)
+            self._start_leg(self._leg_end)
+
+    def _finish_leg(self, at: float) -> None:
+        cell = self._leg_cell
+        self._presence.add(self.agency.index, cell, self._leg_arrive, at)
+        self.cell = cell
+        self.x = float(self._territory.x_m[cell])
+        self.y = float(self._territory.y_m[cell])
+
+    def _stop_patrol(self) -> None:
+        """Interrupt the current leg now: record the dwell so far, fix the position."""
+        now = self._now()
+        self.advance_patrol(now)
+        if now >= self._leg_arrive:
+            self._finish_leg(now)
+        else:
+            share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
+            tx = float(self._territory.x_m[self._leg_cell])
+            ty = float(self._territory.y_m[self._leg_cell])
+            self.x += (tx - self.x) * share
+            self.y += (ty - self.y) * share
+            self.cell = self._territory.cell_at(self.x, self.y)
+
+    def position(self) -> tuple[float, float]:
+        """Where the unit is now (on a patrol leg: interpolated along it)."""
+        if self.state is UnitState.AVAILABLE:
+            now = self._now()
+            self.advance_patrol(now)
+            if now < self._leg_arrive:
+                share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
+                tx = float(self._territory.x_m[self._leg_cell])
+                ty = float(self._territory.y_m[self._leg_cell])
+                return self.x + (tx - self.x) * share, self.y + (ty - self.y) * share
+            return (
+                float(self._territory.x_m[self._leg_cell]),
+                float(self._territory.y_m[self._leg_cell]),
+            )
+        return self.x, self.y
+
+    # ----------------------------------------------------------------- life cycle
+
+    def come_on_duty(self) -> None:
+        """Start a shift at the station, available."""
+        station = self.agency.station_cell
+        self._set_state(UnitState.AVAILABLE)
+        self.end_of_shift = False
+        self._arrive_at(
+            station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
+        )
+        self._present_since = None
+        self._start_leg(self._now())
+
+    def become_available(self) -> None:
+        """Back to patrol from wherever the last job ended."""
+        self._leave()
+        self.incident = None
+        self._set_state(UnitState.AVAILABLE)
+        self._start_leg(self._now())
+
+    def go_off_duty(self) -> None:
+        """End the shift, from patrol or straight from the last job."""
+        if self.state is UnitState.AVAILABLE:
+            self._stop_patrol()
+        self._leave()
+        self.incident = None
+        self._set_state(UnitState.OFF_DUTY)
+        self.end_of_shift = False
+
+    def dispatch_to(self, incident: Incident, arrive_at: float) -> None:
+        """Leave patrol (or the last job) for ``incident``; arrival is an event at ``arrive_at``."""
+        if self.state is UnitState.AVAILABLE:
+            self._stop_patrol()
+        self._leave()
+        self.incident = incident
+        self._set_state(UnitState.EN_ROUTE)
+        self._schedule_end(arrive_at)
+
+    def work(self, state: UnitState, until: float, *, at_station: bool = False) -> None:
+        """Spend until ``until`` on scene or in follow-up; then report back.
+
+        Args:
+            state: ``ON_SCENE`` or ``FOLLOW_UP``.
+            until: When the work ends.
+            at_station: The work happens at the station (custody procedure).
+        """
+        if self.state is UnitState.EN_ROUTE and self.incident is not None:
+            inc = self.incident
+            self._arrive_at(inc.cell, inc.x_m, inc.y_m)
+        if at_station:
+            self._leave()
+            station = self.agency.station_cell
+            self._arrive_at(
+                station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
+            )
+        self._set_state(state)
+        self._schedule_end(until)
+
+    def hold(self) -> None:
+        """Wait on scene, without a set end, for a judicial unit to take over."""
+        self._set_state(UnitState.HOLDING)
+
+    def release_at(self, at: float) -> None:
+        """End the hold at ``at`` (when the hand-over is done)."""
+        self._schedule_end(at)
+
+    def close_log(self) -> None:
+        """Write the current state's interval up to now (end of the run)."""
+        self._leave()
+        self._set_state(self.state)

@@ -13,7 +13,6 @@ same calls.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,24 @@ from simulator.scenario.schema import HOURS_PER_DAY, Scenario
 from simulator.territory import Territory, build_territory
 from simulator.travel import CircuityTravel
 from simulator.units import StateInterval, Unit
+
+
+class _Report:
+    """An incident on its way to the control room, delivered by a scheduled event."""
+
+    __slots__ = ("__weakref__", "_dispatcher", "_pending", "incident")
+
+    def __init__(self, incident: Incident, dispatcher: Dispatcher, pending: set[_Report]):
+        self.incident = incident
+        self._dispatcher = dispatcher
+        self._pending = pending
+        pending.add(self)  # events hold callbacks weakly: keep the report alive
+
+    def fire(self) -> None:
+        """Deliver the incident (the scheduled event)."""
+        self._pending.discard(self)
+        self._dispatcher.receive(self.incident)
+
 
 # Named random streams: the order is part of the reproducibility contract.
 STREAMS = ("calls", "patrol", "mesa")
@@ -72,7 +89,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             DispatchRules.from_scenario(scenario),
             self.in_window,
         )
-        self._arrivals: deque[Incident] = deque()
+        self._reports: set[_Report] = set()
         self._presence_at_window_start: np.ndarray | None = None
         self._begin_hour(0)
 
@@ -146,12 +163,21 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         calls = list(self.calls.calls_in_hour(hour, self.dispatcher.next_id))
         self.dispatcher.next_id += len(calls)
         for call in calls:
-            self._arrivals.append(call)
-            self.schedule_event(self._release_call, at=call.t_reported_h)
+            self.submit(call)
 
-    def _release_call(self) -> None:
-        # Calls of an hour are queued in time order, and so are their events.
-        self.dispatcher.receive(self._arrivals.popleft())
+    def new_incident_id(self) -> int:
+        """Reserve an incident id (for incidents created outside the call generator)."""
+        self.dispatcher.next_id += 1
+        return self.dispatcher.next_id - 1
+
+    def submit(self, incident: Incident) -> None:
+        """Have ``incident`` reach the control room at its ``t_reported_h``.
+
+        This is the one door into dispatch: the call generator uses it, and so
+        will the crime engine for offences that get reported or detected.
+        """
+        report = _Report(incident, self.dispatcher, self._reports)
+        self.schedule_event(report.fire, at=incident.t_reported_h)
 
     # ----------------------------------------------------------------- end of run
 

@@ -67,7 +67,8 @@ def on_scene_hours(
         return mean_min * e / 60.0
     sigma2 = np.log1p(spec.cv**2)
     mu = np.log(mean_min) - sigma2 / 2.0
-    return np.exp(mu + np.sqrt(sigma2) * z) / 60.0
+    hours: FloatArray = np.exp(mu + np.sqrt(sigma2) * z) / 60.0
+    return hours
 
 
 class CallGenerator:

@@ -102,9 +102,7 @@ def make_strategy(
     order = np.lexsort((jurisdiction_cells, -weights))[:n_hot]
     hot = jurisdiction_cells[order]
     hot_w = weights[order]
-    if hot_w.sum() <= 0:
-        hot_w = None
-    return WeightedPatrol(hot, hot_w, dwell_h, rng)
+    return WeightedPatrol(hot, hot_w if hot_w.sum() > 0 else None, dwell_h, rng)
 
 
 class PresenceLog:

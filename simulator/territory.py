@@ -214,7 +214,8 @@ def _synthetic_territory(spec: TerritorySpec) -> Territory:
         return np.array([table[t] for t in cell_type])
 
     def noise() -> FloatArray:
-        return rng.lognormal(0.0, _NOISE_SIGMA, size=r.size)
+        draws: FloatArray = rng.lognormal(0.0, _NOISE_SIGMA, size=r.size)
+        return draws
 
     gradient_m = spec.density_gradient_km * 1000.0
     density = np.exp(-r / gradient_m) * factor(_RESIDENT_FACTOR) * noise()

@@ -52,7 +52,8 @@ class CircuityTravel:
         speed = self._speed[row, hour % 24]
         if speed <= 0:
             return np.full_like(distance_m, np.inf, dtype=float)
-        return self._turnout_h + self._circuity * distance_m / speed
+        times: FloatArray = self._turnout_h + self._circuity * distance_m / speed
+        return times
 
     def patrol_h(self, distance_m: float, hour: int) -> float:
         """Hours of cruising at patrol speed."""

@@ -118,7 +118,8 @@ def test_municipal_arrest_is_handed_over_to_the_state() -> None:
     assert task.t_dispatched_h == pytest.approx(task.t_reported_h)
     # ...and frees the municipal crew 20 minutes after the State crew arrives.
     holding = [
-        (s, t0, t1) for (uid, _, s, t0, t1) in model.state_log
+        (s, t0, t1)
+        for (uid, _, s, t0, t1) in model.state_log
         if uid == pm_unit.unique_id and s == "holding"
     ]
     assert len(holding) == 1
@@ -127,7 +128,8 @@ def test_municipal_arrest_is_handed_over_to_the_state() -> None:
     # The State crew then does the custody procedure at its station (120 min).
     state_unit = next(u for u in model.units[0] if u.unique_id == task.unit)
     follow = [
-        (t0, t1) for (uid, _, s, t0, t1) in model.state_log
+        (t0, t1)
+        for (uid, _, s, t0, t1) in model.state_log
         if uid == state_unit.unique_id and s == "follow_up"
     ]
     assert follow and follow[0][1] - follow[0][0] == pytest.approx(2.0)
@@ -154,9 +156,7 @@ def test_a_call_no_agency_may_take_is_unanswered() -> None:
 
 
 def test_a_call_waiting_past_the_limit_is_abandoned() -> None:
-    scenario = scenario_from(
-        SMALL_TOWN, agencies__state_police__units=1, demand__max_wait_min=30
-    )
+    scenario = scenario_from(SMALL_TOWN, agencies__state_police__units=1, demand__max_wait_min=30)
     model = SecurityModel(scenario, seed=1)
     sx, sy = station_xy(model)
     inject(model, 1.0, sx, sy, on_scene_min=120)

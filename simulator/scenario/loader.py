@@ -196,10 +196,10 @@ def _allowed_keys(path: Path) -> list[str]:
             else:
                 return []
     while (model := _model_of(current)) is None:
-        args = [a for a in typing.get_args(current) if a is not type(None)]
-        if not args:
+        inner = [a for a in typing.get_args(current) if a is not type(None)]
+        if not inner:
             return []
-        current = args[0]
+        current = inner[0]
     return list(model.model_fields)
 
 

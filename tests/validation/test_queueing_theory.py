@@ -30,8 +30,9 @@ REPLICATIONS = 10
 LEVEL = 0.99
 
 
-def _replicated_waits(overrides: list[str], key: str = "mean", priority: str | None = None,
-                      root: int = 2026) -> list[list[float]]:
+def _replicated_waits(
+    overrides: list[str], key: str = "mean", priority: str | None = None, root: int = 2026
+) -> list[list[float]]:
     scenario = load_scenario(MMC, overrides)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(root).spawn(REPLICATIONS)]
     means = []
@@ -121,11 +122,25 @@ def test_priority_waits_match_cobham(
 
 def test_cli_run_reports_a_batch_means_interval_containing_erlang_c(tmp_path: Path) -> None:
     out = tmp_path / "mmc"
-    status = main([
-        "run", str(MMC), "--quiet", "--seed", "11", "--days", "150", "--out", str(out),
-        "--set", "demand.rate_per_hour=7", "--set", "agencies.state_police.units=4",
-        "--set", "demand.on_scene.mean_min=30",
-    ])
+    status = main(
+        [
+            "run",
+            str(MMC),
+            "--quiet",
+            "--seed",
+            "11",
+            "--days",
+            "150",
+            "--out",
+            str(out),
+            "--set",
+            "demand.rate_per_hour=7",
+            "--set",
+            "agencies.state_police.units=4",
+            "--set",
+            "demand.on_scene.mean_min=30",
+        ]
+    )
     assert status == 0
     summary = json.loads((out / "summary.json").read_text())
     lo, hi = summary["wait_min"]["ci95"]

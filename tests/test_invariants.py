@@ -1,0 +1,116 @@
+"""Hypothesis invariants of dispatch, over random small scenarios and seeds."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.model import SecurityModel
+from simulator.runner import run
+from simulator.scenario.schema import Scenario
+
+from .conftest import SMALL_TOWN, scenario_from
+
+EPS = 1e-9
+
+
+@st.composite
+def small_scenarios(draw: st.DrawFn) -> tuple[Scenario, int]:
+    with_pm = draw(st.booleans())
+    overrides = {
+        "demand__rate_per_hour": draw(st.floats(0.5, 12.0)),
+        "demand__max_wait_min": draw(st.one_of(st.none(), st.floats(10, 240))),
+        "agencies__state_police__units": draw(st.integers(1, 4)),
+        "agencies__state_police__patrol__strategy": draw(
+            st.sampled_from(["static", "random", "hotspot"])
+        ),
+        "agencies__state_police__service_hours": draw(st.sampled_from([[0, 24], [6, 22]])),
+        "demand__types__dispute__arrest_prob": draw(st.floats(0.0, 0.6)),
+        "demand__types__assistance__follow_up_prob": draw(st.floats(0.0, 1.0)),
+        "dispatch__call_handling_min": draw(st.sampled_from([0.0, 2.0])),
+        "run__days": 2,
+        "run__warmup_days": draw(st.integers(0, 1)),
+    }
+    if with_pm:
+        overrides["agencies__pm"] = {
+            "kind": "municipal_police",
+            "communes": ["centre"],
+            "units": draw(st.integers(1, 3)),
+            "service_hours": [8, 20],
+            "patrol": {"strategy": "random", "dwell_min": 10},
+        }
+        overrides["competences__dispute"] = ["municipal_police", "state_police"]
+        overrides["competences__noise"] = ["municipal_police"]
+    return scenario_from(SMALL_TOWN, **overrides), draw(st.integers(0, 2**31 - 1))
+
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(small_scenarios())
+def test_records_are_consistent(case: tuple[Scenario, int]) -> None:
+    scenario, seed = case
+    result = run(scenario, seed)
+    inc = result.incidents.to_pandas()
+
+    # Times are monotone along each incident.
+    order = ["t_occurred_h", "t_reported_h", "t_dispatched_h", "t_arrived_h", "t_cleared_h"]
+    for earlier, later in itertools.pairwise(order):
+        both = inc[earlier].notna() & inc[later].notna()
+        assert (inc.loc[both, later] >= inc.loc[both, earlier] - EPS).all(), (earlier, later)
+    # A later step never happened without the earlier one.
+    assert inc.loc[inc["t_arrived_h"].notna(), "t_dispatched_h"].notna().all()
+    assert inc.loc[inc["t_cleared_h"].notna(), "t_arrived_h"].notna().all()
+    # Dispatched incidents name their agency and unit; others name none.
+    dispatched = inc["t_dispatched_h"].notna()
+    assert inc.loc[dispatched, "agency"].notna().all()
+    assert inc.loc[~dispatched, "unit"].isna().all()
+    # Every counted call is answered or unanswered, exactly once.
+    calls = result.summary["calls"]
+    assert calls["answered"] + calls["unanswered"] == calls["total"]
+    assert calls["abandoned"] + calls["no_agency"] <= calls["unanswered"]
+    assert inc["incident_id"].is_unique
+    # Utilisation is a share.
+    for value in result.summary["utilisation"].values():
+        assert value is None or -EPS <= value <= 1 + EPS
+
+
+@SETTINGS
+@given(small_scenarios())
+def test_units_serve_one_incident_at_a_time_and_never_arrive_early(
+    case: tuple[Scenario, int],
+) -> None:
+    scenario, seed = case
+    model = SecurityModel(scenario, seed)
+    model.run_until((scenario.run.days + scenario.run.warmup_days) * 24)
+    model.finish()
+
+    # A unit's state intervals tile time without overlap.
+    log = pd.DataFrame(model.state_log, columns=["unit", "agency", "state", "start", "end"])
+    for _, g in log.groupby("unit"):
+        starts, ends = g["start"].to_numpy(), g["end"].to_numpy()
+        assert (ends >= starts - EPS).all()
+        assert np.allclose(starts[1:], ends[:-1])
+
+    # Between dispatch and clearance, a unit holds one incident only.
+    busy: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for inc in model.dispatcher.incidents:
+        if inc.unit is not None:
+            end = inc.t_cleared_h if inc.t_cleared_h is not None else float("inf")
+            busy[inc.unit].append((inc.t_dispatched_h or 0.0, end))
+    for spans in busy.values():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end - EPS
+
+    # Arrival is never earlier than dispatch plus the turnout time.
+    turnout = scenario.travel.turnout_min / 60
+    for inc in model.dispatcher.incidents:
+        if inc.t_arrived_h is not None and inc.t_dispatched_h is not None:
+            assert inc.t_arrived_h >= inc.t_dispatched_h + turnout - EPS

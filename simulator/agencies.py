@@ -43,11 +43,6 @@ class Staffing:
     vehicles: int
     annual_cost_eur: float
 
-    @property
-    def unit_hours_per_day(self) -> int:
-        """Unit-hours on duty in a day."""
-        return sum(self.units_by_hour)
-
 
 def _apportion(total: int, weights: list[float]) -> list[int]:
     """Integers proportional to ``weights`` summing to ``total`` (largest remainder)."""

@@ -238,10 +238,6 @@ class Dispatcher:
             for key in [k for k, inc in queue.items() if self._abandoned(inc, now)]:
                 self._close(queue.pop(key), Outcome.ABANDONED)
 
-    def queued(self) -> int:
-        """Calls waiting for a unit."""
-        return sum(len(q) for q in self._queues)
-
     # ----------------------------------------------------------------- shifts
 
     def start_shift(self, unit: Unit) -> None:

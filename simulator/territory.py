@@ -141,15 +141,6 @@ class Territory:
         """District type of each cell."""
         return [self.district_types[d] for d in self.district]
 
-    def random_point_in_cell(
-        self, cells: IntArray, rng: np.random.Generator
-    ) -> tuple[FloatArray, FloatArray]:
-        """Uniform random positions inside the given cells (metres)."""
-        half = self.cell_m / 2.0
-        dx = rng.uniform(-half, half, size=cells.size)
-        dy = rng.uniform(-half, half, size=cells.size)
-        return self.x_m[cells] + dx, self.y_m[cells] + dy
-
     def cell_at(self, x: float, y: float) -> int:
         """Cell containing the point (x, y), clipped to the territory."""
         if self.kind == "point":

@@ -198,12 +198,14 @@ def place_agencies(agencies: dict[str, AgencySpec], territory: Territory) -> lis
                 else:
                     jurisdiction[territory.commune_index(commune)] = True
         cells = np.flatnonzero(jurisdiction[territory.commune]).astype(np.int64)
-        if spec.station is not None and territory.kind != "point":
+        if territory.kind == "point":
+            station_commune = 0
+        elif spec.station is not None:
             station_commune = territory.commune_index(spec.station)
+        elif spec.communes == "all":
+            station_commune = _central_commune(territory)
         else:
-            station_commune = int(np.flatnonzero(jurisdiction)[0])
-            if spec.communes == "all" and territory.kind != "point":
-                station_commune = _central_commune(territory)
+            station_commune = territory.commune_index(spec.communes[0])
         sites = np.empty(0, dtype=np.int64)
         site_mask = None
         if spec.sites > 0:

@@ -151,7 +151,7 @@ class Dispatcher:
             self.open_counted -= 1
         if incident.kind is IncidentKind.TASK and outcome is not Outcome.CLEARED:
             # Nobody will take the arrested person over: the holding unit lets go.
-            held = self._held.pop(incident.parent_id or -1, None)
+            held = None if incident.parent_id is None else self._held.pop(incident.parent_id, None)
             if held is not None:
                 held.release_at(self._now())
 

@@ -142,7 +142,9 @@ def summarise(
     arrived = calls[calls["response_min"].notna()]
     response = arrived["response_min"].to_numpy(dtype=float)
     targets = np.asarray(response_target_min, dtype=float)
-    target = targets[np.minimum(arrived["priority"].to_numpy() - 1, targets.size - 1)]
+    target = targets[np.minimum(calls["priority"].to_numpy() - 1, targets.size - 1)]
+    # A call nobody reached missed its target: the share is over all counted calls.
+    on_time = calls["response_min"].to_numpy(dtype=float) <= target
     tasks = incidents[
         (incidents["kind"] == IncidentKind.TASK.value)
         & (incidents["t_reported_h"] >= window_h[0])
@@ -170,7 +172,7 @@ def summarise(
         "response_min": {
             **_describe(arrived["response_min"]),
             "ci95": batch_means_ci(response),
-            "within_target_share": float((response <= target).mean()) if response.size else None,
+            "within_target_share": float(on_time.mean()) if len(calls) else None,
             "by_agency": _by(arrived, "agency", "response_min"),
             "by_priority": _by(arrived, "priority", "response_min"),
             "by_type": _by(arrived, "type", "response_min"),

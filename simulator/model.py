@@ -79,7 +79,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
         self.state_log: list[StateInterval] = []
         self.on_duty_log: list[tuple[int, int, int]] = []  # hour, agency index, units
-        self.units: list[list[Unit]] = self._create_units(np.random.default_rng(streams["patrol"]))
+        self.units: list[list[Unit]] = self._create_units(streams["patrol"])
         self.dispatcher = Dispatcher(
             self,
             self.agencies,
@@ -97,17 +97,19 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """Whether a time falls inside the statistics window (after warm-up)."""
         return self.window_h[0] <= t_h < self.window_h[1]
 
-    def _create_units(self, patrol_rng: np.random.Generator) -> list[list[Unit]]:
+    def _create_units(self, patrol_seed: np.random.SeedSequence) -> list[list[Unit]]:
         expected = self.calls.expected_cell_weights()
         units: list[list[Unit]] = []
-        for agency in self.agencies:
+        # One patrol stream per agency: changing one agency's patrol leaves the others'.
+        agency_seeds = patrol_seed.spawn(len(self.agencies))
+        for agency, seed in zip(self.agencies, agency_seeds, strict=True):
             strategy = make_strategy(
                 agency.spec.patrol,
                 station_cell=agency.station_cell,
                 jurisdiction_cells=agency.cells,
                 site_cells=agency.site_cells,
                 expected_calls=expected,
-                rng=patrol_rng,
+                rng=np.random.default_rng(seed),
             )
             units.append(
                 [

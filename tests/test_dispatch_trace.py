@@ -183,3 +183,29 @@ def test_a_call_outside_service_hours_waits_for_the_morning_shift() -> None:
     call = inject(model, 21.5, sx + 200, sy, type="noise")
     model.run_until(34)
     assert call.t_dispatched_h == pytest.approx(32.0)  # 08:00 the next day
+
+
+def test_a_hand_over_nobody_takes_releases_the_holding_crew() -> None:
+    scenario = scenario_from(
+        SMALL_TOWN,
+        agencies__state_police__units=1,
+        agencies__pm={
+            "kind": "municipal_police",
+            "communes": ["centre"],
+            "units": 1,
+            "patrol": {"strategy": "static"},
+        },
+        competences__dispute=["municipal_police"],
+        demand__max_wait_min=30,
+    )
+    model = SecurityModel(scenario, seed=1)
+    sx, sy = station_xy(model, 1)
+    # Incident 0 ends in an arrest by the municipal crew; the only State crew is
+    # busy for hours, so the hand-over is abandoned after 30 minutes.
+    arrest = inject(model, 1.0, sx + 300, sy, type="dispute", on_scene_min=10, arrest=True)
+    inject(model, 1.01, sx - 300, sy, on_scene_min=300)
+    model.run_until(6)
+    assert arrest.incident_id == 0
+    task = next(i for i in model.dispatcher.incidents if i.kind is IncidentKind.TASK)
+    assert task.outcome is Outcome.ABANDONED
+    assert model.units[1][0].state is UnitState.AVAILABLE

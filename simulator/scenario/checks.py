@@ -122,6 +122,11 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 yield (*base, "sites"), "private security needs contracted sites (sites > 0)"
         elif a.sites:
             yield (*base, "sites"), "only private security works on contracted sites"
+        if a.cost.hourly_rate_eur is not None and a.kind is not AgencyKind.PRIVATE_SECURITY:
+            yield (
+                (*base, "cost", "hourly_rate_eur"),
+                ("only private security is paid by the hour; give salary_eur instead"),
+            )
         if a.patrol.strategy == "sites" and a.sites == 0:
             yield (*base, "patrol", "strategy"), "'sites' patrol needs contracted sites"
 

@@ -285,7 +285,8 @@ class DemandSpec(Frozen):
             DistrictType.CITY_CENTRE: 1.2,
             DistrictType.PERI_URBAN: 0.6,
         },
-        description="Multiplier of the call rate by district type (missing types: 1).",
+        description="Relative weight of each district type in where calls arise (missing "
+        "types: 1); it moves calls between districts, the total stays rate_per_hour.",
     )
     max_wait_min: PosFloat | None = Field(
         None,

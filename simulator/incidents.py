@@ -83,12 +83,16 @@ INCIDENT_SCHEMA = pa.schema(
         ("outcome", pa.string()),
         ("parent_id", pa.int64()),
         ("arrest", pa.bool_()),
+        ("district_type", pa.string()),
     ]
 )
 
 
 def incidents_table(
-    incidents: Iterable[Incident], district_names: tuple[str, ...], commune_names: tuple[str, ...]
+    incidents: Iterable[Incident],
+    district_names: tuple[str, ...],
+    district_types: tuple[str, ...],
+    commune_names: tuple[str, ...],
 ) -> pa.Table:
     """Flat records of incidents, in the column order of :data:`INCIDENT_SCHEMA`."""
     rows = list(incidents)
@@ -112,5 +116,6 @@ def incidents_table(
         "outcome": [i.outcome.value for i in rows],
         "parent_id": [i.parent_id for i in rows],
         "arrest": [i.arrest for i in rows],
+        "district_type": [district_types[i.district] for i in rows],
     }
     return pa.table(columns, schema=INCIDENT_SCHEMA)

@@ -91,6 +91,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         )
         self._reports: set[_Report] = set()
         self._presence_at_window_start: np.ndarray | None = None
+        self._presence_at_window_end: np.ndarray | None = None
         self._begin_hour(0)
 
     def in_window(self, t_h: float) -> bool:
@@ -140,12 +141,15 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self._begin_hour(round(self.time))
 
     def _begin_hour(self, hour: int) -> None:
-        if hour * 1.0 == self.window_h[0]:
-            self._presence_at_window_start = self.presence.snapshot()
         self._update_shifts(hour)
         for units in self.units:
             for unit in units:
                 unit.advance_patrol(float(hour))
+        # Legs are played up to now, so the snapshots bound the window's presence.
+        if hour * 1.0 == self.window_h[0]:
+            self._presence_at_window_start = self.presence.snapshot()
+        if hour * 1.0 == self.window_h[1]:
+            self._presence_at_window_end = self.presence.snapshot()
         self.dispatcher.purge_abandoned()
         self._generate_calls(hour)
 
@@ -189,9 +193,14 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         return self.window_h[1]
 
     def window_presence(self) -> np.ndarray:
-        """Presence hours per agency and cell accumulated inside the window."""
+        """Presence hours per agency and cell accumulated inside the window.
+
+        Patrol legs count when they end, so a leg that straddles a window bound
+        counts on the side where it ends.
+        """
         start = self._presence_at_window_start
-        total = self.presence.hours
+        end = self._presence_at_window_end
+        total = end if end is not None else self.presence.hours
         return total - start if start is not None else total.copy()
 
     def finish(self) -> None:

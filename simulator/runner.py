@@ -26,7 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.incidents import incidents_table
-from simulator.metrics import STATE_COLUMNS, AgencyFacts, daily_series, district_table, summarise
+from simulator.metrics import (
+    STATE_COLUMNS,
+    AgencyFacts,
+    agency_table,
+    daily_series,
+    district_table,
+    summarise,
+)
 from simulator.model import SecurityModel
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
@@ -45,6 +52,7 @@ class RunResult:
         incidents: One record per incident reported before the horizon.
         timeseries: One row per day of the statistics window.
         districts: One row per district.
+        agencies: One row per agency: resources, workload, response, cost.
         metadata: Provenance: scenario, seed, versions, wall time.
     """
 
@@ -54,6 +62,7 @@ class RunResult:
     incidents: pa.Table
     timeseries: pd.DataFrame
     districts: pd.DataFrame
+    agencies: pd.DataFrame
     metadata: dict[str, Any]
 
 
@@ -154,7 +163,8 @@ def run(
     t = model.territory
     kept = [i for i in model.dispatcher.incidents if i.t_reported_h < horizon]
     kept.sort(key=lambda i: i.incident_id)
-    table = incidents_table(kept, t.district_names, t.commune_names)
+    district_types = tuple(dt.value for dt in t.district_types)
+    table = incidents_table(kept, t.district_names, district_types, t.commune_names)
     frame = table.to_pandas()
     states = pd.DataFrame(model.state_log, columns=STATE_COLUMNS)
     facts = _agency_facts(model)
@@ -206,6 +216,7 @@ def run(
         incidents=table,
         timeseries=daily_series(frame, model.window_h, facts),
         districts=district_table(frame, model.window_h, districts, presence),
+        agencies=agency_table(frame, states, facts, model.window_h),
         metadata=meta,
     )
 
@@ -231,7 +242,7 @@ def write_results(result: RunResult, out_dir: str | Path) -> Path:
     """Write a run's files into ``out_dir`` atomically (replacing an older run there).
 
     Files: ``summary.json``, ``incidents.parquet``, ``timeseries.parquet``,
-    ``districts.parquet`` and ``run.json``.
+    ``districts.parquet``, ``agencies.parquet`` and ``run.json``.
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -244,13 +255,12 @@ def write_results(result: RunResult, out_dir: str | Path) -> Path:
             json.dumps(_json_safe(result.metadata), indent=2) + "\n", encoding="utf-8"
         )
         _write_table(result.incidents, tmp / "incidents.parquet")
-        _write_table(
-            pa.Table.from_pandas(result.timeseries, preserve_index=False),
-            tmp / "timeseries.parquet",
-        )
-        _write_table(
-            pa.Table.from_pandas(result.districts, preserve_index=False), tmp / "districts.parquet"
-        )
+        for name, frame in (
+            ("timeseries", result.timeseries),
+            ("districts", result.districts),
+            ("agencies", result.agencies),
+        ):
+            _write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.parquet")
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)

@@ -94,6 +94,17 @@ def test_run_writes_every_output_with_the_promised_keys(tmp_path: Path) -> None:
     assert list(series["day"]) == [1, 2, 3, 4]
     districts = pq.read_table(out / "districts.parquet").to_pandas()
     assert districts["calls"].sum() == summary["calls"]["total"]
+    assert {"qpv", "city_centre", "peri_urban"} <= set(districts["type"])
+    agencies = pq.read_table(out / "agencies.parquet").to_pandas().set_index("agency")
+    assert agencies["calls_dispatched"].sum() == summary["calls"]["answered"]
+    assert agencies.loc["pm_centre", "level"] == "commune"
+    for name, share in summary["utilisation"].items():
+        assert agencies.loc[name, "utilisation"] == pytest.approx(share)
+    assert agencies["cost_eur"].sum() == pytest.approx(
+        summary["cost_eur"]["state"]
+        + summary["cost_eur"]["commune"]
+        + summary["cost_eur"]["private"]
+    )
     meta = json.loads((out / "run.json").read_text())
     assert meta["seed"] == 3 and meta["scenario"]["run"]["days"] == 4
     assert "git_commit" in meta["code"] and meta["wall_time_s"] > 0

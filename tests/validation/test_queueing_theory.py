@@ -130,7 +130,7 @@ def test_cli_run_reports_a_batch_means_interval_containing_erlang_c(tmp_path: Pa
             "--seed",
             "11",
             "--days",
-            "150",
+            "300",
             "--out",
             str(out),
             "--set",

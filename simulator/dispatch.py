@@ -27,12 +27,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import mesa
 import numpy as np
 
 from simulator.agencies import Agency
-from simulator.incidents import Incident, IncidentKind, Outcome
+from simulator.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
 from simulator.travel import TravelModel
 from simulator.units import Unit, UnitState
@@ -85,6 +86,18 @@ def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[st
     return matrix
 
 
+class IncidentObserver(Protocol):
+    """Told when a caller gets a unit on scene, or nobody (the citizens' experience)."""
+
+    def arrived(self, incident: Incident) -> None:
+        """The first unit reached the incident."""
+        ...
+
+    def unanswered(self, incident: Incident) -> None:
+        """The incident was dropped without a unit."""
+        ...
+
+
 class Dispatcher:
     """Assigns units to incidents and drives units through their life cycle.
 
@@ -122,6 +135,7 @@ class Dispatcher:
         self.incidents: list[Incident] = []
         self.next_id = 0  # the next free incident id; whoever creates incidents takes ids here
         self.open_counted = 0
+        self.observer: IncidentObserver | None = None
         for unit in units:
             unit.controller = self
 
@@ -149,6 +163,8 @@ class Dispatcher:
         incident.outcome = outcome
         if self._counted(incident.t_reported_h):
             self.open_counted -= 1
+        if outcome in (Outcome.ABANDONED, Outcome.NO_AGENCY) and self.observer is not None:
+            self.observer.unanswered(incident)
         if incident.kind is IncidentKind.TASK and outcome is not Outcome.CLEARED:
             # Nobody will take the arrested person over: the holding unit lets go.
             held = None if incident.parent_id is None else self._held.pop(incident.parent_id, None)
@@ -282,6 +298,8 @@ class Dispatcher:
         if state is UnitState.EN_ROUTE:
             if incident.t_arrived_h is None:
                 incident.t_arrived_h = now
+                if self.observer is not None:
+                    self.observer.arrived(incident)
             if incident.kind is IncidentKind.TASK and incident.parent_id is not None:
                 held = self._held.pop(incident.parent_id, None)
                 if held is not None:
@@ -323,6 +341,7 @@ class Dispatcher:
                 t_reported_h=now,
                 on_scene_h=self._rules.handover_h,
                 parent_id=incident.incident_id,
+                known=Known.TASK,
             )
             self.receive(task)
         elif incident.follow_up_h > 0:

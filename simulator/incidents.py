@@ -22,12 +22,24 @@ class IncidentKind(StrEnum):
     TASK = "task"  # work created by another incident (hand-over of an arrested person)
 
 
+class Known(StrEnum):
+    """How the police came to know about an incident."""
+
+    CALL = "call"  # a call for service
+    REPORTED = "reported"  # the victim or a witness reported the offence
+    DETECTED = "detected"  # a patrol, a guard or a CCTV operator saw it happen
+    DARK = "dark"  # nobody reported or saw it: the dark figure
+    TASK = "task"  # created by dispatch itself
+
+
 class Outcome(StrEnum):
     """How an incident ended."""
 
     CLEARED = "cleared"  # a unit came and finished the work on scene
     ABANDONED = "abandoned"  # no unit came within the maximum wait
     NO_AGENCY = "no_agency"  # no agency is competent for this type at this place
+    RECORDED = "recorded"  # a known offence recorded at the station, no unit sent
+    DARK = "dark"  # an offence nobody knows about
     OPEN = "open"  # still waiting or in progress when the run ended
 
 
@@ -54,6 +66,9 @@ class Incident:
     follow_up_h: float = 0.0
     arrest: bool = False
     parent_id: int | None = None
+    known: Known = Known.CALL
+    needs_response: bool = True
+    resident: int = -1  # the caller or victim, an index into the population (-1: none)
     t_dispatched_h: float | None = None
     t_arrived_h: float | None = None
     t_cleared_h: float | None = None
@@ -84,6 +99,9 @@ INCIDENT_SCHEMA = pa.schema(
         ("parent_id", pa.int64()),
         ("arrest", pa.bool_()),
         ("district_type", pa.string()),
+        ("known", pa.string()),
+        ("needs_response", pa.bool_()),
+        ("resident", pa.int32()),
     ]
 )
 
@@ -117,5 +135,8 @@ def incidents_table(
         "parent_id": [i.parent_id for i in rows],
         "arrest": [i.arrest for i in rows],
         "district_type": [district_types[i.district] for i in rows],
+        "known": [i.known.value for i in rows],
+        "needs_response": [i.needs_response for i in rows],
+        "resident": [i.resident for i in rows],
     }
     return pa.table(columns, schema=INCIDENT_SCHEMA)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simulator.incidents import IncidentKind, Outcome
+from simulator.incidents import IncidentKind, Known, Outcome
 
 MINUTES = 60.0
 # Batch means for confidence intervals within one run: few, long batches keep their
@@ -82,10 +82,14 @@ def batch_means_ci(
 
 
 def counted_calls(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
-    """Calls (not tasks) reported inside the window, with wait and response in minutes."""
+    """Calls for service (calls, and offences that need a unit) reported inside the window.
+
+    Wait and response are added in minutes.
+    """
     w0, w1 = window_h
     calls = incidents[
         (incidents["kind"] != IncidentKind.TASK.value)
+        & incidents["needs_response"]
         & (incidents["t_reported_h"] >= w0)
         & (incidents["t_reported_h"] < w1)
     ].copy()
@@ -171,7 +175,7 @@ def costs(agencies: Sequence[AgencyFacts], days: float) -> dict[str, Any]:
     for a in agencies:
         cost = a.annual_cost_eur * fraction
         by_level[a.level] += cost
-        by_agency[a.name] = cost
+        by_agency[a.name] = cost  # programmes (CCTV, prevention) appear here by name too
         if a.level == "commune":
             total = sum(a.commune_weights) or 1.0
             for commune, weight in zip(a.communes, a.commune_weights, strict=True):
@@ -187,6 +191,7 @@ def summarise(
     *,
     window_h: tuple[float, float],
     response_target_min: Sequence[float],
+    programmes: Sequence[AgencyFacts] = (),
 ) -> dict[str, Any]:
     """The one-row summary of a run (nested; dots in key names mean nesting)."""
     calls = counted_calls(incidents, window_h)
@@ -205,8 +210,8 @@ def summarise(
         & (incidents["t_reported_h"] >= window_h[0])
         & (incidents["t_reported_h"] < window_h[1])
     ]
-    cost_window = costs(agencies, days)
-    cost_year = costs(agencies, 365.0)
+    cost_window = costs([*agencies, *programmes], days)
+    cost_year = costs([*agencies, *programmes], 365.0)
     return {
         "calls": {
             "total": len(calls),
@@ -248,6 +253,69 @@ def summarise(
     }
 
 
+RECORDED = (Known.REPORTED.value, Known.DETECTED.value)
+
+
+def window_offences(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
+    """Offences that occurred inside the window, with a ``recorded`` flag."""
+    w0, w1 = window_h
+    off = incidents[
+        (incidents["kind"] == IncidentKind.OFFENCE.value)
+        & (incidents["t_occurred_h"] >= w0)
+        & (incidents["t_occurred_h"] < w1)
+    ]
+    return off.assign(recorded=off["known"].isin(RECORDED))
+
+
+def offence_summary(
+    incidents: pd.DataFrame,
+    window_h: tuple[float, float],
+    residents: int,
+    types: Sequence[str],
+    residents_by_district_type: dict[str, int],
+) -> dict[str, Any]:
+    """Actual and recorded offences, per 1,000 residents a year, by type and place.
+
+    ``actual`` counts every offence that happened; ``recorded`` those reported
+    or detected; the dark figure is the share never known to the police.
+    """
+    off = window_offences(incidents, window_h)
+    years = (window_h[1] - window_h[0]) / 24.0 / 365.0
+    per_1000 = 1000.0 / max(residents, 1) / years
+    actual, recorded = len(off), int(off["recorded"].sum())
+    by_type = {}
+    for name in types:
+        mine = off[off["type"] == name]
+        n_rec = int(mine["recorded"].sum())
+        by_type[name] = {
+            "actual": len(mine),
+            "recorded": n_rec,
+            "actual_per_1000": len(mine) * per_1000,
+            "recorded_per_1000": n_rec * per_1000,
+            "dark_figure_share": 1.0 - n_rec / len(mine) if len(mine) else None,
+        }
+    by_place = {}
+    for kind, group in off.groupby("district_type", sort=True):
+        res = residents_by_district_type.get(str(kind), 0)
+        scale = 1000.0 / res / years if res > 0 else None
+        by_place[str(kind)] = {
+            "actual": len(group),
+            "recorded": int(group["recorded"].sum()),
+            "actual_per_1000": None if scale is None else len(group) * scale,
+            "recorded_per_1000": None if scale is None else float(group["recorded"].sum()) * scale,
+        }
+    return {
+        "actual": actual,
+        "recorded": recorded,
+        "actual_per_1000": actual * per_1000,
+        "recorded_per_1000": recorded * per_1000,
+        "by_known": {k: int((off["known"] == k).sum()) for k in ("reported", "detected", "dark")},
+        "by_type": by_type,
+        "by_district_type": by_place,
+        "dark_figure_share": 1.0 - recorded / actual if actual else None,
+    }
+
+
 def daily_series(
     incidents: pd.DataFrame, window_h: tuple[float, float], agencies: Sequence[AgencyFacts]
 ) -> pd.DataFrame:
@@ -265,6 +333,13 @@ def daily_series(
     frame["wait_mean_min"] = grouped["wait_min"].mean().reindex(days)
     frame["response_mean_min"] = grouped["response_min"].mean().reindex(days)
     frame["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(days)
+    off = window_offences(incidents, window_h)
+    if len(off):
+        off_day = (off["t_occurred_h"] // 24).astype("int64")
+        frame["offences_actual"] = off.groupby(off_day).size().reindex(days, fill_value=0)
+        frame["offences_recorded"] = (
+            off.groupby(off_day)["recorded"].sum().reindex(days, fill_value=0).astype("int64")
+        )
     for a in agencies:
         frame[f"unit_hours_{a.name}"] = float(sum(a.units_by_hour))
     return frame.reset_index()
@@ -297,4 +372,15 @@ def district_table(
     table["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(table.index)
     for level, hours in presence_by_level.items():
         table[f"presence_h_{level}"] = hours
+    off = window_offences(incidents, window_h)
+    if len(off):
+        years = (window_h[1] - window_h[0]) / 24.0 / 365.0
+        by = off.groupby("district")
+        table["offences_actual"] = by.size().reindex(table.index, fill_value=0).astype("int64")
+        table["offences_recorded"] = (
+            by["recorded"].sum().reindex(table.index, fill_value=0).astype("int64")
+        )
+        per_1000 = 1000.0 / table["residents"].where(table["residents"] > 0) / years
+        table["offences_actual_per_1000"] = table["offences_actual"] * per_1000
+        table["offences_recorded_per_1000"] = table["offences_recorded"] * per_1000
     return table.reset_index()

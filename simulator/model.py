@@ -20,6 +20,8 @@ import mesa
 import numpy as np
 
 from simulator.agencies import Agency, place_agencies
+from simulator.citizens import Population, ResponseExperience
+from simulator.crime import CrimeEngine
 from simulator.demand import CallGenerator
 from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
 from simulator.incidents import Incident
@@ -48,7 +50,7 @@ class _Report:
 
 
 # Named random streams: the order is part of the reproducibility contract.
-STREAMS = ("calls", "patrol", "mesa")
+STREAMS = ("calls", "patrol", "mesa", "citizens", "crime")
 
 
 class SecurityModel(mesa.Model):  # type: ignore[misc]
@@ -90,6 +92,26 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.in_window,
         )
         self._reports: set[_Report] = set()
+        citizens_rng = np.random.default_rng(streams["citizens"])
+        self.population = Population(scenario.citizens, self.territory, citizens_rng)
+        self._caller_rng = citizens_rng
+        targets = [m / 60.0 for m in scenario.dispatch.response_target_min]
+        self.experience = ResponseExperience(self.population, targets)
+        self.dispatcher.observer = self.experience
+        self.trust_start = float(self.population.trust.mean())
+        self.crime: CrimeEngine | None = None
+        if scenario.crime is not None:
+            self.crime = CrimeEngine(
+                scenario.crime,
+                scenario.cctv,
+                self.territory,
+                self.population,
+                self.population.occupancy(),
+                self.agencies,
+                np.random.default_rng(streams["crime"]),
+                self.new_incident_id,
+            )
+        self.unattended: list[Incident] = []  # offences recorded without a unit, or dark
         self._presence_at_window_start: np.ndarray | None = None
         self._presence_at_window_end: np.ndarray | None = None
         self._begin_hour(0)
@@ -145,6 +167,8 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         for units in self.units:
             for unit in units:
                 unit.advance_patrol(float(hour))
+        if self.crime is not None:
+            self.crime.observe_presence(self.presence.hours)
         # Legs are played up to now, so the snapshots bound the window's presence.
         if hour * 1.0 == self.window_h[0]:
             self._presence_at_window_start = self.presence.snapshot()
@@ -152,6 +176,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self._presence_at_window_end = self.presence.snapshot()
         self.dispatcher.purge_abandoned()
         self._generate_calls(hour)
+        if self.crime is not None:
+            for offence in self.crime.offences_in_hour(hour):
+                if offence.needs_response:
+                    self.submit(offence)
+                else:
+                    self.unattended.append(offence)
 
     def _update_shifts(self, hour: int) -> None:
         hod = hour % HOURS_PER_DAY
@@ -168,8 +198,13 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def _generate_calls(self, hour: int) -> None:
         calls = list(self.calls.calls_in_hour(hour, self.dispatcher.next_id))
         self.dispatcher.next_id += len(calls)
-        for call in calls:
-            self.submit(call)
+        if calls:
+            cells = np.array([c.cell for c in calls], dtype=np.int64)
+            for call, caller in zip(
+                calls, self.experience.pick_callers(cells, self._caller_rng), strict=True
+            ):
+                call.resident = int(caller)
+                self.submit(call)
 
     def new_incident_id(self) -> int:
         """Reserve an incident id (for incidents created outside the call generator)."""

@@ -32,6 +32,7 @@ from simulator.metrics import (
     agency_table,
     daily_series,
     district_table,
+    offence_summary,
     summarise,
 )
 from simulator.model import SecurityModel
@@ -84,6 +85,35 @@ def _agency_facts(model: SecurityModel) -> list[AgencyFacts]:
             )
         )
     return facts
+
+
+def _programme_costs(model: SecurityModel) -> list[AgencyFacts]:
+    """Spending that is not an agency: CCTV and prevention, both paid by communes."""
+    t = model.territory
+    spec = model.spec
+    out: list[AgencyFacts] = []
+    names = tuple(t.commune_names)
+    if model.crime is not None and spec.cctv.zones:
+        coverage = model.crime.cctv_effective
+        cameras = float((coverage > 0).sum())
+        cctv = spec.cctv
+        annual = cameras * cctv.camera_eur_per_year + (
+            cctv.operators * cctv.operator_positions_per_seat * cctv.operator_eur_per_year
+        )
+        weights = tuple(float((coverage[t.commune == k] > 0).sum()) for k in range(len(names)))
+        out.append(
+            AgencyFacts("cctv", "programme", "commune", 0.0, annual, (0,) * 24, names, weights)
+        )
+    if model.crime is not None and spec.crime is not None:
+        prevention = spec.crime.drug_markets.prevention_eur_per_year
+        if prevention > 0:
+            weights = tuple(float(t.residents[t.commune == k].sum()) for k in range(len(names)))
+            out.append(
+                AgencyFacts(
+                    "prevention", "programme", "commune", 0.0, prevention, (0,) * 24, names, weights
+                )
+            )
+    return out
 
 
 def _districts_frame(model: SecurityModel) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -161,21 +191,40 @@ def run(
     sim_seconds = time.perf_counter() - started
 
     t = model.territory
-    kept = [i for i in model.dispatcher.incidents if i.t_reported_h < horizon]
+    kept = [i for i in (*model.dispatcher.incidents, *model.unattended) if i.t_occurred_h < horizon]
     kept.sort(key=lambda i: i.incident_id)
     district_types = tuple(dt.value for dt in t.district_types)
     table = incidents_table(kept, t.district_names, district_types, t.commune_names)
     frame = table.to_pandas()
     states = pd.DataFrame(model.state_log, columns=STATE_COLUMNS)
     facts = _agency_facts(model)
+    programmes = _programme_costs(model)
     summary_body = summarise(
         frame,
         states,
         facts,
         window_h=model.window_h,
         response_target_min=scenario.dispatch.response_target_min,
+        programmes=programmes,
     )
     districts, presence = _districts_frame(model)
+    pop = model.population
+    summary_body["trust"] = {
+        "mean_start": model.trust_start,
+        "mean_end": float(pop.trust.mean()),
+    }
+    summary_body["fear"] = {"mean_end": float(pop.fear.mean())}
+    if model.crime is not None:
+        res_by_type = districts.groupby("type")["residents"].sum().to_dict()
+        summary_body["offences"] = offence_summary(
+            frame,
+            model.window_h,
+            int(t.residents.sum()),
+            model.crime.types,
+            {str(k): int(v) for k, v in res_by_type.items()},
+        )
+        summary_body["dark_figure_share"] = summary_body["offences"]["dark_figure_share"]
+        summary_body["victimised_share"] = float((pop.victimisations > 0).mean())
     wall = time.perf_counter() - started
     summary = {
         "scenario": scenario.name,

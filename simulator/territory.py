@@ -87,6 +87,7 @@ class Territory:
 
     Attributes:
         kind: ``synthetic`` or ``point``.
+        seed: The generator's seed (also the seed of per-cell properties drawn later).
         cell_m: Side of a cell, metres (0 for the point territory).
         nx: Number of cells along x.
         ny: Number of cells along y.
@@ -106,6 +107,7 @@ class Territory:
     """
 
     kind: str
+    seed: int
     cell_m: float
     nx: int
     ny: int
@@ -164,6 +166,7 @@ def _point_territory(spec: TerritorySpec) -> Territory:
     residents = sum(c.residents for c in spec.communes)
     return Territory(
         kind="point",
+        seed=spec.seed,
         cell_m=0.0,
         nx=1,
         ny=1,
@@ -230,6 +233,7 @@ def _synthetic_territory(spec: TerritorySpec) -> Territory:
     )
     return Territory(
         kind="synthetic",
+        seed=spec.seed,
         cell_m=spec.cell_m,
         nx=n,
         ny=n,

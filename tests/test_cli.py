@@ -100,11 +100,11 @@ def test_run_writes_every_output_with_the_promised_keys(tmp_path: Path) -> None:
     assert agencies.loc["pm_centre", "level"] == "commune"
     for name, share in summary["utilisation"].items():
         assert agencies.loc[name, "utilisation"] == pytest.approx(share)
-    assert agencies["cost_eur"].sum() == pytest.approx(
-        summary["cost_eur"]["state"]
-        + summary["cost_eur"]["commune"]
-        + summary["cost_eur"]["private"]
-    )
+    for name, cost in agencies["cost_eur"].items():
+        assert summary["cost_eur"]["by_agency"][name] == pytest.approx(cost)
+    everything = summary["cost_eur"]["by_agency"].values()
+    levels = ("state", "commune", "private")
+    assert sum(everything) == pytest.approx(sum(summary["cost_eur"][k] for k in levels))
     meta = json.loads((out / "run.json").read_text())
     assert meta["seed"] == 3 and meta["scenario"]["run"]["days"] == 4
     assert "git_commit" in meta["code"] and meta["wall_time_s"] > 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from simulator.scenario.errors import Path, did_you_mean
-from simulator.scenario.schema import HANDOVER_TYPE, AgencyKind, Scenario
+from simulator.scenario.schema import HANDOVER_TYPE, AgencyKind, DistrictType, Scenario
 
 Finding = tuple[Path, str]
 
@@ -131,8 +131,50 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
             yield (*base, "patrol", "strategy"), "'sites' patrol needs contracted sites"
 
 
+def _check_crime(s: Scenario) -> Iterator[Finding]:
+    shares = s.citizens.patterns.model_dump()
+    total = sum(shares.values())
+    if abs(total - 1.0) > 1e-6:
+        yield ("citizens", "patterns"), f"the pattern shares must sum to 1, got {total:.6g}"
+    if s.crime is not None:
+        n_prio = s.demand.n_priorities
+        for name, t in s.crime.types.items():
+            if name in s.demand.types:
+                yield (
+                    ("crime", "types", name),
+                    (
+                        f"'{name}' is already a call type in demand.types; "
+                        "give offences their own names"
+                    ),
+                )
+            if t.priority > n_prio:
+                yield (
+                    ("crime", "types", name, "priority"),
+                    (
+                        f"priority {t.priority} does not exist: demand.priority_shares defines "
+                        f"{n_prio} priorities"
+                    ),
+                )
+    types = [t.value for t in DistrictType]
+    communes = commune_names(s)
+    for z, zone in enumerate(s.cctv.zones):
+        for i, ref in enumerate(zone.districts):
+            commune, _, number = ref.rpartition("-")
+            if ref in types or (commune in communes and number.isdigit()):
+                continue
+            yield (
+                ("cctv", "zones", z, "districts", i),
+                (
+                    f"'{ref}' is neither a district type{_suggest(ref, types)} nor a district "
+                    f"identifier like '{communes[0]}-1'; district types are: {', '.join(types)}"
+                ),
+            )
+    if s.cctv.zones and s.cctv.operators == 0:
+        yield ("cctv", "operators"), "cameras need operators on duty to detect anything"
+
+
 def _check_competences(s: Scenario) -> Iterator[Finding]:
-    types = list(s.demand.types)
+    types = s.incident_types()
     agency_ids = list(s.agencies)
     kinds = sorted({a.kind.value for a in s.agencies.values()})
     for incident_type, agencies in s.competences.items():
@@ -165,7 +207,9 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                     f"'{incident_type}: [agency, ...]'"
                 ),
             )
-    arrests = any(t.arrest_prob > 0 for t in s.demand.types.values())
+    arrests = any(t.arrest_prob > 0 for t in s.demand.types.values()) or (
+        s.crime is not None and any(t.arrest_prob > 0 for t in s.crime.types.values())
+    )
     judicial = [i for i, a in s.agencies.items() if a.powers.judicial]
     if arrests and not judicial and any(not a.powers.judicial for a in s.agencies.values()):
         yield (
@@ -183,5 +227,6 @@ def semantic_findings(scenario: Scenario) -> list[Finding]:
         *_check_territory(scenario),
         *_check_demand(scenario),
         *_check_agencies(scenario),
+        *_check_crime(scenario),
         *_check_competences(scenario),
     ]

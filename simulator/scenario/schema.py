@@ -480,6 +480,384 @@ class DispatchSpec(Frozen):
 HANDOVER_TYPE = "judicial_handover"
 
 
+# --------------------------------------------------------------------------- citizens
+
+
+class PatternShares(Frozen):
+    """Shares of residents by activity pattern (they sum to 1)."""
+
+    worker: Share = Field(0.40, description="Work by day at a place of work.")
+    student: Share = Field(0.20, description="Study by day near home.")
+    retiree: Share = Field(0.22, description="Mostly at home, out in the afternoon.")
+    night_worker: Share = Field(0.03, description="Work at night.")
+    unemployed: Share = Field(0.15, description="No fixed place of work.")
+
+
+class CitizensSpec(Frozen):
+    """Residents as individuals: patterns, trust, reporting, fear, citizen watch."""
+
+    patterns: PatternShares = Field(default_factory=PatternShares)
+    offender_share: Share = Field(
+        0.015, description="Share of residents with a propensity to offend (motivated offenders)."
+    )
+    trust_mean: Share = Field(0.55, description="Mean initial trust in the police, 0 to 1.")
+    trust_sd: NonNegFloat = Field(0.15, description="Spread of initial trust between residents.")
+    qpv_trust_shift: float = Field(
+        -0.15,
+        ge=-1,
+        le=1,
+        description="Initial trust shift of residents of priority neighbourhoods (QPV).",
+    )
+    watch_share: Share = Field(
+        0.0, description="Share of residents in a citizen-watch scheme (participation citoyenne)."
+    )
+    watch_report_bonus: NonNegFloat = Field(
+        0.3, description="Extra reporting probability of watch members (added, then capped at 1)."
+    )
+    trust_fast_gain: Share = Field(
+        0.05, description="A response within target moves trust this share of the way to 1."
+    )
+    trust_slow_loss: Share = Field(
+        0.08,
+        description="A response slower than twice the target moves trust this share of "
+        "the way to 0.",
+    )
+    trust_unanswered_loss: Share = Field(
+        0.15, description="An unanswered call moves trust this share of the way to 0."
+    )
+    trust_victim_loss: Share = Field(
+        0.05, description="Being a victim moves trust this share of the way to 0."
+    )
+    trust_presence_gain: NonNegFloat = Field(
+        0.01, description="Daily trust gain per hour of visible patrol presence in the home cell."
+    )
+    trust_recovery_per_day: Share = Field(
+        0.002, description="Daily pull of each resident's trust back to its initial value."
+    )
+    fear_victim_gain: Share = Field(
+        0.3, description="Being a victim moves fear of crime this share of the way to 1."
+    )
+    fear_decay_per_day: Share = Field(0.01, description="Daily decay of fear towards 0.")
+
+
+# --------------------------------------------------------------------------- crime
+
+
+class CrimeTypeSpec(Frozen):
+    """A kind of offence: how often, where, when, and how it becomes known."""
+
+    label: str = Field("", description="Human-readable name.")
+    rate_per_1000: NonNegFloat = Field(
+        description="Offences per 1,000 residents per year without any guardian "
+        "(guardianship lowers the realised rate)."
+    )
+    target: Literal["people", "visitors", "dwellings", "night", "market"] = Field(
+        description="Suitable targets: `people` present, `visitors` of shops and night venues, "
+        "`dwellings` left empty, the `night`-time economy, or drug `market` activity."
+    )
+    victim: Literal["person", "household", "none"] = Field(
+        "person", description="Who can report it: a person, a household, or nobody (witnesses)."
+    )
+    hourly_profile: list[NonNegFloat] | Literal["flat"] = Field(
+        "flat", description="Extra relative weight by hour of day (24 values), on top of targets."
+    )
+    priority: int = Field(2, ge=1, description="Priority of the call when a unit is sent.")
+    report_prob: Share = Field(
+        description="Probability that the victim (or a witness) reports it, at trust 0.5."
+    )
+    report_delay_min: NonNegFloat = Field(
+        30.0, description="Mean delay between the offence and its report, minutes."
+    )
+    response_share: Share = Field(
+        0.5,
+        description="Share of reported offences that call for a unit on scene (the "
+        "others are recorded as complaints at the station).",
+    )
+    visibility: Share = Field(
+        0.5, description="Chance that a guardian present can see it happen (detection on view)."
+    )
+    deterrence: NonNegFloat = Field(
+        1.0, description="Sensitivity to guardianship (0: not deterred at all)."
+    )
+    on_scene_mean_min: PosFloat = Field(40.0, description="Mean time on scene, minutes.")
+    follow_up_prob: Share = Field(0.5, description="Probability of a written follow-up.")
+    follow_up_min: NonNegFloat = Field(60.0, description="Follow-up duration, minutes.")
+    arrest_prob: Share = Field(0.1, description="Probability of an arrest when a unit attends.")
+    near_repeat: bool = Field(False, description="Raises the risk around it for weeks.")
+
+    @field_validator("hourly_profile", mode="before")
+    @classmethod
+    def _profile24(cls, value: object) -> object:
+        return _normalised_profile(value, HOURS_PER_DAY, "hourly_profile")
+
+
+_NIGHT = [
+    1.6,
+    1.6,
+    1.4,
+    1.0,
+    0.6,
+    0.4,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    0.9,
+    0.9,
+    0.9,
+    1.0,
+    1.0,
+    1.0,
+    1.1,
+    1.2,
+    1.3,
+    1.4,
+    1.5,
+    1.6,
+]
+
+
+def _default_crime_types() -> dict[str, CrimeTypeSpec]:
+    return {
+        "incivility": CrimeTypeSpec(
+            label="Incivility, damage, public disorder",
+            rate_per_1000=70,
+            target="people",
+            priority=3,
+            report_prob=0.12,
+            report_delay_min=20,
+            response_share=0.5,
+            visibility=0.7,
+            deterrence=1.2,
+            on_scene_mean_min=20,
+            follow_up_prob=0.2,
+            follow_up_min=30,
+            arrest_prob=0.05,
+        ),
+        "theft": CrimeTypeSpec(
+            label="Theft without violence",
+            rate_per_1000=45,
+            target="visitors",
+            priority=3,
+            report_prob=0.35,
+            report_delay_min=90,
+            response_share=0.2,
+            visibility=0.3,
+            on_scene_mean_min=30,
+            follow_up_prob=0.6,
+            arrest_prob=0.05,
+        ),
+        "burglary": CrimeTypeSpec(
+            label="Residential burglary",
+            rate_per_1000=9,
+            target="dwellings",
+            victim="household",
+            priority=2,
+            report_prob=0.7,
+            report_delay_min=240,
+            response_share=0.8,
+            visibility=0.2,
+            deterrence=0.8,
+            on_scene_mean_min=45,
+            follow_up_prob=0.8,
+            arrest_prob=0.03,
+            near_repeat=True,
+        ),
+        "assault": CrimeTypeSpec(
+            label="Assault (coups et blessures volontaires)",
+            rate_per_1000=12,
+            target="night",
+            hourly_profile=_NIGHT,
+            priority=1,
+            report_prob=0.3,
+            report_delay_min=15,
+            response_share=0.8,
+            visibility=0.6,
+            on_scene_mean_min=50,
+            follow_up_prob=0.7,
+            arrest_prob=0.2,
+        ),
+        "drug_dealing": CrimeTypeSpec(
+            label="Drug dealing",
+            rate_per_1000=8,
+            target="market",
+            victim="none",
+            priority=3,
+            report_prob=0.03,
+            report_delay_min=60,
+            response_share=0.5,
+            visibility=0.6,
+            deterrence=1.5,
+            on_scene_mean_min=40,
+            follow_up_prob=0.5,
+            arrest_prob=0.3,
+        ),
+        "serious_violence": CrimeTypeSpec(
+            label="Serious violence (shooting, armed assault)",
+            rate_per_1000=0.4,
+            target="market",
+            hourly_profile=_NIGHT,
+            priority=1,
+            report_prob=0.95,
+            report_delay_min=5,
+            response_share=1.0,
+            visibility=0.8,
+            deterrence=0.6,
+            on_scene_mean_min=120,
+            follow_up_prob=1.0,
+            follow_up_min=180,
+            arrest_prob=0.3,
+        ),
+    }
+
+
+class GuardianshipSpec(Frozen):
+    """Deterrence strength of each kind of guardian (per unit of its presence measure)."""
+
+    state_police: NonNegFloat = Field(
+        1.5, description="Per hour of State patrol presence in a cell (with residual decay)."
+    )
+    gendarmerie: NonNegFloat = Field(1.5, description="Same, for the gendarmerie.")
+    municipal_police: NonNegFloat = Field(1.2, description="Same, for municipal police.")
+    private_security: NonNegFloat = Field(1.0, description="Same, for private guards.")
+    cctv: NonNegFloat = Field(0.4, description="Per unit of effective CCTV coverage of a cell.")
+    watch: NonNegFloat = Field(
+        2.0, description="Per unit share of residents of the cell in a citizen-watch scheme."
+    )
+
+
+class DetectionSpec(Frozen):
+    """Chance of seeing an offence happen, per unit of guardian presence."""
+
+    patrol: Share = Field(
+        0.5, description="Per hour of police or guard presence in the cell that hour."
+    )
+    cctv: Share = Field(0.25, description="Per unit of effective CCTV coverage.")
+
+
+class NearRepeatSpec(Frozen):
+    """After a burglary, the risk around it rises, then decays (Johnson and Bowers 2004).
+
+    A self-exciting (Hawkes) process, as in Mohler et al. 2011 (JASA 106(493)):
+    each burglary triggers on average ``triggered`` more, spread over its cell
+    and the 8 neighbouring cells, with an exponential decay in time.
+    """
+
+    triggered: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.15,
+        description="Expected burglaries triggered by one burglary (below 1, or the "
+        "process explodes).",
+    )
+    same_cell_share: Share = Field(
+        0.5, description="Share of the triggered risk in the burglary's own cell."
+    )
+    decay_days: PosFloat = Field(14.0, description="Time constant of the decay, days.")
+
+
+class DrugMarketSpec(Frozen):
+    """Persistent drug markets: suppressed by enforcement, displaced, worn down by prevention."""
+
+    count: int = Field(4, ge=0, description="Number of markets at the start.")
+    district_types: list[DistrictType] = Field(
+        default_factory=lambda: [
+            DistrictType.QPV,
+            DistrictType.NIGHTLIFE,
+            DistrictType.TRANSIT_HUB,
+        ],
+        description="Where markets settle.",
+    )
+    enforcement_per_h: NonNegFloat = Field(
+        0.05,
+        description="Share of a market's activity suppressed per hour of State police "
+        "presence in its cell.",
+    )
+    displacement_share: Share = Field(
+        0.5, description="Share of suppressed activity that moves to a neighbouring cell."
+    )
+    recovery_per_day: Share = Field(
+        0.05, description="Daily share of the gap to capacity that a market regains."
+    )
+    prevention_eur_per_year: NonNegFloat = Field(
+        0.0, description="Annual spending on prevention (paid by the communes)."
+    )
+    prevention_effect_per_meur: Share = Field(
+        0.15, description="Long-run fall in market capacity per million euros a year."
+    )
+    prevention_delay_days: PosFloat = Field(
+        180.0, description="Time constant for prevention to take effect, days."
+    )
+
+
+class CctvZoneSpec(Frozen):
+    """Cameras over some districts."""
+
+    districts: list[str] = Field(
+        description="District types (e.g. city_centre) or district identifiers (e.g. centre-3)."
+    )
+    coverage: Share = Field(0.6, description="Share of each cell of these districts in view.")
+
+
+class CctvSpec(Frozen):
+    """Video protection: cameras, and the operators who watch them."""
+
+    zones: list[CctvZoneSpec] = Field(default_factory=list)
+    operators: int = Field(0, ge=0, description="Operators on duty at any time.")
+    cameras_per_operator: PosFloat = Field(
+        40.0, description="Cameras one operator can follow; beyond, detection falls."
+    )
+    camera_eur_per_year: NonNegFloat = Field(
+        2500.0, description="Annual cost of one fully covered cell (cameras, maintenance)."
+    )
+    operator_eur_per_year: NonNegFloat = Field(
+        45_000.0, description="Loaded annual cost of one operator position-year."
+    )
+    operator_positions_per_seat: PosFloat = Field(
+        5.5, description="Full-time staff needed to keep one seat staffed round the clock."
+    )
+
+
+class CrimeSpec(Frozen):
+    """Offences by routine activity theory, and how they become known."""
+
+    types: dict[str, CrimeTypeSpec] = Field(default_factory=_default_crime_types, min_length=1)
+    attractiveness_sigma: NonNegFloat = Field(
+        1.3,
+        description="Spread (lognormal sigma) of cell attractiveness to offenders; larger "
+        "concentrates crime in fewer places.",
+    )
+    district_factors: dict[DistrictType, NonNegFloat] = Field(
+        default_factory=lambda: {
+            DistrictType.QPV: 1.8,
+            DistrictType.NIGHTLIFE: 1.5,
+            DistrictType.TRANSIT_HUB: 1.6,
+            DistrictType.CITY_CENTRE: 1.3,
+            DistrictType.COMMERCIAL: 1.2,
+            DistrictType.PERI_URBAN: 0.5,
+            DistrictType.INDUSTRIAL: 0.6,
+        },
+        description="Multiplier of attractiveness by district type (missing types: 1).",
+    )
+    offender_range_cells: int = Field(
+        2, ge=0, le=20, description="Offenders act within this many cells of where they are."
+    )
+    guardianship: GuardianshipSpec = Field(default_factory=GuardianshipSpec)
+    detection: DetectionSpec = Field(default_factory=DetectionSpec)
+    residual_deterrence_h: PosFloat = Field(
+        1.0,
+        description="Time constant of the residual deterrence after a patrol leaves, hours "
+        "(Koper 1995).",
+    )
+    displacement_share: Share = Field(
+        0.3,
+        description="Share of offences deterred in a cell that happen in neighbouring "
+        "cells instead.",
+    )
+    near_repeat: NearRepeatSpec = Field(default_factory=NearRepeatSpec)
+    drug_markets: DrugMarketSpec = Field(default_factory=DrugMarketSpec)
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -518,4 +896,14 @@ class Scenario(Frozen):
         "the incident is) that may handle it. The first with a free unit is sent."
     )
     dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
+    citizens: CitizensSpec = Field(default_factory=CitizensSpec)
+    crime: CrimeSpec | None = Field(
+        None, description="The crime engine; leave it out for calls for service only."
+    )
+    cctv: CctvSpec = Field(default_factory=CctvSpec)
     run: RunSpec = Field(default_factory=RunSpec)
+
+    def incident_types(self) -> list[str]:
+        """Every incident type dispatch may meet: call types, then offence types."""
+        crime = list(self.crime.types) if self.crime is not None else []
+        return [*self.demand.types, *crime]

@@ -1,0 +1,393 @@
+"""The crime engine: offences by routine activity theory, and how they become known.
+
+Each hour, for each offence type, the expected number of offences in a cell is
+
+    rate0[type, hour of week, cell] x exp(-deterrence[type] x G[cell]) (+ displacement)
+
+* ``rate0`` is computed once per run: suitable targets present (people,
+  visitors, empty dwellings, night venues) x motivated offenders within reach
+  x the cell's attractiveness (lognormal, heavy-tailed, so that a few places
+  concentrate most offences) x the type's hour-of-day profile, scaled to the
+  type's ``rate_per_1000``. Drug dealing and serious violence follow the
+  activity of drug markets instead.
+* ``G`` is guardianship: the presence of each agency in the cell (hours in the
+  last hour, with residual deterrence that decays after the patrol leaves,
+  Koper 1995), CCTV coverage watched by operators, and citizen-watch members
+  among the residents, each with its own strength.
+* A share of what guardianship deters happens in the eight neighbouring cells
+  instead (displacement), and a burglary raises the risk in and around its
+  cell for weeks (near-repeat victimisation, Johnson and Bowers 2004).
+
+An offence becomes known if a guardian in the cell sees it (detection on view:
+patrol presence that hour and CCTV, scaled by the type's visibility), or else
+if the victim or a witness reports it (probability by type, raised by trust and
+citizen watch); the rest stays in the dark figure. Known offences that call for
+a unit go to dispatch through the model's one door; the others are recorded
+as complaints at the station.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from simulator.agencies import Agency
+from simulator.citizens import HOURS_PER_WEEK, Occupancy, Population
+from simulator.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec
+from simulator.territory import Territory
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+HOURS_PER_YEAR = 8760.0
+_ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
+
+
+def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatArray:
+    """Sum over the (2r+1)^2 square around each cell, the cell itself excluded."""
+    if radius <= 0 or grid.size == 1:
+        return np.zeros_like(grid)
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1))
+    kernel[radius, radius] = 0.0
+    box = ndimage.correlate(grid.reshape(ny, nx), kernel, mode="constant", cval=0.0)
+    return np.asarray(box.ravel(), dtype=grid.dtype)
+
+
+def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
+    """Heavy-tailed attractiveness of each cell, a property of the territory.
+
+    Drawn from the territory's seed so that every run on the same city sees the
+    same hot spots.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([territory.seed, _ATTRACTIVENESS_KEY]))
+    base = rng.lognormal(0.0, spec.attractiveness_sigma, size=territory.n_cells)
+    factor = np.array([spec.district_factors.get(dt, 1.0) for dt in territory.district_types])
+    values: FloatArray = base * factor[territory.district]
+    return values
+
+
+def cctv_coverage(territory: Territory, spec: CctvSpec) -> FloatArray:
+    """Share of each cell in view of cameras."""
+    coverage = np.zeros(territory.n_cells)
+    names = territory.district_names
+    types = [dt.value for dt in territory.district_types]
+    for zone in spec.zones:
+        districts = [
+            d for d in range(len(names)) if names[d] in zone.districts or types[d] in zone.districts
+        ]
+        mask = np.isin(territory.district, districts)
+        coverage[mask] = np.maximum(coverage[mask], zone.coverage)
+    return coverage
+
+
+@dataclass
+class _Market:
+    cell: int
+    capacity: float
+    intensity: float
+
+
+class CrimeEngine:
+    """Generates offences hour by hour and decides how each becomes known.
+
+    Args:
+        spec: The crime block of the scenario.
+        cctv: The CCTV block.
+        territory: Where offences happen.
+        population: The residents (victims, reporters, trust).
+        occupancy: Expected presence per hour of the week.
+        agencies: The placed agencies (for guardianship strengths by kind).
+        rng: The crime stream.
+        new_id: Gives the next incident id.
+    """
+
+    def __init__(
+        self,
+        spec: CrimeSpec,
+        cctv: CctvSpec,
+        territory: Territory,
+        population: Population,
+        occupancy: Occupancy,
+        agencies: Sequence[Agency],
+        rng: np.random.Generator,
+        new_id: Callable[[], int],
+    ):
+        self.spec = spec
+        self._t = territory
+        self._pop = population
+        self._rng = rng
+        self._new_id = new_id
+        self.types = list(spec.types)
+        self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
+        n = territory.n_cells
+        self.attractiveness = _attractiveness(territory, spec)
+        self._rate0 = self._base_rates(occupancy)
+        self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
+        strengths = spec.guardianship.model_dump()
+        self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
+        self._effective = np.zeros((len(agencies), n))  # presence with residual decay
+        self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
+        self._last_presence = np.zeros((len(agencies), n))
+        self._presence_hour = np.zeros((len(agencies), n))
+        self._presence_day = np.zeros(n)
+        coverage = cctv_coverage(territory, cctv)
+        cameras = coverage.sum()
+        seats = cctv.operators * cctv.cameras_per_operator
+        watched = 1.0 if cameras <= 0 else min(1.0, seats / cameras)
+        self.cctv_effective = coverage * watched
+        counts = np.maximum(territory.residents, 1)
+        self._watch_share = np.bincount(population.home[population.watch], minlength=n) / counts
+        self._static_guard = (
+            spec.guardianship.cctv * self.cctv_effective
+            + spec.guardianship.watch * self._watch_share
+        )
+        self._near_repeat = np.zeros(n)
+        self._nr_decay = float(np.exp(-1.0 / (spec.near_repeat.decay_days * 24.0)))
+        self._markets = self._place_markets()
+        self._market_rate = np.array(
+            [
+                t.rate_per_1000 * territory.residents.sum() / 1000.0 / HOURS_PER_YEAR
+                if t.target == "market"
+                else 0.0
+                for t in self._type_specs
+            ]
+        )
+        self._profile = np.array(
+            [
+                np.asarray(t.hourly_profile, dtype=float)
+                / np.asarray(t.hourly_profile, dtype=float).mean()
+                for t in self._type_specs
+            ]
+        )
+        self.expected = np.zeros((len(self.types), n))  # sum of hourly rates (for tests)
+        self.records: list[Incident] = []
+
+    # ----------------------------------------------------------------- set-up
+
+    def _base_rates(self, occ: Occupancy) -> NDArray[np.float32]:
+        t = self._t
+        radius = self.spec.offender_range_cells
+        reach = np.empty_like(occ.offenders)
+        for hw in range(HOURS_PER_WEEK):
+            row = occ.offenders[hw].astype(float)
+            reach[hw] = row + neighbour_sum(row, t.nx, t.ny, radius)
+        residents = float(t.residents.sum())
+        rates = np.zeros((len(self._type_specs), HOURS_PER_WEEK, t.n_cells), dtype=np.float32)
+        targets = {
+            "people": occ.people,
+            "visitors": occ.visitors,
+            "dwellings": occ.away,
+            "night": occ.night,
+        }
+        for k, ts in enumerate(self._type_specs):
+            if ts.target == "market":
+                continue
+            profile = np.tile(np.asarray(ts.hourly_profile, dtype=float), 7)[:, None]
+            w = targets[ts.target] * reach * self.attractiveness[None, :] * profile
+            total = w.sum()
+            per_week = ts.rate_per_1000 * residents / 1000.0 * HOURS_PER_WEEK / HOURS_PER_YEAR
+            if total > 0:
+                rates[k] = w * (per_week / total)
+        return rates
+
+    def _place_markets(self) -> list[_Market]:
+        spec = self.spec.drug_markets
+        t = self._t
+        kinds = set(spec.district_types)
+        eligible = (
+            np.flatnonzero([t.district_types[d] in kinds for d in t.district])
+            if kinds
+            else np.empty(0, dtype=np.int64)
+        )
+        if eligible.size == 0:
+            eligible = np.arange(t.n_cells)
+        # The most attractive eligible cells, at most one per district.
+        order = eligible[np.lexsort((eligible, -self.attractiveness[eligible]))]
+        chosen: list[int] = []
+        used: set[int] = set()
+        for cell in order:
+            d = int(t.district[cell])
+            if d in used:
+                continue
+            chosen.append(int(cell))
+            used.add(d)
+            if len(chosen) == spec.count:
+                break
+        return [_Market(c, 1.0, 1.0) for c in chosen]
+
+    # ----------------------------------------------------------------- hourly update
+
+    def observe_presence(self, presence_hours: FloatArray) -> None:
+        """Take the presence log's totals (agency x cell) at the start of an hour."""
+        np.subtract(presence_hours, self._last_presence, out=self._presence_hour)
+        self._last_presence[:] = presence_hours
+        self._effective *= self._decay
+        self._effective += self._presence_hour
+        self._presence_day += self._presence_hour.sum(axis=0)
+
+    def market_activity(self) -> dict[int, float]:
+        """Current intensity of each drug-market cell."""
+        return {m.cell: m.intensity for m in self._markets}
+
+    def _update_markets(self, hour: int) -> None:
+        spec = self.spec.drug_markets
+        if not self._markets:
+            return
+        rows = self._state_rows
+        enforcement = self._presence_hour[rows].sum(axis=0) if rows else None
+        new: list[_Market] = []
+        for m in self._markets:
+            if enforcement is not None and enforcement[m.cell] > 0:
+                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement[m.cell])
+                m.intensity -= suppressed
+                moved = suppressed * spec.displacement_share
+                if moved > 0:
+                    new.append(_Market(self._neighbour(m.cell), 0.0, moved))
+        for n_m in new:
+            existing = next((m for m in self._markets if m.cell == n_m.cell), None)
+            if existing is None:
+                self._markets.append(n_m)
+            else:
+                existing.intensity += n_m.intensity
+        if hour % 24 == 0:
+            days = hour / 24.0
+            meur = spec.prevention_eur_per_year / 1e6
+            ramp = 1.0 - np.exp(-days / spec.prevention_delay_days)
+            factor = max(0.0, 1.0 - spec.prevention_effect_per_meur * meur * ramp)
+            for m in self._markets:
+                m.intensity += spec.recovery_per_day * (m.capacity * factor - m.intensity)
+            self._markets = [m for m in self._markets if m.capacity > 0 or m.intensity > 1e-3]
+
+    def _neighbour(self, cell: int) -> int:
+        t = self._t
+        if t.kind == "point":
+            return cell
+        j, i = divmod(cell, t.nx)
+        di, dj = self._rng.integers(-1, 2, size=2)
+        i2 = min(max(i + int(di), 0), t.nx - 1)
+        j2 = min(max(j + int(dj), 0), t.ny - 1)
+        return j2 * t.nx + i2
+
+    def offences_in_hour(self, hour: int) -> list[Incident]:
+        """Draw the offences of [hour, hour + 1) and decide how each becomes known."""
+        t = self._t
+        hw = hour % HOURS_PER_WEEK
+        hod = hour % 24
+        self._update_markets(hour)
+        guard = self._static_guard + self._agency_strength @ self._effective
+        self._near_repeat *= self._nr_decay
+        market = np.zeros(t.n_cells)
+        for m in self._markets:
+            market[m.cell] += m.intensity
+        n_markets0 = max(1, self.spec.drug_markets.count)
+        out: list[Incident] = []
+        for k, ts in enumerate(self._type_specs):
+            if ts.target == "market":
+                rate0 = self._market_rate[k] * self._profile[k, hod] * market / n_markets0
+            else:
+                rate0 = self._rate0[k, hw].astype(float)
+            rate = rate0 * np.exp(-ts.deterrence * guard)
+            if self.spec.displacement_share > 0 and t.kind != "point":
+                deterred = rate0 - rate
+                rate = (
+                    rate + self.spec.displacement_share * neighbour_sum(deterred, t.nx, t.ny) / 8.0
+                )
+            if ts.near_repeat:
+                rate = rate + self._near_repeat * np.exp(-ts.deterrence * guard)
+            self.expected[k] += rate
+            total = float(rate.sum())
+            n = int(self._rng.poisson(total)) if total > 0 else 0
+            if n == 0:
+                continue
+            cum = np.cumsum(rate)
+            cells = np.minimum(
+                np.searchsorted(cum, self._rng.random(n) * cum[-1], side="right"), t.n_cells - 1
+            )
+            times = hour + self._rng.random(n)
+            for cell, when in zip(cells, times, strict=True):
+                out.append(self._offence(k, ts, int(cell), float(when), hod))
+        out.sort(key=lambda i: i.t_occurred_h)
+        if hod == 0 and hour > 0:
+            self._pop.daily_update(self._presence_day)
+            self._presence_day[:] = 0.0
+        return out
+
+    def _trigger_near_repeat(self, cell: int) -> None:
+        """Add the risk a burglary triggers: rate = triggered x share / tau at first."""
+        nr = self.spec.near_repeat
+        t = self._t
+        tau_h = nr.decay_days * 24.0
+        grid = self._near_repeat.reshape(t.ny, t.nx)
+        j, i = divmod(cell, t.nx)
+        j0, j1, i0, i1 = max(j - 1, 0), min(j + 2, t.ny), max(i - 1, 0), min(i + 2, t.nx)
+        neighbours = (j1 - j0) * (i1 - i0) - 1
+        if neighbours > 0:
+            grid[j0:j1, i0:i1] += nr.triggered * (1 - nr.same_cell_share) / neighbours / tau_h
+            grid[j, i] -= nr.triggered * (1 - nr.same_cell_share) / neighbours / tau_h
+            grid[j, i] += nr.triggered * nr.same_cell_share / tau_h
+        else:
+            grid[j, i] += nr.triggered / tau_h
+
+    def _offence(self, k: int, ts: CrimeTypeSpec, cell: int, when: float, hod: int) -> Incident:
+        t, pop, rng = self._t, self._pop, self._rng
+        u_victim, u_detect, u_report, u_delay, u_resp, u_arrest, u_follow, u_scene = rng.random(8)
+        jitter = rng.random(2) - 0.5
+        start, stop = pop.residents_of(cell)
+        victim = -1
+        if ts.victim != "none" and pop.size > 0:
+            if stop > start and (ts.victim == "household" or u_victim < 0.5):
+                victim = start + int(u_victim * (stop - start)) % (stop - start)
+            else:
+                victim = int(u_victim * pop.size) % pop.size
+        seen = self.spec.detection.patrol * float(
+            self._presence_hour[:, cell].sum()
+        ) + self.spec.detection.cctv * float(self.cctv_effective[cell])
+        p_detect = 1.0 - np.exp(-ts.visibility * seen)
+        if u_detect < p_detect:
+            known = Known.DETECTED
+            reported_at = when
+            needs_unit = True
+        else:
+            if victim >= 0:
+                p_report = pop.reporting_probability(victim, ts.report_prob)
+            else:
+                p_report = ts.report_prob
+            if u_report < p_report:
+                known = Known.REPORTED
+                delay = -np.log1p(-u_delay) * ts.report_delay_min / 60.0
+                reported_at = when + float(delay)
+                needs_unit = u_resp < ts.response_share
+            else:
+                known = Known.DARK
+                reported_at = when
+                needs_unit = False
+        if victim >= 0:
+            pop.victimise(victim)
+        if ts.near_repeat:
+            self._trigger_near_repeat(cell)
+        return Incident(
+            incident_id=self._new_id(),
+            kind=IncidentKind.OFFENCE,
+            type=self.types[k],
+            priority=ts.priority,
+            cell=cell,
+            district=int(t.district[cell]),
+            commune=int(t.commune[cell]),
+            x_m=float(t.x_m[cell] + jitter[0] * t.cell_m),
+            y_m=float(t.y_m[cell] + jitter[1] * t.cell_m),
+            t_occurred_h=when,
+            t_reported_h=reported_at,
+            on_scene_h=ts.on_scene_mean_min / 60.0 * float(-np.log1p(-u_scene)),
+            follow_up_h=ts.follow_up_min / 60.0 if u_follow < ts.follow_up_prob else 0.0,
+            arrest=bool(u_arrest < ts.arrest_prob),
+            known=known,
+            needs_response=needs_unit,
+            resident=victim,
+            outcome=Outcome.OPEN
+            if needs_unit
+            else (Outcome.DARK if known is Known.DARK else Outcome.RECORDED),
+        )

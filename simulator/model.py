@@ -130,6 +130,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 agency.spec.patrol,
                 station_cell=agency.station_cell,
                 jurisdiction_cells=agency.cells,
+                beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
                 site_cells=agency.site_cells,
                 expected_calls=expected,
                 rng=np.random.default_rng(seed),

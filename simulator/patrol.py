@@ -84,12 +84,18 @@ def make_strategy(
     *,
     station_cell: int,
     jurisdiction_cells: IntArray,
+    beat_cells: IntArray | None,
     site_cells: IntArray,
     expected_calls: FloatArray,
     rng: np.random.Generator,
 ) -> PatrolStrategy:
-    """Build the strategy an agency's patrol block asks for."""
+    """Build the strategy an agency's patrol block asks for.
+
+    ``beat_cells``, when given, restricts patrol to those cells of the jurisdiction.
+    """
     dwell_h = spec.dwell_min / 60.0
+    if beat_cells is not None:
+        jurisdiction_cells = np.intersect1d(jurisdiction_cells, beat_cells)
     if spec.strategy == "static" or jurisdiction_cells.size == 0:
         return StationPatrol(station_cell)
     if spec.strategy == "random":

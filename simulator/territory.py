@@ -143,6 +143,17 @@ class Territory:
         """District type of each cell."""
         return [self.district_types[d] for d in self.district]
 
+    def cells_of_districts(self, refs: list[str]) -> IntArray | None:
+        """Cells of the districts named by type or identifier; ``None`` for no restriction."""
+        if not refs:
+            return None
+        chosen = [
+            d
+            for d in range(self.n_districts)
+            if self.district_names[d] in refs or self.district_types[d].value in refs
+        ]
+        return np.flatnonzero(np.isin(self.district, chosen)).astype(np.int64)
+
     def cell_at(self, x: float, y: float) -> int:
         """Cell containing the point (x, y), clipped to the territory."""
         if self.kind == "point":

@@ -127,8 +127,25 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 (*base, "cost", "hourly_rate_eur"),
                 ("only private security is paid by the hour; give salary_eur instead"),
             )
+        yield from _check_district_refs(s, a.patrol.districts, (*base, "patrol", "districts"))
         if a.patrol.strategy == "sites" and a.sites == 0:
             yield (*base, "patrol", "strategy"), "'sites' patrol needs contracted sites"
+
+
+def _check_district_refs(s: Scenario, refs: list[str], base: Path) -> Iterator[Finding]:
+    types = [t.value for t in DistrictType]
+    communes = commune_names(s)
+    for i, ref in enumerate(refs):
+        commune, _, number = ref.rpartition("-")
+        if ref in types or (commune in communes and number.isdigit()):
+            continue
+        yield (
+            (*base, i),
+            (
+                f"'{ref}' is neither a district type{_suggest(ref, types)} nor a district "
+                f"identifier like '{communes[0]}-1'; district types are: {', '.join(types)}"
+            ),
+        )
 
 
 def _check_crime(s: Scenario) -> Iterator[Finding]:
@@ -155,20 +172,8 @@ def _check_crime(s: Scenario) -> Iterator[Finding]:
                         f"{n_prio} priorities"
                     ),
                 )
-    types = [t.value for t in DistrictType]
-    communes = commune_names(s)
     for z, zone in enumerate(s.cctv.zones):
-        for i, ref in enumerate(zone.districts):
-            commune, _, number = ref.rpartition("-")
-            if ref in types or (commune in communes and number.isdigit()):
-                continue
-            yield (
-                ("cctv", "zones", z, "districts", i),
-                (
-                    f"'{ref}' is neither a district type{_suggest(ref, types)} nor a district "
-                    f"identifier like '{communes[0]}-1'; district types are: {', '.join(types)}"
-                ),
-            )
+        yield from _check_district_refs(s, zone.districts, ("cctv", "zones", z, "districts"))
     if s.cctv.zones and s.cctv.operators == 0:
         yield ("cctv", "operators"), "cameras need operators on duty to detect anything"
 

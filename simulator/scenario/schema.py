@@ -340,6 +340,11 @@ class PatrolSpec(Frozen):
     hotspot_share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.05, description="Share of the jurisdiction's cells that count as hot spots."
     )
+    districts: list[str] = Field(
+        default_factory=list,
+        description="Restrict patrol to these districts (types such as qpv, or identifiers "
+        "such as centre-3): a beat. Empty: the whole jurisdiction.",
+    )
 
 
 class CostSpec(Frozen):
@@ -823,7 +828,7 @@ class CrimeSpec(Frozen):
 
     types: dict[str, CrimeTypeSpec] = Field(default_factory=_default_crime_types, min_length=1)
     attractiveness_sigma: NonNegFloat = Field(
-        1.3,
+        0.9,
         description="Spread (lognormal sigma) of cell attractiveness to offenders; larger "
         "concentrates crime in fewer places.",
     )

@@ -1,0 +1,235 @@
+"""Stylised facts of crime (MODEL.md section 5), on the default scenario and variants.
+
+Each test is seeded; tolerances come from the literature's ranges or from
+binomial and Poisson standard errors, never from pinned decimals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator import load_scenario, run
+from simulator.model import SecurityModel
+from simulator.runner import RunResult
+from simulator.scenario.schema import DistrictType, Scenario
+
+from .conftest import SCENARIOS, SMALL_TOWN, scenario_from
+
+BASELINE = SCENARIOS / "baseline.yaml"
+
+
+@pytest.fixture(scope="module")
+def baseline_year() -> RunResult:
+    """One year of the default scenario, shared by the tests of this module."""
+    return run(load_scenario(BASELINE), seed=7)
+
+
+def _offences(result: RunResult) -> pd.DataFrame:
+    inc = result.incidents.to_pandas()
+    w0 = result.scenario.run.warmup_days * 24.0
+    return inc[(inc["kind"] == "offence") & (inc["t_occurred_h"] >= w0)]
+
+
+def test_recorded_crime_concentrates_as_weisburd_found(baseline_year: RunResult) -> None:
+    """About half of recorded offences in 2-6 % of cells, a quarter in 0.4-1.6 % (Weisburd 2015)."""
+    off = _offences(baseline_year)
+    recorded = off[off["known"].isin(["reported", "detected"])]
+    n_cells = int(baseline_year.districts["cells"].sum())
+    counts = np.sort(recorded.groupby("cell").size().to_numpy())[::-1]
+    cum = np.cumsum(counts) / counts.sum()
+    half = (np.searchsorted(cum, 0.5) + 1) / n_cells * 100
+    quarter = (np.searchsorted(cum, 0.25) + 1) / n_cells * 100
+    assert len(recorded) > 3000  # enough offences for the shares to mean something
+    assert 2.0 <= half <= 6.0, half
+    assert 0.4 <= quarter <= 1.6, quarter
+
+
+def test_burglary_by_day_in_residential_areas(baseline_year: RunResult) -> None:
+    off = _offences(baseline_year)
+    burglary = off[(off["type"] == "burglary") & (off["district_type"] == "residential")]
+    hour = (burglary["t_occurred_h"] % 24).astype(int)
+    day_rate = hour.between(9, 17).sum() / 9
+    night_rate = hour.between(0, 5).sum() / 6
+    assert len(burglary) > 100
+    # Poisson counts: the day rate exceeds the night rate by far more than its noise.
+    assert day_rate > 2 * night_rate + 3 * np.sqrt(day_rate / 9 + night_rate / 6)
+    # Homes are empty on weekdays, when people work: fewer burglaries per weekend day.
+    dow = (burglary["t_occurred_h"] // 24 % 7).astype(int)
+    weekday, weekend = (dow < 5).sum() / 5, (dow >= 5).sum() / 2
+    assert weekday > weekend + 2 * np.sqrt(weekday / 5 + weekend / 2)
+
+
+def test_assaults_at_night_in_nightlife_districts(baseline_year: RunResult) -> None:
+    off = _offences(baseline_year)
+    assaults = off[(off["type"] == "assault") & (off["district_type"] == "nightlife")]
+    hour = (assaults["t_occurred_h"] % 24).astype(int)
+    night_rate = hour.isin([20, 21, 22, 23, 0, 1]).sum() / 6
+    day_rate = hour.between(8, 16).sum() / 9
+    assert len(assaults) > 50
+    assert night_rate > 3 * day_rate + 3 * np.sqrt(night_rate / 6 + day_rate / 9)
+
+
+def test_actual_exceeds_recorded_everywhere(baseline_year: RunResult) -> None:
+    summary = baseline_year.summary["offences"]
+    assert summary["actual"] >= summary["recorded"] > 0
+    for name, figures in summary["by_type"].items():
+        assert figures["actual"] >= figures["recorded"] >= 0, name
+    d = baseline_year.districts
+    assert (d["offences_actual"] >= d["offences_recorded"]).all()
+    assert d["offences_actual"].sum() == summary["actual"]
+    assert 0.0 < baseline_year.summary["dark_figure_share"] < 1.0
+
+
+def test_priority_neighbourhoods_suffer_more_crime(baseline_year: RunResult) -> None:
+    by_place = baseline_year.summary["offences"]["by_district_type"]
+    assert by_place["qpv"]["actual_per_1000"] > 2 * by_place["residential"]["actual_per_1000"]
+
+
+def test_more_trust_gives_more_recording_for_the_same_offences() -> None:
+    shares = {}
+    for trust in (0.3, 0.8):
+        scenario = load_scenario(
+            BASELINE, ["run.days=60", f"citizens.trust_mean={trust}", "citizens.trust_sd=0.05"]
+        )
+        s = run(scenario, seed=3).summary["offences"]
+        shares[trust] = (s["recorded"] / s["actual"], s["actual"])
+    (low, n_low), (high, n_high) = shares[0.3], shares[0.8]
+    se = np.sqrt(low * (1 - low) / n_low + high * (1 - high) / n_high)
+    assert high > low + 4 * se
+    # The offences themselves are about as many: trust changes recording, not crime.
+    assert abs(n_high - n_low) < 4 * np.sqrt(n_low + n_high)
+
+
+def _district_rings(model: SecurityModel, district: int) -> tuple[np.ndarray, np.ndarray]:
+    t = model.territory
+    inside = t.district == district
+    grid = inside.reshape(t.ny, t.nx)
+    grown = grid.copy()
+    grown[1:, :] |= grid[:-1, :]
+    grown[:-1, :] |= grid[1:, :]
+    grown[:, 1:] |= grid[:, :-1]
+    grown[:, :-1] |= grid[:, 1:]
+    ring = grown.ravel() & ~inside
+    return np.flatnonzero(inside), np.flatnonzero(ring)
+
+
+def test_patrol_deters_where_it_is_monotonely_and_part_is_displaced() -> None:
+    """More beat patrol in a district: fewer offences there, some more next door.
+
+    Compares the expected offences (the engine's rates summed over the hours),
+    which do not carry the noise of the draws, for 0, 4 and 12 extra crews.
+    """
+    days = ["run.days=30", "run.warmup_days=0"]
+    base = load_scenario(BASELINE, days)
+    probe = SecurityModel(base, seed=11)
+    t = probe.territory
+    qpv = [d for d in range(t.n_districts) if t.district_types[d] is DistrictType.QPV]
+    target = min(qpv, key=lambda d: (int((t.district == d).sum()), d))
+    inside, ring = _district_rings(probe, target)
+    totals = []
+    for crews in (0, 4, 12):
+        extra = (
+            []
+            if crews == 0
+            else [
+                f"agencies.beat={{kind: state_police, units: {crews}, patrol: {{strategy: "
+                f"random, dwell_min: 15, districts: [{t.district_names[target]}]}}}}"
+            ]
+        )
+        model = SecurityModel(load_scenario(BASELINE, [*days, *extra]), seed=11)
+        model.run_until(30 * 24)
+        assert model.crime is not None
+        expected = model.crime.expected.sum(axis=0)
+        totals.append((expected[inside].sum(), expected[ring].sum()))
+    (in0, ring0), (in4, _), (in12, ring12) = totals
+    # Deterrence is monotone in the dose, and marked at the larger one.
+    assert in0 > in4 > in12
+    assert in12 < 0.9 * in0, (in12, in0)
+    # Displacement: part of what was deterred happens next door, and it is measured.
+    displaced = (ring12 - ring0) / (in0 - in12)
+    assert 0.0 < displaced < 1.0, displaced
+
+
+def test_near_repeat_burglaries_cluster_in_space_and_time(baseline_year: RunResult) -> None:
+    """Knox test: more burglary pairs close in space and time than if times were shuffled."""
+    off = _offences(baseline_year)
+    burglary = off[off["type"] == "burglary"]
+    nx = int(np.sqrt(baseline_year.districts["cells"].sum()))
+    x = burglary["cell"].to_numpy() % nx
+    y = burglary["cell"].to_numpy() // nx
+    times = burglary["t_occurred_h"].to_numpy()
+    close_space = (np.abs(x[:, None] - x[None, :]) <= 1) & (np.abs(y[:, None] - y[None, :]) <= 1)
+    np.fill_diagonal(close_space, False)
+
+    def close_pairs(ts: np.ndarray) -> int:
+        close_time = np.abs(ts[:, None] - ts[None, :]) <= 14 * 24
+        return int((close_space & close_time).sum())
+
+    observed = close_pairs(times)
+    rng = np.random.default_rng(0)
+    shuffled = [close_pairs(rng.permutation(times)) for _ in range(39)]
+    # Observed beats every one of 39 permutations: p < 0.025, one-sided.
+    assert observed > max(shuffled), (observed, max(shuffled))
+
+
+@st.composite
+def crime_towns(draw: st.DrawFn) -> tuple[Scenario, int]:
+    types = ["incivility", "theft", "burglary", "assault", "drug_dealing", "serious_violence"]
+    overrides = {
+        "crime": {
+            "attractiveness_sigma": draw(st.floats(0.0, 2.0)),
+            "displacement_share": draw(st.floats(0.0, 1.0)),
+            "near_repeat": {"triggered": draw(st.floats(0.0, 0.9))},
+            "drug_markets": {"count": draw(st.integers(0, 3))},
+        },
+        "citizens": {
+            "offender_share": draw(st.floats(0.0, 0.1)),
+            "trust_mean": draw(st.floats(0.0, 1.0)),
+            "watch_share": draw(st.floats(0.0, 0.5)),
+        },
+        "cctv": {
+            "zones": [{"districts": ["residential"], "coverage": draw(st.floats(0, 1))}],
+            "operators": draw(st.integers(1, 3)),
+        },
+        "run__days": 3,
+    }
+    for name in types:
+        overrides[f"competences__{name}"] = ["state_police"]
+    return scenario_from(SMALL_TOWN, **overrides), draw(st.integers(0, 2**31 - 1))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crime_towns())
+def test_crime_invariants(case: tuple[Scenario, int]) -> None:
+    scenario, seed = case
+    model = SecurityModel(scenario, seed)
+    # Residents are conserved: each is somewhere at every hour of the week.
+    residents = int(model.territory.residents.sum())
+    assert model.population.size == residents
+    occupancy = model.population.occupancy()
+    assert np.allclose(occupancy.people.sum(axis=1), residents, rtol=1e-4)
+    assert model.crime is not None
+    result = run(scenario, seed)
+    off = result.incidents.to_pandas()
+    off = off[off["kind"] == "offence"]
+    recorded = off["known"].isin(["reported", "detected"])
+    for _, group in off.assign(recorded=recorded).groupby(["type", "district"]):
+        assert len(group) >= group["recorded"].sum()
+    summary = result.summary["offences"]
+    for figures in summary["by_type"].values():
+        assert figures["actual"] >= figures["recorded"] >= 0
+        assert figures["actual_per_1000"] >= 0
+    assert summary["actual"] == summary["by_known"]["dark"] + summary["recorded"]
+    # Offences needing no unit are never dispatched; dark ones are never known.
+    assert off.loc[off["known"] == "dark", "t_dispatched_h"].isna().all()
+    assert off.loc[~off["needs_response"], "agency"].isna().all()
+    # Trust and fear stay in [0, 1]; nothing negative anywhere.
+    assert 0.0 <= result.summary["trust"]["mean_end"] <= 1.0
+    assert 0.0 <= result.summary["fear"]["mean_end"] <= 1.0
+    assert (model.crime.expected >= 0).all()
+    numeric = result.districts.select_dtypes("number")
+    assert (numeric.fillna(0) >= 0).all().all()

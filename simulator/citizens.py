@@ -250,13 +250,19 @@ class Population:
         elif response_h > 2.0 * target_h:
             self.trust[resident] = tr * (1.0 - s.trust_slow_loss)
 
-    def daily_update(self, presence_by_cell: FloatArray) -> None:
-        """Once a day: visible presence near home raises trust; trust and fear relax."""
+    def daily_update(self, presence_by_cell: FloatArray, victims_by_cell: FloatArray) -> None:
+        """Once a day: presence raises trust, offences near home raise fear; both relax.
+
+        Trust relaxes towards each resident's initial value, fear decays towards 0.
+        """
         s = self.spec
         seen = presence_by_cell[self.home].astype(np.float32)
         gain = np.minimum(1.0, s.trust_presence_gain * seen)
         self.trust += gain * (1.0 - self.trust)
         self.trust += s.trust_recovery_per_day * (self.trust0 - self.trust)
+        nearby = victims_by_cell[self.home].astype(np.float32)
+        worry = 1.0 - (1.0 - s.fear_neighbourhood_gain) ** nearby
+        self.fear += worry * (1.0 - self.fear)
         self.fear *= 1.0 - s.fear_decay_per_day
 
 

@@ -124,6 +124,27 @@ def summary_table(summary: dict[str, Any]) -> Table:
         rows.append((f"response, priority {p}, mean", d["mean"], "min"))
     for agency, d in resp["by_agency"].items():
         rows.append((f"response, {agency}, mean", d["mean"], "min"))
+    offences = summary.get("offences")
+    if offences is not None:
+        rows += [
+            ("offences, actual", offences["actual_per_1000"], "per 1,000 residents/yr"),
+            ("offences, recorded", offences["recorded_per_1000"], "per 1,000 residents/yr"),
+            (
+                "dark figure",
+                None
+                if offences["dark_figure_share"] is None
+                else 100 * offences["dark_figure_share"],
+                "% never known",
+            ),
+        ]
+    trust = summary["trust"]
+    rows.append(
+        (
+            "trust in police, start -> end",
+            f"{trust['mean_start']:.2f} -> {trust['mean_end']:.2f}",
+            "0 to 1",
+        )
+    )
     for agency, u in summary["utilisation"].items():
         rows.append((f"utilisation, {agency}", None if u is None else 100 * u, "%"))
     cost = summary["cost_eur_per_year"]

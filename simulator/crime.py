@@ -134,6 +134,7 @@ class CrimeEngine:
         self._last_presence = np.zeros((len(agencies), n))
         self._presence_hour = np.zeros((len(agencies), n))
         self._presence_day = np.zeros(n)
+        self._victims_day = np.zeros(n)
         coverage = cctv_coverage(territory, cctv)
         cameras = coverage.sum()
         seats = cctv.operators * cctv.cameras_per_operator
@@ -312,8 +313,9 @@ class CrimeEngine:
                 out.append(self._offence(k, ts, int(cell), float(when), hod))
         out.sort(key=lambda i: i.t_occurred_h)
         if hod == 0 and hour > 0:
-            self._pop.daily_update(self._presence_day)
+            self._pop.daily_update(self._presence_day, self._victims_day)
             self._presence_day[:] = 0.0
+            self._victims_day[:] = 0.0
         return out
 
     def _trigger_near_repeat(self, cell: int) -> None:
@@ -367,6 +369,7 @@ class CrimeEngine:
                 needs_unit = False
         if victim >= 0:
             pop.victimise(victim)
+            self._victims_day[cell] += 1.0
         if ts.near_repeat:
             self._trigger_near_repeat(cell)
         return Incident(

@@ -542,6 +542,11 @@ class CitizensSpec(Frozen):
     fear_victim_gain: Share = Field(
         0.3, description="Being a victim moves fear of crime this share of the way to 1."
     )
+    fear_neighbourhood_gain: Share = Field(
+        0.02,
+        description="Each offence with a victim in a resident's home cell moves their fear "
+        "this share of the way to 1 (fear follows victimisation around the resident).",
+    )
     fear_decay_per_day: Share = Field(0.01, description="Daily decay of fear towards 0.")
 
 

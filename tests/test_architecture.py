@@ -1,0 +1,60 @@
+"""The package's imports go one way (STYLE.md point 12)."""
+
+from __future__ import annotations
+
+import ast
+from graphlib import CycleError, TopologicalSorter
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "simulator"
+# Lower layers never import higher ones.
+LAYERS = [
+    {"simulator.scenario.schema", "simulator.scenario.errors", "simulator.queueing"},
+    {"simulator.scenario.checks", "simulator.scenario.loader", "simulator.scenario"},
+    {"simulator.territory", "simulator.travel", "simulator.incidents", "simulator.patrol"},
+    {"simulator.demand", "simulator.agencies", "simulator.citizens"},
+    {"simulator.crime", "simulator.units"},
+    {"simulator.dispatch"},
+    {"simulator.model"},
+    {"simulator.metrics", "simulator.runner"},
+    {"simulator.cli", "simulator", "simulator.__main__"},
+]
+
+
+def _imports() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(alias.name for alias in node.names)
+        graph[name] = deps
+    return graph
+
+
+def test_no_import_cycles_and_no_upward_imports() -> None:
+    graph = _imports()
+    internal = {m: {d for d in deps if d in graph} for m, deps in graph.items()}
+    try:
+        list(TopologicalSorter(internal).static_order())
+    except CycleError as exc:  # pragma: no cover - the message is the point
+        raise AssertionError(f"import cycle: {exc.args[1]}") from None
+    layer_of = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+    assert set(layer_of) == set(graph), set(graph) ^ set(layer_of)
+    for module, deps in internal.items():
+        for dep in deps:
+            assert layer_of[dep] <= layer_of[module], f"{module} imports {dep}, a higher layer"
+
+
+def test_package_never_imports_experiments_figures_or_tests() -> None:
+    for module, deps in _imports().items():
+        for dep in deps:
+            assert dep.split(".")[0] not in {"experiments", "figures", "tests", "benchmarks"}, (
+                module,
+                dep,
+            )

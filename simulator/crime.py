@@ -70,6 +70,32 @@ def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
     return values
 
 
+def initial_market_cells(
+    territory: Territory, spec: CrimeSpec, attractiveness: FloatArray | None = None
+) -> IntArray:
+    """Where drug markets sit at the start (and so where the police know of them).
+
+    The most attractive cells of the market district types, at most one per district.
+    """
+    t = territory
+    score = _attractiveness(t, spec) if attractiveness is None else attractiveness
+    kinds = set(spec.drug_markets.district_types)
+    eligible = np.flatnonzero([t.district_types[d] in kinds for d in t.district])
+    if eligible.size == 0:
+        eligible = np.arange(t.n_cells)
+    order = eligible[np.lexsort((eligible, -score[eligible]))]
+    chosen: list[int] = []
+    used: set[int] = set()
+    for cell in order:
+        if len(chosen) == spec.drug_markets.count:
+            break
+        d = int(t.district[cell])
+        if d not in used:
+            chosen.append(int(cell))
+            used.add(d)
+    return np.array(chosen, dtype=np.int64)
+
+
 def cctv_coverage(territory: Territory, spec: CctvSpec) -> FloatArray:
     """Share of each cell in view of cameras."""
     coverage = np.zeros(territory.n_cells)
@@ -196,29 +222,8 @@ class CrimeEngine:
         return rates
 
     def _place_markets(self) -> list[_Market]:
-        spec = self.spec.drug_markets
-        t = self._t
-        kinds = set(spec.district_types)
-        eligible = (
-            np.flatnonzero([t.district_types[d] in kinds for d in t.district])
-            if kinds
-            else np.empty(0, dtype=np.int64)
-        )
-        if eligible.size == 0:
-            eligible = np.arange(t.n_cells)
-        # The most attractive eligible cells, at most one per district.
-        order = eligible[np.lexsort((eligible, -self.attractiveness[eligible]))]
-        chosen: list[int] = []
-        used: set[int] = set()
-        for cell in order:
-            d = int(t.district[cell])
-            if d in used:
-                continue
-            chosen.append(int(cell))
-            used.add(d)
-            if len(chosen) == spec.count:
-                break
-        return [_Market(c, 1.0, 1.0) for c in chosen]
+        cells = initial_market_cells(self._t, self.spec, self.attractiveness)
+        return [_Market(int(c), 1.0, 1.0) for c in cells]
 
     # ----------------------------------------------------------------- hourly update
 

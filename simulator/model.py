@@ -21,7 +21,7 @@ import numpy as np
 
 from simulator.agencies import Agency, place_agencies
 from simulator.citizens import Population, ResponseExperience
-from simulator.crime import CrimeEngine
+from simulator.crime import CrimeEngine, initial_market_cells
 from simulator.demand import CallGenerator
 from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
 from simulator.incidents import Incident
@@ -122,6 +122,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
 
     def _create_units(self, patrol_seed: np.random.SeedSequence) -> list[list[Unit]]:
         expected = self.calls.expected_cell_weights()
+        crime = self.spec.crime
+        markets = (
+            initial_market_cells(self.territory, crime)
+            if crime is not None
+            else np.empty(0, dtype=np.int64)
+        )
         units: list[list[Unit]] = []
         # One patrol stream per agency: changing one agency's patrol leaves the others'.
         agency_seeds = patrol_seed.spawn(len(self.agencies))
@@ -132,6 +138,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 jurisdiction_cells=agency.cells,
                 beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
                 site_cells=agency.site_cells,
+                market_cells=markets,
                 expected_calls=expected,
                 rng=np.random.default_rng(seed),
             )

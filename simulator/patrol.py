@@ -86,6 +86,7 @@ def make_strategy(
     jurisdiction_cells: IntArray,
     beat_cells: IntArray | None,
     site_cells: IntArray,
+    market_cells: IntArray,
     expected_calls: FloatArray,
     rng: np.random.Generator,
 ) -> PatrolStrategy:
@@ -102,6 +103,11 @@ def make_strategy(
         return WeightedPatrol(jurisdiction_cells, None, dwell_h, rng)
     if spec.strategy == "sites":
         return WeightedPatrol(site_cells, None, dwell_h, rng)
+    if spec.strategy == "markets":
+        known = np.intersect1d(market_cells, jurisdiction_cells)
+        if known.size == 0:
+            return StationPatrol(station_cell)
+        return WeightedPatrol(known, None, dwell_h, rng)
     # Hot spots: the cells with most expected calls, visited in proportion to them.
     weights = expected_calls[jurisdiction_cells]
     n_hot = max(1, round(spec.hotspot_share * jurisdiction_cells.size))

@@ -233,3 +233,27 @@ def test_crime_invariants(case: tuple[Scenario, int]) -> None:
     assert (model.crime.expected >= 0).all()
     numeric = result.districts.select_dtypes("number")
     assert (numeric.fillna(0) >= 0).all().all()
+
+
+def test_enforcement_suppresses_a_drug_market_and_displaces_part_of_it() -> None:
+    days = ["run.days=20", "run.warmup_days=0"]
+    base = SecurityModel(load_scenario(BASELINE, days), seed=5)
+    assert base.crime is not None
+    market = next(iter(base.crime.market_activity()))
+    district = base.territory.district_names[int(base.territory.district[market])]
+    raid = [
+        *days,
+        "agencies.stups={kind: state_police, units: 2, patrol: {strategy: markets, "
+        f"dwell_min: 30, districts: [{district}]}}}}",
+    ]
+    enforced = SecurityModel(load_scenario(BASELINE, raid), seed=5)
+    for model in (base, enforced):
+        model.run_until(20 * 24)
+    assert base.crime is not None and enforced.crime is not None
+    before = base.crime.market_activity()
+    after = enforced.crime.market_activity()
+    # The enforced market is weaker than the same market left alone...
+    assert after.get(market, 0.0) < 0.8 * before[market]
+    # ...and part of its activity now sits in cells that were not markets.
+    displaced = {c: v for c, v in after.items() if c not in before}
+    assert displaced and sum(displaced.values()) > 0

@@ -128,6 +128,8 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 ("only private security is paid by the hour; give salary_eur instead"),
             )
         yield from _check_district_refs(s, a.patrol.districts, (*base, "patrol", "districts"))
+        if a.patrol.strategy == "markets" and s.crime is None:
+            yield (*base, "patrol", "strategy"), "'markets' patrol needs the crime engine (crime:)"
         if a.patrol.strategy == "sites" and a.sites == 0:
             yield (*base, "patrol", "strategy"), "'sites' patrol needs contracted sites"
 

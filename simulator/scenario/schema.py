@@ -326,11 +326,12 @@ class DemandSpec(Frozen):
 class PatrolSpec(Frozen):
     """What idle units do between calls."""
 
-    strategy: Literal["static", "random", "hotspot", "sites"] = Field(
+    strategy: Literal["static", "random", "hotspot", "sites", "markets"] = Field(
         "random",
         description="`static`: wait at the station; `random`: drive to random cells of "
         "the jurisdiction; `hotspot`: visit the cells with most expected calls, staying "
-        "dwell_min in each; `sites`: rounds of the contracted sites (private security).",
+        "dwell_min in each; `sites`: rounds of the contracted sites (private security); "
+        "`markets`: stay on the drug markets known at the start (enforcement).",
     )
     dwell_min: NonNegFloat = Field(
         15.0,

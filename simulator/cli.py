@@ -7,17 +7,19 @@ with status 2 without writing anything; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from simulator.runner import RunResult, run, write_results
-from simulator.scenario import ScenarioError, load_scenario
+from simulator.scenario import ScenarioError, json_schema, load_scenario, resolved_dict
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -29,6 +31,8 @@ examples:
   secsim run scenarios/validation/mmc.yaml --set demand.rate_per_hour=8 \\
       --set agencies.state_police.units=5 --set demand.on_scene.mean_min=30
   secsim validate scenarios/*.yaml
+  secsim show scenarios/baseline.yaml --set run.days=30
+  secsim schema > scenarios/schema.json
 """
 
 
@@ -77,6 +81,26 @@ def _parser() -> argparse.ArgumentParser:
         description="Check scenario files; print every problem with file, line and key.",
     )
     p_val.add_argument("files", nargs="+", type=Path, help="scenario YAML files")
+    p_show = sub.add_parser(
+        "show",
+        help="print a scenario fully resolved (defaults, extends and --set applied)",
+        description="Print the scenario as the model will read it, as YAML.",
+    )
+    p_show.add_argument("scenario", type=Path, help="scenario YAML file")
+    p_show.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override applied before printing",
+    )
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files",
+        description="Print the JSON Schema of scenario files. Editors with a YAML language "
+        "server use it for completion and inline errors (scenarios/schema.json is a copy).",
+    )
     p_val.add_argument(
         "--set",
         dest="overrides",
@@ -210,6 +234,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args, out, err)
+        if args.command == "show":
+            scenario = load_scenario(args.scenario, args.overrides)
+            text = yaml.safe_dump(resolved_dict(scenario), sort_keys=False, allow_unicode=True)
+            sys.stdout.write(text)
+            return EXIT_OK
+        if args.command == "schema":
+            sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+            return EXIT_OK
         return _cmd_validate(args, out, err)
     except ScenarioError as exc:
         err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)

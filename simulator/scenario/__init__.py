@@ -1,7 +1,7 @@
 """Scenario language: schema, loading, checks and error reporting."""
 
 from simulator.scenario.errors import Problem, ScenarioError
-from simulator.scenario.loader import load_scenario, parse_scenario, resolved_dict
+from simulator.scenario.loader import json_schema, load_scenario, parse_scenario, resolved_dict
 from simulator.scenario.schema import (
     HANDOVER_TYPE,
     AgencyKind,
@@ -18,6 +18,7 @@ __all__ = [
     "Problem",
     "Scenario",
     "ScenarioError",
+    "json_schema",
     "load_scenario",
     "parse_scenario",
     "resolved_dict",

@@ -40,6 +40,10 @@ class _Positions:
             del self._marks[key]
         self._marks[path] = (source, None, None)
 
+    def update(self, other: _Positions) -> None:
+        """Take every mark of ``other`` (a file that overrides this one)."""
+        self._marks.update(other._marks)
+
     def find(self, path: Path) -> Mark:
         """The mark of ``path``, or of its closest written ancestor."""
         for n in range(len(path), -1, -1):
@@ -242,13 +246,68 @@ def parse_scenario(
     return scenario
 
 
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` written over ``base``: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_with_extends(path: FsPath, pos: _Positions, chain: tuple[FsPath, ...]) -> dict[str, Any]:
+    """Read ``path`` and, if it says ``extends: other.yaml``, merge it over that file.
+
+    The parent is found relative to the file that names it; chains work; a
+    cycle is an error naming the chain.
+    """
+    own = _Positions(str(path))
+    data = _read_yaml(path, own)
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        pos.update(own)
+        return data
+    source, line, column = own.find(("extends",))
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        raise ScenarioError(
+            [
+                Problem(
+                    source,
+                    line,
+                    column,
+                    ("extends",),
+                    f"must be the path of another scenario file, found {parent_ref!r}",
+                )
+            ]
+        )
+    parent = (path.parent / parent_ref).resolve()
+    if parent in chain or parent == path.resolve():
+        loop = " -> ".join(str(p) for p in (*chain, path.resolve(), parent))
+        raise ScenarioError(
+            [Problem(source, line, column, ("extends",), f"extends itself in a cycle: {loop}")]
+        )
+    if not parent.is_file():
+        raise ScenarioError(
+            [Problem(source, line, column, ("extends",), f"no such scenario file: {parent}")]
+        )
+    base = _read_with_extends(parent, pos, (*chain, path.resolve()))
+    base.pop("name", None)  # a scenario is named after itself, not its parent
+    pos.update(own)
+    return deep_merge(base, data)
+
+
 def load_raw(
     path: str | FsPath, overrides: Sequence[str] = ()
 ) -> tuple[dict[str, Any], _Positions]:
-    """Read a scenario file and apply ``--set`` overrides, without validating."""
+    """Read a scenario file (with what it extends) and apply ``--set`` overrides.
+
+    Nothing is validated yet; the positions say where every key was written.
+    """
     fs_path = FsPath(path)
     pos = _Positions(str(fs_path))
-    data = _read_yaml(fs_path, pos)
+    data = _read_with_extends(fs_path, pos, ())
     problems: list[Problem] = []
     for text in overrides:
         source = f"--set {text}"
@@ -286,3 +345,22 @@ def load_scenario(path: str | FsPath, overrides: Sequence[str] = ()) -> Scenario
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     """The fully resolved scenario as plain JSON-compatible data."""
     return scenario.model_dump(mode="json")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (for editors' YAML language servers).
+
+    ``extends`` is read by the loader before validation, so it is added here.
+    """
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "secsim scenario"
+    schema["properties"] = {
+        "extends": {
+            "type": "string",
+            "description": "Another scenario file (relative to this one) that this one "
+            "changes: mappings merge key by key, anything else replaces.",
+        },
+        **schema["properties"],
+    }
+    return schema

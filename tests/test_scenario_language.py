@@ -1,0 +1,98 @@
+"""The scenario language: extends, --set, show, schema, editor support."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from simulator.cli import main
+from simulator.scenario import ScenarioError, json_schema, load_scenario
+
+from .conftest import SCENARIOS
+
+ALL_SCENARIOS = sorted(SCENARIOS.rglob("*.yaml"))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_extends_merges_mappings_and_replaces_the_rest(tmp_path: Path) -> None:
+    child = _write(
+        tmp_path / "more_police.yaml",
+        f"extends: {SCENARIOS / 'baseline.yaml'}\n"
+        "agencies:\n  state_police:\n    budget_eur: 30000000\n"
+        "demand:\n  priority_shares: [0.2, 0.4, 0.4]\n",
+    )
+    base = load_scenario(SCENARIOS / "baseline.yaml")
+    s = load_scenario(child)
+    assert s.name == "more_police"  # named after itself, not its parent
+    assert s.agencies["state_police"].budget_eur == 30_000_000
+    # Keys of the same mapping that the child did not write are inherited...
+    assert s.agencies["state_police"].field_share == base.agencies["state_police"].field_share
+    assert s.agencies["pm_centre"] == base.agencies["pm_centre"]
+    # ...and a list is replaced whole.
+    assert s.demand.priority_shares == [0.2, 0.4, 0.4]
+    assert s.demand.types == base.demand.types
+
+
+def test_extends_chains_and_reports_lines_in_the_right_file(tmp_path: Path) -> None:
+    _write(tmp_path / "a.yaml", f"extends: {SCENARIOS / 'baseline.yaml'}\nrun:\n  days: 10\n")
+    _write(tmp_path / "b.yaml", "extends: a.yaml\nrun:\n  warmup_days: 2\n")
+    c = _write(tmp_path / "c.yaml", "extends: b.yaml\nrun:\n  seed: -4\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(c)
+    assert f"{c}:3:3: run.seed" in str(caught.value)
+    fine = _write(tmp_path / "d.yaml", "extends: b.yaml\nrun:\n  seed: 4\n")
+    s = load_scenario(fine)
+    assert (s.run.days, s.run.warmup_days, s.run.seed) == (10, 2, 4)
+
+
+def test_an_extends_cycle_is_an_error(tmp_path: Path) -> None:
+    _write(tmp_path / "x.yaml", "extends: y.yaml\n")
+    y = _write(tmp_path / "y.yaml", "extends: x.yaml\n")
+    with pytest.raises(ScenarioError, match="cycle"):
+        load_scenario(y)
+    missing = _write(tmp_path / "z.yaml", "extends: nowhere.yaml\n")
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(missing)
+
+
+def test_set_overrides_win_over_the_file_and_are_named_in_errors() -> None:
+    s = load_scenario(
+        SCENARIOS / "baseline.yaml", ["run.days=12", "territory.communes.1.residents=1000"]
+    )
+    assert s.run.days == 12 and s.territory.communes[1].residents == 1000
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(SCENARIOS / "baseline.yaml", ["agencies.pm_centre.officers=-3"])
+    assert "--set agencies.pm_centre.officers=-3" in str(caught.value)
+    with pytest.raises(ScenarioError, match="no item 9"):
+        load_scenario(SCENARIOS / "baseline.yaml", ["territory.communes.9.residents=1"])
+
+
+def test_show_prints_the_resolved_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(SCENARIOS / "baseline.yaml"), "--set", "run.days=9"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["run"]["days"] == 9
+    assert shown["agencies"]["pm_centre"]["hours_per_officer"] == 1607.0  # a default, resolved
+
+
+def test_schema_command_matches_the_shipped_copy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json_schema()
+    shipped = json.loads((SCENARIOS / "schema.json").read_text())
+    assert shipped == printed, "regenerate with: secsim schema > scenarios/schema.json"
+    assert "extends" in printed["properties"]
+
+
+@pytest.mark.parametrize("path", ALL_SCENARIOS, ids=lambda p: str(p.relative_to(SCENARIOS)))
+def test_every_scenario_points_editors_at_the_schema(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    target = (path.parent / first.split("$schema=", 1)[1]).resolve()
+    assert target == (SCENARIOS / "schema.json").resolve()

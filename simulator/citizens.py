@@ -219,6 +219,17 @@ class Population:
             offenders[hw] = s[:, 0] @ off_home + s[:, 1] @ off_place + off_out * dest
         return Occupancy(people, away, visitors, night, offenders)
 
+    def reconfigure(self, spec: CitizensSpec, rng: np.random.Generator) -> None:
+        """Changed citizen settings: a watch scheme grows or shrinks to its new share."""
+        self.spec = spec
+        target = round(spec.watch_share * self.size)
+        members = np.flatnonzero(self.watch)
+        if target > members.size:
+            others = np.flatnonzero(~self.watch)
+            self.watch[rng.choice(others, size=target - members.size, replace=False)] = True
+        elif target < members.size:
+            self.watch[rng.choice(members, size=members.size - target, replace=False)] = False
+
     # ----------------------------------------------------------------- experience
 
     def reporting_probability(self, resident: int, base: float) -> float:

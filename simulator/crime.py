@@ -142,25 +142,52 @@ class CrimeEngine:
         rng: np.random.Generator,
         new_id: Callable[[], int],
     ):
-        self.spec = spec
         self._t = territory
         self._pop = population
+        self._occupancy = occupancy
         self._rng = rng
         self._new_id = new_id
-        self.types = list(spec.types)
-        self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
         n = territory.n_cells
-        self.attractiveness = _attractiveness(territory, spec)
-        self._rate0 = self._base_rates(occupancy)
-        self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
-        strengths = spec.guardianship.model_dump()
-        self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
+        # State that lives through policy changes.
         self._effective = np.zeros((len(agencies), n))  # presence with residual decay
-        self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
         self._last_presence = np.zeros((len(agencies), n))
         self._presence_hour = np.zeros((len(agencies), n))
         self._presence_day = np.zeros(n)
         self._victims_day = np.zeros(n)
+        self._near_repeat = np.zeros(n)
+        self.spec = spec
+        self.types = list(spec.types)
+        self.expected = np.zeros((len(self.types), n))  # sum of hourly rates (for tests)
+        self._configure(spec, cctv, agencies)
+        self._markets = self._place_markets()
+
+    def reconfigure(self, spec: CrimeSpec, cctv: CctvSpec, agencies: Sequence[Agency]) -> None:
+        """Put changed crime, CCTV and agency settings in force (a policy change).
+
+        Markets, near-repeat risk and residual deterrence carry over.
+        """
+        if list(spec.types) != self.types:
+            raise ValueError("offence types cannot change during a run")
+        self._configure(spec, cctv, agencies)
+
+    def _configure(self, spec: CrimeSpec, cctv: CctvSpec, agencies: Sequence[Agency]) -> None:
+        territory, population = self._t, self._pop
+        n = territory.n_cells
+        rebuild = not hasattr(self, "_rate0") or (
+            spec.types != self.spec.types
+            or spec.attractiveness_sigma != self.spec.attractiveness_sigma
+            or spec.district_factors != self.spec.district_factors
+            or spec.offender_range_cells != self.spec.offender_range_cells
+        )
+        self.spec = spec
+        self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
+        if rebuild:
+            self.attractiveness = _attractiveness(territory, spec)
+            self._rate0 = self._base_rates(self._occupancy)
+        self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
+        strengths = spec.guardianship.model_dump()
+        self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
+        self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
         coverage = cctv_coverage(territory, cctv)
         cameras = coverage.sum()
         seats = cctv.operators * cctv.cameras_per_operator
@@ -172,9 +199,7 @@ class CrimeEngine:
             spec.guardianship.cctv * self.cctv_effective
             + spec.guardianship.watch * self._watch_share
         )
-        self._near_repeat = np.zeros(n)
         self._nr_decay = float(np.exp(-1.0 / (spec.near_repeat.decay_days * 24.0)))
-        self._markets = self._place_markets()
         self._market_rate = np.array(
             [
                 t.rate_per_1000 * territory.residents.sum() / 1000.0 / HOURS_PER_YEAR
@@ -190,8 +215,6 @@ class CrimeEngine:
                 for t in self._type_specs
             ]
         )
-        self.expected = np.zeros((len(self.types), n))  # sum of hourly rates (for tests)
-        self.records: list[Incident] = []
 
     # ----------------------------------------------------------------- set-up
 

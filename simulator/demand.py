@@ -142,6 +142,10 @@ class CallGenerator:
         safe = np.where(totals > 0, cum / np.where(totals > 0, totals, 1.0), uniform)
         return safe
 
+    def reconfigured(self, spec: DemandSpec, site_cells: IntArray) -> CallGenerator:
+        """A generator for changed settings that goes on drawing from the same stream."""
+        return CallGenerator(spec, self._territory, site_cells, self._rng)
+
     def rate(self, hour: int) -> float:
         """Expected number of calls in the hour starting at model hour ``hour``."""
         return float(self._rates[hour % self._rates.size])

@@ -139,6 +139,22 @@ class Dispatcher:
         for unit in units:
             unit.controller = self
 
+    def reconfigure(
+        self,
+        agencies: Sequence[Agency],
+        competences: dict[str, list[int]],
+        travel: TravelModel,
+        rules: DispatchRules,
+    ) -> None:
+        """Put changed agencies, competences and rules in force; queued calls keep waiting."""
+        self._agencies = list(agencies)
+        self._competences = competences
+        self._travel = travel
+        self._rules = rules
+        self._eligible.clear()
+        while len(self._queues) < rules.n_priorities:
+            self._queues.append({})
+
     # ----------------------------------------------------------------- intake
 
     def receive(self, incident: Incident) -> None:

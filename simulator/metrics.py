@@ -127,6 +127,7 @@ def agency_table(
     states: pd.DataFrame,
     agencies: Sequence[AgencyFacts],
     window_h: tuple[float, float],
+    cost_window: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """One row per agency: resources, workload, response and cost over the window."""
     calls = counted_calls(incidents, window_h)
@@ -138,7 +139,7 @@ def agency_table(
     ]
     hours = unit_hours(states, window_h)
     days = (w1 - w0) / 24.0
-    cost = costs(agencies, days)["by_agency"]
+    cost = (cost_window or costs(agencies, days))["by_agency"]
     rows = []
     for a in agencies:
         mine = calls[calls["agency"] == a.name]
@@ -159,8 +160,8 @@ def agency_table(
                 "tasks_dispatched": int((tasks["agency"] == a.name).sum()),
                 "response_mean_min": response["mean"],
                 "response_p90_min": response["p90"],
-                "cost_eur": cost[a.name],
-                "cost_eur_per_year": a.annual_cost_eur,
+                "cost_eur": cost.get(a.name, 0.0),
+                "cost_eur_per_year": cost.get(a.name, 0.0) * 365.0 / days,
             }
         )
     return pd.DataFrame(rows)
@@ -184,6 +185,23 @@ def costs(agencies: Sequence[AgencyFacts], days: float) -> dict[str, Any]:
     return {**by_level, "by_agency": by_agency, "by_commune": by_commune}
 
 
+def add_costs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Sum two cost breakdowns of :func:`costs` (for periods under different policies)."""
+    out: dict[str, Any] = {}
+    for key in a.keys() | b.keys():
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) or isinstance(y, dict):
+            out[key] = add_costs(x or {}, y or {})
+        else:
+            out[key] = (x or 0.0) + (y or 0.0)
+    return {k: out[k] for k in sorted(out, key=lambda k: (isinstance(out[k], dict), k))}
+
+
+def scale_costs(c: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A cost breakdown multiplied by ``factor`` (e.g. from a window to a year)."""
+    return {k: scale_costs(v, factor) if isinstance(v, dict) else v * factor for k, v in c.items()}
+
+
 def summarise(
     incidents: pd.DataFrame,
     states: pd.DataFrame,
@@ -191,7 +209,7 @@ def summarise(
     *,
     window_h: tuple[float, float],
     response_target_min: Sequence[float],
-    programmes: Sequence[AgencyFacts] = (),
+    cost_window: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The one-row summary of a run (nested; dots in key names mean nesting)."""
     calls = counted_calls(incidents, window_h)
@@ -210,8 +228,9 @@ def summarise(
         & (incidents["t_reported_h"] >= window_h[0])
         & (incidents["t_reported_h"] < window_h[1])
     ]
-    cost_window = costs([*agencies, *programmes], days)
-    cost_year = costs([*agencies, *programmes], 365.0)
+    if cost_window is None:
+        cost_window = costs(agencies, days)
+    cost_year = scale_costs(cost_window, 365.0 / days)
     return {
         "calls": {
             "total": len(calls),

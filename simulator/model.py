@@ -25,8 +25,9 @@ from simulator.crime import CrimeEngine, initial_market_cells
 from simulator.demand import CallGenerator
 from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
 from simulator.incidents import Incident
-from simulator.patrol import PresenceLog, make_strategy
+from simulator.patrol import PatrolStrategy, PresenceLog, make_strategy
 from simulator.scenario.schema import HOURS_PER_DAY, Scenario
+from simulator.scenario.timeline import compile_timeline
 from simulator.territory import Territory, build_territory
 from simulator.travel import CircuityTravel
 from simulator.units import StateInterval, Unit
@@ -73,10 +74,11 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.territory = territory if territory is not None else build_territory(scenario.territory)
         self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
         self.travel = CircuityTravel(scenario.travel)
-        sites = [a.site_cells for a in self.agencies if a.site_cells.size]
-        site_cells = np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
         self.calls = CallGenerator(
-            scenario.demand, self.territory, site_cells, np.random.default_rng(streams["calls"])
+            scenario.demand,
+            self.territory,
+            self._site_cells(),
+            np.random.default_rng(streams["calls"]),
         )
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
         self.state_log: list[StateInterval] = []
@@ -114,50 +116,106 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.unattended: list[Incident] = []  # offences recorded without a unit, or dark
         self._presence_at_window_start: np.ndarray | None = None
         self._presence_at_window_end: np.ndarray | None = None
+        self._changes, problems = compile_timeline(scenario)
+        if problems:
+            raise ValueError(f"the timeline cannot be applied: {problems}")
+        self._next_change = 0
+        # (hour, label, scenario, agencies) of each configuration in force, first one at 0.
+        self.policy_log: list[tuple[float, str, Scenario, list[Agency]]] = [
+            (0.0, "start", scenario, self.agencies)
+        ]
         self._begin_hour(0)
 
     def in_window(self, t_h: float) -> bool:
         """Whether a time falls inside the statistics window (after warm-up)."""
         return self.window_h[0] <= t_h < self.window_h[1]
 
+    def _strategy(self, agency: Agency) -> PatrolStrategy:
+        return make_strategy(
+            agency.spec.patrol,
+            station_cell=agency.station_cell,
+            jurisdiction_cells=agency.cells,
+            beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
+            site_cells=agency.site_cells,
+            market_cells=self._market_cells,
+            expected_calls=self._expected_calls,
+            rng=self._patrol_rngs[agency.index],
+        )
+
+    def _new_unit(self, agency: Agency, number: int, strategy: PatrolStrategy) -> Unit:
+        return Unit(
+            self,
+            agency=agency,
+            number=number,
+            territory=self.territory,
+            travel=self.travel,
+            patrol=strategy,
+            presence=self.presence,
+            log=self.state_log,
+        )
+
     def _create_units(self, patrol_seed: np.random.SeedSequence) -> list[list[Unit]]:
-        expected = self.calls.expected_cell_weights()
+        self._expected_calls = self.calls.expected_cell_weights()
         crime = self.spec.crime
-        markets = (
+        self._market_cells = (
             initial_market_cells(self.territory, crime)
             if crime is not None
             else np.empty(0, dtype=np.int64)
         )
-        units: list[list[Unit]] = []
         # One patrol stream per agency: changing one agency's patrol leaves the others'.
-        agency_seeds = patrol_seed.spawn(len(self.agencies))
-        for agency, seed in zip(self.agencies, agency_seeds, strict=True):
-            strategy = make_strategy(
-                agency.spec.patrol,
-                station_cell=agency.station_cell,
-                jurisdiction_cells=agency.cells,
-                beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
-                site_cells=agency.site_cells,
-                market_cells=markets,
-                expected_calls=expected,
-                rng=np.random.default_rng(seed),
-            )
+        self._patrol_rngs = [
+            np.random.default_rng(s) for s in patrol_seed.spawn(len(self.agencies))
+        ]
+        units: list[list[Unit]] = []
+        for agency in self.agencies:
+            strategy = self._strategy(agency)
             units.append(
-                [
-                    Unit(
-                        self,
-                        agency=agency,
-                        number=k + 1,
-                        territory=self.territory,
-                        travel=self.travel,
-                        patrol=strategy,
-                        presence=self.presence,
-                        log=self.state_log,
-                    )
-                    for k in range(agency.staffing.vehicles)
-                ]
+                [self._new_unit(agency, k + 1, strategy) for k in range(agency.staffing.vehicles)]
             )
         return units
+
+    # ----------------------------------------------------------------- policy timeline
+
+    def _apply_policy_changes(self, hour: int) -> None:
+        while (
+            self._next_change < len(self._changes) and self._changes[self._next_change].hour <= hour
+        ):
+            change = self._changes[self._next_change]
+            self._next_change += 1
+            self._reconfigure(change.scenario)
+            self.policy_log.append((float(hour), change.label, change.scenario, self.agencies))
+
+    def _reconfigure(self, new: Scenario) -> None:
+        """Put a changed scenario in force now (only what a timeline may change)."""
+        old, self.spec = self.spec, new
+        self.agencies = place_agencies(new.agencies, self.territory)
+        self.travel = CircuityTravel(new.travel)
+        for agency, units in zip(self.agencies, self.units, strict=True):
+            strategy = self._strategy(agency)
+            for unit in units:
+                unit.reassign(agency, strategy, self.travel)
+            for number in range(len(units) + 1, agency.staffing.vehicles + 1):
+                unit = self._new_unit(agency, number, strategy)
+                unit.controller = self.dispatcher
+                units.append(unit)
+        self.dispatcher.reconfigure(
+            self.agencies,
+            competence_matrix(new, self.agencies),
+            self.travel,
+            DispatchRules.from_scenario(new),
+        )
+        if new.demand != old.demand or [a.sites for a in new.agencies.values()] != [
+            a.sites for a in old.agencies.values()
+        ]:
+            self.calls = self.calls.reconfigured(new.demand, self._site_cells())
+        if new.citizens != old.citizens:
+            self.population.reconfigure(new.citizens, self._caller_rng)
+        if self.crime is not None and new.crime is not None:
+            self.crime.reconfigure(new.crime, new.cctv, self.agencies)
+
+    def _site_cells(self) -> np.ndarray:
+        sites = [a.site_cells for a in self.agencies if a.site_cells.size]
+        return np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
 
     def schedule_event(self, function: Callable[..., None], **kwargs: Any) -> Any:
         """Schedule an event, counting it (for the benchmark's events per second)."""
@@ -171,6 +229,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self._begin_hour(round(self.time))
 
     def _begin_hour(self, hour: int) -> None:
+        self._apply_policy_changes(hour)
         self._update_shifts(hour)
         for units in self.units:
             for unit in units:

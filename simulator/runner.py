@@ -25,11 +25,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulator.agencies import Agency
+from simulator.crime import cctv_coverage
 from simulator.incidents import incidents_table
 from simulator.metrics import (
     STATE_COLUMNS,
     AgencyFacts,
+    add_costs,
     agency_table,
+    costs,
     daily_series,
     district_table,
     offence_summary,
@@ -38,6 +42,7 @@ from simulator.metrics import (
 from simulator.model import SecurityModel
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
+from simulator.territory import Territory
 
 Progress = Callable[[int, int], None]  # (days done, days in total)
 
@@ -67,10 +72,10 @@ class RunResult:
     metadata: dict[str, Any]
 
 
-def _agency_facts(model: SecurityModel) -> list[AgencyFacts]:
+def _agency_facts(model: SecurityModel, agencies: list[Agency] | None = None) -> list[AgencyFacts]:
     t = model.territory
     facts = []
-    for a in model.agencies:
+    for a in model.agencies if agencies is None else agencies:
         communes = [i for i in range(len(t.commune_names)) if a.jurisdiction[i]]
         facts.append(
             AgencyFacts(
@@ -87,14 +92,12 @@ def _agency_facts(model: SecurityModel) -> list[AgencyFacts]:
     return facts
 
 
-def _programme_costs(model: SecurityModel) -> list[AgencyFacts]:
+def _programme_costs(t: Territory, spec: Scenario) -> list[AgencyFacts]:
     """Spending that is not an agency: CCTV and prevention, both paid by communes."""
-    t = model.territory
-    spec = model.spec
     out: list[AgencyFacts] = []
     names = tuple(t.commune_names)
-    if model.crime is not None and spec.cctv.zones:
-        coverage = model.crime.cctv_effective
+    if spec.crime is not None and spec.cctv.zones:
+        coverage = cctv_coverage(t, spec.cctv)
         cameras = float((coverage > 0).sum())
         cctv = spec.cctv
         annual = cameras * cctv.camera_eur_per_year + (
@@ -104,7 +107,7 @@ def _programme_costs(model: SecurityModel) -> list[AgencyFacts]:
         out.append(
             AgencyFacts("cctv", "programme", "commune", 0.0, annual, (0,) * 24, names, weights)
         )
-    if model.crime is not None and spec.crime is not None:
+    if spec.crime is not None:
         prevention = spec.crime.drug_markets.prevention_eur_per_year
         if prevention > 0:
             weights = tuple(float(t.residents[t.commune == k].sum()) for k in range(len(names)))
@@ -114,6 +117,20 @@ def _programme_costs(model: SecurityModel) -> list[AgencyFacts]:
                 )
             )
     return out
+
+
+def _window_costs(model: SecurityModel) -> dict[str, Any]:
+    """Costs over the window, period by period when the timeline changed the policy."""
+    w0, w1 = model.window_h
+    log = model.policy_log
+    total: dict[str, Any] = costs([], 0.0)
+    for k, (start, _label, scenario, agencies) in enumerate(log):
+        end = log[k + 1][0] if k + 1 < len(log) else w1
+        days = max(0.0, min(end, w1) - max(start, w0)) / 24.0
+        if days > 0:
+            payers = [*_agency_facts(model, agencies), *_programme_costs(model.territory, scenario)]
+            total = add_costs(total, costs(payers, days))
+    return total
 
 
 def _districts_frame(model: SecurityModel) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -198,14 +215,14 @@ def run(
     frame = table.to_pandas()
     states = pd.DataFrame(model.state_log, columns=STATE_COLUMNS)
     facts = _agency_facts(model)
-    programmes = _programme_costs(model)
+    cost_window = _window_costs(model)
     summary_body = summarise(
         frame,
         states,
         facts,
         window_h=model.window_h,
         response_target_min=scenario.dispatch.response_target_min,
-        programmes=programmes,
+        cost_window=cost_window,
     )
     districts, presence = _districts_frame(model)
     pop = model.population
@@ -245,6 +262,10 @@ def run(
         "events": model.n_events,
         "window_h": list(model.window_h),
         "time_origin": "model hour 0 is a Monday at 00:00",
+        "policy_changes": [
+            {"hour": hour, "day": hour / 24.0, "label": label}
+            for hour, label, _, _ in model.policy_log[1:]
+        ],
         "agencies": {
             f.name: {
                 "kind": f.kind,
@@ -265,7 +286,7 @@ def run(
         incidents=table,
         timeseries=daily_series(frame, model.window_h, facts),
         districts=district_table(frame, model.window_h, districts, presence),
-        agencies=agency_table(frame, states, facts, model.window_h),
+        agencies=agency_table(frame, states, facts, model.window_h, cost_window),
         metadata=meta,
     )
 

@@ -252,6 +252,12 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """End the hold at ``at`` (when the hand-over is done)."""
         self._schedule_end(at)
 
+    def reassign(self, agency: Agency, patrol: PatrolStrategy, travel: TravelModel) -> None:
+        """Take an agency's changed settings (a policy change); the current job goes on."""
+        self.agency = agency
+        self._patrol = patrol
+        self._travel = travel
+
     def close_log(self) -> None:
         """Write the current state's interval up to now (end of the run)."""
         self._leave()

@@ -11,13 +11,16 @@ PACKAGE = ROOT / "simulator"
 # Lower layers never import higher ones.
 LAYERS = [
     {"simulator.scenario.schema", "simulator.scenario.errors", "simulator.queueing"},
-    {"simulator.scenario.checks", "simulator.scenario.loader", "simulator.scenario"},
+    {"simulator.scenario.staffing", "simulator.scenario.checks"},
+    {"simulator.scenario.timeline"},
+    {"simulator.scenario.loader", "simulator.scenario"},
     {"simulator.territory", "simulator.travel", "simulator.incidents", "simulator.patrol"},
     {"simulator.demand", "simulator.agencies", "simulator.citizens"},
     {"simulator.crime", "simulator.units"},
     {"simulator.dispatch"},
     {"simulator.model"},
-    {"simulator.metrics", "simulator.runner"},
+    {"simulator.metrics"},
+    {"simulator.runner"},
     {"simulator.cli", "simulator", "simulator.__main__"},
 ]
 

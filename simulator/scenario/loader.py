@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from simulator.scenario.checks import semantic_findings
 from simulator.scenario.errors import Path, Problem, ScenarioError, did_you_mean, dotted
 from simulator.scenario.schema import Scenario
+from simulator.scenario.timeline import compile_timeline
 
 Mark = tuple[str, int | None, int | None]
 
@@ -241,6 +242,8 @@ def parse_scenario(
     except ValidationError as exc:
         raise ScenarioError(_pydantic_problems(exc, pos)) from None
     findings = semantic_findings(scenario)
+    if not findings:
+        findings = compile_timeline(scenario)[1]
     if findings:
         raise ScenarioError([Problem(*pos.find(path), path, msg) for path, msg in findings])
     return scenario

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
@@ -869,6 +869,110 @@ class CrimeSpec(Frozen):
     drug_markets: DrugMarketSpec = Field(default_factory=DrugMarketSpec)
 
 
+# --------------------------------------------------------------------------- timeline
+
+
+class HireAction(Frozen):
+    """Hire (or, with ``cut``, cut) officers of an agency."""
+
+    agency: str = Field(description="The agency, by identifier.")
+    officers: PosFloat = Field(description="Full-time officers hired (or cut).")
+    delay_days: NonNegFloat = Field(
+        0.0,
+        description="Recruitment and training delay before they are on the road, days "
+        "(cuts take effect at once).",
+    )
+
+
+class TransferAction(Frozen):
+    """Move a competence: incidents of a type go to another agency first."""
+
+    type: str = Field(description="The incident type (call or offence).")
+    to: str = Field(description="The agency (identifier or kind) that handles it from now on.")
+    keep_others: bool = Field(
+        True, description="Keep the previous agencies as fall-backs after the new one."
+    )
+
+
+class CctvAction(Frozen):
+    """Add a CCTV zone (and, optionally, operators)."""
+
+    districts: list[str] = Field(description="District types or identifiers covered.")
+    coverage: Share = Field(0.6, description="Share of each cell in view.")
+    operators: int = Field(0, ge=0, description="Operators added to the control room.")
+
+
+class ContractAction(Frozen):
+    """An integrated security contract: State and commune each commit officers and CCTV."""
+
+    commune: str = Field(description="The commune signing with the State.")
+    state_agency: str = Field("state_police", description="The State agency that reinforces.")
+    state_officers: NonNegFloat = Field(0.0, description="State officers added.")
+    municipal_agency: str | None = Field(
+        None, description="The commune's municipal police (default: the one of this commune)."
+    )
+    municipal_officers: NonNegFloat = Field(0.0, description="Municipal officers added.")
+    cctv_districts: list[str] = Field(
+        default_factory=list, description="Districts (types or identifiers) gaining CCTV."
+    )
+    cctv_operators: int = Field(0, ge=0, description="CCTV operators added.")
+    delay_days: NonNegFloat = Field(0.0, description="Recruitment and installation delay, days.")
+
+
+class ProgrammeAction(Frozen):
+    """Start (or resize) a citizen-watch or prevention programme."""
+
+    watch_share: Share | None = Field(
+        None, description="New share of residents in the citizen-watch scheme."
+    )
+    prevention_eur_per_year: NonNegFloat | None = Field(
+        None, description="New annual prevention budget against drug markets, euros."
+    )
+
+
+class PrivateContractAction(Frozen):
+    """Award a private security contract: more guarded sites and guard units."""
+
+    agency: str = Field(description="The private security agency.")
+    sites: int = Field(0, ge=0, description="Contracted sites added.")
+    units: int = Field(0, ge=0, description="Units on duty added.")
+
+
+class TimelineEvent(Frozen):
+    """A policy change on a given day of the run: exactly one action."""
+
+    day: float = Field(ge=0.0, description="Day of the run (warm-up included) it takes effect.")
+    label: str = Field("", description="What the change is, for the reader.")
+    set: dict[str, Any] | None = Field(
+        None, description="Any settings by dotted key, e.g. {demand.rate_per_hour: 3}."
+    )
+    hire: HireAction | None = None
+    cut: HireAction | None = None
+    transfer: TransferAction | None = None
+    cctv: CctvAction | None = None
+    contract: ContractAction | None = None
+    programme: ProgrammeAction | None = None
+    private_contract: PrivateContractAction | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> TimelineEvent:
+        given = [name for name in ACTIONS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one action among {', '.join(ACTIONS)} (found "
+                f"{', '.join(given) or 'none'})"
+            )
+        return self
+
+    @property
+    def action(self) -> str:
+        """The name of the action of this event."""
+        return next(name for name in ACTIONS if getattr(self, name) is not None)
+
+
+ACTIONS = ("set", "hire", "cut", "transfer", "cctv", "contract", "programme", "private_contract")
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -912,6 +1016,10 @@ class Scenario(Frozen):
         None, description="The crime engine; leave it out for calls for service only."
     )
     cctv: CctvSpec = Field(default_factory=CctvSpec)
+    timeline: list[TimelineEvent] = Field(
+        default_factory=list,
+        description="Policy changes during the run, each on a day, in any order.",
+    )
     run: RunSpec = Field(default_factory=RunSpec)
 
     def incident_types(self) -> list[str]:

@@ -1,0 +1,269 @@
+"""The policy timeline: changes that take effect on given days of a run.
+
+Each event of ``timeline:`` is one action. The compiler turns the events, in
+the order they take effect (a hire with a recruitment delay takes effect when
+the recruits are on the road), into a sequence of full scenarios: the one in
+force from each change on. Every intermediate scenario is checked like a
+scenario file, so a change that would make the world inconsistent (a transfer
+to an agency that does not exist, a cut below zero) is reported at load time,
+with the event's position, not discovered in the middle of a run.
+
+What may change: agencies' resources, hours, patrol and costs; competences;
+demand; dispatch rules; citizens; crime parameters; CCTV. What may not: the
+territory, the run settings, and which agencies exist (declare an agency from
+the start with no resources to bring it in later).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from simulator.scenario.checks import Finding, semantic_findings
+from simulator.scenario.errors import Path, did_you_mean, dotted
+from simulator.scenario.schema import (
+    AgencyKind,
+    HireAction,
+    Scenario,
+    TimelineEvent,
+)
+from simulator.scenario.staffing import resolve_staffing
+
+FROZEN_ROOTS = ("name", "territory", "run", "timeline")
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """A scenario coming into force at a time of the run.
+
+    Attributes:
+        hour: Model hour it takes effect.
+        label: What changed, for people.
+        scenario: The whole scenario in force from then on.
+    """
+
+    hour: float
+    label: str
+    scenario: Scenario
+
+
+class _Refusal(Exception):
+    """A timeline event that cannot be applied; carries the path and the reason."""
+
+    def __init__(self, path: Path, message: str):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _set_path(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node: Any = data
+    for key in path[:-1]:
+        if isinstance(node, list) and key.isdigit():
+            node = node[int(key)]
+        elif isinstance(node, dict):
+            node = node.setdefault(key, {})
+        else:
+            raise KeyError(key)
+    if isinstance(node, list) and path[-1].isdigit():
+        node[int(path[-1])] = value
+    elif isinstance(node, dict):
+        node[path[-1]] = value
+    else:
+        raise KeyError(path[-1])
+
+
+def _agency(current: Scenario, name: str, where: Path) -> None:
+    if name not in current.agencies:
+        near = did_you_mean(name, current.agencies)
+        hint = f" (did you mean '{near}'?)" if near else ""
+        raise _Refusal(
+            where, f"unknown agency '{name}'{hint}; agencies are: {', '.join(current.agencies)}"
+        )
+
+
+def _hire(
+    data: dict[str, Any], current: Scenario, act: HireAction, sign: float, where: Path
+) -> None:
+    _agency(current, act.agency, (*where, "agency"))
+    spec = current.agencies[act.agency]
+    now = resolve_staffing(spec).officers
+    new = now + sign * act.officers
+    if new < 0:
+        raise _Refusal(
+            (*where, "officers"),
+            f"cannot cut {act.officers:g} officers from '{act.agency}', which has {now:.0f}",
+        )
+    block = data["agencies"][act.agency]
+    block.update({"officers": round(new), "budget_eur": None, "units": None})
+
+
+def _zone(data: dict[str, Any], districts: list[str], coverage: float, operators: int) -> None:
+    cctv = data.setdefault("cctv", {})
+    if districts:
+        cctv.setdefault("zones", []).append({"districts": list(districts), "coverage": coverage})
+    cctv["operators"] = int(cctv.get("operators", 0)) + operators
+
+
+def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where: Path) -> None:
+    action = event.action
+    here: Path = (*where, action)
+    if event.set is not None:
+        for key, value in event.set.items():
+            path = tuple(key.split("."))
+            if path[0] in FROZEN_ROOTS:
+                raise _Refusal((*here, key), f"'{path[0]}' cannot change during a run")
+            if path[0] == "agencies" and len(path) >= 2 and path[1] not in current.agencies:
+                raise _Refusal(
+                    (*here, key),
+                    f"agencies cannot be added during a run; declare "
+                    f"'{path[1]}' from the start with no resources",
+                )
+            try:
+                _set_path(data, path, copy.deepcopy(value))
+            except (KeyError, IndexError, ValueError):
+                raise _Refusal((*here, key), f"no setting '{key}'") from None
+    elif event.hire is not None:
+        _hire(data, current, event.hire, +1.0, here)
+    elif event.cut is not None:
+        _hire(data, current, event.cut, -1.0, here)
+    elif event.transfer is not None:
+        t = event.transfer
+        types = current.incident_types()
+        if t.type not in types:
+            near = did_you_mean(t.type, types)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise _Refusal((*here, "type"), f"unknown incident type '{t.type}'{hint}")
+        kinds = {a.kind.value for a in current.agencies.values()}
+        if t.to not in current.agencies and t.to not in kinds:
+            _agency(current, t.to, (*here, "to"))
+        before = list(current.competences.get(t.type, []))
+        after = [t.to, *[a for a in before if a != t.to]] if t.keep_others else [t.to]
+        data["competences"][t.type] = after
+    elif event.cctv is not None:
+        c = event.cctv
+        _zone(data, c.districts, c.coverage, c.operators)
+    elif event.contract is not None:
+        con = event.contract
+        names = [x.name for x in current.territory.communes]
+        if con.commune not in names:
+            raise _Refusal(
+                (*here, "commune"),
+                f"unknown commune '{con.commune}'; communes are: {', '.join(names)}",
+            )
+        if con.state_officers:
+            act = HireAction(agency=con.state_agency, officers=con.state_officers)
+            _hire(data, current, act, +1.0, (*here, "state_agency"))
+        if con.municipal_officers:
+            municipal = con.municipal_agency or next(
+                (
+                    n
+                    for n, a in current.agencies.items()
+                    if a.kind is AgencyKind.MUNICIPAL_POLICE and a.communes == [con.commune]
+                ),
+                None,
+            )
+            if municipal is None:
+                raise _Refusal(
+                    (*here, "municipal_agency"),
+                    f"commune '{con.commune}' has no municipal police of its own; "
+                    "name one with municipal_agency",
+                )
+            act = HireAction(agency=municipal, officers=con.municipal_officers)
+            _hire(data, current, act, +1.0, (*here, "municipal_agency"))
+        _zone(data, con.cctv_districts, 0.6, con.cctv_operators)
+    elif event.programme is not None:
+        prog = event.programme
+        if prog.watch_share is not None:
+            data.setdefault("citizens", {})["watch_share"] = prog.watch_share
+        if prog.prevention_eur_per_year is not None:
+            if data.get("crime") is None:
+                raise _Refusal(
+                    (*here, "prevention_eur_per_year"),
+                    "prevention acts on drug markets: the scenario has no crime:",
+                )
+            markets = data["crime"].setdefault("drug_markets", {})
+            markets["prevention_eur_per_year"] = prog.prevention_eur_per_year
+    elif event.private_contract is not None:
+        pc = event.private_contract
+        _agency(current, pc.agency, (*here, "agency"))
+        spec = current.agencies[pc.agency]
+        if spec.kind is not AgencyKind.PRIVATE_SECURITY:
+            raise _Refusal((*here, "agency"), f"'{pc.agency}' is not private security")
+        block = data["agencies"][pc.agency]
+        block["sites"] = spec.sites + pc.sites
+        if pc.units:
+            units = (
+                spec.units if spec.units is not None else max(resolve_staffing(spec).units_by_hour)
+            )
+            block.update({"units": units + pc.units, "officers": None, "budget_eur": None})
+
+
+def _effective_day(event: TimelineEvent) -> float:
+    for act in (event.hire, event.contract):
+        if act is not None:
+            return event.day + act.delay_days
+    return event.day
+
+
+def _label(event: TimelineEvent) -> str:
+    return event.label or event.action.replace("_", " ")
+
+
+def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Finding]]:
+    """The scenarios in force after each change, or the problems that prevent it.
+
+    Returns:
+        The changes in the order they take effect, and the findings (path,
+        message) of events that cannot be applied.
+    """
+    if not scenario.timeline:
+        return [], []
+    horizon_days = scenario.run.warmup_days + scenario.run.days
+    order = sorted(
+        range(len(scenario.timeline)), key=lambda i: (_effective_day(scenario.timeline[i]), i)
+    )
+    data = scenario.model_dump(mode="json")
+    data["timeline"] = []
+    current = scenario.model_copy(update={"timeline": []})
+    changes: list[PolicyChange] = []
+    findings: list[Finding] = []
+    for i in order:
+        event = scenario.timeline[i]
+        where: Path = ("timeline", i)
+        day = _effective_day(event)
+        if day >= horizon_days:
+            findings.append(
+                (
+                    (*where, "day"),
+                    f"takes effect on day {day:g}, after the run's "
+                    f"last day ({horizon_days}: warm-up {scenario.run.warmup_days} + "
+                    f"{scenario.run.days} days)",
+                )
+            )
+            continue
+        trial = copy.deepcopy(data)
+        try:
+            _apply(trial, current, event, where)
+            nxt = Scenario.model_validate(trial)
+        except _Refusal as refusal:
+            findings.append((refusal.path, refusal.message))
+            continue
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = dotted(tuple(err["loc"]))
+                findings.append(((*where, event.action), f"after this change, {loc}: {err['msg']}"))
+            continue
+        problems = semantic_findings(nxt)
+        if problems:
+            for path, message in problems:
+                findings.append(
+                    ((*where, event.action), f"after this change, {dotted(path)}: {message}")
+                )
+            continue
+        data, current = trial, nxt
+        changes.append(PolicyChange(hour=day * 24.0, label=_label(event), scenario=current))
+    return changes, findings

@@ -1,0 +1,117 @@
+"""The policy timeline: each action does what it says, from its day on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator import load_scenario, run
+from simulator.cli import main
+from simulator.model import SecurityModel
+from simulator.scenario import ScenarioError
+
+from .conftest import SCENARIOS
+
+BASELINE = SCENARIOS / "baseline.yaml"
+
+
+def _scenario(tmp_path: Path, timeline: str, days: int = 6, name: str = "policy") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\nrun:\n  days: {days}\n  warmup_days: 0\ntimeline:\n{timeline}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_transferred_competence_changes_who_answers_from_that_day(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path,
+        "  - day: 3\n    label: noise goes to the State\n"
+        "    transfer: {type: noise, to: state_police, keep_others: false}\n",
+    )
+    inc = run(load_scenario(path), seed=2).incidents.to_pandas()
+    noise = inc[(inc["type"] == "noise") & inc["agency"].notna()]
+    before = noise[noise["t_dispatched_h"] < 72]
+    after = noise[noise["t_reported_h"] >= 72]
+    assert len(before) > 10 and len(after) > 10
+    assert before["agency"].str.startswith("pm_").mean() > 0.5  # municipal first before
+    assert set(after["agency"]) == {"state_police"}  # only the State after
+
+
+def test_hiring_puts_units_on_the_road_after_the_training_delay(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    hire: {agency: pm_centre, officers: 85, delay_days: 2}\n",
+    )
+    model = SecurityModel(load_scenario(path), seed=1)
+    index = [a.name for a in model.agencies].index("pm_centre")
+    before = max(model.agencies[index].staffing.units_by_hour)
+    model.run_until(2 * 24 + 12)  # day 2: still in training
+    assert max(model.agencies[index].staffing.units_by_hour) == before
+    model.run_until(3 * 24 + 12)  # day 3: on the road
+    after = model.agencies[index].staffing
+    assert after.officers == pytest.approx(170)
+    assert max(after.units_by_hour) >= 2 * before - 1
+    on_duty_noon = [u for u in model.units[index] if u.state.value != "off_duty"]
+    assert len(on_duty_noon) == after.units_by_hour[12]
+
+
+def test_costs_follow_the_policy_period_by_period(tmp_path: Path) -> None:
+    cut = _scenario(tmp_path, "  - day: 3\n    cut: {agency: state_police, officers: 100}\n")
+    same = load_scenario(BASELINE, ["run.days=6", "run.warmup_days=0"])
+    cost_same = run(same, seed=1).summary["cost_eur"]["by_agency"]["state_police"]
+    cost_cut = run(load_scenario(cut), seed=1).summary["cost_eur"]["by_agency"]["state_police"]
+    officers = same.agencies["state_police"]
+    assert officers.budget_eur is not None
+    # Half the window at the old level, half with 100 fewer officers (and vehicles).
+    assert cost_cut < cost_same
+    saving = cost_same - cost_cut
+    per_officer_day = (62000 + 4000) / 365
+    assert 100 * per_officer_day * 3 <= saving <= 100 * per_officer_day * 3 * 1.3
+
+
+def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    cctv: {districts: [qpv], coverage: 0.5, operators: 1}\n"
+        "  - day: 2\n    programme: {watch_share: 0.1, prevention_eur_per_year: 500000}\n"
+        "  - day: 2\n    contract: {commune: nord, state_officers: 20, municipal_officers: 10, "
+        "cctv_districts: [nord-1], cctv_operators: 1}\n"
+        "  - day: 4\n    private_contract: {agency: securite_privee, sites: 10, units: 1}\n",
+    )
+    result = run(load_scenario(path), seed=1)
+    labels = [c["label"] for c in result.metadata["policy_changes"]]
+    assert labels == ["cctv", "programme", "contract", "private contract"]
+    by = result.summary["cost_eur"]["by_agency"]
+    assert by["prevention"] == pytest.approx(500_000 * 4 / 365)
+    assert by["cctv"] > 0
+
+
+@pytest.mark.parametrize(
+    ("timeline", "expected"),
+    [
+        ("  - day: 50\n    cut: {agency: state_police, officers: 1}\n", "after the run's last day"),
+        ("  - day: 1\n    hire: {agency: pm_centr, officers: 3}\n", "did you mean 'pm_centre'"),
+        ("  - day: 1\n    transfer: {type: nois, to: state_police}\n", "did you mean 'noise'"),
+        ("  - day: 1\n    cut: {agency: pm_est, officers: 99}\n", "cannot cut 99 officers"),
+        ("  - day: 1\n    set: {territory.extent_km: 3}\n", "cannot change during a run"),
+        ("  - day: 1\n    set: {demand.rate_per_hour: -1}\n", "greater than or equal to 0"),
+        (
+            "  - day: 1\n    hire: {agency: pm_est, officers: 1}\n    cut: {agency: pm_est, "
+            "officers: 1}\n",
+            "exactly one action",
+        ),
+    ],
+)
+def test_timeline_mistakes_are_reported_at_load_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], timeline: str, expected: str
+) -> None:
+    path = _scenario(tmp_path, timeline)
+    with pytest.raises(ScenarioError, match=expected):
+        load_scenario(path)
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and "timeline.0" in err
+    assert not (tmp_path / "out").exists()

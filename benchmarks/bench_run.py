@@ -7,27 +7,53 @@ What is measured:
   simulating warm-up + window + drain, and computing the summary and tables.
   Writing result files is *not* included. The simulation-only part
   (``result.metadata["simulation_s"]``) is shown beside it.
-* **Throughput**: calls counted in the statistics window
-  (``summary["calls"]["total"]``), model events scheduled
-  (``summary["events"]``, i.e. ``SecurityModel.n_events``), and from these
-  events per second, calls per second and simulated days per wall second.
-  Simulated days are warm-up + window days (``run.warmup_days + run.days``):
-  that is what the model actually steps through.
-* **Peak memory**: the process's peak resident set size
-  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, KiB on Linux) after all timed
-  repeats -- it includes the interpreter and imported libraries -- and the
-  ``tracemalloc`` peak of Python allocations during one extra, separate run.
-  ``tracemalloc`` slows the run down, so that run's wall time is not reported.
+* **Size and throughput**: residents (``summary["residents"]``), cells of the
+  territory, calls counted in the statistics window (``summary["calls"]["total"]``:
+  calls for service and offences that need a unit), offences that happened in
+  the window (``summary["offences"]["actual"]``, recorded or not), model events
+  scheduled (``summary["events"]``, i.e. ``SecurityModel.n_events``), and from
+  these events, calls and offences per wall second, simulated days per wall
+  second and residents x simulated hours per wall second. Simulated days are
+  warm-up + window days (``run.warmup_days + run.days``), that is what the model
+  steps through (the drain after the window is not counted); simulated hours are
+  24 times that. Offences and calls are those of the window only.
+* **Peak memory, one fresh process per run**: every timed run (and the
+  tracemalloc run) happens in its own child process started with
+  ``multiprocessing``'s ``spawn`` context, so that one scenario's (or one
+  repeat's) peak cannot hide another's. The child reports
+  ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux) measured *inside
+  the child* after its run, plus ``VmHWM`` from ``/proc/self/status`` (Linux).
+  Both include the interpreter and imported libraries; the child's ru_maxrss
+  before the run (imports and scenario loaded) is shown too.
+  Caveat (Linux): the child is started by vfork + exec and the kernel carries
+  the parent's high-water mark over the exec, so the child's ru_maxrss is
+  ``max(parent's peak at spawn time, child's own peak)``. The parent therefore
+  imports nothing heavy (not even ``simulator``) and its own ru_maxrss is
+  printed; ``VmHWM`` belongs to the child's own address space only and is not
+  affected. The ``tracemalloc`` peak of Python allocations comes from one extra
+  run in its own child; tracemalloc slows the run down, so its wall time is not
+  reported.
 
-The same seed is used for every repeat, so calls and events must be identical
-across repeats; the script says so if they are not. Repeats run one after the
-other in the same process (the first may pay for warm caches and lazy imports).
+The same seed is used for every repeat, so calls, offences and events must be
+identical across repeats; the script says so if they are not. Repeats run one
+after the other, one child at a time (one core busy).
+
+``--scaling`` runs the territory of ``scenarios/city_500k.yaml`` (same extent,
+same cells) with the residents of every commune scaled by one factor so that
+the total is 50,000, 150,000 and 500,000 residents, each for ``--days`` days
+(one year by default). Only residents (``territory.communes.N.residents``) and
+the non-crime call rate (``demand.rate_per_hour``) are scaled, in proportion;
+agencies (officers, budgets, units, sites) and everything else stay as in the
+file. Offence rates are per 1,000 residents, so offences scale with residents.
 
 Run it from anywhere (paths are relative to the repository root)::
 
     .venv/bin/python benchmarks/bench_run.py
     .venv/bin/python benchmarks/bench_run.py --scenario scenarios/baseline.yaml \\
         --days 365 --repeat 3 --seed 1 --json bench.json
+    .venv/bin/python benchmarks/bench_run.py --scenario scenarios/baseline.yaml \\
+        scenarios/city_500k.yaml --repeat 1
+    .venv/bin/python benchmarks/bench_run.py --scaling
 """
 
 from __future__ import annotations
@@ -35,6 +61,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -42,45 +69,98 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
-from simulator import Scenario, load_scenario, run  # noqa: E402
+# ``simulator`` is imported inside the child processes only: the parent stays
+# small, because its peak RSS is carried over into each child's ru_maxrss.
 
 DEFAULT_SCENARIO = "scenarios/baseline.yaml"
+SCALING_SCENARIO = "scenarios/city_500k.yaml"
+SCALING_TOTALS = (50_000, 150_000, 500_000)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one child process runs.
+
+    Attributes:
+        path: Absolute path of the scenario file.
+        overrides: ``dotted.key=value`` overrides given to ``load_scenario``.
+        seed: Seed of the run.
+    """
+
+    path: str
+    overrides: tuple[str, ...]
+    seed: int
 
 
 @dataclass(frozen=True)
 class Sample:
-    """Figures of one timed run.
+    """Figures of one timed run, made in a child process of its own.
 
     Attributes:
         wall_s: Wall time of ``run()`` seen by the caller (seconds).
         simulation_s: Simulation part of it, from the run's metadata (seconds).
         days: Days of the statistics window (``run.days``).
         sim_days: Days simulated: warm-up plus window.
+        residents: Residents of the territory.
+        cells: Cells of the territory.
         calls: Calls counted in the window.
+        offences: Offences that happened in the window (actual, recorded or not).
         events: Model events scheduled during the run.
         events_per_s: Events per wall second.
         calls_per_s: Calls per wall second.
+        offences_per_s: Offences per wall second.
+        resident_hours_per_s: Residents x simulated hours per wall second.
         sim_days_per_s: Simulated days (warm-up + window) per wall second.
+        maxrss_kib: The child's ru_maxrss (RUSAGE_SELF) after the run (KiB).
+        maxrss_before_kib: The child's ru_maxrss before the run (imports, scenario).
+        hwm_kib: The child's VmHWM after the run (KiB; 0 where not available).
     """
 
     wall_s: float
     simulation_s: float
     days: int
     sim_days: int
+    residents: int
+    cells: int
     calls: int
+    offences: int
     events: int
     events_per_s: float
     calls_per_s: float
+    offences_per_s: float
+    resident_hours_per_s: float
     sim_days_per_s: float
+    maxrss_kib: int
+    maxrss_before_kib: int
+    hwm_kib: int
+
+
+SIZE_HEADER = (
+    "run", "wall s", "sim s", "days", "sim days", "residents", "cells", "calls", "offences",
+    "events", "maxrss MiB", "VmHWM MiB",
+)  # fmt: skip
+RATE_HEADER = ("run", "events/s", "calls/s", "offences/s", "sim days/s", "M resident-h/s")
+SCALING_HEADER = (
+    "residents", "cells", "offences", "calls", "wall s", "s per 1,000 offences",
+    "s per M resident-h", "maxrss MiB",
+)  # fmt: skip
+INT_FIELDS = (
+    "days", "sim_days", "residents", "cells", "calls", "offences", "events",
+    "maxrss_kib", "maxrss_before_kib", "hwm_kib",
+)  # fmt: skip
 
 
 def resolve(path: str) -> Path:
@@ -94,6 +174,11 @@ def resolve(path: str) -> Path:
     """
     p = Path(path)
     return p if p.is_absolute() else REPO_ROOT / p
+
+
+def shown(path: Path) -> Path:
+    """A path relative to the repository root where possible, for display."""
+    return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
 
 
 def _version(name: str) -> str | None:
@@ -131,6 +216,17 @@ def _maxrss_kib() -> int:
     return kib // 1024 if sys.platform == "darwin" else kib  # bytes on macOS
 
 
+def _hwm_kib() -> int:
+    """VmHWM of this process from /proc/self/status (KiB), 0 where unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def machine_info() -> dict[str, Any]:
     """Describe the machine and software the benchmark ran on.
 
@@ -150,35 +246,102 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def timed_run(scenario: Scenario, seed: int) -> Sample:
-    """Run the scenario once and collect its figures.
+# ---------------------------------------------------------------- child side
 
-    Args:
-        scenario: The checked scenario.
-        seed: Seed of the run.
+
+def _child_timed(job: Job) -> tuple[dict[str, Any], Sample]:
+    """Run ``job`` once, timed, in this (fresh) process.
 
     Returns:
-        The run's timings and throughput.
+        The scenario's description and the run's figures.
     """
+    from simulator import load_scenario, run
+
+    scenario = load_scenario(job.path, list(job.overrides))
     gc.collect()
+    before = _maxrss_kib()
     started = time.perf_counter()
-    result = run(scenario, seed=seed)
+    result = run(scenario, seed=job.seed)
     wall = time.perf_counter() - started
+    maxrss, hwm = _maxrss_kib(), _hwm_kib()
+    summary = result.summary
     days = int(scenario.run.days)
     sim_days = days + int(scenario.run.warmup_days)
-    calls = int(result.summary["calls"]["total"])
-    events = int(result.summary["events"])
-    return Sample(
+    residents = int(summary["residents"])
+    calls = int(summary["calls"]["total"])
+    offences = int(summary["offences"]["actual"]) if "offences" in summary else 0
+    events = int(summary["events"])
+    sample = Sample(
         wall_s=wall,
         simulation_s=float(result.metadata["simulation_s"]),
         days=days,
         sim_days=sim_days,
+        residents=residents,
+        cells=int(result.districts["cells"].sum()),
         calls=calls,
+        offences=offences,
         events=events,
         events_per_s=events / wall,
         calls_per_s=calls / wall,
+        offences_per_s=offences / wall,
+        resident_hours_per_s=residents * sim_days * 24.0 / wall,
         sim_days_per_s=sim_days / wall,
+        maxrss_kib=maxrss,
+        maxrss_before_kib=before,
+        hwm_kib=hwm,
     )
+    described = {
+        "name": scenario.name,
+        "days": scenario.run.days,
+        "warmup_days": scenario.run.warmup_days,
+    }
+    return described, sample
+
+
+def _child_traced(job: Job) -> int:
+    """Run ``job`` once under tracemalloc in this (fresh) process; its peak in bytes."""
+    from simulator import load_scenario, run
+
+    scenario = load_scenario(job.path, list(job.overrides))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run(scenario, seed=job.seed)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+# ---------------------------------------------------------------- parent side
+
+
+def timed_run(job: Job) -> tuple[dict[str, Any], Sample]:
+    """Run ``job`` once in a fresh child process started with 'spawn'.
+
+    Args:
+        job: Scenario, overrides and seed.
+
+    Returns:
+        The scenario's description and the run's figures (memory from the child).
+    """
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_child_timed, job).result()
+
+
+def tracemalloc_peak(job: Job) -> int:
+    """Peak of Python allocations (bytes) during one extra run, in a fresh child.
+
+    Args:
+        job: Scenario, overrides and seed.
+
+    Returns:
+        The tracemalloc peak in bytes.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_child_traced, job).result()
 
 
 def median_sample(samples: list[Sample]) -> Sample:
@@ -192,70 +355,110 @@ def median_sample(samples: list[Sample]) -> Sample:
     """
     rows = [asdict(s) for s in samples]
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    for k in ("days", "sim_days", "calls", "events"):
+    for k in INT_FIELDS:
         med[k] = int(med[k])
     return Sample(**med)
 
 
-def tracemalloc_peak(scenario: Scenario, seed: int) -> int:
-    """Peak of Python allocations (bytes) during one extra run, under tracemalloc.
-
-    Args:
-        scenario: The checked scenario.
-        seed: Seed of the run.
-
-    Returns:
-        The tracemalloc peak in bytes.
-    """
-    gc.collect()
-    tracemalloc.start()
-    try:
-        run(scenario, seed=seed)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak
-
-
-def format_table(labels: list[str], samples: list[Sample]) -> str:
-    """Plain-text table, one row per sample.
-
-    Args:
-        labels: Row labels (same length as ``samples``).
-        samples: The figures.
-
-    Returns:
-        The table as text.
-    """
-    header = (
-        "run", "wall s", "sim s", "days", "sim days", "calls", "events",
-        "events/s", "calls/s", "sim days/s",
-    )  # fmt: skip
-    rows = [header]
-    for label, s in zip(labels, samples, strict=True):
-        rows.append(
-            (
-                label,
-                f"{s.wall_s:.2f}",
-                f"{s.simulation_s:.2f}",
-                f"{s.days:d}",
-                f"{s.sim_days:d}",
-                f"{s.calls:,d}",
-                f"{s.events:,d}",
-                f"{s.events_per_s:,.0f}",
-                f"{s.calls_per_s:,.0f}",
-                f"{s.sim_days_per_s:.1f}",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+def render(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """Plain-text table: first column left-aligned, the others right-aligned."""
+    table = [header, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = []
-    for n, r in enumerate(rows):
+    for n, r in enumerate(table):
         cells = [r[0].ljust(widths[0])]
         cells += [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
         lines.append("  ".join(cells))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_table(labels: list[str], samples: list[Sample]) -> str:
+    """Two plain-text tables, one row per sample: sizes and times, then rates.
+
+    Args:
+        labels: Row labels (same length as ``samples``).
+        samples: The figures.
+
+    Returns:
+        The tables as text.
+    """
+    sizes = [
+        (
+            label,
+            f"{s.wall_s:.2f}",
+            f"{s.simulation_s:.2f}",
+            f"{s.days:d}",
+            f"{s.sim_days:d}",
+            f"{s.residents:,d}",
+            f"{s.cells:,d}",
+            f"{s.calls:,d}",
+            f"{s.offences:,d}",
+            f"{s.events:,d}",
+            f"{s.maxrss_kib / 1024:,.1f}",
+            f"{s.hwm_kib / 1024:,.1f}",
+        )
+        for label, s in zip(labels, samples, strict=True)
+    ]
+    rates = [
+        (
+            label,
+            f"{s.events_per_s:,.0f}",
+            f"{s.calls_per_s:,.0f}",
+            f"{s.offences_per_s:,.0f}",
+            f"{s.sim_days_per_s:.1f}",
+            f"{s.resident_hours_per_s / 1e6:,.1f}",
+        )
+        for label, s in zip(labels, samples, strict=True)
+    ]
+    return render(SIZE_HEADER, sizes) + "\n\n" + render(RATE_HEADER, rates)
+
+
+def scaling_overrides(path: Path, total: int) -> list[str]:
+    """Overrides that scale every commune's residents (and the call rate) to ``total``.
+
+    Each commune keeps its share of the file's residents (largest remainders
+    make the sum exact); ``demand.rate_per_hour`` is scaled by the same factor.
+    Agencies are left as in the file.
+
+    Args:
+        path: The scenario file.
+        total: Residents wanted in all.
+
+    Returns:
+        ``dotted.key=value`` strings for ``load_scenario``.
+    """
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    residents = [int(c["residents"]) for c in data["territory"]["communes"]]
+    base = sum(residents)
+    exact = [r * total / base for r in residents]
+    scaled = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: scaled[i] - exact[i])
+    for i in by_remainder[: total - sum(scaled)]:
+        scaled[i] += 1
+    overrides = [f"territory.communes.{i}.residents={n}" for i, n in enumerate(scaled)]
+    rate = float(data["demand"]["rate_per_hour"]) * total / base
+    overrides.append(f"demand.rate_per_hour={rate:.6g}")
+    return overrides
+
+
+def format_scaling(samples: list[Sample]) -> str:
+    """The scaling table: cost per offence against cost per resident-hour."""
+    rows = [
+        (
+            f"{s.residents:,d}",
+            f"{s.cells:,d}",
+            f"{s.offences:,d}",
+            f"{s.calls:,d}",
+            f"{s.wall_s:.2f}",
+            f"{s.wall_s / s.offences * 1000:.3f}" if s.offences else "-",
+            f"{s.wall_s / (s.residents * s.sim_days * 24.0 / 1e6):.4f}" if s.residents else "-",
+            f"{s.maxrss_kib / 1024:,.1f}",
+        )
+        for s in samples
+    ]
+    return render(SCALING_HEADER, rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -269,11 +472,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     parser.add_argument(
-        "--scenario", default=DEFAULT_SCENARIO, help="YAML file, relative to the repository root"
+        "--scenario",
+        nargs="+",
+        default=[DEFAULT_SCENARIO],
+        metavar="YAML",
+        help=f"YAML file(s), relative to the repository root (default {DEFAULT_SCENARIO})",
     )
     parser.add_argument("--days", type=int, default=365, help="run.days override (default 365)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="seed of every run (default 1)")
+    parser.add_argument(
+        "--no-tracemalloc", action="store_true", help="skip the extra run under tracemalloc"
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help=(
+            f"run {SCALING_SCENARIO}'s territory with "
+            f"{', '.join(f'{n:,d}' for n in SCALING_TOTALS)} residents (one run each; "
+            "--scenario and --repeat are ignored)"
+        ),
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
     args = parser.parse_args(argv)
     if args.days < 1:
@@ -281,6 +500,114 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     return args
+
+
+def print_header(machine: dict[str, Any], what: str) -> int:
+    """Print the machine description; return the key column width."""
+    print(f"secsim benchmark: {what}")
+    width = max(len(k) for k in [*machine, "scenario"])
+    for key, value in machine.items():
+        print(f"  {key.ljust(width)}  {value}")
+    return width
+
+
+def bench_scenarios(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
+    """Timed repeats (and a tracemalloc run) of each scenario, each run in a fresh child."""
+    width = print_header(machine, "simulator.run(), each run in a fresh 'spawn' child process")
+    print(flush=True)
+    results = []
+    for name in args.scenario:
+        path = resolve(name)
+        job = Job(str(path), (f"run.days={args.days}",), args.seed)
+        samples: list[Sample] = []
+        described: dict[str, Any] = {}
+        for i in range(args.repeat):
+            parent_rss = _maxrss_kib()
+            described, sample = timed_run(job)
+            samples.append(sample)
+            print(
+                f"  {shown(path)} run {i + 1}/{args.repeat}: {sample.wall_s:.2f} s,"
+                f" child maxrss {sample.maxrss_kib / 1024:,.1f} MiB"
+                f" (parent's at spawn {parent_rss / 1024:,.1f} MiB)",
+                file=sys.stderr,
+                flush=True,
+            )
+        median = median_sample(samples)
+        traced_peak = None
+        if not args.no_tracemalloc:
+            print("  extra run under tracemalloc ...", file=sys.stderr, flush=True)
+            traced_peak = tracemalloc_peak(job)
+
+        print(
+            f"  {'scenario'.ljust(width)}  {shown(path)} ({described['name']}),"
+            f" days={described['days']}, warmup_days={described['warmup_days']},"
+            f" seed={args.seed}, repeat={args.repeat}"
+        )
+        print()
+        labels = [f"#{i + 1}" for i in range(len(samples))] + ["median"]
+        print(format_table(labels, [*samples, median]))
+        print()
+        peak = max(s.maxrss_kib for s in samples)
+        print(f"peak RSS (child ru_maxrss RUSAGE_SELF, max over runs): {peak / 1024:,.1f} MiB")
+        print(f"  child VmHWM, max over runs:                          "
+              f"{max(s.hwm_kib for s in samples) / 1024:,.1f} MiB")  # fmt: skip
+        print(f"  child ru_maxrss before its run (imports, scenario):  "
+              f"{max(s.maxrss_before_kib for s in samples) / 1024:,.1f} MiB")  # fmt: skip
+        if traced_peak is not None:
+            print(f"tracemalloc peak (one extra run in its own child, not timed): "
+                  f"{traced_peak / 1024**2:,.1f} MiB")  # fmt: skip
+        consistent = len({(s.calls, s.offences, s.events) for s in samples}) == 1
+        if not consistent:
+            print("WARNING: calls, offences or events differ between repeats with the same seed")
+        print()
+        results.append(
+            {
+                "scenario": {"path": str(path), **described},
+                "runs": [asdict(s) for s in samples],
+                "median": asdict(median),
+                "deterministic": consistent,
+                "memory": {
+                    "peak_rss_kib": int(peak),
+                    "peak_rss_before_runs_kib": max(s.maxrss_before_kib for s in samples),
+                    "peak_vmhwm_kib": max(s.hwm_kib for s in samples),
+                    "tracemalloc_peak_bytes": traced_peak,
+                },
+            }
+        )
+    return {"seed": args.seed, "repeat": args.repeat, "scenarios": results}
+
+
+def bench_scaling(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
+    """One run per resident total on the city_500k territory, each in a fresh child."""
+    width = print_header(machine, "scaling of simulator.run() with residents")
+    path = resolve(SCALING_SCENARIO)
+    print(
+        f"  {'scenario'.ljust(width)}  {shown(path)}: same extent and cells, residents of"
+        f" every commune and demand.rate_per_hour scaled in proportion, agencies unchanged;"
+        f" days={args.days}, seed={args.seed}, one run each"
+    )
+    print(flush=True)
+    samples: list[Sample] = []
+    runs = []
+    for total in SCALING_TOTALS:
+        overrides = (f"run.days={args.days}", *scaling_overrides(path, total))
+        _, sample = timed_run(Job(str(path), overrides, args.seed))
+        samples.append(sample)
+        runs.append({"target_residents": total, "overrides": list(overrides), **asdict(sample)})
+        print(
+            f"  {total:,d} residents: {sample.wall_s:.2f} s,"
+            f" child maxrss {sample.maxrss_kib / 1024:,.1f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(format_scaling(samples))
+    print()
+    sim_days = samples[0].sim_days
+    print(
+        f"wall s: run() in a fresh child; resident-h = residents x {sim_days} simulated days"
+        " (warm-up + window) x 24; offences and calls: the window's."
+    )
+    return {"seed": args.seed, "days": args.days, "scaling": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,68 +620,24 @@ def main(argv: list[str] | None = None) -> int:
         The exit status.
     """
     args = parse_args(argv)
-    path = resolve(args.scenario)
-    scenario = load_scenario(path, [f"run.days={args.days}"])
     machine = machine_info()
-
-    print("secsim benchmark: simulator.run()")
-    width = max(len(k) for k in machine)
-    for key, value in machine.items():
-        print(f"  {key.ljust(width)}  {value}")
-    shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+    body = bench_scaling(args, machine) if args.scaling else bench_scenarios(args, machine)
+    parent_rss = _maxrss_kib()
     print(
-        f"  {'scenario'.ljust(width)}  {shown}"
-        f" ({scenario.name}), days={scenario.run.days}, warmup_days={scenario.run.warmup_days},"
-        f" seed={args.seed}, repeat={args.repeat}"
+        f"parent process ru_maxrss: {parent_rss / 1024:,.1f} MiB (a floor for each child's"
+        " ru_maxrss: Linux keeps the parent's high-water mark across vfork + exec; VmHWM is"
+        " the child's own)"
     )
-    print(flush=True)
-
-    rss_before_kib = _maxrss_kib()  # interpreter, libraries and the loaded scenario
-    samples: list[Sample] = []
-    for i in range(args.repeat):
-        sample = timed_run(scenario, args.seed)
-        samples.append(sample)
-        print(f"  run {i + 1}/{args.repeat}: {sample.wall_s:.2f} s", file=sys.stderr, flush=True)
-    median = median_sample(samples)
-    maxrss_kib = _maxrss_kib()
-    print("  extra run under tracemalloc ...", file=sys.stderr, flush=True)
-    traced_peak = tracemalloc_peak(scenario, args.seed)
-
-    labels = [f"#{i + 1}" for i in range(len(samples))] + ["median"]
-    print(format_table(labels, [*samples, median]))
-    print()
-    print(f"peak RSS (ru_maxrss, after the timed runs): {maxrss_kib / 1024:,.1f} MiB")
-    print(f"  of which before the first run (imports):  {rss_before_kib / 1024:,.1f} MiB")
-    print(f"tracemalloc peak (one extra run, not timed): {traced_peak / 1024**2:,.1f} MiB")
-    consistent = len({(s.calls, s.events) for s in samples}) == 1
-    if not consistent:
-        print("WARNING: calls or events differ between repeats with the same seed")
-    print(
-        "wall s: run() as seen by the caller; sim s: its simulation part; "
-        "rates are per wall second; sim days = warm-up + window days."
-    )
+    if not args.scaling:
+        print(
+            "wall s: run() as seen by the caller in the child; sim s: its simulation part;"
+            " rates are per wall second; sim days = warm-up + window days;"
+            " resident-h = residents x sim days x 24; calls and offences: the window's."
+        )
 
     if args.json:
         out = Path(args.json)
-        payload = {
-            "machine": machine,
-            "scenario": {
-                "path": str(path),
-                "name": scenario.name,
-                "days": scenario.run.days,
-                "warmup_days": scenario.run.warmup_days,
-            },
-            "seed": args.seed,
-            "repeat": args.repeat,
-            "runs": [asdict(s) for s in samples],
-            "median": asdict(median),
-            "deterministic": consistent,
-            "memory": {
-                "peak_rss_kib": int(maxrss_kib),
-                "peak_rss_before_runs_kib": int(rss_before_kib),
-                "tracemalloc_peak_bytes": int(traced_peak),
-            },
-        }
+        payload = {"machine": machine, **body, "parent_maxrss_kib": parent_rss}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"figures written to {out}")

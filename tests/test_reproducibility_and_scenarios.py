@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,13 @@ def test_there_are_scenarios() -> None:
 
 @pytest.mark.parametrize("path", ALL_SCENARIOS, ids=lambda p: str(p.relative_to(SCENARIOS)))
 def test_scenario_validates_and_runs_a_short_horizon(path: Path, tmp_path: Path) -> None:
-    scenario = load_scenario(path, ["run.days=3", "run.warmup_days=1"])
+    # A short horizon, long enough for every timeline change to take effect.
+    raw = load_scenario(path)
+    last = max((e.effective_day for e in raw.timeline), default=0.0)
+    days = max(3, math.ceil(last))
+    scenario = load_scenario(path, [f"run.days={days}", "run.warmup_days=1"])
     result = run(scenario)
+    assert len(result.metadata["policy_changes"]) == len(scenario.timeline)
     assert result.summary["calls"]["total"] > 0
     assert result.summary["calls"]["answered"] > 0
     written = write_results(result, tmp_path / "out")

@@ -965,6 +965,14 @@ class TimelineEvent(Frozen):
         return self
 
     @property
+    def effective_day(self) -> float:
+        """The day the change is in force (after any recruitment or installation delay)."""
+        for act in (self.hire, self.contract):
+            if act is not None:
+                return self.day + act.delay_days
+        return self.day
+
+    @property
     def action(self) -> str:
         """The name of the action of this event."""
         return next(name for name in ACTIONS if getattr(self, name) is not None)

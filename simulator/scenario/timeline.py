@@ -202,13 +202,6 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             block.update({"units": units + pc.units, "officers": None, "budget_eur": None})
 
 
-def _effective_day(event: TimelineEvent) -> float:
-    for act in (event.hire, event.contract):
-        if act is not None:
-            return event.day + act.delay_days
-    return event.day
-
-
 def _label(event: TimelineEvent) -> str:
     return event.label or event.action.replace("_", " ")
 
@@ -224,7 +217,7 @@ def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Findi
         return [], []
     horizon_days = scenario.run.warmup_days + scenario.run.days
     order = sorted(
-        range(len(scenario.timeline)), key=lambda i: (_effective_day(scenario.timeline[i]), i)
+        range(len(scenario.timeline)), key=lambda i: (scenario.timeline[i].effective_day, i)
     )
     data = scenario.model_dump(mode="json")
     data["timeline"] = []
@@ -234,7 +227,7 @@ def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Findi
     for i in order:
         event = scenario.timeline[i]
         where: Path = ("timeline", i)
-        day = _effective_day(event)
+        day = event.effective_day
         if day >= horizon_days:
             findings.append(
                 (

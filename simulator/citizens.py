@@ -123,7 +123,7 @@ class Population:
         self.trust0 = np.clip(rng.normal(mean, spec.trust_sd), 0.01, 0.99).astype(np.float32)
         self.trust = self.trust0.copy()
         self.report_propensity = rng.lognormal(-0.045, 0.3, size=n).astype(np.float32)
-        self.fear = np.full(n, 0.2, dtype=np.float32)
+        self.fear = np.full(n, spec.fear_initial, dtype=np.float32)
         self.victimisations = np.zeros(n, dtype=np.int16)
         self.watch = rng.random(n) < spec.watch_share
         weight = _OFFENDER_WEIGHT[self.pattern]

@@ -296,10 +296,13 @@ class CrimeEngine:
         if t.kind == "point":
             return cell
         j, i = divmod(cell, t.nx)
-        di, dj = self._rng.integers(-1, 2, size=2)
-        i2 = min(max(i + int(di), 0), t.nx - 1)
-        j2 = min(max(j + int(dj), 0), t.ny - 1)
-        return j2 * t.nx + i2
+        options = [
+            (j + dj) * t.nx + (i + di)
+            for dj in (-1, 0, 1)
+            for di in (-1, 0, 1)
+            if (di or dj) and 0 <= i + di < t.nx and 0 <= j + dj < t.ny
+        ]
+        return options[int(self._rng.integers(len(options)))] if options else cell
 
     def offences_in_hour(self, hour: int) -> list[Incident]:
         """Draw the offences of [hour, hour + 1) and decide how each becomes known."""
@@ -364,15 +367,16 @@ class CrimeEngine:
 
     def _offence(self, k: int, ts: CrimeTypeSpec, cell: int, when: float, hod: int) -> Incident:
         t, pop, rng = self._t, self._pop, self._rng
-        u_victim, u_detect, u_report, u_delay, u_resp, u_arrest, u_follow, u_scene = rng.random(8)
+        draws = rng.random(9)
+        u_local, u_pick, u_detect, u_report, u_delay, u_resp, u_arrest, u_follow, u_scene = draws
         jitter = rng.random(2) - 0.5
         start, stop = pop.residents_of(cell)
         victim = -1
         if ts.victim != "none" and pop.size > 0:
-            if stop > start and (ts.victim == "household" or u_victim < 0.5):
-                victim = start + int(u_victim * (stop - start)) % (stop - start)
+            if stop > start and (ts.victim == "household" or u_local < 0.5):
+                victim = start + int(u_pick * (stop - start)) % (stop - start)
             else:
-                victim = int(u_victim * pop.size) % pop.size
+                victim = int(u_pick * pop.size) % pop.size
         seen = self.spec.detection.patrol * float(
             self._presence_hour[:, cell].sum()
         ) + self.spec.detection.cctv * float(self.cctv_effective[cell])

@@ -336,9 +336,16 @@ def offence_summary(
 
 
 def daily_series(
-    incidents: pd.DataFrame, window_h: tuple[float, float], agencies: Sequence[AgencyFacts]
+    incidents: pd.DataFrame, window_h: tuple[float, float], on_duty: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per day of the window: calls, outcomes, wait and response."""
+    """One row per day of the window: calls, outcomes, wait, response, offences, staffing.
+
+    Args:
+        incidents: All incident records.
+        window_h: The statistics window.
+        on_duty: Scheduled units on duty, one row per hour and agency (``hour``,
+            ``agency``, ``units``), as the shifts were set hour by hour.
+    """
     calls = counted_calls(incidents, window_h)
     calls["day"] = (calls["t_reported_h"] // 24).astype("int64")
     first, last = int(window_h[0] // 24), int(np.ceil(window_h[1] / 24))
@@ -359,8 +366,11 @@ def daily_series(
         frame["offences_recorded"] = (
             off.groupby(off_day)["recorded"].sum().reindex(days, fill_value=0).astype("int64")
         )
-    for a in agencies:
-        frame[f"unit_hours_{a.name}"] = float(sum(a.units_by_hour))
+    scheduled = on_duty.assign(day=on_duty["hour"] // 24).pivot_table(
+        index="day", columns="agency", values="units", aggfunc="sum", sort=False
+    )
+    for agency in scheduled.columns:
+        frame[f"unit_hours_{agency}"] = scheduled[agency].reindex(days).astype(float)
     return frame.reset_index()
 
 

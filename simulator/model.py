@@ -189,6 +189,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """Put a changed scenario in force now (only what a timeline may change)."""
         old, self.spec = self.spec, new
         self.agencies = place_agencies(new.agencies, self.territory)
+        if new.demand != old.demand:
+            self.calls = self.calls.reconfigured(new.demand, self._site_cells())
+            self._expected_calls = self.calls.expected_cell_weights()
         self.travel = CircuityTravel(new.travel)
         for agency, units in zip(self.agencies, self.units, strict=True):
             strategy = self._strategy(agency)
@@ -204,9 +207,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.travel,
             DispatchRules.from_scenario(new),
         )
-        if new.demand != old.demand or [a.sites for a in new.agencies.values()] != [
-            a.sites for a in old.agencies.values()
-        ]:
+        if [a.sites for a in new.agencies.values()] != [a.sites for a in old.agencies.values()]:
             self.calls = self.calls.reconfigured(new.demand, self._site_cells())
         if new.citizens != old.citizens:
             self.population.reconfigure(new.citizens, self._caller_rng)
@@ -304,6 +305,10 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         end = self._presence_at_window_end
         total = end if end is not None else self.presence.hours
         return total - start if start is not None else total.copy()
+
+    def pending_reports(self) -> list[Incident]:
+        """Incidents whose report had not reached the control room when the run stopped."""
+        return sorted((r.incident for r in self._reports), key=lambda i: i.incident_id)
 
     def finish(self) -> None:
         """Close every unit's current state interval at the current time."""

@@ -121,20 +121,17 @@ class PresenceLog:
     """Hours of stationary presence of each agency in each cell.
 
     Stationary presence counts time spent dwelling on patrol, on scene, holding
-    an arrested person or waiting at the station. The crime engine reads it as
-    guardianship, with ``last_seen_h`` for the decay of residual deterrence.
+    an arrested person or waiting at the station. The crime engine reads the
+    hours added each hour as guardianship (and applies residual deterrence).
     """
 
     def __init__(self, n_agencies: int, n_cells: int):
         self.hours = np.zeros((n_agencies, n_cells))
-        self.last_seen_h = np.full((n_agencies, n_cells), -np.inf)
 
     def add(self, agency: int, cell: int, start_h: float, end_h: float) -> None:
         """Record presence over [start_h, end_h)."""
         if end_h > start_h:
             self.hours[agency, cell] += end_h - start_h
-            if end_h > self.last_seen_h[agency, cell]:
-                self.last_seen_h[agency, cell] = end_h
 
     def snapshot(self) -> FloatArray:
         """A copy of the hours so far (to take differences over a window)."""

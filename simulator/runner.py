@@ -98,12 +98,12 @@ def _programme_costs(t: Territory, spec: Scenario) -> list[AgencyFacts]:
     names = tuple(t.commune_names)
     if spec.crime is not None and spec.cctv.zones:
         coverage = cctv_coverage(t, spec.cctv)
-        cameras = float((coverage > 0).sum())
+        cameras = float(coverage.sum())  # fully covered cell equivalents
         cctv = spec.cctv
         annual = cameras * cctv.camera_eur_per_year + (
             cctv.operators * cctv.operator_positions_per_seat * cctv.operator_eur_per_year
         )
-        weights = tuple(float((coverage[t.commune == k] > 0).sum()) for k in range(len(names)))
+        weights = tuple(float(coverage[t.commune == k].sum()) for k in range(len(names)))
         out.append(
             AgencyFacts("cctv", "programme", "commune", 0.0, annual, (0,) * 24, names, weights)
         )
@@ -117,6 +117,12 @@ def _programme_costs(t: Territory, spec: Scenario) -> list[AgencyFacts]:
                 )
             )
     return out
+
+
+def _on_duty_frame(model: SecurityModel) -> pd.DataFrame:
+    names = [a.name for a in model.agencies]
+    frame = pd.DataFrame(model.on_duty_log, columns=["hour", "agency", "units"])
+    return frame.assign(agency=[names[i] for i in frame["agency"]])
 
 
 def _window_costs(model: SecurityModel) -> dict[str, Any]:
@@ -208,7 +214,8 @@ def run(
     sim_seconds = time.perf_counter() - started
 
     t = model.territory
-    kept = [i for i in (*model.dispatcher.incidents, *model.unattended) if i.t_occurred_h < horizon]
+    everything = (*model.dispatcher.incidents, *model.unattended, *model.pending_reports())
+    kept = [i for i in everything if i.t_occurred_h < horizon]
     kept.sort(key=lambda i: i.incident_id)
     district_types = tuple(dt.value for dt in t.district_types)
     table = incidents_table(kept, t.district_names, district_types, t.commune_names)
@@ -284,7 +291,7 @@ def run(
         seed=seed,
         summary=summary,
         incidents=table,
-        timeseries=daily_series(frame, model.window_h, facts),
+        timeseries=daily_series(frame, model.window_h, _on_duty_frame(model)),
         districts=district_table(frame, model.window_h, districts, presence),
         agencies=agency_table(frame, states, facts, model.window_h, cost_window),
         metadata=meta,

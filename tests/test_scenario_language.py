@@ -96,3 +96,17 @@ def test_every_scenario_points_editors_at_the_schema(path: Path) -> None:
     assert first.startswith("# yaml-language-server: $schema=")
     target = (path.parent / first.split("$schema=", 1)[1]).resolve()
     assert target == (SCENARIOS / "schema.json").resolve()
+
+
+def test_offences_still_awaiting_their_report_at_the_end_are_kept() -> None:
+    from simulator import run
+
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=2", "run.warmup_days=0"])
+    inc = run(scenario, seed=4).incidents.to_pandas()
+    off = inc[inc["kind"] == "offence"]
+    late = off[off["t_reported_h"] >= 48]
+    # Burglaries are reported hours later: some of those near the end are still pending,
+    # and they are in the records (known, never dispatched) rather than lost.
+    assert len(late) > 0
+    assert late["t_dispatched_h"].isna().all()
+    assert set(late["known"]) <= {"reported", "detected"}

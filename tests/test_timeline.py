@@ -97,6 +97,8 @@ def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
         ("  - day: 1\n    transfer: {type: nois, to: state_police}\n", "did you mean 'noise'"),
         ("  - day: 1\n    cut: {agency: pm_est, officers: 99}\n", "cannot cut 99 officers"),
         ("  - day: 1\n    set: {territory.extent_km: 3}\n", "cannot change during a run"),
+        ("  - day: 1\n    set: {citizens.offender_share: 0.1}\n", "cannot change during a run"),
+        ("  - day: 1\n    cctv: {districts: [centre-99]}\n", "centre-1 to centre-12"),
         ("  - day: 1\n    set: {demand.rate_per_hour: -1}\n", "greater than or equal to 0"),
         (
             "  - day: 1\n    hire: {agency: pm_est, officers: 1}\n    cut: {agency: pm_est, "

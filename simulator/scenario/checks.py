@@ -136,16 +136,25 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
 
 def _check_district_refs(s: Scenario, refs: list[str], base: Path) -> Iterator[Finding]:
     types = [t.value for t in DistrictType]
-    communes = commune_names(s)
+    counts = {c.name: c.districts for c in s.territory.communes}
+    example = f"{s.territory.communes[0].name}-1"
     for i, ref in enumerate(refs):
         commune, _, number = ref.rpartition("-")
-        if ref in types or (commune in communes and number.isdigit()):
+        if ref in types:
+            continue
+        if commune in counts and number.isdigit():
+            if 1 <= int(number) <= counts[commune]:
+                continue
+            yield (
+                (*base, i),
+                (f"commune '{commune}' has districts {commune}-1 to {commune}-{counts[commune]}"),
+            )
             continue
         yield (
             (*base, i),
             (
                 f"'{ref}' is neither a district type{_suggest(ref, types)} nor a district "
-                f"identifier like '{communes[0]}-1'; district types are: {', '.join(types)}"
+                f"identifier like '{example}'; district types are: {', '.join(types)}"
             ),
         )
 

@@ -543,6 +543,7 @@ class CitizensSpec(Frozen):
     fear_victim_gain: Share = Field(
         0.3, description="Being a victim moves fear of crime this share of the way to 1."
     )
+    fear_initial: Share = Field(0.2, description="Initial fear of crime, 0 to 1.")
     fear_neighbourhood_gain: Share = Field(
         0.02,
         description="Each offence with a victim in a resident's home cell moves their fear "
@@ -559,8 +560,8 @@ class CrimeTypeSpec(Frozen):
 
     label: str = Field("", description="Human-readable name.")
     rate_per_1000: NonNegFloat = Field(
-        description="Offences per 1,000 residents per year without any guardian "
-        "(guardianship lowers the realised rate)."
+        description="Offences per 1,000 residents per year before guardianship (which lowers "
+        "the realised rate) and near-repeat (which raises burglary)."
     )
     target: Literal["people", "visitors", "dwellings", "night", "market"] = Field(
         description="Suitable targets: `people` present, `visitors` of shops and night venues, "

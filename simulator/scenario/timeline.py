@@ -33,6 +33,17 @@ from simulator.scenario.schema import (
 from simulator.scenario.staffing import resolve_staffing
 
 FROZEN_ROOTS = ("name", "territory", "run", "timeline")
+# Settings read once, when residents are drawn or offences are set up.
+FROZEN_SETTINGS = (
+    "citizens.patterns",
+    "citizens.offender_share",
+    "citizens.trust_mean",
+    "citizens.trust_sd",
+    "citizens.qpv_trust_shift",
+    "citizens.fear_initial",
+    "crime.drug_markets.count",
+    "crime.drug_markets.district_types",
+)
 
 
 @dataclass(frozen=True)
@@ -114,8 +125,21 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
     if event.set is not None:
         for key, value in event.set.items():
             path = tuple(key.split("."))
-            if path[0] in FROZEN_ROOTS:
-                raise _Refusal((*here, key), f"'{path[0]}' cannot change during a run")
+            frozen = path[0] in FROZEN_ROOTS or any(
+                key == f or key.startswith(f + ".") for f in FROZEN_SETTINGS
+            )
+            if frozen:
+                raise _Refusal((*here, key), f"'{key}' cannot change during a run")
+            if path[:2] == ("crime", "types") and (
+                len(path) < 3 or current.crime is None or path[2] not in current.crime.types
+            ):
+                raise _Refusal(
+                    (*here, key),
+                    "offence types cannot be added or removed during "
+                    "a run (their settings can change)",
+                )
+            if path[0] in ("crime", "cctv") and current.crime is None:
+                raise _Refusal((*here, key), "the scenario has no crime engine (crime:) to change")
             if path[0] == "agencies" and len(path) >= 2 and path[1] not in current.agencies:
                 raise _Refusal(
                     (*here, key),

@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run one scenario and write its results",
         description="Run one scenario. Statistics cover --days days after --warmup-days "
         "days of warm-up (the run simulates both). Writes summary.json, incidents.parquet, "
-        "timeseries.parquet, districts.parquet and run.json into the output folder.",
+        "timeseries.parquet, districts.parquet, agencies.parquet and run.json into the output "
+        "folder (default results/<file name>-<seed>/).",
     )
     p_run.add_argument("scenario", type=Path, help="scenario YAML file")
     p_run.add_argument("--seed", type=int, help="seed of the run (default: run.seed, 1)")
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         help="days simulated before statistics (default: run.warmup_days)",
     )
     p_run.add_argument(
-        "--out", type=Path, help="output folder (default: results/<scenario>-<seed>/)"
+        "--out", type=Path, help="output folder (default: results/<file name>-<seed>/)"
     )
     p_run.add_argument(
         "--set",
@@ -71,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a scenario setting by its dotted key; the value is YAML "
-        "(e.g. --set demand.priority_shares=[0.4,0.6]); repeatable",
+        "(e.g. --set agencies.pm_centre.officers=120, --set 'demand.hourly_profile=flat'); "
+        "repeatable",
     )
     p_run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
@@ -190,7 +192,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         overrides.append(f"run.warmup_days={args.warmup_days}")
     scenario = load_scenario(args.scenario, overrides)
     seed = scenario.run.seed
-    target = args.out or Path("results") / f"{scenario.name}-{seed}"
+    # Named after the file, so that a copy of a scenario never overwrites the original's results.
+    target = args.out or Path("results") / f"{args.scenario.stem}-{seed}"
     show = not args.quiet and out.is_terminal
     result: RunResult
     if show:
@@ -222,7 +225,9 @@ def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
             status = EXIT_BAD_INPUT
         else:
-            out.print(f"{path}: ok ({scenario.name})", markup=False, highlight=False)
+            out.print(
+                f"{path}: ok ({scenario.name})", markup=False, highlight=False, soft_wrap=True
+            )
     return status
 
 
@@ -236,7 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, out, err)
         if args.command == "show":
             scenario = load_scenario(args.scenario, args.overrides)
-            text = yaml.safe_dump(resolved_dict(scenario), sort_keys=False, allow_unicode=True)
+            data = resolved_dict(scenario)
+            # A timeline entry holds one action: leave out the actions it does not use.
+            data["timeline"] = [
+                {k: v for k, v in event.items() if v is not None} for event in data["timeline"]
+            ]
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
             sys.stdout.write(text)
             return EXIT_OK
         if args.command == "schema":

@@ -27,7 +27,7 @@ from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
 from simulator.incidents import Incident
 from simulator.patrol import PatrolStrategy, PresenceLog, make_strategy
 from simulator.scenario.schema import HOURS_PER_DAY, Scenario
-from simulator.scenario.timeline import compile_timeline
+from simulator.scenario.timeline import PolicyChange, compile_timeline
 from simulator.territory import Territory, build_territory
 from simulator.travel import CircuityTravel
 from simulator.units import StateInterval, Unit
@@ -305,6 +305,10 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         end = self._presence_at_window_end
         total = end if end is not None else self.presence.hours
         return total - start if start is not None else total.copy()
+
+    def changes_not_reached(self) -> list[PolicyChange]:
+        """Timeline changes decided during the run that take effect after its end."""
+        return self._changes[self._next_change :]
 
     def pending_reports(self) -> list[Incident]:
         """Incidents whose report had not reached the control room when the run stopped."""

@@ -273,6 +273,9 @@ def run(
             {"hour": hour, "day": hour / 24.0, "label": label}
             for hour, label, _, _ in model.policy_log[1:]
         ],
+        "policy_changes_after_end": [
+            {"day": c.hour / 24.0, "label": c.label} for c in model.changes_not_reached()
+        ],
         "agencies": {
             f.name: {
                 "kind": f.kind,

@@ -11,7 +11,7 @@ PACKAGE = ROOT / "simulator"
 # Lower layers never import higher ones.
 LAYERS = [
     {"simulator.scenario.schema", "simulator.scenario.errors", "simulator.queueing"},
-    {"simulator.scenario.staffing", "simulator.scenario.checks"},
+    {"simulator.scenario.staffing", "simulator.scenario.checks", "simulator.scenario.messages"},
     {"simulator.scenario.timeline"},
     {"simulator.scenario.loader", "simulator.scenario"},
     {"simulator.territory", "simulator.travel", "simulator.incidents", "simulator.patrol"},

@@ -110,3 +110,37 @@ def test_offences_still_awaiting_their_report_at_the_end_are_kept() -> None:
     assert len(late) > 0
     assert late["t_dispatched_h"].isna().all()
     assert set(late["known"]) <= {"reported", "detected"}
+
+
+def test_messages_a_newcomer_can_act_on(tmp_path: Path) -> None:
+    base = SCENARIOS / "baseline.yaml"
+
+    def problems(path: Path, overrides: list[str] | None = None) -> str:
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(path, overrides or [])
+        return str(caught.value)
+
+    # A typo in the first segment of --set points at the --set, not at the file.
+    text = problems(base, ["agencis.pm_centre.officers=120"])
+    assert "--set agencis.pm_centre.officers=120" in text and "did you mean 'agencies'" in text
+    # A misspelt agency name is not silently a new agency.
+    text = problems(base, ["agencies.pm_center.officers=120"])
+    assert "agency 'pm_center' is not declared (did you mean 'pm_centre'?)" in text
+    # A typo inside a timeline change gets the same help as one in the file.
+    policy = _write(
+        tmp_path / "p.yaml",
+        f"extends: {base}\ntimeline:\n  - day: 1\n    set: {{demand.rate_per_hur: 3}}\n",
+    )
+    assert "did you mean 'rate_per_hour'" in problems(policy)
+    # Broken indentation says so.
+    broken = _write(tmp_path / "b.yaml", "agencies:\n  pm:\n    kind: x\n   units: 3\n")
+    assert "indentation" in problems(broken)
+
+
+def test_recruits_arriving_after_the_end_are_allowed_and_reported(tmp_path: Path) -> None:
+    from simulator import run
+
+    scenario = load_scenario(SCENARIOS / "state_withdrawal.yaml", ["run.days=40"])
+    meta = run(scenario, seed=1).metadata
+    assert [c["label"] for c in meta["policy_changes"]] == ["State cuts its officers"]
+    assert [c["day"] for c in meta["policy_changes_after_end"]] == [150.0]

@@ -92,7 +92,10 @@ def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("timeline", "expected"),
     [
-        ("  - day: 50\n    cut: {agency: state_police, officers: 1}\n", "after the run's last day"),
+        (
+            "  - day: 50\n    cut: {agency: state_police, officers: 1}\n",
+            "is after the end of the run",
+        ),
         ("  - day: 1\n    hire: {agency: pm_centr, officers: 3}\n", "did you mean 'pm_centre'"),
         ("  - day: 1\n    transfer: {type: nois, to: state_police}\n", "did you mean 'noise'"),
         ("  - day: 1\n    cut: {agency: pm_est, officers: 99}\n", "cannot cut 99 officers"),

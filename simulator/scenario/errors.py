@@ -11,7 +11,7 @@ Path = tuple[str | int, ...]
 
 def dotted(path: Path) -> str:
     """Render a key path the way users write it in ``--set``: ``agencies.pm.units``."""
-    return ".".join(str(p) for p in path) if path else "(top level)"
+    return ".".join(str(p) for p in path) if path else ""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -44,7 +44,8 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {dotted(self.path)}: {self.message}"
+        key = dotted(self.path)
+        return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
 
 
 class ScenarioError(Exception):

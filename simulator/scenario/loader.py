@@ -9,17 +9,16 @@ before validation and are reported as their own source.
 
 from __future__ import annotations
 
-import types
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from simulator.scenario.checks import semantic_findings
-from simulator.scenario.errors import Path, Problem, ScenarioError, did_you_mean, dotted
+from simulator.scenario.errors import Path, Problem, ScenarioError, dotted
+from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Scenario
 from simulator.scenario.timeline import compile_timeline
 
@@ -46,7 +45,15 @@ class _Positions:
         self._marks.update(other._marks)
 
     def find(self, path: Path) -> Mark:
-        """The mark of ``path``, or of its closest written ancestor."""
+        """The mark of ``path``, of a ``--set`` that wrote below it, or of its closest ancestor."""
+        if path not in self._marks:
+            below = [
+                m
+                for k, m in self._marks.items()
+                if k[: len(path)] == path and m[0].startswith("--set")
+            ]
+            if below:
+                return below[0]
         for n in range(len(path), -1, -1):
             mark = self._marks.get(path[:n])
             if mark is not None:
@@ -101,6 +108,8 @@ def _read_yaml(path: FsPath, pos: _Positions) -> dict[str, Any]:
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
         what = " ".join(filter(None, [exc.context, exc.problem]))
+        if "expected <block end>" in what or "mapping values are not allowed" in what:
+            what += " (check the indentation of this line and of the lines above it)"
         problem = Problem(source, line, column, (), f"malformed YAML: {what}")
         raise ScenarioError([problem]) from None
     except yaml.YAMLError as exc:
@@ -164,71 +173,13 @@ def apply_override(data: dict[str, Any], path: Path, value: Any) -> None:
         raise ValueError(f"'{dotted(path[:-1])}' is not a mapping")
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
-def _allowed_keys(path: Path) -> list[str]:
-    """The keys a user may write in the mapping at ``path`` (for did-you-mean)."""
-    current: Any = Scenario
-    for key in path:
-        model = _model_of(current)
-        if model is not None:
-            field = model.model_fields.get(str(key))
-            if field is None:
-                return []
-            current = field.annotation
-        else:
-            origin = typing.get_origin(current)
-            args = typing.get_args(current)
-            if origin in (dict, Mapping) and len(args) == 2:
-                current = args[1]
-            elif origin in (list, Sequence) and args:
-                current = args[0]
-            elif origin in (typing.Union, types.UnionType):
-                nested = [a for a in args if _model_of(a) or typing.get_origin(a)]
-                if not nested:
-                    return []
-                current = nested[0]
-                model = _model_of(current)
-                if model is not None:
-                    field = model.model_fields.get(str(key))
-                    if field is None:
-                        return []
-                    current = field.annotation
-            else:
-                return []
-    while (model := _model_of(current)) is None:
-        inner = [a for a in typing.get_args(current) if a is not type(None)]
-        if not inner:
-            return []
-        current = inner[0]
-    return list(model.model_fields)
-
-
-def _pydantic_problems(exc: ValidationError, pos: _Positions) -> list[Problem]:
+def _pydantic_problems(
+    exc: ValidationError, pos: _Positions, data: dict[str, Any]
+) -> list[Problem]:
     problems: list[Problem] = []
     for err in exc.errors(include_url=False):
-        path: Path = tuple(p for p in err["loc"] if not isinstance(p, str) or "[" not in p)
-        source, line, column = pos.find(path)
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            allowed = _allowed_keys(path[:-1])
-            word = str(path[-1])
-            near = did_you_mean(word, allowed)
-            msg = f"unknown key '{word}'"
-            msg += f" (did you mean '{near}'?)" if near else ""
-            if allowed:
-                msg += f"; allowed keys: {', '.join(allowed)}"
-        elif kind == "missing":
-            msg = "required key is missing"
-        else:
-            found = err.get("input")
-            shown = repr(found) if not isinstance(found, dict | list) else type(found).__name__
-            msg = f"{err['msg']} (found {shown})"
-        problems.append(Problem(source, line, column, path, msg))
+        path, msg = describe_error(err, data)
+        problems.append(Problem(*pos.find(path), path, msg))
     return problems
 
 
@@ -240,7 +191,7 @@ def parse_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_problems(exc, pos)) from None
+        raise ScenarioError(_pydantic_problems(exc, pos, data)) from None
     findings = semantic_findings(scenario)
     if not findings:
         findings = compile_timeline(scenario)[1]

@@ -17,6 +17,7 @@ the start with no resources to bring it in later).
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 
 from simulator.scenario.checks import Finding, semantic_findings
 from simulator.scenario.errors import Path, did_you_mean, dotted
+from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import (
     AgencyKind,
     HireAction,
@@ -48,7 +50,7 @@ FROZEN_SETTINGS = (
 
 @dataclass(frozen=True)
 class PolicyChange:
-    """A scenario coming into force at a time of the run.
+    """A scenario coming into force at a time of the run (possibly after its end).
 
     Attributes:
         hour: Model hour it takes effect.
@@ -252,13 +254,14 @@ def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Findi
         event = scenario.timeline[i]
         where: Path = ("timeline", i)
         day = event.effective_day
-        if day >= horizon_days:
+        if event.day >= horizon_days:
+            needed = math.floor(event.day) + 1 - scenario.run.warmup_days
             findings.append(
                 (
                     (*where, "day"),
-                    f"takes effect on day {day:g}, after the run's "
-                    f"last day ({horizon_days}: warm-up {scenario.run.warmup_days} + "
-                    f"{scenario.run.days} days)",
+                    f"day {event.day:g} is after the end of the run (day {horizon_days}: "
+                    f"warm-up {scenario.run.warmup_days} + {scenario.run.days} days, both "
+                    f"counted); run at least {needed} days (--days) or move the change",
                 )
             )
             continue
@@ -271,8 +274,10 @@ def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Findi
             continue
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                loc = dotted(tuple(err["loc"]))
-                findings.append(((*where, event.action), f"after this change, {loc}: {err['msg']}"))
+                path, message = describe_error(err, trial)
+                findings.append(
+                    ((*where, event.action), f"after this change, {dotted(path)}: {message}")
+                )
             continue
         problems = semantic_findings(nxt)
         if problems:

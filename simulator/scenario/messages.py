@@ -1,0 +1,102 @@
+"""Plain-language messages for schema violations, with did-you-mean suggestions."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+from simulator.scenario.errors import Path, did_you_mean
+from simulator.scenario.schema import Scenario
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _allowed_keys(path: Path) -> list[str]:
+    """The keys a user may write in the mapping at ``path`` (for did-you-mean)."""
+    current: Any = Scenario
+    for key in path:
+        model = _model_of(current)
+        if model is not None:
+            field = model.model_fields.get(str(key))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            origin = typing.get_origin(current)
+            args = typing.get_args(current)
+            if origin in (dict, Mapping) and len(args) == 2:
+                current = args[1]
+            elif origin in (list, Sequence) and args:
+                current = args[0]
+            elif origin in (typing.Union, types.UnionType):
+                nested = [a for a in args if _model_of(a) or typing.get_origin(a)]
+                if not nested:
+                    return []
+                current = nested[0]
+                model = _model_of(current)
+                if model is not None:
+                    field = model.model_fields.get(str(key))
+                    if field is None:
+                        return []
+                    current = field.annotation
+            else:
+                return []
+    while (model := _model_of(current)) is None:
+        inner = [a for a in typing.get_args(current) if a is not type(None)]
+        if not inner:
+            return []
+        current = inner[0]
+    return list(model.model_fields)
+
+
+def describe_error(err: ErrorDetails, data: Mapping[str, Any]) -> tuple[Path, str]:
+    """The dotted path and a message a policy analyst can act on, for one pydantic error.
+
+    Args:
+        err: One error from ``ValidationError.errors()``.
+        data: The raw scenario mapping that failed (for suggestions).
+    """
+    path: Path = tuple(p for p in err["loc"] if not isinstance(p, str) or "[" not in p)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(path[:-1])
+        word = str(path[-1])
+        near = did_you_mean(word, allowed)
+        msg = f"unknown key '{word}'"
+        msg += f" (did you mean '{near}'?)" if near else ""
+        if allowed:
+            msg += f"; allowed keys: {', '.join(allowed)}"
+        return path, msg
+    if kind == "missing":
+        agencies = data.get("agencies")
+        if (
+            len(path) == 3
+            and path[0] == "agencies"
+            and path[2] == "kind"
+            and isinstance(agencies, Mapping)
+        ):
+            name = str(path[1])
+            others = [
+                a
+                for a in agencies
+                if a != name and isinstance(agencies[a], Mapping) and "kind" in agencies[a]
+            ]
+            near = did_you_mean(name, others)
+            msg = f"agency '{name}' is not declared"
+            msg += f" (did you mean '{near}'?)" if near else ""
+            return path, msg + "; a new agency needs at least its kind and its resources"
+        return path, "required key is missing"
+    text = str(err["msg"]).removeprefix("Value error, ")
+    found = err.get("input")
+    if isinstance(found, dict | list):
+        return path, text
+    return path, f"{text} (found {found!r})"

@@ -101,6 +101,7 @@ def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
         ("  - day: 1\n    cut: {agency: pm_est, officers: 99}\n", "cannot cut 99 officers"),
         ("  - day: 1\n    set: {territory.extent_km: 3}\n", "cannot change during a run"),
         ("  - day: 1\n    set: {citizens.offender_share: 0.1}\n", "cannot change during a run"),
+        ("  - day: 1\n    set: {citizens: {watch_share: 0.1}}\n", "not the whole block"),
         ("  - day: 1\n    cctv: {districts: [centre-99]}\n", "centre-1 to centre-12"),
         ("  - day: 1\n    set: {demand.rate_per_hour: -1}\n", "greater than or equal to 0"),
         (

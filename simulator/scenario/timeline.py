@@ -132,6 +132,13 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             )
             if frozen:
                 raise _Refusal((*here, key), f"'{key}' cannot change during a run")
+            holds_frozen = [f for f in FROZEN_SETTINGS if f.startswith(key + ".")]
+            if holds_frozen or key in ("crime", "crime.types"):
+                raise _Refusal(
+                    (*here, key),
+                    f"set the individual settings under '{key}' (e.g. '{key}.<setting>'), not "
+                    "the whole block: some of it cannot change during a run",
+                )
             if path[:2] == ("crime", "types") and (
                 len(path) < 3 or current.crime is None or path[2] not in current.crime.types
             ):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,6 +98,42 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override applied before printing",
     )
+    p_batch = sub.add_parser(
+        "batch",
+        help="run an experiment: arms x design points x replicates",
+        description="Run every run of an experiment file and store one Parquet file per run, "
+        "a manifest and a consolidated table in the output folder. Replicate i of every arm "
+        "shares its seed (common random numbers). Results do not depend on --workers or the "
+        "executor.",
+    )
+    p_batch.add_argument("experiment", type=Path, help="experiment YAML file")
+    p_batch.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local worker processes (default: all cores)",
+    )
+    p_batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786",
+    )
+    p_batch.add_argument(
+        "--out", type=Path, help="results folder (default: results/<experiment file name>/)"
+    )
+    p_batch.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish a batch already in --out, skipping finished runs",
+    )
+    p_batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_an = sub.add_parser(
+        "analyze",
+        help="means with confidence intervals, paired differences, sensitivity indices",
+        description="Analyse a results folder of `secsim batch`; print the tables and write "
+        "analysis/arms.csv, differences.csv, sensitivity.csv and report.md in it.",
+    )
+    p_an.add_argument("store", type=Path, help="results folder of a batch")
     sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
@@ -216,6 +253,80 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.batch.runner import BatchReport, plan, run_batch
+    from simulator.batch.spec import load_experiment
+
+    spec = load_experiment(args.experiment)
+    store = args.out or Path("results") / args.experiment.stem
+    total = len(plan(spec, args.experiment, store))
+    show = not args.quiet and out.is_terminal
+    try:
+        if show:
+            columns = (
+                TextColumn("runs"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=out) as bar:
+                task = bar.add_task("runs", total=total, failed=0)
+
+                def advance(report: BatchReport) -> None:
+                    bar.update(
+                        task,
+                        completed=report.skipped + report.done + report.failed,
+                        failed=report.failed,
+                    )
+
+                report = run_batch(
+                    spec,
+                    args.experiment,
+                    store,
+                    workers=args.workers,
+                    scheduler=args.scheduler,
+                    resume=args.resume,
+                    progress=advance,
+                )
+        else:
+            report = run_batch(
+                spec,
+                args.experiment,
+                store,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                resume=args.resume,
+            )
+    except FileExistsError as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    for run_id, error in report.errors.items():
+        err.print(f"failed: {run_id}: {error}", markup=False, highlight=False, soft_wrap=True)
+    if not args.quiet:
+        out.print(
+            f"{report.done} runs done, {report.skipped} already stored, "
+            f"{report.failed} failed; results in {store}/",
+            soft_wrap=True,
+        )
+    return EXIT_OK if report.failed == 0 else 1
+
+
+def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.batch.analysis import analyze
+
+    if not (args.store / "summaries.parquet").exists():
+        err.print(
+            f"{args.store}: no consolidated results (run secsim batch first)",
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_BAD_INPUT
+    analyze(args.store)
+    sys.stdout.write((args.store / "analysis" / "report.md").read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     status = EXIT_OK
     for path in args.files:
@@ -249,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
             sys.stdout.write(text)
             return EXIT_OK
+        if args.command == "batch":
+            return _cmd_batch(args, out, err)
+        if args.command == "analyze":
+            return _cmd_analyze(args, out, err)
         if args.command == "schema":
             sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
             return EXIT_OK

@@ -21,6 +21,8 @@ LAYERS = [
     {"simulator.model"},
     {"simulator.metrics"},
     {"simulator.runner"},
+    {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
+    {"simulator.batch.runner", "simulator.batch.analysis"},
     {"simulator.cli", "simulator", "simulator.__main__"},
 ]
 

@@ -25,7 +25,7 @@ from simulator.scenario.timeline import compile_timeline
 Mark = tuple[str, int | None, int | None]
 
 
-class _Positions:
+class Positions:
     """Where each key path was written: file and line, or the ``--set`` argument."""
 
     def __init__(self, default_source: str):
@@ -33,14 +33,16 @@ class _Positions:
         self._marks: dict[Path, Mark] = {}
 
     def add(self, path: Path, source: str, line: int | None, column: int | None) -> None:
+        """Record where ``path`` was written."""
         self._marks[path] = (source, line, column)
 
     def override(self, path: Path, source: str) -> None:
+        """``path`` (and everything under it) now comes from ``source`` (a ``--set``)."""
         for key in [k for k in self._marks if k[: len(path)] == path]:
             del self._marks[key]
         self._marks[path] = (source, None, None)
 
-    def update(self, other: _Positions) -> None:
+    def update(self, other: Positions) -> None:
         """Take every mark of ``other`` (a file that overrides this one)."""
         self._marks.update(other._marks)
 
@@ -61,7 +63,7 @@ class _Positions:
         return (self.default_source, None, None)
 
 
-def _walk(node: yaml.Node, path: Path, source: str, pos: _Positions, dup: list[Problem]) -> None:
+def _walk(node: yaml.Node, path: Path, source: str, pos: Positions, dup: list[Problem]) -> None:
     pos.add(path, source, node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -87,7 +89,12 @@ def _walk(node: yaml.Node, path: Path, source: str, pos: _Positions, dup: list[P
             _walk(item, (*path, i), source, pos, dup)
 
 
-def _read_yaml(path: FsPath, pos: _Positions) -> dict[str, Any]:
+def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
+    """Read a YAML mapping, recording the position of every key in ``pos``.
+
+    Raises:
+        ScenarioError: If the file cannot be read, is not YAML, or is not a mapping.
+    """
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -173,9 +180,7 @@ def apply_override(data: dict[str, Any], path: Path, value: Any) -> None:
         raise ValueError(f"'{dotted(path[:-1])}' is not a mapping")
 
 
-def _pydantic_problems(
-    exc: ValidationError, pos: _Positions, data: dict[str, Any]
-) -> list[Problem]:
+def _pydantic_problems(exc: ValidationError, pos: Positions, data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     for err in exc.errors(include_url=False):
         path, msg = describe_error(err, data)
@@ -184,10 +189,10 @@ def _pydantic_problems(
 
 
 def parse_scenario(
-    data: dict[str, Any], *, source: str = "<scenario>", positions: _Positions | None = None
+    data: dict[str, Any], *, source: str = "<scenario>", positions: Positions | None = None
 ) -> Scenario:
     """Validate a raw mapping into a :class:`Scenario`, or raise with every problem."""
-    pos = positions or _Positions(source)
+    pos = positions or Positions(source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -211,14 +216,14 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _read_with_extends(path: FsPath, pos: _Positions, chain: tuple[FsPath, ...]) -> dict[str, Any]:
+def _read_with_extends(path: FsPath, pos: Positions, chain: tuple[FsPath, ...]) -> dict[str, Any]:
     """Read ``path`` and, if it says ``extends: other.yaml``, merge it over that file.
 
     The parent is found relative to the file that names it; chains work; a
     cycle is an error naming the chain.
     """
-    own = _Positions(str(path))
-    data = _read_yaml(path, own)
+    own = Positions(str(path))
+    data = read_yaml(path, own)
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
         pos.update(own)
@@ -252,15 +257,13 @@ def _read_with_extends(path: FsPath, pos: _Positions, chain: tuple[FsPath, ...])
     return deep_merge(base, data)
 
 
-def load_raw(
-    path: str | FsPath, overrides: Sequence[str] = ()
-) -> tuple[dict[str, Any], _Positions]:
+def load_raw(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict[str, Any], Positions]:
     """Read a scenario file (with what it extends) and apply ``--set`` overrides.
 
     Nothing is validated yet; the positions say where every key was written.
     """
     fs_path = FsPath(path)
-    pos = _Positions(str(fs_path))
+    pos = Positions(str(fs_path))
     data = _read_with_extends(fs_path, pos, ())
     problems: list[Problem] = []
     for text in overrides:

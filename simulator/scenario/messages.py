@@ -20,9 +20,9 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _allowed_keys(path: Path) -> list[str]:
+def _allowed_keys(path: Path, root: type[BaseModel] = Scenario) -> list[str]:
     """The keys a user may write in the mapping at ``path`` (for did-you-mean)."""
-    current: Any = Scenario
+    current: Any = root
     for key in path:
         model = _model_of(current)
         if model is not None:
@@ -58,17 +58,20 @@ def _allowed_keys(path: Path) -> list[str]:
     return list(model.model_fields)
 
 
-def describe_error(err: ErrorDetails, data: Mapping[str, Any]) -> tuple[Path, str]:
+def describe_error(
+    err: ErrorDetails, data: Mapping[str, Any], root: type[BaseModel] = Scenario
+) -> tuple[Path, str]:
     """The dotted path and a message a policy analyst can act on, for one pydantic error.
 
     Args:
         err: One error from ``ValidationError.errors()``.
-        data: The raw scenario mapping that failed (for suggestions).
+        data: The raw mapping that failed (for suggestions).
+        root: The model of the whole file (a scenario, or an experiment).
     """
     path: Path = tuple(p for p in err["loc"] if not isinstance(p, str) or "[" not in p)
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1])
+        allowed = _allowed_keys(path[:-1], root)
         word = str(path[-1])
         near = did_you_mean(word, allowed)
         msg = f"unknown key '{word}'"

@@ -1,0 +1,1 @@
+"""Batches of runs: experiment files, designs, executors, the results store, analysis."""

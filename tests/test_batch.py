@@ -1,0 +1,153 @@
+"""Batches: identical results whatever the executor, crash-safe resume, paired analysis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulator.batch.analysis import analyze
+from simulator.batch.runner import TIMING_COLUMNS, run_batch
+from simulator.batch.spec import load_experiment
+from simulator.cli import main
+from simulator.scenario import ScenarioError
+
+from .conftest import ROOT, SCENARIOS
+
+TINY = f"""\
+name: tiny
+reference: baseline
+arms:
+  baseline: {{scenario: {SCENARIOS / "baseline.yaml"}}}
+  transfer: {{scenario: {SCENARIOS / "competence_transfer.yaml"}}}
+design:
+  kind: grid
+  factors:
+    agencies.state_police.budget_eur: {{values: [15000000, 21000000]}}
+replicates: 3
+seed: 7
+days: 2
+warmup_days: 0
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY, encoding="utf-8")
+    return path
+
+
+def _table(store: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(store / "summaries.parquet")
+    return frame.drop(columns=[c for c in frame.columns if c.split(".")[-1] in TIMING_COLUMNS])
+
+
+def test_one_or_two_workers_give_identical_results(tiny: Path, tmp_path: Path) -> None:
+    spec = load_experiment(tiny)
+    one = run_batch(spec, tiny, tmp_path / "one", workers=1)
+    two = run_batch(spec, tiny, tmp_path / "two", workers=2)
+    assert one.done == two.done == 12 and one.failed == two.failed == 0
+    pd.testing.assert_frame_equal(_table(tmp_path / "one"), _table(tmp_path / "two"))
+    manifest = pd.read_parquet(tmp_path / "one" / "manifest.parquet")
+    assert set(manifest["status"]) == {"done"} and len(manifest) == 12
+    # Common random numbers: replicate r has the same seed in every arm and point.
+    seeds = manifest.groupby("replicate")["seed"].nunique()
+    assert (seeds == 1).all()
+
+
+def test_a_dask_cluster_gives_the_same_results(tiny: Path, tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    spec = load_experiment(tiny)
+    run_batch(spec, tiny, tmp_path / "local", workers=1)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        report = run_batch(spec, tiny, tmp_path / "dask", scheduler=cluster.scheduler_address)
+    assert report.done == 12
+    pd.testing.assert_frame_equal(_table(tmp_path / "local"), _table(tmp_path / "dask"))
+
+
+def test_a_batch_killed_and_resumed_loses_nothing(tiny: Path, tmp_path: Path) -> None:
+    store = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "batch",
+        str(tiny),
+        "--workers",
+        "1",
+        "--quiet",
+        "--out",
+        str(store),
+    ]
+    proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if len(list((store / "runs").glob("*.parquet"))) >= 3 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list((store / "runs").glob("*.parquet")))
+    assert 0 < finished < 12, "the kill should land mid-batch"
+    # Without --resume the folder is refused, not overwritten.
+    assert main(["batch", str(tiny), "--workers", "1", "--quiet", "--out", str(store)]) == 2
+    assert (
+        main(["batch", str(tiny), "--workers", "1", "--quiet", "--out", str(store), "--resume"])
+        == 0
+    )
+    spec = load_experiment(tiny)
+    run_batch(spec, tiny, tmp_path / "whole", workers=1)
+    pd.testing.assert_frame_equal(_table(store), _table(tmp_path / "whole"))
+    assert not list((store / "runs").glob(".*.tmp"))
+
+
+def test_a_failing_run_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(TINY.replace("values: [15000000, 21000000]", "values: [15000000, -1]"))
+    spec = load_experiment(path)
+    report = run_batch(spec, path, tmp_path / "store", workers=1)
+    assert report.done == 6 and report.failed == 6
+    manifest = pd.read_parquet(tmp_path / "store" / "manifest.parquet")
+    failed = manifest[manifest["status"] == "failed"]
+    assert failed["error"].str.contains("budget_eur").all()
+
+
+def test_paired_intervals_are_narrower_than_unpaired(tiny: Path, tmp_path: Path) -> None:
+    spec = load_experiment(tiny)
+    run_batch(spec, tiny, tmp_path / "s", workers=1)
+    result = analyze(tmp_path / "s")
+    calls = result.differences.set_index("output").loc["calls.total"]
+    # The two arms share their calls for service: paired, the difference is tight.
+    assert calls["paired_over_unpaired_width"] < 0.5
+    assert (tmp_path / "s" / "analysis" / "report.md").exists()
+    assert set(result.arms["arm"]) == {"baseline", "transfer"}
+
+
+def test_experiment_mistakes_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        TINY.replace("reference: baseline", "reference: baselin").replace(
+            "replicates: 3", "replicatez: 3"
+        )
+    )
+    with pytest.raises(ScenarioError, match="did you mean 'replicates'"):
+        load_experiment(path)
+    path.write_text(TINY.replace("reference: baseline", "reference: baselin"))
+    with pytest.raises(ScenarioError, match="did you mean 'baseline'"):
+        load_experiment(path)
+
+
+@pytest.mark.parametrize("name", ["policy_arms", "budget_competence_grid", "behaviour_sensitivity"])
+def test_shipped_experiments_load(name: str) -> None:
+    spec = load_experiment(ROOT / "experiments" / f"{name}.yaml")
+    assert spec.arms

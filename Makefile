@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/baseline.yaml
 ARGS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench figures clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "secsim needs Python 3.12 or newer (found " + sys.version.split()[0] + "); with pyenv, the .python-version file selects 3.12")'
@@ -26,6 +26,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests benchmarks
 	$(BIN)/mypy simulator
+
+figures: $(STAMP)
+	$(BIN)/secsim figures $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_run.py $(ARGS)

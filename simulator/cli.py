@@ -21,6 +21,7 @@ from rich.table import Table
 
 from simulator.runner import RunResult, run, write_results
 from simulator.scenario import ScenarioError, json_schema, load_scenario, resolved_dict
+from simulator.territory import TerritoryError, build_territory
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -134,6 +135,32 @@ def _parser() -> argparse.ArgumentParser:
         "analysis/arms.csv, differences.csv, sensitivity.csv and report.md in it.",
     )
     p_an.add_argument("store", type=Path, help="results folder of a batch")
+    p_fig = sub.add_parser(
+        "figures",
+        help="rebuild every figure from the shipped experiments, running what is missing",
+        description="Rebuild the six figures (PNG, PDF and a caption file each) from the "
+        "shipped scenarios and experiments, running what is missing. By default runs are "
+        "short and few (quick); --full uses the experiment files' own horizons and replicates "
+        "(publication quality). Batch results are kept in --store and reused.",
+    )
+    p_fig.add_argument("--full", action="store_true", help="publication-quality runs")
+    p_fig.add_argument("--out", type=Path, default=Path("figures"), help="figures folder")
+    p_fig.add_argument(
+        "--store", type=Path, default=Path("results/figures"), help="where batch results are kept"
+    )
+    p_fig.add_argument("--days", type=int, default=30, help="days per run (not with --full)")
+    p_fig.add_argument(
+        "--replicates", type=int, default=2, help="replicates per arm (not with --full)"
+    )
+    p_fig.add_argument(
+        "--sobol-samples",
+        type=int,
+        default=16,
+        help="base samples of the sensitivity design (not with --full)",
+    )
+    p_fig.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes"
+    )
     sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
@@ -327,13 +354,43 @@ def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_figures(args: argparse.Namespace, out: Console) -> int:
+    from simulator.figures import FigureSettings, build_all
+
+    root = Path(__file__).resolve().parent.parent
+    command = "secsim figures" + (
+        " --full"
+        if args.full
+        else f" --days {args.days} --replicates {args.replicates}"
+        f" --sobol-samples {args.sobol_samples}"
+    )
+    settings = FigureSettings(
+        root=root,
+        out=args.out,
+        store=args.store,
+        full=args.full,
+        days=args.days,
+        replicates=args.replicates,
+        sobol_samples=args.sobol_samples,
+        workers=args.workers,
+        command=command,
+    )
+    written = build_all(settings)
+    out.print(f"{len(written)} files written in {args.out}/", soft_wrap=True)
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
             scenario = load_scenario(path, args.overrides)
+            build_territory(scenario.territory)  # cheap, and catches a commune without land
         except ScenarioError as exc:
             err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
+            status = EXIT_BAD_INPUT
+        except TerritoryError as exc:
+            err.print(f"{path}: territory: {exc}", markup=False, highlight=False, soft_wrap=True)
             status = EXIT_BAD_INPUT
         else:
             out.print(
@@ -364,12 +421,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_batch(args, out, err)
         if args.command == "analyze":
             return _cmd_analyze(args, out, err)
+        if args.command == "figures":
+            return _cmd_figures(args, out)
         if args.command == "schema":
             sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
             return EXIT_OK
         return _cmd_validate(args, out, err)
     except ScenarioError as exc:
         err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except TerritoryError as exc:
+        where = getattr(args, "scenario", None) or getattr(args, "experiment", "")
+        err.print(f"{where}: territory: {exc}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.print("interrupted; nothing written")

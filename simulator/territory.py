@@ -78,6 +78,10 @@ _NOISE_SIGMA = 0.5
 _LLOYD_ITERATIONS = 4
 
 
+class TerritoryError(ValueError):
+    """A territory that cannot be generated as described (e.g. a commune without land)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Territory:
     """Cells with their attributes, grouped into districts and communes.
@@ -283,7 +287,10 @@ def _partition_communes(
     radius = spec.central_radius_share * spec.extent_km * 1000.0
     outside = r > radius
     if suburbs and outside.any():
-        weights = np.array([max(communes[k].residents, 1) for k in suburbs], dtype=float)
+        # Sectors follow residents, but every suburb gets a share of the ring (5 % of
+        # the suburbs' residents at least), so none is left without land.
+        floor = 0.05 * max(1, sum(communes[k].residents for k in suburbs))
+        weights = np.array([max(communes[k].residents, floor) for k in suburbs], dtype=float)
         bounds = np.cumsum(weights / weights.sum()) * 2 * np.pi
         offset = rng.uniform(0.0, 2 * np.pi)
         angle = np.mod(np.arctan2(dy, dx) - offset, 2 * np.pi)
@@ -306,7 +313,10 @@ def _partition_districts(
     for k, c in enumerate(communes):
         cells = np.flatnonzero(commune == k)
         if cells.size == 0:
-            raise ValueError(f"commune '{c.name}' got no cells: enlarge the territory")
+            raise TerritoryError(
+                f"commune '{c.name}' got no cells: enlarge territory.extent_km, lower "
+                "territory.cell_m, or use fewer communes"
+            )
         n_d = min(c.districts, cells.size)
         pts = np.column_stack([x_m[cells], y_m[cells]])
         centres = pts[rng.choice(cells.size, size=n_d, replace=False)]

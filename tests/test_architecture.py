@@ -23,6 +23,7 @@ LAYERS = [
     {"simulator.runner"},
     {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
     {"simulator.batch.runner", "simulator.batch.analysis"},
+    {"simulator.figures"},
     {"simulator.cli", "simulator", "simulator.__main__"},
 ]
 

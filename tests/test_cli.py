@@ -216,3 +216,23 @@ def test_python_dash_m_and_help_work() -> None:
     assert done.returncode == 0
     for option in ("--seed", "--days", "--warmup-days", "--out", "--set", "--quiet"):
         assert option in done.stdout
+
+
+def test_a_territory_that_cannot_be_laid_out_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    communes = ", ".join(
+        f"{{name: s{i}, role: suburb, residents: 100, districts: 1}}" for i in range(30)
+    )
+    path = tmp_path / "tiny_land.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\nterritory:\n  extent_km: 1\n  communes: "
+        f"[{{name: centre, role: central, residents: 1000, districts: 1}}, {communes}]\n"
+        "agencies:\n  pm_nord: {communes: [s1]}\n  pm_est: {communes: [s2]}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "territory: commune" in err and "got no cells" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,477 @@
+"""The published figures, rebuilt from the shipped experiments with one command.
+
+``secsim figures`` runs what is missing (small replicate counts and horizons by
+default, the experiment files' own with ``--full``), then draws six figures,
+each as PNG and PDF with a caption file that says what it shows and the exact
+command that made it. Colours are the Okabe-Ito palette, safe for colour-blind
+readers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+from scipy import stats
+
+from simulator.batch.analysis import analyze
+from simulator.batch.runner import run_batch
+from simulator.batch.spec import ExperimentSpec, arm_scenario_path, load_experiment
+from simulator.crime import cctv_coverage, initial_market_cells
+from simulator.model import SecurityModel
+from simulator.runner import run
+from simulator.scenario import load_scenario
+from simulator.scenario.schema import DistrictType
+
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+DISTRICT_COLOURS = dict(zip(list(DistrictType), OKABE_ITO, strict=True))
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    """How much to run before drawing.
+
+    Attributes:
+        root: The repository root (scenarios/ and experiments/ are read there).
+        out: Where figures go.
+        store: Where batch results are kept between invocations.
+        full: Use the experiment files' own horizons and replicates.
+        days: Days per run when not ``full``.
+        replicates: Replicates per arm when not ``full``.
+        sobol_samples: Base samples of the sensitivity design when not ``full``.
+        workers: Local worker processes for the batches.
+        command: The command line to quote in captions.
+    """
+
+    root: Path
+    out: Path
+    store: Path
+    full: bool = False
+    days: int = 30
+    replicates: int = 2
+    sobol_samples: int = 16
+    workers: int = 1
+    command: str = "secsim figures"
+
+
+def _style() -> None:
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 200,
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": matplotlib.rcsetup.cycler(color=OKABE_ITO),
+        }
+    )
+
+
+def _save(fig: Any, settings: FigureSettings, name: str, caption: str) -> list[Path]:
+    settings.out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        path = settings.out / f"{name}.{ext}"
+        fig.savefig(
+            path, bbox_inches="tight", metadata={"CreationDate": None} if ext == "pdf" else None
+        )
+        paths.append(path)
+    plt.close(fig)
+    text = f"{caption}\n\nMade by: {settings.command}\n"
+    (settings.out / f"{name}.txt").write_text(text, encoding="utf-8")
+    return [*paths, settings.out / f"{name}.txt"]
+
+
+def _experiment(settings: FigureSettings, name: str, **extra: Any) -> tuple[ExperimentSpec, Path]:
+    """The shipped experiment, made small unless ``full``, run where missing."""
+    path = settings.root / "experiments" / f"{name}.yaml"
+    spec = load_experiment(path)
+    if not settings.full:
+        # Short runs, but long enough for every arm's policy changes to be decided.
+        last = max(
+            (
+                event.day
+                for arm in spec.arms.values()
+                for event in load_scenario(arm_scenario_path(path, arm)).timeline
+            ),
+            default=0.0,
+        )
+        days = max(settings.days, int(last) + 1 - spec.warmup_days)
+        update: dict[str, Any] = {"days": days, "replicates": settings.replicates}
+        if spec.design.kind == "sobol":
+            design = spec.design.model_copy(update={"samples": settings.sobol_samples})
+            update.update(design=design, replicates=1)
+        spec = spec.model_copy(update={**update, **extra})
+    # One store per version of the experiment: changed settings never meet old results.
+    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:10]
+    store = settings.store / f"{name}-{digest}"
+    run_batch(spec, path, store, workers=settings.workers, resume=True)
+    return spec, store
+
+
+# ----------------------------------------------------------------- figure 1
+
+
+def territory_map(settings: FigureSettings) -> list[Path]:
+    """Districts by type, communes, CCTV zones, drug markets and guarded sites."""
+    scenario = load_scenario(settings.root / "scenarios" / "baseline.yaml")
+    model = SecurityModel(scenario, seed=1)
+    t = model.territory
+    types = list(DistrictType)
+    grid = np.array([types.index(t.district_types[d]) for d in t.district]).reshape(t.ny, t.nx)
+    fig, ax = plt.subplots(figsize=(6.2, 5.4))
+    extent = (0, t.nx * t.cell_m / 1000, 0, t.ny * t.cell_m / 1000)
+    ax.imshow(
+        grid,
+        origin="lower",
+        extent=extent,
+        cmap=ListedColormap(OKABE_ITO),
+        vmin=-0.5,
+        vmax=len(types) - 0.5,
+        interpolation="nearest",
+    )
+    communes = t.commune.reshape(t.ny, t.nx)
+    ax.contour(
+        communes,
+        levels=np.arange(len(t.commune_names)) + 0.5,
+        colors="white",
+        linewidths=1.6,
+        extent=extent,
+        origin="lower",
+    )
+    cctv = cctv_coverage(t, scenario.cctv).reshape(t.ny, t.nx)
+    if cctv.any():
+        ax.contourf(
+            cctv > 0,
+            levels=[0.5, 1.5],
+            hatches=["////"],
+            colors="none",
+            extent=extent,
+            origin="lower",
+        )
+    km = t.cell_m / 1000
+    if scenario.crime is not None:
+        markets = initial_market_cells(t, scenario.crime)
+        ax.scatter(
+            (markets % t.nx + 0.5) * km,
+            (markets // t.nx + 0.5) * km,
+            marker="X",
+            s=60,
+            c="black",
+            label="drug market",
+        )
+    site_lists = [a.site_cells for a in model.agencies if a.site_cells.size]
+    sites = np.unique(np.concatenate(site_lists)) if site_lists else np.empty(0, dtype=int)
+    ax.scatter(
+        (sites % t.nx + 0.5) * km,
+        (sites // t.nx + 0.5) * km,
+        marker="s",
+        s=10,
+        facecolors="none",
+        edgecolors="black",
+        linewidths=0.6,
+        label="guarded site",
+    )
+    handles = [Patch(color=DISTRICT_COLOURS[d], label=d.value.replace("_", " ")) for d in types]
+    handles += [Patch(facecolor="none", hatch="////", label="CCTV zone")]
+    legend1 = ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        frameon=False,
+        title="district type",
+    )
+    ax.add_artist(legend1)
+    ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False)
+    for k, name in enumerate(t.commune_names):
+        hall = t.town_hall_cell[k]
+        ax.annotate(
+            name,
+            ((hall % t.nx + 0.5) * km, (hall // t.nx + 0.5) * km),
+            color="white",
+            fontweight="bold",
+            ha="center",
+        )
+    ax.set_xlabel("x (km)")
+    ax.set_ylabel("y (km)")
+    ax.set_title("The baseline territory: 150,000 residents, 4 communes")
+    caption = (
+        "Figure 1. The synthetic territory of scenarios/baseline.yaml: districts by "
+        "type (colours), commune boundaries (white lines, names at town halls), CCTV "
+        "zones (hatched), drug markets at the start (crosses) and the private security "
+        "firm's contracted sites (squares)."
+    )
+    return _save(fig, settings, "fig1_territory", caption)
+
+
+# ----------------------------------------------------------------- figure 2
+
+
+def response_distributions(settings: FigureSettings) -> list[Path]:
+    """Response time by agency and priority, baseline against competence transfer."""
+    days = 365 if settings.full else settings.days
+    frames = []
+    for arm in ("baseline", "competence_transfer"):
+        scenario = load_scenario(settings.root / "scenarios" / f"{arm}.yaml", [f"run.days={days}"])
+        inc = run(scenario, seed=1).incidents.to_pandas()
+        w0 = scenario.run.warmup_days * 24
+        inc = inc[
+            (inc["t_reported_h"] >= w0)
+            & inc["t_arrived_h"].notna()
+            & inc["needs_response"]
+            & (inc["kind"] != "task")
+        ]
+        frames.append(
+            inc.assign(arm=arm, response_min=(inc["t_arrived_h"] - inc["t_reported_h"]) * 60)
+        )
+    data = pd.concat(frames)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    groups = [
+        ("agency", sorted(data["agency"].unique())),
+        ("priority", sorted(data["priority"].unique())),
+    ]
+    for ax, (column, levels) in zip(axes, groups, strict=True):
+        positions = np.arange(len(levels))
+        for k, arm in enumerate(("baseline", "competence_transfer")):
+            sub = data[data["arm"] == arm]
+            values = [sub.loc[sub[column] == lev, "response_min"].to_numpy() for lev in levels]
+            values = [v if v.size else np.array([np.nan]) for v in values]
+            box = ax.boxplot(
+                values,
+                positions=positions + (k - 0.5) * 0.35,
+                widths=0.3,
+                showfliers=False,
+                patch_artist=True,
+                medianprops={"color": "black"},
+            )
+            for patch in box["boxes"]:
+                patch.set_facecolor(OKABE_ITO[k])
+        ax.set_xticks(
+            positions, [str(lev) for lev in levels], rotation=30 if column == "agency" else 0
+        )
+        ax.set_xlabel(column)
+    axes[0].set_ylabel("response time (min, call to arrival)")
+    axes[1].legend(
+        handles=[
+            Patch(color=OKABE_ITO[0], label="baseline"),
+            Patch(color=OKABE_ITO[1], label="competence transfer"),
+        ],
+        frameon=False,
+    )
+    fig.suptitle("Response times: baseline against competence transfer")
+    caption = (
+        f"Figure 2. Response time (call to first unit on scene, minutes) by agency and "
+        f"by priority, baseline against scenarios/competence_transfer.yaml; boxes show "
+        f"quartiles, whiskers 1.5 IQR; {days} days, seed 1."
+    )
+    return _save(fig, settings, "fig2_response", caption)
+
+
+# ----------------------------------------------------------------- figure 3
+
+
+def offences_over_time(settings: FigureSettings) -> list[Path]:
+    """Actual and recorded offences per week, and the dark figure, under co-production."""
+    days = 365 if settings.full else max(settings.days, 28)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    for k, arm in enumerate(("baseline", "citizen_coproduction")):
+        scenario = load_scenario(settings.root / "scenarios" / f"{arm}.yaml", [f"run.days={days}"])
+        ts = run(scenario, seed=1).timeseries
+        week = (ts["day"] - ts["day"].min()) // 7
+        full_weeks = week[week < len(ts) // 7]  # a last, partial week would look like a drop
+        weekly = (
+            ts.loc[full_weeks.index]
+            .groupby(full_weeks)[["offences_actual", "offences_recorded"]]
+            .sum()
+        )
+        ax.plot(weekly.index, weekly["offences_actual"], color=OKABE_ITO[k], label=f"{arm}: actual")
+        ax.plot(
+            weekly.index,
+            weekly["offences_recorded"],
+            color=OKABE_ITO[k],
+            ls="--",
+            label=f"{arm}: recorded",
+        )
+        dark = 1 - weekly["offences_recorded"] / weekly["offences_actual"]
+        ax2.plot(weekly.index, 100 * dark, color=OKABE_ITO[k], label=arm)
+    ax.set_ylabel("offences per week")
+    ax.legend(frameon=False, fontsize=7)
+    ax2.set_ylabel("dark figure (% never known)")
+    ax2.set_xlabel("week of the statistics window")
+    ax2.xaxis.get_major_locator().set_params(integer=True)
+    ax2.legend(frameon=False, fontsize=7)
+    fig.suptitle("Actual and recorded offences under citizen co-production")
+    caption = (
+        f"Figure 3. Offences per week that happen (solid) and that get recorded "
+        f"(dashed), and the dark figure, in the baseline and under "
+        f"scenarios/citizen_coproduction.yaml (citizen watch and prevention from day "
+        f"30); {days} days, seed 1."
+    )
+    return _save(fig, settings, "fig3_offences", caption)
+
+
+# ----------------------------------------------------------------- figure 4
+
+
+def budget_scope_heatmap(settings: FigureSettings) -> list[Path]:
+    """p90 response and actual offences over State budget x municipal scope."""
+    spec, store = _experiment(settings, "budget_competence_grid")
+    runs = pd.read_parquet(store / "summaries.parquet")
+    factor = "factor.agencies.state_police.budget_eur"
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+    for ax, (output, label) in zip(
+        axes,
+        [
+            ("response_min.p90", "p90 response (min)"),
+            ("offences.actual_per_1000", "actual offences per 1,000/yr"),
+        ],
+        strict=True,
+    ):
+        table = runs.groupby(["arm", factor])[output].mean().unstack(factor)
+        table = table.loc[list(spec.arms)]
+        image = ax.imshow(table.to_numpy(), aspect="auto", cmap="cividis")
+        ax.set_xticks(range(table.shape[1]), [f"{b / 1e6:.0f}" for b in table.columns])
+        ax.set_yticks(range(table.shape[0]), [f"{a} scope" for a in table.index])
+        ax.set_xlabel("State police budget (M EUR/yr)")
+        ax.set_title(label)
+        for (i, j), value in np.ndenumerate(table.to_numpy()):
+            ax.text(j, i, f"{value:.1f}", ha="center", va="center", color="white", fontsize=7)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    caption = (
+        f"Figure 4. Mean over {spec.replicates} paired replicates of the p90 response "
+        f"time and of actual offences, over the State police budget and the scope of "
+        f"the municipal police's competences (experiments/budget_competence_grid.yaml, "
+        f"{spec.days} days per run)."
+    )
+    return _save(fig, settings, "fig4_budget_scope", caption)
+
+
+# ----------------------------------------------------------------- figure 5
+
+
+def equity(settings: FigureSettings) -> list[Path]:
+    """Priority neighbourhoods against the rest, for each policy arm, with 95 % intervals."""
+    spec, store = _experiment(settings, "policy_arms")
+    runs = pd.read_parquet(store / "summaries.parquet")
+    prefix = "offences.by_district_type."
+    kinds = sorted({c[len(prefix) :].split(".")[0] for c in runs.columns if c.startswith(prefix)})
+
+    def per_resident(kind_list: list[str]) -> pd.Series:
+        # Residents of a type are actual / actual_per_1000, up to a common factor.
+        actual = sum(runs[f"{prefix}{k}.actual"].fillna(0) for k in kind_list)
+        residents = sum(
+            (runs[f"{prefix}{k}.actual"] / runs[f"{prefix}{k}.actual_per_1000"]).fillna(0)
+            for k in kind_list
+        )
+        return actual / residents
+
+    rest = [k for k in kinds if k != "qpv"]
+    runs = runs.assign(ratio=per_resident(["qpv"]) / per_resident(rest))
+    rows = []
+    for arm, group in runs.groupby("arm", sort=False):
+        values = group["ratio"].to_numpy(dtype=float)
+        half = (
+            float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+            if values.size > 1
+            else np.nan
+        )
+        rows.append((arm, values.mean(), half))
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    names = [r[0].replace("_", " ") for r in rows]
+    ax.barh(names, [r[1] for r in rows], xerr=[r[2] for r in rows], color=OKABE_ITO[4], capsize=3)
+    ax.axvline(rows[0][1], color="black", lw=0.8, ls=":")
+    ax.set_xlabel("actual offences per resident, priority neighbourhoods / rest of the area")
+    ax.invert_yaxis()
+    fig.suptitle("Equity: priority neighbourhoods (QPV) against the rest")
+    caption = (
+        f"Figure 5. For each policy arm of experiments/policy_arms.yaml, the ratio of "
+        f"actual offences per resident in priority neighbourhoods to that in the rest of "
+        f"the area, with 95 % Student-t intervals over "
+        f"{spec.replicates} replicates ({spec.days} days per run); the dotted line is "
+        f"the baseline."
+    )
+    return _save(fig, settings, "fig5_equity", caption)
+
+
+# ----------------------------------------------------------------- figure 6
+
+
+def sensitivity_indices(settings: FigureSettings) -> list[Path]:
+    """Sobol indices of the main outcomes over the behavioural parameters."""
+    spec, store = _experiment(settings, "behaviour_sensitivity")
+    sens = analyze(store).sensitivity
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True, layout="constrained")
+    if sens is not None and len(sens):
+        outputs = list(dict.fromkeys(sens["output"]))
+        factors = list(dict.fromkeys(sens["factor"]))
+        for ax, index in zip(axes, ("S1", "ST"), strict=True):
+            width = 0.8 / max(1, len(outputs))
+            for k, output in enumerate(outputs):
+                sub = sens[sens["output"] == output].set_index("factor").reindex(factors)
+                ax.bar(
+                    np.arange(len(factors)) + k * width,
+                    sub[index],
+                    width,
+                    yerr=sub[f"{index}_conf"],
+                    label=output,
+                    capsize=2,
+                )
+            ax.set_xticks(
+                np.arange(len(factors)) + 0.4 - width / 2,
+                [f.split(".")[-1] for f in factors],
+                rotation=35,
+                ha="right",
+            )
+            ax.set_title("first-order (S1)" if index == "S1" else "total (ST)")
+            ax.set_ylim(-0.2, 1.2)  # indices live in [0, 1]; wider intervals are clipped
+        axes[0].set_ylabel("Sobol index")
+        fig.legend(
+            *axes[0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncol=3,
+            frameon=False,
+            fontsize=7,
+        )
+    fig.suptitle("Sensitivity of outcomes to behavioural parameters")
+    caption = (
+        f"Figure 6. Sobol indices (first-order and total, with SALib confidence "
+        f"intervals) of the main outcomes over the parameters of "
+        f"experiments/behaviour_sensitivity.yaml (Saltelli sampling, N = "
+        f"{spec.design.samples}, {spec.days} days per run, {spec.replicates} replicate per "
+        f"point: the noise of single runs shows up as interaction in the total indices)."
+    )
+    return _save(fig, settings, "fig6_sensitivity", caption)
+
+
+FIGURES: list[Callable[[FigureSettings], list[Path]]] = [
+    territory_map,
+    response_distributions,
+    offences_over_time,
+    budget_scope_heatmap,
+    equity,
+    sensitivity_indices,
+]
+
+
+def build_all(settings: FigureSettings) -> list[Path]:
+    """Every figure, in order; returns the files written."""
+    _style()
+    written: list[Path] = []
+    for figure in FIGURES:
+        written += figure(settings)
+    index = {p.name: str(p) for p in written}
+    (settings.out / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
+    return written

@@ -191,7 +191,7 @@ class CrimeEngine:
         coverage = cctv_coverage(territory, cctv)
         cameras = coverage.sum()
         seats = cctv.operators * cctv.cameras_per_operator
-        watched = 1.0 if cameras <= 0 else min(1.0, seats / cameras)
+        watched = 1.0 if seats >= cameras else seats / cameras  # share of cameras watched
         self.cctv_effective = coverage * watched
         counts = np.maximum(territory.residents, 1)
         self._watch_share = np.bincount(population.home[population.watch], minlength=n) / counts

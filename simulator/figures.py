@@ -330,7 +330,9 @@ def budget_scope_heatmap(settings: FigureSettings) -> list[Path]:
     """p90 response and actual offences over State budget x municipal scope."""
     spec, store = _experiment(settings, "budget_competence_grid")
     runs = pd.read_parquet(store / "summaries.parquet")
-    factor = "factor.agencies.state_police.budget_eur"
+    state = runs["factor.agencies.state_police.budget_eur"]
+    runs = runs.assign(share=state / (state + runs["factor.agencies.pm_centre.budget_eur"]))
+    factor = "share"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
     for ax, (output, label) in zip(
         axes,
@@ -343,16 +345,17 @@ def budget_scope_heatmap(settings: FigureSettings) -> list[Path]:
         table = runs.groupby(["arm", factor])[output].mean().unstack(factor)
         table = table.loc[list(spec.arms)]
         image = ax.imshow(table.to_numpy(), aspect="auto", cmap="cividis")
-        ax.set_xticks(range(table.shape[1]), [f"{b / 1e6:.0f}" for b in table.columns])
+        ax.set_xticks(range(table.shape[1]), [f"{100 * b:.0f} %" for b in table.columns])
         ax.set_yticks(range(table.shape[0]), [f"{a} scope" for a in table.index])
-        ax.set_xlabel("State police budget (M EUR/yr)")
+        ax.set_xlabel("State's share of the public security budget")
         ax.set_title(label)
         for (i, j), value in np.ndenumerate(table.to_numpy()):
             ax.text(j, i, f"{value:.1f}", ha="center", va="center", color="white", fontsize=7)
         fig.colorbar(image, ax=ax, shrink=0.8)
     caption = (
         f"Figure 4. Mean over {spec.replicates} paired replicates of the p90 response "
-        f"time and of actual offences, over the State police budget and the scope of "
+        f"time and of actual offences, over the State's share of a fixed 26 M EUR budget "
+        f"(State police and the central city's municipal police) and the scope of "
         f"the municipal police's competences (experiments/budget_competence_grid.yaml, "
         f"{spec.days} days per run)."
     )

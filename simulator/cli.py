@@ -38,6 +38,19 @@ examples:
 """
 
 
+def _add_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario setting by its dotted key; the value is YAML "
+        "(e.g. --set agencies.pm_centre.officers=120, --set 'demand.hourly_profile=flat'); "
+        "repeatable",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="secsim",
@@ -67,16 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument(
         "--out", type=Path, help="output folder (default: results/<file name>-<seed>/)"
     )
-    p_run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a scenario setting by its dotted key; the value is YAML "
-        "(e.g. --set agencies.pm_centre.officers=120, --set 'demand.hourly_profile=flat'); "
-        "repeatable",
-    )
+    _add_overrides(p_run)
     p_run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
     p_val = sub.add_parser(
@@ -91,14 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the scenario as the model will read it, as YAML.",
     )
     p_show.add_argument("scenario", type=Path, help="scenario YAML file")
-    p_show.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override applied before printing",
-    )
+    _add_overrides(p_show)
     p_batch = sub.add_parser(
         "batch",
         help="run an experiment: arms x design points x replicates",
@@ -167,14 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of scenario files. Editors with a YAML language "
         "server use it for completion and inline errors (scenarios/schema.json is a copy).",
     )
-    p_val.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override applied before checking",
-    )
+    _add_overrides(p_val)
     return parser
 
 

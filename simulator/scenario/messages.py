@@ -20,42 +20,35 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _unwrap(annotation: Any) -> Any:
+    """An optional or union type reduced to its first structured member (model or container)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if _model_of(a) or typing.get_origin(a)]
+        return members[0] if members else None
+    return annotation
+
+
 def _allowed_keys(path: Path, root: type[BaseModel] = Scenario) -> list[str]:
     """The keys a user may write in the mapping at ``path`` (for did-you-mean)."""
     current: Any = root
     for key in path:
+        current = _unwrap(current)
         model = _model_of(current)
         if model is not None:
             field = model.model_fields.get(str(key))
             if field is None:
                 return []
             current = field.annotation
+            continue
+        origin, args = typing.get_origin(current), typing.get_args(current)
+        if origin in (dict, Mapping) and len(args) == 2:
+            current = args[1]
+        elif origin in (list, Sequence) and args:
+            current = args[0]
         else:
-            origin = typing.get_origin(current)
-            args = typing.get_args(current)
-            if origin in (dict, Mapping) and len(args) == 2:
-                current = args[1]
-            elif origin in (list, Sequence) and args:
-                current = args[0]
-            elif origin in (typing.Union, types.UnionType):
-                nested = [a for a in args if _model_of(a) or typing.get_origin(a)]
-                if not nested:
-                    return []
-                current = nested[0]
-                model = _model_of(current)
-                if model is not None:
-                    field = model.model_fields.get(str(key))
-                    if field is None:
-                        return []
-                    current = field.annotation
-            else:
-                return []
-    while (model := _model_of(current)) is None:
-        inner = [a for a in typing.get_args(current) if a is not type(None)]
-        if not inner:
             return []
-        current = inner[0]
-    return list(model.model_fields)
+    model = _model_of(_unwrap(current))
+    return list(model.model_fields) if model is not None else []
 
 
 def describe_error(

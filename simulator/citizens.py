@@ -221,7 +221,10 @@ class Population:
 
     def reconfigure(self, spec: CitizensSpec, rng: np.random.Generator) -> None:
         """Changed citizen settings: a watch scheme grows or shrinks to its new share."""
+        share_changed = spec.watch_share != self.spec.watch_share
         self.spec = spec
+        if not share_changed:
+            return
         target = round(spec.watch_share * self.size)
         members = np.flatnonzero(self.watch)
         if target > members.size:

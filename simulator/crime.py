@@ -155,6 +155,7 @@ class CrimeEngine:
         self._presence_day = np.zeros(n)
         self._victims_day = np.zeros(n)
         self._near_repeat = np.zeros(n)
+        self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
         self.types = list(spec.types)
         self.expected = np.zeros((len(self.types), n))  # sum of hourly rates (for tests)
@@ -283,10 +284,13 @@ class CrimeEngine:
             else:
                 existing.intensity += n_m.intensity
         if hour % 24 == 0:
-            days = hour / 24.0
+            # Prevention lowers market capacity slowly: the capacity factor relaxes each
+            # day towards its long-run level, from wherever it stood when spending changed.
             meur = spec.prevention_eur_per_year / 1e6
-            ramp = 1.0 - np.exp(-days / spec.prevention_delay_days)
-            factor = max(0.0, 1.0 - spec.prevention_effect_per_meur * meur * ramp)
+            target = max(0.0, 1.0 - spec.prevention_effect_per_meur * meur)
+            step = 1.0 - np.exp(-1.0 / spec.prevention_delay_days)
+            self._prevention_factor += (target - self._prevention_factor) * step
+            factor = self._prevention_factor
             for m in self._markets:
                 m.intensity += spec.recovery_per_day * (m.capacity * factor - m.intensity)
             self._markets = [m for m in self._markets if m.capacity > 0 or m.intensity > 1e-3]

@@ -24,7 +24,6 @@ Calls are never pre-empted once a unit is on its way.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -86,6 +85,27 @@ def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[st
     return matrix
 
 
+class _Handling:
+    """A call being taken by the control room; its event fires when handling ends.
+
+    One object per call (rather than a shared queue) keeps calls in their own
+    order even when the handling time changes during the run.
+    """
+
+    __slots__ = ("__weakref__", "_dispatcher", "_pending", "incident")
+
+    def __init__(self, incident: Incident, dispatcher: Dispatcher, pending: set[_Handling]):
+        self.incident = incident
+        self._dispatcher = dispatcher
+        self._pending = pending
+        pending.add(self)
+
+    def done(self) -> None:
+        """Handling is over."""
+        self._pending.discard(self)
+        self._dispatcher.handled(self.incident)
+
+
 class IncidentObserver(Protocol):
     """Told when a caller gets a unit on scene, or nobody (the citizens' experience)."""
 
@@ -129,7 +149,7 @@ class Dispatcher:
         self._counted = counted
         self._available: list[dict[int, Unit]] = [{} for _ in agencies]
         self._queues: list[dict[int, Incident]] = [{} for _ in range(rules.n_priorities)]
-        self._handling: deque[Incident] = deque()
+        self._handling: set[_Handling] = set()  # calls being taken (kept alive for events)
         self._held: dict[int, Unit] = {}
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
         self.incidents: list[Incident] = []
@@ -146,7 +166,12 @@ class Dispatcher:
         travel: TravelModel,
         rules: DispatchRules,
     ) -> None:
-        """Put changed agencies, competences and rules in force; queued calls keep waiting."""
+        """Put changed agencies, competences and rules in force.
+
+        Waiting calls are dispatched again under the new rules: a unit that may now
+        take one takes it, and a call no agency may take any more is closed as
+        ``no_agency``.
+        """
         self._agencies = list(agencies)
         self._competences = competences
         self._travel = travel
@@ -154,6 +179,11 @@ class Dispatcher:
         self._eligible.clear()
         while len(self._queues) < rules.n_priorities:
             self._queues.append({})
+        waiting = [inc for queue in self._queues for inc in queue.values()]
+        for queue in self._queues:
+            queue.clear()
+        for incident in waiting:  # most urgent first, first come first served within
+            self._dispatch_or_queue(incident)
 
     # ----------------------------------------------------------------- intake
 
@@ -163,14 +193,14 @@ class Dispatcher:
         if self._counted(incident.t_reported_h):
             self.open_counted += 1
         if self._rules.call_handling_h > 0 and incident.kind is not IncidentKind.TASK:
-            self._handling.append(incident)
-            self._model.schedule_event(self._handled, at=self._now() + self._rules.call_handling_h)
+            handling = _Handling(incident, self, self._handling)
+            self._model.schedule_event(handling.done, at=self._now() + self._rules.call_handling_h)
         else:
             self._dispatch_or_queue(incident)
 
-    def _handled(self) -> None:
-        # The handling delay is the same for every call, so calls leave in order.
-        self._dispatch_or_queue(self._handling.popleft())
+    def handled(self, incident: Incident) -> None:
+        """The control room has finished taking the call: dispatch it or queue it."""
+        self._dispatch_or_queue(incident)
 
     def _now(self) -> float:
         return float(self._model.time)

@@ -27,7 +27,7 @@ from matplotlib.patches import Patch
 from scipy import stats
 
 from simulator.batch.analysis import analyze
-from simulator.batch.runner import run_batch
+from simulator.batch.runner import experiment_identity, run_batch
 from simulator.batch.spec import ExperimentSpec, arm_scenario_path, load_experiment
 from simulator.crime import cctv_coverage, initial_market_cells
 from simulator.model import SecurityModel
@@ -103,7 +103,7 @@ def _experiment(settings: FigureSettings, name: str, **extra: Any) -> tuple[Expe
         # Short runs, but long enough for every arm's policy changes to be decided.
         last = max(
             (
-                event.day
+                event.effective_day
                 for arm in spec.arms.values()
                 for event in load_scenario(arm_scenario_path(path, arm)).timeline
             ),
@@ -116,7 +116,8 @@ def _experiment(settings: FigureSettings, name: str, **extra: Any) -> tuple[Expe
             update.update(design=design, replicates=1)
         spec = spec.model_copy(update={**update, **extra})
     # One store per version of the experiment: changed settings never meet old results.
-    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:10]
+    identity = json.dumps(experiment_identity(spec, path), sort_keys=True)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:10]
     store = settings.store / f"{name}-{digest}"
     run_batch(spec, path, store, workers=settings.workers, resume=True)
     return spec, store

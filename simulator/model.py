@@ -177,8 +177,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     # ----------------------------------------------------------------- policy timeline
 
     def _apply_policy_changes(self, hour: int) -> None:
+        # A change due after the statistics window belongs to a later period: it is
+        # not applied during the drain (and is reported as after the end).
         while (
-            self._next_change < len(self._changes) and self._changes[self._next_change].hour <= hour
+            self._next_change < len(self._changes)
+            and self._changes[self._next_change].hour <= hour
+            and self._changes[self._next_change].hour < self.window_h[1]
         ):
             change = self._changes[self._next_change]
             self._next_change += 1
@@ -188,13 +192,21 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def _reconfigure(self, new: Scenario) -> None:
         """Put a changed scenario in force now (only what a timeline may change)."""
         old, self.spec = self.spec, new
+        old_agencies = self.agencies
         self.agencies = place_agencies(new.agencies, self.territory)
-        if new.demand != old.demand:
+        demand_changed = new.demand != old.demand
+        if demand_changed:
             self.calls = self.calls.reconfigured(new.demand, self._site_cells())
             self._expected_calls = self.calls.expected_cell_weights()
         self.travel = CircuityTravel(new.travel)
-        for agency, units in zip(self.agencies, self.units, strict=True):
-            strategy = self._strategy(agency)
+        for agency, before, units in zip(self.agencies, old_agencies, self.units, strict=True):
+            # Only an agency whose patrol inputs changed gets a new strategy: the others
+            # keep theirs, and with it their stream of patrol targets.
+            patrol_inputs = ("patrol", "communes", "station", "sites")
+            same = not demand_changed and all(
+                getattr(agency.spec, k) == getattr(before.spec, k) for k in patrol_inputs
+            )
+            strategy = units[0].patrol if same and units else self._strategy(agency)
             for unit in units:
                 unit.reassign(agency, strategy, self.travel)
             for number in range(len(units) + 1, agency.staffing.vehicles + 1):

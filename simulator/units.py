@@ -36,6 +36,8 @@ class UnitState(StrEnum):
     HOLDING = "holding"  # keeping an arrested person until a judicial unit takes over
 
 
+MIN_LEG_H = 1.0 / 60.0
+
 BUSY_STATES = frozenset(
     {UnitState.EN_ROUTE, UnitState.ON_SCENE, UnitState.FOLLOW_UP, UnitState.HOLDING}
 )
@@ -139,7 +141,9 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._leg_start = now
         self._leg_cell = target
         self._leg_arrive = now + drive
-        self._leg_end = self._leg_arrive + self._patrol.dwell_h
+        # A leg lasts at least a minute, so that replaying legs always moves time on
+        # (a zero dwell on the unit's own cell would otherwise never end).
+        self._leg_end = max(self._leg_arrive + self._patrol.dwell_h, now + MIN_LEG_H)
 
     def advance_patrol(self, until: float) -> None:
         """Play the patrol legs completed by ``until`` (lazily, without events)."""
@@ -252,11 +256,26 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """End the hold at ``at`` (when the hand-over is done)."""
         self._schedule_end(at)
 
+    @property
+    def patrol(self) -> PatrolStrategy:
+        """The unit's patrol strategy."""
+        return self._patrol
+
     def reassign(self, agency: Agency, patrol: PatrolStrategy, travel: TravelModel) -> None:
-        """Take an agency's changed settings (a policy change); the current job goes on."""
+        """Take an agency's changed settings (a policy change); the current job goes on.
+
+        An idle unit given a new patrol strategy leaves its current leg now and
+        starts patrolling the new way.
+        """
+        changed = patrol is not self._patrol
         self.agency = agency
-        self._patrol = patrol
         self._travel = travel
+        if changed and self.state is UnitState.AVAILABLE:
+            self._stop_patrol()
+            self._patrol = patrol
+            self._start_leg(self._now())
+        else:
+            self._patrol = patrol
 
     def close_log(self) -> None:
         """Write the current state's interval up to now (end of the run)."""

@@ -121,3 +121,102 @@ def test_timeline_mistakes_are_reported_at_load_time(
     err = capsys.readouterr().err
     assert f"{path}:" in err and "timeline.0" in err
     assert not (tmp_path / "out").exists()
+
+
+# Regressions found in review: each of these once hung, misrouted or silently misbehaved.
+
+
+def test_zero_dwell_on_a_single_cell_does_not_hang() -> None:
+    scenario = load_scenario(
+        SCENARIOS / "validation" / "mmc.yaml",
+        [
+            "run.days=1",
+            "agencies.state_police.patrol.strategy=random",
+            "agencies.state_police.patrol.dwell_min=0",
+        ],
+    )
+    assert run(scenario, seed=1).summary["calls"]["total"] > 0
+
+
+def test_a_shorter_call_handling_keeps_each_call_its_own_delay(tmp_path: Path) -> None:
+    from simulator.incidents import IncidentKind
+
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    set: {dispatch.call_handling_min: 1}\n",
+        days=2,
+    )
+    base = load_scenario(path, ["dispatch.call_handling_min=30", "demand.rate_per_hour=6"])
+    inc = run(base, seed=3).incidents.to_pandas()
+    calls = inc[(inc["kind"] == IncidentKind.CALL.value) & inc["t_dispatched_h"].notna()]
+    wait_h = calls["t_dispatched_h"] - calls["t_reported_h"]
+    before, after = wait_h[calls["t_reported_h"] < 23.5], wait_h[calls["t_reported_h"] >= 24]
+    assert (before >= 0.5 - 1e-9).all()  # 30 minutes of handling before the change
+    assert (after >= 1 / 60 - 1e-9).all() and after.min() < 0.5  # 1 minute after it
+
+
+def test_waiting_calls_are_dispatched_again_when_competences_change(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    transfer: {type: dispute, to: state_police, keep_others: false}\n",
+        days=2,
+    )
+    scenario = load_scenario(
+        path,
+        [
+            "competences.dispute=[pm_centre]",
+            "agencies.pm_centre.service_hours=[8, 20]",
+            "demand.max_wait_min=null",
+            "demand.rate_per_hour=8",
+        ],
+    )
+    inc = run(scenario, seed=2).incidents.to_pandas()
+    disputes = inc[(inc["type"] == "dispute") & (inc["kind"] == "call")]
+    waiting = disputes[(disputes["t_reported_h"] < 24) & (disputes["agency"] == "state_police")]
+    # Disputes in the centre after 20:00 waited for the municipal police; at midnight the
+    # State took them over at once instead of leaving them queued until the morning.
+    assert len(waiting) > 0
+    assert (waiting["t_dispatched_h"] >= 24).all()
+    assert disputes["outcome"].isin(["cleared", "no_agency"]).all()
+
+
+def test_a_patrol_change_takes_effect_for_idle_units(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    set: {agencies.state_police.patrol.strategy: random}\n",
+        days=3,
+    )
+    scenario = load_scenario(path, ["agencies.state_police.patrol.strategy=static"])
+    model = SecurityModel(scenario, seed=1)
+    model.run_until(24)
+    static_cells = int((model.presence.hours[0] > 0).sum())
+    model.run_until(72)
+    assert (model.presence.hours[0] > 0).sum() > static_cells + 20
+
+
+def test_a_cut_with_a_delay_and_a_non_judicial_hand_over_are_refused(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path, "  - day: 1\n    cut: {agency: state_police, officers: 5, delay_days: 10}\n"
+    )
+    with pytest.raises(ScenarioError, match="a cut takes effect on its day"):
+        load_scenario(path)
+    with pytest.raises(ScenarioError, match="no judicial powers"):
+        load_scenario(BASELINE, ["competences.judicial_handover=[pm_centre]"])
+
+
+def test_a_store_refuses_to_mix_results_of_an_edited_scenario(tmp_path: Path) -> None:
+    from simulator.batch.runner import run_batch
+    from simulator.batch.spec import load_experiment
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {BASELINE}\n", encoding="utf-8")
+    experiment = tmp_path / "e.yaml"
+    experiment.write_text(
+        "name: e\narms:\n  a: {scenario: s.yaml}\nreplicates: 1\ndays: 1\nwarmup_days: 0\n",
+        encoding="utf-8",
+    )
+    spec = load_experiment(experiment)
+    run_batch(spec, experiment, tmp_path / "store")
+    scenario.write_text(f"extends: {BASELINE}\ndemand: {{rate_per_hour: 9}}\n", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="changed scenarios"):
+        run_batch(spec, experiment, tmp_path / "store", resume=True)

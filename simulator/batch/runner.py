@@ -36,8 +36,8 @@ import pyarrow.parquet as pq
 
 from simulator.batch.design import design_points
 from simulator.batch.spec import ExperimentSpec, arm_overrides, arm_scenario_path
-from simulator.runner import run
-from simulator.scenario.loader import load_scenario
+from simulator.runner import code_version, run
+from simulator.scenario.loader import load_scenario, resolved_dict
 
 # Columns that measure the machine, not the model: left out when comparing stores.
 TIMING_COLUMNS = ("wall_s", "runtime_s", "started_at")
@@ -154,8 +154,32 @@ def execute(task: RunTask) -> dict[str, Any]:
     return record
 
 
-def _prepare_store(spec: ExperimentSpec, tasks: list[RunTask], store: Path, resume: bool) -> None:
-    identity = {"experiment": spec.model_dump(mode="json"), "runs": [t.run_id for t in tasks]}
+def experiment_identity(spec: ExperimentSpec, experiment_path: Path) -> dict[str, Any]:
+    """What a store's results depend on, so that a store never mixes two of them.
+
+    The experiment, each arm's resolved scenario (with the files it extends) and
+    the code version.
+    """
+    scenarios = {
+        name: resolved_dict(
+            load_scenario(arm_scenario_path(experiment_path, arm), arm_overrides(spec, arm, {}))
+        )
+        for name, arm in spec.arms.items()
+    }
+    return {
+        "experiment": spec.model_dump(mode="json"),
+        "scenarios": scenarios,
+        "code": code_version(),
+    }
+
+
+def _prepare_store(
+    spec: ExperimentSpec, experiment_path: Path, tasks: list[RunTask], store: Path, resume: bool
+) -> None:
+    identity = {
+        **experiment_identity(spec, experiment_path),
+        "runs": [t.run_id for t in tasks],
+    }
     marker = store / "experiment.json"
     if marker.exists():
         if not resume:
@@ -164,7 +188,8 @@ def _prepare_store(spec: ExperimentSpec, tasks: list[RunTask], store: Path, resu
             )
         if json.loads(marker.read_text(encoding="utf-8")) != identity:
             raise FileExistsError(
-                f"{store} holds a different experiment (or a changed one): choose another --out"
+                f"{store} holds a different experiment, or the same one with changed scenarios "
+                "or code: choose another --out"
             )
     (store / "runs").mkdir(parents=True, exist_ok=True)
     (store / "incidents").mkdir(exist_ok=True)
@@ -219,7 +244,7 @@ def run_batch(
         progress: Called after each run with the running totals.
     """
     tasks = plan(spec, experiment_path, store)
-    _prepare_store(spec, tasks, store, resume)
+    _prepare_store(spec, experiment_path, tasks, store, resume)
     todo = [t for t in tasks if not (store / "runs" / f"{t.run_id}.parquet").exists()]
     report = BatchReport(planned=len(tasks), skipped=len(tasks) - len(todo))
     with (store / "manifest.jsonl").open("a", encoding="utf-8") as log:

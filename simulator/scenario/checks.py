@@ -223,6 +223,21 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                     f"'{incident_type}: [agency, ...]'"
                 ),
             )
+    for i, ref in enumerate(s.competences.get(HANDOVER_TYPE, [])):
+        # As in dispatch: an agency's identifier first, else every agency of that kind.
+        named = (
+            [s.agencies[ref]]
+            if ref in s.agencies
+            else [a for a in s.agencies.values() if a.kind.value == ref]
+        )
+        if named and not all(a.powers.judicial for a in named):
+            yield (
+                ("competences", HANDOVER_TYPE, i),
+                (
+                    f"'{ref}' has no judicial powers: only an agency with powers.judicial: true "
+                    "can take an arrested person over"
+                ),
+            )
     arrests = any(t.arrest_prob > 0 for t in s.demand.types.values()) or (
         s.crime is not None and any(t.arrest_prob > 0 for t in s.crime.types.values())
     )

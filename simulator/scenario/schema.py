@@ -159,7 +159,7 @@ class TravelSpec(Frozen):
         "applies to lower priorities not listed.",
     )
     patrol_speed_kmh: PosFloat = Field(20.0, description="Cruising speed on patrol, km/h.")
-    congestion: list[NonNegFloat] | Literal["flat"] = Field(
+    congestion: list[PosFloat] | Literal["flat"] = Field(
         default_factory=lambda: (
             [1.2] * 6
             + [1.0, 0.75, 0.7, 0.85]

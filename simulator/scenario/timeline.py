@@ -162,6 +162,10 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
     elif event.hire is not None:
         _hire(data, current, event.hire, +1.0, here)
     elif event.cut is not None:
+        if event.cut.delay_days:
+            raise _Refusal(
+                (*here, "delay_days"), "a cut takes effect on its day: give the day, not a delay"
+            )
         _hire(data, current, event.cut, -1.0, here)
     elif event.transfer is not None:
         t = event.transfer
@@ -228,11 +232,20 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             raise _Refusal((*here, "agency"), f"'{pc.agency}' is not private security")
         block = data["agencies"][pc.agency]
         block["sites"] = spec.sites + pc.sites
-        if pc.units:
-            units = (
-                spec.units if spec.units is not None else max(resolve_staffing(spec).units_by_hour)
-            )
-            block.update({"units": units + pc.units, "officers": None, "budget_eur": None})
+        if pc.units and spec.units is not None:
+            block["units"] = spec.units + pc.units
+        elif pc.units:
+            # Staffed by officers or budget: add the officers that n more units at every
+            # hour of service need, so the staffing profile keeps its shape.
+            staffing = resolve_staffing(spec)
+            unit_hours = sum(staffing.units_by_hour)
+            hours = sum(1 for h in range(24) if spec.serves_hour(h))
+            per_unit_hour = staffing.officers / unit_hours if unit_hours else 0.0
+            if per_unit_hour <= 0:
+                block.update({"units": pc.units, "officers": None, "budget_eur": None})
+            else:
+                officers = staffing.officers + pc.units * hours * per_unit_hour
+                block.update({"officers": round(officers), "budget_eur": None, "units": None})
 
 
 def _label(event: TimelineEvent) -> str:

@@ -21,6 +21,17 @@ def drive_h(model: SecurityModel, x0: float, y0: float, x1: float, y1: float, km
     return TURNOUT_H + 1.3 * math.hypot(x1 - x0, y1 - y0) / (kmh * 1000)
 
 
+def municipal_police(**extra: object) -> dict[str, object]:
+    """One static municipal crew for the centre (the stories' second agency)."""
+    return {
+        "kind": "municipal_police",
+        "communes": ["centre"],
+        "units": 1,
+        "patrol": {"strategy": "static"},
+        **extra,
+    }
+
+
 def station_xy(model: SecurityModel, agency: int = 0) -> tuple[float, float]:
     cell = model.agencies[agency].station_cell
     return float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
@@ -92,13 +103,7 @@ def test_first_come_first_served_within_a_priority() -> None:
 def test_municipal_arrest_is_handed_over_to_the_state() -> None:
     scenario = scenario_from(
         SMALL_TOWN,
-        agencies__pm={
-            "kind": "municipal_police",
-            "communes": ["centre"],
-            "station": "centre",
-            "units": 1,
-            "patrol": {"strategy": "static"},
-        },
+        agencies__pm=municipal_police(station="centre"),
         competences__dispute=["municipal_police", "state_police"],
     )
     model = SecurityModel(scenario, seed=1)
@@ -138,12 +143,7 @@ def test_municipal_arrest_is_handed_over_to_the_state() -> None:
 def test_a_call_no_agency_may_take_is_unanswered() -> None:
     scenario = scenario_from(
         SMALL_TOWN,
-        agencies__pm={
-            "kind": "municipal_police",
-            "communes": ["centre"],
-            "units": 1,
-            "patrol": {"strategy": "static"},
-        },
+        agencies__pm=municipal_police(),
         competences__noise=["municipal_police"],
     )
     model = SecurityModel(scenario, seed=1)
@@ -169,13 +169,7 @@ def test_a_call_waiting_past_the_limit_is_abandoned() -> None:
 def test_a_call_outside_service_hours_waits_for_the_morning_shift() -> None:
     scenario = scenario_from(
         SMALL_TOWN,
-        agencies__pm={
-            "kind": "municipal_police",
-            "communes": ["centre"],
-            "units": 1,
-            "service_hours": [8, 20],
-            "patrol": {"strategy": "static"},
-        },
+        agencies__pm=municipal_police(service_hours=[8, 20]),
         competences__noise=["municipal_police"],
     )
     model = SecurityModel(scenario, seed=1)
@@ -189,12 +183,7 @@ def test_a_hand_over_nobody_takes_releases_the_holding_crew() -> None:
     scenario = scenario_from(
         SMALL_TOWN,
         agencies__state_police__units=1,
-        agencies__pm={
-            "kind": "municipal_police",
-            "communes": ["centre"],
-            "units": 1,
-            "patrol": {"strategy": "static"},
-        },
+        agencies__pm=municipal_police(),
         competences__dispute=["municipal_police"],
         demand__max_wait_min=30,
     )

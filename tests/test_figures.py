@@ -18,26 +18,20 @@ EXPECTED = [
 
 def test_figures_tiny(tmp_path: Path) -> None:
     out, store = tmp_path / "figures", tmp_path / "store"
-    assert (
-        main(
-            [
-                "figures",
-                "--days",
-                "2",
-                "--replicates",
-                "2",
-                "--sobol-samples",
-                "2",
-                "--workers",
-                "2",
-                "--out",
-                str(out),
-                "--store",
-                str(store),
-            ]
-        )
-        == 0
-    )
+    tiny = [
+        "figures",
+        "--days",
+        "2",
+        "--replicates",
+        "2",
+        "--sobol-samples",
+        "2",
+        "--out",
+        str(out),
+        "--store",
+        str(store),
+    ]
+    assert main([*tiny, "--workers", "2"]) == 0
     for name in EXPECTED:
         for ext in ("png", "pdf", "txt"):
             path = out / f"{name}.{ext}"
@@ -46,26 +40,7 @@ def test_figures_tiny(tmp_path: Path) -> None:
         assert caption.startswith("Figure ") and "Made by: secsim figures" in caption
     assert (out / "fig1_territory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A second call reuses the stored batches instead of running them again.
-    before = sorted(p.stat().st_mtime for p in (store).rglob("runs/*.parquet"))
-    assert (
-        main(
-            [
-                "figures",
-                "--days",
-                "2",
-                "--replicates",
-                "2",
-                "--sobol-samples",
-                "2",
-                "--workers",
-                "1",
-                "--out",
-                str(out),
-                "--store",
-                str(store),
-            ]
-        )
-        == 0
-    )
-    after = sorted(p.stat().st_mtime for p in (store).rglob("runs/*.parquet"))
+    before = sorted(p.stat().st_mtime for p in store.rglob("runs/*.parquet"))
+    assert main([*tiny, "--workers", "1"]) == 0
+    after = sorted(p.stat().st_mtime for p in store.rglob("runs/*.parquet"))
     assert before == after

@@ -24,6 +24,8 @@ LAYERS = [
     {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
     {"simulator.batch.runner", "simulator.batch.analysis"},
     {"simulator.figures"},
+    # The dashboard: a user interface on top of the model and runner, never imported by them.
+    {"simulator.dashboard", "simulator.dashboard.levers", "simulator.dashboard.view"},
     {"simulator.cli", "simulator", "simulator.__main__"},
 ]
 

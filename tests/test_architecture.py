@@ -26,6 +26,8 @@ LAYERS = [
     {"simulator.figures"},
     # The dashboard: a user interface on top of the model and runner, never imported by them.
     {"simulator.dashboard", "simulator.dashboard.levers", "simulator.dashboard.view"},
+    {"simulator.dashboard.model", "simulator.dashboard.server"},
+    {"simulator.dashboard.app"},
     {"simulator.cli", "simulator", "simulator.__main__"},
 ]
 

@@ -3,12 +3,14 @@ and the levers map to scenario keys that the loader accepts."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from pathlib import Path
 
 from simulator import load_scenario, run, write_results
 from simulator.dashboard.levers import Lever, levers_for, overrides
+from simulator.dashboard.model import dashboard_model_class
 from simulator.dashboard.view import city_view, clock, reading
 from simulator.model import SecurityModel
 from simulator.runner import complete
@@ -135,3 +137,39 @@ def test_every_lever_of_every_shipped_scenario_is_a_valid_key() -> None:
             sets = overrides(levers, {lever.name: moved})
             assert len(sets) == 1, (path.name, lever.name)
             load_scenario(path, sets)
+
+
+# ----------------------------------------------------------------- the dashboard's model
+
+
+def test_the_dashboard_model_stepped_hour_by_hour_is_the_run(tmp_path: Path) -> None:
+    path = SCENARIOS / "baseline.yaml"
+    cls = dashboard_model_class(path, ("run.days=2", "run.warmup_days=0"))
+    # Mesa passes lever values as keywords, checked against this signature.
+    params = inspect.signature(cls.__init__).parameters
+    assert "pm_centre__officers" in params and "scenario" not in params
+    model = cls(pm_centre__officers=170, seed=3)
+    assert model.sets == ["run.seed=3", "agencies.pm_centre.officers=170"]
+    while model.running:
+        model.step()
+    assert model.time == 48.0 and len(model.readings) == 49
+    assert model.agencies[1].staffing.officers == 170
+    watched = write_results(model.result(), tmp_path / "watched")
+
+    saved = tmp_path / "edited.yaml"
+    saved.write_text(model.saved_yaml())
+    text = saved.read_text()
+    assert f"extends: {path.resolve()}" in text and "officers: 170" in text
+    assert "state_police" not in text  # only what changed
+    unwatched = write_results(
+        run(load_scenario(saved, ["run.days=2", "run.warmup_days=0"])), tmp_path / "unwatched"
+    )
+    for name in FILES:
+        assert (watched / name).read_bytes() == (unwatched / name).read_bytes(), name
+
+
+def test_refused_lever_values_say_why_and_run_the_original() -> None:
+    cls = dashboard_model_class(SCENARIOS / "baseline.yaml", ("run.days=1",))
+    model = cls(pm_centre__service_start=10, pm_centre__service_end=10)
+    assert model.problem is not None and "service_hours" in model.problem
+    assert model.sets == [] and model.spec.agencies["pm_centre"].service_hours == (7, 23)

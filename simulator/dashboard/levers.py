@@ -82,7 +82,7 @@ class Lever:
 
 def _slider_int(name: str, label: str, key: str, value: int, floor: int = 10) -> Lever:
     high = max(floor, _SCALE * value)
-    step = max(1, high // 100)
+    step = 1 if high <= 1000 else high // 100  # exact headcounts; budgets in coarse steps
     return Lever(name, f"{label} (on reset)", key, "SliderInt", value, 0, high, step)
 
 

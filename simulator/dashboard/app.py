@@ -1,0 +1,256 @@
+"""The dashboard page: Mesa's SolaraViz with the city map, live curves, agencies and Save.
+
+Started by ``secsim dashboard`` (see :mod:`simulator.dashboard.server`), which
+names the scenario file in ``SECSIM_DASHBOARD_SCENARIO``. The model class is
+made once per server; each browser session builds its own model (a model at
+module level would be shared by every visitor).
+
+Plots are Matplotlib figures: Mesa's Altair components need vega from a CDN and
+draw nothing offline. No Markdown component either: it loads KaTeX, which the
+packaged front-end files do not include.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import solara
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
+
+from simulator.dashboard.model import DashboardModel, dashboard_model_class
+from simulator.dashboard.view import city_view, clock
+from simulator.scenario.schema import DistrictType
+
+SCENARIO_ENV = "SECSIM_DASHBOARD_SCENARIO"
+FIXED_ENV = "SECSIM_DASHBOARD_SET"  # overrides not offered as levers, separated by ";"
+
+DISTRICT_COLOURS = {
+    DistrictType.CITY_CENTRE: "#d9d9d9",
+    DistrictType.RESIDENTIAL: "#e5f5e0",
+    DistrictType.QPV: "#fdd0a2",
+    DistrictType.COMMERCIAL: "#deebf7",
+    DistrictType.NIGHTLIFE: "#e7d4e8",
+    DistrictType.TRANSIT_HUB: "#fff7bc",
+    DistrictType.INDUSTRIAL: "#bdbdbd",
+    DistrictType.PERI_URBAN: "#f7fcf5",
+}
+AGENCY_COLOURS = ("#08519c", "#2ca02c", "#17becf", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+PRIORITY_COLOURS = {1: "#d62728", 2: "#ff7f0e", 3: "#bcbd22"}
+
+
+def _model_class() -> type[DashboardModel]:
+    path = os.environ.get(SCENARIO_ENV, "scenarios/baseline.yaml")
+    fixed = tuple(s for s in os.environ.get(FIXED_ENV, "").split(";") if s)
+    return dashboard_model_class(path, fixed)
+
+
+MODEL_CLASS = _model_class()
+MODEL_PARAMS: dict[str, Any] = {lever.name: lever.mesa_param() for lever in MODEL_CLASS.levers}
+
+
+def _agency_colour(index: int) -> str:
+    return AGENCY_COLOURS[index % len(AGENCY_COLOURS)]
+
+
+def city_figure(model: DashboardModel) -> Figure:
+    """The map: districts by type, communes, units, open incidents, markets, sites."""
+    t = model.territory
+    view = city_view(model)
+    fig = Figure(figsize=(6.4, 6.0), layout="constrained")
+    ax = fig.subplots()
+    types = list(DistrictType)
+    if t.nx > 1 and t.ny > 1:
+        code = np.array([types.index(dt) for dt in t.district_types])[t.district]
+        extent = (0.0, t.nx * t.cell_m, 0.0, t.ny * t.cell_m)
+        ax.imshow(
+            code.reshape(t.ny, t.nx),
+            origin="lower",
+            extent=extent,
+            cmap=ListedColormap([DISTRICT_COLOURS[dt] for dt in types]),
+            vmin=-0.5,
+            vmax=len(types) - 0.5,
+            interpolation="nearest",
+        )
+        ax.contour(
+            t.x_m.reshape(t.ny, t.nx),
+            t.y_m.reshape(t.ny, t.nx),
+            t.commune.reshape(t.ny, t.nx),
+            levels=np.arange(len(t.commune_names)) + 0.5,
+            colors="#525252",
+            linewidths=1.2,
+        )
+    for k, name in enumerate(t.commune_names):
+        hall = int(t.town_hall_cell[k])
+        ax.annotate(name, (t.x_m[hall], t.y_m[hall]), fontsize=8, color="#252525")
+    if view.sites:
+        cells = np.array(view.sites)
+        ax.scatter(t.x_m[cells], t.y_m[cells], marker="s", s=14, c="#737373", label="guarded site")
+    if view.markets:
+        cells = np.array([c for c, _ in view.markets])
+        size = np.array([30 + 60 * min(1.0, a) for _, a in view.markets])
+        ax.scatter(t.x_m[cells], t.y_m[cells], marker="D", s=size, c="#6a3d9a", alpha=0.7)
+    for p, colour in PRIORITY_COLOURS.items():
+        pts = [(i.x_m, i.y_m) for i in view.incidents if i.priority == p]
+        if pts:
+            xy = np.array(pts)
+            ax.scatter(xy[:, 0], xy[:, 1], marker="^", s=46, c=colour, edgecolors="black")
+    for k, agency in enumerate(model.agencies):
+        marks = [u for u in view.units if u.agency == agency.name]
+        for busy in (False, True):
+            xy = np.array([(u.x_m, u.y_m) for u in marks if u.busy == busy]).reshape(-1, 2)
+            if len(xy):
+                ax.scatter(
+                    xy[:, 0],
+                    xy[:, 1],
+                    s=40 if busy else 22,
+                    c=_agency_colour(k),
+                    edgecolors="black" if busy else "white",
+                    linewidths=1.5 if busy else 0.5,
+                    marker="o",
+                )
+    ax.set_title(
+        f"{clock(view.time_h)}: {len(view.units)} units on duty, "
+        f"{len(view.incidents)} open incidents",
+        fontsize=10,
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    handles: list[Any] = [
+        Line2D([], [], marker="o", ls="", color=_agency_colour(k), label=a.name)
+        for k, a in enumerate(model.agencies)
+    ]
+    handles += [
+        Line2D([], [], marker="o", ls="", mfc="white", mec="black", mew=1.5, label="busy unit"),
+        *(
+            Line2D([], [], marker="^", ls="", color=c, label=f"incident P{p}")
+            for p, c in PRIORITY_COLOURS.items()
+        ),
+        Line2D([], [], marker="D", ls="", color="#6a3d9a", label="drug market"),
+        Line2D([], [], marker="s", ls="", color="#737373", label="guarded site"),
+        *(Patch(color=DISTRICT_COLOURS[dt], label=dt.value) for dt in types),
+    ]
+    ax.legend(handles=handles, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def curves_figure(model: DashboardModel) -> Figure:
+    """The live curves, one point per simulated hour."""
+    r = model.readings
+    hours = np.array([x.time_h for x in r]) / 24.0
+    fig = Figure(figsize=(6.4, 6.0), layout="constrained")
+    axes = fig.subplots(5, 1, sharex=True)
+    ax = axes[0]
+    ax.plot(hours, [x.response_mean_min for x in r], label="mean")
+    ax.plot(hours, [x.response_p90_min for x in r], label="p90")
+    ax.set_ylabel("response\nlast 24 h (min)", fontsize=7)
+    ax.legend(fontsize=6, loc="upper left")
+    axes[1].plot(hours, [x.waiting for x in r], color="#d62728")
+    axes[1].set_ylabel("calls\nwaiting", fontsize=7)
+    for k, agency in enumerate(model.agencies):
+        axes[2].plot(
+            hours,
+            [x.utilisation.get(agency.name, math.nan) for x in r],
+            color=_agency_colour(k),
+            label=agency.name,
+        )
+    axes[2].set_ylabel("utilisation", fontsize=7)
+    axes[2].set_ylim(0, 1.05)
+    axes[2].legend(fontsize=6, loc="upper left", ncol=2)
+    axes[3].plot(hours, [x.actual for x in r], label="actual")
+    axes[3].plot(hours, [x.recorded for x in r], label="recorded")
+    axes[3].set_ylabel("offences\nso far", fontsize=7)
+    axes[3].legend(fontsize=6, loc="upper left")
+    axes[4].plot(hours, [x.trust for x in r], color="#2ca02c")
+    axes[4].set_ylabel("mean trust", fontsize=7)
+    axes[4].set_xlabel("day")
+    for a in axes:
+        a.tick_params(labelsize=7)
+    return fig
+
+
+@solara.component
+def CityMap(model: DashboardModel) -> None:
+    """The city, live."""
+    update_counter.get()  # redrawn whenever Mesa's controller steps the model
+    solara.FigureMatplotlib(city_figure(model), format="png")
+
+
+@solara.component
+def Curves(model: DashboardModel) -> None:
+    """The live curves."""
+    update_counter.get()
+    solara.FigureMatplotlib(curves_figure(model), format="png")
+
+
+@solara.component
+def Agencies(model: DashboardModel) -> None:
+    """What is in force: the clock, each agency's officers and units, problems, Save."""
+    update_counter.get()
+    view = city_view(model)
+    finished, set_finished = solara.use_state(0)
+
+    def finish() -> None:
+        model.result()
+        set_finished(finished + 1)
+
+    with solara.Column():
+        solara.Text(f"Clock: {clock(model.time)}", classes=["secsim-clock"])
+        if model.problem:
+            solara.Error(f"The levers were refused, the original scenario runs: {model.problem}")
+        for agency in model.agencies:
+            solara.Text(
+                f"{agency.name}: {view.officers[agency.name]:.0f} officers, "
+                f"{view.on_duty[agency.name]} units on duty",
+                classes=["secsim-agency"],
+            )
+        solara.Text(
+            "Levers act on reset: move them, then press Reset. Save downloads the "
+            "scenario being run, as a file that extends the original.",
+        )
+        summary = model.summary
+        if summary is None:
+            solara.Button(
+                "Finish the run",
+                on_click=finish,
+                color="primary",
+                outlined=True,
+            )
+        else:
+            response = summary["response_min"]
+            solara.Text(
+                f"Run finished: {summary['calls']['total']} calls, "
+                f"{summary['calls']['answered']} answered, "
+                f"mean response {response['mean']:.2f} min, p90 {response['p90']:.2f} min",
+                classes=["secsim-result"],
+            )
+        solara.FileDownload(
+            model.saved_yaml,
+            filename=f"{model.base_path.stem}_edited.yaml",
+            label="Save scenario (YAML)",
+            mime_type="text/yaml",
+        )
+
+
+@solara.component
+def Page() -> None:
+    """One model per browser session, shown with Mesa's SolaraViz."""
+    model = solara.use_memo(MODEL_CLASS, [])
+    SolaraViz(
+        model,
+        components=[(CityMap, 0), (Curves, 0), (Agencies, 0)],
+        model_params=MODEL_PARAMS,
+        name=f"secsim: {model.original.name}",
+        play_interval=300,
+    )

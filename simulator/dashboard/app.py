@@ -174,6 +174,7 @@ def curves_figure(model: DashboardModel) -> Figure:
     axes[3].legend(fontsize=6, loc="upper left")
     axes[4].plot(hours, [x.trust for x in r], color="#2ca02c")
     axes[4].set_ylabel("mean trust", fontsize=7)
+    axes[4].ticklabel_format(axis="y", useOffset=False)
     axes[4].set_xlabel("day")
     for a in axes:
         a.tick_params(labelsize=7)

@@ -153,7 +153,7 @@ def reading(model: SecurityModel) -> Reading:
         for i in (*model.dispatcher.incidents, *model.unattended)
         if i.kind is IncidentKind.OFFENCE and i.t_occurred_h <= now
     ]
-    recorded = sum(i.known is not Known.DARK for i in offences)
+    recorded = sum(i.known in (Known.REPORTED, Known.DETECTED) for i in offences)
     resp = np.array(responses)
     return Reading(
         time_h=now,

@@ -110,6 +110,30 @@ def test_dashboard_in_a_browser(server: tuple[str, Path], tmp_path: Path) -> Non
         else:
             route.continue_()
 
+    experiment = tmp_path / "two_arms.yaml"
+    experiment.write_text(
+        "name: two_arms\nreference: baseline\narms:\n"
+        f"  baseline: {{scenario: {SCENARIOS / 'baseline.yaml'}}}\n"
+        f"  transfer: {{scenario: {SCENARIOS / 'competence_transfer.yaml'}}}\n"
+        "replicates: 2\nseed: 3\ndays: 1\nwarmup_days: 0\n"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "batch",
+            str(experiment),
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "results" / "two_arms"),
+            "--quiet",
+        ],
+        check=True,
+        timeout=300,
+    )
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(
@@ -158,6 +182,28 @@ def test_dashboard_in_a_browser(server: tuple[str, Path], tmp_path: Path) -> Non
             page.get_by_role("button", name=re.compile("Save scenario")).click()
         saved = tmp_path / "saved.yaml"
         download.value.save_as(saved)
+
+        # Compare the original with the edited copy: one day, two paired replicates.
+        page.get_by_role("tab", name="Page 1").click()
+        page.get_by_role("button", name="Compare", exact=True).wait_for(timeout=30_000)
+        for name in ("Horizon (days)", "Replicates"):
+            control = page.locator(".v-input", has_text=name).locator("[role=slider]")
+            control.focus()
+            page.keyboard.press("Home")
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Compare", exact=True).click()
+        compared = page.locator(".secsim-compared")
+        compared.wait_for(timeout=180_000)
+        assert compared.inner_text() == (
+            "Compared: A = one_day, B = one_day edited; 2 paired replicates."
+        )
+        assert page.get_by_text(re.compile(r"^cost: commune \(M EUR a year\): A ")).count() == 1
+
+        # Results: the batch store made above, under the server's results/ folder.
+        page.get_by_role("tab", name="Page 2").click()
+        store = page.locator(".secsim-store")
+        store.wait_for(timeout=60_000)
+        assert store.inner_text().startswith("two_arms: 4 runs, reference arm baseline.")
         browser.close()
 
     text = saved.read_text()

@@ -8,9 +8,17 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from simulator import load_scenario, run, write_results
+from simulator.batch.runner import run_batch
+from simulator.batch.spec import load_experiment
+from simulator.cli import main
+from simulator.dashboard.compare import compare
 from simulator.dashboard.levers import Lever, levers_for, overrides
 from simulator.dashboard.model import dashboard_model_class
+from simulator.dashboard.results import find_stores, open_store
+from simulator.dashboard.server import server_command
 from simulator.dashboard.view import city_view, clock, reading
 from simulator.model import SecurityModel
 from simulator.runner import complete
@@ -173,3 +181,79 @@ def test_refused_lever_values_say_why_and_run_the_original() -> None:
     model = cls(pm_centre__service_start=10, pm_centre__service_end=10)
     assert model.problem is not None and "service_hours" in model.problem
     assert model.sets == [] and model.spec.agencies["pm_centre"].service_hours == (7, 23)
+
+
+# ----------------------------------------------------------------- compare
+
+
+def test_compare_pairs_replicates_and_a_scenario_against_itself_differs_by_nothing() -> None:
+    short = ["run.days=1", "run.warmup_days=0"]
+    base = load_scenario(SCENARIOS / "baseline.yaml", short)
+    more = load_scenario(SCENARIOS / "baseline.yaml", [*short, "agencies.pm_centre.officers=170"])
+    done: list[tuple[int, int]] = []
+    same = compare(
+        ("a", base),
+        ("a", base),
+        replicates=2,
+        root_seed=7,
+        progress=lambda d, t: done.append((d, t)),
+    )
+    assert done == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert same.names == ("a", "a (B)")
+    table = same.table()
+    # (An indicator with fewer than two values, e.g. a rarely used agency, has no interval.)
+    assert (table["B - A"].dropna() == 0.0).all() and table["B - A"].notna().sum() >= 15
+    assert (table["A"] == table["B"]).all()
+
+    c = compare(("baseline", base), ("more", more), replicates=2, root_seed=7)
+    table = c.table().set_index("indicator")
+    assert c.seeds == same.seeds
+    cost = table.loc["cost: commune (M EUR a year)"]
+    assert cost["B"] > cost["A"] and cost["B - A"] == pytest.approx(cost["B"] - cost["A"])
+    assert {"response: pm_centre (min)", "qpv: offences per 1,000 a year, QPV"} <= set(table.index)
+    # Same seeds, same calls: the State's cost does not move with municipal hiring.
+    assert table.loc["cost: state (M EUR a year)", "B - A"] == 0.0
+
+
+# ----------------------------------------------------------------- results browsing
+
+
+def test_a_batch_store_is_found_and_read_without_writing(tmp_path: Path) -> None:
+    experiment = tmp_path / "two_arms.yaml"
+    experiment.write_text(
+        "name: two_arms\nreference: baseline\narms:\n"
+        f"  baseline: {{scenario: {SCENARIOS / 'baseline.yaml'}}}\n"
+        f"  transfer: {{scenario: {SCENARIOS / 'competence_transfer.yaml'}}}\n"
+        "replicates: 2\nseed: 3\ndays: 1\nwarmup_days: 0\n"
+    )
+    store = tmp_path / "results" / "two_arms"
+    run_batch(load_experiment(experiment), experiment, store, workers=1)
+    before = sorted((p.relative_to(store), p.stat().st_mtime_ns) for p in store.rglob("*"))
+
+    assert find_stores(tmp_path / "results") == [store]
+    assert find_stores(tmp_path / "nowhere") == []
+    view = open_store(store)
+    assert view.name == "two_arms" and view.reference == "baseline" and view.runs == 4
+    assert set(view.arms["arm"]) == {"baseline", "transfer"}
+    assert set(view.differences["arm"]) == {"transfer"}
+    assert sorted((p.relative_to(store), p.stat().st_mtime_ns) for p in store.rglob("*")) == before
+
+
+# ----------------------------------------------------------------- the server's settings
+
+
+def test_the_server_keeps_everything_on_the_machine() -> None:
+    argv, env = server_command(SCENARIOS / "baseline.yaml", "127.0.0.1", 8765)
+    assert argv[1:5] == ["-m", "solara", "run", "simulator.dashboard.app"]
+    assert {"--no-check-version", "--production", "--no-open"} <= set(argv)
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false"
+    assert env["SOLARA_ASSETS_CDN"].startswith("http://127.0.0.1:")
+    assert env["SOLARA_KERNEL_CULL_TIMEOUT"] == "3m"
+    assert env["SECSIM_DASHBOARD_SCENARIO"] == str((SCENARIOS / "baseline.yaml").resolve())
+
+
+def test_the_dashboard_command_reports_a_bad_scenario_without_serving(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: nowhere.yaml\n")
+    assert main(["dashboard", str(bad)]) == 2

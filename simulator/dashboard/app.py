@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -29,8 +30,11 @@ from matplotlib.patches import Patch
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from simulator.dashboard.compare import GROUPS, Comparison, compare
 from simulator.dashboard.model import DashboardModel, dashboard_model_class
+from simulator.dashboard.results import StoreView, find_stores, open_store
 from simulator.dashboard.view import city_view, clock
+from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario.schema import DistrictType
 
 SCENARIO_ENV = "SECSIM_DASHBOARD_SCENARIO"
@@ -244,13 +248,202 @@ def Agencies(model: DashboardModel) -> None:
         )
 
 
+ORIGINAL = "original"
+EDITED = "edited (levers in force)"
+Choice = tuple[str, str, tuple[str, ...]]  # label, scenario file, overrides
+
+
+def scenario_choices(model: DashboardModel) -> dict[str, Choice]:
+    """What the Compare page may run: the original, the edited copy, the file's neighbours."""
+    base = model.base_path
+    fixed = model.fixed_sets
+    choices: dict[str, Choice] = {
+        ORIGINAL: (base.stem, str(base), fixed),
+        EDITED: (f"{base.stem} edited", str(base), (*fixed, *model.sets)),
+    }
+    for path in sorted(base.parent.glob("*.yaml")):
+        if path != base:
+            choices[path.name] = (path.stem, str(path), fixed)
+    return choices
+
+
+def comparison_figure(result: Comparison) -> Figure:
+    """A and B side by side with 95 % intervals, one panel per group of indicators."""
+    table = result.table()
+    fig = Figure(figsize=(9, 9), layout="constrained")
+    axes = fig.subplots(len(GROUPS), 1)
+    for ax, group in zip(axes, GROUPS, strict=True):
+        part = table[table["indicator"].str.startswith(group + ":")]
+        y = np.arange(len(part))
+        for offset, label, colour in ((-0.18, "A", "#6baed6"), (0.18, "B", "#fd8d3c")):
+            mean = part[label].to_numpy(dtype=float)
+            low = mean - part[f"{label} low"].to_numpy(dtype=float)
+            high = part[f"{label} high"].to_numpy(dtype=float) - mean
+            err = np.nan_to_num(np.vstack([low, high]))
+            name = result.names[0 if label == "A" else 1]
+            ax.barh(y + offset, mean, height=0.36, xerr=err, color=colour, label=f"{label}: {name}")
+        ax.set_yticks(y, [i.split(": ", 1)[1] for i in part["indicator"]], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(group, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0].legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+@solara.component
+def ComparePanel(model: DashboardModel) -> None:
+    """Compare two scenarios with paired replicates, in the background."""
+    choices = scenario_choices(model)
+    a_label, set_a = solara.use_state(ORIGINAL)
+    b_label, set_b = solara.use_state(EDITED)
+    days, set_days = solara.use_state(7)
+    replicates, set_replicates = solara.use_state(3)
+    holder: dict[str, Any] = solara.use_memo(dict, [])
+
+    def work(a: Choice, b: Choice, days: int, replicates: int, seed: int) -> Comparison:
+        horizon = (f"run.days={days}", "run.warmup_days=0")
+        scenarios = [
+            (label, load_scenario(path, [*sets, *horizon])) for label, path, sets in (a, b)
+        ]
+
+        def progress(done: int, total: int) -> None:
+            holder["task"].progress = 100.0 * done / total
+
+        return compare(
+            scenarios[0], scenarios[1], replicates=replicates, root_seed=seed, progress=progress
+        )
+
+    task = solara.lab.use_task(work, dependencies=None)
+    holder["task"] = task
+
+    def start() -> None:
+        task(choices[a_label], choices[b_label], days, replicates, model.seed)
+
+    with solara.Column():
+        solara.Text(
+            "Compare runs both scenarios on the same seeds (replicate i of A and B share "
+            "seed i), in the background; intervals are 95 %."
+        )
+        with solara.Row():
+            solara.Select("A", values=list(choices), value=a_label, on_value=set_a)
+            solara.Select("B", values=list(choices), value=b_label, on_value=set_b)
+        solara.SliderInt("Horizon (days)", value=days, on_value=set_days, min=1, max=60)
+        solara.SliderInt("Replicates", value=replicates, on_value=set_replicates, min=2, max=10)
+        solara.Button("Compare", on_click=start, color="primary", disabled=task.pending)
+        if task.pending:
+            solara.ProgressLinear(task.progress if task.progress is not None else True)
+            solara.Text(f"Running {2 * replicates} runs of {days} days...")
+        if task.error:
+            exc = task.exception
+            message = exc.render() if isinstance(exc, ScenarioError) else str(exc)
+            solara.Error(f"The comparison failed: {message}")
+        result = task.value if task.finished else None
+        if result is not None:
+            a, b = result.names
+            solara.Text(
+                f"Compared: A = {a}, B = {b}; {len(result.seeds)} paired replicates.",
+                classes=["secsim-compared"],
+            )
+            solara.FigureMatplotlib(comparison_figure(result), format="png")
+            for r in result.table().to_dict("records"):
+                text = (
+                    f"{r['indicator']}: A {_fmt(r['A'])} [{_fmt(r['A low'])}, "
+                    f"{_fmt(r['A high'])}], B {_fmt(r['B'])} [{_fmt(r['B low'])}, "
+                    f"{_fmt(r['B high'])}]"
+                )
+                if "B - A" in r and r["B - A"] == r["B - A"]:  # not NaN: an interval exists
+                    text += (
+                        f", B - A {_fmt(r['B - A'])} [{_fmt(r['B - A low'])}, "
+                        f"{_fmt(r['B - A high'])}]"
+                    )
+                solara.Text(text)
+
+
+def store_figure(view: StoreView, output: str) -> Figure:
+    """One output of a batch store: mean and 95 % interval of each arm (and point)."""
+    part = view.arms[view.arms["output"] == output]
+    labels = [
+        f"{arm}" if len(part) == part["arm"].nunique() else f"{arm} / {point}"
+        for arm, point in zip(part["arm"], part["point"], strict=True)
+    ]
+    fig = Figure(figsize=(7, 0.5 + 0.35 * max(len(part), 2)), layout="constrained")
+    ax = fig.subplots()
+    mean = part["mean"].to_numpy(dtype=float)
+    err = np.nan_to_num(
+        np.vstack(
+            [
+                mean - part["ci_low"].to_numpy(dtype=float),
+                part["ci_high"].to_numpy(dtype=float) - mean,
+            ]
+        )
+    )
+    y = np.arange(len(part))
+    ax.errorbar(mean, y, xerr=err, fmt="o", capsize=3)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(output, fontsize=8)
+    ax.set_title(f"{view.name}: mean and 95 % interval over replicates", fontsize=9)
+    return fig
+
+
+@solara.component
+def ResultsPanel(model: DashboardModel) -> None:
+    """Open a batch store and browse its arms and figures (read-only)."""
+    folder, set_folder = solara.use_state("results")
+    stores = find_stores(Path(folder).expanduser())
+    chosen, set_chosen = solara.use_state("")
+    output, set_output = solara.use_state("")
+    with solara.Column():
+        solara.InputText(
+            "Folder with batch results (secsim batch --out)", value=folder, on_value=set_folder
+        )
+        if not stores:
+            solara.Text(f"No batch store (a folder with experiment.json) under {folder}.")
+            return
+        names = [str(s) for s in stores]
+        current = chosen if chosen in names else names[0]
+        solara.Select("Store", values=names, value=current, on_value=set_chosen)
+        try:
+            view = open_store(Path(current))
+        except (OSError, ValueError, KeyError) as exc:
+            solara.Error(f"{current} cannot be read: {exc}")
+            return
+        solara.Text(
+            f"{view.name}: {view.runs} runs, reference arm {view.reference}. {view.description}",
+            classes=["secsim-store"],
+        )
+        if view.outputs:
+            shown = output if output in view.outputs else view.outputs[0]
+            solara.Select("Output", values=list(view.outputs), value=shown, on_value=set_output)
+            solara.FigureMatplotlib(store_figure(view, shown), format="png")
+            diffs = view.differences[view.differences["output"] == shown]
+            for row in diffs.itertuples(index=False):
+                solara.Text(
+                    f"{row.arm} - {row.reference}: {_fmt(row.difference)} "
+                    f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}] (paired, 95 %)"
+                )
+        for png in view.figures[:12]:
+            solara.Text(str(png.relative_to(current)))
+            solara.Image(png.read_bytes(), width="640px")
+
+
 @solara.component
 def Page() -> None:
     """One model per browser session, shown with Mesa's SolaraViz."""
     model = solara.use_memo(MODEL_CLASS, [])
     SolaraViz(
         model,
-        components=[(CityMap, 0), (Curves, 0), (Agencies, 0)],
+        components=[
+            (CityMap, 0),
+            (Curves, 0),
+            (Agencies, 0),
+            (ComparePanel, 1),
+            (ResultsPanel, 2),
+        ],
         model_params=MODEL_PARAMS,
         name=f"secsim: {model.original.name}",
         play_interval=300,

@@ -204,11 +204,17 @@ def Agencies(model: DashboardModel) -> None:
     """What is in force: the clock, each agency's officers and units, problems, Save."""
     update_counter.get()
     view = city_view(model)
-    finished, set_finished = solara.use_state(0)
+    holder: dict[str, Any] = solara.use_memo(dict, [])
 
-    def finish() -> None:
-        model.result()
-        set_finished(finished + 1)
+    def finish(target: DashboardModel) -> None:
+        # In the background, day by day, so the page stays responsive on a year's run.
+        def progress(done: float, total: float) -> None:
+            holder["task"].progress = 100.0 * done / total
+
+        target.result(progress=progress)
+
+    task = solara.lab.use_task(finish, dependencies=None)
+    holder["task"] = task
 
     with solara.Column():
         solara.Text(f"Clock: {clock(model.time)}", classes=["secsim-clock"])
@@ -225,10 +231,13 @@ def Agencies(model: DashboardModel) -> None:
             "scenario being run, as a file that extends the original.",
         )
         summary = model.summary
-        if summary is None:
+        if summary is None and task.pending:
+            solara.ProgressLinear(task.progress if task.progress is not None else True)
+            solara.Text("Finishing the run...")
+        elif summary is None:
             solara.Button(
                 "Finish the run",
-                on_click=finish,
+                on_click=lambda: task(model),
                 color="primary",
                 outlined=True,
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -62,13 +63,19 @@ class DashboardModel(SecurityModel):
         self.readings.append(reading(self))
         self.running = self.time < self.horizon_h
 
-    def result(self) -> RunResult:
+    def result(self, progress: Callable[[float, float], None] | None = None) -> RunResult:
         """Finish the run (from wherever it stands) and compute its outputs.
 
-        The model runs to its horizon first; afterwards it cannot be stepped.
+        The model runs to its horizon first, a day at a time; afterwards it cannot
+        be stepped.
+
+        Args:
+            progress: Called after each simulated day with (hours done, hours in total).
         """
-        if self.time < self.horizon_h:
-            self.run_until(self.horizon_h)
+        while self.time < self.horizon_h:
+            self.run_until(min(self.horizon_h, 24.0 * (self.time // 24.0 + 1)))
+            if progress is not None:
+                progress(float(self.time), self.horizon_h)
         self.running = False
         result = complete(self, self.original, self.seed, started=self._started)
         self.summary = result.summary

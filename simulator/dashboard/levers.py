@@ -106,7 +106,16 @@ def levers_for(scenario: Scenario) -> list[Lever]:
         agency; competences of each call and offence type; CCTV; citizens; prevention.
     """
     levers: list[Lever] = [
-        Lever("seed", "Seed (on reset)", "run.seed", "SliderInt", scenario.run.seed, 0, 100, 1)
+        Lever(
+            "seed",
+            "Seed (on reset)",
+            "run.seed",
+            "SliderInt",
+            scenario.run.seed,
+            0,
+            max(100, 2 * scenario.run.seed),
+            1,
+        )
     ]
     for name, a in scenario.agencies.items():
         if a.officers is not None:

@@ -1,6 +1,7 @@
 # The two commands of the README. Each creates .venv and installs what it needs.
 #   make run    runs the default scenario (scenarios/baseline.yaml)
-#   make test   runs the test suite
+#   make test   runs the test suite (installs Chromium for the browser test when root)
+#   make dashboard  serves the dashboard on http://127.0.0.1:8765/
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/baseline.yaml
 ARGS ?=
 
-.PHONY: run test lint bench figures clean
+.PHONY: run test lint bench figures clean dashboard browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "secsim needs Python 3.12 or newer (found " + sys.version.split()[0] + "); with pyenv, the .python-version file selects 3.12")'
@@ -20,8 +21,26 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/secsim run $(SCENARIO) $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(ARGS)
+
+# The dashboard's browser test drives the distribution's Chromium (never `playwright install`,
+# which downloads browsers). As root with apt, install it when missing; otherwise say how.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			chromium fonts-dejavu-core; \
+	else \
+		echo "The dashboard's browser test needs Chromium; install it with:"; \
+		echo "  sudo apt-get install --no-install-recommends chromium fonts-dejavu-core"; \
+		echo "(without it the test is skipped, except in CI where it fails)"; \
+	fi
+
+dashboard: $(STAMP)
+	$(BIN)/secsim dashboard $(SCENARIO) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests benchmarks

@@ -1,4 +1,4 @@
-"""The ``secsim`` command line: run and validate scenarios.
+"""The ``secsim`` command line: run, validate and batch scenarios, serve the dashboard.
 
 Errors in a scenario are printed with file, line and key, and the command exits
 with status 2 without writing anything; no traceback reaches the user.
@@ -35,6 +35,7 @@ examples:
   secsim validate scenarios/*.yaml
   secsim show scenarios/baseline.yaml --set run.days=30
   secsim schema > scenarios/schema.json
+  secsim dashboard scenarios/baseline.yaml --port 8765
 """
 
 
@@ -163,6 +164,26 @@ def _parser() -> argparse.ArgumentParser:
         help="print the JSON Schema of scenario files",
         description="Print the JSON Schema of scenario files. Editors with a YAML language "
         "server use it for completion and inline errors (scenarios/schema.json is a copy).",
+    )
+    p_dash = sub.add_parser(
+        "dashboard",
+        help="serve the dashboard in the browser: levers, the city live, save the scenario",
+        description="Serve the dashboard (Mesa's SolaraViz) on http://HOST:PORT/ and open it "
+        "in a browser. Works with no internet: nothing is fetched from or sent to another "
+        "machine. Ctrl-C stops the server.",
+    )
+    p_dash.add_argument(
+        "scenario",
+        type=Path,
+        nargs="?",
+        default=Path("scenarios/baseline.yaml"),
+        help="scenario YAML file the levers start from (default: scenarios/baseline.yaml)",
+    )
+    p_dash.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765)")
+    p_dash.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default: 127.0.0.1, this machine only)",
     )
     _add_overrides(p_val)
     return parser
@@ -389,6 +410,22 @@ def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     return status
 
 
+def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.dashboard.server import missing_packages, serve
+
+    missing = missing_packages()
+    if missing:
+        err.print(
+            f"the dashboard needs {', '.join(missing)}: install them with "
+            "`.venv/bin/pip install -e '.[dashboard]'` (make test installs them)"
+        )
+        return EXIT_BAD_INPUT
+    load_scenario(args.scenario)  # a mistake is reported here, not in the browser
+    out.print(f"secsim dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    serve(args.scenario, args.host, args.port)
+    return EXIT_OK  # pragma: no cover - serve replaces this process
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``secsim`` and ``python -m simulator``."""
     args = _parser().parse_args(argv)
@@ -413,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_analyze(args, out, err)
         if args.command == "figures":
             return _cmd_figures(args, out)
+        if args.command == "dashboard":
+            return _cmd_dashboard(args, out, err)
         if args.command == "schema":
             sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
             return EXIT_OK

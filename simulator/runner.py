@@ -200,12 +200,30 @@ def run(
     seed = scenario.run.seed if seed is None else seed
     started = time.perf_counter()
     model = SecurityModel(scenario, seed)
-    horizon = model.horizon_h
     total_days = scenario.run.warmup_days + scenario.run.days
     for day in range(1, total_days + 1):
         model.run_until(day * 24.0)
         if progress is not None:
             progress(day, total_days)
+    return complete(model, scenario, seed, started=started)
+
+
+def complete(model: SecurityModel, scenario: Scenario, seed: int, *, started: float) -> RunResult:
+    """Drain a model run up to its horizon, close it and compute its outputs.
+
+    :func:`run` and any caller that advanced the model its own way (the dashboard,
+    step by step) end the same way, so they give the same records.
+
+    Args:
+        model: A model advanced to its horizon (``model.horizon_h``), not beyond.
+        scenario: The scenario the model was built from.
+        seed: The seed it was built with.
+        started: ``time.perf_counter()`` when the run started (for the run time).
+
+    Returns:
+        The run's records, tables and summary.
+    """
+    horizon = model.horizon_h
     # Drain: let calls of the window get their outcome; later calls are not counted.
     drain_end = horizon + scenario.run.drain_max_h
     while model.dispatcher.open_counted > 0 and model.time < drain_end:

@@ -24,6 +24,16 @@ LAYERS = [
     {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
     {"simulator.batch.runner", "simulator.batch.analysis"},
     {"simulator.figures"},
+    # The dashboard: a user interface on top of the model and runner, never imported by them.
+    {
+        "simulator.dashboard",
+        "simulator.dashboard.levers",
+        "simulator.dashboard.view",
+        "simulator.dashboard.compare",
+        "simulator.dashboard.results",
+    },
+    {"simulator.dashboard.model", "simulator.dashboard.server"},
+    {"simulator.dashboard.app"},
     {"simulator.cli", "simulator", "simulator.__main__"},
 ]
 

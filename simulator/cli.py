@@ -499,7 +499,8 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
                 ]
             )
         spec = load_experiment(path)
-        _say(out, f"{path}: ok (experiment {spec.name}, {len(spec.arms)} arms)")
+        arms = f"{len(spec.arms)} arm{'s' if len(spec.arms) != 1 else ''}"
+        _say(out, f"{path}: ok (experiment {spec.name}, {arms})")
         return
     scenario = load_scenario(path, overrides)
     check_fits(scenario)  # before the territory is laid out

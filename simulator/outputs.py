@@ -129,7 +129,8 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
     if not path.is_dir():
         raise OutputError(path, "refused: this is a file, not a folder; choose a new folder")
     try:
-        entries = sorted(p.name for p in path.iterdir())
+        # A lock file alone is what a batch killed at its very start leaves behind.
+        entries = sorted(p.name for p in path.iterdir() if p.name != LOCK)
     except OSError as exc:
         raise write_failed(exc, path) from None
     if not entries:

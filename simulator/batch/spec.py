@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
-from simulator.scenario.loader import Positions, load_scenario, read_yaml
+from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Frozen, NonNegFloat
 
@@ -138,7 +138,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         for err in exc.errors(include_url=False):
             key, message = describe_error(err, data, ExperimentSpec)
             problems.append(Problem(*pos.find(key), key, message))
-        raise ScenarioError(problems) from None
+        raise ScenarioError(problems, what="experiment") from None
     problems = []
     if spec.reference is not None and spec.reference not in spec.arms:
         near = did_you_mean(spec.reference, spec.arms)
@@ -169,16 +169,26 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                     "a list design needs the same number of values per factor",
                 )
             )
+    samples = spec.design.samples
+    if kind == "sobol" and samples & (samples - 1):
+        at: tuple[str, ...] = ("design", "samples")
+        below = 1 << (samples.bit_length() - 1)
+        problems.append(
+            Problem(
+                *pos.find(at),
+                at,
+                f"Sobol (Saltelli) sampling needs a power of two, found {samples} "
+                f"(use {below} or {below * 2})",
+            )
+        )
     if kind != "none" and not spec.design.factors:
         problems.append(
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
-    if problems:
-        raise ScenarioError(problems)
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
         try:
-            load_scenario(scenario_path, arm_overrides(spec, arm, {}))
+            scenario = load_scenario(scenario_path, arm_overrides(spec, arm, {}))
         except ScenarioError as exc:
             where = ("arms", arm_name)
             problems.append(
@@ -188,9 +198,37 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                     "its scenario does not load: " + "; ".join(str(p) for p in exc.problems),
                 )
             )
+            continue
+        settings = resolved_dict(scenario)
+        for name in spec.design.factors:
+            missing = _missing_setting(settings, name)
+            if missing is not None:
+                at = ("design", "factors", name)
+                problems.append(
+                    Problem(*pos.find(at), at, f"{missing} in the scenario of arm '{arm_name}'")
+                )
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(problems, what="experiment")
     return spec
+
+
+def _missing_setting(settings: dict[str, Any], dotted_key: str) -> str | None:
+    """Why ``dotted_key`` names no setting of a resolved scenario (None if it names one)."""
+    node: Any = settings
+    done: list[str] = []
+    for part in dotted_key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            where = f" under '{'.'.join(done)}'" if done else ""
+            choices = [str(k) for k in node] if isinstance(node, dict) else []
+            near = did_you_mean(part, choices)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            return f"no setting '{part}'{where}{hint}: a factor must name an existing setting"
+        done.append(part)
+    return None
 
 
 def arm_scenario_path(experiment_path: FsPath, arm: ArmSpec) -> FsPath:

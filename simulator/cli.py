@@ -150,8 +150,9 @@ def _parser() -> argparse.ArgumentParser:
         "validate",
         help="check scenario and experiment files without running them",
         description="Check scenario and experiment files; print every problem with file, "
-        "line and key. A file with a top-level `arms:` key is an experiment (its arms' "
-        "scenarios, factors and design are checked too); any other is a scenario.",
+        "line and key. A file with a top-level `arms:` key (or mostly experiment keys: design, "
+        "replicates...) is an experiment, and its arms' scenarios, factors and design are "
+        "checked too; any other is a scenario.",
     )
     p_val.add_argument("files", nargs="+", type=Path, help="scenario or experiment YAML files")
     p_show = sub.add_parser(
@@ -475,13 +476,8 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def is_experiment(data: dict[str, Any]) -> bool:
-    """An experiment file has a top-level ``arms`` mapping; a scenario never has one."""
-    return "arms" in data
-
-
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
-    from simulator.batch.spec import load_experiment
+    from simulator.batch.spec import is_experiment, load_experiment
 
     data = read_yaml(path, Positions(str(path)))
     if is_experiment(data):

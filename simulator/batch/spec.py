@@ -15,7 +15,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
 from simulator.scenario.messages import describe_error
-from simulator.scenario.schema import Frozen, NonNegFloat
+from simulator.scenario.schema import Frozen, NonNegFloat, Scenario
+
+# Far above any batch that finishes in a lifetime; a plan larger than this would not fit in
+# memory before the first run starts.
+MAX_RUNS = 1_000_000
 
 DEFAULT_OUTPUTS = [
     "calls.total",
@@ -121,6 +125,21 @@ class ExperimentSpec(Frozen):
         return self.reference or next(iter(self.arms))
 
 
+def is_experiment(data: dict[str, Any]) -> bool:
+    """Whether a file's top-level mapping is an experiment rather than a scenario.
+
+    An experiment has ``arms:``; without it (misspelt), a file whose top-level keys
+    are mostly experiment keys (``design``, ``replicates``...) is still taken for
+    one, so that its mistakes are reported as an experiment's.
+    """
+    if "arms" in data:
+        return True
+    experiment_keys = set(ExperimentSpec.model_fields) - set(Scenario.model_fields)
+    scenario_keys = (set(Scenario.model_fields) - set(ExperimentSpec.model_fields)) | {"extends"}
+    keys = {str(k) for k in data}
+    return len(keys & experiment_keys) > len(keys & scenario_keys)
+
+
 def load_experiment(path: str | FsPath) -> ExperimentSpec:
     """Read and check an experiment file, including every arm's scenario.
 
@@ -181,6 +200,16 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 f"(use {below} or {below * 2})",
             )
         )
+    runs = len(spec.arms) * point_count(spec.design) * spec.replicates
+    if runs > MAX_RUNS:
+        problems.append(
+            Problem(
+                *pos.find(("replicates",)),
+                ("replicates",),
+                f"{runs:,} runs planned (arms x design points x replicates); at most "
+                f"{MAX_RUNS:,} in one experiment: split it, or use fewer points or replicates",
+            )
+        )
     if kind != "none" and not spec.design.factors:
         problems.append(
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
@@ -229,6 +258,25 @@ def _missing_setting(settings: dict[str, Any], dotted_key: str) -> str | None:
             return f"no setting '{part}'{where}{hint}: a factor must name an existing setting"
         done.append(part)
     return None
+
+
+def point_count(design: DesignSpec) -> int:
+    """Design points the design gives, counted without drawing them."""
+    k = len(design.factors)
+    if design.kind == "none" or not k:
+        return 1
+    if design.kind == "grid":
+        count = 1
+        for factor in design.factors.values():
+            count *= len(factor.values or [])
+        return count
+    if design.kind == "list":
+        return max(len(f.values or []) for f in design.factors.values())
+    if design.kind == "lhs":
+        return design.samples
+    if design.kind == "sobol":
+        return design.samples * (k + 2)  # first-order and total indices
+    return design.samples * (k + 1)  # morris trajectories
 
 
 def arm_scenario_path(experiment_path: FsPath, arm: ArmSpec) -> FsPath:

@@ -305,6 +305,34 @@ def run(
     )
 
 
+def summary_template() -> dict[str, Any]:
+    """The shape of a run's summary, from empty records: what experiment outputs may name.
+
+    Mappings that hold one entry per agency, type, priority or commune are empty here
+    (their keys depend on the scenario), except ``offences.by_type``, which shows the
+    entry of one offence type.
+    """
+    frame = incidents_table([], ("d",), ("residential",), ("c",)).to_pandas()
+    window = (0.0, 24.0)
+    states = pd.DataFrame(columns=STATE_COLUMNS)
+    body = summarise(frame, states, [], window_h=window, response_target_min=[15.0])
+    body["trust"] = {"mean_start": None, "mean_end": None}
+    body["fear"] = {"mean_end": None}
+    body["offences"] = offence_summary(frame, window, 1, ["offence"], {"residential": 1})
+    body["dark_figure_share"] = None
+    body["victimised_share"] = None
+    return {
+        "scenario": None,
+        "seed": None,
+        "days": None,
+        "warmup_days": None,
+        "residents": None,
+        **body,
+        "events": None,
+        "runtime_s": None,
+    }
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}

@@ -57,6 +57,10 @@ def test_validate_accepts_the_shipped_experiments_and_scenarios(
             "    citizens.trust_mean: {low: 0.3, high: 0.8}\n",
             ["exp.yaml:6:3", "design.samples", "power of two, found 24 (use 16 or 32)"],
         ),
+        (
+            "outputs: [calls.total, respnse_min.mean]\n",
+            ["exp.yaml:4:", "outputs.1", "did you mean 'response_min.mean'"],
+        ),
     ],
 )
 def test_experiment_mistakes_are_located_before_any_run(
@@ -163,3 +167,17 @@ def test_an_alias_bomb_and_deep_nesting_are_refused_quickly(
     err = capsys.readouterr().err
     assert "expands to more than 100,000 values" in err and "nested too deeply" in err
     assert "Traceback" not in err
+
+
+def test_every_value_of_a_real_summary_is_a_valid_output() -> None:
+    from simulator.batch.runner import flatten
+    from simulator.batch.spec import output_problem
+    from simulator.runner import run, summary_template
+    from simulator.scenario import load_scenario
+
+    result = run(load_scenario(BASELINE, ["run.days=1", "run.warmup_days=0"]))
+    template = summary_template()
+    names = list(flatten(result.summary))
+    assert len(names) > 100
+    assert [n for n in names if output_problem(n, template)] == []
+    assert output_problem("calls", template) is not None  # a group, not a value

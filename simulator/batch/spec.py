@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from simulator.runner import summary_template
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
 from simulator.scenario.messages import describe_error
@@ -214,6 +215,12 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         problems.append(
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
+    template = summary_template()
+    for i, output in enumerate(spec.outputs):
+        wrong = output_problem(output, template)
+        if wrong is not None:
+            output_at: tuple[str | int, ...] = ("outputs", i)
+            problems.append(Problem(*pos.find(output_at), output_at, wrong))
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
         try:
@@ -239,6 +246,42 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     if problems:
         raise ScenarioError(problems, what="experiment")
     return spec
+
+
+def _leaves(node: Any, prefix: str = "") -> list[str]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    return [prefix.rstrip(".")]
+
+
+def output_problem(output: str, template: dict[str, Any]) -> str | None:
+    """Why ``output`` names no value of a run's summary (None if it names one).
+
+    Args:
+        output: A dotted summary key, as in an experiment's ``outputs``.
+        template: The summary's shape (:func:`simulator.runner.summary_template`).
+    """
+    node: Any = template
+    parts = output.split(".")
+    for depth, part in enumerate(parts):
+        rest = parts[depth + 1 :]
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            continue
+        if isinstance(node, dict) and not node:
+            return None  # one entry per agency, type, commune...: named by the scenario
+        if isinstance(node, dict) and parts[depth - 1 : depth] == ["by_type"]:
+            node = next(iter(node.values()))  # an offence type: its entry has this shape
+            continue
+        if node is None and part in ("low", "high") and not rest:
+            return None  # the two ends of a confidence interval
+        near = did_you_mean(output, _leaves(template))
+        hint = f" (did you mean '{near}'?)" if near else ""
+        return f"'{output}' is not a value of a run's summary{hint}"
+    if isinstance(node, dict):
+        keys = ", ".join(str(k) for k in node) or "one per agency, type or commune"
+        return f"'{output}' is a group of values, not one: name one of its keys ({keys})"
+    return None
 
 
 def _missing_setting(settings: dict[str, Any], dotted_key: str) -> str | None:

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -531,7 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console()
     err = Console(stderr=True)
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
-    install_handlers()
+    if threading.current_thread() is threading.main_thread():  # signals reach only that one
+        install_handlers()
     try:
         return _dispatch(args, out, err)
     except ScenarioError as exc:
@@ -555,8 +557,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(err, "stopped by SIGINT; nothing half-written is left")
         return 130
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:

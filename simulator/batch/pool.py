@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
@@ -91,7 +92,15 @@ class WorkerPool[T]:
     def _start(self) -> _Worker[T]:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=_serve, args=(child, os.getpid(), self._fn), daemon=True)
-        process.start()
+        # Started with SIGINT ignored, which the new interpreter keeps from its first
+        # instruction: a Ctrl-C reaches the whole process group, and the batch decides.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        try:
+            process.start()
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
         child.close()
         worker: _Worker[T] = _Worker(process, parent)
         self._workers.append(worker)

@@ -64,6 +64,13 @@ class OutputError(Exception):
         super().__init__(f"{path}: {message}")
 
 
+class StoreInUse(OutputError, FileExistsError):
+    """A store already holds a batch that may not be continued or replaced as asked.
+
+    Also a ``FileExistsError``, as it was before stores had markers.
+    """
+
+
 def write_failed(exc: OSError, path: Path) -> OutputError:
     """A clean error for an ``OSError`` raised while writing under ``path``."""
     where = Path(exc.filename) if exc.filename else path

@@ -51,7 +51,7 @@ from simulator.batch.pool import WorkerPool
 from simulator.batch.spec import ExperimentSpec, arm_overrides, arm_scenario_path
 from simulator.outputs import (
     MARKER,
-    OutputError,
+    StoreInUse,
     claim,
     exclusive,
     mark,
@@ -258,7 +258,7 @@ def _prepare_store(
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             stored = None
         if stored != identity:
-            raise OutputError(
+            raise StoreInUse(
                 store,
                 "refused: this folder holds a different experiment, or the same one with "
                 "changed scenarios or code (or its experiment.json is damaged): choose another "
@@ -267,7 +267,7 @@ def _prepare_store(
     elif earlier and (force or not same_kind):
         _empty_store(store)  # claim() allowed it: an earlier secsim output, and --force
     elif earlier:
-        raise OutputError(
+        raise StoreInUse(
             store,
             "refused: this folder already holds a batch: add --resume to finish it, --force to "
             "start it again, or choose another --out",

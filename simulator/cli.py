@@ -1,7 +1,10 @@
 """The ``secsim`` command line: run, validate and batch scenarios, serve the dashboard.
 
-Errors in a scenario are printed with file, line and key, and the command exits
-with status 2 without writing anything; no traceback reaches the user.
+Errors in a scenario or experiment are printed with file, line and key, and the
+command exits with status 2 without writing anything; no traceback reaches the
+user. An output folder that secsim did not make is refused (status 2); a write
+that fails (disk full, no permission) names the path (status 74); SIGINT and
+SIGTERM stop a command with all it started (status 130 and 143).
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,12 +24,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from simulator.outputs import OutputError, claim
+from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, write_results
-from simulator.scenario import ScenarioError, json_schema, load_scenario, resolved_dict
+from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
+from simulator.scenario.loader import Positions, read_yaml
+from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers
 from simulator.territory import TerritoryError, build_territory
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+
+OUT_RULE = (
+    "a new or empty folder, or one holding an earlier secsim output of the same kind "
+    "(replaced); never a folder with other files, a file, the current or home folder"
+)
 
 EPILOG = """\
 examples:
@@ -32,11 +46,52 @@ examples:
   secsim run scenarios/baseline.yaml --days 30 --seed 7 --out results/try
   secsim run scenarios/validation/mmc.yaml --set demand.rate_per_hour=8 \\
       --set agencies.state_police.units=5 --set demand.on_scene.mean_min=30
-  secsim validate scenarios/*.yaml
+  secsim validate scenarios/*.yaml experiments/*.yaml
   secsim show scenarios/baseline.yaml --set run.days=30
   secsim schema > scenarios/schema.json
   secsim dashboard scenarios/baseline.yaml --port 8765
 """
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, found {value}")
+    return value
+
+
+def _power_of_two(text: str) -> int:
+    value = _positive(text)
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(
+            f"Sobol (Saltelli) sampling needs a power of two, found {value}"
+        )
+    return value
+
+
+def _capped_workers(requested: int, err: Console) -> int:
+    cores = available_cores()
+    if requested > cores:
+        err.print(
+            f"warning: --workers {requested} is more than the {cores} cores available; "
+            f"using {cores} (more processes than cores only slow every run down)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return cores
+    return requested
 
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
@@ -79,17 +134,29 @@ def _parser() -> argparse.ArgumentParser:
         help="days simulated before statistics (default: run.warmup_days)",
     )
     p_run.add_argument(
-        "--out", type=Path, help="output folder (default: results/<file name>-<seed>/)"
+        "--out",
+        type=Path,
+        help=f"output folder (default: results/<file name>-<seed>/): {OUT_RULE}; an earlier "
+        "run of the same scenario and seed is replaced",
+    )
+    p_run.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier secsim output of another scenario, seed or kind in --out "
+        "(never files secsim did not write)",
     )
     _add_overrides(p_run)
     p_run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
     p_val = sub.add_parser(
         "validate",
-        help="check scenario files without running them",
-        description="Check scenario files; print every problem with file, line and key.",
+        help="check scenario and experiment files without running them",
+        description="Check scenario and experiment files; print every problem with file, "
+        "line and key. A file with a top-level `arms:` key (or mostly experiment keys: design, "
+        "replicates...) is an experiment, and its arms' scenarios, factors and design are "
+        "checked too; any other is a scenario.",
     )
-    p_val.add_argument("files", nargs="+", type=Path, help="scenario YAML files")
+    p_val.add_argument("files", nargs="+", type=Path, help="scenario or experiment YAML files")
     p_show = sub.add_parser(
         "show",
         help="print a scenario fully resolved (defaults, extends and --set applied)",
@@ -108,9 +175,10 @@ def _parser() -> argparse.ArgumentParser:
     p_batch.add_argument("experiment", type=Path, help="experiment YAML file")
     p_batch.add_argument(
         "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="local worker processes (default: all cores)",
+        type=_positive,
+        default=available_cores(),
+        help="local worker processes (default: all cores; more than the cores available is "
+        "capped to them, with a warning)",
     )
     p_batch.add_argument(
         "--scheduler",
@@ -118,12 +186,22 @@ def _parser() -> argparse.ArgumentParser:
         help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786",
     )
     p_batch.add_argument(
-        "--out", type=Path, help="results folder (default: results/<experiment file name>/)"
+        "--out",
+        type=Path,
+        help=f"results folder (default: results/<experiment file name>/): {OUT_RULE}; one "
+        "batch at a time writes in it",
     )
     p_batch.add_argument(
         "--resume",
         action="store_true",
-        help="finish a batch already in --out, skipping finished runs",
+        help="finish a batch already in --out, skipping finished runs and running again "
+        "interrupted, failed and damaged ones",
+    )
+    p_batch.add_argument(
+        "--force",
+        action="store_true",
+        help="start again a batch already in --out (or replace another earlier secsim output "
+        "there; never files secsim did not write)",
     )
     p_batch.add_argument("--quiet", action="store_true", help="no progress bar")
     p_an = sub.add_parser(
@@ -142,9 +220,18 @@ def _parser() -> argparse.ArgumentParser:
         "(publication quality). Batch results are kept in --store and reused.",
     )
     p_fig.add_argument("--full", action="store_true", help="publication-quality runs")
-    p_fig.add_argument("--out", type=Path, default=Path("figures"), help="figures folder")
     p_fig.add_argument(
-        "--store", type=Path, default=Path("results/figures"), help="where batch results are kept"
+        "--out",
+        type=Path,
+        default=Path("figures"),
+        help="figures folder: new, empty, or one secsim wrote figures in (its figure files "
+        "are replaced, other files kept)",
+    )
+    p_fig.add_argument(
+        "--store",
+        type=Path,
+        default=Path("results/figures"),
+        help="where batch results are kept (a folder secsim made, or a new one)",
     )
     p_fig.add_argument("--days", type=int, default=30, help="days per run (not with --full)")
     p_fig.add_argument(
@@ -152,12 +239,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_fig.add_argument(
         "--sobol-samples",
-        type=int,
+        type=_power_of_two,
         default=16,
-        help="base samples of the sensitivity design (not with --full)",
+        help="base samples of the sensitivity design, a power of two (not with --full)",
     )
     p_fig.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes"
+        "--workers",
+        type=_positive,
+        default=available_cores(),
+        help="local worker processes (default: all cores; capped to them)",
     )
     sub.add_parser(
         "schema",
@@ -269,6 +359,10 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     seed = scenario.run.seed
     # Named after the file, so that a copy of a scenario never overwrites the original's results.
     target = args.out or Path("results") / f"{args.scenario.stem}-{seed}"
+    # Refuse a folder before an hour of simulation, not after; checked again when writing.
+    identity = f"scenario {scenario.name}, seed {seed}"
+    claim(target, "run", identity=identity, force=args.force)
+    check_fits(scenario)
     show = not args.quiet and out.is_terminal
     result: RunResult
     if show:
@@ -284,7 +378,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             result = run(scenario, progress=lambda done, total: bar.update(task, completed=done))
     else:
         result = run(scenario)
-    path = write_results(result, target)
+    path = write_results(result, target, force=args.force)
     if not args.quiet:
         out.print(summary_table(result.summary))
         out.print(f"results written to {path}/")
@@ -298,6 +392,7 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
     spec = load_experiment(args.experiment)
     store = args.out or Path("results") / args.experiment.stem
     total = len(plan(spec, args.experiment, store))
+    workers = args.workers if args.scheduler else _capped_workers(args.workers, err)
     show = not args.quiet and out.is_terminal
     try:
         if show:
@@ -322,9 +417,10 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
                     spec,
                     args.experiment,
                     store,
-                    workers=args.workers,
+                    workers=workers,
                     scheduler=args.scheduler,
                     resume=args.resume,
+                    force=args.force,
                     progress=advance,
                 )
         else:
@@ -332,15 +428,22 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
                 spec,
                 args.experiment,
                 store,
-                workers=args.workers,
+                workers=workers,
                 scheduler=args.scheduler,
                 resume=args.resume,
+                force=args.force,
             )
-    except FileExistsError as exc:
-        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        return EXIT_BAD_INPUT
+    except Interrupted as exc:
+        _say(
+            err,
+            f"stopped by {exc}: finished runs are kept in {store}/, runs in flight are recorded "
+            "as interrupted; add --resume to finish the batch",
+        )
+        return exc.exit_status
     for run_id, error in report.errors.items():
         err.print(f"failed: {run_id}: {error}", markup=False, highlight=False, soft_wrap=True)
+    if report.rerun_damaged:
+        _say(err, f"{report.rerun_damaged} stored runs were damaged (unreadable) and ran again")
     if not args.quiet:
         out.print(
             f"{report.done} runs done, {report.skipped} already stored, "
@@ -352,7 +455,11 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.batch.analysis import analyze
+    from simulator.outputs import read_marker
 
+    if (read_marker(args.store) or {}).get("kind") != "store":
+        _say(err, f"{args.store}: not a results folder of secsim batch (no batch marker)")
+        return EXIT_BAD_INPUT
     if not (args.store / "summaries.parquet").exists():
         err.print(
             f"{args.store}: no consolidated results (run secsim batch first)",
@@ -365,7 +472,7 @@ def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def _cmd_figures(args: argparse.Namespace, out: Console) -> int:
+def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.figures import FigureSettings, build_all
 
     root = Path(__file__).resolve().parent.parent
@@ -383,7 +490,7 @@ def _cmd_figures(args: argparse.Namespace, out: Console) -> int:
         days=args.days,
         replicates=args.replicates,
         sobol_samples=args.sobol_samples,
-        workers=args.workers,
+        workers=_capped_workers(args.workers, err),
         command=command,
     )
     written = build_all(settings)
@@ -391,22 +498,48 @@ def _cmd_figures(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
+    from simulator.batch.spec import is_experiment, load_experiment
+
+    data = read_yaml(path, Positions(str(path)))
+    if is_experiment(data):
+        if overrides:
+            raise ScenarioError(
+                [
+                    Problem(
+                        f"--set {overrides[0]}",
+                        None,
+                        None,
+                        (),
+                        "--set applies to scenarios, "
+                        "not to experiment files (write it in an arm's set:)",
+                    )
+                ]
+            )
+        spec = load_experiment(path)
+        arms = f"{len(spec.arms)} arm{'s' if len(spec.arms) != 1 else ''}"
+        _say(out, f"{path}: ok (experiment {spec.name}, {arms})")
+        return
+    scenario = load_scenario(path, overrides)
+    check_fits(scenario)  # before the territory is laid out
+    build_territory(scenario.territory)  # cheap, and catches a commune without land
+    _say(out, f"{path}: ok ({scenario.name})")
+
+
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            scenario = load_scenario(path, args.overrides)
-            build_territory(scenario.territory)  # cheap, and catches a commune without land
+            _validate_one(path, list(args.overrides), out)
         except ScenarioError as exc:
-            err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
+            _say(err, exc.render())
             status = EXIT_BAD_INPUT
         except TerritoryError as exc:
-            err.print(f"{path}: territory: {exc}", markup=False, highlight=False, soft_wrap=True)
+            _say(err, f"{path}: territory: {exc}")
             status = EXIT_BAD_INPUT
-        else:
-            out.print(
-                f"{path}: ok ({scenario.name})", markup=False, highlight=False, soft_wrap=True
-            )
+        except ResourceError as exc:
+            _say(err, f"{path}: {exc}")
+            status = EXIT_BAD_INPUT
     return status
 
 
@@ -426,46 +559,71 @@ def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK  # pragma: no cover - serve replaces this process
 
 
+def _say(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``secsim`` and ``python -m simulator``."""
     args = _parser().parse_args(argv)
     out = Console()
     err = Console(stderr=True)
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    if threading.current_thread() is threading.main_thread():  # signals reach only that one
+        install_handlers()
     try:
-        if args.command == "run":
-            return _cmd_run(args, out, err)
-        if args.command == "show":
-            scenario = load_scenario(args.scenario, args.overrides)
-            data = resolved_dict(scenario)
-            # A timeline entry holds one action: leave out the actions it does not use.
-            data["timeline"] = [
-                {k: v for k, v in event.items() if v is not None} for event in data["timeline"]
-            ]
-            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-            sys.stdout.write(text)
-            return EXIT_OK
-        if args.command == "batch":
-            return _cmd_batch(args, out, err)
-        if args.command == "analyze":
-            return _cmd_analyze(args, out, err)
-        if args.command == "figures":
-            return _cmd_figures(args, out)
-        if args.command == "dashboard":
-            return _cmd_dashboard(args, out, err)
-        if args.command == "schema":
-            sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
-            return EXIT_OK
-        return _cmd_validate(args, out, err)
+        return _dispatch(args, out, err)
     except ScenarioError as exc:
-        err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
+        _say(err, exc.render())
         return EXIT_BAD_INPUT
     except TerritoryError as exc:
         where = getattr(args, "scenario", None) or getattr(args, "experiment", "")
-        err.print(f"{where}: territory: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _say(err, f"{where}: territory: {exc}")
         return EXIT_BAD_INPUT
+    except ResourceError as exc:
+        where = getattr(args, "scenario", None) or getattr(args, "experiment", "")
+        _say(err, f"{where}: {exc}")
+        return EXIT_BAD_INPUT
+    except OutputError as exc:
+        _say(err, str(exc))
+        return exc.status
+    except Interrupted as exc:
+        _say(err, f"stopped by {exc}; nothing half-written is left")
+        return exc.exit_status
     except KeyboardInterrupt:
-        err.print("interrupted; nothing written")
+        _say(err, "stopped by SIGINT; nothing half-written is left")
         return 130
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.command == "run":
+        return _cmd_run(args, out, err)
+    if args.command == "show":
+        scenario = load_scenario(args.scenario, args.overrides)
+        data = resolved_dict(scenario)
+        # A timeline entry holds one action: leave out the actions it does not use.
+        data["timeline"] = [
+            {k: v for k, v in event.items() if v is not None} for event in data["timeline"]
+        ]
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        sys.stdout.write(text)
+        return EXIT_OK
+    if args.command == "batch":
+        return _cmd_batch(args, out, err)
+    if args.command == "analyze":
+        return _cmd_analyze(args, out, err)
+    if args.command == "figures":
+        return _cmd_figures(args, out, err)
+    if args.command == "dashboard":
+        return _cmd_dashboard(args, out, err)
+    if args.command == "schema":
+        sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+        return EXIT_OK
+    return _cmd_validate(args, out, err)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ from simulator.batch.runner import experiment_identity, run_batch
 from simulator.batch.spec import ExperimentSpec, arm_scenario_path, load_experiment
 from simulator.crime import cctv_coverage, initial_market_cells
 from simulator.model import SecurityModel
+from simulator.outputs import MARKER, claim, mark, marker_text, scratch_folder, write_failed
 from simulator.runner import run
 from simulator.scenario import load_scenario
 from simulator.scenario.schema import DistrictType
+from simulator.stopping import signals_deferred
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 DISTRICT_COLOURS = dict(zip(list(DistrictType), OKABE_ITO, strict=True))
@@ -471,11 +474,38 @@ FIGURES: list[Callable[[FigureSettings], list[Path]]] = [
 
 
 def build_all(settings: FigureSettings) -> list[Path]:
-    """Every figure, in order; returns the files written."""
+    """Every figure, in order; returns the files written.
+
+    ``settings.out`` and ``settings.store`` follow :mod:`simulator.outputs`: new, empty,
+    or made by secsim. The figures are drawn into a temporary folder and moved into
+    ``settings.out`` together at the end, each file replacing its earlier version;
+    other files there (a README) are kept.
+
+    Raises:
+        OutputError: A folder is refused, or a write failed; nothing is left half-written.
+    """
+    claim(settings.out, "figures")
+    claim(settings.store, "figures-store")
+    try:
+        settings.store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(exc, settings.store) from None
+    mark(settings.store, "figures-store")
     _style()
-    written: list[Path] = []
-    for figure in FIGURES:
-        written += figure(settings)
-    index = {p.name: str(p) for p in written}
-    (settings.out / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
+    with scratch_folder(settings.out) as tmp:
+        (tmp / MARKER).write_text(marker_text("figures"), encoding="utf-8")
+        drawn: list[Path] = []
+        for figure in FIGURES:
+            drawn += figure(replace(settings, out=tmp))
+        written = [settings.out / p.name for p in drawn]
+        index = {p.name: str(p) for p in written}
+        (tmp / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
+        claim(settings.out, "figures")
+        try:
+            settings.out.mkdir(parents=True, exist_ok=True)
+            with signals_deferred():
+                for path in [*drawn, tmp / "index.json", tmp / MARKER]:
+                    os.replace(path, settings.out / path.name)
+        except OSError as exc:
+            raise write_failed(exc, settings.out) from None
     return written

@@ -2,17 +2,15 @@
 
 Nothing is kept between runs, so batches, processes and clusters can call it
 freely. Writing the results is separate (:func:`write_results`) and atomic: the
-files appear together in their folder, or not at all.
+files appear together in their folder, or not at all, and never over files
+secsim did not write.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +38,8 @@ from simulator.metrics import (
     summarise,
 )
 from simulator.model import SecurityModel
+from simulator.outputs import staged_folder
+from simulator.resources import check_fits
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
 from simulator.territory import Territory
@@ -196,8 +196,12 @@ def run(
 
     Returns:
         The run's records, tables and summary.
+
+    Raises:
+        ResourceError: If the territory and population would not fit in memory.
     """
     seed = scenario.run.seed if seed is None else seed
+    check_fits(scenario)  # before the territory and residents are allocated
     started = time.perf_counter()
     model = SecurityModel(scenario, seed)
     total_days = scenario.run.warmup_days + scenario.run.days
@@ -319,6 +323,34 @@ def complete(model: SecurityModel, scenario: Scenario, seed: int, *, started: fl
     )
 
 
+def summary_template() -> dict[str, Any]:
+    """The shape of a run's summary, from empty records: what experiment outputs may name.
+
+    Mappings that hold one entry per agency, type, priority or commune are empty here
+    (their keys depend on the scenario), except ``offences.by_type``, which shows the
+    entry of one offence type.
+    """
+    frame = incidents_table([], ("d",), ("residential",), ("c",)).to_pandas()
+    window = (0.0, 24.0)
+    states = pd.DataFrame(columns=STATE_COLUMNS)
+    body = summarise(frame, states, [], window_h=window, response_target_min=[15.0])
+    body["trust"] = {"mean_start": None, "mean_end": None}
+    body["fear"] = {"mean_end": None}
+    body["offences"] = offence_summary(frame, window, 1, ["offence"], {"residential": 1})
+    body["dark_figure_share"] = None
+    body["victimised_share"] = None
+    return {
+        "scenario": None,
+        "seed": None,
+        "days": None,
+        "warmup_days": None,
+        "residents": None,
+        **body,
+        "events": None,
+        "runtime_s": None,
+    }
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
@@ -336,16 +368,26 @@ def _write_table(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", store_schema=True)
 
 
-def write_results(result: RunResult, out_dir: str | Path) -> Path:
-    """Write a run's files into ``out_dir`` atomically (replacing an older run there).
+def run_identity(result: RunResult) -> str:
+    """What names a run in its folder's marker: its scenario and seed."""
+    return f"scenario {result.scenario.name}, seed {result.seed}"
+
+
+def write_results(result: RunResult, out_dir: str | Path, *, force: bool = False) -> Path:
+    """Write a run's files into ``out_dir`` atomically.
 
     Files: ``summary.json``, ``incidents.parquet``, ``timeseries.parquet``,
-    ``districts.parquet``, ``agencies.parquet`` and ``run.json``.
+    ``districts.parquet``, ``agencies.parquet`` and ``run.json``, plus the
+    ``.secsim`` marker. ``out_dir`` may be new, empty, or hold an earlier run of
+    the same scenario and seed (replaced); an earlier secsim output of another
+    scenario, seed or kind is replaced only with ``force``; anything else is
+    refused (see :mod:`simulator.outputs`).
+
+    Raises:
+        OutputError: Refused, or the disk refused a write; nothing is left behind.
     """
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out, "run", identity=run_identity(result), force=force) as tmp:
         (tmp / "summary.json").write_text(
             json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8"
         )
@@ -359,14 +401,4 @@ def write_results(result: RunResult, out_dir: str | Path) -> Path:
             ("agencies", result.agencies),
         ):
             _write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.parquet")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

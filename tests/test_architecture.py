@@ -10,11 +10,23 @@ from .conftest import ROOT
 PACKAGE = ROOT / "simulator"
 # Lower layers never import higher ones.
 LAYERS = [
-    {"simulator.scenario.schema", "simulator.scenario.errors", "simulator.queueing"},
+    {
+        "simulator.scenario.schema",
+        "simulator.scenario.errors",
+        "simulator.queueing",
+        "simulator.stopping",
+        "simulator.outputs",
+    },
     {"simulator.scenario.staffing", "simulator.scenario.checks", "simulator.scenario.messages"},
     {"simulator.scenario.timeline"},
     {"simulator.scenario.loader", "simulator.scenario"},
-    {"simulator.territory", "simulator.travel", "simulator.incidents", "simulator.patrol"},
+    {
+        "simulator.territory",
+        "simulator.travel",
+        "simulator.incidents",
+        "simulator.patrol",
+        "simulator.resources",
+    },
     {"simulator.demand", "simulator.agencies", "simulator.citizens"},
     {"simulator.crime", "simulator.units"},
     {"simulator.dispatch"},
@@ -22,6 +34,7 @@ LAYERS = [
     {"simulator.metrics"},
     {"simulator.runner"},
     {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
+    {"simulator.batch.pool"},
     {"simulator.batch.runner", "simulator.batch.analysis"},
     {"simulator.figures"},
     # The dashboard: a user interface on top of the model and runner, never imported by them.

@@ -34,6 +34,7 @@ def test_scenario_validates_and_runs_a_short_horizon(path: Path, tmp_path: Path)
     written = write_results(result, tmp_path / "out")
     names = sorted(p.name for p in written.iterdir())
     assert names == [
+        ".secsim",
         "agencies.parquet",
         "districts.parquet",
         "incidents.parquet",

@@ -1,4 +1,4 @@
-"""Mutated scenarios end in a valid run or a clean, located error: never a traceback."""
+"""Mutated scenarios and experiments end in a valid run or a clean, located error: no traceback."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from simulator.batch.spec import load_experiment
 from simulator.cli import main
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 
-from .conftest import SCENARIOS
+from .conftest import ROOT, SCENARIOS
 
 BASE = yaml.safe_load((SCENARIOS / "baseline.yaml").read_text(encoding="utf-8"))
 
@@ -45,10 +46,10 @@ JUNK = st.one_of(
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> str:
-    data = copy.deepcopy(BASE)
+def mutated(draw: st.DrawFn, base: Any = BASE, paths: list[tuple[Any, ...]] = PATHS) -> str:
+    data = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(PATHS))
+        path = draw(st.sampled_from(paths))
         parent: Any = data
         try:
             for key in path[:-1]:
@@ -95,6 +96,43 @@ def test_mutated_scenarios_fail_cleanly_or_run(
     status = main(argv)
     assert status in (0, 2), scenario.name
     assert out.exists() == (status == 0)
+
+
+def _experiment(name: str) -> Any:
+    """A shipped experiment, its arms' scenarios made absolute so that a copy still finds them."""
+    data = yaml.safe_load((ROOT / "experiments" / f"{name}.yaml").read_text(encoding="utf-8"))
+    for arm in data["arms"].values():
+        arm["scenario"] = str((ROOT / "experiments" / arm["scenario"]).resolve())
+    return data
+
+
+# A list design with two arms and arm settings, and a Sobol design with bounds.
+EXPERIMENTS = [_experiment("budget_competence_grid"), _experiment("behaviour_sensitivity")]
+EXPERIMENT_MUTANTS = st.one_of(*(mutated(base, _paths(base)) for base in EXPERIMENTS))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPERIMENT_MUTANTS)
+def test_mutated_experiments_fail_cleanly_before_any_run(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / "mutant.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        spec = load_experiment(path)
+    except ScenarioError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert problem.source == str(path), problem  # located in the experiment file
+            assert problem.message
+        # The command line says the same, cleanly, and runs nothing.
+        assert main(["batch", str(path), "--out", str(folder / "store"), "--quiet"]) == 2
+        assert not (folder / "store").exists()
+        return
+    assert spec.arms
+    # A valid mutant passes validation (a scenario or experiment, detected by `arms:`).
+    assert main(["validate", str(path)]) == 0
 
 
 def _descriptions_missing(model: type[BaseModel], where: str, seen: set[type]) -> list[str]:

@@ -24,6 +24,7 @@ from scipy import stats
 
 from simulator.batch.design import design_points, salib_problem
 from simulator.batch.spec import ExperimentSpec
+from simulator.outputs import staged_folder
 
 LEVEL = 0.95
 
@@ -162,7 +163,11 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
 
 
 def analyze(store: Path) -> Analysis:
-    """Analyse a store and write ``analysis/*.csv`` and ``analysis/report.md`` in it."""
+    """Analyse a store and write ``analysis/*.csv`` and ``analysis/report.md`` in it.
+
+    The ``analysis`` folder is written whole, then swapped into place (see
+    :mod:`simulator.outputs`).
+    """
     identity = json.loads((store / "experiment.json").read_text(encoding="utf-8"))
     spec = ExperimentSpec.model_validate(identity["experiment"])
     runs = pd.read_parquet(store / "summaries.parquet")
@@ -170,8 +175,19 @@ def analyze(store: Path) -> Analysis:
     arms = arm_means(runs, outputs)
     diffs = paired_differences(runs, outputs, spec.reference_arm)
     sens = sensitivity(runs, spec, outputs) if spec.design.kind in ("sobol", "morris") else None
-    folder = store / "analysis"
-    folder.mkdir(exist_ok=True)
+    with staged_folder(store / "analysis", "analysis") as folder:
+        _write_analysis(folder, spec, runs, arms, diffs, sens)
+    return Analysis(arms, diffs, sens)
+
+
+def _write_analysis(
+    folder: Path,
+    spec: ExperimentSpec,
+    runs: pd.DataFrame,
+    arms: pd.DataFrame,
+    diffs: pd.DataFrame,
+    sens: pd.DataFrame | None,
+) -> None:
     arms.to_csv(folder / "arms.csv", index=False)
     diffs.to_csv(folder / "differences.csv", index=False)
     parts = [
@@ -190,7 +206,6 @@ def analyze(store: Path) -> Analysis:
         sens.to_csv(folder / "sensitivity.csv", index=False)
         parts += [f"## Sensitivity ({spec.design.kind})\n", _markdown(sens)]
     (folder / "report.md").write_text("\n".join(parts), encoding="utf-8")
-    return Analysis(arms, diffs, sens)
 
 
 def _markdown(frame: pd.DataFrame) -> str:

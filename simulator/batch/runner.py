@@ -2,14 +2,26 @@
 
 The results store (``DIR``):
 
+* ``.secsim``: the marker that says secsim made this folder (see
+  :mod:`simulator.outputs`), and ``.secsim.lock``, locked by the one batch
+  writing here (the kernel releases it when that process ends, however it ends);
 * ``experiment.json``: the experiment as planned (checked again on ``--resume``);
 * ``runs/<run_id>.parquet``: one row per finished run (identifiers, factor values,
-  seed and the flattened summary), written under a temporary name then renamed,
-  so a file that exists is complete;
+  seed and the flattened summary), written by the worker under a temporary name
+  and renamed by the batch process, so a file that exists is complete and no
+  worker adds one after the batch stopped;
 * ``incidents/<run_id>.parquet``: the run's incident records, if kept;
-* ``manifest.jsonl``: one line appended per finished or failed run, as it happens;
+* ``manifest.jsonl``: one line appended per finished, failed or interrupted run,
+  as it happens;
 * ``manifest.parquet`` and ``summaries.parquet``: the consolidated tables, in plan
-  order, rewritten at the end of every batch (DuckDB, pandas and polars read them).
+  order, rewritten at the end of every batch, and when it is stopped (DuckDB,
+  pandas and polars read them).
+
+Stopping (SIGINT, SIGTERM, raised as :class:`simulator.stopping.Interrupted`)
+ends the workers, records their runs as ``interrupted``, removes temporary files
+and consolidates; ``--resume`` then runs what is missing. A worker that dies is
+recorded as a failed run with its cause, and the batch goes on. On ``--resume``
+a stored run file that cannot be read (truncated, corrupt) is run again.
 
 A run is a function of its scenario, overrides and seed, so results do not
 depend on the number of workers or on the executor. Replicate ``i`` of every arm
@@ -20,12 +32,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +47,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.batch.design import design_points
+from simulator.batch.pool import WorkerPool
 from simulator.batch.spec import ExperimentSpec, arm_overrides, arm_scenario_path
+from simulator.outputs import (
+    MARKER,
+    StoreInUse,
+    claim,
+    exclusive,
+    mark,
+    read_marker,
+    write_failed,
+    write_text_atomically,
+)
+from simulator.resources import check_fits
 from simulator.runner import code_version, run
 from simulator.scenario.loader import load_scenario, resolved_dict
+from simulator.stopping import Interrupted, signals_deferred
 
 # Columns that measure the machine, not the model: left out when comparing stores.
 TIMING_COLUMNS = ("wall_s", "runtime_s", "started_at")
@@ -67,6 +92,7 @@ class BatchReport:
     skipped: int = 0
     done: int = 0
     failed: int = 0
+    rerun_damaged: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -118,15 +144,22 @@ def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _write_atomically(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    tmp = _staging_name(path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def execute(task: RunTask) -> dict[str, Any]:
-    """Run one task and store it; return its manifest record (never raises)."""
-    started = time.perf_counter()
-    record: dict[str, Any] = {
+def _staging_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _base_record(task: RunTask) -> dict[str, Any]:
+    return {
         "run_id": task.run_id,
         "arm": task.arm,
         "point": task.point,
@@ -134,6 +167,18 @@ def execute(task: RunTask) -> dict[str, Any]:
         "seed": task.seed,
         "factors": json.dumps(task.factors, sort_keys=True),
     }
+
+
+def execute(task: RunTask) -> dict[str, Any]:
+    """Run one task and stage its files; return its manifest record (never raises).
+
+    The files are written under temporary names (``staged`` in the record: pairs
+    of temporary and final path); the batch process renames them into place, so
+    that a worker cut off from a stopped batch never adds a run to the store.
+    """
+    started = time.perf_counter()
+    record = _base_record(task)
+    staged: list[tuple[str, str]] = []
     try:
         scenario = load_scenario(task.scenario_path, list(task.overrides))
         result = run(scenario, seed=task.seed)
@@ -143,15 +188,32 @@ def execute(task: RunTask) -> dict[str, Any]:
             **flatten(result.summary),
         }
         store = Path(task.store)
+        tables = [(pa.Table.from_pylist([row]), store / "runs" / f"{task.run_id}.parquet")]
         if task.keep_incidents:
-            _write_atomically(result.incidents, store / "incidents" / f"{task.run_id}.parquet")
-        _write_atomically(pa.Table.from_pylist([row]), store / "runs" / f"{task.run_id}.parquet")
-        record.update(status="done", error=None)
+            tables.append((result.incidents, store / "incidents" / f"{task.run_id}.parquet"))
+        for table, final in tables:
+            tmp = _staging_name(final)
+            staged.append((str(tmp), str(final)))
+            pq.write_table(table, tmp, compression="zstd")
+        record.update(status="done", error=None, staged=staged)
     except Exception as exc:  # a failed run is recorded, and the batch goes on
+        _unstage(staged)
         last = traceback.format_exception_only(exc)[-1].strip()
         record.update(status="failed", error=last)
+    except BaseException:  # stopped: leave nothing half-written
+        _unstage(staged)
+        raise
     record["wall_s"] = time.perf_counter() - started
     return record
+
+
+def _unstage(staged: list[tuple[str, str]]) -> None:
+    for tmp_name, _ in staged:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def _died(task: RunTask, cause: str) -> dict[str, Any]:
+    return {**_base_record(task), "status": "failed", "error": cause, "wall_s": None}
 
 
 def experiment_identity(spec: ExperimentSpec, experiment_path: Path) -> dict[str, Any]:
@@ -174,52 +236,158 @@ def experiment_identity(spec: ExperimentSpec, experiment_path: Path) -> dict[str
 
 
 def _prepare_store(
-    spec: ExperimentSpec, experiment_path: Path, tasks: list[RunTask], store: Path, resume: bool
+    spec: ExperimentSpec,
+    experiment_path: Path,
+    tasks: list[RunTask],
+    store: Path,
+    *,
+    earlier: bool,
+    resume: bool,
+    force: bool,
 ) -> None:
+    """Check the store against the experiment, or start it afresh; the lock is held."""
     identity = {
         **experiment_identity(spec, experiment_path),
         "runs": [t.run_id for t in tasks],
     }
-    marker = store / "experiment.json"
-    if marker.exists():
-        if not resume:
-            raise FileExistsError(
-                f"{store} already holds a batch: add --resume to finish it, or choose --out"
+    described = store / "experiment.json"
+    same_kind = (read_marker(store) or {}).get("kind") == "store"
+    if earlier and same_kind and resume:
+        try:
+            stored = json.loads(described.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            stored = None
+        if stored != identity:
+            raise StoreInUse(
+                store,
+                "refused: this folder holds a different experiment, or the same one with "
+                "changed scenarios or code (or its experiment.json is damaged): choose another "
+                "--out, or add --force to start it again",
             )
-        if json.loads(marker.read_text(encoding="utf-8")) != identity:
-            raise FileExistsError(
-                f"{store} holds a different experiment, or the same one with changed scenarios "
-                "or code: choose another --out"
-            )
-    (store / "runs").mkdir(parents=True, exist_ok=True)
-    (store / "incidents").mkdir(exist_ok=True)
-    if not marker.exists():
-        tmp = marker.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(identity, indent=2), encoding="utf-8")
-        os.replace(tmp, marker)
-    for leftover in (store / "runs").glob(".*.tmp"):
-        leftover.unlink()  # half-written files of runs killed in flight
+    elif earlier and (force or not same_kind):
+        _empty_store(store)  # claim() allowed it: an earlier secsim output, and --force
+    elif earlier:
+        raise StoreInUse(
+            store,
+            "refused: this folder already holds a batch: add --resume to finish it, --force to "
+            "start it again, or choose another --out",
+        )
+    try:
+        (store / "runs").mkdir(parents=True, exist_ok=True)
+        (store / "incidents").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_failed(exc, store) from None
+    if not described.exists():
+        write_text_atomically(described, json.dumps(identity, indent=2))
+    mark(store, "store")
+    _sweep(store)
 
 
-def _results(tasks: list[RunTask], workers: int, scheduler: str | None) -> Iterator[dict[str, Any]]:
+def _empty_store(store: Path) -> None:
+    """Remove an earlier output from a store being started again (not the lock)."""
+    for entry in store.iterdir():
+        if entry.name in (".secsim.lock", MARKER):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _sweep(store: Path) -> None:
+    """Remove temporary files of runs cut off by a stop or a kill."""
+    for folder in (store / "runs", store / "incidents", store):
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
+def _complete(store: Path, task: RunTask) -> bool:
+    """Whether the task's files are stored and readable; damaged ones are removed."""
+    files = [store / "runs" / f"{task.run_id}.parquet"]
+    if task.keep_incidents:
+        files.append(store / "incidents" / f"{task.run_id}.parquet")
+    if not files[0].exists():
+        return False
+    try:
+        ok = all(pq.read_metadata(f).num_rows >= (1 if i == 0 else 0) for i, f in enumerate(files))
+        ok = ok and pq.read_table(files[0], columns=["run_id"]).column(0)[0].as_py() == task.run_id
+    except (OSError, pa.ArrowException, IndexError, KeyError):
+        ok = False
+    if not ok:
+        for f in files:
+            f.unlink(missing_ok=True)
+    return ok
+
+
+@dataclass
+class InFlight:
+    """The runs the workers held when the batch was stopped (filled on the way out)."""
+
+    tasks: list[RunTask] = field(default_factory=list)
+
+
+def _local_results(tasks: list[RunTask], workers: int, held: InFlight) -> Iterator[dict[str, Any]]:
+    if workers <= 1:
+        for task in tasks:
+            held.tasks = [task]
+            record = execute(task)
+            held.tasks = []
+            yield record
+        return
+    with WorkerPool(execute, workers, _died) as pool:
+        try:
+            yield from pool.results(tasks)
+        except BaseException:
+            held.tasks = pool.in_flight()
+            raise  # the pool stops its workers on the way out
+
+
+def _dask_results(tasks: list[RunTask], scheduler: str, held: InFlight) -> Iterator[dict[str, Any]]:
+    from dask.distributed import Client
+    from dask.distributed import as_completed as dask_completed
+
+    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
+        futures = client.map(execute, tasks, pure=False)
+        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        try:
+            for future in dask_completed(futures):  # type: ignore[no-untyped-call]
+                yield future.result()
+        except BaseException:
+            try:
+                running = {k for keys in client.processing().values() for k in keys}
+            except Exception:  # the scheduler is gone: nothing is known to run
+                running = set()
+            held.tasks = [t for k, t in by_key.items() if k in running]
+            # A task already running finishes on its worker, but only stages its files:
+            # nothing renames them into the store any more.
+            client.cancel(futures)
+            raise
+
+
+def _results(
+    tasks: list[RunTask], workers: int, scheduler: str | None, held: InFlight
+) -> Generator[dict[str, Any]]:
     if not tasks:
         return
     if scheduler:
-        from dask.distributed import Client
-        from dask.distributed import as_completed as dask_completed
+        yield from _dask_results(tasks, scheduler, held)
+    else:
+        yield from _local_results(tasks, workers, held)
 
-        with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-            futures = client.map(execute, tasks, pure=False)
-            for future in dask_completed(futures):  # type: ignore[no-untyped-call]
-                yield future.result()
-        return
-    if workers <= 1:
-        for task in tasks:
-            yield execute(task)
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for fut in as_completed([pool.submit(execute, t) for t in tasks]):
-            yield fut.result()
+
+def _promote(record: dict[str, Any], store: Path) -> None:
+    """Rename a finished run's staged files into place (the batch process is the one writer)."""
+    for tmp, final in record.pop("staged", None) or []:
+        try:
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise write_failed(exc, Path(final)) from None
+
+
+def _check_memory(spec: ExperimentSpec, experiment_path: Path, copies: int) -> None:
+    for arm in spec.arms.values():
+        path = arm_scenario_path(experiment_path, arm)
+        check_fits(load_scenario(path, arm_overrides(spec, arm, {})), copies)
 
 
 def run_batch(
@@ -230,6 +398,7 @@ def run_batch(
     workers: int = 1,
     scheduler: str | None = None,
     resume: bool = False,
+    force: bool = False,
     progress: Callable[[BatchReport], None] | None = None,
 ) -> BatchReport:
     """Run every planned run not already stored, then consolidate the store.
@@ -241,25 +410,93 @@ def run_batch(
         workers: Local worker processes (1: in this process).
         scheduler: Address of a Dask scheduler (``tcp://host:port``); overrides workers.
         resume: Continue a batch already in ``store``, skipping finished runs.
+        force: Start again a batch already in ``store`` (or replace another earlier
+            secsim output there); never replaces files secsim did not write.
         progress: Called after each run with the running totals.
+
+    Raises:
+        OutputError: The store is refused (not secsim's, held by another batch, another
+            experiment) or cannot be written.
+        ResourceError: A run would not fit in memory (``workers`` at once).
+        Interrupted: Stopped by a signal, after recording runs in flight as interrupted.
     """
     tasks = plan(spec, experiment_path, store)
-    _prepare_store(spec, experiment_path, tasks, store, resume)
-    todo = [t for t in tasks if not (store / "runs" / f"{t.run_id}.parquet").exists()]
-    report = BatchReport(planned=len(tasks), skipped=len(tasks) - len(todo))
-    with (store / "manifest.jsonl").open("a", encoding="utf-8") as log:
-        for record in _results(todo, workers, scheduler):
-            if record["status"] == "done":
-                report.done += 1
-            else:
-                report.failed += 1
-                report.errors[record["run_id"]] = record["error"]
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            if progress is not None:
-                progress(report)
-    consolidate(tasks, store)
+    earlier = claim(store, "store", force=force)
+    _check_memory(spec, experiment_path, 1 if scheduler else max(1, min(workers, len(tasks))))
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(exc, store) from None
+    with exclusive(store):
+        _prepare_store(
+            spec, experiment_path, tasks, store, earlier=earlier, resume=resume, force=force
+        )
+        todo, damaged = [], 0
+        for t in tasks:
+            present = (store / "runs" / f"{t.run_id}.parquet").exists()
+            if not _complete(store, t):
+                todo.append(t)
+                damaged += present
+        report = BatchReport(
+            planned=len(tasks), skipped=len(tasks) - len(todo), rerun_damaged=damaged
+        )
+        _run_tasks(todo, tasks, store, workers, scheduler, report, progress)
     return report
+
+
+def _run_tasks(
+    todo: list[RunTask],
+    tasks: list[RunTask],
+    store: Path,
+    workers: int,
+    scheduler: str | None,
+    report: BatchReport,
+    progress: Callable[[BatchReport], None] | None,
+) -> None:
+    held = InFlight()
+    path = store / "manifest.jsonl"
+    try:
+        log = path.open("a", encoding="utf-8")
+        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            log.write("\n")  # a line cut by a kill stays alone on its line
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+    results = _results(todo, workers, scheduler, held)
+    with log:
+        try:
+            for record in results:
+                with signals_deferred():
+                    _promote(record, store)
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                if record["status"] == "done":
+                    report.done += 1
+                else:
+                    report.failed += 1
+                    report.errors[record["run_id"]] = record["error"]
+                if progress is not None:
+                    progress(report)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            with signals_deferred():
+                results.close()  # stops the workers (or cancels Dask tasks) and fills `held`
+                signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+                for task in held.tasks:
+                    record = {
+                        **_base_record(task),
+                        "status": "interrupted",
+                        "error": f"stopped by {signal.Signals(signum).name}",
+                        "wall_s": None,
+                    }
+                    log.write(json.dumps(record) + "\n")
+                log.flush()
+            raise
+        except OSError as exc:
+            raise write_failed(exc, path) from None
+        finally:
+            with signals_deferred():
+                results.close()
+                _sweep(store)
+                consolidate(tasks, store)
 
 
 def _manifest_records(store: Path) -> dict[str, dict[str, Any]]:
@@ -282,7 +519,9 @@ def consolidate(tasks: Iterable[RunTask], store: Path) -> None:
     for t in tasks:
         path = store / "runs" / f"{t.run_id}.parquet"
         rec = records.get(t.run_id, {})
-        status = "done" if path.exists() else rec.get("status", "pending")
+        logged = rec.get("status", "pending")
+        # A run logged done whose file is gone (removed as damaged) is to be run again.
+        status = "done" if path.exists() else "pending" if logged == "done" else logged
         manifest.append(
             {
                 "run_id": t.run_id,
@@ -293,7 +532,7 @@ def consolidate(tasks: Iterable[RunTask], store: Path) -> None:
                 "factors": json.dumps(t.factors, sort_keys=True),
                 "status": status,
                 "wall_s": rec.get("wall_s"),
-                "error": rec.get("error") if status == "failed" else None,
+                "error": rec.get("error") if status in ("failed", "interrupted") else None,
             }
         )
         if path.exists():

@@ -12,10 +12,15 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from simulator.runner import summary_template
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
-from simulator.scenario.loader import Positions, load_scenario, read_yaml
+from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
 from simulator.scenario.messages import describe_error
-from simulator.scenario.schema import Frozen, NonNegFloat
+from simulator.scenario.schema import Frozen, NonNegFloat, Scenario
+
+# Far above any batch that finishes in a lifetime; a plan larger than this would not fit in
+# memory before the first run starts.
+MAX_RUNS = 1_000_000
 
 DEFAULT_OUTPUTS = [
     "calls.total",
@@ -121,6 +126,21 @@ class ExperimentSpec(Frozen):
         return self.reference or next(iter(self.arms))
 
 
+def is_experiment(data: dict[str, Any]) -> bool:
+    """Whether a file's top-level mapping is an experiment rather than a scenario.
+
+    An experiment has ``arms:``; without it (misspelt), a file whose top-level keys
+    are mostly experiment keys (``design``, ``replicates``...) is still taken for
+    one, so that its mistakes are reported as an experiment's.
+    """
+    if "arms" in data:
+        return True
+    experiment_keys = set(ExperimentSpec.model_fields) - set(Scenario.model_fields)
+    scenario_keys = (set(Scenario.model_fields) - set(ExperimentSpec.model_fields)) | {"extends"}
+    keys = {str(k) for k in data}
+    return len(keys & experiment_keys) > len(keys & scenario_keys)
+
+
 def load_experiment(path: str | FsPath) -> ExperimentSpec:
     """Read and check an experiment file, including every arm's scenario.
 
@@ -138,7 +158,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         for err in exc.errors(include_url=False):
             key, message = describe_error(err, data, ExperimentSpec)
             problems.append(Problem(*pos.find(key), key, message))
-        raise ScenarioError(problems) from None
+        raise ScenarioError(problems, what="experiment") from None
     problems = []
     if spec.reference is not None and spec.reference not in spec.arms:
         near = did_you_mean(spec.reference, spec.arms)
@@ -169,16 +189,42 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                     "a list design needs the same number of values per factor",
                 )
             )
+    samples = spec.design.samples
+    if kind == "sobol" and samples & (samples - 1):
+        at: tuple[str, ...] = ("design", "samples")
+        below = 1 << (samples.bit_length() - 1)
+        problems.append(
+            Problem(
+                *pos.find(at),
+                at,
+                f"Sobol (Saltelli) sampling needs a power of two, found {samples} "
+                f"(use {below} or {below * 2})",
+            )
+        )
+    runs = len(spec.arms) * point_count(spec.design) * spec.replicates
+    if runs > MAX_RUNS:
+        problems.append(
+            Problem(
+                *pos.find(("replicates",)),
+                ("replicates",),
+                f"{runs:,} runs planned (arms x design points x replicates); at most "
+                f"{MAX_RUNS:,} in one experiment: split it, or use fewer points or replicates",
+            )
+        )
     if kind != "none" and not spec.design.factors:
         problems.append(
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
-    if problems:
-        raise ScenarioError(problems)
+    template = summary_template()
+    for i, output in enumerate(spec.outputs):
+        wrong = output_problem(output, template)
+        if wrong is not None:
+            output_at: tuple[str | int, ...] = ("outputs", i)
+            problems.append(Problem(*pos.find(output_at), output_at, wrong))
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
         try:
-            load_scenario(scenario_path, arm_overrides(spec, arm, {}))
+            scenario = load_scenario(scenario_path, arm_overrides(spec, arm, {}))
         except ScenarioError as exc:
             where = ("arms", arm_name)
             problems.append(
@@ -188,9 +234,92 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                     "its scenario does not load: " + "; ".join(str(p) for p in exc.problems),
                 )
             )
+            continue
+        settings = resolved_dict(scenario)
+        for name in spec.design.factors:
+            missing = _missing_setting(settings, name)
+            if missing is not None:
+                at = ("design", "factors", name)
+                problems.append(
+                    Problem(*pos.find(at), at, f"{missing} in the scenario of arm '{arm_name}'")
+                )
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(problems, what="experiment")
     return spec
+
+
+def _leaves(node: Any, prefix: str = "") -> list[str]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    return [prefix.rstrip(".")]
+
+
+def output_problem(output: str, template: dict[str, Any]) -> str | None:
+    """Why ``output`` names no value of a run's summary (None if it names one).
+
+    Args:
+        output: A dotted summary key, as in an experiment's ``outputs``.
+        template: The summary's shape (:func:`simulator.runner.summary_template`).
+    """
+    node: Any = template
+    parts = output.split(".")
+    for depth, part in enumerate(parts):
+        rest = parts[depth + 1 :]
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            continue
+        if isinstance(node, dict) and not node:
+            return None  # one entry per agency, type, commune...: named by the scenario
+        if isinstance(node, dict) and parts[depth - 1 : depth] == ["by_type"]:
+            node = next(iter(node.values()))  # an offence type: its entry has this shape
+            continue
+        if node is None and part in ("low", "high") and not rest:
+            return None  # the two ends of a confidence interval
+        near = did_you_mean(output, _leaves(template))
+        hint = f" (did you mean '{near}'?)" if near else ""
+        return f"'{output}' is not a value of a run's summary{hint}"
+    if isinstance(node, dict):
+        keys = ", ".join(str(k) for k in node) or "one per agency, type or commune"
+        return f"'{output}' is a group of values, not one: name one of its keys ({keys})"
+    return None
+
+
+def _missing_setting(settings: dict[str, Any], dotted_key: str) -> str | None:
+    """Why ``dotted_key`` names no setting of a resolved scenario (None if it names one)."""
+    node: Any = settings
+    done: list[str] = []
+    for part in dotted_key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            where = f" under '{'.'.join(done)}'" if done else ""
+            choices = [str(k) for k in node] if isinstance(node, dict) else []
+            near = did_you_mean(part, choices)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            return f"no setting '{part}'{where}{hint}: a factor must name an existing setting"
+        done.append(part)
+    return None
+
+
+def point_count(design: DesignSpec) -> int:
+    """Design points the design gives, counted without drawing them."""
+    k = len(design.factors)
+    if design.kind == "none" or not k:
+        return 1
+    if design.kind == "grid":
+        count = 1
+        for factor in design.factors.values():
+            count *= len(factor.values or [])
+        return count
+    if design.kind == "list":
+        return max(len(f.values or []) for f in design.factors.values())
+    if design.kind == "lhs":
+        return design.samples
+    if design.kind == "sobol":
+        return design.samples * (k + 2)  # first-order and total indices
+    return design.samples * (k + 1)  # morris trajectories
 
 
 def arm_scenario_path(experiment_path: FsPath, arm: ArmSpec) -> FsPath:

@@ -49,10 +49,16 @@ class Problem:
 
 
 class ScenarioError(Exception):
-    """A scenario could not be read; carries every problem found, not just the first."""
+    """A scenario or experiment could not be read; carries every problem, not just the first.
 
-    def __init__(self, problems: Sequence[Problem]):
+    Attributes:
+        problems: Every problem found.
+        what: What was read (``scenario``, ``experiment``), for the message's heading.
+    """
+
+    def __init__(self, problems: Sequence[Problem], what: str = "scenario"):
         self.problems = list(problems)
+        self.what = what
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -61,5 +67,5 @@ class ScenarioError(Exception):
             self.problems, key=lambda p: (p.source, p.line or 0, p.column or 0, dotted(p.path))
         )
         n = len(ordered)
-        head = f"{n} problem{'s' if n != 1 else ''} in scenario:"
+        head = f"{n} problem{'s' if n != 1 else ''} in {self.what}:"
         return "\n".join([head, *(f"  {p}" for p in ordered)])

@@ -63,7 +63,27 @@ class Positions:
         return (self.default_source, None, None)
 
 
-def _walk(node: yaml.Node, path: Path, source: str, pos: Positions, dup: list[Problem]) -> None:
+# Far above any real scenario (the baseline has about 600): a file that expands beyond it
+# is an alias bomb ("billion laughs") or not a scenario, and is refused before it is walked.
+MAX_VALUES = 100_000
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _walk(
+    node: yaml.Node,
+    path: Path,
+    source: str,
+    pos: Positions,
+    dup: list[Problem],
+    budget: list[int] | None = None,
+) -> None:
+    budget = [MAX_VALUES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
     pos.add(path, source, node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -81,12 +101,12 @@ def _walk(node: yaml.Node, path: Path, source: str, pos: Positions, dup: list[Pr
                     )
                 )
             seen.add(key)
-            _walk(value_node, child, source, pos, dup)
+            _walk(value_node, child, source, pos, dup, budget)
             # Point at the key rather than its value: that is where the user looks.
             pos.add(child, source, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), source, pos, dup)
+            _walk(item, (*path, i), source, pos, dup, budget)
 
 
 def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
@@ -110,6 +130,20 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except yaml.constructor.ConstructorError as exc:
+        # The safe loader builds plain data only: a tag such as !!python/object is refused.
+        mark = exc.problem_mark or exc.context_mark
+        tag = (exc.problem or "").rpartition("tag ")[2].strip("'") or "this tag"
+        tag = tag.replace("tag:yaml.org,2002:", "!!")
+        problem = Problem(
+            source,
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+            (),
+            f"tag {tag} is not allowed: scenario and experiment files are data (mappings, "
+            "lists, numbers, text), and no tag may build a Python object",
+        )
+        raise ScenarioError([problem]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -122,6 +156,9 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         problem = Problem(source, None, None, (), f"malformed YAML: {exc}")
         raise ScenarioError([problem]) from None
+    except RecursionError:
+        problem = Problem(source, None, None, (), "malformed YAML: nested too deeply")
+        raise ScenarioError([problem]) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ScenarioError(
@@ -132,7 +169,18 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
             ]
         )
     duplicates: list[Problem] = []
-    _walk(node, (), source, pos, duplicates)
+    try:
+        _walk(node, (), source, pos, duplicates)
+    except (_TooLarge, RecursionError):
+        problem = Problem(
+            source,
+            None,
+            None,
+            (),
+            f"the file expands to more than {MAX_VALUES:,} values (through YAML aliases, or "
+            "nesting): not a scenario",
+        )
+        raise ScenarioError([problem]) from None
     if duplicates:
         raise ScenarioError(duplicates)
     return data
@@ -248,10 +296,16 @@ def _read_with_extends(path: FsPath, pos: Positions, chain: tuple[FsPath, ...]) 
             [Problem(source, line, column, ("extends",), f"extends itself in a cycle: {loop}")]
         )
     if not parent.is_file():
-        raise ScenarioError(
-            [Problem(source, line, column, ("extends",), f"no such scenario file: {parent}")]
+        what = "a folder, not a scenario file" if parent.is_dir() else "no such scenario file"
+        raise ScenarioError([Problem(source, line, column, ("extends",), f"{what}: {parent}")])
+    try:
+        base = _read_with_extends(parent, pos, (*chain, path.resolve()))
+    except ScenarioError as exc:
+        # Say which line led there: the parent may be any file the user pointed at.
+        lead = Problem(
+            source, line, column, ("extends",), f"{parent} is not a scenario file that loads"
         )
-    base = _read_with_extends(parent, pos, (*chain, path.resolve()))
+        raise ScenarioError([lead, *exc.problems]) from None
     base.pop("name", None)  # a scenario is named after itself, not its parent
     pos.update(own)
     return deep_merge(base, data)

@@ -1,0 +1,274 @@
+"""Where secsim may write, and how: never over a person's files, never half-written.
+
+Every folder secsim writes (a run's results, a batch store, the figures, an
+analysis) carries a small marker file, ``.secsim``, holding what kind of output
+it is. The rule, the same for every command:
+
+* a folder that does not exist, or an empty one, is written;
+* a folder whose marker says it holds an earlier output of the same kind (and,
+  for a run, the same scenario and seed) is replaced;
+* a folder holding an earlier secsim output of another kind, or of another
+  scenario or seed, is replaced only with ``--force``;
+* anything else (a folder with files secsim did not write, a file, the current
+  folder, the home folder, the repository, or a folder that contains one of
+  them) is refused, even with ``--force``, and nothing is touched.
+
+Writes go to a temporary sibling folder that is renamed into place when
+complete (with SIGINT and SIGTERM held back during the swap), so a reader sees
+the old output or the new one, never a mixture; a failure (disk full, no
+permission) removes the temporary folder and names the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from simulator.stopping import signals_deferred
+
+MARKER = ".secsim"
+MARKER_FORMAT = 1
+LOCK = ".secsim.lock"
+EXIT_REFUSED = 2
+# sysexits.h EX_IOERR: the input was fine, writing it failed (disk full, permissions).
+EXIT_WRITE_FAILED = 74
+
+KIND_NAMES = {
+    "run": "run of a scenario",
+    "store": "batch store",
+    "figures": "figures folder",
+    "figures-store": "figures' batch stores",
+    "analysis": "analysis",
+}
+
+
+class OutputError(Exception):
+    """secsim refused to write somewhere, or a write failed; nothing was left half-written.
+
+    Attributes:
+        path: The folder or file concerned.
+        status: The exit status the command line uses (2 refused, 74 write failed).
+    """
+
+    def __init__(self, path: Path, message: str, status: int = EXIT_REFUSED):
+        self.path = path
+        self.status = status
+        super().__init__(f"{path}: {message}")
+
+
+class StoreInUse(OutputError, FileExistsError):
+    """A store already holds a batch that may not be continued or replaced as asked.
+
+    Also a ``FileExistsError``, as it was before stores had markers.
+    """
+
+
+def write_failed(exc: OSError, path: Path) -> OutputError:
+    """A clean error for an ``OSError`` raised while writing under ``path``."""
+    where = Path(exc.filename) if exc.filename else path
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        reason += " (free some space, or choose another --out)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason += " (choose a folder you may write in with --out)"
+    return OutputError(where, f"cannot write: {reason}", EXIT_WRITE_FAILED)
+
+
+def _protected() -> dict[Path, str]:
+    places = {
+        Path.cwd(): "the current folder",
+        Path.home(): "your home folder",
+        Path(Path.cwd().anchor): "the root of the file system",
+    }
+    repo = Path(__file__).resolve().parent.parent
+    if (repo / "pyproject.toml").exists():
+        places[repo] = "the secsim repository"
+    return {p.resolve(): what for p, what in places.items()}
+
+
+def read_marker(folder: Path) -> dict[str, Any] | None:
+    """The marker of ``folder``, or None if it has none (or an unreadable one)."""
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("kind"), str) else None
+
+
+def marker_text(kind: str, identity: str | None = None) -> str:
+    """The marker's content: the kind of output and what identifies it."""
+    return json.dumps({"kind": kind, "format": MARKER_FORMAT, "identity": identity}) + "\n"
+
+
+def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = False) -> bool:
+    """Check that secsim may write a ``kind`` output at ``path``; touch nothing.
+
+    Args:
+        path: The folder to write.
+        kind: What will be written there (``run``, ``store``, ``figures``...).
+        identity: What distinguishes two outputs of that kind (a run's scenario and
+            seed); an earlier output with another identity needs ``force``.
+        force: Replace an earlier secsim output of another kind or identity.
+
+    Returns:
+        Whether ``path`` holds an earlier output (that will be replaced).
+
+    Raises:
+        OutputError: If secsim may not write there (status 2).
+    """
+    resolved = path.resolve()
+    for place, what in _protected().items():
+        if resolved == place or resolved in place.parents:
+            where = "is" if resolved == place else "contains"
+            raise OutputError(
+                path, f"refused: this folder {where} {what}; choose a new folder with --out"
+            )
+    if not path.exists() and not path.is_symlink():
+        return False
+    if not path.is_dir():
+        raise OutputError(path, "refused: this is a file, not a folder; choose a new folder")
+    try:
+        # A lock file alone is what a batch killed at its very start leaves behind.
+        entries = sorted(p.name for p in path.iterdir() if p.name != LOCK)
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+    if not entries:
+        return False
+    marker = read_marker(path)
+    if marker is None:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise OutputError(
+            path,
+            f"refused: this folder holds files secsim did not write ({shown}); secsim only "
+            "replaces folders it made itself (never yours, even with --force): choose a new "
+            "or empty folder",
+        )
+    same = marker["kind"] == kind and (identity is None or marker.get("identity") == identity)
+    if not same and not force:
+        earlier = KIND_NAMES.get(marker["kind"], marker["kind"])
+        if marker.get("identity"):
+            earlier += f" ({marker['identity']})"
+        raise OutputError(
+            path,
+            f"refused: this folder holds an earlier {earlier}; add --force to replace it, "
+            "or choose another folder",
+        )
+    return True
+
+
+def _tmp_sibling(path: Path) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Put the finished folder ``tmp`` at ``target``, replacing what is there."""
+    with signals_deferred():
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+
+
+@contextmanager
+def staged_folder(
+    target: Path, kind: str, *, identity: str | None = None, force: bool = False
+) -> Iterator[Path]:
+    """A temporary folder to fill; on success it replaces ``target`` in one rename.
+
+    The rule of :func:`claim` is checked before and again at the swap. On any
+    error or signal the temporary folder is removed and ``target`` is untouched.
+
+    Raises:
+        OutputError: Refused (status 2), or a write failed (status 74).
+    """
+    claim(target, kind, identity=identity, force=force)
+    tmp = _tmp_sibling(target)
+    try:
+        try:
+            (tmp / MARKER).write_text(marker_text(kind, identity), encoding="utf-8")
+            yield tmp
+            claim(target, kind, identity=identity, force=force)  # nobody wrote there meanwhile
+            _swap_in(tmp, target)
+        except OSError as exc:
+            raise write_failed(exc, target) from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def scratch_folder(target: Path) -> Iterator[Path]:
+    """A temporary sibling of ``target``, removed on the way out whatever happens."""
+    tmp = _tmp_sibling(target)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def mark(folder: Path, kind: str, identity: str | None = None) -> None:
+    """Write ``folder``'s marker (atomically)."""
+    write_text_atomically(folder / MARKER, marker_text(kind, identity))
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write a text file under a temporary name, then rename it (never half-written)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def exclusive(folder: Path, what: str = "batch") -> Iterator[None]:
+    """Hold ``folder``'s lock: one writer at a time.
+
+    The lock is ``flock`` on ``.secsim.lock``, which the kernel releases when the
+    process ends, however it ends: a crashed batch never leaves a store locked.
+
+    Raises:
+        OutputError: If another process holds it (named by its process id).
+    """
+    path = folder / LOCK
+    handle: IO[str]
+    try:
+        handle = path.open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise OutputError(
+                folder,
+                f"refused: another {what} is writing here ({holder}); wait for it to finish, "
+                "or stop it, or choose another folder",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock

@@ -1,0 +1,88 @@
+"""Stopping when told: SIGINT and SIGTERM end a command cleanly, with all it started.
+
+The command line turns both signals into :class:`Interrupted`, an exception that
+unwinds every ``try``/``finally`` on the way out: temporary folders are removed,
+worker processes are stopped, runs in flight are recorded as interrupted. The
+few steps that must not be cut in two (swapping a finished folder into place)
+run with the signals held back by :func:`signals_deferred`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(BaseException):
+    """The command was asked to stop by a signal.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that ``except Exception``
+    (a failed run, recorded and skipped) never swallows it.
+
+    Attributes:
+        signum: The signal received.
+    """
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def exit_status(self) -> int:
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def install_handlers() -> None:
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` in the main thread."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a few statements that must not be cut in two.
+
+    A signal received meanwhile is delivered (and raises) when the block ends.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker process: be killed by the kernel when the parent dies (Linux only).
+
+    Belt and braces: the parent stops its workers itself on SIGINT and SIGTERM, but
+    a parent killed with SIGKILL (or by the out-of-memory killer) cannot, and its
+    workers would otherwise live on with parent 1.
+
+    Args:
+        parent_pid: The parent's process id, to catch a parent that died before the
+            request was made.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the parent's own stopping still applies
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)

@@ -1,0 +1,183 @@
+"""Scenario and experiment files are data: checked, located, never executed."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+
+from .conftest import ROOT, SCENARIOS
+
+BASELINE = SCENARIOS / "baseline.yaml"
+
+
+def _experiment(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"name: e\narms:\n  base: {{scenario: {BASELINE}}}\n{body}", encoding="utf-8")
+    return path
+
+
+def test_validate_accepts_the_shipped_experiments_and_scenarios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = [*sorted((ROOT / "experiments").glob("*.yaml")), BASELINE]
+    assert main(["validate", *map(str, files)]) == 0
+    out = capsys.readouterr().out
+    assert "policy_arms.yaml: ok (experiment policy_arms, 10 arms)" in out
+    assert "baseline.yaml: ok (baseline)" in out
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "replicates: 2\narm_typo: 1\n",
+            ["exp.yaml:5:1", "arm_typo", "unknown key"],
+        ),
+        (
+            "design:\n  kind: grid\n  factors:\n"
+            "    agencies.state_police.budgt_eur: {values: [1, 2]}\n",
+            [
+                "exp.yaml:7:5",
+                "design.factors.agencies.state_police.budgt_eur",
+                "no setting 'budgt_eur' under 'agencies.state_police'",
+                "did you mean 'budget_eur'",
+                "arm 'base'",
+            ],
+        ),
+        (
+            "design:\n  kind: lhs\n  factors:\n    citizens.trust_mean: {low: 0.8, high: 0.3}\n",
+            ["exp.yaml:7:5", "design.factors.citizens.trust_mean", "low must be below high"],
+        ),
+        (
+            "design:\n  kind: sobol\n  samples: 24\n  factors:\n"
+            "    citizens.trust_mean: {low: 0.3, high: 0.8}\n",
+            ["exp.yaml:6:3", "design.samples", "power of two, found 24 (use 16 or 32)"],
+        ),
+        (
+            "outputs: [calls.total, respnse_min.mean]\n",
+            ["exp.yaml:4:", "outputs.1", "did you mean 'response_min.mean'"],
+        ),
+    ],
+)
+def test_experiment_mistakes_are_located_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: list[str]
+) -> None:
+    path = _experiment(tmp_path, body)
+    for command in (["validate", str(path)], ["batch", str(path), "--out", str(tmp_path / "s")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "in experiment:" in err and "Traceback" not in err
+        for fragment in expected:
+            assert fragment in err, (fragment, err)
+    assert not (tmp_path / "s").exists()
+
+
+def test_an_arm_with_an_unknown_key_is_located(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"arms:\n  base: {{scenario: {BASELINE}, sett: {{}}}}\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "exp.yaml:2:" in err and "arms.base.sett" in err and "did you mean 'set'" in err
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '!!python/object/apply:os.system ["touch {marker}"]',
+        "!!python/name:os.system",
+        '!!python/object/new:subprocess.Popen [["touch", "{marker}"]]',
+    ],
+)
+def test_no_yaml_tag_builds_a_python_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    marker = tmp_path / "executed"
+    for kind, head in (("scenario", f"extends: {BASELINE}\n"), ("experiment", "arms: {}\n")):
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(head + "description: " + value.format(marker=marker) + "\n")
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{kind}.yaml:2:14" in err and "is not allowed" in err and "no tag" in err
+    override = "description=" + value.format(marker=marker)
+    assert main(["validate", str(BASELINE), "--set", override]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_the_package_never_evaluates_text() -> None:
+    for path in (ROOT / "simulator").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in {"eval", "exec", "compile"}, path
+            if isinstance(node, ast.Attribute) and node.attr in {"load", "unsafe_load", "Loader"}:
+                base = node.value
+                assert not (isinstance(base, ast.Name) and base.id == "yaml"), path
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("binary", "not a UTF-8 text file"),
+        ("folder", "a folder, not a scenario file"),
+        ("passwd", "a scenario is a mapping of keys to values, this is a str"),
+        ("missing", "no such scenario file"),
+    ],
+)
+def test_extends_pointing_at_something_else_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, expected: str
+) -> None:
+    other = {
+        "binary": tmp_path / "tool",
+        "folder": tmp_path / "folder",
+        "passwd": tmp_path / "passwd",
+        "missing": tmp_path / "absent.yaml",
+    }[target]
+    if target == "binary":
+        other.write_bytes(bytes(range(256)) * 4)
+    elif target == "folder":
+        other.mkdir()
+    elif target == "passwd":
+        other.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/bin/sh\n")
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\nextends: {other}\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "s.yaml:2:1: extends:" in err and "Traceback" not in err
+
+
+def test_an_alias_bomb_and_deep_nesting_are_refused_quickly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    previous = "a"
+    for name in "bcdefghij":  # 9 ** 9 values once expanded
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert main(["validate", str(bomb), str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert "expands to more than 100,000 values" in err and "nested too deeply" in err
+    assert "Traceback" not in err
+
+
+def test_every_value_of_a_real_summary_is_a_valid_output() -> None:
+    from simulator.batch.runner import flatten
+    from simulator.batch.spec import output_problem
+    from simulator.runner import run, summary_template
+    from simulator.scenario import load_scenario
+
+    result = run(load_scenario(BASELINE, ["run.days=1", "run.warmup_days=0"]))
+    template = summary_template()
+    names = list(flatten(result.summary))
+    assert len(names) > 100
+    assert [n for n in names if output_problem(n, template)] == []
+    assert output_problem("calls", template) is not None  # a group, not a value

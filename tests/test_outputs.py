@@ -1,0 +1,212 @@
+"""Where secsim may write: never over a person's files, never half-written, clean errors."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+from simulator.outputs import MARKER, OutputError, claim
+from simulator.runner import RunResult, run, write_results
+from simulator.scenario import load_scenario
+
+from .conftest import ROOT, SCENARIOS
+
+MMC = SCENARIOS / "validation" / "mmc.yaml"
+QUICK = ["--days", "1", "--warmup-days", "0", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def result() -> RunResult:
+    return run(load_scenario(MMC, ["run.days=1", "run.warmup_days=0"]), seed=1)
+
+
+def _person_folder(path: Path) -> dict[str, bytes]:
+    """A folder of someone's work; returns its content to compare with later."""
+    (path / "data").mkdir(parents=True)
+    (path / "thesis.tex").write_text("\\chapter{Results}\n")
+    (path / "data" / "field.csv").write_text("site,count\nA,3\n")
+    return _content(path)
+
+
+def _content(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def _siblings(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir() if p.name.startswith("."))
+
+
+def test_a_new_or_empty_folder_is_written_with_its_marker(
+    result: RunResult, tmp_path: Path
+) -> None:
+    for target in (tmp_path / "new" / "deeper", tmp_path / "empty"):
+        if target.name == "empty":
+            target.mkdir()
+        write_results(result, target)
+        marker = json.loads((target / MARKER).read_text())
+        assert marker["kind"] == "run" and marker["identity"] == "scenario mmc, seed 1"
+        assert (target / "summary.json").exists()
+    assert _siblings(tmp_path / "empty") == []  # no temporary folder left beside it
+
+
+def test_an_earlier_run_is_replaced_but_another_needs_force(
+    result: RunResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
+    (out / "stale.txt").write_text("from the earlier run's folder")
+    # The same scenario and seed again: re-running it replaces the folder whole.
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
+    assert not (out / "stale.txt").exists()
+    before = _content(out)
+    # Another seed: refused, untouched, unless --force.
+    assert main(["run", str(MMC), *QUICK, "--seed", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "earlier run of a scenario (scenario mmc, seed 1)" in err and "--force" in err
+    assert _content(out) == before
+    assert main(["run", str(MMC), *QUICK, "--seed", "2", "--out", str(out), "--force"]) == 0
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2
+
+
+def test_a_folder_of_someone_s_files_is_refused_even_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "Documents"
+    before = _person_folder(mine)
+    for extra in ([], ["--force"]):
+        assert main(["run", str(MMC), *QUICK, "--out", str(mine), *extra]) == 2
+        err = capsys.readouterr().err
+        assert str(mine) in err and "files secsim did not write" in err
+        assert "data, thesis.tex" in err and "Traceback" not in err
+    assert _content(mine) == before and _siblings(mine) == []
+
+
+def test_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    assert main(["run", str(MMC), *QUICK, "--out", str(target), "--force"]) == 2
+    assert "this is a file, not a folder" in capsys.readouterr().err
+    assert target.read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["cwd", "home", "repository", "parent of cwd"])
+def test_the_current_home_and_repository_folders_are_refused(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work = tmp_path / "work" / "here"
+    work.mkdir(parents=True)
+    (work / MARKER).write_text(json.dumps({"kind": "run", "identity": "scenario mmc, seed 1"}))
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "work"))
+    target = {
+        "cwd": Path("."),
+        "home": Path("~").expanduser(),
+        "repository": ROOT,
+        "parent of cwd": Path(".."),
+    }[where]
+    # Even a marked folder, and even with --force: these are never replaced.
+    assert main(["run", str(MMC), *QUICK, "--out", str(target), "--force"]) == 2
+    assert "refused: this folder" in capsys.readouterr().err
+    assert (work / MARKER).exists() and (ROOT / "pyproject.toml").exists()
+
+
+def test_every_writer_follows_the_same_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "mine"
+    before = _person_folder(mine)
+    experiment = ROOT / "experiments" / "policy_arms.yaml"
+    assert main(["batch", str(experiment), "--out", str(mine), "--quiet", "--force"]) == 2
+    assert main(["figures", "--out", str(mine), "--store", str(tmp_path / "s")]) == 2
+    assert main(["figures", "--out", str(tmp_path / "f"), "--store", str(mine)]) == 2
+    assert main(["analyze", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("files secsim did not write") == 3 and "not a results folder" in err
+    assert _content(mine) == before
+    assert not (tmp_path / "f").exists() and not (tmp_path / "s").exists()
+
+
+def test_claim_touches_nothing(tmp_path: Path) -> None:
+    assert claim(tmp_path / "absent", "run") is False
+    assert not (tmp_path / "absent").exists()
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / MARKER).write_text(json.dumps({"kind": "store"}))
+    with pytest.raises(OutputError, match="earlier batch store"):
+        claim(store, "run")
+    assert claim(store, "run", force=True) is True
+    assert sorted(p.name for p in store.iterdir()) == [MARKER]
+
+
+def test_disk_full_while_writing_names_the_path_and_leaves_nothing(
+    result: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full is simulated: the Parquet writer raises ENOSPC as the kernel would."""
+    import simulator.runner as runner
+
+    out = tmp_path / "out"
+    write_results(result, out)
+    earlier = _content(out)
+
+    def full(table: object, path: Path) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(runner, "_write_table", full)
+    with pytest.raises(OutputError) as caught:
+        write_results(result, out)
+    assert caught.value.status == 74
+    assert "No space left on device" in str(caught.value) and "incidents.parquet" in str(
+        caught.value
+    )
+    assert _content(out) == earlier  # the earlier run is intact
+    assert _siblings(out) == []  # and no temporary folder is left
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path) -> Iterator[str]:
+    """Make ``folder`` really read-only; yields how (root ignores permission bits)."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield "permission bits (chmod 555)"
+        finally:
+            folder.chmod(0o755)
+        return
+    chattr = shutil.which("chattr")
+    if chattr and subprocess.run([chattr, "+i", str(folder)], check=False).returncode == 0:
+        try:
+            yield "immutable attribute (chattr +i)"
+        finally:
+            subprocess.run([chattr, "-i", str(folder)], check=True)
+        return
+    done = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], check=False)
+    if done.returncode == 0:
+        try:
+            yield "read-only bind mount"
+        finally:
+            subprocess.run(["umount", str(folder)], check=True)
+        return
+    pytest.skip("running as root without chattr or mount: no way to make a folder read-only")
+
+
+def test_a_read_only_folder_gives_a_clean_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    with _read_only(locked) as how:
+        with pytest.raises(OSError):
+            (locked / "probe").write_text("x")  # the folder really refuses writes
+        assert main(["run", str(MMC), *QUICK, "--out", str(locked / "out")]) == 74, how
+        err = capsys.readouterr().err
+        assert str(locked) in err and "cannot write" in err and "Traceback" not in err
+        assert list(locked.iterdir()) == []

@@ -1,0 +1,310 @@
+"""Stopping when told, one writer per store, damaged stores, resources: with real processes.
+
+Every batch here is a real ``python -m simulator batch`` with real worker processes,
+stopped with real signals; the store is compared with an uninterrupted batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulator.batch.runner import TIMING_COLUMNS, run_batch
+from simulator.batch.spec import load_experiment
+from simulator.cli import _capped_workers, available_cores, main
+from simulator.outputs import exclusive
+from simulator.resources import BYTES_PER_CELL, check_fits, estimate
+from simulator.scenario import load_scenario
+
+from .conftest import ROOT, SCENARIOS
+
+SMALL = f"""\
+name: small
+reference: a
+arms:
+  a: {{scenario: {SCENARIOS / "baseline.yaml"}}}
+  b: {{scenario: {SCENARIOS / "competence_transfer.yaml"}}}
+replicates: 3
+seed: 11
+days: 2
+warmup_days: 0
+"""
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("experiment") / "small.yaml"
+    path.write_text(SMALL, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(experiment: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same batch, uninterrupted, in this process."""
+    store = tmp_path_factory.mktemp("reference") / "store"
+    report = run_batch(load_experiment(experiment), experiment, store, workers=1)
+    assert report.done == 6
+    return store
+
+
+def _table(store: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(store / "summaries.parquet")
+    return frame.drop(columns=[c for c in frame.columns if c.split(".")[-1] in TIMING_COLUMNS])
+
+
+def _manifest(store: Path) -> pd.DataFrame:
+    return pd.read_parquet(store / "manifest.parquet")
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """Every live process: pid -> (parent pid, session id, command line)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] == "Z":  # a zombie has ended; only its exit status is left
+            continue
+        table[int(entry.name)] = (int(fields[1]), int(fields[3]), cmdline)
+    return table
+
+
+def _workers(pid: int) -> list[int]:
+    return [p for p, (ppid, _, cmd) in _processes().items() if ppid == pid and "spawn_main" in cmd]
+
+
+def _session(sid: int) -> list[int]:
+    return [p for p, (_, s, _) in _processes().items() if s == sid]
+
+
+def _start(argv: list[str]) -> subprocess.Popen[str]:
+    # A session of its own: whatever the command starts stays in it, even if orphaned.
+    return subprocess.Popen(
+        [sys.executable, "-m", "simulator", *argv],
+        cwd=ROOT,
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _batch(experiment: Path, store: Path, *extra: str) -> list[str]:
+    return ["batch", str(experiment), "--quiet", "--out", str(store), *extra]
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temporary files or folders anywhere in or beside ``folder``."""
+    inside = [str(p) for p in folder.rglob("*") if ".tmp" in p.name or ".old-" in p.name]
+    beside = [p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}.")]
+    return inside + beside
+
+
+def _runs(store: Path) -> int:
+    return len(list((store / "runs").glob("*.parquet")))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_a_batch_with_its_workers_and_resume_finishes_it(
+    experiment: Path, reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    batch = _start(_batch(experiment, store, "--workers", "2"))
+    try:
+        _wait_for(lambda: _runs(store) >= 1 and len(_workers(batch.pid)) == 2, 120, "a run")
+        # One writer per store: a second batch is refused and told who holds it.
+        assert main(_batch(experiment, store, "--workers", "1", "--resume")) == 2
+        assert f"another batch is writing here (process {batch.pid})" in capsys.readouterr().err
+        stopped_at = time.monotonic()
+        batch.send_signal(signal.SIGTERM)  # to the batch process only, as `kill` does
+        _, err = batch.communicate(timeout=60)
+        took = time.monotonic() - stopped_at
+    finally:
+        if _session(batch.pid):
+            os.killpg(batch.pid, signal.SIGKILL)
+    assert batch.returncode == 143, err
+    assert took < 10, f"took {took:.1f} s to stop"
+    assert "stopped by SIGTERM" in err and "--resume" in err and "Traceback" not in err
+    assert _session(batch.pid) == [], "processes of the batch outlived it"
+    status = _manifest(store)["status"]
+    assert (status == "interrupted").sum() >= 1
+    assert (status == "done").sum() == _runs(store) < 6
+    assert set(status) <= {"done", "interrupted", "pending"}
+    assert _leftovers(store) == []
+    runs_before = _runs(store)
+    assert main(_batch(experiment, store, "--workers", "2", "--resume")) == 0
+    assert _runs(store) == 6 > runs_before
+    pd.testing.assert_frame_equal(_table(store), _table(reference))
+    assert set(_manifest(store)["status"]) == {"done"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_batch_killed_outright_takes_its_workers_with_it(
+    experiment: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    batch = _start(_batch(experiment, store, "--workers", "2"))
+    try:
+        _wait_for(lambda: len(_workers(batch.pid)) == 2, 120, "two workers")
+        workers = _workers(batch.pid)
+        batch.kill()  # SIGKILL: the batch cannot stop them itself
+        batch.wait(timeout=30)
+        _wait_for(lambda: not set(workers) & set(_processes()), 10, "the workers to die")
+    finally:
+        if _session(batch.pid):
+            os.killpg(batch.pid, signal.SIGKILL)
+    # The kernel released the lock with the process: the store is not stuck.
+    with exclusive(store):
+        pass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_killed_is_recorded_with_its_cause_and_the_batch_goes_on(
+    experiment: Path, reference: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    batch = _start(_batch(experiment, store, "--workers", "2"))
+    try:
+        _wait_for(lambda: len(_workers(batch.pid)) == 2, 120, "two workers")
+        os.kill(_workers(batch.pid)[0], signal.SIGKILL)  # as the out-of-memory killer does
+        _, err = batch.communicate(timeout=300)
+    finally:
+        if _session(batch.pid):
+            os.killpg(batch.pid, signal.SIGKILL)
+    assert batch.returncode == 1, err
+    manifest = _manifest(store)
+    failed = manifest[manifest["status"] == "failed"]
+    assert len(failed) == 1 and (manifest["status"] == "done").sum() == 5
+    assert "worker process killed by SIGKILL" in failed["error"].iloc[0]
+    assert "killed by SIGKILL" in err
+    assert main(_batch(experiment, store, "--resume")) == 0
+    pd.testing.assert_frame_equal(_table(store), _table(reference))
+
+
+def test_sigint_stops_a_run_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = ["run", str(SCENARIOS / "baseline.yaml"), "--days", "365", "--quiet"]
+    proc = _start([*command, "--out", str(out)])
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        # Past the imports (about 2 s of CPU) and into the year of simulation.
+        _wait_for(lambda: proc.poll() is not None or cpu_seconds() > 5, 120, "the simulation")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if _session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "stopped by SIGINT" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_figures_with_their_workers(tmp_path: Path) -> None:
+    out, store = tmp_path / "figures", tmp_path / "store"
+    tiny = ["--days", "2", "--replicates", "2", "--sobol-samples", "2", "--workers", "2"]
+    proc = _start(["figures", *tiny, "--out", str(out), "--store", str(store)])
+    try:
+        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the figures' batch workers")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if _session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert _session(proc.pid) == []
+    assert not out.exists()
+    assert _leftovers(store) == [] and _leftovers(out) == []
+
+
+def test_damaged_store_files_are_run_again_on_resume(
+    experiment: Path, reference: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(reference, store)
+    runs = sorted((store / "runs").glob("*.parquet"))
+    runs[0].write_bytes(runs[0].read_bytes()[:100])  # truncated
+    runs[3].write_bytes(b"not parquet at all")  # corrupt
+    manifest = store / "manifest.jsonl"
+    manifest.write_bytes(manifest.read_bytes()[:-20])  # a line cut by a kill
+    report = run_batch(load_experiment(experiment), experiment, store, resume=True)
+    assert (report.done, report.skipped, report.rerun_damaged) == (2, 4, 2)
+    pd.testing.assert_frame_equal(_table(store), _table(reference))
+    lines = manifest.read_text().splitlines()
+    assert all(json.loads(line)["run_id"] for line in lines[-2:])
+
+
+def test_a_territory_that_cannot_fit_in_memory_is_refused_before_allocating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The issue's example: 50 million residents on 1 m cells.
+    path = tmp_path / "huge.yaml"
+    path.write_text(
+        f"extends: {SCENARIOS / 'baseline.yaml'}\n"
+        "territory:\n  cell_m: 1\n  communes:\n"
+        "    - {name: centre, role: central, residents: 50000000, districts: 12}\n"
+        "    - {name: nord, role: suburb, residents: 1000, districts: 5}\n"
+        "    - {name: est, role: suburb, residents: 1000, districts: 4}\n"
+        "    - {name: sud, role: suburb, residents: 1000, districts: 4}\n",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    assert main(["validate", str(path)]) == 2
+    assert time.monotonic() - started < 10  # refused, not attempted
+    err = capsys.readouterr().err
+    assert "would need about" in err and "196,000,000 cells" in err and "TiB" in err
+    assert "memory available" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_memory_limit_can_be_set_and_counts_parallel_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from simulator.resources import ResourceError
+
+    baseline = load_scenario(SCENARIOS / "baseline.yaml")
+    need = estimate(baseline)
+    assert need.cells == 70 * 70 and need.bytes > need.cells * BYTES_PER_CELL
+    monkeypatch.setenv("SECSIM_MEMORY_LIMIT_MB", str(need.bytes * 1.5 / 2**20))
+    check_fits(baseline)  # one run fits
+    with pytest.raises(ResourceError, match=r"x 2 runs at once.*SECSIM_MEMORY_LIMIT_MB"):
+        check_fits(baseline, copies=2)
+
+
+def test_more_workers_than_cores_are_capped_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rich.console import Console
+
+    cores = available_cores()
+    assert _capped_workers(cores, Console(stderr=True)) == cores
+    assert capsys.readouterr().err == ""
+    assert _capped_workers(cores + 50, Console(stderr=True)) == cores
+    assert f"--workers {cores + 50} is more than the {cores} cores" in capsys.readouterr().err

@@ -14,17 +14,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from simulator.agencies import territory_findings
 from simulator.runner import RunResult, run, write_results
 from simulator.scenario import ScenarioError, json_schema, load_scenario, resolved_dict
-from simulator.territory import TerritoryError, build_territory
+from simulator.territory import Territory, TerritoryError, build_territory
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+# Checks that need the territory built: a file territory's communes, districts and stations.
+CHECKS = (territory_findings,)
 
 EPILOG = """\
 examples:
@@ -244,7 +248,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         overrides.append(f"run.days={args.days}")
     if args.warmup_days is not None:
         overrides.append(f"run.warmup_days={args.warmup_days}")
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = load_scenario(args.scenario, overrides, CHECKS)
     seed = scenario.run.seed
     # Named after the file, so that a copy of a scenario never overwrites the original's results.
     target = args.out or Path("results") / f"{args.scenario.stem}-{seed}"
@@ -370,12 +374,43 @@ def _cmd_figures(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def territory_summary(t: Territory) -> str:
+    """A file territory as built, as YAML comments: communes, districts and why each type."""
+    land = t.land
+    residents = np.bincount(t.commune[land], weights=t.residents[land])
+    cells = np.bincount(t.commune[land])
+    lines = [
+        "",
+        f"# Territory built from files ({t.crs}, cells of {t.cell_m:g} m): "
+        f"{t.nx} x {t.ny} cells, {int(land.sum())} on land, {int(t.residents.sum()):,} "
+        f"residents, {int(t.jobs.sum()):,} jobs, {len(t.commune_names)} communes, "
+        f"{t.n_districts} districts, {len(t.station_ids)} stations.",
+        "# commune: code, name, cells, residents",
+    ]
+    for k, code in enumerate(t.commune_ids):
+        lines.append(f"#   {code}  {t.commune_names[k]}  {cells[k]}  {int(residents[k]):,}")
+    lines.append("# district: code, name, commune, type (why), residents")
+    d_res = np.bincount(t.district[land], weights=t.residents[land], minlength=t.n_districts)
+    for d, code in enumerate(t.district_ids):
+        commune = t.commune_names[int(t.district_commune[d])]
+        lines.append(
+            f"#   {code}  {t.district_names[d]}  {commune}  {t.district_types[d].value} "
+            f"({t.district_type_rules[d]})  {int(d_res[d]):,}"
+        )
+    if t.station_ids:
+        lines.append("# station: id, kind, commune, name")
+        for i, code in enumerate(t.station_ids):
+            commune = t.commune_names[int(t.commune[t.station_cells[i]])]
+            lines.append(f"#   {code}  {t.station_kinds[i]}  {commune}  {t.station_names[i]}")
+    return "\n".join(lines) + "\n"
+
+
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            scenario = load_scenario(path, args.overrides)
-            build_territory(scenario.territory)  # cheap, and catches a commune without land
+            # Building the territory is cheap, and catches a commune without land.
+            scenario = load_scenario(path, args.overrides, CHECKS)
         except ScenarioError as exc:
             err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
             status = EXIT_BAD_INPUT
@@ -398,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _cmd_run(args, out, err)
         if args.command == "show":
-            scenario = load_scenario(args.scenario, args.overrides)
+            scenario = load_scenario(args.scenario, args.overrides, CHECKS)
             data = resolved_dict(scenario)
             # A timeline entry holds one action: leave out the actions it does not use.
             data["timeline"] = [
@@ -406,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
             sys.stdout.write(text)
+            if scenario.territory.kind == "file":
+                sys.stdout.write(territory_summary(build_territory(scenario.territory)))
             return EXIT_OK
         if args.command == "batch":
             return _cmd_batch(args, out, err)

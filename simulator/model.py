@@ -134,29 +134,31 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """One patrol strategy per station of the agency, around that station.
 
         With several stations, each patrols the cells of the jurisdiction nearer to
-        it than to the agency's other stations (ties: the station listed first).
+        it than to the agency's other stations (ties: the station of lower cell id). A
+        station listed twice (to get twice the units) shares its sector.
         """
         cells = agency.cells
         stations = agency.station_cells
+        places = np.unique(stations)
         sector = np.zeros(cells.size, dtype=np.int64)
-        if stations.size > 1:
+        if places.size > 1:
             t = self.territory
-            d2 = (t.x_m[cells, None] - t.x_m[None, stations]) ** 2 + (
-                t.y_m[cells, None] - t.y_m[None, stations]
+            d2 = (t.x_m[cells, None] - t.x_m[None, places]) ** 2 + (
+                t.y_m[cells, None] - t.y_m[None, places]
             ) ** 2
-            sector = np.argmin(d2, axis=1)
+            sector = places[np.argmin(d2, axis=1)]
         return [
             make_strategy(
                 agency.spec.patrol,
                 station_cell=int(station),
-                jurisdiction_cells=cells[sector == s] if stations.size > 1 else cells,
+                jurisdiction_cells=cells[sector == station] if places.size > 1 else cells,
                 beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
                 site_cells=agency.site_cells,
                 market_cells=self._market_cells,
                 expected_calls=self._expected_calls,
                 rng=self._patrol_rngs[agency.index],
             )
-            for s, station in enumerate(stations)
+            for station in stations
         ]
 
     @staticmethod

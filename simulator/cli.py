@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_fig.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes"
+    )
+    p_fig.add_argument(
+        "--map",
+        type=Path,
+        metavar="SCENARIO",
+        help="draw only the territory map (figure 1) of this scenario, e.g. "
+        "scenarios/toulouse_metropole.yaml, as fig1_territory_<file name>",
     )
     sub.add_parser(
         "schema",
@@ -349,7 +357,7 @@ def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console) -> int:
-    from simulator.figures import FigureSettings, build_all
+    from simulator.figures import FigureSettings, build_all, draw_territory_map
 
     root = Path(__file__).resolve().parent.parent
     command = "secsim figures" + (
@@ -369,7 +377,12 @@ def _cmd_figures(args: argparse.Namespace, out: Console) -> int:
         workers=args.workers,
         command=command,
     )
-    written = build_all(settings)
+    if args.map is not None:
+        load_scenario(args.map, (), CHECKS)  # bad input: a located message, nothing drawn
+        settings = replace(settings, command=f"secsim figures --map {args.map}")
+        written = draw_territory_map(settings, args.map)
+    else:
+        written = build_all(settings)
     out.print(f"{len(written)} files written in {args.out}/", soft_wrap=True)
     return EXIT_OK
 

@@ -19,9 +19,9 @@ feature and the field:
    sum to the commune's population (the files mix vintages). District types
    are set (override by code in the scenario), carved QPV, given (attribute
    of the district layer), or inferred in this order: industrial (most of its
-   IRIS population in activity IRIS, INSEE type A); city centre (within
-   ``centre_radius_km`` of the population-weighted centre of the most
-   populous commune); peri-urban (density below ``peri_urban_density_km2``);
+   IRIS population in activity IRIS, INSEE type A); city centre (a
+   sub-communal district within ``centre_radius_km`` of the population-weighted
+   centre of the most populous commune); peri-urban (density below ``peri_urban_density_km2``);
    residential otherwise.
 
 Residents, jobs and activity are then drawn on the labelled grid by
@@ -400,8 +400,11 @@ class _Grid:
     def n(self) -> int:
         return self.nx * self.ny
 
-    def cells_in(self, geometry: shapely.Geometry) -> IntArray:
-        """Cells whose centre lies in the shape (only the shape's box is tested)."""
+    def cells_in(self, geometry: shapely.Geometry, *, edges: bool = False) -> IntArray:
+        """Cells whose centre lies in the shape (only the shape's box is tested).
+
+        With ``edges``, centres on the shape's boundary count too.
+        """
         gx0, gy0, gx1, gy1 = geometry.bounds
         i0 = max(0, math.floor((gx0 - self.x0) / self.cell_m))
         i1 = min(self.nx, math.ceil((gx1 - self.x0) / self.cell_m) + 1)
@@ -410,7 +413,8 @@ class _Grid:
         if i0 >= i1 or j0 >= j1:
             return np.empty(0, dtype=np.int64)
         xx, yy = np.meshgrid(self.xc[i0:i1], self.yc[j0:j1])
-        inside = shapely.contains_xy(geometry, xx, yy)
+        test = shapely.intersects_xy if edges else shapely.contains_xy
+        inside = test(geometry, xx, yy)
         jj, ii = np.nonzero(inside)
         return np.asarray((jj + j0) * self.nx + (ii + i0), dtype=np.int64)
 
@@ -457,6 +461,7 @@ class _District:
     given_type: DistrictType | None
     cells: IntArray
     qpv: bool = False
+    whole: bool = False  # a commune without districts of its own
     rule: str = ""
 
 
@@ -735,6 +740,10 @@ def label_grid(spec: TerritorySpec) -> LabelledGrid:
     for k in order:
         cells = grid.cells_in(communes[k].geometry)
         commune[cells[commune[cells] < 0]] = k
+    # A centre exactly on a shared boundary is in neither shape: it goes to the first.
+    for k in order:
+        cells = grid.cells_in(communes[k].geometry, edges=True)
+        commune[cells[commune[cells] < 0]] = k
     for k in order[::-1]:
         if not (commune == k).any():
             point = communes[k].geometry.representative_point()
@@ -798,7 +807,7 @@ def _assemble(
         cells = np.flatnonzero(commune == k)
         if not (district[cells] >= 0).any():
             district[cells] = len(kept)
-            kept.append(_District(c.code, c.name, k, float(c.population), None, cells))
+            kept.append(_District(c.code, c.name, k, float(c.population), None, cells, whole=True))
         else:
             _nearest_fill(grid, district, commune, k)
     for i, d in enumerate(kept):
@@ -955,7 +964,9 @@ def _infer_types(
             # mostly business parks; a shopping district can be set by override.
             t = DistrictType.INDUSTRIAL
             rule = f"activity IRIS hold {activity[d.code]:.0%} of its IRIS population"
-        elif distance_km <= files.centre_radius_km:
+        elif distance_km <= files.centre_radius_km and not d.whole:
+            # A whole commune is no city centre, even the main one: without districts
+            # its centre cannot be told from the rest.
             t = DistrictType.CITY_CENTRE
             rule = f"{distance_km:.1f} km from the main centre"
         elif density < files.peri_urban_density_km2:

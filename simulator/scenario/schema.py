@@ -233,8 +233,9 @@ class TerritoryFileSpec(Frozen):
     )
     centre_radius_km: PosFloat = Field(
         1.0,
-        description="Districts whose centre lies this close to the population-weighted "
-        "centre of the most populous commune are of type city_centre.",
+        description="Sub-communal districts whose centre lies this close to the "
+        "population-weighted centre of the most populous commune are of type city_centre "
+        "(ASSUMPTION: the hypercentre of a French regional capital spans about 1 km).",
     )
     peri_urban_density_km2: NonNegFloat = Field(
         300.0,

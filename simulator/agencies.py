@@ -215,6 +215,12 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
             near = did_you_mean(ref, communes)
             hint = f" (did you mean '{near}'?)" if near else ""
             findings.append((path, f"unknown commune '{ref}'{hint}; communes are: {listing}"))
+        elif ref not in territory.commune_ids and territory.commune_names.count(ref) > 1:
+            pairs = zip(territory.commune_ids, territory.commune_names, strict=True)
+            codes = [c for c, n in pairs if n == ref]
+            findings.append(
+                (path, f"two communes are named '{ref}': use a code ({', '.join(codes)})")
+            )
 
     districts = {*territory.district_ids, *territory.district_names}
     types = {t.value for t in DistrictType}

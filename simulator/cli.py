@@ -395,13 +395,13 @@ def territory_summary(t: Territory) -> str:
     lines = [
         "",
         f"# Territory built from files ({t.crs}, cells of {t.cell_m:g} m): "
-        f"{t.nx} x {t.ny} cells, {int(land.sum())} on land, {int(t.residents.sum()):,} "
+        f"{t.nx} x {t.ny} cells, {int(land.sum()):,} on land, {int(t.residents.sum()):,} "
         f"residents, {int(t.jobs.sum()):,} jobs, {len(t.commune_names)} communes, "
         f"{t.n_districts} districts, {len(t.station_ids)} stations.",
         "# commune: code, name, cells, residents",
     ]
     for k, code in enumerate(t.commune_ids):
-        lines.append(f"#   {code}  {t.commune_names[k]}  {cells[k]}  {int(residents[k]):,}")
+        lines.append(f"#   {code}  {t.commune_names[k]}  {cells[k]:,}  {int(residents[k]):,}")
     lines.append("# district: code, name, commune, type (why), residents")
     d_res = np.bincount(t.district[land], weights=t.residents[land], minlength=t.n_districts)
     for d, code in enumerate(t.district_ids):

@@ -22,6 +22,7 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from scipy import stats
@@ -126,6 +127,20 @@ def _experiment(settings: FigureSettings, name: str, **extra: Any) -> tuple[Expe
 # ----------------------------------------------------------------- figure 1
 
 
+def _boundaries(labels: np.ndarray, km: float) -> list[list[tuple[float, float]]]:
+    """Segments along the cell edges where the label changes (grid row 0 at the bottom)."""
+    segments: list[list[tuple[float, float]]] = []
+    # A border of "outside" around the grid closes communes that touch its edge.
+    padded = np.pad(labels, 1, constant_values=-1)
+    for j, i in zip(*np.nonzero(padded[1:-1, 1:] != padded[1:-1, :-1]), strict=True):
+        x = i * km
+        segments.append([(x, j * km), (x, (j + 1) * km)])
+    for j, i in zip(*np.nonzero(padded[1:, 1:-1] != padded[:-1, 1:-1]), strict=True):
+        y = j * km
+        segments.append([(i * km, y), ((i + 1) * km, y)])
+    return segments
+
+
 def territory_map(settings: FigureSettings) -> list[Path]:
     """Figure 1: the baseline's synthetic territory."""
     return draw_territory_map(settings, settings.root / "scenarios" / "baseline.yaml")
@@ -158,16 +173,21 @@ def draw_territory_map(settings: FigureSettings, scenario_path: Path) -> list[Pa
         interpolation="nearest",
     )
     communes = t.commune.reshape(t.ny, t.nx)
-    # Levels between every pair of commune indices, and between land (>= 0) and the rest.
-    levels = np.arange(-1, len(t.commune_names)) + 0.5
-    ax.contour(
-        communes,
-        levels=levels,
-        colors="white" if not real else "dimgrey",
-        linewidths=1.6 if not real else 0.6,
-        extent=extent,
-        origin="lower",
-    )
+    if real:
+        # Many communes: one line along each cell edge between two of them (or the
+        # outside), rather than a contour per index that doubles lines.
+        ax.add_collection(
+            LineCollection(_boundaries(communes, t.cell_m / 1000), colors="dimgrey", linewidths=0.6)
+        )
+    else:
+        ax.contour(
+            communes,
+            levels=np.arange(len(t.commune_names)) + 0.5,
+            colors="white",
+            linewidths=1.6,
+            extent=extent,
+            origin="lower",
+        )
     cctv = cctv_coverage(t, scenario.cctv).reshape(t.ny, t.nx)
     if cctv.any():
         ax.contourf(

@@ -43,6 +43,7 @@ from simulator.model import SecurityModel
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
 from simulator.territory import Territory
+from simulator.territory_file import data_files
 
 Progress = Callable[[int, int], None]  # (days done, days in total)
 
@@ -264,6 +265,7 @@ def run(
     }
     meta = {
         "scenario": resolved_dict(scenario),
+        "territory_files": data_files(scenario.territory),
         "seed": seed,
         "code": code_version(),
         "wall_time_s": wall,

@@ -445,8 +445,9 @@ def _file_territory(spec: TerritorySpec) -> Territory:
     Residents: each commune's population exactly, shared among its districts by
     their (rescaled) figures, and within a district by the resident factor of
     its type times a lognormal noise. Jobs, shops and night-time activity follow
-    the synthetic city's rules, with distance measured from the main centre; jobs
-    sum to each commune's figure when the communes layer gives one.
+    the synthetic city's rules commune by commune: each commune has them for its
+    own residents (jobs: its figure when the communes layer gives one), placed by
+    district type and distance from the commune's residential centre.
     """
     grid: LabelledGrid = label_grid(spec)
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed))
@@ -456,7 +457,6 @@ def _file_territory(spec: TerritorySpec) -> Territory:
     x, y = np.meshgrid(coords_x, coords_y)
     x_m, y_m = x.ravel(), y.ravel()
     land = grid.commune >= 0
-    r = np.hypot(x_m - grid.centre_m[0], y_m - grid.centre_m[1])
     types = grid.district_types
 
     def factor(table: dict[DistrictType, float]) -> FloatArray:
@@ -475,25 +475,40 @@ def _file_territory(spec: TerritorySpec) -> Territory:
         in_district = np.bincount(district, weights=weight[cells], minlength=len(types))
         p = grid.district_population[district] * weight[cells] / in_district[district]
         residents[cells] = rng.multinomial(int(total), p / p.sum())
-    everyone = int(residents.sum())
-
+    # A real urban area is polycentric: each commune gets jobs, shops and night-time
+    # activity for its own residents (or its own jobs figure), placed by district
+    # type and by distance from its own residential centre.
+    n_communes = len(grid.commune_names)
+    on = np.flatnonzero(land)
+    k_of = grid.commune[on]
+    w_res = residents[on] + 1e-9
+    weight_sum = np.bincount(k_of, weights=w_res, minlength=n_communes)
+    cx = np.bincount(k_of, weights=x_m[on] * w_res, minlength=n_communes) / weight_sum
+    cy = np.bincount(k_of, weights=y_m[on] * w_res, minlength=n_communes) / weight_sum
+    r_own = np.zeros(n)
+    r_own[on] = np.hypot(x_m[on] - cx[k_of], y_m[on] - cy[k_of])
     gradient_m = spec.density_gradient_km * 1000.0
-    job_weight = np.exp(-r / (1.5 * gradient_m)) * factor(_JOB_FACTOR) * noise()
+    job_weight = np.exp(-r_own / (1.5 * gradient_m)) * factor(_JOB_FACTOR) * noise()
     job_weight += land * 1e-12  # a commune of industrial wasteland still gets its jobs
+    shop_weight = np.exp(-r_own / gradient_m) * factor(_COMMERCIAL_FACTOR) * noise()
+    night_weight = np.exp(-r_own / gradient_m) * factor(_NIGHT_FACTOR) * noise()
+    by_commune = np.bincount(k_of, weights=residents[on], minlength=n_communes)
+    job_totals = (
+        grid.commune_jobs
+        if grid.commune_jobs is not None
+        else np.round(by_commune * spec.jobs_per_resident).astype(np.int64)
+    )
     jobs = np.zeros(n, dtype=np.int64)
-    if grid.commune_jobs is not None:
-        for k, total in enumerate(grid.commune_jobs):
-            cells = np.flatnonzero(grid.commune == k)
-            w = job_weight[cells]
-            jobs[cells] = rng.multinomial(int(total), w / w.sum())
-    else:
-        jobs = rng.multinomial(
-            round(everyone * spec.jobs_per_resident), job_weight / job_weight.sum()
-        )
-    shop_weight = np.exp(-r / gradient_m) * factor(_COMMERCIAL_FACTOR) * noise()
-    night_weight = np.exp(-r / gradient_m) * factor(_NIGHT_FACTOR) * noise()
-    commercial = everyone * _COMMERCIAL_PER_RESIDENT * shop_weight / shop_weight.sum()
-    night = everyone * _NIGHT_PER_RESIDENT * night_weight / night_weight.sum()
+    commercial = np.zeros(n)
+    night = np.zeros(n)
+    for k in range(n_communes):
+        cells = np.flatnonzero(grid.commune == k)
+        w = job_weight[cells]
+        jobs[cells] = rng.multinomial(int(job_totals[k]), w / w.sum())
+        shops = shop_weight[cells] + 1e-12
+        commercial[cells] = by_commune[k] * _COMMERCIAL_PER_RESIDENT * shops / shops.sum()
+        venues = night_weight[cells] + 1e-12
+        night[cells] = by_commune[k] * _NIGHT_PER_RESIDENT * venues / venues.sum()
     town_halls = np.array(
         [
             _central_cell(grid.commune == k, x_m, y_m, residents + jobs)

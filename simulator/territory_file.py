@@ -31,6 +31,7 @@ Residents, jobs and activity are then drawn on the labelled grid by
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -143,7 +144,6 @@ class LabelledGrid:
             commune's population).
         district_types: Type of each district.
         district_type_rules: Why each district has its type (printed by ``secsim show``).
-        centre_m: The population-weighted centre of the most populous commune (grid metres).
         station_ids: Station identifiers.
         station_names: Station names.
         station_kinds: Station kinds.
@@ -166,7 +166,6 @@ class LabelledGrid:
     district_population: FloatArray
     district_types: tuple[DistrictType, ...]
     district_type_rules: tuple[str, ...]
-    centre_m: tuple[float, float]
     station_ids: tuple[str, ...]
     station_names: tuple[str, ...]
     station_kinds: tuple[str, ...]
@@ -249,8 +248,8 @@ def _read_csv(layer: _Layer, path: FsPath, points: bool) -> list[Feature]:
     for number, row in enumerate(rows, start=1):
         feature = Feature(number, dict(row), None)
         if points and isinstance(spec, StationLayerSpec):
-            x = _number(layer, feature, spec.x)
-            y = _number(layer, feature, spec.y)
+            x = _number(layer, feature, spec.x, signed=True)
+            y = _number(layer, feature, spec.y, signed=True)
             if x is None or y is None:
                 continue
             feature = Feature(number, dict(row), shapely.Point(x, y))
@@ -303,7 +302,8 @@ def _text(layer: _Layer, feature: Feature, attr: str) -> str | None:
     return str(value).strip()
 
 
-def _number(layer: _Layer, feature: Feature, attr: str) -> float | None:
+def _number(layer: _Layer, feature: Feature, attr: str, *, signed: bool = False) -> float | None:
+    """A count (non-negative), or with ``signed`` a coordinate."""
     text = _text(layer, feature, attr)
     if text is None:
         return None
@@ -312,7 +312,7 @@ def _number(layer: _Layer, feature: Feature, attr: str) -> float | None:
     except ValueError:
         layer.problem(f"'{text}' is not a number", feature, attr)
         return None
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or (value < 0 and not signed):
         layer.problem(f"{text} is not a non-negative number", feature, attr)
         return None
     return value
@@ -856,9 +856,14 @@ def _assemble(
         else:
             figures.append(None if d.figure is None else max(0.0, d.figure - taken[i]))
     survivors = [kept[i] for i in alive]
+    # Outputs key districts by name: two of a name (a "Centre" in two communes) get
+    # their codes added.
+    names = [d.name for d in survivors]
+    for d in survivors:
+        if names.count(d.name) > 1:
+            d.name = f"{d.name} ({d.code})"
     population = _rescale(survivors, figures, communes)
     types, rules = _infer_types(spec, files, grid, survivors, population, communes, activity)
-    centre = _main_centre(grid, survivors, population, communes)
     station_cells = np.array([s[3] for s in stations], dtype=np.int64)
     return LabelledGrid(
         crs=files.crs,
@@ -881,7 +886,6 @@ def _assemble(
         district_population=population,
         district_types=tuple(types),
         district_type_rules=tuple(rules),
-        centre_m=(centre[0] - grid.x0, centre[1] - grid.y0),
         station_ids=tuple(s[0] for s in stations),
         station_names=tuple(s[1] for s in stations),
         station_kinds=tuple(s[2] for s in stations),
@@ -976,6 +980,27 @@ def _infer_types(
         types.append(t)
         rules.append(rule)
     return types, rules
+
+
+def data_files(spec: TerritorySpec) -> dict[str, str]:
+    """SHA-256 of each data file a territory reads (none for a synthetic one).
+
+    Results depend on these files as much as on the scenario: run records and
+    batch stores keep the digests, so that edited data never pass for the same.
+    """
+    files = spec.file
+    if spec.kind != "file" or files is None:
+        return {}
+    digests: dict[str, str] = {}
+    for layer in (files.communes, files.districts, files.qpv, files.stations, files.iris):
+        if layer is None:
+            continue
+        path = FsPath(layer.path)
+        try:
+            digests[layer.path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digests[layer.path] = "unreadable"
+    return digests
 
 
 def iter_district_rows(grid: LabelledGrid) -> Iterator[tuple[str, str, str, str, str, int]]:

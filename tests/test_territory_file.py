@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import tempfile
@@ -18,6 +19,7 @@ from pyproj import Transformer
 from simulator.agencies import territory_findings
 from simulator.cli import main
 from simulator.model import SecurityModel
+from simulator.runner import run
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario.schema import DistrictType, TerritorySpec
 from simulator.territory import Territory, build_territory
@@ -250,7 +252,62 @@ def test_a_user_geojson_with_paths_relative_to_the_scenario_runs(tmp_path: Path)
     t = build_territory(scenario.territory)
     assert t.commune_ids == ("A", "B") and int(t.residents.sum()) == 1500
     assert int(t.land.sum()) == 200  # 2 x (10 x 10) cells of 200 m
-    SecurityModel(scenario, seed=1).run_until(24.0)
+    result = run(scenario)
+    digest = hashlib.sha256((tmp_path / "communes.geojson").read_bytes()).hexdigest()
+    assert result.metadata["territory_files"] == {str(tmp_path / "communes.geojson"): digest}
+
+
+def _breton_communes(tmp_path: Path) -> None:
+    """Two communes west of Greenwich, in WGS84 (RFC 7946: no crs member)."""
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code_insee": "35001", "nom": "Ouest", "population": 3000},
+                "geometry": _square(-1.70, 48.10, 0.03),
+            },
+            {
+                "type": "Feature",
+                "properties": {"code_insee": "35002", "nom": "Est", "population": 2000},
+                "geometry": _square(-1.67, 48.10, 0.03),
+            },
+        ],
+    }
+    (tmp_path / "communes.geojson").write_text(json.dumps(data), encoding="utf-8")
+    (tmp_path / "stations.csv").write_text(
+        "station_id,name,kind,lon,lat\n"
+        "p1,Commissariat,police_nationale,-1.685,48.115\n"
+        "g1,Brigade,gendarmerie,-1.655,48.115\n"
+        "g2,Brigade bis,gendarmerie,-1.645,48.125\n",
+        encoding="utf-8",
+    )
+
+
+def test_agencies_take_their_stations_by_kind_from_a_csv_layer(tmp_path: Path) -> None:
+    _breton_communes(tmp_path)
+    block = "    communes: {path: communes.geojson}\n    stations: {path: stations.csv}"
+    extra = (
+        "  gendarmes:\n    kind: gendarmerie\n    communes: [Est]\n    units: 4\n"
+        "    stations: {kind: gendarmerie}\n    powers: {judicial: true}"
+    )
+    path = _scenario(tmp_path, block, extra)
+    scenario = load_scenario(path, ["run.days=1", "run.warmup_days=0"], (territory_findings,))
+    model = SecurityModel(scenario, seed=1)
+    t = model.territory
+    assert t.station_ids == ("p1", "g1", "g2")
+    east = t.commune_index("Est")
+    gendarmes = model.agencies[1]
+    assert gendarmes.station_names == ("g1", "g2")
+    assert (t.commune[gendarmes.station_cells] == east).all()
+    assert [u.station_cell for u in model.units[1]] == [
+        int(gendarmes.station_cells[k % 2]) for k in range(4)
+    ]
+    # No gendarmerie station in Ouest: a located message, with the kinds there are.
+    wrong = _scenario(tmp_path, block, extra.replace("[Est]", "[Ouest]"))
+    text = _problems(wrong)
+    assert "agencies.gendarmes.stations.kind: no station of kind 'gendarmerie'" in text
+    assert "kinds: gendarmerie, police_nationale" in text
 
 
 def test_missing_attribute_names_file_feature_and_field(tmp_path: Path) -> None:
@@ -260,6 +317,15 @@ def test_missing_attribute_names_file_feature_and_field(tmp_path: Path) -> None:
     assert "tiny.yaml:7:" in text and "territory.file.communes.path" in text
     assert "communes.geojson: feature 1 (code_insee A): field 'pop': missing" in text
     assert "attributes are: code_insee, nom, population" in text
+
+
+def test_settings_of_the_other_kind_of_territory_are_refused(tmp_path: Path) -> None:
+    _two_communes(tmp_path)
+    path = _scenario(tmp_path, "    communes: {path: communes.geojson}")
+    text = _problems(path, ("territory.extent_km=12",))
+    assert "territory.extent_km: not used by a file territory" in text
+    text = _problems(path, ("territory.kind=synthetic",))
+    assert "territory.file: read only by a file territory: add territory.kind: file" in text
 
 
 def test_geographic_crs_is_refused_for_cells(tmp_path: Path) -> None:

@@ -273,12 +273,17 @@ def draw_territory_map(settings: FigureSettings, scenario_path: Path) -> list[Pa
         )
         return _save(fig, settings, "fig1_territory", caption)
     ax.set_title(f"{scenario.name}: {total:,} residents, {n} communes")
+    files = scenario.territory.file
+    credit = files.attribution if files is not None and files.attribution else ""
+    if credit:
+        ax.text(0.0, -0.12, f"Data: {credit}", transform=ax.transAxes, fontsize=6, va="top")
     caption = (
         f"Figure 1 ({scenario_path.name}). {scenario.description} Districts by type "
         "(colours; white: outside the communes), commune boundaries (grey lines; the "
         "largest named at their centre), CCTV zones (hatched), drug markets at the start "
         "(crosses), contracted sites (squares) and the State forces' stations (triangles)."
         + (f" Coordinates: km from the south-west corner, in {t.crs}." if real else "")
+        + (f" Data: {credit}." if credit else "")
     )
     return _save(fig, settings, f"fig1_territory_{scenario_path.stem}", caption)
 

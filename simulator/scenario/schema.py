@@ -221,6 +221,11 @@ class TerritoryFileSpec(Frozen):
     iris: IrisTableSpec | None = Field(
         None, description="IRIS types, to recognise activity districts."
     )
+    attribution: str = Field(
+        "",
+        description="Credit line the data's licences ask for (e.g. '© OpenStreetMap "
+        "contributors'), printed on maps of this territory.",
+    )
     merged_communes: dict[str, str] = Field(
         default_factory=dict,
         description="Former commune codes and the current commune they were merged into "

@@ -451,6 +451,8 @@ def test_show_prints_the_districts_and_why_each_type(capsys: Any) -> None:
     assert "3155501  CAPITOLE  Toulouse  city_centre (" in out
     assert "3155510  MATABIAU  Toulouse  transit_hub (set in territory.file.district_types)" in out
     assert "QP031010  Empalot  Toulouse  qpv (QPV carved from the qpv layer)" in out
+    assert "3155536  GINESTOUS  Toulouse  industrial (activity IRIS hold 100% of" in out
+    assert "31352  Mondouzil  Mondouzil  peri_urban (" in out
 
 
 def test_figure_one_draws_a_real_territory(tmp_path: Path) -> None:

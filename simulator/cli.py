@@ -39,6 +39,8 @@ examples:
       --set agencies.state_police.units=5 --set demand.on_scene.mean_min=30
   secsim validate scenarios/*.yaml
   secsim show scenarios/baseline.yaml --set run.days=30
+  secsim show scenarios/toulouse_metropole.yaml    # real communes: districts and their types
+  secsim figures --map scenarios/seine_saint_denis.yaml
   secsim schema > scenarios/schema.json
 """
 

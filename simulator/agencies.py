@@ -11,9 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.scenario.schema import AgencyKind, AgencySpec
+from simulator.resources import check_fits
+from simulator.scenario.errors import Path, did_you_mean
+from simulator.scenario.schema import (
+    AgencyKind,
+    AgencySpec,
+    DistrictType,
+    Scenario,
+    StationKindSpec,
+)
 from simulator.scenario.staffing import Staffing, resolve_staffing
-from simulator.territory import Territory
+from simulator.territory import Territory, TerritoryError, build_territory
 
 IntArray = NDArray[np.int64]
 
@@ -29,9 +37,12 @@ class Agency:
         staffing: Its resolved resources.
         jurisdiction: Boolean mask over communes where it may act.
         cells: Cells of its jurisdiction.
-        station_cell: Where its units start and take arrested persons.
+        station_cell: Its first station (where its units start, with one station).
         site_cells: Contracted sites (private security), else empty.
         site_mask: Boolean mask over cells of contracted sites, else None.
+        station_cells: Every station of the agency; unit ``n`` (from 1) belongs to
+            station ``(n - 1) % len(station_cells)``.
+        station_names: The stations' identifiers (a commune name for a town-hall station).
     """
 
     index: int
@@ -43,6 +54,8 @@ class Agency:
     station_cell: int
     site_cells: IntArray
     site_mask: NDArray[np.bool_] | None
+    station_cells: IntArray
+    station_names: tuple[str, ...]
 
     @property
     def kind(self) -> AgencyKind:
@@ -53,6 +66,10 @@ class Agency:
     def level(self) -> str:
         """Who pays: state, commune or private."""
         return self.spec.level
+
+    def station_of(self, number: int) -> int:
+        """The station cell of the agency's unit ``number`` (units take stations in turn)."""
+        return int(self.station_cells[(number - 1) % self.station_cells.size])
 
     def may_act(self, cell: int, commune: int) -> bool:
         """Whether the agency may handle an incident in this cell."""
@@ -67,7 +84,7 @@ def contracted_sites(territory: Territory, jurisdiction: NDArray[np.bool_], n: i
     Private security is hired where footfall and goods concentrate: malls, shops,
     transit and night venues.
     """
-    cells = np.flatnonzero(jurisdiction[territory.commune])
+    cells = territory.cells_in_communes(jurisdiction)
     footfall = territory.commercial[cells] + territory.night[cells]
     order = np.lexsort((cells, -footfall))  # most footfall first, ties by cell id
     return np.sort(cells[order[:n]])
@@ -77,24 +94,9 @@ def place_agencies(agencies: dict[str, AgencySpec], territory: Territory) -> lis
     """Resolve each agency's resources and where it acts on this territory."""
     placed: list[Agency] = []
     for index, (name, spec) in enumerate(agencies.items()):
-        if spec.communes == "all":
-            jurisdiction = np.ones(len(territory.commune_names), dtype=bool)
-        else:
-            jurisdiction = np.zeros(len(territory.commune_names), dtype=bool)
-            for commune in spec.communes:
-                if territory.kind == "point":
-                    jurisdiction[:] = True
-                else:
-                    jurisdiction[territory.commune_index(commune)] = True
-        cells = np.flatnonzero(jurisdiction[territory.commune]).astype(np.int64)
-        if territory.kind == "point":
-            station_commune = 0
-        elif spec.station is not None:
-            station_commune = territory.commune_index(spec.station)
-        elif spec.communes == "all":
-            station_commune = _central_commune(territory)
-        else:
-            station_commune = territory.commune_index(spec.communes[0])
+        jurisdiction = _jurisdiction(spec, territory)
+        cells = territory.cells_in_communes(jurisdiction)
+        stations = _stations(spec, territory, jurisdiction)
         sites = np.empty(0, dtype=np.int64)
         site_mask = None
         if spec.sites > 0:
@@ -109,18 +111,179 @@ def place_agencies(agencies: dict[str, AgencySpec], territory: Territory) -> lis
                 staffing=resolve_staffing(spec),
                 jurisdiction=jurisdiction,
                 cells=cells,
-                station_cell=int(territory.town_hall_cell[station_commune]),
+                station_cell=stations[0][1],
                 site_cells=sites,
                 site_mask=site_mask,
+                station_cells=np.array([cell for _, cell in stations], dtype=np.int64),
+                station_names=tuple(name for name, _ in stations),
             )
         )
     return placed
 
 
+def _jurisdiction(spec: AgencySpec, territory: Territory) -> NDArray[np.bool_]:
+    """Mask over communes where the agency may act."""
+    if spec.communes == "all":
+        return np.ones(len(territory.commune_names), dtype=bool)
+    jurisdiction = np.zeros(len(territory.commune_names), dtype=bool)
+    for commune in spec.communes:
+        if territory.kind == "point":
+            jurisdiction[:] = True
+        else:
+            jurisdiction[territory.commune_index(commune)] = True
+    return jurisdiction
+
+
+def _stations(
+    spec: AgencySpec, territory: Territory, jurisdiction: NDArray[np.bool_]
+) -> list[tuple[str, int]]:
+    """(name, cell) of each station of an agency, in the scenario's order.
+
+    Raises:
+        ValueError: If a station or commune is unknown, or no station of a kind
+            lies in the jurisdiction (the scenario checks report these first).
+    """
+    if territory.kind == "point":
+        return [(territory.commune_names[0], 0)]
+    halls = territory.town_hall_cell
+    if isinstance(spec.stations, StationKindSpec):
+        kind = spec.stations.kind
+        chosen = [
+            (territory.station_ids[i], int(territory.station_cells[i]))
+            for i in range(len(territory.station_ids))
+            if territory.station_kinds[i] == kind
+            and jurisdiction[territory.commune[territory.station_cells[i]]]
+        ]
+        if not chosen:
+            raise ValueError(f"no station of kind '{kind}' in the agency's communes")
+        return chosen
+    if spec.stations is not None:
+        out: list[tuple[str, int]] = []
+        for ref in spec.stations:
+            if ref in territory.station_ids:
+                out.append((ref, int(territory.station_cells[territory.station_ids.index(ref)])))
+            else:
+                out.append((ref, int(halls[territory.commune_index(ref)])))
+        return out
+    if spec.station is not None:
+        k = territory.commune_index(spec.station)
+    elif spec.communes == "all":
+        k = _central_commune(territory)
+    else:
+        k = territory.commune_index(spec.communes[0])
+    return [(territory.commune_names[k], int(halls[k]))]
+
+
 def _central_commune(territory: Territory) -> int:
-    """The commune whose town hall is nearest the middle of the territory."""
+    """The commune whose town hall is nearest the middle of the territory.
+
+    For a file territory, the middle is the main centre: the most populous commune.
+    """
+    if territory.kind == "file":
+        totals = np.bincount(
+            territory.commune[territory.land], weights=territory.residents[territory.land]
+        )
+        return int(np.argmax(totals))
     mid_x = territory.nx * territory.cell_m / 2.0
     mid_y = territory.ny * territory.cell_m / 2.0
     halls = territory.town_hall_cell
     d = np.hypot(territory.x_m[halls] - mid_x, territory.y_m[halls] - mid_y)
     return int(np.argmin(d))
+
+
+def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
+    """Problems of a scenario that show only once its territory is built.
+
+    A file territory's communes, districts and stations come from its files: the
+    agencies, CCTV zones and contracts naming them are checked here, and so are
+    the files themselves. Pass this to :func:`simulator.scenario.load_scenario`
+    as a check to get each problem located in the scenario file.
+    """
+    check_fits(scenario)  # a territory that cannot fit is refused before it is laid out
+    try:
+        territory = build_territory(scenario.territory)
+    except TerritoryError as exc:
+        return list(exc.findings)
+    if territory.kind != "file":
+        return []
+    findings: list[tuple[Path, str]] = []
+    communes = [*territory.commune_ids, *territory.commune_names]
+    listing = ", ".join(
+        f"{c} ({n})" for c, n in zip(territory.commune_ids, territory.commune_names, strict=True)
+    )
+
+    def commune_ref(ref: str, path: Path) -> None:
+        if ref not in communes:
+            near = did_you_mean(ref, communes)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            findings.append((path, f"unknown commune '{ref}'{hint}; communes are: {listing}"))
+        elif ref not in territory.commune_ids and territory.commune_names.count(ref) > 1:
+            pairs = zip(territory.commune_ids, territory.commune_names, strict=True)
+            codes = [c for c, n in pairs if n == ref]
+            findings.append(
+                (path, f"two communes are named '{ref}': use a code ({', '.join(codes)})")
+            )
+
+    districts = {*territory.district_ids, *territory.district_names}
+    types = {t.value for t in DistrictType}
+
+    def district_refs(refs: list[str], path: Path) -> None:
+        for i, ref in enumerate(refs):
+            if ref not in districts and ref not in types:
+                near = did_you_mean(ref, [*districts, *types])
+                hint = f" (did you mean '{near}'?)" if near else ""
+                findings.append(
+                    (
+                        (*path, i),
+                        f"'{ref}' is neither a district type nor a district code or name of "
+                        f"the territory{hint}",
+                    )
+                )
+
+    for name, spec in scenario.agencies.items():
+        base: Path = ("agencies", name)
+        if spec.communes != "all":
+            for i, ref in enumerate(spec.communes):
+                commune_ref(ref, (*base, "communes", i))
+        if spec.station is not None:
+            commune_ref(spec.station, (*base, "station"))
+        if isinstance(spec.stations, list):
+            for i, ref in enumerate(spec.stations):
+                if ref not in territory.station_ids and ref not in communes:
+                    near = did_you_mean(ref, [*territory.station_ids, *communes])
+                    hint = f" (did you mean '{near}'?)" if near else ""
+                    findings.append(
+                        (
+                            (*base, "stations", i),
+                            f"'{ref}' is neither a station of the stations layer nor a "
+                            f"commune{hint}",
+                        )
+                    )
+        elif isinstance(spec.stations, StationKindSpec) and not findings:
+            jurisdiction = _jurisdiction(spec, territory)
+            kind = spec.stations.kind
+            if not any(
+                k == kind and jurisdiction[territory.commune[c]]
+                for k, c in zip(territory.station_kinds, territory.station_cells, strict=True)
+            ):
+                kinds = ", ".join(sorted(set(territory.station_kinds)))
+                findings.append(
+                    (
+                        (*base, "stations", "kind"),
+                        f"no station of kind '{kind}' in the agency's communes; the stations "
+                        f"layer has kinds: {kinds}",
+                    )
+                )
+        district_refs(spec.patrol.districts, (*base, "patrol", "districts"))
+    for z, zone in enumerate(scenario.cctv.zones):
+        district_refs(zone.districts, ("cctv", "zones", z, "districts"))
+    for e, event in enumerate(scenario.timeline):
+        if event.contract is not None:
+            commune_ref(event.contract.commune, ("timeline", e, "contract", "commune"))
+        if event.contract is not None:
+            district_refs(
+                event.contract.cctv_districts, ("timeline", e, "contract", "cctv_districts")
+            )
+        if event.cctv is not None:
+            district_refs(event.cctv.districts, ("timeline", e, "cctv", "districts"))
+    return findings

@@ -118,7 +118,8 @@ class Population:
         shares = np.array([getattr(spec.patterns, p) for p in PATTERNS])
         self.pattern = rng.choice(len(PATTERNS), size=n, p=shares / shares.sum()).astype(np.int8)
         self.place = self._places(rng)
-        qpv = np.array([dt is DistrictType.QPV for dt in t.district_types])[t.district]
+        # A trailing False answers for district -1 (off land, where nobody lives).
+        qpv = np.array([dt is DistrictType.QPV for dt in t.district_types] + [False])[t.district]
         mean = spec.trust_mean + spec.qpv_trust_shift * qpv[self.home]
         self.trust0 = np.clip(rng.normal(mean, spec.trust_sd), 0.01, 0.99).astype(np.float32)
         self.trust = self.trust0.copy()
@@ -143,8 +144,10 @@ class Population:
         """
         t = self._territory
         place = self.home.copy()
-        centres_x = np.bincount(t.district, weights=t.x_m) / np.maximum(np.bincount(t.district), 1)
-        centres_y = np.bincount(t.district, weights=t.y_m) / np.maximum(np.bincount(t.district), 1)
+        district, land = t.district[t.land], t.land
+        cells = np.maximum(np.bincount(district, minlength=t.n_districts), 1)
+        centres_x = np.bincount(district, weights=t.x_m[land], minlength=t.n_districts) / cells
+        centres_y = np.bincount(district, weights=t.y_m[land], minlength=t.n_districts) / cells
         home_district = t.district[self.home]
         for patterns, mass, scale in (
             ((0, 3), t.jobs.astype(float), _WORK_DISTANCE_M),

@@ -16,24 +16,29 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from simulator.agencies import territory_findings
 from simulator.outputs import OutputError, claim
 from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, write_results
 from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
 from simulator.scenario.loader import Positions, read_yaml
 from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers
-from simulator.territory import TerritoryError, build_territory
+from simulator.territory import Territory, TerritoryError, build_territory
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+# Checks that need the territory built: a file territory's communes, districts and stations.
+CHECKS = (territory_findings,)
 
 OUT_RULE = (
     "a new or empty folder, or one holding an earlier secsim output of the same kind "
@@ -48,6 +53,8 @@ examples:
       --set agencies.state_police.units=5 --set demand.on_scene.mean_min=30
   secsim validate scenarios/*.yaml experiments/*.yaml
   secsim show scenarios/baseline.yaml --set run.days=30
+  secsim show scenarios/toulouse_metropole.yaml    # real communes: districts and their types
+  secsim figures --map scenarios/seine_saint_denis.yaml
   secsim schema > scenarios/schema.json
   secsim dashboard scenarios/baseline.yaml --port 8765
 """
@@ -249,6 +256,13 @@ def _parser() -> argparse.ArgumentParser:
         default=available_cores(),
         help="local worker processes (default: all cores; capped to them)",
     )
+    p_fig.add_argument(
+        "--map",
+        type=Path,
+        metavar="SCENARIO",
+        help="draw only the territory map (figure 1) of this scenario, e.g. "
+        "scenarios/toulouse_metropole.yaml, as fig1_territory_<file name>",
+    )
     sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
@@ -355,7 +369,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         overrides.append(f"run.days={args.days}")
     if args.warmup_days is not None:
         overrides.append(f"run.warmup_days={args.warmup_days}")
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = load_scenario(args.scenario, overrides, CHECKS)
     seed = scenario.run.seed
     # Named after the file, so that a copy of a scenario never overwrites the original's results.
     target = args.out or Path("results") / f"{args.scenario.stem}-{seed}"
@@ -473,7 +487,7 @@ def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.figures import FigureSettings, build_all
+    from simulator.figures import FigureSettings, build_all, draw_territory_map
 
     root = Path(__file__).resolve().parent.parent
     command = "secsim figures" + (
@@ -493,7 +507,12 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
         workers=_capped_workers(args.workers, err),
         command=command,
     )
-    written = build_all(settings)
+    if args.map is not None:
+        load_scenario(args.map, (), CHECKS)  # bad input: a located message, nothing drawn
+        settings = replace(settings, command=f"secsim figures --map {args.map}")
+        written = draw_territory_map(settings, args.map)
+    else:
+        written = build_all(settings)
     out.print(f"{len(written)} files written in {args.out}/", soft_wrap=True)
     return EXIT_OK
 
@@ -520,10 +539,40 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
         arms = f"{len(spec.arms)} arm{'s' if len(spec.arms) != 1 else ''}"
         _say(out, f"{path}: ok (experiment {spec.name}, {arms})")
         return
-    scenario = load_scenario(path, overrides)
-    check_fits(scenario)  # before the territory is laid out
-    build_territory(scenario.territory)  # cheap, and catches a commune without land
+    # The territory check lays out the territory (cheap), after the memory estimate.
+    scenario = load_scenario(path, overrides, CHECKS)
     _say(out, f"{path}: ok ({scenario.name})")
+
+
+def territory_summary(t: Territory) -> str:
+    """A file territory as built, as YAML comments: communes, districts and why each type."""
+    land = t.land
+    residents = np.bincount(t.commune[land], weights=t.residents[land])
+    cells = np.bincount(t.commune[land])
+    lines = [
+        "",
+        f"# Territory built from files ({t.crs}, cells of {t.cell_m:g} m): "
+        f"{t.nx} x {t.ny} cells, {int(land.sum()):,} on land, {int(t.residents.sum()):,} "
+        f"residents, {int(t.jobs.sum()):,} jobs, {len(t.commune_names)} communes, "
+        f"{t.n_districts} districts, {len(t.station_ids)} stations.",
+        "# commune: code, name, cells, residents",
+    ]
+    for k, code in enumerate(t.commune_ids):
+        lines.append(f"#   {code}  {t.commune_names[k]}  {cells[k]:,}  {int(residents[k]):,}")
+    lines.append("# district: code, name, commune, type (why), residents")
+    d_res = np.bincount(t.district[land], weights=t.residents[land], minlength=t.n_districts)
+    for d, code in enumerate(t.district_ids):
+        commune = t.commune_names[int(t.district_commune[d])]
+        lines.append(
+            f"#   {code}  {t.district_names[d]}  {commune}  {t.district_types[d].value} "
+            f"({t.district_type_rules[d]})  {int(d_res[d]):,}"
+        )
+    if t.station_ids:
+        lines.append("# station: id, kind, commune, name")
+        for i, code in enumerate(t.station_ids):
+            commune = t.commune_names[int(t.commune[t.station_cells[i]])]
+            lines.append(f"#   {code}  {t.station_kinds[i]}  {commune}  {t.station_names[i]}")
+    return "\n".join(lines) + "\n"
 
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -553,7 +602,7 @@ def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
             "`.venv/bin/pip install -e '.[dashboard]'` (make test installs them)"
         )
         return EXIT_BAD_INPUT
-    load_scenario(args.scenario)  # a mistake is reported here, not in the browser
+    load_scenario(args.scenario, (), CHECKS)  # a mistake is reported here, not in the browser
     out.print(f"secsim dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     serve(args.scenario, args.host, args.port)
     return EXIT_OK  # pragma: no cover - serve replaces this process
@@ -603,7 +652,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "run":
         return _cmd_run(args, out, err)
     if args.command == "show":
-        scenario = load_scenario(args.scenario, args.overrides)
+        scenario = load_scenario(args.scenario, args.overrides, CHECKS)
         data = resolved_dict(scenario)
         # A timeline entry holds one action: leave out the actions it does not use.
         data["timeline"] = [
@@ -611,6 +660,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         ]
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         sys.stdout.write(text)
+        if scenario.territory.kind == "file":
+            sys.stdout.write(territory_summary(build_territory(scenario.territory)))
         return EXIT_OK
     if args.command == "batch":
         return _cmd_batch(args, out, err)

@@ -65,8 +65,9 @@ def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
     """
     rng = np.random.default_rng(np.random.SeedSequence([territory.seed, _ATTRACTIVENESS_KEY]))
     base = rng.lognormal(0.0, spec.attractiveness_sigma, size=territory.n_cells)
-    factor = np.array([spec.district_factors.get(dt, 1.0) for dt in territory.district_types])
-    values: FloatArray = base * factor[territory.district]
+    factor = [spec.district_factors.get(dt, 1.0) for dt in territory.district_types]
+    # A trailing 0 answers for district -1: nothing attracts offenders off land.
+    values: FloatArray = base * np.array([*factor, 0.0])[territory.district]
     return values
 
 
@@ -80,9 +81,9 @@ def initial_market_cells(
     t = territory
     score = _attractiveness(t, spec) if attractiveness is None else attractiveness
     kinds = set(spec.drug_markets.district_types)
-    eligible = np.flatnonzero([t.district_types[d] in kinds for d in t.district])
+    eligible = np.flatnonzero([d >= 0 and t.district_types[d] in kinds for d in t.district])
     if eligible.size == 0:
-        eligible = np.arange(t.n_cells)
+        eligible = t.land_cells()
     order = eligible[np.lexsort((eligible, -score[eligible]))]
     chosen: list[int] = []
     used: set[int] = set()
@@ -148,6 +149,7 @@ class CrimeEngine:
         self._rng = rng
         self._new_id = new_id
         n = territory.n_cells
+        self._off_land = None if territory.land.all() else np.flatnonzero(~territory.land)
         # State that lives through policy changes.
         self._effective = np.zeros((len(agencies), n))  # presence with residual decay
         self._last_presence = np.zeros((len(agencies), n))
@@ -304,7 +306,10 @@ class CrimeEngine:
             (j + dj) * t.nx + (i + di)
             for dj in (-1, 0, 1)
             for di in (-1, 0, 1)
-            if (di or dj) and 0 <= i + di < t.nx and 0 <= j + dj < t.ny
+            if (di or dj)
+            and 0 <= i + di < t.nx
+            and 0 <= j + dj < t.ny
+            and t.land[(j + dj) * t.nx + (i + di)]
         ]
         return options[int(self._rng.integers(len(options)))] if options else cell
 
@@ -334,6 +339,9 @@ class CrimeEngine:
                 )
             if ts.near_repeat:
                 rate = rate + self._near_repeat * np.exp(-ts.deterrence * guard)
+            if self._off_land is not None:
+                # Displacement and near-repeat spill over to neighbours: not off land.
+                rate[self._off_land] = 0.0
             self.expected[k] += rate
             total = float(rate.sum())
             n = int(self._rng.poisson(total)) if total > 0 else 0

@@ -114,8 +114,12 @@ class CallGenerator:
     def _spatial_weights(self, site_cells: IntArray) -> FloatArray:
         """Cumulative spatial distribution: location kind x hour of day x cell."""
         t = self._territory
+        # Calls come from land only (a file territory's grid has cells off its communes).
         factor = np.array(
-            [self._spec.district_factors.get(dt, 1.0) for dt in t.cell_district_type()]
+            [
+                0.0 if dt is None else self._spec.district_factors.get(dt, 1.0)
+                for dt in t.cell_district_type()
+            ]
         )
         res = t.residents.astype(float)
         jobs = t.jobs.astype(float)
@@ -138,7 +142,7 @@ class CallGenerator:
         cum = np.cumsum(weights, axis=2)
         totals = cum[:, :, -1:]
         # A location kind with no weight anywhere (e.g. no sites) falls back to uniform.
-        uniform = np.cumsum(np.ones(t.n_cells)) / t.n_cells
+        uniform = np.cumsum(t.land.astype(float)) / np.count_nonzero(t.land)
         safe = np.where(totals > 0, cum / np.where(totals > 0, totals, 1.0), uniform)
         return safe
 

@@ -23,6 +23,7 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from scipy import stats
@@ -129,14 +130,41 @@ def _experiment(settings: FigureSettings, name: str, **extra: Any) -> tuple[Expe
 # ----------------------------------------------------------------- figure 1
 
 
+def _boundaries(labels: np.ndarray, km: float) -> list[list[tuple[float, float]]]:
+    """Segments along the cell edges where the label changes (grid row 0 at the bottom)."""
+    segments: list[list[tuple[float, float]]] = []
+    # A border of "outside" around the grid closes communes that touch its edge.
+    padded = np.pad(labels, 1, constant_values=-1)
+    for j, i in zip(*np.nonzero(padded[1:-1, 1:] != padded[1:-1, :-1]), strict=True):
+        x = i * km
+        segments.append([(x, j * km), (x, (j + 1) * km)])
+    for j, i in zip(*np.nonzero(padded[1:, 1:-1] != padded[:-1, 1:-1]), strict=True):
+        y = j * km
+        segments.append([(i * km, y), ((i + 1) * km, y)])
+    return segments
+
+
 def territory_map(settings: FigureSettings) -> list[Path]:
-    """Districts by type, communes, CCTV zones, drug markets and guarded sites."""
-    scenario = load_scenario(settings.root / "scenarios" / "baseline.yaml")
+    """Figure 1: the baseline's synthetic territory."""
+    return draw_territory_map(settings, settings.root / "scenarios" / "baseline.yaml")
+
+
+def draw_territory_map(settings: FigureSettings, scenario_path: Path) -> list[Path]:
+    """Districts by type, communes, CCTV zones, drug markets, guarded sites and stations.
+
+    Any scenario, synthetic or read from files; the baseline's map is figure 1
+    (``fig1_territory``), another scenario's is ``fig1_territory_<file name>``.
+    Cells off a real territory's communes are left white.
+    """
+    scenario = load_scenario(scenario_path)
+    baseline = scenario_path.name == "baseline.yaml"
     model = SecurityModel(scenario, seed=1)
     t = model.territory
     types = list(DistrictType)
-    grid = np.array([types.index(t.district_types[d]) for d in t.district]).reshape(t.ny, t.nx)
-    fig, ax = plt.subplots(figsize=(6.2, 5.4))
+    codes = np.array([types.index(dt) for dt in t.district_types] + [-1])
+    grid = np.ma.masked_less(codes[t.district].reshape(t.ny, t.nx), 0)
+    real = t.kind == "file"
+    fig, ax = plt.subplots(figsize=(7.4, 5.6) if real else (6.2, 5.4))
     extent = (0, t.nx * t.cell_m / 1000, 0, t.ny * t.cell_m / 1000)
     ax.imshow(
         grid,
@@ -148,14 +176,21 @@ def territory_map(settings: FigureSettings) -> list[Path]:
         interpolation="nearest",
     )
     communes = t.commune.reshape(t.ny, t.nx)
-    ax.contour(
-        communes,
-        levels=np.arange(len(t.commune_names)) + 0.5,
-        colors="white",
-        linewidths=1.6,
-        extent=extent,
-        origin="lower",
-    )
+    if real:
+        # Many communes: one line along each cell edge between two of them (or the
+        # outside), rather than a contour per index that doubles lines.
+        ax.add_collection(
+            LineCollection(_boundaries(communes, t.cell_m / 1000), colors="dimgrey", linewidths=0.6)
+        )
+    else:
+        ax.contour(
+            communes,
+            levels=np.arange(len(t.commune_names)) + 0.5,
+            colors="white",
+            linewidths=1.6,
+            extent=extent,
+            origin="lower",
+        )
     cctv = cctv_coverage(t, scenario.cctv).reshape(t.ny, t.nx)
     if cctv.any():
         ax.contourf(
@@ -173,7 +208,7 @@ def territory_map(settings: FigureSettings) -> list[Path]:
             (markets % t.nx + 0.5) * km,
             (markets // t.nx + 0.5) * km,
             marker="X",
-            s=60,
+            s=60 if not real else 30,
             c="black",
             label="drug market",
         )
@@ -183,12 +218,26 @@ def territory_map(settings: FigureSettings) -> list[Path]:
         (sites % t.nx + 0.5) * km,
         (sites // t.nx + 0.5) * km,
         marker="s",
-        s=10,
+        s=10 if not real else 5,
         facecolors="none",
         edgecolors="black",
         linewidths=0.6,
         label="guarded site",
     )
+    if real:
+        state = [a for a in model.agencies if a.level == "state"]
+        for agency, marker in zip(state, ("^", "v", "D", "P"), strict=False):
+            stations = np.unique(agency.station_cells)
+            ax.scatter(
+                (stations % t.nx + 0.5) * km,
+                (stations // t.nx + 0.5) * km,
+                marker=marker,
+                s=28,
+                c="white",
+                edgecolors="black",
+                linewidths=0.8,
+                label=f"station: {agency.spec.label or agency.name}",
+            )
     handles = [Patch(color=DISTRICT_COLOURS[d], label=d.value.replace("_", " ")) for d in types]
     handles += [Patch(facecolor="none", hatch="////", label="CCTV zone")]
     legend1 = ax.legend(
@@ -200,25 +249,46 @@ def territory_map(settings: FigureSettings) -> list[Path]:
     )
     ax.add_artist(legend1)
     ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False)
-    for k, name in enumerate(t.commune_names):
+    residents = np.bincount(t.commune[t.land], weights=t.residents[t.land])
+    # On a real map, only the largest communes are named (37 names would hide the map).
+    named = np.argsort(-residents, kind="stable")[: 4 if not real else 8]
+    for k in sorted(int(k) for k in named):
         hall = t.town_hall_cell[k]
         ax.annotate(
-            name,
+            t.commune_names[k],
             ((hall % t.nx + 0.5) * km, (hall // t.nx + 0.5) * km),
-            color="white",
+            color="white" if not real else "black",
             fontweight="bold",
+            fontsize=None if not real else 7,
             ha="center",
         )
     ax.set_xlabel("x (km)")
     ax.set_ylabel("y (km)")
-    ax.set_title("The baseline territory: 150,000 residents, 4 communes")
+    total = int(t.residents.sum())
+    n = len(t.commune_names)
+    if baseline:
+        ax.set_title(f"The baseline territory: {total:,} residents, {n} communes")
+        caption = (
+            "Figure 1. The synthetic territory of scenarios/baseline.yaml: districts by "
+            "type (colours), commune boundaries (white lines, names at town halls), CCTV "
+            "zones (hatched), drug markets at the start (crosses) and the private security "
+            "firm's contracted sites (squares)."
+        )
+        return _save(fig, settings, "fig1_territory", caption)
+    ax.set_title(f"{scenario.name}: {total:,} residents, {n} communes")
+    files = scenario.territory.file
+    credit = files.attribution if files is not None and files.attribution else ""
+    if credit:
+        ax.text(0.0, -0.12, f"Data: {credit}", transform=ax.transAxes, fontsize=6, va="top")
     caption = (
-        "Figure 1. The synthetic territory of scenarios/baseline.yaml: districts by "
-        "type (colours), commune boundaries (white lines, names at town halls), CCTV "
-        "zones (hatched), drug markets at the start (crosses) and the private security "
-        "firm's contracted sites (squares)."
+        f"Figure 1 ({scenario_path.name}). {scenario.description} Districts by type "
+        "(colours; white: outside the communes), commune boundaries (grey lines; the "
+        "largest named at their centre), CCTV zones (hatched), drug markets at the start "
+        "(crosses), contracted sites (squares) and the State forces' stations (triangles)."
+        + (f" Coordinates: km from the south-west corner, in {t.crs}." if real else "")
+        + (f" Data: {credit}." if credit else "")
     )
-    return _save(fig, settings, "fig1_territory", caption)
+    return _save(fig, settings, f"fig1_territory_{scenario_path.stem}", caption)
 
 
 # ----------------------------------------------------------------- figure 2

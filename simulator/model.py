@@ -130,17 +130,40 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """Whether a time falls inside the statistics window (after warm-up)."""
         return self.window_h[0] <= t_h < self.window_h[1]
 
-    def _strategy(self, agency: Agency) -> PatrolStrategy:
-        return make_strategy(
-            agency.spec.patrol,
-            station_cell=agency.station_cell,
-            jurisdiction_cells=agency.cells,
-            beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
-            site_cells=agency.site_cells,
-            market_cells=self._market_cells,
-            expected_calls=self._expected_calls,
-            rng=self._patrol_rngs[agency.index],
-        )
+    def _strategies(self, agency: Agency) -> list[PatrolStrategy]:
+        """One patrol strategy per station of the agency, around that station.
+
+        With several stations, each patrols the cells of the jurisdiction nearer to
+        it than to the agency's other stations (ties: the station of lower cell id). A
+        station listed twice (to get twice the units) shares its sector.
+        """
+        cells = agency.cells
+        stations = agency.station_cells
+        places = np.unique(stations)
+        sector = np.zeros(cells.size, dtype=np.int64)
+        if places.size > 1:
+            t = self.territory
+            d2 = (t.x_m[cells, None] - t.x_m[None, places]) ** 2 + (
+                t.y_m[cells, None] - t.y_m[None, places]
+            ) ** 2
+            sector = places[np.argmin(d2, axis=1)]
+        return [
+            make_strategy(
+                agency.spec.patrol,
+                station_cell=int(station),
+                jurisdiction_cells=cells[sector == station] if places.size > 1 else cells,
+                beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
+                site_cells=agency.site_cells,
+                market_cells=self._market_cells,
+                expected_calls=self._expected_calls,
+                rng=self._patrol_rngs[agency.index],
+            )
+            for station in stations
+        ]
+
+    @staticmethod
+    def _station_slot(agency: Agency, number: int) -> int:
+        return (number - 1) % agency.station_cells.size
 
     def _new_unit(self, agency: Agency, number: int, strategy: PatrolStrategy) -> Unit:
         return Unit(
@@ -168,9 +191,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         ]
         units: list[list[Unit]] = []
         for agency in self.agencies:
-            strategy = self._strategy(agency)
+            strategies = self._strategies(agency)
             units.append(
-                [self._new_unit(agency, k + 1, strategy) for k in range(agency.staffing.vehicles)]
+                [
+                    self._new_unit(agency, k + 1, strategies[self._station_slot(agency, k + 1)])
+                    for k in range(agency.staffing.vehicles)
+                ]
             )
         return units
 
@@ -202,14 +228,20 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         for agency, before, units in zip(self.agencies, old_agencies, self.units, strict=True):
             # Only an agency whose patrol inputs changed gets a new strategy: the others
             # keep theirs, and with it their stream of patrol targets.
-            patrol_inputs = ("patrol", "communes", "station", "sites")
+            patrol_inputs = ("patrol", "communes", "station", "stations", "sites")
             same = not demand_changed and all(
                 getattr(agency.spec, k) == getattr(before.spec, k) for k in patrol_inputs
             )
-            strategy = units[0].patrol if same and units else self._strategy(agency)
+            if same and len(units) >= agency.station_cells.size:
+                strategies = [u.patrol for u in units[: agency.station_cells.size]]
+            else:
+                strategies = self._strategies(agency)
             for unit in units:
-                unit.reassign(agency, strategy, self.travel)
+                unit.reassign(
+                    agency, strategies[self._station_slot(agency, unit.number)], self.travel
+                )
             for number in range(len(units) + 1, agency.staffing.vehicles + 1):
+                strategy = strategies[self._station_slot(agency, number)]
                 unit = self._new_unit(agency, number, strategy)
                 unit.controller = self.dispatcher
                 units.append(unit)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.scenario.schema import Scenario, TerritorySpec
+from simulator.territory_file import size_of
 
 BYTES_PER_CELL = 11_200
 BYTES_PER_RESIDENT = 40
@@ -74,8 +75,13 @@ def territory_cells(spec: TerritorySpec) -> int:
 
 def estimate(scenario: Scenario) -> MemoryEstimate:
     """Estimated memory of one run of ``scenario``."""
-    cells = territory_cells(scenario.territory)
-    residents = sum(c.residents for c in scenario.territory.communes)
+    spec = scenario.territory
+    size = size_of(spec) if spec.kind == "file" else None
+    if size is not None:
+        cells, residents = size
+    else:
+        cells = territory_cells(spec)
+        residents = sum(c.residents for c in spec.communes)
     total = FIXED_BYTES + cells * BYTES_PER_CELL + residents * BYTES_PER_RESIDENT
     return MemoryEstimate(cells, residents, total)
 

@@ -43,6 +43,7 @@ from simulator.resources import check_fits
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
 from simulator.territory import Territory
+from simulator.territory_file import data_files
 
 Progress = Callable[[int, int], None]  # (days done, days in total)
 
@@ -141,7 +142,8 @@ def _window_costs(model: SecurityModel) -> dict[str, Any]:
 
 def _districts_frame(model: SecurityModel) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     t = model.territory
-    d = t.district
+    land = t.land
+    d = t.district[land]
     n = t.n_districts
     frame = pd.DataFrame(
         {
@@ -149,8 +151,8 @@ def _districts_frame(model: SecurityModel) -> tuple[pd.DataFrame, dict[str, np.n
             "type": [dt.value for dt in t.district_types],
             "commune": [t.commune_names[c] for c in t.district_commune],
             "cells": np.bincount(d, minlength=n).astype("int64"),
-            "residents": np.bincount(d, weights=t.residents, minlength=n).astype("int64"),
-            "jobs": np.bincount(d, weights=t.jobs, minlength=n).astype("int64"),
+            "residents": np.bincount(d, weights=t.residents[land], minlength=n).astype("int64"),
+            "jobs": np.bincount(d, weights=t.jobs[land], minlength=n).astype("int64"),
         }
     )
     presence = model.window_presence()
@@ -158,7 +160,8 @@ def _districts_frame(model: SecurityModel) -> tuple[pd.DataFrame, dict[str, np.n
     for level in ("state", "commune", "private"):
         rows = [a.index for a in model.agencies if a.level == level]
         cell_hours = presence[rows].sum(axis=0) if rows else np.zeros(t.n_cells)
-        by_level[level] = np.bincount(d, weights=cell_hours, minlength=n)
+        # Presence off land (a unit crossing between two communes) belongs to no district.
+        by_level[level] = np.bincount(d, weights=cell_hours[land], minlength=n)
     return frame, by_level
 
 
@@ -284,6 +287,7 @@ def complete(model: SecurityModel, scenario: Scenario, seed: int, *, started: fl
     }
     meta = {
         "scenario": resolved_dict(scenario),
+        "territory_files": data_files(scenario.territory),
         "seed": seed,
         "code": code_version(),
         "wall_time_s": wall,

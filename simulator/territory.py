@@ -10,18 +10,28 @@ neighbourhoods (QPV) sit in the central city's outskirts and in some suburbs,
 with high-density housing estates. Every cell carries residents, jobs,
 commercial and night-time activity.
 
+The ``file`` territory is a real one: communes, districts, priority
+neighbourhoods and stations read from geographic files
+(:mod:`simulator.territory_file` labels the cells); residents, jobs and
+activity are then drawn on it as on the synthetic city. Its grid covers the
+communes' bounding box: cells outside every commune are not land (``land``
+false, commune and district -1) and hold no residents, jobs or activity.
+
 The ``point`` territory is the degenerate case: one cell, one district, one
 commune, zero distances (for validation against queueing theory).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from simulator.scenario.schema import CommuneSpec, DistrictType, TerritorySpec
+from simulator.territory_file import LabelledGrid, TerritoryError, label_grid
+
+__all__ = ["Territory", "TerritoryError", "build_territory"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -78,10 +88,6 @@ _NOISE_SIGMA = 0.5
 _LLOYD_ITERATIONS = 4
 
 
-class TerritoryError(ValueError):
-    """A territory that cannot be generated as described (e.g. a commune without land)."""
-
-
 @dataclass(frozen=True, eq=False)
 class Territory:
     """Cells with their attributes, grouped into districts and communes.
@@ -90,15 +96,15 @@ class Territory:
     read-only: the territory is shared by every sub-model of a run.
 
     Attributes:
-        kind: ``synthetic`` or ``point``.
+        kind: ``synthetic``, ``file`` or ``point``.
         seed: The generator's seed (also the seed of per-cell properties drawn later).
         cell_m: Side of a cell, metres (0 for the point territory).
         nx: Number of cells along x.
         ny: Number of cells along y.
         x_m: Cell centre, metres from the south-west corner.
         y_m: Cell centre, metres.
-        commune: Commune index of each cell.
-        district: District index of each cell.
+        commune: Commune index of each cell (-1 off land).
+        district: District index of each cell (-1 off land).
         residents: Residents living in each cell.
         jobs: Jobs located in each cell.
         commercial: Visitor capacity of shops and services (persons).
@@ -108,6 +114,17 @@ class Territory:
         district_types: District types, by index.
         district_commune: Commune index of each district.
         town_hall_cell: The central cell of each commune (where stations sit).
+        land: Whether each cell is in a commune (all cells but those off a file
+            territory's communes).
+        commune_ids: Commune codes (file territories; else the names).
+        district_ids: District codes (file territories; else the names).
+        district_type_rules: Why each district has its type (file territories).
+        crs: CRS of the cells' coordinates (file territories).
+        origin_m: Coordinates in ``crs`` of the grid's south-west corner.
+        station_ids: Stations of the territory's stations layer.
+        station_names: Their names.
+        station_kinds: Their kinds.
+        station_cells: Their cells.
     """
 
     kind: str
@@ -128,6 +145,16 @@ class Territory:
     district_types: tuple[DistrictType, ...]
     district_commune: IntArray
     town_hall_cell: IntArray
+    land: NDArray[np.bool_]
+    commune_ids: tuple[str, ...] = ()
+    district_ids: tuple[str, ...] = ()
+    district_type_rules: tuple[str, ...] = ()
+    crs: str = ""
+    origin_m: tuple[float, float] = (0.0, 0.0)
+    station_ids: tuple[str, ...] = ()
+    station_names: tuple[str, ...] = ()
+    station_kinds: tuple[str, ...] = ()
+    station_cells: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def n_cells(self) -> int:
@@ -140,21 +167,37 @@ class Territory:
         return len(self.district_names)
 
     def commune_index(self, name: str) -> int:
-        """Index of a commune from its identifier."""
+        """Index of a commune from its name or code.
+
+        Raises:
+            ValueError: If no commune has this name or code.
+        """
+        if name in self.commune_ids:
+            return self.commune_ids.index(name)
         return self.commune_names.index(name)
 
-    def cell_district_type(self) -> list[DistrictType]:
-        """District type of each cell."""
-        return [self.district_types[d] for d in self.district]
+    def land_cells(self) -> IntArray:
+        """The cells that belong to a commune."""
+        return np.flatnonzero(self.land).astype(np.int64)
+
+    def cells_in_communes(self, communes: NDArray[np.bool_]) -> IntArray:
+        """The land cells of the communes marked in a mask over communes."""
+        return np.flatnonzero(self.land & communes[self.commune]).astype(np.int64)
+
+    def cell_district_type(self) -> list[DistrictType | None]:
+        """District type of each cell (``None`` off land)."""
+        return [self.district_types[d] if d >= 0 else None for d in self.district]
 
     def cells_of_districts(self, refs: list[str]) -> IntArray | None:
-        """Cells of the districts named by type or identifier; ``None`` for no restriction."""
+        """Cells of the districts named by type, identifier or code; ``None``: no restriction."""
         if not refs:
             return None
         chosen = [
             d
             for d in range(self.n_districts)
-            if self.district_names[d] in refs or self.district_types[d].value in refs
+            if self.district_names[d] in refs
+            or self.district_types[d].value in refs
+            or (self.district_ids and self.district_ids[d] in refs)
         ]
         return np.flatnonzero(np.isin(self.district, chosen)).astype(np.int64)
 
@@ -171,6 +214,8 @@ def build_territory(spec: TerritorySpec) -> Territory:
     """Build the territory a scenario describes (deterministic in ``spec.seed``)."""
     if spec.kind == "point":
         return _point_territory(spec)
+    if spec.kind == "file":
+        return _file_territory(spec)
     return _synthetic_territory(spec)
 
 
@@ -198,6 +243,7 @@ def _point_territory(spec: TerritorySpec) -> Territory:
         district_types=(DistrictType.RESIDENTIAL,),
         district_commune=izero.copy(),
         town_hall_cell=izero.copy(),
+        land=np.ones(1, dtype=bool),
     )
 
 
@@ -265,6 +311,7 @@ def _synthetic_territory(spec: TerritorySpec) -> Territory:
         district_types=tuple(types),
         district_commune=district_commune,
         town_hall_cell=town_halls,
+        land=np.ones(n * n, dtype=bool),
     )
 
 
@@ -390,3 +437,112 @@ def _central_cell(
     cx = float(np.average(x_m[cells], weights=w))
     cy = float(np.average(y_m[cells], weights=w))
     return int(cells[np.argmin(np.hypot(x_m[cells] - cx, y_m[cells] - cy))])
+
+
+def _file_territory(spec: TerritorySpec) -> Territory:
+    """A real territory: cells labelled from files, residents drawn as in the synthetic city.
+
+    Residents: each commune's population exactly, shared among its districts by
+    their (rescaled) figures, and within a district by the resident factor of
+    its type times a lognormal noise. Jobs, shops and night-time activity follow
+    the synthetic city's rules commune by commune: each commune has them for its
+    own residents (jobs: its figure when the communes layer gives one), placed by
+    district type and distance from the commune's residential centre.
+    """
+    grid: LabelledGrid = label_grid(spec)
+    rng = np.random.default_rng(np.random.SeedSequence(spec.seed))
+    n = grid.nx * grid.ny
+    coords_x = (np.arange(grid.nx) + 0.5) * spec.cell_m
+    coords_y = (np.arange(grid.ny) + 0.5) * spec.cell_m
+    x, y = np.meshgrid(coords_x, coords_y)
+    x_m, y_m = x.ravel(), y.ravel()
+    land = grid.commune >= 0
+    types = grid.district_types
+
+    def factor(table: dict[DistrictType, float]) -> FloatArray:
+        values = np.array([table[t] for t in types])
+        return np.where(land, values[np.maximum(grid.district, 0)], 0.0)
+
+    def noise() -> FloatArray:
+        draws: FloatArray = rng.lognormal(0.0, _NOISE_SIGMA, size=n)
+        return draws
+
+    weight = factor(_RESIDENT_FACTOR) * noise() + land * 1e-12
+    residents = np.zeros(n, dtype=np.int64)
+    for k, total in enumerate(grid.commune_population):
+        cells = np.flatnonzero(grid.commune == k)
+        district = grid.district[cells]
+        in_district = np.bincount(district, weights=weight[cells], minlength=len(types))
+        p = grid.district_population[district] * weight[cells] / in_district[district]
+        residents[cells] = rng.multinomial(int(total), p / p.sum())
+    # A real urban area is polycentric: each commune gets jobs, shops and night-time
+    # activity for its own residents (or its own jobs figure), placed by district
+    # type and by distance from its own residential centre.
+    n_communes = len(grid.commune_names)
+    on = np.flatnonzero(land)
+    k_of = grid.commune[on]
+    w_res = residents[on] + 1e-9
+    weight_sum = np.bincount(k_of, weights=w_res, minlength=n_communes)
+    cx = np.bincount(k_of, weights=x_m[on] * w_res, minlength=n_communes) / weight_sum
+    cy = np.bincount(k_of, weights=y_m[on] * w_res, minlength=n_communes) / weight_sum
+    r_own = np.zeros(n)
+    r_own[on] = np.hypot(x_m[on] - cx[k_of], y_m[on] - cy[k_of])
+    gradient_m = spec.density_gradient_km * 1000.0
+    job_weight = np.exp(-r_own / (1.5 * gradient_m)) * factor(_JOB_FACTOR) * noise()
+    job_weight += land * 1e-12  # a commune of industrial wasteland still gets its jobs
+    shop_weight = np.exp(-r_own / gradient_m) * factor(_COMMERCIAL_FACTOR) * noise()
+    night_weight = np.exp(-r_own / gradient_m) * factor(_NIGHT_FACTOR) * noise()
+    by_commune = np.bincount(k_of, weights=residents[on], minlength=n_communes)
+    job_totals = (
+        grid.commune_jobs
+        if grid.commune_jobs is not None
+        else np.round(by_commune * spec.jobs_per_resident).astype(np.int64)
+    )
+    jobs = np.zeros(n, dtype=np.int64)
+    commercial = np.zeros(n)
+    night = np.zeros(n)
+    for k in range(n_communes):
+        cells = np.flatnonzero(grid.commune == k)
+        w = job_weight[cells]
+        jobs[cells] = rng.multinomial(int(job_totals[k]), w / w.sum())
+        shops = shop_weight[cells] + 1e-12
+        commercial[cells] = by_commune[k] * _COMMERCIAL_PER_RESIDENT * shops / shops.sum()
+        venues = night_weight[cells] + 1e-12
+        night[cells] = by_commune[k] * _NIGHT_PER_RESIDENT * venues / venues.sum()
+    town_halls = np.array(
+        [
+            _central_cell(grid.commune == k, x_m, y_m, residents + jobs)
+            for k in range(len(grid.commune_names))
+        ],
+        dtype=np.int64,
+    )
+    return Territory(
+        kind="file",
+        seed=spec.seed,
+        cell_m=spec.cell_m,
+        nx=grid.nx,
+        ny=grid.ny,
+        x_m=x_m,
+        y_m=y_m,
+        commune=grid.commune,
+        district=grid.district,
+        residents=residents,
+        jobs=np.asarray(jobs, dtype=np.int64),
+        commercial=commercial,
+        night=night,
+        commune_names=grid.commune_names,
+        district_names=grid.district_names,
+        district_types=grid.district_types,
+        district_commune=grid.district_commune,
+        town_hall_cell=town_halls,
+        land=land,
+        commune_ids=grid.commune_ids,
+        district_ids=grid.district_ids,
+        district_type_rules=grid.district_type_rules,
+        crs=grid.crs,
+        origin_m=grid.origin_m,
+        station_ids=grid.station_ids,
+        station_names=grid.station_names,
+        station_kinds=grid.station_kinds,
+        station_cells=grid.station_cells,
+    )

@@ -82,7 +82,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._log = log
         self._since = 0.0
         self._event: Event | None = None
-        station = agency.station_cell
+        station = agency.station_of(number)
+        self.station_cell = station  # where it starts, returns and takes arrested persons
         self.cell = station
         self.x = float(territory.x_m[station])
         self.y = float(territory.y_m[station])
@@ -205,7 +206,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def come_on_duty(self) -> None:
         """Start a shift at the station, available."""
-        station = self.agency.station_cell
+        station = self.station_cell
         self._set_state(UnitState.AVAILABLE)
         self.end_of_shift = False
         self._arrive_at(
@@ -252,7 +253,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self._arrive_at(inc.cell, inc.x_m, inc.y_m)
         if at_station:
             self._leave()
-            station = self.agency.station_cell
+            station = self.station_cell
             self._arrive_at(
                 station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
             )
@@ -280,6 +281,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """
         changed = patrol is not self._patrol
         self.agency = agency
+        self.station_cell = agency.station_of(self.number)
         self._travel = travel
         if changed and self.state is UnitState.AVAILABLE:
             self._stop_patrol()

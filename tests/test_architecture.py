@@ -20,6 +20,7 @@ LAYERS = [
     {"simulator.scenario.staffing", "simulator.scenario.checks", "simulator.scenario.messages"},
     {"simulator.scenario.timeline"},
     {"simulator.scenario.loader", "simulator.scenario"},
+    {"simulator.territory_file"},
     {
         "simulator.territory",
         "simulator.travel",

@@ -63,6 +63,7 @@ from simulator.resources import check_fits
 from simulator.runner import code_version, run
 from simulator.scenario.loader import load_scenario, resolved_dict
 from simulator.stopping import Interrupted, signals_deferred
+from simulator.territory_file import data_files
 
 # Columns that measure the machine, not the model: left out when comparing stores.
 TIMING_COLUMNS = ("wall_s", "runtime_s", "started_at")
@@ -219,20 +220,24 @@ def _died(task: RunTask, cause: str) -> dict[str, Any]:
 def experiment_identity(spec: ExperimentSpec, experiment_path: Path) -> dict[str, Any]:
     """What a store's results depend on, so that a store never mixes two of them.
 
-    The experiment, each arm's resolved scenario (with the files it extends) and
-    the code version.
+    The experiment, each arm's resolved scenario (with the files it extends), the
+    digests of the data files of real territories, and the code version.
     """
-    scenarios = {
-        name: resolved_dict(
-            load_scenario(arm_scenario_path(experiment_path, arm), arm_overrides(spec, arm, {}))
-        )
+    loaded = {
+        name: load_scenario(arm_scenario_path(experiment_path, arm), arm_overrides(spec, arm, {}))
         for name, arm in spec.arms.items()
     }
-    return {
+    identity = {
         "experiment": spec.model_dump(mode="json"),
-        "scenarios": scenarios,
+        "scenarios": {name: resolved_dict(s) for name, s in loaded.items()},
         "code": code_version(),
     }
+    # The data files of real territories count too (nothing is added for synthetic
+    # ones, so existing stores keep their identity).
+    files = {name: data_files(s.territory) for name, s in loaded.items()}
+    if any(files.values()):
+        identity["territory_files"] = files
+    return identity
 
 
 def _prepare_store(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from simulator.agencies import territory_findings
 from simulator.runner import summary_template
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
@@ -224,7 +225,9 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
         try:
-            scenario = load_scenario(scenario_path, arm_overrides(spec, arm, {}))
+            scenario = load_scenario(
+                scenario_path, arm_overrides(spec, arm, {}), (territory_findings,)
+            )
         except ScenarioError as exc:
             where = ("arms", arm_name)
             problems.append(

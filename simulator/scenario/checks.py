@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from simulator.scenario.errors import Path, did_you_mean
-from simulator.scenario.schema import HANDOVER_TYPE, AgencyKind, DistrictType, Scenario
+from simulator.scenario.schema import (
+    HANDOVER_TYPE,
+    AgencyKind,
+    DistrictType,
+    Scenario,
+    StationKindSpec,
+)
 
 Finding = tuple[Path, str]
 
@@ -25,6 +31,22 @@ def _suggest(word: str, choices: list[str]) -> str:
 
 
 def _check_territory(s: Scenario) -> Iterator[Finding]:
+    t = s.territory
+    if t.kind == "file":
+        if t.file is None:
+            yield ("territory", "kind"), "a file territory needs territory.file (its layers)"
+        # The communes and the square's geometry come from the files: silently ignoring
+        # these settings would mislead.
+        for key in ("communes", "extent_km", "central_radius_share"):
+            if key in t.model_fields_set:
+                yield (
+                    ("territory", key),
+                    f"not used by a file territory (the communes and their shapes come "
+                    f"from territory.file): remove territory.{key}",
+                )
+        return
+    if t.file is not None:
+        yield ("territory", "file"), "read only by a file territory: add territory.kind: file"
     names = commune_names(s)
     seen: set[str] = set()
     for i, name in enumerate(names):
@@ -81,8 +103,21 @@ def _check_demand(s: Scenario) -> Iterator[Finding]:
 
 def _check_agencies(s: Scenario) -> Iterator[Finding]:
     names = commune_names(s)
+    # A file territory's communes are known once its files are read: the references are
+    # checked then (simulator.territory.territory_findings).
+    from_files = s.territory.kind == "file"
+    stations_layer = s.territory.file is not None and s.territory.file.stations is not None
     for agency_id, a in s.agencies.items():
         base: Path = ("agencies", agency_id)
+        if a.station is not None and a.stations is not None:
+            yield (*base, "stations"), "give station or stations, not both"
+        if isinstance(a.stations, StationKindSpec) and not stations_layer:
+            yield (
+                (*base, "stations", "kind"),
+                "stations of a kind come from a stations layer: add territory.file.stations",
+            )
+        if isinstance(a.stations, list) and not a.stations:
+            yield (*base, "stations"), "must list at least one station or commune"
         given = [k for k in ("units", "officers", "budget_eur") if getattr(a, k) is not None]
         if len(given) != 1:
             yield (
@@ -95,7 +130,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
         if a.communes != "all":
             if not a.communes:
                 yield (*base, "communes"), "must list at least one commune, or be 'all'"
-            for i, commune in enumerate(a.communes):
+            for i, commune in enumerate([] if from_files else a.communes):
                 if commune not in names:
                     yield (
                         (*base, "communes", i),
@@ -109,7 +144,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 (*base, "communes"),
                 ("a municipal police acts in its own commune(s): list them, e.g. [city]"),
             )
-        if a.station is not None and a.station not in names:
+        if a.station is not None and not from_files and a.station not in names:
             yield (
                 (*base, "station"),
                 (
@@ -135,6 +170,8 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
 
 
 def _check_district_refs(s: Scenario, refs: list[str], base: Path) -> Iterator[Finding]:
+    if s.territory.kind == "file":
+        return  # district codes come from the files: checked once they are read
     types = [t.value for t in DistrictType]
     counts = {c.name: c.districts for c in s.territory.communes}
     example = f"{s.territory.communes[0].name}-1"

@@ -9,14 +9,14 @@ before validation and are reported as their own source.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from simulator.scenario.checks import semantic_findings
+from simulator.scenario.checks import Finding, semantic_findings
 from simulator.scenario.errors import Path, Problem, ScenarioError, dotted
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Scenario
@@ -236,16 +236,31 @@ def _pydantic_problems(exc: ValidationError, pos: Positions, data: dict[str, Any
     return problems
 
 
+ScenarioCheck = Callable[[Scenario], list[Finding]]
+
+
 def parse_scenario(
-    data: dict[str, Any], *, source: str = "<scenario>", positions: Positions | None = None
+    data: dict[str, Any],
+    *,
+    source: str = "<scenario>",
+    positions: Positions | None = None,
+    checks: Sequence[ScenarioCheck] = (),
 ) -> Scenario:
-    """Validate a raw mapping into a :class:`Scenario`, or raise with every problem."""
+    """Validate a raw mapping into a :class:`Scenario`, or raise with every problem.
+
+    ``checks`` run last, on a scenario that passed every other check: higher layers
+    pass theirs (e.g. that a file territory's communes exist) to get located problems.
+    """
     pos = positions or Positions(source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_pydantic_problems(exc, pos, data)) from None
     findings = semantic_findings(scenario)
+    for check in checks:
+        if findings:
+            break
+        findings = check(scenario)
     if not findings:
         findings = compile_timeline(scenario)[1]
     if findings:
@@ -334,12 +349,41 @@ def load_raw(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict[st
     return data, pos
 
 
-def load_scenario(path: str | FsPath, overrides: Sequence[str] = ()) -> Scenario:
+# Blocks of territory.file whose ``path`` names a data file.
+DATA_LAYERS = ("communes", "districts", "qpv", "stations", "iris")
+
+
+def resolve_data_paths(data: dict[str, Any], pos: Positions) -> None:
+    """Make the data files of a file territory relative to the scenario file naming each.
+
+    As with ``extends``, a path is read relative to the file where it is written
+    (a parent scenario's paths stay relative to the parent); a path given with
+    ``--set`` is relative to the working directory.
+    """
+    territory = data.get("territory")
+    files = territory.get("file") if isinstance(territory, dict) else None
+    if not isinstance(files, dict):
+        return
+    for layer in DATA_LAYERS:
+        block = files.get(layer)
+        if not isinstance(block, dict) or not isinstance(block.get("path"), str):
+            continue
+        source = pos.find(("territory", "file", layer, "path"))[0]
+        target = FsPath(block["path"]).expanduser()
+        if not target.is_absolute() and not source.startswith("--set"):
+            target = FsPath(source).parent / target
+        block["path"] = str(target.resolve())
+
+
+def load_scenario(
+    path: str | FsPath, overrides: Sequence[str] = (), checks: Sequence[ScenarioCheck] = ()
+) -> Scenario:
     """Read, override and validate a scenario file.
 
     Args:
         path: The YAML file.
         overrides: ``dotted.key=value`` strings; each value is read as YAML.
+        checks: Further checks run on the valid scenario (see :func:`parse_scenario`).
 
     Returns:
         The frozen, checked scenario.
@@ -350,7 +394,8 @@ def load_scenario(path: str | FsPath, overrides: Sequence[str] = ()) -> Scenario
     data, pos = load_raw(path, overrides)
     if "name" not in data:
         data["name"] = FsPath(path).stem
-    return parse_scenario(data, source=str(path), positions=pos)
+    resolve_data_paths(data, pos)
+    return parse_scenario(data, source=str(path), positions=pos, checks=checks)
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:

@@ -105,13 +105,162 @@ class CommuneSpec(Frozen):
     districts: int = Field(5, ge=1, le=200, description="Number of districts (quartiers).")
 
 
-class TerritorySpec(Frozen):
-    """The synthetic urban area, or the degenerate ``point`` territory."""
+class LayerSpec(Frozen):
+    """A file of geographic features and the attributes that hold each field."""
 
-    kind: Literal["synthetic", "point"] = Field(
+    path: str = Field(
+        min_length=1,
+        description="The file, relative to the scenario file that names it: GeoJSON (always), "
+        "CSV of points (stations), GeoPackage or Shapefile (with the `gis` extra: "
+        "pip install 'secsim[gis]').",
+    )
+    layer: str | None = Field(None, description="Layer to read inside a GeoPackage.")
+    crs: str | None = Field(
+        None,
+        description="CRS of the coordinates when the file does not say, e.g. EPSG:4326 "
+        "(the default for GeoJSON and CSV, as RFC 7946 requires) or EPSG:2154.",
+    )
+
+
+class CommuneLayerSpec(LayerSpec):
+    """The communes: polygons with a code, a name and a population (required layer)."""
+
+    id: str = Field("code_insee", description="Attribute holding the commune code.")
+    name: str = Field("nom", description="Attribute holding the commune name.")
+    population: str = Field("population", description="Attribute holding the number of residents.")
+    jobs: str | None = Field(
+        None,
+        description="Attribute holding the number of jobs in the commune (default: "
+        "territory.jobs_per_resident times the residents of the whole territory).",
+    )
+
+
+class DistrictLayerSpec(LayerSpec):
+    """Sub-communal districts (e.g. INSEE grands quartiers, IRIS) with their population."""
+
+    id: str = Field("code", description="Attribute holding the district code.")
+    name: str | None = Field("nom", description="Attribute holding the district name.")
+    commune: str | None = Field(
+        None,
+        description="Attribute holding the code of the district's commune (default: the "
+        "commune where most of the district lies).",
+    )
+    population: str | None = Field(
+        "population",
+        description="Attribute holding the district's population (rescaled so that the "
+        "districts of a commune sum to the commune's figure); none: shares by area.",
+    )
+    type: str | None = Field(
+        None, description="Attribute holding a district type (e.g. city_centre), if any."
+    )
+
+
+class QpvLayerSpec(LayerSpec):
+    """Priority neighbourhoods (QPV): carved out of the districts as districts of type qpv."""
+
+    id: str = Field("code_qp", description="Attribute holding the QPV code.")
+    name: str | None = Field("nom_qp", description="Attribute holding the QPV name.")
+    population: str | None = Field(
+        "population",
+        description="Attribute holding the QPV's population (taken out of the districts it "
+        "is carved from); none: its share of the district by area.",
+    )
+
+
+class StationLayerSpec(LayerSpec):
+    """Police stations and other bases: points with a kind."""
+
+    id: str = Field("station_id", description="Attribute holding the station identifier.")
+    name: str | None = Field("name", description="Attribute holding the station's name.")
+    kind: str = Field(
+        "kind",
+        description="Attribute holding the station's kind (any label, e.g. police_nationale); "
+        "agencies pick their stations by it.",
+    )
+    x: str = Field("lon", description="CSV only: column holding the x coordinate (longitude).")
+    y: str = Field("lat", description="CSV only: column holding the y coordinate (latitude).")
+
+
+class IrisTableSpec(Frozen):
+    """A table of IRIS (no geometry needed) whose type helps infer district types."""
+
+    path: str = Field(min_length=1, description="CSV file, relative to the scenario file.")
+    id: str = Field("code_iris", description="Column holding the 9-character IRIS code.")
+    type: str = Field(
+        "typ_iris",
+        description="Column holding the INSEE IRIS type: H (housing), A (activity), "
+        "D (miscellaneous, e.g. parks), Z (commune not split).",
+    )
+    population: str = Field("population", description="Column holding the IRIS population.")
+    district_id_chars: int = Field(
+        7,
+        ge=1,
+        le=9,
+        description="An IRIS belongs to the district whose code is the first characters of "
+        "its own (7 for INSEE grands quartiers: commune code and 2 digits).",
+    )
+
+
+class TerritoryFileSpec(Frozen):
+    """A real territory read from geographic files (``territory.kind: file``)."""
+
+    crs: str = Field(
+        "EPSG:2154",
+        description="Projected CRS in metres in which cells are laid out (Lambert-93 for "
+        "mainland France; e.g. EPSG:5490 for Guadeloupe and Martinique, EPSG:2975 for "
+        "La Reunion, EPSG:2972 for Guyane).",
+    )
+    communes: CommuneLayerSpec
+    districts: DistrictLayerSpec | None = Field(
+        None, description="Sub-communal districts (default: one district per commune)."
+    )
+    qpv: QpvLayerSpec | None = Field(None, description="Priority neighbourhoods (QPV).")
+    stations: StationLayerSpec | None = Field(
+        None, description="Police stations and other bases, which agencies pick by kind."
+    )
+    iris: IrisTableSpec | None = Field(
+        None, description="IRIS types, to recognise activity districts."
+    )
+    attribution: str = Field(
+        "",
+        description="Credit line the data's licences ask for (e.g. '© OpenStreetMap "
+        "contributors'), printed on maps of this territory.",
+    )
+    merged_communes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Former commune codes and the current commune they were merged into "
+        "(e.g. {'93059': '93066'}), for districts and stations that still use old codes.",
+    )
+    district_types: dict[str, DistrictType] = Field(
+        default_factory=dict,
+        description="District types by district (or QPV, or commune) code, overriding the "
+        "inference: nightlife and transit hubs cannot be read from population data.",
+    )
+    centre_radius_km: PosFloat = Field(
+        1.0,
+        description="Sub-communal districts whose centre lies this close to the "
+        "population-weighted centre of the most populous commune are of type city_centre "
+        "(ASSUMPTION: the hypercentre of a French regional capital spans about 1 km).",
+    )
+    peri_urban_density_km2: NonNegFloat = Field(
+        300.0,
+        description="Districts with fewer residents per km2 are of type peri_urban (300: "
+        "INSEE's threshold between intermediate-density and rural, grille communale de "
+        "densite).",
+    )
+
+
+class TerritorySpec(Frozen):
+    """The synthetic urban area, a real one read from files, or the degenerate ``point``."""
+
+    kind: Literal["synthetic", "point", "file"] = Field(
         "synthetic",
-        description="`synthetic`: a generated city. `point`: everything at one place, "
-        "zero travel (for validation against queueing theory).",
+        description="`synthetic`: a generated city. `file`: real communes, districts, QPV and "
+        "stations read from geographic files (see `file`). `point`: everything at one "
+        "place, zero travel (for validation against queueing theory).",
+    )
+    file: TerritoryFileSpec | None = Field(
+        None, description="The files of a real territory (kind: file only)."
     )
     seed: int = Field(
         1,
@@ -376,6 +525,14 @@ class PowersSpec(Frozen):
     armed: bool = Field(False, description="Officers carry firearms.")
 
 
+class StationKindSpec(Frozen):
+    """Every station of a kind, from the territory's stations layer."""
+
+    kind: str = Field(
+        min_length=1, description="Value of the stations layer's kind attribute, e.g. gendarmerie."
+    )
+
+
 class AgencySpec(Frozen):
     """A security agency: its jurisdiction, its resources, its costs and its powers.
 
@@ -394,6 +551,13 @@ class AgencySpec(Frozen):
         None,
         description="Commune whose centre hosts the station (default: the first "
         "commune of the jurisdiction, the central one for `all`).",
+    )
+    stations: list[str] | StationKindSpec | None = Field(
+        None,
+        description="Several stations, instead of `station`: a list of station identifiers "
+        "of the territory's stations layer or communes (their centre), or {kind: ...} for "
+        "every station of that kind in the jurisdiction. Units are shared among them in "
+        "turn; each starts, returns, takes arrested persons and patrols around its own.",
     )
     units: int | None = Field(None, ge=0, description="Units on duty at every service hour.")
     officers: int | None = Field(None, ge=0, description="Headcount, full-time equivalents.")

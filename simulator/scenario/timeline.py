@@ -186,7 +186,8 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
     elif event.contract is not None:
         con = event.contract
         names = [x.name for x in current.territory.communes]
-        if con.commune not in names:
+        # A file territory's communes are checked once its files are read.
+        if current.territory.kind != "file" and con.commune not in names:
             raise _Refusal(
                 (*here, "commune"),
                 f"unknown commune '{con.commune}'; communes are: {', '.join(names)}",

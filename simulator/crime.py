@@ -45,6 +45,13 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 HOURS_PER_YEAR = 8760.0
 _ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
+# Below this exponent exp(-x) is exactly 1.0 in double precision (the first double
+# under 1 is 1 - 2^-53), with a wide margin for the last-bit error of exp: a cell
+# whose guardianship times deterrence is smaller keeps its rate bit for bit.
+_NEGLIGIBLE_EXPONENT = 2.0**-70
+# The eight neighbours in scipy.ndimage.correlate's order (row-major over the 3 x 3
+# kernel), so that sums built from them add up in the same order, to the same bits.
+_NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatArray:
@@ -55,6 +62,22 @@ def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatA
     kernel[radius, radius] = 0.0
     box = ndimage.correlate(grid.reshape(ny, nx), kernel, mode="constant", cval=0.0)
     return np.asarray(box.ravel(), dtype=grid.dtype)
+
+
+def displacement_targets(nx: int, ny: int) -> IntArray:
+    """For each cell ``j`` and kernel position ``o``, the cell whose o-th neighbour is ``j``.
+
+    Row ``j`` lists, in the order of ``_NEIGHBOUR_OFFSETS``, the cells ``j - offset``
+    (-1 outside the grid): adding a value of ``j`` to them position by position gives
+    each cell the sum over its eight neighbours in :func:`neighbour_sum`'s order.
+    """
+    j, i = np.divmod(np.arange(nx * ny, dtype=np.int64), nx)
+    out = np.full((nx * ny, len(_NEIGHBOUR_OFFSETS)), -1, dtype=np.int64)
+    for o, (dj, di) in enumerate(_NEIGHBOUR_OFFSETS):
+        tj, ti = j - dj, i - di
+        ok = (tj >= 0) & (tj < ny) & (ti >= 0) & (ti < nx)
+        out[ok, o] = tj[ok] * nx + ti[ok]
+    return out
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -152,13 +175,24 @@ class CrimeEngine:
         self._effective = np.zeros((len(agencies), n))  # presence with residual decay
         self._last_presence = np.zeros((len(agencies), n))
         self._presence_hour = np.zeros((len(agencies), n))
+        self._touched_last = np.empty(0, dtype=np.int64)  # entries of _presence_hour set
         self._presence_day = np.zeros(n)
         self._victims_day = np.zeros(n)
         self._near_repeat = np.zeros(n)
         self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
         self.types = list(spec.types)
-        self.expected = np.zeros((len(self.types), n))  # sum of hourly rates (for tests)
+        # Where guardianship deters, the deterred share goes to the neighbours.
+        self._targets = (
+            displacement_targets(territory.nx, territory.ny)
+            if territory.kind != "point"
+            else np.empty((n, 0), dtype=np.int64)
+        )
+        self._scratch = np.zeros(n)
+        # The expected offences (sum of hourly rates, for tests) are kept as the hours
+        # of each hour of the week, times the base rates, plus what changed them.
+        self._hours_seen = np.zeros(HOURS_PER_WEEK)
+        self._expected_extra = np.zeros((len(self.types), n))
         self._configure(spec, cctv, agencies)
         self._markets = self._place_markets()
 
@@ -183,8 +217,12 @@ class CrimeEngine:
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
         if rebuild:
+            if hasattr(self, "_rate0"):  # bank the expectation of the old base rates
+                self._expected_extra += self._expected_base()
+                self._hours_seen[:] = 0.0
             self.attractiveness = _attractiveness(territory, spec)
             self._rate0 = self._base_rates(self._occupancy)
+            self._base_cum, self._base_total = self._cumulative_rates()
         self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
         strengths = spec.guardianship.model_dump()
         self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
@@ -245,19 +283,67 @@ class CrimeEngine:
                 rates[k] = w * (per_week / total)
         return rates
 
+    def _cumulative_rates(self) -> tuple[dict[int, FloatArray], dict[int, FloatArray]]:
+        """Running sums and totals of the base rates, per type and hour of the week.
+
+        An hour where nothing deters or adds to a type draws straight from these,
+        to the same bits as summing the rates of that hour.
+        """
+        cum: dict[int, FloatArray] = {}
+        total: dict[int, FloatArray] = {}
+        for k, ts in enumerate(self._type_specs):
+            if ts.target == "market":
+                continue
+            rows = self._rate0[k].astype(float)
+            cum[k] = np.cumsum(rows, axis=1)
+            total[k] = rows.sum(axis=1)
+        return cum, total
+
+    def _expected_base(self) -> FloatArray:
+        out = np.zeros((len(self.types), self._t.n_cells))
+        for k in self._base_cum:
+            out[k] = self._hours_seen @ self._rate0[k].astype(float)
+        return out
+
+    @property
+    def expected(self) -> FloatArray:
+        """Expected offences by type and cell so far: the hourly rates summed over the hours."""
+        return self._expected_base() + self._expected_extra
+
     def _place_markets(self) -> list[_Market]:
         cells = initial_market_cells(self._t, self.spec, self.attractiveness)
         return [_Market(int(c), 1.0, 1.0) for c in cells]
 
     # ----------------------------------------------------------------- hourly update
 
-    def observe_presence(self, presence_hours: FloatArray) -> None:
-        """Take the presence log's totals (agency x cell) at the start of an hour."""
-        np.subtract(presence_hours, self._last_presence, out=self._presence_hour)
-        self._last_presence[:] = presence_hours
+    def observe_presence(self, presence_hours: FloatArray, touched: IntArray | None = None) -> None:
+        """Take the presence log's totals (agency x cell) at the start of an hour.
+
+        Args:
+            presence_hours: The log's hours so far, agency x cell.
+            touched: Flat indices of the entries that changed since the last call
+                (``PresenceLog.take_touched``); ``None`` compares every entry.
+        """
+        if touched is None:
+            np.subtract(presence_hours, self._last_presence, out=self._presence_hour)
+            self._last_presence[:] = presence_hours
+            self._effective *= self._decay
+            self._effective += self._presence_hour
+            self._presence_day += self._presence_hour.sum(axis=0)
+            self._touched_last = np.flatnonzero(self._presence_hour)
+            return
+        hour_flat = self._presence_hour.reshape(-1)
+        last_flat = self._last_presence.reshape(-1)
+        hour_flat[self._touched_last] = 0.0
+        now = presence_hours.reshape(-1)[touched]
+        added = now - last_flat[touched]
+        hour_flat[touched] = added
+        last_flat[touched] = now
         self._effective *= self._decay
-        self._effective += self._presence_hour
-        self._presence_day += self._presence_hour.sum(axis=0)
+        self._effective.reshape(-1)[touched] += added
+        cells = np.unique(touched % self._t.n_cells)
+        self._presence_day[cells] += self._presence_hour[:, cells].sum(axis=0)
+        self._touched_last = touched
 
     def market_activity(self) -> dict[int, float]:
         """Current intensity of each drug-market cell."""
@@ -268,11 +354,14 @@ class CrimeEngine:
         if not self._markets:
             return
         rows = self._state_rows
-        enforcement = self._presence_hour[rows].sum(axis=0) if rows else None
+        presence = self._presence_hour
         new: list[_Market] = []
         for m in self._markets:
-            if enforcement is not None and enforcement[m.cell] > 0:
-                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement[m.cell])
+            enforcement = 0.0
+            for r in rows:  # in row order, as a sum over the rows would add them
+                enforcement += float(presence[r, m.cell])
+            if rows and enforcement > 0:
+                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement)
                 m.intensity -= suppressed
                 moved = suppressed * spec.displacement_share
                 if moved > 0:
@@ -309,40 +398,78 @@ class CrimeEngine:
         return options[int(self._rng.integers(len(options)))] if options else cell
 
     def offences_in_hour(self, hour: int) -> list[Incident]:
-        """Draw the offences of [hour, hour + 1) and decide how each becomes known."""
+        """Draw the offences of [hour, hour + 1) and decide how each becomes known.
+
+        Only the cells where something changes a type's base rate this hour are
+        computed (guarded cells, their neighbours for displacement, near-repeat
+        cells, drug markets): everywhere else the rate is the base rate, whose
+        running sums are precomputed per hour of the week. The draws are those
+        of summing every cell's rate: a Poisson count, then one uniform per
+        offence located on the running sum of the rates.
+        """
         t = self._t
         hw = hour % HOURS_PER_WEEK
         hod = hour % 24
         self._update_markets(hour)
         guard = self._static_guard + self._agency_strength @ self._effective
         self._near_repeat *= self._nr_decay
+        self._hours_seen[hw] += 1.0
+        d_max = max((ts.deterrence for ts in self._type_specs), default=0.0)
+        guarded = (
+            np.flatnonzero(guard > _NEGLIGIBLE_EXPONENT / d_max)
+            if d_max > 0
+            else np.empty(0, dtype=np.int64)
+        )
+        guard_at = guard[guarded]
         market = np.zeros(t.n_cells)
         for m in self._markets:
             market[m.cell] += m.intensity
+        market_cells = np.unique(np.array([m.cell for m in self._markets], dtype=np.int64))
         n_markets0 = max(1, self.spec.drug_markets.count)
+        share = self.spec.displacement_share
+        displace = share > 0 and t.kind != "point"
         out: list[Incident] = []
         for k, ts in enumerate(self._type_specs):
-            if ts.target == "market":
-                rate0 = self._market_rate[k] * self._profile[k, hod] * market / n_markets0
-            else:
-                rate0 = self._rate0[k, hw].astype(float)
-            rate = rate0 * np.exp(-ts.deterrence * guard)
-            if self.spec.displacement_share > 0 and t.kind != "point":
-                deterred = rate0 - rate
-                rate = (
-                    rate + self.spec.displacement_share * neighbour_sum(deterred, t.nx, t.ny) / 8.0
-                )
+            is_market = ts.target == "market"
+            scale = self._market_rate[k] * self._profile[k, hod]
+
+            def base(cells: IntArray) -> FloatArray:
+                if is_market:  # noqa: B023 (used within the iteration only)
+                    return np.asarray(scale * market[cells] / n_markets0)  # noqa: B023
+                rates: FloatArray = self._rate0[k, hw, cells].astype(float)  # noqa: B023
+                return rates
+
+            cells_g = guarded if ts.deterrence > 0 else guarded[:0]
+            factor_g = np.exp(-ts.deterrence * guard_at[: cells_g.size])
+            parts = [cells_g]
+            if displace and cells_g.size:
+                base_g = base(cells_g)
+                targets, sums = self._displaced(cells_g, base_g - base_g * factor_g)
+                parts.append(targets)
             if ts.near_repeat:
-                rate = rate + self._near_repeat * np.exp(-ts.deterrence * guard)
-            self.expected[k] += rate
-            total = float(rate.sum())
+                parts.append(np.flatnonzero(self._near_repeat))
+            if is_market:
+                parts.append(market_cells)
+            where = np.unique(np.concatenate(parts)) if len(parts) > 1 else cells_g
+            rate0 = base(where)
+            factor = np.ones(where.size)
+            factor[np.searchsorted(where, cells_g)] = factor_g
+            rate = rate0 * factor
+            if displace:
+                moved = np.zeros(where.size)
+                if cells_g.size:
+                    moved[np.searchsorted(where, targets)] = sums
+                rate = rate + share * moved / 8.0
+            if ts.near_repeat:
+                rate = rate + self._near_repeat[where] * factor
+            change = rate if is_market else rate - rate0
+            self._expected_extra[k, where] += change
+            total = float(change.sum()) + (0.0 if is_market else float(self._base_total[k][hw]))
             n = int(self._rng.poisson(total)) if total > 0 else 0
             if n == 0:
                 continue
-            cum = np.cumsum(rate)
-            cells = np.minimum(
-                np.searchsorted(cum, self._rng.random(n) * cum[-1], side="right"), t.n_cells - 1
-            )
+            cum = None if is_market else self._base_cum[k][hw]
+            cells = self._locate(self._rng.random(n), cum, where, change)
             times = hour + self._rng.random(n)
             for cell, when in zip(cells, times, strict=True):
                 out.append(self._offence(k, ts, int(cell), float(when), hod))
@@ -352,6 +479,56 @@ class CrimeEngine:
             self._presence_day[:] = 0.0
             self._victims_day[:] = 0.0
         return out
+
+    def _displaced(self, cells: IntArray, deterred: FloatArray) -> tuple[IntArray, FloatArray]:
+        """Sum over its eight neighbours of what is deterred, for the cells next to ``cells``.
+
+        Adds position by position of the kernel, so that each sum has the order,
+        and the bits, of :func:`neighbour_sum` over the whole grid.
+        """
+        targets = self._targets[cells]
+        acc = self._scratch
+        for o in range(targets.shape[1]):
+            column = targets[:, o]
+            ok = column >= 0
+            acc[column[ok]] += deterred[ok]
+        where = np.unique(targets[targets >= 0])
+        sums = acc[where].copy()
+        acc[where] = 0.0
+        return where, sums
+
+    def _locate(
+        self, u: FloatArray, cum: FloatArray | None, where: IntArray, change: FloatArray
+    ) -> IntArray:
+        """Cells of offences: each uniform ``u`` located on the running sum of the rates.
+
+        The rates are the base rates (running sum ``cum``; ``None``: zero) plus
+        ``change`` at the sorted cells ``where``; the cell is the first whose running
+        sum exceeds ``u`` times the total, as ``searchsorted`` on the whole sum.
+        """
+        last = self._t.n_cells - 1
+        if where.size == 0:
+            assert cum is not None
+            found: IntArray = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), last)
+            return found
+        step = np.cumsum(change)
+        if cum is None:
+            x = u * step[-1]
+            index = np.minimum(np.searchsorted(step, x, side="right"), where.size - 1)
+            picked: IntArray = where[index]
+            return picked
+        x = u * (cum[-1] + step[-1])
+        # Segment s covers cells [starts[s], ends[s]): the base running sum plus offset[s].
+        starts = np.concatenate(([0], where))
+        ends = np.concatenate((where, [last + 1]))
+        offset = np.concatenate(([0.0], step))
+        at_end = np.where(ends > starts, cum[ends - 1] + offset, offset)
+        segment = np.minimum(
+            np.searchsorted(np.maximum.accumulate(at_end), x, side="right"), where.size
+        )
+        cells = np.searchsorted(cum, x - offset[segment], side="right")
+        located: IntArray = np.minimum(np.clip(cells, starts[segment], ends[segment] - 1), last)
+        return located
 
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""

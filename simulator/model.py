@@ -247,8 +247,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         for units in self.units:
             for unit in units:
                 unit.advance_patrol(float(hour))
+        touched = self.presence.take_touched()
         if self.crime is not None:
-            self.crime.observe_presence(self.presence.hours)
+            self.crime.observe_presence(self.presence.hours, touched)
         # Legs are played up to now, so the snapshots bound the window's presence.
         if hour * 1.0 == self.window_h[0]:
             self._presence_at_window_start = self.presence.snapshot()

@@ -29,7 +29,7 @@ as complaints at the station.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,12 +45,14 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 HOURS_PER_YEAR = 8760.0
 _ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
-# Below this exponent exp(-x) is exactly 1.0 in double precision (the first double
-# under 1 is 1 - 2^-53), with a wide margin for the last-bit error of exp: a cell
-# whose guardianship times deterrence is smaller keeps its rate bit for bit.
-_NEGLIGIBLE_EXPONENT = 2.0**-70
-# The eight neighbours in scipy.ndimage.correlate's order (row-major over the 3 x 3
-# kernel), so that sums built from them add up in the same order, to the same bits.
+# Patrol guardianship x deterrence below this changes a rate by less than a part in
+# a billion: the cell counts as unpatrolled (residual deterrence decays by e each
+# hour, so a cell leaves the patrolled set about a day after the patrol left).
+_NEGLIGIBLE_EXPONENT = 1e-9
+# Near-repeat risk below this (offences per hour in a cell) is dropped: it would
+# take a million years to make one offence.
+_NEGLIGIBLE_RATE = 1e-10
+# The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate
 _NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
@@ -64,20 +66,75 @@ def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatA
     return np.asarray(box.ravel(), dtype=grid.dtype)
 
 
-def displacement_targets(nx: int, ny: int) -> IntArray:
-    """For each cell ``j`` and kernel position ``o``, the cell whose o-th neighbour is ``j``.
-
-    Row ``j`` lists, in the order of ``_NEIGHBOUR_OFFSETS``, the cells ``j - offset``
-    (-1 outside the grid): adding a value of ``j`` to them position by position gives
-    each cell the sum over its eight neighbours in :func:`neighbour_sum`'s order.
-    """
+def neighbour_table(nx: int, ny: int) -> IntArray:
+    """The eight neighbours of each cell of an nx x ny grid (-1 outside the grid)."""
     j, i = np.divmod(np.arange(nx * ny, dtype=np.int64), nx)
     out = np.full((nx * ny, len(_NEIGHBOUR_OFFSETS)), -1, dtype=np.int64)
     for o, (dj, di) in enumerate(_NEIGHBOUR_OFFSETS):
-        tj, ti = j - dj, i - di
+        tj, ti = j + dj, i + di
         ok = (tj >= 0) & (tj < ny) & (ti >= 0) & (ti < nx)
         out[ok, o] = tj[ok] * nx + ti[ok]
     return out
+
+
+def _neighbour_sum_3d(grids: FloatArray) -> FloatArray:
+    """Sum over the eight neighbours of each cell, for a stack of grids (..., ny, nx)."""
+    out = np.zeros_like(grids)
+    ny, nx = grids.shape[-2:]
+    for dj, di in _NEIGHBOUR_OFFSETS:
+        rows_to = slice(max(-dj, 0), ny - max(dj, 0))
+        rows_from = slice(max(dj, 0), ny - max(-dj, 0))
+        cols_to = slice(max(-di, 0), nx - max(di, 0))
+        cols_from = slice(max(di, 0), nx - max(-di, 0))
+        out[..., rows_to, cols_to] += grids[..., rows_from, cols_from]
+    return out
+
+
+def _search(cum: FloatArray, x: FloatArray) -> IntArray:
+    """Index of the first running sum above each ``x`` (the last one at most)."""
+    found: IntArray = np.minimum(np.searchsorted(cum, x, side="right"), cum.size - 1)
+    return found
+
+
+@dataclass
+class _HourParts:
+    """What one hour's rates add to, or take from, the standing rates.
+
+    Attributes:
+        own_where: Sorted flat indices (type row x cells + cell) of patrolled cells.
+        own_change: The (negative) change of the rate there.
+        moved_from: Flat indices the displaced offences come from, one array per source.
+        moved_weight: Rate each neighbour receives from each of them (an eighth of
+            the displaced share) times the neighbours inside the grid.
+        moved_inside: How many neighbours inside the grid each has.
+        extra_where: Flat indices of added rates (near repeats, markets).
+        extra_weight: Their rates.
+    """
+
+    own_where: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    own_change: FloatArray = field(default_factory=lambda: np.empty(0))
+    moved_from: list[IntArray] = field(default_factory=list)
+    moved_weight: list[FloatArray] = field(default_factory=list)
+    moved_inside: list[IntArray] = field(default_factory=list)
+    extra_where: list[IntArray] = field(default_factory=list)
+    extra_weight: list[FloatArray] = field(default_factory=list)
+
+    def add_displaced(
+        self, where: IntArray, per_neighbour: FloatArray, inside: IntArray, rows: int
+    ) -> None:
+        """Add displaced rate: ``per_neighbour`` to each inside neighbour of ``where``."""
+        if inside.size == 0 or not inside.any():
+            return
+        counts = np.tile(inside, rows)
+        self.moved_from.append(where)
+        self.moved_weight.append(per_neighbour * counts)
+        self.moved_inside.append(counts)
+
+    def add_extra(self, where: IntArray, weight: FloatArray) -> None:
+        """Add rate ``weight`` at the flat indices ``where``."""
+        if where.size:
+            self.extra_where.append(where)
+            self.extra_weight.append(weight)
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -182,17 +239,21 @@ class CrimeEngine:
         self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
         self.types = list(spec.types)
-        # Where guardianship deters, the deterred share goes to the neighbours.
-        self._targets = (
-            displacement_targets(territory.nx, territory.ny)
-            if territory.kind != "point"
-            else np.empty((n, 0), dtype=np.int64)
-        )
-        self._scratch = np.zeros(n)
+        # Neighbours inside the grid of each cell, listed first, and how many they are.
+        if territory.kind != "point":
+            table = neighbour_table(territory.nx, territory.ny)
+            first = np.argsort(table < 0, axis=1, kind="stable")
+            self._compact = np.take_along_axis(table, first, axis=1)
+            self._inside = (table >= 0).sum(axis=1)
+        else:
+            self._compact = np.zeros((n, 1), dtype=np.int64)
+            self._inside = np.zeros(n, dtype=np.int64)
         # The expected offences (sum of hourly rates, for tests) are kept as the hours
-        # of each hour of the week, times the base rates, plus what changed them.
+        # of each hour of the week, times the standing rates, plus what changed them.
         self._hours_seen = np.zeros(HOURS_PER_WEEK)
-        self._expected_extra = np.zeros((len(self.types), n))
+        self._order: list[int] = []  # offence types in the order of the hourly draw
+        self._expected_extra = np.zeros((len(self.types), n))  # rows in draw order
+        self._expected_moved = np.zeros((len(self.types), n))  # to each neighbour
         self._configure(spec, cctv, agencies)
         self._markets = self._place_markets()
 
@@ -216,13 +277,17 @@ class CrimeEngine:
         )
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
+        if hasattr(self, "_standing_cum"):  # bank the expectation of the old standing rates
+            self._expected_extra += self._expected_base()[self._order]
+            self._hours_seen[:] = 0.0
+        # Offence types in the order of the hourly draw: ordinary ones, then markets.
+        self._order = [k for k, t in enumerate(self._type_specs) if t.target != "market"]
+        self._n_ordinary = len(self._order)
+        self._order += [k for k, t in enumerate(self._type_specs) if t.target == "market"]
+        self._deterrence = np.array([self._type_specs[k].deterrence for k in self._order])
         if rebuild:
-            if hasattr(self, "_rate0"):  # bank the expectation of the old base rates
-                self._expected_extra += self._expected_base()
-                self._hours_seen[:] = 0.0
             self.attractiveness = _attractiveness(territory, spec)
-            self._rate0 = self._base_rates(self._occupancy)
-            self._base_cum, self._base_total = self._cumulative_rates()
+            self._rate0 = self._base_rates(self._occupancy)[self._order[: self._n_ordinary]]
         self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
         strengths = spec.guardianship.model_dump()
         self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
@@ -254,6 +319,7 @@ class CrimeEngine:
                 for t in self._type_specs
             ]
         )
+        self._standing_cum = self._standing_rates()
 
     # ----------------------------------------------------------------- set-up
 
@@ -283,32 +349,54 @@ class CrimeEngine:
                 rates[k] = w * (per_week / total)
         return rates
 
-    def _cumulative_rates(self) -> tuple[dict[int, FloatArray], dict[int, FloatArray]]:
-        """Running sums and totals of the base rates, per type and hour of the week.
+    def _standing_rates(self) -> FloatArray:
+        """Running sums, per hour of the week, of the rates with no patrol about.
 
-        An hour where nothing deters or adds to a type draws straight from these,
-        to the same bits as summing the rates of that hour.
+        The rate of an ordinary type in a cell is its base rate deterred by the
+        standing guardianship (CCTV, citizen watch), plus the share of what is
+        deterred next door that comes over (displacement). Row ``hw`` runs over
+        the types in draw order, then the cells; the hourly draw changes it only
+        where patrols, near repeats or markets are.
         """
-        cum: dict[int, FloatArray] = {}
-        total: dict[int, FloatArray] = {}
-        for k, ts in enumerate(self._type_specs):
-            if ts.target == "market":
-                continue
-            rows = self._rate0[k].astype(float)
-            cum[k] = np.cumsum(rows, axis=1)
-            total[k] = rows.sum(axis=1)
-        return cum, total
+        t = self._t
+        n = t.n_cells
+        cum = np.zeros((HOURS_PER_WEEK, max(1, self._n_ordinary * n)))
+        displace = self.spec.displacement_share > 0 and t.kind != "point"
+        for p in range(self._n_ordinary):
+            base = self._rate0[p].astype(float)
+            rate = base * np.exp(-self._deterrence[p] * self._static_guard)[None, :]
+            if displace:
+                lost = (base - rate).reshape(HOURS_PER_WEEK, t.ny, t.nx)
+                rate += (
+                    self.spec.displacement_share
+                    * _neighbour_sum_3d(lost).reshape(HOURS_PER_WEEK, n)
+                    / 8.0
+                )
+            cum[:, p * n : (p + 1) * n] = rate
+        np.cumsum(cum, axis=1, out=cum)
+        return cum
 
     def _expected_base(self) -> FloatArray:
-        out = np.zeros((len(self.types), self._t.n_cells))
-        for k in self._base_cum:
-            out[k] = self._hours_seen @ self._rate0[k].astype(float)
+        n = self._t.n_cells
+        out = np.zeros((len(self.types), n))
+        if self._n_ordinary:
+            rates = np.diff(self._standing_cum, axis=1, prepend=0.0)
+            per_cell = self._hours_seen @ rates
+            for p in range(self._n_ordinary):
+                out[self._order[p]] = per_cell[p * n : (p + 1) * n]
         return out
 
     @property
     def expected(self) -> FloatArray:
         """Expected offences by type and cell so far: the hourly rates summed over the hours."""
-        return self._expected_base() + self._expected_extra
+        t = self._t
+        extra = self._expected_extra.copy()
+        if t.kind != "point":
+            moved = self._expected_moved.reshape(-1, t.ny, t.nx)
+            extra += _neighbour_sum_3d(moved).reshape(extra.shape)
+        ordered = np.zeros_like(extra)
+        ordered[self._order] = extra
+        return self._expected_base() + ordered
 
     def _place_markets(self) -> list[_Market]:
         cells = initial_market_cells(self._t, self.spec, self.attractiveness)
@@ -400,79 +488,98 @@ class CrimeEngine:
     def offences_in_hour(self, hour: int) -> list[Incident]:
         """Draw the offences of [hour, hour + 1) and decide how each becomes known.
 
-        Only the cells where something changes a type's base rate this hour are
-        computed (guarded cells, their neighbours for displacement, near-repeat
-        cells, drug markets): everywhere else the rate is the base rate, whose
-        running sums are precomputed per hour of the week. The draws are those
-        of summing every cell's rate: a Poisson count, then one uniform per
-        offence located on the running sum of the rates.
+        The standing rates (no patrol about) are summed once per hour of the
+        week. Each hour only what differs from them is computed, as four parts
+        of the hour's rate: the standing rates less what patrols deter where
+        they are; the displaced share of it, each eighth going to a neighbour;
+        near-repeat risk; drug markets. One Poisson count covers them all, and
+        each offence's type and cell come from a uniform located on their
+        running sum (a second uniform picks the neighbour of a displaced one).
         """
         t = self._t
+        n = t.n_cells
         hw = hour % HOURS_PER_WEEK
         hod = hour % 24
         self._update_markets(hour)
-        guard = self._static_guard + self._agency_strength @ self._effective
-        self._near_repeat *= self._nr_decay
+        risk = self._near_repeat
+        risk *= self._nr_decay
+        risk[risk < _NEGLIGIBLE_RATE] = 0.0
         self._hours_seen[hw] += 1.0
-        d_max = max((ts.deterrence for ts in self._type_specs), default=0.0)
-        guarded = (
-            np.flatnonzero(guard > _NEGLIGIBLE_EXPONENT / d_max)
-            if d_max > 0
+        patrol = self._agency_strength @ self._effective
+        m = self._n_ordinary
+        d_max = float(self._deterrence.max()) if self._deterrence.size else 0.0
+        cells = (
+            np.flatnonzero(patrol > _NEGLIGIBLE_EXPONENT / d_max)
+            if d_max > 0 and m
             else np.empty(0, dtype=np.int64)
         )
-        guard_at = guard[guarded]
-        market = np.zeros(t.n_cells)
-        for m in self._markets:
-            market[m.cell] += m.intensity
-        market_cells = np.unique(np.array([m.cell for m in self._markets], dtype=np.int64))
-        n_markets0 = max(1, self.spec.drug_markets.count)
-        share = self.spec.displacement_share
-        displace = share > 0 and t.kind != "point"
+        deterrence = self._deterrence[:, None]
+        share = self.spec.displacement_share / 8.0
+        parts = _HourParts()
+        # 1. Standing rates, less what patrols deter in their cells.
+        if cells.size:
+            standing = self._static_guard[cells]
+            base = self._rate0[:, hw][:, cells].astype(float)
+            lost = base * (
+                np.exp(-deterrence[:m] * standing)
+                - np.exp(-deterrence[:m] * (standing + patrol[cells]))
+            )
+            parts.own_where = ((np.arange(m) * n)[:, None] + cells).ravel()
+            parts.own_change = -lost.ravel()
+            self._expected_extra.reshape(-1)[parts.own_where] += parts.own_change
+            if share > 0:
+                moved = (lost * share).ravel()
+                self._expected_moved.reshape(-1)[parts.own_where] += moved
+                parts.add_displaced(parts.own_where, moved, self._inside[cells], m)
+        # 3. Near-repeat risk, deterred like the rest.
+        for p in range(m):
+            if self._type_specs[self._order[p]].near_repeat:
+                at = np.flatnonzero(risk)
+                kept = np.exp(-self._deterrence[p] * (self._static_guard[at] + patrol[at]))
+                parts.add_extra(p * n + at, risk[at] * kept)
+        # 4. Drug markets: their own cells, and the displaced share of what is deterred.
+        if len(self._order) > m and self._markets:
+            market: dict[int, float] = {}
+            for mk in self._markets:
+                market[mk.cell] = market.get(mk.cell, 0.0) + mk.intensity
+            at = np.array(sorted(market), dtype=np.int64)
+            intensity = np.array([market[c] for c in at.tolist()])
+            rows = np.arange(m, len(self._order))
+            scale = np.array(
+                [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
+            )
+            rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
+            kept = np.exp(-deterrence[m:] * (self._static_guard[at] + patrol[at]))
+            where = ((rows * n)[:, None] + at).ravel()
+            parts.add_extra(where, (rate * kept).ravel())
+            if share > 0:
+                moved = (rate * (1.0 - kept) * share).ravel()
+                self._expected_moved.reshape(-1)[where] += moved
+                parts.add_displaced(where, moved, self._inside[at], len(rows))
+        for where, weight in zip(parts.extra_where, parts.extra_weight, strict=True):
+            self._expected_extra.reshape(-1)[where] += weight
+
+        cum = self._standing_cum[hw] if m else None
+        totals = np.array(
+            [
+                (float(cum[-1]) if cum is not None else 0.0) + float(parts.own_change.sum()),
+                *(float(w.sum()) for w in parts.moved_weight),
+                *(float(w.sum()) for w in parts.extra_weight),
+            ]
+        )
+        totals = np.maximum(totals, 0.0)
+        total = float(totals.sum())
+        count = int(self._rng.poisson(total)) if total > 0 else 0
         out: list[Incident] = []
-        for k, ts in enumerate(self._type_specs):
-            is_market = ts.target == "market"
-            scale = self._market_rate[k] * self._profile[k, hod]
-
-            def base(cells: IntArray) -> FloatArray:
-                if is_market:  # noqa: B023 (used within the iteration only)
-                    return np.asarray(scale * market[cells] / n_markets0)  # noqa: B023
-                rates: FloatArray = self._rate0[k, hw, cells].astype(float)  # noqa: B023
-                return rates
-
-            cells_g = guarded if ts.deterrence > 0 else guarded[:0]
-            factor_g = np.exp(-ts.deterrence * guard_at[: cells_g.size])
-            parts = [cells_g]
-            if displace and cells_g.size:
-                base_g = base(cells_g)
-                targets, sums = self._displaced(cells_g, base_g - base_g * factor_g)
-                parts.append(targets)
-            if ts.near_repeat:
-                parts.append(np.flatnonzero(self._near_repeat))
-            if is_market:
-                parts.append(market_cells)
-            where = np.unique(np.concatenate(parts)) if len(parts) > 1 else cells_g
-            rate0 = base(where)
-            factor = np.ones(where.size)
-            factor[np.searchsorted(where, cells_g)] = factor_g
-            rate = rate0 * factor
-            if displace:
-                moved = np.zeros(where.size)
-                if cells_g.size:
-                    moved[np.searchsorted(where, targets)] = sums
-                rate = rate + share * moved / 8.0
-            if ts.near_repeat:
-                rate = rate + self._near_repeat[where] * factor
-            change = rate if is_market else rate - rate0
-            self._expected_extra[k, where] += change
-            total = float(change.sum()) + (0.0 if is_market else float(self._base_total[k][hw]))
-            n = int(self._rng.poisson(total)) if total > 0 else 0
-            if n == 0:
-                continue
-            cum = None if is_market else self._base_cum[k][hw]
-            cells = self._locate(self._rng.random(n), cum, where, change)
-            times = hour + self._rng.random(n)
-            for cell, when in zip(cells, times, strict=True):
-                out.append(self._offence(k, ts, int(cell), float(when), hod))
+        if count:
+            x = self._rng.random(count) * total
+            pick = self._rng.random(count)
+            flat = self._place(x, pick, totals, cum, parts)
+            times = hour + self._rng.random(count)
+            for f, when in zip(flat.tolist(), times.tolist(), strict=True):
+                p, cell = divmod(f, n)
+                k = self._order[p]
+                out.append(self._offence(k, self._type_specs[k], cell, when, hod))
         out.sort(key=lambda i: i.t_occurred_h)
         if hod == 0 and hour > 0:
             self._pop.daily_update(self._presence_day, self._victims_day)
@@ -480,54 +587,71 @@ class CrimeEngine:
             self._victims_day[:] = 0.0
         return out
 
-    def _displaced(self, cells: IntArray, deterred: FloatArray) -> tuple[IntArray, FloatArray]:
-        """Sum over its eight neighbours of what is deterred, for the cells next to ``cells``.
-
-        Adds position by position of the kernel, so that each sum has the order,
-        and the bits, of :func:`neighbour_sum` over the whole grid.
-        """
-        targets = self._targets[cells]
-        acc = self._scratch
-        for o in range(targets.shape[1]):
-            column = targets[:, o]
-            ok = column >= 0
-            acc[column[ok]] += deterred[ok]
-        where = np.unique(targets[targets >= 0])
-        sums = acc[where].copy()
-        acc[where] = 0.0
-        return where, sums
+    def _place(
+        self,
+        x: FloatArray,
+        pick: FloatArray,
+        totals: FloatArray,
+        cum: FloatArray | None,
+        parts: _HourParts,
+    ) -> IntArray:
+        """Flat indices (type row x cells + cell) of the offences at running sums ``x``."""
+        n = self._t.n_cells
+        bounds = np.cumsum(totals)
+        part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
+        x = x - (bounds - totals)[part]
+        flat = np.empty(x.size, dtype=np.int64)
+        own = part == 0
+        if own.any():
+            flat[own] = self._locate(x[own], cum, parts.own_where, parts.own_change)
+        k = 1
+        for where, weight, inside in zip(
+            parts.moved_from, parts.moved_weight, parts.moved_inside, strict=True
+        ):
+            sel = part == k
+            if sel.any():
+                j = _search(np.cumsum(weight), x[sel])
+                row, cell = np.divmod(where[j], n)
+                slot = np.minimum((pick[sel] * inside[j]).astype(np.int64), inside[j] - 1)
+                flat[sel] = row * n + self._compact[cell, slot]
+            k += 1
+        for where, weight in zip(parts.extra_where, parts.extra_weight, strict=True):
+            sel = part == k
+            if sel.any():
+                flat[sel] = where[_search(np.cumsum(weight), x[sel])]
+            k += 1
+        return flat
 
     def _locate(
-        self, u: FloatArray, cum: FloatArray | None, where: IntArray, change: FloatArray
+        self, x: FloatArray, cum: FloatArray | None, where: IntArray, change: FloatArray
     ) -> IntArray:
-        """Cells of offences: each uniform ``u`` located on the running sum of the rates.
+        """Flat indices (type row x cells + cell) where the running sum first exceeds ``x``.
 
-        The rates are the base rates (running sum ``cum``; ``None``: zero) plus
-        ``change`` at the sorted cells ``where``; the cell is the first whose running
-        sum exceeds ``u`` times the total, as ``searchsorted`` on the whole sum.
+        The rates are the standing rates (running sum ``cum``, ``None``: zero; it
+        stops before the market rows, which have none) plus ``change`` at the
+        sorted flat indices ``where``: ``searchsorted`` on the whole sum, without
+        building it.
         """
-        last = self._t.n_cells - 1
+        last = len(self._order) * self._t.n_cells - 1
         if where.size == 0:
             assert cum is not None
-            found: IntArray = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), last)
+            found: IntArray = np.minimum(np.searchsorted(cum, x, side="right"), last)
             return found
         step = np.cumsum(change)
         if cum is None:
-            x = u * step[-1]
-            index = np.minimum(np.searchsorted(step, x, side="right"), where.size - 1)
-            picked: IntArray = where[index]
+            picked: IntArray = where[_search(step, x)]
             return picked
-        x = u * (cum[-1] + step[-1])
-        # Segment s covers cells [starts[s], ends[s]): the base running sum plus offset[s].
+        # Segment s covers [starts[s], ends[s]): the standing running sum plus offset[s].
         starts = np.concatenate(([0], where))
         ends = np.concatenate((where, [last + 1]))
         offset = np.concatenate(([0.0], step))
-        at_end = np.where(ends > starts, cum[ends - 1] + offset, offset)
+        before_end = cum[np.clip(ends - 1, 0, cum.size - 1)]
+        at_end = np.where(ends > starts, before_end + offset, offset)
         segment = np.minimum(
             np.searchsorted(np.maximum.accumulate(at_end), x, side="right"), where.size
         )
-        cells = np.searchsorted(cum, x - offset[segment], side="right")
-        located: IntArray = np.minimum(np.clip(cells, starts[segment], ends[segment] - 1), last)
+        found = np.searchsorted(cum, x - offset[segment], side="right")
+        located: IntArray = np.minimum(np.clip(found, starts[segment], ends[segment] - 1), last)
         return located
 
     def _trigger_near_repeat(self, cell: int) -> None:

@@ -13,8 +13,10 @@ same calls.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import warnings
 from collections.abc import Callable
-from typing import Any
 
 import mesa
 import numpy as np
@@ -66,6 +68,14 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def __init__(self, scenario: Scenario, seed: int, territory: Territory | None = None):
         streams = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
         super().__init__(rng=np.random.default_rng(streams["mesa"]))
+        # Our own event list: a heap of (time, order of scheduling, callback) tuples.
+        # Mesa's makes an Event object and a weak reference per event; the order is
+        # the same as Mesa's (time, then the hourly step first, then scheduling
+        # order), and callbacks are held strongly.
+        self._default_schedule.stop()
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._event_order = itertools.count()
+        self._next_step = 1.0
         self.spec = scenario  # `scenario` is a Mesa property of its own
         self.seed = seed
         self.n_events = 0
@@ -230,10 +240,54 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         sites = [a.site_cells for a in self.agencies if a.site_cells.size]
         return np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
 
-    def schedule_event(self, function: Callable[..., None], **kwargs: Any) -> Any:
-        """Schedule an event, counting it (for the benchmark's events per second)."""
+    def schedule_event(
+        self,
+        function: Callable[[], None],
+        *,
+        at: float | None = None,
+        after: float | None = None,
+    ) -> None:
+        """Schedule a one-off event at ``at`` (or ``after`` hours from now), counting it.
+
+        Events at the same time run after the hourly step due then, in the order
+        they were scheduled (as with Mesa's ``schedule_event`` at default priority).
+
+        Raises:
+            ValueError: If both or neither of ``at`` and ``after`` are given, or the
+                time is in the past.
+        """
+        if (at is None) == (after is None):
+            raise ValueError("Specify exactly one of 'at' or 'after'")
+        now = float(self.time)
+        when = at if at is not None else now + float(after or 0.0)
+        if when < now:
+            raise ValueError(f"Cannot schedule event in the past: {when} < {now}")
         self.n_events += 1
-        return super().schedule_event(function, **kwargs)
+        heapq.heappush(self._events, (when, next(self._event_order), function))
+
+    def _advance_time(self, until: float) -> None:
+        """Run the hourly steps and the events due up to ``until`` (Mesa's hook)."""
+        now = float(self.time)
+        if until <= now:
+            warnings.warn(f"end time {until} is not after time {now}", RuntimeWarning, 2)
+            return
+        events = self._events
+        pop = heapq.heappop
+        while True:
+            step_at = self._next_step
+            if events and events[0][0] < step_at:
+                when = events[0][0]
+                if when > until:
+                    break
+                self.time = when
+                pop(events)[2]()
+            else:
+                if step_at > until:
+                    break
+                self.time = step_at
+                self._next_step = step_at + 1.0
+                self._do_step()
+        self.time = until
 
     # ----------------------------------------------------------------- hourly update
 

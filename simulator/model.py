@@ -65,6 +65,8 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         territory: A pre-built territory (built from the scenario if omitted).
     """
 
+    time: float  # Mesa's clock (model hours); annotated for the type checker only
+
     def __init__(self, scenario: Scenario, seed: int, territory: Territory | None = None):
         streams = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
         super().__init__(rng=np.random.default_rng(streams["mesa"]))

@@ -174,11 +174,17 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self.y += (ty - self.y) * share
             self.cell = self._territory.cell_at(self.x, self.y)
 
-    def position(self) -> tuple[float, float]:
-        """Where the unit is now (on a patrol leg: interpolated along it)."""
+    def position(self, now: float | None = None) -> tuple[float, float]:
+        """Where the unit is now (on a patrol leg: interpolated along it).
+
+        Args:
+            now: The model's current time, when the caller has it at hand.
+        """
         if self.state is UnitState.AVAILABLE:
-            now = self._now()
-            self.advance_patrol(now)
+            if now is None:
+                now = self._now()
+            if self._leg_end <= now:
+                self.advance_patrol(now)
             if now < self._leg_arrive:
                 share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
                 tx = float(self._territory.x_m[self._leg_cell])

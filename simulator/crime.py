@@ -242,10 +242,12 @@ class CrimeEngine:
         # Neighbours inside the grid of each cell, listed first, and how many they are.
         if territory.kind != "point":
             table = neighbour_table(territory.nx, territory.ny)
+            self._neighbour_table = table
             first = np.argsort(table < 0, axis=1, kind="stable")
             self._compact = np.take_along_axis(table, first, axis=1)
             self._inside = (table >= 0).sum(axis=1)
         else:
+            self._neighbour_table = np.empty((n, 0), dtype=np.int64)
             self._compact = np.zeros((n, 1), dtype=np.int64)
             self._inside = np.zeros(n, dtype=np.int64)
         # The expected offences (sum of hourly rates, for tests) are kept as the hours
@@ -361,18 +363,22 @@ class CrimeEngine:
         t = self._t
         n = t.n_cells
         cum = np.zeros((HOURS_PER_WEEK, max(1, self._n_ordinary * n)))
-        displace = self.spec.displacement_share > 0 and t.kind != "point"
+        share = self.spec.displacement_share / 8.0 if t.kind != "point" else 0.0
+        guarded = np.flatnonzero(self._static_guard > 0)  # CCTV and watch: few cells
         for p in range(self._n_ordinary):
-            base = self._rate0[p].astype(float)
-            rate = base * np.exp(-self._deterrence[p] * self._static_guard)[None, :]
-            if displace:
-                lost = (base - rate).reshape(HOURS_PER_WEEK, t.ny, t.nx)
-                rate += (
-                    self.spec.displacement_share
-                    * _neighbour_sum_3d(lost).reshape(HOURS_PER_WEEK, n)
-                    / 8.0
-                )
-            cum[:, p * n : (p + 1) * n] = rate
+            rate = cum[:, p * n : (p + 1) * n]
+            rate[:] = self._rate0[p]
+            if guarded.size == 0 or self._deterrence[p] <= 0:
+                continue
+            base = rate[:, guarded]
+            kept = base * np.exp(-self._deterrence[p] * self._static_guard[guarded])
+            rate[:, guarded] = kept
+            if share > 0:
+                moved = (base - kept) * share
+                for o in range(self._neighbour_table.shape[1]):
+                    target = self._neighbour_table[guarded, o]
+                    inside = target >= 0  # one source per target for a given offset
+                    rate[:, target[inside]] += moved[:, inside]
         np.cumsum(cum, axis=1, out=cum)
         return cum
 

@@ -98,43 +98,24 @@ def _search(cum: FloatArray, x: FloatArray) -> IntArray:
 
 @dataclass
 class _HourParts:
-    """What one hour's rates add to, or take from, the standing rates.
+    """The parts of one hour's rates drawn apart from the standing rates.
 
     Attributes:
-        own_where: Sorted flat indices (type row x cells + cell) of patrolled cells.
-        own_change: The (negative) change of the rate there.
-        moved_from: Flat indices the displaced offences come from, one array per source.
-        moved_weight: Rate each neighbour receives from each of them (an eighth of
-            the displaced share) times the neighbours inside the grid.
-        moved_inside: How many neighbours inside the grid each has.
-        extra_where: Flat indices of added rates (near repeats, markets).
-        extra_weight: Their rates.
+        where: Flat indices (type row x cells + cell) of each part.
+        weight: Rate of each index (displaced parts: per neighbour x neighbours).
+        displaced: Whether the part's offences happen next door to the index.
     """
 
-    own_where: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    own_change: FloatArray = field(default_factory=lambda: np.empty(0))
-    moved_from: list[IntArray] = field(default_factory=list)
-    moved_weight: list[FloatArray] = field(default_factory=list)
-    moved_inside: list[IntArray] = field(default_factory=list)
-    extra_where: list[IntArray] = field(default_factory=list)
-    extra_weight: list[FloatArray] = field(default_factory=list)
+    where: list[IntArray] = field(default_factory=list)
+    weight: list[FloatArray] = field(default_factory=list)
+    displaced: list[bool] = field(default_factory=list)
 
-    def add_displaced(
-        self, where: IntArray, per_neighbour: FloatArray, inside: IntArray, rows: int
-    ) -> None:
-        """Add displaced rate: ``per_neighbour`` to each inside neighbour of ``where``."""
-        if inside.size == 0 or not inside.any():
-            return
-        counts = np.tile(inside, rows)
-        self.moved_from.append(where)
-        self.moved_weight.append(per_neighbour * counts)
-        self.moved_inside.append(counts)
-
-    def add_extra(self, where: IntArray, weight: FloatArray) -> None:
-        """Add rate ``weight`` at the flat indices ``where``."""
+    def add(self, where: IntArray, weight: FloatArray, *, displaced: bool = False) -> None:
+        """Add a part (nothing if empty)."""
         if where.size:
-            self.extra_where.append(where)
-            self.extra_weight.append(weight)
+            self.where.append(where)
+            self.weight.append(weight)
+            self.displaced.append(displaced)
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -495,12 +476,13 @@ class CrimeEngine:
         """Draw the offences of [hour, hour + 1) and decide how each becomes known.
 
         The standing rates (no patrol about) are summed once per hour of the
-        week. Each hour only what differs from them is computed, as four parts
-        of the hour's rate: the standing rates less what patrols deter where
-        they are; the displaced share of it, each eighth going to a neighbour;
-        near-repeat risk; drug markets. One Poisson count covers them all, and
-        each offence's type and cell come from a uniform located on their
-        running sum (a second uniform picks the neighbour of a displaced one).
+        week. Offences at standing rates are drawn from those sums, and each is
+        kept with the chance that the patrol deterring its cell now leaves it
+        (thinning a Poisson process gives the Poisson process of the lower
+        rates). What patrols deter, near-repeat risk and drug markets are drawn
+        apart, as a second Poisson count over those parts: the displaced share
+        of what patrols deter goes an eighth to each neighbour (a second
+        uniform picks it).
         """
         t = self._t
         n = t.n_cells
@@ -522,7 +504,7 @@ class CrimeEngine:
         deterrence = self._deterrence[:, None]
         share = self.spec.displacement_share / 8.0
         parts = _HourParts()
-        # 1. Standing rates, less what patrols deter in their cells.
+        # What patrols deter where they are, and the share of it displaced next door.
         if cells.size:
             standing = self._static_guard[cells]
             base = self._rate0[:, hw][:, cells].astype(float)
@@ -530,20 +512,19 @@ class CrimeEngine:
                 np.exp(-deterrence[:m] * standing)
                 - np.exp(-deterrence[:m] * (standing + patrol[cells]))
             )
-            parts.own_where = ((np.arange(m) * n)[:, None] + cells).ravel()
-            parts.own_change = -lost.ravel()
-            self._expected_extra.reshape(-1)[parts.own_where] += parts.own_change
+            where = ((np.arange(m) * n)[:, None] + cells).ravel()
+            self._expected_extra.reshape(-1)[where] -= lost.ravel()
             if share > 0:
-                moved = (lost * share).ravel()
-                self._expected_moved.reshape(-1)[parts.own_where] += moved
-                parts.add_displaced(parts.own_where, moved, self._inside[cells], m)
-        # 3. Near-repeat risk, deterred like the rest.
+                moved = lost * share
+                self._expected_moved.reshape(-1)[where] += moved.ravel()
+                parts.add(where, (moved * self._inside[cells]).ravel(), displaced=True)
+        # Near-repeat risk, deterred like the rest.
         for p in range(m):
             if self._type_specs[self._order[p]].near_repeat:
                 at = np.flatnonzero(risk)
                 kept = np.exp(-self._deterrence[p] * (self._static_guard[at] + patrol[at]))
-                parts.add_extra(p * n + at, risk[at] * kept)
-        # 4. Drug markets: their own cells, and the displaced share of what is deterred.
+                parts.add(p * n + at, risk[at] * kept)
+        # Drug markets: their own cells, and the displaced share of what is deterred.
         if len(self._order) > m and self._markets:
             market: dict[int, float] = {}
             for mk in self._markets:
@@ -557,31 +538,37 @@ class CrimeEngine:
             rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
             kept = np.exp(-deterrence[m:] * (self._static_guard[at] + patrol[at]))
             where = ((rows * n)[:, None] + at).ravel()
-            parts.add_extra(where, (rate * kept).ravel())
+            parts.add(where, (rate * kept).ravel())
             if share > 0:
-                moved = (rate * (1.0 - kept) * share).ravel()
-                self._expected_moved.reshape(-1)[where] += moved
-                parts.add_displaced(where, moved, self._inside[at], len(rows))
-        for where, weight in zip(parts.extra_where, parts.extra_weight, strict=True):
-            self._expected_extra.reshape(-1)[where] += weight
+                moved = rate * (1.0 - kept) * share
+                self._expected_moved.reshape(-1)[where] += moved.ravel()
+                parts.add(where, (moved * self._inside[at]).ravel(), displaced=True)
+        for where, weight, displaced in zip(
+            parts.where, parts.weight, parts.displaced, strict=True
+        ):
+            if not displaced:
+                self._expected_extra.reshape(-1)[where] += weight
 
-        cum = self._standing_cum[hw] if m else None
-        totals = np.array(
-            [
-                (float(cum[-1]) if cum is not None else 0.0) + float(parts.own_change.sum()),
-                *(float(w.sum()) for w in parts.moved_weight),
-                *(float(w.sum()) for w in parts.extra_weight),
-            ]
-        )
-        totals = np.maximum(totals, 0.0)
+        out: list[Incident] = []
+        drawn: list[IntArray] = []
+        if m:
+            cum = self._standing_cum[hw]
+            count = int(self._rng.poisson(cum[-1])) if cum[-1] > 0 else 0
+            if count:
+                found = np.searchsorted(cum, self._rng.random(count) * cum[-1], side="right")
+                flat = np.minimum(found, cum.size - 1)
+                keep = self._rng.random(count) < self._kept_share(flat, hw, patrol)
+                drawn.append(flat[keep])
+        totals = np.array([float(w.sum()) for w in parts.weight])
         total = float(totals.sum())
         count = int(self._rng.poisson(total)) if total > 0 else 0
-        out: list[Incident] = []
         if count:
             x = self._rng.random(count) * total
             pick = self._rng.random(count)
-            flat = self._place(x, pick, totals, cum, parts)
-            times = hour + self._rng.random(count)
+            drawn.append(self._place(x, pick, totals, parts))
+        flat = np.concatenate(drawn) if drawn else np.empty(0, dtype=np.int64)
+        if flat.size:
+            times = hour + self._rng.random(flat.size)
             for f, when in zip(flat.tolist(), times.tolist(), strict=True):
                 p, cell = divmod(f, n)
                 k = self._order[p]
@@ -593,13 +580,26 @@ class CrimeEngine:
             self._victims_day[:] = 0.0
         return out
 
+    def _kept_share(self, flat: IntArray, hw: int, patrol: FloatArray) -> FloatArray:
+        """Share of the standing rate at ``flat`` (type row x cells + cell) left by patrols.
+
+        The standing rate of a cell is its base rate under standing guardianship
+        plus what is displaced into it; patrols deter the first part only.
+        """
+        n = self._t.n_cells
+        p, cell = np.divmod(flat, n)
+        cum = self._standing_cum[hw]
+        standing = cum[flat] - np.where(flat > 0, cum[flat - 1], 0.0)
+        delta = self._deterrence[p]
+        own = self._rate0[p, hw, cell] * np.exp(-delta * self._static_guard[cell])
+        lost = own * (1.0 - np.exp(-delta * patrol[cell]))
+        share: FloatArray = np.where(
+            standing > 0, 1.0 - lost / np.where(standing > 0, standing, 1.0), 0.0
+        )
+        return share
+
     def _place(
-        self,
-        x: FloatArray,
-        pick: FloatArray,
-        totals: FloatArray,
-        cum: FloatArray | None,
-        parts: _HourParts,
+        self, x: FloatArray, pick: FloatArray, totals: FloatArray, parts: _HourParts
     ) -> IntArray:
         """Flat indices (type row x cells + cell) of the offences at running sums ``x``."""
         n = self._t.n_cells
@@ -607,58 +607,20 @@ class CrimeEngine:
         part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
         x = x - (bounds - totals)[part]
         flat = np.empty(x.size, dtype=np.int64)
-        own = part == 0
-        if own.any():
-            flat[own] = self._locate(x[own], cum, parts.own_where, parts.own_change)
-        k = 1
-        for where, weight, inside in zip(
-            parts.moved_from, parts.moved_weight, parts.moved_inside, strict=True
+        for k, (where, weight, displaced) in enumerate(
+            zip(parts.where, parts.weight, parts.displaced, strict=True)
         ):
             sel = part == k
-            if sel.any():
-                j = _search(np.cumsum(weight), x[sel])
-                row, cell = np.divmod(where[j], n)
-                slot = np.minimum((pick[sel] * inside[j]).astype(np.int64), inside[j] - 1)
-                flat[sel] = row * n + self._compact[cell, slot]
-            k += 1
-        for where, weight in zip(parts.extra_where, parts.extra_weight, strict=True):
-            sel = part == k
-            if sel.any():
-                flat[sel] = where[_search(np.cumsum(weight), x[sel])]
-            k += 1
+            if not sel.any():
+                continue
+            found = where[_search(np.cumsum(weight), x[sel])]
+            if displaced:  # the offence happens in one of the source's neighbours
+                row, cell = np.divmod(found, n)
+                inside = self._inside[cell]
+                slot = np.minimum((pick[sel] * inside).astype(np.int64), inside - 1)
+                found = row * n + self._compact[cell, slot]
+            flat[sel] = found
         return flat
-
-    def _locate(
-        self, x: FloatArray, cum: FloatArray | None, where: IntArray, change: FloatArray
-    ) -> IntArray:
-        """Flat indices (type row x cells + cell) where the running sum first exceeds ``x``.
-
-        The rates are the standing rates (running sum ``cum``, ``None``: zero; it
-        stops before the market rows, which have none) plus ``change`` at the
-        sorted flat indices ``where``: ``searchsorted`` on the whole sum, without
-        building it.
-        """
-        last = len(self._order) * self._t.n_cells - 1
-        if where.size == 0:
-            assert cum is not None
-            found: IntArray = np.minimum(np.searchsorted(cum, x, side="right"), last)
-            return found
-        step = np.cumsum(change)
-        if cum is None:
-            picked: IntArray = where[_search(step, x)]
-            return picked
-        # Segment s covers [starts[s], ends[s]): the standing running sum plus offset[s].
-        starts = np.concatenate(([0], where))
-        ends = np.concatenate((where, [last + 1]))
-        offset = np.concatenate(([0.0], step))
-        before_end = cum[np.clip(ends - 1, 0, cum.size - 1)]
-        at_end = np.where(ends > starts, before_end + offset, offset)
-        segment = np.minimum(
-            np.searchsorted(np.maximum.accumulate(at_end), x, side="right"), where.size
-        )
-        found = np.searchsorted(cum, x - offset[segment], side="right")
-        located: IntArray = np.minimum(np.clip(found, starts[segment], ends[segment] - 1), last)
-        return located
 
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""

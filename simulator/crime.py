@@ -429,13 +429,13 @@ class CrimeEngine:
         if not self._markets:
             return
         rows = self._state_rows
-        presence = self._presence_hour
+        cells = [m.cell for m in self._markets]
+        at_markets = (
+            self._presence_hour[rows][:, cells].sum(axis=0).tolist() if rows else [0.0] * len(cells)
+        )
         new: list[_Market] = []
-        for m in self._markets:
-            enforcement = 0.0
-            for r in rows:  # in row order, as a sum over the rows would add them
-                enforcement += float(presence[r, m.cell])
-            if rows and enforcement > 0:
+        for m, enforcement in zip(self._markets, at_markets, strict=True):
+            if enforcement > 0:
                 suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement)
                 m.intensity -= suppressed
                 moved = suppressed * spec.displacement_share
@@ -640,9 +640,9 @@ class CrimeEngine:
 
     def _offence(self, k: int, ts: CrimeTypeSpec, cell: int, when: float, hod: int) -> Incident:
         t, pop, rng = self._t, self._pop, self._rng
-        draws = rng.random(9)
+        draws = rng.random(9).tolist()
         u_local, u_pick, u_detect, u_report, u_delay, u_resp, u_arrest, u_follow, u_scene = draws
-        jitter = rng.random(2) - 0.5
+        jitter = (rng.random(2) - 0.5).tolist()
         start, stop = pop.residents_of(cell)
         victim = -1
         if ts.victim != "none" and pop.size > 0:

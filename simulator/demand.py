@@ -184,7 +184,7 @@ class CallGenerator:
         hod = hour % HOURS_PER_DAY
         location = self._location[type_idx]
         cells = np.empty(n, dtype=np.int64)
-        for loc in np.unique(location).tolist():  # one search per kind of location
+        for loc in sorted(set(location.tolist())):  # one search per kind of location
             these = location == loc
             found = np.searchsorted(self._cum_weights[loc, hod], loc_u[these], side="right")
             cells[these] = np.minimum(found, t.n_cells - 1)

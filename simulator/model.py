@@ -28,7 +28,7 @@ from simulator.demand import CallGenerator
 from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
 from simulator.incidents import Incident
 from simulator.patrol import PatrolStrategy, PresenceLog, make_strategy
-from simulator.scenario.schema import HOURS_PER_DAY, Scenario
+from simulator.scenario.schema import HOURS_PER_DAY, Scenario, TerritorySpec
 from simulator.scenario.timeline import PolicyChange, compile_timeline
 from simulator.territory import Territory, build_territory
 from simulator.travel import CircuityTravel
@@ -50,6 +50,27 @@ class _Report:
         """Deliver the incident (the scheduled event)."""
         self._pending.discard(self)
         self._dispatcher.receive(self.incident)
+
+
+_TERRITORIES: dict[str, Territory] = {}  # built territories by their settings (JSON)
+_TERRITORIES_KEPT = 4
+
+
+def shared_territory(spec: TerritorySpec) -> Territory:
+    """The territory of ``spec``, built once per process and shared by later runs.
+
+    A territory is a frozen function of its settings (its seed included) and no
+    run changes it, so the runs of a batch on one city (a worker process runs
+    many) reuse it instead of building it again. The last few are kept.
+    """
+    key = spec.model_dump_json()
+    found = _TERRITORIES.get(key)
+    if found is None:
+        found = build_territory(spec)
+        if len(_TERRITORIES) >= _TERRITORIES_KEPT:
+            del _TERRITORIES[next(iter(_TERRITORIES))]
+        _TERRITORIES[key] = found
+    return found
 
 
 # Named random streams: the order is part of the reproducibility contract.
@@ -83,7 +104,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.n_events = 0
         run = scenario.run
         self.window_h = (run.warmup_days * 24.0, (run.warmup_days + run.days) * 24.0)
-        self.territory = territory if territory is not None else build_territory(scenario.territory)
+        self.territory = (
+            territory if territory is not None else shared_territory(scenario.territory)
+        )
         self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
         self.travel = CircuityTravel(scenario.travel)
         self.calls = CallGenerator(

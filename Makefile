@@ -49,8 +49,9 @@ lint: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/secsim figures $(ARGS)
 
+# Without ARGS: side by side with f5ca564, scaling to 1.5 million residents, 2-worker batch.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_run.py $(ARGS)
+	$(BIN)/python benchmarks/bench_run.py $(if $(ARGS),$(ARGS),--all)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

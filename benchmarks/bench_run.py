@@ -18,16 +18,16 @@ What is measured:
   steps through (the drain after the window is not counted); simulated hours are
   24 times that. Offences and calls are those of the window only.
 * **Peak memory, one fresh process per run**: every timed run (and the
-  tracemalloc run) happens in its own child process started with
-  ``multiprocessing``'s ``spawn`` context, so that one scenario's (or one
+  tracemalloc run) happens in its own child process, a new interpreter
+  (``sys.executable`` running this script in a child mode), so that one scenario's (or one
   repeat's) peak cannot hide another's. The child reports
   ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux) measured *inside
   the child* after its run, plus ``VmHWM`` from ``/proc/self/status`` (Linux).
   Both include the interpreter and imported libraries; the child's ru_maxrss
   before the run (imports and scenario loaded) is shown too.
-  Caveat (Linux): the child is started by vfork + exec and the kernel carries
+  Caveat (Linux): the child is started by fork + exec and the kernel carries
   the parent's high-water mark over the exec, so the child's ru_maxrss is
-  ``max(parent's peak at spawn time, child's own peak)``. The parent therefore
+  ``max(parent's peak at start time, child's own peak)``. The parent therefore
   imports nothing heavy (not even ``simulator``) and its own ru_maxrss is
   printed; ``VmHWM`` belongs to the child's own address space only and is not
   affected. The ``tracemalloc`` peak of Python allocations comes from one extra
@@ -38,13 +38,28 @@ The same seed is used for every repeat, so calls, offences and events must be
 identical across repeats; the script says so if they are not. Repeats run one
 after the other, one child at a time (one core busy).
 
-``--scaling`` runs the territory of ``scenarios/city_500k.yaml`` (same extent,
-same cells) with the residents of every commune scaled by one factor so that
-the total is 50,000, 150,000 and 500,000 residents, each for ``--days`` days
-(one year by default). Only residents (``territory.communes.N.residents``) and
-the non-crime call rate (``demand.rate_per_hour``) are scaled, in proportion;
-agencies (officers, budgets, units, sites) and everything else stay as in the
-file. Offence rates are per 1,000 residents, so offences scale with residents.
+``--scaling`` runs the territory of ``scenarios/metropole_1500k.yaml`` (same
+extent, same cells) with the residents of every commune scaled by one factor so
+that the total is 50,000, 150,000, 500,000 and 1,500,000 residents, each for
+``--days`` days (one year by default). The non-crime call rate
+(``demand.rate_per_hour``) and the size of every agency (budget, officers,
+units, sites) are scaled in proportion; everything else stays as in the file.
+Offence rates are per 1,000 residents, so offences scale with residents.
+
+``--reference COMMIT`` runs every scenario on the code of an older commit too,
+side by side: the commit's files are extracted with ``git archive`` into a
+temporary folder (removed afterwards; the working tree and the repository's
+state are not touched), and each timed run alternates between the two codes,
+one fresh child process each, with the same Python and libraries. Each child
+checks that ``simulator`` was imported from the tree it was meant to run. The
+ratio printed is the reference's median wall time over the current one's.
+
+``--batch`` times ``secsim batch``'s engine (``run_batch``) on 8 runs of
+``scenarios/baseline.yaml`` (one year each) with 1 worker and with 2 workers,
+each in a fresh child process, and prints the speed-up.
+
+``--all`` is what ``make bench`` runs: ``--reference f5ca564`` on the baseline
+and city_500k, then ``--scaling``, then ``--batch``.
 
 Run it from anywhere (paths are relative to the repository root)::
 
@@ -54,6 +69,10 @@ Run it from anywhere (paths are relative to the repository root)::
     .venv/bin/python benchmarks/bench_run.py --scenario scenarios/baseline.yaml \\
         scenarios/city_500k.yaml --repeat 1
     .venv/bin/python benchmarks/bench_run.py --scaling
+    .venv/bin/python benchmarks/bench_run.py --reference f5ca564 --repeat 2 \\
+        --scenario scenarios/baseline.yaml scenarios/city_500k.yaml
+    .venv/bin/python benchmarks/bench_run.py --batch
+    .venv/bin/python benchmarks/bench_run.py --all
 """
 
 from __future__ import annotations
@@ -61,16 +80,18 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import multiprocessing
 import os
 import platform
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -86,8 +107,11 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 # small, because its peak RSS is carried over into each child's ru_maxrss.
 
 DEFAULT_SCENARIO = "scenarios/baseline.yaml"
-SCALING_SCENARIO = "scenarios/city_500k.yaml"
-SCALING_TOTALS = (50_000, 150_000, 500_000)
+SCALING_SCENARIO = "scenarios/metropole_1500k.yaml"
+SCALING_TOTALS = (50_000, 150_000, 500_000, 1_500_000)
+REFERENCE_COMMIT = "f5ca564"  # main before issue 13 (the speed-up's reference)
+ALL_SCENARIOS = ("scenarios/baseline.yaml", "scenarios/city_500k.yaml")
+BATCH_RUNS = 8
 
 
 @dataclass(frozen=True)
@@ -316,32 +340,98 @@ def _child_traced(job: Job) -> int:
 # ---------------------------------------------------------------- parent side
 
 
-def timed_run(job: Job) -> tuple[dict[str, Any], Sample]:
-    """Run ``job`` once in a fresh child process started with 'spawn'.
+def _child(mode: str, root: Path, payload: dict[str, Any]) -> Any:
+    """Run this script as a fresh child process that imports ``simulator`` from ``root``.
+
+    The child is a new interpreter (the same ``sys.executable``), so nothing
+    imported here, and no earlier run, is shared with it.
+
+    Args:
+        mode: ``timed``, ``traced`` or ``batch``.
+        root: The source tree whose ``simulator`` package the child must import.
+        payload: The job, as JSON.
+
+    Returns:
+        What the child printed as JSON on its last line of output.
+    """
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        mode,
+        "--child-root",
+        str(root),
+    ]
+    proc = subprocess.run(
+        cmd, input=json.dumps(payload), capture_output=True, text=True, check=False, cwd=root
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child ({mode}, {root}) failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def timed_run(job: Job, root: Path = REPO_ROOT) -> tuple[dict[str, Any], Sample]:
+    """Run ``job`` once in a fresh child process.
 
     Args:
         job: Scenario, overrides and seed.
+        root: Source tree of the code to run (this checkout by default).
 
     Returns:
         The scenario's description and the run's figures (memory from the child).
     """
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(_child_timed, job).result()
+    out = _child("timed", root, asdict(job))
+    return out["described"], Sample(**out["sample"])
 
 
-def tracemalloc_peak(job: Job) -> int:
+def tracemalloc_peak(job: Job, root: Path = REPO_ROOT) -> int:
     """Peak of Python allocations (bytes) during one extra run, in a fresh child.
 
     Args:
         job: Scenario, overrides and seed.
+        root: Source tree of the code to run.
 
     Returns:
         The tracemalloc peak in bytes.
     """
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(_child_traced, job).result()
+    return int(_child("traced", root, asdict(job)))
+
+
+@contextmanager
+def reference_tree(commit: str) -> Iterator[Path]:
+    """The files of ``commit`` in a temporary folder, removed on exit.
+
+    ``git archive`` reads the commit from the repository without changing it
+    (no worktree entry, no checkout), so the user's files stay as they are.
+
+    Args:
+        commit: Any commit name git understands (``f5ca564``, a tag, ``HEAD~3``).
+
+    Yields:
+        The folder holding the commit's tree.
+    """
+    rev = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if rev.returncode != 0:
+        raise SystemExit(f"bench_run.py: --reference {commit}: not a commit of {REPO_ROOT}")
+    tmp = Path(tempfile.mkdtemp(prefix="secsim-bench-ref-"))
+    try:
+        tree = tmp / "tree"
+        tree.mkdir()
+        archive = subprocess.Popen(
+            ["git", "-C", str(REPO_ROOT), "archive", "--format=tar", rev.stdout.strip()],
+            stdout=subprocess.PIPE,
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], stdin=archive.stdout, check=True)
+        if archive.stdout is not None:
+            archive.stdout.close()
+        if archive.wait() != 0:
+            raise SystemExit(f"bench_run.py: git archive {commit} failed")
+        yield tree
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def median_sample(samples: list[Sample]) -> Sample:
@@ -416,11 +506,13 @@ def format_table(labels: list[str], samples: list[Sample]) -> str:
 
 
 def scaling_overrides(path: Path, total: int) -> list[str]:
-    """Overrides that scale every commune's residents (and the call rate) to ``total``.
+    """Overrides that scale the residents, the call rate and the agencies to ``total``.
 
     Each commune keeps its share of the file's residents (largest remainders
-    make the sum exact); ``demand.rate_per_hour`` is scaled by the same factor.
-    Agencies are left as in the file.
+    make the sum exact); ``demand.rate_per_hour`` and every agency's size
+    (``budget_eur``, ``officers``, ``units``, ``sites``, whichever the file
+    gives) are scaled by the same factor, so that a small city is policed like a
+    small city (at least one officer, unit or site where the file has some).
 
     Args:
         path: The scenario file.
@@ -432,14 +524,23 @@ def scaling_overrides(path: Path, total: int) -> list[str]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     residents = [int(c["residents"]) for c in data["territory"]["communes"]]
     base = sum(residents)
-    exact = [r * total / base for r in residents]
+    factor = total / base
+    exact = [r * factor for r in residents]
     scaled = [int(x) for x in exact]
     by_remainder = sorted(range(len(exact)), key=lambda i: scaled[i] - exact[i])
     for i in by_remainder[: total - sum(scaled)]:
         scaled[i] += 1
     overrides = [f"territory.communes.{i}.residents={n}" for i, n in enumerate(scaled)]
-    rate = float(data["demand"]["rate_per_hour"]) * total / base
+    rate = float(data["demand"]["rate_per_hour"]) * factor
     overrides.append(f"demand.rate_per_hour={rate:.6g}")
+    for name, agency in data["agencies"].items():
+        if "budget_eur" in agency:
+            overrides.append(
+                f"agencies.{name}.budget_eur={float(agency['budget_eur']) * factor:.0f}"
+            )
+        for key in ("officers", "units", "sites"):
+            if key in agency:
+                overrides.append(f"agencies.{name}.{key}={max(1, round(agency[key] * factor))}")
     return overrides
 
 
@@ -485,6 +586,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-tracemalloc", action="store_true", help="skip the extra run under tracemalloc"
     )
     parser.add_argument(
+        "--reference",
+        metavar="COMMIT",
+        help="also run each scenario on COMMIT's code, alternating with this one, and print "
+        "the ratio of wall times (e.g. --reference f5ca564)",
+    )
+    parser.add_argument(
         "--scaling",
         action="store_true",
         help=(
@@ -493,12 +600,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "--scenario and --repeat are ignored)"
         ),
     )
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help=f"time {BATCH_RUNS} runs of {DEFAULT_SCENARIO} with 1 and with 2 workers",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help=f"what `make bench` runs: --reference {REFERENCE_COMMIT} on "
+        f"{' and '.join(ALL_SCENARIOS)} (--repeat 1 unless given), --scaling and --batch",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
+    parser.add_argument("--child", choices=("timed", "traced", "batch"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-root", help=argparse.SUPPRESS)
+    explicit = argv if argv is not None else sys.argv[1:]
     args = parser.parse_args(argv)
     if args.days < 1:
         parser.error("--days must be at least 1")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.all:
+        args.reference = args.reference or REFERENCE_COMMIT
+        if "--scenario" not in explicit:
+            args.scenario = list(ALL_SCENARIOS)
+        if "--repeat" not in explicit:
+            args.repeat = 1
+        args.no_tracemalloc = True
     return args
 
 
@@ -511,28 +639,76 @@ def print_header(machine: dict[str, Any], what: str) -> int:
     return width
 
 
-def bench_scenarios(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
-    """Timed repeats (and a tracemalloc run) of each scenario, each run in a fresh child."""
-    width = print_header(machine, "simulator.run(), each run in a fresh 'spawn' child process")
+def _progress(label: str, sample: Sample, parent_rss: int) -> None:
+    print(
+        f"  {label}: {sample.wall_s:.2f} s, child maxrss {sample.maxrss_kib / 1024:,.1f} MiB"
+        f" (parent's at start {parent_rss / 1024:,.1f} MiB)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _report_runs(samples: list[Sample], traced_peak: int | None) -> dict[str, Any]:
+    """Print the tables and memory lines of one scenario's runs; return them as JSON."""
+    median = median_sample(samples)
+    labels = [f"#{i + 1}" for i in range(len(samples))] + ["median"]
+    print(format_table(labels, [*samples, median]))
+    print()
+    peak = max(s.maxrss_kib for s in samples)
+    print(f"peak RSS (child ru_maxrss RUSAGE_SELF, max over runs): {peak / 1024:,.1f} MiB")
+    print(f"  child VmHWM, max over runs:                          "
+          f"{max(s.hwm_kib for s in samples) / 1024:,.1f} MiB")  # fmt: skip
+    print(f"  child ru_maxrss before its run (imports, scenario):  "
+          f"{max(s.maxrss_before_kib for s in samples) / 1024:,.1f} MiB")  # fmt: skip
+    if traced_peak is not None:
+        print(f"tracemalloc peak (one extra run in its own child, not timed): "
+              f"{traced_peak / 1024**2:,.1f} MiB")  # fmt: skip
+    consistent = len({(s.calls, s.offences, s.events) for s in samples}) == 1
+    if not consistent:
+        print("WARNING: calls, offences or events differ between repeats with the same seed")
+    return {
+        "runs": [asdict(s) for s in samples],
+        "median": asdict(median),
+        "deterministic": consistent,
+        "memory": {
+            "peak_rss_kib": int(peak),
+            "peak_rss_before_runs_kib": max(s.maxrss_before_kib for s in samples),
+            "peak_vmhwm_kib": max(s.hwm_kib for s in samples),
+            "tracemalloc_peak_bytes": traced_peak,
+        },
+    }
+
+
+def bench_scenarios(
+    args: argparse.Namespace, machine: dict[str, Any], reference: Path | None
+) -> dict[str, Any]:
+    """Timed repeats of each scenario, each run in a fresh child; side by side with a reference.
+
+    With a reference tree, repeat ``i`` of the current code and repeat ``i`` of
+    the reference run one after the other, so that a slow spell of the machine
+    hits both.
+    """
+    what = "simulator.run(), each run in a fresh child process"
+    if reference is not None:
+        what += f", side by side with commit {args.reference}"
+    width = print_header(machine, what)
     print(flush=True)
     results = []
+    ratios: list[tuple[str, float, list[float]]] = []
     for name in args.scenario:
         path = resolve(name)
         job = Job(str(path), (f"run.days={args.days}",), args.seed)
         samples: list[Sample] = []
+        ref_samples: list[Sample] = []
         described: dict[str, Any] = {}
         for i in range(args.repeat):
-            parent_rss = _maxrss_kib()
             described, sample = timed_run(job)
             samples.append(sample)
-            print(
-                f"  {shown(path)} run {i + 1}/{args.repeat}: {sample.wall_s:.2f} s,"
-                f" child maxrss {sample.maxrss_kib / 1024:,.1f} MiB"
-                f" (parent's at spawn {parent_rss / 1024:,.1f} MiB)",
-                file=sys.stderr,
-                flush=True,
-            )
-        median = median_sample(samples)
+            _progress(f"{shown(path)} run {i + 1}/{args.repeat}", sample, _maxrss_kib())
+            if reference is not None:
+                _, ref = timed_run(job, reference)
+                ref_samples.append(ref)
+                _progress(f"  {args.reference}'s code, run {i + 1}", ref, _maxrss_kib())
         traced_peak = None
         if not args.no_tracemalloc:
             print("  extra run under tracemalloc ...", file=sys.stderr, flush=True)
@@ -544,46 +720,50 @@ def bench_scenarios(args: argparse.Namespace, machine: dict[str, Any]) -> dict[s
             f" seed={args.seed}, repeat={args.repeat}"
         )
         print()
-        labels = [f"#{i + 1}" for i in range(len(samples))] + ["median"]
-        print(format_table(labels, [*samples, median]))
-        print()
-        peak = max(s.maxrss_kib for s in samples)
-        print(f"peak RSS (child ru_maxrss RUSAGE_SELF, max over runs): {peak / 1024:,.1f} MiB")
-        print(f"  child VmHWM, max over runs:                          "
-              f"{max(s.hwm_kib for s in samples) / 1024:,.1f} MiB")  # fmt: skip
-        print(f"  child ru_maxrss before its run (imports, scenario):  "
-              f"{max(s.maxrss_before_kib for s in samples) / 1024:,.1f} MiB")  # fmt: skip
+        entry = {"scenario": {"path": str(path), **described}, **_report_runs(samples, None)}
         if traced_peak is not None:
+            entry["memory"]["tracemalloc_peak_bytes"] = traced_peak
             print(f"tracemalloc peak (one extra run in its own child, not timed): "
                   f"{traced_peak / 1024**2:,.1f} MiB")  # fmt: skip
-        consistent = len({(s.calls, s.offences, s.events) for s in samples}) == 1
-        if not consistent:
-            print("WARNING: calls, offences or events differ between repeats with the same seed")
+        if reference is not None:
+            print(f"\nthe same runs on commit {args.reference}'s code:")
+            entry["reference"] = _report_runs(ref_samples, None)
+            per_pair = [r.wall_s / s.wall_s for r, s in zip(ref_samples, samples, strict=True)]
+            ratio = median_sample(ref_samples).wall_s / median_sample(samples).wall_s
+            entry["speed_up"] = {"median_ratio": ratio, "per_repeat": per_pair}
+            ratios.append((str(shown(path)), ratio, per_pair))
+            same = (samples[0].calls, samples[0].offences) == (
+                ref_samples[0].calls,
+                ref_samples[0].offences,
+            )
+            print(
+                f"\nspeed-up over {args.reference}: {ratio:.2f}x (median wall time"
+                f" {median_sample(ref_samples).wall_s:.2f} s ->"
+                f" {median_sample(samples).wall_s:.2f} s;"
+                f" per repeat {', '.join(f'{r:.2f}x' for r in per_pair)});"
+                f" calls and offences {'identical' if same else 'differ'}"
+            )
         print()
-        results.append(
-            {
-                "scenario": {"path": str(path), **described},
-                "runs": [asdict(s) for s in samples],
-                "median": asdict(median),
-                "deterministic": consistent,
-                "memory": {
-                    "peak_rss_kib": int(peak),
-                    "peak_rss_before_runs_kib": max(s.maxrss_before_kib for s in samples),
-                    "peak_vmhwm_kib": max(s.hwm_kib for s in samples),
-                    "tracemalloc_peak_bytes": traced_peak,
-                },
-            }
-        )
-    return {"seed": args.seed, "repeat": args.repeat, "scenarios": results}
+        results.append(entry)
+    if ratios:
+        print(f"side-by-side ratio, wall time on {args.reference} / wall time now:")
+        rows = [
+            (name, f"{ratio:.2f}x", f"{min(per):.2f}x - {max(per):.2f}x")
+            for name, ratio, per in ratios
+        ]
+        print(render(("scenario", "speed-up (median)", "range over repeats"), rows))
+        print()
+    return {"seed": args.seed, "repeat": args.repeat, "reference": args.reference,
+            "scenarios": results}  # fmt: skip
 
 
 def bench_scaling(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
-    """One run per resident total on the city_500k territory, each in a fresh child."""
+    """One run per resident total on the metropole territory, each in a fresh child."""
     width = print_header(machine, "scaling of simulator.run() with residents")
     path = resolve(SCALING_SCENARIO)
     print(
         f"  {'scenario'.ljust(width)}  {shown(path)}: same extent and cells, residents of"
-        f" every commune and demand.rate_per_hour scaled in proportion, agencies unchanged;"
+        f" every commune, demand.rate_per_hour and agencies' sizes scaled in proportion;"
         f" days={args.days}, seed={args.seed}, one run each"
     )
     print(flush=True)
@@ -594,12 +774,7 @@ def bench_scaling(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str
         _, sample = timed_run(Job(str(path), overrides, args.seed))
         samples.append(sample)
         runs.append({"target_residents": total, "overrides": list(overrides), **asdict(sample)})
-        print(
-            f"  {total:,d} residents: {sample.wall_s:.2f} s,"
-            f" child maxrss {sample.maxrss_kib / 1024:,.1f} MiB",
-            file=sys.stderr,
-            flush=True,
-        )
+        _progress(f"{total:,d} residents", sample, _maxrss_kib())
     print(format_scaling(samples))
     print()
     sim_days = samples[0].sim_days
@@ -607,7 +782,83 @@ def bench_scaling(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str
         f"wall s: run() in a fresh child; resident-h = residents x {sim_days} simulated days"
         " (warm-up + window) x 24; offences and calls: the window's."
     )
+    print()
     return {"seed": args.seed, "days": args.days, "scaling": runs}
+
+
+def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
+    """``run_batch`` of the same runs with 1 worker, then 2, each in a fresh child."""
+    print_header(machine, f"secsim batch engine, {BATCH_RUNS} runs, 1 worker against 2")
+    print(flush=True)
+    payload = {
+        "scenario": str(resolve(DEFAULT_SCENARIO)),
+        "runs": BATCH_RUNS,
+        "seed": args.seed,
+        "days": args.days,
+    }
+    walls: dict[int, float] = {}
+    for workers in (1, 2):
+        out = _child("batch", REPO_ROOT, {**payload, "workers": workers})
+        if out["failed"]:
+            raise RuntimeError(f"{out['failed']} runs of the batch failed")
+        walls[workers] = float(out["wall_s"])
+        print(f"  {workers} worker(s): {walls[workers]:.2f} s", file=sys.stderr, flush=True)
+    speed_up = walls[1] / walls[2]
+    print(
+        f"batch of {BATCH_RUNS} x {DEFAULT_SCENARIO} ({args.days} days each):"
+        f" 1 worker {walls[1]:.2f} s, 2 workers {walls[2]:.2f} s, speed-up {speed_up:.2f}x"
+        f" ({os.cpu_count()} CPUs; run_batch() timed in a fresh process, worker start included)"
+    )
+    print()
+    return {"runs": BATCH_RUNS, "wall_s": walls, "speed_up": speed_up}
+
+
+def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
+    """Time ``run_batch`` on a throw-away experiment in this (fresh) process."""
+    from simulator.batch.runner import run_batch
+    from simulator.batch.spec import load_experiment
+
+    with tempfile.TemporaryDirectory(prefix="secsim-bench-batch-") as tmp:
+        path = Path(tmp) / "bench_batch.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "bench_batch",
+                    "arms": {"baseline": {"scenario": payload["scenario"]}},
+                    "replicates": payload["runs"],
+                    "seed": payload["seed"],
+                    "days": payload["days"],
+                }
+            ),
+            encoding="utf-8",
+        )
+        spec = load_experiment(path)
+        started = time.perf_counter()
+        report = run_batch(spec, path, Path(tmp) / "store", workers=payload["workers"])
+        wall = time.perf_counter() - started
+    return {"wall_s": wall, "done": report.done, "failed": report.failed}
+
+
+def child_main(mode: str, root: str) -> int:
+    """The child side: read a job on stdin, run it, print the figures as JSON."""
+    sys.path.insert(0, root)  # before the editable install's finder and REPO_ROOT
+    import simulator
+
+    where = Path(simulator.__file__).resolve()
+    if not where.is_relative_to(Path(root).resolve()):
+        raise SystemExit(f"imported simulator from {where}, not from {root}")
+    payload = json.loads(sys.stdin.read())
+    out: Any
+    if mode == "timed":
+        described, sample = _child_timed(Job(payload["path"], tuple(payload["overrides"]),
+                                             payload["seed"]))  # fmt: skip
+        out = {"described": described, "sample": asdict(sample)}
+    elif mode == "traced":
+        out = _child_traced(Job(payload["path"], tuple(payload["overrides"]), payload["seed"]))
+    else:
+        out = _child_batch(payload)
+    print(json.dumps(out))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -620,21 +871,32 @@ def main(argv: list[str] | None = None) -> int:
         The exit status.
     """
     args = parse_args(argv)
+    if args.child:
+        return child_main(args.child, args.child_root or str(REPO_ROOT))
     machine = machine_info()
-    body = bench_scaling(args, machine) if args.scaling else bench_scenarios(args, machine)
-    parent_rss = _maxrss_kib()
-    print(
-        f"parent process ru_maxrss: {parent_rss / 1024:,.1f} MiB (a floor for each child's"
-        " ru_maxrss: Linux keeps the parent's high-water mark across vfork + exec; VmHWM is"
-        " the child's own)"
-    )
-    if not args.scaling:
+    body: dict[str, Any] = {}
+    if args.all or not (args.scaling or args.batch):
+        if args.reference:
+            with reference_tree(args.reference) as tree:
+                body.update(bench_scenarios(args, machine, tree))
+        else:
+            body.update(bench_scenarios(args, machine, None))
         print(
             "wall s: run() as seen by the caller in the child; sim s: its simulation part;"
             " rates are per wall second; sim days = warm-up + window days;"
             " resident-h = residents x sim days x 24; calls and offences: the window's."
         )
-
+        print()
+    if args.all or args.scaling:
+        body.update(bench_scaling(args, machine))
+    if args.all or args.batch:
+        body["batch"] = bench_batch(args, machine)
+    parent_rss = _maxrss_kib()
+    print(
+        f"parent process ru_maxrss: {parent_rss / 1024:,.1f} MiB (a floor for each child's"
+        " ru_maxrss: Linux keeps the parent's high-water mark across fork + exec; VmHWM is"
+        " the child's own)"
+    )
     if args.json:
         out = Path(args.json)
         payload = {"machine": machine, **body, "parent_maxrss_kib": parent_rss}

@@ -29,7 +29,7 @@ as complaints at the station.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +45,15 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 HOURS_PER_YEAR = 8760.0
 _ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
+# Patrol guardianship x deterrence below this changes a rate by less than a part in
+# a billion: the cell counts as unpatrolled (residual deterrence decays by e each
+# hour, so a cell leaves the patrolled set about a day after the patrol left).
+_NEGLIGIBLE_EXPONENT = 1e-9
+# Near-repeat risk below this (offences per hour in a cell) is dropped: it would
+# take a million years to make one offence.
+_NEGLIGIBLE_RATE = 1e-10
+# The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate
+_NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatArray:
@@ -55,6 +64,58 @@ def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatA
     kernel[radius, radius] = 0.0
     box = ndimage.correlate(grid.reshape(ny, nx), kernel, mode="constant", cval=0.0)
     return np.asarray(box.ravel(), dtype=grid.dtype)
+
+
+def neighbour_table(nx: int, ny: int) -> IntArray:
+    """The eight neighbours of each cell of an nx x ny grid (-1 outside the grid)."""
+    j, i = np.divmod(np.arange(nx * ny, dtype=np.int64), nx)
+    out = np.full((nx * ny, len(_NEIGHBOUR_OFFSETS)), -1, dtype=np.int64)
+    for o, (dj, di) in enumerate(_NEIGHBOUR_OFFSETS):
+        tj, ti = j + dj, i + di
+        ok = (tj >= 0) & (tj < ny) & (ti >= 0) & (ti < nx)
+        out[ok, o] = tj[ok] * nx + ti[ok]
+    return out
+
+
+def _neighbour_sum_3d(grids: FloatArray) -> FloatArray:
+    """Sum over the eight neighbours of each cell, for a stack of grids (..., ny, nx)."""
+    out = np.zeros_like(grids)
+    ny, nx = grids.shape[-2:]
+    for dj, di in _NEIGHBOUR_OFFSETS:
+        rows_to = slice(max(-dj, 0), ny - max(dj, 0))
+        rows_from = slice(max(dj, 0), ny - max(-dj, 0))
+        cols_to = slice(max(-di, 0), nx - max(di, 0))
+        cols_from = slice(max(di, 0), nx - max(-di, 0))
+        out[..., rows_to, cols_to] += grids[..., rows_from, cols_from]
+    return out
+
+
+def _search(cum: FloatArray, x: FloatArray) -> IntArray:
+    """Index of the first running sum above each ``x`` (the last one at most)."""
+    found: IntArray = np.minimum(np.searchsorted(cum, x, side="right"), cum.size - 1)
+    return found
+
+
+@dataclass
+class _HourParts:
+    """The parts of one hour's rates drawn apart from the standing rates.
+
+    Attributes:
+        where: Flat indices (type row x cells + cell) of each part.
+        weight: Rate of each index (displaced parts: per neighbour x neighbours).
+        displaced: Whether the part's offences happen next door to the index.
+    """
+
+    where: list[IntArray] = field(default_factory=list)
+    weight: list[FloatArray] = field(default_factory=list)
+    displaced: list[bool] = field(default_factory=list)
+
+    def add(self, where: IntArray, weight: FloatArray, *, displaced: bool = False) -> None:
+        """Add a part (nothing if empty)."""
+        if where.size:
+            self.where.append(where)
+            self.weight.append(weight)
+            self.displaced.append(displaced)
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -150,17 +211,37 @@ class CrimeEngine:
         self._new_id = new_id
         n = territory.n_cells
         self._off_land = None if territory.land.all() else np.flatnonzero(~territory.land)
+        self._land_grid = territory.land.reshape(territory.ny, territory.nx).astype(float)
         # State that lives through policy changes.
         self._effective = np.zeros((len(agencies), n))  # presence with residual decay
         self._last_presence = np.zeros((len(agencies), n))
         self._presence_hour = np.zeros((len(agencies), n))
+        self._touched_last = np.empty(0, dtype=np.int64)  # entries of _presence_hour set
         self._presence_day = np.zeros(n)
         self._victims_day = np.zeros(n)
         self._near_repeat = np.zeros(n)
         self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
         self.types = list(spec.types)
-        self.expected = np.zeros((len(self.types), n))  # sum of hourly rates (for tests)
+        # Neighbours inside the grid of each cell, listed first, and how many they are.
+        if territory.kind != "point":
+            table = neighbour_table(territory.nx, territory.ny)
+            # Off land is no neighbour: nothing is displaced or repeats there.
+            table[(table >= 0) & ~territory.land[table]] = -1
+            self._neighbour_table = table
+            first = np.argsort(table < 0, axis=1, kind="stable")
+            self._compact = np.take_along_axis(table, first, axis=1)
+            self._inside = (table >= 0).sum(axis=1)
+        else:
+            self._neighbour_table = np.empty((n, 0), dtype=np.int64)
+            self._compact = np.zeros((n, 1), dtype=np.int64)
+            self._inside = np.zeros(n, dtype=np.int64)
+        # The expected offences (sum of hourly rates, for tests) are kept as the hours
+        # of each hour of the week, times the standing rates, plus what changed them.
+        self._hours_seen = np.zeros(HOURS_PER_WEEK)
+        self._order: list[int] = []  # offence types in the order of the hourly draw
+        self._expected_extra = np.zeros((len(self.types), n))  # rows in draw order
+        self._expected_moved = np.zeros((len(self.types), n))  # to each neighbour
         self._configure(spec, cctv, agencies)
         self._markets = self._place_markets()
 
@@ -184,9 +265,17 @@ class CrimeEngine:
         )
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
+        if hasattr(self, "_standing_cum"):  # bank the expectation of the old standing rates
+            self._expected_extra += self._expected_base()[self._order]
+            self._hours_seen[:] = 0.0
+        # Offence types in the order of the hourly draw: ordinary ones, then markets.
+        self._order = [k for k, t in enumerate(self._type_specs) if t.target != "market"]
+        self._n_ordinary = len(self._order)
+        self._order += [k for k, t in enumerate(self._type_specs) if t.target == "market"]
+        self._deterrence = np.array([self._type_specs[k].deterrence for k in self._order])
         if rebuild:
             self.attractiveness = _attractiveness(territory, spec)
-            self._rate0 = self._base_rates(self._occupancy)
+            self._rate0 = self._base_rates(self._occupancy)[self._order[: self._n_ordinary]]
         self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
         strengths = spec.guardianship.model_dump()
         self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
@@ -218,6 +307,7 @@ class CrimeEngine:
                 for t in self._type_specs
             ]
         )
+        self._standing_cum = self._standing_rates()
 
     # ----------------------------------------------------------------- set-up
 
@@ -247,19 +337,96 @@ class CrimeEngine:
                 rates[k] = w * (per_week / total)
         return rates
 
+    def _standing_rates(self) -> FloatArray:
+        """Running sums, per hour of the week, of the rates with no patrol about.
+
+        The rate of an ordinary type in a cell is its base rate deterred by the
+        standing guardianship (CCTV, citizen watch), plus the share of what is
+        deterred next door that comes over (displacement). Row ``hw`` runs over
+        the types in draw order, then the cells; the hourly draw changes it only
+        where patrols, near repeats or markets are.
+        """
+        t = self._t
+        n = t.n_cells
+        cum = np.zeros((HOURS_PER_WEEK, max(1, self._n_ordinary * n)))
+        share = self.spec.displacement_share / 8.0 if t.kind != "point" else 0.0
+        guarded = np.flatnonzero(self._static_guard > 0)  # CCTV and watch: few cells
+        for p in range(self._n_ordinary):
+            rate = cum[:, p * n : (p + 1) * n]
+            rate[:] = self._rate0[p]
+            if guarded.size == 0 or self._deterrence[p] <= 0:
+                continue
+            base = rate[:, guarded]
+            kept = base * np.exp(-self._deterrence[p] * self._static_guard[guarded])
+            rate[:, guarded] = kept
+            if share > 0:
+                moved = (base - kept) * share
+                for o in range(self._neighbour_table.shape[1]):
+                    target = self._neighbour_table[guarded, o]
+                    inside = target >= 0  # one source per target for a given offset
+                    rate[:, target[inside]] += moved[:, inside]
+        np.cumsum(cum, axis=1, out=cum)
+        return cum
+
+    def _expected_base(self) -> FloatArray:
+        n = self._t.n_cells
+        out = np.zeros((len(self.types), n))
+        if self._n_ordinary:
+            rates = np.diff(self._standing_cum, axis=1, prepend=0.0)
+            per_cell = self._hours_seen @ rates
+            for p in range(self._n_ordinary):
+                out[self._order[p]] = per_cell[p * n : (p + 1) * n]
+        return out
+
+    @property
+    def expected(self) -> FloatArray:
+        """Expected offences by type and cell so far: the hourly rates summed over the hours."""
+        t = self._t
+        extra = self._expected_extra.copy()
+        if t.kind != "point":
+            moved = self._expected_moved.reshape(-1, t.ny, t.nx)
+            extra += _neighbour_sum_3d(moved).reshape(extra.shape)
+        ordered = np.zeros_like(extra)
+        ordered[self._order] = extra
+        out: FloatArray = self._expected_base() + ordered
+        if self._off_land is not None:  # displaced shares that would fall off land are lost
+            out[:, self._off_land] = 0.0
+        return out
+
     def _place_markets(self) -> list[_Market]:
         cells = initial_market_cells(self._t, self.spec, self.attractiveness)
         return [_Market(int(c), 1.0, 1.0) for c in cells]
 
     # ----------------------------------------------------------------- hourly update
 
-    def observe_presence(self, presence_hours: FloatArray) -> None:
-        """Take the presence log's totals (agency x cell) at the start of an hour."""
-        np.subtract(presence_hours, self._last_presence, out=self._presence_hour)
-        self._last_presence[:] = presence_hours
+    def observe_presence(self, presence_hours: FloatArray, touched: IntArray | None = None) -> None:
+        """Take the presence log's totals (agency x cell) at the start of an hour.
+
+        Args:
+            presence_hours: The log's hours so far, agency x cell.
+            touched: Flat indices of the entries that changed since the last call
+                (``PresenceLog.take_touched``); ``None`` compares every entry.
+        """
+        if touched is None:
+            np.subtract(presence_hours, self._last_presence, out=self._presence_hour)
+            self._last_presence[:] = presence_hours
+            self._effective *= self._decay
+            self._effective += self._presence_hour
+            self._presence_day += self._presence_hour.sum(axis=0)
+            self._touched_last = np.flatnonzero(self._presence_hour)
+            return
+        hour_flat = self._presence_hour.reshape(-1)
+        last_flat = self._last_presence.reshape(-1)
+        hour_flat[self._touched_last] = 0.0
+        now = presence_hours.reshape(-1)[touched]
+        added = now - last_flat[touched]
+        hour_flat[touched] = added
+        last_flat[touched] = now
         self._effective *= self._decay
-        self._effective += self._presence_hour
-        self._presence_day += self._presence_hour.sum(axis=0)
+        self._effective.reshape(-1)[touched] += added
+        cells = np.unique(touched % self._t.n_cells)
+        self._presence_day[cells] += self._presence_hour[:, cells].sum(axis=0)
+        self._touched_last = touched
 
     def market_activity(self) -> dict[int, float]:
         """Current intensity of each drug-market cell."""
@@ -270,11 +437,14 @@ class CrimeEngine:
         if not self._markets:
             return
         rows = self._state_rows
-        enforcement = self._presence_hour[rows].sum(axis=0) if rows else None
+        cells = [m.cell for m in self._markets]
+        at_markets = (
+            self._presence_hour[rows][:, cells].sum(axis=0).tolist() if rows else [0.0] * len(cells)
+        )
         new: list[_Market] = []
-        for m in self._markets:
-            if enforcement is not None and enforcement[m.cell] > 0:
-                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement[m.cell])
+        for m, enforcement in zip(self._markets, at_markets, strict=True):
+            if enforcement > 0:
+                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement)
                 m.intensity -= suppressed
                 moved = suppressed * spec.displacement_share
                 if moved > 0:
@@ -314,52 +484,154 @@ class CrimeEngine:
         return options[int(self._rng.integers(len(options)))] if options else cell
 
     def offences_in_hour(self, hour: int) -> list[Incident]:
-        """Draw the offences of [hour, hour + 1) and decide how each becomes known."""
+        """Draw the offences of [hour, hour + 1) and decide how each becomes known.
+
+        The standing rates (no patrol about) are summed once per hour of the
+        week. Offences at standing rates are drawn from those sums, and each is
+        kept with the chance that the patrol deterring its cell now leaves it
+        (thinning a Poisson process gives the Poisson process of the lower
+        rates). What patrols deter, near-repeat risk and drug markets are drawn
+        apart, as a second Poisson count over those parts: the displaced share
+        of what patrols deter goes an eighth to each neighbour (a second
+        uniform picks it).
+        """
         t = self._t
+        n = t.n_cells
         hw = hour % HOURS_PER_WEEK
         hod = hour % 24
         self._update_markets(hour)
-        guard = self._static_guard + self._agency_strength @ self._effective
-        self._near_repeat *= self._nr_decay
-        market = np.zeros(t.n_cells)
-        for m in self._markets:
-            market[m.cell] += m.intensity
-        n_markets0 = max(1, self.spec.drug_markets.count)
-        out: list[Incident] = []
-        for k, ts in enumerate(self._type_specs):
-            if ts.target == "market":
-                rate0 = self._market_rate[k] * self._profile[k, hod] * market / n_markets0
-            else:
-                rate0 = self._rate0[k, hw].astype(float)
-            rate = rate0 * np.exp(-ts.deterrence * guard)
-            if self.spec.displacement_share > 0 and t.kind != "point":
-                deterred = rate0 - rate
-                rate = (
-                    rate + self.spec.displacement_share * neighbour_sum(deterred, t.nx, t.ny) / 8.0
-                )
-            if ts.near_repeat:
-                rate = rate + self._near_repeat * np.exp(-ts.deterrence * guard)
-            if self._off_land is not None:
-                # Displacement and near-repeat spill over to neighbours: not off land.
-                rate[self._off_land] = 0.0
-            self.expected[k] += rate
-            total = float(rate.sum())
-            n = int(self._rng.poisson(total)) if total > 0 else 0
-            if n == 0:
-                continue
-            cum = np.cumsum(rate)
-            cells = np.minimum(
-                np.searchsorted(cum, self._rng.random(n) * cum[-1], side="right"), t.n_cells - 1
+        risk = self._near_repeat
+        risk *= self._nr_decay
+        risk[risk < _NEGLIGIBLE_RATE] = 0.0
+        self._hours_seen[hw] += 1.0
+        patrol = self._agency_strength @ self._effective
+        m = self._n_ordinary
+        d_max = float(self._deterrence.max()) if self._deterrence.size else 0.0
+        cells = (
+            np.flatnonzero(patrol > _NEGLIGIBLE_EXPONENT / d_max)
+            if d_max > 0 and m
+            else np.empty(0, dtype=np.int64)
+        )
+        deterrence = self._deterrence[:, None]
+        share = self.spec.displacement_share / 8.0
+        parts = _HourParts()
+        # What patrols deter where they are, and the share of it displaced next door.
+        if cells.size:
+            standing = self._static_guard[cells]
+            base = self._rate0[:, hw][:, cells].astype(float)
+            lost = base * (
+                np.exp(-deterrence[:m] * standing)
+                - np.exp(-deterrence[:m] * (standing + patrol[cells]))
             )
-            times = hour + self._rng.random(n)
-            for cell, when in zip(cells, times, strict=True):
-                out.append(self._offence(k, ts, int(cell), float(when), hod))
+            where = ((np.arange(m) * n)[:, None] + cells).ravel()
+            self._expected_extra.reshape(-1)[where] -= lost.ravel()
+            if share > 0:
+                moved = lost * share
+                self._expected_moved.reshape(-1)[where] += moved.ravel()
+                parts.add(where, (moved * self._inside[cells]).ravel(), displaced=True)
+        # Near-repeat risk, deterred like the rest.
+        for p in range(m):
+            if self._type_specs[self._order[p]].near_repeat:
+                at = np.flatnonzero(risk)
+                kept = np.exp(-self._deterrence[p] * (self._static_guard[at] + patrol[at]))
+                parts.add(p * n + at, risk[at] * kept)
+        # Drug markets: their own cells, and the displaced share of what is deterred.
+        if len(self._order) > m and self._markets:
+            market: dict[int, float] = {}
+            for mk in self._markets:
+                market[mk.cell] = market.get(mk.cell, 0.0) + mk.intensity
+            at = np.array(sorted(market), dtype=np.int64)
+            intensity = np.array([market[c] for c in at.tolist()])
+            rows = np.arange(m, len(self._order))
+            scale = np.array(
+                [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
+            )
+            rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
+            kept = np.exp(-deterrence[m:] * (self._static_guard[at] + patrol[at]))
+            where = ((rows * n)[:, None] + at).ravel()
+            parts.add(where, (rate * kept).ravel())
+            if share > 0:
+                moved = rate * (1.0 - kept) * share
+                self._expected_moved.reshape(-1)[where] += moved.ravel()
+                parts.add(where, (moved * self._inside[at]).ravel(), displaced=True)
+        for where, weight, displaced in zip(
+            parts.where, parts.weight, parts.displaced, strict=True
+        ):
+            if not displaced:
+                self._expected_extra.reshape(-1)[where] += weight
+
+        out: list[Incident] = []
+        drawn: list[IntArray] = []
+        if m:
+            cum = self._standing_cum[hw]
+            count = int(self._rng.poisson(cum[-1])) if cum[-1] > 0 else 0
+            if count:
+                found = np.searchsorted(cum, self._rng.random(count) * cum[-1], side="right")
+                flat = np.minimum(found, cum.size - 1)
+                keep = self._rng.random(count) < self._kept_share(flat, hw, patrol)
+                drawn.append(flat[keep])
+        totals = np.array([float(w.sum()) for w in parts.weight])
+        total = float(totals.sum())
+        count = int(self._rng.poisson(total)) if total > 0 else 0
+        if count:
+            x = self._rng.random(count) * total
+            pick = self._rng.random(count)
+            drawn.append(self._place(x, pick, totals, parts))
+        flat = np.concatenate(drawn) if drawn else np.empty(0, dtype=np.int64)
+        if flat.size:
+            times = hour + self._rng.random(flat.size)
+            for f, when in zip(flat.tolist(), times.tolist(), strict=True):
+                p, cell = divmod(f, n)
+                k = self._order[p]
+                out.append(self._offence(k, self._type_specs[k], cell, when, hod))
         out.sort(key=lambda i: i.t_occurred_h)
         if hod == 0 and hour > 0:
             self._pop.daily_update(self._presence_day, self._victims_day)
             self._presence_day[:] = 0.0
             self._victims_day[:] = 0.0
         return out
+
+    def _kept_share(self, flat: IntArray, hw: int, patrol: FloatArray) -> FloatArray:
+        """Share of the standing rate at ``flat`` (type row x cells + cell) left by patrols.
+
+        The standing rate of a cell is its base rate under standing guardianship
+        plus what is displaced into it; patrols deter the first part only.
+        """
+        n = self._t.n_cells
+        p, cell = np.divmod(flat, n)
+        cum = self._standing_cum[hw]
+        standing = cum[flat] - np.where(flat > 0, cum[flat - 1], 0.0)
+        delta = self._deterrence[p]
+        own = self._rate0[p, hw, cell] * np.exp(-delta * self._static_guard[cell])
+        lost = own * (1.0 - np.exp(-delta * patrol[cell]))
+        share: FloatArray = np.where(
+            standing > 0, 1.0 - lost / np.where(standing > 0, standing, 1.0), 0.0
+        )
+        return share
+
+    def _place(
+        self, x: FloatArray, pick: FloatArray, totals: FloatArray, parts: _HourParts
+    ) -> IntArray:
+        """Flat indices (type row x cells + cell) of the offences at running sums ``x``."""
+        n = self._t.n_cells
+        bounds = np.cumsum(totals)
+        part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
+        x = x - (bounds - totals)[part]
+        flat = np.empty(x.size, dtype=np.int64)
+        for k, (where, weight, displaced) in enumerate(
+            zip(parts.where, parts.weight, parts.displaced, strict=True)
+        ):
+            sel = part == k
+            if not sel.any():
+                continue
+            found = where[_search(np.cumsum(weight), x[sel])]
+            if displaced:  # the offence happens in one of the source's neighbours
+                row, cell = np.divmod(found, n)
+                inside = self._inside[cell]
+                slot = np.minimum((pick[sel] * inside).astype(np.int64), inside - 1)
+                found = row * n + self._compact[cell, slot]
+            flat[sel] = found
+        return flat
 
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""
@@ -374,14 +646,16 @@ class CrimeEngine:
             grid[j0:j1, i0:i1] += nr.triggered * (1 - nr.same_cell_share) / neighbours / tau_h
             grid[j, i] -= nr.triggered * (1 - nr.same_cell_share) / neighbours / tau_h
             grid[j, i] += nr.triggered * nr.same_cell_share / tau_h
+            if self._off_land is not None:  # the spill-over onto cells off land is lost
+                grid[j0:j1, i0:i1] *= self._land_grid[j0:j1, i0:i1]
         else:
             grid[j, i] += nr.triggered / tau_h
 
     def _offence(self, k: int, ts: CrimeTypeSpec, cell: int, when: float, hod: int) -> Incident:
         t, pop, rng = self._t, self._pop, self._rng
-        draws = rng.random(9)
+        draws = rng.random(9).tolist()
         u_local, u_pick, u_detect, u_report, u_delay, u_resp, u_arrest, u_follow, u_scene = draws
-        jitter = rng.random(2) - 0.5
+        jitter = (rng.random(2) - 0.5).tolist()
         start, stop = pop.residents_of(cell)
         victim = -1
         if ts.victim != "none" and pop.size > 0:

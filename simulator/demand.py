@@ -186,14 +186,12 @@ class CallGenerator:
 
         t = self._territory
         hod = hour % HOURS_PER_DAY
-        cum = self._cum_weights[self._location[type_idx], hod]
-        cells = np.array(
-            [
-                min(int(np.searchsorted(c, u, side="right")), t.n_cells - 1)
-                for c, u in zip(cum, loc_u, strict=True)
-            ],
-            dtype=np.int64,
-        )
+        location = self._location[type_idx]
+        cells = np.empty(n, dtype=np.int64)
+        for loc in sorted(set(location.tolist())):  # one search per kind of location
+            these = location == loc
+            found = np.searchsorted(self._cum_weights[loc, hod], loc_u[these], side="right")
+            cells[these] = np.minimum(found, t.n_cells - 1)
         prio_cum = self._prio_cum[type_idx]
         priority = 1 + np.minimum((prio_u[:, None] >= prio_cum).sum(axis=1), prio_cum.shape[1] - 1)
         on_scene = on_scene_hours(self._spec.on_scene, self._on_scene_mean[type_idx], z, e)

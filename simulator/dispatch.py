@@ -236,30 +236,39 @@ class Dispatcher:
             self._close(incident, Outcome.NO_AGENCY)
             return
         for a in agencies:
-            unit = self._nearest_available(a, incident)
-            if unit is not None:
-                self._assign(unit, incident)
+            found = self._nearest_available(a, incident)
+            if found is not None:
+                self._assign(*found, incident)
                 return
         self._queues[incident.priority - 1][incident.incident_id] = incident
 
-    def _nearest_available(self, agency: int, incident: Incident) -> Unit | None:
+    def _nearest_available(self, agency: int, incident: Incident) -> tuple[Unit, float] | None:
+        """The available unit of ``agency`` quickest to reach ``incident``, and its travel time.
+
+        Ties go to the lower unit number.
+        """
         pool = self._available[agency]
         if not pool:
             return None
+        now = self._now()
         units = list(pool.values())
-        positions = np.array([u.position() for u in units])
+        positions = np.array([u.position(now) for u in units])
         dist = np.hypot(positions[:, 0] - incident.x_m, positions[:, 1] - incident.y_m)
-        times = self._travel.response_h(dist, int(self._now()) % 24, incident.priority)
+        times = self._travel.response_h(dist, int(now) % 24, incident.priority)
+        if len(units) == 1:
+            return units[0], float(times[0])
         numbers = np.array([u.number for u in units])
         best = int(np.lexsort((numbers, times))[0])
-        return units[best]
+        return units[best], float(times[best])
 
-    def _assign(self, unit: Unit, incident: Incident) -> None:
+    def _assign(self, unit: Unit, travel: float | None, incident: Incident) -> None:
+        """Send ``unit`` to ``incident`` (``travel``: its travel time, if already known)."""
         now = self._now()
         self._available[unit.agency.index].pop(unit.unique_id, None)
-        x, y = unit.position()
-        dist = np.array([np.hypot(x - incident.x_m, y - incident.y_m)])
-        travel = float(self._travel.response_h(dist, int(now) % 24, incident.priority)[0])
+        if travel is None:
+            x, y = unit.position(now)
+            dist = np.array([np.hypot(x - incident.x_m, y - incident.y_m)])
+            travel = float(self._travel.response_h(dist, int(now) % 24, incident.priority)[0])
         incident.t_dispatched_h = now
         incident.agency = unit.agency.name
         incident.unit = unit.unique_id
@@ -327,7 +336,7 @@ class Dispatcher:
             return
         job = self._next_job(unit)
         if job is not None:
-            self._assign(unit, job)
+            self._assign(unit, None, job)
             return
         if not fresh:
             unit.become_available()

@@ -13,8 +13,11 @@ same calls.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import json
+import warnings
 from collections.abc import Callable
-from typing import Any
 
 import mesa
 import numpy as np
@@ -26,9 +29,10 @@ from simulator.demand import CallGenerator
 from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
 from simulator.incidents import Incident
 from simulator.patrol import PatrolStrategy, PresenceLog, make_strategy
-from simulator.scenario.schema import HOURS_PER_DAY, Scenario
+from simulator.scenario.schema import HOURS_PER_DAY, Scenario, TerritorySpec
 from simulator.scenario.timeline import PolicyChange, compile_timeline
 from simulator.territory import Territory, build_territory
+from simulator.territory_file import data_files
 from simulator.travel import CircuityTravel
 from simulator.units import StateInterval, Unit
 
@@ -50,6 +54,28 @@ class _Report:
         self._dispatcher.receive(self.incident)
 
 
+_TERRITORIES: dict[str, Territory] = {}  # built territories by their settings (JSON)
+_TERRITORIES_KEPT = 4
+
+
+def shared_territory(spec: TerritorySpec) -> Territory:
+    """The territory of ``spec``, built once per process and shared by later runs.
+
+    A territory is a frozen function of its settings (its seed included) and no
+    run changes it, so the runs of a batch on one city (a worker process runs
+    many) reuse it instead of building it again. The last few are kept.
+    """
+    # A file territory is also a function of its files: an edited file is read again.
+    key = spec.model_dump_json() + json.dumps(data_files(spec), sort_keys=True)
+    found = _TERRITORIES.get(key)
+    if found is None:
+        found = build_territory(spec)
+        if len(_TERRITORIES) >= _TERRITORIES_KEPT:
+            del _TERRITORIES[next(iter(_TERRITORIES))]
+        _TERRITORIES[key] = found
+    return found
+
+
 # Named random streams: the order is part of the reproducibility contract.
 STREAMS = ("calls", "patrol", "mesa", "citizens", "crime")
 
@@ -63,15 +89,27 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         territory: A pre-built territory (built from the scenario if omitted).
     """
 
+    time: float  # Mesa's clock (model hours); annotated for the type checker only
+
     def __init__(self, scenario: Scenario, seed: int, territory: Territory | None = None):
         streams = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
         super().__init__(rng=np.random.default_rng(streams["mesa"]))
+        # Our own event list: a heap of (time, order of scheduling, callback) tuples.
+        # Mesa's makes an Event object and a weak reference per event; the order is
+        # the same as Mesa's (time, then the hourly step first, then scheduling
+        # order), and callbacks are held strongly.
+        self._default_schedule.stop()
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._event_order = itertools.count()
+        self._next_step = 1.0
         self.spec = scenario  # `scenario` is a Mesa property of its own
         self.seed = seed
         self.n_events = 0
         run = scenario.run
         self.window_h = (run.warmup_days * 24.0, (run.warmup_days + run.days) * 24.0)
-        self.territory = territory if territory is not None else build_territory(scenario.territory)
+        self.territory = (
+            territory if territory is not None else shared_territory(scenario.territory)
+        )
         self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
         self.travel = CircuityTravel(scenario.travel)
         self.calls = CallGenerator(
@@ -262,10 +300,54 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         sites = [a.site_cells for a in self.agencies if a.site_cells.size]
         return np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
 
-    def schedule_event(self, function: Callable[..., None], **kwargs: Any) -> Any:
-        """Schedule an event, counting it (for the benchmark's events per second)."""
+    def schedule_event(
+        self,
+        function: Callable[[], None],
+        *,
+        at: float | None = None,
+        after: float | None = None,
+    ) -> None:
+        """Schedule a one-off event at ``at`` (or ``after`` hours from now), counting it.
+
+        Events at the same time run after the hourly step due then, in the order
+        they were scheduled (as with Mesa's ``schedule_event`` at default priority).
+
+        Raises:
+            ValueError: If both or neither of ``at`` and ``after`` are given, or the
+                time is in the past.
+        """
+        if (at is None) == (after is None):
+            raise ValueError("Specify exactly one of 'at' or 'after'")
+        now = float(self.time)
+        when = at if at is not None else now + float(after or 0.0)
+        if when < now:
+            raise ValueError(f"Cannot schedule event in the past: {when} < {now}")
         self.n_events += 1
-        return super().schedule_event(function, **kwargs)
+        heapq.heappush(self._events, (when, next(self._event_order), function))
+
+    def _advance_time(self, until: float) -> None:
+        """Run the hourly steps and the events due up to ``until`` (Mesa's hook)."""
+        now = float(self.time)
+        if until <= now:
+            warnings.warn(f"end time {until} is not after time {now}", RuntimeWarning, 2)
+            return
+        events = self._events
+        pop = heapq.heappop
+        while True:
+            step_at = self._next_step
+            if events and events[0][0] < step_at:
+                when = events[0][0]
+                if when > until:
+                    break
+                self.time = when
+                pop(events)[2]()
+            else:
+                if step_at > until:
+                    break
+                self.time = step_at
+                self._next_step = step_at + 1.0
+                self._do_step()
+        self.time = until
 
     # ----------------------------------------------------------------- hourly update
 
@@ -279,8 +361,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         for units in self.units:
             for unit in units:
                 unit.advance_patrol(float(hour))
+        touched = self.presence.take_touched()
         if self.crime is not None:
-            self.crime.observe_presence(self.presence.hours)
+            self.crime.observe_presence(self.presence.hours, touched)
         # Legs are played up to now, so the snapshots bound the window's presence.
         if hour * 1.0 == self.window_h[0]:
             self._presence_at_window_start = self.presence.snapshot()

@@ -127,11 +127,24 @@ class PresenceLog:
 
     def __init__(self, n_agencies: int, n_cells: int):
         self.hours = np.zeros((n_agencies, n_cells))
+        self._n_cells = n_cells
+        self._touched: list[int] = []  # flat (agency, cell) entries added to since last taken
 
     def add(self, agency: int, cell: int, start_h: float, end_h: float) -> None:
         """Record presence over [start_h, end_h)."""
         if end_h > start_h:
             self.hours[agency, cell] += end_h - start_h
+            self._touched.append(agency * self._n_cells + cell)
+
+    def take_touched(self) -> IntArray:
+        """The flat indices into ``hours`` added to since the last call, sorted, once each.
+
+        Readers that follow the log hour by hour (the crime engine) then look only
+        at what changed, not at every agency and cell.
+        """
+        touched = np.unique(np.array(self._touched, dtype=np.int64))
+        self._touched.clear()
+        return touched
 
     def snapshot(self) -> FloatArray:
         """A copy of the hours so far (to take differences over a window)."""

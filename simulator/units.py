@@ -175,25 +175,35 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self.y += (ty - self.y) * share
             self.cell = self._territory.cell_at(self.x, self.y)
 
-    def position(self) -> tuple[float, float]:
+    def position(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is now (on a patrol leg: interpolated along it).
 
         Plays the patrol legs completed by now, which draws patrol targets: only
         the model itself may call it. Observers use :meth:`where`.
-        """
-        self.advance_patrol(self._now())
-        return self.where()
 
-    def where(self) -> tuple[float, float]:
+        Args:
+            now: The model's current time, when the caller has it at hand.
+        """
+        if now is None:
+            now = self._now()
+        if self.state is UnitState.AVAILABLE and self._leg_end <= now:
+            self.advance_patrol(now)
+        return self.where(now)
+
+    def where(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is, as far as the model has played its patrol (read-only).
 
         Never plays a leg nor draws a random number, so looking does not change
         the run. An idle unit is interpolated along its current leg; a leg that
         ended after the last hourly update shows the unit at that leg's cell
         until the model plays the next one (at most an hour later).
+
+        Args:
+            now: The model's current time, when the caller has it at hand.
         """
         if self.state is UnitState.AVAILABLE:
-            now = self._now()
+            if now is None:
+                now = self._now()
             tx = float(self._territory.x_m[self._leg_cell])
             ty = float(self._territory.y_m[self._leg_cell])
             if now < self._leg_arrive:

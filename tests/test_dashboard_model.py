@@ -257,3 +257,31 @@ def test_the_dashboard_command_reports_a_bad_scenario_without_serving(tmp_path: 
     bad = tmp_path / "bad.yaml"
     bad.write_text("extends: nowhere.yaml\n")
     assert main(["dashboard", str(bad)]) == 2
+
+
+def test_step_while_finishing_in_the_background_leaves_the_run_as_secsim_run() -> None:
+    # The page's Step and Play stay live while Finish runs the model in a thread.
+    import threading
+
+    fixed = ("run.days=2", "run.warmup_days=0")
+    model = dashboard_model_class(SCENARIOS / "baseline.yaml", fixed)()
+    done = threading.Event()
+
+    def keep_stepping() -> None:
+        while not done.is_set():
+            model.step()
+
+    stepper = threading.Thread(target=keep_stepping)
+    stepper.start()
+    time.sleep(0.3)
+    try:
+        finished = model.result()
+    finally:
+        done.set()
+        stepper.join()
+    after = model.time
+    model.step()  # after Finish the run is over: Step does nothing
+    assert model.time == after
+    assert not model.running
+    reference = run(load_scenario(SCENARIOS / "baseline.yaml", list(fixed)))
+    assert finished.incidents.equals(reference.incidents)

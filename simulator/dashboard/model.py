@@ -16,6 +16,7 @@ the run shown is the run ``secsim run`` gives for the saved scenario.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,24 @@ class DashboardModel(SecurityModel):
         self.original = scenario
         self.readings: list[Reading] = [reading(self)]
         self.summary: dict[str, Any] | None = None  # once the run is finished
+        # Finish runs the model in a background thread while the page's Step and Play
+        # stay live: the lock keeps them from advancing the model at the same time, and
+        # once Finish has begun (or the window is over) they no longer advance it, so
+        # the run shown is the one `secsim run` gives.
+        self._advance = threading.RLock()
+        self._finishing = False
+
+    def _advance_time(self, until: float) -> None:
+        """Advance the model (Mesa's Step calls this), unless Finish owns it now."""
+        if not self._advance.acquire(blocking=False):
+            return  # Finish is running the model in another thread
+        try:
+            if self.summary is None and (self._finishing or self.time < self.horizon_h):
+                super()._advance_time(until)
+            else:  # a Step after the window or after Finish: the run is over
+                self.running = False
+        finally:
+            self._advance.release()
 
     def step(self) -> None:
         """The hourly update, then the hour's reading; stop at the end of the window."""
@@ -72,14 +91,18 @@ class DashboardModel(SecurityModel):
         Args:
             progress: Called after each simulated day with (hours done, hours in total).
         """
-        while self.time < self.horizon_h:
-            self.run_until(min(self.horizon_h, 24.0 * (self.time // 24.0 + 1)))
-            if progress is not None:
-                progress(float(self.time), self.horizon_h)
-        self.running = False
-        result = complete(self, self.original, self.seed, started=self._started)
-        self.summary = result.summary
-        return result
+        with self._advance:
+            if self._finishing:
+                raise RuntimeError("this run is already being finished")
+            self._finishing = True
+            self.running = False
+            while self.time < self.horizon_h:
+                self.run_until(min(self.horizon_h, 24.0 * (self.time // 24.0 + 1)))
+                if progress is not None:
+                    progress(float(self.time), self.horizon_h)
+            result = complete(self, self.original, self.seed, started=self._started)
+            self.summary = result.summary
+            return result
 
     def saved_yaml(self) -> str:
         """The scenario in force as a file that ``extends:`` the original (see Save)."""

@@ -111,7 +111,14 @@ class _HourParts:
     displaced: list[bool] = field(default_factory=list)
 
     def add(self, where: IntArray, weight: FloatArray, *, displaced: bool = False) -> None:
-        """Add a part (nothing if empty)."""
+        """Add a part (nothing if empty).
+
+        A displaced entry of weight 0 (a cell with no neighbour on land) is left
+        out: rounding in the running sums must never pick it.
+        """
+        if displaced:
+            keep = weight > 0
+            where, weight = where[keep], weight[keep]
         if where.size:
             self.where.append(where)
             self.weight.append(weight)

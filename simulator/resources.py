@@ -17,6 +17,7 @@ keep room for other work).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,11 +92,14 @@ def memory_limit() -> tuple[int | None, str]:
     value = os.environ.get(LIMIT_VARIABLE)
     if value:
         try:
-            return int(float(value) * 2**20), LIMIT_VARIABLE
+            mib = float(value)
         except ValueError:
+            mib = math.nan
+        if not math.isfinite(mib) or mib <= 0:
             raise ResourceError(
-                f"{LIMIT_VARIABLE}={value!r} is not a number of MiB (e.g. 4096)"
-            ) from None
+                f"{LIMIT_VARIABLE}={value!r} is not a positive number of MiB (e.g. 4096)"
+            )
+        return int(mib * 2**20), LIMIT_VARIABLE
     try:
         for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
             if line.startswith("MemAvailable:"):

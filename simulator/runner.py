@@ -39,7 +39,6 @@ from simulator.metrics import (
 )
 from simulator.model import SecurityModel
 from simulator.outputs import staged_folder
-from simulator.resources import check_fits
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
 from simulator.territory import Territory
@@ -200,11 +199,11 @@ def run(
     Returns:
         The run's records, tables and summary.
 
-    Raises:
-        ResourceError: If the territory and population would not fit in memory.
+    The memory a run needs is checked by the callers, before they start any run
+    (:func:`simulator.resources.check_fits`, once per batch for all its workers):
+    checked again here, a run would compete with its sibling workers' memory.
     """
     seed = scenario.run.seed if seed is None else seed
-    check_fits(scenario)  # before the territory and residents are allocated
     started = time.perf_counter()
     model = SecurityModel(scenario, seed)
     total_days = scenario.run.warmup_days + scenario.run.days

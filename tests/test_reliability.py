@@ -308,3 +308,14 @@ def test_more_workers_than_cores_are_capped_with_a_warning(
     assert capsys.readouterr().err == ""
     assert _capped_workers(cores + 50, Console(stderr=True)) == cores
     assert f"--workers {cores + 50} is more than the {cores} cores" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "-5", "0", "lots"])
+def test_a_memory_limit_that_is_not_a_positive_number_is_a_clean_error(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from simulator.resources import ResourceError
+
+    monkeypatch.setenv("SECSIM_MEMORY_LIMIT_MB", value)
+    with pytest.raises(ResourceError, match="not a positive number of MiB"):
+        check_fits(load_scenario(SCENARIOS / "baseline.yaml"))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from simulator.batch.analysis import arm_means, paired_differences
 from simulator.batch.runner import replicate_seeds
+from simulator.resources import check_fits
 from simulator.runner import RunResult, run
 from simulator.scenario.schema import Scenario
 
@@ -123,9 +124,14 @@ def compare(
         replicates: Replicates per scenario (two or more for intervals).
         root_seed: Root of the replicates' seeds.
         progress: Called after each run with (runs done, runs in total).
+
+    Raises:
+        ResourceError: If a run of either scenario would not fit in memory.
     """
     if a[0] == b[0]:
         b = (f"{b[0]} (B)", b[1])
+    for _, scenario in (a, b):
+        check_fits(scenario)  # before a run allocates what cannot fit
     seeds = replicate_seeds(root_seed, replicates)
     rows = []
     total = 2 * replicates

@@ -249,7 +249,9 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
             commune_ref(spec.station, (*base, "station"))
         if isinstance(spec.stations, list):
             for i, ref in enumerate(spec.stations):
-                if ref not in territory.station_ids and ref not in communes:
+                if ref in communes and ref not in territory.station_ids:
+                    commune_ref(ref, (*base, "stations", i))  # a name two communes share
+                elif ref not in territory.station_ids:
                     near = did_you_mean(ref, [*territory.station_ids, *communes])
                     hint = f" (did you mean '{near}'?)" if near else ""
                     findings.append(

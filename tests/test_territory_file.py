@@ -525,3 +525,24 @@ def test_random_partitions_cover_every_land_cell_exactly_once(
     for k in range(len(cells)):
         assert (t.commune == k).any()
         assert int(t.residents[t.commune == k].sum()) == 100 * (k + 1)
+
+
+@pytest.mark.parametrize(
+    ("stations", "message"),
+    [
+        ("[nowhere, centre]", "stations.0: unknown commune 'nowhere'"),
+        ("{kind: gendarmerie}", "stations by kind need a stations layer"),
+    ],
+)
+def test_stations_on_a_synthetic_territory_are_checked_communes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stations: str, message: str
+) -> None:
+    baseline = ROOT / "scenarios" / "baseline.yaml"
+    sets = ["agencies.state_police.station=null", f"agencies.state_police.stations={stations}"]
+    args = ["run", str(baseline), "--days", "1", "--out", str(tmp_path / "out")]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -152,6 +152,23 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                     f"communes are: {', '.join(names)}"
                 ),
             )
+        if a.stations is not None and not from_files:
+            if isinstance(a.stations, list):
+                for i, ref in enumerate(a.stations):
+                    if ref not in names:
+                        yield (
+                            (*base, "stations", i),
+                            (
+                                f"unknown commune '{ref}'{_suggest(ref, names)}; on a "
+                                f"synthetic territory stations are communes: {', '.join(names)}"
+                            ),
+                        )
+            else:
+                yield (
+                    (*base, "stations"),
+                    "stations by kind need a stations layer (territory.kind: file with "
+                    "territory.file.stations); here, list communes",
+                )
         if a.kind is AgencyKind.PRIVATE_SECURITY:
             if a.sites == 0:
                 yield (*base, "sites"), "private security needs contracted sites (sites > 0)"

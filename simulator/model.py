@@ -173,11 +173,14 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
 
         With several stations, each patrols the cells of the jurisdiction nearer to
         it than to the agency's other stations (ties: the station of lower cell id). A
-        station listed twice (to get twice the units) shares its sector.
+        station listed twice (to get twice the units) shares its sector. Units take
+        stations in turn, so an agency with fewer crews than stations leaves the last
+        stations without one: sectors are drawn over the stations that have a crew,
+        and no part of the jurisdiction is left to a station nobody works from.
         """
         cells = agency.cells
         stations = agency.station_cells
-        places = np.unique(stations)
+        places = np.unique(stations[: self._stations_in_use(agency)])
         sector = np.zeros(cells.size, dtype=np.int64)
         if places.size > 1:
             t = self.territory
@@ -202,6 +205,11 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     @staticmethod
     def _station_slot(agency: Agency, number: int) -> int:
         return (number - 1) % agency.station_cells.size
+
+    @staticmethod
+    def _stations_in_use(agency: Agency) -> int:
+        """How many of the agency's stations have a crew (units take them in turn)."""
+        return max(1, min(agency.staffing.vehicles, agency.station_cells.size))
 
     def _new_unit(self, agency: Agency, number: int, strategy: PatrolStrategy) -> Unit:
         return Unit(
@@ -228,8 +236,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             np.random.default_rng(s) for s in patrol_seed.spawn(len(self.agencies))
         ]
         units: list[list[Unit]] = []
+        # Each agency's strategies, one per station: kept through policy changes that
+        # leave its patrol inputs alone, with their streams of patrol targets.
+        self._agency_strategies: list[list[PatrolStrategy]] = []
         for agency in self.agencies:
             strategies = self._strategies(agency)
+            self._agency_strategies.append(strategies)
             units.append(
                 [
                     self._new_unit(agency, k + 1, strategies[self._station_slot(agency, k + 1)])
@@ -267,13 +279,16 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             # Only an agency whose patrol inputs changed gets a new strategy: the others
             # keep theirs, and with it their stream of patrol targets.
             patrol_inputs = ("patrol", "communes", "station", "stations", "sites")
-            same = not demand_changed and all(
-                getattr(agency.spec, k) == getattr(before.spec, k) for k in patrol_inputs
+            same = (
+                not demand_changed
+                and all(getattr(agency.spec, k) == getattr(before.spec, k) for k in patrol_inputs)
+                and self._stations_in_use(agency) == self._stations_in_use(before)
             )
-            if same and len(units) >= agency.station_cells.size:
-                strategies = [u.patrol for u in units[: agency.station_cells.size]]
+            if same:
+                strategies = self._agency_strategies[agency.index]
             else:
                 strategies = self._strategies(agency)
+                self._agency_strategies[agency.index] = strategies
             for unit in units:
                 unit.reassign(
                     agency, strategies[self._station_slot(agency, unit.number)], self.travel

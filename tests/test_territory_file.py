@@ -546,3 +546,16 @@ def test_stations_on_a_synthetic_territory_are_checked_communes(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_fewer_crews_than_stations_leave_no_sector_unpatrolled() -> None:
+    # Toulouse's gendarmerie: six stations, five crews. Sectors are drawn over the
+    # stations that have a crew, so random patrol still reaches every cell it polices.
+    scenario = load_scenario(ROOT / "scenarios" / "toulouse_metropole.yaml", ["run.days=1"])
+    model = SecurityModel(scenario, 1)
+    agency = next(a for a in model.agencies if a.name == "gendarmerie")
+    units = model.units[agency.index]
+    assert agency.spec.patrol.strategy == "random"
+    assert len(units) < agency.station_cells.size
+    patrolled = np.unique(np.concatenate([u.patrol._cells for u in units]))  # type: ignore[attr-defined]
+    assert np.array_equal(patrolled, np.unique(agency.cells))

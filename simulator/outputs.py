@@ -41,6 +41,34 @@ EXIT_REFUSED = 2
 # sysexits.h EX_IOERR: the input was fine, writing it failed (disk full, permissions).
 EXIT_WRITE_FAILED = 74
 
+# What each kind of output holds at its top level, besides the marker and the lock.
+# A replaced folder holding anything else is refused: that file is someone's.
+# (Figures replace only their own files and leave the rest, so they need no list.)
+OWN_ENTRIES: dict[str, frozenset[str]] = {
+    "run": frozenset(
+        {
+            "summary.json",
+            "run.json",
+            "incidents.parquet",
+            "timeseries.parquet",
+            "districts.parquet",
+            "agencies.parquet",
+        }
+    ),
+    "store": frozenset(
+        {
+            "experiment.json",
+            "manifest.jsonl",
+            "manifest.parquet",
+            "summaries.parquet",
+            "runs",
+            "incidents",
+            "analysis",
+        }
+    ),
+    "analysis": frozenset({"arms.csv", "differences.csv", "sensitivity.csv", "report.md"}),
+}
+
 KIND_NAMES = {
     "run": "run of a scenario",
     "store": "batch store",
@@ -151,6 +179,25 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
             "replaces folders it made itself (never yours, even with --force): choose a new "
             "or empty folder",
         )
+    own = OWN_ENTRIES.get(marker["kind"])
+    if own is not None:
+        # Temporary entries of an interrupted write start with a dot and are secsim's.
+        foreign = [e for e in entries if e != MARKER and e not in own and not e.startswith(".")]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise OutputError(
+                path,
+                f"refused: this earlier secsim output also holds files secsim did not write "
+                f"({shown}); move them away first, or choose another folder (never replaced, "
+                "even with --force)",
+            )
+    holder = lock_holder(path)
+    if holder is not None:
+        raise OutputError(
+            path,
+            f"refused: another batch is writing here ({holder}); wait for it to finish, or stop "
+            "it, or choose another folder",
+        )
     same = marker["kind"] == kind and (identity is None or marker.get("identity") == identity)
     if not same and not force:
         earlier = KIND_NAMES.get(marker["kind"], marker["kind"])
@@ -236,6 +283,23 @@ def write_text_atomically(path: Path, text: str) -> None:
         raise write_failed(exc, path) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def lock_holder(folder: Path) -> str | None:
+    """Who holds ``folder``'s lock (``process N``), or None if nobody does."""
+    try:
+        handle = (folder / LOCK).open("r", encoding="utf-8")
+    except OSError:
+        return None  # no lock file: nobody ever locked it
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        except OSError:
+            return None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
 
 
 @contextmanager

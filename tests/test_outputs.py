@@ -63,10 +63,21 @@ def test_an_earlier_run_is_replaced_but_another_needs_force(
 ) -> None:
     out = tmp_path / "out"
     assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
-    (out / "stale.txt").write_text("from the earlier run's folder")
+    # A file someone put in a run's folder is theirs: the folder is not replaced, even
+    # with --force, and nothing is touched.
+    (out / "notes.txt").write_text("my notes on this run")
+    (out / "analysis").mkdir()
+    (out / "analysis" / "plot.py").write_text("import this")
+    before = _content(out)
+    for extra in ([], ["--force"]):
+        assert main(["run", str(MMC), *QUICK, "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "files secsim did not write (analysis, notes.txt)" in err
+        assert _content(out) == before
+    (out / "notes.txt").unlink()
+    shutil.rmtree(out / "analysis")
     # The same scenario and seed again: re-running it replaces the folder whole.
     assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
-    assert not (out / "stale.txt").exists()
     before = _content(out)
     # Another seed: refused, untouched, unless --force.
     assert main(["run", str(MMC), *QUICK, "--seed", "2", "--out", str(out)]) == 2

@@ -208,9 +208,15 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """
         if now is None:
             now = self._now()
-        if self.state is UnitState.AVAILABLE and self._leg_end <= now:
+        if self.state is not UnitState.AVAILABLE:
+            return self.x, self.y
+        if self._leg_end <= now:
             self.advance_patrol(now)
-        return self.where(now)
+        # What where() returns, inlined: the dispatcher asks this of every idle unit.
+        if now < self._leg_arrive:
+            share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
+            return self.x + (self._leg_x - self.x) * share, self.y + (self._leg_y - self.y) * share
+        return self._leg_x, self._leg_y
 
     def where(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is, as far as the model has played its patrol (read-only).

@@ -446,7 +446,9 @@ class CrimeEngine:
         rows = self._state_rows
         cells = [m.cell for m in self._markets]
         at_markets = (
-            self._presence_hour[rows][:, cells].sum(axis=0).tolist() if rows else [0.0] * len(cells)
+            self._presence_hour[np.ix_(rows, cells)].sum(axis=0).tolist()
+            if rows
+            else [0.0] * len(cells)
         )
         new: list[_Market] = []
         for m, enforcement in zip(self._markets, at_markets, strict=True):

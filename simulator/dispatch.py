@@ -252,14 +252,25 @@ class Dispatcher:
             return None
         now = self._now()
         units = list(pool.values())
-        positions = np.array([u.position(now) for u in units])
-        dist = np.hypot(positions[:, 0] - incident.x_m, positions[:, 1] - incident.y_m)
+        xs: list[float] = []
+        ys: list[float] = []
+        for unit in units:
+            x, y = unit.position(now)
+            xs.append(x)
+            ys.append(y)
+        dist = np.hypot(np.array(xs) - incident.x_m, np.array(ys) - incident.y_m)
         times = self._travel.response_h(dist, int(now) % 24, incident.priority)
         if len(units) == 1:
             return units[0], float(times[0])
-        numbers = np.array([u.number for u in units])
-        best = int(np.lexsort((numbers, times))[0])
-        return units[best], float(times[best])
+        listed: list[float] = times.tolist()
+        fastest = min(listed)
+        if fastest != fastest:  # a NaN time: let numpy's sort order (NaN last) decide
+            best = int(np.lexsort((np.array([u.number for u in units]), times))[0])
+        else:  # a few units: scanning the list beats sorting arrays
+            best = min(
+                (k for k, t in enumerate(listed) if t == fastest), key=lambda k: units[k].number
+            )
+        return units[best], listed[best]
 
     def _assign(self, unit: Unit, travel: float | None, incident: Incident) -> None:
         """Send ``unit`` to ``incident`` (``travel``: its travel time, if already known)."""

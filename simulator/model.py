@@ -373,9 +373,10 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def _begin_hour(self, hour: int) -> None:
         self._apply_policy_changes(hour)
         self._update_shifts(hour)
+        now = float(hour)
         for units in self.units:
             for unit in units:
-                unit.advance_patrol(float(hour))
+                unit.advance_patrol(now)
         touched = self.presence.take_touched()
         if self.crime is not None:
             self.crime.observe_presence(self.presence.hours, touched)

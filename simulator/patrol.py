@@ -127,14 +127,16 @@ class PresenceLog:
 
     def __init__(self, n_agencies: int, n_cells: int):
         self.hours = np.zeros((n_agencies, n_cells))
+        self._flat = self.hours.reshape(-1)  # a view: one index instead of two per add
         self._n_cells = n_cells
         self._touched: list[int] = []  # flat (agency, cell) entries added to since last taken
 
     def add(self, agency: int, cell: int, start_h: float, end_h: float) -> None:
         """Record presence over [start_h, end_h)."""
         if end_h > start_h:
-            self.hours[agency, cell] += end_h - start_h
-            self._touched.append(agency * self._n_cells + cell)
+            flat = agency * self._n_cells + cell
+            self._flat[flat] += end_h - start_h
+            self._touched.append(flat)
 
     def take_touched(self) -> IntArray:
         """The flat indices into ``hours`` added to since the last call, sorted, once each.

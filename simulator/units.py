@@ -10,6 +10,7 @@ protocol. Each unit has at most one pending event: the end of what it is doing.
 from __future__ import annotations
 
 import math
+import weakref
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,6 +45,24 @@ BUSY_STATES = frozenset(
 
 StateInterval = tuple[int, str, str, float, float]  # unit id, agency, state, start, end
 
+_COORDS: weakref.WeakKeyDictionary[Territory, tuple[list[float], list[float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _cell_coords(territory: Territory) -> tuple[list[float], list[float]]:
+    """The cell centres as Python floats, shared by every unit on ``territory``.
+
+    A patrol leg reads two coordinates; indexing a list is several times cheaper
+    than indexing a numpy array and converting the scalar, and the values are
+    the same floats.
+    """
+    found = _COORDS.get(territory)
+    if found is None:
+        found = (territory.x_m.tolist(), territory.y_m.tolist())
+        _COORDS[territory] = found
+    return found
+
 
 class UnitController(Protocol):
     """What a unit reports to whoever directs it."""
@@ -76,6 +95,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.incident: Incident | None = None
         self.end_of_shift = False
         self._territory = territory
+        self._xs, self._ys = _cell_coords(territory)
         self._travel = travel
         self._patrol = patrol
         self._presence = presence
@@ -88,9 +108,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.x = float(territory.x_m[station])
         self.y = float(territory.y_m[station])
         # The current patrol leg: from (x, y) at _leg_start to _leg_cell, arriving at
-        # _leg_arrive and leaving at _leg_end.
+        # _leg_arrive and leaving at _leg_end; (_leg_x, _leg_y) is _leg_cell's centre.
         self._leg_start = 0.0
         self._leg_cell = station
+        self._leg_x = self.x
+        self._leg_y = self.y
         self._leg_arrive = 0.0
         self._leg_end = 0.0
         self._present_since: float | None = None
@@ -135,12 +157,14 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         target = self._patrol.next_cell(self.cell)
         if target is None:
             target = self.cell
-        tx = float(self._territory.x_m[target])
-        ty = float(self._territory.y_m[target])
+        tx = self._xs[target]
+        ty = self._ys[target]
         hour = int(now) % 24
         drive = self._travel.patrol_h(math.hypot(tx - self.x, ty - self.y), hour)
         self._leg_start = now
         self._leg_cell = target
+        self._leg_x = tx
+        self._leg_y = ty
         self._leg_arrive = now + drive
         # A leg lasts at least a minute, so that replaying legs always moves time on
         # (a zero dwell on the unit's own cell would otherwise never end).
@@ -158,8 +182,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         cell = self._leg_cell
         self._presence.add(self.agency.index, cell, self._leg_arrive, at)
         self.cell = cell
-        self.x = float(self._territory.x_m[cell])
-        self.y = float(self._territory.y_m[cell])
+        self.x = self._leg_x
+        self.y = self._leg_y
 
     def _stop_patrol(self) -> None:
         """Interrupt the current leg now: record the dwell so far, fix the position."""
@@ -169,10 +193,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self._finish_leg(now)
         else:
             share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
-            tx = float(self._territory.x_m[self._leg_cell])
-            ty = float(self._territory.y_m[self._leg_cell])
-            self.x += (tx - self.x) * share
-            self.y += (ty - self.y) * share
+            self.x += (self._leg_x - self.x) * share
+            self.y += (self._leg_y - self.y) * share
             self.cell = self._territory.cell_at(self.x, self.y)
 
     def position(self, now: float | None = None) -> tuple[float, float]:
@@ -186,9 +208,15 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """
         if now is None:
             now = self._now()
-        if self.state is UnitState.AVAILABLE and self._leg_end <= now:
+        if self.state is not UnitState.AVAILABLE:
+            return self.x, self.y
+        if self._leg_end <= now:
             self.advance_patrol(now)
-        return self.where(now)
+        # What where() returns, inlined: the dispatcher asks this of every idle unit.
+        if now < self._leg_arrive:
+            share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
+            return self.x + (self._leg_x - self.x) * share, self.y + (self._leg_y - self.y) * share
+        return self._leg_x, self._leg_y
 
     def where(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is, as far as the model has played its patrol (read-only).
@@ -204,12 +232,13 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if self.state is UnitState.AVAILABLE:
             if now is None:
                 now = self._now()
-            tx = float(self._territory.x_m[self._leg_cell])
-            ty = float(self._territory.y_m[self._leg_cell])
             if now < self._leg_arrive:
                 share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
-                return self.x + (tx - self.x) * share, self.y + (ty - self.y) * share
-            return tx, ty
+                return (
+                    self.x + (self._leg_x - self.x) * share,
+                    self.y + (self._leg_y - self.y) * share,
+                )
+            return self._leg_x, self._leg_y
         return self.x, self.y
 
     # ----------------------------------------------------------------- life cycle

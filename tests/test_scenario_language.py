@@ -144,3 +144,13 @@ def test_recruits_arriving_after_the_end_are_allowed_and_reported(tmp_path: Path
     meta = run(scenario, seed=1).metadata
     assert [c["label"] for c in meta["policy_changes"]] == ["State cuts its officers"]
     assert [c["day"] for c in meta["policy_changes_after_end"]] == [150.0]
+
+
+def test_a_budget_that_would_make_millions_of_crews_is_refused_before_running() -> None:
+    # A mistyped budget (six zeros too many) would create millions of Mesa agents.
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(SCENARIOS / "baseline.yaml", ["agencies.state_police.budget_eur=21e12"])
+    (problem,) = caught.value.problems
+    assert problem.path == ("agencies", "state_police", "budget_eur")
+    assert "crews at the busiest hour" in problem.message and "50,000" in problem.message
+    load_scenario(SCENARIOS / "baseline.yaml", ["agencies.state_police.budget_eur=21e9"])

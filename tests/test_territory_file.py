@@ -531,7 +531,7 @@ def test_random_partitions_cover_every_land_cell_exactly_once(
     ("stations", "message"),
     [
         ("[nowhere, centre]", "stations.0: unknown commune 'nowhere'"),
-        ("{kind: gendarmerie}", "stations by kind need a stations layer"),
+        ("{kind: gendarmerie}", "stations of a kind come from a stations layer"),
     ],
 )
 def test_stations_on_a_synthetic_territory_are_checked_communes(

@@ -16,6 +16,7 @@ from simulator.scenario.schema import (
     Scenario,
     StationKindSpec,
 )
+from simulator.scenario.staffing import resolve_staffing
 
 Finding = tuple[Path, str]
 
@@ -101,6 +102,12 @@ def _check_demand(s: Scenario) -> Iterator[Finding]:
         )
 
 
+# Far above any real force (a crew is two or more officers; France's police and gendarmerie
+# together are about 250,000 officers), low enough that a mistyped budget is caught before a
+# run creates millions of agents.
+MAX_CREWS = 50_000
+
+
 def _check_agencies(s: Scenario) -> Iterator[Finding]:
     names = commune_names(s)
     # A file territory's communes are known once its files are read: the references are
@@ -127,6 +134,18 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                     + (f" (found {', '.join(given)})" if given else " (found none)")
                 ),
             )
+        if len(given) == 1:
+            try:
+                crews = resolve_staffing(a).vehicles
+            except (ArithmeticError, ValueError):
+                crews = 0  # a cost of zero and the like are reported by their own checks
+            if crews > MAX_CREWS:
+                yield (
+                    (*base, given[0]),
+                    f"gives {crews:,} crews at the busiest hour; each crew is simulated as an "
+                    f"agent, at most {MAX_CREWS:,} per agency (all of France's police and "
+                    "gendarmerie is about 250,000 officers): check the figure",
+                )
         if a.communes != "all":
             if not a.communes:
                 yield (*base, "communes"), "must list at least one commune, or be 'all'"
@@ -152,23 +171,16 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                     f"communes are: {', '.join(names)}"
                 ),
             )
-        if a.stations is not None and not from_files:
-            if isinstance(a.stations, list):
-                for i, ref in enumerate(a.stations):
-                    if ref not in names:
-                        yield (
-                            (*base, "stations", i),
-                            (
-                                f"unknown commune '{ref}'{_suggest(ref, names)}; on a "
-                                f"synthetic territory stations are communes: {', '.join(names)}"
-                            ),
-                        )
-            else:
-                yield (
-                    (*base, "stations"),
-                    "stations by kind need a stations layer (territory.kind: file with "
-                    "territory.file.stations); here, list communes",
-                )
+        if isinstance(a.stations, list) and not from_files:
+            for i, ref in enumerate(a.stations):
+                if ref not in names:
+                    yield (
+                        (*base, "stations", i),
+                        (
+                            f"unknown commune '{ref}'{_suggest(ref, names)}; on a "
+                            f"synthetic territory stations are communes: {', '.join(names)}"
+                        ),
+                    )
         if a.kind is AgencyKind.PRIVATE_SECURITY:
             if a.sites == 0:
                 yield (*base, "sites"), "private security needs contracted sites (sites > 0)"

@@ -528,6 +528,21 @@ def _district_type(layer: _Layer, f: Feature, attr: str | None) -> DistrictType 
         return None
 
 
+def _code_name_figure(
+    layer: _Layer, f: Feature, spec: DistrictLayerSpec | QpvLayerSpec
+) -> tuple[str, str, float | None] | None:
+    """A zone's code, name (its code if none) and population, or None if one is unreadable.
+
+    What cannot be read has been reported on ``layer`` already.
+    """
+    code = _text(layer, f, spec.id)
+    name = _text(layer, f, spec.name) if spec.name is not None else code
+    figure = _number(layer, f, spec.population) if spec.population is not None else None
+    if code is None or name is None or (spec.population is not None and figure is None):
+        return None
+    return code, name, figure
+
+
 def _read_districts(
     spec: DistrictLayerSpec,
     target: CRS,
@@ -543,11 +558,10 @@ def _read_districts(
     districts: list[_District] = []
     seen: set[str] = set()
     for f in _projected(layer, raw, declared, target):
-        code = _text(layer, f, spec.id)
-        name = _text(layer, f, spec.name) if spec.name is not None else code
-        figure = _number(layer, f, spec.population) if spec.population is not None else None
-        if code is None or name is None or (spec.population is not None and figure is None):
+        named = _code_name_figure(layer, f, spec)
+        if named is None:
             continue
+        code, name, figure = named
         if code in seen:
             layer.problem(f"code {code} is used twice", f, spec.id)
             continue
@@ -610,11 +624,10 @@ def _read_qpv(
     raw, declared = _read_features(layer, points=False)
     out: list[_Qpv] = []
     for f in _projected(layer, raw, declared, target):
-        code = _text(layer, f, spec.id)
-        name = _text(layer, f, spec.name) if spec.name is not None else code
-        figure = _number(layer, f, spec.population) if spec.population is not None else None
-        if code is None or name is None or (spec.population is not None and figure is None):
+        named = _code_name_figure(layer, f, spec)
+        if named is None:
             continue
+        code, name, figure = named
         cells = _cells_of(grid, f.geometry)
         cells = cells[commune_of_cell[cells] >= 0]
         if cells.size == 0:

@@ -59,9 +59,7 @@ def measure(cell_m: float, factor: float) -> dict[str, int]:
 
 def main() -> None:
     rows = [
-        measure(cell_m, factor)
-        for cell_m in (200.0, 100.0, 50.0)
-        for factor in (1.0, 4.0, 10.0)
+        measure(cell_m, factor) for cell_m in (200.0, 100.0, 50.0) for factor in (1.0, 4.0, 10.0)
     ]
     for r in rows:
         print(

@@ -26,14 +26,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from simulator.agencies import territory_findings
+from simulator.agencies.agency import territory_findings
 from simulator.outputs import OutputError, claim
 from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, write_results
 from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
 from simulator.scenario.loader import Positions, read_yaml
 from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers
-from simulator.territory import Territory, TerritoryError, build_territory
+from simulator.world.territory import Territory, TerritoryError, build_territory
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

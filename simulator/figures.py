@@ -31,7 +31,7 @@ from scipy import stats
 from simulator.batch.analysis import analyze
 from simulator.batch.runner import experiment_identity, run_batch
 from simulator.batch.spec import ExperimentSpec, arm_scenario_path, load_experiment
-from simulator.crime import cctv_coverage, initial_market_cells
+from simulator.crime.engine import cctv_coverage, initial_market_cells
 from simulator.model import SecurityModel
 from simulator.outputs import MARKER, claim, mark, marker_text, scratch_folder, write_failed
 from simulator.runner import run

@@ -22,19 +22,19 @@ from collections.abc import Callable
 import mesa
 import numpy as np
 
-from simulator.agencies import Agency, place_agencies
-from simulator.citizens import Population, ResponseExperience
-from simulator.crime import CrimeEngine, initial_market_cells
-from simulator.demand import CallGenerator
-from simulator.dispatch import Dispatcher, DispatchRules, competence_matrix
-from simulator.incidents import Incident
-from simulator.patrol import PatrolStrategy, PresenceLog, make_strategy
+from simulator.agencies.agency import Agency, place_agencies
+from simulator.agencies.patrol import PatrolStrategy, PresenceLog, make_strategy
+from simulator.agencies.units import StateInterval, Unit
+from simulator.crime.engine import CrimeEngine, initial_market_cells
+from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_matrix
+from simulator.records.incidents import Incident
 from simulator.scenario.schema import HOURS_PER_DAY, Scenario, TerritorySpec
 from simulator.scenario.timeline import PolicyChange, compile_timeline
-from simulator.territory import Territory, build_territory
-from simulator.territory_file import data_files
-from simulator.travel import CircuityTravel
-from simulator.units import StateInterval, Unit
+from simulator.world.citizens import Population, ResponseExperience
+from simulator.world.demand import CallGenerator
+from simulator.world.territory import Territory, build_territory
+from simulator.world.territory_file import data_files
+from simulator.world.travel import CircuityTravel
 
 
 class _Report:

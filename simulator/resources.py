@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.scenario.schema import Scenario, TerritorySpec
-from simulator.territory_file import size_of
+from simulator.world.territory_file import size_of
 
 BYTES_PER_CELL = 11_200
 BYTES_PER_RESIDENT = 40
@@ -67,7 +67,7 @@ def _size(n: float) -> str:
 
 
 def territory_cells(spec: TerritorySpec) -> int:
-    """Cells the territory will have (as :func:`simulator.territory.build_territory` lays it)."""
+    """Cells the territory will have (as `build_territory` lays it out)."""
     if spec.kind == "point":
         return 1
     side = max(4, round(spec.extent_km * 1000.0 / spec.cell_m))

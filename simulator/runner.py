@@ -23,10 +23,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.agencies import Agency
-from simulator.crime import cctv_coverage
-from simulator.incidents import incidents_table
-from simulator.metrics import (
+from simulator.agencies.agency import Agency
+from simulator.crime.engine import cctv_coverage
+from simulator.model import SecurityModel
+from simulator.outputs import staged_folder
+from simulator.records.incidents import incidents_table
+from simulator.records.metrics import (
     STATE_COLUMNS,
     AgencyFacts,
     add_costs,
@@ -37,12 +39,10 @@ from simulator.metrics import (
     offence_summary,
     summarise,
 )
-from simulator.model import SecurityModel
-from simulator.outputs import staged_folder
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
-from simulator.territory import Territory
-from simulator.territory_file import data_files
+from simulator.world.territory import Territory
+from simulator.world.territory_file import data_files
 
 Progress = Callable[[int, int], None]  # (days done, days in total)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from simulator.incidents import Incident, IncidentKind
 from simulator.model import SecurityModel
+from simulator.records.incidents import Incident, IncidentKind
 from simulator.scenario import Scenario, parse_scenario
 from simulator.scenario.loader import apply_override
 

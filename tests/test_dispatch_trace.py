@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from simulator.incidents import IncidentKind, Outcome
+from simulator.agencies.units import UnitState
 from simulator.model import SecurityModel
-from simulator.units import UnitState
+from simulator.records.incidents import IncidentKind, Outcome
 
 from .conftest import SMALL_TOWN, inject, scenario_from
 

@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from simulator.agencies import territory_findings
+from simulator.agencies.agency import territory_findings
 from simulator.cli import main
 from simulator.model import SecurityModel
 from simulator.runner import run
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario.schema import DistrictType, TerritorySpec
-from simulator.territory import Territory, build_territory
-from simulator.territory_file import TerritoryError
+from simulator.world.territory import Territory, build_territory
+from simulator.world.territory_file import TerritoryError
 
 from .conftest import ROOT
 

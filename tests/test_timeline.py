@@ -139,7 +139,7 @@ def test_zero_dwell_on_a_single_cell_does_not_hang() -> None:
 
 
 def test_a_shorter_call_handling_keeps_each_call_its_own_delay(tmp_path: Path) -> None:
-    from simulator.incidents import IncidentKind
+    from simulator.records.incidents import IncidentKind
 
     path = _scenario(
         tmp_path,

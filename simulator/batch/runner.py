@@ -63,7 +63,7 @@ from simulator.resources import check_fits
 from simulator.runner import code_version, run
 from simulator.scenario.loader import load_scenario, resolved_dict
 from simulator.stopping import Interrupted, signals_deferred
-from simulator.territory_file import data_files
+from simulator.world.territory_file import data_files
 
 # Columns that measure the machine, not the model: left out when comparing stores.
 TIMING_COLUMNS = ("wall_s", "runtime_s", "started_at")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simulator.agencies import territory_findings
+from simulator.agencies.agency import territory_findings
 from simulator.runner import summary_template
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.incidents import IncidentKind, Known, Outcome
+from simulator.agencies.units import BUSY_STATES, UnitState
 from simulator.model import SecurityModel
-from simulator.units import BUSY_STATES, UnitState
+from simulator.records.incidents import IncidentKind, Known, Outcome
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

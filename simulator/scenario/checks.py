@@ -111,7 +111,7 @@ MAX_CREWS = 50_000
 def _check_agencies(s: Scenario) -> Iterator[Finding]:
     names = commune_names(s)
     # A file territory's communes are known once its files are read: the references are
-    # checked then (simulator.territory.territory_findings).
+    # checked then (simulator.world.territory.territory_findings).
     from_files = s.territory.kind == "file"
     stations_layer = s.territory.file is not None and s.territory.file.stations is not None
     for agency_id, a in s.agencies.items():

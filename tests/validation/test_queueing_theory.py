@@ -21,7 +21,7 @@ from scipy import stats
 
 from simulator import load_scenario, run
 from simulator.cli import main
-from simulator.queueing import erlang_c, mmc_mean_wait, priority_mean_waits
+from simulator.dispatch.queueing import erlang_c, mmc_mean_wait, priority_mean_waits
 
 from ..conftest import SCENARIOS
 

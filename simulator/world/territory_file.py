@@ -25,7 +25,7 @@ feature and the field:
    residential otherwise.
 
 Residents, jobs and activity are then drawn on the labelled grid by
-:mod:`simulator.territory`, as for the synthetic city.
+:mod:`simulator.world.territory`, as for the synthetic city.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ commercial and night-time activity.
 
 The ``file`` territory is a real one: communes, districts, priority
 neighbourhoods and stations read from geographic files
-(:mod:`simulator.territory_file` labels the cells); residents, jobs and
+(:mod:`simulator.world.territory_file` labels the cells); residents, jobs and
 activity are then drawn on it as on the synthetic city. Its grid covers the
 communes' bounding box: cells outside every commune are not land (``land``
 false, commune and district -1) and hold no residents, jobs or activity.
@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.scenario.schema import CommuneSpec, DistrictType, TerritorySpec
-from simulator.territory_file import LabelledGrid, TerritoryError, label_grid
+from simulator.world.territory_file import LabelledGrid, TerritoryError, label_grid
 
 __all__ = ["Territory", "TerritoryError", "build_territory"]
 

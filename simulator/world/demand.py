@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.incidents import Incident, IncidentKind
+from simulator.records.incidents import Incident, IncidentKind
 from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec
-from simulator.territory import Territory
+from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

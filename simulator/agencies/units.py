@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import mesa
 
-from simulator.agencies import Agency
-from simulator.incidents import Incident
-from simulator.patrol import PatrolStrategy, PresenceLog
-from simulator.territory import Territory
-from simulator.travel import TravelModel
+from simulator.agencies.agency import Agency
+from simulator.agencies.patrol import PatrolStrategy, PresenceLog
+from simulator.records.incidents import Incident
+from simulator.world.territory import Territory
+from simulator.world.travel import TravelModel
 
 if TYPE_CHECKING:
     from mesa.time import Event

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simulator.incidents import IncidentKind, Known, Outcome
+from simulator.records.incidents import IncidentKind, Known, Outcome
 
 MINUTES = 60.0
 # Batch means for confidence intervals within one run: few, long batches keep their

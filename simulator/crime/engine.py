@@ -35,11 +35,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from simulator.agencies import Agency
-from simulator.citizens import HOURS_PER_WEEK, Occupancy, Population
-from simulator.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.agencies.agency import Agency
+from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec
-from simulator.territory import Territory
+from simulator.world.citizens import HOURS_PER_WEEK, Occupancy, Population
+from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

@@ -21,7 +21,7 @@ from simulator.scenario.schema import (
     StationKindSpec,
 )
 from simulator.scenario.staffing import Staffing, resolve_staffing
-from simulator.territory import Territory, TerritoryError, build_territory
+from simulator.world.territory import Territory, TerritoryError, build_territory
 
 IntArray = NDArray[np.int64]
 

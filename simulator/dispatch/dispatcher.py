@@ -31,11 +31,11 @@ from typing import Protocol
 import mesa
 import numpy as np
 
-from simulator.agencies import Agency
-from simulator.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.agencies.agency import Agency
+from simulator.agencies.units import Unit, UnitState
+from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
-from simulator.travel import TravelModel
-from simulator.units import Unit, UnitState
+from simulator.world.travel import TravelModel
 
 
 @dataclass(frozen=True)

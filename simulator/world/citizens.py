@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.incidents import Incident
+from simulator.records.incidents import Incident
 from simulator.scenario.schema import CitizensSpec, DistrictType
-from simulator.territory import Territory
+from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

@@ -1,0 +1,1 @@
+"""Who polices: agencies (budget, staffing, jurisdiction), their crews and how crews patrol."""

@@ -1,0 +1,1 @@
+"""Offences: where and when they happen, what guardians prevent, which get reported."""

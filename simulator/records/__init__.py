@@ -1,0 +1,1 @@
+"""What a run leaves behind: incidents, and the measures computed from them."""

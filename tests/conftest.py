@@ -11,7 +11,7 @@ import pytest
 from simulator.model import SecurityModel
 from simulator.records.incidents import Incident, IncidentKind
 from simulator.scenario import Scenario, parse_scenario
-from simulator.scenario.loader import apply_override
+from simulator.scenario.keys import set_value
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -67,7 +67,7 @@ def scenario_from(base: dict[str, Any], **overrides: Any) -> Scenario:
     """A scenario from a base mapping plus dotted overrides (``a__b`` means ``a.b``)."""
     data = copy.deepcopy(base)
     for key, value in overrides.items():
-        apply_override(data, tuple(key.split("__")), value)
+        set_value(data, tuple(key.split("__")), value)
     return parse_scenario(data)
 
 

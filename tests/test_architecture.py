@@ -10,6 +10,7 @@ from .conftest import ROOT
 PACKAGE = ROOT / "simulator"
 # Lower layers never import higher ones.
 LAYERS = [
+    {"simulator.scenario.keys"},
     {
         "simulator.scenario.schema",
         "simulator.scenario.errors",

@@ -12,7 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.resources import check_fits
-from simulator.scenario.errors import Path, did_you_mean
+from simulator.scenario.errors import did_you_mean
+from simulator.scenario.keys import Path
 from simulator.scenario.schema import (
     AgencyKind,
     AgencySpec,

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from simulator.agencies.agency import territory_findings
 from simulator.runner import summary_template
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
+from simulator.scenario.keys import dotted, missing_part, parse_key
 from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Frozen, NonNegFloat, Scenario
@@ -289,21 +290,17 @@ def output_problem(output: str, template: dict[str, Any]) -> str | None:
 
 def _missing_setting(settings: dict[str, Any], dotted_key: str) -> str | None:
     """Why ``dotted_key`` names no setting of a resolved scenario (None if it names one)."""
-    node: Any = settings
-    done: list[str] = []
-    for part in dotted_key.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            where = f" under '{'.'.join(done)}'" if done else ""
-            choices = [str(k) for k in node] if isinstance(node, dict) else []
-            near = did_you_mean(part, choices)
-            hint = f" (did you mean '{near}'?)" if near else ""
-            return f"no setting '{part}'{where}{hint}: a factor must name an existing setting"
-        done.append(part)
-    return None
+    try:
+        missing = missing_part(settings, parse_key(dotted_key))
+    except ValueError as exc:
+        return f"'{dotted_key}': {exc}"
+    if missing is None:
+        return None
+    reached, choices = missing
+    where = f" under '{dotted(reached[:-1])}'" if len(reached) > 1 else ""
+    near = did_you_mean(str(reached[-1]), choices)
+    hint = f" (did you mean '{near}'?)" if near else ""
+    return f"no setting '{reached[-1]}'{where}{hint}: a factor must name an existing setting"
 
 
 def point_count(design: DesignSpec) -> int:

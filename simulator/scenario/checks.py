@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from simulator.scenario.errors import Path, did_you_mean
+from simulator.scenario.errors import did_you_mean
+from simulator.scenario.keys import Path
 from simulator.scenario.schema import (
     HANDOVER_TYPE,
     AgencyKind,

@@ -6,12 +6,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-Path = tuple[str | int, ...]
-
-
-def dotted(path: Path) -> str:
-    """Render a key path the way users write it in ``--set``: ``agencies.pm.units``."""
-    return ".".join(str(p) for p in path) if path else ""
+from simulator.scenario.keys import Path, dotted
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from simulator.scenario.checks import Finding, semantic_findings
-from simulator.scenario.errors import Path, Problem, ScenarioError, dotted
+from simulator.scenario.errors import Problem, ScenarioError
+from simulator.scenario.keys import Path, parse_key, set_value
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Scenario
 from simulator.scenario.timeline import compile_timeline
@@ -195,37 +196,7 @@ def _parse_override(text: str) -> tuple[Path, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise ValueError(f"the value is not valid YAML ({exc})") from None
-    path: Path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
-    if any(p == "" for p in path):
-        raise ValueError("empty segment in the dotted key")
-    return path, value
-
-
-def apply_override(data: dict[str, Any], path: Path, value: Any) -> None:
-    """Set ``value`` at ``path`` in nested mappings and lists, creating mappings on the way."""
-    node: Any = data
-    for depth, key in enumerate(path[:-1]):
-        if isinstance(node, list):
-            if not isinstance(key, int) or not 0 <= key < len(node):
-                raise ValueError(f"'{dotted(path[: depth + 1])}': no item {key} in this list")
-            node = node[key]
-            continue
-        if not isinstance(node, dict):
-            raise ValueError(f"'{dotted(path[:depth])}' is not a mapping")
-        nxt = node.get(key)
-        if nxt is None:
-            nxt = {}
-            node[key] = nxt
-        node = nxt
-    last = path[-1]
-    if isinstance(node, list):
-        if not isinstance(last, int) or not 0 <= last < len(node):
-            raise ValueError(f"'{dotted(path)}': no item {last} in this list")
-        node[last] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ValueError(f"'{dotted(path[:-1])}' is not a mapping")
+    return parse_key(key), value
 
 
 def _pydantic_problems(exc: ValidationError, pos: Positions, data: dict[str, Any]) -> list[Problem]:
@@ -339,7 +310,7 @@ def load_raw(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict[st
         source = f"--set {text}"
         try:
             key, value = _parse_override(text)
-            apply_override(data, key, value)
+            set_value(data, key, value)
         except ValueError as exc:
             problems.append(Problem(source, None, None, (), str(exc)))
             continue

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from simulator.scenario.errors import Path, did_you_mean
+from simulator.scenario.errors import did_you_mean
+from simulator.scenario.keys import Path
 from simulator.scenario.schema import Scenario
 
 

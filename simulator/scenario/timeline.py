@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from simulator.scenario.checks import Finding, semantic_findings
-from simulator.scenario.errors import Path, did_you_mean, dotted
+from simulator.scenario.errors import did_you_mean
+from simulator.scenario.keys import Path, dotted, parse_key, set_value
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import (
     AgencyKind,
@@ -72,23 +73,6 @@ class _Refusal(Exception):
         self.message = message
 
 
-def _set_path(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    node: Any = data
-    for key in path[:-1]:
-        if isinstance(node, list) and key.isdigit():
-            node = node[int(key)]
-        elif isinstance(node, dict):
-            node = node.setdefault(key, {})
-        else:
-            raise KeyError(key)
-    if isinstance(node, list) and path[-1].isdigit():
-        node[int(path[-1])] = value
-    elif isinstance(node, dict):
-        node[path[-1]] = value
-    else:
-        raise KeyError(path[-1])
-
-
 def _agency(current: Scenario, name: str, where: Path) -> None:
     if name not in current.agencies:
         near = did_you_mean(name, current.agencies)
@@ -126,7 +110,10 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
     here: Path = (*where, action)
     if event.set is not None:
         for key, value in event.set.items():
-            path = tuple(key.split("."))
+            try:
+                path = parse_key(key)
+            except ValueError as exc:
+                raise _Refusal((*here, key), f"'{key}': {exc}") from None
             frozen = path[0] in FROZEN_ROOTS or any(
                 key == f or key.startswith(f + ".") for f in FROZEN_SETTINGS
             )
@@ -140,7 +127,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
                     "the whole block: some of it cannot change during a run",
                 )
             if path[:2] == ("crime", "types") and (
-                len(path) < 3 or current.crime is None or path[2] not in current.crime.types
+                len(path) < 3 or current.crime is None or str(path[2]) not in current.crime.types
             ):
                 raise _Refusal(
                     (*here, key),
@@ -149,15 +136,15 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
                 )
             if path[0] in ("crime", "cctv") and current.crime is None:
                 raise _Refusal((*here, key), "the scenario has no crime engine (crime:) to change")
-            if path[0] == "agencies" and len(path) >= 2 and path[1] not in current.agencies:
+            if path[0] == "agencies" and len(path) >= 2 and str(path[1]) not in current.agencies:
                 raise _Refusal(
                     (*here, key),
                     f"agencies cannot be added during a run; declare "
                     f"'{path[1]}' from the start with no resources",
                 )
             try:
-                _set_path(data, path, copy.deepcopy(value))
-            except (KeyError, IndexError, ValueError):
+                set_value(data, path, copy.deepcopy(value))
+            except ValueError:
                 raise _Refusal((*here, key), f"no setting '{key}'") from None
     elif event.hire is not None:
         _hire(data, current, event.hire, +1.0, here)

@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from simulator.scenario.errors import Path
+from simulator.scenario.keys import Path
 from simulator.scenario.schema import (
     CommuneLayerSpec,
     DistrictLayerSpec,

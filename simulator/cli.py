@@ -400,12 +400,12 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.batch.runner import BatchReport, plan, run_batch
-    from simulator.batch.spec import load_experiment
+    from simulator.batch.runner import BatchReport, run_batch
+    from simulator.batch.spec import load_experiment, point_count
 
     spec = load_experiment(args.experiment)
     store = args.out or Path("results") / args.experiment.stem
-    total = len(plan(spec, args.experiment, store))
+    total = len(spec.arms) * point_count(spec.design) * spec.replicates
     workers = args.workers if args.scheduler else _capped_workers(args.workers, err)
     show = not args.quiet and out.is_terminal
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import warnings
 from collections.abc import Callable
 
@@ -28,12 +27,11 @@ from simulator.agencies.units import StateInterval, Unit
 from simulator.crime.engine import CrimeEngine, initial_market_cells
 from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_matrix
 from simulator.records.incidents import Incident
-from simulator.scenario.schema import HOURS_PER_DAY, Scenario, TerritorySpec
-from simulator.scenario.timeline import PolicyChange, compile_timeline
+from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
+from simulator.scenario.timeline import policy_changes
 from simulator.world.citizens import Population, ResponseExperience
 from simulator.world.demand import CallGenerator
-from simulator.world.territory import Territory, build_territory
-from simulator.world.territory_file import data_files
+from simulator.world.territory import Territory, shared_territory
 from simulator.world.travel import CircuityTravel
 
 
@@ -52,28 +50,6 @@ class _Report:
         """Deliver the incident (the scheduled event)."""
         self._pending.discard(self)
         self._dispatcher.receive(self.incident)
-
-
-_TERRITORIES: dict[str, Territory] = {}  # built territories by their settings (JSON)
-_TERRITORIES_KEPT = 4
-
-
-def shared_territory(spec: TerritorySpec) -> Territory:
-    """The territory of ``spec``, built once per process and shared by later runs.
-
-    A territory is a frozen function of its settings (its seed included) and no
-    run changes it, so the runs of a batch on one city (a worker process runs
-    many) reuse it instead of building it again. The last few are kept.
-    """
-    # A file territory is also a function of its files: an edited file is read again.
-    key = spec.model_dump_json() + json.dumps(data_files(spec), sort_keys=True)
-    found = _TERRITORIES.get(key)
-    if found is None:
-        found = build_territory(spec)
-        if len(_TERRITORIES) >= _TERRITORIES_KEPT:
-            del _TERRITORIES[next(iter(_TERRITORIES))]
-        _TERRITORIES[key] = found
-    return found
 
 
 # Named random streams: the order is part of the reproducibility contract.
@@ -154,7 +130,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.unattended: list[Incident] = []  # offences recorded without a unit, or dark
         self._presence_at_window_start: np.ndarray | None = None
         self._presence_at_window_end: np.ndarray | None = None
-        self._changes, problems = compile_timeline(scenario)
+        self._changes, problems = policy_changes(scenario)
         if problems:
             raise ValueError(f"the timeline cannot be applied: {problems}")
         self._next_change = 0

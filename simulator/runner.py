@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.agencies.agency import Agency
+from simulator.agencies.agency import Agency, territory_findings
 from simulator.crime.engine import cctv_coverage
 from simulator.model import SecurityModel
 from simulator.outputs import staged_folder
@@ -39,6 +39,7 @@ from simulator.records.metrics import (
     offence_summary,
     summarise,
 )
+from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
 from simulator.world.territory import Territory
@@ -199,10 +200,24 @@ def run(
     Returns:
         The run's records, tables and summary.
 
+    Raises:
+        ScenarioError: If the scenario did not pass the territory check when it was
+            loaded and fails it now (its communes, stations or districts are not in its
+            territory, or it cannot fit in memory).
+
     The memory a run needs is checked by the callers, before they start any run
     (:func:`simulator.resources.check_fits`, once per batch for all its workers):
     checked again here, a run would compete with its sibling workers' memory.
     """
+    if not scenario.passed(territory_findings):
+        # Built in Python rather than loaded from a file: check it now, by the same rules.
+        problems = [
+            Problem(f"scenario '{scenario.name}'", None, None, path, message)
+            for path, message in territory_findings(scenario)
+        ]
+        if problems:
+            raise ScenarioError(problems)
+        scenario.remember_passed([territory_findings])
     seed = scenario.run.seed if seed is None else seed
     started = time.perf_counter()
     model = SecurityModel(scenario, seed)

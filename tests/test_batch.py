@@ -8,15 +8,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from simulator.batch import runner as batch_runner
 from simulator.batch.analysis import analyze
 from simulator.batch.runner import TIMING_COLUMNS, run_batch
 from simulator.batch.spec import load_experiment
 from simulator.cli import main
-from simulator.scenario import ScenarioError
+from simulator.scenario import Scenario, ScenarioError
 
 from .conftest import ROOT, SCENARIOS
 
@@ -111,15 +113,60 @@ def test_a_batch_killed_and_resumed_loses_nothing(tiny: Path, tmp_path: Path) ->
     assert not list((store / "runs").glob(".*.tmp"))
 
 
-def test_a_failing_run_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> None:
+def test_a_design_point_that_does_not_load_is_refused_before_any_run(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(TINY.replace("values: [15000000, 21000000]", "values: [15000000, -1]"))
-    spec = load_experiment(path)
-    report = run_batch(spec, path, tmp_path / "store", workers=1)
+    spec = load_experiment(path)  # the arms load: only the second point is wrong
+    with pytest.raises(ScenarioError) as caught:
+        run_batch(spec, path, tmp_path / "store", workers=1)
+    text = caught.value.render()
+    assert "arm 'baseline', design point 1 (agencies.state_police.budget_eur=-1)" in text
+    assert "greater than or equal to 0" in text
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_failing_run_is_recorded_and_the_batch_goes_on(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_run = batch_runner.run
+
+    def fails_on_the_second_point(scenario: Scenario, seed: int | None = None) -> Any:
+        if scenario.agencies["state_police"].budget_eur == 21_000_000:
+            raise RuntimeError("simulated crash in budget_eur point")
+        return real_run(scenario, seed=seed)
+
+    monkeypatch.setattr(batch_runner, "run", fails_on_the_second_point)
+    spec = load_experiment(tiny)
+    report = run_batch(spec, tiny, tmp_path / "store", workers=1)
     assert report.done == 6 and report.failed == 6
     manifest = pd.read_parquet(tmp_path / "store" / "manifest.parquet")
     failed = manifest[manifest["status"] == "failed"]
-    assert failed["error"].str.contains("budget_eur").all()
+    assert failed["error"].str.contains("simulated crash").all()
+    assert set(failed["point"]) == {1}
+
+
+def test_workers_receive_the_checked_scenario_not_its_file(tmp_path: Path) -> None:
+    scenario_file = tmp_path / "city.yaml"
+    scenario_file.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\n", encoding="utf-8")
+    experiment = tmp_path / "edit.yaml"
+    experiment.write_text(
+        "name: edit\nreference: city\narms:\n  city: {scenario: city.yaml}\n"
+        "replicates: 1\nseed: 3\ndays: 1\nwarmup_days: 0\n",
+        encoding="utf-8",
+    )
+    spec = load_experiment(experiment)
+    (task,) = batch_runner.plan(spec, experiment, tmp_path / "store")
+    assert task.scenario.policy_changes == ()  # compiled once, in the batch process
+    assert task.scenario.passed(batch_runner.BATCH_CHECKS[0])
+    before = batch_runner.run(task.scenario, seed=task.seed).summary
+    # Someone edits the file while the batch runs: the planned run is unchanged.
+    scenario_file.write_text("agencies: [not, a, scenario]\n", encoding="utf-8")
+    (tmp_path / "store" / "runs").mkdir(parents=True)
+    record = batch_runner.execute(task)
+    assert record["status"] == "done", record["error"]
+    tmp = record["staged"][0][0]
+    row = pd.read_parquet(tmp).iloc[0]
+    assert row["calls.total"] == before["calls"]["total"]
 
 
 def test_paired_intervals_are_narrower_than_unpaired(tiny: Path, tmp_path: Path) -> None:

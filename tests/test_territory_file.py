@@ -559,3 +559,11 @@ def test_fewer_crews_than_stations_leave_no_sector_unpatrolled() -> None:
     assert len(units) < agency.station_cells.size
     patrolled = np.unique(np.concatenate([u.patrol._cells for u in units]))  # type: ignore[attr-defined]
     assert np.array_equal(patrolled, np.unique(agency.cells))
+
+
+def test_a_scenario_built_without_the_territory_check_is_checked_by_run() -> None:
+    # A Python user who loads without the CLI's checks still gets a located refusal.
+    scenario = load_scenario(TOULOUSE, ['agencies.pm_colomiers.communes=["Colomier"]'])
+    assert not scenario.passed(territory_findings)
+    with pytest.raises(ScenarioError, match=r"agencies\.pm_colomiers\.communes\.0.*Colomiers"):
+        run(scenario, seed=1)

@@ -220,3 +220,28 @@ def test_a_store_refuses_to_mix_results_of_an_edited_scenario(tmp_path: Path) ->
     scenario.write_text(f"extends: {BASELINE}\ndemand: {{rate_per_hour: 9}}\n", encoding="utf-8")
     with pytest.raises(FileExistsError, match="changed scenarios"):
         run_batch(spec, experiment, tmp_path / "store", resume=True)
+
+
+def test_the_timeline_is_compiled_once_and_travels_with_the_scenario(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pickle
+
+    from simulator.scenario import timeline
+
+    scenario = load_scenario(SCENARIOS / "integrated_security_contract.yaml", ["run.days=30"])
+    kept = scenario.policy_changes
+    assert kept is not None and len(kept) >= 1
+    twin = pickle.loads(pickle.dumps(scenario))  # what a batch worker receives
+    assert twin == scenario and twin.policy_changes == kept
+
+    def no_second_compilation(_: object) -> None:
+        raise AssertionError("the timeline was compiled again")
+
+    monkeypatch.setattr(timeline, "compile_timeline", no_second_compilation)
+    assert SecurityModel(twin, 1)._changes == list(kept)
+    # A copy with other settings forgets it (its timeline would be another), and
+    # equality compares settings only.
+    other = scenario.model_copy(update={"run": scenario.run.model_copy(update={"days": 31})})
+    assert other.policy_changes is None and other != scenario
+    assert scenario.model_copy() == scenario

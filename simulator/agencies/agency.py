@@ -22,7 +22,7 @@ from simulator.scenario.schema import (
     StationKindSpec,
 )
 from simulator.scenario.staffing import Staffing, resolve_staffing
-from simulator.world.territory import Territory, TerritoryError, build_territory
+from simulator.world.territory import Territory, TerritoryError, shared_territory
 
 IntArray = NDArray[np.int64]
 
@@ -202,7 +202,7 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
     """
     check_fits(scenario)  # a territory that cannot fit is refused before it is laid out
     try:
-        territory = build_territory(scenario.territory)
+        territory = shared_territory(scenario.territory)
     except TerritoryError as exc:
         return list(exc.findings)
     if territory.kind != "file":

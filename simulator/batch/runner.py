@@ -46,6 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulator.agencies.agency import territory_findings
 from simulator.batch.design import design_points
 from simulator.batch.pool import WorkerPool
 from simulator.batch.spec import ExperimentSpec, arm_overrides, arm_scenario_path
@@ -61,7 +62,9 @@ from simulator.outputs import (
 )
 from simulator.resources import check_fits
 from simulator.runner import code_version, run
-from simulator.scenario.loader import load_scenario, resolved_dict
+from simulator.scenario.errors import Problem, ScenarioError
+from simulator.scenario.loader import load_scenario, load_variants, resolved_dict
+from simulator.scenario.schema import Scenario
 from simulator.stopping import Interrupted, signals_deferred
 from simulator.world.territory_file import data_files
 
@@ -71,7 +74,12 @@ TIMING_COLUMNS = ("wall_s", "runtime_s", "started_at")
 
 @dataclass(frozen=True)
 class RunTask:
-    """One run of a batch, with everything a worker needs (picklable)."""
+    """One run of a batch, with everything a worker needs (picklable).
+
+    The worker receives the scenario checked once by the batch (with its compiled
+    timeline and the territory check it passed), never a file to read again: a
+    scenario file edited while a batch runs cannot mix two versions in one store.
+    """
 
     run_id: str
     arm: str
@@ -79,8 +87,7 @@ class RunTask:
     factors: dict[str, Any]
     replicate: int
     seed: int
-    scenario_path: str
-    overrides: tuple[str, ...]
+    scenario: Scenario
     store: str
     keep_incidents: bool
 
@@ -103,14 +110,27 @@ def replicate_seeds(root: int, replicates: int) -> list[int]:
 
 
 def plan(spec: ExperimentSpec, experiment_path: Path, store: Path) -> list[RunTask]:
-    """Every run of the experiment, in a fixed order: arm, design point, replicate."""
+    """Every run of the experiment, in a fixed order: arm, design point, replicate.
+
+    Each arm's file is read once and each design point's scenario checked once
+    (the replicates of a point share it), before any run starts.
+
+    Raises:
+        ScenarioError: If a design point's scenario does not load (a factor value
+            out of its allowed range, say), naming the arm, the point and why.
+    """
     points = design_points(spec.design, int(spec.design_seed))
     seeds = replicate_seeds(spec.seed, spec.replicates)
     tasks = []
+    problems: list[Problem] = []
     for arm_name, arm in spec.arms.items():
-        path = str(arm_scenario_path(experiment_path, arm))
-        for p, point in enumerate(points):
-            overrides = tuple(arm_overrides(spec, arm, point))
+        path = arm_scenario_path(experiment_path, arm)
+        variants = [arm_overrides(spec, arm, point) for point in points]
+        loaded = load_variants(path, variants, BATCH_CHECKS)
+        for p, (point, scenario) in enumerate(zip(points, loaded, strict=True)):
+            if isinstance(scenario, ScenarioError):
+                problems += _point_problems(arm_name, p, point, scenario)
+                continue
             for r, seed in enumerate(seeds):
                 tasks.append(
                     RunTask(
@@ -120,13 +140,27 @@ def plan(spec: ExperimentSpec, experiment_path: Path, store: Path) -> list[RunTa
                         factors=point,
                         replicate=r,
                         seed=seed,
-                        scenario_path=path,
-                        overrides=overrides,
+                        scenario=scenario,
                         store=str(store),
                         keep_incidents=spec.keep_incidents,
                     )
                 )
+    if problems:
+        raise ScenarioError(problems, what="experiment")
     return tasks
+
+
+# The checks every run's scenario passes in the batch process, before any run starts.
+BATCH_CHECKS = (territory_findings,)
+
+
+def _point_problems(arm: str, p: int, point: dict[str, Any], error: ScenarioError) -> list[Problem]:
+    values = ", ".join(f"{k}={v!r}" for k, v in point.items()) or "no factors"
+    where = f"arm '{arm}', design point {p} ({values})"
+    return [
+        Problem(where, None, None, problem.path, f"{problem.message} [{problem.source}]")
+        for problem in error.problems
+    ]
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -181,8 +215,7 @@ def execute(task: RunTask) -> dict[str, Any]:
     record = _base_record(task)
     staged: list[tuple[str, str]] = []
     try:
-        scenario = load_scenario(task.scenario_path, list(task.overrides))
-        result = run(scenario, seed=task.seed)
+        result = run(task.scenario, seed=task.seed)
         row = {
             **{k: v for k, v in record.items() if k != "factors"},
             **{f"factor.{k}": v for k, v in task.factors.items()},
@@ -389,10 +422,12 @@ def _promote(record: dict[str, Any], store: Path) -> None:
             raise write_failed(exc, Path(final)) from None
 
 
-def _check_memory(spec: ExperimentSpec, experiment_path: Path, copies: int) -> None:
-    for arm in spec.arms.values():
-        path = arm_scenario_path(experiment_path, arm)
-        check_fits(load_scenario(path, arm_overrides(spec, arm, {})), copies)
+def _check_memory(tasks: list[RunTask], copies: int) -> None:
+    seen: set[int] = set()
+    for task in tasks:  # the replicates of a design point share its scenario
+        if id(task.scenario) not in seen:
+            seen.add(id(task.scenario))
+            check_fits(task.scenario, copies)
 
 
 def run_batch(
@@ -427,7 +462,7 @@ def run_batch(
     """
     tasks = plan(spec, experiment_path, store)
     earlier = claim(store, "store", force=force)
-    _check_memory(spec, experiment_path, 1 if scheduler else max(1, min(workers, len(tasks))))
+    _check_memory(tasks, 1 if scheduler else max(1, min(workers, len(tasks))))
     try:
         store.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -9,19 +9,20 @@ before validation and are reported as their own source.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from simulator.scenario.checks import Finding, semantic_findings
+from simulator.scenario.checks import semantic_findings
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.keys import Path, parse_key, set_value
 from simulator.scenario.messages import describe_error
-from simulator.scenario.schema import Scenario
-from simulator.scenario.timeline import compile_timeline
+from simulator.scenario.schema import Scenario, ScenarioCheck
+from simulator.scenario.timeline import policy_changes
 
 Mark = tuple[str, int | None, int | None]
 
@@ -42,6 +43,12 @@ class Positions:
         for key in [k for k in self._marks if k[: len(path)] == path]:
             del self._marks[key]
         self._marks[path] = (source, None, None)
+
+    def copy(self) -> Positions:
+        """An independent copy (overriding it leaves this one as it is)."""
+        twin = Positions(self.default_source)
+        twin._marks = dict(self._marks)
+        return twin
 
     def update(self, other: Positions) -> None:
         """Take every mark of ``other`` (a file that overrides this one)."""
@@ -207,9 +214,6 @@ def _pydantic_problems(exc: ValidationError, pos: Positions, data: dict[str, Any
     return problems
 
 
-ScenarioCheck = Callable[[Scenario], list[Finding]]
-
-
 def parse_scenario(
     data: dict[str, Any],
     *,
@@ -233,9 +237,10 @@ def parse_scenario(
             break
         findings = check(scenario)
     if not findings:
-        findings = compile_timeline(scenario)[1]
+        findings = policy_changes(scenario)[1]
     if findings:
         raise ScenarioError([Problem(*pos.find(path), path, msg) for path, msg in findings])
+    scenario.remember_passed(checks)
     return scenario
 
 
@@ -305,6 +310,11 @@ def load_raw(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict[st
     fs_path = FsPath(path)
     pos = Positions(str(fs_path))
     data = _read_with_extends(fs_path, pos, ())
+    _apply_overrides(data, pos, overrides)
+    return data, pos
+
+
+def _apply_overrides(data: dict[str, Any], pos: Positions, overrides: Sequence[str]) -> None:
     problems: list[Problem] = []
     for text in overrides:
         source = f"--set {text}"
@@ -317,7 +327,6 @@ def load_raw(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict[st
         pos.override(key, source)
     if problems:
         raise ScenarioError(problems)
-    return data, pos
 
 
 # Blocks of territory.file whose ``path`` names a data file.
@@ -357,16 +366,50 @@ def load_scenario(
         checks: Further checks run on the valid scenario (see :func:`parse_scenario`).
 
     Returns:
-        The frozen, checked scenario.
+        The frozen, checked scenario, carrying its compiled timeline and the checks
+        it passed.
 
     Raises:
         ScenarioError: With every problem found, each naming file, line and key.
     """
-    data, pos = load_raw(path, overrides)
-    if "name" not in data:
-        data["name"] = FsPath(path).stem
-    resolve_data_paths(data, pos)
-    return parse_scenario(data, source=str(path), positions=pos, checks=checks)
+    found = load_variants(path, [overrides], checks)[0]
+    if isinstance(found, ScenarioError):
+        raise found
+    return found
+
+
+def load_variants(
+    path: str | FsPath,
+    variants: Sequence[Sequence[str]],
+    checks: Sequence[ScenarioCheck] = (),
+) -> list[Scenario | ScenarioError]:
+    """Several scenarios from one file, each with its own ``--set`` overrides.
+
+    The file and what it extends are read once (a batch loads every design point
+    of an arm this way), then each variant is overridden and checked on its own.
+
+    Returns:
+        For each variant, in order, its checked scenario or the error listing its
+        problems.
+
+    Raises:
+        ScenarioError: If the file itself cannot be read.
+    """
+    fs_path = FsPath(path)
+    base_pos = Positions(str(fs_path))
+    base = _read_with_extends(fs_path, base_pos, ())
+    found: list[Scenario | ScenarioError] = []
+    for overrides in variants:
+        data, pos = copy.deepcopy(base), base_pos.copy()
+        try:
+            _apply_overrides(data, pos, overrides)
+            if "name" not in data:
+                data["name"] = fs_path.stem
+            resolve_data_paths(data, pos)
+            found.append(parse_scenario(data, source=str(path), positions=pos, checks=checks))
+        except ScenarioError as exc:
+            found.append(exc)
+    return found
 
 
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:

@@ -14,10 +14,12 @@ municipal police names a commune of the territory) live in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
@@ -1167,8 +1169,35 @@ class RunSpec(Frozen):
 # --------------------------------------------------------------------------- scenario
 
 
+@dataclass(frozen=True)
+class PolicyChange:
+    """A scenario coming into force at a time of the run (possibly after its end).
+
+    Attributes:
+        hour: Model hour it takes effect.
+        label: What changed, for people.
+        scenario: The whole scenario in force from then on.
+    """
+
+    hour: float
+    label: str
+    scenario: Scenario
+
+
+# A check of a valid scenario: the (dotted path, message) of each problem it finds.
+ScenarioCheck = Callable[["Scenario"], list[tuple[tuple[str | int, ...], str]]]
+
+
 class Scenario(Frozen):
-    """A complete, checked description of one simulated world."""
+    """A complete, checked description of one simulated world.
+
+    Besides its settings, a scenario that came through the loader carries what
+    checking it computed: its compiled timeline (the scenario in force after each
+    change) and the further checks it passed (such as the territory check, which
+    builds the territory). A batch worker receives the scenario with them, so
+    nothing is read, compiled or checked twice. They are not settings: equality
+    compares settings only, and a copy with changed settings carries neither.
+    """
 
     name: str = Field(min_length=1, description="Short identifier, used in output folders.")
     description: str = Field("", description="What the scenario represents.")
@@ -1194,6 +1223,39 @@ class Scenario(Frozen):
         description="Policy changes during the run, each on a day, in any order.",
     )
     run: RunSpec = Field(default_factory=RunSpec)
+
+    _policy_changes: tuple[PolicyChange, ...] | None = PrivateAttr(default=None)
+    _passed: tuple[ScenarioCheck, ...] = PrivateAttr(default=())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; one with changed settings forgets what checking the original computed."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied._policy_changes = None
+            copied._passed = ()
+        return copied
+
+    @property
+    def policy_changes(self) -> tuple[PolicyChange, ...] | None:
+        """The compiled timeline, once compiled (see ``scenario.timeline.policy_changes``)."""
+        return self._policy_changes
+
+    def remember_policy_changes(self, changes: tuple[PolicyChange, ...]) -> None:
+        """Keep the compiled timeline with the scenario (it is a function of the settings)."""
+        self._policy_changes = changes
+
+    def passed(self, check: ScenarioCheck) -> bool:
+        """Whether the loader ran ``check`` on this scenario and it found nothing."""
+        return check in self._passed
+
+    def remember_passed(self, checks: Sequence[ScenarioCheck]) -> None:
+        """Record checks that found nothing (the loader calls this)."""
+        self._passed = (*self._passed, *(c for c in checks if c not in self._passed))
 
     def incident_types(self) -> list[str]:
         """Every incident type dispatch may meet: call types, then offence types."""

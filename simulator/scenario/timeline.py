@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,6 +29,7 @@ from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import (
     AgencyKind,
     HireAction,
+    PolicyChange,
     Scenario,
     TimelineEvent,
 )
@@ -47,21 +47,6 @@ FROZEN_SETTINGS = (
     "crime.drug_markets.count",
     "crime.drug_markets.district_types",
 )
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    """A scenario coming into force at a time of the run (possibly after its end).
-
-    Attributes:
-        hour: Model hour it takes effect.
-        label: What changed, for people.
-        scenario: The whole scenario in force from then on.
-    """
-
-    hour: float
-    label: str
-    scenario: Scenario
 
 
 class _Refusal(Exception):
@@ -238,6 +223,22 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
 
 def _label(event: TimelineEvent) -> str:
     return event.label or event.action.replace("_", " ")
+
+
+def policy_changes(scenario: Scenario) -> tuple[list[PolicyChange], list[Finding]]:
+    """The scenario's compiled timeline, compiled once per scenario and kept with it.
+
+    Returns:
+        The changes in the order they take effect, and the findings (path,
+        message) of events that cannot be applied (then nothing is kept).
+    """
+    kept = scenario.policy_changes
+    if kept is not None:
+        return list(kept), []
+    changes, findings = compile_timeline(scenario)
+    if not findings:
+        scenario.remember_policy_changes(tuple(changes))
+    return changes, findings
 
 
 def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Finding]]:

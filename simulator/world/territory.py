@@ -23,13 +23,14 @@ commune, zero distances (for validation against queueing theory).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from simulator.scenario.schema import CommuneSpec, DistrictType, TerritorySpec
-from simulator.world.territory_file import LabelledGrid, TerritoryError, label_grid
+from simulator.world.territory_file import LabelledGrid, TerritoryError, data_files, label_grid
 
 __all__ = ["Territory", "TerritoryError", "build_territory"]
 
@@ -546,3 +547,25 @@ def _file_territory(spec: TerritorySpec) -> Territory:
         station_kinds=grid.station_kinds,
         station_cells=grid.station_cells,
     )
+
+
+_TERRITORIES: dict[str, Territory] = {}  # built territories by their settings (JSON)
+_TERRITORIES_KEPT = 4
+
+
+def shared_territory(spec: TerritorySpec) -> Territory:
+    """The territory of ``spec``, built once per process and shared by later runs.
+
+    A territory is a frozen function of its settings (its seed included) and no
+    run changes it, so the runs of a batch on one city (a worker process runs
+    many) reuse it instead of building it again. The last few are kept.
+    """
+    # A file territory is also a function of its files: an edited file is read again.
+    key = spec.model_dump_json() + json.dumps(data_files(spec), sort_keys=True)
+    found = _TERRITORIES.get(key)
+    if found is None:
+        found = build_territory(spec)
+        if len(_TERRITORIES) >= _TERRITORIES_KEPT:
+            del _TERRITORIES[next(iter(_TERRITORIES))]
+        _TERRITORIES[key] = found
+    return found

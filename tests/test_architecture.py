@@ -30,6 +30,7 @@ LAYERS = [
         "simulator.world.territory",
         "simulator.world.travel",
         "simulator.records.incidents",
+        "simulator.records.ids",
         "simulator.agencies.patrol",
         "simulator.resources",
     },

@@ -129,6 +129,7 @@ class Dispatcher:
         travel: The travel model.
         rules: Durations and limits.
         counted: Whether an incident reported at a time counts in statistics.
+        new_id: The run's incident counter (for the hand-over tasks it creates).
     """
 
     def __init__(
@@ -140,6 +141,7 @@ class Dispatcher:
         travel: TravelModel,
         rules: DispatchRules,
         counted: Callable[[float], bool],
+        new_id: Callable[[], int],
     ):
         self._model = model
         self._agencies = list(agencies)
@@ -153,7 +155,7 @@ class Dispatcher:
         self._held: dict[int, Unit] = {}
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
         self.incidents: list[Incident] = []
-        self.next_id = 0  # the next free incident id; whoever creates incidents takes ids here
+        self._new_id = new_id
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
         for unit in units:
@@ -392,9 +394,8 @@ class Dispatcher:
         elif incident.arrest:
             unit.hold()
             self._held[incident.incident_id] = unit
-            self.next_id += 1
             task = Incident(
-                incident_id=self.next_id - 1,
+                incident_id=self._new_id(),
                 kind=IncidentKind.TASK,
                 type=HANDOVER_TYPE,
                 priority=1,

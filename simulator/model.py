@@ -299,7 +299,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             for number in range(len(units) + 1, agency.staffing.vehicles + 1):
                 strategy = strategies[self._station_slot(agency, number)]
                 unit = self._new_unit(agency, number, strategy)
-                unit.controller = self.dispatcher
+                self.dispatcher.life_cycle.adopt(unit)
                 units.append(unit)
         self.dispatcher.reconfigure(
             self.agencies,
@@ -405,9 +405,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             # Units are called on in number order; the last ones leave first.
             for k, unit in enumerate(units):
                 if k < wanted:
-                    self.dispatcher.start_shift(unit)
+                    self.dispatcher.life_cycle.start_shift(unit)
                 else:
-                    self.dispatcher.end_shift(unit)
+                    self.dispatcher.life_cycle.end_shift(unit)
 
     def _generate_calls(self, hour: int) -> None:
         calls = list(self.calls.calls_in_hour(hour, self.ids.take))

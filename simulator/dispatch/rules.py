@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.dispatch.registry import DEFAULT_POLICY
 from simulator.scenario.schema import Scenario
 
 
@@ -16,7 +17,7 @@ class DispatchRules:
     custody_h: float
     max_wait_h: float | None
     n_priorities: int
-    policy: str = "agency_order"
+    policy: str = DEFAULT_POLICY  # a name of simulator.dispatch.registry.POLICIES
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> DispatchRules:
@@ -29,4 +30,5 @@ class DispatchRules:
             custody_h=d.custody_min / 60.0,
             max_wait_h=None if max_wait is None else max_wait / 60.0,
             n_priorities=scenario.demand.n_priorities,
+            policy=d.policy,
         )

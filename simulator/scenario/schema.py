@@ -651,8 +651,9 @@ class DispatchSpec(Frozen):
     policy: str = Field(
         DEFAULT_POLICY,
         description="How the control room chooses a unit for an incident and a job for a "
-        "freed unit: " + "; ".join(f"'{name}': {e.summary}" for name, e in POLICIES.items()),
-        json_schema_extra={"enum": list(POLICIES)},
+        "freed unit, by name: 'agency_order' (the competence list is an order of preference "
+        "between agencies), 'closest_unit' (the nearest free unit of any agency of the list), "
+        "or another policy of simulator/dispatch/registry.py.",
     )
 
     @field_validator("policy")

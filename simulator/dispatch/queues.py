@@ -75,8 +75,10 @@ class WaitingCalls:
         Incidents abandoned meanwhile that come before it in the queue are closed;
         the one found stays queued until :meth:`remove`.
         """
-        now = self._clock()
         queue = self._queues[priority - 1]
+        if not queue:  # the common case: nothing waits
+            return None
+        now = self._clock()
         dropped: list[int] = []
         chosen: Incident | None = None
         for key, incident in queue.items():

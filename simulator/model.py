@@ -26,6 +26,7 @@ from simulator.agencies.patrol import PatrolStrategy, PresenceLog, make_strategy
 from simulator.agencies.units import StateInterval, Unit
 from simulator.crime.engine import CrimeEngine, initial_market_cells
 from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_matrix
+from simulator.records.ids import IncidentIds
 from simulator.records.incidents import Incident
 from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
 from simulator.scenario.timeline import policy_changes
@@ -87,6 +88,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             territory if territory is not None else shared_territory(scenario.territory)
         )
         self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
+        self.ids = IncidentIds()  # the one incident counter, handed to whoever creates incidents
         self.travel = CircuityTravel(scenario.travel)
         self.calls = CallGenerator(
             scenario.demand,
@@ -106,6 +108,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.travel,
             DispatchRules.from_scenario(scenario),
             self.in_window,
+            self.ids.take,
         )
         self._reports: set[_Report] = set()
         citizens_rng = np.random.default_rng(streams["citizens"])
@@ -125,7 +128,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 self.population.occupancy(),
                 self.agencies,
                 np.random.default_rng(streams["crime"]),
-                self.new_incident_id,
+                self.ids.take,
             )
         self.unattended: list[Incident] = []  # offences recorded without a unit, or dark
         self._presence_at_window_start: np.ndarray | None = None
@@ -272,7 +275,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             for number in range(len(units) + 1, agency.staffing.vehicles + 1):
                 strategy = strategies[self._station_slot(agency, number)]
                 unit = self._new_unit(agency, number, strategy)
-                unit.controller = self.dispatcher
+                self.dispatcher.life_cycle.adopt(unit)
                 units.append(unit)
         self.dispatcher.reconfigure(
             self.agencies,
@@ -378,13 +381,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             # Units are called on in number order; the last ones leave first.
             for k, unit in enumerate(units):
                 if k < wanted:
-                    self.dispatcher.start_shift(unit)
+                    self.dispatcher.life_cycle.start_shift(unit)
                 else:
-                    self.dispatcher.end_shift(unit)
+                    self.dispatcher.life_cycle.end_shift(unit)
 
     def _generate_calls(self, hour: int) -> None:
-        calls = list(self.calls.calls_in_hour(hour, self.dispatcher.next_id))
-        self.dispatcher.next_id += len(calls)
+        calls = list(self.calls.calls_in_hour(hour, self.ids.take))
         if calls:
             cells = np.array([c.cell for c in calls], dtype=np.int64)
             for call, caller in zip(
@@ -394,9 +396,8 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 self.submit(call)
 
     def new_incident_id(self) -> int:
-        """Reserve an incident id (for incidents created outside the call generator)."""
-        self.dispatcher.next_id += 1
-        return self.dispatcher.next_id - 1
+        """Reserve an id from the run's one counter (for incidents made by hand, as in tests)."""
+        return self.ids.take()
 
     def submit(self, incident: Incident) -> None:
         """Have ``incident`` reach the control room at its ``t_reported_h``.

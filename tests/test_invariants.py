@@ -10,6 +10,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simulator.dispatch.registry import POLICIES
 from simulator.model import SecurityModel
 from simulator.runner import run
 from simulator.scenario.schema import Scenario
@@ -35,6 +36,7 @@ def small_scenarios(draw: st.DrawFn) -> tuple[Scenario, int]:
         "dispatch__call_handling_min": draw(st.sampled_from([0.0, 2.0])),
         "run__days": 2,
         "run__warmup_days": draw(st.integers(0, 1)),
+        "dispatch__policy": draw(st.sampled_from(sorted(POLICIES))),
     }
     if with_pm:
         overrides["agencies__pm"] = {

@@ -3,7 +3,7 @@
 A unit is a small state machine. It knows where it is, what it is doing and
 until when; what happens next (which call, how long on scene, whether a
 follow-up or a hand-over is needed) is decided by its controller, the
-dispatcher, which it reaches only through the :class:`UnitController`
+unit life cycle, which it reaches only through the :class:`UnitController`
 protocol. Each unit has at most one pending event: the end of what it is doing.
 """
 

@@ -1,65 +1,45 @@
-"""The control room: who goes to which incident, and what happens after.
+"""The control room: which unit answers which incident.
 
 Rules, in the order they apply:
 
-1. A call becomes dispatchable ``call_handling_min`` after it is received.
+1. A call becomes dispatchable ``call_handling_min`` after it is received
+   (hand-over tasks at once).
 2. The competence matrix gives, for its type, an ordered list of agencies; only
    those that may act at the incident's place are kept (jurisdiction, and
    contracted sites for private security). If none is left, the call is
    unanswered (outcome ``no_agency``): a competence gap.
-3. The first of them with an available unit sends its nearest one (by travel
-   time; ties go to the unit with the lowest number). If none has a unit free,
-   the call waits in the queue of its priority.
-4. A unit that becomes free takes the most urgent waiting call it is competent
-   for, first come first served within a priority; calls waiting longer than
-   ``max_wait_min`` are dropped as abandoned.
-5. On scene, work lasts the incident's on-scene time; then an arrest by a unit
-   whose agency has judicial powers means custody follow-up at the station;
-   an arrest by any other unit means it holds the person on scene and a
-   hand-over task goes to a judicial agency (municipal police must present the
-   person to an OPJ); otherwise a follow-up (report) if the call needs one.
+3. The dispatch policy (``dispatch.policy``, :mod:`simulator.dispatch.policy`)
+   chooses among the free units of those agencies; if it sends none, the call
+   waits in the queue of its priority. By default the first agency of the
+   list with a free unit sends its nearest one.
+4. A unit that becomes free asks the policy for a waiting call; by default it
+   takes the most urgent one it is competent for, first come first served
+   within a priority. Calls waiting longer than ``max_wait_min`` are dropped
+   as abandoned (:mod:`simulator.dispatch.queues`).
 
-Calls are never pre-empted once a unit is on its way.
+What a unit does once sent (scene, custody, holding, hand-over, follow-up,
+shifts) is the life cycle's (:mod:`simulator.dispatch.lifecycle`). Calls are
+never pre-empted once a unit is on its way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 import mesa
 import numpy as np
 
 from simulator.agencies.agency import Agency
-from simulator.agencies.units import Unit, UnitState
-from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.agencies.units import Unit
+from simulator.dispatch.lifecycle import IncidentObserver, LifeCycle
+from simulator.dispatch.policy import DispatchPolicy, FreeUnits, make_policy
+from simulator.dispatch.queues import WaitingCalls
+from simulator.dispatch.rules import DispatchRules
+from simulator.records.incidents import Incident, IncidentKind, Outcome
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
 from simulator.world.travel import TravelModel
 
-
-@dataclass(frozen=True)
-class DispatchRules:
-    """Durations and limits of the control room, in hours."""
-
-    call_handling_h: float
-    handover_h: float
-    custody_h: float
-    max_wait_h: float | None
-    n_priorities: int
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> DispatchRules:
-        """Read the rules from a scenario."""
-        d = scenario.dispatch
-        max_wait = scenario.demand.max_wait_min
-        return cls(
-            call_handling_h=d.call_handling_min / 60.0,
-            handover_h=d.handover_min / 60.0,
-            custody_h=d.custody_min / 60.0,
-            max_wait_h=None if max_wait is None else max_wait / 60.0,
-            n_priorities=scenario.demand.n_priorities,
-        )
+__all__ = ["DispatchRules", "Dispatcher", "IncidentObserver", "competence_matrix"]
 
 
 def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[str, list[int]]:
@@ -106,20 +86,8 @@ class _Handling:
         self._dispatcher.handled(self.incident)
 
 
-class IncidentObserver(Protocol):
-    """Told when a caller gets a unit on scene, or nobody (the citizens' experience)."""
-
-    def arrived(self, incident: Incident) -> None:
-        """The first unit reached the incident."""
-        ...
-
-    def unanswered(self, incident: Incident) -> None:
-        """The incident was dropped without a unit."""
-        ...
-
-
 class Dispatcher:
-    """Assigns units to incidents and drives units through their life cycle.
+    """Matches incidents and units through the dispatch policy.
 
     Args:
         model: The Mesa model whose clock and event list are used.
@@ -127,8 +95,15 @@ class Dispatcher:
         units: Every unit of every agency.
         competences: Output of :func:`competence_matrix`.
         travel: The travel model.
-        rules: Durations and limits.
+        rules: Durations, limits and the name of the dispatch policy.
         counted: Whether an incident reported at a time counts in statistics.
+        new_id: The run's incident counter (for the hand-over tasks of the life cycle).
+
+    Attributes:
+        life_cycle: Drives every unit from dispatch to its next job, and its shifts.
+        incidents: Every incident received, in order of reception.
+        open_counted: Incidents reported in the statistics window and not yet closed.
+        observer: Told of first arrivals and of incidents dropped without a unit.
     """
 
     def __init__(
@@ -140,24 +115,23 @@ class Dispatcher:
         travel: TravelModel,
         rules: DispatchRules,
         counted: Callable[[float], bool],
+        new_id: Callable[[], int],
     ):
         self._model = model
         self._agencies = list(agencies)
         self._competences = competences
         self._travel = travel
         self._rules = rules
+        self._policy: DispatchPolicy = make_policy(rules.policy)
         self._counted = counted
         self._available: list[dict[int, Unit]] = [{} for _ in agencies]
-        self._queues: list[dict[int, Incident]] = [{} for _ in range(rules.n_priorities)]
+        self._waiting = WaitingCalls(rules, self._now, self.eligible, self._abandon)
         self._handling: set[_Handling] = set()  # calls being taken (kept alive for events)
-        self._held: dict[int, Unit] = {}
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
         self.incidents: list[Incident] = []
-        self.next_id = 0  # the next free incident id; whoever creates incidents takes ids here
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
-        for unit in units:
-            unit.controller = self
+        self.life_cycle = LifeCycle(model, self, units, rules, new_id)
 
     def reconfigure(
         self,
@@ -166,7 +140,7 @@ class Dispatcher:
         travel: TravelModel,
         rules: DispatchRules,
     ) -> None:
-        """Put changed agencies, competences and rules in force.
+        """Put changed agencies, competences, rules and policy in force.
 
         Waiting calls are dispatched again under the new rules: a unit that may now
         take one takes it, and a call no agency may take any more is closed as
@@ -175,14 +149,12 @@ class Dispatcher:
         self._agencies = list(agencies)
         self._competences = competences
         self._travel = travel
+        if rules.policy != self._rules.policy:
+            self._policy = make_policy(rules.policy)
         self._rules = rules
+        self.life_cycle.reconfigure(rules)
         self._eligible.clear()
-        while len(self._queues) < rules.n_priorities:
-            self._queues.append({})
-        waiting = [inc for queue in self._queues for inc in queue.values()]
-        for queue in self._queues:
-            queue.clear()
-        for incident in waiting:  # most urgent first, first come first served within
+        for incident in self._waiting.reset(rules):  # most urgent first, FCFS within
             self._dispatch_or_queue(incident)
 
     # ----------------------------------------------------------------- intake
@@ -205,7 +177,8 @@ class Dispatcher:
     def _now(self) -> float:
         return float(self._model.time)
 
-    def _close(self, incident: Incident, outcome: Outcome) -> None:
+    def close(self, incident: Incident, outcome: Outcome) -> None:
+        """The incident is over, with ``outcome``."""
         incident.outcome = outcome
         if self._counted(incident.t_reported_h):
             self.open_counted -= 1
@@ -213,9 +186,10 @@ class Dispatcher:
             self.observer.unanswered(incident)
         if incident.kind is IncidentKind.TASK and outcome is not Outcome.CLEARED:
             # Nobody will take the arrested person over: the holding unit lets go.
-            held = None if incident.parent_id is None else self._held.pop(incident.parent_id, None)
-            if held is not None:
-                held.release_at(self._now())
+            self.life_cycle.task_dropped(incident)
+
+    def _abandon(self, incident: Incident) -> None:
+        self.close(incident, Outcome.ABANDONED)
 
     def eligible(self, incident: Incident) -> tuple[int, ...]:
         """Agencies that may handle this incident where it is, in order of preference."""
@@ -230,47 +204,19 @@ class Dispatcher:
             self._eligible[key] = found
         return found
 
+    # ----------------------------------------------------------------- matching
+
     def _dispatch_or_queue(self, incident: Incident) -> None:
         agencies = self.eligible(incident)
         if not agencies:
-            self._close(incident, Outcome.NO_AGENCY)
+            self.close(incident, Outcome.NO_AGENCY)
             return
-        for a in agencies:
-            found = self._nearest_available(a, incident)
-            if found is not None:
-                self._assign(*found, incident)
-                return
-        self._queues[incident.priority - 1][incident.incident_id] = incident
-
-    def _nearest_available(self, agency: int, incident: Incident) -> tuple[Unit, float] | None:
-        """The available unit of ``agency`` quickest to reach ``incident``, and its travel time.
-
-        Ties go to the lower unit number.
-        """
-        pool = self._available[agency]
-        if not pool:
-            return None
-        now = self._now()
-        units = list(pool.values())
-        xs: list[float] = []
-        ys: list[float] = []
-        for unit in units:
-            x, y = unit.position(now)
-            xs.append(x)
-            ys.append(y)
-        dist = np.hypot(np.array(xs) - incident.x_m, np.array(ys) - incident.y_m)
-        times = self._travel.response_h(dist, int(now) % 24, incident.priority)
-        if len(units) == 1:
-            return units[0], float(times[0])
-        listed: list[float] = times.tolist()
-        fastest = min(listed)
-        if fastest != fastest:  # a NaN time: let numpy's sort order (NaN last) decide
-            best = int(np.lexsort((np.array([u.number for u in units]), times))[0])
-        else:  # a few units: scanning the list beats sorting arrays
-            best = min(
-                (k for k, t in enumerate(listed) if t == fastest), key=lambda k: units[k].number
-            )
-        return units[best], listed[best]
+        free = FreeUnits(incident, agencies, self._available, self._travel, self._now())
+        chosen = self._policy.choose_unit(free)
+        if chosen is None:
+            self._waiting.add(incident)
+        else:
+            self._assign(*chosen, incident)
 
     def _assign(self, unit: Unit, travel: float | None, incident: Incident) -> None:
         """Send ``unit`` to ``incident`` (``travel``: its travel time, if already known)."""
@@ -285,132 +231,27 @@ class Dispatcher:
         incident.unit = unit.unique_id
         unit.dispatch_to(incident, now + travel)
 
-    # ----------------------------------------------------------------- queue
+    def unit_free(self, unit: Unit, *, fresh: bool) -> None:
+        """``unit`` may take a job: the policy's choice of a waiting call, or patrol.
 
-    def _abandoned(self, incident: Incident, now: float) -> bool:
-        limit = self._rules.max_wait_h
-        if limit is None:
-            return False
-        handling = 0.0 if incident.kind is IncidentKind.TASK else self._rules.call_handling_h
-        return incident.t_reported_h + handling + limit <= now
-
-    def _next_job(self, unit: Unit) -> Incident | None:
-        now = self._now()
-        agency = unit.agency.index
-        for queue in self._queues:
-            dropped: list[int] = []
-            chosen: Incident | None = None
-            for key, incident in queue.items():
-                if self._abandoned(incident, now):
-                    dropped.append(key)
-                elif agency in self.eligible(incident):
-                    chosen = incident
-                    break
-            for key in dropped:
-                self._close(queue.pop(key), Outcome.ABANDONED)
-            if chosen is not None:
-                del queue[chosen.incident_id]
-                return chosen
-        return None
-
-    def purge_abandoned(self) -> None:
-        """Drop every call that has waited past the limit (hourly housekeeping)."""
-        now = self._now()
-        for queue in self._queues:
-            for key in [k for k, inc in queue.items() if self._abandoned(inc, now)]:
-                self._close(queue.pop(key), Outcome.ABANDONED)
-
-    # ----------------------------------------------------------------- shifts
-
-    def start_shift(self, unit: Unit) -> None:
-        """Bring an off-duty unit on duty (or cancel its pending end of shift)."""
-        if unit.state is UnitState.OFF_DUTY:
-            unit.come_on_duty()
-            self._free(unit, fresh=True)
-        else:
-            unit.end_of_shift = False
-
-    def end_shift(self, unit: Unit) -> None:
-        """Send a unit off duty now if idle, else once its current job is done."""
-        if unit.state is UnitState.OFF_DUTY:
-            return
-        if unit.state is UnitState.AVAILABLE:
-            self._available[unit.agency.index].pop(unit.unique_id, None)
-            unit.go_off_duty()
-        else:
-            unit.end_of_shift = True
-
-    def _free(self, unit: Unit, fresh: bool = False) -> None:
-        """The unit has nothing to do: next job, end of shift, or patrol."""
-        if unit.end_of_shift:
-            unit.go_off_duty()
-            return
-        job = self._next_job(unit)
+        Args:
+            unit: The unit.
+            fresh: It has just come on duty (already patrolling from its station).
+        """
+        job = self._policy.next_job(unit, self._waiting)
         if job is not None:
+            assert unit.agency.index in self.eligible(job), f"{unit.label} may not take {job}"
+            self._waiting.remove(job)
             self._assign(unit, None, job)
             return
         if not fresh:
             unit.become_available()
         self._available[unit.agency.index][unit.unique_id] = unit
 
-    # ----------------------------------------------------------------- life cycle
+    def withdraw(self, unit: Unit) -> None:
+        """``unit`` leaves the available ones (its shift ends)."""
+        self._available[unit.agency.index].pop(unit.unique_id, None)
 
-    def period_ended(self, unit: Unit) -> None:
-        """Decide what a unit does after arriving, clearing a scene or a follow-up."""
-        now = self._now()
-        incident = unit.incident
-        assert incident is not None, f"{unit.label} ended a period without an incident"
-        state = unit.state
-        if state is UnitState.EN_ROUTE:
-            if incident.t_arrived_h is None:
-                incident.t_arrived_h = now
-                if self.observer is not None:
-                    self.observer.arrived(incident)
-            if incident.kind is IncidentKind.TASK and incident.parent_id is not None:
-                held = self._held.pop(incident.parent_id, None)
-                if held is not None:
-                    held.release_at(now + self._rules.handover_h)
-            unit.work(UnitState.ON_SCENE, now + incident.on_scene_h)
-        elif state is UnitState.ON_SCENE:
-            incident.t_cleared_h = now
-            self._close(incident, Outcome.CLEARED)
-            self._after_scene(unit, incident, now)
-        elif state is UnitState.HOLDING:
-            if incident.follow_up_h > 0:
-                unit.work(UnitState.FOLLOW_UP, now + incident.follow_up_h)
-            else:
-                self._free(unit)
-        else:  # FOLLOW_UP
-            self._free(unit)
-
-    def _after_scene(self, unit: Unit, incident: Incident, now: float) -> None:
-        if incident.kind is IncidentKind.TASK:
-            unit.work(UnitState.FOLLOW_UP, now + self._rules.custody_h, at_station=True)
-        elif incident.arrest and unit.agency.spec.powers.judicial:
-            until = now + self._rules.custody_h + incident.follow_up_h
-            unit.work(UnitState.FOLLOW_UP, until, at_station=True)
-        elif incident.arrest:
-            unit.hold()
-            self._held[incident.incident_id] = unit
-            self.next_id += 1
-            task = Incident(
-                incident_id=self.next_id - 1,
-                kind=IncidentKind.TASK,
-                type=HANDOVER_TYPE,
-                priority=1,
-                cell=incident.cell,
-                district=incident.district,
-                commune=incident.commune,
-                x_m=incident.x_m,
-                y_m=incident.y_m,
-                t_occurred_h=now,
-                t_reported_h=now,
-                on_scene_h=self._rules.handover_h,
-                parent_id=incident.incident_id,
-                known=Known.TASK,
-            )
-            self.receive(task)
-        elif incident.follow_up_h > 0:
-            unit.work(UnitState.FOLLOW_UP, now + incident.follow_up_h)
-        else:
-            self._free(unit)
+    def purge_abandoned(self) -> None:
+        """Drop every call that has waited past the limit (hourly housekeeping)."""
+        self._waiting.purge()

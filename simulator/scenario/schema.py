@@ -21,6 +21,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from simulator.dispatch.registry import DEFAULT_POLICY, POLICIES
+from simulator.scenario.errors import did_you_mean
+
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
 
@@ -647,6 +650,22 @@ class DispatchSpec(Frozen):
         description="Follow-up after an arrest by a unit with judicial powers (transport, "
         "custody procedure), minutes.",
     )
+    policy: str = Field(
+        DEFAULT_POLICY,
+        description="How the control room chooses a unit for an incident and a job for a "
+        "freed unit, by name: 'agency_order' (the competence list is an order of preference "
+        "between agencies), 'closest_unit' (the nearest free unit of any agency of the list), "
+        "or another policy of simulator/dispatch/registry.py.",
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        if value not in POLICIES:
+            near = did_you_mean(value, POLICIES)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise ValueError(f"unknown dispatch policy{hint}; allowed: {', '.join(POLICIES)}")
+        return value
 
 
 HANDOVER_TYPE = "judicial_handover"

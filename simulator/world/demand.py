@@ -14,7 +14,7 @@ only in policy see the same calls (common random numbers).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -167,8 +167,8 @@ class CallGenerator:
         s = total.sum()
         return total / s if s > 0 else total
 
-    def calls_in_hour(self, hour: int, first_id: int) -> Iterator[Incident]:
-        """The calls arising in [hour, hour + 1), in time order, numbered from ``first_id``."""
+    def calls_in_hour(self, hour: int, new_id: Callable[[], int]) -> Iterator[Incident]:
+        """The calls arising in [hour, hour + 1), in time order, numbered by ``new_id``."""
         rng = self._rng
         n = int(rng.poisson(self.rate(hour)))
         if n == 0:
@@ -202,7 +202,7 @@ class CallGenerator:
         for i in range(n):
             cell = int(cells[i])
             yield Incident(
-                incident_id=first_id + i,
+                incident_id=new_id(),
                 kind=IncidentKind.CALL,
                 type=self._types[int(type_idx[i])],
                 priority=int(priority[i]),

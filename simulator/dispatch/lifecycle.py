@@ -1,0 +1,211 @@
+"""The life cycle of a unit: shifts, and what it does once sent to an incident.
+
+Rules (ODD section 7.8), in the order a job unfolds:
+
+1. A unit comes on duty at its station and asks the control room for work; a
+   unit whose shift ends goes off duty at once if idle, else once its job is
+   done (it works overtime; it is never taken off a job).
+2. On arrival, the first unit on scene is reported to the control room (the
+   caller's experience); a unit arriving for a hand-over task tells the unit
+   holding the arrested person to leave ``handover_h`` later. On-scene work
+   lasts the incident's on-scene time.
+3. At the end of on-scene work the incident is cleared; then an arrest by a
+   unit whose agency has judicial powers means custody at the station
+   (``custody_h`` plus the incident's follow-up); an arrest by any other unit
+   means it holds the person on scene and a hand-over task goes to the control
+   room (municipal police must present the person to an OPJ); a unit finishing
+   a hand-over task does the custody; otherwise a follow-up on the spot if the
+   incident needs one.
+4. A holding unit, once released, does the incident's follow-up if any. A
+   hand-over task that ends without a unit (abandoned, or no agency) releases
+   the holding unit at once.
+5. A unit with nothing left to do goes off duty if its shift is over, else
+   goes back to the control room, which gives it a waiting incident or lets it
+   patrol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import mesa
+
+from simulator.agencies.units import Unit, UnitState
+from simulator.dispatch.rules import DispatchRules
+from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.scenario.schema import HANDOVER_TYPE
+
+
+class IncidentObserver(Protocol):
+    """Told when a caller gets a unit on scene, or nobody (the citizens' experience)."""
+
+    def arrived(self, incident: Incident) -> None:
+        """The first unit reached the incident."""
+        ...
+
+    def unanswered(self, incident: Incident) -> None:
+        """The incident was dropped without a unit."""
+        ...
+
+
+class ControlRoom(Protocol):
+    """What the life cycle asks of the control room."""
+
+    observer: IncidentObserver | None
+
+    def receive(self, incident: Incident) -> None:
+        """A new incident (a hand-over task) reaches the control room now."""
+        ...
+
+    def close(self, incident: Incident, outcome: Outcome) -> None:
+        """The incident is over."""
+        ...
+
+    def unit_free(self, unit: Unit, *, fresh: bool) -> None:
+        """The unit may take a job: give it one, or let it patrol (``fresh``: just on duty)."""
+        ...
+
+    def withdraw(self, unit: Unit) -> None:
+        """The available unit is leaving: no more jobs for it."""
+        ...
+
+
+class LifeCycle:
+    """Drives units from dispatch to their next job, through scene, custody and hand-over.
+
+    It is every unit's controller: a unit reports to it the end of whatever it
+    was doing, and it decides what comes next.
+
+    Args:
+        model: The Mesa model whose clock is used.
+        room: The control room (which incidents exist, who gets which job).
+        units: Every unit of every agency.
+        rules: Durations of hand-over and custody.
+        new_id: The run's incident counter (for the hand-over tasks).
+    """
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        room: ControlRoom,
+        units: Sequence[Unit],
+        rules: DispatchRules,
+        new_id: Callable[[], int],
+    ):
+        self._model = model
+        self._room = room
+        self._rules = rules
+        self._new_id = new_id
+        self._held: dict[int, Unit] = {}  # by the id of the incident of the arrest
+        for unit in units:
+            self.adopt(unit)
+
+    def adopt(self, unit: Unit) -> None:
+        """Drive ``unit`` from now on (a unit created at a policy change)."""
+        unit.controller = self
+
+    def reconfigure(self, rules: DispatchRules) -> None:
+        """Put changed durations in force for what starts from now."""
+        self._rules = rules
+
+    def _now(self) -> float:
+        return float(self._model.time)
+
+    # ----------------------------------------------------------------- shifts
+
+    def start_shift(self, unit: Unit) -> None:
+        """Bring an off-duty unit on duty (or cancel its pending end of shift)."""
+        if unit.state is UnitState.OFF_DUTY:
+            unit.come_on_duty()
+            self._room.unit_free(unit, fresh=True)
+        else:
+            unit.end_of_shift = False
+
+    def end_shift(self, unit: Unit) -> None:
+        """Send a unit off duty now if idle, else once its current job is done."""
+        if unit.state is UnitState.OFF_DUTY:
+            return
+        if unit.state is UnitState.AVAILABLE:
+            self._room.withdraw(unit)
+            unit.go_off_duty()
+        else:
+            unit.end_of_shift = True
+
+    def _free(self, unit: Unit) -> None:
+        """The unit's job is done: off duty if its shift is over, else back to the room."""
+        if unit.end_of_shift:
+            unit.go_off_duty()
+            return
+        self._room.unit_free(unit, fresh=False)
+
+    # ----------------------------------------------------------------- a job
+
+    def period_ended(self, unit: Unit) -> None:
+        """Decide what a unit does after arriving, clearing a scene or a follow-up."""
+        now = self._now()
+        incident = unit.incident
+        assert incident is not None, f"{unit.label} ended a period without an incident"
+        state = unit.state
+        if state is UnitState.EN_ROUTE:
+            if incident.t_arrived_h is None:
+                incident.t_arrived_h = now
+                observer = self._room.observer
+                if observer is not None:
+                    observer.arrived(incident)
+            if incident.kind is IncidentKind.TASK and incident.parent_id is not None:
+                held = self._held.pop(incident.parent_id, None)
+                if held is not None:
+                    held.release_at(now + self._rules.handover_h)
+            unit.work(UnitState.ON_SCENE, now + incident.on_scene_h)
+        elif state is UnitState.ON_SCENE:
+            incident.t_cleared_h = now
+            self._room.close(incident, Outcome.CLEARED)
+            self._after_scene(unit, incident, now)
+        elif state is UnitState.HOLDING:
+            if incident.follow_up_h > 0:
+                unit.work(UnitState.FOLLOW_UP, now + incident.follow_up_h)
+            else:
+                self._free(unit)
+        else:  # FOLLOW_UP
+            self._free(unit)
+
+    def _after_scene(self, unit: Unit, incident: Incident, now: float) -> None:
+        if incident.kind is IncidentKind.TASK:
+            unit.work(UnitState.FOLLOW_UP, now + self._rules.custody_h, at_station=True)
+        elif incident.arrest and unit.agency.spec.powers.judicial:
+            until = now + self._rules.custody_h + incident.follow_up_h
+            unit.work(UnitState.FOLLOW_UP, until, at_station=True)
+        elif incident.arrest:
+            unit.hold()
+            self._held[incident.incident_id] = unit
+            self._room.receive(self._handover_task(incident, now))
+        elif incident.follow_up_h > 0:
+            unit.work(UnitState.FOLLOW_UP, now + incident.follow_up_h)
+        else:
+            self._free(unit)
+
+    def _handover_task(self, arrest: Incident, now: float) -> Incident:
+        """The task of taking over the person ``arrest``'s unit holds."""
+        return Incident(
+            incident_id=self._new_id(),
+            kind=IncidentKind.TASK,
+            type=HANDOVER_TYPE,
+            priority=1,
+            cell=arrest.cell,
+            district=arrest.district,
+            commune=arrest.commune,
+            x_m=arrest.x_m,
+            y_m=arrest.y_m,
+            t_occurred_h=now,
+            t_reported_h=now,
+            on_scene_h=self._rules.handover_h,
+            parent_id=arrest.incident_id,
+            known=Known.TASK,
+        )
+
+    def task_dropped(self, task: Incident) -> None:
+        """A hand-over task ended without a unit: the holding unit lets the person go now."""
+        held = None if task.parent_id is None else self._held.pop(task.parent_id, None)
+        if held is not None:
+            held.release_at(self._now())

@@ -34,6 +34,7 @@ import numpy as np
 from simulator.agencies.agency import Agency
 from simulator.agencies.units import Unit, UnitState
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.records.recorder import Recorder
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
 from simulator.world.travel import TravelModel
 
@@ -129,6 +130,7 @@ class Dispatcher:
         travel: The travel model.
         rules: Durations and limits.
         counted: Whether an incident reported at a time counts in statistics.
+        recorder: Where every incident that reaches the control room is recorded.
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class Dispatcher:
         travel: TravelModel,
         rules: DispatchRules,
         counted: Callable[[float], bool],
+        recorder: Recorder,
     ):
         self._model = model
         self._agencies = list(agencies)
@@ -152,7 +155,7 @@ class Dispatcher:
         self._handling: set[_Handling] = set()  # calls being taken (kept alive for events)
         self._held: dict[int, Unit] = {}
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
-        self.incidents: list[Incident] = []
+        self._recorder = recorder
         self.next_id = 0  # the next free incident id; whoever creates incidents takes ids here
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
@@ -189,7 +192,7 @@ class Dispatcher:
 
     def receive(self, incident: Incident) -> None:
         """A call (or offence report, or task) reaches the control room now."""
-        self.incidents.append(incident)
+        self._recorder.incident(incident)
         if self._counted(incident.t_reported_h):
             self.open_counted += 1
         if self._rules.call_handling_h > 0 and incident.kind is not IncidentKind.TASK:

@@ -25,19 +25,11 @@ import pyarrow.parquet as pq
 
 from simulator.model import SecurityModel
 from simulator.outputs import staged_folder
-from simulator.records.costs import costs, window_costs
-from simulator.records.incidents import incidents_table
-from simulator.records.metrics import (
-    STATE_COLUMNS,
-    agency_table,
-    daily_series,
-    district_table,
-    offence_summary,
-    summarise,
-)
+from simulator.records.metrics import RunTables
 from simulator.records.recorder import RunRecords
+from simulator.records.summary import Summary
 from simulator.scenario.loader import resolved_dict
-from simulator.scenario.schema import COST_LEVELS, Scenario
+from simulator.scenario.schema import Scenario
 from simulator.world.territory_file import data_files
 
 Progress = Callable[[int, int], None]  # (days done, days in total)
@@ -50,7 +42,7 @@ class RunResult:
     Attributes:
         scenario: The resolved scenario that was run.
         seed: The seed used.
-        summary: One-row summary (nested mapping).
+        summary: The run's summary (``summary.json``).
         incidents: One record per incident reported before the horizon.
         timeseries: One row per day of the statistics window.
         districts: One row per district.
@@ -60,36 +52,12 @@ class RunResult:
 
     scenario: Scenario
     seed: int
-    summary: dict[str, Any]
+    summary: Summary
     incidents: pa.Table
     timeseries: pd.DataFrame
     districts: pd.DataFrame
     agencies: pd.DataFrame
     metadata: dict[str, Any]
-
-
-def _districts_frame(records: RunRecords) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    t = records.territory
-    land = t.land
-    d = t.district[land]
-    n = t.n_districts
-    frame = pd.DataFrame(
-        {
-            "district": list(t.district_names),
-            "type": [dt.value for dt in t.district_types],
-            "commune": [t.commune_names[c] for c in t.district_commune],
-            "cells": np.bincount(d, minlength=n).astype("int64"),
-            "residents": np.bincount(d, weights=t.residents[land], minlength=n).astype("int64"),
-            "jobs": np.bincount(d, weights=t.jobs[land], minlength=n).astype("int64"),
-        }
-    )
-    by_level: dict[str, np.ndarray] = {}
-    for level in COST_LEVELS:
-        rows = [k for k, a in enumerate(records.agencies) if a.level == level]
-        cell_hours = records.presence[rows].sum(axis=0) if rows else np.zeros(t.n_cells)
-        # Presence off land (a unit crossing between two communes) belongs to no district.
-        by_level[level] = np.bincount(d, weights=cell_hours[land], minlength=n)
-    return frame, by_level
 
 
 def code_version() -> dict[str, str | None]:
@@ -178,50 +146,14 @@ def results(records: RunRecords, scenario: Scenario, seed: int, *, started: floa
         The run's records, tables and summary.
     """
     sim_seconds = time.perf_counter() - started
-    t = records.territory
-    window = records.window_h
-    table = records.incidents
-    frame = table.to_pandas()
-    states = records.states.to_pandas()
-    facts = list(records.agencies)
-    cost_window = window_costs(records.periods, window, t)
-    summary_body = summarise(
-        frame,
-        states,
-        facts,
-        window_h=window,
-        response_target_min=scenario.dispatch.response_target_min,
-        cost_window=cost_window,
-    )
-    districts, presence = _districts_frame(records)
-    citizens = records.citizens
-    summary_body["trust"] = {
-        "mean_start": float(citizens.trust_mean[0]),
-        "mean_end": float(citizens.trust_mean[-1]),
-    }
-    summary_body["fear"] = {"mean_end": float(citizens.fear_mean[-1])}
-    if scenario.crime is not None:
-        res_by_type = districts.groupby("type")["residents"].sum().to_dict()
-        summary_body["offences"] = offence_summary(
-            frame,
-            window,
-            int(t.residents.sum()),
-            list(scenario.crime.types),
-            {str(k): int(v) for k, v in res_by_type.items()},
-        )
-        summary_body["dark_figure_share"] = summary_body["offences"]["dark_figure_share"]
-        summary_body["victimised_share"] = float(citizens.victimised_share[-1])
+    computed = RunTables(records, scenario)
+    timeseries = computed.timeseries()
+    districts = computed.district_table()
+    agencies = computed.agency_table()
     wall = time.perf_counter() - started
-    summary = {
-        "scenario": scenario.name,
-        "seed": seed,
-        "days": scenario.run.days,
-        "warmup_days": scenario.run.warmup_days,
-        "residents": int(t.residents.sum()),
-        **summary_body,
-        "events": records.events,
-        "runtime_s": wall,
-    }
+    summary = computed.summary(seed=seed, runtime_s=wall)
+    window = records.window_h
+    facts = records.agencies
     meta = {
         "scenario": resolved_dict(scenario),
         "territory_files": data_files(scenario.territory),
@@ -256,42 +188,12 @@ def results(records: RunRecords, scenario: Scenario, seed: int, *, started: floa
         scenario=scenario,
         seed=seed,
         summary=summary,
-        incidents=table,
-        timeseries=daily_series(frame, window, records.on_duty.to_pandas()),
-        districts=district_table(frame, window, districts, presence),
-        agencies=agency_table(frame, states, facts, window, cost_window),
+        incidents=records.incidents,
+        timeseries=timeseries,
+        districts=districts,
+        agencies=agencies,
         metadata=meta,
     )
-
-
-def summary_template() -> dict[str, Any]:
-    """The shape of a run's summary, from empty records: what experiment outputs may name.
-
-    Mappings that hold one entry per agency, type, priority or commune are empty here
-    (their keys depend on the scenario), except ``offences.by_type``, which shows the
-    entry of one offence type.
-    """
-    frame = incidents_table([], ("d",), ("residential",), ("c",)).to_pandas()
-    window = (0.0, 24.0)
-    states = pd.DataFrame(columns=STATE_COLUMNS)
-    body = summarise(
-        frame, states, [], window_h=window, response_target_min=[15.0], cost_window=costs([], 1.0)
-    )
-    body["trust"] = {"mean_start": None, "mean_end": None}
-    body["fear"] = {"mean_end": None}
-    body["offences"] = offence_summary(frame, window, 1, ["offence"], {"residential": 1})
-    body["dark_figure_share"] = None
-    body["victimised_share"] = None
-    return {
-        "scenario": None,
-        "seed": None,
-        "days": None,
-        "warmup_days": None,
-        "residents": None,
-        **body,
-        "events": None,
-        "runtime_s": None,
-    }
 
 
 def _json_safe(value: Any) -> Any:
@@ -332,7 +234,7 @@ def write_results(result: RunResult, out_dir: str | Path, *, force: bool = False
     out = Path(out_dir)
     with staged_folder(out, "run", identity=run_identity(result), force=force) as tmp:
         (tmp / "summary.json").write_text(
-            json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8"
+            json.dumps(_json_safe(result.summary.as_json()), indent=2) + "\n", encoding="utf-8"
         )
         (tmp / "run.json").write_text(
             json.dumps(_json_safe(result.metadata), indent=2) + "\n", encoding="utf-8"

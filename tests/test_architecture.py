@@ -38,7 +38,7 @@ LAYERS = [
     {"simulator.crime.engine", "simulator.agencies.units"},
     {"simulator.dispatch.dispatcher"},
     {"simulator.model"},
-    {"simulator.records.costs", "simulator.records.metrics"},
+    {"simulator.records.costs", "simulator.records.metrics", "simulator.records.summary"},
     {"simulator.runner"},
     {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
     {"simulator.batch.pool"},

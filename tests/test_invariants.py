@@ -72,12 +72,12 @@ def test_records_are_consistent(case: tuple[Scenario, int]) -> None:
     assert inc.loc[dispatched, "agency"].notna().all()
     assert inc.loc[~dispatched, "unit"].isna().all()
     # Every counted call is answered or unanswered, exactly once.
-    calls = result.summary["calls"]
+    calls = result.summary.as_json()["calls"]
     assert calls["answered"] + calls["unanswered"] == calls["total"]
     assert calls["abandoned"] + calls["no_agency"] <= calls["unanswered"]
     assert inc["incident_id"].is_unique
     # Utilisation is a share.
-    for value in result.summary["utilisation"].values():
+    for value in result.summary.as_json()["utilisation"].values():
         assert value is None or -EPS <= value <= 1 + EPS
 
 

@@ -14,6 +14,7 @@ Who pays is read from one attribute of each agency, :attr:`AgencyFacts.level`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.crime.engine import cctv_coverage
@@ -93,10 +94,27 @@ def scale_costs(c: CostBreakdown, factor: float) -> CostBreakdown:
     return {k: scale_costs(v, factor) if isinstance(v, dict) else v * factor for k, v in c.items()}
 
 
-def window_costs(
+@dataclass(frozen=True)
+class PeriodCost:
+    """What a policy period cost inside the statistics window.
+
+    Attributes:
+        label: The period's label (``start``, then each timeline change's).
+        start_h: Where the period starts inside the window (model hours).
+        end_h: Where it ends inside the window.
+        cost: Its cost by payer, agency and commune (euros).
+    """
+
+    label: str
+    start_h: float
+    end_h: float
+    cost: CostBreakdown
+
+
+def period_costs(
     periods: Sequence[PolicyPeriod], window_h: tuple[float, float], territory: Territory
-) -> CostBreakdown:
-    """Costs over the window, period by period when a timeline changed the policy.
+) -> list[PeriodCost]:
+    """The cost of each policy period in force inside the window, in order.
 
     Args:
         periods: The policy periods of the run, the first from hour 0.
@@ -104,13 +122,24 @@ def window_costs(
         territory: The run's territory (programme costs are split by commune on it).
     """
     w0, w1 = window_h
-    total: CostBreakdown = costs([], 0.0)
+    out = []
     for k, period in enumerate(periods):
         end = periods[k + 1].start_h if k + 1 < len(periods) else w1
-        days = max(0.0, min(end, w1) - max(period.start_h, w0)) / 24.0
+        start, stop = max(period.start_h, w0), min(end, w1)
+        days = max(0.0, stop - start) / 24.0
         if days > 0:
             payers = [*period.agencies, *programme_costs(territory, period.scenario)]
-            total = add_costs(total, costs(payers, days))
+            out.append(PeriodCost(period.label, start, stop, costs(payers, days)))
+    return out
+
+
+def window_costs(
+    periods: Sequence[PolicyPeriod], window_h: tuple[float, float], territory: Territory
+) -> CostBreakdown:
+    """Costs over the window: the sum of its periods' (:func:`period_costs`)."""
+    total: CostBreakdown = costs([], 0.0)
+    for period in period_costs(periods, window_h, territory):
+        total = add_costs(total, period.cost)
     return total
 
 

@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simulator.records.costs import CostBreakdown, agency_cost_per_year, per_year
+from simulator.records.costs import CostBreakdown, agency_cost_per_year, per_year, window_costs
 from simulator.records.incidents import IncidentKind, Known, Outcome
-from simulator.records.recorder import AgencyFacts
+from simulator.records.recorder import AgencyFacts, RunRecords
+from simulator.records.summary import Summary
+from simulator.scenario.schema import COST_LEVELS, Scenario
 
 MINUTES = 60.0
 # Batch means for confidence intervals within one run: few, long batches keep their
@@ -360,3 +362,114 @@ def district_table(
         table["offences_actual_per_1000"] = table["offences_actual"] * per_1000
         table["offences_recorded_per_1000"] = table["offences_recorded"] * per_1000
     return table.reset_index()
+
+
+def districts_frame(records: RunRecords) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The districts (name, type, commune, cells, residents, jobs) and patrol presence.
+
+    Returns:
+        One row per district, and the presence hours per district by payer.
+    """
+    t = records.territory
+    land = t.land
+    d = t.district[land]
+    n = t.n_districts
+    frame = pd.DataFrame(
+        {
+            "district": list(t.district_names),
+            "type": [dt.value for dt in t.district_types],
+            "commune": [t.commune_names[c] for c in t.district_commune],
+            "cells": np.bincount(d, minlength=n).astype("int64"),
+            "residents": np.bincount(d, weights=t.residents[land], minlength=n).astype("int64"),
+            "jobs": np.bincount(d, weights=t.jobs[land], minlength=n).astype("int64"),
+        }
+    )
+    by_level: dict[str, np.ndarray] = {}
+    for level in COST_LEVELS:
+        rows = [k for k, a in enumerate(records.agencies) if a.level == level]
+        cell_hours = records.presence[rows].sum(axis=0) if rows else np.zeros(t.n_cells)
+        # Presence off land (a unit crossing between two communes) belongs to no district.
+        by_level[level] = np.bincount(d, weights=cell_hours[land], minlength=n)
+    return frame, by_level
+
+
+class RunTables:
+    """A run's records as frames, and the tables and summary computed from them.
+
+    Every figure is a function of the frozen records and the scenario; nothing is
+    read off the model.
+
+    Args:
+        records: The frozen records of a run.
+        scenario: The scenario it ran.
+    """
+
+    def __init__(self, records: RunRecords, scenario: Scenario):
+        self.records = records
+        self.scenario = scenario
+        self.incidents = records.incidents.to_pandas()
+        self.states = records.states.to_pandas()
+        self.agencies = list(records.agencies)
+        self.costs = window_costs(records.periods, records.window_h, records.territory)
+        self.districts, self.presence = districts_frame(records)
+
+    def timeseries(self) -> pd.DataFrame:
+        """One row per day of the window (:func:`daily_series`)."""
+        r = self.records
+        return daily_series(self.incidents, r.window_h, r.on_duty.to_pandas())
+
+    def district_table(self) -> pd.DataFrame:
+        """One row per district (:func:`district_table`)."""
+        return district_table(self.incidents, self.records.window_h, self.districts, self.presence)
+
+    def agency_table(self) -> pd.DataFrame:
+        """One row per agency (:func:`agency_table`)."""
+        r = self.records
+        return agency_table(self.incidents, self.states, self.agencies, r.window_h, self.costs)
+
+    def summary(self, *, seed: int, runtime_s: float) -> Summary:
+        """The run's summary.
+
+        Args:
+            seed: The seed of the run.
+            runtime_s: Wall time of the run (seconds).
+        """
+        r, scenario = self.records, self.scenario
+        t = r.territory
+        body = summarise(
+            self.incidents,
+            self.states,
+            self.agencies,
+            window_h=r.window_h,
+            response_target_min=scenario.dispatch.response_target_min,
+            cost_window=self.costs,
+        )
+        citizens = r.citizens
+        body["trust"] = {
+            "mean_start": float(citizens.trust_mean[0]),
+            "mean_end": float(citizens.trust_mean[-1]),
+        }
+        body["fear"] = {"mean_end": float(citizens.fear_mean[-1])}
+        if scenario.crime is not None:
+            res_by_type = self.districts.groupby("type")["residents"].sum().to_dict()
+            body["offences"] = offence_summary(
+                self.incidents,
+                r.window_h,
+                int(t.residents.sum()),
+                list(scenario.crime.types),
+                {str(k): int(v) for k, v in res_by_type.items()},
+            )
+            body["dark_figure_share"] = body["offences"]["dark_figure_share"]
+            body["victimised_share"] = float(citizens.victimised_share[-1])
+        return Summary.model_validate(
+            {
+                "scenario": scenario.name,
+                "seed": seed,
+                "days": scenario.run.days,
+                "warmup_days": scenario.run.warmup_days,
+                "residents": int(t.residents.sum()),
+                **body,
+                "events": r.events,
+                "runtime_s": runtime_s,
+            }
+        )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -175,7 +175,7 @@ class Recorder:
         self._presence_start: FloatArray | None = None
         self._presence_end: FloatArray | None = None
         self._citizen_rows: list[tuple[float, float, float, float, FloatArray, FloatArray]] = []
-        self._resident_district: NDArray[np.int64] | None = None
+        self._runs: tuple[NDArray[np.int64], NDArray[np.int64], FloatArray] | None = None
         self._frozen: RunRecords | None = None
 
     # ----------------------------------------------------------------- during the run
@@ -225,23 +225,36 @@ class Recorder:
 
     def citizens(self, hour: float, population: Population) -> None:
         """A snapshot of residents' trust and fear, overall and by home district."""
-        t = self._territory
-        if self._resident_district is None:
-            self._resident_district = t.district[population.home].astype(np.int64)
-        d = self._resident_district
-        n = t.n_districts
-        residents = np.bincount(d, minlength=n).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            trust = np.bincount(d, weights=population.trust, minlength=n) / residents
-            fear = np.bincount(d, weights=population.fear, minlength=n) / residents
+        if self._runs is None:
+            # Residents are stored in runs of the same home cell: sum each run, then the
+            # runs of each district (a few hundred thousand residents, once a day).
+            home = population.home
+            changes = np.r_[True, home[1:] != home[:-1]] if home.size else np.empty(0, bool)
+            starts = np.flatnonzero(changes).astype(np.int64)
+            district = self._territory.district[home[starts]].astype(np.int64)
+            n = self._territory.n_districts
+            lengths = np.diff(np.r_[starts, home.size])
+            counts = np.bincount(district, lengths, minlength=n).astype(np.float64)
+            self._runs = (starts, district, counts)
+        starts, district, residents = self._runs
+        n = residents.size
+
+        def by_district(values: NDArray[np.floating[Any]]) -> FloatArray:
+            if not starts.size:
+                return np.full(n, np.nan)
+            sums = np.add.reduceat(values, starts, dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out: FloatArray = np.bincount(district, sums, minlength=n) / residents
+            return out
+
         self._citizen_rows.append(
             (
                 float(hour),
                 float(population.trust.mean()),
                 float(population.fear.mean()),
                 float((population.victimisations > 0).mean()),
-                trust,
-                fear,
+                by_district(population.trust),
+                by_district(population.fear),
             )
         )
 

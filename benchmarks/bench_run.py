@@ -288,7 +288,8 @@ def _child_timed(job: Job) -> tuple[dict[str, Any], Sample]:
     result = run(scenario, seed=job.seed)
     wall = time.perf_counter() - started
     maxrss, hwm = _maxrss_kib(), _hwm_kib()
-    summary = result.summary
+    # The reference commit's code may give the summary as a plain mapping (before the typed one).
+    summary = result.summary if isinstance(result.summary, dict) else result.summary.as_json()
     days = int(scenario.run.days)
     sim_days = days + int(scenario.run.warmup_days)
     residents = int(summary["residents"])

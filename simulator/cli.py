@@ -394,7 +394,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         result = run(scenario)
     path = write_results(result, target, force=args.force)
     if not args.quiet:
-        out.print(summary_table(result.summary))
+        out.print(summary_table(result.summary.as_json()))
         out.print(f"results written to {path}/")
     return EXIT_OK
 

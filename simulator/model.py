@@ -23,11 +23,12 @@ import numpy as np
 
 from simulator.agencies.agency import Agency, place_agencies
 from simulator.agencies.patrol import PatrolStrategy, PresenceLog, make_strategy
-from simulator.agencies.units import StateInterval, Unit
+from simulator.agencies.units import Unit
 from simulator.crime.engine import CrimeEngine, initial_market_cells
 from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_matrix
 from simulator.records.ids import IncidentIds
 from simulator.records.incidents import Incident
+from simulator.records.recorder import Recorder, RunRecords
 from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
 from simulator.scenario.timeline import policy_changes
 from simulator.world.citizens import Population, ResponseExperience
@@ -97,8 +98,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             np.random.default_rng(streams["calls"]),
         )
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
-        self.state_log: list[StateInterval] = []
-        self.on_duty_log: list[tuple[int, int, int]] = []  # hour, agency index, units
+        self.recorder = Recorder(self.territory, self.window_h)  # the one write path for results
         self.units: list[list[Unit]] = self._create_units(streams["patrol"])
         self.dispatcher = Dispatcher(
             self,
@@ -109,6 +109,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             DispatchRules.from_scenario(scenario),
             self.in_window,
             self.ids.take,
+            self.recorder,
         )
         self._reports: set[_Report] = set()
         citizens_rng = np.random.default_rng(streams["citizens"])
@@ -117,7 +118,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         targets = [m / 60.0 for m in scenario.dispatch.response_target_min]
         self.experience = ResponseExperience(self.population, targets)
         self.dispatcher.observer = self.experience
-        self.trust_start = float(self.population.trust.mean())
+        self.recorder.citizens(0.0, self.population)
         self.crime: CrimeEngine | None = None
         if scenario.crime is not None:
             self.crime = CrimeEngine(
@@ -130,17 +131,11 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 np.random.default_rng(streams["crime"]),
                 self.ids.take,
             )
-        self.unattended: list[Incident] = []  # offences recorded without a unit, or dark
-        self._presence_at_window_start: np.ndarray | None = None
-        self._presence_at_window_end: np.ndarray | None = None
         self._changes, problems = policy_changes(scenario)
         if problems:
             raise ValueError(f"the timeline cannot be applied: {problems}")
         self._next_change = 0
-        # (hour, label, scenario, agencies) of each configuration in force, first one at 0.
-        self.policy_log: list[tuple[float, str, Scenario, list[Agency]]] = [
-            (0.0, "start", scenario, self.agencies)
-        ]
+        self.recorder.policy_period(0.0, "start", scenario, self.agencies)
         self._begin_hour(0)
 
     def in_window(self, t_h: float) -> bool:
@@ -199,7 +194,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             travel=self.travel,
             patrol=strategy,
             presence=self.presence,
-            log=self.state_log,
+            recorder=self.recorder,
         )
 
     def _create_units(self, patrol_seed: np.random.SeedSequence) -> list[list[Unit]]:
@@ -242,7 +237,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             change = self._changes[self._next_change]
             self._next_change += 1
             self._reconfigure(change.scenario)
-            self.policy_log.append((float(hour), change.label, change.scenario, self.agencies))
+            self.recorder.policy_period(float(hour), change.label, change.scenario, self.agencies)
 
     def _reconfigure(self, new: Scenario) -> None:
         """Put a changed scenario in force now (only what a timeline may change)."""
@@ -360,10 +355,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         if self.crime is not None:
             self.crime.observe_presence(self.presence.hours, touched)
         # Legs are played up to now, so the snapshots bound the window's presence.
-        if hour * 1.0 == self.window_h[0]:
-            self._presence_at_window_start = self.presence.snapshot()
-        if hour * 1.0 == self.window_h[1]:
-            self._presence_at_window_end = self.presence.snapshot()
+        if hour * 1.0 in self.window_h:
+            self.recorder.presence_at_window_bound(
+                self.presence.hours, start=hour * 1.0 == self.window_h[0]
+            )
+        if hour > 0 and hour % HOURS_PER_DAY == 0:
+            self.recorder.citizens(float(hour), self.population)
         self.dispatcher.purge_abandoned()
         self._generate_calls(hour)
         if self.crime is not None:
@@ -371,13 +368,13 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 if offence.needs_response:
                     self.submit(offence)
                 else:
-                    self.unattended.append(offence)
+                    self.recorder.incident(offence)
 
     def _update_shifts(self, hour: int) -> None:
         hod = hour % HOURS_PER_DAY
         for agency, units in zip(self.agencies, self.units, strict=True):
             wanted = agency.staffing.units_by_hour[hod]
-            self.on_duty_log.append((hour, agency.index, wanted))
+            self.recorder.on_duty(hour, agency.index, wanted)
             # Units are called on in number order; the last ones leave first.
             for k, unit in enumerate(units):
                 if k < wanted:
@@ -415,17 +412,6 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """End of the statistics window (model hours)."""
         return self.window_h[1]
 
-    def window_presence(self) -> np.ndarray:
-        """Presence hours per agency and cell accumulated inside the window.
-
-        Patrol legs count when they end, so a leg that straddles a window bound
-        counts on the side where it ends.
-        """
-        start = self._presence_at_window_start
-        end = self._presence_at_window_end
-        total = end if end is not None else self.presence.hours
-        return total - start if start is not None else total.copy()
-
     def changes_not_reached(self) -> list[PolicyChange]:
         """Timeline changes decided during the run that take effect after its end."""
         return self._changes[self._next_change :]
@@ -434,8 +420,20 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """Incidents whose report had not reached the control room when the run stopped."""
         return sorted((r.incident for r in self._reports), key=lambda i: i.incident_id)
 
-    def finish(self) -> None:
-        """Close every unit's current state interval at the current time."""
+    def finish(self) -> RunRecords:
+        """End the run now: close every unit's current state interval, freeze the records.
+
+        Returns:
+            The run's records, from which every output is computed.
+        """
         for units in self.units:
             for unit in units:
                 unit.close_log()
+        self.recorder.citizens(float(self.time), self.population)
+        return self.recorder.freeze(
+            pending=self.pending_reports(),
+            presence_total=self.presence.hours,
+            units=[(u.unique_id, u.label) for units in self.units for u in units],
+            events=self.n_events,
+            changes_after_end=[(c.hour, c.label) for c in self.changes_not_reached()],
+        )

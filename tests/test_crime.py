@@ -74,18 +74,18 @@ def test_assaults_at_night_in_nightlife_districts(baseline_year: RunResult) -> N
 
 
 def test_actual_exceeds_recorded_everywhere(baseline_year: RunResult) -> None:
-    summary = baseline_year.summary["offences"]
+    summary = baseline_year.summary.as_json()["offences"]
     assert summary["actual"] >= summary["recorded"] > 0
     for name, figures in summary["by_type"].items():
         assert figures["actual"] >= figures["recorded"] >= 0, name
     d = baseline_year.districts
     assert (d["offences_actual"] >= d["offences_recorded"]).all()
     assert d["offences_actual"].sum() == summary["actual"]
-    assert 0.0 < baseline_year.summary["dark_figure_share"] < 1.0
+    assert 0.0 < baseline_year.summary.as_json()["dark_figure_share"] < 1.0
 
 
 def test_priority_neighbourhoods_suffer_more_crime(baseline_year: RunResult) -> None:
-    by_place = baseline_year.summary["offences"]["by_district_type"]
+    by_place = baseline_year.summary.as_json()["offences"]["by_district_type"]
     assert by_place["qpv"]["actual_per_1000"] > 2 * by_place["residential"]["actual_per_1000"]
 
 
@@ -95,7 +95,7 @@ def test_more_trust_gives_more_recording_for_the_same_offences() -> None:
         scenario = load_scenario(
             BASELINE, ["run.days=60", f"citizens.trust_mean={trust}", "citizens.trust_sd=0.05"]
         )
-        s = run(scenario, seed=3).summary["offences"]
+        s = run(scenario, seed=3).summary.as_json()["offences"]
         shares[trust] = (s["recorded"] / s["actual"], s["actual"])
     (low, n_low), (high, n_high) = shares[0.3], shares[0.8]
     se = np.sqrt(low * (1 - low) / n_low + high * (1 - high) / n_high)
@@ -219,7 +219,7 @@ def test_crime_invariants(case: tuple[Scenario, int]) -> None:
     recorded = off["known"].isin(["reported", "detected"])
     for _, group in off.assign(recorded=recorded).groupby(["type", "district"]):
         assert len(group) >= group["recorded"].sum()
-    summary = result.summary["offences"]
+    summary = result.summary.as_json()["offences"]
     for figures in summary["by_type"].values():
         assert figures["actual"] >= figures["recorded"] >= 0
         assert figures["actual_per_1000"] >= 0
@@ -228,8 +228,8 @@ def test_crime_invariants(case: tuple[Scenario, int]) -> None:
     assert off.loc[off["known"] == "dark", "t_dispatched_h"].isna().all()
     assert off.loc[~off["needs_response"], "agency"].isna().all()
     # Trust and fear stay in [0, 1]; nothing negative anywhere.
-    assert 0.0 <= result.summary["trust"]["mean_end"] <= 1.0
-    assert 0.0 <= result.summary["fear"]["mean_end"] <= 1.0
+    assert 0.0 <= result.summary.as_json()["trust"]["mean_end"] <= 1.0
+    assert 0.0 <= result.summary.as_json()["fear"]["mean_end"] <= 1.0
     assert (model.crime.expected >= 0).all()
     numeric = result.districts.select_dtypes("number")
     assert (numeric.fillna(0) >= 0).all().all()

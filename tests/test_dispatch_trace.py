@@ -56,7 +56,7 @@ def test_one_call_one_unit_goes_arrives_clears_and_returns() -> None:
     # The other unit never moved, and unit #1 is back on patrol (static: its station).
     assert unit.state is UnitState.AVAILABLE
     assert model.units[0][1].state is UnitState.AVAILABLE
-    states = [s for (uid, _, s, _, _) in model.state_log if uid == unit.unique_id]
+    states = [s for (uid, _, s, _, _) in model.recorder.state_intervals() if uid == unit.unique_id]
     assert states == ["off_duty", "available", "en_route", "on_scene"]
 
 
@@ -112,7 +112,7 @@ def test_municipal_arrest_is_handed_over_to_the_state() -> None:
     model.run_until(8)
     pm_unit = model.units[1][0]
     assert arrest.agency == "pm"
-    tasks = [i for i in model.dispatcher.incidents if i.kind is IncidentKind.TASK]
+    tasks = [i for i in model.recorder.incidents_so_far() if i.kind is IncidentKind.TASK]
     assert len(tasks) == 1
     task = tasks[0]
     # The hand-over is created when the municipal crew clears the scene...
@@ -124,7 +124,7 @@ def test_municipal_arrest_is_handed_over_to_the_state() -> None:
     # ...and frees the municipal crew 20 minutes after the State crew arrives.
     holding = [
         (s, t0, t1)
-        for (uid, _, s, t0, t1) in model.state_log
+        for (uid, _, s, t0, t1) in model.recorder.state_intervals()
         if uid == pm_unit.unique_id and s == "holding"
     ]
     assert len(holding) == 1
@@ -134,7 +134,7 @@ def test_municipal_arrest_is_handed_over_to_the_state() -> None:
     state_unit = next(u for u in model.units[0] if u.unique_id == task.unit)
     follow = [
         (t0, t1)
-        for (uid, _, s, t0, t1) in model.state_log
+        for (uid, _, s, t0, t1) in model.recorder.state_intervals()
         if uid == state_unit.unique_id and s == "follow_up"
     ]
     assert follow and follow[0][1] - follow[0][0] == pytest.approx(2.0)
@@ -195,6 +195,6 @@ def test_a_hand_over_nobody_takes_releases_the_holding_crew() -> None:
     inject(model, 1.01, sx - 300, sy, on_scene_min=300)
     model.run_until(6)
     assert arrest.incident_id == 0
-    task = next(i for i in model.dispatcher.incidents if i.kind is IncidentKind.TASK)
+    task = next(i for i in model.recorder.incidents_so_far() if i.kind is IncidentKind.TASK)
     assert task.outcome is Outcome.ABANDONED
     assert model.units[1][0].state is UnitState.AVAILABLE

@@ -61,6 +61,18 @@ def test_validate_accepts_the_shipped_experiments_and_scenarios(
             "outputs: [calls.total, respnse_min.mean]\n",
             ["exp.yaml:4:", "outputs.1", "did you mean 'response_min.mean'"],
         ),
+        (
+            "outputs: [cost_eur_per_year.stat]\n",
+            ["exp.yaml:4:", "outputs.0", "did you mean 'cost_eur_per_year.state'"],
+        ),
+        (
+            "outputs: [response_min.by_agency.state_police.meen]\n",
+            ["exp.yaml:4:", "outputs.0", "did you mean 'response_min.by_agency.state_police.mean'"],
+        ),
+        (
+            "outputs: [offences.by_type.burglary]\n",
+            ["exp.yaml:4:", "outputs.0", "is a group of values", "actual, recorded"],
+        ),
     ],
 )
 def test_experiment_mistakes_are_located_before_any_run(
@@ -172,12 +184,13 @@ def test_an_alias_bomb_and_deep_nesting_are_refused_quickly(
 def test_every_value_of_a_real_summary_is_a_valid_output() -> None:
     from simulator.batch.runner import flatten
     from simulator.batch.spec import output_problem
-    from simulator.runner import run, summary_template
+    from simulator.records.summary import summary_shape
+    from simulator.runner import run
     from simulator.scenario import load_scenario
 
     result = run(load_scenario(BASELINE, ["run.days=1", "run.warmup_days=0"]))
-    template = summary_template()
-    names = list(flatten(result.summary))
+    template = summary_shape()
+    names = list(flatten(result.summary.as_json()))
     assert len(names) > 100
     assert [n for n in names if output_problem(n, template)] == []
     assert output_problem("calls", template) is not None  # a group, not a value

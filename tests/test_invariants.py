@@ -74,12 +74,12 @@ def test_records_are_consistent(case: tuple[Scenario, int]) -> None:
     assert inc.loc[dispatched, "agency"].notna().all()
     assert inc.loc[~dispatched, "unit"].isna().all()
     # Every counted call is answered or unanswered, exactly once.
-    calls = result.summary["calls"]
+    calls = result.summary.as_json()["calls"]
     assert calls["answered"] + calls["unanswered"] == calls["total"]
     assert calls["abandoned"] + calls["no_agency"] <= calls["unanswered"]
     assert inc["incident_id"].is_unique
     # Utilisation is a share.
-    for value in result.summary["utilisation"].values():
+    for value in result.summary.as_json()["utilisation"].values():
         assert value is None or -EPS <= value <= 1 + EPS
 
 
@@ -94,7 +94,9 @@ def test_units_serve_one_incident_at_a_time_and_never_arrive_early(
     model.finish()
 
     # A unit's state intervals tile time without overlap.
-    log = pd.DataFrame(model.state_log, columns=["unit", "agency", "state", "start", "end"])
+    log = pd.DataFrame(
+        model.recorder.state_intervals(), columns=["unit", "agency", "state", "start", "end"]
+    )
     for _, g in log.groupby("unit"):
         starts, ends = g["start"].to_numpy(), g["end"].to_numpy()
         assert (ends >= starts - EPS).all()
@@ -102,7 +104,7 @@ def test_units_serve_one_incident_at_a_time_and_never_arrive_early(
 
     # Between dispatch and clearance, a unit holds one incident only.
     busy: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for inc in model.dispatcher.incidents:
+    for inc in model.recorder.incidents_so_far():
         if inc.unit is not None:
             end = inc.t_cleared_h if inc.t_cleared_h is not None else float("inf")
             busy[inc.unit].append((inc.t_dispatched_h or 0.0, end))
@@ -113,6 +115,6 @@ def test_units_serve_one_incident_at_a_time_and_never_arrive_early(
 
     # Arrival is never earlier than dispatch plus the turnout time.
     turnout = scenario.travel.turnout_min / 60
-    for inc in model.dispatcher.incidents:
+    for inc in model.recorder.incidents_so_far():
         if inc.t_arrived_h is not None and inc.t_dispatched_h is not None:
             assert inc.t_arrived_h >= inc.t_dispatched_h + turnout - EPS

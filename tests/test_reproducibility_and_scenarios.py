@@ -29,8 +29,8 @@ def test_scenario_validates_and_runs_a_short_horizon(path: Path, tmp_path: Path)
     scenario = load_scenario(path, [f"run.days={days}", "run.warmup_days=1"])
     result = run(scenario)
     assert len(result.metadata["policy_changes"]) == len(scenario.timeline)
-    assert result.summary["calls"]["total"] > 0
-    assert result.summary["calls"]["answered"] > 0
+    assert result.summary.calls.total > 0
+    assert result.summary.calls.answered > 0
     written = write_results(result, tmp_path / "out")
     names = sorted(p.name for p in written.iterdir())
     assert names == [

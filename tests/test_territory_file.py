@@ -170,7 +170,7 @@ def test_nothing_happens_off_land() -> None:
     assert model.calls.expected_cell_weights()[off].sum() == 0
     assert model.crime is not None and model.crime.attractiveness[off].sum() == 0
     model.run_until(48.0)
-    incidents = [*model.dispatcher.incidents, *model.unattended]
+    incidents = model.recorder.incidents_so_far()
     assert len(incidents) > 500
     assert all(t.land[i.cell] for i in incidents)
     assert model.presence.hours[:, off].sum() == 0

@@ -61,8 +61,8 @@ def test_hiring_puts_units_on_the_road_after_the_training_delay(tmp_path: Path) 
 def test_costs_follow_the_policy_period_by_period(tmp_path: Path) -> None:
     cut = _scenario(tmp_path, "  - day: 3\n    cut: {agency: state_police, officers: 100}\n")
     same = load_scenario(BASELINE, ["run.days=6", "run.warmup_days=0"])
-    cost_same = run(same, seed=1).summary["cost_eur"]["by_agency"]["state_police"]
-    cost_cut = run(load_scenario(cut), seed=1).summary["cost_eur"]["by_agency"]["state_police"]
+    cost_same = run(same, seed=1).summary.cost_eur.by_agency["state_police"]
+    cost_cut = run(load_scenario(cut), seed=1).summary.cost_eur.by_agency["state_police"]
     officers = same.agencies["state_police"]
     assert officers.budget_eur is not None
     # Half the window at the old level, half with 100 fewer officers (and vehicles).
@@ -84,7 +84,7 @@ def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
     result = run(load_scenario(path), seed=1)
     labels = [c["label"] for c in result.metadata["policy_changes"]]
     assert labels == ["cctv", "programme", "contract", "private contract"]
-    by = result.summary["cost_eur"]["by_agency"]
+    by = result.summary.cost_eur.by_agency
     assert by["prevention"] == pytest.approx(500_000 * 4 / 365)
     assert by["cctv"] > 0
 
@@ -135,7 +135,7 @@ def test_zero_dwell_on_a_single_cell_does_not_hang() -> None:
             "agencies.state_police.patrol.dwell_min=0",
         ],
     )
-    assert run(scenario, seed=1).summary["calls"]["total"] > 0
+    assert run(scenario, seed=1).summary.calls.total > 0
 
 
 def test_a_shorter_call_handling_keeps_each_call_its_own_delay(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import mesa
 from simulator.agencies.agency import Agency
 from simulator.agencies.patrol import PatrolStrategy, PresenceLog
 from simulator.records.incidents import Incident
+from simulator.records.recorder import Recorder
 from simulator.world.territory import Territory
 from simulator.world.travel import TravelModel
 
@@ -43,7 +44,6 @@ BUSY_STATES = frozenset(
     {UnitState.EN_ROUTE, UnitState.ON_SCENE, UnitState.FOLLOW_UP, UnitState.HOLDING}
 )
 
-StateInterval = tuple[int, str, str, float, float]  # unit id, agency, state, start, end
 
 _COORDS: weakref.WeakKeyDictionary[Territory, tuple[list[float], list[float]]] = (
     weakref.WeakKeyDictionary()
@@ -85,7 +85,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         travel: TravelModel,
         patrol: PatrolStrategy,
         presence: PresenceLog,
-        log: list[StateInterval],
+        recorder: Recorder,
     ):
         super().__init__(model)
         self.agency = agency
@@ -99,7 +99,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._travel = travel
         self._patrol = patrol
         self._presence = presence
-        self._log = log
+        self._recorder = recorder
         self._since = 0.0
         self._event: Event | None = None
         station = agency.station_of(number)
@@ -130,7 +130,9 @@ class Unit(mesa.Agent):  # type: ignore[misc]
     def _set_state(self, state: UnitState) -> None:
         now = self._now()
         if now > self._since or state != self.state:
-            self._log.append((self.unique_id, self.agency.name, self.state.value, self._since, now))
+            self._recorder.state_interval(
+                self.unique_id, self.agency.name, self.state.value, self._since, now
+            )
         self.state = state
         self._since = now
 

@@ -219,7 +219,7 @@ def execute(task: RunTask) -> dict[str, Any]:
         row = {
             **{k: v for k, v in record.items() if k != "factors"},
             **{f"factor.{k}": v for k, v in task.factors.items()},
-            **flatten(result.summary),
+            **flatten(result.summary.as_json()),
         }
         store = Path(task.store)
         tables = [(pa.Table.from_pylist([row]), store / "runs" / f"{task.run_id}.parquet")]

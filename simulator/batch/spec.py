@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
-from simulator.runner import summary_template
+from simulator.records.summary import INTERVAL, summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.keys import dotted, missing_part, parse_key
 from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
@@ -217,9 +217,9 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         problems.append(
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
-    template = summary_template()
+    shape = summary_shape()
     for i, output in enumerate(spec.outputs):
-        wrong = output_problem(output, template)
+        wrong = output_problem(output, shape)
         if wrong is not None:
             output_at: tuple[str | int, ...] = ("outputs", i)
             problems.append(Problem(*pos.find(output_at), output_at, wrong))
@@ -252,20 +252,26 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     return spec
 
 
-def _leaves(node: Any, prefix: str = "") -> list[str]:
-    if isinstance(node, dict):
-        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+def _leaves(node: Any, names: list[str], prefix: str = "") -> list[str]:
+    """Every value's dotted key; an entry named by the scenario takes the name in ``names``."""
+    if isinstance(node, dict) and node:
+        depth = prefix.count(".")
+        out = []
+        for k, v in node.items():
+            name = k if k != "*" else (names[depth] if depth < len(names) else "<name>")
+            out += _leaves(v, names, f"{prefix}{name}.")
+        return out
     return [prefix.rstrip(".")]
 
 
-def output_problem(output: str, template: dict[str, Any]) -> str | None:
+def output_problem(output: str, shape: dict[str, Any]) -> str | None:
     """Why ``output`` names no value of a run's summary (None if it names one).
 
     Args:
         output: A dotted summary key, as in an experiment's ``outputs``.
-        template: The summary's shape (:func:`simulator.runner.summary_template`).
+        shape: The summary's shape (:func:`simulator.records.summary.summary_shape`).
     """
-    node: Any = template
+    node: Any = shape
     parts = output.split(".")
     for depth, part in enumerate(parts):
         rest = parts[depth + 1 :]
@@ -273,18 +279,21 @@ def output_problem(output: str, template: dict[str, Any]) -> str | None:
             node = node[part]
             continue
         if isinstance(node, dict) and not node:
-            return None  # one entry per agency, type, commune...: named by the scenario
-        if isinstance(node, dict) and parts[depth - 1 : depth] == ["by_type"]:
-            node = next(iter(node.values()))  # an offence type: its entry has this shape
+            return None  # one value per agency, type, commune...: named by the scenario
+        if isinstance(node, dict) and set(node) == {"*"}:
+            node = node["*"]  # an entry per agency, type, priority...: its values follow
             continue
-        if node is None and part in ("low", "high") and not rest:
+        if node == INTERVAL and part in ("low", "high") and not rest:
             return None  # the two ends of a confidence interval
-        near = did_you_mean(output, _leaves(template))
+        near = did_you_mean(output, _leaves(shape, parts))
         hint = f" (did you mean '{near}'?)" if near else ""
         return f"'{output}' is not a value of a run's summary{hint}"
     if isinstance(node, dict):
-        keys = ", ".join(str(k) for k in node) or "one per agency, type or commune"
-        return f"'{output}' is a group of values, not one: name one of its keys ({keys})"
+        keys = ", ".join(str(k) for k in node) if set(node) - {"*"} else ""
+        return (
+            f"'{output}' is a group of values, not one: name one of its keys "
+            f"({keys or 'one per agency, type, priority or commune, then a value'})"
+        )
     return None
 
 

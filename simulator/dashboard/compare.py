@@ -40,7 +40,7 @@ def indicators(result: RunResult) -> dict[str, float]:
     priority; offences actual and recorded and the dark figure; cost per year by
     payer; priority neighbourhoods (QPV) against the rest of the city.
     """
-    s = result.summary
+    s = result.summary.as_json()
     out: dict[str, float] = {
         "response: mean (min)": s["response_min"]["mean"],
         "response: p90 (min)": s["response_min"]["p90"],

@@ -101,7 +101,7 @@ class DashboardModel(SecurityModel):
                 if progress is not None:
                     progress(float(self.time), self.horizon_h)
             result = complete(self, self.original, self.seed, started=self._started)
-            self.summary = result.summary
+            self.summary = result.summary.as_json()
             return result
 
     def saved_yaml(self) -> str:

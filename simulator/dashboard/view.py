@@ -86,7 +86,7 @@ def city_view(model: SecurityModel) -> CityView:
             units.append(UnitMark(agency.name, x, y, unit.state in BUSY_STATES))
     incidents = tuple(
         IncidentMark(i.priority, i.x_m, i.y_m, i.t_dispatched_h is None)
-        for i in model.dispatcher.incidents
+        for i in model.recorder.incidents_so_far()
         if i.outcome is Outcome.OPEN and i.t_reported_h <= now and i.needs_response
     )
     markets = () if model.crime is None else tuple(sorted(model.crime.market_activity().items()))
@@ -133,7 +133,7 @@ def reading(model: SecurityModel) -> Reading:
     now = float(model.time)
     responses = []
     waiting = 0
-    for i in model.dispatcher.incidents:
+    for i in model.recorder.incidents_so_far():
         if i.t_arrived_h is not None and now - 24.0 < i.t_arrived_h <= now:
             responses.append(60.0 * (i.t_arrived_h - i.t_reported_h))
         if (
@@ -150,7 +150,7 @@ def reading(model: SecurityModel) -> Reading:
         utilisation[agency.name] = busy / len(duty) if duty else 0.0
     offences = [
         i
-        for i in (*model.dispatcher.incidents, *model.unattended)
+        for i in model.recorder.incidents_so_far()
         if i.kind is IncidentKind.OFFENCE and i.t_occurred_h <= now
     ]
     recorded = sum(i.known in (Known.REPORTED, Known.DETECTED) for i in offences)

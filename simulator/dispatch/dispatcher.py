@@ -36,6 +36,7 @@ from simulator.dispatch.policy import DispatchPolicy, FreeUnits, make_policy
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Outcome
+from simulator.records.recorder import Recorder
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
 from simulator.world.travel import TravelModel
 
@@ -98,10 +99,10 @@ class Dispatcher:
         rules: Durations, limits and the name of the dispatch policy.
         counted: Whether an incident reported at a time counts in statistics.
         new_id: The run's incident counter (for the hand-over tasks of the life cycle).
+        recorder: Where every incident that reaches the control room is recorded.
 
     Attributes:
         life_cycle: Drives every unit from dispatch to its next job, and its shifts.
-        incidents: Every incident received, in order of reception.
         open_counted: Incidents reported in the statistics window and not yet closed.
         observer: Told of first arrivals and of incidents dropped without a unit.
     """
@@ -116,6 +117,7 @@ class Dispatcher:
         rules: DispatchRules,
         counted: Callable[[float], bool],
         new_id: Callable[[], int],
+        recorder: Recorder,
     ):
         self._model = model
         self._agencies = list(agencies)
@@ -128,7 +130,7 @@ class Dispatcher:
         self._waiting = WaitingCalls(rules, self._now, self.eligible, self._abandon)
         self._handling: set[_Handling] = set()  # calls being taken (kept alive for events)
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
-        self.incidents: list[Incident] = []
+        self._recorder = recorder
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
         self.life_cycle = LifeCycle(model, self, units, rules, new_id)
@@ -161,7 +163,7 @@ class Dispatcher:
 
     def receive(self, incident: Incident) -> None:
         """A call (or offence report, or task) reaches the control room now."""
-        self.incidents.append(incident)
+        self._recorder.incident(incident)
         if self._counted(incident.t_reported_h):
             self.open_counted += 1
         if self._rules.call_handling_h > 0 and incident.kind is not IncidentKind.TASK:

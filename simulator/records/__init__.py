@@ -1,1 +1,1 @@
-"""What a run leaves behind: incidents, and the measures computed from them."""
+"""What a run leaves behind: recorder, frozen records, metrics, costs and typed summary."""

@@ -18,14 +18,17 @@ Definitions (times in minutes in the outputs):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from simulator.records.costs import CostBreakdown, agency_cost_per_year, per_year, window_costs
 from simulator.records.incidents import IncidentKind, Known, Outcome
+from simulator.records.recorder import AgencyFacts, RunRecords
+from simulator.records.summary import Summary
+from simulator.scenario.schema import COST_LEVELS, Scenario
 
 MINUTES = 60.0
 # Batch means for confidence intervals within one run: few, long batches keep their
@@ -35,20 +38,6 @@ MINUTES = 60.0
 BATCHES = 10
 STATE_COLUMNS = ["unit", "agency", "state", "start_h", "end_h"]
 BUSY = ("en_route", "on_scene", "follow_up", "holding")
-
-
-@dataclass(frozen=True)
-class AgencyFacts:
-    """What metrics need to know about an agency."""
-
-    name: str
-    kind: str
-    level: str
-    officers: float
-    annual_cost_eur: float
-    units_by_hour: tuple[int, ...]
-    communes: tuple[str, ...]  # jurisdiction, for sharing a commune-level cost
-    commune_weights: tuple[float, ...]  # residents of each, to split that cost
 
 
 def _describe(minutes: pd.Series) -> dict[str, float | int | None]:
@@ -127,7 +116,7 @@ def agency_table(
     states: pd.DataFrame,
     agencies: Sequence[AgencyFacts],
     window_h: tuple[float, float],
-    cost_window: dict[str, Any] | None = None,
+    cost_window: CostBreakdown,
 ) -> pd.DataFrame:
     """One row per agency: resources, workload, response and cost over the window."""
     calls = counted_calls(incidents, window_h)
@@ -138,8 +127,6 @@ def agency_table(
         & (incidents["t_reported_h"] < w1)
     ]
     hours = unit_hours(states, window_h)
-    days = (w1 - w0) / 24.0
-    cost = (cost_window or costs(agencies, days))["by_agency"]
     rows = []
     for a in agencies:
         mine = calls[calls["agency"] == a.name]
@@ -160,46 +147,11 @@ def agency_table(
                 "tasks_dispatched": int((tasks["agency"] == a.name).sum()),
                 "response_mean_min": response["mean"],
                 "response_p90_min": response["p90"],
-                "cost_eur": cost.get(a.name, 0.0),
-                "cost_eur_per_year": cost.get(a.name, 0.0) * 365.0 / days,
+                "cost_eur": cost_window["by_agency"].get(a.name, 0.0),
+                "cost_eur_per_year": agency_cost_per_year(cost_window, a.name, window_h),
             }
         )
     return pd.DataFrame(rows)
-
-
-def costs(agencies: Sequence[AgencyFacts], days: float) -> dict[str, Any]:
-    """Cost over ``days`` by payer level, agency and commune (euros)."""
-    fraction = days / 365.0
-    by_level = {"state": 0.0, "commune": 0.0, "private": 0.0}
-    by_agency: dict[str, float] = {}
-    by_commune: dict[str, float] = {}
-    for a in agencies:
-        cost = a.annual_cost_eur * fraction
-        by_level[a.level] += cost
-        by_agency[a.name] = cost  # programmes (CCTV, prevention) appear here by name too
-        if a.level == "commune":
-            total = sum(a.commune_weights) or 1.0
-            for commune, weight in zip(a.communes, a.commune_weights, strict=True):
-                share = weight / total if sum(a.commune_weights) else 1.0 / len(a.communes)
-                by_commune[commune] = by_commune.get(commune, 0.0) + cost * share
-    return {**by_level, "by_agency": by_agency, "by_commune": by_commune}
-
-
-def add_costs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Sum two cost breakdowns of :func:`costs` (for periods under different policies)."""
-    out: dict[str, Any] = {}
-    for key in a.keys() | b.keys():
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, dict) or isinstance(y, dict):
-            out[key] = add_costs(x or {}, y or {})
-        else:
-            out[key] = (x or 0.0) + (y or 0.0)
-    return {k: out[k] for k in sorted(out, key=lambda k: (isinstance(out[k], dict), k))}
-
-
-def scale_costs(c: dict[str, Any], factor: float) -> dict[str, Any]:
-    """A cost breakdown multiplied by ``factor`` (e.g. from a window to a year)."""
-    return {k: scale_costs(v, factor) if isinstance(v, dict) else v * factor for k, v in c.items()}
 
 
 def summarise(
@@ -209,7 +161,7 @@ def summarise(
     *,
     window_h: tuple[float, float],
     response_target_min: Sequence[float],
-    cost_window: dict[str, Any] | None = None,
+    cost_window: CostBreakdown,
 ) -> dict[str, Any]:
     """The one-row summary of a run (nested; dots in key names mean nesting)."""
     calls = counted_calls(incidents, window_h)
@@ -228,9 +180,6 @@ def summarise(
         & (incidents["t_reported_h"] >= window_h[0])
         & (incidents["t_reported_h"] < window_h[1])
     ]
-    if cost_window is None:
-        cost_window = costs(agencies, days)
-    cost_year = scale_costs(cost_window, 365.0 / days)
     return {
         "calls": {
             "total": len(calls),
@@ -268,7 +217,7 @@ def summarise(
         "officers": {a.name: float(a.officers) for a in agencies},
         "units_on_duty_mean": {a.name: sum(a.units_by_hour) / 24.0 for a in agencies},
         "cost_eur": cost_window,
-        "cost_eur_per_year": cost_year,
+        "cost_eur_per_year": per_year(cost_window, window_h),
     }
 
 
@@ -413,3 +362,114 @@ def district_table(
         table["offences_actual_per_1000"] = table["offences_actual"] * per_1000
         table["offences_recorded_per_1000"] = table["offences_recorded"] * per_1000
     return table.reset_index()
+
+
+def districts_frame(records: RunRecords) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The districts (name, type, commune, cells, residents, jobs) and patrol presence.
+
+    Returns:
+        One row per district, and the presence hours per district by payer.
+    """
+    t = records.territory
+    land = t.land
+    d = t.district[land]
+    n = t.n_districts
+    frame = pd.DataFrame(
+        {
+            "district": list(t.district_names),
+            "type": [dt.value for dt in t.district_types],
+            "commune": [t.commune_names[c] for c in t.district_commune],
+            "cells": np.bincount(d, minlength=n).astype("int64"),
+            "residents": np.bincount(d, weights=t.residents[land], minlength=n).astype("int64"),
+            "jobs": np.bincount(d, weights=t.jobs[land], minlength=n).astype("int64"),
+        }
+    )
+    by_level: dict[str, np.ndarray] = {}
+    for level in COST_LEVELS:
+        rows = [k for k, a in enumerate(records.agencies) if a.level == level]
+        cell_hours = records.presence[rows].sum(axis=0) if rows else np.zeros(t.n_cells)
+        # Presence off land (a unit crossing between two communes) belongs to no district.
+        by_level[level] = np.bincount(d, weights=cell_hours[land], minlength=n)
+    return frame, by_level
+
+
+class RunTables:
+    """A run's records as frames, and the tables and summary computed from them.
+
+    Every figure is a function of the frozen records and the scenario; nothing is
+    read off the model.
+
+    Args:
+        records: The frozen records of a run.
+        scenario: The scenario it ran.
+    """
+
+    def __init__(self, records: RunRecords, scenario: Scenario):
+        self.records = records
+        self.scenario = scenario
+        self.incidents = records.incidents.to_pandas()
+        self.states = records.states.to_pandas()
+        self.agencies = list(records.agencies)
+        self.costs = window_costs(records.periods, records.window_h, records.territory)
+        self.districts, self.presence = districts_frame(records)
+
+    def timeseries(self) -> pd.DataFrame:
+        """One row per day of the window (:func:`daily_series`)."""
+        r = self.records
+        return daily_series(self.incidents, r.window_h, r.on_duty.to_pandas())
+
+    def district_table(self) -> pd.DataFrame:
+        """One row per district (:func:`district_table`)."""
+        return district_table(self.incidents, self.records.window_h, self.districts, self.presence)
+
+    def agency_table(self) -> pd.DataFrame:
+        """One row per agency (:func:`agency_table`)."""
+        r = self.records
+        return agency_table(self.incidents, self.states, self.agencies, r.window_h, self.costs)
+
+    def summary(self, *, seed: int, runtime_s: float) -> Summary:
+        """The run's summary.
+
+        Args:
+            seed: The seed of the run.
+            runtime_s: Wall time of the run (seconds).
+        """
+        r, scenario = self.records, self.scenario
+        t = r.territory
+        body = summarise(
+            self.incidents,
+            self.states,
+            self.agencies,
+            window_h=r.window_h,
+            response_target_min=scenario.dispatch.response_target_min,
+            cost_window=self.costs,
+        )
+        citizens = r.citizens
+        body["trust"] = {
+            "mean_start": float(citizens.trust_mean[0]),
+            "mean_end": float(citizens.trust_mean[-1]),
+        }
+        body["fear"] = {"mean_end": float(citizens.fear_mean[-1])}
+        if scenario.crime is not None:
+            res_by_type = self.districts.groupby("type")["residents"].sum().to_dict()
+            body["offences"] = offence_summary(
+                self.incidents,
+                r.window_h,
+                int(t.residents.sum()),
+                list(scenario.crime.types),
+                {str(k): int(v) for k, v in res_by_type.items()},
+            )
+            body["dark_figure_share"] = body["offences"]["dark_figure_share"]
+            body["victimised_share"] = float(citizens.victimised_share[-1])
+        return Summary.model_validate(
+            {
+                "scenario": scenario.name,
+                "seed": seed,
+                "days": scenario.run.days,
+                "warmup_days": scenario.run.warmup_days,
+                "residents": int(t.residents.sum()),
+                **body,
+                "events": r.events,
+                "runtime_s": runtime_s,
+            }
+        )

@@ -37,7 +37,7 @@ def _replicated_waits(
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(root).spawn(REPLICATIONS)]
     means = []
     for seed in seeds:
-        summary = run(scenario, seed).summary
+        summary = run(scenario, seed).summary.as_json()
         if priority is None:
             means.append([summary["wait_min"][key]])
         else:

@@ -1,0 +1,338 @@
+"""The one write path for a run's results.
+
+While a run goes, the model and its components hand what happened to a
+:class:`Recorder` (incidents, unit state intervals, units on duty, policy
+periods, citizens' trust and fear, presence bounds of the window) and nothing
+else keeps results. When the run ends, :meth:`Recorder.freeze` turns them into
+:class:`RunRecords`: immutable tables and arrays from which every output and
+metric is computed (:mod:`simulator.records.metrics`), with no look at live
+agents.
+
+An incident is handed over once, whatever its fate: when it reaches the control
+room (answered, abandoned, no agency, or still open at the end), when the crime
+engine records an offence that needs no unit (recorded at the station, or dark),
+or at the end of the run if its report was still on its way. A second hand-over
+of the same incident is a bug, and raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from simulator.records.incidents import Incident, incidents_table
+
+if TYPE_CHECKING:  # types only: the recorder reads these objects, never builds them
+    from simulator.agencies.agency import Agency
+    from simulator.scenario.schema import Scenario
+    from simulator.world.citizens import Population
+    from simulator.world.territory import Territory
+
+FloatArray = NDArray[np.float64]
+
+STATE_SCHEMA = pa.schema(
+    [
+        ("unit", pa.int64()),
+        ("agency", pa.string()),
+        ("state", pa.string()),
+        ("start_h", pa.float64()),
+        ("end_h", pa.float64()),
+    ]
+)
+ON_DUTY_SCHEMA = pa.schema([("hour", pa.int64()), ("agency", pa.string()), ("units", pa.int64())])
+
+
+@dataclass(frozen=True)
+class AgencyFacts:
+    """What metrics and costs need to know about an agency (or a spending programme)."""
+
+    name: str
+    kind: str
+    level: str  # the payer: whose budget bears the cost
+    officers: float
+    annual_cost_eur: float
+    units_by_hour: tuple[int, ...]
+    communes: tuple[str, ...]  # jurisdiction, for sharing a commune-level cost
+    commune_weights: tuple[float, ...]  # residents of each, to split that cost
+
+
+def agency_facts(agency: Agency, territory: Territory) -> AgencyFacts:
+    """The facts of a placed agency, its jurisdiction named and weighted by residents."""
+    t = territory
+    communes = [i for i in range(len(t.commune_names)) if agency.jurisdiction[i]]
+    return AgencyFacts(
+        name=agency.name,
+        kind=agency.kind.value,
+        level=agency.level,  # the one place the payer is read from an agency
+        officers=agency.staffing.officers,
+        annual_cost_eur=agency.staffing.annual_cost_eur,
+        units_by_hour=agency.staffing.units_by_hour,
+        communes=tuple(t.commune_names[i] for i in communes),
+        commune_weights=tuple(float(t.residents[t.commune == i].sum()) for i in communes),
+    )
+
+
+@dataclass(frozen=True)
+class PolicyPeriod:
+    """A configuration in force from ``start_h`` (the first one from hour 0)."""
+
+    start_h: float
+    label: str
+    scenario: Scenario
+    agencies: tuple[AgencyFacts, ...]
+
+
+@dataclass(frozen=True)
+class CitizenRecords:
+    """Residents' trust and fear, taken at the start, at each midnight and at the end.
+
+    Attributes:
+        hour: Model hour of each snapshot (the first at hour 0, before any event).
+        trust_mean: Mean trust of all residents at each snapshot.
+        fear_mean: Mean fear of all residents at each snapshot.
+        victimised_share: Share of residents victimised at least once so far.
+        trust_by_district: Mean trust of the residents of each district (snapshot x
+            district; NaN for a district without residents).
+        fear_by_district: Mean fear likewise.
+    """
+
+    hour: FloatArray
+    trust_mean: FloatArray
+    fear_mean: FloatArray
+    victimised_share: FloatArray
+    trust_by_district: FloatArray
+    fear_by_district: FloatArray
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    """Everything a run recorded, frozen: the only input of its outputs.
+
+    Attributes:
+        territory: The territory the run was on (itself immutable).
+        window_h: The statistics window (model hours).
+        incidents: One record per incident that occurred before the end of the
+            window (:data:`simulator.records.incidents.INCIDENT_SCHEMA`), by id.
+        states: Unit state intervals (``unit``, ``agency``, ``state``, ``start_h``,
+            ``end_h``).
+        on_duty: Units scheduled on duty, per hour and agency (``hour``, ``agency``,
+            ``units``).
+        periods: The policy periods, the first from hour 0.
+        presence: Patrol presence hours per agency and cell inside the window.
+        citizens: Trust and fear over the run.
+        units: Every unit, by id, with its readable label.
+        events: Scheduled events the run played.
+        changes_after_end: Timeline changes (hour, label) that fall after the window.
+        incidents_recorded: Incidents handed to the recorder, including those that
+            occurred after the window (not in ``incidents``).
+    """
+
+    territory: Territory
+    window_h: tuple[float, float]
+    incidents: pa.Table
+    states: pa.Table
+    on_duty: pa.Table
+    periods: tuple[PolicyPeriod, ...]
+    presence: FloatArray
+    citizens: CitizenRecords
+    units: tuple[tuple[int, str], ...]
+    events: int
+    changes_after_end: tuple[tuple[float, str], ...]
+    incidents_recorded: int
+
+    @property
+    def agencies(self) -> tuple[AgencyFacts, ...]:
+        """The agencies in force at the end of the run."""
+        return self.periods[-1].agencies
+
+
+def _frozen(array: NDArray[np.float64]) -> FloatArray:
+    array.setflags(write=False)
+    return array
+
+
+class Recorder:
+    """Collects a run's results as they happen; :meth:`freeze` gives the records.
+
+    Args:
+        territory: The run's territory.
+        window_h: The statistics window (model hours).
+    """
+
+    def __init__(self, territory: Territory, window_h: tuple[float, float]):
+        self._territory = territory
+        self._window_h = window_h
+        self._incidents: dict[int, Incident] = {}
+        self._states: list[tuple[int, str, str, float, float]] = []
+        self._on_duty: list[tuple[int, int, int]] = []
+        self._periods: list[PolicyPeriod] = []
+        self._agency_names: list[str] = []
+        self._presence_start: FloatArray | None = None
+        self._presence_end: FloatArray | None = None
+        self._citizen_rows: list[tuple[float, float, float, float, FloatArray, FloatArray]] = []
+        self._runs: tuple[NDArray[np.int64], NDArray[np.int64], FloatArray] | None = None
+        self._frozen: RunRecords | None = None
+
+    # ----------------------------------------------------------------- during the run
+
+    def incident(self, incident: Incident) -> None:
+        """Take an incident over (it keeps being filled in until the run ends).
+
+        Raises:
+            ValueError: The incident (by id) was already handed over.
+        """
+        if incident.incident_id in self._incidents:
+            raise ValueError(f"incident {incident.incident_id} was recorded twice")
+        self._incidents[incident.incident_id] = incident
+
+    def incidents_so_far(self) -> list[Incident]:
+        """The incidents handed over so far, in the order they were (for live views)."""
+        return list(self._incidents.values())
+
+    def state_interval(
+        self, unit: int, agency: str, state: str, start_h: float, end_h: float
+    ) -> None:
+        """A unit spent ``[start_h, end_h)`` in ``state``."""
+        self._states.append((unit, agency, state, start_h, end_h))
+
+    def state_intervals(self) -> list[tuple[int, str, str, float, float]]:
+        """The state intervals so far, in the order they closed (for live views and tests)."""
+        return list(self._states)
+
+    def on_duty(self, hour: int, agency: int, units: int) -> None:
+        """``units`` of agency number ``agency`` are scheduled on duty in ``hour``."""
+        self._on_duty.append((hour, agency, units))
+
+    def policy_period(
+        self, start_h: float, label: str, scenario: Scenario, agencies: Sequence[Agency]
+    ) -> None:
+        """A configuration comes into force at ``start_h``."""
+        facts = tuple(agency_facts(a, self._territory) for a in agencies)
+        self._periods.append(PolicyPeriod(start_h, label, scenario, facts))
+        self._agency_names = [a.name for a in agencies]
+
+    def presence_at_window_bound(self, hours: FloatArray, *, start: bool) -> None:
+        """Presence hours so far, at the start (or end) of the statistics window."""
+        if start:
+            self._presence_start = hours.copy()
+        else:
+            self._presence_end = hours.copy()
+
+    def citizens(self, hour: float, population: Population) -> None:
+        """A snapshot of residents' trust and fear, overall and by home district."""
+        if self._runs is None:
+            # Residents are stored in runs of the same home cell: sum each run, then the
+            # runs of each district (a few hundred thousand residents, once a day).
+            home = population.home
+            changes = np.r_[True, home[1:] != home[:-1]] if home.size else np.empty(0, bool)
+            starts = np.flatnonzero(changes).astype(np.int64)
+            district = self._territory.district[home[starts]].astype(np.int64)
+            n = self._territory.n_districts
+            lengths = np.diff(np.r_[starts, home.size])
+            counts = np.bincount(district, lengths, minlength=n).astype(np.float64)
+            self._runs = (starts, district, counts)
+        starts, district, residents = self._runs
+        n = residents.size
+
+        def by_district(values: NDArray[np.floating[Any]]) -> FloatArray:
+            if not starts.size:
+                return np.full(n, np.nan)
+            sums = np.add.reduceat(values, starts, dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out: FloatArray = np.bincount(district, sums, minlength=n) / residents
+            return out
+
+        self._citizen_rows.append(
+            (
+                float(hour),
+                float(population.trust.mean()),
+                float(population.fear.mean()),
+                float((population.victimisations > 0).mean()),
+                by_district(population.trust),
+                by_district(population.fear),
+            )
+        )
+
+    # ----------------------------------------------------------------- at the end
+
+    def freeze(
+        self,
+        *,
+        pending: Iterable[Incident],
+        presence_total: FloatArray,
+        units: Iterable[tuple[int, str]],
+        events: int,
+        changes_after_end: Iterable[tuple[float, str]],
+    ) -> RunRecords:
+        """Close the records: hand over the incidents still on their way, and freeze.
+
+        Args:
+            pending: Incidents whose report had not reached the control room.
+            presence_total: Presence hours per agency and cell at the end.
+            units: Every unit's id and label.
+            events: Events the run played.
+            changes_after_end: Timeline changes due after the window (hour, label).
+
+        Raises:
+            RuntimeError: The records were already frozen.
+        """
+        if self._frozen is not None:
+            raise RuntimeError("a run's records are frozen once")
+        for incident in pending:
+            self.incident(incident)
+        t = self._territory
+        horizon = self._window_h[1]
+        kept = sorted(
+            (i for i in self._incidents.values() if i.t_occurred_h < horizon),
+            key=lambda i: i.incident_id,
+        )
+        table = incidents_table(
+            kept, t.district_names, tuple(dt.value for dt in t.district_types), t.commune_names
+        )
+        states = pa.table(
+            [list(c) for c in zip(*self._states, strict=True)] or [[]] * 5, schema=STATE_SCHEMA
+        )
+        names = self._agency_names
+        on_duty = pa.table(
+            {
+                "hour": [h for h, _, _ in self._on_duty],
+                "agency": [names[a] for _, a, _ in self._on_duty],
+                "units": [u for _, _, u in self._on_duty],
+            },
+            schema=ON_DUTY_SCHEMA,
+        )
+        # Patrol legs count when they end, so a leg that straddles a window bound
+        # counts on the side where it ends.
+        end = self._presence_end if self._presence_end is not None else presence_total
+        start = self._presence_start
+        presence = end - start if start is not None else end.copy()
+        rows = self._citizen_rows
+        n = t.n_districts
+        citizens = CitizenRecords(
+            hour=_frozen(np.array([r[0] for r in rows], dtype=float)),
+            trust_mean=_frozen(np.array([r[1] for r in rows], dtype=float)),
+            fear_mean=_frozen(np.array([r[2] for r in rows], dtype=float)),
+            victimised_share=_frozen(np.array([r[3] for r in rows], dtype=float)),
+            trust_by_district=_frozen(np.array([r[4] for r in rows], dtype=float).reshape(-1, n)),
+            fear_by_district=_frozen(np.array([r[5] for r in rows], dtype=float).reshape(-1, n)),
+        )
+        self._frozen = RunRecords(
+            territory=t,
+            window_h=self._window_h,
+            incidents=table,
+            states=states,
+            on_duty=on_duty,
+            periods=tuple(self._periods),
+            presence=_frozen(presence),
+            citizens=citizens,
+            units=tuple(units),
+            events=events,
+            changes_after_end=tuple(changes_after_end),
+            incidents_recorded=len(self._incidents),
+        )
+        return self._frozen

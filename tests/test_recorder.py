@@ -1,0 +1,246 @@
+"""The one write path for results: every incident recorded once, outputs from frozen records."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.model import SecurityModel
+from simulator.records.costs import period_costs, window_costs
+from simulator.records.incidents import Incident, IncidentKind, Outcome
+from simulator.records.metrics import RunTables, counted_calls
+from simulator.records.recorder import Recorder, RunRecords
+from simulator.records.summary import Summary, summary_shape
+from simulator.runner import results, run, write_results
+from simulator.scenario import load_scenario
+
+from .conftest import ROOT, SCENARIOS, SMALL_TOWN, inject, scenario_from
+
+
+@contextmanager
+def spy_on_incidents() -> Iterator[list[int]]:
+    """The ids of every incident handed to a recorder while inside, in order, repeats kept."""
+    seen: list[int] = []
+    record = Recorder.incident
+
+    def spy(self: Recorder, incident: Incident) -> None:
+        seen.append(incident.incident_id)
+        record(self, incident)
+
+    Recorder.incident = spy  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        Recorder.incident = record  # type: ignore[method-assign]
+
+
+def late_report(model: SecurityModel, occurred_h: float, reported_h: float) -> Incident:
+    """A call whose report reaches the control room at ``reported_h``."""
+    t = model.territory
+    cell = int(model.agencies[0].station_cell)
+    incident = Incident(
+        incident_id=model.new_incident_id(),
+        kind=IncidentKind.CALL,
+        type="assistance",
+        priority=2,
+        cell=cell,
+        district=int(t.district[cell]),
+        commune=int(t.commune[cell]),
+        x_m=float(t.x_m[cell]),
+        y_m=float(t.y_m[cell]),
+        t_occurred_h=occurred_h,
+        t_reported_h=reported_h,
+        on_scene_h=0.5,
+    )
+    model.submit(incident)
+    return incident
+
+
+def test_every_incident_reaches_the_records_once_whatever_its_fate() -> None:
+    # Two State crews, calls waiting at most 5 minutes, a two-day window (hours 0-48).
+    with spy_on_incidents() as seen:
+        model = SecurityModel(scenario_from(SMALL_TOWN, demand__max_wait_min=5), seed=1)
+        x, y = float(model.territory.x_m.mean()), float(model.territory.y_m.mean())
+        cleared = inject(model, 1.0, x, y)
+        busy = [inject(model, 3.0, x, y, on_scene_min=600) for _ in range(2)]
+        abandoned = inject(model, 3.1, x, y)  # both crews busy for ten hours
+        in_handling = inject(model, 47.99, x, y)  # the control room is still taking it at 48
+        on_its_way = late_report(model, 47.0, 50.0)  # occurred in the window, reported after
+        after_end = late_report(model, 49.0, 49.5)  # occurred after the window
+        model.run_until(48.0)
+        records = model.finish()
+
+    # Each once: cleared, abandoned and open ones when the dispatcher got them, the
+    # report still on its way when the run ended.
+    assert Counter(seen) == Counter(range(7))
+    assert seen[-2:] == [on_its_way.incident_id, after_end.incident_id]
+    assert records.incidents_recorded == 7
+    table = records.incidents.to_pydict()
+    outcome = dict(zip(table["incident_id"], table["outcome"], strict=True))
+    assert outcome == {
+        cleared.incident_id: Outcome.CLEARED.value,
+        busy[0].incident_id: Outcome.CLEARED.value,
+        busy[1].incident_id: Outcome.CLEARED.value,
+        abandoned.incident_id: Outcome.ABANDONED.value,
+        in_handling.incident_id: Outcome.OPEN.value,
+        on_its_way.incident_id: Outcome.OPEN.value,
+    }  # the offence after the window is not in the table
+    with pytest.raises(ValueError, match="recorded twice"):
+        model.recorder.incident(cleared)
+    with pytest.raises(RuntimeError, match="frozen once"):
+        model.finish()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**16),
+    days=st.integers(1, 2),
+    drain=st.sampled_from(["0.001", "24"]),
+)
+def test_a_run_records_each_incident_it_created_exactly_once(
+    seed: int, days: int, drain: str
+) -> None:
+    scenario = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        [f"run.days={days}", "run.warmup_days=0", f"run.drain_max_h={drain}"],
+    )
+    with spy_on_incidents() as seen:
+        model = SecurityModel(scenario, seed)
+        model.run_until(days * 24.0)
+        while model.dispatcher.open_counted > 0 and model.time < days * 24.0 + float(drain):
+            model.run_until(min(model.time + 1.0, days * 24.0 + float(drain)))
+        records = model.finish()
+
+    # Ids are handed out by one counter: every id given out is recorded, once.
+    assert Counter(seen) == Counter(range(model.dispatcher.next_id))
+    table = records.incidents.to_pandas()
+    assert table["incident_id"].is_monotonic_increasing and table["incident_id"].is_unique
+    assert (table["t_occurred_h"] < days * 24.0).all()
+    fates = set(table["outcome"])
+    assert {Outcome.CLEARED.value, Outcome.RECORDED.value, Outcome.DARK.value} <= fates
+
+
+def test_records_are_frozen_and_the_outputs_are_a_function_of_them() -> None:
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=2", "run.warmup_days=1"])
+    model = SecurityModel(scenario, 5)
+    model.run_until(72.0)
+    records = model.finish()
+    assert isinstance(records, RunRecords)
+    for array in (records.presence, records.citizens.trust_by_district, records.citizens.hour):
+        with pytest.raises(ValueError, match="read-only"):
+            array[..., 0] = 1.0
+    # Citizens: a snapshot at the start, at each midnight and at the end.
+    assert list(records.citizens.hour) == [0.0, 24.0, 48.0, 72.0, 72.0]
+    assert records.citizens.trust_by_district.shape == (5, records.territory.n_districts)
+
+    first = results(records, scenario, 5, started=0.0)
+    again = results(records, scenario, 5, started=0.0)
+    strip = {"runtime_s"}
+    assert first.summary.model_dump(exclude=strip) == again.summary.model_dump(exclude=strip)
+    for name in ("timeseries", "districts", "agencies"):
+        assert getattr(first, name).equals(getattr(again, name))
+
+    # The figures agree with a count made by hand from the incident records.
+    frame = records.incidents.to_pandas()
+    calls = frame[
+        (frame["kind"] != "task")
+        & frame["needs_response"]
+        & (frame["t_reported_h"] >= 24.0)
+        & (frame["t_reported_h"] < 72.0)
+    ]
+    summary = first.summary
+    assert summary.calls.total == len(calls) == len(counted_calls(frame, records.window_h))
+    assert summary.calls.answered == calls["t_dispatched_h"].notna().sum()
+    reached = calls.dropna(subset=["t_arrived_h"])
+    expected = 60.0 * (reached["t_arrived_h"] - reached["t_reported_h"]).mean()
+    assert summary.response_min.mean == pytest.approx(expected, rel=1e-12)
+    # Residents' trust at the start and the end are the recorded snapshots.
+    assert summary.trust.mean_start == records.citizens.trust_mean[0]
+    assert summary.trust.mean_end == records.citizens.trust_mean[-1]
+    assert np.isclose(
+        np.nansum(records.citizens.trust_by_district[0] * _residents(records)),
+        records.citizens.trust_mean[0] * _residents(records).sum(),
+        rtol=1e-5,
+    )
+    # A year's cost is the window's at the same rate.
+    per_year = summary.cost_eur_per_year.by_payer
+    assert per_year["state"] == pytest.approx(summary.cost_eur.by_payer["state"] * 365 / 2)
+    assert RunTables(records, scenario).costs["by_agency"] == summary.cost_eur.by_agency
+
+
+def _residents(records: RunRecords) -> Any:
+    t = records.territory
+    return np.bincount(t.district[t.land], weights=t.residents[t.land], minlength=t.n_districts)
+
+
+def test_the_summary_is_the_one_of_before_the_recorder(tmp_path: Path) -> None:
+    """Baseline, 30 days, seed 1: the summary of the code before the recorder (6678ddc).
+
+    The reference is that run's ``summary.json``, its run time left out; the
+    typed summary must write it key for key, in the same order, to the last bit.
+    """
+    reference = (ROOT / "tests" / "data" / "baseline_30d_seed1.json").read_text()
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=30"])
+    written = json.loads(
+        (write_results(run(scenario, seed=1), tmp_path) / "summary.json").read_text()
+    )
+    del written["runtime_s"]
+    assert json.dumps(written, indent=2) + "\n" == reference
+    # The file reads back into the typed structure, and gives the same mapping.
+    back = Summary.model_validate({**json.loads(reference), "runtime_s": 0.0}).as_json()
+    assert back == {**json.loads(reference), "runtime_s": 0.0}
+
+
+def test_the_summary_shape_lists_every_field_of_the_typed_summary() -> None:
+    shape = summary_shape()
+    assert list(shape) == list(Summary.model_fields)
+    assert set(shape["cost_eur_per_year"]) == {
+        "state",
+        "commune",
+        "private",
+        "by_agency",
+        "by_commune",
+    }
+    assert set(shape["offences"]["by_type"]["*"]) == {
+        "actual",
+        "recorded",
+        "actual_per_1000",
+        "recorded_per_1000",
+        "dark_figure_share",
+    }
+
+
+def test_costs_are_given_period_by_period_and_add_up_to_the_window(tmp_path: Path) -> None:
+    path = tmp_path / "cut.yaml"
+    path.write_text(
+        f"extends: {SCENARIOS / 'baseline.yaml'}\nrun: {{days: 6, warmup_days: 0}}\n"
+        "timeline:\n  - day: 2\n    label: cut\n    cut: {agency: state_police, officers: 100}\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+    model = SecurityModel(scenario, 1)
+    model.run_until(144.0)
+    records = model.finish()
+    periods = period_costs(records.periods, records.window_h, records.territory)
+    assert [(p.label, p.start_h, p.end_h) for p in periods] == [
+        ("start", 0.0, 48.0),
+        ("cut", 48.0, 144.0),
+    ]
+    first, second = (p.cost["by_agency"]["state_police"] for p in periods)
+    annual = records.periods[0].agencies[0].annual_cost_eur
+    assert first == pytest.approx(annual * 2 / 365)
+    assert second < 2 * first  # twice the days, 100 fewer officers
+    total = window_costs(records.periods, records.window_h, records.territory)
+    for payer in ("state", "commune", "private"):
+        assert total[payer] == pytest.approx(sum(p.cost[payer] for p in periods))
+    summary = results(records, scenario, 1, started=0.0).summary
+    assert summary.cost_eur.by_payer == {k: total[k] for k in ("commune", "private", "state")}

@@ -166,7 +166,7 @@ def test_workers_receive_the_checked_scenario_not_its_file(tmp_path: Path) -> No
     assert record["status"] == "done", record["error"]
     tmp = record["staged"][0][0]
     row = pd.read_parquet(tmp).iloc[0]
-    assert row["calls.total"] == before["calls"]["total"]
+    assert row["calls.total"] == before.calls.total
 
 
 def test_paired_intervals_are_narrower_than_unpaired(tiny: Path, tmp_path: Path) -> None:

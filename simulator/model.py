@@ -110,7 +110,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.territory = (
             territory if territory is not None else shared_territory(scenario.territory)
         )
-        self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
+        self.agencies: list[Agency] = place_agencies(scenario, self.territory)
         self.travel = CircuityTravel(scenario.travel)
         self.calls = CallGenerator(
             scenario.demand,
@@ -269,7 +269,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """Put a changed scenario in force now (only what a timeline may change)."""
         old, self.spec = self.spec, new
         old_agencies = self.agencies
-        self.agencies = place_agencies(new.agencies, self.territory)
+        self.agencies = place_agencies(new, self.territory)
         demand_changed = new.demand != old.demand
         if demand_changed:
             self.calls = self.calls.reconfigured(new.demand, self._site_cells())

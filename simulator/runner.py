@@ -39,6 +39,7 @@ from simulator.records.metrics import (
     offence_summary,
     summarise,
 )
+from simulator.scenario.kinds import payer_levels
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
 from simulator.world.territory import Territory
@@ -80,8 +81,8 @@ def _agency_facts(model: SecurityModel, agencies: list[Agency] | None = None) ->
         facts.append(
             AgencyFacts(
                 name=a.name,
-                kind=a.kind.value,
-                level=a.level,
+                kind=a.kind,
+                level=a.payer,
                 officers=a.staffing.officers,
                 annual_cost_eur=a.staffing.annual_cost_eur,
                 units_by_hour=a.staffing.units_by_hour,
@@ -156,8 +157,8 @@ def _districts_frame(model: SecurityModel) -> tuple[pd.DataFrame, dict[str, np.n
     )
     presence = model.window_presence()
     by_level: dict[str, np.ndarray] = {}
-    for level in ("state", "commune", "private"):
-        rows = [a.index for a in model.agencies if a.level == level]
+    for level in payer_levels([a.payer for a in model.agencies]):
+        rows = [a.index for a in model.agencies if a.payer == level]
         cell_hours = presence[rows].sum(axis=0) if rows else np.zeros(t.n_cells)
         # Presence off land (a unit crossing between two communes) belongs to no district.
         by_level[level] = np.bincount(d, weights=cell_hours[land], minlength=n)

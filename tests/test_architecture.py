@@ -11,6 +11,8 @@ PACKAGE = ROOT / "simulator"
 # Lower layers never import higher ones.
 LAYERS = [
     {
+        "simulator.scenario.kinds",
+        "simulator.scenario.patrols",
         "simulator.scenario.schema",
         "simulator.scenario.errors",
         "simulator.dispatch.queueing",

@@ -283,9 +283,8 @@ class CrimeEngine:
         if rebuild:
             self.attractiveness = _attractiveness(territory, spec)
             self._rate0 = self._base_rates(self._occupancy)[self._order[: self._n_ordinary]]
-        self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
-        strengths = spec.guardianship.model_dump()
-        self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
+        self._state_rows = [i for i, a in enumerate(agencies) if a.capabilities.drug_markets]
+        self._agency_strength = np.array([a.capabilities.guardianship for a in agencies])
         self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
         coverage = cctv_coverage(territory, cctv)
         cameras = coverage.sum()

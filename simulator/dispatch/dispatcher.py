@@ -72,17 +72,23 @@ def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[st
     matrix: dict[str, list[int]] = {}
     refs = dict(scenario.competences)
     if HANDOVER_TYPE not in refs:
-        refs[HANDOVER_TYPE] = [a.name for a in agencies if a.spec.powers.judicial]
+        refs[HANDOVER_TYPE] = [a.name for a in agencies if a.capabilities.judicial]
     for incident_type, entries in refs.items():
         order: list[int] = []
         for ref in entries:
             if ref in by_name:
                 found = [by_name[ref]]
             else:
-                found = [a.index for a in agencies if a.kind.value == ref]
+                found = [a.index for a in agencies if a.kind == ref and _enforces(a, incident_type)]
             order.extend(i for i in found if i not in order)
         matrix[incident_type] = order
     return matrix
+
+
+def _enforces(agency: Agency, incident_type: str) -> bool:
+    """Whether an agency may take incidents of a type (its ``enforces`` capability)."""
+    enforces = agency.capabilities.enforces
+    return enforces == "all" or incident_type == HANDOVER_TYPE or incident_type in enforces
 
 
 class _Handling:
@@ -386,7 +392,7 @@ class Dispatcher:
     def _after_scene(self, unit: Unit, incident: Incident, now: float) -> None:
         if incident.kind is IncidentKind.TASK:
             unit.work(UnitState.FOLLOW_UP, now + self._rules.custody_h, at_station=True)
-        elif incident.arrest and unit.agency.spec.powers.judicial:
+        elif incident.arrest and unit.agency.capabilities.judicial:
             until = now + self._rules.custody_h + incident.follow_up_h
             unit.work(UnitState.FOLLOW_UP, until, at_station=True)
         elif incident.arrest:

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from simulator.records.incidents import IncidentKind, Known, Outcome
+from simulator.scenario.kinds import COMMUNE_PAYER, payer_levels
 
 MINUTES = 60.0
 # Batch means for confidence intervals within one run: few, long batches keep their
@@ -170,14 +171,14 @@ def agency_table(
 def costs(agencies: Sequence[AgencyFacts], days: float) -> dict[str, Any]:
     """Cost over ``days`` by payer level, agency and commune (euros)."""
     fraction = days / 365.0
-    by_level = {"state": 0.0, "commune": 0.0, "private": 0.0}
+    by_level = dict.fromkeys(payer_levels([a.level for a in agencies]), 0.0)
     by_agency: dict[str, float] = {}
     by_commune: dict[str, float] = {}
     for a in agencies:
         cost = a.annual_cost_eur * fraction
         by_level[a.level] += cost
         by_agency[a.name] = cost  # programmes (CCTV, prevention) appear here by name too
-        if a.level == "commune":
+        if a.level == COMMUNE_PAYER:
             total = sum(a.commune_weights) or 1.0
             for commune, weight in zip(a.communes, a.commune_weights, strict=True):
                 share = weight / total if sum(a.commune_weights) else 1.0 / len(a.communes)

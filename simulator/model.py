@@ -112,6 +112,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         )
         self.agencies: list[Agency] = place_agencies(scenario, self.territory)
         self.travel = CircuityTravel(scenario.travel)
+        self._mode_travel: dict[str, CircuityTravel] = {}
         self.calls = CallGenerator(
             scenario.demand,
             self.territory,
@@ -211,13 +212,21 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """How many of the agency's stations have a crew (units take them in turn)."""
         return max(1, min(agency.staffing.vehicles, agency.station_cells.size))
 
+    def _travel_of(self, agency: Agency) -> CircuityTravel:
+        """The travel model of an agency's crews (one per mode, shared)."""
+        found = self._mode_travel.get(agency.spec.mode)
+        if found is None:
+            found = CircuityTravel(self.spec.travel, agency.mode)
+            self._mode_travel[agency.spec.mode] = found
+        return found
+
     def _new_unit(self, agency: Agency, number: int, strategy: PatrolStrategy) -> Unit:
         return Unit(
             self,
             agency=agency,
             number=number,
             territory=self.territory,
-            travel=self.travel,
+            travel=self._travel_of(agency),
             patrol=strategy,
             presence=self.presence,
             log=self.state_log,
@@ -275,6 +284,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.calls = self.calls.reconfigured(new.demand, self._site_cells())
             self._expected_calls = self.calls.expected_cell_weights()
         self.travel = CircuityTravel(new.travel)
+        self._mode_travel = {}
         for agency, before, units in zip(self.agencies, old_agencies, self.units, strict=True):
             # Only an agency whose patrol inputs changed gets a new strategy: the others
             # keep theirs, and with it their stream of patrol targets.
@@ -291,7 +301,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 self._agency_strategies[agency.index] = strategies
             for unit in units:
                 unit.reassign(
-                    agency, strategies[self._station_slot(agency, unit.number)], self.travel
+                    agency,
+                    strategies[self._station_slot(agency, unit.number)],
+                    self._travel_of(agency),
                 )
             for number in range(len(units) + 1, agency.staffing.vehicles + 1):
                 strategy = strategies[self._station_slot(agency, number)]

@@ -12,6 +12,7 @@ PACKAGE = ROOT / "simulator"
 LAYERS = [
     {
         "simulator.scenario.kinds",
+        "simulator.scenario.modes",
         "simulator.scenario.patrols",
         "simulator.scenario.schema",
         "simulator.scenario.errors",

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.agencies.patrol import STRATEGIES
+from simulator.agencies.patrol import STRATEGIES, PatrolContext, PatrolStrategy, WeightedPatrol
+from simulator.model import SecurityModel
 from simulator.runner import run, write_results
 from simulator.scenario import BUILTIN_KINDS, ScenarioError, load_scenario
-from simulator.scenario.patrols import PATROL_STRATEGIES
+from simulator.scenario.patrols import PATROL_STRATEGIES, StrategyInfo
+
+from .conftest import SMALL_TOWN, scenario_from
 
 # Two communes that pool their police in an intercommunal force (police
 # intercommunale, code de la securite interieure L512-1): paid by the
@@ -147,3 +151,26 @@ def test_an_unknown_patrol_strategy_names_the_line_and_the_strategies(tmp_path: 
     assert f"{path}:{_line(bad, 'hotspots')}:" in text
     assert "agencies.pi_centre_nord.patrol.strategy: unknown patrol strategy 'hotspots'" in text
     assert "(did you mean 'hotspot'?); strategies are: static, random, hotspot" in text
+
+
+def test_a_new_patrol_strategy_is_one_entry_and_one_function(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The two places a new strategy takes: its name in the scenario's registry, its
+    # behaviour in the patrol module's (here a beat on the lowest-numbered patrol cell).
+    info = StrategyInfo("stay on the first cell of the jurisdiction")
+    monkeypatch.setitem(PATROL_STRATEGIES, "first_cell", info)
+
+    def first_cell(ctx: PatrolContext) -> PatrolStrategy:
+        return WeightedPatrol(ctx.cells[:1], None, ctx.dwell_h, ctx.rng)
+
+    monkeypatch.setitem(STRATEGIES, "first_cell", first_cell)
+    town = {**SMALL_TOWN, "agencies": {"state_police": {**SMALL_TOWN["agencies"]["state_police"]}}}
+    town["agencies"]["state_police"]["patrol"] = {"strategy": "first_cell", "dwell_min": 30}
+    model = SecurityModel(scenario_from(town), seed=1)
+    model.run_until(12)
+    agency = model.agencies[0]
+    target = int(agency.cells[0])
+    hours = model.presence.hours[0]
+    assert hours[target] > 0
+    assert set(np.flatnonzero(hours)) <= {target, agency.station_cell}

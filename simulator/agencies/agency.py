@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from simulator.resources import check_fits
 from simulator.scenario.errors import Path, did_you_mean
 from simulator.scenario.kinds import Capabilities
+from simulator.scenario.modes import ModeSpec
 from simulator.scenario.schema import (
     AgencySpec,
     DistrictType,
@@ -35,6 +36,7 @@ class Agency:
         name: Identifier from the scenario.
         spec: Its scenario block.
         capabilities: What it may do and who pays: its kind's, with its own overrides.
+        mode: How its crews move (car, foot...) and the weight of their presence.
         staffing: Its resolved resources.
         jurisdiction: Boolean mask over communes where it may act.
         cells: Cells of its jurisdiction.
@@ -50,6 +52,7 @@ class Agency:
     name: str
     spec: AgencySpec
     capabilities: Capabilities
+    mode: ModeSpec
     staffing: Staffing
     jurisdiction: NDArray[np.bool_]
     cells: IntArray
@@ -112,6 +115,7 @@ def place_agencies(scenario: Scenario, territory: Territory) -> list[Agency]:
                 name=name,
                 spec=spec,
                 capabilities=capabilities,
+                mode=scenario.mode_of(name),
                 staffing=resolve_staffing(spec, capabilities.billing),
                 jurisdiction=jurisdiction,
                 cells=cells,

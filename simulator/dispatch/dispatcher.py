@@ -265,7 +265,8 @@ class Dispatcher:
             xs.append(x)
             ys.append(y)
         dist = np.hypot(np.array(xs) - incident.x_m, np.array(ys) - incident.y_m)
-        times = self._travel.response_h(dist, int(now) % 24, incident.priority)
+        # An agency's crews share its mode, hence one travel model for them all.
+        times = units[0].travel.response_h(dist, int(now) % 24, incident.priority)
         if len(units) == 1:
             return units[0], float(times[0])
         listed: list[float] = times.tolist()
@@ -285,7 +286,7 @@ class Dispatcher:
         if travel is None:
             x, y = unit.position(now)
             dist = np.array([np.hypot(x - incident.x_m, y - incident.y_m)])
-            travel = float(self._travel.response_h(dist, int(now) % 24, incident.priority)[0])
+            travel = float(unit.travel.response_h(dist, int(now) % 24, incident.priority)[0])
         incident.t_dispatched_h = now
         incident.agency = unit.agency.name
         incident.unit = unit.unique_id

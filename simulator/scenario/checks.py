@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from simulator.scenario.errors import Path, did_you_mean
 from simulator.scenario.kinds import known_kinds
+from simulator.scenario.modes import known_modes
 from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
     HANDOVER_TYPE,
@@ -364,7 +365,16 @@ def _enforces(s: Scenario, agency: str, incident_type: str) -> bool:
 
 def _check_kinds(s: Scenario) -> Iterator[Finding]:
     kinds = known_kinds(s.kinds)
+    modes = known_modes(s.modes)
     for agency_id, a in s.agencies.items():
+        if a.mode not in modes:
+            yield (
+                ("agencies", agency_id, "mode"),
+                (
+                    f"unknown mode '{a.mode}'{_suggest(a.mode, modes)}; modes are: "
+                    f"{', '.join(modes)} (declare a new one under modes: with its speeds)"
+                ),
+            )
         if a.kind not in kinds:
             yield (
                 ("agencies", agency_id, "kind"),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from simulator.scenario.errors import did_you_mean
 from simulator.scenario.kinds import Capabilities, CapabilityOverrides, resolve
+from simulator.scenario.modes import BUILTIN_MODES, DEFAULT_MODE, ModeSpec
 from simulator.scenario.patrols import PATROL_STRATEGIES, strategies_help
 
 HOURS_PER_DAY = 24
@@ -573,6 +574,13 @@ class AgencySpec(Frozen):
         "patrolling (the rest: investigation, reception, training, management).",
     )
     crew_size: int = Field(2, ge=1, le=10, description="Officers per unit (crew).")
+    mode: str = Field(
+        DEFAULT_MODE,
+        min_length=1,
+        description="How its crews move: car, motorbike, bicycle, foot, or a mode the "
+        "scenario declares under `modes`; it sets their speeds and the weight of their "
+        "presence. cost.vehicle_eur is then the cost of that mode's vehicle (0 on foot).",
+    )
     staffing_profile: list[NonNegFloat] | Literal["flat"] = Field(
         "flat", description="Relative number of units on duty by hour of day (24 values)."
     )
@@ -958,8 +966,8 @@ class DrugMarketSpec(Frozen):
     )
     enforcement_per_h: NonNegFloat = Field(
         0.05,
-        description="Share of a market's activity suppressed per hour of State police "
-        "presence in its cell.",
+        description="Share of a market's activity suppressed per hour of presence in its "
+        "cell of agencies with the drug_markets capability (State forces by default).",
     )
     displacement_share: Share = Field(
         0.5, description="Share of suppressed activity that moves to a neighbouring cell."
@@ -1193,6 +1201,12 @@ class Scenario(Frozen):
         "(a name of a built-in kind replaces it): e.g. intercommunal_police: {payer: "
         "intercommunal, jurisdiction: communes, armed: true, guardianship: 1.2}.",
     )
+    modes: dict[str, ModeSpec] = Field(
+        default_factory=dict,
+        description="Unit modes of this scenario, by name, each by its travel parameters "
+        "and presence (a name of a built-in mode replaces it): e.g. scooter: {speed_kmh: "
+        "[25], patrol_speed_kmh: 15, congestion: false}.",
+    )
     agencies: dict[str, AgencySpec] = Field(
         min_length=1, description="The agencies, by identifier."
     )
@@ -1231,6 +1245,15 @@ class Scenario(Frozen):
             armed=spec.powers.armed,
             guardianship=legacy,
         )
+
+    def mode_of(self, agency: str) -> ModeSpec:
+        """The mode of an agency's crews.
+
+        Raises:
+            KeyError: If the agency or its mode is unknown (the checks report it first).
+        """
+        name = self.agencies[agency].mode
+        return self.modes[name] if name in self.modes else BUILTIN_MODES[name]
 
     def incident_types(self) -> list[str]:
         """Every incident type dispatch may meet: call types, then offence types."""

@@ -31,6 +31,7 @@ from simulator.outputs import OutputError, claim
 from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, write_results
 from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
+from simulator.scenario.kinds import payer_levels
 from simulator.scenario.loader import Positions, read_yaml
 from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers
 from simulator.world.territory import Territory, TerritoryError, build_territory
@@ -353,7 +354,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for agency, u in summary["utilisation"].items():
         rows.append((f"utilisation, {agency}", None if u is None else 100 * u, "%"))
     cost = summary["cost_eur_per_year"]
-    for level in ("state", "commune", "private"):
+    for level in payer_levels([k for k, v in cost.items() if not isinstance(v, dict)]):
         rows.append((f"cost per year, {level}", cost[level] / 1e6, "M EUR"))
     rows.append(("run time", summary["runtime_s"], "s"))
     for name, value, unit in rows:

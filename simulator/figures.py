@@ -225,7 +225,7 @@ def draw_territory_map(settings: FigureSettings, scenario_path: Path) -> list[Pa
         label="guarded site",
     )
     if real:
-        state = [a for a in model.agencies if a.level == "state"]
+        state = [a for a in model.agencies if a.payer == "state"]
         for agency, marker in zip(state, ("^", "v", "D", "P"), strict=False):
             stations = np.unique(agency.station_cells)
             ax.scatter(

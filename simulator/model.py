@@ -88,9 +88,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.territory = (
             territory if territory is not None else shared_territory(scenario.territory)
         )
-        self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
+        self.agencies: list[Agency] = place_agencies(scenario, self.territory)
         self.ids = IncidentIds()  # the one incident counter, handed to whoever creates incidents
-        self.travel = CircuityTravel(scenario.travel)
+        self._mode_travel: dict[str, CircuityTravel] = {}
         self.calls = CallGenerator(
             scenario.demand,
             self.territory,
@@ -105,7 +105,6 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.agencies,
             [u for units in self.units for u in units],
             competence_matrix(scenario, self.agencies),
-            self.travel,
             DispatchRules.from_scenario(scenario),
             self.in_window,
             self.ids.take,
@@ -185,13 +184,21 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """How many of the agency's stations have a crew (units take them in turn)."""
         return max(1, min(agency.staffing.vehicles, agency.station_cells.size))
 
+    def _travel_of(self, agency: Agency) -> CircuityTravel:
+        """The travel model of an agency's crews (one per mode, shared)."""
+        found = self._mode_travel.get(agency.spec.mode)
+        if found is None:
+            found = CircuityTravel(self.spec.travel, agency.mode)
+            self._mode_travel[agency.spec.mode] = found
+        return found
+
     def _new_unit(self, agency: Agency, number: int, strategy: PatrolStrategy) -> Unit:
         return Unit(
             self,
             agency=agency,
             number=number,
             territory=self.territory,
-            travel=self.travel,
+            travel=self._travel_of(agency),
             patrol=strategy,
             presence=self.presence,
             recorder=self.recorder,
@@ -243,12 +250,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """Put a changed scenario in force now (only what a timeline may change)."""
         old, self.spec = self.spec, new
         old_agencies = self.agencies
-        self.agencies = place_agencies(new.agencies, self.territory)
+        self.agencies = place_agencies(new, self.territory)
         demand_changed = new.demand != old.demand
         if demand_changed:
             self.calls = self.calls.reconfigured(new.demand, self._site_cells())
             self._expected_calls = self.calls.expected_cell_weights()
-        self.travel = CircuityTravel(new.travel)
+        self._mode_travel = {}
         for agency, before, units in zip(self.agencies, old_agencies, self.units, strict=True):
             # Only an agency whose patrol inputs changed gets a new strategy: the others
             # keep theirs, and with it their stream of patrol targets.
@@ -265,7 +272,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 self._agency_strategies[agency.index] = strategies
             for unit in units:
                 unit.reassign(
-                    agency, strategies[self._station_slot(agency, unit.number)], self.travel
+                    agency,
+                    strategies[self._station_slot(agency, unit.number)],
+                    self._travel_of(agency),
                 )
             for number in range(len(units) + 1, agency.staffing.vehicles + 1):
                 strategy = strategies[self._station_slot(agency, number)]
@@ -275,7 +284,6 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.dispatcher.reconfigure(
             self.agencies,
             competence_matrix(new, self.agencies),
-            self.travel,
             DispatchRules.from_scenario(new),
         )
         if [a.sites for a in new.agencies.values()] != [a.sites for a in old.agencies.values()]:

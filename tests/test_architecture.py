@@ -12,6 +12,9 @@ PACKAGE = ROOT / "simulator"
 LAYERS = [
     {"simulator.scenario.keys"},
     {
+        "simulator.scenario.kinds",
+        "simulator.scenario.modes",
+        "simulator.scenario.patrols",
         "simulator.scenario.schema",
         "simulator.scenario.errors",
         "simulator.dispatch.queueing",

@@ -14,8 +14,9 @@ from numpy.typing import NDArray
 from simulator.resources import check_fits
 from simulator.scenario.errors import did_you_mean
 from simulator.scenario.keys import Path
+from simulator.scenario.kinds import Capabilities
+from simulator.scenario.modes import ModeSpec
 from simulator.scenario.schema import (
-    AgencyKind,
     AgencySpec,
     DistrictType,
     Scenario,
@@ -35,6 +36,8 @@ class Agency:
         index: Position of the agency in the scenario (fixes tie-breaking order).
         name: Identifier from the scenario.
         spec: Its scenario block.
+        capabilities: What it may do and who pays: its kind's, with its own overrides.
+        mode: How its crews move (car, foot...) and the weight of their presence.
         staffing: Its resolved resources.
         jurisdiction: Boolean mask over communes where it may act.
         cells: Cells of its jurisdiction.
@@ -49,6 +52,8 @@ class Agency:
     index: int
     name: str
     spec: AgencySpec
+    capabilities: Capabilities
+    mode: ModeSpec
     staffing: Staffing
     jurisdiction: NDArray[np.bool_]
     cells: IntArray
@@ -59,14 +64,14 @@ class Agency:
     station_names: tuple[str, ...]
 
     @property
-    def kind(self) -> AgencyKind:
-        """The agency's kind."""
+    def kind(self) -> str:
+        """The agency's kind (a name: what it does is in :attr:`capabilities`)."""
         return self.spec.kind
 
     @property
-    def level(self) -> str:
-        """Who pays: state, commune or private."""
-        return self.spec.level
+    def payer(self) -> str:
+        """Who pays: state, commune, private, or a level the scenario names."""
+        return self.capabilities.payer
 
     def station_of(self, number: int) -> int:
         """The station cell of the agency's unit ``number`` (units take stations in turn)."""
@@ -91,10 +96,11 @@ def contracted_sites(territory: Territory, jurisdiction: NDArray[np.bool_], n: i
     return np.sort(cells[order[:n]])
 
 
-def place_agencies(agencies: dict[str, AgencySpec], territory: Territory) -> list[Agency]:
-    """Resolve each agency's resources and where it acts on this territory."""
+def place_agencies(scenario: Scenario, territory: Territory) -> list[Agency]:
+    """Resolve each agency's capabilities, resources and where it acts on this territory."""
     placed: list[Agency] = []
-    for index, (name, spec) in enumerate(agencies.items()):
+    for index, (name, spec) in enumerate(scenario.agencies.items()):
+        capabilities = scenario.capabilities(name)
         jurisdiction = _jurisdiction(spec, territory)
         cells = territory.cells_in_communes(jurisdiction)
         stations = _stations(spec, territory, jurisdiction)
@@ -109,7 +115,9 @@ def place_agencies(agencies: dict[str, AgencySpec], territory: Territory) -> lis
                 index=index,
                 name=name,
                 spec=spec,
-                staffing=resolve_staffing(spec),
+                capabilities=capabilities,
+                mode=scenario.mode_of(name),
+                staffing=resolve_staffing(spec, capabilities.billing),
                 jurisdiction=jurisdiction,
                 cells=cells,
                 station_cell=stations[0][1],

@@ -10,6 +10,8 @@ patrolling costs no scheduled events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -79,6 +81,87 @@ class WeightedPatrol:
         return cell
 
 
+@dataclass(frozen=True)
+class PatrolContext:
+    """What a strategy may read about its agency and the world when it is built.
+
+    Attributes:
+        spec: The agency's patrol block.
+        station_cell: The station the units start from and return to.
+        cells: The cells it may patrol: its jurisdiction (or its station's sector),
+            restricted to its beat; never empty.
+        site_cells: The agency's contracted sites.
+        market_cells: The drug markets known at the start.
+        expected_calls: Expected calls by cell.
+        rng: The agency's patrol stream.
+    """
+
+    spec: PatrolSpec
+    station_cell: int
+    cells: IntArray
+    site_cells: IntArray
+    market_cells: IntArray
+    expected_calls: FloatArray
+    rng: np.random.Generator
+
+    @property
+    def dwell_h(self) -> float:
+        """Hours spent at each patrolled place."""
+        return self.spec.dwell_min / 60.0
+
+
+StrategyFactory = Callable[[PatrolContext], PatrolStrategy]
+
+# Strategies by name: the names are those of simulator.scenario.patrols, which the
+# schema validates against (a test checks the two agree).
+STRATEGIES: dict[str, StrategyFactory] = {}
+
+
+def strategy(name: str) -> Callable[[StrategyFactory], StrategyFactory]:
+    """Register a function building a patrol strategy under ``name``."""
+
+    def register(factory: StrategyFactory) -> StrategyFactory:
+        STRATEGIES[name] = factory
+        return factory
+
+    return register
+
+
+@strategy("static")
+def _static(ctx: PatrolContext) -> PatrolStrategy:
+    return StationPatrol(ctx.station_cell)
+
+
+@strategy("random")
+def _random(ctx: PatrolContext) -> PatrolStrategy:
+    return WeightedPatrol(ctx.cells, None, ctx.dwell_h, ctx.rng)
+
+
+@strategy("sites")
+def _sites(ctx: PatrolContext) -> PatrolStrategy:
+    return WeightedPatrol(ctx.site_cells, None, ctx.dwell_h, ctx.rng)
+
+
+@strategy("markets")
+def _markets(ctx: PatrolContext) -> PatrolStrategy:
+    known = np.intersect1d(ctx.market_cells, ctx.cells)
+    if known.size == 0:
+        return StationPatrol(ctx.station_cell)
+    return WeightedPatrol(known, None, ctx.dwell_h, ctx.rng)
+
+
+@strategy("hotspot")
+def _hotspot(ctx: PatrolContext) -> PatrolStrategy:
+    # The cells with most expected calls, visited in proportion to them.
+    cells = ctx.cells
+    weights = ctx.expected_calls[cells]
+    n_hot = max(1, round(ctx.spec.hotspot_share * cells.size))
+    order = np.lexsort((cells, -weights))[:n_hot]
+    hot = cells[order]
+    hot_w = weights[order]
+    return WeightedPatrol(hot, hot_w if hot_w.sum() > 0 else None, ctx.dwell_h, ctx.rng)
+
+
 def make_strategy(
     spec: PatrolSpec,
     *,
@@ -90,31 +173,25 @@ def make_strategy(
     expected_calls: FloatArray,
     rng: np.random.Generator,
 ) -> PatrolStrategy:
-    """Build the strategy an agency's patrol block asks for.
+    """Build the strategy an agency's patrol block asks for, from the registry.
 
-    ``beat_cells``, when given, restricts patrol to those cells of the jurisdiction.
+    ``beat_cells``, when given, restricts patrol to those cells of the jurisdiction;
+    with no cell left to patrol, units wait at the station whatever the strategy.
     """
-    dwell_h = spec.dwell_min / 60.0
     if beat_cells is not None:
         jurisdiction_cells = np.intersect1d(jurisdiction_cells, beat_cells)
-    if spec.strategy == "static" or jurisdiction_cells.size == 0:
+    if jurisdiction_cells.size == 0:
         return StationPatrol(station_cell)
-    if spec.strategy == "random":
-        return WeightedPatrol(jurisdiction_cells, None, dwell_h, rng)
-    if spec.strategy == "sites":
-        return WeightedPatrol(site_cells, None, dwell_h, rng)
-    if spec.strategy == "markets":
-        known = np.intersect1d(market_cells, jurisdiction_cells)
-        if known.size == 0:
-            return StationPatrol(station_cell)
-        return WeightedPatrol(known, None, dwell_h, rng)
-    # Hot spots: the cells with most expected calls, visited in proportion to them.
-    weights = expected_calls[jurisdiction_cells]
-    n_hot = max(1, round(spec.hotspot_share * jurisdiction_cells.size))
-    order = np.lexsort((jurisdiction_cells, -weights))[:n_hot]
-    hot = jurisdiction_cells[order]
-    hot_w = weights[order]
-    return WeightedPatrol(hot, hot_w if hot_w.sum() > 0 else None, dwell_h, rng)
+    context = PatrolContext(
+        spec=spec,
+        station_cell=station_cell,
+        cells=jurisdiction_cells,
+        site_cells=site_cells,
+        market_cells=market_cells,
+        expected_calls=expected_calls,
+        rng=rng,
+    )
+    return STRATEGIES[spec.strategy](context)
 
 
 class PresenceLog:

@@ -117,6 +117,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._leg_end = 0.0
         self._present_since: float | None = None
 
+    @property
+    def travel(self) -> TravelModel:
+        """How this crew travels (its agency's mode)."""
+        return self._travel
+
     # ----------------------------------------------------------------- helpers
 
     @property

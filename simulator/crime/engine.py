@@ -283,9 +283,10 @@ class CrimeEngine:
         if rebuild:
             self.attractiveness = _attractiveness(territory, spec)
             self._rate0 = self._base_rates(self._occupancy)[self._order[: self._n_ordinary]]
-        self._state_rows = [i for i, a in enumerate(agencies) if a.level == "state"]
-        strengths = spec.guardianship.model_dump()
-        self._agency_strength = np.array([strengths[a.kind.value] for a in agencies])
+        self._market_enforcers = [i for i, a in enumerate(agencies) if a.capabilities.drug_markets]
+        self._agency_strength = np.array(
+            [a.capabilities.guardianship * a.mode.presence for a in agencies]
+        )
         self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
         coverage = cctv_coverage(territory, cctv)
         cameras = coverage.sum()
@@ -443,7 +444,7 @@ class CrimeEngine:
         spec = self.spec.drug_markets
         if not self._markets:
             return
-        rows = self._state_rows
+        rows = self._market_enforcers
         cells = [m.cell for m in self._markets]
         at_markets = (
             self._presence_hour[np.ix_(rows, cells)].sum(axis=0).tolist()

@@ -20,6 +20,7 @@ from simulator.batch.analysis import arm_means, paired_differences
 from simulator.batch.runner import replicate_seeds
 from simulator.resources import check_fits
 from simulator.runner import RunResult, run
+from simulator.scenario.kinds import payer_levels
 from simulator.scenario.schema import Scenario
 
 Progress = Callable[[int, int], None]  # (runs done, runs in total)
@@ -54,8 +55,9 @@ def indicators(result: RunResult) -> dict[str, float]:
         out["offences: actual"] = offences["actual"]
         out["offences: recorded"] = offences["recorded"]
         out["offences: dark figure share"] = s["dark_figure_share"]
-    for payer in ("state", "commune", "private"):
-        out[f"cost: {payer} (M EUR a year)"] = s["cost_eur_per_year"][payer] / 1e6
+    yearly = s["cost_eur_per_year"]
+    for payer in payer_levels([k for k, v in yearly.items() if not isinstance(v, dict)]):
+        out[f"cost: {payer} (M EUR a year)"] = yearly[payer] / 1e6
     d = result.districts
     qpv = d["type"] == "qpv"
     if qpv.any():

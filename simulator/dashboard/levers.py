@@ -22,12 +22,14 @@ from typing import Any, Literal
 
 import yaml
 
+from simulator.scenario.kinds import COMMUNE_PAYER
 from simulator.scenario.loader import load_raw, load_scenario
+from simulator.scenario.patrols import PATROL_STRATEGIES as PATROL_REGISTRY
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
 
 Control = Literal["SliderInt", "SliderFloat", "Select", "InputText"]
 
-PATROL_STRATEGIES = ("static", "random", "hotspot", "sites", "markets")
+PATROL_STRATEGIES = tuple(PATROL_REGISTRY)
 
 # Upper bounds of the sliders, as multiples of the original value (a lever can
 # at least triple a resource, and always reach a useful minimum range).
@@ -145,7 +147,7 @@ def levers_for(scenario: Scenario) -> list[Lever]:
                     f"{name}__units", f"{name}: units on duty", f"agencies.{name}.units", a.units
                 )
             )
-        if a.kind.value == "municipal_police":
+        if scenario.capabilities(name).payer == COMMUNE_PAYER:  # a commune's own hours
             start, end = a.service_hours
             levers.append(
                 Lever(
@@ -181,7 +183,7 @@ def levers_for(scenario: Scenario) -> list[Lever]:
                 choices=PATROL_STRATEGIES,
             )
         )
-    kinds = sorted({a.kind.value for a in scenario.agencies.values()})
+    kinds = sorted({a.kind for a in scenario.agencies.values()})
     orderings = _orderings(kinds)
     for call_type, handlers in scenario.competences.items():
         if call_type == HANDOVER_TYPE:

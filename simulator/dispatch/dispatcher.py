@@ -38,7 +38,6 @@ from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Outcome
 from simulator.records.recorder import Recorder
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
-from simulator.world.travel import TravelModel
 
 __all__ = ["DispatchRules", "Dispatcher", "IncidentObserver", "competence_matrix"]
 
@@ -53,17 +52,23 @@ def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[st
     matrix: dict[str, list[int]] = {}
     refs = dict(scenario.competences)
     if HANDOVER_TYPE not in refs:
-        refs[HANDOVER_TYPE] = [a.name for a in agencies if a.spec.powers.judicial]
+        refs[HANDOVER_TYPE] = [a.name for a in agencies if a.capabilities.judicial]
     for incident_type, entries in refs.items():
         order: list[int] = []
         for ref in entries:
             if ref in by_name:
                 found = [by_name[ref]]
             else:
-                found = [a.index for a in agencies if a.kind.value == ref]
+                found = [a.index for a in agencies if a.kind == ref and _enforces(a, incident_type)]
             order.extend(i for i in found if i not in order)
         matrix[incident_type] = order
     return matrix
+
+
+def _enforces(agency: Agency, incident_type: str) -> bool:
+    """Whether an agency may take incidents of a type (its ``enforces`` capability)."""
+    enforces = agency.capabilities.enforces
+    return enforces == "all" or incident_type == HANDOVER_TYPE or incident_type in enforces
 
 
 class _Handling:
@@ -95,7 +100,6 @@ class Dispatcher:
         agencies: The placed agencies, by index.
         units: Every unit of every agency.
         competences: Output of :func:`competence_matrix`.
-        travel: The travel model.
         rules: Durations, limits and the name of the dispatch policy.
         counted: Whether an incident reported at a time counts in statistics.
         new_id: The run's incident counter (for the hand-over tasks of the life cycle).
@@ -113,7 +117,6 @@ class Dispatcher:
         agencies: Sequence[Agency],
         units: Sequence[Unit],
         competences: dict[str, list[int]],
-        travel: TravelModel,
         rules: DispatchRules,
         counted: Callable[[float], bool],
         new_id: Callable[[], int],
@@ -122,7 +125,6 @@ class Dispatcher:
         self._model = model
         self._agencies = list(agencies)
         self._competences = competences
-        self._travel = travel
         self._rules = rules
         self._policy: DispatchPolicy = make_policy(rules.policy)
         self._counted = counted
@@ -139,7 +141,6 @@ class Dispatcher:
         self,
         agencies: Sequence[Agency],
         competences: dict[str, list[int]],
-        travel: TravelModel,
         rules: DispatchRules,
     ) -> None:
         """Put changed agencies, competences, rules and policy in force.
@@ -150,7 +151,6 @@ class Dispatcher:
         """
         self._agencies = list(agencies)
         self._competences = competences
-        self._travel = travel
         if rules.policy != self._rules.policy:
             self._policy = make_policy(rules.policy)
         self._rules = rules
@@ -213,7 +213,7 @@ class Dispatcher:
         if not agencies:
             self.close(incident, Outcome.NO_AGENCY)
             return
-        free = FreeUnits(incident, agencies, self._available, self._travel, self._now())
+        free = FreeUnits(incident, agencies, self._available, self._now())
         chosen = self._policy.choose_unit(free)
         if chosen is None:
             self._waiting.add(incident)
@@ -227,7 +227,7 @@ class Dispatcher:
         if travel is None:
             x, y = unit.position(now)
             dist = np.array([np.hypot(x - incident.x_m, y - incident.y_m)])
-            travel = float(self._travel.response_h(dist, int(now) % 24, incident.priority)[0])
+            travel = float(unit.travel.response_h(dist, int(now) % 24, incident.priority)[0])
         incident.t_dispatched_h = now
         incident.agency = unit.agency.name
         incident.unit = unit.unique_id

@@ -173,7 +173,7 @@ class LifeCycle:
     def _after_scene(self, unit: Unit, incident: Incident, now: float) -> None:
         if incident.kind is IncidentKind.TASK:
             unit.work(UnitState.FOLLOW_UP, now + self._rules.custody_h, at_station=True)
-        elif incident.arrest and unit.agency.spec.powers.judicial:
+        elif incident.arrest and unit.agency.capabilities.judicial:
             until = now + self._rules.custody_h + incident.follow_up_h
             unit.work(UnitState.FOLLOW_UP, until, at_station=True)
         elif incident.arrest:

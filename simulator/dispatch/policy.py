@@ -33,7 +33,6 @@ from simulator.agencies.units import Unit
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.registry import POLICIES
 from simulator.records.incidents import Incident
-from simulator.world.travel import TravelModel
 
 
 class FreeUnits:
@@ -45,24 +44,21 @@ class FreeUnits:
             competence list.
         pools: The available units of every agency, by agency index, each in the
             order the units became available.
-        travel: The travel model.
         now: The current model time, in hours.
     """
 
-    __slots__ = ("_now", "_pools", "_travel", "agencies", "incident")
+    __slots__ = ("_now", "_pools", "agencies", "incident")
 
     def __init__(
         self,
         incident: Incident,
         agencies: tuple[int, ...],
         pools: Sequence[Mapping[int, Unit]],
-        travel: TravelModel,
         now: float,
     ):
         self.incident = incident
         self.agencies = agencies
         self._pools = pools
-        self._travel = travel
         self._now = now
 
     def of(self, agency: int) -> list[Unit]:
@@ -72,6 +68,7 @@ class FreeUnits:
     def travel_h(self, units: Sequence[Unit]) -> np.ndarray:
         """Each unit's travel time to the incident from where it is now, in hours.
 
+        Each crew travels by its own mode (the crews of one agency share theirs).
         Asking plays the patrol legs of those units up to now (which draws patrol
         targets): a policy should ask about the units it considers, in a fixed order.
         """
@@ -84,7 +81,14 @@ class FreeUnits:
             ys.append(y)
         inc = self.incident
         dist = np.hypot(np.array(xs) - inc.x_m, np.array(ys) - inc.y_m)
-        times: np.ndarray = self._travel.response_h(dist, int(now) % 24, inc.priority)
+        hour = int(now) % 24
+        first = units[0].travel if units else None
+        if first is None or all(u.travel is first for u in units):
+            return first.response_h(dist, hour, inc.priority) if first else dist
+        times = np.empty(dist.size)
+        for model in {id(u.travel): u.travel for u in units}.values():
+            mine = np.array([u.travel is model for u in units])
+            times[mine] = model.response_h(dist[mine], hour, inc.priority)
         return times
 
 

@@ -19,11 +19,12 @@ from typing import Any
 
 from simulator.crime.engine import cctv_coverage
 from simulator.records.recorder import AgencyFacts, PolicyPeriod
-from simulator.scenario.schema import COST_LEVELS, Scenario
+from simulator.scenario.kinds import COMMUNE_PAYER, payer_levels
+from simulator.scenario.schema import Scenario
 from simulator.world.territory import Territory
 
 DAYS_PER_YEAR = 365.0
-SHARED_BY_COMMUNES = "commune"  # the payer whose cost is split among the communes it serves
+SHARED_BY_COMMUNES = COMMUNE_PAYER  # the payer whose cost is split among the communes it serves
 
 CostBreakdown = dict[str, Any]  # payer -> euros, then "by_agency" and "by_commune" mappings
 
@@ -42,7 +43,7 @@ def programme_costs(territory: Territory, scenario: Scenario) -> list[AgencyFact
         )
         weights = tuple(float(coverage[t.commune == k].sum()) for k in range(len(names)))
         out.append(
-            AgencyFacts("cctv", "programme", "commune", 0.0, annual, (0,) * 24, names, weights)
+            AgencyFacts("cctv", "programme", COMMUNE_PAYER, 0.0, annual, (0,) * 24, names, weights)
         )
     if scenario.crime is not None:
         prevention = scenario.crime.drug_markets.prevention_eur_per_year
@@ -50,7 +51,14 @@ def programme_costs(territory: Territory, scenario: Scenario) -> list[AgencyFact
             weights = tuple(float(t.residents[t.commune == k].sum()) for k in range(len(names)))
             out.append(
                 AgencyFacts(
-                    "prevention", "programme", "commune", 0.0, prevention, (0,) * 24, names, weights
+                    "prevention",
+                    "programme",
+                    COMMUNE_PAYER,
+                    0.0,
+                    prevention,
+                    (0,) * 24,
+                    names,
+                    weights,
                 )
             )
     return out
@@ -59,7 +67,7 @@ def programme_costs(territory: Territory, scenario: Scenario) -> list[AgencyFact
 def costs(payers: Sequence[AgencyFacts], days: float) -> CostBreakdown:
     """Cost over ``days`` by payer, agency and commune (euros)."""
     fraction = days / DAYS_PER_YEAR
-    by_level = dict.fromkeys(COST_LEVELS, 0.0)
+    by_level = dict.fromkeys(payer_levels([a.level for a in payers]), 0.0)
     by_agency: dict[str, float] = {}
     by_commune: dict[str, float] = {}
     for a in payers:

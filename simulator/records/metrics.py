@@ -28,7 +28,8 @@ from simulator.records.costs import CostBreakdown, agency_cost_per_year, per_yea
 from simulator.records.incidents import IncidentKind, Known, Outcome
 from simulator.records.recorder import AgencyFacts, RunRecords
 from simulator.records.summary import Summary
-from simulator.scenario.schema import COST_LEVELS, Scenario
+from simulator.scenario.kinds import payer_levels
+from simulator.scenario.schema import Scenario
 
 MINUTES = 60.0
 # Batch means for confidence intervals within one run: few, long batches keep their
@@ -385,7 +386,7 @@ def districts_frame(records: RunRecords) -> tuple[pd.DataFrame, dict[str, np.nda
         }
     )
     by_level: dict[str, np.ndarray] = {}
-    for level in COST_LEVELS:
+    for level in payer_levels([a.level for a in records.agencies]):
         rows = [k for k, a in enumerate(records.agencies) if a.level == level]
         cell_hours = records.presence[rows].sum(axis=0) if rows else np.zeros(t.n_cells)
         # Presence off land (a unit crossing between two communes) belongs to no district.

@@ -67,8 +67,8 @@ def agency_facts(agency: Agency, territory: Territory) -> AgencyFacts:
     communes = [i for i in range(len(t.commune_names)) if agency.jurisdiction[i]]
     return AgencyFacts(
         name=agency.name,
-        kind=agency.kind.value,
-        level=agency.level,  # the one place the payer is read from an agency
+        kind=agency.kind,
+        level=agency.payer,  # the one place the payer is read from an agency
         officers=agency.staffing.officers,
         annual_cost_eur=agency.staffing.annual_cost_eur,
         units_by_hour=agency.staffing.units_by_hour,

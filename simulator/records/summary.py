@@ -20,7 +20,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
-from simulator.scenario.schema import COST_LEVELS
+from simulator.scenario.kinds import BASE_PAYERS
 
 
 class _Record(BaseModel):
@@ -190,7 +190,7 @@ INTERVAL = "interval"  # a shape leaf: a confidence interval, named whole or by 
 
 def _shape(annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, Costs):
-        return {**dict.fromkeys(COST_LEVELS), "by_agency": {}, "by_commune": {}}
+        return {**dict.fromkeys(BASE_PAYERS), "by_agency": {}, "by_commune": {}}
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         hints = typing.get_type_hints(annotation)
         return {name: _shape(hints[name]) for name in annotation.model_fields}

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 
 from simulator.scenario.errors import did_you_mean
 from simulator.scenario.keys import Path
+from simulator.scenario.kinds import known_kinds
+from simulator.scenario.modes import known_modes
+from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
     HANDOVER_TYPE,
-    AgencyKind,
     DistrictType,
     Scenario,
     StationKindSpec,
@@ -117,6 +119,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
     stations_layer = s.territory.file is not None and s.territory.file.stations is not None
     for agency_id, a in s.agencies.items():
         base: Path = ("agencies", agency_id)
+        caps = s.capabilities(agency_id)
         if a.station is not None and a.stations is not None:
             yield (*base, "stations"), "give station or stations, not both"
         if isinstance(a.stations, StationKindSpec) and not stations_layer:
@@ -137,7 +140,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
             )
         if len(given) == 1:
             try:
-                crews = resolve_staffing(a).vehicles
+                crews = resolve_staffing(a, caps.billing).vehicles
             except (ArithmeticError, ValueError):
                 crews = 0  # a cost of zero and the like are reported by their own checks
             if crews > MAX_CREWS:
@@ -159,10 +162,13 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                             f"communes are: {', '.join(names)}"
                         ),
                     )
-        elif a.kind is AgencyKind.MUNICIPAL_POLICE:
+        elif caps.jurisdiction == "communes":
             yield (
                 (*base, "communes"),
-                ("a municipal police acts in its own commune(s): list them, e.g. [city]"),
+                (
+                    f"a {a.kind} acts in its own commune(s) (jurisdiction: communes): "
+                    "list them, e.g. [city]"
+                ),
             )
         if a.station is not None and not from_files and a.station not in names:
             yield (
@@ -182,21 +188,51 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                             f"synthetic territory stations are communes: {', '.join(names)}"
                         ),
                     )
-        if a.kind is AgencyKind.PRIVATE_SECURITY:
+        if caps.jurisdiction == "sites":
             if a.sites == 0:
-                yield (*base, "sites"), "private security needs contracted sites (sites > 0)"
+                yield (
+                    (*base, "sites"),
+                    f"a {a.kind} acts only on contracted sites (jurisdiction: sites): "
+                    "it needs sites > 0",
+                )
         elif a.sites:
-            yield (*base, "sites"), "only private security works on contracted sites"
-        if a.cost.hourly_rate_eur is not None and a.kind is not AgencyKind.PRIVATE_SECURITY:
+            yield (
+                (*base, "sites"),
+                "only an agency that acts on contracted sites (jurisdiction: sites, as "
+                "private security) works on contracted sites",
+            )
+        if a.cost.hourly_rate_eur is not None and caps.billing != "hourly":
             yield (
                 (*base, "cost", "hourly_rate_eur"),
-                ("only private security is paid by the hour; give salary_eur instead"),
+                (
+                    "only an agency billed by the hour (billing: hourly, as private "
+                    "security) is paid by the hour; give salary_eur instead"
+                ),
             )
+        if isinstance(caps.enforces, list):
+            types = s.incident_types()
+            where = (*base, "capabilities", "enforces")
+            if a.kind in s.kinds and "enforces" not in a.capabilities.model_fields_set:
+                where = ("kinds", a.kind, "enforces")
+            for i, ref in enumerate(caps.enforces):
+                if ref not in types:
+                    yield (
+                        (*where, i),
+                        f"unknown incident type '{ref}'{_suggest(ref, types)}; types are: "
+                        f"{', '.join(types)}",
+                    )
         yield from _check_district_refs(s, a.patrol.districts, (*base, "patrol", "districts"))
-        if a.patrol.strategy == "markets" and s.crime is None:
-            yield (*base, "patrol", "strategy"), "'markets' patrol needs the crime engine (crime:)"
-        if a.patrol.strategy == "sites" and a.sites == 0:
-            yield (*base, "patrol", "strategy"), "'sites' patrol needs contracted sites"
+        strategy = PATROL_STRATEGIES[a.patrol.strategy]
+        if strategy.needs_crime and s.crime is None:
+            yield (
+                (*base, "patrol", "strategy"),
+                f"'{a.patrol.strategy}' patrol needs the crime engine (crime:)",
+            )
+        if strategy.needs_sites and a.sites == 0:
+            yield (
+                (*base, "patrol", "strategy"),
+                f"'{a.patrol.strategy}' patrol needs contracted sites",
+            )
 
 
 def _check_district_refs(s: Scenario, refs: list[str], base: Path) -> Iterator[Finding]:
@@ -259,7 +295,7 @@ def _check_crime(s: Scenario) -> Iterator[Finding]:
 def _check_competences(s: Scenario) -> Iterator[Finding]:
     types = s.incident_types()
     agency_ids = list(s.agencies)
-    kinds = sorted({a.kind.value for a in s.agencies.values()})
+    kinds = sorted({a.kind for a in s.agencies.values()})
     for incident_type, agencies in s.competences.items():
         base: Path = ("competences", incident_type)
         if incident_type not in types and incident_type != HANDOVER_TYPE:
@@ -281,6 +317,14 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                         f"{', '.join(agency_ids)} (or a kind: {', '.join(kinds)})"
                     ),
                 )
+            elif ref in s.agencies and not _enforces(s, ref, incident_type):
+                yield (
+                    (*base, i),
+                    (
+                        f"'{ref}' may not take '{incident_type}': its capability enforces "
+                        f"lists only {', '.join(s.capabilities(ref).enforces)}"
+                    ),
+                )
     for incident_type in types:
         if incident_type not in s.competences:
             yield (
@@ -292,12 +336,8 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
             )
     for i, ref in enumerate(s.competences.get(HANDOVER_TYPE, [])):
         # As in dispatch: an agency's identifier first, else every agency of that kind.
-        named = (
-            [s.agencies[ref]]
-            if ref in s.agencies
-            else [a for a in s.agencies.values() if a.kind.value == ref]
-        )
-        if named and not all(a.powers.judicial for a in named):
+        named = [ref] if ref in s.agencies else [n for n, a in s.agencies.items() if a.kind == ref]
+        if named and not all(s.capabilities(n).judicial for n in named):
             yield (
                 ("competences", HANDOVER_TYPE, i),
                 (
@@ -308,8 +348,8 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
     arrests = any(t.arrest_prob > 0 for t in s.demand.types.values()) or (
         s.crime is not None and any(t.arrest_prob > 0 for t in s.crime.types.values())
     )
-    judicial = [i for i, a in s.agencies.items() if a.powers.judicial]
-    if arrests and not judicial and any(not a.powers.judicial for a in s.agencies.values()):
+    judicial = [i for i in s.agencies if s.capabilities(i).judicial]
+    if arrests and not judicial:
         yield (
             ("agencies",),
             (
@@ -319,8 +359,38 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
         )
 
 
+def _enforces(s: Scenario, agency: str, incident_type: str) -> bool:
+    enforces = s.capabilities(agency).enforces
+    return enforces == "all" or incident_type == HANDOVER_TYPE or incident_type in enforces
+
+
+def _check_kinds(s: Scenario) -> Iterator[Finding]:
+    kinds = known_kinds(s.kinds)
+    modes = known_modes(s.modes)
+    for agency_id, a in s.agencies.items():
+        if a.mode not in modes:
+            yield (
+                ("agencies", agency_id, "mode"),
+                (
+                    f"unknown mode '{a.mode}'{_suggest(a.mode, modes)}; modes are: "
+                    f"{', '.join(modes)} (declare a new one under modes: with its speeds)"
+                ),
+            )
+        if a.kind not in kinds:
+            yield (
+                ("agencies", agency_id, "kind"),
+                (
+                    f"unknown kind '{a.kind}'{_suggest(a.kind, kinds)}; kinds are: "
+                    f"{', '.join(kinds)} (declare a new one under kinds: with its capabilities)"
+                ),
+            )
+
+
 def semantic_findings(scenario: Scenario) -> list[Finding]:
     """Every cross-field problem of a scenario that passed the schema."""
+    unknown = list(_check_kinds(scenario))
+    if unknown:  # every other check reads the agencies' capabilities
+        return unknown
     return [
         *_check_territory(scenario),
         *_check_demand(scenario),

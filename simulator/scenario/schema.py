@@ -23,6 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from simulator.dispatch.registry import DEFAULT_POLICY, POLICIES
 from simulator.scenario.errors import did_you_mean
+from simulator.scenario.kinds import Capabilities, CapabilityOverrides, resolve
+from simulator.scenario.modes import BUILTIN_MODES, DEFAULT_MODE, ModeSpec
+from simulator.scenario.patrols import PATROL_STRATEGIES, strategies_help
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
@@ -51,25 +54,9 @@ class DistrictType(StrEnum):
     PERI_URBAN = "peri_urban"
 
 
-class AgencyKind(StrEnum):
-    """The kinds of security agency; the kind fixes who pays (see :attr:`level`)."""
-
-    STATE_POLICE = "state_police"  # police nationale
-    GENDARMERIE = "gendarmerie"
-    MUNICIPAL_POLICE = "municipal_police"
-    PRIVATE_SECURITY = "private_security"
-
-    @property
-    def level(self) -> str:
-        """Who bears the cost: ``state``, ``commune`` or ``private``."""
-        if self in (AgencyKind.STATE_POLICE, AgencyKind.GENDARMERIE):
-            return "state"
-        if self is AgencyKind.MUNICIPAL_POLICE:
-            return "commune"
-        return "private"
-
-
-COST_LEVELS: tuple[str, ...] = ("state", "commune", "private")
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    near = did_you_mean(word, choices)
+    return f" (did you mean '{near}'?)" if near else ""
 
 
 def _normalised_profile(value: object, length: int, what: str) -> object:
@@ -480,18 +467,27 @@ class DemandSpec(Frozen):
 class PatrolSpec(Frozen):
     """What idle units do between calls."""
 
-    strategy: Literal["static", "random", "hotspot", "sites", "markets"] = Field(
+    strategy: str = Field(
         "random",
-        description="`static`: wait at the station; `random`: drive to random cells of "
-        "the jurisdiction; `hotspot`: visit the cells with most expected calls, staying "
-        "dwell_min in each; `sites`: rounds of the contracted sites (private security); "
-        "`markets`: stay on the drug markets known at the start (enforcement).",
+        description=strategies_help() + ".",
+        json_schema_extra={"enum": list(PATROL_STRATEGIES)},
     )
     dwell_min: NonNegFloat = Field(
         15.0,
         description="Time spent at each patrolled place, minutes (Koper 1995: 10-15 "
         "minutes of presence maximise residual deterrence).",
     )
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in PATROL_STRATEGIES:
+            raise ValueError(
+                f"unknown patrol strategy '{value}'{_did_you_mean(value, list(PATROL_STRATEGIES))}"
+                f"; strategies are: {', '.join(PATROL_STRATEGIES)}"
+            )
+        return value
+
     hotspot_share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.05, description="Share of the jurisdiction's cells that count as hot spots."
     )
@@ -520,14 +516,15 @@ class CostSpec(Frozen):
 
 
 class PowersSpec(Frozen):
-    """Legal powers of an agency's officers."""
+    """Legal powers of an agency's officers (default: those of its kind)."""
 
-    judicial: bool = Field(
-        False,
+    judicial: bool | None = Field(
+        None,
         description="Officers with judicial police powers (OPJ) can take an arrested "
-        "person into custody; others must hand over to an agency that can.",
+        "person into custody; others must hand over to an agency that can. Default: "
+        "the kind's (true for state_police and gendarmerie).",
     )
-    armed: bool = Field(False, description="Officers carry firearms.")
+    armed: bool | None = Field(None, description="Officers carry firearms. Default: the kind's.")
 
 
 class StationKindSpec(Frozen):
@@ -545,8 +542,10 @@ class AgencySpec(Frozen):
     hour), ``officers`` (headcount) or ``budget_eur`` (annual budget).
     """
 
-    kind: AgencyKind = Field(
-        description="state_police, gendarmerie, municipal_police or private_security."
+    kind: str = Field(
+        min_length=1,
+        description="state_police, gendarmerie, municipal_police, private_security, or a "
+        "kind the scenario declares under `kinds`; it gives the agency's capabilities.",
     )
     label: str = Field("", description="Human-readable name.")
     communes: list[str] | Literal["all"] = Field(
@@ -578,6 +577,13 @@ class AgencySpec(Frozen):
         "patrolling (the rest: investigation, reception, training, management).",
     )
     crew_size: int = Field(2, ge=1, le=10, description="Officers per unit (crew).")
+    mode: str = Field(
+        DEFAULT_MODE,
+        min_length=1,
+        description="How its crews move: car, motorbike, bicycle, foot, or a mode the "
+        "scenario declares under `modes`; it sets their speeds and the weight of their "
+        "presence. cost.vehicle_eur is then the cost of that mode's vehicle (0 on foot).",
+    )
     staffing_profile: list[NonNegFloat] | Literal["flat"] = Field(
         "flat", description="Relative number of units on duty by hour of day (24 values)."
     )
@@ -595,6 +601,10 @@ class AgencySpec(Frozen):
     patrol: PatrolSpec = Field(default_factory=PatrolSpec)
     cost: CostSpec = Field(default_factory=CostSpec)
     powers: PowersSpec = Field(default_factory=PowersSpec)
+    capabilities: CapabilityOverrides = Field(
+        default_factory=CapabilityOverrides,
+        description="Capabilities of this agency that differ from its kind's.",
+    )
 
     @field_validator("staffing_profile", mode="before")
     @classmethod
@@ -611,11 +621,6 @@ class AgencySpec(Frozen):
                 "1 <= end <= 24 and start != end"
             )
         return value
-
-    @property
-    def level(self) -> str:
-        """Who pays for this agency: ``state``, ``commune`` or ``private``."""
-        return self.kind.level
 
     def serves_hour(self, hour_of_day: int) -> bool:
         """Whether the agency is in service at this hour of the day."""
@@ -911,14 +916,27 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
 
 
 class GuardianshipSpec(Frozen):
-    """Deterrence strength of each kind of guardian (per unit of its presence measure)."""
+    """Deterrence strength of each kind of guardian (per unit of its presence measure).
 
-    state_police: NonNegFloat = Field(
-        1.5, description="Per hour of State patrol presence in a cell (with residual decay)."
+    A patrol's strength is its agency's ``guardianship`` capability (see
+    :mod:`simulator.scenario.kinds`); the four fields named after the built-in kinds
+    override it for every agency of that kind, as they did before kinds were data.
+    """
+
+    state_police: NonNegFloat | None = Field(
+        None,
+        description="Per hour of State patrol presence in a cell (with residual decay); "
+        "default: the kind's guardianship capability (1.5).",
     )
-    gendarmerie: NonNegFloat = Field(1.5, description="Same, for the gendarmerie.")
-    municipal_police: NonNegFloat = Field(1.2, description="Same, for municipal police.")
-    private_security: NonNegFloat = Field(1.0, description="Same, for private guards.")
+    gendarmerie: NonNegFloat | None = Field(
+        None, description="Same, for the gendarmerie (default 1.5)."
+    )
+    municipal_police: NonNegFloat | None = Field(
+        None, description="Same, for municipal police (default 1.2)."
+    )
+    private_security: NonNegFloat | None = Field(
+        None, description="Same, for private guards (default 1.0)."
+    )
     cctv: NonNegFloat = Field(0.4, description="Per unit of effective CCTV coverage of a cell.")
     watch: NonNegFloat = Field(
         2.0, description="Per unit share of residents of the cell in a citizen-watch scheme."
@@ -967,8 +985,8 @@ class DrugMarketSpec(Frozen):
     )
     enforcement_per_h: NonNegFloat = Field(
         0.05,
-        description="Share of a market's activity suppressed per hour of State police "
-        "presence in its cell.",
+        description="Share of a market's activity suppressed per hour of presence in its "
+        "cell of agencies with the drug_markets capability (State forces by default).",
     )
     displacement_share: Share = Field(
         0.5, description="Share of suppressed activity that moves to a neighbouring cell."
@@ -1223,6 +1241,18 @@ class Scenario(Frozen):
     territory: TerritorySpec = Field(default_factory=TerritorySpec)
     travel: TravelSpec = Field(default_factory=TravelSpec)
     demand: DemandSpec = Field(default_factory=DemandSpec)
+    kinds: dict[str, Capabilities] = Field(
+        default_factory=dict,
+        description="Kinds of agency of this scenario, by name, each by its capabilities "
+        "(a name of a built-in kind replaces it): e.g. intercommunal_police: {payer: "
+        "intercommunal, jurisdiction: communes, armed: true, guardianship: 1.2}.",
+    )
+    modes: dict[str, ModeSpec] = Field(
+        default_factory=dict,
+        description="Unit modes of this scenario, by name, each by its travel parameters "
+        "and presence (a name of a built-in mode replaces it): e.g. scooter: {speed_kmh: "
+        "[25], patrol_speed_kmh: 15, congestion: false}.",
+    )
     agencies: dict[str, AgencySpec] = Field(
         min_length=1, description="The agencies, by identifier."
     )
@@ -1275,6 +1305,34 @@ class Scenario(Frozen):
     def remember_passed(self, checks: Sequence[ScenarioCheck]) -> None:
         """Record checks that found nothing (the loader calls this)."""
         self._passed = (*self._passed, *(c for c in checks if c not in self._passed))
+
+    def capabilities(self, agency: str) -> Capabilities:
+        """The capabilities of an agency: its kind's, with its own overrides.
+
+        Raises:
+            KeyError: If the agency or its kind is unknown (the checks report it first).
+        """
+        spec = self.agencies[agency]
+        legacy = None
+        if self.crime is not None and spec.kind in GuardianshipSpec.model_fields:
+            legacy = getattr(self.crime.guardianship, spec.kind)
+        return resolve(
+            spec.kind,
+            self.kinds,
+            spec.capabilities,
+            judicial=spec.powers.judicial,
+            armed=spec.powers.armed,
+            guardianship=legacy,
+        )
+
+    def mode_of(self, agency: str) -> ModeSpec:
+        """The mode of an agency's crews.
+
+        Raises:
+            KeyError: If the agency or its mode is unknown (the checks report it first).
+        """
+        name = self.agencies[agency].mode
+        return self.modes[name] if name in self.modes else BUILTIN_MODES[name]
 
     def incident_types(self) -> list[str]:
         """Every incident type dispatch may meet: call types, then offence types."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simulator.scenario.schema import HOURS_PER_DAY, AgencyKind, AgencySpec
+from simulator.scenario.kinds import Billing
+from simulator.scenario.schema import HOURS_PER_DAY, AgencySpec
 
 DAYS_PER_YEAR = 365.0
 
@@ -63,12 +64,14 @@ def _service_weights(spec: AgencySpec) -> list[float]:
     return weights
 
 
-def _hourly_rate(spec: AgencySpec) -> float | None:
-    return spec.cost.hourly_rate_eur if spec.kind is AgencyKind.PRIVATE_SECURITY else None
+def _hourly_rate(spec: AgencySpec, billing: Billing) -> float | None:
+    return spec.cost.hourly_rate_eur if billing == "hourly" else None
 
 
-def _cost(spec: AgencySpec, officers: float, unit_hours_year: float, vehicles: int) -> float:
-    rate = _hourly_rate(spec)
+def _cost(
+    spec: AgencySpec, billing: Billing, officers: float, unit_hours_year: float, vehicles: int
+) -> float:
+    rate = _hourly_rate(spec, billing)
     if rate is not None:
         return rate * spec.crew_size * unit_hours_year
     c = spec.cost
@@ -79,8 +82,14 @@ def _unit_hours_per_officer(spec: AgencySpec) -> float:
     return spec.hours_per_officer * spec.field_share / spec.crew_size
 
 
-def resolve_staffing(spec: AgencySpec) -> Staffing:
-    """Headcount, units on duty by hour and annual cost of an agency."""
+def resolve_staffing(spec: AgencySpec, billing: Billing) -> Staffing:
+    """Headcount, units on duty by hour and annual cost of an agency.
+
+    Args:
+        spec: The agency.
+        billing: How it is billed (its ``billing`` capability): ``hourly`` uses
+            ``cost.hourly_rate_eur`` when given, ``salaried`` the salary fields.
+    """
     weights = _service_weights(spec)
     per_officer = _unit_hours_per_officer(spec)
     if spec.units is not None:
@@ -91,7 +100,7 @@ def resolve_staffing(spec: AgencySpec) -> Staffing:
         if spec.officers is not None:
             officers = float(spec.officers)
         else:
-            officers = _officers_for_budget(spec, weights, float(spec.budget_eur or 0.0))
+            officers = _officers_for_budget(spec, billing, weights, float(spec.budget_eur or 0.0))
         per_day = round(officers * per_officer / DAYS_PER_YEAR)
         by_hour = _apportion(per_day, weights)
         unit_hours_year = sum(by_hour) * DAYS_PER_YEAR
@@ -100,13 +109,15 @@ def resolve_staffing(spec: AgencySpec) -> Staffing:
         officers=officers,
         units_by_hour=tuple(by_hour),
         vehicles=vehicles,
-        annual_cost_eur=_cost(spec, officers, unit_hours_year, vehicles),
+        annual_cost_eur=_cost(spec, billing, officers, unit_hours_year, vehicles),
     )
 
 
-def _officers_for_budget(spec: AgencySpec, weights: list[float], budget: float) -> float:
+def _officers_for_budget(
+    spec: AgencySpec, billing: Billing, weights: list[float], budget: float
+) -> float:
     per_officer = _unit_hours_per_officer(spec)
-    rate = _hourly_rate(spec)
+    rate = _hourly_rate(spec, billing)
     if rate is not None:
         guard_hours = budget / rate if rate > 0 else 0.0
         return guard_hours / spec.hours_per_officer / spec.field_share if spec.field_share else 0.0
@@ -119,7 +130,7 @@ def _officers_for_budget(spec: AgencySpec, weights: list[float], budget: float) 
     while officers > 0:
         per_day = round(officers * per_officer / DAYS_PER_YEAR)
         by_hour = _apportion(per_day, weights)
-        if _cost(spec, officers, sum(by_hour) * DAYS_PER_YEAR, max(by_hour)) <= budget:
+        if _cost(spec, billing, officers, sum(by_hour) * DAYS_PER_YEAR, max(by_hour)) <= budget:
             break
         officers -= 1
     return float(officers)

@@ -25,9 +25,9 @@ from pydantic import ValidationError
 from simulator.scenario.checks import Finding, semantic_findings
 from simulator.scenario.errors import did_you_mean
 from simulator.scenario.keys import Path, dotted, parse_key, set_value
+from simulator.scenario.kinds import COMMUNE_PAYER
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import (
-    AgencyKind,
     HireAction,
     PolicyChange,
     Scenario,
@@ -67,12 +67,18 @@ def _agency(current: Scenario, name: str, where: Path) -> None:
         )
 
 
+def _own_police(scenario: Scenario, agency: str) -> bool:
+    """Whether an agency is a commune's own police: paid by it, acting in its communes."""
+    caps = scenario.capabilities(agency)
+    return caps.payer == COMMUNE_PAYER and caps.jurisdiction == "communes"
+
+
 def _hire(
     data: dict[str, Any], current: Scenario, act: HireAction, sign: float, where: Path
 ) -> None:
     _agency(current, act.agency, (*where, "agency"))
     spec = current.agencies[act.agency]
-    now = resolve_staffing(spec).officers
+    now = resolve_staffing(spec, current.capabilities(act.agency).billing).officers
     new = now + sign * act.officers
     if new < 0:
         raise _Refusal(
@@ -146,7 +152,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             near = did_you_mean(t.type, types)
             hint = f" (did you mean '{near}'?)" if near else ""
             raise _Refusal((*here, "type"), f"unknown incident type '{t.type}'{hint}")
-        kinds = {a.kind.value for a in current.agencies.values()}
+        kinds = {a.kind for a in current.agencies.values()}
         if t.to not in current.agencies and t.to not in kinds:
             _agency(current, t.to, (*here, "to"))
         before = list(current.competences.get(t.type, []))
@@ -172,7 +178,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
                 (
                     n
                     for n, a in current.agencies.items()
-                    if a.kind is AgencyKind.MUNICIPAL_POLICE and a.communes == [con.commune]
+                    if a.communes == [con.commune] and _own_police(current, n)
                 ),
                 None,
             )
@@ -201,8 +207,12 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
         pc = event.private_contract
         _agency(current, pc.agency, (*here, "agency"))
         spec = current.agencies[pc.agency]
-        if spec.kind is not AgencyKind.PRIVATE_SECURITY:
-            raise _Refusal((*here, "agency"), f"'{pc.agency}' is not private security")
+        if current.capabilities(pc.agency).jurisdiction != "sites":
+            raise _Refusal(
+                (*here, "agency"),
+                f"'{pc.agency}' does not work on contracted sites (capability jurisdiction: "
+                "sites, as private security)",
+            )
         block = data["agencies"][pc.agency]
         block["sites"] = spec.sites + pc.sites
         if pc.units and spec.units is not None:
@@ -210,7 +220,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
         elif pc.units:
             # Staffed by officers or budget: add the officers that n more units at every
             # hour of service need, so the staffing profile keeps its shape.
-            staffing = resolve_staffing(spec)
+            staffing = resolve_staffing(spec, current.capabilities(pc.agency).billing)
             unit_hours = sum(staffing.units_by_hour)
             hours = sum(1 for h in range(24) if spec.serves_hour(h))
             per_unit_hour = staffing.officers / unit_hours if unit_hours else 0.0

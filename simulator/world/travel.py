@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.scenario.modes import ModeSpec
 from simulator.scenario.schema import TravelSpec
 
 FloatArray = NDArray[np.float64]
@@ -35,16 +36,25 @@ class CircuityTravel:
     (Ballou, Rahardja and Sakai 2002, Transportation Research A 36(9)); speed
     depends on the priority (lights and siren for urgent calls) and on the hour
     of the day (congestion).
+
+    Args:
+        spec: The scenario's travel block.
+        mode: The crews' mode; each parameter it leaves out is the travel block's
+            (``None``, or the ``car`` mode: the travel block as it is).
     """
 
-    def __init__(self, spec: TravelSpec):
-        self._circuity = spec.circuity
-        congestion = np.asarray(spec.congestion, dtype=float)
+    def __init__(self, spec: TravelSpec, mode: ModeSpec | None = None):
+        mode = mode or ModeSpec()
+        self._circuity = spec.circuity if mode.circuity is None else mode.circuity
+        congestion = np.asarray(spec.congestion, dtype=float) if mode.congestion else np.ones(24)
         # metres per hour, by priority then hour of day
-        speeds = np.asarray(spec.speed_kmh, dtype=float) * 1000.0
+        kmh = spec.speed_kmh if mode.speed_kmh is None else mode.speed_kmh
+        speeds = np.asarray(kmh, dtype=float) * 1000.0
         self._speed = speeds[:, None] * congestion[None, :]
-        self._patrol = spec.patrol_speed_kmh * 1000.0 * congestion
-        self._turnout_h = spec.turnout_min / 60.0
+        patrol = spec.patrol_speed_kmh if mode.patrol_speed_kmh is None else mode.patrol_speed_kmh
+        self._patrol = patrol * 1000.0 * congestion
+        turnout = spec.turnout_min if mode.turnout_min is None else mode.turnout_min
+        self._turnout_h = turnout / 60.0
 
     def response_h(self, distance_m: FloatArray, hour: int, priority: int) -> FloatArray:
         """Hours from dispatch to arrival: turnout plus driving."""

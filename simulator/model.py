@@ -30,6 +30,7 @@ from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_
 from simulator.records.incidents import Incident
 from simulator.scenario.schema import HOURS_PER_DAY, Scenario, TerritorySpec
 from simulator.scenario.timeline import PolicyChange, compile_timeline
+from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population, ResponseExperience
 from simulator.world.demand import CallGenerator
 from simulator.world.territory import Territory, build_territory
@@ -112,9 +113,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         )
         self.agencies: list[Agency] = place_agencies(scenario.agencies, self.territory)
         self.travel = CircuityTravel(scenario.travel)
+        citizens_rng = np.random.default_rng(streams["citizens"])
+        self.population = Population(scenario.citizens, self.territory, citizens_rng)
+        self.activity = ActivityModel(self.territory, self.population)
         self.calls = CallGenerator(
             scenario.demand,
-            self.territory,
+            self.activity,
             self._site_cells(),
             np.random.default_rng(streams["calls"]),
         )
@@ -132,8 +136,6 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.in_window,
         )
         self._reports: set[_Report] = set()
-        citizens_rng = np.random.default_rng(streams["citizens"])
-        self.population = Population(scenario.citizens, self.territory, citizens_rng)
         self._caller_rng = citizens_rng
         targets = [m / 60.0 for m in scenario.dispatch.response_target_min]
         self.experience = ResponseExperience(self.population, targets)
@@ -146,7 +148,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 scenario.cctv,
                 self.territory,
                 self.population,
-                self.population.occupancy(),
+                self.activity,
                 self.agencies,
                 np.random.default_rng(streams["crime"]),
                 self.new_incident_id,

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from simulator.scenario.errors import did_you_mean
-from simulator.world.registries import LOCATIONS, TARGETS
+from simulator.world.registries import LOCATIONS, TARGETS, describe
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
@@ -394,9 +394,7 @@ class IncidentTypeSpec(Frozen):
     label: str = Field("", description="Human-readable name.")
     location: LocationName = Field(
         "ambient",
-        description="Where calls of this type arise: `ambient` (where people are at that "
-        "hour), `residents` (at home), `activity` (jobs and shops), `night` (night-time "
-        "economy), `sites` (private security's contracted sites, e.g. intrusion alarms).",
+        description=f"Where calls of this type arise: {describe(LOCATIONS)}.",
     )
     priority_shares: list[Share] | None = Field(
         None, description="Override of demand.priority_shares for this type."
@@ -772,10 +770,7 @@ class CrimeTypeSpec(Frozen):
         description="Offences per 1,000 residents per year before guardianship (which lowers "
         "the realised rate) and near-repeat (which raises burglary)."
     )
-    target: TargetName = Field(
-        description="Suitable targets: `people` present, `visitors` of shops and night venues, "
-        "`dwellings` left empty, the `night`-time economy, or drug `market` activity."
-    )
+    target: TargetName = Field(description=f"Suitable targets: {describe(TARGETS)}.")
     victim: Literal["person", "household", "none"] = Field(
         "person", description="Who can report it: a person, a household, or nobody (witnesses)."
     )

@@ -208,10 +208,8 @@ LOCATIONS: Mapping[str, Location] = MappingProxyType(
         "ambient": Location("where people are at that hour", ("at_home", "active", "night_out")),
         "residents": Location("at home", ("at_home",)),
         "activity": Location("jobs and shops", ("active",), ("jobs", "commercial")),
-        "night": Location("the night-time economy", ("night_out",), ("night",)),
-        "sites": Location(
-            "private security's contracted sites (e.g. intrusion alarms)", ("sites",)
-        ),
+        "night": Location("night-time economy", ("night_out",), ("night",)),
+        "sites": Location("private security's contracted sites, e.g. intrusion alarms", ("sites",)),
     }
 )
 
@@ -240,7 +238,12 @@ TARGETS: Mapping[str, Target] = MappingProxyType(
         "people": Target("people present", "people"),
         "visitors": Target("visitors of shops and night venues", "visitors"),
         "dwellings": Target("dwellings left empty", "empty_homes"),
-        "night": Target("the night-time economy", "night_visitors"),
+        "night": Target("night-time economy", "night_visitors"),
         "market": Target("drug market activity", None),
     }
 )
+
+
+def describe(registry: Mapping[str, Location] | Mapping[str, Target]) -> str:
+    """The names of a registry with their descriptions, for the scenario reference."""
+    return ", ".join(f"`{name}` ({entry.description})" for name, entry in registry.items())

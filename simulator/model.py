@@ -31,6 +31,7 @@ from simulator.records.incidents import Incident
 from simulator.records.recorder import Recorder, RunRecords
 from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
 from simulator.scenario.timeline import policy_changes
+from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population, ResponseExperience
 from simulator.world.demand import CallGenerator
 from simulator.world.territory import Territory, shared_territory
@@ -91,9 +92,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.agencies: list[Agency] = place_agencies(scenario, self.territory)
         self.ids = IncidentIds()  # the one incident counter, handed to whoever creates incidents
         self._mode_travel: dict[str, CircuityTravel] = {}
+        citizens_rng = np.random.default_rng(streams["citizens"])
+        self.population = Population(scenario.citizens, self.territory, citizens_rng)
+        self.activity = ActivityModel(self.territory, self.population)
         self.calls = CallGenerator(
             scenario.demand,
-            self.territory,
+            self.activity,
             self._site_cells(),
             np.random.default_rng(streams["calls"]),
         )
@@ -111,8 +115,6 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.recorder,
         )
         self._reports: set[_Report] = set()
-        citizens_rng = np.random.default_rng(streams["citizens"])
-        self.population = Population(scenario.citizens, self.territory, citizens_rng)
         self._caller_rng = citizens_rng
         targets = [m / 60.0 for m in scenario.dispatch.response_target_min]
         self.experience = ResponseExperience(self.population, targets)
@@ -125,7 +127,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 scenario.cctv,
                 self.territory,
                 self.population,
-                self.population.occupancy(),
+                self.activity,
                 self.agencies,
                 np.random.default_rng(streams["crime"]),
                 self.ids.take,

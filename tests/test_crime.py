@@ -210,8 +210,8 @@ def test_crime_invariants(case: tuple[Scenario, int]) -> None:
     # Residents are conserved: each is somewhere at every hour of the week.
     residents = int(model.territory.residents.sum())
     assert model.population.size == residents
-    occupancy = model.population.occupancy()
-    assert np.allclose(occupancy.people.sum(axis=1), residents, rtol=1e-4)
+    people = model.activity.week("people")
+    assert np.allclose(people.sum(axis=1), residents, rtol=1e-4)
     assert model.crime is not None
     result = run(scenario, seed)
     off = result.incidents.to_pandas()

@@ -4,8 +4,10 @@ Each hour, for each offence type, the expected number of offences in a cell is
 
     rate0[type, hour of week, cell] x exp(-deterrence[type] x G[cell]) (+ displacement)
 
-* ``rate0`` is computed once per run: suitable targets present (people,
-  visitors, empty dwellings, night venues) x motivated offenders within reach
+* ``rate0`` is computed once per run: suitable targets present (the layer of
+  the activity model that the type's target names, see
+  :data:`simulator.world.registries.TARGETS`: people, visitors, empty
+  dwellings, night venues) x motivated offenders within reach
   x the cell's attractiveness (lognormal, heavy-tailed, so that a few places
   concentrate most offences) x the type's hour-of-day profile, scaled to the
   type's ``rate_per_1000``. Drug dealing and serious violence follow the
@@ -38,7 +40,9 @@ from scipy import ndimage
 from simulator.agencies.agency import Agency
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec
-from simulator.world.citizens import HOURS_PER_WEEK, Occupancy, Population
+from simulator.world.activity import ActivityModel
+from simulator.world.citizens import Population
+from simulator.world.registries import HOURS_PER_WEEK, TARGETS
 from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
@@ -194,7 +198,7 @@ class CrimeEngine:
         cctv: The CCTV block.
         territory: Where offences happen.
         population: The residents (victims, reporters, trust).
-        occupancy: Expected presence per hour of the week.
+        activity: Where people are, by hour of the week (targets and offenders).
         agencies: The placed agencies (for guardianship strengths by kind).
         rng: The crime stream.
         new_id: Gives the next incident id.
@@ -206,14 +210,14 @@ class CrimeEngine:
         cctv: CctvSpec,
         territory: Territory,
         population: Population,
-        occupancy: Occupancy,
+        activity: ActivityModel,
         agencies: Sequence[Agency],
         rng: np.random.Generator,
         new_id: Callable[[], int],
     ):
         self._t = territory
         self._pop = population
-        self._occupancy = occupancy
+        self._activity = activity
         self._rng = rng
         self._new_id = new_id
         n = territory.n_cells
@@ -276,13 +280,14 @@ class CrimeEngine:
             self._expected_extra += self._expected_base()[self._order]
             self._hours_seen[:] = 0.0
         # Offence types in the order of the hourly draw: ordinary ones, then markets.
-        self._order = [k for k, t in enumerate(self._type_specs) if t.target != "market"]
+        markets = [TARGETS[t.target].follows_markets for t in self._type_specs]
+        self._order = [k for k, at_markets in enumerate(markets) if not at_markets]
         self._n_ordinary = len(self._order)
-        self._order += [k for k, t in enumerate(self._type_specs) if t.target == "market"]
+        self._order += [k for k, at_markets in enumerate(markets) if at_markets]
         self._deterrence = np.array([self._type_specs[k].deterrence for k in self._order])
         if rebuild:
             self.attractiveness = _attractiveness(territory, spec)
-            self._rate0 = self._base_rates(self._occupancy)[self._order[: self._n_ordinary]]
+            self._rate0 = self._base_rates()[self._order[: self._n_ordinary]]
         self._market_enforcers = [i for i, a in enumerate(agencies) if a.capabilities.drug_markets]
         self._agency_strength = np.array(
             [a.capabilities.guardianship * a.mode.presence for a in agencies]
@@ -303,7 +308,7 @@ class CrimeEngine:
         self._market_rate = np.array(
             [
                 t.rate_per_1000 * territory.residents.sum() / 1000.0 / HOURS_PER_YEAR
-                if t.target == "market"
+                if TARGETS[t.target].follows_markets
                 else 0.0
                 for t in self._type_specs
             ]
@@ -319,26 +324,22 @@ class CrimeEngine:
 
     # ----------------------------------------------------------------- set-up
 
-    def _base_rates(self, occ: Occupancy) -> NDArray[np.float32]:
+    def _base_rates(self) -> NDArray[np.float32]:
         t = self._t
         radius = self.spec.offender_range_cells
-        reach = np.empty_like(occ.offenders)
+        offenders = self._activity.week("offenders")
+        reach = np.empty_like(offenders)
         for hw in range(HOURS_PER_WEEK):
-            row = occ.offenders[hw].astype(float)
+            row = offenders[hw].astype(float)
             reach[hw] = row + neighbour_sum(row, t.nx, t.ny, radius)
         residents = float(t.residents.sum())
         rates = np.zeros((len(self._type_specs), HOURS_PER_WEEK, t.n_cells), dtype=np.float32)
-        targets = {
-            "people": occ.people,
-            "visitors": occ.visitors,
-            "dwellings": occ.away,
-            "night": occ.night,
-        }
         for k, ts in enumerate(self._type_specs):
-            if ts.target == "market":
+            layer = TARGETS[ts.target].layer
+            if layer is None:  # drug markets: drawn hour by hour from their activity
                 continue
             profile = np.tile(np.asarray(ts.hourly_profile, dtype=float), 7)[:, None]
-            w = targets[ts.target] * reach * self.attractiveness[None, :] * profile
+            w = self._activity.week(layer) * reach * self.attractiveness[None, :] * profile
             total = w.sum()
             per_week = ts.rate_per_1000 * residents / 1000.0 * HOURS_PER_WEEK / HOURS_PER_YEAR
             if total > 0:

@@ -20,6 +20,7 @@ from simulator.scenario.schema import (
     StationKindSpec,
 )
 from simulator.scenario.staffing import resolve_staffing
+from simulator.world.registries import LOCATIONS
 
 Finding = tuple[Path, str]
 
@@ -93,10 +94,11 @@ def _check_demand(s: Scenario) -> Iterator[Finding]:
                     f"{n_prio} priorities"
                 ),
             )
-        if t.location == "sites" and not any(a.sites > 0 for a in s.agencies.values()):
+        at_sites = "sites" in LOCATIONS[t.location].layers
+        if at_sites and not any(a.sites > 0 for a in s.agencies.values()):
             yield (
                 ("demand", "types", name, "location"),
-                ("calls at 'sites' need an agency with contracted sites (sites > 0)"),
+                (f"calls at '{t.location}' need an agency with contracted sites (sites > 0)"),
             )
     if HANDOVER_TYPE in s.demand.types:
         yield (

@@ -14,18 +14,28 @@ municipal police names a commune of the territory) live in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from simulator.dispatch.registry import DEFAULT_POLICY, POLICIES
 from simulator.scenario.errors import did_you_mean
 from simulator.scenario.kinds import Capabilities, CapabilityOverrides, resolve
 from simulator.scenario.modes import BUILTIN_MODES, DEFAULT_MODE, ModeSpec
 from simulator.scenario.patrols import PATROL_STRATEGIES, strategies_help
+from simulator.world.registries import LOCATIONS, TARGETS, describe
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
@@ -33,6 +43,39 @@ DAYS_PER_WEEK = 7
 NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 PosFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+def _in_registry(names: Collection[str], what: str) -> Callable[[str], str]:
+    """A check that a string names an entry of a registry, with a did-you-mean if not.
+
+    Args:
+        names: The registry's names.
+        what: What a name stands for (``location``), for the message.
+    """
+    allowed = list(names)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            near = did_you_mean(value, allowed)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise ValueError(f"unknown {what}{hint}; the {what}s are: {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+# Names checked against the registries of simulator.world.registries, listed as an
+# enum in the JSON schema so that editors offer them.
+LocationName = Annotated[
+    str,
+    AfterValidator(_in_registry(LOCATIONS, "location")),
+    WithJsonSchema({"enum": list(LOCATIONS), "type": "string"}),
+]
+TargetName = Annotated[
+    str,
+    AfterValidator(_in_registry(TARGETS, "target")),
+    WithJsonSchema({"enum": list(TARGETS), "type": "string"}),
+]
 
 
 class Frozen(BaseModel):
@@ -339,11 +382,9 @@ class IncidentTypeSpec(Frozen):
 
     share: Share = Field(description="Share of all calls that are of this type.")
     label: str = Field("", description="Human-readable name.")
-    location: Literal["ambient", "residents", "activity", "night", "sites"] = Field(
+    location: LocationName = Field(
         "ambient",
-        description="Where calls of this type arise: `ambient` (where people are at that "
-        "hour), `residents` (at home), `activity` (jobs and shops), `night` (night-time "
-        "economy), `sites` (private security's contracted sites, e.g. intrusion alarms).",
+        description=f"Where calls of this type arise: {describe(LOCATIONS)}.",
     )
     priority_shares: list[Share] | None = Field(
         None, description="Override of demand.priority_shares for this type."
@@ -753,10 +794,7 @@ class CrimeTypeSpec(Frozen):
         description="Offences per 1,000 residents per year before guardianship (which lowers "
         "the realised rate) and near-repeat (which raises burglary)."
     )
-    target: Literal["people", "visitors", "dwellings", "night", "market"] = Field(
-        description="Suitable targets: `people` present, `visitors` of shops and night venues, "
-        "`dwellings` left empty, the `night`-time economy, or drug `market` activity."
-    )
+    target: TargetName = Field(description=f"Suitable targets: {describe(TARGETS)}.")
     victim: Literal["person", "household", "none"] = Field(
         "person", description="Who can report it: a person, a household, or nobody (witnesses)."
     )

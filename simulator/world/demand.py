@@ -21,28 +21,11 @@ from numpy.typing import NDArray
 
 from simulator.records.incidents import Incident, IncidentKind
 from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec
-from simulator.world.territory import Territory
+from simulator.world.activity import ActivityModel
+from simulator.world.registries import HOURS_PER_WEEK, LOCATIONS
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-
-# Share of each population present by hour of day (assumed activity curves, in
-# the spirit of time-use surveys; replaced by the citizens' own schedules once
-# the crime engine lands). Order: residents at home, jobs occupied, shop
-# visitors, night-time economy visitors.
-_AT_HOME = np.array(
-    [0.97] * 6 + [0.9, 0.7, 0.5] + [0.45] * 8 + [0.55, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95]
-)
-_AT_WORK = np.array(
-    [0.05] * 6 + [0.15, 0.4, 0.8] + [0.9] * 8 + [0.6, 0.3, 0.15, 0.1, 0.08, 0.06, 0.05]
-)
-_AT_SHOPS = np.array(
-    [0.0] * 7
-    + [0.1, 0.3, 0.6, 0.8, 0.9, 0.9, 0.85, 0.85, 0.9, 0.95, 1.0, 0.9, 0.6, 0.3]
-    + [0.1, 0.0, 0.0]
-)
-_AT_NIGHT = np.array([0.8, 0.6, 0.4, 0.2, 0.05, 0.0] + [0.0] * 12 + [0.1, 0.2, 0.35, 0.5, 0.8, 0.9])
-_LOCATIONS = ("ambient", "residents", "activity", "night", "sites")
 
 
 def _profile(values: list[float] | str, length: int) -> FloatArray:
@@ -76,7 +59,7 @@ class CallGenerator:
 
     Args:
         spec: The demand block of the scenario.
-        territory: Where calls happen.
+        activity: Where people are, by hour of the week (its territory is where calls happen).
         site_cells: Cells of private security's contracted sites (for calls at sites).
         rng: The generator of this stream; nothing else draws from it.
     """
@@ -84,12 +67,13 @@ class CallGenerator:
     def __init__(
         self,
         spec: DemandSpec,
-        territory: Territory,
+        activity: ActivityModel,
         site_cells: IntArray,
         rng: np.random.Generator,
     ):
         self._spec = spec
-        self._territory = territory
+        self._activity = activity
+        self._territory = activity.territory
         self._rng = rng
         self._rates = hourly_rates(spec)
         self._types = list(spec.types)
@@ -108,11 +92,24 @@ class CallGenerator:
         self._follow_prob = np.array([spec.types[t].follow_up_prob for t in self._types])
         self._follow_h = np.array([spec.types[t].follow_up_min / 60.0 for t in self._types])
         self._arrest_prob = np.array([spec.types[t].arrest_prob for t in self._types])
-        self._location = np.array([_LOCATIONS.index(spec.types[t].location) for t in self._types])
-        self._cum_weights = self._spatial_weights(site_cells)
+        # The locations the types use, each a row of the spatial weights.
+        self._locations = sorted(
+            {spec.types[t].location for t in self._types}, key=list(LOCATIONS).index
+        )
+        self._location = np.array(
+            [self._locations.index(spec.types[t].location) for t in self._types]
+        )
+        used = [layer for name in self._locations for layer in LOCATIONS[name].layers]
+        self._hour_class, hours = activity.hour_classes(used)
+        self._cum_weights = self._spatial_weights(site_cells, hours)
 
-    def _spatial_weights(self, site_cells: IntArray) -> FloatArray:
-        """Cumulative spatial distribution: location kind x hour of day x cell."""
+    def _spatial_weights(self, site_cells: IntArray, hours: IntArray) -> FloatArray:
+        """Cumulative spatial distribution: location x class of hours x cell.
+
+        Args:
+            site_cells: Cells of contracted sites.
+            hours: One hour of the week of each class of hours with the same weights.
+        """
         t = self._territory
         # Calls come from land only (a file territory's grid has cells off its communes).
         factor = np.array(
@@ -121,34 +118,25 @@ class CallGenerator:
                 for dt in t.cell_district_type()
             ]
         )
-        res = t.residents.astype(float)
-        jobs = t.jobs.astype(float)
         sites = np.zeros(t.n_cells)
         if site_cells.size:
             sites[site_cells] = np.maximum(t.commercial[site_cells] + t.night[site_cells], 1e-9)
-        base = np.empty((len(_LOCATIONS), HOURS_PER_DAY, t.n_cells))
-        for h in range(HOURS_PER_DAY):
-            home = res * _AT_HOME[h]
-            activity = jobs * _AT_WORK[h] + t.commercial * _AT_SHOPS[h]
-            night = t.night * _AT_NIGHT[h]
-            base[0, h] = home + activity + night
-            base[1, h] = home
-            # At hours with no activity at all, calls of these kinds still follow
-            # where the activity is, rather than vanishing.
-            base[2, h] = activity if activity.sum() > 0 else jobs + t.commercial
-            base[3, h] = night if night.sum() > 0 else t.night
-            base[4, h] = sites
+        supplied = {"sites": sites}
+        base = np.empty((len(self._locations), hours.size, t.n_cells))
+        for k, name in enumerate(self._locations):
+            for c, hour in enumerate(hours.tolist()):
+                base[k, c] = self._activity.location_weights(LOCATIONS[name], hour, supplied)
         weights = base * factor[None, None, :]
         cum = np.cumsum(weights, axis=2)
         totals = cum[:, :, -1:]
-        # A location kind with no weight anywhere (e.g. no sites) falls back to uniform.
+        # A location with no weight anywhere (e.g. no sites) falls back to uniform.
         uniform = np.cumsum(t.land.astype(float)) / np.count_nonzero(t.land)
         safe = np.where(totals > 0, cum / np.where(totals > 0, totals, 1.0), uniform)
         return safe
 
     def reconfigured(self, spec: DemandSpec, site_cells: IntArray) -> CallGenerator:
         """A generator for changed settings that goes on drawing from the same stream."""
-        return CallGenerator(spec, self._territory, site_cells, self._rng)
+        return CallGenerator(spec, self._activity, site_cells, self._rng)
 
     def rate(self, hour: int) -> float:
         """Expected number of calls in the hour starting at model hour ``hour``."""
@@ -156,14 +144,14 @@ class CallGenerator:
 
     def expected_cell_weights(self) -> FloatArray:
         """Expected share of calls in each cell over a week (used to find hot spots)."""
-        hour_of_day = np.arange(self._rates.size) % HOURS_PER_DAY
+        hour_class = self._hour_class[np.arange(self._rates.size) % HOURS_PER_WEEK]
         cum = self._cum_weights
         per_loc_hour = np.diff(cum, axis=2, prepend=0.0)
         type_share = np.diff(self._type_cum, prepend=0.0)
         total = np.zeros(self._territory.n_cells)
         for k, loc in enumerate(self._location):
-            for h_week, h in enumerate(hour_of_day):
-                total += type_share[k] * self._rates[h_week] * per_loc_hour[loc, h]
+            for h_week, c in enumerate(hour_class):
+                total += type_share[k] * self._rates[h_week] * per_loc_hour[loc, c]
         s = total.sum()
         return total / s if s > 0 else total
 
@@ -185,12 +173,12 @@ class CallGenerator:
         jitter = rng.random((n, 2)) - 0.5
 
         t = self._territory
-        hod = hour % HOURS_PER_DAY
+        hour_class = self._hour_class[hour % HOURS_PER_WEEK]
         location = self._location[type_idx]
         cells = np.empty(n, dtype=np.int64)
-        for loc in sorted(set(location.tolist())):  # one search per kind of location
+        for loc in sorted(set(location.tolist())):  # one search per location
             these = location == loc
-            found = np.searchsorted(self._cum_weights[loc, hod], loc_u[these], side="right")
+            found = np.searchsorted(self._cum_weights[loc, hour_class], loc_u[these], side="right")
             cells[these] = np.minimum(found, t.n_cells - 1)
         prio_cum = self._prio_cum[type_idx]
         priority = 1 + np.minimum((prio_u[:, None] >= prio_cum).sum(axis=1), prio_cum.shape[1] - 1)

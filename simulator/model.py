@@ -16,26 +16,28 @@ from __future__ import annotations
 import heapq
 import itertools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol
 
 import mesa
 import numpy as np
 
 from simulator.agencies.agency import Agency, place_agencies
-from simulator.agencies.patrol import PatrolStrategy, PresenceLog, make_strategy
+from simulator.agencies.fleet import Fleet
+from simulator.agencies.patrol import PresenceLog
 from simulator.agencies.units import Unit
 from simulator.crime.engine import CrimeEngine, initial_market_cells
 from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_matrix
 from simulator.records.ids import IncidentIds
 from simulator.records.incidents import Incident
 from simulator.records.recorder import Recorder, RunRecords
+from simulator.scenario.changes import changed_settings, reads_any
 from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
 from simulator.scenario.timeline import policy_changes
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population, ResponseExperience
-from simulator.world.demand import CallGenerator
+from simulator.world.demand import CallGenerator, sites_of
 from simulator.world.territory import Territory, shared_territory
-from simulator.world.travel import CircuityTravel
 
 
 class _Report:
@@ -54,6 +56,32 @@ class _Report:
         self._pending.discard(self)
         self._dispatcher.receive(self.incident)
 
+
+class Reconfigurable(Protocol):
+    """A part of the model built from the scenario, which a policy change can reach.
+
+    ``READS`` are the settings it is built from (dotted keys; ``*`` is any one
+    name); ``READS_ONCE`` are those of them it reads only when built, which a
+    timeline may not change (the timeline compiler refuses them:
+    ``simulator.scenario.timeline.FROZEN_SETTINGS``, checked against these by the
+    tests). ``derived_settings`` is what it derived from the settings: applying a
+    change must give the same as building afresh from the changed scenario.
+    """
+
+    READS: ClassVar[tuple[str, ...]]
+    READS_ONCE: ClassVar[tuple[str, ...]]
+
+    def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
+        """Put the changed scenario in force now."""
+        ...
+
+    def derived_settings(self) -> dict[str, Any]:
+        """What it derived from the settings in force."""
+        ...
+
+
+# The settings agencies are placed from (placed again when one of them changes).
+AGENCY_SETTINGS = ("agencies", "kinds", "modes")
 
 # Named random streams: the order is part of the reproducibility contract.
 STREAMS = ("calls", "patrol", "mesa", "citizens", "crime")
@@ -91,19 +119,32 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         )
         self.agencies: list[Agency] = place_agencies(scenario, self.territory)
         self.ids = IncidentIds()  # the one incident counter, handed to whoever creates incidents
-        self._mode_travel: dict[str, CircuityTravel] = {}
         citizens_rng = np.random.default_rng(streams["citizens"])
         self.population = Population(scenario.citizens, self.territory, citizens_rng)
         self.activity = ActivityModel(self.territory, self.population)
         self.calls = CallGenerator(
             scenario.demand,
             self.activity,
-            self._site_cells(),
+            sites_of(self.agencies),
             np.random.default_rng(streams["calls"]),
         )
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
         self.recorder = Recorder(self.territory, self.window_h)  # the one write path for results
-        self.units: list[list[Unit]] = self._create_units(streams["patrol"])
+        crime = scenario.crime
+        self.fleet = Fleet(
+            self,
+            scenario,
+            self.agencies,
+            self.territory,
+            self.presence,
+            self.recorder,
+            initial_market_cells(self.territory, crime)
+            if crime is not None
+            else np.empty(0, dtype=np.int64),
+            self.calls.expected_cell_weights,
+            streams["patrol"],
+        )
+        self.units: list[list[Unit]] = self.fleet.units
         self.dispatcher = Dispatcher(
             self,
             self.agencies,
@@ -114,10 +155,10 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.ids.take,
             self.recorder,
         )
+        self.fleet.adopt = self.dispatcher.life_cycle.adopt
         self._reports: set[_Report] = set()
         self._caller_rng = citizens_rng
-        targets = [m / 60.0 for m in scenario.dispatch.response_target_min]
-        self.experience = ResponseExperience(self.population, targets)
+        self.experience = ResponseExperience.of(scenario, self.population)
         self.dispatcher.observer = self.experience
         self.recorder.citizens(0.0, self.population)
         self.crime: CrimeEngine | None = None
@@ -143,96 +184,6 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """Whether a time falls inside the statistics window (after warm-up)."""
         return self.window_h[0] <= t_h < self.window_h[1]
 
-    def _strategies(self, agency: Agency) -> list[PatrolStrategy]:
-        """One patrol strategy per station of the agency, around that station.
-
-        With several stations, each patrols the cells of the jurisdiction nearer to
-        it than to the agency's other stations (ties: the station of lower cell id). A
-        station listed twice (to get twice the units) shares its sector. Units take
-        stations in turn, so an agency with fewer crews than stations leaves the last
-        stations without one: sectors are drawn over the stations that have a crew,
-        and no part of the jurisdiction is left to a station nobody works from.
-        """
-        cells = agency.cells
-        stations = agency.station_cells
-        places = np.unique(stations[: self._stations_in_use(agency)])
-        sector = np.zeros(cells.size, dtype=np.int64)
-        if places.size > 1:
-            t = self.territory
-            d2 = (t.x_m[cells, None] - t.x_m[None, places]) ** 2 + (
-                t.y_m[cells, None] - t.y_m[None, places]
-            ) ** 2
-            sector = places[np.argmin(d2, axis=1)]
-        return [
-            make_strategy(
-                agency.spec.patrol,
-                station_cell=int(station),
-                jurisdiction_cells=cells[sector == station] if places.size > 1 else cells,
-                beat_cells=self.territory.cells_of_districts(agency.spec.patrol.districts),
-                site_cells=agency.site_cells,
-                market_cells=self._market_cells,
-                expected_calls=self._expected_calls,
-                rng=self._patrol_rngs[agency.index],
-            )
-            for station in stations
-        ]
-
-    @staticmethod
-    def _station_slot(agency: Agency, number: int) -> int:
-        return (number - 1) % agency.station_cells.size
-
-    @staticmethod
-    def _stations_in_use(agency: Agency) -> int:
-        """How many of the agency's stations have a crew (units take them in turn)."""
-        return max(1, min(agency.staffing.vehicles, agency.station_cells.size))
-
-    def _travel_of(self, agency: Agency) -> CircuityTravel:
-        """The travel model of an agency's crews (one per mode, shared)."""
-        found = self._mode_travel.get(agency.spec.mode)
-        if found is None:
-            found = CircuityTravel(self.spec.travel, agency.mode)
-            self._mode_travel[agency.spec.mode] = found
-        return found
-
-    def _new_unit(self, agency: Agency, number: int, strategy: PatrolStrategy) -> Unit:
-        return Unit(
-            self,
-            agency=agency,
-            number=number,
-            territory=self.territory,
-            travel=self._travel_of(agency),
-            patrol=strategy,
-            presence=self.presence,
-            recorder=self.recorder,
-        )
-
-    def _create_units(self, patrol_seed: np.random.SeedSequence) -> list[list[Unit]]:
-        self._expected_calls = self.calls.expected_cell_weights()
-        crime = self.spec.crime
-        self._market_cells = (
-            initial_market_cells(self.territory, crime)
-            if crime is not None
-            else np.empty(0, dtype=np.int64)
-        )
-        # One patrol stream per agency: changing one agency's patrol leaves the others'.
-        self._patrol_rngs = [
-            np.random.default_rng(s) for s in patrol_seed.spawn(len(self.agencies))
-        ]
-        units: list[list[Unit]] = []
-        # Each agency's strategies, one per station: kept through policy changes that
-        # leave its patrol inputs alone, with their streams of patrol targets.
-        self._agency_strategies: list[list[PatrolStrategy]] = []
-        for agency in self.agencies:
-            strategies = self._strategies(agency)
-            self._agency_strategies.append(strategies)
-            units.append(
-                [
-                    self._new_unit(agency, k + 1, strategies[self._station_slot(agency, k + 1)])
-                    for k in range(agency.staffing.vehicles)
-                ]
-            )
-        return units
-
     # ----------------------------------------------------------------- policy timeline
 
     def _apply_policy_changes(self, hour: int) -> None:
@@ -248,56 +199,34 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self._reconfigure(change.scenario)
             self.recorder.policy_period(float(hour), change.label, change.scenario, self.agencies)
 
-    def _reconfigure(self, new: Scenario) -> None:
-        """Put a changed scenario in force now (only what a timeline may change)."""
-        old, self.spec = self.spec, new
-        old_agencies = self.agencies
-        self.agencies = place_agencies(new, self.territory)
-        demand_changed = new.demand != old.demand
-        if demand_changed:
-            self.calls = self.calls.reconfigured(new.demand, self._site_cells())
-            self._expected_calls = self.calls.expected_cell_weights()
-        self._mode_travel = {}
-        for agency, before, units in zip(self.agencies, old_agencies, self.units, strict=True):
-            # Only an agency whose patrol inputs changed gets a new strategy: the others
-            # keep theirs, and with it their stream of patrol targets.
-            patrol_inputs = ("patrol", "communes", "station", "stations", "sites")
-            same = (
-                not demand_changed
-                and all(getattr(agency.spec, k) == getattr(before.spec, k) for k in patrol_inputs)
-                and self._stations_in_use(agency) == self._stations_in_use(before)
-            )
-            if same:
-                strategies = self._agency_strategies[agency.index]
-            else:
-                strategies = self._strategies(agency)
-                self._agency_strategies[agency.index] = strategies
-            for unit in units:
-                unit.reassign(
-                    agency,
-                    strategies[self._station_slot(agency, unit.number)],
-                    self._travel_of(agency),
-                )
-            for number in range(len(units) + 1, agency.staffing.vehicles + 1):
-                strategy = strategies[self._station_slot(agency, number)]
-                unit = self._new_unit(agency, number, strategy)
-                self.dispatcher.life_cycle.adopt(unit)
-                units.append(unit)
-        self.dispatcher.reconfigure(
-            self.agencies,
-            competence_matrix(new, self.agencies),
-            DispatchRules.from_scenario(new),
-        )
-        if [a.sites for a in new.agencies.values()] != [a.sites for a in old.agencies.values()]:
-            self.calls = self.calls.reconfigured(new.demand, self._site_cells())
-        if new.citizens != old.citizens:
-            self.population.reconfigure(new.citizens, self._caller_rng)
-        if self.crime is not None and new.crime is not None:
-            self.crime.reconfigure(new.crime, new.cctv, self.agencies)
+    def components(self) -> list[Reconfigurable]:
+        """The parts of the model built from the scenario, in the order a change reaches them.
 
-    def _site_cells(self) -> np.ndarray:
-        sites = [a.site_cells for a in self.agencies if a.site_cells.size]
-        return np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
+        The call generator comes before the fleet (patrols follow expected calls) and
+        the residents before the crime engine (watch members guard their homes).
+        """
+        parts: list[Reconfigurable] = [
+            self.calls,
+            self.fleet,
+            self.dispatcher,
+            self.population,
+            self.experience,
+        ]
+        return parts if self.crime is None else [*parts, self.crime]
+
+    def _reconfigure(self, new: Scenario) -> None:
+        """Put a changed scenario in force now: each component whose settings changed.
+
+        Which settings a timeline may change at all is decided when it is compiled
+        (components' ``READS_ONCE`` settings are refused there).
+        """
+        changed = changed_settings(self.spec, new)
+        self.spec = new
+        if reads_any(changed, AGENCY_SETTINGS):
+            self.agencies = place_agencies(new, self.territory)
+        for component in self.components():
+            if reads_any(changed, component.READS):
+                component.reconfigure(new, self.agencies)
 
     def schedule_event(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,7 @@ def test_calls_at_sites_need_an_agency_with_sites() -> None:
         agencies__guards={"kind": "private_security", "units": 1, "sites": 3},
         demand__rate_per_hour=40,
     )
-    calls = [c for h in range(24) for c in town.calls.calls_in_hour(h, 0) if c.type == "noise"]
+    ids = itertools.count().__next__
+    calls = [c for h in range(24) for c in town.calls.calls_in_hour(h, ids) if c.type == "noise"]
     sites = {int(c) for a in town.agencies for c in a.site_cells}
     assert calls and {c.cell for c in calls} <= sites

@@ -121,7 +121,7 @@ def test_a_run_records_each_incident_it_created_exactly_once(
         records = model.finish()
 
     # Ids are handed out by one counter: every id given out is recorded, once.
-    assert Counter(seen) == Counter(range(model.dispatcher.next_id))
+    assert Counter(seen) == Counter(range(model.ids.issued))
     table = records.incidents.to_pandas()
     assert table["incident_id"].is_monotonic_increasing and table["incident_id"].is_unique
     assert (table["t_occurred_h"] < days * 24.0).all()

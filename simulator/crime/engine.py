@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,7 +40,7 @@ from scipy import ndimage
 
 from simulator.agencies.agency import Agency
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
-from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec
+from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population
 from simulator.world.registries import HOURS_PER_WEEK, TARGETS
@@ -204,6 +205,20 @@ class CrimeEngine:
         new_id: Gives the next incident id.
     """
 
+    READS: ClassVar[tuple[str, ...]] = (
+        "crime",
+        "cctv",
+        "agencies",
+        "kinds",
+        "modes",
+        "citizens.watch_share",
+    )
+    # Markets are placed once, at the start.
+    READS_ONCE: ClassVar[tuple[str, ...]] = (
+        "crime.drug_markets.count",
+        "crime.drug_markets.district_types",
+    )
+
     def __init__(
         self,
         spec: CrimeSpec,
@@ -256,11 +271,14 @@ class CrimeEngine:
         self._configure(spec, cctv, agencies)
         self._markets = self._place_markets()
 
-    def reconfigure(self, spec: CrimeSpec, cctv: CctvSpec, agencies: Sequence[Agency]) -> None:
-        """Put changed crime, CCTV and agency settings in force (a policy change).
+    def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
+        """Put changed crime, CCTV, agency or watch settings in force (a policy change).
 
         Markets, near-repeat risk and residual deterrence carry over.
         """
+        spec, cctv = scenario.crime, scenario.cctv
+        if spec is None:
+            raise ValueError("the crime engine cannot be removed during a run")
         if list(spec.types) != self.types:
             raise ValueError("offence types cannot change during a run")
         self._configure(spec, cctv, agencies)
@@ -321,6 +339,22 @@ class CrimeEngine:
             ]
         )
         self._standing_cum = self._standing_rates()
+
+    def derived_settings(self) -> dict[str, Any]:
+        """What the engine derived from the settings (compared by the reconfiguration test)."""
+        return {
+            "spec": self.spec,
+            "order": self._order,
+            "deterrence": self._deterrence,
+            "rate0": self._rate0,
+            "market_enforcers": self._market_enforcers,
+            "strength": self._agency_strength,
+            "decay": self._decay,
+            "cctv_effective": self.cctv_effective,  # the watch's part depends on who joined
+            "nr_decay": self._nr_decay,
+            "market_rate": self._market_rate,
+            "profile": self._profile,
+        }
 
     # ----------------------------------------------------------------- set-up
 

@@ -25,6 +25,7 @@ never pre-empted once a unit is on its way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import mesa
 import numpy as np
@@ -111,6 +112,9 @@ class Dispatcher:
         observer: Told of first arrivals and of incidents dropped without a unit.
     """
 
+    READS: ClassVar[tuple[str, ...]] = ("agencies", "kinds", "competences", "dispatch")
+    READS_ONCE: ClassVar[tuple[str, ...]] = ()
+
     def __init__(
         self,
         model: mesa.Model,
@@ -137,20 +141,16 @@ class Dispatcher:
         self.observer: IncidentObserver | None = None
         self.life_cycle = LifeCycle(model, self, units, rules, new_id)
 
-    def reconfigure(
-        self,
-        agencies: Sequence[Agency],
-        competences: dict[str, list[int]],
-        rules: DispatchRules,
-    ) -> None:
+    def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
         """Put changed agencies, competences, rules and policy in force.
 
         Waiting calls are dispatched again under the new rules: a unit that may now
         take one takes it, and a call no agency may take any more is closed as
         ``no_agency``.
         """
+        rules = DispatchRules.from_scenario(scenario)
         self._agencies = list(agencies)
-        self._competences = competences
+        self._competences = competence_matrix(scenario, agencies)
         if rules.policy != self._rules.policy:
             self._policy = make_policy(rules.policy)
         self._rules = rules
@@ -158,6 +158,15 @@ class Dispatcher:
         self._eligible.clear()
         for incident in self._waiting.reset(rules):  # most urgent first, FCFS within
             self._dispatch_or_queue(incident)
+
+    def derived_settings(self) -> dict[str, Any]:
+        """What the control room took from the settings (for the reconfiguration test)."""
+        return {
+            "agencies": [(a.name, a.capabilities, list(a.cells)) for a in self._agencies],
+            "competences": self._competences,
+            "rules": self._rules,
+            "policy": type(self._policy).__name__,
+        }
 
     # ----------------------------------------------------------------- intake
 

@@ -12,11 +12,14 @@ something happens to them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
 import numpy as np
 from numpy.typing import NDArray
 
 from simulator.records.incidents import Incident
-from simulator.scenario.schema import CitizensSpec, DistrictType
+from simulator.scenario.schema import CitizensSpec, DistrictType, Scenario
 from simulator.world.registries import ROUTINES
 from simulator.world.territory import Territory
 
@@ -39,8 +42,20 @@ class Population:
         rng: The stream used to draw their attributes.
     """
 
+    READS: ClassVar[tuple[str, ...]] = ("citizens",)
+    # Residents are drawn once, with their routines, trust and fear.
+    READS_ONCE: ClassVar[tuple[str, ...]] = (
+        "citizens.patterns",
+        "citizens.offender_share",
+        "citizens.trust_mean",
+        "citizens.trust_sd",
+        "citizens.qpv_trust_shift",
+        "citizens.fear_initial",
+    )
+
     def __init__(self, spec: CitizensSpec, territory: Territory, rng: np.random.Generator):
         self.spec = spec
+        self._rng = rng
         self._territory = territory
         t = territory
         counts = t.residents
@@ -104,8 +119,13 @@ class Population:
         """Index range [start, stop) of the residents living in ``cell``."""
         return int(self.first[cell]), int(self.first[cell + 1])
 
-    def reconfigure(self, spec: CitizensSpec, rng: np.random.Generator) -> None:
-        """Changed citizen settings: a watch scheme grows or shrinks to its new share."""
+    def reconfigure(self, scenario: Scenario, agencies: Sequence[object]) -> None:
+        """Changed citizen settings: a watch scheme grows or shrinks to its new share.
+
+        Members joining or leaving are drawn from the stream the residents were drawn
+        from (which also picks callers).
+        """
+        spec, rng = scenario.citizens, self._rng
         share_changed = spec.watch_share != self.spec.watch_share
         self.spec = spec
         if not share_changed:
@@ -117,6 +137,15 @@ class Population:
             self.watch[rng.choice(others, size=target - members.size, replace=False)] = True
         elif target < members.size:
             self.watch[rng.choice(members, size=members.size - target, replace=False)] = False
+
+    def derived_settings(self) -> dict[str, Any]:
+        """What the residents took from the settings (compared by the reconfiguration test).
+
+        Who belongs to the watch scheme is drawn, not derived: at the start each
+        resident joins with the share's probability, after a change the scheme grows
+        or shrinks to the share exactly.
+        """
+        return {"spec": self.spec}
 
     # ----------------------------------------------------------------- experience
 
@@ -177,9 +206,25 @@ class ResponseExperience:
         target_h: Response target by priority (priority 1 first), hours.
     """
 
+    READS: ClassVar[tuple[str, ...]] = ("dispatch.response_target_min",)
+    READS_ONCE: ClassVar[tuple[str, ...]] = ()
+
     def __init__(self, population: Population, target_h: list[float]):
         self._pop = population
         self._target_h = target_h
+
+    @classmethod
+    def of(cls, scenario: Scenario, population: Population) -> ResponseExperience:
+        """The experience of ``population`` under the scenario's response targets."""
+        return cls(population, _targets_h(scenario))
+
+    def reconfigure(self, scenario: Scenario, agencies: Sequence[object]) -> None:
+        """Changed response targets."""
+        self._target_h = _targets_h(scenario)
+
+    def derived_settings(self) -> dict[str, Any]:
+        """The response targets in force, hours (compared by the reconfiguration test)."""
+        return {"target_h": list(self._target_h)}
 
     def arrived(self, incident: Incident) -> None:
         """A unit reached the incident: fast raises trust, slow lowers it."""
@@ -205,3 +250,7 @@ class ResponseExperience:
         use_local = (u[:, 0] < 0.7) & (count > 0)
         callers = np.where(use_local, local, anyone)
         return callers if pop.size > 0 else np.full(cells.size, -1, dtype=np.int64)
+
+
+def _targets_h(scenario: Scenario) -> list[float]:
+    return [m / 60.0 for m in scenario.dispatch.response_target_min]

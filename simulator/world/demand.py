@@ -14,13 +14,15 @@ only in policy see the same calls (common random numbers).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.agencies.agency import Agency
 from simulator.records.incidents import Incident, IncidentKind
-from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec
+from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.registries import HOURS_PER_WEEK, LOCATIONS
 
@@ -54,6 +56,12 @@ def on_scene_hours(
     return hours
 
 
+def sites_of(agencies: Sequence[Agency]) -> IntArray:
+    """Cells of every contracted site of the agencies (calls at sites arise there)."""
+    sites = [a.site_cells for a in agencies if a.site_cells.size]
+    return np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
+
+
 class CallGenerator:
     """Draws the calls of each hour for a territory.
 
@@ -64,6 +72,9 @@ class CallGenerator:
         rng: The generator of this stream; nothing else draws from it.
     """
 
+    READS: ClassVar[tuple[str, ...]] = ("demand", "agencies.*.sites")
+    READS_ONCE: ClassVar[tuple[str, ...]] = ()
+
     def __init__(
         self,
         spec: DemandSpec,
@@ -71,10 +82,13 @@ class CallGenerator:
         site_cells: IntArray,
         rng: np.random.Generator,
     ):
-        self._spec = spec
         self._activity = activity
         self._territory = activity.territory
         self._rng = rng
+        self._configure(spec, site_cells)
+
+    def _configure(self, spec: DemandSpec, site_cells: IntArray) -> None:
+        self._spec = spec
         self._rates = hourly_rates(spec)
         self._types = list(spec.types)
         self._type_cum = np.cumsum([spec.types[t].share for t in self._types])
@@ -100,7 +114,7 @@ class CallGenerator:
             [self._locations.index(spec.types[t].location) for t in self._types]
         )
         used = [layer for name in self._locations for layer in LOCATIONS[name].layers]
-        self._hour_class, hours = activity.hour_classes(used)
+        self._hour_class, hours = self._activity.hour_classes(used)
         self._cum_weights = self._spatial_weights(site_cells, hours)
 
     def _spatial_weights(self, site_cells: IntArray, hours: IntArray) -> FloatArray:
@@ -134,9 +148,22 @@ class CallGenerator:
         safe = np.where(totals > 0, cum / np.where(totals > 0, totals, 1.0), uniform)
         return safe
 
-    def reconfigured(self, spec: DemandSpec, site_cells: IntArray) -> CallGenerator:
-        """A generator for changed settings that goes on drawing from the same stream."""
-        return CallGenerator(spec, self._activity, site_cells, self._rng)
+    def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
+        """Put changed demand or contracted sites in force; the same stream goes on."""
+        self._configure(scenario.demand, sites_of(agencies))
+
+    def derived_settings(self) -> dict[str, Any]:
+        """What the generator derived from the settings (compared by the reconfiguration test)."""
+        return {
+            "rates": self._rates,
+            "types": self._types,
+            "type_cum": self._type_cum,
+            "prio_cum": self._prio_cum,
+            "on_scene_mean": self._on_scene_mean,
+            "follow": [self._follow_prob, self._follow_h],
+            "arrest": self._arrest_prob,
+            "cum_weights": self._cum_weights,
+        }
 
     def rate(self, hour: int) -> float:
         """Expected number of calls in the hour starting at model hour ``hour``."""

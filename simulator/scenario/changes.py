@@ -1,0 +1,41 @@
+"""What a policy change changes: the settings that differ between two scenarios.
+
+Each component of the model declares the settings it reads (dotted keys, ``*``
+standing for any one name, as in ``agencies.*.sites``); when a timeline change
+comes into force, the model hands the new scenario to the components whose
+settings changed, and to no other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from simulator.scenario.schema import Scenario
+
+
+def changed_settings(old: Scenario, new: Scenario) -> frozenset[str]:
+    """The dotted keys of every setting whose value differs (leaves, lists whole)."""
+    found: set[str] = set()
+    _diff(old.model_dump(mode="json"), new.model_dump(mode="json"), "", found)
+    return frozenset(found)
+
+
+def _diff(a: Any, b: Any, prefix: str, found: set[str]) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a.keys() | b.keys():
+            _diff(a.get(key), b.get(key), f"{prefix}{key}.", found)
+    elif a != b:
+        found.add(prefix.rstrip("."))
+
+
+def reads_any(changed: Iterable[str], settings: Iterable[str]) -> bool:
+    """Whether any changed key is one of ``settings``, lies under one, or holds one."""
+    patterns = [tuple(s.split(".")) for s in settings]
+    for key in changed:
+        parts = tuple(key.split("."))
+        for pattern in patterns:
+            n = min(len(parts), len(pattern))
+            if all(p == "*" or p == q for p, q in zip(pattern[:n], parts[:n], strict=True)):
+                return True
+    return False

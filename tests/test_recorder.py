@@ -171,6 +171,12 @@ def test_records_are_frozen_and_the_outputs_are_a_function_of_them() -> None:
         records.citizens.trust_mean[0] * _residents(records).sum(),
         rtol=1e-5,
     )
+    # The worked example of docs/ARCHITECTURE.md (an output in two files): the lowest
+    # district's trust at the end, a district mean, so between the extremes of residents.
+    end_by_district = records.citizens.trust_by_district[-1]
+    lived_in = _residents(records) > 0
+    assert summary.trust.lowest_district_end == end_by_district[lived_in].min()
+    assert summary.trust.lowest_district_end <= summary.trust.mean_end
     # A year's cost is the window's at the same rate.
     per_year = summary.cost_eur_per_year.by_payer
     assert per_year["state"] == pytest.approx(summary.cost_eur.by_payer["state"] * 365 / 2)

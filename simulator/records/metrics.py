@@ -449,6 +449,7 @@ class RunTables:
         body["trust"] = {
             "mean_start": float(citizens.trust_mean[0]),
             "mean_end": float(citizens.trust_mean[-1]),
+            "lowest_district_end": float(np.nanmin(citizens.trust_by_district[-1])),
         }
         body["fear"] = {"mean_end": float(citizens.fear_mean[-1])}
         if scenario.crime is not None:

@@ -103,10 +103,15 @@ class Costs(_Record):
 
 
 class Trust(_Record):
-    """Residents' mean trust in the police (0 to 1)."""
+    """Residents' mean trust in the police (0 to 1).
+
+    ``lowest_district_end`` is the mean trust at the end in the district where it
+    is lowest (districts with residents): who is left behind, not only the average.
+    """
 
     mean_start: float
     mean_end: float
+    lowest_district_end: float
 
 
 class Fear(_Record):

@@ -20,7 +20,7 @@ def test_every_incident_of_a_run_has_its_own_id_from_the_one_counter() -> None:
     scenario = load_scenario(SCENARIOS / "baseline.yaml", overrides)
     model = SecurityModel(scenario, seed=4)
     model.run_until(72)
-    everything = [*model.dispatcher.incidents, *model.unattended, *model.pending_reports()]
+    everything = [*model.recorder.incidents_so_far(), *model.pending_reports()]
     kinds = {i.kind for i in everything}
     # The three creators of incidents all took part...
     assert {IncidentKind.CALL, IncidentKind.OFFENCE, IncidentKind.TASK} <= kinds

@@ -11,31 +11,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from simulator.scenario.keys import Path, dotted, parse_key
 from simulator.scenario.schema import Scenario
 
 
 def changed_settings(old: Scenario, new: Scenario) -> frozenset[str]:
     """The dotted keys of every setting whose value differs (leaves, lists whole)."""
     found: set[str] = set()
-    _diff(old.model_dump(mode="json"), new.model_dump(mode="json"), "", found)
+    _diff(old.model_dump(mode="json"), new.model_dump(mode="json"), (), found)
     return frozenset(found)
 
 
-def _diff(a: Any, b: Any, prefix: str, found: set[str]) -> None:
+def _diff(a: Any, b: Any, path: Path, found: set[str]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in a.keys() | b.keys():
-            _diff(a.get(key), b.get(key), f"{prefix}{key}.", found)
+            _diff(a.get(key), b.get(key), (*path, key), found)
     elif a != b:
-        found.add(prefix.rstrip("."))
+        found.add(dotted(path))
 
 
 def reads_any(changed: Iterable[str], settings: Iterable[str]) -> bool:
     """Whether any changed key is one of ``settings``, lies under one, or holds one."""
-    patterns = [tuple(s.split(".")) for s in settings]
+    patterns = [tuple(map(str, parse_key(s))) for s in settings]
     for key in changed:
-        parts = tuple(key.split("."))
+        parts = tuple(map(str, parse_key(key)))
         for pattern in patterns:
             n = min(len(parts), len(pattern))
-            if all(p == "*" or p == q for p, q in zip(pattern[:n], parts[:n], strict=True)):
+            if all(p in ("*", q) for p, q in zip(pattern[:n], parts[:n], strict=True)):
                 return True
     return False

@@ -31,7 +31,7 @@ from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_
 from simulator.records.ids import IncidentIds
 from simulator.records.incidents import Incident
 from simulator.records.recorder import Recorder, RunRecords
-from simulator.scenario.changes import changed_settings, reads_any
+from simulator.scenario.changes import AGENCY_SETTINGS, changed_settings, reads_any
 from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
 from simulator.scenario.timeline import policy_changes
 from simulator.world.activity import ActivityModel
@@ -80,11 +80,9 @@ class Reconfigurable(Protocol):
         ...
 
 
-# The settings agencies are placed from (placed again when one of them changes).
-AGENCY_SETTINGS = ("agencies", "kinds", "modes")
-
 # Named random streams: the order is part of the reproducibility contract.
-STREAMS = ("calls", "patrol", "mesa", "citizens", "crime")
+# A stream added at the end leaves the others' seeds as they were.
+STREAMS = ("calls", "patrol", "mesa", "citizens", "crime", "watch")
 
 
 class SecurityModel(mesa.Model):  # type: ignore[misc]
@@ -120,7 +118,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.agencies: list[Agency] = place_agencies(scenario, self.territory)
         self.ids = IncidentIds()  # the one incident counter, handed to whoever creates incidents
         citizens_rng = np.random.default_rng(streams["citizens"])
-        self.population = Population(scenario.citizens, self.territory, citizens_rng)
+        self.population = Population(
+            scenario.citizens,
+            self.territory,
+            citizens_rng,
+            watch_rng=np.random.default_rng(streams["watch"]),
+        )
         self.activity = ActivityModel(self.territory, self.population)
         self.calls = CallGenerator(
             scenario.demand,

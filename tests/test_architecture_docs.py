@@ -20,11 +20,12 @@ from simulator.agencies.agency import territory_findings
 from simulator.agencies.patrol import STRATEGIES, PatrolContext, PatrolStrategy, WeightedPatrol
 from simulator.agencies.patrol import strategy as register_strategy
 from simulator.agencies.units import Unit
+from simulator.batch.spec import load_experiment
 from simulator.dispatch.policy import AgencyOrder, FreeUnits
 from simulator.dispatch.registry import POLICIES, PolicyEntry
 from simulator.model import SecurityModel
 from simulator.runner import run
-from simulator.scenario import load_scenario
+from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario.patrols import PATROL_STRATEGIES, StrategyInfo
 
 from .conftest import ROOT, SCENARIOS, SMALL_TOWN, inject, scenario_from
@@ -103,3 +104,18 @@ def test_a_new_dispatch_policy_takes_the_two_parts_shown(
         picks[name] = call.unit
     first, second = (u.unique_id for u in model.units[0])
     assert picks == {"agency_order": second, "longest_idle": first}
+
+
+def test_an_experiment_may_name_the_new_payer_among_its_outputs(tmp_path: Path) -> None:
+    text = _example("kind").replace("extends: baseline.yaml", f"extends: {SCENARIOS}/baseline.yaml")
+    (tmp_path / "intercommunal.yaml").write_text(text, encoding="utf-8")
+    experiment = tmp_path / "costs.yaml"
+    body = (
+        "name: costs\nreference: ic\narms:\n  ic: {scenario: intercommunal.yaml}\n"
+        "replicates: 1\nseed: 1\ndays: 1\nwarmup_days: 0\noutputs: [OUTPUT]\n"
+    )
+    experiment.write_text(body.replace("OUTPUT", "cost_eur_per_year.intercommunal"))
+    assert load_experiment(experiment).outputs == ["cost_eur_per_year.intercommunal"]
+    experiment.write_text(body.replace("OUTPUT", "cost_eur_per_year.intercomunal"))
+    with pytest.raises(ScenarioError, match=r"did you mean 'cost_eur_per_year\.intercommunal'"):
+        load_experiment(experiment)

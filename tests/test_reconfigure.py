@@ -60,7 +60,10 @@ BASE = _base()
 LEVERS: dict[str, st.SearchStrategy[Any]] = {
     "demand.rate_per_hour": st.floats(0.0, 6.0),
     "demand.types.noise.share": st.floats(0.05, 1.0),
-    "demand.priority_shares": st.sampled_from([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]]),
+    "demand.priority_shares": st.sampled_from(
+        [[0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.1, 0.3, 0.4, 0.2], [0.5, 0.5]]
+    ),
+    "demand.max_wait_min": st.floats(10.0, 240.0),
     "travel.turnout_min": st.floats(0.5, 4.0),
     "travel.speed_kmh": st.sampled_from([[40, 30, 20], [60, 45, 30]]),
     "agencies.state_police.units": st.integers(1, 4),
@@ -69,6 +72,8 @@ LEVERS: dict[str, st.SearchStrategy[Any]] = {
     "agencies.municipal.mode": st.sampled_from(["car", "foot", "bicycle", "motorbike"]),
     "agencies.municipal.powers.armed": st.booleans(),
     "agencies.guards.sites": st.integers(1, 6),
+    "agencies.guards.communes": st.sampled_from([["centre"], ["suburb"], "all"]),
+    "crime.guardianship.state_police": st.floats(0.0, 3.0),
     "agencies.municipal.capabilities.guardianship": st.floats(0.0, 2.0),
     "modes.bicycle.speed_kmh": st.sampled_from([[12], [18]]),
     "travel.circuity": st.floats(1.0, 1.6),
@@ -114,7 +119,7 @@ def _same(a: Any, b: Any, where: str) -> None:
         assert a == b, where
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(change=changes(), hours=st.integers(1, 30))
 def test_applying_a_change_agrees_with_building_afresh(change: dict[str, Any], hours: int) -> None:
     try:

@@ -20,6 +20,7 @@ from simulator.agencies.agency import Agency
 from simulator.agencies.patrol import PatrolStrategy, PresenceLog, make_strategy
 from simulator.agencies.units import Unit
 from simulator.records.recorder import Recorder
+from simulator.scenario.changes import AGENCY_SETTINGS
 from simulator.scenario.schema import Scenario
 from simulator.world.territory import Territory
 from simulator.world.travel import CircuityTravel
@@ -43,7 +44,7 @@ class Fleet:
         patrol_seed: Seed of the patrol streams, one spawned per agency.
     """
 
-    READS: ClassVar[tuple[str, ...]] = ("agencies", "kinds", "modes", "travel", "demand")
+    READS: ClassVar[tuple[str, ...]] = (*AGENCY_SETTINGS, "travel", "demand")
     READS_ONCE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(

@@ -154,11 +154,17 @@ def plan(spec: ExperimentSpec, experiment_path: Path, store: Path) -> list[RunTa
 BATCH_CHECKS = (territory_findings,)
 
 
+def _place(problem: Problem) -> str:
+    """Where a problem was written: ``file:line:column`` or the ``--set`` argument."""
+    at = [str(n) for n in (problem.line, problem.column) if n is not None]
+    return ":".join([problem.source, *at])
+
+
 def _point_problems(arm: str, p: int, point: dict[str, Any], error: ScenarioError) -> list[Problem]:
     values = ", ".join(f"{k}={v!r}" for k, v in point.items()) or "no factors"
     where = f"arm '{arm}', design point {p} ({values})"
     return [
-        Problem(where, None, None, problem.path, f"{problem.message} [{problem.source}]")
+        Problem(where, None, None, problem.path, f"{problem.message} [{_place(problem)}]")
         for problem in error.problems
     ]
 

@@ -217,12 +217,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         problems.append(
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
-    shape = summary_shape()
-    for i, output in enumerate(spec.outputs):
-        wrong = output_problem(output, shape)
-        if wrong is not None:
-            output_at: tuple[str | int, ...] = ("outputs", i)
-            problems.append(Problem(*pos.find(output_at), output_at, wrong))
+    payers: set[str] = set()
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
         try:
@@ -239,6 +234,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 )
             )
             continue
+        payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
         settings = resolved_dict(scenario)
         for name in spec.design.factors:
             missing = _missing_setting(settings, name)
@@ -247,6 +243,15 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 problems.append(
                     Problem(*pos.find(at), at, f"{missing} in the scenario of arm '{arm_name}'")
                 )
+    # Costs are reported under every payer level the arms' agencies name.
+    shape = summary_shape()
+    for costs in ("cost_eur", "cost_eur_per_year"):
+        shape[costs] = {**dict.fromkeys(sorted(payers)), **shape[costs]}
+    for i, output in enumerate(spec.outputs):
+        wrong = output_problem(output, shape)
+        if wrong is not None:
+            output_at: tuple[str | int, ...] = ("outputs", i)
+            problems.append(Problem(*pos.find(output_at), output_at, wrong))
     if problems:
         raise ScenarioError(problems, what="experiment")
     return spec

@@ -40,6 +40,7 @@ from scipy import ndimage
 
 from simulator.agencies.agency import Agency
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.scenario.changes import AGENCY_SETTINGS
 from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population
@@ -205,14 +206,7 @@ class CrimeEngine:
         new_id: Gives the next incident id.
     """
 
-    READS: ClassVar[tuple[str, ...]] = (
-        "crime",
-        "cctv",
-        "agencies",
-        "kinds",
-        "modes",
-        "citizens.watch_share",
-    )
+    READS: ClassVar[tuple[str, ...]] = (*AGENCY_SETTINGS, "crime", "cctv", "citizens.watch_share")
     # Markets are placed once, at the start.
     READS_ONCE: ClassVar[tuple[str, ...]] = (
         "crime.drug_markets.count",
@@ -268,7 +262,7 @@ class CrimeEngine:
         self._order: list[int] = []  # offence types in the order of the hourly draw
         self._expected_extra = np.zeros((len(self.types), n))  # rows in draw order
         self._expected_moved = np.zeros((len(self.types), n))  # to each neighbour
-        self._configure(spec, cctv, agencies)
+        self._configure(spec, cctv, agencies, first=True)
         self._markets = self._place_markets()
 
     def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
@@ -281,12 +275,14 @@ class CrimeEngine:
             raise ValueError("the crime engine cannot be removed during a run")
         if list(spec.types) != self.types:
             raise ValueError("offence types cannot change during a run")
-        self._configure(spec, cctv, agencies)
+        self._configure(spec, cctv, agencies, first=False)
 
-    def _configure(self, spec: CrimeSpec, cctv: CctvSpec, agencies: Sequence[Agency]) -> None:
+    def _configure(
+        self, spec: CrimeSpec, cctv: CctvSpec, agencies: Sequence[Agency], *, first: bool
+    ) -> None:
         territory, population = self._t, self._pop
         n = territory.n_cells
-        rebuild = not hasattr(self, "_rate0") or (
+        rebuild = first or (
             spec.types != self.spec.types
             or spec.attractiveness_sigma != self.spec.attractiveness_sigma
             or spec.district_factors != self.spec.district_factors
@@ -294,7 +290,7 @@ class CrimeEngine:
         )
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
-        if hasattr(self, "_standing_cum"):  # bank the expectation of the old standing rates
+        if not first:  # bank the expectation of the old standing rates
             self._expected_extra += self._expected_base()[self._order]
             self._hours_seen[:] = 0.0
         # Offence types in the order of the hourly draw: ordinary ones, then markets.

@@ -11,7 +11,7 @@ Rules, in the order they apply:
 3. The dispatch policy (``dispatch.policy``, :mod:`simulator.dispatch.policy`)
    chooses among the free units of those agencies; if it sends none, the call
    waits in the queue of its priority. By default the first agency of the
-   list with a free unit sends its nearest one.
+   list with a free unit sends its quickest one.
 4. A unit that becomes free asks the policy for a waiting call; by default it
    takes the most urgent one it is competent for, first come first served
    within a priority. Calls waiting longer than ``max_wait_min`` are dropped
@@ -38,6 +38,7 @@ from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Outcome
 from simulator.records.recorder import Recorder
+from simulator.scenario.changes import AGENCY_SETTINGS
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
 
 __all__ = ["DispatchRules", "Dispatcher", "IncidentObserver", "competence_matrix"]
@@ -112,7 +113,13 @@ class Dispatcher:
         observer: Told of first arrivals and of incidents dropped without a unit.
     """
 
-    READS: ClassVar[tuple[str, ...]] = ("agencies", "kinds", "competences", "dispatch")
+    READS: ClassVar[tuple[str, ...]] = (
+        *AGENCY_SETTINGS,
+        "competences",
+        "dispatch",
+        "demand.max_wait_min",  # the rules' abandonment
+        "demand.priority_shares",  # the rules' number of priorities
+    )
     READS_ONCE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(

@@ -46,10 +46,6 @@ class WaitingCalls:
         """The priorities, most urgent (1) first."""
         return range(1, len(self._queues) + 1)
 
-    def may_take(self, agency: int, incident: Incident) -> bool:
-        """Whether ``agency`` may handle ``incident`` where it is."""
-        return agency in self._eligible(incident)
-
     def add(self, incident: Incident) -> None:
         """Queue ``incident`` behind the others of its priority."""
         self._queues[incident.priority - 1][incident.incident_id] = incident

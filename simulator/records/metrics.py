@@ -37,7 +37,6 @@ MINUTES = 60.0
 # batches). With 10, the 95 % interval covered Erlang C in 37 of 40 M/M/5 runs at
 # load 0.8; with 20, in 35.
 BATCHES = 10
-STATE_COLUMNS = ["unit", "agency", "state", "start_h", "end_h"]
 BUSY = ("en_route", "on_scene", "follow_up", "holding")
 
 

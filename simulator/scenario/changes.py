@@ -14,6 +14,10 @@ from typing import Any
 from simulator.scenario.keys import Path, dotted, parse_key
 from simulator.scenario.schema import Scenario
 
+# The settings agencies are placed from (their capabilities read the legacy
+# crime.guardianship strengths too): a component holding the placed agencies reads them.
+AGENCY_SETTINGS: tuple[str, ...] = ("agencies", "kinds", "modes", "crime.guardianship")
+
 
 def changed_settings(old: Scenario, new: Scenario) -> frozenset[str]:
     """The dotted keys of every setting whose value differs (leaves, lists whole)."""

@@ -12,10 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-PayerName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+# The mappings a summary's costs hold beside the payers' totals.
+_COST_MAPPINGS = ("by_agency", "by_commune")
+
+
+def _payer_name(name: str) -> str:
+    if name in _COST_MAPPINGS:
+        raise ValueError(f"'{name}' names the costs' breakdown, not a payer: choose another name")
+    return name
+
+
+PayerName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$"), AfterValidator(_payer_name)]
 
 Jurisdiction = Literal["territory", "communes", "sites"]
 Billing = Literal["salaried", "hourly"]

@@ -32,7 +32,7 @@ from pydantic import (
 
 from simulator.dispatch.registry import DEFAULT_POLICY, POLICIES
 from simulator.scenario.errors import did_you_mean
-from simulator.scenario.kinds import Capabilities, CapabilityOverrides, resolve
+from simulator.scenario.kinds import BUILTIN_KINDS, Capabilities, CapabilityOverrides, resolve
 from simulator.scenario.modes import BUILTIN_MODES, DEFAULT_MODE, ModeSpec
 from simulator.scenario.patrols import PATROL_STRATEGIES, strategies_help
 from simulator.world.registries import LOCATIONS, TARGETS, describe
@@ -1352,7 +1352,7 @@ class Scenario(Frozen):
         """
         spec = self.agencies[agency]
         legacy = None
-        if self.crime is not None and spec.kind in GuardianshipSpec.model_fields:
+        if self.crime is not None and spec.kind in BUILTIN_KINDS:  # not `cctv`, `watch`
             legacy = getattr(self.crime.guardianship, spec.kind)
         return resolve(
             spec.kind,

@@ -40,6 +40,7 @@ class Population:
         spec: The citizens block of the scenario.
         territory: Where they live.
         rng: The stream used to draw their attributes.
+        watch_rng: The stream of later changes of the watch scheme (``rng`` if omitted).
     """
 
     READS: ClassVar[tuple[str, ...]] = ("citizens",)
@@ -53,9 +54,16 @@ class Population:
         "citizens.fear_initial",
     )
 
-    def __init__(self, spec: CitizensSpec, territory: Territory, rng: np.random.Generator):
+    def __init__(
+        self,
+        spec: CitizensSpec,
+        territory: Territory,
+        rng: np.random.Generator,
+        *,
+        watch_rng: np.random.Generator | None = None,
+    ):
         self.spec = spec
-        self._rng = rng
+        self._watch_rng = rng if watch_rng is None else watch_rng
         self._territory = territory
         t = territory
         counts = t.residents
@@ -122,10 +130,10 @@ class Population:
     def reconfigure(self, scenario: Scenario, agencies: Sequence[object]) -> None:
         """Changed citizen settings: a watch scheme grows or shrinks to its new share.
 
-        Members joining or leaving are drawn from the stream the residents were drawn
-        from (which also picks callers).
+        Members joining or leaving are drawn from a stream of their own, so that a
+        change of the scheme leaves who calls the police as it was.
         """
-        spec, rng = scenario.citizens, self._rng
+        spec, rng = scenario.citizens, self._watch_rng
         share_changed = spec.watch_share != self.spec.watch_share
         self.spec = spec
         if not share_changed:

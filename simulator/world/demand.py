@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from simulator.agencies.agency import Agency
 from simulator.records.incidents import Incident, IncidentKind
+from simulator.scenario.changes import AGENCY_SETTINGS
 from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.registries import HOURS_PER_WEEK, LOCATIONS
@@ -72,7 +73,7 @@ class CallGenerator:
         rng: The generator of this stream; nothing else draws from it.
     """
 
-    READS: ClassVar[tuple[str, ...]] = ("demand", "agencies.*.sites")
+    READS: ClassVar[tuple[str, ...]] = ("demand", *AGENCY_SETTINGS)  # sites: agencies' places
     READS_ONCE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(

@@ -155,7 +155,9 @@ def test_workers_receive_the_checked_scenario_not_its_file(tmp_path: Path) -> No
         encoding="utf-8",
     )
     spec = load_experiment(experiment)
-    (task,) = batch_runner.plan(spec, experiment, tmp_path / "store")
+    (task,), arms = batch_runner.plan_and_arms(spec, experiment, tmp_path / "store")
+    described = batch_runner.experiment_identity(spec, experiment, arms)
+    assert described == batch_runner.experiment_identity(spec, experiment)  # same files
     assert task.scenario.policy_changes == ()  # compiled once, in the batch process
     assert task.scenario.passed(batch_runner.BATCH_CHECKS[0])
     before = batch_runner.run(task.scenario, seed=task.seed).summary
@@ -164,6 +166,8 @@ def test_workers_receive_the_checked_scenario_not_its_file(tmp_path: Path) -> No
     (tmp_path / "store" / "runs").mkdir(parents=True)
     record = batch_runner.execute(task)
     assert record["status"] == "done", record["error"]
+    # The store is described by the scenario planned, not by the edited file.
+    assert batch_runner.experiment_identity(spec, experiment, arms) == described
     tmp = record["staged"][0][0]
     row = pd.read_parquet(tmp).iloc[0]
     assert row["calls.total"] == before.calls.total

@@ -112,21 +112,35 @@ def replicate_seeds(root: int, replicates: int) -> list[int]:
 def plan(spec: ExperimentSpec, experiment_path: Path, store: Path) -> list[RunTask]:
     """Every run of the experiment, in a fixed order: arm, design point, replicate.
 
-    Each arm's file is read once and each design point's scenario checked once
-    (the replicates of a point share it), before any run starts.
-
     Raises:
         ScenarioError: If a design point's scenario does not load (a factor value
             out of its allowed range, say), naming the arm, the point and why.
     """
+    return plan_and_arms(spec, experiment_path, store)[0]
+
+
+def plan_and_arms(
+    spec: ExperimentSpec, experiment_path: Path, store: Path
+) -> tuple[list[RunTask], dict[str, Scenario]]:
+    """The runs (see :func:`plan`) and each arm's scenario before any design point.
+
+    Each arm's file is read once, and each scenario checked once (the replicates of
+    a point share it), before any run starts; the arms' scenarios describe the store
+    (:func:`experiment_identity`), so the store says what the workers run.
+    """
     points = design_points(spec.design, int(spec.design_seed))
     seeds = replicate_seeds(spec.seed, spec.replicates)
     tasks = []
+    arms: dict[str, Scenario] = {}
     problems: list[Problem] = []
     for arm_name, arm in spec.arms.items():
         path = arm_scenario_path(experiment_path, arm)
-        variants = [arm_overrides(spec, arm, point) for point in points]
-        loaded = load_variants(path, variants, BATCH_CHECKS)
+        variants = [arm_overrides(spec, arm, {}), *(arm_overrides(spec, arm, p) for p in points)]
+        base, *loaded = load_variants(path, variants, BATCH_CHECKS)
+        if isinstance(base, ScenarioError):
+            problems += [Problem(arm_name, None, None, q.path, q.message) for q in base.problems]
+            continue
+        arms[arm_name] = base
         for p, (point, scenario) in enumerate(zip(points, loaded, strict=True)):
             if isinstance(scenario, ScenarioError):
                 problems += _point_problems(arm_name, p, point, scenario)
@@ -147,7 +161,7 @@ def plan(spec: ExperimentSpec, experiment_path: Path, store: Path) -> list[RunTa
                 )
     if problems:
         raise ScenarioError(problems, what="experiment")
-    return tasks
+    return tasks, arms
 
 
 # The checks every run's scenario passes in the batch process, before any run starts.
@@ -256,13 +270,20 @@ def _died(task: RunTask, cause: str) -> dict[str, Any]:
     return {**_base_record(task), "status": "failed", "error": cause, "wall_s": None}
 
 
-def experiment_identity(spec: ExperimentSpec, experiment_path: Path) -> dict[str, Any]:
+def experiment_identity(
+    spec: ExperimentSpec, experiment_path: Path, arms: dict[str, Scenario] | None = None
+) -> dict[str, Any]:
     """What a store's results depend on, so that a store never mixes two of them.
 
     The experiment, each arm's resolved scenario (with the files it extends), the
     digests of the data files of real territories, and the code version.
+
+    Args:
+        spec: The experiment.
+        experiment_path: Its file.
+        arms: The arms' scenarios already loaded (read from their files if omitted).
     """
-    loaded = {
+    loaded = arms or {
         name: load_scenario(arm_scenario_path(experiment_path, arm), arm_overrides(spec, arm, {}))
         for name, arm in spec.arms.items()
     }
@@ -283,6 +304,7 @@ def _prepare_store(
     spec: ExperimentSpec,
     experiment_path: Path,
     tasks: list[RunTask],
+    arms: dict[str, Scenario],
     store: Path,
     *,
     earlier: bool,
@@ -291,7 +313,7 @@ def _prepare_store(
 ) -> None:
     """Check the store against the experiment, or start it afresh; the lock is held."""
     identity = {
-        **experiment_identity(spec, experiment_path),
+        **experiment_identity(spec, experiment_path, arms),
         "runs": [t.run_id for t in tasks],
     }
     described = store / "experiment.json"
@@ -466,7 +488,7 @@ def run_batch(
         ResourceError: A run would not fit in memory (``workers`` at once).
         Interrupted: Stopped by a signal, after recording runs in flight as interrupted.
     """
-    tasks = plan(spec, experiment_path, store)
+    tasks, arms = plan_and_arms(spec, experiment_path, store)
     earlier = claim(store, "store", force=force)
     _check_memory(tasks, 1 if scheduler else max(1, min(workers, len(tasks))))
     try:
@@ -475,7 +497,7 @@ def run_batch(
         raise write_failed(exc, store) from None
     with exclusive(store):
         _prepare_store(
-            spec, experiment_path, tasks, store, earlier=earlier, resume=resume, force=force
+            spec, experiment_path, tasks, arms, store, earlier=earlier, resume=resume, force=force
         )
         todo, damaged = [], 0
         for t in tasks:

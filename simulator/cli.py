@@ -178,7 +178,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Run every run of an experiment file and store one Parquet file per run, "
         "a manifest and a consolidated table in the output folder. Replicate i of every arm "
         "shares its seed (common random numbers). Results do not depend on --workers or the "
-        "executor.",
+        "executor. Every design point's scenario is checked before any run starts (a point "
+        "that does not load stops the batch, naming the arm, the point and the key), and "
+        "workers run those checked scenarios: a scenario file edited meanwhile does not "
+        "reach them.",
     )
     p_batch.add_argument("experiment", type=Path, help="experiment YAML file")
     p_batch.add_argument(

@@ -40,7 +40,7 @@ from scipy import ndimage
 
 from simulator.agencies.agency import Agency
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
-from simulator.scenario.changes import AGENCY_SETTINGS
+from simulator.scenario.changes import AGENCY_SETTINGS, MARKETS_PLACED_ONCE
 from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population
@@ -207,11 +207,7 @@ class CrimeEngine:
     """
 
     READS: ClassVar[tuple[str, ...]] = (*AGENCY_SETTINGS, "crime", "cctv", "citizens.watch_share")
-    # Markets are placed once, at the start.
-    READS_ONCE: ClassVar[tuple[str, ...]] = (
-        "crime.drug_markets.count",
-        "crime.drug_markets.district_types",
-    )
+    READS_ONCE: ClassVar[tuple[str, ...]] = MARKETS_PLACED_ONCE
 
     def __init__(
         self,

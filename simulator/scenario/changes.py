@@ -19,6 +19,22 @@ from simulator.scenario.schema import Scenario
 AGENCY_SETTINGS: tuple[str, ...] = ("agencies", "kinds", "modes", "crime.guardianship")
 
 
+# Settings read only when the model is built, which a timeline may not change: the
+# residents are drawn once (routines, offenders, trust, fear), the drug markets placed once.
+RESIDENTS_DRAWN_ONCE: tuple[str, ...] = (
+    "citizens.patterns",
+    "citizens.offender_share",
+    "citizens.trust_mean",
+    "citizens.trust_sd",
+    "citizens.qpv_trust_shift",
+    "citizens.fear_initial",
+)
+MARKETS_PLACED_ONCE: tuple[str, ...] = (
+    "crime.drug_markets.count",
+    "crime.drug_markets.district_types",
+)
+
+
 def changed_settings(old: Scenario, new: Scenario) -> frozenset[str]:
     """The dotted keys of every setting whose value differs (leaves, lists whole)."""
     found: set[str] = set()

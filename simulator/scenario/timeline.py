@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from simulator.scenario.changes import MARKETS_PLACED_ONCE, RESIDENTS_DRAWN_ONCE
 from simulator.scenario.checks import Finding, semantic_findings
 from simulator.scenario.errors import did_you_mean
 from simulator.scenario.keys import Path, dotted, parse_key, set_value
@@ -36,17 +37,9 @@ from simulator.scenario.schema import (
 from simulator.scenario.staffing import resolve_staffing
 
 FROZEN_ROOTS = ("name", "territory", "run", "timeline")
-# Settings read once, when residents are drawn or offences are set up.
-FROZEN_SETTINGS = (
-    "citizens.patterns",
-    "citizens.offender_share",
-    "citizens.trust_mean",
-    "citizens.trust_sd",
-    "citizens.qpv_trust_shift",
-    "citizens.fear_initial",
-    "crime.drug_markets.count",
-    "crime.drug_markets.district_types",
-)
+# Settings read once, when residents are drawn or markets placed (the components that
+# read them declare the same tuples as READS_ONCE; a test keeps the two in step).
+FROZEN_SETTINGS = (*RESIDENTS_DRAWN_ONCE, *MARKETS_PLACED_ONCE)
 
 
 class _Refusal(Exception):

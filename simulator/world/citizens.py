@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.records.incidents import Incident
+from simulator.scenario.changes import RESIDENTS_DRAWN_ONCE
 from simulator.scenario.schema import CitizensSpec, DistrictType, Scenario
 from simulator.world.registries import ROUTINES
 from simulator.world.territory import Territory
@@ -44,15 +45,7 @@ class Population:
     """
 
     READS: ClassVar[tuple[str, ...]] = ("citizens",)
-    # Residents are drawn once, with their routines, trust and fear.
-    READS_ONCE: ClassVar[tuple[str, ...]] = (
-        "citizens.patterns",
-        "citizens.offender_share",
-        "citizens.trust_mean",
-        "citizens.trust_sd",
-        "citizens.qpv_trust_shift",
-        "citizens.fear_initial",
-    )
+    READS_ONCE: ClassVar[tuple[str, ...]] = RESIDENTS_DRAWN_ONCE
 
     def __init__(
         self,

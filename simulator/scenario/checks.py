@@ -35,6 +35,10 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean '{near}'?)" if near else ""
 
 
+def _unknown_commune(ref: str, names: list[str], listing: str = "communes are") -> str:
+    return f"unknown commune '{ref}'{_suggest(ref, names)}; {listing}: {', '.join(names)}"
+
+
 def _check_territory(s: Scenario) -> Iterator[Finding]:
     t = s.territory
     if t.kind == "file":
@@ -157,13 +161,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 yield (*base, "communes"), "must list at least one commune, or be 'all'"
             for i, commune in enumerate([] if from_files else a.communes):
                 if commune not in names:
-                    yield (
-                        (*base, "communes", i),
-                        (
-                            f"unknown commune '{commune}'{_suggest(commune, names)}; "
-                            f"communes are: {', '.join(names)}"
-                        ),
-                    )
+                    yield (*base, "communes", i), _unknown_commune(commune, names)
         elif caps.jurisdiction == "communes":
             yield (
                 (*base, "communes"),
@@ -173,23 +171,12 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 ),
             )
         if a.station is not None and not from_files and a.station not in names:
-            yield (
-                (*base, "station"),
-                (
-                    f"unknown commune '{a.station}'{_suggest(a.station, names)}; "
-                    f"communes are: {', '.join(names)}"
-                ),
-            )
+            yield (*base, "station"), _unknown_commune(a.station, names)
         if isinstance(a.stations, list) and not from_files:
             for i, ref in enumerate(a.stations):
                 if ref not in names:
-                    yield (
-                        (*base, "stations", i),
-                        (
-                            f"unknown commune '{ref}'{_suggest(ref, names)}; on a "
-                            f"synthetic territory stations are communes: {', '.join(names)}"
-                        ),
-                    )
+                    listing = "on a synthetic territory stations are communes"
+                    yield (*base, "stations", i), _unknown_commune(ref, names, listing)
         if caps.jurisdiction == "sites":
             if a.sites == 0:
                 yield (

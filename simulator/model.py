@@ -27,7 +27,7 @@ from simulator.agencies.fleet import Fleet
 from simulator.agencies.patrol import PresenceLog
 from simulator.agencies.units import Unit
 from simulator.crime.engine import CrimeEngine, initial_market_cells
-from simulator.dispatch.dispatcher import Dispatcher, DispatchRules, competence_matrix
+from simulator.dispatch.dispatcher import Dispatcher
 from simulator.records.ids import IncidentIds
 from simulator.records.incidents import Incident
 from simulator.records.recorder import Recorder, RunRecords
@@ -150,10 +150,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.units: list[list[Unit]] = self.fleet.units
         self.dispatcher = Dispatcher(
             self,
+            scenario,
             self.agencies,
             [u for units in self.units for u in units],
-            competence_matrix(scenario, self.agencies),
-            DispatchRules.from_scenario(scenario),
             self.in_window,
             self.ids.take,
             self.recorder,

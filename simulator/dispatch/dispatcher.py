@@ -41,7 +41,7 @@ from simulator.records.recorder import Recorder
 from simulator.scenario.changes import AGENCY_SETTINGS
 from simulator.scenario.schema import HANDOVER_TYPE, Scenario
 
-__all__ = ["DispatchRules", "Dispatcher", "IncidentObserver", "competence_matrix"]
+__all__ = ["Dispatcher", "IncidentObserver", "competence_matrix"]
 
 
 def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[str, list[int]]:
@@ -99,10 +99,9 @@ class Dispatcher:
 
     Args:
         model: The Mesa model whose clock and event list are used.
+        scenario: The scenario in force (competences, dispatch rules and policy).
         agencies: The placed agencies, by index.
         units: Every unit of every agency.
-        competences: Output of :func:`competence_matrix`.
-        rules: Durations, limits and the name of the dispatch policy.
         counted: Whether an incident reported at a time counts in statistics.
         new_id: The run's incident counter (for the hand-over tasks of the life cycle).
         recorder: Where every incident that reaches the control room is recorded.
@@ -125,17 +124,17 @@ class Dispatcher:
     def __init__(
         self,
         model: mesa.Model,
+        scenario: Scenario,
         agencies: Sequence[Agency],
         units: Sequence[Unit],
-        competences: dict[str, list[int]],
-        rules: DispatchRules,
         counted: Callable[[float], bool],
         new_id: Callable[[], int],
         recorder: Recorder,
     ):
+        rules = DispatchRules.from_scenario(scenario)
         self._model = model
         self._agencies = list(agencies)
-        self._competences = competences
+        self._competences = competence_matrix(scenario, agencies)
         self._rules = rules
         self._policy: DispatchPolicy = make_policy(rules.policy)
         self._counted = counted

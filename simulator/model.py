@@ -36,7 +36,7 @@ from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
 from simulator.scenario.timeline import policy_changes
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population, ResponseExperience
-from simulator.world.demand import CallGenerator, sites_of
+from simulator.world.demand import CallGenerator
 from simulator.world.territory import Territory, shared_territory
 
 
@@ -126,10 +126,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         )
         self.activity = ActivityModel(self.territory, self.population)
         self.calls = CallGenerator(
-            scenario.demand,
-            self.activity,
-            sites_of(self.agencies),
-            np.random.default_rng(streams["calls"]),
+            scenario, self.agencies, self.activity, np.random.default_rng(streams["calls"])
         )
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
         self.recorder = Recorder(self.territory, self.window_h)  # the one write path for results

@@ -57,7 +57,7 @@ def on_scene_hours(
     return hours
 
 
-def sites_of(agencies: Sequence[Agency]) -> IntArray:
+def _sites_of(agencies: Sequence[Agency]) -> IntArray:
     """Cells of every contracted site of the agencies (calls at sites arise there)."""
     sites = [a.site_cells for a in agencies if a.site_cells.size]
     return np.unique(np.concatenate(sites)) if sites else np.empty(0, dtype=np.int64)
@@ -67,9 +67,9 @@ class CallGenerator:
     """Draws the calls of each hour for a territory.
 
     Args:
-        spec: The demand block of the scenario.
+        scenario: The scenario in force (its demand block).
+        agencies: The placed agencies (calls at sites arise at their contracted sites).
         activity: Where people are, by hour of the week (its territory is where calls happen).
-        site_cells: Cells of private security's contracted sites (for calls at sites).
         rng: The generator of this stream; nothing else draws from it.
     """
 
@@ -78,15 +78,15 @@ class CallGenerator:
 
     def __init__(
         self,
-        spec: DemandSpec,
+        scenario: Scenario,
+        agencies: Sequence[Agency],
         activity: ActivityModel,
-        site_cells: IntArray,
         rng: np.random.Generator,
     ):
         self._activity = activity
         self._territory = activity.territory
         self._rng = rng
-        self._configure(spec, site_cells)
+        self._configure(scenario.demand, _sites_of(agencies))
 
     def _configure(self, spec: DemandSpec, site_cells: IntArray) -> None:
         self._spec = spec
@@ -151,7 +151,7 @@ class CallGenerator:
 
     def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
         """Put changed demand or contracted sites in force; the same stream goes on."""
-        self._configure(scenario.demand, sites_of(agencies))
+        self._configure(scenario.demand, _sites_of(agencies))
 
     def derived_settings(self) -> dict[str, Any]:
         """What the generator derived from the settings (compared by the reconfiguration test)."""

@@ -82,7 +82,7 @@ class Reconfigurable(Protocol):
 
 # Named random streams: the order is part of the reproducibility contract.
 # A stream added at the end leaves the others' seeds as they were.
-STREAMS = ("calls", "patrol", "mesa", "citizens", "crime", "watch")
+STREAMS = ("calls", "patrol", "mesa", "citizens", "crime", "watch", "opportunities", "careers")
 
 
 class SecurityModel(mesa.Model):  # type: ignore[misc]
@@ -171,7 +171,10 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 self.agencies,
                 np.random.default_rng(streams["crime"]),
                 self.ids.take,
+                opportunities=np.random.default_rng(streams["opportunities"]),
+                careers=streams["careers"],
             )
+            self.dispatcher.life_cycle.arrests = self.crime
         self._changes, problems = policy_changes(scenario)
         if problems:
             raise ValueError(f"the timeline cannot be applied: {problems}")
@@ -299,6 +302,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             )
         if hour > 0 and hour % HOURS_PER_DAY == 0:
             self.recorder.citizens(float(hour), self.population)
+            if self.crime is not None:
+                pool = self.crime.offenders
+                self.recorder.offenders(float(hour), pool.size, pool.held(float(hour)))
         self.dispatcher.purge_abandoned()
         self._generate_calls(hour)
         if self.crime is not None:

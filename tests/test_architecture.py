@@ -51,7 +51,7 @@ LAYERS = [
         "simulator.world.citizens",
         "simulator.dispatch.queues",
     },
-    {"simulator.records.recorder", "simulator.world.activity"},
+    {"simulator.records.recorder", "simulator.world.activity", "simulator.crime.offenders"},
     {"simulator.world.demand", "simulator.crime.engine", "simulator.agencies.units"},
     {"simulator.dispatch.policy", "simulator.dispatch.lifecycle", "simulator.agencies.fleet"},
     {"simulator.dispatch.dispatcher"},

@@ -30,6 +30,7 @@ as complaints at the station.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -37,8 +38,10 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
+from scipy.special import ndtri
 
 from simulator.agencies.agency import Agency
+from simulator.crime.offenders import OffenderPool
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.changes import AGENCY_SETTINGS, MARKETS_PLACED_ONCE
 from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, Scenario
@@ -59,6 +62,9 @@ _NEGLIGIBLE_EXPONENT = 1e-9
 # take a million years to make one offence.
 _NEGLIGIBLE_RATE = 1e-10
 # The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate
+# Uniforms of the crime stream set aside for each hour's history-made opportunities:
+# far more than an hour ever draws (24 per opportunity).
+_HISTORY_STRIDE = 1 << 24
 _NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
@@ -96,6 +102,26 @@ def _neighbour_sum_3d(grids: FloatArray) -> FloatArray:
     return out
 
 
+def _poisson_by_inversion(u: float, mean: float) -> int:
+    """The Poisson count whose distribution function first exceeds ``u``.
+
+    One uniform per count, so that two means close to each other give the same
+    count from the same uniform most of the time (common random numbers).
+    """
+    if mean <= 0:
+        return 0
+    if mean > 500:  # far beyond any hour's opportunities: the normal approximation
+        z = float(ndtri(min(max(u, 1e-12), 1 - 1e-12)))
+        return max(0, round(mean + float(np.sqrt(mean)) * z))
+    p = float(np.exp(-mean))
+    cdf, k = p, 0
+    while u > cdf and p > 0:
+        k += 1
+        p *= mean / k
+        cdf += p
+    return k
+
+
 def _search(cum: FloatArray, x: FloatArray) -> IntArray:
     """Index of the first running sum above each ``x`` (the last one at most)."""
     found: IntArray = np.minimum(np.searchsorted(cum, x, side="right"), cum.size - 1)
@@ -104,31 +130,52 @@ def _search(cum: FloatArray, x: FloatArray) -> IntArray:
 
 @dataclass
 class _HourParts:
-    """The parts of one hour's rates drawn apart from the standing rates.
+    """Opportunities of one hour that the run's history made (near repeats, markets).
 
     Attributes:
         where: Flat indices (type row x cells + cell) of each part.
-        weight: Rate of each index (displaced parts: per neighbour x neighbours).
-        displaced: Whether the part's offences happen next door to the index.
+        weight: Rate of each index.
     """
 
     where: list[IntArray] = field(default_factory=list)
     weight: list[FloatArray] = field(default_factory=list)
-    displaced: list[bool] = field(default_factory=list)
 
-    def add(self, where: IntArray, weight: FloatArray, *, displaced: bool = False) -> None:
-        """Add a part (nothing if empty).
-
-        A displaced entry of weight 0 (a cell with no neighbour on land) is left
-        out: rounding in the running sums must never pick it.
-        """
-        if displaced:
-            keep = weight > 0
-            where, weight = where[keep], weight[keep]
+    def add(self, where: IntArray, weight: FloatArray) -> None:
+        """Add a part (nothing if empty)."""
         if where.size:
             self.where.append(where)
             self.weight.append(weight)
-            self.displaced.append(displaced)
+
+
+# The uniforms each opportunity carries, drawn together when it arises: its fate
+# reads them by name, so that two arms use the same numbers for the same purpose.
+_UNIFORMS = (
+    "time",  # when in the hour
+    "where",  # which type and cell (running sum of rates)
+    "home",  # which cell within reach the offender comes from
+    "who",  # which offender of that cell
+    "commit",  # whether the risk they perceive deters them
+    "move",  # whether a deterred offender looks next door (displacement)
+    "next_door",  # which neighbour
+    "commit_next_door",  # whether the risk there deters them
+    "local",  # a victim living in the cell, or one passing through
+    "victim",  # which victim
+    "detect",  # seen by a guardian
+    "report",  # reported by the victim or a witness
+    "delay",  # reporting delay
+    "respond",  # a unit sent
+    "arrest",  # arrested if still on scene when a unit arrives
+    "follow",  # a written follow-up
+    "scene",  # time on scene
+    "jitter_x",
+    "jitter_y",
+    "stay",  # how long the offender stays on scene
+    "later",  # cleared later by investigation
+    "investigate",  # how long that takes
+    "prison",  # an arrest that leads to prison
+    "prison_days",  # for how long
+)
+_U = {name: i for i, name in enumerate(_UNIFORMS)}
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -219,12 +266,35 @@ class CrimeEngine:
         agencies: Sequence[Agency],
         rng: np.random.Generator,
         new_id: Callable[[], int],
+        *,
+        opportunities: np.random.Generator,
+        careers: np.random.SeedSequence,
     ):
         self._t = territory
         self._pop = population
         self._activity = activity
+        # Draws of opportunities the run's history made (near repeats, markets) start
+        # each hour at the same place of the crime stream, whatever was drawn before:
+        # arms whose histories differ still share most of those numbers.
         self._rng = rng
+        self._history_start = rng.bit_generator.state
+        # Opportunities at rates no policy changes, with every uniform their fate needs
+        # drawn at once: arms of an experiment share them (common random numbers).
+        self._opportunities = opportunities
         self._new_id = new_id
+        self.offenders = OffenderPool(
+            spec.offenders,
+            len(spec.types),
+            territory,
+            population,
+            careers,
+            spec.offender_range_cells,
+        )
+        self._arrests_grid = np.zeros(territory.n_cells)  # recent arrests, faded daily
+        self._arrests_near = np.zeros(territory.n_cells)  # within reach of each cell
+        self._later: list[tuple[float, int, Incident]] = []  # clearances to come
+        self._sentence: dict[int, tuple[float, float]] = {}  # uniforms of an arrest's fate
+        self.prevented_by_custody = 0
         n = territory.n_cells
         self._off_land = None if territory.land.all() else np.flatnonzero(~territory.land)
         self._land_grid = territory.land.reshape(territory.ny, territory.nx).astype(float)
@@ -252,12 +322,13 @@ class CrimeEngine:
             self._neighbour_table = np.empty((n, 0), dtype=np.int64)
             self._compact = np.zeros((n, 1), dtype=np.int64)
             self._inside = np.zeros(n, dtype=np.int64)
-        # The expected offences (sum of hourly rates, for tests) are kept as the hours
-        # of each hour of the week, times the standing rates, plus what changed them.
-        self._hours_seen = np.zeros(HOURS_PER_WEEK)
+        # Expected offences given the opportunities that arose (each one's chance of
+        # becoming an offence where it arose and, displaced, next door), rows in draw
+        # order: the model's crime without the noise of the commit draws, for tests.
         self._order: list[int] = []  # offence types in the order of the hourly draw
-        self._expected_extra = np.zeros((len(self.types), n))  # rows in draw order
-        self._expected_moved = np.zeros((len(self.types), n))  # to each neighbour
+        self._expected = np.zeros((len(self.types), n))
+        self._area_hour = -1  # hour of the cached running sums of patrol presence
+        self._area_sums = np.zeros((territory.ny + 1, territory.nx + 1))
         self._configure(spec, cctv, agencies, first=True)
         self._markets = self._place_markets()
 
@@ -286,15 +357,23 @@ class CrimeEngine:
         )
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
-        if not first:  # bank the expectation of the old standing rates
-            self._expected_extra += self._expected_base()[self._order]
-            self._hours_seen[:] = 0.0
+        if not first:
+            self._expected[self._order] = self._expected.copy()  # back to type order
+            self.offenders.reconfigure(spec.offenders, spec.offender_range_cells)
         # Offence types in the order of the hourly draw: ordinary ones, then markets.
         markets = [TARGETS[t.target].follows_markets for t in self._type_specs]
         self._order = [k for k, at_markets in enumerate(markets) if not at_markets]
         self._n_ordinary = len(self._order)
         self._order += [k for k, at_markets in enumerate(markets) if at_markets]
+        self._expected = self._expected[self._order]  # rows in draw order
+        self._order_index = np.array(self._order, dtype=np.int64)
         self._deterrence = np.array([self._type_specs[k].deterrence for k in self._order])
+        self._judicial_at = np.full(territory.n_cells, -1, dtype=np.int64)
+        for a in agencies:  # the first judicial agency competent for a cell investigates
+            if a.capabilities.judicial:
+                free = a.cells[self._judicial_at[a.cells] < 0]
+                self._judicial_at[free] = a.index
+        self._agency_names = [a.name for a in agencies]
         if rebuild:
             self.attractiveness = _attractiveness(territory, spec)
             self._rate0 = self._base_rates()[self._order[: self._n_ordinary]]
@@ -330,7 +409,8 @@ class CrimeEngine:
                 for t in self._type_specs
             ]
         )
-        self._standing_cum = self._standing_rates()
+        if rebuild:
+            self._opportunity_cum = self._opportunity_rates()
 
     def derived_settings(self) -> dict[str, Any]:
         """What the engine derived from the settings (compared by the reconfiguration test)."""
@@ -346,6 +426,7 @@ class CrimeEngine:
             "nr_decay": self._nr_decay,
             "market_rate": self._market_rate,
             "profile": self._profile,
+            "judicial_at": self._judicial_at,
         }
 
     # ----------------------------------------------------------------- set-up
@@ -372,60 +453,24 @@ class CrimeEngine:
                 rates[k] = w * (per_week / total)
         return rates
 
-    def _standing_rates(self) -> FloatArray:
-        """Running sums, per hour of the week, of the rates with no patrol about.
+    def _opportunity_rates(self) -> FloatArray:
+        """Running sums, per hour of the week, of the ordinary opportunities' rates.
 
-        The rate of an ordinary type in a cell is its base rate deterred by the
-        standing guardianship (CCTV, citizen watch), plus the share of what is
-        deterred next door that comes over (displacement). Row ``hw`` runs over
-        the types in draw order, then the cells; the hourly draw changes it only
-        where patrols, near repeats or markets are.
+        Row ``hw`` runs over the ordinary types in draw order, then the cells. No
+        policy enters them: guardianship acts on each opportunity's fate.
         """
-        t = self._t
-        n = t.n_cells
+        n = self._t.n_cells
         cum = np.zeros((HOURS_PER_WEEK, max(1, self._n_ordinary * n)))
-        share = self.spec.displacement_share / 8.0 if t.kind != "point" else 0.0
-        guarded = np.flatnonzero(self._static_guard > 0)  # CCTV and watch: few cells
         for p in range(self._n_ordinary):
-            rate = cum[:, p * n : (p + 1) * n]
-            rate[:] = self._rate0[p]
-            if guarded.size == 0 or self._deterrence[p] <= 0:
-                continue
-            base = rate[:, guarded]
-            kept = base * np.exp(-self._deterrence[p] * self._static_guard[guarded])
-            rate[:, guarded] = kept
-            if share > 0:
-                moved = (base - kept) * share
-                for o in range(self._neighbour_table.shape[1]):
-                    target = self._neighbour_table[guarded, o]
-                    inside = target >= 0  # one source per target for a given offset
-                    rate[:, target[inside]] += moved[:, inside]
+            cum[:, p * n : (p + 1) * n] = self._rate0[p]
         np.cumsum(cum, axis=1, out=cum)
         return cum
 
-    def _expected_base(self) -> FloatArray:
-        n = self._t.n_cells
-        out = np.zeros((len(self.types), n))
-        if self._n_ordinary:
-            rates = np.diff(self._standing_cum, axis=1, prepend=0.0)
-            per_cell = self._hours_seen @ rates
-            for p in range(self._n_ordinary):
-                out[self._order[p]] = per_cell[p * n : (p + 1) * n]
-        return out
-
     @property
     def expected(self) -> FloatArray:
-        """Expected offences by type and cell so far: the hourly rates summed over the hours."""
-        t = self._t
-        extra = self._expected_extra.copy()
-        if t.kind != "point":
-            moved = self._expected_moved.reshape(-1, t.ny, t.nx)
-            extra += _neighbour_sum_3d(moved).reshape(extra.shape)
-        ordered = np.zeros_like(extra)
-        ordered[self._order] = extra
-        out: FloatArray = self._expected_base() + ordered
-        if self._off_land is not None:  # displaced shares that would fall off land are lost
-            out[:, self._off_land] = 0.0
+        """Expected offences by type and cell so far, given the opportunities that arose."""
+        out = np.zeros_like(self._expected)
+        out[self._order] = self._expected
         return out
 
     def _place_markets(self) -> list[_Market]:
@@ -523,152 +568,190 @@ class CrimeEngine:
     def offences_in_hour(self, hour: int) -> list[Incident]:
         """Draw the offences of [hour, hour + 1) and decide how each becomes known.
 
-        The standing rates (no patrol about) are summed once per hour of the
-        week. Offences at standing rates are drawn from those sums, and each is
-        kept with the chance that the patrol deterring its cell now leaves it
-        (thinning a Poisson process gives the Poisson process of the lower
-        rates). What patrols deter, near-repeat risk and drug markets are drawn
-        apart, as a second Poisson count over those parts: the displaced share
-        of what patrols deter goes an eighth to each neighbour (a second
-        uniform picks it).
+        Opportunities arise first: ordinary ones at the routine-activity rates, from
+        a stream no policy touches; near repeats and drug markets at rates the run's
+        history made, from the crime stream. Each opportunity belongs to an offender
+        within reach (:meth:`OffenderPool.pick`); one in custody lets it pass
+        (incapacitation); a free one commits the offence unless the risk they
+        perceive deters them, and a deterred one may look next door instead
+        (displacement), where the risk they perceive may deter them too (the patrol
+        presence they perceive spreads over ``area_radius_cells``: diffusion of
+        benefits).
         """
-        t = self._t
-        n = t.n_cells
         hw = hour % HOURS_PER_WEEK
         hod = hour % 24
+        now = float(hour)
+        if hod == 0:
+            self._new_day(now)
+        self._clear_later(now)
         self._update_markets(hour)
         risk = self._near_repeat
         risk *= self._nr_decay
         risk[risk < _NEGLIGIBLE_RATE] = 0.0
-        self._hours_seen[hw] += 1.0
         patrol = self._agency_strength @ self._effective
-        m = self._n_ordinary
-        d_max = float(self._deterrence.max()) if self._deterrence.size else 0.0
-        cells = (
-            np.flatnonzero(patrol > _NEGLIGIBLE_EXPONENT / d_max)
-            if d_max > 0 and m
-            else np.empty(0, dtype=np.int64)
-        )
-        deterrence = self._deterrence[:, None]
-        share = self.spec.displacement_share / 8.0
-        parts = _HourParts()
-        # What patrols deter where they are, and the share of it displaced next door.
-        if cells.size:
-            standing = self._static_guard[cells]
-            base = self._rate0[:, hw][:, cells].astype(float)
-            lost = base * (
-                np.exp(-deterrence[:m] * standing)
-                - np.exp(-deterrence[:m] * (standing + patrol[cells]))
-            )
-            where = ((np.arange(m) * n)[:, None] + cells).ravel()
-            self._expected_extra.reshape(-1)[where] -= lost.ravel()
-            if share > 0:
-                moved = lost * share
-                self._expected_moved.reshape(-1)[where] += moved.ravel()
-                parts.add(where, (moved * self._inside[cells]).ravel(), displaced=True)
-        # Near-repeat risk, deterred like the rest.
-        for p in range(m):
-            if self._type_specs[self._order[p]].near_repeat:
-                at = np.flatnonzero(risk)
-                kept = np.exp(-self._deterrence[p] * (self._static_guard[at] + patrol[at]))
-                parts.add(p * n + at, risk[at] * kept)
-        # Drug markets: their own cells, and the displaced share of what is deterred.
-        if len(self._order) > m and self._markets:
-            market: dict[int, float] = {}
-            for mk in self._markets:
-                market[mk.cell] = market.get(mk.cell, 0.0) + mk.intensity
-            at = np.array(sorted(market), dtype=np.int64)
-            intensity = np.array([market[c] for c in at.tolist()])
-            rows = np.arange(m, len(self._order))
-            scale = np.array(
-                [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
-            )
-            rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
-            kept = np.exp(-deterrence[m:] * (self._static_guard[at] + patrol[at]))
-            where = ((rows * n)[:, None] + at).ravel()
-            parts.add(where, (rate * kept).ravel())
-            if share > 0:
-                moved = rate * (1.0 - kept) * share
-                self._expected_moved.reshape(-1)[where] += moved.ravel()
-                parts.add(where, (moved * self._inside[at]).ravel(), displaced=True)
-        for where, weight, displaced in zip(
-            parts.where, parts.weight, parts.displaced, strict=True
-        ):
-            if not displaced:
-                self._expected_extra.reshape(-1)[where] += weight
-
-        out: list[Incident] = []
-        drawn: list[IntArray] = []
-        if m:
-            cum = self._standing_cum[hw]
-            count = int(self._rng.poisson(cum[-1])) if cum[-1] > 0 else 0
-            if count:
-                found = np.searchsorted(cum, self._rng.random(count) * cum[-1], side="right")
-                flat = np.minimum(found, cum.size - 1)
-                keep = self._rng.random(count) < self._kept_share(flat, hw, patrol)
-                drawn.append(flat[keep])
-        totals = np.array([float(w.sum()) for w in parts.weight])
-        total = float(totals.sum())
-        count = int(self._rng.poisson(total)) if total > 0 else 0
-        if count:
-            x = self._rng.random(count) * total
-            pick = self._rng.random(count)
-            drawn.append(self._place(x, pick, totals, parts))
-        flat = np.concatenate(drawn) if drawn else np.empty(0, dtype=np.int64)
-        if flat.size:
-            times = hour + self._rng.random(flat.size)
-            for f, when in zip(flat.tolist(), times.tolist(), strict=True):
-                p, cell = divmod(f, n)
-                k = self._order[p]
-                out.append(self._offence(k, self._type_specs[k], cell, when, hod))
-        out.sort(key=lambda i: i.t_occurred_h)
+        rows, cells, u = self._ordinary_opportunities(hw)
+        more = self._history_opportunities(hour, hod)
+        if more is not None:
+            rows = np.concatenate([rows, more[0]])
+            cells = np.concatenate([cells, more[1]])
+            u = np.concatenate([u, more[2]])
+        out = self._commit(hour, rows, cells, u, patrol) if rows.size else []
         if hod == 0 and hour > 0:
             self._pop.daily_update(self._presence_day, self._victims_day)
             self._presence_day[:] = 0.0
             self._victims_day[:] = 0.0
         return out
 
-    def _kept_share(self, flat: IntArray, hw: int, patrol: FloatArray) -> FloatArray:
-        """Share of the standing rate at ``flat`` (type row x cells + cell) left by patrols.
-
-        The standing rate of a cell is its base rate under standing guardianship
-        plus what is displaced into it; patrols deter the first part only.
-        """
+    def _ordinary_opportunities(self, hw: int) -> tuple[IntArray, IntArray, FloatArray]:
+        """Opportunities at the standing routine-activity rates (the opportunity stream)."""
         n = self._t.n_cells
-        p, cell = np.divmod(flat, n)
-        cum = self._standing_cum[hw]
-        standing = cum[flat] - np.where(flat > 0, cum[flat - 1], 0.0)
-        delta = self._deterrence[p]
-        own = self._rate0[p, hw, cell] * np.exp(-delta * self._static_guard[cell])
-        lost = own * (1.0 - np.exp(-delta * patrol[cell]))
-        share: FloatArray = np.where(
-            standing > 0, 1.0 - lost / np.where(standing > 0, standing, 1.0), 0.0
-        )
-        return share
+        cum = self._opportunity_cum[hw]
+        total = float(cum[-1]) if self._n_ordinary else 0.0
+        count = int(self._opportunities.poisson(total)) if total > 0 else 0
+        u = self._opportunities.random((count, len(_UNIFORMS)))
+        rows, cells = np.divmod(_search(cum, u[:, _U["where"]] * total), n)
+        return rows, cells, u
 
-    def _place(
-        self, x: FloatArray, pick: FloatArray, totals: FloatArray, parts: _HourParts
-    ) -> IntArray:
-        """Flat indices (type row x cells + cell) of the offences at running sums ``x``."""
+    def _history_opportunities(
+        self, hour: int, hod: int
+    ) -> tuple[IntArray, IntArray, FloatArray] | None:
+        """Near-repeat and drug-market opportunities (the crime stream)."""
         n = self._t.n_cells
+        m = self._n_ordinary
+        parts = _HourParts()
+        risk = self._near_repeat
+        at = np.flatnonzero(risk)
+        if at.size:
+            for p in range(m):
+                if self._type_specs[self._order[p]].near_repeat:
+                    parts.add(p * n + at, risk[at])
+        if len(self._order) > m and self._markets:
+            market: dict[int, float] = {}
+            for mk in self._markets:
+                market[mk.cell] = market.get(mk.cell, 0.0) + mk.intensity
+            where = np.array(sorted(market), dtype=np.int64)
+            intensity = np.array([market[c] for c in where.tolist()])
+            scale = np.array(
+                [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
+            )
+            rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
+            rows = np.arange(m, len(self._order))
+            parts.add(((rows * n)[:, None] + where).ravel(), rate.ravel())
+        if not parts.where:
+            return None
+        totals = np.array([float(w.sum()) for w in parts.weight])
+        total = float(totals.sum())
+        rng = self._rng
+        rng.bit_generator.state = self._history_start
+        rng.bit_generator.advance(hour * _HISTORY_STRIDE)  # type: ignore[attr-defined]
+        count = _poisson_by_inversion(float(rng.random()), total)
+        if count == 0:
+            return None
+        u = rng.random((count, len(_UNIFORMS)))
+        x = u[:, _U["where"]] * total
         bounds = np.cumsum(totals)
         part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
         x = x - (bounds - totals)[part]
-        flat = np.empty(x.size, dtype=np.int64)
-        for k, (where, weight, displaced) in enumerate(
-            zip(parts.where, parts.weight, parts.displaced, strict=True)
-        ):
+        flat = np.empty(count, dtype=np.int64)
+        for k, (where_k, weight) in enumerate(zip(parts.where, parts.weight, strict=True)):
             sel = part == k
-            if not sel.any():
-                continue
-            found = where[_search(np.cumsum(weight), x[sel])]
-            if displaced:  # the offence happens in one of the source's neighbours
-                row, cell = np.divmod(found, n)
-                inside = self._inside[cell]
-                slot = np.minimum((pick[sel] * inside).astype(np.int64), inside - 1)
-                found = row * n + self._compact[cell, slot]
-            flat[sel] = found
-        return flat
+            if sel.any():
+                flat[sel] = where_k[_search(np.cumsum(weight), x[sel])]
+        rows_h, cells_h = np.divmod(flat, n)
+        return rows_h, cells_h, u
+
+    def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
+        """Guardianship an offender perceives at each cell (the exponent before deterrence).
+
+        Standing guardians (CCTV, citizen watch) and patrols in the cell (with
+        residual deterrence), plus ``area_weight`` times the mean patrol presence
+        over the square of ``area_radius_cells`` around it.
+        """
+        guard: FloatArray = self._static_guard[cells] + patrol[cells]
+        spec = self.spec.offenders
+        if spec.area_weight <= 0:
+            return guard
+        t = self._t
+        r = spec.area_radius_cells
+        if self._area_hour != hour:  # running sums of presence, once an hour
+            grid = patrol.reshape(t.ny, t.nx)
+            self._area_sums[1:, 1:] = grid.cumsum(axis=0).cumsum(axis=1)
+            self._area_hour = hour
+        j, i = np.divmod(cells, t.nx)
+        j0, j1 = np.maximum(j - r, 0), np.minimum(j + r + 1, t.ny)
+        i0, i1 = np.maximum(i - r, 0), np.minimum(i + r + 1, t.nx)
+        sums = self._area_sums
+        box = sums[j1, i1] - sums[j0, i1] - sums[j1, i0] + sums[j0, i0]
+        mean = box / ((j1 - j0) * (i1 - i0))
+        out: FloatArray = guard + spec.area_weight * mean
+        return out
+
+    def _commit(
+        self, hour: int, rows: IntArray, cells: IntArray, u: FloatArray, patrol: FloatArray
+    ) -> list[Incident]:
+        """Decide which opportunities become offences, and where; make the offences."""
+        n = self._t.n_cells
+        now = float(hour)
+        pool = self.offenders
+        types = self._order_index[rows]
+        slots = pool.pick(types, cells, u[:, _U["home"]], u[:, _U["who"]])
+        has = slots >= 0
+        if not has.any():  # no offender with a propensity for these: nothing happens
+            return []
+        slot0 = np.where(has, slots, 0)
+        free = has & pool.free(slot0, now)
+        self.prevented_by_custody += int((has & ~free).sum())
+        spec = self.spec.offenders
+        personal = (
+            spec.own_arrest * pool.own_risk(slot0, now)
+            + spec.others_arrest * (self._arrests_near[pool.home[slot0]])
+        )
+        delta = self._deterrence[rows]
+        chance = np.exp(-delta * (self._guardianship(cells, patrol, hour) + personal))
+        chance[~free] = 0.0
+        commit = u[:, _U["commit"]] < chance
+        where = cells.copy()
+        expected = self._expected.reshape(-1)
+        np.add.at(expected, rows * n + cells, chance)
+        share = self.spec.displacement_share
+        inside = self._inside[cells]
+        looks = np.flatnonzero(free & (inside > 0)) if share > 0 else np.empty(0, np.int64)
+        if looks.size:
+            k_in = inside[looks]
+            neighbours = self._compact[cells[looks]]
+            valid = np.arange(neighbours.shape[1])[None, :] < k_in[:, None]
+            nb = np.where(valid, neighbours, cells[looks, None])
+            guard = self._guardianship(nb.ravel(), patrol, hour).reshape(nb.shape)
+            chance_next = np.exp(-delta[looks, None] * (guard + personal[looks, None]))
+            moved = (1.0 - chance[looks]) * share / k_in
+            np.add.at(
+                expected,
+                (rows[looks, None] * n + nb)[valid],
+                (chance_next * moved[:, None])[valid],
+            )
+            pick = np.minimum((u[looks, _U["next_door"]] * k_in).astype(np.int64), k_in - 1)
+            line = np.arange(looks.size)
+            go = (
+                ~commit[looks]
+                & (u[looks, _U["move"]] < share)
+                & (u[looks, _U["commit_next_door"]] < chance_next[line, pick])
+            )
+            where[looks[go]] = nb[line, pick][go]
+            commit[looks[go]] = True
+        done = np.flatnonzero(commit)
+        if done.size == 0:
+            return []
+        hod = hour % 24
+        times = hour + u[done, _U["time"]]
+        out: list[Incident] = []
+        for c, when in sorted(zip(done.tolist(), times.tolist(), strict=True), key=lambda x: x[1]):
+            k = int(types[c])
+            out.append(
+                self._offence(
+                    k, self._type_specs[k], int(where[c]), when, hod, u[c].tolist(), int(slots[c])
+                )
+            )
+        return out
 
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""
@@ -688,23 +771,30 @@ class CrimeEngine:
         else:
             grid[j, i] += nr.triggered / tau_h
 
-    def _offence(self, k: int, ts: CrimeTypeSpec, cell: int, when: float, hod: int) -> Incident:
-        t, pop, rng = self._t, self._pop, self._rng
-        draws = rng.random(9).tolist()
-        u_local, u_pick, u_detect, u_report, u_delay, u_resp, u_arrest, u_follow, u_scene = draws
-        jitter = (rng.random(2) - 0.5).tolist()
+    def _offence(
+        self,
+        k: int,
+        ts: CrimeTypeSpec,
+        cell: int,
+        when: float,
+        hod: int,
+        u: list[float],
+        slot: int,
+    ) -> Incident:
+        """The offence of the offender in ``slot``, its fate read from its uniforms ``u``."""
+        t, pop = self._t, self._pop
         start, stop = pop.residents_of(cell)
         victim = -1
         if ts.victim != "none" and pop.size > 0:
-            if stop > start and (ts.victim == "household" or u_local < 0.5):
-                victim = start + int(u_pick * (stop - start)) % (stop - start)
+            if stop > start and (ts.victim == "household" or u[_U["local"]] < 0.5):
+                victim = start + int(u[_U["victim"]] * (stop - start)) % (stop - start)
             else:
-                victim = int(u_pick * pop.size) % pop.size
+                victim = int(u[_U["victim"]] * pop.size) % pop.size
         seen = self.spec.detection.patrol * float(
             self._presence_hour[:, cell].sum()
         ) + self.spec.detection.cctv * float(self.cctv_effective[cell])
         p_detect = 1.0 - np.exp(-ts.visibility * seen)
-        if u_detect < p_detect:
+        if u[_U["detect"]] < p_detect:
             known = Known.DETECTED
             reported_at = when
             needs_unit = True
@@ -713,11 +803,11 @@ class CrimeEngine:
                 p_report = pop.reporting_probability(victim, ts.report_prob)
             else:
                 p_report = ts.report_prob
-            if u_report < p_report:
+            if u[_U["report"]] < p_report:
                 known = Known.REPORTED
-                delay = -np.log1p(-u_delay) * ts.report_delay_min / 60.0
+                delay = -np.log1p(-u[_U["delay"]]) * ts.report_delay_min / 60.0
                 reported_at = when + float(delay)
-                needs_unit = u_resp < ts.response_share
+                needs_unit = u[_U["respond"]] < ts.response_share
             else:
                 known = Known.DARK
                 reported_at = when
@@ -727,7 +817,10 @@ class CrimeEngine:
             self._victims_day[cell] += 1.0
         if ts.near_repeat:
             self._trigger_near_repeat(cell)
-        return Incident(
+        pool = self.offenders
+        offender = int(pool.offender_id(np.array([slot]))[0])
+        pool.offences[slot] += 1
+        incident = Incident(
             incident_id=self._new_id(),
             kind=IncidentKind.OFFENCE,
             type=self.types[k],
@@ -735,17 +828,80 @@ class CrimeEngine:
             cell=cell,
             district=int(t.district[cell]),
             commune=int(t.commune[cell]),
-            x_m=float(t.x_m[cell] + jitter[0] * t.cell_m),
-            y_m=float(t.y_m[cell] + jitter[1] * t.cell_m),
+            x_m=float(t.x_m[cell] + (u[_U["jitter_x"]] - 0.5) * t.cell_m),
+            y_m=float(t.y_m[cell] + (u[_U["jitter_y"]] - 0.5) * t.cell_m),
             t_occurred_h=when,
             t_reported_h=reported_at,
-            on_scene_h=ts.on_scene_mean_min / 60.0 * float(-np.log1p(-u_scene)),
-            follow_up_h=ts.follow_up_min / 60.0 if u_follow < ts.follow_up_prob else 0.0,
-            arrest=bool(u_arrest < ts.arrest_prob),
+            on_scene_h=ts.on_scene_mean_min / 60.0 * float(-np.log1p(-u[_U["scene"]])),
+            follow_up_h=ts.follow_up_min / 60.0 if u[_U["follow"]] < ts.follow_up_prob else 0.0,
+            arrest=bool(u[_U["arrest"]] < ts.arrest_prob),
             known=known,
             needs_response=needs_unit,
             resident=victim,
             outcome=Outcome.OPEN
             if needs_unit
             else (Outcome.DARK if known is Known.DARK else Outcome.RECORDED),
+            offender=offender,
+            t_offender_gone_h=when + ts.stay_min / 60.0 * float(-np.log1p(-u[_U["stay"]])),
+        )
+        later = False
+        if known is not Known.DARK and self._judicial_at[cell] >= 0:
+            delay_h = reported_at - when
+            p_later = ts.later_clearance_prob * np.exp(-delay_h / ts.later_clearance_delay_h)
+            if u[_U["later"]] < p_later:
+                later = True
+                wait = ts.investigation_days * 24.0 * float(-np.log1p(-u[_U["investigate"]]))
+                heapq.heappush(self._later, (reported_at + wait, incident.incident_id, incident))
+        if needs_unit or later:  # the offender may be arrested: keep the fate's uniforms
+            self._sentence[incident.incident_id] = (u[_U["prison"]], u[_U["prison_days"]])
+        return incident
+
+    # ----------------------------------------------------------------- arrests
+
+    def arrested(self, incident: Incident, agency: str, now: float) -> None:
+        """A unit of ``agency`` arrested the offender of ``incident`` on scene, now.
+
+        Told by the unit life cycle. The offence is cleared; the offender is held
+        in custody and, with the type's chances, in prison after it; the arrest
+        raises the risk they and their neighbours perceive.
+        """
+        if incident.kind is not IncidentKind.OFFENCE or incident.offender < 0:
+            return
+        incident.clearance = "on_scene"
+        incident.t_solved_h = now
+        incident.arrest_agency = agency
+        self._hold(incident, now)
+
+    def _clear_later(self, now: float) -> None:
+        """Clearances by investigation due by ``now``: the offender is arrested then."""
+        later = self._later
+        while later and later[0][0] <= now:
+            when, _, incident = heapq.heappop(later)
+            if incident.clearance is not None:
+                continue  # arrested on scene meanwhile
+            incident.clearance = "later"
+            incident.t_solved_h = when
+            incident.arrest_agency = self._agency_names[int(self._judicial_at[incident.cell])]
+            self._hold(incident, when)
+
+    def _hold(self, incident: Incident, now: float) -> None:
+        ts = self.spec.types[incident.type]
+        u_prison, u_days = self._sentence.pop(incident.incident_id, (1.0, 0.5))
+        held_h = self.spec.offenders.custody_h
+        if u_prison < ts.prison_prob:
+            held_h += ts.prison_days * 24.0 * float(-np.log1p(-u_days))
+        self._arrests_grid[incident.cell] += 1.0
+        slot = self.offenders.slot_of(incident.offender)
+        if slot is not None:  # a career may have ended before a later clearance
+            self.offenders.arrested(slot, now, held_h)
+
+    def _new_day(self, now: float) -> None:
+        """Careers that end and begin; arrests fade from memory and are summed around homes."""
+        self.offenders.advance(now)
+        memory_h = self.spec.offenders.memory_days * 24.0
+        self._arrests_grid *= np.exp(-24.0 / memory_h)
+        t = self._t
+        reach = self.spec.offender_range_cells
+        self._arrests_near = self._arrests_grid + (
+            neighbour_sum(self._arrests_grid, t.nx, t.ny, reach) if t.kind != "point" else 0.0
         )

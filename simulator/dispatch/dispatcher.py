@@ -47,21 +47,30 @@ __all__ = ["Dispatcher", "IncidentObserver", "competence_matrix"]
 def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[str, list[int]]:
     """Incident type to the ordered agency indices that may handle it.
 
-    An entry naming an agency kind expands to every agency of that kind, in
-    declaration order; an agency named twice keeps its first place.
+    An entry naming an agency kind expands to every agency of that kind that may
+    take the type (its ``enforces`` capability; armed, for a type only armed crews
+    attend), in declaration order; an agency named twice keeps its first place.
     """
     by_name = {a.name: a.index for a in agencies}
     matrix: dict[str, list[int]] = {}
     refs = dict(scenario.competences)
     if HANDOVER_TYPE not in refs:
         refs[HANDOVER_TYPE] = [a.name for a in agencies if a.capabilities.judicial]
+    crime = scenario.crime
+    armed_only = {k for k, t in crime.types.items() if t.armed_only} if crime else set()
     for incident_type, entries in refs.items():
         order: list[int] = []
         for ref in entries:
             if ref in by_name:
                 found = [by_name[ref]]
             else:
-                found = [a.index for a in agencies if a.kind == ref and _enforces(a, incident_type)]
+                found = [
+                    a.index
+                    for a in agencies
+                    if a.kind == ref
+                    and _enforces(a, incident_type)
+                    and (a.capabilities.armed or incident_type not in armed_only)
+                ]
             order.extend(i for i in found if i not in order)
         matrix[incident_type] = order
     return matrix

@@ -49,6 +49,14 @@ class IncidentObserver(Protocol):
         ...
 
 
+class ArrestObserver(Protocol):
+    """Told when a unit arrests someone on scene (the crime engine: clearance, custody)."""
+
+    def arrested(self, incident: Incident, agency: str, now: float) -> None:
+        """A unit of ``agency`` arrested the person ``incident`` is about, now."""
+        ...
+
+
 class ControlRoom(Protocol):
     """What the life cycle asks of the control room."""
 
@@ -98,6 +106,7 @@ class LifeCycle:
         self._rules = rules
         self._new_id = new_id
         self._held: dict[int, Unit] = {}  # by the id of the incident of the arrest
+        self.arrests: ArrestObserver | None = None
         for unit in units:
             self.adopt(unit)
 
@@ -153,6 +162,8 @@ class LifeCycle:
                 observer = self._room.observer
                 if observer is not None:
                     observer.arrived(incident)
+                if incident.arrest:
+                    self._apprehend(unit, incident, now)
             if incident.kind is IncidentKind.TASK and incident.parent_id is not None:
                 held = self._held.pop(incident.parent_id, None)
                 if held is not None:
@@ -169,6 +180,21 @@ class LifeCycle:
                 self._free(unit)
         else:  # FOLLOW_UP
             self._free(unit)
+
+    def _apprehend(self, unit: Unit, incident: Incident, now: float) -> None:
+        """The first unit on scene arrests the person if still there and its agency may.
+
+        Anyone may detain the author of a flagrant offence and bring them to a
+        judicial police officer (art. 73 of the code of criminal procedure), so
+        every agency with the ``apprehend`` capability does; one gone before the
+        unit came is not arrested.
+        """
+        if now > incident.t_offender_gone_h or not unit.agency.capabilities.apprehend:
+            incident.arrest = False
+            return
+        incident.arrest_agency = unit.agency.name
+        if self.arrests is not None:
+            self.arrests.arrested(incident, unit.agency.name, now)
 
     def _after_scene(self, unit: Unit, incident: Incident, now: float) -> None:
         if incident.kind is IncidentKind.TASK:

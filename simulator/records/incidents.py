@@ -75,6 +75,11 @@ class Incident:
     agency: str | None = None
     unit: int | None = None
     outcome: Outcome = Outcome.OPEN
+    offender: int = -1  # the offender of an offence (-1: a call, or unknown)
+    t_offender_gone_h: float = float("inf")  # the offender leaves the scene then
+    clearance: str | None = None  # "on_scene" (arrested by a unit) or "later" (investigation)
+    t_solved_h: float | None = None  # when the offender was arrested
+    arrest_agency: str | None = None  # the agency that arrested them
 
 
 INCIDENT_SCHEMA = pa.schema(
@@ -102,6 +107,10 @@ INCIDENT_SCHEMA = pa.schema(
         ("known", pa.string()),
         ("needs_response", pa.bool_()),
         ("resident", pa.int32()),
+        ("offender", pa.int64()),
+        ("clearance", pa.string()),
+        ("t_solved_h", pa.float64()),
+        ("arrest_agency", pa.string()),
     ]
 )
 
@@ -133,10 +142,14 @@ def incidents_table(
         "unit": [i.unit for i in rows],
         "outcome": [i.outcome.value for i in rows],
         "parent_id": [i.parent_id for i in rows],
-        "arrest": [i.arrest for i in rows],
+        "arrest": [i.arrest and i.t_arrived_h is not None for i in rows],
         "district_type": [district_types[i.district] for i in rows],
         "known": [i.known.value for i in rows],
         "needs_response": [i.needs_response for i in rows],
         "resident": [i.resident for i in rows],
+        "offender": [i.offender for i in rows],
+        "clearance": [i.clearance for i in rows],
+        "t_solved_h": [i.t_solved_h for i in rows],
+        "arrest_agency": [i.arrest_agency for i in rows],
     }
     return pa.table(columns, schema=INCIDENT_SCHEMA)

@@ -245,7 +245,8 @@ def offence_summary(
     """Actual and recorded offences, per 1,000 residents a year, by type and place.
 
     ``actual`` counts every offence that happened; ``recorded`` those reported
-    or detected; the dark figure is the share never known to the police.
+    or detected; the dark figure is the share never known to the police. An
+    offence counts as cleared if its offender was arrested before the run ended.
     """
     off = window_offences(incidents, window_h)
     years = (window_h[1] - window_h[0]) / 24.0 / 365.0
@@ -272,7 +273,24 @@ def offence_summary(
             "actual_per_1000": None if scale is None else len(group) * scale,
             "recorded_per_1000": None if scale is None else float(group["recorded"].sum()) * scale,
         }
+    cleared = off[off["t_solved_h"].notna()]
+    n_known = off.groupby("type")["recorded"].sum()
+    n_cleared = cleared.groupby("type").size()
+    clearance = {
+        "cleared": len(cleared),
+        "on_scene": int((cleared["clearance"] == "on_scene").sum()),
+        "later": int((cleared["clearance"] == "later").sum()),
+        "rate": len(cleared) / recorded if recorded else None,
+        "by_type": {
+            name: float(n_cleared.get(name, 0) / n_known[name]) if n_known.get(name, 0) else None
+            for name in types
+        },
+        "by_agency": {
+            str(k): int(v) for k, v in cleared["arrest_agency"].value_counts().sort_index().items()
+        },
+    }
     return {
+        "clearance": clearance,
         "actual": actual,
         "recorded": recorded,
         "actual_per_1000": actual * per_1000,
@@ -281,6 +299,58 @@ def offence_summary(
         "by_type": by_type,
         "by_district_type": by_place,
         "dark_figure_share": 1.0 - recorded / actual if actual else None,
+    }
+
+
+def offender_summary(incidents: pd.DataFrame, records: RunRecords) -> dict[str, Any]:
+    """The offenders held over the window, and the arrests each agency made in it."""
+    w0, w1 = records.window_h
+    held = records.offenders_held
+    inside = held[(held[:, 0] >= w0) & (held[:, 0] <= w1)] if held.size else held
+    arrests = incidents[
+        incidents["arrest"] & (incidents["t_arrived_h"] >= w0) & (incidents["t_arrived_h"] < w1)
+    ]["arrest_agency"].tolist()
+    later = incidents[
+        (incidents["clearance"] == "later")
+        & (incidents["t_solved_h"] >= w0)
+        & (incidents["t_solved_h"] < w1)
+    ]["arrest_agency"].tolist()
+    by_agency = pd.Series([*arrests, *later], dtype=object).value_counts().sort_index()
+    return {
+        "pool": records.offender_pool,
+        "held_mean": float(inside[:, 1].mean()) if len(inside) else None,
+        "held_end": int(held[-1, 1]) if len(held) else None,
+        "arrests_by_agency": {str(k): int(v) for k, v in by_agency.items()},
+    }
+
+
+def victimisation(incidents: pd.DataFrame, records: RunRecords) -> dict[str, Any]:
+    """Offences against residents per 1,000 a year, by the type of the victim's home district."""
+    t = records.territory
+    off = window_offences(incidents, records.window_h)
+    victims = off.loc[off["resident"] >= 0, "resident"].to_numpy(dtype=np.int64)
+    years = (records.window_h[1] - records.window_h[0]) / 24.0 / 365.0
+    kinds = np.array([dt.value for dt in t.district_types] + ["none"], dtype=object)
+    home_kind = kinds[t.district[records.resident_home[victims]]]
+    resident_kind = pd.Series(t.residents, index=kinds[t.district]).groupby(level=0).sum()
+    counted = pd.Series(home_kind, dtype=object).value_counts()
+    rates: dict[str, float | None] = {}
+    for kind, residents in resident_kind.sort_index().items():
+        if kind == "none":
+            continue
+        rates[str(kind)] = (
+            float(counted.get(kind, 0)) * 1000.0 / float(residents) / years if residents else None
+        )
+    qpv_res = float(resident_kind.get("qpv", 0))
+    rest_res = float(resident_kind.sum()) - qpv_res
+    qpv_n = float(counted.get("qpv", 0))
+    ratio = None
+    if qpv_res > 0 and rest_res > 0 and victims.size > qpv_n:
+        ratio = (qpv_n / qpv_res) / ((victims.size - qpv_n) / rest_res)
+    return {
+        "per_1000": victims.size * 1000.0 / max(float(t.residents.sum()), 1.0) / years,
+        "by_home_district_type": rates,
+        "qpv_over_rest": ratio,
     }
 
 
@@ -462,6 +532,8 @@ class RunTables:
             )
             body["dark_figure_share"] = body["offences"]["dark_figure_share"]
             body["victimised_share"] = float(citizens.victimised_share[-1])
+            body["offenders"] = offender_summary(self.incidents, r)
+            body["victimisation"] = victimisation(self.incidents, r)
         return Summary.model_validate(
             {
                 "scenario": scenario.name,

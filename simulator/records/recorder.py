@@ -130,6 +130,10 @@ class RunRecords:
         changes_after_end: Timeline changes (hour, label) that fall after the window.
         incidents_recorded: Incidents handed to the recorder, including those that
             occurred after the window (not in ``incidents``).
+        resident_home: The home cell of each resident (victims are residents).
+        offenders_held: Motivated offenders in custody or prison, a row per day
+            (``hour``, ``held``); empty without crime.
+        offender_pool: Motivated offenders (careers under way) at any time.
     """
 
     territory: Territory
@@ -144,6 +148,9 @@ class RunRecords:
     events: int
     changes_after_end: tuple[tuple[float, str], ...]
     incidents_recorded: int
+    resident_home: NDArray[np.int64]
+    offenders_held: FloatArray
+    offender_pool: int
 
     @property
     def agencies(self) -> tuple[AgencyFacts, ...]:
@@ -176,6 +183,9 @@ class Recorder:
         self._presence_end: FloatArray | None = None
         self._citizen_rows: list[tuple[float, float, float, float, FloatArray, FloatArray]] = []
         self._runs: tuple[NDArray[np.int64], NDArray[np.int64], FloatArray] | None = None
+        self._home: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._held: list[tuple[float, float]] = []
+        self._offender_pool = 0
         self._frozen: RunRecords | None = None
 
     # ----------------------------------------------------------------- during the run
@@ -226,6 +236,7 @@ class Recorder:
     def citizens(self, hour: float, population: Population) -> None:
         """A snapshot of residents' trust and fear, overall and by home district."""
         if self._runs is None:
+            self._home = population.home.astype(np.int64)
             # Residents are stored in runs of the same home cell: sum each run, then the
             # runs of each district (a few hundred thousand residents, once a day).
             home = population.home
@@ -259,6 +270,11 @@ class Recorder:
         )
 
     # ----------------------------------------------------------------- at the end
+
+    def offenders(self, hour: float, pool: int, held: int) -> None:
+        """A daily count of the motivated offenders, and of those held."""
+        self._offender_pool = pool
+        self._held.append((hour, float(held)))
 
     def freeze(
         self,
@@ -334,5 +350,8 @@ class Recorder:
             events=events,
             changes_after_end=tuple(changes_after_end),
             incidents_recorded=len(self._incidents),
+            resident_home=self._home,
+            offenders_held=_frozen(np.array(self._held, dtype=float).reshape(-1, 2)),
+            offender_pool=self._offender_pool,
         )
         return self._frozen

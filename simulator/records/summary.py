@@ -139,6 +139,21 @@ class OffencePlace(_Record):
     recorded_per_1000: float | None
 
 
+class Clearance(_Record):
+    """Offences of the window whose offender was arrested before the run ended.
+
+    ``rate`` is over recorded offences, as police clearance rates are; ``by_type``
+    likewise; ``by_agency`` counts the offences each agency cleared.
+    """
+
+    cleared: int
+    on_scene: int
+    later: int
+    rate: float | None
+    by_type: dict[str, float | None]
+    by_agency: dict[str, int]
+
+
 class Offences(_Record):
     """Offences that occurred inside the window, actual and recorded."""
 
@@ -150,13 +165,32 @@ class Offences(_Record):
     by_type: dict[str, OffenceType]
     by_district_type: dict[str, OffencePlace]
     dark_figure_share: float | None
+    clearance: Clearance
+
+
+class Offenders(_Record):
+    """The motivated offenders: how many, and how many held (custody or prison)."""
+
+    pool: int
+    held_mean: float | None  # over the days of the window
+    held_end: int | None
+    arrests_by_agency: dict[str, int]  # arrests inside the window: on scene and later
+
+
+class Victimisation(_Record):
+    """Offences against residents, per 1,000 residents a year, by the victim's home."""
+
+    per_1000: float
+    by_home_district_type: dict[str, float | None]
+    qpv_over_rest: float | None  # ratio of the rate in priority neighbourhoods to the rest
 
 
 class Summary(_Record):
     """The one-row summary of a run (``summary.json``).
 
-    ``offences``, ``dark_figure_share`` and ``victimised_share`` are None for a
-    scenario without crime, and then absent from the JSON.
+    ``offences``, ``dark_figure_share``, ``victimised_share``, ``offenders`` and
+    ``victimisation`` are None for a scenario without crime, and then absent from
+    the JSON.
     """
 
     scenario: str
@@ -178,6 +212,8 @@ class Summary(_Record):
     offences: Offences | None = None
     dark_figure_share: float | None = None
     victimised_share: float | None = None
+    offenders: Offenders | None = None
+    victimisation: Victimisation | None = None
     events: int
     runtime_s: float
 

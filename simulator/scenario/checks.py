@@ -306,6 +306,21 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                         f"{', '.join(agency_ids)} (or a kind: {', '.join(kinds)})"
                     ),
                 )
+            elif (
+                ref in s.agencies
+                and s.crime is not None
+                and incident_type in s.crime.types
+                and s.crime.types[incident_type].armed_only
+                and not s.capabilities(ref).armed
+            ):
+                yield (
+                    (*base, i),
+                    (
+                        f"'{ref}' may not take '{incident_type}': only armed crews attend it "
+                        f"(crime.types.{incident_type}.armed_only) and '{ref}' is not armed "
+                        "(powers.armed)"
+                    ),
+                )
             elif ref in s.agencies and not _enforces(s, ref, incident_type):
                 yield (
                     (*base, i),

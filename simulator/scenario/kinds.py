@@ -65,6 +65,11 @@ class Capabilities(_Frozen):
         "custody; others hand over to an agency that can.",
     )
     armed: bool = Field(False, description="Officers carry firearms.")
+    apprehend: bool = Field(
+        True,
+        description="May detain a person caught in the act until a judicial police "
+        "officer takes over (art. 73 of the code of criminal procedure: anyone may).",
+    )
     enforces: list[str] | Literal["all"] = Field(
         "all",
         description="Incident types (calls or offences) it may take, or `all`; a "
@@ -97,6 +102,9 @@ class CapabilityOverrides(_Frozen):
     )
     drug_markets: bool | None = Field(
         None, description="Its patrol presence suppresses drug markets."
+    )
+    apprehend: bool | None = Field(
+        None, description="May detain a person caught in the act (art. 73)."
     )
 
 

@@ -791,8 +791,11 @@ class CrimeTypeSpec(Frozen):
 
     label: str = Field("", description="Human-readable name.")
     rate_per_1000: NonNegFloat = Field(
-        description="Offences per 1,000 residents per year before guardianship (which lowers "
-        "the realised rate) and near-repeat (which raises burglary)."
+        description="Opportunities per 1,000 residents per year that motivated offenders "
+        "would turn into offences with no guardian about and nobody held: guardianship, "
+        "the risk offenders perceive and custody lower the realised rate, near repeats "
+        "raise burglary's (the defaults are calibrated so that the baseline's realised "
+        "rates match docs/calibration.md)."
     )
     target: TargetName = Field(description=f"Suitable targets: {describe(TARGETS)}.")
     victim: Literal["person", "household", "none"] = Field(
@@ -822,8 +825,44 @@ class CrimeTypeSpec(Frozen):
     on_scene_mean_min: PosFloat = Field(40.0, description="Mean time on scene, minutes.")
     follow_up_prob: Share = Field(0.5, description="Probability of a written follow-up.")
     follow_up_min: NonNegFloat = Field(60.0, description="Follow-up duration, minutes.")
-    arrest_prob: Share = Field(0.1, description="Probability of an arrest when a unit attends.")
+    arrest_prob: Share = Field(
+        0.5,
+        description="Probability that an offender still on scene when the first unit "
+        "arrives is arrested (some flee, some are not identified).",
+    )
+    stay_min: NonNegFloat = Field(
+        15.0,
+        description="Mean time the offender stays on scene after the offence begins, "
+        "minutes (exponential): a unit arriving sooner can catch them in the act.",
+    )
+    later_clearance_prob: Share = Field(
+        0.05,
+        description="Probability that an offence reported at once is cleared later "
+        "(a named suspect, witnesses, CCTV footage) by a judicial agency; it falls with "
+        "the reporting delay (later_clearance_delay_h).",
+    )
+    later_clearance_delay_h: PosFloat = Field(
+        24.0,
+        description="Time constant, hours, of the fall of later clearance with the delay "
+        "between the offence and its report.",
+    )
+    investigation_days: PosFloat = Field(
+        20.0, description="Mean time from the report to a later clearance, days."
+    )
+    prison_prob: Share = Field(
+        0.1,
+        description="Probability that an arrest leads to time off the streets beyond "
+        "custody (pre-trial detention or a prison sentence): incapacitation.",
+    )
+    prison_days: PosFloat = Field(
+        90.0, description="Mean time off the streets when it does, days (exponential)."
+    )
     near_repeat: bool = Field(False, description="Raises the risk around it for weeks.")
+    armed_only: bool = Field(
+        False,
+        description="Only crews of armed agencies (powers.armed) may attend: an unarmed "
+        "crew is never sent alone to it.",
+    )
 
     @field_validator("hourly_profile", mode="before")
     @classmethod
@@ -860,10 +899,16 @@ _NIGHT = [
 
 
 def _default_crime_types() -> dict[str, CrimeTypeSpec]:
+    # Rates are opportunity rates calibrated on the baseline's realised rates
+    # (docs/calibration.md). What happens after the offence (arrest_prob, stay_min,
+    # later_clearance_prob, prison_prob, prison_days) is an assumption, set so that
+    # clearance rates and the offenders held are of the order of French figures
+    # (recorded-offence clearance: assault about one half, burglary and theft under
+    # one in ten); issue 14 sources and calibrates them.
     return {
         "incivility": CrimeTypeSpec(
             label="Incivility, damage, public disorder",
-            rate_per_1000=70,
+            rate_per_1000=125,
             target="people",
             priority=3,
             report_prob=0.12,
@@ -874,11 +919,15 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
             on_scene_mean_min=20,
             follow_up_prob=0.2,
             follow_up_min=30,
-            arrest_prob=0.05,
+            arrest_prob=0.3,
+            stay_min=30,
+            later_clearance_prob=0.15,
+            prison_prob=0.03,
+            prison_days=60,
         ),
         "theft": CrimeTypeSpec(
             label="Theft without violence",
-            rate_per_1000=45,
+            rate_per_1000=100,
             target="visitors",
             priority=3,
             report_prob=0.35,
@@ -887,11 +936,15 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
             visibility=0.3,
             on_scene_mean_min=30,
             follow_up_prob=0.6,
-            arrest_prob=0.05,
+            arrest_prob=0.5,
+            stay_min=5,
+            later_clearance_prob=0.08,
+            prison_prob=0.12,
+            prison_days=120,
         ),
         "burglary": CrimeTypeSpec(
             label="Residential burglary",
-            rate_per_1000=9,
+            rate_per_1000=13,
             target="dwellings",
             victim="household",
             priority=2,
@@ -902,12 +955,16 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
             deterrence=0.8,
             on_scene_mean_min=45,
             follow_up_prob=0.8,
-            arrest_prob=0.03,
+            arrest_prob=0.7,
+            stay_min=20,
+            later_clearance_prob=0.1,
+            prison_prob=0.35,
+            prison_days=240,
             near_repeat=True,
         ),
         "assault": CrimeTypeSpec(
             label="Assault (coups et blessures volontaires)",
-            rate_per_1000=12,
+            rate_per_1000=35,
             target="night",
             hourly_profile=_NIGHT,
             priority=1,
@@ -917,11 +974,15 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
             visibility=0.6,
             on_scene_mean_min=50,
             follow_up_prob=0.7,
-            arrest_prob=0.2,
+            arrest_prob=0.7,
+            stay_min=15,
+            later_clearance_prob=0.6,
+            prison_prob=0.3,
+            prison_days=240,
         ),
         "drug_dealing": CrimeTypeSpec(
             label="Drug dealing",
-            rate_per_1000=8,
+            rate_per_1000=17,
             target="market",
             victim="none",
             priority=3,
@@ -932,11 +993,15 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
             deterrence=1.5,
             on_scene_mean_min=40,
             follow_up_prob=0.5,
-            arrest_prob=0.3,
+            arrest_prob=0.4,
+            stay_min=180,
+            later_clearance_prob=0.8,
+            prison_prob=0.35,
+            prison_days=300,
         ),
         "serious_violence": CrimeTypeSpec(
             label="Serious violence (shooting, armed assault)",
-            rate_per_1000=0.4,
+            rate_per_1000=0.32,
             target="market",
             hourly_profile=_NIGHT,
             priority=1,
@@ -948,7 +1013,12 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
             on_scene_mean_min=120,
             follow_up_prob=1.0,
             follow_up_min=180,
-            arrest_prob=0.3,
+            arrest_prob=0.7,
+            armed_only=True,
+            stay_min=10,
+            later_clearance_prob=0.5,
+            prison_prob=0.8,
+            prison_days=900,
         ),
     }
 
@@ -1071,12 +1141,74 @@ class CctvSpec(Frozen):
     )
 
 
+class OffenderSpec(Frozen):
+    """Motivated offenders: their careers and the risk they perceive.
+
+    The pool is the residents flagged as motivated offenders
+    (``citizens.offender_share``); each runs a criminal career and, when it ends
+    (desistance), another resident of the same routine begins one (onset). An
+    offender commits an offence where an opportunity arises within reach unless
+    the risk they perceive deters them (Nagin 2013: certainty, not severity):
+
+        P(commit) = exp(-deterrence[type] x (guardianship of the cell
+                    + area_weight x mean patrol presence within area_radius_cells
+                    + own_arrest x their recent arrests
+                    + others_arrest x recent arrests within reach of their home))
+    """
+
+    career_years: PosFloat = Field(
+        6.0,
+        description="Mean length of a criminal career, years (exponential). Assumption: "
+        "careers of persistent offenders last 5 to 10 years (Piquero, Farrington and "
+        "Blumstein 2003).",
+    )
+    propensity_shape: PosFloat = Field(
+        0.6,
+        description="Gamma shape of the spread of propensity between offenders (mean 1): "
+        "smaller concentrates offending in fewer offenders (Wolfgang, Figlio and Sellin "
+        "1972: 6 % of a cohort committed half of its offences). Assumption.",
+    )
+    area_radius_cells: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Offenders perceive patrol presence over the square of this many "
+        "cells around a target: place-based deterrence spreads to the surroundings "
+        "(diffusion of benefits).",
+    )
+    area_weight: NonNegFloat = Field(
+        40.0,
+        description="Weight of the mean patrol presence around a target in the perceived "
+        "risk (calibrated on the elasticity of crime to police numbers, "
+        "docs/calibration.md).",
+    )
+    own_arrest: NonNegFloat = Field(
+        0.5,
+        description="Perceived risk added by each of an offender's own recent arrests "
+        "(Anwar and Loughran 2011: an arrest raises the perceived chance of arrest). "
+        "Assumption.",
+    )
+    others_arrest: NonNegFloat = Field(
+        0.02,
+        description="Perceived risk added by each recent arrest within reach of the "
+        "offender's home (general deterrence). Assumption.",
+    )
+    memory_days: PosFloat = Field(
+        90.0, description="Time constant of the fading of arrests from memory, days."
+    )
+    custody_h: NonNegFloat = Field(
+        24.0,
+        description="Hours an arrested person is held in custody (garde a vue, art. 63 of "
+        "the code of criminal procedure: 24 hours, renewable once).",
+    )
+
+
 class CrimeSpec(Frozen):
     """Offences by routine activity theory, and how they become known."""
 
     types: dict[str, CrimeTypeSpec] = Field(default_factory=_default_crime_types, min_length=1)
     attractiveness_sigma: NonNegFloat = Field(
-        0.9,
+        1.1,
         description="Spread (lognormal sigma) of cell attractiveness to offenders; larger "
         "concentrates crime in fewer places.",
     )
@@ -1109,6 +1241,7 @@ class CrimeSpec(Frozen):
     )
     near_repeat: NearRepeatSpec = Field(default_factory=NearRepeatSpec)
     drug_markets: DrugMarketSpec = Field(default_factory=DrugMarketSpec)
+    offenders: OffenderSpec = Field(default_factory=OffenderSpec)
 
 
 # --------------------------------------------------------------------------- timeline

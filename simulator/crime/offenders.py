@@ -1,0 +1,227 @@
+"""Motivated offenders as arrays: careers, whereabouts, custody and what they have learnt.
+
+The pool has one slot per resident flagged as a motivated offender
+(``citizens.offender_share``). A slot holds one offender at a time: a career
+lasts an exponential time (``career_years``); when it ends (desistance), another
+resident begins one in the same slot (onset), drawn with the same routine
+weights as the first offenders. Careers, homes and propensities come from
+streams keyed by the slot and the career's number, never from the order of
+other draws: two runs of the same seed have the same offenders at the same
+places whatever the police do, which is what lets policy arms share their
+offenders (common random numbers).
+
+What the police change is held in the pool too: who is in custody or prison
+(``held_until_h``), and each offender's recent arrests, which raise the risk
+they perceive (Anwar and Loughran 2011). Arrests of others near an offender's
+home are kept on the territory's grid by the crime engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.scenario.schema import OffenderSpec
+from simulator.world.citizens import Population
+from simulator.world.registries import ROUTINES
+from simulator.world.territory import Territory
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+HOURS_PER_YEAR = 8760.0
+
+
+class OffenderPool:
+    """The motivated offenders of a run.
+
+    Args:
+        spec: The offenders block of the crime settings.
+        n_types: Number of offence types (columns of the propensities).
+        territory: Where they live.
+        population: The residents they are drawn from.
+        seed: The careers stream: every career draws from a child keyed by its slot
+            and its number.
+        reach_cells: How far from home an offender acts (cells, square).
+    """
+
+    def __init__(
+        self,
+        spec: OffenderSpec,
+        n_types: int,
+        territory: Territory,
+        population: Population,
+        seed: np.random.SeedSequence,
+        reach_cells: int,
+    ):
+        self.spec = spec
+        self._seed = seed
+        self._t = territory
+        self._n_types = n_types
+        self._reach = reach_cells if territory.kind != "point" else 0
+        weight = np.array([r.offender_weight for r in ROUTINES.values()])[population.pattern]
+        self._home_of_resident = population.home.astype(np.int64)
+        self._eligible_cum = np.cumsum(weight.astype(float))
+        self.resident: IntArray = np.flatnonzero(population.offender).astype(np.int64)
+        size = self.resident.size
+        self.size = size
+        rng = np.random.default_rng(seed)
+        years = spec.career_years
+        # A career under way at the start has an exponential remaining length too.
+        self.career_end_h: FloatArray = rng.exponential(years * HOURS_PER_YEAR, size)
+        self.propensity: FloatArray = self._propensities(rng, size)
+        self.generation: IntArray = np.zeros(size, dtype=np.int64)
+        self.home: IntArray = self._home_of_resident[self.resident]
+        self.held_until_h: FloatArray = np.zeros(size)
+        self._own: FloatArray = np.zeros(size)  # recent own arrests, decayed to _own_t
+        self._own_t: FloatArray = np.zeros(size)
+        self.offences: IntArray = np.zeros(size, dtype=np.int64)
+        self.arrests: IntArray = np.zeros(size, dtype=np.int64)
+        self.careers_begun = 0
+        self._index()
+
+    def _propensities(self, rng: np.random.Generator, count: int) -> FloatArray:
+        """Propensity by type: a personal level (gamma, mean 1) times a type mix (mean 1)."""
+        shape = self.spec.propensity_shape
+        level = rng.gamma(shape, 1.0 / shape, size=(count, 1))
+        mix = rng.gamma(2.0, 0.5, size=(count, self._n_types))
+        out: FloatArray = level * mix
+        return out
+
+    def reconfigure(self, spec: OffenderSpec, reach_cells: int) -> None:
+        """New settings (a policy change): careers begun from now follow them."""
+        self.spec = spec
+        self._reach = reach_cells if self._t.kind != "point" else 0
+
+    def offender_id(self, slot: IntArray) -> IntArray:
+        """Identifier of the offender now in each slot (unique over the run's careers)."""
+        ids: IntArray = slot + self.size * self.generation[slot]
+        return ids
+
+    def slot_of(self, offender_id: int) -> int | None:
+        """The slot of an offender, or ``None`` once their career is over."""
+        if offender_id < 0 or self.size == 0:
+            return None
+        slot = offender_id % self.size
+        return slot if offender_id // self.size == self.generation[slot] else None
+
+    # ----------------------------------------------------------------- careers
+
+    def advance(self, now_h: float) -> int:
+        """End the careers due by ``now_h`` and begin their successors; how many ended."""
+        ended = np.flatnonzero(self.career_end_h <= now_h)
+        for slot in ended.tolist():
+            while self.career_end_h[slot] <= now_h:
+                self._new_career(slot, float(self.career_end_h[slot]))
+        if ended.size:
+            self._index()
+        return int(ended.size)
+
+    def _new_career(self, slot: int, start_h: float) -> None:
+        self.generation[slot] += 1
+        child = np.random.SeedSequence(
+            self._seed.entropy, spawn_key=(*self._seed.spawn_key, slot, int(self.generation[slot]))
+        )
+        rng = np.random.default_rng(child)
+        u = rng.random()
+        total = self._eligible_cum[-1]
+        resident = min(
+            int(np.searchsorted(self._eligible_cum, u * total, side="right")),
+            self._eligible_cum.size - 1,
+        )
+        self.resident[slot] = resident
+        self.home[slot] = self._home_of_resident[resident]
+        self.career_end_h[slot] = start_h + rng.exponential(self.spec.career_years * HOURS_PER_YEAR)
+        self.propensity[slot] = self._propensities(rng, 1)[0]
+        self.held_until_h[slot] = 0.0
+        self._own[slot] = 0.0
+        self._own_t[slot] = start_h
+        self.careers_begun += 1
+
+    def _index(self) -> None:
+        """Offenders sorted by home, with running sums of propensity by type."""
+        n = self._t.n_cells
+        self._order = np.argsort(self.home, kind="stable")
+        sorted_home = self.home[self._order]
+        self._cell_start = np.searchsorted(sorted_home, np.arange(n + 1)).astype(np.int64)
+        self._weight = np.zeros((self._n_types, n))
+        for k in range(self._n_types):
+            self._weight[k] = np.bincount(self.home, weights=self.propensity[:, k], minlength=n)
+        self._cum = np.cumsum(self.propensity[self._order], axis=0).T.copy()  # types x pool
+        self._weight_cum = np.cumsum(self._weight, axis=1)
+
+    # ----------------------------------------------------------------- choices
+
+    def pick(
+        self, types: IntArray, cells: IntArray, u_cell: FloatArray, u_who: FloatArray
+    ) -> IntArray:
+        """The offender who meets each opportunity (type, cell), by two uniforms each.
+
+        An offender within reach (home in the square of ``reach_cells`` around the
+        cell) is chosen with a chance proportional to their propensity for the type;
+        if nobody lives within reach, anyone in the pool may come. Whether they are
+        free to act is not looked at here: the opportunity belongs to them either way,
+        so that arms share it (an offender in custody lets it pass).
+
+        Returns:
+            The slot of each, or -1 where the pool has no propensity for the type.
+        """
+        m = types.size
+        out = np.full(m, -1, dtype=np.int64)
+        if m == 0 or self.size == 0:
+            return out
+        t, r = self._t, self._reach
+        cj, ci = np.divmod(cells, t.nx)
+        offsets = np.arange(-r, r + 1)
+        dj = np.repeat(offsets, offsets.size)
+        di = np.tile(offsets, offsets.size)
+        jj = cj[:, None] + dj[None, :]
+        ii = ci[:, None] + di[None, :]
+        inside = (jj >= 0) & (jj < t.ny) & (ii >= 0) & (ii < t.nx)
+        box = np.where(inside, jj * t.nx + ii, 0)
+        w = np.where(inside, self._weight[types[:, None], box], 0.0)
+        running = np.cumsum(w, axis=1)
+        total = running[:, -1]
+        col = np.minimum((running < (u_cell * total)[:, None]).sum(axis=1), box.shape[1] - 1)
+        home = box[np.arange(m), col]
+        far = total <= 0  # nobody within reach: anyone may come
+        if far.any():
+            wc = self._weight_cum[types[far]]
+            x = u_cell[far] * wc[:, -1]
+            home[far] = np.minimum((wc < x[:, None]).sum(axis=1), t.n_cells - 1)
+        for k in np.unique(types).tolist():
+            sel = np.flatnonzero(types == k)
+            cell = home[sel]
+            start, stop = self._cell_start[cell], self._cell_start[cell + 1]
+            cum = self._cum[k]
+            below = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
+            x = below + u_who[sel] * self._weight[k, cell]
+            j = np.searchsorted(cum, x, side="right")
+            j = np.clip(j, start, np.maximum(stop - 1, start))
+            ok = (stop > start) & (self._weight[k, cell] > 0)
+            out[sel[ok]] = self._order[j[ok]]
+        return out
+
+    def free(self, slots: IntArray, now_h: float) -> NDArray[np.bool_]:
+        """Whether each offender is out of custody and prison at ``now_h``."""
+        ok: NDArray[np.bool_] = self.held_until_h[slots] <= now_h
+        return ok
+
+    def own_risk(self, slots: IntArray, now_h: float) -> FloatArray:
+        """Each offender's recent arrests, faded with time (``memory_days``)."""
+        fade = np.exp(-(now_h - self._own_t[slots]) / (self.spec.memory_days * 24.0))
+        risk: FloatArray = self._own[slots] * fade
+        return risk
+
+    # ----------------------------------------------------------------- custody
+
+    def arrested(self, slot: int, now_h: float, held_h: float) -> None:
+        """The offender in ``slot`` was arrested now and is held for ``held_h`` hours."""
+        memory = self.spec.memory_days * 24.0
+        self._own[slot] = self._own[slot] * np.exp(-(now_h - self._own_t[slot]) / memory) + 1.0
+        self._own_t[slot] = now_h
+        self.held_until_h[slot] = max(float(self.held_until_h[slot]), now_h + held_h)
+        self.arrests[slot] += 1
+
+    def held(self, now_h: float) -> int:
+        """How many offenders are in custody or prison at ``now_h``."""
+        return int((self.held_until_h > now_h).sum())

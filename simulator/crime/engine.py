@@ -1,31 +1,36 @@
-"""The crime engine: offences by routine activity theory, and how they become known.
+"""The crime engine: opportunities by routine activity theory, offenders' choices, arrests.
 
-Each hour, for each offence type, the expected number of offences in a cell is
+Each hour, opportunities arise in each cell for each offence type at the rate
 
-    rate0[type, hour of week, cell] x exp(-deterrence[type] x G[cell]) (+ displacement)
+    rate0[type, hour of week, cell]
 
-* ``rate0`` is computed once per run: suitable targets present (the layer of
-  the activity model that the type's target names, see
-  :data:`simulator.world.registries.TARGETS`: people, visitors, empty
-  dwellings, night venues) x motivated offenders within reach
-  x the cell's attractiveness (lognormal, heavy-tailed, so that a few places
-  concentrate most offences) x the type's hour-of-day profile, scaled to the
-  type's ``rate_per_1000``. Drug dealing and serious violence follow the
-  activity of drug markets instead.
-* ``G`` is guardianship: the presence of each agency in the cell (hours in the
-  last hour, with residual deterrence that decays after the patrol leaves,
-  Koper 1995), CCTV coverage watched by operators, and citizen-watch members
-  among the residents, each with its own strength.
-* A share of what guardianship deters happens in the eight neighbouring cells
-  instead (displacement), and a burglary raises the risk in and around its
-  cell for weeks (near-repeat victimisation, Johnson and Bowers 2004).
+computed once per run: suitable targets present (the layer of the activity
+model that the type's target names, see :data:`simulator.world.registries.TARGETS`:
+people, visitors, empty dwellings, night venues) x motivated offenders within
+reach x the cell's attractiveness (lognormal, heavy-tailed, so that a few places
+concentrate most offences) x the type's hour-of-day profile, scaled to the
+type's ``rate_per_1000``. No policy enters it, and its draws come from a stream
+of their own, so that arms of an experiment face the same opportunities. Drug
+markets and near repeats (a burglary raises the risk around it for weeks,
+Johnson and Bowers 2004) add opportunities that the run's history made.
 
-An offence becomes known if a guardian in the cell sees it (detection on view:
-patrol presence that hour and CCTV, scaled by the type's visibility), or else
-if the victim or a witness reports it (probability by type, raised by trust and
-citizen watch); the rest stays in the dark figure. Known offences that call for
-a unit go to dispatch through the model's one door; the others are recorded
-as complaints at the station.
+Each opportunity belongs to an offender within reach (:mod:`simulator.crime.offenders`).
+One in custody or prison lets it pass (incapacitation); a free one commits the
+offence with the chance exp(-deterrence x perceived risk): guardians in the cell
+(patrols, with residual deterrence after they leave, Koper 1995; CCTV watched
+by operators; citizen-watch members), the patrol presence around it (diffusion
+of benefits), and recent arrests of the offender and near their home. A
+deterred offender may look next door, where the risk may deter them too
+(displacement).
+
+An offence becomes known if a guardian in the cell sees it (detection on view),
+or else if the victim or a witness reports it (probability by type, raised by
+trust and citizen watch); the rest stays in the dark figure. Known offences that
+call for a unit go to dispatch through the model's one door, the others are
+recorded as complaints at the station. The first unit on scene arrests an
+offender still there (the life cycle tells :meth:`CrimeEngine.arrested`); a
+recorded offence may be cleared later by investigation. An arrest means custody
+and, by type, prison.
 """
 
 from __future__ import annotations
@@ -54,10 +59,6 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 HOURS_PER_YEAR = 8760.0
 _ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
-# Patrol guardianship x deterrence below this changes a rate by less than a part in
-# a billion: the cell counts as unpatrolled (residual deterrence decays by e each
-# hour, so a cell leaves the patrolled set about a day after the patrol left).
-_NEGLIGIBLE_EXPONENT = 1e-9
 # Near-repeat risk below this (offences per hour in a cell) is dropped: it would
 # take a million years to make one offence.
 _NEGLIGIBLE_RATE = 1e-10

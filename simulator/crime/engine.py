@@ -708,22 +708,24 @@ class CrimeEngine:
             + spec.others_arrest * (self._arrests_near[pool.home[slot0]])
         )
         delta = self._deterrence[rows]
-        chance = np.exp(-delta * (self._guardianship(cells, patrol, hour) + personal))
+        share = self.spec.displacement_share
+        inside = self._inside[cells]
+        looks = np.flatnonzero(free & (inside > 0)) if share > 0 else np.empty(0, np.int64)
+        k_in = inside[looks]
+        neighbours = self._compact[cells[looks]]
+        valid = np.arange(neighbours.shape[1])[None, :] < k_in[:, None]
+        nb = np.where(valid, neighbours, cells[looks, None])
+        guard = self._guardianship(np.concatenate([cells, nb.ravel()]), patrol, hour)
+        m = cells.size
+        chance = np.exp(-delta * (guard[:m] + personal))
         chance[~free] = 0.0
         commit = u[:, _U["commit"]] < chance
         where = cells.copy()
         expected = self._expected.reshape(-1)
         np.add.at(expected, rows * n + cells, chance)
-        share = self.spec.displacement_share
-        inside = self._inside[cells]
-        looks = np.flatnonzero(free & (inside > 0)) if share > 0 else np.empty(0, np.int64)
         if looks.size:
-            k_in = inside[looks]
-            neighbours = self._compact[cells[looks]]
-            valid = np.arange(neighbours.shape[1])[None, :] < k_in[:, None]
-            nb = np.where(valid, neighbours, cells[looks, None])
-            guard = self._guardianship(nb.ravel(), patrol, hour).reshape(nb.shape)
-            chance_next = np.exp(-delta[looks, None] * (guard + personal[looks, None]))
+            guard_next = guard[m:].reshape(nb.shape)
+            chance_next = np.exp(-delta[looks, None] * (guard_next + personal[looks, None]))
             moved = (1.0 - chance[looks]) * share / k_in
             np.add.at(
                 expected,

@@ -77,6 +77,7 @@ class OffenderPool:
         self.offences: IntArray = np.zeros(size, dtype=np.int64)
         self.arrests: IntArray = np.zeros(size, dtype=np.int64)
         self.careers_begun = 0
+        self._box_reach = -1  # reach the boxes of cells within reach were made for
         self._index()
 
     def _propensities(self, rng: np.random.Generator, count: int) -> FloatArray:
@@ -90,7 +91,10 @@ class OffenderPool:
     def reconfigure(self, spec: OffenderSpec, reach_cells: int) -> None:
         """New settings (a policy change): careers begun from now follow them."""
         self.spec = spec
-        self._reach = reach_cells if self._t.kind != "point" else 0
+        reach = reach_cells if self._t.kind != "point" else 0
+        if reach != self._reach:
+            self._reach = reach
+            self._index()
 
     def offender_id(self, slot: IntArray) -> IntArray:
         """Identifier of the offender now in each slot (unique over the run's careers)."""
@@ -137,17 +141,42 @@ class OffenderPool:
         self._own_t[slot] = start_h
         self.careers_begun += 1
 
+    def _boxes(self) -> IntArray:
+        """The cells within reach of each cell (row), padded with ``n_cells`` off the grid."""
+        t, r = self._t, self._reach
+        n = t.n_cells
+        cj, ci = np.divmod(np.arange(n, dtype=np.int64), t.nx)
+        offsets = np.arange(-r, r + 1)
+        jj = cj[:, None] + np.repeat(offsets, offsets.size)[None, :]
+        ii = ci[:, None] + np.tile(offsets, offsets.size)[None, :]
+        inside = (jj >= 0) & (jj < t.ny) & (ii >= 0) & (ii < t.nx)
+        box: IntArray = np.where(inside, jj * t.nx + ii, n)
+        return box
+
     def _index(self) -> None:
-        """Offenders sorted by home, with running sums of propensity by type."""
+        """Offenders sorted by home, with running sums of propensity by type.
+
+        The running sums of all types are laid end to end, each shifted by the
+        totals of the types before it, so that one sorted search serves every type.
+        """
         n = self._t.n_cells
+        if self._box_reach != self._reach:
+            self._box = self._boxes()
+            self._box_reach = self._reach
         self._order = np.argsort(self.home, kind="stable")
         sorted_home = self.home[self._order]
         self._cell_start = np.searchsorted(sorted_home, np.arange(n + 1)).astype(np.int64)
-        self._weight = np.zeros((self._n_types, n))
+        # One column more than cells, always 0: where a padded box entry points.
+        self._weight = np.zeros((self._n_types, n + 1))
         for k in range(self._n_types):
-            self._weight[k] = np.bincount(self.home, weights=self.propensity[:, k], minlength=n)
-        self._cum = np.cumsum(self.propensity[self._order], axis=0).T.copy()  # types x pool
-        self._weight_cum = np.cumsum(self._weight, axis=1)
+            self._weight[k, :n] = np.bincount(
+                self.home, weights=self.propensity[:, k], minlength=n
+            )
+        cum = np.cumsum(self.propensity[self._order], axis=0).T  # types x pool
+        totals = cum[:, -1] if self.size else np.zeros(self._n_types)
+        self._shift = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
+        self._cum_flat = (cum + self._shift[:, None]).ravel()
+        self._weight_cum = np.cumsum(self._weight[:, :n], axis=1)
 
     # ----------------------------------------------------------------- choices
 
@@ -169,17 +198,9 @@ class OffenderPool:
         out = np.full(m, -1, dtype=np.int64)
         if m == 0 or self.size == 0:
             return out
-        t, r = self._t, self._reach
-        cj, ci = np.divmod(cells, t.nx)
-        offsets = np.arange(-r, r + 1)
-        dj = np.repeat(offsets, offsets.size)
-        di = np.tile(offsets, offsets.size)
-        jj = cj[:, None] + dj[None, :]
-        ii = ci[:, None] + di[None, :]
-        inside = (jj >= 0) & (jj < t.ny) & (ii >= 0) & (ii < t.nx)
-        box = np.where(inside, jj * t.nx + ii, 0)
-        w = np.where(inside, self._weight[types[:, None], box], 0.0)
-        running = np.cumsum(w, axis=1)
+        n = self._t.n_cells
+        box = self._box[cells]
+        running = np.cumsum(self._weight[types[:, None], box], axis=1)
         total = running[:, -1]
         col = np.minimum((running < (u_cell * total)[:, None]).sum(axis=1), box.shape[1] - 1)
         home = box[np.arange(m), col]
@@ -187,18 +208,16 @@ class OffenderPool:
         if far.any():
             wc = self._weight_cum[types[far]]
             x = u_cell[far] * wc[:, -1]
-            home[far] = np.minimum((wc < x[:, None]).sum(axis=1), t.n_cells - 1)
-        for k in np.unique(types).tolist():
-            sel = np.flatnonzero(types == k)
-            cell = home[sel]
-            start, stop = self._cell_start[cell], self._cell_start[cell + 1]
-            cum = self._cum[k]
-            below = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
-            x = below + u_who[sel] * self._weight[k, cell]
-            j = np.searchsorted(cum, x, side="right")
-            j = np.clip(j, start, np.maximum(stop - 1, start))
-            ok = (stop > start) & (self._weight[k, cell] > 0)
-            out[sel[ok]] = self._order[j[ok]]
+            home[far] = np.minimum((wc < x[:, None]).sum(axis=1), n - 1)
+        start, stop = self._cell_start[home], self._cell_start[home + 1]
+        weight = self._weight[types, home]
+        row = types * self.size
+        below = np.where(start > 0, self._cum_flat[row + np.maximum(start - 1, 0)], 0.0)
+        below = np.where(start > 0, below, self._shift[types])
+        j = np.searchsorted(self._cum_flat, below + u_who * weight, side="right") - row
+        j = np.clip(j, start, np.maximum(stop - 1, start))
+        ok = (stop > start) & (weight > 0)
+        out[ok] = self._order[j[ok]]
         return out
 
     def free(self, slots: IntArray, now_h: float) -> NDArray[np.bool_]:

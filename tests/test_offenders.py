@@ -55,7 +55,10 @@ def test_careers_end_at_the_rate_their_length_gives_and_the_pool_keeps_its_size(
     # day may end several careers of one slot, counted once by advance(), so count
     # the careers begun instead.
     expected = size * years / 0.5
-    assert abs(pool.careers_begun - expected) < 4 * np.sqrt(expected), (pool.careers_begun, expected)
+    assert abs(pool.careers_begun - expected) < 4 * np.sqrt(expected), (
+        pool.careers_begun,
+        expected,
+    )
     assert ended <= pool.careers_begun
     assert pool.size == size == pool.home.size
     assert town.territory.land[pool.home].all()

@@ -63,6 +63,8 @@ _ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
 # take a million years to make one offence.
 _NEGLIGIBLE_RATE = 1e-10
 # The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate
+# The stop that counts as its own length when presence saturates (Koper's optimum).
+_REFERENCE_STOP_H = 0.25
 # Uniforms of the crime stream set aside for each hour's history-made opportunities:
 # far more than an hour ever draws (24 per opportunity).
 _HISTORY_STRIDE = 1 << 24
@@ -383,6 +385,11 @@ class CrimeEngine:
             [a.capabilities.guardianship * a.mode.presence for a in agencies]
         )
         self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
+        self._saturation_h = spec.deterrence_saturation_min / 60.0
+        if self._saturation_h > 0:
+            self._saturation_scale = _REFERENCE_STOP_H / -np.expm1(
+                -_REFERENCE_STOP_H / self._saturation_h
+            )
         coverage = cctv_coverage(territory, cctv)
         cameras = coverage.sum()
         seats = cctv.operators * cctv.cameras_per_operator
@@ -423,6 +430,7 @@ class CrimeEngine:
             "market_enforcers": self._market_enforcers,
             "strength": self._agency_strength,
             "decay": self._decay,
+            "saturation_h": self._saturation_h,
             "cctv_effective": self.cctv_effective,  # the watch's part depends on who joined
             "nr_decay": self._nr_decay,
             "market_rate": self._market_rate,
@@ -492,7 +500,7 @@ class CrimeEngine:
             np.subtract(presence_hours, self._last_presence, out=self._presence_hour)
             self._last_presence[:] = presence_hours
             self._effective *= self._decay
-            self._effective += self._presence_hour
+            self._effective += self._saturated(self._presence_hour)
             self._presence_day += self._presence_hour.sum(axis=0)
             self._touched_last = np.flatnonzero(self._presence_hour)
             return
@@ -504,10 +512,23 @@ class CrimeEngine:
         hour_flat[touched] = added
         last_flat[touched] = now
         self._effective *= self._decay
-        self._effective.reshape(-1)[touched] += added
+        self._effective.reshape(-1)[touched] += self._saturated(added)
         cells = np.unique(touched % self._t.n_cells)
         self._presence_day[cells] += self._presence_hour[:, cells].sum(axis=0)
         self._touched_last = touched
+
+    def _saturated(self, hours: FloatArray) -> FloatArray:
+        """What an hour's presence adds to deterrence: diminishing returns past a stop.
+
+        kappa x (1 - exp(-hours / tau)), with kappa such that a stop of the
+        reference length (15 minutes) counts as its length: shorter stops count
+        for less than their length, longer ones barely more (Koper 1995).
+        """
+        tau = self._saturation_h
+        if tau <= 0:
+            return hours
+        out: FloatArray = self._saturation_scale * -np.expm1(-hours / tau)
+        return out
 
     def market_activity(self) -> dict[int, float]:
         """Current intensity of each drug-market cell."""

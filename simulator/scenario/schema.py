@@ -908,7 +908,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
     return {
         "incivility": CrimeTypeSpec(
             label="Incivility, damage, public disorder",
-            rate_per_1000=125,
+            rate_per_1000=140,
             target="people",
             priority=3,
             report_prob=0.12,
@@ -927,7 +927,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "theft": CrimeTypeSpec(
             label="Theft without violence",
-            rate_per_1000=100,
+            rate_per_1000=112,
             target="visitors",
             priority=3,
             report_prob=0.35,
@@ -944,7 +944,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "burglary": CrimeTypeSpec(
             label="Residential burglary",
-            rate_per_1000=13,
+            rate_per_1000=14.5,
             target="dwellings",
             victim="household",
             priority=2,
@@ -964,7 +964,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "assault": CrimeTypeSpec(
             label="Assault (coups et blessures volontaires)",
-            rate_per_1000=35,
+            rate_per_1000=39,
             target="night",
             hourly_profile=_NIGHT,
             priority=1,
@@ -982,7 +982,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "drug_dealing": CrimeTypeSpec(
             label="Drug dealing",
-            rate_per_1000=17,
+            rate_per_1000=18.5,
             target="market",
             victim="none",
             priority=3,
@@ -1001,7 +1001,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "serious_violence": CrimeTypeSpec(
             label="Serious violence (shooting, armed assault)",
-            rate_per_1000=0.32,
+            rate_per_1000=0.36,
             target="market",
             hourly_profile=_NIGHT,
             priority=1,
@@ -1177,7 +1177,7 @@ class OffenderSpec(Frozen):
         "(diffusion of benefits).",
     )
     area_weight: NonNegFloat = Field(
-        40.0,
+        70.0,
         description="Weight of the mean patrol presence around a target in the perceived "
         "risk (calibrated on the elasticity of crime to police numbers, "
         "docs/calibration.md).",
@@ -1233,6 +1233,14 @@ class CrimeSpec(Frozen):
         1.0,
         description="Time constant of the residual deterrence after a patrol leaves, hours "
         "(Koper 1995).",
+    )
+    deterrence_saturation_min: NonNegFloat = Field(
+        8.0,
+        description="Presence in a cell deters with diminishing returns: an hour's "
+        "presence of L minutes counts as 15 x (1 - exp(-L / this)) / (1 - exp(-15 / "
+        "this)) minutes, so that residual deterrence grows with the length of a stop up "
+        "to about 10-15 minutes and then flattens (Koper 1995); 0: presence counts as "
+        "its length.",
     )
     displacement_share: Share = Field(
         0.3,

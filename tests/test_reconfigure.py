@@ -50,6 +50,8 @@ def _base() -> Scenario:
         competences={
             **{t: ["state_police"] for t in CALLS},
             **{t: ["state_police", "municipal"] for t in OFFENCES},
+            # Only armed crews attend serious violence; the municipal police may be disarmed.
+            "serious_violence": ["state_police"],
         },
     )
 

@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator.agencies.units import Unit
+from simulator.agencies.units import Unit, positions
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.registry import POLICIES
 from simulator.records.incidents import Incident
@@ -73,12 +73,7 @@ class FreeUnits:
         targets): a policy should ask about the units it considers, in a fixed order.
         """
         now = self._now
-        xs: list[float] = []
-        ys: list[float] = []
-        for unit in units:
-            x, y = unit.position(now)
-            xs.append(x)
-            ys.append(y)
+        xs, ys = positions(units, now)
         inc = self.incident
         dist = np.hypot(np.array(xs) - inc.x_m, np.array(ys) - inc.y_m)
         hour = int(now) % 24

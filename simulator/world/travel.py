@@ -52,7 +52,8 @@ class CircuityTravel:
         speeds = np.asarray(kmh, dtype=float) * 1000.0
         self._speed = speeds[:, None] * congestion[None, :]
         patrol = spec.patrol_speed_kmh if mode.patrol_speed_kmh is None else mode.patrol_speed_kmh
-        self._patrol = patrol * 1000.0 * congestion
+        # Python floats: a patrol leg asks for one speed, and a list is cheaper to index.
+        self._patrol: list[float] = (patrol * 1000.0 * congestion).tolist()
         turnout = spec.turnout_min if mode.turnout_min is None else mode.turnout_min
         self._turnout_h = turnout / 60.0
 
@@ -67,7 +68,7 @@ class CircuityTravel:
 
     def patrol_h(self, distance_m: float, hour: int) -> float:
         """Hours of cruising at patrol speed."""
-        speed = float(self._patrol[hour % 24])
+        speed = self._patrol[hour % 24]
         return float("inf") if speed <= 0 else self._circuity * distance_m / speed
 
 

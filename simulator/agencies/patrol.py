@@ -71,6 +71,9 @@ class WeightedPatrol:
 
     def next_cell(self, current_cell: int) -> int | None:
         """A fresh target, different from the current cell when possible."""
+        buffer = self._buffer
+        if buffer and buffer[-1] != current_cell:  # the usual case, without the loop
+            return buffer.pop()
         for _ in range(4):
             if not self._buffer:
                 draws = self._rng.choice(self._cells, size=_BATCH, p=self._p)
@@ -245,7 +248,8 @@ class PresenceLog:
         """
         if self._pending:
             self._apply()
-        touched = np.unique(np.array(self._touched, dtype=np.int64))
+        # A set of a hundred ints sorts faster than np.unique builds and sorts an array.
+        touched = np.array(sorted(set(self._touched)), dtype=np.int64)
         self._touched.clear()
         self._applied = 0
         return touched

@@ -51,6 +51,8 @@ class CircuityTravel:
         kmh = spec.speed_kmh if mode.speed_kmh is None else mode.speed_kmh
         speeds = np.asarray(kmh, dtype=float) * 1000.0
         self._speed = speeds[:, None] * congestion[None, :]
+        # The same speeds as Python floats: dispatch reads one for each call.
+        self._speed_rows: list[list[float]] = self._speed.tolist()
         patrol = spec.patrol_speed_kmh if mode.patrol_speed_kmh is None else mode.patrol_speed_kmh
         # Python floats: a patrol leg asks for one speed, and a list is cheaper to index.
         self._patrol: list[float] = (patrol * 1000.0 * congestion).tolist()
@@ -59,8 +61,8 @@ class CircuityTravel:
 
     def response_h(self, distance_m: FloatArray, hour: int, priority: int) -> FloatArray:
         """Hours from dispatch to arrival: turnout plus driving."""
-        row = min(priority, self._speed.shape[0]) - 1
-        speed = self._speed[row, hour % 24]
+        rows = self._speed_rows
+        speed = rows[min(priority, len(rows)) - 1][hour % 24]
         if speed <= 0:
             return np.full_like(distance_m, np.inf, dtype=float)
         times: FloatArray = self._turnout_h + self._circuity * distance_m / speed

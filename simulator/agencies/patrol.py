@@ -71,6 +71,9 @@ class WeightedPatrol:
 
     def next_cell(self, current_cell: int) -> int | None:
         """A fresh target, different from the current cell when possible."""
+        buffer = self._buffer
+        if buffer and buffer[-1] != current_cell:  # the usual case, without the loop
+            return buffer.pop()
         for _ in range(4):
             if not self._buffer:
                 draws = self._rng.choice(self._cells, size=_BATCH, p=self._p)
@@ -203,17 +206,39 @@ class PresenceLog:
     """
 
     def __init__(self, n_agencies: int, n_cells: int):
-        self.hours = np.zeros((n_agencies, n_cells))
-        self._flat = self.hours.reshape(-1)  # a view: one index instead of two per add
+        self._hours = np.zeros((n_agencies, n_cells))
+        self._flat = self._hours.reshape(-1)  # a view: one index instead of two per add
         self._n_cells = n_cells
         self._touched: list[int] = []  # flat (agency, cell) entries added to since last taken
+        # Additions not yet in ``_hours``: the last ones of ``_touched``, from
+        # ``_applied`` on, with these durations. Units add thousands of short stays
+        # an hour; one ``np.add.at`` then costs less than as many scalar updates.
+        self._pending: list[float] = []
+        self._applied = 0
+
+    @property
+    def hours(self) -> FloatArray:
+        """Hours of presence so far, by agency then cell (read-only for callers)."""
+        if self._pending:
+            self._apply()
+        return self._hours
+
+    def _apply(self) -> None:
+        # ufunc.at adds in the order given, one entry after the other: the same
+        # sums, to the last bit, as adding each stay when it was recorded.
+        np.add.at(
+            self._flat,
+            np.array(self._touched[self._applied :], dtype=np.int64),
+            np.array(self._pending),
+        )
+        self._pending.clear()
+        self._applied = len(self._touched)
 
     def add(self, agency: int, cell: int, start_h: float, end_h: float) -> None:
         """Record presence over [start_h, end_h)."""
         if end_h > start_h:
-            flat = agency * self._n_cells + cell
-            self._flat[flat] += end_h - start_h
-            self._touched.append(flat)
+            self._touched.append(agency * self._n_cells + cell)
+            self._pending.append(end_h - start_h)
 
     def take_touched(self) -> IntArray:
         """The flat indices into ``hours`` added to since the last call, sorted, once each.
@@ -221,8 +246,12 @@ class PresenceLog:
         Readers that follow the log hour by hour (the crime engine) then look only
         at what changed, not at every agency and cell.
         """
-        touched = np.unique(np.array(self._touched, dtype=np.int64))
+        if self._pending:
+            self._apply()
+        # A set of a hundred ints sorts faster than np.unique builds and sorts an array.
+        touched = np.array(sorted(set(self._touched)), dtype=np.int64)
         self._touched.clear()
+        self._applied = 0
         return touched
 
     def snapshot(self) -> FloatArray:

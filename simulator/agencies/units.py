@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -179,11 +180,53 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def advance_patrol(self, until: float) -> None:
         """Play the patrol legs completed by ``until`` (lazily, without events)."""
-        if self.state is not UnitState.AVAILABLE:
-            return
-        while self._leg_end <= until:
-            self._finish_leg(self._leg_end)
-            self._start_leg(self._leg_end)
+        if self.state is UnitState.AVAILABLE and self._leg_end <= until:
+            self._play_legs(until)
+
+    def _play_legs(self, until: float) -> None:
+        """Finish the current leg and start the next ones, as long as they end by ``until``.
+
+        The same steps as :meth:`_finish_leg` then :meth:`_start_leg`, leg after leg,
+        with the unit's state held in local variables and written back once: an idle
+        unit plays several legs an hour, and this loop is most of a patrol's cost.
+        """
+        patrol = self._patrol
+        next_cell = patrol.next_cell
+        dwell = patrol.dwell_h
+        patrol_h = self._travel.patrol_h
+        add = self._presence.add
+        agency = self.agency.index
+        xs = self._xs
+        ys = self._ys
+        hypot = math.hypot
+        cell = self._leg_cell
+        x = self._leg_x
+        y = self._leg_y
+        arrive = self._leg_arrive
+        end = self._leg_end
+        while True:
+            # The leg to ``cell`` is over: the unit dwelt there from ``arrive``.
+            add(agency, cell, arrive, end)
+            target = next_cell(cell)
+            if target is None:
+                target = cell
+            tx = xs[target]
+            ty = ys[target]
+            start = end
+            arrive = start + patrol_h(hypot(tx - x, ty - y), int(start) % 24)
+            end = max(arrive + dwell, start + MIN_LEG_H)
+            if end > until:
+                break
+            cell, x, y = target, tx, ty
+        self.cell = cell
+        self.x = x
+        self.y = y
+        self._leg_start = start
+        self._leg_cell = target
+        self._leg_x = tx
+        self._leg_y = ty
+        self._leg_arrive = arrive
+        self._leg_end = end
 
     def _finish_leg(self, at: float) -> None:
         cell = self._leg_cell
@@ -218,7 +261,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if self.state is not UnitState.AVAILABLE:
             return self.x, self.y
         if self._leg_end <= now:
-            self.advance_patrol(now)
+            self._play_legs(now)
         # What where() returns, inlined: the dispatcher asks this of every idle unit.
         if now < self._leg_arrive:
             share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
@@ -340,3 +383,35 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """Write the current state's interval up to now (end of the run)."""
         self._leave()
         self._set_state(self.state)
+
+
+def positions(units: Sequence[Unit], now: float) -> tuple[list[float], list[float]]:
+    """Where each of ``units`` is at ``now``: :meth:`Unit.position` of each, in order.
+
+    The nearest-unit search asks this of every free unit of an agency for each
+    call; one loop here saves a method call per unit. Idle units play their
+    patrol legs up to ``now`` one after the other, in the order given, so the
+    patrol targets are drawn in the same order as unit by unit.
+    """
+    available = UnitState.AVAILABLE
+    xs: list[float] = []
+    ys: list[float] = []
+    for unit in units:
+        if unit.state is available:
+            if unit._leg_end <= now:
+                unit._play_legs(now)
+            arrive = unit._leg_arrive
+            if now < arrive:
+                start = unit._leg_start
+                share = (now - start) / (arrive - start)
+                x = unit.x
+                y = unit.y
+                xs.append(x + (unit._leg_x - x) * share)
+                ys.append(y + (unit._leg_y - y) * share)
+            else:
+                xs.append(unit._leg_x)
+                ys.append(unit._leg_y)
+        else:
+            xs.append(unit.x)
+            ys.append(unit.y)
+    return xs, ys

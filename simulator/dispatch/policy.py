@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator.agencies.units import Unit
+from simulator.agencies.units import Unit, positions
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.registry import POLICIES
 from simulator.records.incidents import Incident
@@ -72,23 +72,24 @@ class FreeUnits:
         Asking plays the patrol legs of those units up to now (which draws patrol
         targets): a policy should ask about the units it considers, in a fixed order.
         """
+        if not units:
+            return np.empty(0)
         now = self._now
-        xs: list[float] = []
-        ys: list[float] = []
-        for unit in units:
-            x, y = unit.position(now)
-            xs.append(x)
-            ys.append(y)
         inc = self.incident
-        dist = np.hypot(np.array(xs) - inc.x_m, np.array(ys) - inc.y_m)
+        x0 = inc.x_m
+        y0 = inc.y_m
+        xs, ys = positions(units, now)
+        # abs(complex) is the C library's hypot, which np.hypot calls too: the same
+        # distances to the last bit (math.hypot computes its own, and may differ).
+        dist = [abs(complex(x - x0, y - y0)) for x, y in zip(xs, ys, strict=True)]
         hour = int(now) % 24
-        first = units[0].travel if units else None
-        if first is None or all(u.travel is first for u in units):
-            return first.response_h(dist, hour, inc.priority) if first else dist
-        times = np.empty(dist.size)
+        first = units[0].travel
+        if all(u.travel is first for u in units):
+            return np.array(first.response_times_h(dist, hour, inc.priority))
+        times = np.empty(len(dist))
         for model in {id(u.travel): u.travel for u in units}.values():
-            mine = np.array([u.travel is model for u in units])
-            times[mine] = model.response_h(dist[mine], hour, inc.priority)
+            mine = [k for k, u in enumerate(units) if u.travel is model]
+            times[mine] = model.response_times_h([dist[k] for k in mine], hour, inc.priority)
         return times
 
 

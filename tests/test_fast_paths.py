@@ -1,0 +1,179 @@
+"""The paths taken for speed give the same answers, to the last bit, as the plain ones.
+
+Patrol legs played in bulk, positions of many units in one pass, presence added
+in bulk, travel times of a few units computed on floats rather than arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.agencies.patrol import PresenceLog
+from simulator.agencies.units import Unit, UnitState, positions
+from simulator.dispatch.policy import FreeUnits
+from simulator.model import SecurityModel
+from simulator.scenario import Scenario
+from simulator.scenario.modes import BUILTIN_MODES
+from simulator.world.travel import CircuityTravel
+
+from .conftest import SMALL_TOWN, inject, scenario_from
+from .test_dispatch_trace import municipal_police
+
+LEG_FIELDS = ("cell", "x", "y", "_leg_start", "_leg_cell", "_leg_x", "_leg_y", "_leg_arrive")
+
+
+def patrolling_town(**extra: object) -> Scenario:
+    """The small town with five State crews on random patrol, short dwells, and calls.
+
+    Patrol speed changes with the hour, so a leg's hour matters.
+    """
+    return scenario_from(
+        SMALL_TOWN,
+        travel__congestion=[1.0 + 0.05 * h for h in range(24)],
+        agencies__state_police__units=5,
+        agencies__state_police__patrol={"strategy": "random", "dwell_min": 4},
+        demand__rate_per_hour=2.0,
+        **extra,
+    )
+
+
+def legs_one_by_one(unit: Unit, until: float) -> None:
+    """The patrol replay as it was written first: finish a leg, start the next, and so on."""
+    if unit.state is not UnitState.AVAILABLE:
+        return
+    while unit._leg_end <= until:
+        unit._finish_leg(unit._leg_end)
+        unit._start_leg(unit._leg_end)
+
+
+def leg_state(model: SecurityModel) -> list[tuple[object, ...]]:
+    return [
+        (u.state, *(getattr(u, name) for name in LEG_FIELDS), u._leg_end)
+        for units in model.units
+        for u in units
+    ]
+
+
+def test_legs_played_in_bulk_are_the_legs_played_one_by_one() -> None:
+    bulk = SecurityModel(patrolling_town(), seed=4)
+    single = SecurityModel(patrolling_town(), seed=4)
+    bulk.run_until(5.0)
+    single.run_until(5.0)
+    assert leg_state(bulk) == leg_state(single)
+    # Three hours of legs at once (tens of legs per crew, hundreds of targets drawn).
+    for unit in (u for units in bulk.units for u in units):
+        unit.advance_patrol(8.0)
+    for unit in (u for units in single.units for u in units):
+        legs_one_by_one(unit, 8.0)
+    states = leg_state(bulk)
+    assert states == leg_state(single)
+    assert sum(s[0] is UnitState.AVAILABLE for s in states) >= 3
+    assert np.array_equal(bulk.presence.hours, single.presence.hours)
+    assert bulk.presence.hours.sum() > 5.0
+    assert np.array_equal(bulk.presence.take_touched(), single.presence.take_touched())
+
+
+def test_positions_of_many_units_are_each_units_position_in_turn() -> None:
+    together = SecurityModel(patrolling_town(), seed=9)
+    apart = SecurityModel(patrolling_town(), seed=9)
+    for model in (together, apart):
+        model.run_until(6.37)
+    now = 7.81  # legs have ended since the last hourly update: positions play them
+    units = [u for units in together.units for u in units]
+    xs, ys = positions(units, now)
+    one_by_one = [u.position(now) for units in apart.units for u in units]
+    assert list(zip(xs, ys, strict=True)) == one_by_one
+    assert leg_state(together) == leg_state(apart)
+    # The runs go on the same: same patrol draws, same dispatches.
+    for model in (together, apart):
+        model.run_until(30.0)
+    assert leg_state(together) == leg_state(apart)
+    assert np.array_equal(together.presence.hours, apart.presence.hours)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.integers(0, 2),
+                st.integers(0, 6),
+                st.floats(0, 50, allow_nan=False),
+                st.floats(0, 50, allow_nan=False),
+            ),
+            st.just("read"),
+            st.just("take"),
+        ),
+        max_size=60,
+    )
+)
+def test_presence_added_in_bulk_sums_to_the_last_bit_like_one_by_one(ops: list[object]) -> None:
+    log = PresenceLog(3, 7)
+    expected = [[0.0] * 7 for _ in range(3)]
+    touched: set[int] = set()
+    for op in ops:
+        if op == "read":
+            assert log.hours.tolist() == expected
+        elif op == "take":
+            assert log.take_touched().tolist() == sorted(touched)
+            touched.clear()
+        else:
+            agency, cell, start, end = op  # type: ignore[misc]
+            log.add(agency, cell, start, end)
+            if end > start:
+                expected[agency][cell] += end - start
+                touched.add(agency * 7 + cell)
+    assert log.snapshot().tolist() == expected
+    assert log.take_touched().tolist() == sorted(touched)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    distances=st.lists(st.floats(0, 60_000, allow_nan=False), max_size=30),
+    hour=st.integers(0, 23),
+    priority=st.integers(1, 5),
+    mode=st.sampled_from(sorted(BUILTIN_MODES)),
+    congestion=st.lists(st.floats(0.1, 3.0), min_size=24, max_size=24),
+)
+def test_response_times_on_floats_are_those_on_arrays(
+    distances: list[float], hour: int, priority: int, mode: str, congestion: list[float]
+) -> None:
+    scenario = scenario_from(SMALL_TOWN, travel__congestion=congestion)
+    travel = CircuityTravel(scenario.travel, BUILTIN_MODES[mode])
+    on_arrays = travel.response_h(np.array(distances, dtype=float), hour, priority).tolist()
+    assert travel.response_times_h(distances, hour, priority) == on_arrays
+
+
+def test_travel_times_of_crews_of_two_modes_are_those_computed_on_arrays() -> None:
+    scenario = patrolling_town(
+        agencies__pm=municipal_police(
+            units=3, mode="foot", patrol={"strategy": "random", "dwell_min": 5}
+        ),
+        competences__dispute=["state_police", "pm"],
+    )
+    model = SecurityModel(scenario, seed=2)
+    model.run_until(3.4)
+    call = inject(model, 3.4, 1234.5, 2345.6, type="dispute", priority=1)
+    units = [u for units in model.units for u in units if u.state is UnitState.AVAILABLE]
+    assert {u.agency.name for u in units} == {"state_police", "pm"}
+    now = 3.77  # legs have ended since the hour: travel_h plays them first
+    times = FreeUnits(call, (0, 1), model.dispatcher._available, now).travel_h(units)
+    # The plain computation: numpy's hypot and each mode's response_h on arrays.
+    xs, ys = np.array([u.where(now) for u in units]).T
+    dist = np.hypot(xs - call.x_m, ys - call.y_m)
+    expected = [
+        float(u.travel.response_h(dist[k : k + 1], 3, call.priority)[0])
+        for k, u in enumerate(units)
+    ]
+    assert times.tolist() == expected
+    assert len({u.travel for u in units}) == 2
+    assert FreeUnits(call, (0,), model.dispatcher._available, now).travel_h([]).size == 0
+
+
+def test_distances_are_those_of_numpys_hypot_not_pythons() -> None:
+    rng = np.random.default_rng(5)
+    dx, dy = (rng.random((2, 20_000)) - 0.5) * 80_000
+    ours = [abs(complex(x, y)) for x, y in zip(dx.tolist(), dy.tolist(), strict=True)]
+    assert ours == np.hypot(dx, dy).tolist()

@@ -572,10 +572,10 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.evidence import EvidenceSettings, run_evidence
+    from simulator.evidence import EvidenceSettings, run_evidence, shipped_designs
 
     root = Path(__file__).resolve().parent.parent
-    files = list(args.files) or sorted((root / "experiments" / "evidence").glob("*.yaml"))
+    files = list(args.files) or shipped_designs(root / "experiments" / "evidence")
     if not files:
         _say(err, f"no experiment files given, and none in {root / 'experiments' / 'evidence'}")
         return EXIT_BAD_INPUT

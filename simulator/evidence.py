@@ -66,6 +66,8 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
 OUTPUT_KIND = "evidence"
+# The shipped designs in report order (others follow, by name).
+SHIPPED_ORDER = ("police_numbers", "hot_spots", "dwell_time", "untuned")
 # The first line of the report: what says secsim wrote it (and may replace it).
 DOC_MARKER = "<!-- written by `secsim evidence`: do not edit, run it again -->"
 # Permutations of the offence times that give the expected count of a Knox test.
@@ -162,6 +164,13 @@ class EvidenceReport:
 
 
 # ----------------------------------------------------------------- loading
+
+
+def shipped_designs(folder: Path) -> list[Path]:
+    """The experiment files of a folder, in report order: the shipped ones first."""
+    rank = {name: i for i, name in enumerate(SHIPPED_ORDER)}
+    files = sorted(folder.glob("*.yaml"))
+    return sorted(files, key=lambda p: (rank.get(p.stem, len(rank)), p.name))
 
 
 def load_design(path: Path) -> Design:
@@ -723,16 +732,14 @@ def _verdict_text(r: EstimateResult) -> str:
     return r.verdict
 
 
-def _table(results: list[EstimateResult]) -> str:
-    lines = [
-        "| estimate | target | simulated (95 % interval) | pairs | verdict "
-        "| means (reference -> arm) |",
-        "|---|---|---|---|---|---|",
-    ]
+def _table(results: list[EstimateResult], *, with_design: bool = False) -> str:
+    columns = ("design", *TABLE_COLUMNS) if with_design else TABLE_COLUMNS
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
         target = "-" if r.target is None else r.target.text()
+        first = f"| {r.design} " if with_design else ""
         lines.append(
-            f"| {r.label} | {target} | {_interval_text(r.interval)} | {r.interval.n} | "
+            f"{first}| {r.label} | {target} | {_interval_text(r.interval)} | {r.interval.n} | "
             f"{_verdict_text(r)} | {r.detail} |"
         )
     return "\n".join(lines) + "\n"
@@ -768,7 +775,7 @@ def _section(
         f"**Source.** {ev.source}\n",
         f"**Design.** {ev.design}\n" if ev.design else "",
         f"Experiment `{rel}`: {len(spec.arms)} arms x {spec.replicates} paired replicates, "
-        f"{spec.days} days after {spec.warmup_days} days of warm-up; runs in `{store}`.\n",
+        f"{spec.days} days counted after {spec.warmup_days} warm-up days; runs in `{store}`.\n",
         _table(results),
     ]
     if ev.groups:
@@ -848,7 +855,7 @@ def _document(
         "targets below hold (`docs/calibration.md`); the last part shows what the model "
         "predicts for effects it is not tuned to.\n",
         f"**{len(met)} of {len(targets)} targets in range.**\n",
-        _table(targets) if targets else "",
+        _table(targets, with_design=True) if targets else "",
         "## Targets\n",
         *tuned,
     ]

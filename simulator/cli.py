@@ -273,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run the published designs of experiments/evidence/ and write docs/evidence.md",
         description="Run each experiment of experiments/evidence/ (or the files given): a "
         "published design reproduced on the baseline city with paired replicates; compute "
-        "each estimate with its 95 %% interval, compare it with the target range the file "
+        "each estimate with its 95 % interval, compare it with the target range the file "
         "names, and write the report (--doc) and estimates.csv and the batch stores (--out). "
         "--quick (the default) runs each file's short quick: block, --full its own "
         "replicates and horizon (make evidence). Finished runs are reused. Exit status: 0 "
@@ -303,8 +303,9 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=Path("results/evidence"),
-        help=f"folder of the batch stores and estimates.csv (default: results/evidence): "
-        f"{OUT_RULE}",
+        help="folder of the batch stores and estimates.csv (default: results/evidence): new, "
+        "empty, or one secsim evidence made (its finished runs are reused, estimates.csv "
+        "replaced); never a folder with other files, a file, the current or home folder",
     )
     p_ev.add_argument(
         "--doc",
@@ -314,7 +315,9 @@ def _parser() -> argparse.ArgumentParser:
         "wrote (replaced whole, atomically); any other file is refused",
     )
     p_ev.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a target is out of range"
+        "--check",
+        action="store_true",
+        help="exit with status 1 when a target is out of range or not estimable",
     )
     p_ev.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     sub.add_parser(
@@ -657,6 +660,10 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
                 ]
             )
         spec = load_experiment(path)
+        if spec.evidence is not None:
+            from simulator.evidence import load_design
+
+            load_design(path)  # the names its evidence: block uses
         arms = f"{len(spec.arms)} arm{'s' if len(spec.arms) != 1 else ''}"
         _say(out, f"{path}: ok (experiment {spec.name}, {arms})")
         return

@@ -147,6 +147,9 @@ def test_bad_input_is_refused_with_a_located_message(
     assert "unknown arm 'officers_plus_11'" in err
     line = text.split("\n").index(next(x for x in text.split("\n") if "murder" in x)) + 1
     assert f"bad.yaml:{line}" in err
+    # secsim validate checks the same names.
+    assert main(["validate", str(bad)]) == 2
+    assert "'murder' is not an offence type" in capsys.readouterr().err
     # A missing file, and both modes at once.
     assert main(["evidence", str(tmp_path / "missing.yaml"), *tail]) == 2
     with pytest.raises(SystemExit) as exit_info:

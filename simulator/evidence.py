@@ -39,6 +39,7 @@ from simulator.batch.effects import (
     displacement_quotient,
     elasticity,
     elasticity_gap,
+    fieller,
     flattening,
     relative_change,
 )
@@ -482,6 +483,13 @@ def estimate(design: Design, counts: Counts, name: str) -> list[EstimateResult]:
         s, m, lo = _aligned(*series)
         detail = f"{short} {_mean(s)}, {middle} {_mean(m)}, {long} {_mean(lo)}"
         return [result(flattening(s, m, lo), detail)]
+    if kind == "share":
+        arm = est.arm or ref
+        group = est.offence_names()[0]
+        inside, everywhere = _aligned(
+            counts.offences(arm, est, group, est.place), counts.offences(arm, est, group, None)
+        )
+        return [result(fieller(inside, everywhere), f"{_mean(inside)} of {_mean(everywhere)}")]
     assert est.arm is not None
     if kind == "displacement_quotient":
         assert est.place is not None and est.over is not None
@@ -623,6 +631,7 @@ def run_evidence(
         OutputError: The output folder or the report is refused, or a write failed.
     """
     designs = [load_design(path) for path in settings.files]  # every file checked first
+    version = code_version()  # the code that runs, even if a commit lands meanwhile
     claim(settings.out, OUTPUT_KIND)
     _claim_doc(settings.doc)
     try:
@@ -676,7 +685,7 @@ def run_evidence(
         ]
     )
     write_text_atomically(settings.out / "estimates.csv", frame.to_csv(index=False))
-    text = _document(settings, designs, report, sections)
+    text = _document(settings, designs, report, sections, version.get("git_commit"))
     _write_doc(settings.doc, text)
     return report
 
@@ -809,6 +818,8 @@ Student's t with n - 1 degrees of freedom over the n pairs (`simulator/batch/eff
   control area is needed. Positive: the ring gained too (diffusion of benefits at least as
   large as displacement); negative: net displacement. Fieller's interval (unbounded when the
   change in the targets is not significant: the quotient is then not estimable).
+- **Share** of offences in a place: mean offences there / mean offences everywhere, in
+  the same runs; Fieller's interval.
 - **Flattening** of a dose curve: (Y_middle - Y_long) / (Y_short - Y_long), the share of
   the change from the shortest to the longest stop that comes after the middle one;
   Fieller's interval.
@@ -826,9 +837,9 @@ def _document(
     designs: list[Design],
     report: EvidenceReport,
     sections: list[str],
+    commit: str | None,
 ) -> str:
-    version = code_version()
-    commit = version.get("git_commit") or "unknown (not a git checkout)"
+    commit = commit or "unknown (not a git checkout)"
     mode = "full" if settings.full else "quick"
     targets = [r for r in report.results if r.target is not None]
     met = [r for r in targets if r.verdict == "in range"]

@@ -22,6 +22,7 @@ ESTIMATE_NEEDS: dict[str, tuple[str, ...]] = {
     "elasticity": ("arm", "dose"),
     "elasticity_gap": ("arm", "dose"),
     "change": ("arm",),
+    "share": ("place",),
     "difference": ("arm", "output"),
     "displacement_quotient": ("arm", "place", "over"),
     "flattening": ("arms",),
@@ -103,6 +104,7 @@ class EstimateSpec(Frozen):
         "elasticity",
         "elasticity_gap",
         "change",
+        "share",
         "difference",
         "displacement_quotient",
         "flattening",
@@ -110,7 +112,9 @@ class EstimateSpec(Frozen):
     ] = Field(
         description="`elasticity`: log ratio of offences over log ratio of `dose` between "
         "`arm` and the reference; `elasticity_gap`: that of the first group of `offences` "
-        "minus that of the second; `change`: relative change of offences; `difference`: "
+        "minus that of the second; `change`: relative change of offences; `share`: the "
+        "share of the offences of `arm` (default: the reference) that happen in `place`; "
+        "`difference`: "
         "paired difference of a summary `output`; `displacement_quotient`: change in `place` "
         "over change in `over` (Bowers and Johnson's WDQ); `flattening`: share of the change "
         "from `arms[0]` to `arms[2]` that comes after `arms[1]`; `near_repeat`: Knox ratios of "

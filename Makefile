@@ -2,6 +2,7 @@
 #   make run    runs the default scenario (scenarios/baseline.yaml)
 #   make test   runs the test suite (installs Chromium for the browser test when root)
 #   make dashboard  serves the dashboard on http://127.0.0.1:8765/
+#   make evidence   runs the published designs of experiments/evidence/, writes docs/evidence.md
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/baseline.yaml
 ARGS ?=
 
-.PHONY: run test lint bench figures clean dashboard browser
+.PHONY: run test lint bench figures evidence clean dashboard browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "secsim needs Python 3.12 or newer (found " + sys.version.split()[0] + "); with pyenv, the .python-version file selects 3.12")'
@@ -48,6 +49,11 @@ lint: $(STAMP)
 
 figures: $(STAMP)
 	$(BIN)/secsim figures $(ARGS)
+
+# Full mode: every experiment's own replicates and year-long runs (140 runs); finished runs
+# in results/evidence/ are reused. ARGS="--check" exits 1 when a target is out of range.
+evidence: $(STAMP)
+	$(BIN)/secsim evidence --full $(ARGS)
 
 # Without ARGS: side by side with f5ca564, scaling to 1.5 million residents, 2-worker batch.
 bench: $(STAMP)

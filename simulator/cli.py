@@ -56,6 +56,7 @@ examples:
   secsim show scenarios/baseline.yaml --set run.days=30
   secsim show scenarios/toulouse_metropole.yaml    # real communes: districts and their types
   secsim figures --map scenarios/seine_saint_denis.yaml
+  secsim evidence --quick --check      # published effect sizes against the model
   secsim schema > scenarios/schema.json
   secsim dashboard scenarios/baseline.yaml --port 8765
 """
@@ -267,6 +268,58 @@ def _parser() -> argparse.ArgumentParser:
         help="draw only the territory map (figure 1) of this scenario, e.g. "
         "scenarios/toulouse_metropole.yaml, as fig1_territory_<file name>",
     )
+    p_ev = sub.add_parser(
+        "evidence",
+        help="run the published designs of experiments/evidence/ and write docs/evidence.md",
+        description="Run each experiment of experiments/evidence/ (or the files given): a "
+        "published design reproduced on the baseline city with paired replicates; compute "
+        "each estimate with its 95 % interval, compare it with the target range the file "
+        "names, and write the report (--doc) and estimates.csv and the batch stores (--out). "
+        "--quick (the default) runs each file's short quick: block, --full its own "
+        "replicates and horizon (make evidence). Finished runs are reused. Exit status: 0 "
+        "when the report is written, whatever the verdicts; with --check, 1 when a target "
+        "is out of range or not estimable; 2 for a bad experiment file or a refused folder.",
+    )
+    p_ev.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="experiment files with an evidence: block (default: experiments/evidence/*.yaml)",
+    )
+    mode = p_ev.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--quick", action="store_true", help="few short replicates (the default; test suite)"
+    )
+    mode.add_argument(
+        "--full", action="store_true", help="the files' own replicates and horizons (the report)"
+    )
+    p_ev.add_argument(
+        "--workers",
+        type=_positive,
+        default=available_cores(),
+        help="local worker processes (default: all cores; capped to them)",
+    )
+    p_ev.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/evidence"),
+        help="folder of the batch stores and estimates.csv (default: results/evidence): new, "
+        "empty, or one secsim evidence made (its finished runs are reused, estimates.csv "
+        "replaced); never a folder with other files, a file, the current or home folder",
+    )
+    p_ev.add_argument(
+        "--doc",
+        type=Path,
+        default=Path("docs/evidence.md"),
+        help="the report (default: docs/evidence.md): a new file, or one secsim evidence "
+        "wrote (replaced whole, atomically); any other file is refused",
+    )
+    p_ev.add_argument(
+        "--check",
+        action="store_true",
+        help="exit with status 1 when a target is out of range or not estimable",
+    )
+    p_ev.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
@@ -521,6 +574,73 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.evidence import EvidenceSettings, run_evidence, shipped_designs
+
+    root = Path(__file__).resolve().parent.parent
+    files = list(args.files) or shipped_designs(root / "experiments" / "evidence")
+    if not files:
+        _say(err, f"no experiment files given, and none in {root / 'experiments' / 'evidence'}")
+        return EXIT_BAD_INPUT
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        _say(err, f"{missing[0]}: no such experiment file")
+        return EXIT_BAD_INPUT
+    command = "secsim evidence " + ("--full" if args.full else "--quick")
+    settings = EvidenceSettings(
+        files=files,
+        out=args.out,
+        doc=args.doc,
+        full=args.full,
+        workers=_capped_workers(args.workers, err),
+        command=command,
+    )
+    show = not args.quiet and out.is_terminal
+    if show:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=out) as bar:
+            tasks: dict[str, Any] = {}
+
+            def advance(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+
+            report = run_evidence(settings, advance)
+    else:
+        report = run_evidence(settings)
+    if not args.quiet:
+        table = Table(title=f"Effect sizes against evidence ({command.split()[-1][2:]} mode)")
+        for column in ("design", "estimate", "target", "simulated (95 % interval)", "verdict"):
+            table.add_column(column)
+        for r in report.results:
+            i = r.interval
+            shown = (
+                "not estimable"
+                if not i.estimable
+                else f"{i.value:+.3f} ({i.low:+.3f} to {i.high:+.3f})"
+            )
+            target = "-" if r.target is None else r.target.text()
+            table.add_row(r.design, r.label, target, shown, r.verdict)
+        out.print(table)
+        out.print(
+            f"{report.runs_done} runs done, {report.runs_reused} reused; report written to "
+            f"{args.doc}, estimates and runs in {args.out}/",
+            soft_wrap=True,
+        )
+    if args.check and report.out_of_range:
+        names = ", ".join(f"{r.design}.{r.name}" for r in report.out_of_range)
+        _say(err, f"out of range: {names}")
+        return 1
+    return EXIT_OK
+
+
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
     from simulator.batch.spec import is_experiment, load_experiment
 
@@ -540,6 +660,10 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
                 ]
             )
         spec = load_experiment(path)
+        if spec.evidence is not None:
+            from simulator.evidence import load_design
+
+            load_design(path)  # the names its evidence: block uses
         arms = f"{len(spec.arms)} arm{'s' if len(spec.arms) != 1 else ''}"
         _say(out, f"{path}: ok (experiment {spec.name}, {arms})")
         return
@@ -673,6 +797,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _cmd_analyze(args, out, err)
     if args.command == "figures":
         return _cmd_figures(args, out, err)
+    if args.command == "evidence":
+        return _cmd_evidence(args, out, err)
     if args.command == "dashboard":
         return _cmd_dashboard(args, out, err)
     if args.command == "schema":

@@ -75,6 +75,7 @@ KIND_NAMES = {
     "figures": "figures folder",
     "figures-store": "figures' batch stores",
     "analysis": "analysis",
+    "evidence": "evidence folder (secsim evidence)",
 }
 
 

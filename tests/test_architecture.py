@@ -58,10 +58,12 @@ LAYERS = [
     {"simulator.model"},
     {"simulator.records.costs", "simulator.records.metrics", "simulator.records.summary"},
     {"simulator.runner"},
+    {"simulator.batch.evidence_spec"},
     {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
     {"simulator.batch.pool"},
     {"simulator.batch.runner", "simulator.batch.analysis"},
-    {"simulator.figures"},
+    {"simulator.batch.effects"},
+    {"simulator.figures", "simulator.evidence"},
     # The dashboard: a user interface on top of the model and runner, never imported by them.
     {
         "simulator.dashboard",

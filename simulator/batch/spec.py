@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
+from simulator.batch.evidence_spec import EvidenceSpec
 from simulator.records.summary import INTERVAL, summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.keys import dotted, missing_part, parse_key
@@ -113,6 +114,9 @@ class ExperimentSpec(Frozen):
     )
     keep_incidents: bool = Field(
         False, description="Also keep each run's incident records (large)."
+    )
+    evidence: EvidenceSpec | None = Field(
+        None, description="A published design and its targets, read by `secsim evidence`."
     )
 
     @field_validator("outputs")

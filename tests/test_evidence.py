@@ -1,0 +1,170 @@
+"""`secsim evidence`: the published designs, their places, the report and bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.batch.effects import Interval
+from simulator.batch.evidence_spec import TargetRange
+from simulator.cli import main
+from simulator.evidence import (
+    DOC_MARKER,
+    EstimateResult,
+    Places,
+    knox_ratios,
+    load_design,
+)
+
+from .conftest import ROOT
+
+EVIDENCE = ROOT / "experiments" / "evidence"
+
+
+def test_every_shipped_design_loads_and_names_a_source_and_a_target() -> None:
+    files = sorted(EVIDENCE.glob("*.yaml"))
+    assert {f.stem for f in files} >= {"police_numbers", "hot_spots", "dwell_time", "untuned"}
+    for path in files:
+        design = load_design(path)
+        assert design.evidence.source
+        header = path.read_text(encoding="utf-8").split("\nname:")[0]
+        assert header.startswith("#") and ("(19" in header or "(20" in header), path
+        if design.evidence.tuned:
+            assert any(e.target is not None for e in design.evidence.estimates.values()), path
+
+
+def test_hot_spots_are_the_cells_the_strategy_patrols_and_the_ring_surrounds_them() -> None:
+    design = load_design(EVIDENCE / "hot_spots.yaml")
+    places = Places(design, design.spec)
+    hot = places.cells("hot_spots")
+    model = places.model("hot_spots")
+    t = model.territory
+    # The hotspot strategy: the 5 % of the State police's cells with most expected calls.
+    assert hot.sum() == round(0.05 * t.land.sum())
+    weights = model.calls.expected_cell_weights()
+    assert weights[hot].min() >= weights[~hot & t.land].max()
+    ring = places.cells("ring")
+    assert ring.any() and not (ring & hot).any()
+    hy, hx = np.divmod(np.flatnonzero(hot), t.nx)
+    for cell in np.flatnonzero(ring)[::17]:
+        y, x = divmod(int(cell), t.nx)
+        gap = np.maximum(np.abs(hx - x), np.abs(hy - y)).min()
+        assert 1 <= gap <= 2, (cell, gap)
+    # Every cell next to a hot spot and not one is in the ring.
+    y, x = hy[0], hx[0]
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            c = (y + dy) * t.nx + x + dx
+            if 0 <= y + dy < t.ny and 0 <= x + dx < t.nx and not hot[c]:
+                assert ring[c]
+    # The control arm patrols at random: the same cells come from the treated arm.
+    assert design.evidence.places["hot_spots"].arm == "hot_spots"
+
+
+def test_sites_and_cameras_are_places() -> None:
+    design = load_design(EVIDENCE / "untuned.yaml")
+    places = Places(design, design.spec)
+    assert 30 < places.cells("sites_80").sum() <= 80
+    assert 0 < places.cells("cctv").sum() < places.model("baseline").territory.n_cells
+
+
+def test_knox_ratio_finds_planted_near_repeats_and_not_chance_ones() -> None:
+    rng = np.random.default_rng(3)
+    nx, n = 60, 400
+    cells = rng.integers(0, nx * nx, n)
+    times = rng.uniform(0, 365 * 24, n)
+    bands = [0, 7, 30, 120]
+    chance = knox_ratios(cells, times, nx, bands, seed=1)
+    assert all(0.6 < r < 1.4 for r in chance), chance
+    # Each of 150 offences followed by another next door within three days.
+    parents = rng.integers(0, n, 150)
+    near = cells[parents] + rng.integers(-1, 2, 150)  # a neighbour in the same row
+    later = times[parents] + rng.uniform(0, 72, 150)
+    planted = knox_ratios(
+        np.concatenate([cells, near]), np.concatenate([times, later]), nx, bands, seed=1
+    )
+    assert planted[0] > 2 * planted[2], planted
+
+
+def test_verdicts() -> None:
+    target = TargetRange(low=-0.6, high=-0.15)
+
+    def verdict(value: float, low: float, high: float) -> str:
+        return EstimateResult("d", "e", "l", Interval(value, low, high, 5), target, "").verdict
+
+    assert verdict(-0.3, -0.5, -0.1) == "in range"
+    assert verdict(0.0, -0.1, 0.1) == "out of range"
+    assert verdict(-0.3, -math.inf, math.inf) == "not estimable"
+    assert verdict(math.nan, math.nan, math.nan) == "not estimable"
+    inside = EstimateResult("d", "e", "l", Interval(-0.3, -0.4, -0.2, 5), target, "")
+    assert inside.interval_inside
+    assert TargetRange(high=0).holds(-1) and not TargetRange(low=0).holds(-1)
+
+
+def test_quick_mode_end_to_end(tmp_path: Path) -> None:
+    out, doc = tmp_path / "evidence", tmp_path / "docs" / "evidence.md"
+    files = [str(EVIDENCE / "police_numbers.yaml"), str(EVIDENCE / "hot_spots.yaml")]
+    args = ["evidence", *files, "--quick", "--out", str(out), "--doc", str(doc), "--quiet"]
+    assert main([*args, "--workers", "2"]) == 0
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith(DOC_MARKER)
+    assert "quick mode" in text and "at commit" in text
+    for title in ("Police numbers", "Hot-spot policing", "Weighted displacement quotient"):
+        assert title in text
+    estimates = pd.read_csv(out / "estimates.csv")
+    assert set(estimates["design"]) == {"police_numbers", "hot_spots"}
+    elasticity = estimates.set_index("estimate").loc["total_30"]
+    assert elasticity["ci_low"] <= elasticity["value"] <= elasticity["ci_high"]
+    assert (elasticity["target_low"], elasticity["target_high"]) == (-0.6, -0.15)
+    # --check says whether every target is met; the runs are reused, not run again.
+    runs = sorted(p.stat().st_mtime for p in out.rglob("runs/*.parquet"))
+    missed = estimates["verdict"].isin(["out of range", "not estimable"]).any()
+    assert main([*args, "--check"]) == (1 if missed else 0)
+    assert sorted(p.stat().st_mtime for p in out.rglob("runs/*.parquet")) == runs
+
+
+def test_bad_input_is_refused_with_a_located_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, doc = tmp_path / "out", tmp_path / "evidence.md"
+    tail = ["--out", str(out), "--doc", str(doc), "--quiet"]
+    # An experiment without an evidence block.
+    assert main(["evidence", str(ROOT / "experiments" / "policy_arms.yaml"), *tail]) == 2
+    assert "no evidence: block" in capsys.readouterr().err
+    # A group naming an offence type the scenario does not have, and an unknown arm.
+    bad = tmp_path / "bad.yaml"
+    text = (EVIDENCE / "police_numbers.yaml").read_text(encoding="utf-8")
+    text = text.replace("violent: [assault, serious_violence]", "violent: [assault, murder]")
+    text = text.replace("arm: officers_plus_10", "arm: officers_plus_11")
+    bad.write_text(text.replace("../../scenarios/", str(ROOT / "scenarios") + "/"))
+    assert main(["evidence", str(bad), *tail]) == 2
+    err = capsys.readouterr().err
+    assert "'murder' is not an offence type" in err and "evidence.groups.violent" in err
+    assert "unknown arm 'officers_plus_11'" in err
+    line = text.split("\n").index(next(x for x in text.split("\n") if "murder" in x)) + 1
+    assert f"bad.yaml:{line}" in err
+    # secsim validate checks the same names.
+    assert main(["validate", str(bad)]) == 2
+    assert "'murder' is not an offence type" in capsys.readouterr().err
+    # A missing file, and both modes at once.
+    assert main(["evidence", str(tmp_path / "missing.yaml"), *tail]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evidence", "--quick", "--full", *tail])
+    assert exit_info.value.code == 2
+    assert not out.exists() and not doc.exists()
+
+
+def test_a_report_path_secsim_did_not_write_is_never_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "notes.md"
+    doc.write_text("my notes\n")
+    args = ["evidence", str(EVIDENCE / "police_numbers.yaml"), "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "out"), "--doc", str(doc)]) == 2
+    assert "not written by secsim evidence" in capsys.readouterr().err
+    assert doc.read_text() == "my notes\n"
+    assert not (tmp_path / "out").exists()

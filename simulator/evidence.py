@@ -41,6 +41,7 @@ from simulator.batch.effects import (
     elasticity_gap,
     fieller,
     flattening,
+    pairing_ratio,
     relative_change,
 )
 from simulator.batch.evidence_spec import EstimateSpec, EvidenceSpec, TargetRange
@@ -502,6 +503,13 @@ def estimate(design: Design, counts: Counts, name: str) -> list[EstimateResult]:
         )
         detail = f"{est.over} {_mean(tc)} -> {_mean(tt)}, {est.place} {_mean(rc)} -> {_mean(rt)}"
         return [result(displacement_quotient(rt, rc, tt, tc), detail)]
+    if kind == "pairing":
+        group = est.offence_names()[0]
+        t, r = _aligned(
+            counts.offences(est.arm, est, group, est.place),
+            counts.offences(ref, est, group, est.place),
+        )
+        return [result(pairing_ratio(t, r), f"{_mean(r)} -> {_mean(t)}")]
     if kind == "change":
         group = est.offence_names()[0]
         t, r = _aligned(

@@ -117,9 +117,23 @@ def test_quick_mode_end_to_end(tmp_path: Path) -> None:
         assert title in text
     estimates = pd.read_csv(out / "estimates.csv")
     assert set(estimates["design"]) == {"police_numbers", "hot_spots"}
-    elasticity = estimates.set_index("estimate").loc["total_30"]
+    by_name = estimates.set_index("estimate")
+    elasticity = by_name.loc["total_30"]
     assert elasticity["ci_low"] <= elasticity["value"] <= elasticity["ci_high"]
     assert (elasticity["target_low"], elasticity["target_high"]) == (-0.6, -0.15)
+    # The model meets the evidence even at this size: police numbers and hot-spot
+    # patrol lower crime (intervals clear of 0 and meeting the published ranges),
+    # violent crime more than property crime, and the ring around the hot spots
+    # gains from diffusion at least as much as displacement costs it.
+    for name in ("total_10", "total_30", "total_minus_30", "target_change"):
+        row = by_name.loc[name]
+        assert row["ci_high"] < 0, (name, row["ci_high"])
+        assert row["ci_low"] <= row["target_high"] and row["ci_high"] >= row["target_low"], name
+    assert by_name.loc["violent_30", "value"] < by_name.loc["property_30", "value"]
+    assert by_name.loc["wdq", "value"] >= 0
+    # Arms share their random numbers: pairing narrows the interval of a difference.
+    assert by_name.loc["pairing_plus_30", "value"] < 0.5
+    assert by_name.loc["pairing_minus_30", "value"] < 0.5
     # --check says whether every target is met; the runs are reused, not run again.
     runs = sorted(p.stat().st_mtime for p in out.rglob("runs/*.parquet"))
     missed = estimates["verdict"].isin(["out of range", "not estimable"]).any()

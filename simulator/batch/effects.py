@@ -11,6 +11,10 @@ freedom (n pairs):
   estimate plus or minus t times the standard error of the mean of those paired
   differences. Noise in both means, and their correlation through the shared
   seed, is counted.
+* **How much pairing narrows an interval** (common random numbers at work): the
+  width of the paired interval of a difference over that of the unpaired one,
+  sd(a - b) / sqrt(var(a) + var(b)) for n pairs and the same t, with a percentile
+  bootstrap interval over the pairs (fixed seed: the report is reproducible).
 * **Ratios of mean paired differences** (the weighted displacement quotient, the
   flattening of a dose curve), whose denominator may be near zero: Fieller's
   interval, exact for normal means. When the denominator is not significantly
@@ -101,6 +105,34 @@ def relative_change(treated: ArrayLike, reference: ArrayLike) -> Interval:
     return Interval(
         math.expm1(on_log.value), math.expm1(on_log.low), math.expm1(on_log.high), on_log.n
     )
+
+
+def pairing_ratio(treated: ArrayLike, reference: ArrayLike, resamples: int = 4000) -> Interval:
+    """Width of the paired interval of ``treated - reference`` over the unpaired one's.
+
+    Below 1, the shared seeds narrow the comparison; 1/3 means a difference three
+    times smaller is detected with the same runs.
+    """
+    a, b = _pairs(treated, reference)
+    n = a.size
+    if n < 3:
+        return NOT_ESTIMABLE
+
+    def ratio(x: FloatArray, y: FloatArray) -> FloatArray:
+        spread = np.var(x, ddof=1, axis=-1) + np.var(y, ddof=1, axis=-1)
+        out: FloatArray = np.sqrt(
+            np.var(x - y, ddof=1, axis=-1) / np.where(spread > 0, spread, np.nan)
+        )
+        return out
+
+    value = float(ratio(a, b))
+    if not math.isfinite(value):
+        return NOT_ESTIMABLE
+    pick = np.random.default_rng(0).integers(0, n, size=(resamples, n))
+    boot = ratio(a[pick], b[pick])
+    boot = boot[np.isfinite(boot)]
+    low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return Interval(value, float(low), float(high), n)
 
 
 def elasticity(
@@ -195,10 +227,13 @@ def displacement_quotient(
 
 
 def flattening(short: ArrayLike, middle: ArrayLike, long: ArrayLike) -> Interval:
-    """Share of the change from a short to a long dose that comes after the middle one.
+    """The change from a middle to a long dose, as a share of the change up to the middle.
 
-    ``(Y_middle - Y_long) / (Y_short - Y_long)`` over paired arms: 0 when the
-    curve is flat after the middle dose, 1 when all the change comes after it.
+    ``(Y_middle - Y_long) / (Y_short - Y_middle)`` over paired arms: 0 when the
+    curve is flat after the middle dose, 1 when going on gains as much again,
+    below 0 when it turns back. The denominator is the robust part of a dose
+    curve (the gain of a real dose over a token one), so the ratio stays
+    estimable when the curve turns back and the short and long ends meet.
     """
     s, m, lo = _pairs(short, middle, long)
-    return fieller(m - lo, s - lo)
+    return fieller(m - lo, s - m)

@@ -27,6 +27,7 @@ ESTIMATE_NEEDS: dict[str, tuple[str, ...]] = {
     "displacement_quotient": ("arm", "place", "over"),
     "flattening": ("arms",),
     "near_repeat": ("offences",),
+    "pairing": ("arm",),
 }
 
 
@@ -109,6 +110,7 @@ class EstimateSpec(Frozen):
         "displacement_quotient",
         "flattening",
         "near_repeat",
+        "pairing",
     ] = Field(
         description="`elasticity`: log ratio of offences over log ratio of `dose` between "
         "`arm` and the reference; `elasticity_gap`: that of the first group of `offences` "
@@ -116,9 +118,10 @@ class EstimateSpec(Frozen):
         "share of the offences of `arm` (default: the reference) that happen in `place`; "
         "`difference`: "
         "paired difference of a summary `output`; `displacement_quotient`: change in `place` "
-        "over change in `over` (Bowers and Johnson's WDQ); `flattening`: share of the change "
-        "from `arms[0]` to `arms[2]` that comes after `arms[1]`; `near_repeat`: Knox ratios of "
-        "the reference arm's offences by time band."
+        "over change in `over` (Bowers and Johnson's WDQ); `flattening`: the change from "
+        "`arms[1]` to `arms[2]` as a share of the change from `arms[0]` to `arms[1]`; `near_repeat`: Knox ratios of "
+        "the reference arm's offences by time band; `pairing`: width of the paired interval of the "
+        "difference in offences between `arm` and the reference over the unpaired one's."
     )
     label: str = Field(min_length=1, description="What the estimate is, for the report.")
     arm: str | None = Field(None, description="The treated arm.")

@@ -119,9 +119,10 @@ class EstimateSpec(Frozen):
         "`difference`: "
         "paired difference of a summary `output`; `displacement_quotient`: change in `place` "
         "over change in `over` (Bowers and Johnson's WDQ); `flattening`: the change from "
-        "`arms[1]` to `arms[2]` as a share of the change from `arms[0]` to `arms[1]`; `near_repeat`: Knox ratios of "
-        "the reference arm's offences by time band; `pairing`: width of the paired interval of the "
-        "difference in offences between `arm` and the reference over the unpaired one's."
+        "`arms[1]` to `arms[2]` as a share of the change from `arms[0]` to `arms[1]`; "
+        "`near_repeat`: Knox ratios of the reference arm's offences by time band; `pairing`: "
+        "width of the paired interval of the difference in offences between `arm` and the "
+        "reference over the unpaired one's."
     )
     label: str = Field(min_length=1, description="What the estimate is, for the report.")
     arm: str | None = Field(None, description="The treated arm.")

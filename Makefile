@@ -50,7 +50,7 @@ lint: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/secsim figures $(ARGS)
 
-# Full mode: every experiment's own replicates and year-long runs (140 runs); finished runs
+# Full mode: every experiment's own replicates and year-long runs (150 runs); finished runs
 # in results/evidence/ are reused. ARGS="--check" exits 1 when a target is out of range.
 evidence: $(STAMP)
 	$(BIN)/secsim evidence --full $(ARGS)

@@ -56,7 +56,9 @@ ratio printed is the reference's median wall time over the current one's.
 
 ``--batch`` times ``secsim batch``'s engine (``run_batch``) on 8 runs of
 ``scenarios/baseline.yaml`` (one year each) with 1 worker and with 2 workers,
-each in a fresh child process, and prints the speed-up.
+each in a fresh child process, ``--repeat`` pairs in alternating order, and
+prints each pair's speed-up, their median and range, the CPU seconds of each
+batch and the machine's load average around each pair.
 
 ``--all`` is what ``make bench`` runs: ``--reference f5ca564`` on the baseline
 and city_500k, then ``--scaling``, then ``--batch``.
@@ -604,7 +606,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch",
         action="store_true",
-        help=f"time {BATCH_RUNS} runs of {DEFAULT_SCENARIO} with 1 and with 2 workers",
+        help=f"time {BATCH_RUNS} runs of {DEFAULT_SCENARIO} with 1 and with 2 workers, "
+        "--repeat pairs",
     )
     parser.add_argument(
         "--all",
@@ -788,7 +791,14 @@ def bench_scaling(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str
 
 
 def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
-    """``run_batch`` of the same runs with 1 worker, then 2, each in a fresh child."""
+    """``run_batch`` of the same runs with 1 worker and with 2, side by side, ``--repeat`` times.
+
+    Each batch runs in a fresh child. The pairs alternate which goes first (1 then 2,
+    2 then 1, ...), so that a load that rises or falls during the benchmark does not
+    favour one; each pair gives a speed-up, and the median and the range are printed,
+    with the load average of the machine around each pair (other processes share the
+    cores: a load above about 0.5 before a pair means the figure is not a quiet one).
+    """
     print_header(machine, f"secsim batch engine, {BATCH_RUNS} runs, 1 worker against 2")
     print(flush=True)
     payload = {
@@ -797,21 +807,50 @@ def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, 
         "seed": args.seed,
         "days": args.days,
     }
-    walls: dict[int, float] = {}
-    for workers in (1, 2):
-        out = _child("batch", REPO_ROOT, {**payload, "workers": workers})
-        if out["failed"]:
-            raise RuntimeError(f"{out['failed']} runs of the batch failed")
-        walls[workers] = float(out["wall_s"])
-        print(f"  {workers} worker(s): {walls[workers]:.2f} s", file=sys.stderr, flush=True)
-    speed_up = walls[1] / walls[2]
+    pairs: list[dict[str, Any]] = []
+    for i in range(args.repeat):
+        load_before = os.getloadavg()[0]
+        pair: dict[str, Any] = {"load_before": load_before}
+        for workers in (1, 2) if i % 2 == 0 else (2, 1):
+            out = _child("batch", REPO_ROOT, {**payload, "workers": workers})
+            if out["failed"]:
+                raise RuntimeError(f"{out['failed']} runs of the batch failed")
+            pair[f"wall_{workers}"] = float(out["wall_s"])
+            pair[f"cpu_{workers}"] = float(out["cpu_s"])
+        pair["load_after"] = os.getloadavg()[0]
+        pair["speed_up"] = pair["wall_1"] / pair["wall_2"]
+        pairs.append(pair)
+        print(
+            f"  pair {i + 1}: 1 worker {pair['wall_1']:.2f} s ({pair['cpu_1']:.1f} CPU s),"
+            f" 2 workers {pair['wall_2']:.2f} s ({pair['cpu_2']:.1f} CPU s),"
+            f" speed-up {pair['speed_up']:.2f}x; load average {load_before:.2f} before,"
+            f" {pair['load_after']:.2f} after",
+            file=sys.stderr,
+            flush=True,
+        )
+    ratios = [p["speed_up"] for p in pairs]
+    speed_up = statistics.median(ratios)
+    wall_1 = statistics.median(p["wall_1"] for p in pairs)
+    wall_2 = statistics.median(p["wall_2"] for p in pairs)
+    spread = f" (pairs: {min(ratios):.2f}x to {max(ratios):.2f}x)" if len(pairs) > 1 else ""
     print(
-        f"batch of {BATCH_RUNS} x {DEFAULT_SCENARIO} ({args.days} days each):"
-        f" 1 worker {walls[1]:.2f} s, 2 workers {walls[2]:.2f} s, speed-up {speed_up:.2f}x"
-        f" ({os.cpu_count()} CPUs; run_batch() timed in a fresh process, worker start included)"
+        f"batch of {BATCH_RUNS} x {DEFAULT_SCENARIO} ({args.days} days each), median of"
+        f" {len(pairs)} pair(s): 1 worker {wall_1:.2f} s, 2 workers {wall_2:.2f} s,"
+        f" speed-up {speed_up:.2f}x{spread}"
+    )
+    loads = ", ".join(f"{p['load_before']:.2f}" for p in pairs)
+    print(
+        f"({os.cpu_count()} CPUs; run_batch() timed in a fresh process, worker start included;"
+        f" CPU s: the batch process and its workers; load average (1 min) before each pair:"
+        f" {loads})"
     )
     print()
-    return {"runs": BATCH_RUNS, "wall_s": walls, "speed_up": speed_up}
+    return {
+        "runs": BATCH_RUNS,
+        "wall_s": {1: wall_1, 2: wall_2},
+        "speed_up": speed_up,
+        "pairs": pairs,
+    }
 
 
 def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
@@ -834,10 +873,19 @@ def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
             encoding="utf-8",
         )
         spec = load_experiment(path)
+        cpu_before = _cpu_s()
         started = time.perf_counter()
         report = run_batch(spec, path, Path(tmp) / "store", workers=payload["workers"])
         wall = time.perf_counter() - started
-    return {"wall_s": wall, "done": report.done, "failed": report.failed}
+        cpu = _cpu_s() - cpu_before
+    return {"wall_s": wall, "cpu_s": cpu, "done": report.done, "failed": report.failed}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def child_main(mode: str, root: str) -> int:

@@ -58,7 +58,7 @@ ratio printed is the reference's median wall time over the current one's.
 ``scenarios/baseline.yaml`` (one year each) with 1 worker and with 2 workers,
 each in a fresh child process, ``--repeat`` pairs in alternating order, and
 prints each pair's speed-up, their median and range, the CPU seconds of each
-batch and the machine's load average around each pair.
+batch and the share of the cores other processes used meanwhile.
 
 ``--all`` is what ``make bench`` runs: ``--reference f5ca564`` on the baseline
 and city_500k, then ``--scaling``, then ``--batch``.
@@ -796,8 +796,10 @@ def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, 
     Each batch runs in a fresh child. The pairs alternate which goes first (1 then 2,
     2 then 1, ...), so that a load that rises or falls during the benchmark does not
     favour one; each pair gives a speed-up, and the median and the range are printed,
-    with the load average of the machine around each pair (other processes share the
-    cores: a load above about 0.5 before a pair means the figure is not a quiet one).
+    with the share of the cores' time other processes used during each batch. Only a
+    quiet pair measures the batch engine: Linux shares the cores out equally between
+    sessions (autogroup scheduling), so while another session keeps a core busy, two
+    workers get little more CPU than one.
     """
     print_header(machine, f"secsim batch engine, {BATCH_RUNS} runs, 1 worker against 2")
     print(flush=True)
@@ -817,13 +819,15 @@ def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, 
                 raise RuntimeError(f"{out['failed']} runs of the batch failed")
             pair[f"wall_{workers}"] = float(out["wall_s"])
             pair[f"cpu_{workers}"] = float(out["cpu_s"])
+            pair[f"others_{workers}"] = out["others_cpu_s"]
         pair["load_after"] = os.getloadavg()[0]
         pair["speed_up"] = pair["wall_1"] / pair["wall_2"]
         pairs.append(pair)
         print(
             f"  pair {i + 1}: 1 worker {pair['wall_1']:.2f} s ({pair['cpu_1']:.1f} CPU s),"
             f" 2 workers {pair['wall_2']:.2f} s ({pair['cpu_2']:.1f} CPU s),"
-            f" speed-up {pair['speed_up']:.2f}x; load average {load_before:.2f} before,"
+            f" speed-up {pair['speed_up']:.2f}x; other processes used {_share(pair, 1)} and"
+            f" {_share(pair, 2)} of the cores; load average {load_before:.2f} before,"
             f" {pair['load_after']:.2f} after",
             file=sys.stderr,
             flush=True,
@@ -838,11 +842,11 @@ def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, 
         f" {len(pairs)} pair(s): 1 worker {wall_1:.2f} s, 2 workers {wall_2:.2f} s,"
         f" speed-up {speed_up:.2f}x{spread}"
     )
-    loads = ", ".join(f"{p['load_before']:.2f}" for p in pairs)
+    shares = ", ".join(f"{_share(p, 1)} and {_share(p, 2)}" for p in pairs)
     print(
         f"({os.cpu_count()} CPUs; run_batch() timed in a fresh process, worker start included;"
-        f" CPU s: the batch process and its workers; load average (1 min) before each pair:"
-        f" {loads})"
+        f" share of the cores' time used by other processes during the 1- and 2-worker batch"
+        f" of each pair: {shares}; a figure is a quiet one only where both are a few %)"
     )
     print()
     return {
@@ -851,6 +855,14 @@ def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, 
         "speed_up": speed_up,
         "pairs": pairs,
     }
+
+
+def _share(pair: dict[str, Any], workers: int) -> str:
+    """The share of the cores' time other processes used while a batch of the pair ran."""
+    others = pair[f"others_{workers}"]
+    if others is None:
+        return "an unknown share"
+    return f"{max(0.0, others) / (pair[f'wall_{workers}'] * (os.cpu_count() or 1)):.0%}"
 
 
 def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
@@ -873,12 +885,31 @@ def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
             encoding="utf-8",
         )
         spec = load_experiment(path)
-        cpu_before = _cpu_s()
+        busy_before, cpu_before = _machine_busy_s(), _cpu_s()
         started = time.perf_counter()
         report = run_batch(spec, path, Path(tmp) / "store", workers=payload["workers"])
         wall = time.perf_counter() - started
-        cpu = _cpu_s() - cpu_before
-    return {"wall_s": wall, "cpu_s": cpu, "done": report.done, "failed": report.failed}
+        busy_after, cpu = _machine_busy_s(), _cpu_s() - cpu_before
+    others = None if busy_after is None or busy_before is None else busy_after - busy_before - cpu
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "others_cpu_s": others,
+        "done": report.done,
+        "failed": report.failed,
+    }
+
+
+def _machine_busy_s() -> float | None:
+    """CPU seconds the whole machine has been busy (all processes, and time stolen by a
+    hypervisor), from ``/proc/stat``; ``None`` where there is no such file."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is counted in user)
+    ticks = [int(f) for f in fields[:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_s() -> float:

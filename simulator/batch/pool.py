@@ -18,7 +18,7 @@ which run each one holds:
 On Linux the workers are forked from the batch process: they start with its
 modules imported and its territories built (the batch built them when it checked
 the scenarios). A spawned worker imports everything again in a new interpreter,
-about 2 s of CPU (1.8 to 2.1 s on the 2-core benchmark machine) that each worker
+about 2 s of CPU (1.8 to 2.2 s on the 2-core benchmark machine) that each worker
 spends before its first run while the batch waits. Forking a process that has
 threads is unsafe in general; a batch process has those of OpenBLAS (which stops
 them itself around a fork), the background thread of Arrow's allocator (jemalloc

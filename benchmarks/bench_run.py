@@ -56,7 +56,9 @@ ratio printed is the reference's median wall time over the current one's.
 
 ``--batch`` times ``secsim batch``'s engine (``run_batch``) on 8 runs of
 ``scenarios/baseline.yaml`` (one year each) with 1 worker and with 2 workers,
-each in a fresh child process, and prints the speed-up.
+each in a fresh child process, ``--repeat`` pairs in alternating order, and
+prints each pair's speed-up, their median and range, the CPU seconds of each
+batch and the share of the cores other processes used meanwhile.
 
 ``--all`` is what ``make bench`` runs: ``--reference f5ca564`` on the baseline
 and city_500k, then ``--scaling``, then ``--batch``.
@@ -604,7 +606,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch",
         action="store_true",
-        help=f"time {BATCH_RUNS} runs of {DEFAULT_SCENARIO} with 1 and with 2 workers",
+        help=f"time {BATCH_RUNS} runs of {DEFAULT_SCENARIO} with 1 and with 2 workers, "
+        "--repeat pairs",
     )
     parser.add_argument(
         "--all",
@@ -788,7 +791,16 @@ def bench_scaling(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str
 
 
 def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
-    """``run_batch`` of the same runs with 1 worker, then 2, each in a fresh child."""
+    """``run_batch`` of the same runs with 1 worker and with 2, side by side, ``--repeat`` times.
+
+    Each batch runs in a fresh child. The pairs alternate which goes first (1 then 2,
+    2 then 1, ...), so that a load that rises or falls during the benchmark does not
+    favour one; each pair gives a speed-up, and the median and the range are printed,
+    with the share of the cores' time other processes used during each batch. Only a
+    quiet pair measures the batch engine: Linux shares the cores out equally between
+    sessions (autogroup scheduling), so while another session keeps a core busy, two
+    workers get little more CPU than one.
+    """
     print_header(machine, f"secsim batch engine, {BATCH_RUNS} runs, 1 worker against 2")
     print(flush=True)
     payload = {
@@ -797,21 +809,60 @@ def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, 
         "seed": args.seed,
         "days": args.days,
     }
-    walls: dict[int, float] = {}
-    for workers in (1, 2):
-        out = _child("batch", REPO_ROOT, {**payload, "workers": workers})
-        if out["failed"]:
-            raise RuntimeError(f"{out['failed']} runs of the batch failed")
-        walls[workers] = float(out["wall_s"])
-        print(f"  {workers} worker(s): {walls[workers]:.2f} s", file=sys.stderr, flush=True)
-    speed_up = walls[1] / walls[2]
+    pairs: list[dict[str, Any]] = []
+    for i in range(args.repeat):
+        load_before = os.getloadavg()[0]
+        pair: dict[str, Any] = {"load_before": load_before}
+        for workers in (1, 2) if i % 2 == 0 else (2, 1):
+            out = _child("batch", REPO_ROOT, {**payload, "workers": workers})
+            if out["failed"]:
+                raise RuntimeError(f"{out['failed']} runs of the batch failed")
+            pair[f"wall_{workers}"] = float(out["wall_s"])
+            pair[f"cpu_{workers}"] = float(out["cpu_s"])
+            pair[f"others_{workers}"] = out["others_cpu_s"]
+        pair["load_after"] = os.getloadavg()[0]
+        pair["speed_up"] = pair["wall_1"] / pair["wall_2"]
+        pairs.append(pair)
+        print(
+            f"  pair {i + 1}: 1 worker {pair['wall_1']:.2f} s ({pair['cpu_1']:.1f} CPU s),"
+            f" 2 workers {pair['wall_2']:.2f} s ({pair['cpu_2']:.1f} CPU s),"
+            f" speed-up {pair['speed_up']:.2f}x; other processes used {_share(pair, 1)} and"
+            f" {_share(pair, 2)} of the cores; load average {load_before:.2f} before,"
+            f" {pair['load_after']:.2f} after",
+            file=sys.stderr,
+            flush=True,
+        )
+    ratios = [p["speed_up"] for p in pairs]
+    speed_up = statistics.median(ratios)
+    wall_1 = statistics.median(p["wall_1"] for p in pairs)
+    wall_2 = statistics.median(p["wall_2"] for p in pairs)
+    spread = f" (pairs: {min(ratios):.2f}x to {max(ratios):.2f}x)" if len(pairs) > 1 else ""
     print(
-        f"batch of {BATCH_RUNS} x {DEFAULT_SCENARIO} ({args.days} days each):"
-        f" 1 worker {walls[1]:.2f} s, 2 workers {walls[2]:.2f} s, speed-up {speed_up:.2f}x"
-        f" ({os.cpu_count()} CPUs; run_batch() timed in a fresh process, worker start included)"
+        f"batch of {BATCH_RUNS} x {DEFAULT_SCENARIO} ({args.days} days each), median of"
+        f" {len(pairs)} pair(s): 1 worker {wall_1:.2f} s, 2 workers {wall_2:.2f} s,"
+        f" speed-up {speed_up:.2f}x{spread}"
+    )
+    shares = ", ".join(f"{_share(p, 1)} and {_share(p, 2)}" for p in pairs)
+    print(
+        f"({os.cpu_count()} CPUs; run_batch() timed in a fresh process, worker start included;"
+        f" share of the cores' time used by other processes during the 1- and 2-worker batch"
+        f" of each pair: {shares}; a figure is a quiet one only where both are a few %)"
     )
     print()
-    return {"runs": BATCH_RUNS, "wall_s": walls, "speed_up": speed_up}
+    return {
+        "runs": BATCH_RUNS,
+        "wall_s": {1: wall_1, 2: wall_2},
+        "speed_up": speed_up,
+        "pairs": pairs,
+    }
+
+
+def _share(pair: dict[str, Any], workers: int) -> str:
+    """The share of the cores' time other processes used while a batch of the pair ran."""
+    others = pair[f"others_{workers}"]
+    if others is None:
+        return "an unknown share"
+    return f"{max(0.0, others) / (pair[f'wall_{workers}'] * (os.cpu_count() or 1)):.0%}"
 
 
 def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
@@ -834,10 +885,38 @@ def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
             encoding="utf-8",
         )
         spec = load_experiment(path)
+        busy_before, cpu_before = _machine_busy_s(), _cpu_s()
         started = time.perf_counter()
         report = run_batch(spec, path, Path(tmp) / "store", workers=payload["workers"])
         wall = time.perf_counter() - started
-    return {"wall_s": wall, "done": report.done, "failed": report.failed}
+        busy_after, cpu = _machine_busy_s(), _cpu_s() - cpu_before
+    others = None if busy_after is None or busy_before is None else busy_after - busy_before - cpu
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "others_cpu_s": others,
+        "done": report.done,
+        "failed": report.failed,
+    }
+
+
+def _machine_busy_s() -> float | None:
+    """CPU seconds the whole machine has been busy (all processes, and time stolen by a
+    hypervisor), from ``/proc/stat``; ``None`` where there is no such file."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is counted in user)
+    ticks = [int(f) for f in fields[:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def child_main(mode: str, root: str) -> int:

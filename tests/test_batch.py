@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from simulator.batch import pool
 from simulator.batch import runner as batch_runner
 from simulator.batch.analysis import analyze
 from simulator.batch.runner import TIMING_COLUMNS, run_batch
@@ -51,12 +52,19 @@ def _table(store: Path) -> pd.DataFrame:
     return frame.drop(columns=[c for c in frame.columns if c.split(".")[-1] in TIMING_COLUMNS])
 
 
-def test_one_or_two_workers_give_identical_results(tiny: Path, tmp_path: Path) -> None:
+def test_one_or_two_workers_give_identical_results(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = load_experiment(tiny)
     one = run_batch(spec, tiny, tmp_path / "one", workers=1)
     two = run_batch(spec, tiny, tmp_path / "two", workers=2)
     assert one.done == two.done == 12 and one.failed == two.failed == 0
     pd.testing.assert_frame_equal(_table(tmp_path / "one"), _table(tmp_path / "two"))
+    # Workers forked from the batch (Linux) or spawned afresh (elsewhere): the same runs.
+    if pool.start_method() == "fork":
+        monkeypatch.setattr(pool, "start_method", lambda: "spawn")
+        assert run_batch(spec, tiny, tmp_path / "spawned", workers=2).done == 12
+        pd.testing.assert_frame_equal(_table(tmp_path / "one"), _table(tmp_path / "spawned"))
     manifest = pd.read_parquet(tmp_path / "one" / "manifest.parquet")
     assert set(manifest["status"]) == {"done"} and len(manifest) == 12
     # Common random numbers: replicate r has the same seed in every arm and point.

@@ -93,7 +93,13 @@ def _processes() -> dict[int, tuple[int, int, str]]:
 
 
 def _workers(pid: int) -> list[int]:
-    return [p for p, (ppid, _, cmd) in _processes().items() if ppid == pid and "spawn_main" in cmd]
+    """The worker processes of a batch: its children (forked, or spawned on other systems),
+    not multiprocessing's resource tracker, which a spawning batch also starts."""
+    return [
+        p
+        for p, (ppid, _, cmd) in _processes().items()
+        if ppid == pid and "resource_tracker" not in cmd
+    ]
 
 
 def _session(sid: int) -> list[int]:

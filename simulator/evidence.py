@@ -234,7 +234,7 @@ def _cross_references(spec: ExperimentSpec, ev: EvidenceSpec, path: Path) -> lis
         if place.around is not None and place.around not in ev.places:
             bad(("places", name, "around"), f"unknown place '{place.around}'")
         elif place.around is not None and ev.places[place.around].kind == "ring":
-            bad(("places", name, "around"), "a ring surrounds a place that is not a ring")
+            bad(("places", name, "around"), "a ring must surround a place that is not a ring")
         if place.agency is not None:
             scenario = _arm_scenario(spec, path, place.arm or spec.reference_arm)
             if place.agency not in scenario.agencies:

@@ -227,3 +227,36 @@ def test_arms_share_their_offenders_and_opportunities() -> None:
 
 def test_careers_are_years_long_by_default() -> None:
     assert OffenderSpec().career_years * HOURS_PER_YEAR > 24 * 365
+
+
+def test_a_person_let_go_untaken_is_not_arrested_and_investigations_keep_their_agency() -> None:
+    """From day 4 only the centre's municipal police may take arrested people over.
+
+    Hand-overs outside its reach or beyond its means end without a unit: the
+    person held is let go, so the offence is not cleared and nobody is held for
+    it. Investigations opened before the change stay with the agency that took
+    the report, never with an agency without judicial powers.
+    """
+    change = (
+        "timeline=[{day: 4, label: judicial powers move, set: "
+        "{agencies.state_police.powers.judicial: false, "
+        "agencies.pm_centre.powers.judicial: true, "
+        "competences.judicial_handover: [pm_centre]}}]"
+    )
+    scenario = load_scenario(BASELINE, ["run.days=12", "run.warmup_days=0", change])
+    model = SecurityModel(scenario, seed=1)
+    model.run_until(12 * 24)
+    incidents = {i.incident_id: i for i in model.recorder.incidents_so_far()}
+    dropped = [
+        i
+        for i in incidents.values()
+        if i.kind.value == "task" and i.outcome.value in ("abandoned", "no_agency")
+    ]
+    assert dropped, "the scenario should leave some hand-overs untaken"
+    for task in dropped:
+        assert task.parent_id is not None
+        parent = incidents[task.parent_id]
+        assert not parent.arrest and parent.arrest_agency is None
+        assert parent.clearance != "on_scene"
+    later = [i for i in incidents.values() if i.clearance == "later"]
+    assert later and {i.arrest_agency for i in later} <= {"state_police", "pm_centre"}

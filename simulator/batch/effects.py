@@ -13,7 +13,7 @@ freedom (n pairs):
   seed, is counted.
 * **How much pairing narrows an interval** (common random numbers at work): the
   width of the paired interval of a difference over that of the unpaired one,
-  sd(a - b) / sqrt(var(a) + var(b)) for n pairs and the same t, with a percentile
+  sd(a - b) / sqrt(var(a) + var(b)) times t(n - 1) / t(2n - 2), with a percentile
   bootstrap interval over the pairs (fixed seed: the report is reproducible).
 * **Ratios of mean paired differences** (the weighted displacement quotient, the
   flattening of a dose curve), whose denominator may be near zero: Fieller's
@@ -125,11 +125,14 @@ def pairing_ratio(treated: ArrayLike, reference: ArrayLike, resamples: int = 400
         )
         return out
 
-    value = float(ratio(a, b))
+    # The paired interval uses Student's t on n - 1 degrees of freedom, the unpaired
+    # one on 2n - 2 (Welch's, with equal variances): the widths differ by that too.
+    quantiles = _t(n) / _t(2 * n - 1)
+    value = float(ratio(a, b)) * quantiles
     if not math.isfinite(value):
         return NOT_ESTIMABLE
     pick = np.random.default_rng(0).integers(0, n, size=(resamples, n))
-    boot = ratio(a[pick], b[pick])
+    boot = ratio(a[pick], b[pick]) * quantiles
     boot = boot[np.isfinite(boot)]
     low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     return Interval(value, float(low), float(high), n)

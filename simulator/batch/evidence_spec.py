@@ -92,6 +92,12 @@ class PlaceSpec(Frozen):
             raise ValueError(f"a {self.kind} place needs agency")
         if self.kind == "ring" and self.around is None:
             raise ValueError("a ring needs around: the place it surrounds")
+        if self.kind != "ring" and (
+            self.around is not None or "distance_cells" in self.model_fields_set
+        ):
+            raise ValueError("around and distance_cells belong to a ring place only")
+        if self.kind in ("ring", "cctv") and self.agency is not None:
+            raise ValueError(f"a {self.kind} place takes no agency")
         near, far = self.distance_cells
         if not 1 <= near <= far:
             raise ValueError("distance_cells: [nearest, farthest] with 1 <= nearest <= farthest")
@@ -134,7 +140,9 @@ class EstimateSpec(Frozen):
         "all", description="`all`, a group name or offence type; elasticity_gap: two of them."
     )
     only: Literal["actual", "recorded", "arrested"] = Field(
-        "actual", description="Count every offence, the recorded ones, or those with an arrest."
+        "actual",
+        description="Count every offence, the recorded ones, or those whose offender was "
+        "arrested on scene (the incidents' arrest column; later clearances not counted).",
     )
     place: str | None = Field(None, description="Count only in this place's cells.")
     over: str | None = Field(None, description="displacement_quotient: the target place.")

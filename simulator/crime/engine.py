@@ -295,8 +295,10 @@ class CrimeEngine:
         )
         self._arrests_grid = np.zeros(territory.n_cells)  # recent arrests, faded daily
         self._arrests_near = np.zeros(territory.n_cells)  # within reach of each cell
-        self._later: list[tuple[float, int, Incident]] = []  # clearances to come
+        # Clearances to come: (when, incident id, incident, investigating agency).
+        self._later: list[tuple[float, int, Incident, str]] = []
         self._sentence: dict[int, tuple[float, float]] = {}  # uniforms of an arrest's fate
+        self._investigated: set[int] = set()  # incidents with a clearance to come
         self.prevented_by_custody = 0
         n = territory.n_cells
         self._off_land = None if territory.land.all() else np.flatnonzero(~territory.land)
@@ -869,14 +871,24 @@ class CrimeEngine:
             t_offender_gone_h=when + ts.stay_min / 60.0 * float(-np.log1p(-u[_U["stay"]])),
         )
         later = False
-        if known is not Known.DARK and self._judicial_at[cell] >= 0:
+        investigator = int(self._judicial_at[cell])
+        if known is not Known.DARK and investigator >= 0:
             delay_h = reported_at - when
             p_later = ts.later_clearance_prob * np.exp(-delay_h / ts.later_clearance_delay_h)
             if u[_U["later"]] < p_later:
                 later = True
+                self._investigated.add(incident.incident_id)
                 wait = ts.investigation_days * 24.0 * float(-np.log1p(-u[_U["investigate"]]))
-                heapq.heappush(self._later, (reported_at + wait, incident.incident_id, incident))
-        if needs_unit or later:  # the offender may be arrested: keep the fate's uniforms
+                heapq.heappush(
+                    self._later,
+                    (
+                        reported_at + wait,
+                        incident.incident_id,
+                        incident,
+                        self._agency_names[investigator],
+                    ),
+                )
+        if (needs_unit and incident.arrest) or later:  # keep the uniforms of an arrest's fate
             self._sentence[incident.incident_id] = (u[_U["prison"]], u[_U["prison_days"]])
         return incident
 
@@ -889,23 +901,37 @@ class CrimeEngine:
         in custody and, with the type's chances, in prison after it; the arrest
         raises the risk they and their neighbours perceive.
         """
-        if incident.kind is not IncidentKind.OFFENCE or incident.offender < 0:
+        if (
+            incident.kind is not IncidentKind.OFFENCE
+            or incident.offender < 0
+            or incident.clearance is not None  # an investigation got them first
+        ):
             return
         incident.clearance = "on_scene"
         incident.t_solved_h = now
         incident.arrest_agency = agency
         self._hold(incident, now)
 
+    def escaped(self, incident: Incident) -> None:
+        """Nobody was arrested on scene for ``incident``: forget its arrest's draws.
+
+        An investigation under way may still clear it (they are kept for that).
+        """
+        if incident.incident_id not in self._investigated:
+            self._sentence.pop(incident.incident_id, None)
+
     def _clear_later(self, now: float) -> None:
         """Clearances by investigation due by ``now``: the offender is arrested then."""
         later = self._later
         while later and later[0][0] <= now:
-            when, _, incident = heapq.heappop(later)
+            when, _, incident, agency = heapq.heappop(later)
+            self._investigated.discard(incident.incident_id)
             if incident.clearance is not None:
+                self._sentence.pop(incident.incident_id, None)
                 continue  # arrested on scene meanwhile
             incident.clearance = "later"
             incident.t_solved_h = when
-            incident.arrest_agency = self._agency_names[int(self._judicial_at[incident.cell])]
+            incident.arrest_agency = agency  # the agency that took the report investigates
             self._hold(incident, when)
 
     def _hold(self, incident: Incident, now: float) -> None:

@@ -6,11 +6,15 @@ Rules (ODD section 7.8), in the order a job unfolds:
    unit whose shift ends goes off duty at once if idle, else once its job is
    done (it works overtime; it is never taken off a job).
 2. On arrival, the first unit on scene is reported to the control room (the
-   caller's experience); a unit arriving for a hand-over task tells the unit
+   caller's experience) and arrests the person if the incident has one to
+   arrest, they are still there and its agency may apprehend (art. 73 of the
+   code of criminal procedure); an arrest by a judicial agency stands at once,
+   one by any other when a judicial unit takes the person over (the crime
+   engine is told then). A unit arriving for a hand-over task tells the unit
    holding the arrested person to leave ``handover_h`` later. On-scene work
    lasts the incident's on-scene time.
 3. At the end of on-scene work the incident is cleared; then an arrest by a
-   unit whose agency has judicial powers means custody at the station
+   unit whose agency had judicial powers when it arrested means custody at the station
    (``custody_h`` plus the incident's follow-up); an arrest by any other unit
    means it holds the person on scene and a hand-over task goes to the control
    room (municipal police must present the person to an OPJ); a unit finishing
@@ -18,7 +22,7 @@ Rules (ODD section 7.8), in the order a job unfolds:
    incident needs one.
 4. A holding unit, once released, does the incident's follow-up if any. A
    hand-over task that ends without a unit (abandoned, or no agency) releases
-   the holding unit at once.
+   the holding unit at once: the person is let go, and no arrest is recorded.
 5. A unit with nothing left to do goes off duty if its shift is over, else
    goes back to the control room, which gives it a waiting incident or lets it
    patrol.
@@ -53,7 +57,11 @@ class ArrestObserver(Protocol):
     """Told when a unit arrests someone on scene (the crime engine: clearance, custody)."""
 
     def arrested(self, incident: Incident, agency: str, now: float) -> None:
-        """A unit of ``agency`` arrested the person ``incident`` is about, now."""
+        """A unit of ``agency`` arrested the person ``incident`` is about, at ``now``."""
+        ...
+
+    def escaped(self, incident: Incident) -> None:
+        """Nobody was arrested for ``incident`` on scene (gone, or let go untaken)."""
         ...
 
 
@@ -107,6 +115,7 @@ class LifeCycle:
         self._new_id = new_id
         self._held: dict[int, Unit] = {}  # by the id of the incident of the arrest
         self.arrests: ArrestObserver | None = None
+        self._custody: set[int] = set()  # arrests by a judicial unit, custody to come
         for unit in units:
             self.adopt(unit)
 
@@ -168,6 +177,7 @@ class LifeCycle:
                 held = self._held.pop(incident.parent_id, None)
                 if held is not None:
                     held.release_at(now + self._rules.handover_h)
+                    self._taken_over(held)
             unit.work(UnitState.ON_SCENE, now + incident.on_scene_h)
         elif state is UnitState.ON_SCENE:
             incident.t_cleared_h = now
@@ -191,15 +201,28 @@ class LifeCycle:
         """
         if now > incident.t_offender_gone_h or not unit.agency.capabilities.apprehend:
             incident.arrest = False
+            if self.arrests is not None:
+                self.arrests.escaped(incident)
             return
         incident.arrest_agency = unit.agency.name
-        if self.arrests is not None:
-            self.arrests.arrested(incident, unit.agency.name, now)
+        # A judicial agency takes custody itself; any other holds the person until a
+        # judicial police officer takes them over, and the arrest stands only then.
+        if unit.agency.capabilities.judicial:
+            self._custody.add(incident.incident_id)  # whatever powers change before custody
+            if self.arrests is not None:
+                self.arrests.arrested(incident, unit.agency.name, now)
+
+    def _taken_over(self, holder: Unit) -> None:
+        """The person ``holder`` detained is taken over: the arrest stands from its time."""
+        incident = holder.incident
+        if incident is not None and incident.arrest_agency is not None and self.arrests is not None:
+            self.arrests.arrested(incident, incident.arrest_agency, incident.t_arrived_h or 0.0)
 
     def _after_scene(self, unit: Unit, incident: Incident, now: float) -> None:
         if incident.kind is IncidentKind.TASK:
             unit.work(UnitState.FOLLOW_UP, now + self._rules.custody_h, at_station=True)
-        elif incident.arrest and unit.agency.capabilities.judicial:
+        elif incident.arrest and incident.incident_id in self._custody:
+            self._custody.discard(incident.incident_id)
             until = now + self._rules.custody_h + incident.follow_up_h
             unit.work(UnitState.FOLLOW_UP, until, at_station=True)
         elif incident.arrest:
@@ -235,3 +258,9 @@ class LifeCycle:
         held = None if task.parent_id is None else self._held.pop(task.parent_id, None)
         if held is not None:
             held.release_at(self._now())
+            arrest = held.incident
+            if arrest is not None:  # let go: no arrest is recorded, nobody is held
+                arrest.arrest = False
+                arrest.arrest_agency = None
+                if self.arrests is not None:
+                    self.arrests.escaped(arrest)

@@ -92,9 +92,8 @@ class PlaceSpec(Frozen):
             raise ValueError(f"a {self.kind} place needs agency")
         if self.kind == "ring" and self.around is None:
             raise ValueError("a ring needs around: the place it surrounds")
-        if self.kind != "ring" and (
-            self.around is not None or "distance_cells" in self.model_fields_set
-        ):
+        # A saved experiment holds distance_cells at its default on every place.
+        if self.kind != "ring" and (self.around is not None or self.distance_cells != (1, 2)):
             raise ValueError("around and distance_cells belong to a ring place only")
         if self.kind in ("ring", "cctv") and self.agency is not None:
             raise ValueError(f"a {self.kind} place takes no agency")

@@ -70,6 +70,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _add_workers(
+    parser: argparse.ArgumentParser,
+    help: str = "local worker processes (default: all cores; capped to them)",
+) -> None:
+    """The ``--workers`` option of the commands that run batches."""
+    parser.add_argument("--workers", type=_positive, default=available_cores(), help=help)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -185,11 +193,9 @@ def _parser() -> argparse.ArgumentParser:
         "reach them.",
     )
     p_batch.add_argument("experiment", type=Path, help="experiment YAML file")
-    p_batch.add_argument(
-        "--workers",
-        type=_positive,
-        default=available_cores(),
-        help="local worker processes (default: all cores; more than the cores available is "
+    _add_workers(
+        p_batch,
+        "local worker processes (default: all cores; more than the cores available is "
         "capped to them, with a warning)",
     )
     p_batch.add_argument(
@@ -255,12 +261,7 @@ def _parser() -> argparse.ArgumentParser:
         default=16,
         help="base samples of the sensitivity design, a power of two (not with --full)",
     )
-    p_fig.add_argument(
-        "--workers",
-        type=_positive,
-        default=available_cores(),
-        help="local worker processes (default: all cores; capped to them)",
-    )
+    _add_workers(p_fig)
     p_fig.add_argument(
         "--map",
         type=Path,
@@ -293,12 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--full", action="store_true", help="the files' own replicates and horizons (the report)"
     )
-    p_ev.add_argument(
-        "--workers",
-        type=_positive,
-        default=available_cores(),
-        help="local worker processes (default: all cores; capped to them)",
-    )
+    _add_workers(p_ev)
     p_ev.add_argument(
         "--out",
         type=Path,

@@ -92,19 +92,6 @@ def neighbour_table(nx: int, ny: int) -> IntArray:
     return out
 
 
-def _neighbour_sum_3d(grids: FloatArray) -> FloatArray:
-    """Sum over the eight neighbours of each cell, for a stack of grids (..., ny, nx)."""
-    out = np.zeros_like(grids)
-    ny, nx = grids.shape[-2:]
-    for dj, di in _NEIGHBOUR_OFFSETS:
-        rows_to = slice(max(-dj, 0), ny - max(dj, 0))
-        rows_from = slice(max(dj, 0), ny - max(-dj, 0))
-        cols_to = slice(max(-di, 0), nx - max(di, 0))
-        cols_from = slice(max(di, 0), nx - max(-di, 0))
-        out[..., rows_to, cols_to] += grids[..., rows_from, cols_from]
-    return out
-
-
 def _poisson_by_inversion(u: float, mean: float) -> int:
     """The Poisson count whose distribution function first exceeds ``u``.
 
@@ -299,7 +286,6 @@ class CrimeEngine:
         self._later: list[tuple[float, int, Incident, str]] = []
         self._sentence: dict[int, tuple[float, float]] = {}  # uniforms of an arrest's fate
         self._investigated: set[int] = set()  # incidents with a clearance to come
-        self.prevented_by_custody = 0
         n = territory.n_cells
         self._off_land = None if territory.land.all() else np.flatnonzero(~territory.land)
         self._land_grid = territory.land.reshape(territory.ny, territory.nx).astype(float)
@@ -724,7 +710,6 @@ class CrimeEngine:
             return []
         slot0 = np.where(has, slots, 0)
         free = has & pool.free(slot0, now)
-        self.prevented_by_custody += int((has & ~free).sum())
         spec = self.spec.offenders
         personal = (
             spec.own_arrest * pool.own_risk(slot0, now)

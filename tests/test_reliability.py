@@ -249,6 +249,27 @@ def test_sigterm_stops_figures_with_their_workers(tmp_path: Path) -> None:
     assert _leftovers(store) == [] and _leftovers(out) == []
 
 
+def test_sigterm_stops_evidence_with_its_workers_and_leaves_the_report_alone(
+    tmp_path: Path,
+) -> None:
+    out, doc = tmp_path / "evidence", tmp_path / "evidence.md"
+    design = ROOT / "experiments" / "evidence" / "police_numbers.yaml"
+    argv = ["evidence", str(design), "--quick", "--workers", "2", "--quiet"]
+    proc = _start([*argv, "--out", str(out), "--doc", str(doc)])
+    try:
+        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the evidence's batch workers")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if _session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert _session(proc.pid) == []
+    assert not doc.exists()  # no report from runs that did not finish
+    assert _leftovers(out) == [] and _leftovers(doc) == []
+
+
 def test_damaged_store_files_are_run_again_on_resume(
     experiment: Path, reference: Path, tmp_path: Path
 ) -> None:

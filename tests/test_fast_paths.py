@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from simulator.agencies.patrol import PresenceLog
 from simulator.agencies.units import Unit, UnitState, positions
+from simulator.crime.engine import SquareMeans
 from simulator.dispatch.policy import FreeUnits
 from simulator.model import SecurityModel
 from simulator.scenario import Scenario
@@ -177,3 +178,26 @@ def test_distances_are_those_of_numpys_hypot_not_pythons() -> None:
     dx, dy = (rng.random((2, 20_000)) - 0.5) * 80_000
     ours = [abs(complex(x, y)) for x, y in zip(dx.tolist(), dy.tolist(), strict=True)]
     assert ours == np.hypot(dx, dy).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    nx=st.integers(1, 9),
+    ny=st.integers(1, 9),
+    radius=st.integers(0, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_square_means_from_running_sums_are_plain_means_over_the_square(
+    nx: int, ny: int, radius: int, seed: int
+) -> None:
+    """The summed-area table gives each cell's mean over its square, clipped to the grid."""
+    rows = np.random.default_rng(seed).exponential(size=(2, nx * ny))
+    square = SquareMeans(nx, ny, radius)
+    fast = square(rows)
+    some = np.arange(0, nx * ny, 2)
+    np.testing.assert_array_equal(square.at(square.tables(rows), some), fast[:, some])
+    grids = rows.reshape(2, ny, nx)
+    for j in range(ny):
+        for i in range(nx):
+            box = grids[:, max(j - radius, 0) : j + radius + 1, max(i - radius, 0) : i + radius + 1]
+            np.testing.assert_allclose(fast[:, j * nx + i], box.mean(axis=(1, 2)), rtol=1e-12)

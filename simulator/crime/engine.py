@@ -57,17 +57,21 @@ from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+Float32Array = NDArray[np.float32]
 HOURS_PER_YEAR = 8760.0
 _ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
 # Near-repeat risk below this (offences per hour in a cell) is dropped: it would
 # take a million years to make one offence.
 _NEGLIGIBLE_RATE = 1e-10
-# The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate
 # The stop that counts as its own length when presence saturates (Koper's optimum).
 _REFERENCE_STOP_H = 0.25
 # Uniforms of the crime stream set aside for each hour's history-made opportunities:
 # far more than an hour ever draws (24 per opportunity).
 _HISTORY_STRIDE = 1 << 24
+# Fewest people present per cell that share a patrol's attention: a patrol passing
+# through empty fields deters nobody there, and no division by zero.
+_MIN_PEOPLE = 1.0
+# The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate.
 _NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
@@ -79,6 +83,72 @@ def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatA
     kernel[radius, radius] = 0.0
     box = ndimage.correlate(grid.reshape(ny, nx), kernel, mode="constant", cval=0.0)
     return np.asarray(box.ravel(), dtype=grid.dtype)
+
+
+class SquareMeans:
+    """Means over the (2r+1)^2 square around each cell of a grid, clipped to the grid.
+
+    Computed from summed-area tables (running sums over rows and columns): four
+    look-ups a cell, whatever the radius. Cells outside the grid are not counted.
+
+    Args:
+        nx: Columns of the grid.
+        ny: Rows of the grid.
+        radius: Half-width of the square, cells.
+    """
+
+    def __init__(self, nx: int, ny: int, radius: int):
+        self._shape = (ny, nx)
+        j, i = np.divmod(np.arange(nx * ny, dtype=np.int64), nx)
+        j0, j1 = np.maximum(j - radius, 0), np.minimum(j + radius + 1, ny)
+        i0, i1 = np.maximum(i - radius, 0), np.minimum(i + radius + 1, nx)
+        w = nx + 1  # flat corners of each square in the (ny + 1) x (nx + 1) table
+        self._corners = np.stack([j1 * w + i1, j0 * w + i1, j1 * w + i0, j0 * w + i0])
+        self._count = ((j1 - j0) * (i1 - i0)).astype(float)
+
+    def tables(self, rows: FloatArray) -> FloatArray:
+        """The summed-area tables of values by cell, one row per layer (k x cells)."""
+        ny, nx = self._shape
+        k = rows.shape[0]
+        sums = np.zeros((k, ny + 1, nx + 1))
+        sums[:, 1:, 1:] = rows.reshape(k, ny, nx).cumsum(axis=1).cumsum(axis=2)
+        out: FloatArray = sums.reshape(k, -1)
+        return out
+
+    def at(self, tables: FloatArray, cells: IntArray | slice = slice(None)) -> FloatArray:
+        """The means around ``cells`` (all by default), from :meth:`tables`' output."""
+        a, b, c, d = (corner[cells] for corner in self._corners)
+        out: FloatArray = (tables[..., a] - tables[..., b] - tables[..., c] + tables[..., d]) / (
+            self._count[cells]
+        )
+        return out
+
+    def __call__(self, rows: FloatArray) -> FloatArray:
+        """The means around every cell, one row per layer (k x cells)."""
+        return self.at(self.tables(rows))
+
+
+def crowd_factors(
+    people: NDArray[np.floating[Any]], nx: int, ny: int, reference: float, radius: int
+) -> Float32Array:
+    """What an hour of patrol presence counts for, by hour of the week and cell.
+
+    ``reference`` over the mean number of people present in the square of
+    ``radius`` cells around each cell (at least one a cell): where more people
+    share a patrol's attention, it deters each of them less. Deterrence then
+    follows police per person present, not police per square kilometre, and does
+    not change with the size of the cells.
+
+    Args:
+        people: People present, hours of the week x cells (the ``people`` layer).
+        nx: Columns of the grid.
+        ny: Rows of the grid.
+        reference: People present per cell at which presence counts at face value.
+        radius: Half-width of the square, cells.
+    """
+    around = SquareMeans(nx, ny, radius)(people.astype(float))
+    out: Float32Array = (reference / np.maximum(around, _MIN_PEOPLE)).astype(np.float32)
+    return out
 
 
 def neighbour_table(nx: int, ny: int) -> IntArray:
@@ -319,7 +389,9 @@ class CrimeEngine:
         self._order: list[int] = []  # offence types in the order of the hourly draw
         self._expected = np.zeros((len(self.types), n))
         self._area_hour = -1  # hour of the cached running sums of patrol presence
-        self._area_sums = np.zeros((territory.ny + 1, territory.nx + 1))
+        self._area_sums = np.zeros((1, 0))
+        self._square_radius = -1  # of the squares below (set by _configure)
+        self._crowd_settings: tuple[float, int] = (0.0, -1)
         self._configure(spec, cctv, agencies, first=True)
         self._markets = self._place_markets()
 
@@ -367,11 +439,30 @@ class CrimeEngine:
         self._agency_names = [a.name for a in agencies]
         if rebuild:
             self.attractiveness = _attractiveness(territory, spec)
+            reach = spec.offender_range_cells
+            residents = territory.residents.astype(float)
+            near = residents + (
+                neighbour_sum(residents, territory.nx, territory.ny, reach)
+                if territory.kind != "point"
+                else 0.0
+            )
+            self._per_1000_near = 1000.0 / np.maximum(near, 1.0)
             self._rate0 = self._base_rates()[self._order[: self._n_ordinary]]
         self._market_enforcers = [i for i, a in enumerate(agencies) if a.capabilities.drug_markets]
         self._agency_strength = np.array(
             [a.capabilities.guardianship * a.mode.presence for a in agencies]
         )
+        radius = spec.offenders.area_radius_cells
+        if radius != self._square_radius:
+            self._square = SquareMeans(territory.nx, territory.ny, radius)
+            self._square_radius = radius
+            self._area_hour = -1
+        crowd_settings = (spec.offenders.reference_people, radius)
+        if crowd_settings != self._crowd_settings:
+            self._crowd = crowd_factors(
+                self._activity.week("people"), territory.nx, territory.ny, *crowd_settings
+            )
+            self._crowd_settings = crowd_settings
         self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
         self._saturation_h = spec.deterrence_saturation_min / 60.0
         if self._saturation_h > 0:
@@ -417,6 +508,7 @@ class CrimeEngine:
             "rate0": self._rate0,
             "market_enforcers": self._market_enforcers,
             "strength": self._agency_strength,
+            "crowd": self._crowd,
             "decay": self._decay,
             "saturation_h": self._saturation_h,
             "cctv_effective": self.cctv_effective,  # the watch's part depends on who joined
@@ -673,27 +765,23 @@ class CrimeEngine:
     def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
         """Guardianship an offender perceives at each cell (the exponent before deterrence).
 
-        Standing guardians (CCTV, citizen watch) and patrols in the cell (with
-        residual deterrence), plus ``area_weight`` times the mean patrol presence
-        over the square of ``area_radius_cells`` around it.
+        Standing guardians (CCTV, citizen watch), plus patrols in the cell (with
+        residual deterrence) and ``area_weight`` times the mean patrol presence over
+        the square of ``area_radius_cells`` around it, both per person present
+        there (:func:`crowd_factors`).
         """
-        guard: FloatArray = self._static_guard[cells] + patrol[cells]
+        crowd = self._crowd[hour % HOURS_PER_WEEK, cells]
         spec = self.spec.offenders
         if spec.area_weight <= 0:
-            return guard
-        t = self._t
-        r = spec.area_radius_cells
+            local: FloatArray = self._static_guard[cells] + crowd * patrol[cells]
+            return local
         if self._area_hour != hour:  # running sums of presence, once an hour
-            grid = patrol.reshape(t.ny, t.nx)
-            self._area_sums[1:, 1:] = grid.cumsum(axis=0).cumsum(axis=1)
+            self._area_sums = self._square.tables(patrol[None, :])
             self._area_hour = hour
-        j, i = np.divmod(cells, t.nx)
-        j0, j1 = np.maximum(j - r, 0), np.minimum(j + r + 1, t.ny)
-        i0, i1 = np.maximum(i - r, 0), np.minimum(i + r + 1, t.nx)
-        sums = self._area_sums
-        box = sums[j1, i1] - sums[j0, i1] - sums[j1, i0] + sums[j0, i0]
-        mean = box / ((j1 - j0) * (i1 - i0))
-        out: FloatArray = guard + spec.area_weight * mean
+        mean = self._square.at(self._area_sums, cells)[0]
+        out: FloatArray = self._static_guard[cells] + crowd * (
+            patrol[cells] + spec.area_weight * mean
+        )
         return out
 
     def _commit(
@@ -713,7 +801,7 @@ class CrimeEngine:
         spec = self.spec.offenders
         personal = (
             spec.own_arrest * pool.own_risk(slot0, now)
-            + spec.others_arrest * (self._arrests_near[pool.home[slot0]])
+            + spec.others_arrest * self._arrests_near[pool.home[slot0]]
         )
         delta = self._deterrence[rows]
         share = self.spec.displacement_share
@@ -937,6 +1025,7 @@ class CrimeEngine:
         self._arrests_grid *= np.exp(-24.0 / memory_h)
         t = self._t
         reach = self.spec.offender_range_cells
-        self._arrests_near = self._arrests_grid + (
+        near = self._arrests_grid + (
             neighbour_sum(self._arrests_grid, t.nx, t.ny, reach) if t.kind != "point" else 0.0
         )
+        self._arrests_near = near * self._per_1000_near

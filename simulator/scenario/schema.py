@@ -1152,10 +1152,18 @@ class OffenderSpec(Frozen):
     offender commits an offence where an opportunity arises within reach unless
     the risk they perceive deters them (Nagin 2013: certainty, not severity):
 
-        P(commit) = exp(-deterrence[type] x (guardianship of the cell
-                    + area_weight x mean patrol presence within area_radius_cells
+        P(commit) = exp(-deterrence[type] x (standing guardians of the cell
+                    + crowd x (patrol presence in the cell
+                               + area_weight x mean patrol presence within
+                                 area_radius_cells)
                     + own_arrest x their recent arrests
-                    + others_arrest x recent arrests within reach of their home))
+                    + others_arrest x recent arrests within reach of their home
+                      per 1,000 residents there))
+
+    where crowd = reference_people / mean people present within area_radius_cells
+    at that hour: a patrol hour deters less where more people share its attention,
+    so that deterrence follows police per person present, not police per square
+    kilometre (a denser city with as many police per resident is no safer).
     """
 
     career_years: PosFloat = Field(
@@ -1184,6 +1192,13 @@ class OffenderSpec(Frozen):
         "risk (calibrated on the elasticity of crime to police numbers, "
         "docs/calibration.md).",
     )
+    reference_people: PosFloat = Field(
+        90.0,
+        description="People present per cell (mean over the square of area_radius_cells) "
+        "at which an hour of patrol presence counts at face value; where twice as many are "
+        "present it counts half. Sets the scale of area_weight and of the guardianship "
+        "strengths (calibrated with area_weight, docs/calibration.md).",
+    )
     own_arrest: NonNegFloat = Field(
         0.5,
         description="Perceived risk added by each of an offender's own recent arrests "
@@ -1191,9 +1206,9 @@ class OffenderSpec(Frozen):
         "Assumption.",
     )
     others_arrest: NonNegFloat = Field(
-        0.02,
-        description="Perceived risk added by each recent arrest within reach of the "
-        "offender's home (general deterrence). Assumption.",
+        0.025,
+        description="Perceived risk added by each recent arrest per 1,000 residents "
+        "within reach of the offender's home (general deterrence). Assumption.",
     )
     memory_days: PosFloat = Field(
         90.0, description="Time constant of the fading of arrests from memory, days."

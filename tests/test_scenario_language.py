@@ -74,6 +74,37 @@ def test_set_overrides_win_over_the_file_and_are_named_in_errors() -> None:
         load_scenario(SCENARIOS / "baseline.yaml", ["territory.communes.9.residents=1"])
 
 
+def test_a_setting_into_a_default_entry_edits_it_and_keeps_the_others() -> None:
+    """The baseline leaves its offence types at their defaults: --set edits one of them.
+
+    The other types stay as they were; a whole new entry joins the defaults; a
+    scenario without a crime block does not get one from a setting into its types.
+    """
+    base = load_scenario(SCENARIOS / "baseline.yaml")
+    assert base.crime is not None and "types" not in yaml.safe_load(
+        (SCENARIOS / "baseline.yaml").read_text()
+    )["crime"]
+    edited = load_scenario(SCENARIOS / "baseline.yaml", ["crime.types.burglary.report_prob=0.8"])
+    assert edited.crime is not None
+    assert list(edited.crime.types) == list(base.crime.types)
+    for name, spec in base.crime.types.items():
+        want = spec.model_copy(update={"report_prob": 0.8}) if name == "burglary" else spec
+        assert edited.crime.types[name] == want
+    burglary = base.crime.types["burglary"].model_dump(mode="json")
+    added = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        [f"crime.types.burglary_2={json.dumps(burglary)}", "competences.burglary_2=[state_police]"],
+    )
+    assert added.crime is not None
+    assert list(added.crime.types) == [*base.crime.types, "burglary_2"]
+    with pytest.raises(ScenarioError, match=r"report_prb.*did you mean 'report_prob'"):
+        load_scenario(SCENARIOS / "baseline.yaml", ["crime.types.burglary.report_prb=0.8"])
+    no_crime = SCENARIOS / "validation" / "mmc.yaml"
+    assert load_scenario(no_crime).crime is None
+    with pytest.raises(ScenarioError, match="crime"):
+        load_scenario(no_crime, ["crime.types.burglary.report_prob=0.8"])
+
+
 def test_show_prints_the_resolved_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(SCENARIOS / "baseline.yaml"), "--set", "run.days=9"]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)

@@ -478,7 +478,9 @@ class DemandSpec(Frozen):
     types: dict[str, IncidentTypeSpec] = Field(
         default_factory=_default_call_types,
         min_length=1,
-        description="The types of call, with their shares (summing to 1).",
+        description="The types of call, with their shares (summing to 1). Written in a "
+        "file, the whole set; a setting into one type (--set "
+        "demand.types.call.share=1) edits the defaults when the file leaves them.",
     )
 
     @field_validator("hourly_profile", mode="before")
@@ -1223,7 +1225,14 @@ class OffenderSpec(Frozen):
 class CrimeSpec(Frozen):
     """Offences by routine activity theory, and how they become known."""
 
-    types: dict[str, CrimeTypeSpec] = Field(default_factory=_default_crime_types, min_length=1)
+    types: dict[str, CrimeTypeSpec] = Field(
+        default_factory=_default_crime_types,
+        min_length=1,
+        description="The offence types, by name. Written in a file, the whole set (one "
+        "type written: one type); a setting into one type (--set "
+        "crime.types.burglary.report_prob=0.8, an experiment's factor) edits the six "
+        "default types when the file leaves them.",
+    )
     attractiveness_sigma: NonNegFloat = Field(
         1.1,
         description="Spread (lognormal sigma) of cell attractiveness to offenders; larger "
@@ -1419,6 +1428,17 @@ class PolicyChange:
 
 # A check of a valid scenario: the (dotted path, message) of each problem it finds.
 ScenarioCheck = Callable[["Scenario"], list[tuple[tuple[str | int, ...], str]]]
+
+
+# Collections of named entries that a scenario may leave at their defaults. A
+# dotted key into one of their entries (``--set crime.types.burglary.report_prob=0.8``,
+# an experiment's factor) edits that default entry: the loader writes the default
+# collection out first, so that the other entries stay. A collection written in a
+# file is the whole collection (``crime.types`` with one type has one type).
+DEFAULT_ENTRIES: dict[tuple[str, str], Callable[[], Mapping[str, BaseModel]]] = {
+    ("demand", "types"): _default_call_types,
+    ("crime", "types"): _default_crime_types,
+}
 
 
 class Scenario(Frozen):

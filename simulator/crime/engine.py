@@ -390,6 +390,7 @@ class CrimeEngine:
         self._expected = np.zeros((len(self.types), n))
         self._area_hour = -1  # hour of the cached running sums of patrol presence
         self._area_sums = np.zeros((1, 0))
+        self._area_field = np.zeros(n)  # patrol presence as offenders remember it
         self._square_radius = -1  # of the squares below (set by _configure)
         self._crowd_settings: tuple[float, int] = (0.0, -1)
         self._configure(spec, cctv, agencies, first=True)
@@ -464,6 +465,8 @@ class CrimeEngine:
             )
             self._crowd_settings = crowd_settings
         self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
+        memory = spec.offenders.area_memory_h
+        self._area_keep = float(np.exp(-1.0 / memory)) if memory > 0 else 0.0
         self._saturation_h = spec.deterrence_saturation_min / 60.0
         if self._saturation_h > 0:
             self._saturation_scale = _REFERENCE_STOP_H / -np.expm1(
@@ -691,6 +694,7 @@ class CrimeEngine:
         risk *= self._nr_decay
         risk[risk < _NEGLIGIBLE_RATE] = 0.0
         patrol = self._agency_strength @ self._effective
+        self._remember_area(patrol)
         rows, cells, u = self._ordinary_opportunities(hw)
         more = self._history_opportunities(hour, hod)
         if more is not None:
@@ -762,13 +766,29 @@ class CrimeEngine:
         rows_h, cells_h = np.divmod(flat, n)
         return rows_h, cells_h, u
 
+    def _remember_area(self, patrol: FloatArray) -> None:
+        """Fold this hour's patrol presence into what offenders remember of each place.
+
+        An exponential average with time constant ``area_memory_h``: the presence
+        around a target that offenders perceive is the police they have seen there
+        over the last day or so, not whether a crew happens to pass this hour
+        (0: this hour's presence).
+        """
+        keep = self._area_keep
+        if keep > 0:
+            self._area_field *= keep
+            self._area_field += (1.0 - keep) * patrol
+        else:
+            self._area_field = patrol
+
     def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
         """Guardianship an offender perceives at each cell (the exponent before deterrence).
 
         Standing guardians (CCTV, citizen watch), plus patrols in the cell (with
-        residual deterrence) and ``area_weight`` times the mean patrol presence over
-        the square of ``area_radius_cells`` around it, both per person present
-        there (:func:`crowd_factors`).
+        residual deterrence) and ``area_weight`` times the mean remembered patrol
+        presence over the square of ``area_radius_cells`` around it
+        (:meth:`_remember_area`), both per person present there
+        (:func:`crowd_factors`).
         """
         crowd = self._crowd[hour % HOURS_PER_WEEK, cells]
         spec = self.spec.offenders
@@ -776,7 +796,7 @@ class CrimeEngine:
             local: FloatArray = self._static_guard[cells] + crowd * patrol[cells]
             return local
         if self._area_hour != hour:  # running sums of presence, once an hour
-            self._area_sums = self._square.tables(patrol[None, :])
+            self._area_sums = self._square.tables(self._area_field[None, :])
             self._area_hour = hour
         mean = self._square.at(self._area_sums, cells)[0]
         out: FloatArray = self._static_guard[cells] + crowd * (

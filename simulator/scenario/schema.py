@@ -1157,7 +1157,7 @@ class OffenderSpec(Frozen):
         P(commit) = exp(-deterrence[type] x (standing guardians of the cell
                     + crowd x (patrol presence in the cell
                                + area_weight x mean patrol presence within
-                                 area_radius_cells)
+                                 area_radius_cells, remembered over area_memory_h)
                     + own_arrest x their recent arrests
                     + others_arrest x recent arrests within reach of their home
                       per 1,000 residents there))
@@ -1194,8 +1194,15 @@ class OffenderSpec(Frozen):
         "risk (calibrated on the elasticity of crime to police numbers, "
         "docs/calibration.md).",
     )
+    area_memory_h: NonNegFloat = Field(
+        24.0,
+        description="Time constant, hours, of offenders' memory of the patrol presence "
+        "around a target: the area term weighs the police seen there over about the last "
+        "day, not whether a crew passes this hour (0: this hour's presence; the cell's own "
+        "presence keeps its residual deterrence, residual_deterrence_h). Assumption.",
+    )
     reference_people: PosFloat = Field(
-        90.0,
+        80.0,
         description="People present per cell (mean over the square of area_radius_cells) "
         "at which an hour of patrol presence counts at face value; where twice as many are "
         "present it counts half. Sets the scale of area_weight and of the guardianship "

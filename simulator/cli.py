@@ -57,6 +57,7 @@ examples:
   secsim show scenarios/toulouse_metropole.yaml    # real communes: districts and their types
   secsim figures --map scenarios/seine_saint_denis.yaml
   secsim evidence --quick --check      # published effect sizes against the model
+  secsim calibrate calibration/baseline.yaml --quick   # history matching to sourced targets
   secsim schema > scenarios/schema.json
   secsim dashboard scenarios/baseline.yaml --port 8765
 """
@@ -316,6 +317,48 @@ def _parser() -> argparse.ArgumentParser:
         help="exit with status 1 when a target is out of range or not estimable",
     )
     p_ev.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p_cal = sub.add_parser(
+        "calibrate",
+        help="history matching of scenario settings to sourced targets (secsim calibrate)",
+        description="Estimate the parameters a calibration file names by history matching "
+        "with Gaussian-process emulators: waves of Latin-hypercube designs in the space not "
+        "ruled out yet, each point run with replicates sharing their seeds, one emulator per "
+        "target, and the points whose implausibility exceeds the cut-off ruled out. Runs go "
+        "through the batch machinery (local processes, or a Dask cluster with --scheduler), "
+        "one batch store per wave in --out (wave_1/, wave_2/... and best/). Writes "
+        "nroy.parquet, waves.parquet, fit.csv, fit.md, overlay.yaml (a scenario that extends "
+        "the calibrated one with the best point) and fit.png. Results do not depend on "
+        "--workers or the executor. A stopped calibration is finished with --resume.",
+    )
+    p_cal.add_argument("calibration", type=Path, help="calibration YAML file")
+    _add_workers(
+        p_cal,
+        "local worker processes (default: all cores; more than the cores available is "
+        "capped to them, with a warning)",
+    )
+    p_cal.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786",
+    )
+    p_cal.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: results/calibration/<file name>, with -quick for "
+        "--quick): new or empty; one holding a calibration only with --resume",
+    )
+    p_cal.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the calibration already in --out: finished runs are reused, and the "
+        "result is the one an uninterrupted calibration gives",
+    )
+    p_cal.add_argument(
+        "--quick",
+        action="store_true",
+        help="use the file's quick: settings (shorter runs, fewer waves and points)",
+    )
+    p_cal.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
@@ -637,6 +680,74 @@ def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.calibration.runner import CalibrationSettings, run_calibration
+    from simulator.calibration.spec import load_calibration
+
+    calibration = load_calibration(args.calibration)
+    suffix = "-quick" if args.quick else ""
+    target = args.out or Path("results") / "calibration" / f"{args.calibration.stem}{suffix}"
+    command = f"secsim calibrate {args.calibration}" + (" --quick" if args.quick else "")
+    settings = CalibrationSettings(
+        calibration=calibration,
+        out=target,
+        workers=args.workers if args.scheduler else _capped_workers(args.workers, err),
+        scheduler=args.scheduler,
+        resume=args.resume,
+        quick=args.quick,
+        command=command,
+    )
+    show = not args.quiet and out.is_terminal
+    try:
+        if show:
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("runs"),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=out) as bar:
+                tasks: dict[str, Any] = {}
+
+                def advance(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done)
+
+                report = run_calibration(settings, advance)
+        else:
+            report = run_calibration(settings)
+    except Interrupted as exc:
+        _say(
+            err,
+            f"stopped by {exc}: finished runs are kept in {target}/; add --resume to finish "
+            "the calibration",
+        )
+        return exc.exit_status
+    if not args.quiet:
+        table = Table(title=f"Calibration {calibration.spec.name}: fit at the best point")
+        for column in ("target", "use", "observed (range)", "simulated (95 % CI)", "I"):
+            table.add_column(column)
+        for row in report.fit.itertuples():
+            table.add_row(
+                str(row.target),
+                str(row.use),
+                f"{row.observed:.4g} ({row.low:.4g} to {row.high:.4g})",
+                f"{row.sim_mean:.4g} ({row.sim_low:.4g} to {row.sim_high:.4g})",
+                f"{row.implausibility:.2f}",
+            )
+        out.print(table)
+        shares = ", ".join(f"{s:.3g}" for s in report.shares)
+        out.print(
+            f"{report.waves} waves ({report.stopped}); NROY share after each: {shares}; "
+            f"{report.runs_done} runs done, {report.runs_reused} reused; results in {target}/ "
+            f"(overlay: {target / 'overlay.yaml'})",
+            soft_wrap=True,
+        )
+    return EXIT_OK
+
+
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
     from simulator.batch.spec import is_experiment, load_experiment
 
@@ -750,7 +861,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(err, exc.render())
         return EXIT_BAD_INPUT
     except TerritoryError as exc:
-        where = getattr(args, "scenario", None) or getattr(args, "experiment", "")
+        where = (
+            getattr(args, "scenario", None)
+            or getattr(args, "experiment", None)
+            or getattr(args, "calibration", "")
+        )
         _say(err, f"{where}: territory: {exc}")
         return EXIT_BAD_INPUT
     except ResourceError as exc:
@@ -795,6 +910,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _cmd_figures(args, out, err)
     if args.command == "evidence":
         return _cmd_evidence(args, out, err)
+    if args.command == "calibrate":
+        return _cmd_calibrate(args, out, err)
     if args.command == "dashboard":
         return _cmd_dashboard(args, out, err)
     if args.command == "schema":

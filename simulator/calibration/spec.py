@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
 from simulator.calibration.targets import TargetSpec, load_targets, output_problems
@@ -45,13 +45,19 @@ class ParameterSpec(Frozen):
     )
     integer: bool = Field(False, description="Round values to whole numbers (unit counts).")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> ParameterSpec:
-        low, high = self.bounds
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, bounds: tuple[float, float]) -> tuple[float, float]:
+        low, high = bounds
         if not (math.isfinite(low) and math.isfinite(high)):
             raise ValueError("bounds must be finite numbers")
         if low >= high:
-            raise ValueError(f"bounds: low ({low:g}) must be below high ({high:g})")
+            raise ValueError(f"low ({low:g}) must be below high ({high:g})")
+        return bounds
+
+    @model_validator(mode="after")
+    def _positive_for_log(self) -> ParameterSpec:
+        low = self.bounds[0]
         if self.scale == "log" and low <= 0:
             raise ValueError(f"scale: log needs bounds above 0, found low {low:g}")
         return self

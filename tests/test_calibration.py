@@ -95,7 +95,8 @@ def calibration_text(observed: dict[str, tuple[float, float]], **method: Any) ->
             **method,
         },
     }
-    return yaml.safe_dump(data, sort_keys=False)
+    text: str = yaml.safe_dump(data, sort_keys=False)
+    return text
 
 
 @pytest.fixture(scope="module")

@@ -345,7 +345,8 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         help="output folder (default: results/calibration/<file name>, with -quick for "
-        "--quick): new or empty; one holding a calibration only with --resume",
+        "--quick): new or empty, or one holding this calibration with --resume; never a "
+        "folder with other files, a file, the current or home folder",
     )
     p_cal.add_argument(
         "--resume",
@@ -725,6 +726,13 @@ def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
             "the calibration",
         )
         return exc.exit_status
+    if report.nroy_size == 0:
+        _say(
+            err,
+            "warning: every parameter set was ruled out: no setting within the bounds matches "
+            "every fit target; the best point shown is the least implausible one (widen the "
+            "bounds, or give the targets a discrepancy_sd, see docs/calibrate.md)",
+        )
     if not args.quiet:
         table = Table(title=f"Calibration {calibration.spec.name}: fit at the best point")
         for column in ("target", "use", "observed (range)", "simulated (95 % CI)", "I"):

@@ -9,7 +9,9 @@ two; history matching must keep those values and rule out most of the box.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from simulator.scenario import load_scenario
 from simulator.stopping import Interrupted
 
 from .conftest import ROOT, SCENARIOS
+from .test_reliability import _leftovers, _session, _start, _wait_for, _workers
 
 MMC = SCENARIOS / "validation" / "mmc.yaml"
 TRUTH = {"demand.rate_per_hour": 4.0, "demand.on_scene.mean_min": 30.0}
@@ -345,3 +348,27 @@ def test_a_parameter_inside_default_offence_types_keeps_the_other_defaults() -> 
     sets = [f"{k}={json.dumps(v)}" for k, v in settings.items()]
     scenario = load_scenario(cal.scenario_path, sets)
     assert scenario.crime is not None and scenario.crime.types["burglary"].report_prob == 0.5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_a_calibration_with_its_workers(
+    tmp_path: Path, observed: dict[str, tuple[float, float]]
+) -> None:
+    path = tmp_path / "cal.yaml"
+    # Longer runs than the other tests: the first wave lasts a few seconds.
+    path.write_text(calibration_text(observed).replace("days: 4", "days: 60", 1))
+    out = tmp_path / "out"
+    proc = _start(["calibrate", str(path), "--workers", "2", "--quiet", "--out", str(out)])
+    try:
+        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the calibration's workers")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if _session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "--resume" in err
+    assert _session(proc.pid) == []
+    assert (out / "wave_1" / "manifest.jsonl").is_file()
+    assert not (out / "nroy.parquet").exists() and not (out / "overlay.yaml").exists()
+    assert _leftovers(out) == []

@@ -131,10 +131,11 @@ def fit_figure(fit: pd.DataFrame, path: Path, title: str) -> None:
         colour = FIT_COLOUR if row.use == "fit" else CHECK_COLOUR
         ax.plot([row.low, row.high], [1, 1], color=TARGET_COLOUR, lw=6, solid_capstyle="butt")
         ax.plot([row.observed], [1], "|", color="black", ms=12)
-        ax.plot([row.run_low, row.run_high], [0, 0], color=colour, lw=1.5)
         ax.plot([row.sim_low, row.sim_high], [0, 0], color=colour, lw=5, solid_capstyle="butt")
         ax.plot([row.sim_mean], [0], "o", color=colour, ms=5)
-        ax.set_ylim(-0.7, 1.7)
+        # The runs' own spread, below: with few replicates it can be narrower than the CI.
+        ax.plot([row.run_low, row.run_high], [-0.6, -0.6], color=colour, lw=1.2, marker="|")
+        ax.set_ylim(-1.0, 1.6)
         ax.set_yticks([])
         ax.set_ylabel(f"{row.target}\n({row.use})", rotation=0, ha="right", va="center", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
@@ -144,8 +145,8 @@ def fit_figure(fit: pd.DataFrame, path: Path, title: str) -> None:
     fig.text(
         0.01,
         0.005,
-        "grey: target range (tick: value); coloured: simulated mean, its 95 % CI (thick) and "
-        "the runs' 95 % range (thin); blue: fit, orange: check",
+        "grey: target range (tick: value); coloured: simulated mean and its 95 % CI (thick), "
+        "the runs' 2.5-97.5 % range below (thin); blue: fit, orange: check",
         fontsize=6.5,
     )
     fig.tight_layout(rect=(0, 0.03, 1, 1))

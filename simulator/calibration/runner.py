@@ -23,7 +23,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +51,7 @@ from simulator.calibration.report import (
     write_parquet,
     write_text,
 )
-from simulator.calibration.spec import Calibration, CalibrationFile
+from simulator.calibration.spec import Calibration, CalibrationFile, ParameterSpec
 from simulator.calibration.targets import TargetSpec
 from simulator.outputs import OutputError, claim, exclusive, mark, read_marker, write_failed
 from simulator.runner import code_version
@@ -114,7 +113,8 @@ class _Plan:
         }
 
     @property
-    def parameters(self) -> list[Any]:
+    def parameters(self) -> list[ParameterSpec]:
+        """The parameters' specifications, in the order of ``keys``."""
         return [self.spec.parameters[k] for k in self.keys]
 
     def experiment(self, name: str, values: np.ndarray, replicates: int) -> ExperimentSpec:

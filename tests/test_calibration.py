@@ -372,3 +372,62 @@ def test_sigterm_stops_a_calibration_with_its_workers(
     assert (out / "wave_1" / "manifest.jsonl").is_file()
     assert not (out / "nroy.parquet").exists() and not (out / "overlay.yaml").exists()
     assert _leftovers(out) == []
+
+
+def test_targets_file_errors_are_located_in_the_targets_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], observed: dict[str, tuple[float, float]]
+) -> None:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        "targets:\n"
+        "  calls:\n"
+        "    output: calls.per_day\n"
+        "    value: 96\n"
+        "    sd: 5\n"
+        "    use: fit\n"
+        "    population: the point territory\n"
+        "    year: 2026\n"
+        "  never:\n"
+        "    value: 1\n"
+        "    sd: 1\n"
+        "    use: none\n"
+        "    population: nowhere\n"
+        "    year: 2026\n"
+        "    sources: [{author: a, year: 1, title: t, where: w}]\n"
+        "    note: the model has no such output\n"
+    )
+    data = yaml.safe_load(calibration_text(observed))
+    data["targets"] = {"file": "targets.yaml"}
+    path = tmp_path / "cal.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["calibrate", str(path), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    # No sources: refused, at the target that lacks them.
+    assert "targets.yaml:2:3: targets.calls.sources: required key is missing" in err, err
+    targets.write_text(
+        targets.read_text().replace(
+            "    year: 2026\n  never",
+            ("    year: 2026\n    sources: [{author: a, year: 1, title: t, where: w}]\n  never"),
+        )
+    )
+    data["targets"]["use"] = ["calls", "never"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["calibrate", str(path), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "targets.use.1" in err and "target 'never' has use: none" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_implausibility_and_the_rules() -> None:
+    from simulator.calibration.history import rule_measure
+    from simulator.calibration.targets import TargetSpec
+
+    source = {"author": "a", "year": 1, "title": "t", "where": "w"}
+    common = {"output": "calls.per_day", "use": "fit", "population": "p", "year": 1}
+    ranged = TargetSpec.model_validate({**common, "range": [10, 30], "sources": [source]})
+    assert ranged.observed == 20 and ranged.obs_var == pytest.approx(25.0)  # sd (b - a) / 4
+    given = TargetSpec.model_validate({**common, "value": 5, "sd": 2, "sources": [source]})
+    assert given.obs_var == 4 and given.bounds == (1, 9)
+    imp = np.array([[0.5, 4.0, 2.0], [3.5, 3.2, 0.1]])
+    assert list(rule_measure(imp, "max")) == [4.0, 3.5]
+    assert list(rule_measure(imp, "second_max")) == [2.0, 3.2]

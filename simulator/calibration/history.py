@@ -71,7 +71,8 @@ class Emulator:
     gp: GaussianProcessRegressor
     y_mean: float
     y_scale: float
-    ensemble_var: float  # V_ens: the variance of a mean of R replicates, averaged over points
+    # V_ens: the variance of a mean of R replicates, averaged over the wave's points.
+    ensemble_var: float
 
     def predict(self, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Expected output and emulator variance V_em (without the fitted nugget)."""
@@ -91,7 +92,14 @@ def fit_emulator(unit: np.ndarray, replicates: np.ndarray, seed: int) -> Emulato
     """
     means = replicates.mean(axis=1)
     r = replicates.shape[1]
-    ens = replicates.var(axis=1, ddof=1) / r  # the noise of each point's mean
+    # The noise of each point's mean. A variance from R - 1 degrees of freedom alone
+    # is often near zero by chance (R = 2: one point in ten below 2 % of the truth),
+    # and the GP would then pass exactly through that point's noisy mean; it is
+    # shrunk halfway to the wave's pooled variance, which keeps most of the
+    # heteroscedasticity (counts: variance grows with the mean) without trusting
+    # one point's luck.
+    own = replicates.var(axis=1, ddof=1) / r
+    ens = 0.5 * (own + own.mean())
     y_mean = float(means.mean())
     y_scale = float(means.std()) or float(np.sqrt(ens.mean())) or 1.0
     d = unit.shape[1]

@@ -96,7 +96,7 @@ def fit_markdown(cal: Calibration, fit: pd.DataFrame, info: dict[str, Any]) -> s
     lines += [f"- `{k}` = {v}" for k, v in info["best"].items()]
     lines += [
         "",
-        "| target | use | observed (range) | simulated mean (95 % CI) | runs' 95 % range "
+        "| target | use | observed (range) | simulated mean (95 % CI) | one run's 95 % interval "
         "| NROY range | implausibility | in range |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -133,7 +133,7 @@ def fit_figure(fit: pd.DataFrame, path: Path, title: str) -> None:
         ax.plot([row.observed], [1], "|", color="black", ms=12)
         ax.plot([row.sim_low, row.sim_high], [0, 0], color=colour, lw=5, solid_capstyle="butt")
         ax.plot([row.sim_mean], [0], "o", color=colour, ms=5)
-        # The runs' own spread, below: with few replicates it can be narrower than the CI.
+        # Where one run may fall (a prediction interval), below: always the wider one.
         ax.plot([row.run_low, row.run_high], [-0.6, -0.6], color=colour, lw=1.2, marker="|")
         ax.set_ylim(-1.0, 1.6)
         ax.set_yticks([])
@@ -146,7 +146,7 @@ def fit_figure(fit: pd.DataFrame, path: Path, title: str) -> None:
         0.01,
         0.005,
         "grey: target range (tick: value); coloured: simulated mean and its 95 % CI (thick), "
-        "the runs' 2.5-97.5 % range below (thin); blue: fit, orange: check",
+        "one run's 95 % interval below (thin); blue: fit, orange: check",
         fontsize=6.5,
     )
     fig.tight_layout(rect=(0, 0.03, 1, 1))

@@ -378,7 +378,12 @@ def _finish(
         target = cal.targets[n]
         sample = _matrix(runs, target, n, cal)[0]
         mean, sd, r = float(sample.mean()), float(sample.std(ddof=1)), len(sample)
-        half = float(stats.t.ppf(0.975, r - 1)) * sd / np.sqrt(r)
+        # 95 % intervals with Student's t on r - 1 degrees of freedom: of the mean
+        # (sd / sqrt(r)), and of one more run (sd * sqrt(1 + 1 / r), a prediction
+        # interval). Quantiles of 10 runs would only be their minimum and maximum.
+        t95 = float(stats.t.ppf(0.975, r - 1))
+        half = t95 * sd / np.sqrt(r)
+        run_half = t95 * sd * np.sqrt(1.0 + 1.0 / r)
         low, high = target.bounds
         var = target.obs_var + target.discrepancy_sd**2 + sd**2 / r
         fit_rows.append(
@@ -392,8 +397,8 @@ def _finish(
                 "sim_mean": mean,
                 "sim_low": mean - half,
                 "sim_high": mean + half,
-                "run_low": float(np.quantile(sample, 0.025)),
-                "run_high": float(np.quantile(sample, 0.975)),
+                "run_low": mean - run_half,
+                "run_high": mean + run_half,
                 "nroy_low": float(np.quantile(expected[n], 0.025)) if len(nroy_unit) else None,
                 "nroy_high": float(np.quantile(expected[n], 0.975)) if len(nroy_unit) else None,
                 "implausibility": abs(target.observed - mean) / float(np.sqrt(var)),

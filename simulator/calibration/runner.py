@@ -222,9 +222,13 @@ def _claim_out(settings: CalibrationSettings, identity: str) -> None:
                 "or choose another --out",
             )
         try:
-            stored = described.read_text(encoding="utf-8")
+            stored: str | None = described.read_text(encoding="utf-8")
         except OSError:
             stored = None
+        if stored is None and not any(out.glob("wave_*")):
+            # Stopped between its marker and its description: nothing was run yet.
+            write_text(described, identity)
+            return
         if stored != identity:
             raise OutputError(
                 out,
@@ -237,8 +241,9 @@ def _claim_out(settings: CalibrationSettings, identity: str) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise write_failed(exc, out) from None
-    write_text(described, identity)
+    # The marker first: a folder stopped between the two writes is still secsim's.
     mark(out, OUTPUT_KIND)
+    write_text(described, identity)
 
 
 def run_calibration(

@@ -157,6 +157,8 @@ def test_outputs_and_the_overlay_reproduces_the_targets(
     assert list(fit["target"]) == ["calls_per_day", "utilisation", "wait"]
     assert list(fit["use"]) == ["fit", "fit", "check"]
     assert (fit["sim_low"] <= fit["sim_mean"]).all() and (fit["sim_mean"] <= fit["sim_high"]).all()
+    # One run's 95 % interval (Student's prediction interval) is wider than the mean's.
+    assert (fit["run_low"] < fit["sim_low"]).all() and (fit["sim_high"] < fit["run_high"]).all()
     assert fit.loc[fit["use"] == "fit", "in_range"].all()
     overlay = yaml.safe_load((calibrated / "overlay.yaml").read_text())
     assert (calibrated / overlay["extends"]).resolve() == MMC.resolve()
@@ -431,3 +433,31 @@ def test_implausibility_and_the_rules() -> None:
     imp = np.array([[0.5, 4.0, 2.0], [3.5, 3.2, 0.1]])
     assert list(rule_measure(imp, "max")) == [4.0, 3.5]
     assert list(rule_measure(imp, "second_max")) == [2.0, 3.2]
+
+
+def test_a_point_whose_replicates_agree_by_chance_keeps_some_noise() -> None:
+    from simulator.calibration.history import fit_emulator
+
+    rng = np.random.default_rng(3)
+    unit = rng.random((12, 2))
+    replicates = 10.0 * unit[:, :1] + rng.normal(0.0, 1.0, (12, 2))
+    replicates[4] = replicates[4].mean()  # two replicates equal: a variance of zero
+    emulator = fit_emulator(unit, replicates, seed=1)
+    alpha = np.asarray(emulator.gp.alpha)
+    # Shrunk halfway to the wave's average, not taken as exact.
+    assert alpha[4] >= 0.45 * alpha.mean()
+    assert emulator.ensemble_var == pytest.approx(float(replicates.var(axis=1, ddof=1).mean() / 2))
+
+
+def test_a_folder_stopped_between_marker_and_description_is_resumed(
+    calibration_file: Path, tmp_path: Path
+) -> None:
+    from simulator.calibration.runner import _claim_out
+    from simulator.outputs import mark
+
+    out = tmp_path / "out"
+    out.mkdir()
+    mark(out, "calibration")
+    settings = CalibrationSettings(load_calibration(calibration_file), out, resume=True)
+    _claim_out(settings, "{}")
+    assert (out / "calibration.json").read_text() == "{}"

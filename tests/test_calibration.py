@@ -29,6 +29,7 @@ from simulator.cli import main
 from simulator.outputs import OutputError
 from simulator.runner import run
 from simulator.scenario import load_scenario
+from simulator.scenario.errors import ScenarioError
 from simulator.stopping import Interrupted
 
 from .conftest import ROOT, SCENARIOS
@@ -461,3 +462,16 @@ def test_a_folder_stopped_between_marker_and_description_is_resumed(
     settings = CalibrationSettings(load_calibration(calibration_file), out, resume=True)
     _claim_out(settings, "{}")
     assert (out / "calibration.json").read_text() == "{}"
+
+
+def test_malformed_yaml_is_reported_as_the_calibration_or_targets_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [\n")
+    assert main(["calibrate", str(bad), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "1 problem in calibration:" in err and f"{bad}:2:1: malformed YAML" in err, err
+    with pytest.raises(ScenarioError) as caught:
+        load_targets(bad)
+    assert caught.value.what == "targets"

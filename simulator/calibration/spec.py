@@ -323,7 +323,10 @@ def load_calibration(path: str | FsPath) -> Calibration:
     """
     fs_path = FsPath(path)
     pos = Positions(str(fs_path))
-    data = read_yaml(fs_path, pos)
+    try:
+        data = read_yaml(fs_path, pos)
+    except ScenarioError as exc:  # headed "in scenario" by the loader: say what was read
+        raise ScenarioError(exc.problems, what="calibration") from None
     data.setdefault("name", fs_path.stem)
     try:
         spec = CalibrationFile.model_validate(data)

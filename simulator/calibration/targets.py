@@ -204,7 +204,10 @@ def load_targets(path: str | FsPath) -> TargetsFile:
     """
     fs_path = FsPath(path)
     pos = Positions(str(fs_path))
-    data = read_yaml(fs_path, pos)
+    try:
+        data = read_yaml(fs_path, pos)
+    except ScenarioError as exc:  # headed "in scenario" by the loader: say what was read
+        raise ScenarioError(exc.problems, what="targets") from None
     try:
         spec = TargetsFile.model_validate(data)
     except ValidationError as exc:

@@ -60,8 +60,9 @@ from simulator.scenario.errors import Problem, ScenarioError
 OUTPUT_KIND = "calibration"
 ARM = "calibration"
 # Streams of the method, spawned from its seed: one per wave's design, one for the
-# sample that measures the NROY space, one for the emulators' optimiser.
-DESIGN, SHARE, EMULATOR = 0, 1, 2
+# sample that measures the NROY space, one for the emulators' optimiser, one for the
+# replicates of the best point.
+DESIGN, SHARE, EMULATOR, BEST = 0, 1, 2, 3
 
 Progress = Callable[[str, int, int], None]
 
@@ -117,7 +118,9 @@ class _Plan:
         """The parameters' specifications, in the order of ``keys``."""
         return [self.spec.parameters[k] for k in self.keys]
 
-    def experiment(self, name: str, values: np.ndarray, replicates: int) -> ExperimentSpec:
+    def experiment(
+        self, name: str, values: np.ndarray, replicates: int, seed: int
+    ) -> ExperimentSpec:
         points = [self.cal.settings(self.point(row)) for row in values]
         factors = {key: FactorSpec(values=[point[key] for point in points]) for key in points[0]}
         return ExperimentSpec(
@@ -126,7 +129,7 @@ class _Plan:
             arms={ARM: ArmSpec(scenario=self.spec.scenario)},
             design=DesignSpec(kind="list", samples=1, factors=factors),
             replicates=replicates,
-            seed=self.spec.method.seed,
+            seed=seed,
             days=self.spec.run.days,
             warmup_days=self.spec.run.warmup_days,
             outputs=self.cal.outputs,
@@ -303,7 +306,10 @@ def _calibrate(
         values = from_unit(unit, params)
         unit = to_unit(values, params)
         store = settings.out / f"wave_{k}"
-        experiment = plan.experiment(f"{spec.name}-wave{k}", values, spec.run.replicates)
+        # Every wave's replicate i shares one seed (common random numbers).
+        experiment = plan.experiment(
+            f"{spec.name}-wave{k}", values, spec.run.replicates, method.seed
+        )
         runs = _run(plan, settings, store, experiment, report, progress)
         matrices = {n: _matrix(runs, cal.targets[n], n, cal) for n in names}
         seed = _seed(method.seed, EMULATOR, k)
@@ -374,9 +380,14 @@ def _finish(
     table["implausibility"] = run_measure
     table["nroy"] = run_measure <= method.cutoff
     write_parquet(table, settings.out / "waves.parquet")
-    # The best point, rounded as the overlay writes it, re-run with more replicates.
+    # The best point, rounded as the overlay writes it, re-run with more replicates on
+    # seeds of its own: it was chosen where the waves' runs (their seeds' luck, shared
+    # by every point) matched the targets, and the same seeds would repeat that luck
+    # and flatter the fit.
     values = np.array([[float(best[k]) for k in plan.keys]])
-    experiment = plan.experiment(f"{spec.name}-best", values, method.best_replicates)
+    experiment = plan.experiment(
+        f"{spec.name}-best", values, method.best_replicates, _seed(method.seed, BEST)
+    )
     runs = _run(plan, settings, settings.out / "best", experiment, report, progress)
     fit_rows = []
     for n in names:

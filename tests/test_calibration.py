@@ -158,6 +158,11 @@ def test_outputs_and_the_overlay_reproduces_the_targets(
     assert list(fit["target"]) == ["calls_per_day", "utilisation", "wait"]
     assert list(fit["use"]) == ["fit", "fit", "check"]
     assert (fit["sim_low"] <= fit["sim_mean"]).all() and (fit["sim_mean"] <= fit["sim_high"]).all()
+    # The best point is re-run on seeds of its own: the waves' seeds helped choose it.
+    stores = ("wave_1", "wave_2", "best")
+    kept = {s: json.loads((calibrated / s / "experiment.json").read_text()) for s in stores}
+    seeds = {s: kept[s]["experiment"]["seed"] for s in stores}
+    assert seeds["wave_1"] == seeds["wave_2"] != seeds["best"]
     # One run's 95 % interval (Student's prediction interval) is wider than the mean's.
     assert (fit["run_low"] < fit["sim_low"]).all() and (fit["sim_high"] < fit["run_high"]).all()
     assert fit.loc[fit["use"] == "fit", "in_range"].all()

@@ -360,8 +360,10 @@ def _finish(
     best_measure = rule_measure(implausibility(last_fit, fit_obs, pool), "max")
     best_unit = pool[int(np.argmin(best_measure))]
     best_values = from_unit(best_unit[None, :], params)[0]
+    # Rounded as the overlay writes it, and kept inside the bounds (0.99951 would round
+    # to 1.0, past a bound the scenario may refuse).
     best = {
-        key: round_value(float(v), p.integer)
+        key: min(max(round_value(float(v), p.integer), p.bounds[0]), p.bounds[1])
         for key, v, p in zip(plan.keys, best_values, params, strict=True)
     }
     report.best = best

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -635,26 +635,7 @@ def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
         workers=_capped_workers(args.workers, err),
         command=command,
     )
-    show = not args.quiet and out.is_terminal
-    if show:
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("runs"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=out) as bar:
-            tasks: dict[str, Any] = {}
-
-            def advance(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=total)
-                bar.update(tasks[name], completed=done)
-
-            report = run_evidence(settings, advance)
-    else:
-        report = run_evidence(settings)
+    report = _by_stage(out, not args.quiet, lambda advance: run_evidence(settings, advance))
     if not args.quiet:
         table = Table(title=f"Effect sizes against evidence ({command.split()[-1][2:]} mode)")
         for column in ("design", "estimate", "target", "simulated (95 % interval)", "verdict"):
@@ -681,6 +662,34 @@ def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _by_stage[T](
+    out: Console, show: bool, work: Callable[[Callable[[str, int, int], None] | None], T]
+) -> T:
+    """Do ``work`` with a progress bar of one line per stage (a design, a wave), or none.
+
+    ``work`` receives the progress callback, (stage, runs done, runs in total), or
+    None when nothing is shown (``--quiet``, or output that is not a terminal).
+    """
+    if not (show and out.is_terminal):
+        return work(None)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=out) as bar:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        return work(advance)
+
+
 def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.calibration.runner import CalibrationSettings, run_calibration
     from simulator.calibration.spec import load_calibration
@@ -698,27 +707,8 @@ def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
         quick=args.quick,
         command=command,
     )
-    show = not args.quiet and out.is_terminal
     try:
-        if show:
-            columns = (
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("runs"),
-                TimeRemainingColumn(),
-            )
-            with Progress(*columns, console=out) as bar:
-                tasks: dict[str, Any] = {}
-
-                def advance(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(stage, total=total)
-                    bar.update(tasks[stage], completed=done)
-
-                report = run_calibration(settings, advance)
-        else:
-            report = run_calibration(settings)
+        report = _by_stage(out, not args.quiet, lambda advance: run_calibration(settings, advance))
     except Interrupted as exc:
         _say(
             err,

@@ -9,7 +9,6 @@ two; history matching must keep those values and rule out most of the box.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ from simulator.scenario.errors import ScenarioError
 from simulator.stopping import Interrupted
 
 from .conftest import ROOT, SCENARIOS
-from .test_reliability import _leftovers, _session, _start, _wait_for, _workers
+from .test_reliability import _leftovers, _terminate_when_working
 
 MMC = SCENARIOS / "validation" / "mmc.yaml"
 TRUTH = {"demand.rate_per_hour": 4.0, "demand.on_scene.mean_min": 30.0}
@@ -366,17 +365,13 @@ def test_sigterm_stops_a_calibration_with_its_workers(
     # Longer runs than the other tests: the first wave lasts a few seconds.
     path.write_text(calibration_text(observed).replace("days: 4", "days: 60", 1))
     out = tmp_path / "out"
-    proc = _start(["calibrate", str(path), "--workers", "2", "--quiet", "--out", str(out)])
-    try:
-        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the calibration's workers")
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if _session(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 143, err
+    status, err, left = _terminate_when_working(
+        ["calibrate", str(path), "--workers", "2", "--quiet", "--out", str(out)],
+        "the calibration's workers",
+    )
+    assert status == 143, err
     assert "Traceback" not in err and "--resume" in err
-    assert _session(proc.pid) == []
+    assert left == []
     assert (out / "wave_1" / "manifest.jsonl").is_file()
     assert not (out / "nroy.parquet").exists() and not (out / "overlay.yaml").exists()
     assert _leftovers(out) == []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
 from simulator.calibration.targets import TargetSpec, load_targets, output_problems
@@ -26,10 +26,9 @@ from simulator.scenario.loader import (
     Positions,
     load_raw,
     load_variants,
-    read_yaml,
+    read_model,
     resolved_dict,
 )
-from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Frozen, Scenario
 
 # Settings a calibration may not estimate: they describe the run, not the world.
@@ -322,20 +321,7 @@ def load_calibration(path: str | FsPath) -> Calibration:
         ScenarioError: With every problem, each with file, line and key.
     """
     fs_path = FsPath(path)
-    pos = Positions(str(fs_path))
-    try:
-        data = read_yaml(fs_path, pos)
-    except ScenarioError as exc:  # headed "in scenario" by the loader: say what was read
-        raise ScenarioError(exc.problems, what="calibration") from None
-    data.setdefault("name", fs_path.stem)
-    try:
-        spec = CalibrationFile.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            key, message = describe_error(err, data, CalibrationFile)
-            problems.append(Problem(*pos.find(key), key, message))
-        raise ScenarioError(problems, what="calibration") from None
+    spec, _, pos = read_model(fs_path, CalibrationFile, "calibration", named=True)
     problems = []
     scenario_path = (fs_path.parent / spec.scenario).resolve()
     at_scenario: tuple[str, ...] = ("scenario",)

@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError, model_validator
 from simulator.batch.spec import output_problem
 from simulator.records.summary import summary_shape
 from simulator.scenario.errors import Problem, ScenarioError
-from simulator.scenario.loader import Positions, read_yaml
+from simulator.scenario.loader import Positions, read_model
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Frozen
 
@@ -147,14 +147,6 @@ class TargetsFile(Frozen):
     targets: dict[str, TargetSpec] = Field(min_length=1, description="The targets, by name.")
 
 
-def _problems(exc: ValidationError, data: dict[str, Any], pos: Positions) -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        key, message = describe_error(err, data, TargetsFile)
-        problems.append(Problem(*pos.find(key), key, message))
-    return problems
-
-
 def output_problems(
     targets: dict[str, TargetSpec], pos: Positions, prefix: tuple[str, ...]
 ) -> list[Problem]:
@@ -202,16 +194,7 @@ def load_targets(path: str | FsPath) -> TargetsFile:
     Raises:
         ScenarioError: With every problem, each with file, line and key.
     """
-    fs_path = FsPath(path)
-    pos = Positions(str(fs_path))
-    try:
-        data = read_yaml(fs_path, pos)
-    except ScenarioError as exc:  # headed "in scenario" by the loader: say what was read
-        raise ScenarioError(exc.problems, what="targets") from None
-    try:
-        spec = TargetsFile.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(_problems(exc, data, pos), what="targets") from None
+    spec, _, pos = read_model(path, TargetsFile, "targets")
     problems = output_problems(spec.targets, pos, ("targets",))
     if problems:
         raise ScenarioError(problems, what="targets")

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ examples:
   secsim show scenarios/toulouse_metropole.yaml    # real communes: districts and their types
   secsim figures --map scenarios/seine_saint_denis.yaml
   secsim evidence --quick --check      # published effect sizes against the model
+  secsim calibrate calibration/baseline.yaml --quick   # history matching to sourced targets
   secsim schema > scenarios/schema.json
   secsim dashboard scenarios/baseline.yaml --port 8765
 """
@@ -316,6 +317,49 @@ def _parser() -> argparse.ArgumentParser:
         help="exit with status 1 when a target is out of range or not estimable",
     )
     p_ev.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p_cal = sub.add_parser(
+        "calibrate",
+        help="history matching of scenario settings to sourced targets (secsim calibrate)",
+        description="Estimate the parameters a calibration file names by history matching "
+        "with Gaussian-process emulators: waves of Latin-hypercube designs in the space not "
+        "ruled out yet, each point run with replicates sharing their seeds, one emulator per "
+        "target, and the points whose implausibility exceeds the cut-off ruled out. Runs go "
+        "through the batch machinery (local processes, or a Dask cluster with --scheduler), "
+        "one batch store per wave in --out (wave_1/, wave_2/... and best/). Writes "
+        "nroy.parquet, waves.parquet, fit.csv, fit.md, overlay.yaml (a scenario that extends "
+        "the calibrated one with the best point) and fit.png. Results do not depend on "
+        "--workers or the executor. A stopped calibration is finished with --resume.",
+    )
+    p_cal.add_argument("calibration", type=Path, help="calibration YAML file")
+    _add_workers(
+        p_cal,
+        "local worker processes (default: all cores; more than the cores available is "
+        "capped to them, with a warning)",
+    )
+    p_cal.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786",
+    )
+    p_cal.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: results/calibration/<file name>, with -quick for "
+        "--quick): new or empty, or one holding this calibration with --resume; never a "
+        "folder with other files, a file, the current or home folder",
+    )
+    p_cal.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the calibration already in --out: finished runs are reused, and the "
+        "result is the one an uninterrupted calibration gives",
+    )
+    p_cal.add_argument(
+        "--quick",
+        action="store_true",
+        help="use the file's quick: settings (shorter runs, fewer waves and points)",
+    )
+    p_cal.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
@@ -591,26 +635,7 @@ def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
         workers=_capped_workers(args.workers, err),
         command=command,
     )
-    show = not args.quiet and out.is_terminal
-    if show:
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("runs"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=out) as bar:
-            tasks: dict[str, Any] = {}
-
-            def advance(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=total)
-                bar.update(tasks[name], completed=done)
-
-            report = run_evidence(settings, advance)
-    else:
-        report = run_evidence(settings)
+    report = _by_stage(out, not args.quiet, lambda advance: run_evidence(settings, advance))
     if not args.quiet:
         table = Table(title=f"Effect sizes against evidence ({command.split()[-1][2:]} mode)")
         for column in ("design", "estimate", "target", "simulated (95 % interval)", "verdict"):
@@ -634,6 +659,90 @@ def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
         names = ", ".join(f"{r.design}.{r.name}" for r in report.out_of_range)
         _say(err, f"out of range: {names}")
         return 1
+    return EXIT_OK
+
+
+def _by_stage[T](
+    out: Console, show: bool, work: Callable[[Callable[[str, int, int], None] | None], T]
+) -> T:
+    """Do ``work`` with a progress bar of one line per stage (a design, a wave), or none.
+
+    ``work`` receives the progress callback, (stage, runs done, runs in total), or
+    None when nothing is shown (``--quiet``, or output that is not a terminal).
+    """
+    if not (show and out.is_terminal):
+        return work(None)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=out) as bar:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        return work(advance)
+
+
+def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.calibration.runner import CalibrationSettings, run_calibration
+    from simulator.calibration.spec import load_calibration
+
+    calibration = load_calibration(args.calibration)
+    suffix = "-quick" if args.quick else ""
+    target = args.out or Path("results") / "calibration" / f"{args.calibration.stem}{suffix}"
+    command = f"secsim calibrate {args.calibration}" + (" --quick" if args.quick else "")
+    settings = CalibrationSettings(
+        calibration=calibration,
+        out=target,
+        workers=args.workers if args.scheduler else _capped_workers(args.workers, err),
+        scheduler=args.scheduler,
+        resume=args.resume,
+        quick=args.quick,
+        command=command,
+    )
+    try:
+        report = _by_stage(out, not args.quiet, lambda advance: run_calibration(settings, advance))
+    except Interrupted as exc:
+        _say(
+            err,
+            f"stopped by {exc}: finished runs are kept in {target}/; add --resume to finish "
+            "the calibration",
+        )
+        return exc.exit_status
+    if report.nroy_size == 0:
+        _say(
+            err,
+            "warning: every parameter set was ruled out: no setting within the bounds matches "
+            "every fit target; the best point shown is the least implausible one (widen the "
+            "bounds, or give the targets a discrepancy_sd, see docs/calibrate.md)",
+        )
+    if not args.quiet:
+        table = Table(title=f"Calibration {calibration.spec.name}: fit at the best point")
+        for column in ("target", "use", "observed (range)", "simulated (95 % CI)", "I"):
+            table.add_column(column)
+        for row in report.fit.itertuples():
+            table.add_row(
+                str(row.target),
+                str(row.use),
+                f"{row.observed:.4g} ({row.low:.4g} to {row.high:.4g})",
+                f"{row.sim_mean:.4g} ({row.sim_low:.4g} to {row.sim_high:.4g})",
+                f"{row.implausibility:.2f}",
+            )
+        out.print(table)
+        shares = ", ".join(f"{s:.3g}" for s in report.shares)
+        out.print(
+            f"{report.waves} waves ({report.stopped}); NROY share after each: {shares}; "
+            f"{report.runs_done} runs done, {report.runs_reused} reused; results in {target}/ "
+            f"(overlay: {target / 'overlay.yaml'})",
+            soft_wrap=True,
+        )
     return EXIT_OK
 
 
@@ -750,7 +859,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(err, exc.render())
         return EXIT_BAD_INPUT
     except TerritoryError as exc:
-        where = getattr(args, "scenario", None) or getattr(args, "experiment", "")
+        where = (
+            getattr(args, "scenario", None)
+            or getattr(args, "experiment", None)
+            or getattr(args, "calibration", "")
+        )
         _say(err, f"{where}: territory: {exc}")
         return EXIT_BAD_INPUT
     except ResourceError as exc:
@@ -795,6 +908,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _cmd_figures(args, out, err)
     if args.command == "evidence":
         return _cmd_evidence(args, out, err)
+    if args.command == "calibrate":
+        return _cmd_calibrate(args, out, err)
     if args.command == "dashboard":
         return _cmd_dashboard(args, out, err)
     if args.command == "schema":

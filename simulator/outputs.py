@@ -29,6 +29,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,9 +42,10 @@ EXIT_REFUSED = 2
 # sysexits.h EX_IOERR: the input was fine, writing it failed (disk full, permissions).
 EXIT_WRITE_FAILED = 74
 
-# What each kind of output holds at its top level, besides the marker and the lock.
-# A replaced folder holding anything else is refused: that file is someone's.
-# (Figures replace only their own files and leave the rest, so they need no list.)
+# What each kind of output holds at its top level, besides the marker and the lock, as
+# names or shell patterns. A replaced or resumed folder holding anything else is
+# refused: that file is someone's. (Figures replace only their own files and leave
+# the rest, so they need no list.)
 OWN_ENTRIES: dict[str, frozenset[str]] = {
     "run": frozenset(
         {
@@ -67,6 +69,20 @@ OWN_ENTRIES: dict[str, frozenset[str]] = {
         }
     ),
     "analysis": frozenset({"arms.csv", "differences.csv", "sensitivity.csv", "report.md"}),
+    "evidence": frozenset({"estimates.csv", "*-quick-*", "*-full-*"}),
+    "calibration": frozenset(
+        {
+            "calibration.json",
+            "wave_*",
+            "best",
+            "waves.parquet",
+            "nroy.parquet",
+            "fit.csv",
+            "fit.md",
+            "fit.png",
+            "overlay.yaml",
+        }
+    ),
 }
 
 KIND_NAMES = {
@@ -76,6 +92,7 @@ KIND_NAMES = {
     "figures-store": "figures' batch stores",
     "analysis": "analysis",
     "evidence": "evidence folder (secsim evidence)",
+    "calibration": "calibration folder (secsim calibrate)",
 }
 
 
@@ -183,7 +200,11 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
     own = OWN_ENTRIES.get(marker["kind"])
     if own is not None:
         # Temporary entries of an interrupted write start with a dot and are secsim's.
-        foreign = [e for e in entries if e != MARKER and e not in own and not e.startswith(".")]
+        foreign = [
+            e
+            for e in entries
+            if e != MARKER and not e.startswith(".") and not any(fnmatch(e, p) for p in own)
+        ]
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise OutputError(

@@ -63,6 +63,11 @@ LAYERS = [
     {"simulator.batch.pool"},
     {"simulator.batch.runner", "simulator.batch.analysis"},
     {"simulator.batch.effects"},
+    # Calibration (secsim calibrate): targets and files, the method, then its runs as batches.
+    {"simulator.calibration", "simulator.calibration.targets"},
+    {"simulator.calibration.spec"},
+    {"simulator.calibration.history", "simulator.calibration.report"},
+    {"simulator.calibration.runner"},
     {"simulator.figures", "simulator.evidence"},
     # The dashboard: a user interface on top of the model and runner, never imported by them.
     {

@@ -221,3 +221,32 @@ def test_a_read_only_folder_gives_a_clean_message(
         err = capsys.readouterr().err
         assert str(locked) in err and "cannot write" in err and "Traceback" not in err
         assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "own"),
+    [
+        (
+            "calibration",
+            ["calibration.json", "wave_1", "wave_12", "best", "fit.png", "nroy.parquet"],
+        ),
+        ("evidence", ["estimates.csv", "hot_spots-full-6d6cbe1e00", "police_numbers-quick-1a2b"]),
+    ],
+)
+def test_a_calibration_or_evidence_folder_with_someone_s_file_is_refused(
+    tmp_path: Path, kind: str, own: list[str]
+) -> None:
+    """Their entries have names made at run time (waves, designs): matched by pattern."""
+    folder = tmp_path / kind
+    folder.mkdir()
+    (folder / MARKER).write_text(json.dumps({"kind": kind}))
+    for name in own:
+        if "." in name:
+            (folder / name).write_text("")
+        else:
+            (folder / name).mkdir()
+    assert claim(folder, kind) is True  # to resume, or to reuse its finished runs
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"files secsim did not write \(notes\.txt\)"):
+        claim(folder, kind, force=True)
+    assert (folder / "notes.txt").read_text() == "mine"

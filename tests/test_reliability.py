@@ -117,6 +117,25 @@ def _start(argv: list[str]) -> subprocess.Popen[str]:
     )
 
 
+def _terminate_when_working(argv: list[str], what: str) -> tuple[int, str, list[int]]:
+    """Start ``secsim ARGV``, send SIGTERM once its two workers run, and wait for it.
+
+    Returns:
+        Its exit status, its standard error, and the processes of its session left
+        running when it exited (killed then, so that a failing test leaves none).
+    """
+    proc = _start(argv)
+    try:
+        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, what)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        left = _session(proc.pid)
+        if left:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, err, left
+
+
 def _batch(experiment: Path, store: Path, *extra: str) -> list[str]:
     return ["batch", str(experiment), "--quiet", "--out", str(store), *extra]
 
@@ -235,16 +254,11 @@ def test_sigint_stops_a_run_and_writes_nothing(tmp_path: Path) -> None:
 def test_sigterm_stops_figures_with_their_workers(tmp_path: Path) -> None:
     out, store = tmp_path / "figures", tmp_path / "store"
     tiny = ["--days", "2", "--replicates", "2", "--sobol-samples", "2", "--workers", "2"]
-    proc = _start(["figures", *tiny, "--out", str(out), "--store", str(store)])
-    try:
-        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the figures' batch workers")
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if _session(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 143, err
-    assert _session(proc.pid) == []
+    status, err, left = _terminate_when_working(
+        ["figures", *tiny, "--out", str(out), "--store", str(store)], "the figures' batch workers"
+    )
+    assert status == 143, err
+    assert left == []
     assert not out.exists()
     assert _leftovers(store) == [] and _leftovers(out) == []
 
@@ -255,17 +269,12 @@ def test_sigterm_stops_evidence_with_its_workers_and_leaves_the_report_alone(
     out, doc = tmp_path / "evidence", tmp_path / "evidence.md"
     design = ROOT / "experiments" / "evidence" / "police_numbers.yaml"
     argv = ["evidence", str(design), "--quick", "--workers", "2", "--quiet"]
-    proc = _start([*argv, "--out", str(out), "--doc", str(doc)])
-    try:
-        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the evidence's batch workers")
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if _session(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 143, err
+    status, err, left = _terminate_when_working(
+        [*argv, "--out", str(out), "--doc", str(doc)], "the evidence's batch workers"
+    )
+    assert status == 143, err
     assert "Traceback" not in err
-    assert _session(proc.pid) == []
+    assert left == []
     assert not doc.exists()  # no report from runs that did not finish
     assert _leftovers(out) == [] and _leftovers(doc) == []
 

@@ -10,15 +10,14 @@ import json
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
 from simulator.batch.evidence_spec import EvidenceSpec
 from simulator.records.summary import INTERVAL, summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.keys import dotted, missing_part, parse_key
-from simulator.scenario.loader import Positions, load_scenario, read_yaml, resolved_dict
-from simulator.scenario.messages import describe_error
+from simulator.scenario.loader import load_scenario, read_model, resolved_dict
 from simulator.scenario.schema import Frozen, NonNegFloat, Scenario
 
 # Far above any batch that finishes in a lifetime; a plan larger than this would not fit in
@@ -154,17 +153,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         ScenarioError: With every problem, each with file, line and key.
     """
     fs_path = FsPath(path)
-    pos = Positions(str(fs_path))
-    data = read_yaml(fs_path, pos)
-    data.setdefault("name", fs_path.stem)
-    try:
-        spec = ExperimentSpec.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            key, message = describe_error(err, data, ExperimentSpec)
-            problems.append(Problem(*pos.find(key), key, message))
-        raise ScenarioError(problems, what="experiment") from None
+    spec, _, pos = read_model(fs_path, ExperimentSpec, "experiment", named=True)
     problems = []
     if spec.reference is not None and spec.reference not in spec.arms:
         near = did_you_mean(spec.reference, spec.arms)

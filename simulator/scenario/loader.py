@@ -15,7 +15,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from simulator.scenario.checks import semantic_findings
 from simulator.scenario.errors import Problem, ScenarioError
@@ -206,12 +206,50 @@ def _parse_override(text: str) -> tuple[Path, Any]:
     return parse_key(key), value
 
 
-def _pydantic_problems(exc: ValidationError, pos: Positions, data: dict[str, Any]) -> list[Problem]:
+def pydantic_problems(
+    exc: ValidationError,
+    pos: Positions,
+    data: dict[str, Any],
+    model: type[BaseModel] = Scenario,
+) -> list[Problem]:
+    """Every error of validating ``data`` as ``model``, located where its key was written."""
     problems: list[Problem] = []
     for err in exc.errors(include_url=False):
-        path, msg = describe_error(err, data)
+        path, msg = describe_error(err, data, model)
         problems.append(Problem(*pos.find(path), path, msg))
     return problems
+
+
+def read_model[M: BaseModel](
+    path: str | FsPath, model: type[M], what: str, *, named: bool = False
+) -> tuple[M, dict[str, Any], Positions]:
+    """Read a YAML file of another kind (an experiment, a calibration) and validate it.
+
+    Args:
+        path: The file.
+        model: What it must be.
+        what: What it is, to head the problems ("experiment", "calibration").
+        named: Whether a missing ``name`` is the file's stem.
+
+    Returns:
+        The validated file, its raw mapping and where each key was written.
+
+    Raises:
+        ScenarioError: With every problem, each with file, line and key.
+    """
+    fs_path = FsPath(path)
+    pos = Positions(str(fs_path))
+    try:
+        data = read_yaml(fs_path, pos)
+    except ScenarioError as exc:  # headed as a scenario's by read_yaml: say what was read
+        raise ScenarioError(exc.problems, what=what) from None
+    if named:
+        data.setdefault("name", fs_path.stem)
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(pydantic_problems(exc, pos, data, model), what=what) from None
+    return spec, data, pos
 
 
 def parse_scenario(
@@ -230,7 +268,7 @@ def parse_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_problems(exc, pos, data)) from None
+        raise ScenarioError(pydantic_problems(exc, pos, data)) from None
     findings = semantic_findings(scenario)
     for check in checks:
         if findings:

@@ -1,0 +1,477 @@
+"""secsim calibrate: targets, calibration files, history matching on the point territory.
+
+The point territory (scenarios/validation/mmc.yaml) is an M/M/c queue: calls a
+day depend on the call rate alone, and the State police's utilisation on the
+rate times the time on scene. Targets are generated from known values of the
+two; history matching must keep those values and rule out most of the box.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from simulator.batch.runner import flatten
+from simulator.calibration.history import to_unit
+from simulator.calibration.runner import CalibrationSettings, run_calibration
+from simulator.calibration.spec import load_calibration
+from simulator.calibration.targets import load_targets
+from simulator.cli import main
+from simulator.outputs import OutputError
+from simulator.runner import run
+from simulator.scenario import load_scenario
+from simulator.scenario.errors import ScenarioError
+from simulator.stopping import Interrupted
+
+from .conftest import ROOT, SCENARIOS
+from .test_reliability import _leftovers, _terminate_when_working
+
+MMC = SCENARIOS / "validation" / "mmc.yaml"
+TRUTH = {"demand.rate_per_hour": 4.0, "demand.on_scene.mean_min": 30.0}
+DAYS, WARMUP = 4, 1
+OUTPUTS = ("calls.per_day", "utilisation.state_police")
+
+
+@pytest.fixture(scope="module")
+def observed() -> dict[str, tuple[float, float]]:
+    """The model at the true values: mean and sd over seeds the calibration never uses."""
+    sets = [f"run.days={DAYS}", f"run.warmup_days={WARMUP}"]
+    sets += [f"{k}={v}" for k, v in TRUTH.items()]
+    scenario = load_scenario(MMC, sets)
+    rows = [flatten(run(scenario, seed=seed).summary.as_json()) for seed in (101, 102, 103, 104)]
+    frame = pd.DataFrame(rows)
+    return {k: (float(frame[k].mean()), float(frame[k].std(ddof=1))) for k in OUTPUTS}
+
+
+def _source() -> dict[str, Any]:
+    return {"author": "secsim tests", "year": 2026, "title": "known value", "where": "this file"}
+
+
+def calibration_text(observed: dict[str, tuple[float, float]], **method: Any) -> str:
+    """A calibration of the point territory against targets generated at TRUTH."""
+    targets = {}
+    for name, key, use in (
+        ("calls_per_day", "calls.per_day", "fit"),
+        ("utilisation", "utilisation.state_police", "fit"),
+    ):
+        value, sd = observed[key]
+        targets[name] = {
+            "output": key,
+            "value": round(value, 4),
+            "sd": round(max(sd, 1e-3), 4),
+            "use": use,
+            "population": "the point territory",
+            "year": 2026,
+            "sources": [_source()],
+        }
+    targets["wait"] = {
+        "output": "wait_min.mean",
+        "range": [0.0, 2.0],
+        "use": "check",
+        "population": "the point territory",
+        "year": 2026,
+        "sources": [_source()],
+    }
+    data = {
+        "name": "mmc_test",
+        "scenario": str(MMC),
+        "parameters": {
+            "demand.rate_per_hour": {"bounds": [1.0, 10.0]},
+            "demand.on_scene.mean_min": {"bounds": [10.0, 60.0], "scale": "log"},
+        },
+        "targets": {"inline": targets},
+        "run": {"days": DAYS, "warmup_days": WARMUP, "replicates": 2},
+        "method": {
+            "waves": 3,
+            "points": 10,
+            "candidates": 2000,
+            "best_replicates": 3,
+            "seed": 11,
+            **method,
+        },
+    }
+    text: str = yaml.safe_dump(data, sort_keys=False)
+    return text
+
+
+@pytest.fixture(scope="module")
+def calibration_file(
+    tmp_path_factory: pytest.TempPathFactory, observed: dict[str, tuple[float, float]]
+) -> Path:
+    path = tmp_path_factory.mktemp("calibration") / "cal.yaml"
+    path.write_text(calibration_text(observed))
+    return path
+
+
+@pytest.fixture(scope="module")
+def calibrated(calibration_file: Path) -> Path:
+    """One uninterrupted calibration, with one worker."""
+    out = calibration_file.parent / "out"
+    settings = CalibrationSettings(load_calibration(calibration_file), out, workers=1)
+    report = run_calibration(settings)
+    assert report.waves >= 2
+    return out
+
+
+def test_nroy_keeps_the_true_values_and_rules_out_most_of_the_box(
+    calibrated: Path, calibration_file: Path
+) -> None:
+    cal = load_calibration(calibration_file)
+    nroy = pd.read_parquet(calibrated / "nroy.parquet")
+    keys = list(TRUTH)
+    params = [cal.spec.parameters[k] for k in keys]
+    assert len(nroy) > 0
+    # NROY is measured on the 2,000 candidates spread over the box: most are ruled out.
+    assert len(nroy) < 0.25 * 2000
+    assert (nroy["implausibility"] <= 3.0).all()
+    for key, value in TRUTH.items():
+        assert nroy[key].min() <= value <= nroy[key].max(), key
+    # A not-ruled-out set lies close to the truth (in the unit cube the method works in).
+    truth = to_unit(np.array([[TRUTH[k] for k in keys]]), params)
+    distance = np.linalg.norm(to_unit(nroy[keys].to_numpy(), params) - truth, axis=1)
+    assert distance.min() < 0.06
+    waves = pd.read_parquet(calibrated / "waves.parquet")
+    assert set(waves["wave"]) >= {1, 2}
+    assert {"calls_per_day.mean", "utilisation.sd", "nroy", *keys} <= set(waves.columns)
+    # Later waves sample inside the space earlier ones left: closer to the truth on average.
+    rate = waves.groupby("wave")["demand.rate_per_hour"].apply(lambda s: (s - 4.0).abs().mean())
+    assert rate.iloc[-1] < rate.iloc[0]
+
+
+def test_outputs_and_the_overlay_reproduces_the_targets(
+    calibrated: Path, observed: dict[str, tuple[float, float]], tmp_path: Path
+) -> None:
+    for name in ("fit.csv", "fit.md", "fit.png", "overlay.yaml", "calibration.json"):
+        assert (calibrated / name).is_file(), name
+    for store in ("wave_1", "wave_2", "best"):
+        assert (calibrated / store / "summaries.parquet").is_file()
+    fit = pd.read_csv(calibrated / "fit.csv")
+    assert list(fit["target"]) == ["calls_per_day", "utilisation", "wait"]
+    assert list(fit["use"]) == ["fit", "fit", "check"]
+    assert (fit["sim_low"] <= fit["sim_mean"]).all() and (fit["sim_mean"] <= fit["sim_high"]).all()
+    # The best point is re-run on seeds of its own: the waves' seeds helped choose it.
+    stores = ("wave_1", "wave_2", "best")
+    kept = {s: json.loads((calibrated / s / "experiment.json").read_text()) for s in stores}
+    seeds = {s: kept[s]["experiment"]["seed"] for s in stores}
+    assert seeds["wave_1"] == seeds["wave_2"] != seeds["best"]
+    # One run's 95 % interval (Student's prediction interval) is wider than the mean's.
+    assert (fit["run_low"] < fit["sim_low"]).all() and (fit["sim_high"] < fit["run_high"]).all()
+    assert fit.loc[fit["use"] == "fit", "in_range"].all()
+    overlay = yaml.safe_load((calibrated / "overlay.yaml").read_text())
+    assert (calibrated / overlay["extends"]).resolve() == MMC.resolve()
+    best = overlay["demand"]
+    assert abs(best["rate_per_hour"] - TRUTH["demand.rate_per_hour"]) < 0.8
+    # secsim run overlay.yaml runs, and gives the targets back (a seed the calibration never used).
+    out = tmp_path / "run"
+    args = ["run", str(calibrated / "overlay.yaml"), "--days", str(DAYS)]
+    args += ["--warmup-days", str(WARMUP), "--seed", "77", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    summary = flatten(json.loads((out / "summary.json").read_text()))
+    for key in OUTPUTS:
+        value, sd = observed[key]
+        assert abs(summary[key] - value) < 4 * sd, (key, summary[key], value, sd)
+
+
+def test_same_seed_same_result_whatever_the_workers(
+    calibrated: Path, calibration_file: Path
+) -> None:
+    out = calibration_file.parent / "out_two_workers"
+    settings = CalibrationSettings(load_calibration(calibration_file), out, workers=2)
+    run_calibration(settings)
+    for name in ("nroy.parquet", "waves.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / name), pd.read_parquet(calibrated / name)
+        )
+    assert (out / "fit.csv").read_text() == (calibrated / "fit.csv").read_text()
+    assert (out / "overlay.yaml").read_text() == (calibrated / "overlay.yaml").read_text()
+
+
+def test_a_stopped_calibration_resumed_gives_the_same_result(
+    calibrated: Path, calibration_file: Path
+) -> None:
+    out = calibration_file.parent / "out_stopped"
+    cal = load_calibration(calibration_file)
+
+    def stop_in_wave_two(stage: str, done: int, total: int) -> None:
+        if stage == "wave_2" and done >= 5:
+            raise Interrupted(signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        run_calibration(CalibrationSettings(cal, out, workers=1), stop_in_wave_two)
+    assert not (out / "nroy.parquet").exists()
+    assert (out / "wave_2" / "manifest.jsonl").is_file()
+    # Without --resume the folder is refused; with it, finished runs are reused.
+    with pytest.raises(OutputError, match="--resume"):
+        run_calibration(CalibrationSettings(cal, out, workers=1))
+    report = run_calibration(CalibrationSettings(cal, out, workers=1, resume=True))
+    assert report.runs_reused >= 25  # wave 1 (20 runs) and the first runs of wave 2
+    for name in ("nroy.parquet", "waves.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / name), pd.read_parquet(calibrated / name)
+        )
+    assert (out / "fit.csv").read_text() == (calibrated / "fit.csv").read_text()
+
+
+def test_resume_refuses_a_changed_calibration(
+    calibrated: Path, observed: dict[str, tuple[float, float]]
+) -> None:
+    changed = calibrated.parent / "changed.yaml"
+    changed.write_text(calibration_text(observed, seed=12))
+    settings = CalibrationSettings(load_calibration(changed), calibrated, resume=True)
+    with pytest.raises(OutputError, match="different calibration"):
+        run_calibration(settings)
+
+
+def _bad_file(
+    tmp_path: Path, observed: dict[str, tuple[float, float]], old: str, new: str, line_of: str
+) -> tuple[Path, int]:
+    """The test calibration with ``old`` replaced, and the line of the first ``line_of``."""
+    text = calibration_text(observed)
+    assert old in text, old
+    text = text.replace(old, new, 1)
+    path = tmp_path / "cal.yaml"
+    path.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if line_of in row)
+    return path, line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line_of", "expected"),
+    [
+        ("method:", "methd:", "methd:", ["methd", "did you mean 'method'"]),
+        (
+            "demand.rate_per_hour:",
+            "demand.rate_per_hr:",
+            "demand.rate_per_hr:",
+            [
+                "parameters.demand.rate_per_hr",
+                "no setting 'rate_per_hr' under 'demand'",
+                "did you mean 'rate_per_hour'",
+            ],
+        ),
+        (
+            "- 1.0\n    - 10.0",
+            "- 10.0\n    - 1.0",
+            "bounds:",  # the first parameter's
+            ["parameters.demand.rate_per_hour.bounds", "low (10) must be below high (1)"],
+        ),
+        (
+            "- 10.0\n    - 60.0",
+            "- -5.0\n    - 60.0",
+            "demand.on_scene.mean_min:",
+            ["parameters.demand.on_scene.mean_min", "scale: log needs bounds above 0"],
+        ),
+        (
+            "output: wait_min.mean",
+            "output: wait_min.meen",
+            "output: wait_min.meen",
+            [
+                "targets.inline.wait.output",
+                "not a value of a run's summary",
+                "did you mean 'wait_min.mean'",
+            ],
+        ),
+        ("days: 4", "dayz: 4", "dayz: 4", ["run.dayz", "did you mean 'days'"]),
+    ],
+)
+def test_calibration_file_errors_are_located(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    observed: dict[str, tuple[float, float]],
+    old: str,
+    new: str,
+    line_of: str,
+    expected: list[str],
+) -> None:
+    path, line = _bad_file(tmp_path, observed, old, new, line_of)
+    out = tmp_path / "out"
+    assert main(["calibrate", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"cal.yaml:{line}" in err, (line, err)
+    for fragment in expected:
+        assert fragment in err, (fragment, err)
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bounds_the_scenario_refuses_and_unknown_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], observed: dict[str, tuple[float, float]]
+) -> None:
+    path, line = _bad_file(tmp_path, observed, "- 1.0\n    - 10.0", "- -3.0\n    - 10.0", "bounds:")
+    assert main(["calibrate", str(path), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"cal.yaml:{line}" in err, (line, err)
+    assert "the scenario refuses demand.rate_per_hour = -3" in err, err
+    text = calibration_text(observed).replace(
+        "targets:\n", "targets:\n  use: [calls_per_day, utilisaton]\n", 1
+    )
+    path.write_text(text)
+    assert main(["calibrate", str(path), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "targets.use.1" in err and "unknown target 'utilisaton'" in err
+    assert "did you mean 'utilisation'" in err and "cal.yaml:" in err
+
+
+def test_shipped_targets_have_sources_and_the_baseline_calibration_loads() -> None:
+    targets = load_targets(ROOT / "calibration" / "targets" / "france_urban.yaml").targets
+    uses = {t.use for t in targets.values()}
+    assert uses == {"fit", "check", "none"}
+    for name, target in targets.items():
+        assert target.sources, name
+        for source in target.sources:
+            assert source.author and source.title and source.where, name
+        assert target.population and str(target.year), name
+        if target.use == "none":
+            assert target.note, name
+        else:
+            assert target.output is not None, name
+        low, high = target.bounds
+        assert low < high, name
+    cal = load_calibration(ROOT / "calibration" / "baseline.yaml")
+    assert set(cal.fit_names) <= {n for n, t in targets.items() if t.use == "fit"}
+    assert any(t.use == "check" for t in cal.targets.values())
+    quick = cal.spec.sized(quick=True)
+    assert quick.run.days < cal.spec.run.days and quick.method.waves <= cal.spec.method.waves
+
+
+def test_a_parameter_inside_default_offence_types_keeps_the_other_defaults() -> None:
+    cal = load_calibration(ROOT / "calibration" / "baseline.yaml")
+    assert cal.anchors["crime.types.burglary.report_prob"] == "crime.types"
+    settings = cal.settings({"crime.types.burglary.report_prob": 0.5, "demand.rate_per_hour": 1.0})
+    assert settings["demand.rate_per_hour"] == 1.0
+    types = settings["crime.types"]
+    assert types["burglary"]["report_prob"] == 0.5
+    default = cal.scenario.crime.types if cal.scenario.crime is not None else {}
+    assert set(types) == set(default)
+    assert types["theft"]["report_prob"] == default["theft"].report_prob
+    sets = [f"{k}={json.dumps(v)}" for k, v in settings.items()]
+    scenario = load_scenario(cal.scenario_path, sets)
+    assert scenario.crime is not None and scenario.crime.types["burglary"].report_prob == 0.5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_a_calibration_with_its_workers(
+    tmp_path: Path, observed: dict[str, tuple[float, float]]
+) -> None:
+    path = tmp_path / "cal.yaml"
+    # Longer runs than the other tests: the first wave lasts a few seconds.
+    path.write_text(calibration_text(observed).replace("days: 4", "days: 60", 1))
+    out = tmp_path / "out"
+    status, err, left = _terminate_when_working(
+        ["calibrate", str(path), "--workers", "2", "--quiet", "--out", str(out)],
+        "the calibration's workers",
+    )
+    assert status == 143, err
+    assert "Traceback" not in err and "--resume" in err
+    assert left == []
+    assert (out / "wave_1" / "manifest.jsonl").is_file()
+    assert not (out / "nroy.parquet").exists() and not (out / "overlay.yaml").exists()
+    assert _leftovers(out) == []
+
+
+def test_targets_file_errors_are_located_in_the_targets_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], observed: dict[str, tuple[float, float]]
+) -> None:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        "targets:\n"
+        "  calls:\n"
+        "    output: calls.per_day\n"
+        "    value: 96\n"
+        "    sd: 5\n"
+        "    use: fit\n"
+        "    population: the point territory\n"
+        "    year: 2026\n"
+        "  never:\n"
+        "    value: 1\n"
+        "    sd: 1\n"
+        "    use: none\n"
+        "    population: nowhere\n"
+        "    year: 2026\n"
+        "    sources: [{author: a, year: 1, title: t, where: w}]\n"
+        "    note: the model has no such output\n"
+    )
+    data = yaml.safe_load(calibration_text(observed))
+    data["targets"] = {"file": "targets.yaml"}
+    path = tmp_path / "cal.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["calibrate", str(path), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    # No sources: refused, at the target that lacks them.
+    assert "targets.yaml:2:3: targets.calls.sources: required key is missing" in err, err
+    targets.write_text(
+        targets.read_text().replace(
+            "    year: 2026\n  never",
+            ("    year: 2026\n    sources: [{author: a, year: 1, title: t, where: w}]\n  never"),
+        )
+    )
+    data["targets"]["use"] = ["calls", "never"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["calibrate", str(path), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "targets.use.1" in err and "target 'never' has use: none" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_implausibility_and_the_rules() -> None:
+    from simulator.calibration.history import rule_measure
+    from simulator.calibration.targets import TargetSpec
+
+    source = {"author": "a", "year": 1, "title": "t", "where": "w"}
+    common = {"output": "calls.per_day", "use": "fit", "population": "p", "year": 1}
+    ranged = TargetSpec.model_validate({**common, "range": [10, 30], "sources": [source]})
+    assert ranged.observed == 20 and ranged.obs_var == pytest.approx(25.0)  # sd (b - a) / 4
+    given = TargetSpec.model_validate({**common, "value": 5, "sd": 2, "sources": [source]})
+    assert given.obs_var == 4 and given.bounds == (1, 9)
+    imp = np.array([[0.5, 4.0, 2.0], [3.5, 3.2, 0.1]])
+    assert list(rule_measure(imp, "max")) == [4.0, 3.5]
+    assert list(rule_measure(imp, "second_max")) == [2.0, 3.2]
+
+
+def test_a_point_whose_replicates_agree_by_chance_keeps_some_noise() -> None:
+    from simulator.calibration.history import fit_emulator
+
+    rng = np.random.default_rng(3)
+    unit = rng.random((12, 2))
+    replicates = 10.0 * unit[:, :1] + rng.normal(0.0, 1.0, (12, 2))
+    replicates[4] = replicates[4].mean()  # two replicates equal: a variance of zero
+    emulator = fit_emulator(unit, replicates, seed=1)
+    alpha = np.asarray(emulator.gp.alpha)
+    # Shrunk halfway to the wave's average, not taken as exact.
+    assert alpha[4] >= 0.45 * alpha.mean()
+    assert emulator.ensemble_var == pytest.approx(float(replicates.var(axis=1, ddof=1).mean() / 2))
+
+
+def test_a_folder_stopped_between_marker_and_description_is_resumed(
+    calibration_file: Path, tmp_path: Path
+) -> None:
+    from simulator.calibration.runner import _claim_out
+    from simulator.outputs import mark
+
+    out = tmp_path / "out"
+    out.mkdir()
+    mark(out, "calibration")
+    settings = CalibrationSettings(load_calibration(calibration_file), out, resume=True)
+    _claim_out(settings, "{}")
+    assert (out / "calibration.json").read_text() == "{}"
+
+
+def test_malformed_yaml_is_reported_as_the_calibration_or_targets_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [\n")
+    assert main(["calibrate", str(bad), "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "1 problem in calibration:" in err and f"{bad}:2:1: malformed YAML" in err, err
+    with pytest.raises(ScenarioError) as caught:
+        load_targets(bad)
+    assert caught.value.what == "targets"

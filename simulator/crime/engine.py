@@ -779,7 +779,7 @@ class CrimeEngine:
             self._area_field *= keep
             self._area_field += (1.0 - keep) * patrol
         else:
-            self._area_field = patrol
+            np.copyto(self._area_field, patrol)
 
     def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
         """Guardianship an offender perceives at each cell (the exponent before deterrence).

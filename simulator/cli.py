@@ -168,13 +168,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p_val = sub.add_parser(
         "validate",
-        help="check scenario and experiment files without running them",
-        description="Check scenario and experiment files; print every problem with file, "
-        "line and key. A file with a top-level `arms:` key (or mostly experiment keys: design, "
-        "replicates...) is an experiment, and its arms' scenarios, factors and design are "
-        "checked too; any other is a scenario.",
+        help="check scenario, experiment and calibration files without running them",
+        description="Check scenario, experiment, calibration and targets files; print every "
+        "problem with file, line and key. A file with a top-level `arms:` key (or mostly "
+        "experiment keys: design, replicates...) is an experiment, and its arms' scenarios, "
+        "factors and design are checked too; one with `scenario:` and `parameters:` is a "
+        "calibration (its scenario, parameters and targets are checked); one with only "
+        "`targets:` (and `description:`) is a targets file; any other is a scenario.",
     )
-    p_val.add_argument("files", nargs="+", type=Path, help="scenario or experiment YAML files")
+    p_val.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        help="scenario, experiment, calibration or targets YAML files",
+    )
     p_show = sub.add_parser(
         "show",
         help="print a scenario fully resolved (defaults, extends and --set applied)",
@@ -746,24 +753,35 @@ def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _no_overrides(overrides: list[str], kind: str, where: str) -> None:
+    if overrides:
+        message = f"--set applies to scenarios, not to {kind} files (write it {where})"
+        raise ScenarioError([Problem(f"--set {overrides[0]}", None, None, (), message)], what=kind)
+
+
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
     from simulator.batch.spec import is_experiment, load_experiment
 
     data = read_yaml(path, Positions(str(path)))
+    if "parameters" in data and "scenario" in data:  # a calibration file
+        from simulator.calibration.spec import load_calibration
+
+        _no_overrides(overrides, "calibration", "in the scenario the calibration names")
+        calibration = load_calibration(path)
+        counts = (
+            f"{len(calibration.spec.parameters)} parameters, {len(calibration.targets)} targets"
+        )
+        _say(out, f"{path}: ok (calibration {calibration.spec.name}, {counts})")
+        return
+    if "targets" in data and set(data) <= {"targets", "description"}:  # a targets file
+        from simulator.calibration.targets import load_targets
+
+        _no_overrides(overrides, "targets", "in the targets file")
+        targets = load_targets(path)
+        _say(out, f"{path}: ok (targets file, {len(targets.targets)} targets)")
+        return
     if is_experiment(data):
-        if overrides:
-            raise ScenarioError(
-                [
-                    Problem(
-                        f"--set {overrides[0]}",
-                        None,
-                        None,
-                        (),
-                        "--set applies to scenarios, "
-                        "not to experiment files (write it in an arm's set:)",
-                    )
-                ]
-            )
+        _no_overrides(overrides, "experiment", "in an arm's set:")
         spec = load_experiment(path)
         if spec.evidence is not None:
             from simulator.evidence import load_design

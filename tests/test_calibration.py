@@ -300,6 +300,24 @@ def test_calibration_file_errors_are_located(
         assert fragment in err, (fragment, err)
     assert "Traceback" not in err
     assert not out.exists()
+    # secsim validate reads it as a calibration file, with the same located problems.
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cal.yaml:{line}" in err and "problem" in err and "in calibration" in err, err
+
+
+def test_validate_knows_calibration_and_targets_files(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shipped = [
+        ROOT / "calibration" / "baseline.yaml",
+        ROOT / "calibration" / "targets" / "france_urban.yaml",
+    ]
+    assert main(["validate", *map(str, shipped)]) == 0
+    said = capsys.readouterr().out
+    assert "ok (calibration baseline," in said and "ok (targets file, " in said
+    assert main(["validate", str(shipped[0]), "--set", "run.days=3"]) == 2
+    assert "not to calibration files" in capsys.readouterr().err
 
 
 def test_bounds_the_scenario_refuses_and_unknown_targets(

@@ -8,7 +8,9 @@
   interval; the ratio of their widths says how much the pairing bought.
 * For ``sobol`` and ``morris`` designs: first-order and total Sobol indices, or
   Morris mu* and sigma, of each output (SALib), on the replicate means of each
-  design point.
+  design point, with each index's 95 % bootstrap interval; beside them, the share
+  of the variance of the point means that is simulation noise (:class:`Noise`),
+  which needs 2 or more replicates per point.
 """
 
 from __future__ import annotations
@@ -349,7 +351,7 @@ def _write_analysis(
     parts = [
         f"# {spec.name}\n",
         spec.description + "\n" if spec.description else "",
-        f"{len(runs)} runs; replicate i of every arm shares its seed.\n",
+        f"{len(runs)} runs; replicate i of every arm and design point shares its seed.\n",
         "## Arms (mean and 95 % interval over replicates)\n",
         _markdown(arms),
     ]

@@ -143,7 +143,9 @@ def test_a_failed_run_leaves_the_noise_estimated_on_complete_replicates() -> Non
     row = sensitivity(runs, spec, ["y"]).iloc[0]
     assert row["replicates"] == 2
     assert np.isfinite(row["noise_share"])
-    assert row["noise_note"] == "estimated on the 2 replicates that finished at every design point"
+    assert (
+        row["noise_note"] == "estimated on the 2 replicates that gave a value at every design point"
+    )
 
 
 def test_negative_first_order_estimates_are_kept() -> None:

@@ -214,12 +214,13 @@ def simulation_noise(values: pd.DataFrame, block: int) -> Noise:
         )
         return Noise(m, int(counts.min()), total, nan, nan, nan, nan, nan, note)
     if complete.shape[1] < 2:
-        note = "not estimable: fewer than 2 replicates (seeds) finished at every design point"
+        note = "not estimable: fewer than 2 replicates (seeds) gave a value at every design point"
         return Noise(m, int(counts.min()), total, nan, nan, nan, nan, nan, note)
     note = ""
     if complete.shape[1] < table.shape[1]:
         note = (
-            f"estimated on the {complete.shape[1]} replicates that finished at every design point"
+            f"estimated on the {complete.shape[1]} replicates that gave a value at every "
+            "design point"
         )
     inv_counts = 1.0 / counts
     noise, _, within = _noise_parts(complete, inv_counts, means)

@@ -8,13 +8,14 @@ distributions, not from pinned decimals.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.batch.analysis import sensitivity, simulation_noise
+from simulator.batch.analysis import analyze, sensitivity, simulation_noise
 from simulator.batch.design import design_points
 from simulator.batch.runner import plan
 from simulator.batch.spec import ExperimentSpec, load_experiment
@@ -180,3 +181,27 @@ def test_design_points_share_replicate_seeds(tmp_path: Path) -> None:
     per_replicate = seeds.groupby("replicate")["seed"].nunique()
     assert per_replicate.eq(1).all()  # one seed per replicate, whatever the point
     assert seeds.groupby("replicate")["seed"].first().nunique() == 3  # distinct replicates
+
+
+@pytest.mark.parametrize("replicates", [1, 3])
+def test_the_analysis_report_gives_the_noise_share_or_says_why_not(
+    tmp_path: Path, replicates: int
+) -> None:
+    spec = _spec(samples=32, replicates=replicates)
+    store = tmp_path / "store"
+    store.mkdir()
+    identity = {"experiment": spec.model_dump(mode="json")}
+    (store / "experiment.json").write_text(json.dumps(identity), encoding="utf-8")
+    _runs(spec, 0.6).to_parquet(store / "summaries.parquet")
+    result = analyze(store)
+    report = (store / "analysis" / "report.md").read_text(encoding="utf-8")
+    table = pd.read_csv(store / "analysis" / "sensitivity.csv")
+    assert result.sensitivity is not None and len(table) == len(result.sensitivity) == 2
+    assert "## Simulation noise" in report
+    assert {"S1_low", "S1_high", "S1_width", "ST_width", "noise_share"} <= set(table.columns)
+    if replicates == 1:
+        assert table["noise_share"].isna().all()
+        assert "not estimable: 1 replicate per design point" in report
+    else:
+        assert table["noise_share"].between(0, 1).all()
+        assert "not estimable" not in report

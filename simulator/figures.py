@@ -491,12 +491,13 @@ def _noise_phrase(rows: pd.DataFrame) -> str:
     parts = []
     for output, row in rows.iterrows():
         if np.isfinite(row["noise_share"]):
+            # Two significant digits: a share of 0.003 must not read as 0.
             interval = (
-                f" (95 % interval {row['noise_share_low']:.2f} to {row['noise_share_high']:.2f})"
+                f" (95 % interval {row['noise_share_low']:.2g} to {row['noise_share_high']:.2g})"
                 if np.isfinite(row["noise_share_low"])
                 else ""
             )
-            parts.append(f"{output} {row['noise_share']:.2f}{interval}")
+            parts.append(f"{output} {row['noise_share']:.2g}{interval}")
         else:
             parts.append(f"{output}: {row['noise_note']}")
     return "; ".join(parts)

@@ -234,7 +234,10 @@ def _parser() -> argparse.ArgumentParser:
         "analyze",
         help="means with confidence intervals, paired differences, sensitivity indices",
         description="Analyse a results folder of `secsim batch`; print the tables and write "
-        "analysis/arms.csv, differences.csv, sensitivity.csv and report.md in it.",
+        "analysis/arms.csv, differences.csv, sensitivity.csv and report.md in it. "
+        "Sensitivity indices come with their 95 % intervals and, with 2 or more "
+        "replicates per design point, the share of each output's variance that is "
+        "simulation noise.",
     )
     p_an.add_argument("store", type=Path, help="results folder of a batch")
     p_fig = sub.add_parser(
@@ -261,7 +264,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_fig.add_argument("--days", type=int, default=30, help="days per run (not with --full)")
     p_fig.add_argument(
-        "--replicates", type=int, default=2, help="replicates per arm (not with --full)"
+        "--replicates",
+        type=int,
+        default=2,
+        help="replicates per arm and design point (not with --full)",
     )
     p_fig.add_argument(
         "--sobol-samples",

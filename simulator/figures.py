@@ -53,7 +53,7 @@ class FigureSettings:
         store: Where batch results are kept between invocations.
         full: Use the experiment files' own horizons and replicates.
         days: Days per run when not ``full``.
-        replicates: Replicates per arm when not ``full``.
+        replicates: Replicates per arm and design point when not ``full``.
         sobol_samples: Base samples of the sensitivity design when not ``full``.
         workers: Local worker processes for the batches.
         command: The command line to quote in captions.
@@ -117,7 +117,7 @@ def _experiment(settings: FigureSettings, name: str, **extra: Any) -> tuple[Expe
         update: dict[str, Any] = {"days": days, "replicates": settings.replicates}
         if spec.design.kind == "sobol":
             design = spec.design.model_copy(update={"samples": settings.sobol_samples})
-            update.update(design=design, replicates=1)
+            update.update(design=design)  # settings.replicates: the noise needs 2 or more
         spec = spec.model_copy(update={**update, **extra})
     # One store per version of the experiment: changed settings never meet old results.
     identity = json.dumps(experiment_identity(spec, path), sort_keys=True)
@@ -486,15 +486,49 @@ def equity(settings: FigureSettings) -> list[Path]:
 # ----------------------------------------------------------------- figure 6
 
 
+def _noise_phrase(rows: pd.DataFrame) -> str:
+    """Each output's noise share with its interval, or why there is none."""
+    parts = []
+    for output, row in rows.iterrows():
+        if np.isfinite(row["noise_share"]):
+            # Two significant digits: a share of 0.003 must not read as 0.
+            interval = (
+                f" (95 % interval {row['noise_share_low']:.2g} to {row['noise_share_high']:.2g})"
+                if np.isfinite(row["noise_share_low"])
+                else ""
+            )
+            parts.append(f"{output} {row['noise_share']:.2g}{interval}")
+        else:
+            parts.append(f"{output}: {row['noise_note']}")
+    return "; ".join(parts)
+
+
 def sensitivity_indices(settings: FigureSettings) -> list[Path]:
-    """Sobol indices of the main outcomes over the behavioural parameters."""
+    """Sobol indices of the main outcomes over the behavioural parameters.
+
+    Every index is drawn with its 95 % interval, negative estimates included, and
+    beside them the share of each output's variance that is simulation noise.
+    """
     spec, store = _experiment(settings, "behaviour_sensitivity")
     sens = analyze(store).sensitivity
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        3,
+        figsize=(11, 4.2),
+        layout="constrained",
+        gridspec_kw={"width_ratios": [3, 3, 1.4]},
+    )
+    noise_text = "no output varies over the design"
+    widest = np.nan
     if sens is not None and len(sens):
         outputs = list(dict.fromkeys(sens["output"]))
         factors = list(dict.fromkeys(sens["factor"]))
-        for ax, index in zip(axes, ("S1", "ST"), strict=True):
+        colours = dict(zip(outputs, OKABE_ITO, strict=False))
+        # Limits that show every estimate and every interval end: nothing is clipped.
+        low = min(-0.05, float(np.nanmin(sens[["S1_low", "ST_low"]].to_numpy())))
+        high = max(1.05, float(np.nanmax(sens[["S1_high", "ST_high"]].to_numpy())))
+        widest = float(np.nanmax(sens[["S1_width", "ST_width"]].to_numpy()))
+        for ax, index in zip(axes[:2], ("S1", "ST"), strict=True):
             width = 0.8 / max(1, len(outputs))
             for k, output in enumerate(outputs):
                 sub = sens[sens["output"] == output].set_index("factor").reindex(factors)
@@ -503,8 +537,10 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
                     sub[index],
                     width,
                     yerr=sub[f"{index}_conf"],
+                    color=colours[output],
                     label=output,
                     capsize=2,
+                    error_kw={"elinewidth": 0.8},
                 )
             ax.set_xticks(
                 np.arange(len(factors)) + 0.4 - width / 2,
@@ -512,9 +548,40 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
                 rotation=35,
                 ha="right",
             )
+            ax.axhline(0, color="black", lw=0.6)
+            ax.axhline(1, color="grey", lw=0.6, ls=":")
+            ax.set_ylim(low - 0.05, high + 0.05)
             ax.set_title("first-order (S1)" if index == "S1" else "total (ST)")
-            ax.set_ylim(-0.2, 1.2)  # indices live in [0, 1]; wider intervals are clipped
-        axes[0].set_ylabel("Sobol index")
+        axes[0].set_ylabel("Sobol index (95 % interval)")
+        noise = sens.drop_duplicates("output").set_index("output")
+        noise_text = _noise_phrase(noise)
+        ax = axes[2]
+        for k, output in enumerate(outputs):
+            row = noise.loc[output]
+            if np.isfinite(row["noise_share"]):
+                ax.bar(
+                    k,
+                    row["noise_share"],
+                    0.7,
+                    color=colours[output],
+                    yerr=[
+                        [row["noise_share"] - row["noise_share_low"]],
+                        [row["noise_share_high"] - row["noise_share"]],
+                    ]
+                    if np.isfinite(row["noise_share_low"])
+                    else None,
+                    capsize=2,
+                )
+            else:
+                ax.text(
+                    k, 0.02, "not\nestimable", ha="center", va="bottom", fontsize=6, rotation=90
+                )
+        ax.set_xticks(range(len(outputs)), outputs, rotation=35, ha="right", fontsize=6)
+        finite = noise[["noise_share_high", "noise_share"]].to_numpy(dtype=float)
+        top = float(np.nanmax(finite)) if np.isfinite(finite).any() else 1.0
+        ax.set_ylim(0, max(1.05, top + 0.05))
+        ax.axhline(1, color="grey", lw=0.6, ls=":")
+        ax.set_title("share of variance that is noise")
         fig.legend(
             *axes[0].get_legend_handles_labels(),
             loc="outside lower center",
@@ -523,12 +590,24 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
             fontsize=7,
         )
     fig.suptitle("Sensitivity of outcomes to behavioural parameters")
+    replicates = (
+        f"{spec.replicates} replicates per point, replicate i of every point with the same "
+        f"seed (common random numbers)"
+        if spec.replicates > 1
+        else "1 replicate per point, so the share of simulation noise cannot be estimated"
+    )
+    widest_text = f" (the widest {widest:.2f} across)" if np.isfinite(widest) else ""
     caption = (
-        f"Figure 6. Sobol indices (first-order and total, with SALib confidence "
-        f"intervals) of the main outcomes over the parameters of "
-        f"experiments/behaviour_sensitivity.yaml (Saltelli sampling, N = "
-        f"{spec.design.samples}, {spec.days} days per run, {spec.replicates} replicate per "
-        f"point: the noise of single runs shows up as interaction in the total indices)."
+        f"Figure 6. Sobol indices, first-order (left) and total (middle), of the main "
+        f"outcomes over the parameters of experiments/behaviour_sensitivity.yaml "
+        f"(Saltelli sampling, N = {spec.design.samples}, {spec.days} days per run, "
+        f"{replicates}), computed by SALib on the mean of each design point's replicates; "
+        f"error bars are 95 % bootstrap intervals{widest_text}, and negative "
+        f"first-order estimates are drawn as they are. Right: the share of each output's "
+        f"variance over the design that is simulation noise, which no parameter explains "
+        f"(point x replicate variance over the replicates per point, 95 % bootstrap "
+        f"interval): every total index is inflated by up to about this share and "
+        f"first-order indices are shrunk by one minus it. Noise shares: {noise_text}."
     )
     return _save(fig, settings, "fig6_sensitivity", caption)
 

@@ -39,6 +39,10 @@ def test_figures_tiny(tmp_path: Path) -> None:
         caption = (out / f"{name}.txt").read_text()
         assert caption.startswith("Figure ") and "Made by: secsim figures" in caption
     assert (out / "fig1_territory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Figure 6 runs replicates per design point and says how much is simulation noise.
+    sobol = (out / "fig6_sensitivity.txt").read_text()
+    assert "2 replicates per point" in sobol and "Noise shares: " in sobol
+    assert "95 % interval" in sobol and "not estimable" not in sobol
     # A second call reuses the stored batches instead of running them again.
     before = sorted(p.stat().st_mtime for p in store.rglob("runs/*.parquet"))
     assert main([*tiny, "--workers", "1"]) == 0

@@ -8,7 +8,9 @@
   interval; the ratio of their widths says how much the pairing bought.
 * For ``sobol`` and ``morris`` designs: first-order and total Sobol indices, or
   Morris mu* and sigma, of each output (SALib), on the replicate means of each
-  design point.
+  design point, with each index's 95 % bootstrap interval; beside them, the share
+  of the variance of the point means that is simulation noise (:class:`Noise`),
+  which needs 2 or more replicates per point.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from simulator.batch.spec import ExperimentSpec
 from simulator.outputs import staged_folder
 
 LEVEL = 0.95
+# SALib's Sobol analysis seeds its bootstrap only when ``seed`` is truthy (``if seed:``):
+# 0 would leave the confidence intervals to numpy's global generator, different every call.
+BOOTSTRAP_SEED = 1
 
 
 @dataclass(frozen=True)
@@ -115,11 +120,150 @@ def paired_differences(runs: pd.DataFrame, outputs: list[str], reference: str) -
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class Noise:
+    """How much of the variance of an output's point means is simulation noise.
+
+    The indices' denominator is the variance of the point means over the design.
+    A point mean is the parameters' effect plus the mean of its replicates' noise;
+    replicate ``i`` of every point shares its seed, so part of that noise is common
+    to every point, shifts every point mean alike and cancels out of the indices. The
+    rest, the point x replicate interaction of a two-way analysis of variance, adds
+    ``residual variance / R`` to the variance of the point means: that is the part of
+    the denominator that no parameter explains. A total index (Jansen estimator, as
+    in SALib) counts it once more, for the two runs it compares: with a noise share
+    ``s``, every factor's total index is inflated by up to about ``s``, and first-order
+    indices are shrunk by the factor ``1 - s`` and made noisier.
+
+    Attributes:
+        points: Design points.
+        replicates: Replicates of the point with the fewest (a failed run leaves one
+            fewer).
+        variance: Variance of the point means over the design points.
+        noise_variance: Estimated noise variance of a point mean (NaN if not estimable).
+        share: ``noise_variance / variance`` (NaN if not estimable); not clipped, so
+            sampling error can put it above 1.
+        low: Lower end of its 95 % bootstrap interval (design blocks resampled).
+        high: Upper end of that interval.
+        within_point_share: Mean within-point variance / R over ``variance``: the share
+            if the replicates' noise were independent from point to point. Above
+            ``share`` when common random numbers make replicate ``i`` alike at every
+            point (that common part does not reach the indices).
+        note: Why the share is not estimable, or how it was estimated; empty otherwise.
+    """
+
+    points: int
+    replicates: int
+    variance: float
+    noise_variance: float
+    share: float
+    low: float
+    high: float
+    within_point_share: float
+    note: str
+
+
+NOISE_RESAMPLES = 1000
+
+
+def _noise_parts(values: np.ndarray, inv_counts: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Noise variance, total variance and within-point noise variance of point means.
+
+    Args:
+        values: Runs, one row per design point, one column per replicate (complete).
+        inv_counts: ``1 / replicates`` in each point's mean.
+        means: The point means the indices are computed on.
+    """
+    m, r = values.shape
+    resid = values - values.mean(axis=1, keepdims=True) - values.mean(axis=0) + values.mean()
+    interaction = float((resid**2).sum()) / ((m - 1) * (r - 1))
+    within = float(values.var(axis=1, ddof=1).mean())
+    scale = float(inv_counts.mean())
+    return np.array([interaction * scale, float(means.var(ddof=1)), within * scale])
+
+
+def simulation_noise(values: pd.DataFrame, block: int) -> Noise:
+    """The share of the variance of point means that is simulation noise (see :class:`Noise`).
+
+    Args:
+        values: One output's runs: one row per design point, in design order, one
+            column per replicate (seed), NaN where a run is missing.
+        block: Consecutive design points drawn together (a Sobol base sample and its
+            cross-samples: k + 2; a Morris trajectory: k + 1); the interval resamples
+            whole blocks, which are independent of one another (with a single block
+            there is no interval).
+
+    Raises:
+        ValueError: If ``block`` does not divide the design, or a point has no run.
+    """
+    table = values.to_numpy(dtype=float)
+    m = table.shape[0]
+    if block < 1 or m == 0 or m % block:
+        raise ValueError(f"{m} design points do not form whole blocks of {block}")
+    counts = (~np.isnan(table)).sum(axis=1)
+    if (counts == 0).any():
+        raise ValueError(f"design point {int(np.argmax(counts == 0))} has no run")
+    means = np.nanmean(table, axis=1)
+    total = float(means.var(ddof=1))
+    complete = table[:, ~np.isnan(table).any(axis=0)]
+    nan = float("nan")
+    if counts.max() < 2:
+        note = (
+            "not estimable: 1 replicate per design point, so simulation noise cannot be "
+            "told apart from the parameters' effects (use 2 or more replicates)"
+        )
+        return Noise(m, int(counts.min()), total, nan, nan, nan, nan, nan, note)
+    if complete.shape[1] < 2:
+        note = "not estimable: fewer than 2 replicates (seeds) gave a value at every design point"
+        return Noise(m, int(counts.min()), total, nan, nan, nan, nan, nan, note)
+    note = ""
+    if complete.shape[1] < table.shape[1]:
+        note = (
+            f"estimated on the {complete.shape[1]} replicates that gave a value at every "
+            "design point"
+        )
+    inv_counts = 1.0 / counts
+    noise, _, within = _noise_parts(complete, inv_counts, means)
+    blocks = m // block
+    if blocks < 2:
+        note = "; ".join([*filter(None, [note]), "no interval: a single block of design points"])
+        return Noise(
+            m, int(counts.min()), total, noise, noise / total, nan, nan, within / total, note
+        )
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    offsets = np.arange(block)
+    shares = np.empty(NOISE_RESAMPLES)
+    for b in range(NOISE_RESAMPLES):
+        rows = (rng.integers(blocks, size=blocks)[:, None] * block + offsets).ravel()
+        parts = _noise_parts(complete[rows], inv_counts[rows], means[rows])
+        shares[b] = parts[0] / parts[1] if parts[1] > 0 else np.nan
+    low, high = np.nanpercentile(shares, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return Noise(
+        m,
+        int(counts.min()),
+        total,
+        noise,
+        noise / total,
+        float(low),
+        float(high),
+        within / total,
+        note,
+    )
+
+
 def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) -> pd.DataFrame:
-    """Sobol or Morris indices of each output (on replicate means per design point)."""
+    """Sobol or Morris indices of each output, beside the share of simulation noise.
+
+    Indices are computed on the replicate means of each design point. Each row also
+    gives each index's 95 % interval (SALib's bootstrap: index +- conf, so the width
+    is twice conf; negative first-order estimates are kept as they are) and the
+    output's :class:`Noise` (``noise_*`` columns, repeated on each factor's row).
+    """
     design = spec.design
     problem = salib_problem(design)
     points = design_points(design, int(spec.design_seed))
+    k = len(problem["names"])
+    block = k + 2 if design.kind == "sobol" else k + 1
     rows = []
     for arm, group in runs.groupby("arm", sort=False):
         means = group.groupby("point")[outputs].mean().reindex(range(len(points)))
@@ -127,28 +271,41 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
             y = means[output].to_numpy(dtype=float)
             if np.isnan(y).any() or np.allclose(y, y[0]):
                 continue
+            table = group.pivot_table(
+                index="point", columns="replicate", values=output, aggfunc="mean", dropna=False
+            ).reindex(range(len(points)))
+            noise = simulation_noise(table, block)
+            noise_columns = {
+                "replicates": noise.replicates,
+                "noise_share": noise.share,
+                "noise_share_low": noise.low,
+                "noise_share_high": noise.high,
+                "within_point_share": noise.within_point_share,
+                "noise_note": noise.note,
+            }
             if design.kind == "sobol":
                 from SALib.analyze import sobol
 
-                res = sobol.analyze(problem, y, calc_second_order=False, seed=0)
+                res = sobol.analyze(problem, y, calc_second_order=False, seed=BOOTSTRAP_SEED)
                 for i, name in enumerate(problem["names"]):
-                    rows.append(
-                        {
-                            "arm": arm,
-                            "output": output,
-                            "factor": name,
-                            "S1": res["S1"][i],
-                            "S1_conf": res["S1_conf"][i],
-                            "ST": res["ST"][i],
-                            "ST_conf": res["ST_conf"][i],
+                    row: dict[str, Any] = {"arm": arm, "output": output, "factor": name}
+                    for index in ("S1", "ST"):
+                        value, conf = float(res[index][i]), float(res[f"{index}_conf"][i])
+                        row |= {
+                            index: value,
+                            f"{index}_conf": conf,
+                            f"{index}_low": value - conf,
+                            f"{index}_high": value + conf,
+                            f"{index}_width": 2 * conf,
                         }
-                    )
+                    rows.append(row | noise_columns)
             else:
                 from SALib.analyze import morris
 
                 x = np.array([[p[n] for n in problem["names"]] for p in points], dtype=float)
-                res = morris.analyze(problem, x, y, seed=0)
+                res = morris.analyze(problem, x, y, seed=BOOTSTRAP_SEED)
                 for i, name in enumerate(problem["names"]):
+                    conf = float(res["mu_star_conf"][i])
                     rows.append(
                         {
                             "arm": arm,
@@ -156,8 +313,10 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
                             "factor": name,
                             "mu_star": res["mu_star"][i],
                             "sigma": res["sigma"][i],
-                            "mu_star_conf": res["mu_star_conf"][i],
+                            "mu_star_conf": conf,
+                            "mu_star_width": 2 * conf,
                         }
+                        | noise_columns
                     )
     return pd.DataFrame(rows)
 
@@ -193,7 +352,7 @@ def _write_analysis(
     parts = [
         f"# {spec.name}\n",
         spec.description + "\n" if spec.description else "",
-        f"{len(runs)} runs; replicate i of every arm shares its seed.\n",
+        f"{len(runs)} runs; replicate i of every arm and design point shares its seed.\n",
         "## Arms (mean and 95 % interval over replicates)\n",
         _markdown(arms),
     ]
@@ -204,8 +363,39 @@ def _write_analysis(
         ]
     if sens is not None:
         sens.to_csv(folder / "sensitivity.csv", index=False)
-        parts += [f"## Sensitivity ({spec.design.kind})\n", _markdown(sens)]
+        parts += _sensitivity_sections(spec, sens)
     (folder / "report.md").write_text("\n".join(parts), encoding="utf-8")
+
+
+NOISE_COLUMNS = [
+    "replicates",
+    "noise_share",
+    "noise_share_low",
+    "noise_share_high",
+    "within_point_share",
+    "noise_note",
+]
+
+
+def _sensitivity_sections(spec: ExperimentSpec, sens: pd.DataFrame) -> list[str]:
+    """The report's noise table, then the indices with their 95 % intervals."""
+    if sens.empty:
+        return [f"## Sensitivity ({spec.design.kind})\n", "(no output varies)\n"]
+    noise = sens[["arm", "output", *NOISE_COLUMNS]].drop_duplicates(["arm", "output"])
+    index = sens.drop(columns=NOISE_COLUMNS)
+    return [
+        "## Simulation noise\n",
+        "Share of the variance of the point means (the indices' denominator) that is "
+        "simulation noise, which no parameter explains: the point x replicate variance "
+        "over the replicates per point, with a 95 % bootstrap interval. Each total index "
+        "is inflated by up to about this share, first-order indices shrunk by "
+        "1 - share. `within_point_share` is what it would be if the replicates' noise "
+        "were independent between points; common random numbers (replicate i of every "
+        "point shares its seed) cancel the difference out of the indices.\n",
+        _markdown(noise),
+        f"## Sensitivity ({spec.design.kind}; 95 % intervals: index +- conf)\n",
+        _markdown(index),
+    ]
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -45,6 +45,7 @@ dashboard: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests benchmarks
+	$(BIN)/ruff format --check simulator tests benchmarks
 	$(BIN)/mypy simulator
 
 figures: $(STAMP)

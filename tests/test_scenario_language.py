@@ -81,9 +81,10 @@ def test_a_setting_into_a_default_entry_edits_it_and_keeps_the_others() -> None:
     scenario without a crime block does not get one from a setting into its types.
     """
     base = load_scenario(SCENARIOS / "baseline.yaml")
-    assert base.crime is not None and "types" not in yaml.safe_load(
-        (SCENARIOS / "baseline.yaml").read_text()
-    )["crime"]
+    assert (
+        base.crime is not None
+        and "types" not in yaml.safe_load((SCENARIOS / "baseline.yaml").read_text())["crime"]
+    )
     edited = load_scenario(SCENARIOS / "baseline.yaml", ["crime.types.burglary.report_prob=0.8"])
     assert edited.crime is not None
     assert list(edited.crime.types) == list(base.crime.types)

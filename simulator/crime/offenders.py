@@ -169,9 +169,7 @@ class OffenderPool:
         # One column more than cells, always 0: where a padded box entry points.
         self._weight = np.zeros((self._n_types, n + 1))
         for k in range(self._n_types):
-            self._weight[k, :n] = np.bincount(
-                self.home, weights=self.propensity[:, k], minlength=n
-            )
+            self._weight[k, :n] = np.bincount(self.home, weights=self.propensity[:, k], minlength=n)
         cum = np.cumsum(self.propensity[self._order], axis=0).T  # types x pool
         totals = cum[:, -1] if self.size else np.zeros(self._n_types)
         self._shift = np.concatenate([[0.0], np.cumsum(totals)[:-1]])

@@ -21,7 +21,7 @@ from simulator.scenario.checks import semantic_findings
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.keys import Path, parse_key, set_value
 from simulator.scenario.messages import describe_error
-from simulator.scenario.schema import DEFAULT_ENTRIES, Scenario, ScenarioCheck
+from simulator.scenario.schema import BUILTIN_ENTRIES, DEFAULT_ENTRIES, Scenario, ScenarioCheck
 from simulator.scenario.timeline import policy_changes
 
 Mark = tuple[str, int | None, int | None]
@@ -358,8 +358,17 @@ def _write_default_entries(data: dict[str, Any], key: Path) -> None:
     ``crime.types.burglary.report_prob`` on a scenario whose crime block leaves
     its types at their defaults edits the default burglary and keeps the other
     types (:data:`~simulator.scenario.schema.DEFAULT_ENTRIES`); a scenario with
-    no crime block gets none.
+    no crime block gets none. ``modes.bicycle.speed_kmh`` on a scenario that does
+    not write the bicycle mode edits the built-in bicycle and keeps its other
+    fields (:data:`~simulator.scenario.schema.BUILTIN_ENTRIES`).
     """
+    builtins = BUILTIN_ENTRIES.get(str(key[0])) if len(key) >= 3 else None
+    if builtins is not None and str(key[1]) in builtins:
+        section = data.get(str(key[0]))
+        if section is None:
+            section = data[str(key[0])] = {}
+        if isinstance(section, dict) and key[1] not in section:
+            section[key[1]] = builtins[str(key[1])].model_dump(mode="json")
     for (block, name), defaults in DEFAULT_ENTRIES.items():
         if len(key) < 3 or (key[0], key[1]) != (block, name):
             continue

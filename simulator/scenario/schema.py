@@ -1447,6 +1447,15 @@ DEFAULT_ENTRIES: dict[tuple[str, str], Callable[[], Mapping[str, BaseModel]]] = 
     ("crime", "types"): _default_crime_types,
 }
 
+# Blocks whose entries fall back on built-in ones by name (a mode, a kind of agency):
+# an entry written in a file replaces the built-in whole. A dotted key into one field
+# of a built-in the scenario does not write (``--set modes.bicycle.speed_kmh=[18]``)
+# edits the built-in: the loader writes it out first, so that its other fields stay.
+BUILTIN_ENTRIES: dict[str, Mapping[str, BaseModel]] = {
+    "modes": BUILTIN_MODES,
+    "kinds": BUILTIN_KINDS,
+}
+
 
 class Scenario(Frozen):
     """A complete, checked description of one simulated world.
@@ -1468,13 +1477,17 @@ class Scenario(Frozen):
         default_factory=dict,
         description="Kinds of agency of this scenario, by name, each by its capabilities "
         "(a name of a built-in kind replaces it): e.g. intercommunal_police: {payer: "
-        "intercommunal, jurisdiction: communes, armed: true, guardianship: 1.2}.",
+        "intercommunal, jurisdiction: communes, armed: true, guardianship: 1.2}. A setting "
+        "into one field of a built-in kind (--set kinds.municipal_police.armed=false) "
+        "edits the built-in when the file does not write it.",
     )
     modes: dict[str, ModeSpec] = Field(
         default_factory=dict,
         description="Unit modes of this scenario, by name, each by its travel parameters "
         "and presence (a name of a built-in mode replaces it): e.g. scooter: {speed_kmh: "
-        "[25], patrol_speed_kmh: 15, congestion: false}.",
+        "[25], patrol_speed_kmh: 15, congestion: false}. A setting into one field of a "
+        "built-in mode (--set modes.bicycle.speed_kmh=[18]) edits the built-in when the "
+        "file does not write it.",
     )
     agencies: dict[str, AgencySpec] = Field(
         min_length=1, description="The agencies, by identifier."

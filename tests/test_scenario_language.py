@@ -113,6 +113,7 @@ def test_a_setting_into_a_built_in_mode_or_kind_edits_it_and_keeps_its_other_fie
     ``--set modes.bicycle.speed_kmh=[18]`` gave a bicycle of that speed with every
     other field at the schema's default (congested like a car, presence 1), and a
     setting into a built-in kind was refused for want of its payer and jurisdiction.
+    A timeline's setting did the same to the bicycle from its day on.
     """
     edited = load_scenario(
         SCENARIOS / "baseline.yaml",
@@ -125,6 +126,10 @@ def test_a_setting_into_a_built_in_mode_or_kind_edits_it_and_keeps_its_other_fie
         update={"armed": False}
     )
     assert list(edited.modes) == ["bicycle"] and list(edited.kinds) == ["municipal_police"]
+    timeline = "timeline=[{day: 10, set: {modes.bicycle.speed_kmh: [18]}}]"
+    changes = load_scenario(SCENARIOS / "baseline.yaml", [timeline]).policy_changes
+    assert changes is not None
+    assert changes[0].scenario.modes == {"bicycle": edited.modes["bicycle"]}
     with pytest.raises(ScenarioError, match=r"speed_kmz.*did you mean 'speed_kmh'"):
         load_scenario(SCENARIOS / "baseline.yaml", ["modes.bicycle.speed_kmz=[18]"])
 

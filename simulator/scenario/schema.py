@@ -1574,3 +1574,33 @@ class Scenario(Frozen):
         """Every incident type dispatch may meet: call types, then offence types."""
         crime = list(self.crime.types) if self.crime is not None else []
         return [*self.demand.types, *crime]
+
+
+def write_default_entries(data: dict[str, Any], key: tuple[str | int, ...]) -> None:
+    """Write out the default collection that ``key`` goes into, if the data left it out.
+
+    ``crime.types.burglary.report_prob`` on a scenario whose crime block leaves
+    its types at their defaults edits the default burglary and keeps the other
+    types (:data:`DEFAULT_ENTRIES`); a scenario with no crime block gets none.
+    ``modes.bicycle.speed_kmh`` on a scenario that does
+    not write the bicycle mode edits the built-in bicycle and keeps its other
+    fields (:data:`BUILTIN_ENTRIES`). The loader calls it before each ``--set``, the
+    timeline before each setting of a ``set:`` event.
+    """
+    builtins = BUILTIN_ENTRIES.get(str(key[0])) if len(key) >= 3 else None
+    if builtins is not None and str(key[1]) in builtins:
+        section = data.get(str(key[0]))
+        if section is None:
+            section = data[str(key[0])] = {}
+        if isinstance(section, dict) and key[1] not in section:
+            section[key[1]] = builtins[str(key[1])].model_dump(mode="json")
+    for (block, name), defaults in DEFAULT_ENTRIES.items():
+        if len(key) < 3 or (key[0], key[1]) != (block, name):
+            continue
+        section = data.get(block)
+        if section is None and Scenario.model_fields[block].default_factory is not None:
+            section = data[block] = {}
+        if isinstance(section, dict) and name not in section:
+            section[name] = {
+                entry: spec.model_dump(mode="json") for entry, spec in defaults().items()
+            }

@@ -765,11 +765,37 @@ def _no_overrides(overrides: list[str], kind: str, where: str) -> None:
         raise ScenarioError([Problem(f"--set {overrides[0]}", None, None, (), message)], what=kind)
 
 
+def _calibration_kind(data: dict[str, Any]) -> str | None:
+    """``calibration`` or ``targets`` for such a file, even with a key misspelt; else None.
+
+    As with experiments (``is_experiment``), a file is taken for what most of its
+    top-level keys say, so that a calibration missing ``parameters:`` (misspelt) has
+    its mistakes reported as a calibration's, not as a scenario's. A scenario has no
+    ``targets:``: a file with it, and with no key of a calibration's or a scenario's
+    own, is a targets file.
+    """
+    from simulator.calibration.spec import CalibrationFile
+    from simulator.scenario.schema import Scenario
+
+    keys = {str(k) for k in data}
+    calibration_keys = set(CalibrationFile.model_fields) - set(Scenario.model_fields)
+    scenario_keys = (set(Scenario.model_fields) - set(CalibrationFile.model_fields)) | {"extends"}
+    if {"parameters", "scenario"} <= keys:
+        return "calibration"
+    others = (calibration_keys - {"targets"}) | scenario_keys
+    if "targets" in keys and not keys & others:
+        return "targets"
+    if len(keys & calibration_keys) > len(keys & scenario_keys):
+        return "calibration"
+    return None
+
+
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
     from simulator.batch.spec import is_experiment, load_experiment
 
     data = read_yaml(path, Positions(str(path)))
-    if "parameters" in data and "scenario" in data:  # a calibration file
+    kind = _calibration_kind(data)
+    if kind == "calibration":
         from simulator.calibration.spec import load_calibration
 
         _no_overrides(overrides, "calibration", "in the scenario the calibration names")
@@ -779,7 +805,7 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
         )
         _say(out, f"{path}: ok (calibration {calibration.spec.name}, {counts})")
         return
-    if "targets" in data and set(data) <= {"targets", "description"}:  # a targets file
+    if kind == "targets":
         from simulator.calibration.targets import load_targets
 
         _no_overrides(overrides, "targets", "in the targets file")

@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from fnmatch import fnmatch
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,10 +42,15 @@ EXIT_REFUSED = 2
 # sysexits.h EX_IOERR: the input was fine, writing it failed (disk full, permissions).
 EXIT_WRITE_FAILED = 74
 
+# The version digest that ends the name of an evidence design's store
+# (simulator.evidence.store_path: ten hexadecimal digits).
+_DIGEST = "[0-9a-f]" * 10
+
 # What each kind of output holds at its top level, besides the marker and the lock, as
 # names or shell patterns. A replaced or resumed folder holding anything else is
-# refused: that file is someone's. (Figures replace only their own files and leave
-# the rest, so they need no list.)
+# refused: that file is someone's. The patterns are as narrow as the names secsim
+# makes, since what they match is replaced with --force. (Figures replace only their
+# own files and leave the rest, so they need no list.)
 OWN_ENTRIES: dict[str, frozenset[str]] = {
     "run": frozenset(
         {
@@ -69,11 +74,12 @@ OWN_ENTRIES: dict[str, frozenset[str]] = {
         }
     ),
     "analysis": frozenset({"arms.csv", "differences.csv", "sensitivity.csv", "report.md"}),
-    "evidence": frozenset({"estimates.csv", "*-quick-*", "*-full-*"}),
+    "evidence": frozenset({"estimates.csv", f"*-quick-{_DIGEST}", f"*-full-{_DIGEST}"}),
     "calibration": frozenset(
         {
             "calibration.json",
-            "wave_*",
+            "wave_[1-9]",  # waves number 1 to 50 (calibration.spec.MethodBlock.waves)
+            "wave_[1-9][0-9]",
             "best",
             "waves.parquet",
             "nroy.parquet",
@@ -203,7 +209,7 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
         foreign = [
             e
             for e in entries
-            if e != MARKER and not e.startswith(".") and not any(fnmatch(e, p) for p in own)
+            if e != MARKER and not e.startswith(".") and not any(fnmatchcase(e, p) for p in own)
         ]
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")

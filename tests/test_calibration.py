@@ -320,6 +320,33 @@ def test_validate_knows_calibration_and_targets_files(
     assert "not to calibration files" in capsys.readouterr().err
 
 
+def test_validate_takes_a_misspelt_calibration_or_targets_file_for_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One key misspelt: the file's mistakes are a calibration's or a targets file's.
+
+    Not a scenario's (agencies and competences missing, every key unknown).
+    """
+    calibration = (ROOT / "calibration" / "baseline.yaml").read_text()
+    cal = tmp_path / "cal.yaml"
+    cal.write_text(
+        calibration.replace("\nparameters:", "\nparameter:").replace(
+            "../scenarios/", f"{SCENARIOS}/"
+        )
+    )
+    targets = tmp_path / "targets.yaml"
+    shipped = ROOT / "calibration" / "targets" / "france_urban.yaml"
+    targets.write_text(shipped.read_text().replace("\ndescription:", "\ndescripton:"))
+    for path, what, hint in (
+        (cal, "calibration", "did you mean 'parameters'"),
+        (targets, "targets", "did you mean 'description'"),
+    ):
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"in {what}" in err and hint in err, err
+        assert "agencies" not in err, err
+
+
 def test_bounds_the_scenario_refuses_and_unknown_targets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], observed: dict[str, tuple[float, float]]
 ) -> None:

@@ -186,12 +186,18 @@ def test_patrols_deter_per_person_present_not_per_square_kilometre() -> None:
     cells = np.flatnonzero(t.land)
     hour = 31  # a Monday, 7 am
     static = engine._static_guard[cells]
+    # The area term reads the presence offenders remember, not this hour's argument.
+    engine._area_field[:] = patrol
     seen = engine._guardianship(cells, patrol, hour) - static
+    assert engine.spec.offenders.area_weight > 0
+    near_only = engine._guardianship(cells, np.zeros_like(patrol), hour) - static
+    assert near_only.max() > 0.1  # the area term is in the comparison
     people = engine._activity.week("people")
     spec = engine.spec.offenders
     engine._crowd = crowd_factors(
         3 * people, t.nx, t.ny, spec.reference_people, spec.area_radius_cells
     )
+    engine._area_field[:] = 3 * patrol
     engine._area_hour = -1  # the running sums of presence are rebuilt
     seen3 = engine._guardianship(cells, 3 * patrol, hour) - static
     few = engine._crowd[hour % 168, cells] > spec.reference_people / 3

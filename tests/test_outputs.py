@@ -230,7 +230,10 @@ def test_a_read_only_folder_gives_a_clean_message(
             "calibration",
             ["calibration.json", "wave_1", "wave_12", "best", "fit.png", "nroy.parquet"],
         ),
-        ("evidence", ["estimates.csv", "hot_spots-full-6d6cbe1e00", "police_numbers-quick-1a2b"]),
+        (
+            "evidence",
+            ["estimates.csv", "hot_spots-full-6d6cbe1e00", "police_numbers-quick-1a2b3c4d5e"],
+        ),
     ],
 )
 def test_a_calibration_or_evidence_folder_with_someone_s_file_is_refused(
@@ -246,7 +249,10 @@ def test_a_calibration_or_evidence_folder_with_someone_s_file_is_refused(
         else:
             (folder / name).mkdir()
     assert claim(folder, kind) is True  # to resume, or to reuse its finished runs
-    (folder / "notes.txt").write_text("mine")
-    with pytest.raises(OutputError, match=r"files secsim did not write \(notes\.txt\)"):
-        claim(folder, kind, force=True)
-    assert (folder / "notes.txt").read_text() == "mine"
+    # Names like secsim's but not its own: replaced with --force, they would be lost.
+    for name in ("notes.txt", "wave_notes.txt", "plan-full-draft.md"):
+        (folder / name).write_text("mine")
+        with pytest.raises(OutputError, match=rf"files secsim did not write \({name}\)"):
+            claim(folder, kind, force=True)
+        assert (folder / name).read_text() == "mine"
+        (folder / name).unlink()

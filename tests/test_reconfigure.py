@@ -89,6 +89,10 @@ LEVERS: dict[str, st.SearchStrategy[Any]] = {
     "crime.residual_deterrence_h": st.floats(1.0, 48.0),
     "crime.types.burglary.deterrence": st.floats(0.0, 2.0),
     "crime.guardianship.cctv": st.floats(0.0, 1.0),
+    "crime.offenders.reference_people": st.floats(10.0, 200.0),
+    "crime.offenders.area_radius_cells": st.integers(0, 4),
+    "crime.offenders.area_memory_h": st.sampled_from([0.0, 6.0, 48.0]),
+    "crime.offender_range_cells": st.integers(0, 3),
     "cctv.operators": st.integers(0, 3),
 }
 

@@ -10,6 +10,8 @@ import yaml
 
 from simulator.cli import main
 from simulator.scenario import ScenarioError, json_schema, load_scenario
+from simulator.scenario.kinds import BUILTIN_KINDS
+from simulator.scenario.modes import BUILTIN_MODES
 
 from .conftest import SCENARIOS
 
@@ -104,6 +106,33 @@ def test_a_setting_into_a_default_entry_edits_it_and_keeps_the_others() -> None:
     assert load_scenario(no_crime).crime is None
     with pytest.raises(ScenarioError, match="crime"):
         load_scenario(no_crime, ["crime.types.burglary.report_prob=0.8"])
+
+
+def test_a_setting_into_a_built_in_mode_or_kind_edits_it_and_keeps_its_other_fields() -> None:
+    """The baseline's crews use built-in modes and kinds it does not write.
+
+    ``--set modes.bicycle.speed_kmh=[18]`` gave a bicycle of that speed with every
+    other field at the schema's default (congested like a car, presence 1), and a
+    setting into a built-in kind was refused for want of its payer and jurisdiction.
+    A timeline's setting did the same to the bicycle from its day on.
+    """
+    edited = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        ["modes.bicycle.speed_kmh=[18]", "kinds.municipal_police.armed=false"],
+    )
+    assert edited.modes["bicycle"] == BUILTIN_MODES["bicycle"].model_copy(
+        update={"speed_kmh": [18.0]}
+    )
+    assert edited.kinds["municipal_police"] == BUILTIN_KINDS["municipal_police"].model_copy(
+        update={"armed": False}
+    )
+    assert list(edited.modes) == ["bicycle"] and list(edited.kinds) == ["municipal_police"]
+    timeline = "timeline=[{day: 10, set: {modes.bicycle.speed_kmh: [18]}}]"
+    changes = load_scenario(SCENARIOS / "baseline.yaml", [timeline]).policy_changes
+    assert changes is not None
+    assert changes[0].scenario.modes == {"bicycle": edited.modes["bicycle"]}
+    with pytest.raises(ScenarioError, match=r"speed_kmz.*did you mean 'speed_kmh'"):
+        load_scenario(SCENARIOS / "baseline.yaml", ["modes.bicycle.speed_kmz=[18]"])
 
 
 def test_show_prints_the_resolved_scenario(capsys: pytest.CaptureFixture[str]) -> None:

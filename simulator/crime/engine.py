@@ -512,6 +512,9 @@ class CrimeEngine:
             "market_enforcers": self._market_enforcers,
             "strength": self._agency_strength,
             "crowd": self._crowd,
+            "square_radius": self._square_radius,
+            "area_keep": self._area_keep,
+            "per_1000_near": self._per_1000_near,
             "decay": self._decay,
             "saturation_h": self._saturation_h,
             "cctv_effective": self.cctv_effective,  # the watch's part depends on who joined

@@ -21,7 +21,7 @@ from simulator.scenario.checks import semantic_findings
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.keys import Path, parse_key, set_value
 from simulator.scenario.messages import describe_error
-from simulator.scenario.schema import DEFAULT_ENTRIES, Scenario, ScenarioCheck
+from simulator.scenario.schema import Scenario, ScenarioCheck, write_default_entries
 from simulator.scenario.timeline import policy_changes
 
 Mark = tuple[str, int | None, int | None]
@@ -352,33 +352,13 @@ def load_raw(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict[st
     return data, pos
 
 
-def _write_default_entries(data: dict[str, Any], key: Path) -> None:
-    """Write out the default collection that ``key`` goes into, if the data left it out.
-
-    ``crime.types.burglary.report_prob`` on a scenario whose crime block leaves
-    its types at their defaults edits the default burglary and keeps the other
-    types (:data:`~simulator.scenario.schema.DEFAULT_ENTRIES`); a scenario with
-    no crime block gets none.
-    """
-    for (block, name), defaults in DEFAULT_ENTRIES.items():
-        if len(key) < 3 or (key[0], key[1]) != (block, name):
-            continue
-        section = data.get(block)
-        if section is None and Scenario.model_fields[block].default_factory is not None:
-            section = data[block] = {}
-        if isinstance(section, dict) and name not in section:
-            section[name] = {
-                entry: spec.model_dump(mode="json") for entry, spec in defaults().items()
-            }
-
-
 def _apply_overrides(data: dict[str, Any], pos: Positions, overrides: Sequence[str]) -> None:
     problems: list[Problem] = []
     for text in overrides:
         source = f"--set {text}"
         try:
             key, value = _parse_override(text)
-            _write_default_entries(data, key)
+            write_default_entries(data, key)
             set_value(data, key, value)
         except ValueError as exc:
             problems.append(Problem(source, None, None, (), str(exc)))

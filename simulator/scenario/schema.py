@@ -1447,6 +1447,15 @@ DEFAULT_ENTRIES: dict[tuple[str, str], Callable[[], Mapping[str, BaseModel]]] = 
     ("crime", "types"): _default_crime_types,
 }
 
+# Blocks whose entries fall back on built-in ones by name (a mode, a kind of agency):
+# an entry written in a file replaces the built-in whole. A dotted key into one field
+# of a built-in the scenario does not write (``--set modes.bicycle.speed_kmh=[18]``)
+# edits the built-in: the loader writes it out first, so that its other fields stay.
+BUILTIN_ENTRIES: dict[str, Mapping[str, BaseModel]] = {
+    "modes": BUILTIN_MODES,
+    "kinds": BUILTIN_KINDS,
+}
+
 
 class Scenario(Frozen):
     """A complete, checked description of one simulated world.
@@ -1468,13 +1477,17 @@ class Scenario(Frozen):
         default_factory=dict,
         description="Kinds of agency of this scenario, by name, each by its capabilities "
         "(a name of a built-in kind replaces it): e.g. intercommunal_police: {payer: "
-        "intercommunal, jurisdiction: communes, armed: true, guardianship: 1.2}.",
+        "intercommunal, jurisdiction: communes, armed: true, guardianship: 1.2}. A setting "
+        "into one field of a built-in kind (--set kinds.municipal_police.armed=false) "
+        "edits the built-in when the file does not write it.",
     )
     modes: dict[str, ModeSpec] = Field(
         default_factory=dict,
         description="Unit modes of this scenario, by name, each by its travel parameters "
         "and presence (a name of a built-in mode replaces it): e.g. scooter: {speed_kmh: "
-        "[25], patrol_speed_kmh: 15, congestion: false}.",
+        "[25], patrol_speed_kmh: 15, congestion: false}. A setting into one field of a "
+        "built-in mode (--set modes.bicycle.speed_kmh=[18]) edits the built-in when the "
+        "file does not write it.",
     )
     agencies: dict[str, AgencySpec] = Field(
         min_length=1, description="The agencies, by identifier."
@@ -1561,3 +1574,33 @@ class Scenario(Frozen):
         """Every incident type dispatch may meet: call types, then offence types."""
         crime = list(self.crime.types) if self.crime is not None else []
         return [*self.demand.types, *crime]
+
+
+def write_default_entries(data: dict[str, Any], key: tuple[str | int, ...]) -> None:
+    """Write out the default collection that ``key`` goes into, if the data left it out.
+
+    ``crime.types.burglary.report_prob`` on a scenario whose crime block leaves
+    its types at their defaults edits the default burglary and keeps the other
+    types (:data:`DEFAULT_ENTRIES`); a scenario with no crime block gets none.
+    ``modes.bicycle.speed_kmh`` on a scenario that does
+    not write the bicycle mode edits the built-in bicycle and keeps its other
+    fields (:data:`BUILTIN_ENTRIES`). The loader calls it before each ``--set``, the
+    timeline before each setting of a ``set:`` event.
+    """
+    builtins = BUILTIN_ENTRIES.get(str(key[0])) if len(key) >= 3 else None
+    if builtins is not None and str(key[1]) in builtins:
+        section = data.get(str(key[0]))
+        if section is None:
+            section = data[str(key[0])] = {}
+        if isinstance(section, dict) and key[1] not in section:
+            section[key[1]] = builtins[str(key[1])].model_dump(mode="json")
+    for (block, name), defaults in DEFAULT_ENTRIES.items():
+        if len(key) < 3 or (key[0], key[1]) != (block, name):
+            continue
+        section = data.get(block)
+        if section is None and Scenario.model_fields[block].default_factory is not None:
+            section = data[block] = {}
+        if isinstance(section, dict) and name not in section:
+            section[name] = {
+                entry: spec.model_dump(mode="json") for entry, spec in defaults().items()
+            }

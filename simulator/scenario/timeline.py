@@ -33,6 +33,7 @@ from simulator.scenario.schema import (
     PolicyChange,
     Scenario,
     TimelineEvent,
+    write_default_entries,
 )
 from simulator.scenario.staffing import resolve_staffing
 
@@ -127,6 +128,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
                     f"'{path[1]}' from the start with no resources",
                 )
             try:
+                write_default_entries(data, path)
                 set_value(data, path, copy.deepcopy(value))
             except ValueError:
                 raise _Refusal((*here, key), f"no setting '{key}'") from None

@@ -68,8 +68,9 @@ _REFERENCE_STOP_H = 0.25
 # Uniforms of the crime stream set aside for each hour's history-made opportunities:
 # far more than an hour ever draws (24 per opportunity).
 _HISTORY_STRIDE = 1 << 24
-# Fewest people present per cell that share a patrol's attention: a patrol passing
-# through empty fields deters nobody there, and no division by zero.
+# Fewest people present per cell counted as sharing a patrol's attention: where
+# fewer are around (empty fields), presence counts reference_people times its face
+# value at most, and nothing is divided by zero. Few opportunities arise there.
 _MIN_PEOPLE = 1.0
 # The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate.
 _NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))

@@ -1205,8 +1205,9 @@ class OffenderSpec(Frozen):
         80.0,
         description="People present per cell (mean over the square of area_radius_cells) "
         "at which an hour of patrol presence counts at face value; where twice as many are "
-        "present it counts half. Sets the scale of area_weight and of the guardianship "
-        "strengths (calibrated with area_weight, docs/calibration.md).",
+        "present it counts half. Sets the scale of area_weight and of the agencies' "
+        "patrol guardianship (not of CCTV or watch; calibrated with area_weight, "
+        "docs/calibration.md).",
     )
     own_arrest: NonNegFloat = Field(
         0.5,

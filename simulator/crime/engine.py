@@ -99,6 +99,7 @@ class SquareMeans:
     """
 
     def __init__(self, nx: int, ny: int, radius: int):
+        self.radius = radius
         self._shape = (ny, nx)
         j, i = np.divmod(np.arange(nx * ny, dtype=np.int64), nx)
         j0, j1 = np.maximum(j - radius, 0), np.minimum(j + radius + 1, ny)
@@ -392,8 +393,6 @@ class CrimeEngine:
         self._area_hour = -1  # hour of the cached running sums of patrol presence
         self._area_sums = np.zeros((1, 0))
         self._area_field = np.zeros(n)  # patrol presence as offenders remember it
-        self._square_radius = -1  # of the squares below (set by _configure)
-        self._crowd_settings: tuple[float, int] = (0.0, -1)
         self._configure(spec, cctv, agencies, first=True)
         self._markets = self._place_markets()
 
@@ -454,17 +453,18 @@ class CrimeEngine:
         self._agency_strength = np.array(
             [a.capabilities.guardianship * a.mode.presence for a in agencies]
         )
+        # Squares around targets, and what presence counts for in them (a policy change
+        # may move the radius or the reference; rebuilt, they are the same otherwise).
         radius = spec.offenders.area_radius_cells
-        if radius != self._square_radius:
-            self._square = SquareMeans(territory.nx, territory.ny, radius)
-            self._square_radius = radius
-            self._area_hour = -1
-        crowd_settings = (spec.offenders.reference_people, radius)
-        if crowd_settings != self._crowd_settings:
-            self._crowd = crowd_factors(
-                self._activity.week("people"), territory.nx, territory.ny, *crowd_settings
-            )
-            self._crowd_settings = crowd_settings
+        self._square = SquareMeans(territory.nx, territory.ny, radius)
+        self._crowd = crowd_factors(
+            self._activity.week("people"),
+            territory.nx,
+            territory.ny,
+            spec.offenders.reference_people,
+            radius,
+        )
+        self._area_hour = -1
         self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
         memory = spec.offenders.area_memory_h
         self._area_keep = float(np.exp(-1.0 / memory)) if memory > 0 else 0.0
@@ -513,7 +513,7 @@ class CrimeEngine:
             "market_enforcers": self._market_enforcers,
             "strength": self._agency_strength,
             "crowd": self._crowd,
-            "square_radius": self._square_radius,
+            "square_radius": self._square.radius,
             "area_keep": self._area_keep,
             "per_1000_near": self._per_1000_near,
             "decay": self._decay,
@@ -778,12 +778,8 @@ class CrimeEngine:
         over the last day or so, not whether a crew happens to pass this hour
         (0: this hour's presence).
         """
-        keep = self._area_keep
-        if keep > 0:
-            self._area_field *= keep
-            self._area_field += (1.0 - keep) * patrol
-        else:
-            np.copyto(self._area_field, patrol)
+        self._area_field *= self._area_keep  # 0 without memory: this hour's presence
+        self._area_field += (1.0 - self._area_keep) * patrol
 
     def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
         """Guardianship an offender perceives at each cell (the exponent before deterrence).

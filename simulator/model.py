@@ -82,7 +82,17 @@ class Reconfigurable(Protocol):
 
 # Named random streams: the order is part of the reproducibility contract.
 # A stream added at the end leaves the others' seeds as they were.
-STREAMS = ("calls", "patrol", "mesa", "citizens", "crime", "watch", "opportunities", "careers")
+STREAMS = (
+    "calls",
+    "patrol",
+    "mesa",
+    "citizens",
+    "crime",
+    "watch",
+    "opportunities",
+    "careers",
+    "duties",
+)
 
 
 class SecurityModel(mesa.Model):  # type: ignore[misc]
@@ -153,6 +163,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.in_window,
             self.ids.take,
             self.recorder,
+            np.random.default_rng(streams["duties"]),
         )
         self.fleet.adopt = self.dispatcher.life_cycle.adopt
         self._reports: set[_Report] = set()

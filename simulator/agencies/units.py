@@ -4,15 +4,18 @@ A unit is a small state machine. It knows where it is, what it is doing and
 until when; what happens next (which call, how long on scene, whether a
 follow-up or a hand-over is needed) is decided by its controller, the
 unit life cycle, which it reaches only through the :class:`UnitController`
-protocol. Each unit has at most one pending event: the end of what it is doing.
+protocol. Each unit has at most one pending event that counts: the end of what
+it is doing. An event scheduled in an earlier state (the end of a duty or of a
+journey the unit was called away from) finds the state changed and does nothing.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import mesa
@@ -37,6 +40,7 @@ class UnitState(StrEnum):
     ON_SCENE = "on_scene"
     FOLLOW_UP = "follow_up"  # report writing, custody procedure
     HOLDING = "holding"  # keeping an arrested person until a judicial unit takes over
+    DUTY = "duty"  # a non-call duty at the station (reports, guard, escorts)
 
 
 MIN_LEG_H = 1.0 / 60.0
@@ -103,6 +107,10 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._recorder = recorder
         self._since = 0.0
         self._event: Event | None = None
+        self.epoch = 0  # changes with every change of state: events of an older one are stale
+        # The journey to the current incident: left (x, y) at _route_t0, arrives at _route_t1.
+        self._route_t0 = 0.0
+        self._route_t1 = 0.0
         station = agency.station_of(number)
         self.station_cell = station  # where it starts, returns and takes arrested persons
         self.cell = station
@@ -141,6 +149,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             )
         self.state = state
         self._since = now
+        self.epoch += 1
 
     def _arrive_at(self, cell: int, x: float, y: float) -> None:
         self.cell, self.x, self.y = cell, x, y
@@ -152,12 +161,28 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self._present_since = None
 
     def _schedule_end(self, at: float) -> None:
-        self._event = self.model.schedule_event(self._period_end, at=at)
+        self._event = self.model.schedule_event(partial(self._period_end, self.epoch), at=at)
 
-    def _period_end(self) -> None:
+    def _period_end(self, epoch: int) -> None:
+        if epoch != self.epoch:  # the unit was called away from what this event ended
+            return
         self._event = None
         if self.controller is not None:
             self.controller.period_ended(self)
+
+    def when_still(self, action: Callable[[Unit], None]) -> Callable[[], None]:
+        """A callback that runs ``action(self)`` only if the unit's state has not changed.
+
+        For an event planned now about the unit's current state (the start of a duty
+        while it patrols): any change of state before it fires makes it stale.
+        """
+        epoch = self.epoch
+
+        def run() -> None:
+            if self.epoch == epoch:
+                action(self)
+
+        return run
 
     # ----------------------------------------------------------------- patrol
 
@@ -259,7 +284,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if now is None:
             now = self._now()
         if self.state is not UnitState.AVAILABLE:
-            return self.x, self.y
+            return self._at(now)
         if self._leg_end <= now:
             self._play_legs(now)
         # What where() returns, inlined: the dispatcher asks this of every idle unit.
@@ -289,6 +314,17 @@ class Unit(mesa.Agent):  # type: ignore[misc]
                     self.y + (self._leg_y - self.y) * share,
                 )
             return self._leg_x, self._leg_y
+        return self._at(now if now is not None else self._now())
+
+    def _at(self, now: float) -> tuple[float, float]:
+        """Where a unit that is not patrolling is: on its way, along the straight line."""
+        if self.state is UnitState.EN_ROUTE and self.incident is not None:
+            t0 = self._route_t0
+            t1 = self._route_t1
+            if t1 > t0:
+                share = min(1.0, max(0.0, (now - t0) / (t1 - t0)))
+                inc = self.incident
+                return self.x + (inc.x_m - self.x) * share, self.y + (inc.y_m - self.y) * share
         return self.x, self.y
 
     # ----------------------------------------------------------------- life cycle
@@ -326,8 +362,39 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self._stop_patrol()
         self._leave()
         self.incident = incident
+        self._route_t0 = self._now()
+        self._route_t1 = arrive_at
         self._set_state(UnitState.EN_ROUTE)
         self._schedule_end(arrive_at)
+
+    def start_duty(self, until: float) -> None:
+        """Leave patrol for a non-call duty at the station, until ``until``."""
+        if self.state is UnitState.AVAILABLE:
+            self._stop_patrol()
+        self._leave()
+        station = self.station_cell
+        self._arrive_at(
+            station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
+        )
+        self._set_state(UnitState.DUTY)
+        self._schedule_end(until)
+
+    def divert_to(self, incident: Incident, arrive_at: float) -> Incident | None:
+        """Leave a duty, or the way to an incident, now for ``incident`` (pre-emption).
+
+        The unit sets off from where it is (on the way: the point of the straight
+        line it has reached); the pending end of what it was doing becomes stale.
+
+        Returns:
+            The incident it was on its way to, which nobody attends now; ``None``
+            when called off a duty.
+        """
+        left = self.incident if self.state is UnitState.EN_ROUTE else None
+        if left is not None:
+            self.x, self.y = self._at(self._now())
+            self.cell = self._territory.cell_at(self.x, self.y)
+        self.dispatch_to(incident, arrive_at)
+        return left
 
     def work(self, state: UnitState, until: float, *, at_station: bool = False) -> None:
         """Spend until ``until`` on scene or in follow-up; then report back.
@@ -340,6 +407,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if self.state is UnitState.EN_ROUTE and self.incident is not None:
             inc = self.incident
             self._arrive_at(inc.cell, inc.x_m, inc.y_m)
+            self._route_t1 = self._route_t0  # arrived: no longer on a journey
         if at_station:
             self._leave()
             station = self.station_cell
@@ -412,6 +480,7 @@ def positions(units: Sequence[Unit], now: float) -> tuple[list[float], list[floa
                 xs.append(unit._leg_x)
                 ys.append(unit._leg_y)
         else:
-            xs.append(unit.x)
-            ys.append(unit.y)
+            x, y = unit._at(now)
+            xs.append(x)
+            ys.append(y)
     return xs, ys

@@ -16,10 +16,17 @@ Rules, in the order they apply:
    takes the most urgent one it is competent for, first come first served
    within a priority. Calls waiting longer than ``max_wait_min`` are dropped
    as abandoned (:mod:`simulator.dispatch.queues`).
+5. Pre-emption (``dispatch.preemption``): a call of priority
+   ``preemption.priority`` or more urgent that the policy leaves waiting takes
+   a crew from lesser work instead: a crew on a pre-emptible non-call duty or,
+   with ``en_route_priority`` set, a crew on its way to a call of that priority
+   or less urgent (never one on scene, holding, in custody or on a hand-over).
+   The first agency of the list with such a crew sends its quickest; the call
+   it was going to goes back to the control room, which dispatches or queues
+   it as a new one (keeping its report time, so its wait counts from the call).
 
 What a unit does once sent (scene, custody, holding, hand-over, follow-up,
-shifts) is the life cycle's (:mod:`simulator.dispatch.lifecycle`). Calls are
-never pre-empted once a unit is on its way.
+duties, shifts) is the life cycle's (:mod:`simulator.dispatch.lifecycle`).
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ import mesa
 import numpy as np
 
 from simulator.agencies.agency import Agency
-from simulator.agencies.units import Unit
+from simulator.agencies.units import Unit, UnitState
 from simulator.dispatch.lifecycle import IncidentObserver, LifeCycle
-from simulator.dispatch.policy import DispatchPolicy, FreeUnits, make_policy
+from simulator.dispatch.policy import DispatchPolicy, FreeUnits, make_policy, quickest
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Outcome
@@ -114,6 +121,7 @@ class Dispatcher:
         counted: Whether an incident reported at a time counts in statistics.
         new_id: The run's incident counter (for the hand-over tasks of the life cycle).
         recorder: Where every incident that reaches the control room is recorded.
+        duties_rng: The random stream of non-call duties (the life cycle's).
 
     Attributes:
         life_cycle: Drives every unit from dispatch to its next job, and its shifts.
@@ -139,6 +147,7 @@ class Dispatcher:
         counted: Callable[[float], bool],
         new_id: Callable[[], int],
         recorder: Recorder,
+        duties_rng: np.random.Generator,
     ):
         rules = DispatchRules.from_scenario(scenario)
         self._model = model
@@ -154,7 +163,7 @@ class Dispatcher:
         self._recorder = recorder
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
-        self.life_cycle = LifeCycle(model, self, units, rules, new_id)
+        self.life_cycle = LifeCycle(model, self, units, rules, new_id, duties_rng)
 
     def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
         """Put changed agencies, competences, rules and policy in force.
@@ -239,10 +248,59 @@ class Dispatcher:
             return
         free = FreeUnits(incident, agencies, self._available, self._now())
         chosen = self._policy.choose_unit(free)
-        if chosen is None:
-            self._waiting.add(incident)
-        else:
+        if chosen is not None:
             self._assign(*chosen, incident)
+        elif incident.priority <= self._rules.preempt_priority and self._preempt(
+            incident, agencies
+        ):
+            return
+        else:
+            self._waiting.add(incident)
+
+    def _preempt(self, incident: Incident, agencies: tuple[int, ...]) -> bool:
+        """Send a crew from lesser work to an urgent call nobody free can take (rule 5).
+
+        Returns:
+            Whether a crew was sent.
+        """
+        if incident.kind is IncidentKind.TASK:
+            return False
+        divert = self._rules.divert_priority
+        for agency in agencies:
+            crews = [
+                u
+                for u in self.life_cycle.units
+                if u.agency.index == agency
+                and (
+                    (u.state is UnitState.DUTY and u.agency.spec.duties.preemptible)
+                    or (
+                        divert is not None
+                        and u.state is UnitState.EN_ROUTE
+                        and u.incident is not None
+                        and u.incident.kind is not IncidentKind.TASK
+                        and u.incident.priority >= divert
+                    )
+                )
+            ]
+            if not crews:
+                continue
+            now = self._now()
+            times = FreeUnits(incident, (agency,), [], now).travel_h(crews)
+            best = quickest(crews, times)
+            unit = crews[best]
+            what = "duty" if unit.state is UnitState.DUTY else "call"
+            self._recorder.preemption(now, unit.agency.name, what)
+            incident.t_dispatched_h = now
+            incident.agency = unit.agency.name
+            incident.unit = unit.unique_id
+            left = unit.divert_to(incident, now + float(times[best]))
+            if left is not None:  # back to the control room, as if just handled
+                left.t_dispatched_h = None
+                left.agency = None
+                left.unit = None
+                self._dispatch_or_queue(left)
+            return True
+        return False
 
     def _assign(self, unit: Unit, travel: float | None, incident: Incident) -> None:
         """Send ``unit`` to ``incident`` (``travel``: its travel time, if already known)."""
@@ -273,6 +331,7 @@ class Dispatcher:
         if not fresh:
             unit.become_available()
         self._available[unit.agency.index][unit.unique_id] = unit
+        self.life_cycle.idle(unit)
 
     def withdraw(self, unit: Unit) -> None:
         """``unit`` leaves the available ones (its shift ends)."""

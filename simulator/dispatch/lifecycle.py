@@ -26,6 +26,14 @@ Rules (ODD section 7.8), in the order a job unfolds:
 5. A unit with nothing left to do goes off duty if its shift is over, else
    goes back to the control room, which gives it a waiting incident or lets it
    patrol.
+6. Non-call duties (``agencies.*.duties``): a free crew of an agency with a
+   duty share ``s`` and a mean duty length ``m`` leaves patrol for a duty at
+   its station after an exponential time of mean ``m (1 - s) / s``, unless a
+   job comes first; the duty lasts an exponential time of mean ``m``. Of the
+   time free of calls, a crew thus spends the share ``s`` on duties. When the
+   duty ends the crew goes back to the control room as after a job (rule 5).
+   An urgent call with no free crew may call it off a pre-emptible duty (the
+   dispatcher's pre-emption).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import mesa
+import numpy as np
 
 from simulator.agencies.units import Unit, UnitState
 from simulator.dispatch.rules import DispatchRules
@@ -99,6 +108,7 @@ class LifeCycle:
         units: Every unit of every agency.
         rules: Durations of hand-over and custody.
         new_id: The run's incident counter (for the hand-over tasks).
+        duties_rng: Draws when duties start and how long they last.
     """
 
     def __init__(
@@ -108,8 +118,11 @@ class LifeCycle:
         units: Sequence[Unit],
         rules: DispatchRules,
         new_id: Callable[[], int],
+        duties_rng: np.random.Generator,
     ):
         self._model = model
+        self._duties_rng = duties_rng
+        self.units: list[Unit] = []  # every unit it drives, in the order adopted
         self._room = room
         self._rules = rules
         self._new_id = new_id
@@ -122,6 +135,7 @@ class LifeCycle:
     def adopt(self, unit: Unit) -> None:
         """Drive ``unit`` from now on (a unit created at a policy change)."""
         unit.controller = self
+        self.units.append(unit)
 
     def reconfigure(self, rules: DispatchRules) -> None:
         """Put changed durations in force for what starts from now."""
@@ -159,9 +173,35 @@ class LifeCycle:
 
     # ----------------------------------------------------------------- a job
 
+    # ----------------------------------------------------------------- duties
+
+    def idle(self, unit: Unit) -> None:
+        """``unit`` is free and patrolling: plan its next duty, if its agency has any.
+
+        A job or the end of its shift before then makes the plan stale.
+        """
+        duties = unit.agency.spec.duties
+        if duties.share <= 0.0:
+            return
+        gap_h = duties.mean_min / 60.0 * (1.0 - duties.share) / duties.share
+        at = self._now() + float(self._duties_rng.exponential(gap_h))
+        self._model.schedule_event(unit.when_still(self._start_duty), at=at)
+
+    def _start_duty(self, unit: Unit) -> None:
+        if unit.state is not UnitState.AVAILABLE:  # not reached: any change makes it stale
+            return
+        mean_h = unit.agency.spec.duties.mean_min / 60.0
+        self._room.withdraw(unit)
+        unit.start_duty(self._now() + float(self._duties_rng.exponential(mean_h)))
+
+    # ----------------------------------------------------------------- a job
+
     def period_ended(self, unit: Unit) -> None:
-        """Decide what a unit does after arriving, clearing a scene or a follow-up."""
+        """Decide what a unit does after arriving, clearing a scene, a follow-up or a duty."""
         now = self._now()
+        if unit.state is UnitState.DUTY:
+            self._free(unit)
+            return
         incident = unit.incident
         assert incident is not None, f"{unit.label} ended a period without an incident"
         state = unit.state

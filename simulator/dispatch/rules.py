@@ -18,6 +18,8 @@ class DispatchRules:
     max_wait_h: float | None
     n_priorities: int
     policy: str = DEFAULT_POLICY  # a name of simulator.dispatch.registry.POLICIES
+    preempt_priority: int = 0  # calls this urgent or more may pre-empt (0: none)
+    divert_priority: int | None = None  # crews on their way to calls this low may be diverted
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> DispatchRules:
@@ -31,4 +33,6 @@ class DispatchRules:
             max_wait_h=None if max_wait is None else max_wait / 60.0,
             n_priorities=scenario.demand.n_priorities,
             policy=d.policy,
+            preempt_priority=d.preemption.priority,
+            divert_priority=d.preemption.en_route_priority,
         )

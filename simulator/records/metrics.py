@@ -12,7 +12,13 @@ Definitions (times in minutes in the outputs):
 * a call is *answered* when a unit was dispatched, *unanswered* otherwise
   (abandoned, no competent agency, or still waiting when the run ended);
 * *utilisation* of an agency is busy unit-hours (en route, on scene, follow-up,
-  holding) over on-duty unit-hours inside the window.
+  holding) over on-duty unit-hours inside the window;
+* *duty share* is unit-hours on non-call duties over on-duty unit-hours;
+* *road share* is the share of the agency's paid officer hours spent on the
+  road (patrolling, on the way, on scene, holding a person): road unit-hours
+  times the crew size, over officers times their annual hours for the window's
+  share of a year (the "taux d'occupation de la voie publique" of French
+  police statistics). Follow-up, custody and duties are off the road.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ MINUTES = 60.0
 # load 0.8; with 20, in 35.
 BATCHES = 10
 BUSY = ("en_route", "on_scene", "follow_up", "holding")
+ROAD = ("available", "en_route", "on_scene", "holding")
+DUTY = "duty"
+DAYS_PER_YEAR = 365.0
 
 
 def _describe(minutes: pd.Series) -> dict[str, float | int | None]:
@@ -92,14 +101,17 @@ def _by(calls: pd.DataFrame, column: str, value: str) -> dict[str, Any]:
 
 
 def unit_hours(states: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
-    """On-duty and busy unit-hours per agency inside the window (index: agency)."""
+    """On-duty, busy, duty and road unit-hours per agency inside the window (index: agency)."""
     w0, w1 = window_h
     overlap = (states["end_h"].clip(upper=w1) - states["start_h"].clip(lower=w0)).clip(lower=0)
     frame = states.assign(
         on_duty_h=overlap.where(states["state"] != "off_duty", 0.0),
         busy_h=overlap.where(states["state"].isin(BUSY), 0.0),
+        duty_h=overlap.where(states["state"] == DUTY, 0.0),
+        road_h=overlap.where(states["state"].isin(ROAD), 0.0),
     )
-    return frame.groupby("agency", sort=False)[["on_duty_h", "busy_h"]].sum()
+    columns = ["on_duty_h", "busy_h", "duty_h", "road_h"]
+    return frame.groupby("agency", sort=False)[columns].sum()
 
 
 def utilisation(states: pd.DataFrame, window_h: tuple[float, float]) -> dict[str, float | None]:
@@ -109,6 +121,29 @@ def utilisation(states: pd.DataFrame, window_h: tuple[float, float]) -> dict[str
         str(agency): float(row.busy_h / row.on_duty_h) if row.on_duty_h > 0 else None
         for agency, row in hours.iterrows()
     }
+
+
+def duty_share(states: pd.DataFrame, window_h: tuple[float, float]) -> dict[str, float | None]:
+    """Share of on-duty time on non-call duties, per agency, inside the window."""
+    hours = unit_hours(states, window_h)
+    return {
+        str(agency): float(row.duty_h / row.on_duty_h) if row.on_duty_h > 0 else None
+        for agency, row in hours.iterrows()
+    }
+
+
+def road_share(
+    states: pd.DataFrame, agencies: Sequence[AgencyFacts], window_h: tuple[float, float]
+) -> dict[str, float | None]:
+    """Share of paid officer hours spent on the road, per agency, inside the window."""
+    hours = unit_hours(states, window_h)
+    years = (window_h[1] - window_h[0]) / 24.0 / DAYS_PER_YEAR
+    out: dict[str, float | None] = {}
+    for a in agencies:
+        paid = a.officers * a.hours_per_officer * years
+        road = float(hours.at[a.name, "road_h"]) if a.name in hours.index else 0.0
+        out[a.name] = road * a.crew_size / paid if paid > 0 else None
+    return out
 
 
 def agency_table(
@@ -127,12 +162,14 @@ def agency_table(
         & (incidents["t_reported_h"] < w1)
     ]
     hours = unit_hours(states, window_h)
+    roads = road_share(states, agencies, window_h)
     rows = []
     for a in agencies:
         mine = calls[calls["agency"] == a.name]
         response = _describe(mine["response_min"])
         on_duty = float(hours.at[a.name, "on_duty_h"]) if a.name in hours.index else 0.0
         busy = float(hours.at[a.name, "busy_h"]) if a.name in hours.index else 0.0
+        duty = float(hours.at[a.name, "duty_h"]) if a.name in hours.index else 0.0
         rows.append(
             {
                 "agency": a.name,
@@ -143,6 +180,9 @@ def agency_table(
                 "on_duty_unit_h": on_duty,
                 "busy_unit_h": busy,
                 "utilisation": busy / on_duty if on_duty > 0 else None,
+                "duty_unit_h": duty,
+                "duty_share": duty / on_duty if on_duty > 0 else None,
+                "road_share": roads[a.name],
                 "calls_dispatched": len(mine),
                 "tasks_dispatched": int((tasks["agency"] == a.name).sum()),
                 "response_mean_min": response["mean"],
@@ -214,6 +254,8 @@ def summarise(
             ],
         },
         "utilisation": utilisation(states, window_h),
+        "duty_share": duty_share(states, window_h),
+        "road_share": road_share(states, agencies, window_h),
         "officers": {a.name: float(a.officers) for a in agencies},
         "units_on_duty_mean": {a.name: sum(a.units_by_hour) / 24.0 for a in agencies},
         "cost_eur": cost_window,
@@ -521,6 +563,9 @@ class RunTables:
             "lowest_district_end": float(np.nanmin(citizens.trust_by_district[-1])),
         }
         body["fear"] = {"mean_end": float(citizens.fear_mean[-1])}
+        w0, w1 = r.window_h
+        counted = [what for hour, _, what in r.preemptions if w0 <= hour < w1]
+        body["preemptions"] = {what: counted.count(what) for what in ("duty", "call")}
         if scenario.crime is not None:
             res_by_type = self.districts.groupby("type")["residents"].sum().to_dict()
             body["offences"] = offence_summary(

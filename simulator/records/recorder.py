@@ -59,6 +59,8 @@ class AgencyFacts:
     units_by_hour: tuple[int, ...]
     communes: tuple[str, ...]  # jurisdiction, for sharing a commune-level cost
     commune_weights: tuple[float, ...]  # residents of each, to split that cost
+    crew_size: int = 1  # officers per unit
+    hours_per_officer: float = 1607.0  # paid hours of a full-time officer a year
 
 
 def agency_facts(agency: Agency, territory: Territory) -> AgencyFacts:
@@ -74,6 +76,8 @@ def agency_facts(agency: Agency, territory: Territory) -> AgencyFacts:
         units_by_hour=agency.staffing.units_by_hour,
         communes=tuple(t.commune_names[i] for i in communes),
         commune_weights=tuple(float(t.residents[t.commune == i].sum()) for i in communes),
+        crew_size=agency.spec.crew_size,
+        hours_per_officer=agency.spec.hours_per_officer,
     )
 
 
@@ -134,6 +138,8 @@ class RunRecords:
         offenders_held: Motivated offenders in custody or prison, a row per day
             (``hour``, ``held``); empty without crime.
         offender_pool: Motivated offenders (careers under way) at any time.
+        preemptions: Crews called away by an urgent call: (hour, agency, from what:
+            ``duty`` or ``call``), in order.
     """
 
     territory: Territory
@@ -151,6 +157,7 @@ class RunRecords:
     resident_home: NDArray[np.int64]
     offenders_held: FloatArray
     offender_pool: int
+    preemptions: tuple[tuple[float, str, str], ...] = ()
 
     @property
     def agencies(self) -> tuple[AgencyFacts, ...]:
@@ -186,6 +193,7 @@ class Recorder:
         self._home: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._held: list[tuple[float, float]] = []
         self._offender_pool = 0
+        self._preemptions: list[tuple[float, str, str]] = []
         self._frozen: RunRecords | None = None
 
     # ----------------------------------------------------------------- during the run
@@ -213,6 +221,10 @@ class Recorder:
     def state_intervals(self) -> list[tuple[int, str, str, float, float]]:
         """The state intervals so far, in the order they closed (for live views and tests)."""
         return list(self._states)
+
+    def preemption(self, hour: float, agency: str, what: str) -> None:
+        """A crew of ``agency`` was called away from ``what`` (``duty`` or ``call``)."""
+        self._preemptions.append((hour, agency, what))
 
     def on_duty(self, hour: int, agency: int, units: int) -> None:
         """``units`` of agency number ``agency`` are scheduled on duty in ``hour``."""
@@ -353,5 +365,6 @@ class Recorder:
             resident_home=self._home,
             offenders_held=_frozen(np.array(self._held, dtype=float).reshape(-1, 2)),
             offender_pool=self._offender_pool,
+            preemptions=tuple(self._preemptions),
         )
         return self._frozen

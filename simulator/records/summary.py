@@ -57,6 +57,13 @@ class Wait(Stats):
     by_priority: dict[str, Stats]
 
 
+class Preemptions(_Record):
+    """Crews called away by an urgent call inside the window, by what they left."""
+
+    duty: int  # a non-call duty
+    call: int  # the way to a less urgent call, which went back to the queue
+
+
 class Response(Stats):
     """From the call to the first unit on scene, for calls a unit reached."""
 
@@ -203,12 +210,15 @@ class Summary(_Record):
     response_min: Response
     handovers: Handovers
     utilisation: dict[str, float | None]
+    duty_share: dict[str, float | None]
+    road_share: dict[str, float | None]
     officers: dict[str, float]
     units_on_duty_mean: dict[str, float]
     cost_eur: Costs
     cost_eur_per_year: Costs
     trust: Trust
     fear: Fear
+    preemptions: Preemptions
     offences: Offences | None = None
     dark_figure_share: float | None = None
     victimised_share: float | None = None

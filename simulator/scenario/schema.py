@@ -578,6 +578,34 @@ class StationKindSpec(Frozen):
     )
 
 
+class DutiesSpec(Frozen):
+    """Non-call duties: work that takes a crew off the road between calls.
+
+    Reports and procedures written up at the station, guarding the station or a
+    person in custody, escorts and hospital transfers of detainees, summonses,
+    court: a crew free of calls spends the share ``share`` of that time on such
+    duties, in blocks of ``mean_min`` minutes on average, at its station
+    (ODD section 7.8).
+    """
+
+    share: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.95,
+        allow_inf_nan=False,
+        description="Share of a crew's on-duty time free of calls spent on non-call duties "
+        "at the station (0: none; at most 0.95).",
+    )
+    mean_min: PosFloat = Field(
+        60.0, description="Mean length of one duty block, minutes (exponential)."
+    )
+    preemptible: bool = Field(
+        True,
+        description="An urgent call (dispatch.preemption.priority) may call a crew off a "
+        "duty when no crew is free; the rest of the duty is left undone.",
+    )
+
+
 class AgencySpec(Frozen):
     """A security agency: its jurisdiction, its resources, its costs and its powers.
 
@@ -648,6 +676,10 @@ class AgencySpec(Frozen):
         default_factory=CapabilityOverrides,
         description="Capabilities of this agency that differ from its kind's.",
     )
+    duties: DutiesSpec = Field(
+        default_factory=DutiesSpec,
+        description="Non-call duties that take its crews off the road between calls.",
+    )
 
     @field_validator("staffing_profile", mode="before")
     @classmethod
@@ -676,6 +708,33 @@ class AgencySpec(Frozen):
 # --------------------------------------------------------------------------- dispatch
 
 
+class PreemptionSpec(Frozen):
+    """When an urgent call with no free crew may take one from lesser work."""
+
+    priority: int = Field(
+        1,
+        ge=0,
+        description="Calls of this priority or more urgent may pre-empt (1: the most "
+        "urgent only; 0: no pre-emption).",
+    )
+    en_route_priority: int | None = Field(
+        None,
+        ge=2,
+        description="A crew on its way to a call of this priority or less urgent may be "
+        "diverted; the call it leaves goes back to the queue (default: none).",
+    )
+
+    @model_validator(mode="after")
+    def _less_urgent(self) -> PreemptionSpec:
+        # A diverted call must not pre-empt in turn: two calls could take each other's crew.
+        if self.en_route_priority is not None and self.en_route_priority <= self.priority:
+            raise ValueError(
+                f"en_route_priority ({self.en_route_priority}) must be less urgent than the "
+                f"calls that pre-empt (priority {self.priority}): a number above it"
+            )
+        return self
+
+
 class DispatchSpec(Frozen):
     """How the control room turns calls into assignments."""
 
@@ -697,6 +756,12 @@ class DispatchSpec(Frozen):
         150.0,
         description="Follow-up after an arrest by a unit with judicial powers (transport, "
         "custody procedure), minutes.",
+    )
+    preemption: PreemptionSpec = Field(
+        default_factory=PreemptionSpec,
+        description="Pre-emption: an urgent call with no free crew takes one off a "
+        "pre-emptible duty (agencies.*.duties) or, with en_route_priority, one on its way "
+        "to a less urgent call.",
     )
     policy: str = Field(
         DEFAULT_POLICY,

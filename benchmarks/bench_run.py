@@ -52,6 +52,10 @@ temporary folder (removed afterwards; the working tree and the repository's
 state are not touched), and each timed run alternates between the two codes,
 one fresh child process each, with the same Python and libraries. Each child
 checks that ``simulator`` was imported from the tree it was meant to run. The
+reference runs the same scenario file less the settings its code does not know
+(:data:`NEWER_SETTINGS`: non-call duties and pre-emption, added by issue 14),
+written to its temporary folder; the script prints which it left out, and the
+work they add counts against the current code. The
 ratio printed is the reference's median wall time over the current one's.
 
 ``--batch`` times ``secsim batch``'s engine (``run_batch``) on 8 runs of
@@ -112,6 +116,9 @@ DEFAULT_SCENARIO = "scenarios/baseline.yaml"
 SCALING_SCENARIO = "scenarios/metropole_1500k.yaml"
 SCALING_TOTALS = (50_000, 150_000, 500_000, 1_500_000)
 REFERENCE_COMMIT = "f5ca564"  # main before issue 13 (the speed-up's reference)
+# Settings added to the scenario language after REFERENCE_COMMIT that the shipped
+# scenarios use: the reference runs the same file without them (dotted paths, * any name).
+NEWER_SETTINGS = (("agencies", "*", "duties"), ("dispatch", "preemption"))
 ALL_SCENARIOS = ("scenarios/baseline.yaml", "scenarios/city_500k.yaml")
 BATCH_RUNS = 8
 
@@ -398,6 +405,41 @@ def tracemalloc_peak(job: Job, root: Path = REPO_ROOT) -> int:
         The tracemalloc peak in bytes.
     """
     return int(_child("traced", root, asdict(job)))
+
+
+def _drop(data: Any, path: tuple[str, ...], prefix: tuple[str, ...]) -> list[str]:
+    """Remove the setting at ``path`` (``*``: any key) from ``data``; return what went."""
+    if not isinstance(data, dict) or not path:
+        return []
+    head, rest = path[0], path[1:]
+    keys = list(data) if head == "*" else [head] if head in data else []
+    dropped: list[str] = []
+    for key in keys:
+        if rest:
+            dropped += _drop(data[key], rest, (*prefix, str(key)))
+        else:
+            del data[key]
+            dropped.append(".".join((*prefix, str(key))))
+    return dropped
+
+
+def reference_scenario(path: Path, folder: Path) -> tuple[Path, list[str]]:
+    """A copy of the scenario at ``path`` without the settings of :data:`NEWER_SETTINGS`.
+
+    The reference commit's code refuses settings it does not know; it runs the same
+    scenario without them (and so without the work they add). The copy is written in
+    ``folder`` (the reference's temporary folder), never beside the user's file.
+
+    Returns:
+        The copy's path and the dotted names of the settings left out.
+    """
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    dropped = [d for setting in NEWER_SETTINGS for d in _drop(data, setting, ())]
+    if isinstance(data, dict) and isinstance(data.get("extends"), str):
+        data["extends"] = str((path.parent / data["extends"]).resolve())
+    copy = folder / f"reference-{path.name}"
+    copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return copy, dropped
 
 
 @contextmanager
@@ -702,6 +744,16 @@ def bench_scenarios(
     for name in args.scenario:
         path = resolve(name)
         job = Job(str(path), (f"run.days={args.days}",), args.seed)
+        ref_job = job
+        if reference is not None:
+            copy, dropped = reference_scenario(path, reference.parent)
+            ref_job = Job(str(copy), job.overrides, job.seed)
+            if dropped:
+                print(
+                    f"  {shown(path)} on {args.reference}'s code: without {', '.join(dropped)}"
+                    " (settings its code does not know)",
+                    flush=True,
+                )
         samples: list[Sample] = []
         ref_samples: list[Sample] = []
         described: dict[str, Any] = {}
@@ -710,7 +762,7 @@ def bench_scenarios(
             samples.append(sample)
             _progress(f"{shown(path)} run {i + 1}/{args.repeat}", sample, _maxrss_kib())
             if reference is not None:
-                _, ref = timed_run(job, reference)
+                _, ref = timed_run(ref_job, reference)
                 ref_samples.append(ref)
                 _progress(f"  {args.reference}'s code, run {i + 1}", ref, _maxrss_kib())
         traced_peak = None

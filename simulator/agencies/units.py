@@ -368,14 +368,18 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._schedule_end(arrive_at)
 
     def start_duty(self, until: float) -> None:
-        """Leave patrol for a non-call duty at the station, until ``until``."""
+        """Leave patrol for a non-call duty at the station, until ``until``.
+
+        The crew works inside (reports, guard, custody): it is at the station but
+        is no patrol presence there, unlike a crew waiting for a call.
+        """
         if self.state is UnitState.AVAILABLE:
             self._stop_patrol()
         self._leave()
         station = self.station_cell
-        self._arrive_at(
-            station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
-        )
+        self.cell = station
+        self.x = float(self._territory.x_m[station])
+        self.y = float(self._territory.y_m[station])
         self._set_state(UnitState.DUTY)
         self._schedule_end(until)
 

@@ -84,11 +84,9 @@ class EmulatedIndices:
         st_high: Upper end of that interval.
         q2: Leave-one-out predictivity coefficient of the emulator on the point means
             (1 is perfect, 0 no better than their mean).
-        nugget_share: The fitted white-noise variance over the total (signal plus
-            noise) variance: the emulator's own estimate of the share of the point
-            means' variance that is noise, or lack of fit.
-        points: Design points the emulator was fitted on.
-        realisations: Posterior realisations behind the intervals.
+        nugget_share: The fitted white-noise variance over the variance of the point
+            means: the emulator's own estimate of the share of that variance that is
+            simulation noise (or lack of fit), to compare with the noise share.
         note: A warning when ``q2`` is below :data:`Q2_WARNING`, or when the emulator
             was fitted on part of the design; empty otherwise.
     """
@@ -101,8 +99,6 @@ class EmulatedIndices:
     st_high: np.ndarray
     q2: float
     nugget_share: float
-    points: int
-    realisations: int
     note: str
 
 
@@ -218,8 +214,9 @@ def _emulated_indices(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> Emula
     z = (y[:used] - y[:used].mean()) / y[:used].std()
     gp = _fit(unit, z)
     signal, white = gp.kernel_.k1, gp.kernel_.k2
-    nugget = float(white.noise_level)
-    signal_variance = float(signal.k1.constant_value)
+    # The output is standardised: the white-noise variance is a share of its variance
+    # (the constant is the prior variance of an unbounded process, not that share).
+    nugget_share = float(white.noise_level)
 
     sample = qmc.Sobol(2 * k, scramble=True, seed=SEED).random(MEAN_BASE)
     # The white-noise term is zero between distinct points: this is the signal's mean.
@@ -262,8 +259,6 @@ def _emulated_indices(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> Emula
         st_low,
         st_high,
         q2,
-        nugget / (nugget + signal_variance),
-        used,
-        REALISATIONS,
+        nugget_share,
         "; ".join(notes),
     )

@@ -266,7 +266,8 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
       simulation noise excluded; ``*_low``, ``*_high``: their 95 % interval (emulator
       and Monte Carlo uncertainty), ``*_width``: high minus low.
     * ``emulator_q2``: the emulator's leave-one-out predictivity on the point means,
-      ``emulator_nugget_share``: the share of their variance it takes for noise,
+      ``emulator_nugget_share``: the share of their variance it takes for noise (the
+      noise share when estimable, else fitted),
       ``emulator_note``: a warning when Q2 is below 0.7 (indices unreliable).
     * ``S1_mc``, ``ST_mc``: SALib's Monte Carlo estimates on the design itself, with
       ``*_mc_conf``: its bootstrap half-width (95 % interval: index +- conf); negative
@@ -306,7 +307,8 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
                 from simulator.batch.emulated import emulated_indices
 
                 res = sobol.analyze(problem, y, calc_second_order=False, seed=BOOTSTRAP_SEED)
-                em = emulated_indices(x, y, np.array(problem["bounds"], dtype=float))
+                bounds = np.array(problem["bounds"], dtype=float)
+                em = emulated_indices(x, y, bounds, noise.noise_variance)
                 emulator_columns = {
                     "emulator_q2": em.q2,
                     "emulator_nugget_share": em.nugget_share,
@@ -442,8 +444,9 @@ def _sensitivity_sections(spec: ExperimentSpec, sens: pd.DataFrame) -> list[str]
             "al. 2009; Le Gratiet et al. 2014). `emulator_q2` is the leave-one-out "
             "predictivity of the point means (1 perfect; simulation noise counts against "
             f"it): below {Q2_WARNING} the indices are unreliable. `emulator_nugget_share` "
-            "is the share of the point means' variance that the emulator takes for noise, "
-            "to compare with `noise_share`.\n",
+            "is the share of the point means' variance that the emulator takes for noise: "
+            "`noise_share` when the replicates give it (stochastic kriging), else fitted "
+            "by maximum likelihood.\n",
             _markdown(emulator),
             "## Sensitivity (sobol)\n",
             "Emulator indices `S1`, `ST` with their 95 % interval (`_low`, `_high`, "

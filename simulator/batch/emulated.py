@@ -11,8 +11,13 @@ which can be evaluated at as many points as Monte Carlo needs.
   to [0, 1] by the factors' bounds and the output standardised, with an anisotropic
   (one length scale per factor) Matern 5/2 kernel times a constant, plus a white-noise
   term that absorbs the simulation noise left in the replicate means: the indices are
-  those of the mean response, the noise excluded. Hyperparameters maximise the
-  marginal likelihood, from a fixed set of optimizer restarts.
+  those of the mean response, the noise excluded. When the replicates give the noise
+  variance of a point mean, the white-noise variance is fixed at it, as in stochastic
+  kriging (Ankenman, Nelson and Staum 2010, Oper. Res. 58(2):371-382): with common
+  random numbers, two points that differ only in a factor with no effect get the same
+  output, and a likelihood left free reads that as "no noise" and interpolates the
+  noise. The other hyperparameters maximise the marginal likelihood, from a fixed set
+  of optimizer restarts.
 * The indices (:attr:`EmulatedIndices.s1`, :attr:`EmulatedIndices.st`): those of the
   posterior mean, by the Saltelli (2010) first-order and Jansen (1999) total
   estimators (Saltelli et al. 2010, Comput. Phys. Commun. 181:259-270, table 2) on a
@@ -66,6 +71,9 @@ BOOTSTRAPS = 20
 # The emulator is fitted on at most the first MAX_TRAINING design points (its cost
 # grows as their cube); a Saltelli design's leading base samples fill the space evenly.
 MAX_TRAINING = 512
+# Smallest white-noise variance (share of the output's variance): a noiseless output
+# still needs a little for the factorisation.
+NUGGET_FLOOR = 1e-8
 # Below this leave-one-out Q2 the emulator predicts the point means too poorly for its
 # indices to be trusted.
 Q2_WARNING = 0.7
@@ -84,9 +92,9 @@ class EmulatedIndices:
         st_high: Upper end of that interval.
         q2: Leave-one-out predictivity coefficient of the emulator on the point means
             (1 is perfect, 0 no better than their mean).
-        nugget_share: The fitted white-noise variance over the variance of the point
-            means: the emulator's own estimate of the share of that variance that is
-            simulation noise (or lack of fit), to compare with the noise share.
+        nugget_share: The emulator's white-noise variance over the variance of the
+            point means: the noise share when the replicates give it, else the
+            likelihood's estimate of it (noise, or lack of fit).
         note: A warning when ``q2`` is below :data:`Q2_WARNING`, or when the emulator
             was fitted on part of the design; empty otherwise.
     """
@@ -138,11 +146,19 @@ def _split(values: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray, 
     return fa, fb, fab
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> GaussianProcessRegressor:
+def _fit(x: np.ndarray, y: np.ndarray, nugget: float | None) -> GaussianProcessRegressor:
+    """The emulator of standardised ``y``; white-noise variance ``nugget``, or fitted if None."""
     k = x.shape[1]
-    kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
-        length_scale=np.ones(k), length_scale_bounds=(1e-2, 1e2), nu=2.5
-    ) + WhiteKernel(1e-2, (1e-8, 1.0))
+    white = (
+        WhiteKernel(1e-2, (NUGGET_FLOOR, 1.0))
+        if nugget is None
+        else WhiteKernel(min(max(nugget, NUGGET_FLOOR), 1.0), "fixed")
+    )
+    kernel = (
+        ConstantKernel(1.0, (1e-2, 1e2))
+        * Matern(length_scale=np.ones(k), length_scale_bounds=(1e-2, 1e2), nu=2.5)
+        + white
+    )
     gp = GaussianProcessRegressor(
         kernel, n_restarts_optimizer=RESTARTS, random_state=SEED, normalize_y=False
     )
@@ -187,7 +203,9 @@ def _posterior_draws(
     return mean, (mean[:, None] + factor @ z).T
 
 
-def emulated_indices(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> EmulatedIndices:
+def emulated_indices(
+    x: np.ndarray, y: np.ndarray, bounds: np.ndarray, noise_variance: float = float("nan")
+) -> EmulatedIndices:
     """Sobol indices of a Gaussian-process emulator of ``y`` over ``x`` (see the module).
 
     Args:
@@ -195,15 +213,20 @@ def emulated_indices(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> Emulat
         y: The output at each point (the mean of its replicates).
         bounds: ``(k, 2)`` lower and upper bound of each factor: the indices are those
             of the factors uniform between them.
+        noise_variance: The variance of the simulation noise in a point mean, from
+            the replicates (:class:`~simulator.batch.analysis.Noise`); the emulator's
+            white-noise variance is fixed at it. NaN (not estimable, 1 replicate): fitted.
 
     Raises:
         ValueError: If ``y`` does not vary, or shapes disagree.
     """
     with threadpool_limits(limits=1):
-        return _emulated_indices(x, y, bounds)
+        return _emulated_indices(x, y, bounds, noise_variance)
 
 
-def _emulated_indices(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> EmulatedIndices:
+def _emulated_indices(
+    x: np.ndarray, y: np.ndarray, bounds: np.ndarray, noise_variance: float
+) -> EmulatedIndices:
     n_all, k = x.shape
     if y.shape != (n_all,) or bounds.shape != (k, 2):
         raise ValueError(f"shapes disagree: x {x.shape}, y {y.shape}, bounds {bounds.shape}")
@@ -212,7 +235,8 @@ def _emulated_indices(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> Emula
     used = min(n_all, MAX_TRAINING)
     unit = (x[:used] - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0])
     z = (y[:used] - y[:used].mean()) / y[:used].std()
-    gp = _fit(unit, z)
+    nugget = noise_variance / float(y[:used].var())
+    gp = _fit(unit, z, nugget if np.isfinite(nugget) else None)
     signal, white = gp.kernel_.k1, gp.kernel_.k2
     # The output is standardised: the white-noise variance is a share of its variance
     # (the constant is the prior variance of an unbounded process, not that share).

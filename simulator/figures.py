@@ -538,7 +538,11 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         # Limits that show every estimate and every interval end: nothing is clipped.
         low = min(-0.05, float(np.nanmin(sens[["S1_low", "ST_low"]].to_numpy())))
         high = max(1.05, float(np.nanmax(sens[["S1_high", "ST_high"]].to_numpy())))
-        widest = float(np.nanmax(sens[["S1_width", "ST_width"]].to_numpy()))
+        # The widest interval among outputs whose emulator can be trusted: an
+        # unreliable one (hatched, flagged in the legend) has wide intervals anyway.
+        reliable = sens[sens["emulator_q2"] >= Q2_WARNING]
+        widest = float(np.nanmax(reliable[["S1_width", "ST_width"]].to_numpy(), initial=np.nan))
+        q2 = sens.drop_duplicates("output").set_index("output")["emulator_q2"]
         for ax, index in zip(axes[:2], ("S1", "ST"), strict=True):
             width = 0.8 / max(1, len(outputs))
             for k, output in enumerate(outputs):
@@ -555,7 +559,10 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
                         None,
                     ),
                     color=colours[output],
-                    label=output,
+                    label=f"{output} (Q2 {q2[output]:.2f}"
+                    + (", unreliable)" if q2[output] < Q2_WARNING else ")"),
+                    hatch="////" if q2[output] < Q2_WARNING else None,
+                    alpha=0.5 if q2[output] < Q2_WARNING else 1.0,
                     capsize=2,
                     error_kw={"elinewidth": 0.8},
                 )
@@ -614,7 +621,11 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         if spec.replicates > 1
         else "1 replicate per point, so the share of simulation noise cannot be estimated"
     )
-    widest_text = f" (the widest {widest:.2f} across)" if np.isfinite(widest) else ""
+    widest_text = (
+        f" (the widest {widest:.2f} across for outputs with Q2 of {Q2_WARNING} or more)"
+        if np.isfinite(widest)
+        else ""
+    )
     points = spec.design.samples * (len(spec.design.factors) + 2)
     caption = (
         f"Figure 6. Sobol indices, first-order (left) and total (middle), of the main "
@@ -629,11 +640,11 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         f"of their Monte Carlo sample (Marrel et al. 2009; Le Gratiet et al. 2014), which "
         f"cover the emulator's uncertainty and the Monte Carlo error{widest_text}. The "
         f"emulator's leave-one-out predictivity Q2 per output (1 is perfect, below "
-        f"{Q2_WARNING} the indices are unreliable): {q2_text}. Right: the share of each "
-        f"output's variance over the design that is simulation noise, which no parameter "
-        f"explains (point x replicate variance over the replicates per point, 95 % "
-        f"bootstrap interval); it counts against Q2 but not in the indices. Noise shares: "
-        f"{noise_text}."
+        f"{Q2_WARNING} the indices are unreliable, and their bars hatched): {q2_text}. "
+        f"Right: the share of each output's variance over the design that is simulation "
+        f"noise, which no parameter explains (point x replicate variance over the "
+        f"replicates per point, 95 % bootstrap interval); it counts against Q2 but not in "
+        f"the indices. Noise shares: {noise_text}."
     )
     return _save(fig, settings, "fig6_sensitivity", caption)
 

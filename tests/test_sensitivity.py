@@ -338,3 +338,33 @@ def test_an_emulator_of_pure_noise_says_its_indices_are_unreliable() -> None:
     assert result.q2 < emulated.Q2_WARNING
     assert result.note.startswith("emulator Q2 ")
     assert "its indices are unreliable" in result.note
+
+
+def test_noise_shared_by_points_that_differ_in_an_inert_factor_is_still_noise() -> None:
+    """Common random numbers: a point and its copy with an inert factor changed give
+    the same output, which a fitted nugget reads as "no noise"; the replicates' noise
+    variance, fixed as the nugget, keeps the indices those of the mean response."""
+    factors = {name: {"low": 0.0, "high": 1.0} for name in ("x1", "x2", "x3")}
+    spec = ExperimentSpec.model_validate(
+        _spec(32, 4).model_dump() | {"design": {"kind": "sobol", "samples": 32, "factors": factors}}
+    )
+    points = design_points(spec.design, int(spec.design_seed))
+    rows = []
+    for p, point in enumerate(points):
+        x1, x2 = point["x1"], point["x2"]
+        for r in range(spec.replicates):
+            # Noise that is a function of the replicate and the active factors only.
+            noise = 0.6 * np.sin(1000 * (x1 + 3 * x2) + 2.1 * r)
+            rows.append({"arm": "a", "point": p, "replicate": r, "y": 2 * x1 + x2 + noise})
+    sens = sensitivity(pd.DataFrame(rows), spec, ["y"]).set_index("factor")
+    for factor, s in (TRUE_S | {"x3": 0.0}).items():
+        row = sens.loc[factor]
+        for index in ("S1", "ST"):
+            assert row[f"{index}_low"] - 0.01 <= s <= row[f"{index}_high"] + 0.01, (
+                factor,
+                index,
+                row,
+            )
+    # The same noise variance, over the variance of the point means with n, not n - 1.
+    share = sens["noise_share"].iloc[0]
+    assert sens["emulator_nugget_share"].iloc[0] == pytest.approx(share, rel=0.02)

@@ -541,7 +541,8 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         # The widest interval among outputs whose emulator can be trusted: an
         # unreliable one (hatched, flagged in the legend) has wide intervals anyway.
         reliable = sens[sens["emulator_q2"] >= Q2_WARNING]
-        widest = float(np.nanmax(reliable[["S1_width", "ST_width"]].to_numpy(), initial=np.nan))
+        widths = reliable[["S1_width", "ST_width"]].to_numpy(dtype=float)
+        widest = float(np.nanmax(widths)) if np.isfinite(widths).any() else np.nan
         q2 = sens.drop_duplicates("output").set_index("output")["emulator_q2"]
         for ax, index in zip(axes[:2], ("S1", "ST"), strict=True):
             width = 0.8 / max(1, len(outputs))

@@ -29,6 +29,7 @@ from matplotlib.patches import Patch
 from scipy import stats
 
 from simulator.batch.analysis import analyze
+from simulator.batch.emulated import Q2_WARNING, REALISATIONS
 from simulator.batch.runner import experiment_identity, run_batch
 from simulator.batch.spec import ExperimentSpec, arm_scenario_path, load_experiment
 from simulator.crime.engine import cctv_coverage, initial_market_cells
@@ -503,11 +504,21 @@ def _noise_phrase(rows: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def _q2_phrase(rows: pd.DataFrame) -> str:
+    """Each output's emulator Q2, flagged where the emulator is too poor to trust."""
+    return "; ".join(
+        f"{output} {row['emulator_q2']:.2f}" + (" (unreliable)" if row["emulator_note"] else "")
+        for output, row in rows.iterrows()
+    )
+
+
 def sensitivity_indices(settings: FigureSettings) -> list[Path]:
     """Sobol indices of the main outcomes over the behavioural parameters.
 
-    Every index is drawn with its 95 % interval, negative estimates included, and
-    beside them the share of each output's variance that is simulation noise.
+    The indices are those of a Gaussian-process emulator of the design's point means
+    (:mod:`simulator.batch.emulated`), each drawn with its 95 % interval (asymmetric:
+    percentiles of the emulator's posterior realisations), and beside them the share of
+    each output's variance that is simulation noise.
     """
     spec, store = _experiment(settings, "behaviour_sensitivity")
     sens = analyze(store).sensitivity
@@ -518,7 +529,7 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         layout="constrained",
         gridspec_kw={"width_ratios": [3, 3, 1.4]},
     )
-    noise_text = "no output varies over the design"
+    noise_text = q2_text = "no output varies over the design"
     widest = np.nan
     if sens is not None and len(sens):
         outputs = list(dict.fromkeys(sens["output"]))
@@ -527,7 +538,12 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         # Limits that show every estimate and every interval end: nothing is clipped.
         low = min(-0.05, float(np.nanmin(sens[["S1_low", "ST_low"]].to_numpy())))
         high = max(1.05, float(np.nanmax(sens[["S1_high", "ST_high"]].to_numpy())))
-        widest = float(np.nanmax(sens[["S1_width", "ST_width"]].to_numpy()))
+        # The widest interval among outputs whose emulator can be trusted: an
+        # unreliable one (hatched, flagged in the legend) has wide intervals anyway.
+        reliable = sens[sens["emulator_q2"] >= Q2_WARNING]
+        widths = reliable[["S1_width", "ST_width"]].to_numpy(dtype=float)
+        widest = float(np.nanmax(widths)) if np.isfinite(widths).any() else np.nan
+        q2 = sens.drop_duplicates("output").set_index("output")["emulator_q2"]
         for ax, index in zip(axes[:2], ("S1", "ST"), strict=True):
             width = 0.8 / max(1, len(outputs))
             for k, output in enumerate(outputs):
@@ -536,9 +552,18 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
                     np.arange(len(factors)) + k * width,
                     sub[index],
                     width,
-                    yerr=sub[f"{index}_conf"],
+                    # Percentile intervals need not contain the estimate: clip, as
+                    # matplotlib refuses negative bar lengths.
+                    yerr=np.clip(
+                        [sub[index] - sub[f"{index}_low"], sub[f"{index}_high"] - sub[index]],
+                        0,
+                        None,
+                    ),
                     color=colours[output],
-                    label=output,
+                    label=f"{output} (Q2 {q2[output]:.2f}"
+                    + (", unreliable)" if q2[output] < Q2_WARNING else ")"),
+                    hatch="////" if q2[output] < Q2_WARNING else None,
+                    alpha=0.5 if q2[output] < Q2_WARNING else 1.0,
                     capsize=2,
                     error_kw={"elinewidth": 0.8},
                 )
@@ -555,6 +580,7 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         axes[0].set_ylabel("Sobol index (95 % interval)")
         noise = sens.drop_duplicates("output").set_index("output")
         noise_text = _noise_phrase(noise)
+        q2_text = _q2_phrase(noise)
         ax = axes[2]
         for k, output in enumerate(outputs):
             row = noise.loc[output]
@@ -596,18 +622,30 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         if spec.replicates > 1
         else "1 replicate per point, so the share of simulation noise cannot be estimated"
     )
-    widest_text = f" (the widest {widest:.2f} across)" if np.isfinite(widest) else ""
+    widest_text = (
+        f" (the widest {widest:.2f} across for outputs with Q2 of {Q2_WARNING} or more)"
+        if np.isfinite(widest)
+        else ""
+    )
+    points = spec.design.samples * (len(spec.design.factors) + 2)
     caption = (
         f"Figure 6. Sobol indices, first-order (left) and total (middle), of the main "
         f"outcomes over the parameters of experiments/behaviour_sensitivity.yaml "
-        f"(Saltelli sampling, N = {spec.design.samples}, {spec.days} days per run, "
-        f"{replicates}), computed by SALib on the mean of each design point's replicates; "
-        f"error bars are 95 % bootstrap intervals{widest_text}, and negative "
-        f"first-order estimates are drawn as they are. Right: the share of each output's "
-        f"variance over the design that is simulation noise, which no parameter explains "
-        f"(point x replicate variance over the replicates per point, 95 % bootstrap "
-        f"interval): every total index is inflated by up to about this share and "
-        f"first-order indices are shrunk by one minus it. Noise shares: {noise_text}."
+        f"(Saltelli design, N = {spec.design.samples} base samples x "
+        f"({len(spec.design.factors)} factors + 2) = {points} points, {spec.days} days per "
+        f"run, {replicates}). The indices are those of a Gaussian-process emulator "
+        f"(anisotropic Matern 5/2 kernel plus white noise, Oakley and O'Hagan 2004) fitted "
+        f"to the mean of each design point's replicates, so the simulation noise is left "
+        f"out; error bars are 95 % intervals, the 2.5-97.5 percentiles of the indices of "
+        f"{REALISATIONS} posterior realisations of the emulator with bootstrap resamples "
+        f"of their Monte Carlo sample (Marrel et al. 2009; Le Gratiet et al. 2014), which "
+        f"cover the emulator's uncertainty and the Monte Carlo error{widest_text}. The "
+        f"emulator's leave-one-out predictivity Q2 per output (1 is perfect, below "
+        f"{Q2_WARNING} the indices are unreliable, and their bars hatched): {q2_text}. "
+        f"Right: the share of each output's variance over the design that is simulation "
+        f"noise, which no parameter explains (point x replicate variance over the "
+        f"replicates per point, 95 % bootstrap interval); it counts against Q2 but not in "
+        f"the indices. Noise shares: {noise_text}."
     )
     return _save(fig, settings, "fig6_sensitivity", caption)
 

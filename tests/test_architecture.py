@@ -59,7 +59,12 @@ LAYERS = [
     {"simulator.records.costs", "simulator.records.metrics", "simulator.records.summary"},
     {"simulator.runner"},
     {"simulator.batch.evidence_spec"},
-    {"simulator.batch", "simulator.batch.spec", "simulator.batch.design"},
+    {
+        "simulator.batch",
+        "simulator.batch.spec",
+        "simulator.batch.design",
+        "simulator.batch.emulated",
+    },
     {"simulator.batch.pool"},
     {"simulator.batch.runner", "simulator.batch.analysis"},
     {"simulator.batch.effects"},

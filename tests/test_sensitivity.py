@@ -1,9 +1,14 @@
-"""Sensitivity analysis against theory: a linear model with known Sobol indices.
+"""Sensitivity analysis against theory: functions with known Sobol indices.
 
 No simulation: a fake runs table on a Saltelli design of y = 2 x1 + x2 (x uniform on
 [0, 1], so Var f = 4/12 + 1/12 and S1 = ST = 0.8 and 0.2) plus Gaussian noise of known
-variance, with R replicates per point. Tolerances come from the estimators' sampling
-distributions, not from pinned decimals.
+variance, with R replicates per point; and the Ishigami function for the emulator.
+Tolerances come from the estimators' sampling distributions, not from pinned decimals.
+
+SALib's Monte Carlo indices (``*_mc``) and the noise share are checked on large
+designs, with the emulator made small (:func:`small_emulator`) since those tests do
+not read its indices; the emulator's indices are checked on designs of the size a
+simulation study affords.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulator.batch import emulated
 from simulator.batch.analysis import analyze, sensitivity, simulation_noise
 from simulator.batch.design import design_points
 from simulator.batch.runner import plan
@@ -55,6 +61,20 @@ def _runs(spec: ExperimentSpec, sigma: float, common_sigma: float = 0.0) -> pd.D
     return pd.DataFrame(rows)
 
 
+@pytest.fixture
+def small_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cheap emulator (few training points, draws and restarts) for tests of the rest."""
+    for name, value in {
+        "MAX_TRAINING": 48,
+        "RESTARTS": 0,
+        "MEAN_BASE": 256,
+        "DRAW_POINTS": 256,
+        "REALISATIONS": 10,
+        "BOOTSTRAPS": 2,
+    }.items():
+        monkeypatch.setattr(emulated, name, value)
+
+
 def _true_share(sigma: float, replicates: int) -> float:
     noise = sigma**2 / replicates
     return noise / (VAR_F + noise)
@@ -73,7 +93,14 @@ def _share_tolerance(share: float, samples: int, replicates: int, k: int = 2) ->
     return 3 * share * float(np.sqrt(rel_var))
 
 
-def test_intervals_contain_the_indices_of_the_point_means() -> None:
+def _mc(row: pd.Series, index: str) -> tuple[float, float]:
+    """SALib's 95 % interval of a Monte Carlo index: estimate +- conf."""
+    value, conf = row[f"{index}_mc"], row[f"{index}_mc_conf"]
+    return value - conf, value + conf
+
+
+@pytest.mark.usefixtures("small_emulator")
+def test_monte_carlo_intervals_contain_the_indices_of_the_point_means() -> None:
     spec = _spec(samples=1024, replicates=4)
     sigma = 0.4
     sens = sensitivity(_runs(spec, sigma), spec, ["y"]).set_index("factor")
@@ -84,22 +111,24 @@ def test_intervals_contain_the_indices_of_the_point_means() -> None:
         # to each total index (the two runs it compares each carry it).
         expected_s1 = s * (1 - share)
         expected_st = s * (1 - share) + share
-        assert row["S1_low"] <= expected_s1 <= row["S1_high"], (factor, row)
-        assert row["ST_low"] <= expected_st <= row["ST_high"], (factor, row)
-        assert row["S1_width"] == pytest.approx(2 * row["S1_conf"])
-        assert row["ST_width"] == pytest.approx(2 * row["ST_conf"])
+        low, high = _mc(row, "S1")
+        assert low <= expected_s1 <= high, (factor, row)
+        low, high = _mc(row, "ST")
+        assert low <= expected_st <= high, (factor, row)
     assert sens["replicates"].eq(4).all()
 
 
-def test_with_little_noise_the_intervals_contain_the_true_indices() -> None:
+@pytest.mark.usefixtures("small_emulator")
+def test_with_little_noise_the_monte_carlo_intervals_contain_the_true_indices() -> None:
     spec = _spec(samples=1024, replicates=8)
     sens = sensitivity(_runs(spec, 0.1), spec, ["y"]).set_index("factor")
     for factor, s in TRUE_S.items():
         row = sens.loc[factor]
-        assert row["S1_low"] <= s <= row["S1_high"], (factor, row)
-        assert row["ST_low"] <= s <= row["ST_high"], (factor, row)
+        assert _mc(row, "S1")[0] <= s <= _mc(row, "S1")[1], (factor, row)
+        assert _mc(row, "ST")[0] <= s <= _mc(row, "ST")[1], (factor, row)
 
 
+@pytest.mark.usefixtures("small_emulator")
 def test_noise_share_is_near_its_known_value() -> None:
     samples, replicates, sigma = 256, 4, 0.6
     spec = _spec(samples, replicates)
@@ -112,21 +141,24 @@ def test_noise_share_is_near_its_known_value() -> None:
     assert abs(row["within_point_share"] - share) < _share_tolerance(share, samples, replicates)
 
 
+@pytest.mark.usefixtures("small_emulator")
 def test_common_random_numbers_are_not_counted_as_noise() -> None:
     """A shift shared by replicate i at every point moves every point mean alike."""
     samples, replicates, sigma = 256, 4, 0.6
     spec = _spec(samples, replicates)
     runs = _runs(spec, sigma, common_sigma=3.0)
-    row = sensitivity(runs, spec, ["y"]).iloc[0]
+    indices = sensitivity(runs, spec, ["y"]).set_index("factor")
+    row = indices.iloc[0]
     share = _true_share(sigma, replicates)
     assert abs(row["noise_share"] - share) < _share_tolerance(share, samples, replicates)
     # Counted as independent noise, the shared part would look like most of the variance.
     assert row["within_point_share"] > 3 * share
-    indices = sensitivity(runs, spec, ["y"]).set_index("factor")
     for factor, s in TRUE_S.items():
-        assert indices.loc[factor, "S1_low"] <= s * (1 - share) <= indices.loc[factor, "S1_high"]
+        low, high = _mc(indices.loc[factor], "S1")
+        assert low <= s * (1 - share) <= high
 
 
+@pytest.mark.usefixtures("small_emulator")
 def test_one_replicate_says_the_noise_is_not_estimable() -> None:
     spec = _spec(samples=64, replicates=1)
     sens = sensitivity(_runs(spec, 0.6), spec, ["y"])
@@ -137,6 +169,7 @@ def test_one_replicate_says_the_noise_is_not_estimable() -> None:
     assert sens["S1_width"].gt(0).all()
 
 
+@pytest.mark.usefixtures("small_emulator")
 def test_a_failed_run_leaves_the_noise_estimated_on_complete_replicates() -> None:
     spec = _spec(samples=64, replicates=3)
     runs = _runs(spec, 0.6)
@@ -149,13 +182,13 @@ def test_a_failed_run_leaves_the_noise_estimated_on_complete_replicates() -> Non
     )
 
 
-def test_negative_first_order_estimates_are_kept() -> None:
+@pytest.mark.usefixtures("small_emulator")
+def test_negative_monte_carlo_first_order_estimates_are_kept() -> None:
     """A factor with no effect, under noise: estimates scatter around 0, unclipped."""
     spec = _spec(samples=16, replicates=2)
     runs = _runs(spec, 3.0)
     sens = sensitivity(runs, spec, ["y"])
-    assert (sens["S1_low"] < 0).any()
-    assert (sens["S1_low"] == sens["S1"] - sens["S1_conf"]).all()
+    assert (sens["S1_mc"] - sens["S1_mc_conf"] < 0).any()
 
 
 def test_noise_needs_whole_blocks_and_a_run_per_point() -> None:
@@ -183,6 +216,7 @@ def test_design_points_share_replicate_seeds(tmp_path: Path) -> None:
     assert seeds.groupby("replicate")["seed"].first().nunique() == 3  # distinct replicates
 
 
+@pytest.mark.usefixtures("small_emulator")
 @pytest.mark.parametrize("replicates", [1, 3])
 def test_the_analysis_report_gives_the_noise_share_or_says_why_not(
     tmp_path: Path, replicates: int
@@ -197,11 +231,140 @@ def test_the_analysis_report_gives_the_noise_share_or_says_why_not(
     report = (store / "analysis" / "report.md").read_text(encoding="utf-8")
     table = pd.read_csv(store / "analysis" / "sensitivity.csv")
     assert result.sensitivity is not None and len(table) == len(result.sensitivity) == 2
-    assert "## Simulation noise" in report
-    assert {"S1_low", "S1_high", "S1_width", "ST_width", "noise_share"} <= set(table.columns)
+    assert "## Simulation noise" in report and "## Emulator" in report
+    assert {
+        "S1_low",
+        "S1_high",
+        "S1_width",
+        "ST_width",
+        "S1_mc",
+        "S1_mc_conf",
+        "emulator_q2",
+        "noise_share",
+    } <= set(table.columns)
     if replicates == 1:
         assert table["noise_share"].isna().all()
         assert "not estimable: 1 replicate per design point" in report
     else:
         assert table["noise_share"].between(0, 1).all()
         assert "not estimable" not in report
+
+
+# ----------------------------------------------------------------- emulator indices
+
+
+def _ishigami_truth(a: float = 7.0, b: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic S1 and ST of Ishigami's f = sin x1 + a sin^2 x2 + b x3^4 sin x1 on [-pi, pi]^3."""
+    v1 = 0.5 * (1 + b * np.pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * np.pi**8 * (1 / 18 - 1 / 50)
+    total = v1 + v2 + v13
+    return np.array([v1, v2, 0.0]) / total, np.array([v1 + v13, v2, v13]) / total
+
+
+@pytest.fixture(scope="module")
+def ishigami() -> emulated.EmulatedIndices:
+    """Emulator indices of Ishigami, noise added, on a Saltelli design of 64 x 5 points."""
+    from SALib.sample import sobol
+
+    bounds = np.array([[-np.pi, np.pi]] * 3)
+    problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": bounds.tolist()}
+    x = sobol.sample(problem, 64, calc_second_order=False, seed=3)
+    f = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+    y = f + np.random.default_rng(5).normal(0.0, 0.3, len(f))
+    return emulated.emulated_indices(x, y, bounds)
+
+
+def test_emulator_recovers_the_ishigami_indices_with_narrow_intervals(
+    ishigami: emulated.EmulatedIndices,
+) -> None:
+    s1, st = _ishigami_truth()
+    assert s1.round(3).tolist() == [0.314, 0.442, 0.0]
+    assert st.round(3).tolist() == [0.558, 0.442, 0.244]
+    assert ishigami.q2 > 0.9 and ishigami.note == ""
+    for name, true, est, low, high in (
+        ("S1", s1, ishigami.s1, ishigami.s1_low, ishigami.s1_high),
+        ("ST", st, ishigami.st, ishigami.st_low, ishigami.st_high),
+    ):
+        assert ((low <= true) & (true <= high)).all(), (name, low, true, high)
+        assert (low <= est).all() and (est <= high).all(), (name, low, est, high)
+        assert np.abs(est - true).max() < 0.05, (name, est, true)
+        assert (high - low < 0.2).all(), (name, high - low)
+        # The intervals tell the factors apart: each excludes every other factor's value
+        # that differs from its own by more than 0.1 (swapped factors would fail).
+        for i in range(3):
+            others = true[np.abs(true - true[i]) > 0.1]
+            assert not ((low[i] <= others) & (others <= high[i])).any(), (name, i)
+
+
+def test_emulator_indices_leave_the_simulation_noise_out() -> None:
+    """With an 18 % noise share SALib's indices are biased; the emulator's are not."""
+    samples, replicates, sigma = 64, 4, 0.6
+    spec = _spec(samples, replicates)
+    sens = sensitivity(_runs(spec, sigma), spec, ["y"]).set_index("factor")
+    share = _true_share(sigma, replicates)
+    assert share > 0.15
+    for factor, s in TRUE_S.items():
+        row = sens.loc[factor]
+        for index in ("S1", "ST"):
+            assert row[f"{index}_low"] <= s <= row[f"{index}_high"], (factor, index, row)
+            assert row[f"{index}_width"] == pytest.approx(
+                row[f"{index}_high"] - row[f"{index}_low"]
+            )
+            assert row[f"{index}_width"] < 0.2
+            assert row[f"{index}_width"] < 2 * row[f"{index}_mc_conf"]
+    assert sens["emulator_q2"].iloc[0] > 0.7 and sens["emulator_note"].iloc[0] == ""
+    # The emulator takes about the noise share for noise.
+    assert abs(sens["emulator_nugget_share"].iloc[0] - share) < 0.1
+
+
+@pytest.mark.usefixtures("small_emulator")  # the same code, fewer draws
+def test_emulator_indices_are_deterministic() -> None:
+    x = np.random.default_rng(1).random((40, 2))
+    y = 2 * x[:, 0] + x[:, 1] + np.random.default_rng(2).normal(0.0, 0.1, 40)
+    bounds = np.array([[0.0, 1.0], [0.0, 1.0]])
+    first = emulated.emulated_indices(x, y, bounds)
+    second = emulated.emulated_indices(x, y, bounds)
+    for field in ("s1", "s1_low", "s1_high", "st", "st_low", "st_high"):
+        np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
+    assert first.q2 == second.q2
+
+
+@pytest.mark.usefixtures("small_emulator")
+def test_an_emulator_of_pure_noise_says_its_indices_are_unreliable() -> None:
+    x = np.random.default_rng(1).random((40, 2))
+    y = np.random.default_rng(2).normal(0.0, 1.0, 40)
+    result = emulated.emulated_indices(x, y, np.array([[0.0, 1.0], [0.0, 1.0]]))
+    assert result.q2 < emulated.Q2_WARNING
+    assert result.note.startswith("emulator Q2 ")
+    assert "its indices are unreliable" in result.note
+
+
+def test_noise_shared_by_points_that_differ_in_an_inert_factor_is_still_noise() -> None:
+    """Common random numbers: a point and its copy with an inert factor changed give
+    the same output, which a fitted nugget reads as "no noise"; the replicates' noise
+    variance, fixed as the nugget, keeps the indices those of the mean response."""
+    factors = {name: {"low": 0.0, "high": 1.0} for name in ("x1", "x2", "x3")}
+    spec = ExperimentSpec.model_validate(
+        _spec(32, 4).model_dump() | {"design": {"kind": "sobol", "samples": 32, "factors": factors}}
+    )
+    points = design_points(spec.design, int(spec.design_seed))
+    rows = []
+    for p, point in enumerate(points):
+        x1, x2 = point["x1"], point["x2"]
+        for r in range(spec.replicates):
+            # Noise that is a function of the replicate and the active factors only.
+            noise = 0.6 * np.sin(1000 * (x1 + 3 * x2) + 2.1 * r)
+            rows.append({"arm": "a", "point": p, "replicate": r, "y": 2 * x1 + x2 + noise})
+    sens = sensitivity(pd.DataFrame(rows), spec, ["y"]).set_index("factor")
+    for factor, s in (TRUE_S | {"x3": 0.0}).items():
+        row = sens.loc[factor]
+        for index in ("S1", "ST"):
+            assert row[f"{index}_low"] - 0.01 <= s <= row[f"{index}_high"] + 0.01, (
+                factor,
+                index,
+                row,
+            )
+    # The same noise variance, over the variance of the point means with n, not n - 1.
+    share = sens["noise_share"].iloc[0]
+    assert sens["emulator_nugget_share"].iloc[0] == pytest.approx(share, rel=0.02)

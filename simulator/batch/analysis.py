@@ -6,11 +6,14 @@
   *paired* differences (replicate i of both arms shares its seed, hence its
   calls: common random numbers) and, for comparison, the unpaired (Welch)
   interval; the ratio of their widths says how much the pairing bought.
-* For ``sobol`` and ``morris`` designs: first-order and total Sobol indices, or
-  Morris mu* and sigma, of each output (SALib), on the replicate means of each
-  design point, with each index's 95 % bootstrap interval; beside them, the share
-  of the variance of the point means that is simulation noise (:class:`Noise`),
-  which needs 2 or more replicates per point.
+* For ``sobol`` designs: first-order and total Sobol indices of each output, on the
+  replicate means of each design point, computed from a Gaussian-process emulator of
+  them with 95 % intervals from its posterior realisations
+  (:mod:`simulator.batch.emulated`), and beside them SALib's direct Monte Carlo
+  estimates with their bootstrap intervals, which are far wider for the same runs.
+* For ``morris`` designs: Morris mu* and sigma (SALib), with mu*'s bootstrap interval.
+* For both, the share of the variance of the point means that is simulation noise
+  (:class:`Noise`), which needs 2 or more replicates per point.
 """
 
 from __future__ import annotations
@@ -254,14 +257,28 @@ def simulation_noise(values: pd.DataFrame, block: int) -> Noise:
 def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) -> pd.DataFrame:
     """Sobol or Morris indices of each output, beside the share of simulation noise.
 
-    Indices are computed on the replicate means of each design point. Each row also
-    gives each index's 95 % interval (SALib's bootstrap: index +- conf, so the width
-    is twice conf; negative first-order estimates are kept as they are) and the
-    output's :class:`Noise` (``noise_*`` columns, repeated on each factor's row).
+    Indices are computed on the replicate means of each design point; every row also
+    gives the output's :class:`Noise` (``noise_*`` columns, repeated on each factor's
+    row). For a Sobol design, one row per output and factor:
+
+    * ``S1``, ``ST``: first-order and total indices of a Gaussian-process emulator of
+      the point means (:func:`~simulator.batch.emulated.emulated_indices`), the
+      simulation noise excluded; ``*_low``, ``*_high``: their 95 % interval (emulator
+      and Monte Carlo uncertainty), ``*_width``: high minus low.
+    * ``emulator_q2``: the emulator's leave-one-out predictivity on the point means,
+      ``emulator_nugget_share``: the share of their variance it takes for noise (the
+      noise share when estimable, else fitted),
+      ``emulator_note``: a warning when Q2 is below 0.7 (indices unreliable).
+    * ``S1_mc``, ``ST_mc``: SALib's Monte Carlo estimates on the design itself, with
+      ``*_mc_conf``: its bootstrap half-width (95 % interval: index +- conf); negative
+      first-order estimates are kept as they are.
+
+    For a Morris design: ``mu_star``, ``sigma``, ``mu_star_conf`` and ``mu_star_width``.
     """
     design = spec.design
     problem = salib_problem(design)
     points = design_points(design, int(spec.design_seed))
+    x = np.array([[p[n] for n in problem["names"]] for p in points], dtype=float)
     k = len(problem["names"])
     block = k + 2 if design.kind == "sobol" else k + 1
     rows = []
@@ -286,23 +303,38 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
             if design.kind == "sobol":
                 from SALib.analyze import sobol
 
+                # Lazy, as SALib: scikit-learn is slow to import for the dashboard.
+                from simulator.batch.emulated import emulated_indices
+
                 res = sobol.analyze(problem, y, calc_second_order=False, seed=BOOTSTRAP_SEED)
+                bounds = np.array(problem["bounds"], dtype=float)
+                em = emulated_indices(x, y, bounds, noise.noise_variance)
+                emulator_columns = {
+                    "emulator_q2": em.q2,
+                    "emulator_nugget_share": em.nugget_share,
+                    "emulator_note": em.note,
+                }
                 for i, name in enumerate(problem["names"]):
                     row: dict[str, Any] = {"arm": arm, "output": output, "factor": name}
-                    for index in ("S1", "ST"):
-                        value, conf = float(res[index][i]), float(res[f"{index}_conf"][i])
+                    for index, value, low, high in (
+                        ("S1", em.s1[i], em.s1_low[i], em.s1_high[i]),
+                        ("ST", em.st[i], em.st_low[i], em.st_high[i]),
+                    ):
                         row |= {
-                            index: value,
-                            f"{index}_conf": conf,
-                            f"{index}_low": value - conf,
-                            f"{index}_high": value + conf,
-                            f"{index}_width": 2 * conf,
+                            index: float(value),
+                            f"{index}_low": float(low),
+                            f"{index}_high": float(high),
+                            f"{index}_width": float(high - low),
                         }
-                    rows.append(row | noise_columns)
+                    for index in ("S1", "ST"):
+                        row |= {
+                            f"{index}_mc": float(res[index][i]),
+                            f"{index}_mc_conf": float(res[f"{index}_conf"][i]),
+                        }
+                    rows.append(row | emulator_columns | noise_columns)
             else:
                 from SALib.analyze import morris
 
-                x = np.array([[p[n] for n in problem["names"]] for p in points], dtype=float)
                 res = morris.analyze(problem, x, y, seed=BOOTSTRAP_SEED)
                 for i, name in enumerate(problem["names"]):
                     conf = float(res["mu_star_conf"][i])
@@ -377,25 +409,58 @@ NOISE_COLUMNS = [
 ]
 
 
+EMULATOR_COLUMNS = ["emulator_q2", "emulator_nugget_share", "emulator_note"]
+
+
 def _sensitivity_sections(spec: ExperimentSpec, sens: pd.DataFrame) -> list[str]:
-    """The report's noise table, then the indices with their 95 % intervals."""
+    """The report's noise table, the emulator's quality (Sobol), then the indices."""
     if sens.empty:
         return [f"## Sensitivity ({spec.design.kind})\n", "(no output varies)\n"]
     noise = sens[["arm", "output", *NOISE_COLUMNS]].drop_duplicates(["arm", "output"])
-    index = sens.drop(columns=NOISE_COLUMNS)
-    return [
+    parts = [
         "## Simulation noise\n",
         "Share of the variance of the point means (the indices' denominator) that is "
         "simulation noise, which no parameter explains: the point x replicate variance "
-        "over the replicates per point, with a 95 % bootstrap interval. Each total index "
-        "is inflated by up to about this share, first-order indices shrunk by "
-        "1 - share. `within_point_share` is what it would be if the replicates' noise "
-        "were independent between points; common random numbers (replicate i of every "
-        "point shares its seed) cancel the difference out of the indices.\n",
+        "over the replicates per point, with a 95 % bootstrap interval. Each Monte Carlo "
+        "total index (`ST_mc`) is inflated by up to about this share, first-order ones "
+        "(`S1_mc`) shrunk by 1 - share; the emulator's indices (`S1`, `ST`) leave it out. "
+        "`within_point_share` is what it would be if the replicates' noise were "
+        "independent between points; common random numbers (replicate i of every point "
+        "shares its seed) cancel the difference out of the indices.\n",
         _markdown(noise),
-        f"## Sensitivity ({spec.design.kind}; 95 % intervals: index +- conf)\n",
-        _markdown(index),
     ]
+    if spec.design.kind == "sobol":
+        from simulator.batch.emulated import Q2_WARNING, REALISATIONS
+
+        emulator = sens[["arm", "output", *EMULATOR_COLUMNS]].drop_duplicates(["arm", "output"])
+        parts += [
+            "## Emulator\n",
+            "`S1` and `ST` are the Sobol indices of a Gaussian-process emulator (anisotropic "
+            "Matern 5/2 kernel plus white noise) fitted to the point means, so that the "
+            "simulation noise is left out (Oakley and O'Hagan 2004); their 95 % intervals "
+            f"are the 2.5-97.5 percentiles of the indices of {REALISATIONS} posterior "
+            "realisations, each with bootstrap resamples of its Monte Carlo sample, which "
+            "covers both the emulator's uncertainty and the Monte Carlo error (Marrel et "
+            "al. 2009; Le Gratiet et al. 2014). `emulator_q2` is the leave-one-out "
+            "predictivity of the point means (1 perfect; simulation noise counts against "
+            f"it): below {Q2_WARNING} the indices are unreliable. `emulator_nugget_share` "
+            "is the share of the point means' variance that the emulator takes for noise: "
+            "`noise_share` when the replicates give it (stochastic kriging), else fitted "
+            "by maximum likelihood.\n",
+            _markdown(emulator),
+            "## Sensitivity (sobol)\n",
+            "Emulator indices `S1`, `ST` with their 95 % interval (`_low`, `_high`, "
+            "`_width` = high - low); SALib's Monte Carlo estimates on the design itself "
+            "`S1_mc`, `ST_mc` with 95 % interval index +- `_mc_conf` (negative first-order "
+            "estimates kept as they are).\n",
+            _markdown(sens.drop(columns=[*NOISE_COLUMNS, *EMULATOR_COLUMNS])),
+        ]
+    else:
+        parts += [
+            f"## Sensitivity ({spec.design.kind}; 95 % intervals: index +- conf)\n",
+            _markdown(sens.drop(columns=NOISE_COLUMNS)),
+        ]
+    return parts
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -207,3 +207,24 @@ def test_square_means_from_running_sums_are_plain_means_over_the_square(
             np.testing.assert_allclose(
                 fast[:, j * nx + i], box.mean(axis=(1, 2)), rtol=1e-12, atol=1e-13 * rows.sum()
             )
+
+
+def test_cells_with_near_repeat_risk_are_tracked_as_a_scan_would_find_them() -> None:
+    """The engine decays and draws near repeats over the cells it tracks: those with risk."""
+    types = ["incivility", "theft", "burglary", "assault", "drug_dealing", "serious_violence"]
+    scenario = scenario_from(
+        SMALL_TOWN,
+        crime={"near_repeat": {"triggered": 0.9, "decay_days": 0.2}},
+        citizens={"offender_share": 0.1},
+        **{f"competences__{name}": ["state_police"] for name in types},
+    )
+    model = SecurityModel(scenario, seed=5)
+    crime = model.crime
+    assert crime is not None
+    sizes = []
+    for hour in range(1, 24 * 6):
+        model.run_until(float(hour))
+        np.testing.assert_array_equal(crime._risk_at, np.flatnonzero(crime._near_repeat))
+        sizes.append(crime._risk_at.size)
+    assert max(sizes) >= 9  # burglaries raised risk around them
+    assert min(np.diff(sizes)) < 0  # and it faded out of some cells

@@ -369,6 +369,9 @@ class CrimeEngine:
         self._presence_day = np.zeros(n)
         self._victims_day = np.zeros(n)
         self._near_repeat = np.zeros(n)
+        # The cells where near-repeat risk is not 0, ascending: the hourly decay and
+        # draw then touch those only, not the whole grid.
+        self._risk_at = np.empty(0, dtype=np.int64)
         self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
         self.types = list(spec.types)
@@ -600,7 +603,10 @@ class CrimeEngine:
         last_flat[touched] = now
         self._effective *= self._decay
         self._effective.reshape(-1)[touched] += self._saturated(added)
-        cells = np.unique(touched % self._t.n_cells)
+        # The cells touched, ascending, once each (a mask costs less than np.unique).
+        mask = np.zeros(self._t.n_cells, dtype=bool)
+        mask[touched % self._t.n_cells] = True
+        cells = np.flatnonzero(mask)
         self._presence_day[cells] += self._presence_hour[:, cells].sum(axis=0)
         self._touched_last = touched
 
@@ -627,11 +633,13 @@ class CrimeEngine:
             return
         rows = self._market_enforcers
         cells = [m.cell for m in self._markets]
-        at_markets = (
-            self._presence_hour[np.ix_(rows, cells)].sum(axis=0).tolist()
-            if rows
-            else [0.0] * len(cells)
-        )
+        if rows:
+            # One flat gather (enforcers x markets) costs less than an np.ix_ index.
+            flat = (np.array(rows)[:, None] * self._t.n_cells + cells).ravel()
+            hours = self._presence_hour.reshape(-1)[flat].reshape(len(rows), len(cells))
+            at_markets = hours.sum(axis=0).tolist()
+        else:
+            at_markets = [0.0] * len(cells)
         new: list[_Market] = []
         for m, enforcement in zip(self._markets, at_markets, strict=True):
             if enforcement > 0:
@@ -694,9 +702,7 @@ class CrimeEngine:
             self._new_day(now)
         self._clear_later(now)
         self._update_markets(hour)
-        risk = self._near_repeat
-        risk *= self._nr_decay
-        risk[risk < _NEGLIGIBLE_RATE] = 0.0
+        self._decay_near_repeat()
         patrol = self._agency_strength @ self._effective
         self._remember_area(patrol)
         rows, cells, u = self._ordinary_opportunities(hw)
@@ -730,17 +736,16 @@ class CrimeEngine:
         m = self._n_ordinary
         parts = _HourParts()
         risk = self._near_repeat
-        at = np.flatnonzero(risk)
+        at = self._risk_at
         if at.size:
             for p in range(m):
                 if self._type_specs[self._order[p]].near_repeat:
                     parts.add(p * n + at, risk[at])
         if len(self._order) > m and self._markets:
-            market: dict[int, float] = {}
-            for mk in self._markets:
-                market[mk.cell] = market.get(mk.cell, 0.0) + mk.intensity
-            where = np.array(sorted(market), dtype=np.int64)
-            intensity = np.array([market[c] for c in where.tolist()])
+            # Markets sit in distinct cells (_update_markets merges those that meet).
+            by_cell = sorted((mk.cell, mk.intensity) for mk in self._markets)
+            where = np.array([c for c, _ in by_cell], dtype=np.int64)
+            intensity = np.array([x for _, x in by_cell])
             scale = np.array(
                 [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
             )
@@ -872,6 +877,17 @@ class CrimeEngine:
             )
         return out
 
+    def _decay_near_repeat(self) -> None:
+        """An hour's fading of near-repeat risk; risk too small to matter drops to 0.
+
+        Only the cells of ``_risk_at`` hold risk: the others would stay 0.
+        """
+        at = self._risk_at
+        risk = self._near_repeat[at] * self._nr_decay
+        kept = risk >= _NEGLIGIBLE_RATE
+        self._near_repeat[at] = np.where(kept, risk, 0.0)
+        self._risk_at = at[kept]
+
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""
         nr = self.spec.near_repeat
@@ -889,6 +905,14 @@ class CrimeEngine:
                 grid[j0:j1, i0:i1] *= self._land_grid[j0:j1, i0:i1]
         else:
             grid[j, i] += nr.triggered / tau_h
+        # The box's cells with risk join _risk_at, which stays ascending (a sorted
+        # insertion: np.union1d would hash the thousands of cells already there).
+        box = (np.arange(j0, j1)[:, None] * t.nx + np.arange(i0, i1)).ravel()
+        new = box[self._near_repeat[box] != 0.0]
+        at = self._risk_at
+        pos = np.searchsorted(at, new)
+        fresh = at[np.minimum(pos, at.size - 1)] != new if at.size else new >= 0
+        self._risk_at = np.insert(at, pos[fresh], new[fresh])
 
     def _offence(
         self,

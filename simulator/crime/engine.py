@@ -905,14 +905,23 @@ class CrimeEngine:
                 grid[j0:j1, i0:i1] *= self._land_grid[j0:j1, i0:i1]
         else:
             grid[j, i] += nr.triggered / tau_h
-        # The box's cells with risk join _risk_at, which stays ascending (a sorted
-        # insertion: np.union1d would hash the thousands of cells already there).
+        # The box's cells with risk join _risk_at, which stays ascending: a sorted
+        # insertion (np.union1d would hash the thousands of cells already there,
+        # np.insert costs more than this in its checks).
         box = (np.arange(j0, j1)[:, None] * t.nx + np.arange(i0, i1)).ravel()
         new = box[self._near_repeat[box] != 0.0]
         at = self._risk_at
         pos = np.searchsorted(at, new)
         fresh = at[np.minimum(pos, at.size - 1)] != new if at.size else new >= 0
-        self._risk_at = np.insert(at, pos[fresh], new[fresh])
+        if fresh.any():
+            new = new[fresh]
+            merged = np.empty(at.size + new.size, dtype=np.int64)
+            put = pos[fresh] + np.arange(new.size)  # where each new cell lands
+            old = np.ones(merged.size, dtype=bool)
+            old[put] = False
+            merged[put] = new
+            merged[old] = at
+            self._risk_at = merged
 
     def _offence(
         self,

@@ -215,21 +215,35 @@ class CallGenerator:
         arrest = arrest_u < self._arrest_prob[type_idx]
         xs = t.x_m[cells] + jitter[:, 0] * t.cell_m
         ys = t.y_m[cells] + jitter[:, 1] * t.cell_m
-        for i in range(n):
-            cell = int(cells[i])
+        # Python ints, floats and bools in one conversion per column, not one per value.
+        columns = zip(
+            cells.tolist(),
+            type_idx.tolist(),
+            priority.tolist(),
+            t.district[cells].tolist(),
+            t.commune[cells].tolist(),
+            xs.tolist(),
+            ys.tolist(),
+            times.tolist(),
+            on_scene.tolist(),
+            follow.tolist(),
+            arrest.tolist(),
+            strict=True,
+        )
+        for cell, k, prio, district, commune, x, y, when, scene, follow_h, arrests in columns:
             yield Incident(
                 incident_id=new_id(),
                 kind=IncidentKind.CALL,
-                type=self._types[int(type_idx[i])],
-                priority=int(priority[i]),
+                type=self._types[k],
+                priority=prio,
                 cell=cell,
-                district=int(t.district[cell]),
-                commune=int(t.commune[cell]),
-                x_m=float(xs[i]),
-                y_m=float(ys[i]),
-                t_occurred_h=float(times[i]),
-                t_reported_h=float(times[i]),
-                on_scene_h=float(on_scene[i]),
-                follow_up_h=float(follow[i]),
-                arrest=bool(arrest[i]),
+                district=district,
+                commune=commune,
+                x_m=x,
+                y_m=y,
+                t_occurred_h=when,
+                t_reported_h=when,
+                on_scene_h=scene,
+                follow_up_h=follow_h,
+                arrest=arrests,
             )

@@ -194,19 +194,30 @@ def _search(cum: FloatArray, x: FloatArray) -> IntArray:
 class _HourParts:
     """Opportunities of one hour that the run's history made (near repeats, markets).
 
+    Most hours draw none of them: the flat indices of a part are made only when
+    one of its opportunities is drawn (:meth:`where`).
+
     Attributes:
-        where: Flat indices (type row x cells + cell) of each part.
+        offset: What to add to each index of ``at`` to make it flat (type row x cells).
+        at: Indices of each part, flat once ``offset`` is added.
         weight: Rate of each index.
     """
 
-    where: list[IntArray] = field(default_factory=list)
+    offset: list[int] = field(default_factory=list)
+    at: list[IntArray] = field(default_factory=list)
     weight: list[FloatArray] = field(default_factory=list)
 
-    def add(self, where: IntArray, weight: FloatArray) -> None:
+    def add(self, offset: int, at: IntArray, weight: FloatArray) -> None:
         """Add a part (nothing if empty)."""
-        if where.size:
-            self.where.append(where)
+        if at.size:
+            self.offset.append(offset)
+            self.at.append(at)
             self.weight.append(weight)
+
+    def where(self, k: int) -> IntArray:
+        """Flat indices (type row x cells + cell) of part ``k``."""
+        flat: IntArray = self.offset[k] + self.at[k]
+        return flat
 
 
 # The uniforms each opportunity carries, drawn together when it arises: its fate
@@ -738,9 +749,10 @@ class CrimeEngine:
         risk = self._near_repeat
         at = self._risk_at
         if at.size:
+            weight = risk[at]  # the same rates for every type that repeats
             for p in range(m):
                 if self._type_specs[self._order[p]].near_repeat:
-                    parts.add(p * n + at, risk[at])
+                    parts.add(p * n, at, weight)
         if len(self._order) > m and self._markets:
             # Markets sit in distinct cells (_update_markets merges those that meet).
             by_cell = sorted((mk.cell, mk.intensity) for mk in self._markets)
@@ -751,8 +763,8 @@ class CrimeEngine:
             )
             rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
             rows = np.arange(m, len(self._order))
-            parts.add(((rows * n)[:, None] + where).ravel(), rate.ravel())
-        if not parts.where:
+            parts.add(0, ((rows * n)[:, None] + where).ravel(), rate.ravel())
+        if not parts.at:
             return None
         totals = np.array([float(w.sum()) for w in parts.weight])
         total = float(totals.sum())
@@ -768,10 +780,10 @@ class CrimeEngine:
         part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
         x = x - (bounds - totals)[part]
         flat = np.empty(count, dtype=np.int64)
-        for k, (where_k, weight) in enumerate(zip(parts.where, parts.weight, strict=True)):
+        for k, weight_k in enumerate(parts.weight):
             sel = part == k
             if sel.any():
-                flat[sel] = where_k[_search(np.cumsum(weight), x[sel])]
+                flat[sel] = parts.where(k)[_search(np.cumsum(weight_k), x[sel])]
         rows_h, cells_h = np.divmod(flat, n)
         return rows_h, cells_h, u
 
@@ -884,9 +896,11 @@ class CrimeEngine:
         """
         at = self._risk_at
         risk = self._near_repeat[at] * self._nr_decay
-        kept = risk >= _NEGLIGIBLE_RATE
-        self._near_repeat[at] = np.where(kept, risk, 0.0)
-        self._risk_at = at[kept]
+        self._near_repeat[at] = risk
+        dropped = risk < _NEGLIGIBLE_RATE
+        if dropped.any():  # cells whose risk fades out this hour
+            self._near_repeat[at[dropped]] = 0.0
+            self._risk_at = at[~dropped]
 
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""

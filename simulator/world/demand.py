@@ -189,16 +189,17 @@ class CallGenerator:
         n = int(rng.poisson(self.rate(hour)))
         if n == 0:
             return
-        times = hour + np.sort(rng.random(n))
-        type_idx = np.searchsorted(self._type_cum, rng.random(n), side="right")
+        # Uniforms drawn in blocks: a block of k x n is the k draws of n in a row,
+        # the same numbers for fewer calls.
+        time_u, type_u, loc_u, prio_u = rng.random((4, n))
+        times = hour + np.sort(time_u)
+        type_idx = np.searchsorted(self._type_cum, type_u, side="right")
         type_idx = np.minimum(type_idx, len(self._types) - 1)
-        loc_u = rng.random(n)
-        prio_u = rng.random(n)
         z = rng.standard_normal(n)
         e = rng.standard_exponential(n)
-        follow_u = rng.random(n)
-        arrest_u = rng.random(n)
-        jitter = rng.random((n, 2)) - 0.5
+        late = rng.random(4 * n)
+        follow_u, arrest_u = late[:n], late[n : 2 * n]
+        jitter = late[2 * n :].reshape(n, 2) - 0.5
 
         t = self._territory
         hour_class = self._hour_class[hour % HOURS_PER_WEEK]

@@ -1,7 +1,9 @@
 """The paths taken for speed give the same answers, to the last bit, as the plain ones.
 
 Patrol legs played in bulk, positions of many units in one pass, presence added
-in bulk, travel times of a few units computed on floats rather than arrays.
+in bulk, travel times of a few units computed on floats rather than arrays, the
+cells with near-repeat risk tracked rather than scanned for, callers picked on
+Python numbers.
 """
 
 from __future__ import annotations
@@ -207,3 +209,39 @@ def test_square_means_from_running_sums_are_plain_means_over_the_square(
             np.testing.assert_allclose(
                 fast[:, j * nx + i], box.mean(axis=(1, 2)), rtol=1e-12, atol=1e-13 * rows.sum()
             )
+
+
+def test_cells_with_near_repeat_risk_are_tracked_as_a_scan_would_find_them() -> None:
+    """The engine decays and draws near repeats over the cells it tracks: those with risk."""
+    types = ["incivility", "theft", "burglary", "assault", "drug_dealing", "serious_violence"]
+    scenario = scenario_from(
+        SMALL_TOWN,
+        crime={"near_repeat": {"triggered": 0.9, "decay_days": 0.2}},
+        citizens={"offender_share": 0.1},
+        **{f"competences__{name}": ["state_police"] for name in types},
+    )
+    model = SecurityModel(scenario, seed=5)
+    crime = model.crime
+    assert crime is not None
+    sizes = []
+    for hour in range(1, 24 * 6):
+        model.run_until(float(hour))
+        np.testing.assert_array_equal(crime._risk_at, np.flatnonzero(crime._near_repeat))
+        sizes.append(crime._risk_at.size)
+    assert max(sizes) >= 9  # burglaries raised risk around them
+    assert min(np.diff(sizes)) < 0  # and it faded out of some cells
+
+
+def test_callers_picked_on_python_numbers_are_those_of_the_array_formula() -> None:
+    """Mostly a resident of the call's cell (none in empty cells), else anyone."""
+    model = SecurityModel(patrolling_town(), seed=2)
+    pop = model.population
+    empty = np.flatnonzero(np.diff(pop.first) == 0)
+    assert empty.size > 0
+    cells = np.concatenate([np.arange(0, model.territory.n_cells, 7), empty[:5]])
+    callers = model.experience.pick_callers(cells, np.random.default_rng(3))
+    u = np.random.default_rng(3).random((cells.size, 2))
+    start, count = pop.first[cells], pop.first[cells + 1] - pop.first[cells]
+    local = start + np.floor(u[:, 1] * np.maximum(count, 1)).astype(np.int64)
+    anyone = np.floor(u[:, 1] * pop.size).astype(np.int64)
+    np.testing.assert_array_equal(callers, np.where((u[:, 0] < 0.7) & (count > 0), local, anyone))

@@ -260,3 +260,19 @@ def test_a_person_let_go_untaken_is_not_arrested_and_investigations_keep_their_a
         assert parent.clearance != "on_scene"
     later = [i for i in incidents.values() if i.clearance == "later"]
     assert later and {i.arrest_agency for i in later} <= {"state_police", "pm_centre"}
+
+
+def test_with_nobody_within_reach_anyone_may_come_by_propensity(town: SecurityModel) -> None:
+    """An opportunity where nobody lives within reach goes to an offender anywhere."""
+    pool = _pool(town)
+    n = town.territory.n_cells
+    lonely = np.flatnonzero(pool._weight[0][pool._box].sum(axis=1) <= 0)
+    assert lonely.size > 0
+    rng = np.random.default_rng(5)
+    u_cell, u_who = rng.random(lonely.size), rng.random(lonely.size)
+    slots = pool.pick(np.zeros(lonely.size, dtype=np.int64), lonely, u_cell, u_who)
+    assert (slots >= 0).all()
+    # The home cell is drawn over the whole grid, in proportion to each cell's propensity.
+    running = np.cumsum(pool._weight[0, :n])
+    homes = np.minimum((running < (u_cell * running[-1])[:, None]).sum(axis=1), n - 1)
+    np.testing.assert_array_equal(pool.home[slots], homes)

@@ -194,19 +194,30 @@ def _search(cum: FloatArray, x: FloatArray) -> IntArray:
 class _HourParts:
     """Opportunities of one hour that the run's history made (near repeats, markets).
 
+    Most hours draw none of them: the flat indices of a part are made only when
+    one of its opportunities is drawn (:meth:`where`).
+
     Attributes:
-        where: Flat indices (type row x cells + cell) of each part.
+        offset: What to add to each index of ``at`` to make it flat (type row x cells).
+        at: Indices of each part, flat once ``offset`` is added.
         weight: Rate of each index.
     """
 
-    where: list[IntArray] = field(default_factory=list)
+    offset: list[int] = field(default_factory=list)
+    at: list[IntArray] = field(default_factory=list)
     weight: list[FloatArray] = field(default_factory=list)
 
-    def add(self, where: IntArray, weight: FloatArray) -> None:
+    def add(self, offset: int, at: IntArray, weight: FloatArray) -> None:
         """Add a part (nothing if empty)."""
-        if where.size:
-            self.where.append(where)
+        if at.size:
+            self.offset.append(offset)
+            self.at.append(at)
             self.weight.append(weight)
+
+    def where(self, k: int) -> IntArray:
+        """Flat indices (type row x cells + cell) of part ``k``."""
+        flat: IntArray = self.offset[k] + self.at[k]
+        return flat
 
 
 # The uniforms each opportunity carries, drawn together when it arises: its fate
@@ -369,6 +380,9 @@ class CrimeEngine:
         self._presence_day = np.zeros(n)
         self._victims_day = np.zeros(n)
         self._near_repeat = np.zeros(n)
+        # The cells where near-repeat risk is not 0, ascending: the hourly decay and
+        # draw then touch those only, not the whole grid.
+        self._risk_at = np.empty(0, dtype=np.int64)
         self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
         self.types = list(spec.types)
@@ -600,7 +614,10 @@ class CrimeEngine:
         last_flat[touched] = now
         self._effective *= self._decay
         self._effective.reshape(-1)[touched] += self._saturated(added)
-        cells = np.unique(touched % self._t.n_cells)
+        # The cells touched, ascending, once each (a mask costs less than np.unique).
+        mask = np.zeros(self._t.n_cells, dtype=bool)
+        mask[touched % self._t.n_cells] = True
+        cells = np.flatnonzero(mask)
         self._presence_day[cells] += self._presence_hour[:, cells].sum(axis=0)
         self._touched_last = touched
 
@@ -627,11 +644,13 @@ class CrimeEngine:
             return
         rows = self._market_enforcers
         cells = [m.cell for m in self._markets]
-        at_markets = (
-            self._presence_hour[np.ix_(rows, cells)].sum(axis=0).tolist()
-            if rows
-            else [0.0] * len(cells)
-        )
+        if rows:
+            # One flat gather (enforcers x markets) costs less than an np.ix_ index.
+            flat = (np.array(rows)[:, None] * self._t.n_cells + cells).ravel()
+            hours = self._presence_hour.reshape(-1)[flat].reshape(len(rows), len(cells))
+            at_markets = hours.sum(axis=0).tolist()
+        else:
+            at_markets = [0.0] * len(cells)
         new: list[_Market] = []
         for m, enforcement in zip(self._markets, at_markets, strict=True):
             if enforcement > 0:
@@ -694,9 +713,7 @@ class CrimeEngine:
             self._new_day(now)
         self._clear_later(now)
         self._update_markets(hour)
-        risk = self._near_repeat
-        risk *= self._nr_decay
-        risk[risk < _NEGLIGIBLE_RATE] = 0.0
+        self._decay_near_repeat()
         patrol = self._agency_strength @ self._effective
         self._remember_area(patrol)
         rows, cells, u = self._ordinary_opportunities(hw)
@@ -730,24 +747,24 @@ class CrimeEngine:
         m = self._n_ordinary
         parts = _HourParts()
         risk = self._near_repeat
-        at = np.flatnonzero(risk)
+        at = self._risk_at
         if at.size:
+            weight = risk[at]  # the same rates for every type that repeats
             for p in range(m):
                 if self._type_specs[self._order[p]].near_repeat:
-                    parts.add(p * n + at, risk[at])
+                    parts.add(p * n, at, weight)
         if len(self._order) > m and self._markets:
-            market: dict[int, float] = {}
-            for mk in self._markets:
-                market[mk.cell] = market.get(mk.cell, 0.0) + mk.intensity
-            where = np.array(sorted(market), dtype=np.int64)
-            intensity = np.array([market[c] for c in where.tolist()])
+            # Markets sit in distinct cells (_update_markets merges those that meet).
+            by_cell = sorted((mk.cell, mk.intensity) for mk in self._markets)
+            where = np.array([c for c, _ in by_cell], dtype=np.int64)
+            intensity = np.array([x for _, x in by_cell])
             scale = np.array(
                 [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
             )
             rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
             rows = np.arange(m, len(self._order))
-            parts.add(((rows * n)[:, None] + where).ravel(), rate.ravel())
-        if not parts.where:
+            parts.add(0, ((rows * n)[:, None] + where).ravel(), rate.ravel())
+        if not parts.at:
             return None
         totals = np.array([float(w.sum()) for w in parts.weight])
         total = float(totals.sum())
@@ -763,10 +780,10 @@ class CrimeEngine:
         part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
         x = x - (bounds - totals)[part]
         flat = np.empty(count, dtype=np.int64)
-        for k, (where_k, weight) in enumerate(zip(parts.where, parts.weight, strict=True)):
+        for k, weight_k in enumerate(parts.weight):
             sel = part == k
             if sel.any():
-                flat[sel] = where_k[_search(np.cumsum(weight), x[sel])]
+                flat[sel] = parts.where(k)[_search(np.cumsum(weight_k), x[sel])]
         rows_h, cells_h = np.divmod(flat, n)
         return rows_h, cells_h, u
 
@@ -872,6 +889,19 @@ class CrimeEngine:
             )
         return out
 
+    def _decay_near_repeat(self) -> None:
+        """An hour's fading of near-repeat risk; risk too small to matter drops to 0.
+
+        Only the cells of ``_risk_at`` hold risk: the others would stay 0.
+        """
+        at = self._risk_at
+        risk = self._near_repeat[at] * self._nr_decay
+        self._near_repeat[at] = risk
+        dropped = risk < _NEGLIGIBLE_RATE
+        if dropped.any():  # cells whose risk fades out this hour
+            self._near_repeat[at[dropped]] = 0.0
+            self._risk_at = at[~dropped]
+
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""
         nr = self.spec.near_repeat
@@ -889,6 +919,23 @@ class CrimeEngine:
                 grid[j0:j1, i0:i1] *= self._land_grid[j0:j1, i0:i1]
         else:
             grid[j, i] += nr.triggered / tau_h
+        # The box's cells with risk join _risk_at, which stays ascending: a sorted
+        # insertion (np.union1d would hash the thousands of cells already there,
+        # np.insert costs more than this in its checks).
+        box = (np.arange(j0, j1)[:, None] * t.nx + np.arange(i0, i1)).ravel()
+        new = box[self._near_repeat[box] != 0.0]
+        at = self._risk_at
+        pos = np.searchsorted(at, new)
+        fresh = at[np.minimum(pos, at.size - 1)] != new if at.size else new >= 0
+        if fresh.any():
+            new = new[fresh]
+            merged = np.empty(at.size + new.size, dtype=np.int64)
+            put = pos[fresh] + np.arange(new.size)  # where each new cell lands
+            old = np.ones(merged.size, dtype=bool)
+            old[put] = False
+            merged[put] = new
+            merged[old] = at
+            self._risk_at = merged
 
     def _offence(
         self,

@@ -164,8 +164,9 @@ class OffenderPool:
             self._box = self._boxes()
             self._box_reach = self._reach
         self._order = np.argsort(self.home, kind="stable")
-        sorted_home = self.home[self._order]
-        self._cell_start = np.searchsorted(sorted_home, np.arange(n + 1)).astype(np.int64)
+        # Where each cell's offenders start in that order: the running count of homes.
+        counts = np.bincount(self.home, minlength=n)
+        self._cell_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         # One column more than cells, always 0: where a padded box entry points.
         self._weight = np.zeros((self._n_types, n + 1))
         for k in range(self._n_types):
@@ -174,7 +175,13 @@ class OffenderPool:
         totals = cum[:, -1] if self.size else np.zeros(self._n_types)
         self._shift = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
         self._cum_flat = (cum + self._shift[:, None]).ravel()
-        self._weight_cum = np.cumsum(self._weight[:, :n], axis=1)
+        self._weight_cum: FloatArray | None = None  # made when first needed (rarely)
+
+    def _running_weights(self) -> FloatArray:
+        """Running sums over the cells of each type's propensity (types x cells)."""
+        if self._weight_cum is None:
+            self._weight_cum = np.cumsum(self._weight[:, : self._t.n_cells], axis=1)
+        return self._weight_cum
 
     # ----------------------------------------------------------------- choices
 
@@ -204,7 +211,7 @@ class OffenderPool:
         home = box[np.arange(m), col]
         far = total <= 0  # nobody within reach: anyone may come
         if far.any():
-            wc = self._weight_cum[types[far]]
+            wc = self._running_weights()[types[far]]
             x = u_cell[far] * wc[:, -1]
             home[far] = np.minimum((wc < x[:, None]).sum(axis=1), n - 1)
         start, stop = self._cell_start[home], self._cell_start[home + 1]
@@ -213,7 +220,7 @@ class OffenderPool:
         below = np.where(start > 0, self._cum_flat[row + np.maximum(start - 1, 0)], 0.0)
         below = np.where(start > 0, below, self._shift[types])
         j = np.searchsorted(self._cum_flat, below + u_who * weight, side="right") - row
-        j = np.clip(j, start, np.maximum(stop - 1, start))
+        j = np.minimum(np.maximum(j, start), np.maximum(stop - 1, start))  # np.clip, cheaper
         ok = (stop > start) & (weight > 0)
         out[ok] = self._order[j[ok]]
         return out

@@ -189,16 +189,17 @@ class CallGenerator:
         n = int(rng.poisson(self.rate(hour)))
         if n == 0:
             return
-        times = hour + np.sort(rng.random(n))
-        type_idx = np.searchsorted(self._type_cum, rng.random(n), side="right")
+        # Uniforms drawn in blocks: a block of k x n is the k draws of n in a row,
+        # the same numbers for fewer calls.
+        time_u, type_u, loc_u, prio_u = rng.random((4, n))
+        times = hour + np.sort(time_u)
+        type_idx = np.searchsorted(self._type_cum, type_u, side="right")
         type_idx = np.minimum(type_idx, len(self._types) - 1)
-        loc_u = rng.random(n)
-        prio_u = rng.random(n)
         z = rng.standard_normal(n)
         e = rng.standard_exponential(n)
-        follow_u = rng.random(n)
-        arrest_u = rng.random(n)
-        jitter = rng.random((n, 2)) - 0.5
+        late = rng.random(4 * n)
+        follow_u, arrest_u = late[:n], late[n : 2 * n]
+        jitter = late[2 * n :].reshape(n, 2) - 0.5
 
         t = self._territory
         hour_class = self._hour_class[hour % HOURS_PER_WEEK]
@@ -215,21 +216,35 @@ class CallGenerator:
         arrest = arrest_u < self._arrest_prob[type_idx]
         xs = t.x_m[cells] + jitter[:, 0] * t.cell_m
         ys = t.y_m[cells] + jitter[:, 1] * t.cell_m
-        for i in range(n):
-            cell = int(cells[i])
+        # Python ints, floats and bools in one conversion per column, not one per value.
+        columns = zip(
+            cells.tolist(),
+            type_idx.tolist(),
+            priority.tolist(),
+            t.district[cells].tolist(),
+            t.commune[cells].tolist(),
+            xs.tolist(),
+            ys.tolist(),
+            times.tolist(),
+            on_scene.tolist(),
+            follow.tolist(),
+            arrest.tolist(),
+            strict=True,
+        )
+        for cell, k, prio, district, commune, x, y, when, scene, follow_h, arrests in columns:
             yield Incident(
                 incident_id=new_id(),
                 kind=IncidentKind.CALL,
-                type=self._types[int(type_idx[i])],
-                priority=int(priority[i]),
+                type=self._types[k],
+                priority=prio,
                 cell=cell,
-                district=int(t.district[cell]),
-                commune=int(t.commune[cell]),
-                x_m=float(xs[i]),
-                y_m=float(ys[i]),
-                t_occurred_h=float(times[i]),
-                t_reported_h=float(times[i]),
-                on_scene_h=float(on_scene[i]),
-                follow_up_h=float(follow[i]),
-                arrest=bool(arrest[i]),
+                district=district,
+                commune=commune,
+                x_m=x,
+                y_m=y,
+                t_occurred_h=when,
+                t_reported_h=when,
+                on_scene_h=scene,
+                follow_up_h=follow_h,
+                arrest=arrests,
             )

@@ -194,9 +194,10 @@ def test_the_summary_is_the_one_of_before_the_recorder(tmp_path: Path) -> None:
     The reference is that run's ``summary.json``, its run time left out; the
     typed summary must write it key for key, in the same order, to the last bit.
     It was the code's before the recorder (6678ddc) until issue 9 changed the
-    crime engine and added the clearance, offenders and victimisation blocks;
-    it is now that code's (regenerate it only with a change that means to move
-    outputs, and say so in the commit).
+    crime engine and added the clearance, offenders and victimisation blocks,
+    then issue 14 calibrated the baseline and added the duty share, road share
+    and pre-emption blocks; it is now that code's (regenerate it only with a
+    change that means to move outputs, and say so in the commit).
     """
     reference = (ROOT / "tests" / "data" / "baseline_30d_seed1.json").read_text()
     scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=30"])

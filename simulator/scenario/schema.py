@@ -975,7 +975,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
     return {
         "incivility": CrimeTypeSpec(
             label="Incivility, damage, public disorder",
-            rate_per_1000=142,
+            rate_per_1000=150,
             target="people",
             priority=3,
             report_prob=0.12,
@@ -1031,7 +1031,7 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "assault": CrimeTypeSpec(
             label="Assault (coups et blessures volontaires)",
-            rate_per_1000=44,
+            rate_per_1000=58,
             target="night",
             hourly_profile=_NIGHT,
             priority=1,

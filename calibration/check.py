@@ -1,0 +1,88 @@
+"""Check a scenario as shipped against the targets of its calibration file.
+
+    python calibration/check.py calibration/baseline.yaml [--seeds 10] [--workers 2]
+
+Runs the calibration file's scenario, unchanged, with seeds 1 to ``--seeds`` over the
+file's horizon (``run.days`` after ``run.warmup_days``), computes every target the
+file uses as `secsim calibrate` does, and prints each target's mean over the seeds
+with its 95 % interval, its range and whether the mean is inside it. Exit status 0
+when every `fit` target is in range, 1 otherwise. `calibration/fits/baseline/
+shipped_check.txt` is this script's output for the shipped baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulator.calibration.spec import Calibration, load_calibration
+from simulator.runner import run
+from simulator.scenario import load_scenario
+
+
+def _summary(args: tuple[Path, list[str], int]) -> dict[str, object]:
+    path, overrides, seed = args
+    scenario = load_scenario(path, overrides)
+    flat: dict[str, object] = pd.json_normalize(run(scenario, seed).summary.as_json()).iloc[0].to_dict()
+    return flat
+
+
+def check(cal: Calibration, seeds: int, workers: int) -> tuple[pd.DataFrame, bool]:
+    """One row per target: mean over the seeds, its 95 % interval, range, in range."""
+    r = cal.spec.run
+    overrides = [f"run.days={r.days}", f"run.warmup_days={r.warmup_days}"]
+    jobs = [(cal.scenario_path, overrides, seed) for seed in range(1, seeds + 1)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        runs = pd.DataFrame(list(pool.map(_summary, jobs)))
+    rows = []
+    for name, target in cal.targets.items():
+        values = target.statistic(runs).to_numpy(dtype=float)
+        mean = float(values.mean())
+        half = 1.96 * float(values.std(ddof=1)) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+        low, high = target.bounds
+        rows.append(
+            {
+                "target": name,
+                "use": target.use,
+                "mean": mean,
+                "ci_low": mean - half,
+                "ci_high": mean + half,
+                "low": low,
+                "high": high,
+                "in_range": low <= mean <= high,
+            }
+        )
+    table = pd.DataFrame(rows)
+    ok = bool(table.loc[table["use"] == "fit", "in_range"].all())
+    return table, ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("calibration", type=Path, help="calibration YAML file")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 1 to N (default 10)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    args = parser.parse_args()
+    cal = load_calibration(args.calibration)
+    table, ok = check(cal, args.seeds, args.workers)
+    r = cal.spec.run
+    print(
+        f"{cal.scenario_path.name} as shipped, seeds 1-{args.seeds}, {r.days} days after "
+        f"{r.warmup_days} of warm-up: mean (95 % interval) against each target's range"
+    )
+    for row in table.itertuples():
+        print(
+            f"{row.target:38s} {row.use:5s} {row.mean:8.4g} ({row.ci_low:.4g} to "
+            f"{row.ci_high:.4g})  range {row.low:g}-{row.high:g}  "
+            f"{'ok' if row.in_range else 'OUT'}"
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

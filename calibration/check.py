@@ -28,7 +28,8 @@ from simulator.scenario import load_scenario
 def _summary(args: tuple[Path, list[str], int]) -> dict[str, object]:
     path, overrides, seed = args
     scenario = load_scenario(path, overrides)
-    flat: dict[str, object] = pd.json_normalize(run(scenario, seed).summary.as_json()).iloc[0].to_dict()
+    summary = run(scenario, seed).summary.as_json()
+    flat: dict[str, object] = pd.json_normalize(summary).iloc[0].to_dict()
     return flat
 
 
@@ -43,7 +44,8 @@ def check(cal: Calibration, seeds: int, workers: int) -> tuple[pd.DataFrame, boo
     for name, target in cal.targets.items():
         values = target.statistic(runs).to_numpy(dtype=float)
         mean = float(values.mean())
-        half = 1.96 * float(values.std(ddof=1)) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+        spread = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+        half = 1.96 * spread / np.sqrt(len(values))
         low, high = target.bounds
         rows.append(
             {
@@ -63,6 +65,7 @@ def check(cal: Calibration, seeds: int, workers: int) -> tuple[pd.DataFrame, boo
 
 
 def main() -> int:
+    """Run the check; 0 when every fit target is in range, 1 otherwise."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("calibration", type=Path, help="calibration YAML file")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 1 to N (default 10)")

@@ -181,3 +181,23 @@ def test_the_share_of_time_on_duties_is_the_setting() -> None:
 def test_a_diverted_call_may_not_preempt_in_turn() -> None:
     with pytest.raises(ValidationError, match="less urgent than the calls that pre-empt"):
         DispatchSpec.model_validate({"preemption": {"priority": 2, "en_route_priority": 2}})
+
+
+def test_the_road_share_follows_the_staffing_of_each_period() -> None:
+    """A crew always on the road spends its field share there, whatever the hires.
+
+    One crew the first day, three the second (a timeline change): with no calls
+    and no duties every on-duty hour is on the road, so the road share is the
+    field share. The paid hours of each period count for that period only.
+    """
+    scenario = scenario_from(
+        SMALL_TOWN,
+        demand__rate_per_hour=0,
+        agencies__state_police__units=1,
+        timeline=[{"day": 1, "set": {"agencies.state_police.units": 3}}],
+    )
+    model = SecurityModel(scenario, seed=1)
+    model.run_until(48.0)
+    summary = RunTables(model.finish(), scenario).summary(seed=1, runtime_s=0.0)
+    field_share = scenario.agencies["state_police"].field_share
+    assert summary.road_share["state_police"] == pytest.approx(field_share)

@@ -173,8 +173,6 @@ class LifeCycle:
             return
         self._room.unit_free(unit, fresh=False)
 
-    # ----------------------------------------------------------------- a job
-
     # ----------------------------------------------------------------- duties
 
     def idle(self, unit: Unit) -> None:

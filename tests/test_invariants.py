@@ -37,6 +37,16 @@ def small_scenarios(draw: st.DrawFn) -> tuple[Scenario, int]:
         "run__days": 2,
         "run__warmup_days": draw(st.integers(0, 1)),
         "dispatch__policy": draw(st.sampled_from(sorted(POLICIES))),
+        "agencies__state_police__duties": {
+            "share": draw(st.sampled_from([0.0, 0.3, 0.6])),
+            "mean_min": draw(st.floats(10.0, 120.0)),
+            "preemptible": draw(st.booleans()),
+        },
+        "dispatch__preemption": draw(
+            st.sampled_from(
+                [{"priority": 0}, {"priority": 1}, {"priority": 1, "en_route_priority": 2}]
+            )
+        ),
     }
     if with_pm:
         overrides["agencies__pm"] = {

@@ -181,3 +181,60 @@ def test_the_share_of_time_on_duties_is_the_setting() -> None:
 def test_a_diverted_call_may_not_preempt_in_turn() -> None:
     with pytest.raises(ValidationError, match="less urgent than the calls that pre-empt"):
         DispatchSpec.model_validate({"preemption": {"priority": 2, "en_route_priority": 2}})
+
+
+def test_the_road_share_follows_the_staffing_of_each_period() -> None:
+    """A crew always on the road spends its field share there, whatever the hires.
+
+    One crew the first day, three the second (a timeline change): with no calls
+    and no duties every on-duty hour is on the road, so the road share is the
+    field share. The paid hours of each period count for that period only.
+    """
+    scenario = scenario_from(
+        SMALL_TOWN,
+        demand__rate_per_hour=0,
+        agencies__state_police__units=1,
+        timeline=[{"day": 1, "set": {"agencies.state_police.units": 3}}],
+    )
+    model = SecurityModel(scenario, seed=1)
+    model.run_until(48.0)
+    summary = RunTables(model.finish(), scenario).summary(seed=1, runtime_s=0.0)
+    field_share = scenario.agencies["state_police"].field_share
+    assert summary.road_share["state_police"] == pytest.approx(field_share)
+
+
+def duty_starts(model: SecurityModel) -> list[float]:
+    return [start for (_, _, s, start, _) in model.recorder.state_intervals() if s == "duty"]
+
+
+def test_duties_turned_off_on_the_timeline_start_no_more() -> None:
+    """A free crew's planned duty is dropped when the timeline turns duties off."""
+    scenario = scenario_from(
+        SMALL_TOWN,
+        demand__rate_per_hour=0,
+        agencies__state_police__units=4,
+        agencies__state_police__duties={"share": 0.5, "mean_min": 600},
+        timeline=[{"day": 1, "set": {"agencies.state_police.duties.share": 0.0}}],
+    )
+    model = SecurityModel(scenario, seed=3)
+    model.run_until(72.0)
+    model.finish()
+    assert duty_starts(model)  # the first day had duties
+    assert [t for t in duty_starts(model) if t >= 24.0] == []
+
+
+def test_duties_turned_on_on_the_timeline_reach_the_crews_already_free() -> None:
+    """Crews free when duties start on the timeline plan one then, without waiting for a job."""
+    scenario = scenario_from(
+        SMALL_TOWN,
+        demand__rate_per_hour=0,
+        agencies__state_police__units=2,
+        timeline=[
+            {"day": 1, "set": {"agencies.state_police.duties": {"share": 0.5, "mean_min": 60}}}
+        ],
+    )
+    model = SecurityModel(scenario, seed=3)
+    model.run_until(48.0)
+    model.finish()
+    starts = duty_starts(model)
+    assert starts and min(starts) >= 24.0

@@ -173,6 +173,11 @@ class Dispatcher:
         ``no_agency``.
         """
         rules = DispatchRules.from_scenario(scenario)
+        duties_changed = {
+            new.index
+            for old, new in zip(self._agencies, agencies, strict=True)
+            if old.spec.duties != new.spec.duties
+        }
         self._agencies = list(agencies)
         self._competences = competence_matrix(scenario, agencies)
         if rules.policy != self._rules.policy:
@@ -182,6 +187,8 @@ class Dispatcher:
         self._eligible.clear()
         for incident in self._waiting.reset(rules):  # most urgent first, FCFS within
             self._dispatch_or_queue(incident)
+        if duties_changed:  # crews still free plan their duties under the new settings
+            self.life_cycle.replan_duties(duties_changed)
 
     def derived_settings(self) -> dict[str, Any]:
         """What the control room took from the settings (for the reconfiguration test)."""
@@ -334,7 +341,7 @@ class Dispatcher:
         self.life_cycle.idle(unit)
 
     def withdraw(self, unit: Unit) -> None:
-        """``unit`` leaves the available ones (its shift ends)."""
+        """``unit`` leaves the available ones (its shift ends, or it starts a duty)."""
         self._available[unit.agency.index].pop(unit.unique_id, None)
 
     def purge_abandoned(self) -> None:

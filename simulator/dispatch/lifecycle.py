@@ -39,6 +39,7 @@ Rules (ODD section 7.8), in the order a job unfolds:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 import mesa
@@ -123,6 +124,7 @@ class LifeCycle:
         self._model = model
         self._duties_rng = duties_rng
         self.units: list[Unit] = []  # every unit it drives, in the order adopted
+        self._plans: dict[int, int] = {}  # each crew's latest duty plan (older ones are void)
         self._room = room
         self._rules = rules
         self._new_id = new_id
@@ -171,8 +173,6 @@ class LifeCycle:
             return
         self._room.unit_free(unit, fresh=False)
 
-    # ----------------------------------------------------------------- a job
-
     # ----------------------------------------------------------------- duties
 
     def idle(self, unit: Unit) -> None:
@@ -185,9 +185,25 @@ class LifeCycle:
             return
         gap_h = duties.mean_min / 60.0 * (1.0 - duties.share) / duties.share
         at = self._now() + float(self._duties_rng.exponential(gap_h))
-        self._model.schedule_event(unit.when_still(self._start_duty), at=at)
+        plan = self._plans.get(unit.unique_id, 0) + 1
+        self._plans[unit.unique_id] = plan
+        self._model.schedule_event(unit.when_still(partial(self._start_duty, plan=plan)), at=at)
 
-    def _start_duty(self, unit: Unit) -> None:
+    def replan_duties(self, agencies: set[int]) -> None:
+        """The duties of ``agencies`` changed (a policy change): free crews plan anew.
+
+        A free crew's planned duty is dropped and, if its agency still has duties,
+        drawn again under the new settings (the free time is exponential: starting
+        it afresh now changes nothing else).
+        """
+        for unit in self.units:
+            if unit.agency.index in agencies and unit.state is UnitState.AVAILABLE:
+                self._plans[unit.unique_id] = self._plans.get(unit.unique_id, 0) + 1
+                self.idle(unit)
+
+    def _start_duty(self, unit: Unit, *, plan: int) -> None:
+        if self._plans.get(unit.unique_id) != plan:  # replanned after a policy change
+            return
         if unit.state is not UnitState.AVAILABLE:  # not reached: any change makes it stale
             return
         mean_h = unit.agency.spec.duties.mean_min / 60.0

@@ -17,8 +17,9 @@ Definitions (times in minutes in the outputs):
 * *road share* is the share of the agency's paid officer hours spent on the
   road (patrolling, on the way, on scene, holding a person): road unit-hours
   times the crew size, over officers times their annual hours for the window's
-  share of a year (the "taux d'occupation de la voie publique" of French
-  police statistics). Follow-up, custody and duties are off the road.
+  share of a year, each policy period with its own officers and crew size (the
+  "taux d'occupation de la voie publique" of French police statistics).
+  Follow-up, custody and duties are off the road.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from scipy.special import stdtrit
 
 from simulator.records.costs import CostBreakdown, agency_cost_per_year, per_year, window_costs
 from simulator.records.incidents import IncidentKind, Known, Outcome
-from simulator.records.recorder import AgencyFacts, RunRecords
+from simulator.records.recorder import AgencyFacts, PolicyPeriod, RunRecords
 from simulator.records.summary import Summary
 from simulator.scenario.kinds import payer_levels
 from simulator.scenario.schema import Scenario
@@ -136,16 +137,31 @@ def duty_share(states: pd.DataFrame, window_h: tuple[float, float]) -> dict[str,
 
 
 def road_share(
-    states: pd.DataFrame, agencies: Sequence[AgencyFacts], window_h: tuple[float, float]
+    states: pd.DataFrame, periods: Sequence[PolicyPeriod], window_h: tuple[float, float]
 ) -> dict[str, float | None]:
-    """Share of paid officer hours spent on the road, per agency, inside the window."""
-    hours = unit_hours(states, window_h)
-    years = (window_h[1] - window_h[0]) / 24.0 / DAYS_PER_YEAR
+    """Share of paid officer hours spent on the road, per agency, inside the window.
+
+    Each policy period in force inside the window counts with its own headcount and
+    crew size (a hire mid-window pays officers from then only).
+    """
+    w0, w1 = window_h
+    road: dict[str, float] = {}
+    paid: dict[str, float] = {}
+    for k, period in enumerate(periods):
+        end = periods[k + 1].start_h if k + 1 < len(periods) else w1
+        start, stop = max(period.start_h, w0), min(end, w1)
+        if stop <= start:
+            continue
+        hours = unit_hours(states, (start, stop))
+        years = (stop - start) / 24.0 / DAYS_PER_YEAR
+        for a in period.agencies:
+            on_road = float(hours.at[a.name, "road_h"]) if a.name in hours.index else 0.0
+            road[a.name] = road.get(a.name, 0.0) + on_road * a.crew_size
+            paid[a.name] = paid.get(a.name, 0.0) + a.officers * a.hours_per_officer * years
     out: dict[str, float | None] = {}
-    for a in agencies:
-        paid = a.officers * a.hours_per_officer * years
-        road = float(hours.at[a.name, "road_h"]) if a.name in hours.index else 0.0
-        out[a.name] = road * a.crew_size / paid if paid > 0 else None
+    for a in periods[-1].agencies:
+        total = paid.get(a.name, 0.0)
+        out[a.name] = road[a.name] / total if total > 0 else None
     return out
 
 
@@ -155,6 +171,8 @@ def agency_table(
     agencies: Sequence[AgencyFacts],
     window_h: tuple[float, float],
     cost_window: CostBreakdown,
+    *,
+    periods: Sequence[PolicyPeriod],
 ) -> pd.DataFrame:
     """One row per agency: resources, workload, response and cost over the window."""
     calls = counted_calls(incidents, window_h)
@@ -165,7 +183,7 @@ def agency_table(
         & (incidents["t_reported_h"] < w1)
     ]
     hours = unit_hours(states, window_h)
-    roads = road_share(states, agencies, window_h)
+    roads = road_share(states, periods, window_h)
     rows = []
     for a in agencies:
         mine = calls[calls["agency"] == a.name]
@@ -205,6 +223,7 @@ def summarise(
     window_h: tuple[float, float],
     response_target_min: Sequence[float],
     cost_window: CostBreakdown,
+    periods: Sequence[PolicyPeriod],
 ) -> dict[str, Any]:
     """The one-row summary of a run (nested; dots in key names mean nesting)."""
     calls = counted_calls(incidents, window_h)
@@ -258,7 +277,7 @@ def summarise(
         },
         "utilisation": utilisation(states, window_h),
         "duty_share": duty_share(states, window_h),
-        "road_share": road_share(states, agencies, window_h),
+        "road_share": road_share(states, periods, window_h),
         "officers": {a.name: float(a.officers) for a in agencies},
         "units_on_duty_mean": {a.name: sum(a.units_by_hour) / 24.0 for a in agencies},
         "cost_eur": cost_window,
@@ -540,7 +559,9 @@ class RunTables:
     def agency_table(self) -> pd.DataFrame:
         """One row per agency (:func:`agency_table`)."""
         r = self.records
-        return agency_table(self.incidents, self.states, self.agencies, r.window_h, self.costs)
+        return agency_table(
+            self.incidents, self.states, self.agencies, r.window_h, self.costs, periods=r.periods
+        )
 
     def summary(self, *, seed: int, runtime_s: float) -> Summary:
         """The run's summary.
@@ -558,6 +579,7 @@ class RunTables:
             window_h=r.window_h,
             response_target_min=scenario.dispatch.response_target_min,
             cost_window=self.costs,
+            periods=r.periods,
         )
         citizens = r.citizens
         body["trust"] = {

@@ -36,7 +36,7 @@ arms:
   b: {{scenario: {SCENARIOS / "competence_transfer.yaml"}}}
 replicates: 3
 seed: 11
-days: 2
+days: 8
 warmup_days: 0
 """
 

@@ -26,15 +26,18 @@ def _scenario(tmp_path: Path, timeline: str, days: int = 6, name: str = "policy"
 
 
 def test_a_transferred_competence_changes_who_answers_from_that_day(tmp_path: Path) -> None:
+    # Twelve days, the change on day 6: more than ten noise calls on each side at the
+    # calibrated call rate (about 3 a day).
     path = _scenario(
         tmp_path,
-        "  - day: 3\n    label: noise goes to the State\n"
+        "  - day: 6\n    label: noise goes to the State\n"
         "    transfer: {type: noise, to: state_police, keep_others: false}\n",
+        days=12,
     )
     inc = run(load_scenario(path), seed=2).incidents.to_pandas()
     noise = inc[(inc["type"] == "noise") & inc["agency"].notna()]
-    before = noise[noise["t_dispatched_h"] < 72]
-    after = noise[noise["t_reported_h"] >= 72]
+    before = noise[noise["t_dispatched_h"] < 144]
+    after = noise[noise["t_reported_h"] >= 144]
     assert len(before) > 10 and len(after) > 10
     assert before["agency"].str.startswith("pm_").mean() > 0.5  # municipal first before
     assert set(after["agency"]) == {"state_police"}  # only the State after

@@ -131,9 +131,11 @@ def test_quick_mode_end_to_end(tmp_path: Path) -> None:
         assert row["ci_low"] <= row["target_high"] and row["ci_high"] >= row["target_low"], name
     assert by_name.loc["violent_30", "value"] < by_name.loc["property_30", "value"]
     assert by_name.loc["wdq", "value"] >= 0
-    # Arms share their random numbers: pairing narrows the interval of a difference.
-    assert by_name.loc["pairing_plus_30", "value"] < 0.5
-    assert by_name.loc["pairing_minus_30", "value"] < 0.5
+    # Arms share their random numbers: pairing narrows the interval of a difference
+    # (independent arms give a ratio of about 1; 4 short replicates estimate it loosely,
+    # 0.60 and 0.44 on the calibrated baseline, and the full run's +30 % arm gives 0.20).
+    assert by_name.loc["pairing_plus_30", "value"] < 0.75
+    assert by_name.loc["pairing_minus_30", "value"] < 0.75
     # --check says whether every target is met; the runs are reused, not run again.
     runs = sorted(p.stat().st_mtime for p in out.rglob("runs/*.parquet"))
     missed = estimates["verdict"].isin(["out of range", "not estimable"]).any()

@@ -19,6 +19,7 @@ from simulator.dispatch.policy import FreeUnits
 from simulator.model import SecurityModel
 from simulator.scenario import Scenario
 from simulator.scenario.modes import BUILTIN_MODES
+from simulator.scenario.schema import CrimeSpec
 from simulator.world.travel import CircuityTravel
 
 from .conftest import SMALL_TOWN, inject, scenario_from
@@ -214,9 +215,13 @@ def test_square_means_from_running_sums_are_plain_means_over_the_square(
 def test_cells_with_near_repeat_risk_are_tracked_as_a_scan_would_find_them() -> None:
     """The engine decays and draws near repeats over the cells it tracks: those with risk."""
     types = ["incivility", "theft", "burglary", "assault", "drug_dealing", "serious_violence"]
+    # Many burglaries, so that near repeats come and go within six days.
+    defaults = CrimeSpec().types
+    crime_types = {name: defaults[name].model_dump() for name in types}
+    crime_types["burglary"]["rate_per_1000"] = 40.0
     scenario = scenario_from(
         SMALL_TOWN,
-        crime={"near_repeat": {"triggered": 0.9, "decay_days": 0.2}},
+        crime={"near_repeat": {"triggered": 0.9, "decay_days": 0.2}, "types": crime_types},
         citizens={"offender_share": 0.1},
         **{f"competences__{name}": ["state_police"] for name in types},
     )

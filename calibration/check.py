@@ -17,32 +17,39 @@ from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from simulator.batch.pool import WorkerPool
+from simulator.batch.runner import flatten
 from simulator.calibration.spec import Calibration, load_calibration
 from simulator.runner import run
 from simulator.scenario import load_scenario
 
+Job = tuple[Path, tuple[str, ...], int]
 
-def _summary(args: tuple[Path, list[str], int]) -> dict[str, object]:
-    path, overrides, seed = args
-    scenario = load_scenario(path, overrides)
-    summary = run(scenario, seed).summary.as_json()
-    flat: dict[str, object] = pd.json_normalize(summary).iloc[0].to_dict()
-    return flat
+
+def _summary(job: Job) -> dict[str, Any]:
+    """The flattened summary of one run (a worker's task)."""
+    path, overrides, seed = job
+    return flatten(run(load_scenario(path, list(overrides)), seed).summary.as_json())
+
+
+def _died(job: Job, cause: str) -> dict[str, Any]:
+    raise RuntimeError(f"the run of seed {job[2]} failed: {cause}")
 
 
 def check(cal: Calibration, scenario: Path, seeds: int, workers: int) -> tuple[pd.DataFrame, bool]:
     """One row per target: mean over the seeds, its 95 % interval, range, in range."""
     r = cal.spec.run
     overrides = [f"run.days={r.days}", f"run.warmup_days={r.warmup_days}"]
-    jobs = [(scenario, overrides, seed) for seed in range(1, seeds + 1)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        runs = pd.DataFrame(list(pool.map(_summary, jobs)))
+    jobs: list[Job] = [(scenario, tuple(overrides), seed) for seed in range(1, seeds + 1)]
+    # The batch's pool: its workers stop with this process (Ctrl-C, SIGTERM, or its death).
+    with WorkerPool(_summary, workers, _died) as pool:
+        runs = pd.DataFrame(list(pool.results(jobs))).sort_values("seed")
     rows = []
     for name, target in cal.targets.items():
         values = target.statistic(runs).to_numpy(dtype=float)

@@ -8,8 +8,11 @@ two; history matching must keep those values and rule out most of the box.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,13 @@ from simulator.scenario.errors import ScenarioError
 from simulator.stopping import Interrupted
 
 from .conftest import ROOT, SCENARIOS
-from .test_reliability import _leftovers, _terminate_when_working
+from .test_reliability import (
+    _leftovers,
+    _session,
+    _terminate_when_working,
+    _wait_for,
+    _workers,
+)
 
 MMC = SCENARIOS / "validation" / "mmc.yaml"
 TRUTH = {"demand.rate_per_hour": 4.0, "demand.on_scene.mean_min": 30.0}
@@ -520,3 +529,48 @@ def test_malformed_yaml_is_reported_as_the_calibration_or_targets_file(
     with pytest.raises(ScenarioError) as caught:
         load_targets(bad)
     assert caught.value.what == "targets"
+
+
+def _check_module() -> Any:
+    """``calibration/check.py``, a script, loaded as a module."""
+    spec = importlib.util.spec_from_file_location(
+        "calibration_check", ROOT / "calibration" / "check.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_check_runs_a_scenario_as_shipped_against_its_targets(calibration_file: Path) -> None:
+    """The point territory at the true values: every target in range, as the calibration says."""
+    cal = load_calibration(calibration_file)
+    table, ok = _check_module().check(cal, cal.scenario_path, seeds=3, workers=2)
+    assert list(table["target"]) == list(cal.targets)
+    assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    # The same runs, one worker or two, in seed order: the same figures to the last bit.
+    again, _ = _check_module().check(cal, cal.scenario_path, seeds=3, workers=1)
+    pd.testing.assert_frame_equal(table, again)
+    assert ok == bool(table.loc[table["use"] == "fit", "in_range"].all())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_the_check_with_its_workers() -> None:
+    script = ROOT / "calibration" / "check.py"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(ROOT / "calibration" / "baseline.yaml"), "--seeds", "6"],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the check's workers")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        _wait_for(lambda: not _session(proc.pid), 10, "the workers to end")
+    finally:
+        if _session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGTERM

@@ -118,20 +118,10 @@ def unit_hours(states: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFr
     return frame.groupby("agency", sort=False)[columns].sum()
 
 
-def utilisation(states: pd.DataFrame, window_h: tuple[float, float]) -> dict[str, float | None]:
-    """Busy share of on-duty time, per agency, inside the window."""
-    hours = unit_hours(states, window_h)
+def on_duty_share(hours: pd.DataFrame, column: str) -> dict[str, float | None]:
+    """``column``'s unit-hours over on-duty unit-hours, per agency (:func:`unit_hours`'s rows)."""
     return {
-        str(agency): float(row.busy_h / row.on_duty_h) if row.on_duty_h > 0 else None
-        for agency, row in hours.iterrows()
-    }
-
-
-def duty_share(states: pd.DataFrame, window_h: tuple[float, float]) -> dict[str, float | None]:
-    """Share of on-duty time on non-call duties, per agency, inside the window."""
-    hours = unit_hours(states, window_h)
-    return {
-        str(agency): float(row.duty_h / row.on_duty_h) if row.on_duty_h > 0 else None
+        str(agency): float(row[column] / row.on_duty_h) if row.on_duty_h > 0 else None
         for agency, row in hours.iterrows()
     }
 
@@ -242,6 +232,7 @@ def summarise(
         & (incidents["t_reported_h"] >= window_h[0])
         & (incidents["t_reported_h"] < window_h[1])
     ]
+    hours = unit_hours(states, window_h)
     return {
         "calls": {
             "total": len(calls),
@@ -275,8 +266,8 @@ def summarise(
                 "mean"
             ],
         },
-        "utilisation": utilisation(states, window_h),
-        "duty_share": duty_share(states, window_h),
+        "utilisation": on_duty_share(hours, "busy_h"),
+        "duty_share": on_duty_share(hours, "duty_h"),
         "road_share": road_share(states, periods, window_h),
         "officers": {a.name: float(a.officers) for a in agencies},
         "units_on_duty_mean": {a.name: sum(a.units_by_hour) / 24.0 for a in agencies},

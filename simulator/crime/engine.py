@@ -38,6 +38,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -89,14 +90,18 @@ def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatA
 class SquareMeans:
     """Means over the (2r+1)^2 square around each cell of a grid, clipped to the grid.
 
-    Computed from summed-area tables (running sums over rows and columns): four
-    look-ups a cell, whatever the radius. Cells outside the grid are not counted.
+    For every cell, from summed-area tables (running sums over rows and columns):
+    four look-ups a cell, whatever the radius. For a few cells, by summing their
+    squares (:meth:`means_at`). Cells outside the grid are not counted.
 
     Args:
         nx: Columns of the grid.
         ny: Rows of the grid.
         radius: Half-width of the square, cells.
     """
+
+    # Largest table of squares (cells x square size) kept for :meth:`means_at`: 16 MiB.
+    BOX_ENTRIES = 1 << 22
 
     def __init__(self, nx: int, ny: int, radius: int):
         self.radius = radius
@@ -128,6 +133,35 @@ class SquareMeans:
     def __call__(self, rows: FloatArray) -> FloatArray:
         """The means around every cell, one row per layer (k x cells)."""
         return self.at(self.tables(rows))
+
+    def means_at(self, padded: FloatArray, cells: IntArray) -> FloatArray:
+        """The means around ``cells`` of one layer, from its values by cell and a 0 after.
+
+        The few squares asked for are summed directly, from a table of each cell's
+        square (:attr:`BOX_ENTRIES` at most); a larger table would not pay, and the
+        summed-area tables serve instead. Either way the same sums, up to rounding.
+        """
+        out: FloatArray
+        if self._boxes is None:
+            out = self.at(self.tables(padded[None, :-1]), cells)[0]
+        else:
+            out = padded[self._boxes[cells]].sum(axis=1) / self._count[cells]
+        return out
+
+    @cached_property
+    def _boxes(self) -> NDArray[np.int32] | None:
+        """Each cell's square, as flat cells padded with the index past the last cell."""
+        ny, nx = self._shape
+        side = 2 * self.radius + 1
+        if nx * ny * side * side > self.BOX_ENTRIES:
+            return None
+        j, i = np.divmod(np.arange(nx * ny), nx)
+        offsets = np.arange(-self.radius, self.radius + 1)
+        jj = (j[:, None] + offsets)[:, :, None]
+        ii = (i[:, None] + offsets)[:, None, :]
+        inside = (jj >= 0) & (jj < ny) & (ii >= 0) & (ii < nx)
+        boxes = np.where(inside, jj * nx + ii, nx * ny).reshape(nx * ny, side * side)
+        return boxes.astype(np.int32)
 
 
 def crowd_factors(
@@ -393,20 +427,25 @@ class CrimeEngine:
             table[(table >= 0) & ~territory.land[table]] = -1
             self._neighbour_table = table
             first = np.argsort(table < 0, axis=1, kind="stable")
-            self._compact = np.take_along_axis(table, first, axis=1)
+            compact = np.take_along_axis(table, first, axis=1)
             self._inside = (table >= 0).sum(axis=1)
         else:
             self._neighbour_table = np.empty((n, 0), dtype=np.int64)
-            self._compact = np.zeros((n, 1), dtype=np.int64)
+            compact = np.zeros((n, 1), dtype=np.int64)
             self._inside = np.zeros(n, dtype=np.int64)
+        # Where a deterred offender may look (the neighbours first; the cell itself
+        # fills the rest of its row), and which entries of that row are neighbours.
+        self._next_valid = np.arange(compact.shape[1])[None, :] < self._inside[:, None]
+        self._next_door = np.where(self._next_valid, compact, np.arange(n)[:, None])
         # Expected offences given the opportunities that arose (each one's chance of
         # becoming an offence where it arose and, displaced, next door), rows in draw
         # order: the model's crime without the noise of the commit draws, for tests.
         self._order: list[int] = []  # offence types in the order of the hourly draw
         self._expected = np.zeros((len(self.types), n))
-        self._area_hour = -1  # hour of the cached running sums of patrol presence
-        self._area_sums = np.zeros((1, 0))
-        self._area_field = np.zeros(n)  # patrol presence as offenders remember it
+        # Patrol presence as offenders remember it, by cell, and a 0 after the last cell
+        # (where the squares of SquareMeans.means_at past the grid's edge point).
+        self._area_padded = np.zeros(n + 1)
+        self._area_field = self._area_padded[:n]
         self._configure(spec, cctv, agencies, first=True)
         self._markets = self._place_markets()
 
@@ -478,7 +517,6 @@ class CrimeEngine:
             spec.offenders.reference_people,
             radius,
         )
-        self._area_hour = -1
         self._decay = float(np.exp(-1.0 / spec.residual_deterrence_h))
         memory = spec.offenders.area_memory_h
         self._area_keep = float(np.exp(-1.0 / memory)) if memory > 0 else 0.0
@@ -812,10 +850,7 @@ class CrimeEngine:
         if spec.area_weight <= 0:
             local: FloatArray = self._static_guard[cells] + crowd * patrol[cells]
             return local
-        if self._area_hour != hour:  # running sums of presence, once an hour
-            self._area_sums = self._square.tables(self._area_field[None, :])
-            self._area_hour = hour
-        mean = self._square.at(self._area_sums, cells)[0]
+        mean = self._square.means_at(self._area_padded, cells)
         out: FloatArray = self._static_guard[cells] + crowd * (
             patrol[cells] + spec.area_weight * mean
         )
@@ -831,10 +866,14 @@ class CrimeEngine:
         types = self._order_index[rows]
         slots = pool.pick(types, cells, u[:, _U["home"]], u[:, _U["who"]])
         has = slots >= 0
-        if not has.any():  # no offender with a propensity for these: nothing happens
+        if has.all():
+            slot0 = slots
+            free = pool.free(slots, now)
+        elif not has.any():  # no offender with a propensity for these: nothing happens
             return []
-        slot0 = np.where(has, slots, 0)
-        free = has & pool.free(slot0, now)
+        else:
+            slot0 = np.where(has, slots, 0)
+            free = has & pool.free(slot0, now)
         spec = self.spec.offenders
         personal = (
             spec.own_arrest * pool.own_risk(slot0, now)
@@ -845,9 +884,8 @@ class CrimeEngine:
         inside = self._inside[cells]
         looks = np.flatnonzero(free & (inside > 0)) if share > 0 else np.empty(0, np.int64)
         k_in = inside[looks]
-        neighbours = self._compact[cells[looks]]
-        valid = np.arange(neighbours.shape[1])[None, :] < k_in[:, None]
-        nb = np.where(valid, neighbours, cells[looks, None])
+        valid = self._next_valid[cells[looks]]
+        nb = self._next_door[cells[looks]]
         guard = self._guardianship(np.concatenate([cells, nb.ravel()]), patrol, hour)
         m = cells.size
         chance = np.exp(-delta * (guard[:m] + personal))

@@ -175,6 +175,13 @@ class OffenderPool:
         totals = cum[:, -1] if self.size else np.zeros(self._n_types)
         self._shift = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
         self._cum_flat = (cum + self._shift[:, None]).ravel()
+        # The same sums behind a leading 0: entry type x pool + start is the sum below
+        # the offenders of a cell whose first offender is at ``start`` in the order. At
+        # start 0 it is the last sum of the type before, which is that type's shift to
+        # the bit (x + shift and shift + x are one addition), and 0 for the first type.
+        self._below = np.concatenate([[0.0], self._cum_flat])
+        # Propensity by cell, types laid end to end (type x (cells + 1) + cell).
+        self._weight_flat = self._weight.ravel()
         self._weight_cum: FloatArray | None = None  # made when first needed (rarely)
 
     def _running_weights(self) -> FloatArray:
@@ -205,7 +212,8 @@ class OffenderPool:
             return out
         n = self._t.n_cells
         box = self._box[cells]
-        running = np.cumsum(self._weight[types[:, None], box], axis=1)
+        type_at = types * (n + 1)
+        running = np.cumsum(self._weight_flat[type_at[:, None] + box], axis=1)
         total = running[:, -1]
         col = np.minimum((running < (u_cell * total)[:, None]).sum(axis=1), box.shape[1] - 1)
         home = box[np.arange(m), col]
@@ -215,13 +223,15 @@ class OffenderPool:
             x = u_cell[far] * wc[:, -1]
             home[far] = np.minimum((wc < x[:, None]).sum(axis=1), n - 1)
         start, stop = self._cell_start[home], self._cell_start[home + 1]
-        weight = self._weight[types, home]
+        weight = self._weight_flat[type_at + home]
         row = types * self.size
-        below = np.where(start > 0, self._cum_flat[row + np.maximum(start - 1, 0)], 0.0)
-        below = np.where(start > 0, below, self._shift[types])
+        below = self._below[row + start]
         j = np.searchsorted(self._cum_flat, below + u_who * weight, side="right") - row
         j = np.minimum(np.maximum(j, start), np.maximum(stop - 1, start))  # np.clip, cheaper
         ok = (stop > start) & (weight > 0)
+        if ok.all():
+            picked: IntArray = self._order[j]
+            return picked
         out[ok] = self._order[j[ok]]
         return out
 

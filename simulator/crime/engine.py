@@ -997,7 +997,8 @@ class CrimeEngine:
         seen = self.spec.detection.patrol * float(
             self._presence_hour[:, cell].sum()
         ) + self.spec.detection.cctv * float(self.cctv_effective[cell])
-        p_detect = 1.0 - np.exp(-ts.visibility * seen)
+        # Where no guardian saw anything, the chance is 0 (1 - exp(-0) to the bit).
+        p_detect = 1.0 - np.exp(-ts.visibility * seen) if seen else 0.0
         if u[_U["detect"]] < p_detect:
             known = Known.DETECTED
             reported_at = when
@@ -1022,7 +1023,7 @@ class CrimeEngine:
         if ts.near_repeat:
             self._trigger_near_repeat(cell)
         pool = self.offenders
-        offender = int(pool.offender_id(np.array([slot]))[0])
+        offender = slot + pool.size * int(pool.generation[slot])  # pool.offender_id
         pool.offences[slot] += 1
         incident = Incident(
             incident_id=self._new_id(),

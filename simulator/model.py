@@ -25,7 +25,7 @@ import numpy as np
 from simulator.agencies.agency import Agency, place_agencies
 from simulator.agencies.fleet import Fleet
 from simulator.agencies.patrol import PresenceLog
-from simulator.agencies.units import Unit
+from simulator.agencies.units import Unit, advance_patrols
 from simulator.crime.engine import CrimeEngine, initial_market_cells
 from simulator.dispatch.dispatcher import Dispatcher
 from simulator.records.ids import IncidentIds
@@ -190,6 +190,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         if problems:
             raise ValueError(f"the timeline cannot be applied: {problems}")
         self._next_change = 0
+        # Per agency, the (units wanted, units) of the last full pass over its crews'
+        # shifts; None: the next hour passes over them all (see _update_shifts).
+        self._shifts_passed: list[tuple[int, int] | None] = [None] * len(self.units)
         self.recorder.policy_period(0.0, "start", scenario, self.agencies)
         self._begin_hour(0)
 
@@ -235,6 +238,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """
         changed = changed_settings(self.spec, new)
         self.spec = new
+        self._shifts_passed = [None] * len(self.units)
         if reads_any(changed, AGENCY_SETTINGS):
             self.agencies = place_agencies(new, self.territory)
         for component in self.components():
@@ -301,8 +305,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self._update_shifts(hour)
         now = float(hour)
         for units in self.units:
-            for unit in units:
-                unit.advance_patrol(now)
+            advance_patrols(units, now)
         touched = self.presence.take_touched()
         if self.crime is not None:
             self.crime.observe_presence(self.presence.hours, touched)
@@ -326,16 +329,27 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                     self.recorder.incident(offence)
 
     def _update_shifts(self, hour: int) -> None:
+        """Call on the crews each agency wants this hour; send the others off.
+
+        A crew goes off duty only by ``end_shift`` (at once, or when its job is done),
+        so a pass with the same number wanted of the same crews as the agency's last
+        pass would change nothing: it is skipped (until a policy change).
+        """
         hod = hour % HOURS_PER_DAY
-        for agency, units in zip(self.agencies, self.units, strict=True):
+        life_cycle = self.dispatcher.life_cycle
+        passed = self._shifts_passed
+        for a, (agency, units) in enumerate(zip(self.agencies, self.units, strict=True)):
             wanted = agency.staffing.units_by_hour[hod]
             self.recorder.on_duty(hour, agency.index, wanted)
+            if passed[a] == (wanted, len(units)):
+                continue
             # Units are called on in number order; the last ones leave first.
             for k, unit in enumerate(units):
                 if k < wanted:
-                    self.dispatcher.life_cycle.start_shift(unit)
+                    life_cycle.start_shift(unit)
                 else:
-                    self.dispatcher.life_cycle.end_shift(unit)
+                    life_cycle.end_shift(unit)
+            passed[a] = (wanted, len(units))
 
     def _generate_calls(self, hour: int) -> None:
         calls = list(self.calls.calls_in_hour(hour, self.ids.take))

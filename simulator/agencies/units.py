@@ -457,6 +457,17 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._set_state(self.state)
 
 
+def advance_patrols(units: Sequence[Unit], now: float) -> None:
+    """:meth:`Unit.advance_patrol` of each of ``units``, in order, in one loop.
+
+    The model asks it of every crew at the start of every hour.
+    """
+    available = UnitState.AVAILABLE
+    for unit in units:
+        if unit.state is available and unit._leg_end <= now:
+            unit._play_legs(now)
+
+
 def positions(units: Sequence[Unit], now: float) -> tuple[list[float], list[float]]:
     """Where each of ``units`` is at ``now``: :meth:`Unit.position` of each, in order.
 

@@ -484,6 +484,8 @@ class CrimeEngine:
         self._order += [k for k, at_markets in enumerate(markets) if at_markets]
         self._expected = self._expected[self._order]  # rows in draw order
         self._order_index = np.array(self._order, dtype=np.int64)
+        # The markets' cells, their order by cell and flat indices (_market_layout).
+        self._markets_at: tuple[list[int], list[int], IntArray] | None = None
         self._deterrence = np.array([self._type_specs[k].deterrence for k in self._order])
         self._judicial_at = np.full(territory.n_cells, -1, dtype=np.int64)
         for a in agencies:  # the first judicial agency competent for a cell investigates
@@ -792,16 +794,14 @@ class CrimeEngine:
                 if self._type_specs[self._order[p]].near_repeat:
                     parts.add(p * n, at, weight)
         if len(self._order) > m and self._markets:
-            # Markets sit in distinct cells (_update_markets merges those that meet).
-            by_cell = sorted((mk.cell, mk.intensity) for mk in self._markets)
-            where = np.array([c for c, _ in by_cell], dtype=np.int64)
-            intensity = np.array([x for _, x in by_cell])
+            markets = self._markets
+            _, by_cell, flat = self._market_layout(markets)
+            intensity = np.array([markets[i].intensity for i in by_cell])
             scale = np.array(
                 [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
             )
             rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
-            rows = np.arange(m, len(self._order))
-            parts.add(0, ((rows * n)[:, None] + where).ravel(), rate.ravel())
+            parts.add(0, flat, rate.ravel())
         if not parts.at:
             return None
         totals = np.array([float(w.sum()) for w in parts.weight])
@@ -824,6 +824,21 @@ class CrimeEngine:
                 flat[sel] = parts.where(k)[_search(np.cumsum(weight_k), x[sel])]
         rows_h, cells_h = np.divmod(flat, n)
         return rows_h, cells_h, u
+
+    def _market_layout(self, markets: list[_Market]) -> tuple[list[int], list[int], IntArray]:
+        """Where the markets are: their cells, their order by cell, the flat indices.
+
+        The flat indices (market type rows x cells, cells ascending) are those of the
+        markets' opportunities; kept until a market appears or goes. Markets sit in
+        distinct cells (:meth:`_update_markets` merges those that meet).
+        """
+        cells = [mk.cell for mk in markets]
+        if self._markets_at is None or self._markets_at[0] != cells:
+            by_cell = sorted(range(len(cells)), key=cells.__getitem__)
+            where = np.array([cells[i] for i in by_cell], dtype=np.int64)
+            rows = np.arange(self._n_ordinary, len(self._order)) * self._t.n_cells
+            self._markets_at = (cells, by_cell, (rows[:, None] + where).ravel())
+        return self._markets_at
 
     def _remember_area(self, patrol: FloatArray) -> None:
         """Fold this hour's patrol presence into what offenders remember of each place.
@@ -890,10 +905,13 @@ class CrimeEngine:
         m = cells.size
         chance = np.exp(-delta * (guard[:m] + personal))
         chance[~free] = 0.0
-        commit = u[:, _U["commit"]] < chance
-        where = cells.copy()
         expected = self._expected.reshape(-1)
         np.add.at(expected, rows * n + cells, chance)
+        # The decisions, opportunity by opportunity on Python numbers (a few an hour):
+        # the same comparisons of the same doubles as on arrays.
+        draws = u.tolist()
+        commit = (u[:, _U["commit"]] < chance).tolist()
+        where = cells.tolist()
         if looks.size:
             guard_next = guard[m:].reshape(nb.shape)
             chance_next = np.exp(-delta[looks, None] * (guard_next + personal[looks, None]))
@@ -903,28 +921,31 @@ class CrimeEngine:
                 (rows[looks, None] * n + nb)[valid],
                 (chance_next * moved[:, None])[valid],
             )
-            pick = np.minimum((u[looks, _U["next_door"]] * k_in).astype(np.int64), k_in - 1)
-            line = np.arange(looks.size)
-            go = (
-                ~commit[looks]
-                & (u[looks, _U["move"]] < share)
-                & (u[looks, _U["commit_next_door"]] < chance_next[line, pick])
-            )
-            where[looks[go]] = nb[line, pick][go]
-            commit[looks[go]] = True
-        done = np.flatnonzero(commit)
-        if done.size == 0:
+            # A deterred offender looks next door with chance ``share``, at one of the
+            # k neighbours (the uniform times k, floored), where the risk may deter too.
+            move, next_door, commit_next = _U["move"], _U["next_door"], _U["commit_next_door"]
+            for c, k, options, chances in zip(
+                looks.tolist(), k_in.tolist(), nb.tolist(), chance_next.tolist(), strict=True
+            ):
+                d = draws[c]
+                if commit[c] or not d[move] < share:
+                    continue
+                pick = min(int(d[next_door] * k), k - 1)
+                if d[commit_next] < chances[pick]:
+                    where[c] = options[pick]
+                    commit[c] = True
+        done = [c for c, yes in enumerate(commit) if yes]
+        if not done:
             return []
         hod = hour % 24
-        times = hour + u[done, _U["time"]]
+        at = _U["time"]
+        kinds = types.tolist()
+        who = slots.tolist()
         out: list[Incident] = []
-        for c, when in sorted(zip(done.tolist(), times.tolist(), strict=True), key=lambda x: x[1]):
-            k = int(types[c])
-            out.append(
-                self._offence(
-                    k, self._type_specs[k], int(where[c]), when, hod, u[c].tolist(), int(slots[c])
-                )
-            )
+        # In time order (hour + the uniform, as a double); ties in opportunity order.
+        for c, when in sorted(((c, hour + draws[c][at]) for c in done), key=lambda x: x[1]):
+            k = kinds[c]
+            out.append(self._offence(k, self._type_specs[k], where[c], when, hod, draws[c], who[c]))
         return out
 
     def _decay_near_repeat(self) -> None:

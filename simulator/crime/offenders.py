@@ -171,7 +171,9 @@ class OffenderPool:
         self._weight = np.zeros((self._n_types, n + 1))
         for k in range(self._n_types):
             self._weight[k, :n] = np.bincount(self.home, weights=self.propensity[:, k], minlength=n)
-        cum = np.cumsum(self.propensity[self._order], axis=0).T  # types x pool
+        # Types x pool, each type's sums along a contiguous row (the same additions,
+        # in the same order, as down the columns of pool x types).
+        cum = np.cumsum(np.ascontiguousarray(self.propensity[self._order].T), axis=1)
         totals = cum[:, -1] if self.size else np.zeros(self._n_types)
         self._shift = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
         self._cum_flat = (cum + self._shift[:, None]).ravel()
@@ -207,9 +209,8 @@ class OffenderPool:
             The slot of each, or -1 where the pool has no propensity for the type.
         """
         m = types.size
-        out = np.full(m, -1, dtype=np.int64)
         if m == 0 or self.size == 0:
-            return out
+            return np.full(m, -1, dtype=np.int64)
         n = self._t.n_cells
         box = self._box[cells]
         type_at = types * (n + 1)
@@ -232,6 +233,7 @@ class OffenderPool:
         if ok.all():
             picked: IntArray = self._order[j]
             return picked
+        out = np.full(m, -1, dtype=np.int64)
         out[ok] = self._order[j[ok]]
         return out
 

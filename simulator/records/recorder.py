@@ -275,7 +275,7 @@ class Recorder:
                 float(hour),
                 float(population.trust.mean()),
                 float(population.fear.mean()),
-                float((population.victimisations > 0).mean()),
+                population.victimised / population.size if population.size else float("nan"),
                 by_district(population.trust),
                 by_district(population.fear),
             )

@@ -76,6 +76,7 @@ class Population:
         self.report_propensity = rng.lognormal(-0.045, 0.3, size=n).astype(np.float32)
         self.fear = np.full(n, spec.fear_initial, dtype=np.float32)
         self.victimisations = np.zeros(n, dtype=np.int16)
+        self.victimised = 0  # residents victimised at least once so far
         self.watch = rng.random(n) < spec.watch_share
         weight = np.array([r.offender_weight for r in ROUTINES.values()])[self.pattern]
         p_offend = np.minimum(1.0, spec.offender_share * weight / max(weight.mean(), 1e-12))
@@ -164,6 +165,8 @@ class Population:
 
     def victimise(self, resident: int) -> None:
         """Record a victimisation: history, trust and fear move."""
+        if self.victimisations[resident] == 0:
+            self.victimised += 1
         self.victimisations[resident] += 1
         self.trust[resident] *= 1.0 - self.spec.trust_victim_loss
         f = self.fear[resident]
@@ -189,15 +192,24 @@ class Population:
         # Residents are stored cell by cell (``home`` is sorted), so a per-cell value
         # repeated by cell counts equals it gathered through ``home``: computing per
         # cell and repeating gives the same floats for a fraction of the work.
+        # The same float32 operations as ``trust += gain * (1 - trust)`` and so on,
+        # written into one scratch array instead of a new array for each step.
         counts = np.diff(self.first)
+        trust, fear = self.trust, self.fear
         seen = presence_by_cell.astype(np.float32)
         gain = np.repeat(np.minimum(1.0, s.trust_presence_gain * seen), counts)
-        self.trust += gain * (1.0 - self.trust)
-        self.trust += s.trust_recovery_per_day * (self.trust0 - self.trust)
+        scratch = np.subtract(1.0, trust, dtype=np.float32)
+        scratch *= gain
+        trust += scratch
+        np.subtract(self.trust0, trust, out=scratch)
+        scratch *= s.trust_recovery_per_day
+        trust += scratch
         nearby = victims_by_cell.astype(np.float32)
         worry = np.repeat(1.0 - (1.0 - s.fear_neighbourhood_gain) ** nearby, counts)
-        self.fear += worry * (1.0 - self.fear)
-        self.fear *= 1.0 - s.fear_decay_per_day
+        np.subtract(1.0, fear, out=scratch)
+        scratch *= worry
+        fear += scratch
+        fear *= 1.0 - s.fear_decay_per_day
 
 
 class ResponseExperience:

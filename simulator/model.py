@@ -190,7 +190,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         if problems:
             raise ValueError(f"the timeline cannot be applied: {problems}")
         self._next_change = 0
-        # Per agency, the (units wanted, units) of the last full pass over its crews'
+        # Per agency, the (units wanted, units) at the last pass over its crews'
         # shifts; None: the next hour passes over them all (see _update_shifts).
         self._shifts_passed: list[tuple[int, int] | None] = [None] * len(self.units)
         self.recorder.policy_period(0.0, "start", scenario, self.agencies)
@@ -331,9 +331,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def _update_shifts(self, hour: int) -> None:
         """Call on the crews each agency wants this hour; send the others off.
 
-        A crew goes off duty only by ``end_shift`` (at once, or when its job is done),
-        so a pass with the same number wanted of the same crews as the agency's last
-        pass would change nothing: it is skipped (until a policy change).
+        Units are called on in number order; the last ones leave first. A crew goes
+        off duty only by ``end_shift`` (at once, or when its job is done), so after a
+        pass over an agency's crews with ``w`` wanted, those below ``w`` are on duty
+        and those above are off or finishing a job before they go. The next pass over
+        the same crews then changes only those between the two numbers wanted; the
+        others are skipped (every crew is passed over again after a policy change).
         """
         hod = hour % HOURS_PER_DAY
         life_cycle = self.dispatcher.life_cycle
@@ -341,14 +344,16 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         for a, (agency, units) in enumerate(zip(self.agencies, self.units, strict=True)):
             wanted = agency.staffing.units_by_hour[hod]
             self.recorder.on_duty(hour, agency.index, wanted)
-            if passed[a] == (wanted, len(units)):
-                continue
-            # Units are called on in number order; the last ones leave first.
-            for k, unit in enumerate(units):
+            last = passed[a]
+            if last is not None and last[1] == len(units):
+                start, stop = min(last[0], wanted), max(last[0], wanted)
+            else:
+                start, stop = 0, len(units)
+            for k in range(start, min(stop, len(units))):
                 if k < wanted:
-                    life_cycle.start_shift(unit)
+                    life_cycle.start_shift(units[k])
                 else:
-                    life_cycle.end_shift(unit)
+                    life_cycle.end_shift(units[k])
             passed[a] = (wanted, len(units))
 
     def _generate_calls(self, hour: int) -> None:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -36,8 +36,12 @@ from simulator.scenario.loader import Positions, read_yaml
 from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers
 from simulator.world.territory import Territory, TerritoryError, build_territory
 
+if TYPE_CHECKING:
+    from simulator.calibration.spec import Calibration
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_OUT_OF_RANGE = 1  # secsim calibrate --check: a fit target's mean is out of its range
 # Checks that need the territory built: a file territory's communes, districts and stations.
 CHECKS = (territory_findings,)
 
@@ -371,6 +375,26 @@ def _parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="use the file's quick: settings (shorter runs, fewer waves and points)",
+    )
+    p_cal.add_argument(
+        "--check",
+        action="store_true",
+        help="calibrate nothing: run the file's scenario as it is (or --scenario's) with seeds "
+        "1 to --seeds over the file's horizon, and print each target's mean over the seeds, "
+        "its 95 %% interval and its range; exit status 1 when a fit target's mean is out of "
+        "range; writes nothing",
+    )
+    p_cal.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="with --check: seeds 1 to N (default 10)",
+    )
+    p_cal.add_argument(
+        "--scenario",
+        type=Path,
+        help="with --check: check this scenario file against the calibration's targets instead "
+        "of the calibration's own (out of sample)",
     )
     p_cal.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     sub.add_parser(
@@ -707,7 +731,13 @@ def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.calibration.runner import CalibrationSettings, run_calibration
     from simulator.calibration.spec import load_calibration
 
+    misused = _calibrate_misuse(args)
+    if misused:
+        _say(err, f"secsim calibrate: {misused}")
+        return EXIT_BAD_INPUT
     calibration = load_calibration(args.calibration)
+    if args.check:
+        return _cmd_calibrate_check(args, calibration, out, err)
     suffix = "-quick" if args.quick else ""
     target = args.out or Path("results") / "calibration" / f"{args.calibration.stem}{suffix}"
     command = f"secsim calibrate {args.calibration}" + (" --quick" if args.quick else "")
@@ -757,6 +787,59 @@ def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
             soft_wrap=True,
         )
     return EXIT_OK
+
+
+def _calibrate_misuse(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options of ``secsim calibrate``, if anything."""
+    if not args.check:
+        given = [
+            flag
+            for flag, value in (("--seeds", args.seeds), ("--scenario", args.scenario))
+            if value is not None
+        ]
+        if given:
+            return f"{given[0]} goes with --check (it checks a scenario against the targets)"
+        return None
+    clashing = [
+        flag
+        for flag, value in (
+            ("--resume", args.resume),
+            ("--quick", args.quick),
+            ("--scheduler", args.scheduler),
+            ("--out", args.out),
+        )
+        if value
+    ]
+    if clashing:
+        return f"--check runs no calibration: it takes no {clashing[0]} (it writes nothing)"
+    if args.seeds is not None and args.seeds < 1:
+        return f"--seeds must be at least 1, not {args.seeds}"
+    return None
+
+
+def _cmd_calibrate_check(
+    args: argparse.Namespace, calibration: Calibration, out: Console, err: Console
+) -> int:
+    """``secsim calibrate FILE --check``: a scenario as it is against the file's targets."""
+    from simulator.calibration.check import check_lines, check_targets, fit_in_range
+
+    seeds = 10 if args.seeds is None else args.seeds
+    scenario = args.scenario.resolve() if args.scenario else calibration.scenario_path
+    table = _by_stage(
+        out,
+        not args.quiet,
+        lambda advance: check_targets(
+            calibration,
+            scenario,
+            seeds=seeds,
+            workers=_capped_workers(args.workers, err),
+            progress=None if advance is None else lambda done, n: advance("seeds", done, n),
+        ),
+    )
+    sys.stdout.write(check_lines(table, scenario, calibration, seeds))
+    if seeds < 2:
+        _say(err, "note: one seed gives no interval; use --seeds 2 or more")
+    return EXIT_OK if fit_in_range(table) else EXIT_OUT_OF_RANGE
 
 
 def _no_overrides(overrides: list[str], kind: str, where: str) -> None:
@@ -917,7 +1000,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(err, f"{where}: territory: {exc}")
         return EXIT_BAD_INPUT
     except ResourceError as exc:
-        where = getattr(args, "scenario", None) or getattr(args, "experiment", "")
+        where = (
+            getattr(args, "scenario", None)
+            or getattr(args, "experiment", None)
+            or getattr(args, "calibration", "")
+        )
         _say(err, f"{where}: {exc}")
         return EXIT_BAD_INPUT
     except OutputError as exc:

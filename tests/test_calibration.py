@@ -8,7 +8,6 @@ two; history matching must keep those values and rule out most of the box.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from simulator.batch.runner import flatten
+from simulator.calibration.check import check_targets, fit_in_range
 from simulator.calibration.history import to_unit
 from simulator.calibration.runner import CalibrationSettings, run_calibration
 from simulator.calibration.spec import load_calibration
@@ -531,34 +531,103 @@ def test_malformed_yaml_is_reported_as_the_calibration_or_targets_file(
     assert caught.value.what == "targets"
 
 
-def _check_module() -> Any:
-    """``calibration/check.py``, a script, loaded as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "calibration_check", ROOT / "calibration" / "check.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_check_runs_a_scenario_as_shipped_against_its_targets(calibration_file: Path) -> None:
     """The point territory at the true values: every target in range, as the calibration says."""
     cal = load_calibration(calibration_file)
-    table, ok = _check_module().check(cal, cal.scenario_path, seeds=3, workers=2)
+    horizon = [f"run.days={DAYS}", f"run.warmup_days={WARMUP}"]
+    table = check_targets(cal, cal.scenario_path, seeds=3, workers=2)
     assert list(table["target"]) == list(cal.targets)
     assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    # The mean of the seeds' own runs, each computed as the calibration computes it.
+    runs = pd.DataFrame(
+        [
+            flatten(run(load_scenario(cal.scenario_path, horizon), s).summary.as_json())
+            for s in (1, 2, 3)
+        ]
+    )
+    for name, target in cal.targets.items():
+        expected = float(target.statistic(runs).mean())
+        assert table.set_index("target").loc[name, "mean"] == pytest.approx(expected, rel=1e-12)
     # The same runs, one worker or two, in seed order: the same figures to the last bit.
-    again, _ = _check_module().check(cal, cal.scenario_path, seeds=3, workers=1)
-    pd.testing.assert_frame_equal(table, again)
-    assert ok == bool(table.loc[table["use"] == "fit", "in_range"].all())
+    pd.testing.assert_frame_equal(table, check_targets(cal, cal.scenario_path, seeds=3, workers=1))
+    # Out of range where the range excludes the mean.
+    assert fit_in_range(table) == bool(table.loc[table["use"] == "fit", "in_range"].all())
+    shifted = table.assign(in_range=[False, *table["in_range"][1:]], use="fit")
+    assert not fit_in_range(shifted)
+
+
+def test_the_check_on_the_command_line(
+    calibration_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """`secsim calibrate FILE --check`: a line per target, exit 1 with a fit target out of
+    range, and nothing written."""
+    monkeypatch.chdir(tmp_path)
+    status = main(["calibrate", str(calibration_file), "--check", "--seeds", "2", "--workers", "1"])
+    out = capsys.readouterr().out
+    cal = load_calibration(calibration_file)
+    table = check_targets(cal, cal.scenario_path, seeds=2, workers=1)
+    assert out.splitlines()[0].startswith(f"{cal.scenario_path.name} as shipped, seeds 1-2")
+    for row, line in zip(table.itertuples(), out.splitlines()[1:], strict=True):
+        assert line.split()[:2] == [row.target, row.use]
+        assert line.endswith("ok" if row.in_range else "OUT")
+    assert status == (0 if fit_in_range(table) else 1)
+    assert list(tmp_path.iterdir()) == []
+    # A fit target whose range cannot hold the mean makes the check fail.
+    data = yaml.safe_load(calibration_file.read_text())
+    calls = data["targets"]["inline"]["calls_per_day"]
+    del calls["value"], calls["sd"]
+    calls["range"] = [1e6, 2e6]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
+    assert main(["calibrate", str(tmp_path / "c.yaml"), "--check", "--seeds", "2"]) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("calls_per_day"))
+    assert line.endswith("OUT")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--seeds", "3"], "--seeds goes with --check"),
+        (["--scenario", "x.yaml"], "--scenario goes with --check"),
+        (["--check", "--resume"], "--check runs no calibration: it takes no --resume"),
+        (["--check", "--out", "o"], "takes no --out"),
+        (["--check", "--seeds", "0"], "--seeds must be at least 1, not 0"),
+    ],
+)
+def test_check_options_that_do_not_go_together_are_refused(
+    calibration_file: Path, options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["calibrate", str(calibration_file), *options]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_check_of_a_missing_or_bad_scenario_names_it(
+    calibration_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    assert main(["calibrate", str(calibration_file), "--check", "--scenario", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nterritory: {kind: synthetic, extent_km: -3}\n")
+    assert main(["calibrate", str(calibration_file), "--check", "--scenario", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2" in err and "extent_km" in err, err
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_stops_the_check_with_its_workers() -> None:
-    script = ROOT / "calibration" / "check.py"
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(ROOT / "calibration" / "baseline.yaml"), "--seeds", "6"],
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "calibrate",
+            str(ROOT / "calibration" / "baseline.yaml"),
+            "--check",
+            "--seeds",
+            "6",
+            "--workers",
+            "2",
+        ],
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
@@ -568,9 +637,10 @@ def test_sigterm_stops_the_check_with_its_workers() -> None:
     try:
         _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, "the check's workers")
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
         _wait_for(lambda: not _session(proc.pid), 10, "the workers to end")
     finally:
         if _session(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == -signal.SIGTERM
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in err

@@ -72,7 +72,7 @@ LAYERS = [
     {"simulator.calibration", "simulator.calibration.targets"},
     {"simulator.calibration.spec"},
     {"simulator.calibration.history", "simulator.calibration.report"},
-    {"simulator.calibration.runner"},
+    {"simulator.calibration.runner", "simulator.calibration.check"},
     {"simulator.figures", "simulator.evidence"},
     # The dashboard: a user interface on top of the model and runner, never imported by them.
     {

@@ -53,7 +53,8 @@ state are not touched), and each timed run alternates between the two codes,
 one fresh child process each, with the same Python and libraries. Each child
 checks that ``simulator`` was imported from the tree it was meant to run. The
 reference runs the same scenario file less the settings its code does not know
-(:data:`NEWER_SETTINGS`: non-call duties and pre-emption, added by issue 14),
+(:data:`NEWER_SETTINGS`: non-call duties and pre-emption, added by issue 14, and
+the offenders' settings of each offence type, added by issue 9),
 written to its temporary folder; the script prints which it left out, and the
 work they add counts against the current code. The
 ratio printed is the reference's median wall time over the current one's.
@@ -84,12 +85,14 @@ Run it from anywhere (paths are relative to the repository root)::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -97,10 +100,11 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -118,7 +122,25 @@ SCALING_TOTALS = (50_000, 150_000, 500_000, 1_500_000)
 REFERENCE_COMMIT = "f5ca564"  # main before issue 13 (the speed-up's reference)
 # Settings added to the scenario language after REFERENCE_COMMIT that the shipped
 # scenarios use: the reference runs the same file without them (dotted paths, * any name).
-NEWER_SETTINGS = (("agencies", "*", "duties"), ("dispatch", "preemption"))
+NEWER_SETTINGS = (
+    # Non-call duties and pre-emption (issue 14).
+    ("agencies", "*", "duties"),
+    ("dispatch", "preemption"),
+    # What an offence type says of its offenders' fate (issue 9): written in a file
+    # that lists its offence types whole, such as city_500k.yaml.
+    *(
+        ("crime", "types", "*", key)
+        for key in (
+            "stay_min",
+            "later_clearance_prob",
+            "later_clearance_delay_h",
+            "investigation_days",
+            "prison_prob",
+            "prison_days",
+            "armed_only",
+        )
+    ),
+)
 ALL_SCENARIOS = ("scenarios/baseline.yaml", "scenarios/city_500k.yaml")
 BATCH_RUNS = 8
 
@@ -372,12 +394,39 @@ def _child(mode: str, root: Path, payload: dict[str, Any]) -> Any:
         "--child-root",
         str(root),
     ]
+    parent = os.getpid()
     proc = subprocess.run(
-        cmd, input=json.dumps(payload), capture_output=True, text=True, check=False, cwd=root
+        cmd,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+        # The child dies with this process, even one killed with SIGKILL (stopped with
+        # SIGINT or SIGTERM, subprocess.run kills it itself: see main()).
+        preexec_fn=lambda: _die_with(parent),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child ({mode}, {root}) failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops the benchmark as Ctrl-C does (a KeyboardInterrupt)."""
+    raise KeyboardInterrupt
+
+
+def _die_with(parent: int) -> None:
+    """In a child, before it starts: the kernel kills it if the benchmark dies (Linux).
+
+    ``simulator.stopping.die_with_parent`` does the same for the batch's workers; the
+    benchmark's parent does not import ``simulator`` (see above), so it asks here.
+    """
+    if sys.platform.startswith("linux"):
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def timed_run(job: Job, root: Path = REPO_ROOT) -> tuple[dict[str, Any], Sample]:
@@ -431,10 +480,10 @@ def reference_scenario(path: Path, folder: Path) -> tuple[Path, list[str]]:
     ``folder`` (the reference's temporary folder), never beside the user's file.
 
     Returns:
-        The copy's path and the dotted names of the settings left out.
+        The copy's path and the settings left out, as dotted names (``*`` for any key).
     """
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    dropped = [d for setting in NEWER_SETTINGS for d in _drop(data, setting, ())]
+    dropped = [".".join(setting) for setting in NEWER_SETTINGS if _drop(data, setting, ())]
     if isinstance(data, dict) and isinstance(data.get("extends"), str):
         data["extends"] = str((path.parent / data["extends"]).resolve())
     copy = folder / f"reference-{path.name}"
@@ -1005,6 +1054,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return child_main(args.child, args.child_root or str(REPO_ROOT))
+    # SIGTERM (a job scheduler's, a CI timeout's) raises, as Ctrl-C does: the run under
+    # way is killed by subprocess.run and the reference tree removed on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     machine = machine_info()
     body: dict[str, Any] = {}
     if args.all or not (args.scaling or args.batch):
@@ -1039,4 +1091,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        print("benchmark stopped; its runs were stopped with it", file=sys.stderr)
+        raise SystemExit(130) from None

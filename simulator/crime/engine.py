@@ -224,6 +224,28 @@ def _search(cum: FloatArray, x: FloatArray) -> IntArray:
     return found
 
 
+_NextDoor = tuple[IntArray, IntArray, NDArray[np.bool_], FloatArray, FloatArray, IntArray]
+
+
+@dataclass
+class _ExpectedDue:
+    """One hour's additions to the expected offences, not yet made (_fold_expected).
+
+    Attributes:
+        rows: Type row (draw order) of each opportunity.
+        cells: Where each arose.
+        chance: Its chance of becoming an offence there.
+        next_door: For those that looked next door: their rows, their neighbours
+            (the cell itself as padding), which entries are neighbours, the chance at
+            each, the chance where they arose and how many neighbours they had.
+    """
+
+    rows: IntArray
+    cells: IntArray
+    chance: FloatArray
+    next_door: _NextDoor | None = None
+
+
 @dataclass
 class _HourParts:
     """Opportunities of one hour that the run's history made (near repeats, markets).
@@ -442,6 +464,9 @@ class CrimeEngine:
         # order: the model's crime without the noise of the commit draws, for tests.
         self._order: list[int] = []  # offence types in the order of the hourly draw
         self._expected = np.zeros((len(self.types), n))
+        # What each hour adds to it, kept until it is read, the settings change or a day
+        # ends (_fold_expected).
+        self._expected_due: list[_ExpectedDue] = []
         # Patrol presence as offenders remember it, by cell, and a 0 after the last cell
         # (where the squares of SquareMeans.means_at past the grid's edge point).
         self._area_padded = np.zeros(n + 1)
@@ -459,6 +484,7 @@ class CrimeEngine:
             raise ValueError("the crime engine cannot be removed during a run")
         if list(spec.types) != self.types:
             raise ValueError("offence types cannot change during a run")
+        self._fold_expected()  # under the settings in force when it arose
         self._configure(spec, cctv, agencies, first=False)
 
     def _configure(
@@ -619,6 +645,7 @@ class CrimeEngine:
     @property
     def expected(self) -> FloatArray:
         """Expected offences by type and cell so far, given the opportunities that arose."""
+        self._fold_expected()
         out = np.zeros_like(self._expected)
         out[self._order] = self._expected
         return out
@@ -750,6 +777,7 @@ class CrimeEngine:
         hod = hour % 24
         now = float(hour)
         if hod == 0:
+            self._fold_expected()  # a day's additions at most are kept
             self._new_day(now)
         self._clear_later(now)
         self._update_markets(hour)
@@ -875,7 +903,6 @@ class CrimeEngine:
         self, hour: int, rows: IntArray, cells: IntArray, u: FloatArray, patrol: FloatArray
     ) -> list[Incident]:
         """Decide which opportunities become offences, and where; make the offences."""
-        n = self._t.n_cells
         now = float(hour)
         pool = self.offenders
         types = self._order_index[rows]
@@ -905,8 +932,8 @@ class CrimeEngine:
         m = cells.size
         chance = np.exp(-delta * (guard[:m] + personal))
         chance[~free] = 0.0
-        expected = self._expected.reshape(-1)
-        np.add.at(expected, rows * n + cells, chance)
+        due = _ExpectedDue(rows, cells, chance)
+        self._expected_due.append(due)
         # The decisions, opportunity by opportunity on Python numbers (a few an hour):
         # the same comparisons of the same doubles as on arrays.
         draws = u.tolist()
@@ -915,12 +942,7 @@ class CrimeEngine:
         if looks.size:
             guard_next = guard[m:].reshape(nb.shape)
             chance_next = np.exp(-delta[looks, None] * (guard_next + personal[looks, None]))
-            moved = (1.0 - chance[looks]) * share / k_in
-            np.add.at(
-                expected,
-                (rows[looks, None] * n + nb)[valid],
-                (chance_next * moved[:, None])[valid],
-            )
+            due.next_door = (rows[looks], nb, valid, chance_next, chance[looks], k_in)
             # A deterred offender looks next door with chance ``share``, at one of the
             # k neighbours (the uniform times k, floored), where the risk may deter too.
             move, next_door, commit_next = _U["move"], _U["next_door"], _U["commit_next_door"]
@@ -947,6 +969,37 @@ class CrimeEngine:
             k = kinds[c]
             out.append(self._offence(k, self._type_specs[k], where[c], when, hod, draws[c], who[c]))
         return out
+
+    def _fold_expected(self) -> None:
+        """Add the chances kept since the last fold to the expected offences.
+
+        The same additions, in the same order, as adding each hour's when it came
+        (its opportunities where they arose, then next door, hour after hour): one
+        ``np.add.at`` over the kept hours, sorted stably by hour, instead of two an hour.
+        """
+        due = self._expected_due
+        if not due:
+            return
+        n = self._t.n_cells
+        share = self.spec.displacement_share
+        here = [d.rows * n + d.cells for d in due]
+        added = [d.chance for d in due]
+        keys = [np.full(d.rows.size, 2 * h) for h, d in enumerate(due)]
+        moves = [(h, d.next_door) for h, d in enumerate(due) if d.next_door is not None]
+        if moves:
+            rows, nb, valid, chance_next, chance, k_in = (
+                np.concatenate([m[k] for _, m in moves]) for k in range(6)
+            )
+            moved = (1.0 - chance) * share / k_in
+            hour = np.concatenate([np.full(m[0].size, 2 * h + 1) for h, m in moves])
+            here.append((rows[:, None] * n + nb)[valid])
+            added.append((chance_next * moved[:, None])[valid])
+            keys.append(np.broadcast_to(hour[:, None], valid.shape)[valid])
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        np.add.at(
+            self._expected.reshape(-1), np.concatenate(here)[order], np.concatenate(added)[order]
+        )
+        due.clear()
 
     def _decay_near_repeat(self) -> None:
         """An hour's fading of near-repeat risk; risk too small to matter drops to 0.

@@ -210,6 +210,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                         f"unknown incident type '{ref}'{_suggest(ref, types)}; types are: "
                         f"{', '.join(types)}",
                     )
+        yield from _check_direct_calls(s, agency_id)
         yield from _check_district_refs(s, a.patrol.districts, (*base, "patrol", "districts"))
         strategy = PATROL_STRATEGIES[a.patrol.strategy]
         if strategy.needs_crime and s.crime is None:
@@ -221,6 +222,35 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
             yield (
                 (*base, "patrol", "strategy"),
                 f"'{a.patrol.strategy}' patrol needs contracted sites",
+            )
+
+
+def _check_direct_calls(s: Scenario, agency_id: str) -> Iterator[Finding]:
+    """The types of an agency's direct calls are call types it may take.
+
+    The default mix is checked only when direct calls are on: a scenario with other
+    call types that leaves them off needs not name any.
+    """
+    direct = s.agencies[agency_id].direct_calls
+    if direct.per_1000_residents <= 0 and "types" not in direct.model_fields_set:
+        return
+    base: Path = ("agencies", agency_id, "direct_calls", "types")
+    call_types = list(s.demand.types)
+    enforces = s.capabilities(agency_id).enforces
+    for name in direct.types:
+        if name not in call_types:
+            given = "types" in direct.model_fields_set
+            yield (
+                (*base, name) if given else base,
+                f"unknown call type '{name}'{_suggest(name, call_types)}"
+                + ("" if given else " (in the default mix: give the types)")
+                + f"; the call types of demand.types are: {', '.join(call_types)}",
+            )
+        elif enforces != "all" and name not in enforces:
+            yield (
+                (*base, name),
+                f"the agency may not take '{name}' calls (its capabilities.enforces); "
+                "direct calls are of types it takes",
             )
 
 

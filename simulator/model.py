@@ -139,8 +139,13 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.calls = CallGenerator(
             scenario, self.agencies, self.activity, np.random.default_rng(streams["calls"])
         )
-        self._direct_rng = np.random.default_rng(streams["direct_calls"])
-        self.direct_calls = DirectCallGenerator(self.agencies, self.calls, self._direct_rng)
+        # Direct calls and their callers draw from two children of the last stream, so
+        # that the calls drawn do not depend on how many callers were picked before.
+        direct, callers = streams["direct_calls"].spawn(2)
+        self.direct_calls = DirectCallGenerator(
+            self.agencies, self.calls, np.random.default_rng(direct)
+        )
+        self._direct_caller_rng = np.random.default_rng(callers)
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
         self.recorder = Recorder(self.territory, self.window_h)  # the one write path for results
         crime = scenario.crime
@@ -364,10 +369,10 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def _generate_calls(self, hour: int) -> None:
         """The hour's calls: to the emergency number, then to agencies directly."""
         self._submit_calls(list(self.calls.calls_in_hour(hour, self.ids.take)), self._caller_rng)
-        # Direct calls pick their callers from their own stream: with none, every
+        # Direct calls pick their callers from a stream of their own: with none, every
         # other stream draws as it did before they existed.
         self._submit_calls(
-            list(self.direct_calls.calls_in_hour(hour, self.ids.take)), self._direct_rng
+            list(self.direct_calls.calls_in_hour(hour, self.ids.take)), self._direct_caller_rng
         )
 
     def _submit_calls(self, calls: list[Incident], caller_rng: np.random.Generator) -> None:

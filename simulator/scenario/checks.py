@@ -15,6 +15,7 @@ from simulator.scenario.modes import known_modes
 from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
     HANDOVER_TYPE,
+    DirectCallsSpec,
     DistrictType,
     Scenario,
     StationKindSpec,
@@ -229,17 +230,19 @@ def _check_direct_calls(s: Scenario, agency_id: str) -> Iterator[Finding]:
     """The types of an agency's direct calls are call types it may take.
 
     The default mix is checked only when direct calls are on: a scenario with other
-    call types that leaves them off needs not name any.
+    call types that leaves them off need not name any.
     """
     direct = s.agencies[agency_id].direct_calls
-    if direct.per_1000_residents <= 0 and "types" not in direct.model_fields_set:
+    # Compared with the default, not read off the fields set: a scenario compiled
+    # from a timeline change has every field set.
+    given = direct.types != DirectCallsSpec().types
+    if direct.per_1000_residents <= 0 and not given:
         return
     base: Path = ("agencies", agency_id, "direct_calls", "types")
     call_types = list(s.demand.types)
     enforces = s.capabilities(agency_id).enforces
     for name in direct.types:
         if name not in call_types:
-            given = "types" in direct.model_fields_set
             yield (
                 (*base, name) if given else base,
                 f"unknown call type '{name}'{_suggest(name, call_types)}"

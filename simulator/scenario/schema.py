@@ -616,7 +616,7 @@ class DirectCallsSpec(Frozen):
     In France residents also call their commune's municipal police on its own
     number or control room for local matters (noise, neighbour disputes,
     parking and traffic, suspicious behaviour, assistance); such a call is for
-    that agency only, whatever the competence lists say (ODD section 7.1.1).
+    that agency only, whatever the competence lists say (ODD section 7.3.1).
     """
 
     per_1000_residents: NonNegFloat = Field(

@@ -418,14 +418,14 @@ class DirectCallGenerator:
         """What the generator derived from the settings (compared by the reconfiguration test)."""
         return {
             "lines": [
-                (
-                    line.agency,
-                    line.units_by_hour,
-                    line.lost_when_closed,
-                    line.rates,
-                    line.mix.type_cum,
-                    line.mix.cum_weights,
-                )
+                {
+                    "agency": line.agency,
+                    "units_by_hour": line.units_by_hour,
+                    "lost_when_closed": line.lost_when_closed,
+                    "rates": line.rates,
+                    "type_cum": line.mix.type_cum,
+                    "cum_weights": line.mix.cum_weights,
+                }
                 for line in self._lines
             ]
         }

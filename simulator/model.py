@@ -36,7 +36,7 @@ from simulator.scenario.schema import HOURS_PER_DAY, PolicyChange, Scenario
 from simulator.scenario.timeline import policy_changes
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population, ResponseExperience
-from simulator.world.demand import CallGenerator
+from simulator.world.demand import CallGenerator, DirectCallGenerator
 from simulator.world.territory import Territory, shared_territory
 
 
@@ -92,6 +92,7 @@ STREAMS = (
     "opportunities",
     "careers",
     "duties",
+    "direct_calls",
 )
 
 
@@ -138,6 +139,13 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.calls = CallGenerator(
             scenario, self.agencies, self.activity, np.random.default_rng(streams["calls"])
         )
+        # Direct calls and their callers draw from two children of the last stream, so
+        # that the calls drawn do not depend on how many callers were picked before.
+        direct, callers = streams["direct_calls"].spawn(2)
+        self.direct_calls = DirectCallGenerator(
+            self.agencies, self.calls, np.random.default_rng(direct)
+        )
+        self._direct_caller_rng = np.random.default_rng(callers)
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
         self.recorder = Recorder(self.territory, self.window_h)  # the one write path for results
         crime = scenario.crime
@@ -219,10 +227,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """The parts of the model built from the scenario, in the order a change reaches them.
 
         The call generator comes before the fleet (patrols follow expected calls) and
-        the residents before the crime engine (watch members guard their homes).
+        the direct calls (which take its types and places), and the residents before
+        the crime engine (watch members guard their homes).
         """
         parts: list[Reconfigurable] = [
             self.calls,
+            self.direct_calls,
             self.fleet,
             self.dispatcher,
             self.population,
@@ -357,11 +367,19 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             passed[a] = (wanted, len(units))
 
     def _generate_calls(self, hour: int) -> None:
-        calls = list(self.calls.calls_in_hour(hour, self.ids.take))
+        """The hour's calls: to the emergency number, then to agencies directly."""
+        self._submit_calls(list(self.calls.calls_in_hour(hour, self.ids.take)), self._caller_rng)
+        # Direct calls pick their callers from a stream of their own: with none, every
+        # other stream draws as it did before they existed.
+        self._submit_calls(
+            list(self.direct_calls.calls_in_hour(hour, self.ids.take)), self._direct_caller_rng
+        )
+
+    def _submit_calls(self, calls: list[Incident], caller_rng: np.random.Generator) -> None:
         if calls:
             cells = np.array([c.cell for c in calls], dtype=np.int64)
             for call, caller in zip(
-                calls, self.experience.pick_callers(cells, self._caller_rng), strict=True
+                calls, self.experience.pick_callers(cells, caller_rng), strict=True
             ):
                 call.resident = int(caller)
                 self.submit(call)

@@ -55,6 +55,11 @@ def small_scenarios(draw: st.DrawFn) -> tuple[Scenario, int]:
             "units": draw(st.integers(1, 3)),
             "service_hours": [8, 20],
             "patrol": {"strategy": "random", "dwell_min": 10},
+            "direct_calls": {
+                "per_1000_residents": draw(st.sampled_from([0.0, 500.0, 3000.0])),
+                "types": {"noise": 0.5, "dispute": 0.3, "assistance": 0.2},
+                "when_closed": draw(st.sampled_from(["emergency_number", "lost"])),
+            },
         }
         overrides["competences__dispute"] = ["municipal_police", "state_police"]
         overrides["competences__noise"] = ["municipal_police"]
@@ -83,6 +88,9 @@ def test_records_are_consistent(case: tuple[Scenario, int]) -> None:
     dispatched = inc["t_dispatched_h"].notna()
     assert inc.loc[dispatched, "agency"].notna().all()
     assert inc.loc[~dispatched, "unit"].isna().all()
+    # A call made to an agency directly is taken by that agency or none.
+    direct = dispatched & inc["addressed_to"].notna()
+    assert (inc.loc[direct, "agency"] == inc.loc[direct, "addressed_to"]).all()
     # Every counted call is answered or unanswered, exactly once.
     calls = result.summary.as_json()["calls"]
     assert calls["answered"] + calls["unanswered"] == calls["total"]

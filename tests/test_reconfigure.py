@@ -42,6 +42,7 @@ def _base() -> Scenario:
             "communes": ["suburb"],
             "units": 1,
             "patrol": {"strategy": "random"},
+            "direct_calls": {"types": {"noise": 0.5, "dispute": 0.3, "assistance": 0.2}},
         },
         agencies__guards={"kind": "private_security", "units": 1, "sites": 3},
         crime={"drug_markets": {"count": 1}},
@@ -74,6 +75,11 @@ LEVERS: dict[str, st.SearchStrategy[Any]] = {
     "agencies.municipal.mode": st.sampled_from(["car", "foot", "bicycle", "motorbike"]),
     "agencies.municipal.powers.armed": st.booleans(),
     "agencies.guards.sites": st.integers(1, 6),
+    "agencies.municipal.direct_calls.per_1000_residents": st.sampled_from([0.0, 50.0, 900.0]),
+    "agencies.municipal.direct_calls.when_closed": st.sampled_from(["emergency_number", "lost"]),
+    "agencies.municipal.direct_calls.types": st.sampled_from(
+        [{"noise": 1.0}, {"noise": 0.5, "dispute": 0.3, "assistance": 0.2}]
+    ),
     "agencies.guards.communes": st.sampled_from([["centre"], ["suburb"], "all"]),
     "crime.guardianship.state_police": st.floats(0.0, 3.0),
     "agencies.municipal.capabilities.guardianship": st.floats(0.0, 2.0),

@@ -153,6 +153,7 @@ class Dispatcher:
         self._model = model
         self._agencies = list(agencies)
         self._competences = competence_matrix(scenario, agencies)
+        self._by_name = {a.name: a.index for a in agencies}
         self._rules = rules
         self._policy: DispatchPolicy = make_policy(rules.policy)
         self._counted = counted
@@ -180,6 +181,7 @@ class Dispatcher:
         }
         self._agencies = list(agencies)
         self._competences = competence_matrix(scenario, agencies)
+        self._by_name = {a.name: a.index for a in agencies}
         if rules.policy != self._rules.policy:
             self._policy = make_policy(rules.policy)
         self._rules = rules
@@ -234,7 +236,16 @@ class Dispatcher:
         self.close(incident, Outcome.ABANDONED)
 
     def eligible(self, incident: Incident) -> tuple[int, ...]:
-        """Agencies that may handle this incident where it is, in order of preference."""
+        """Agencies that may handle this incident where it is, in order of preference.
+
+        A call addressed to an agency directly goes to that agency alone (if it may
+        act there), whatever the competence list of its type.
+        """
+        if incident.addressed_to is not None:  # a direct call: for that agency alone
+            a = self._by_name.get(incident.addressed_to)
+            if a is None or not self._agencies[a].may_act(incident.cell, incident.commune):
+                return ()
+            return (a,)
         key = (incident.type, incident.cell)
         found = self._eligible.get(key)
         if found is None:

@@ -80,6 +80,7 @@ class Incident:
     clearance: str | None = None  # "on_scene" (arrested by a unit) or "later" (investigation)
     t_solved_h: float | None = None  # when the offender was arrested
     arrest_agency: str | None = None  # the agency that arrested them
+    addressed_to: str | None = None  # a call made to this agency directly, for it alone
 
 
 INCIDENT_SCHEMA = pa.schema(
@@ -111,6 +112,7 @@ INCIDENT_SCHEMA = pa.schema(
         ("clearance", pa.string()),
         ("t_solved_h", pa.float64()),
         ("arrest_agency", pa.string()),
+        ("addressed_to", pa.string()),
     ]
 )
 
@@ -151,5 +153,6 @@ def incidents_table(
         "clearance": [i.clearance for i in rows],
         "t_solved_h": [i.t_solved_h for i in rows],
         "arrest_agency": [i.arrest_agency for i in rows],
+        "addressed_to": [i.addressed_to for i in rows],
     }
     return pa.table(columns, schema=INCIDENT_SCHEMA)

@@ -518,6 +518,29 @@ def districts_frame(records: RunRecords) -> tuple[pd.DataFrame, dict[str, np.nda
     return frame, by_level
 
 
+def direct_call_counts(
+    incidents: pd.DataFrame, window_h: tuple[float, float], scenario: Scenario
+) -> dict[str, int] | None:
+    """Calls reported in the window that were addressed to each agency directly.
+
+    Every agency with direct calls in the scenario is listed (0 if none came), and
+    any other a call was addressed to (a timeline change turned them on), in the
+    scenario's order; None when there are none of either. Calls made to the
+    emergency number while the agency was closed are ordinary calls, not counted.
+    """
+    w0, w1 = window_h
+    inside = incidents[(incidents["t_reported_h"] >= w0) & (incidents["t_reported_h"] < w1)]
+    counts = inside["addressed_to"].dropna().value_counts()
+    names = [
+        name
+        for name, agency in scenario.agencies.items()
+        if agency.direct_calls.per_1000_residents > 0 or name in counts.index
+    ]
+    if not names:
+        return None
+    return {n: int(counts.get(n, 0)) for n in names}
+
+
 class RunTables:
     """A run's records as frames, and the tables and summary computed from them.
 
@@ -582,6 +605,9 @@ class RunTables:
         w0, w1 = r.window_h
         counted = [what for hour, _, what in r.preemptions if w0 <= hour < w1]
         body["preemptions"] = {what: counted.count(what) for what in ("duty", "call")}
+        direct = direct_call_counts(self.incidents, r.window_h, scenario)
+        if direct is not None:
+            body["direct_calls"] = direct
         if scenario.crime is not None:
             res_by_type = self.districts.groupby("type")["residents"].sum().to_dict()
             body["offences"] = offence_summary(

@@ -197,7 +197,9 @@ class Summary(_Record):
 
     ``offences``, ``dark_figure_share``, ``victimised_share``, ``offenders`` and
     ``victimisation`` are None for a scenario without crime, and then absent from
-    the JSON.
+    the JSON. ``direct_calls`` (calls reported in the window that residents
+    addressed to an agency directly, by agency: ``agencies.*.direct_calls``) is
+    None, and absent, when no agency has direct calls.
     """
 
     scenario: str
@@ -206,6 +208,7 @@ class Summary(_Record):
     warmup_days: int
     residents: int
     calls: Calls
+    direct_calls: dict[str, int] | None = None  # calls addressed to each agency directly
     wait_min: Wait
     response_min: Response
     handovers: Handovers
@@ -233,6 +236,8 @@ class Summary(_Record):
         if self.offences is None:  # no crime engine: the crime keys are absent, not null
             for key in ("offences", "dark_figure_share", "victimised_share"):
                 del out[key]
+        if self.direct_calls is None:  # no direct calls: absent, as before they existed
+            del out["direct_calls"]
         return out
 
 

@@ -15,6 +15,7 @@ from simulator.scenario.modes import known_modes
 from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
     HANDOVER_TYPE,
+    DirectCallsSpec,
     DistrictType,
     Scenario,
     StationKindSpec,
@@ -210,6 +211,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                         f"unknown incident type '{ref}'{_suggest(ref, types)}; types are: "
                         f"{', '.join(types)}",
                     )
+        yield from _check_direct_calls(s, agency_id)
         yield from _check_district_refs(s, a.patrol.districts, (*base, "patrol", "districts"))
         strategy = PATROL_STRATEGIES[a.patrol.strategy]
         if strategy.needs_crime and s.crime is None:
@@ -221,6 +223,37 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
             yield (
                 (*base, "patrol", "strategy"),
                 f"'{a.patrol.strategy}' patrol needs contracted sites",
+            )
+
+
+def _check_direct_calls(s: Scenario, agency_id: str) -> Iterator[Finding]:
+    """The types of an agency's direct calls are call types it may take.
+
+    The default mix is checked only when direct calls are on: a scenario with other
+    call types that leaves them off need not name any.
+    """
+    direct = s.agencies[agency_id].direct_calls
+    # Compared with the default, not read off the fields set: a scenario compiled
+    # from a timeline change has every field set.
+    given = direct.types != DirectCallsSpec().types
+    if direct.per_1000_residents <= 0 and not given:
+        return
+    base: Path = ("agencies", agency_id, "direct_calls", "types")
+    call_types = list(s.demand.types)
+    enforces = s.capabilities(agency_id).enforces
+    for name in direct.types:
+        if name not in call_types:
+            yield (
+                (*base, name) if given else base,
+                f"unknown call type '{name}'{_suggest(name, call_types)}"
+                + ("" if given else " (in the default mix: give the types)")
+                + f"; the call types of demand.types are: {', '.join(call_types)}",
+            )
+        elif enforces != "all" and name not in enforces:
+            yield (
+                (*base, name),
+                f"the agency may not take '{name}' calls (its capabilities.enforces); "
+                "direct calls are of types it takes",
             )
 
 

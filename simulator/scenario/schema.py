@@ -606,6 +606,47 @@ class DutiesSpec(Frozen):
     )
 
 
+def _default_direct_types() -> dict[str, float]:
+    return {"noise": 0.3, "dispute": 0.25, "suspicious": 0.2, "traffic": 0.15, "assistance": 0.1}
+
+
+class DirectCallsSpec(Frozen):
+    """Calls residents address to the agency directly, not through the emergency number.
+
+    In France residents also call their commune's municipal police on its own
+    number or control room for local matters (noise, neighbour disputes,
+    parking and traffic, suspicious behaviour, assistance); such a call is for
+    that agency only, whatever the competence lists say (ODD section 7.3.1).
+    """
+
+    per_1000_residents: NonNegFloat = Field(
+        0.0,
+        description="Direct calls a year per 1,000 residents of the places where the "
+        "agency may act (0: none, the default). They follow the demand's hour-of-week "
+        "profile.",
+    )
+    types: dict[str, Share] = Field(
+        default_factory=_default_direct_types,
+        min_length=1,
+        description="Shares of the direct calls over the call types of demand.types "
+        "(summing to 1). Default: noise 0.3, dispute 0.25, suspicious 0.2, traffic 0.15, "
+        "assistance 0.1, an assumption (the matters residents bring to a municipal police "
+        "line); a scenario whose call types differ must give its own.",
+    )
+    when_closed: Literal["emergency_number", "lost"] = Field(
+        "emergency_number",
+        description="A direct call at an hour when the agency has no crew on duty: "
+        "`emergency_number`, the caller dials 17 and it becomes an ordinary call routed by "
+        "the competence lists; `lost`, no call is made.",
+    )
+
+    @field_validator("types")
+    @classmethod
+    def _types_sum(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_shares(list(value.values()), "types")
+        return value
+
+
 class AgencySpec(Frozen):
     """A security agency: its jurisdiction, its resources, its costs and its powers.
 
@@ -679,6 +720,11 @@ class AgencySpec(Frozen):
     duties: DutiesSpec = Field(
         default_factory=DutiesSpec,
         description="Non-call duties that take its crews off the road between calls.",
+    )
+    direct_calls: DirectCallsSpec = Field(
+        default_factory=DirectCallsSpec,
+        description="Calls residents address to this agency directly (its own number), "
+        "for it alone; off by default.",
     )
 
     @field_validator("staffing_profile", mode="before")

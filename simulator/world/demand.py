@@ -15,6 +15,7 @@ only in policy see the same calls (common random numbers).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,9 +27,38 @@ from simulator.scenario.changes import AGENCY_SETTINGS
 from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.registries import HOURS_PER_WEEK, LOCATIONS
+from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class CallMix:
+    """Which type a call is and where it arises, for one stream of calls.
+
+    Attributes:
+        type_cum: Cumulative shares over the call types (demand.types order).
+        cum_weights: Cumulative spatial distribution: location x class of hours x cell.
+    """
+
+    type_cum: FloatArray
+    cum_weights: FloatArray
+
+
+@dataclass(frozen=True)
+class DrawnCalls:
+    """Calls drawn for one hour, as columns, in time order (before they are numbered)."""
+
+    cells: IntArray
+    type_idx: IntArray
+    priority: IntArray
+    xs: FloatArray
+    ys: FloatArray
+    times: FloatArray
+    on_scene: FloatArray
+    follow: FloatArray
+    arrest: NDArray[np.bool_]
 
 
 def _profile(values: list[float] | str, length: int) -> FloatArray:
@@ -43,6 +73,15 @@ def hourly_rates(spec: DemandSpec) -> FloatArray:
     week = (weekly[:, None] * hourly[None, :]).ravel()
     mean = week.mean()
     return spec.rate_per_hour * week / mean if mean > 0 else np.zeros_like(week)
+
+
+def week_shape(spec: DemandSpec) -> FloatArray:
+    """Relative call rate of each of the 168 hours of the week, mean 1 (zeros if all zero)."""
+    hourly = _profile(spec.hourly_profile, HOURS_PER_DAY)
+    weekly = _profile(spec.weekly_profile, 7)
+    week = (weekly[:, None] * hourly[None, :]).ravel()
+    mean = week.mean()
+    return week / mean if mean > 0 else np.zeros_like(week)
 
 
 def on_scene_hours(
@@ -117,6 +156,7 @@ class CallGenerator:
         used = [layer for name in self._locations for layer in LOCATIONS[name].layers]
         self._hour_class, hours = self._activity.hour_classes(used)
         self._cum_weights = self._spatial_weights(site_cells, hours)
+        self._mix = CallMix(self._type_cum, self._cum_weights)
 
     def _spatial_weights(self, site_cells: IntArray, hours: IntArray) -> FloatArray:
         """Cumulative spatial distribution: location x class of hours x cell.
@@ -185,15 +225,55 @@ class CallGenerator:
 
     def calls_in_hour(self, hour: int, new_id: Callable[[], int]) -> Iterator[Incident]:
         """The calls arising in [hour, hour + 1), in time order, numbered by ``new_id``."""
-        rng = self._rng
-        n = int(rng.poisson(self.rate(hour)))
+        n = int(self._rng.poisson(self.rate(hour)))
         if n == 0:
             return
+        yield from self.incidents(self.draw(self._rng, n, hour, self._mix), new_id)
+
+    @property
+    def territory(self) -> Territory:
+        """The territory where calls arise."""
+        return self._territory
+
+    @property
+    def call_types(self) -> list[str]:
+        """The call types, in the order of demand.types."""
+        return self._types
+
+    def week_shape(self) -> FloatArray:
+        """The relative call rate of each hour of the week (mean 1; zeros with no calls)."""
+        return week_shape(self._spec)
+
+    def mix(self, shares: dict[str, float], cells: NDArray[np.bool_]) -> CallMix:
+        """Which type and where for calls of other shares over the types, in ``cells`` only.
+
+        Within ``cells``, a call of a type arises where ordinary calls of that type
+        would (uniform over the land among them if no weight falls there).
+
+        Args:
+            shares: Share of each call type (types not named: none).
+            cells: Boolean mask over cells where the calls may arise.
+        """
+        cum_type = np.cumsum([shares.get(t, 0.0) for t in self._types])
+        cum_type /= cum_type[-1]
+        inside = cells & self._territory.land
+        weights = np.diff(self._cum_weights, axis=2, prepend=0.0) * inside[None, None, :]
+        cum = np.cumsum(weights, axis=2)
+        totals = cum[:, :, -1:]
+        uniform = np.cumsum(inside.astype(float)) / max(1, np.count_nonzero(inside))
+        where = np.where(totals > 0, cum / np.where(totals > 0, totals, 1.0), uniform)
+        return CallMix(cum_type, where)
+
+    def draw(self, rng: np.random.Generator, n: int, hour: int, mix: CallMix) -> DrawnCalls:
+        """Draw ``n`` calls in the hour starting at ``hour``: type, place, time, handling.
+
+        Every call takes the same random numbers, in the same order, whatever the mix.
+        """
         # Uniforms drawn in blocks: a block of k x n is the k draws of n in a row,
         # the same numbers for fewer calls.
         time_u, type_u, loc_u, prio_u = rng.random((4, n))
         times = hour + np.sort(time_u)
-        type_idx = np.searchsorted(self._type_cum, type_u, side="right")
+        type_idx = np.searchsorted(mix.type_cum, type_u, side="right")
         type_idx = np.minimum(type_idx, len(self._types) - 1)
         z = rng.standard_normal(n)
         e = rng.standard_exponential(n)
@@ -207,7 +287,7 @@ class CallGenerator:
         cells = np.empty(n, dtype=np.int64)
         for loc in sorted(set(location.tolist())):  # one search per location
             these = location == loc
-            found = np.searchsorted(self._cum_weights[loc, hour_class], loc_u[these], side="right")
+            found = np.searchsorted(mix.cum_weights[loc, hour_class], loc_u[these], side="right")
             cells[these] = np.minimum(found, t.n_cells - 1)
         prio_cum = self._prio_cum[type_idx]
         priority = 1 + np.minimum((prio_u[:, None] >= prio_cum).sum(axis=1), prio_cum.shape[1] - 1)
@@ -216,19 +296,27 @@ class CallGenerator:
         arrest = arrest_u < self._arrest_prob[type_idx]
         xs = t.x_m[cells] + jitter[:, 0] * t.cell_m
         ys = t.y_m[cells] + jitter[:, 1] * t.cell_m
+        return DrawnCalls(cells, type_idx, priority, xs, ys, times, on_scene, follow, arrest)
+
+    def incidents(
+        self, drawn: DrawnCalls, new_id: Callable[[], int], addressed_to: str | None = None
+    ) -> Iterator[Incident]:
+        """The drawn calls as incidents, in time order, numbered by ``new_id``."""
+        t = self._territory
+        cells = drawn.cells
         # Python ints, floats and bools in one conversion per column, not one per value.
         columns = zip(
             cells.tolist(),
-            type_idx.tolist(),
-            priority.tolist(),
+            drawn.type_idx.tolist(),
+            drawn.priority.tolist(),
             t.district[cells].tolist(),
             t.commune[cells].tolist(),
-            xs.tolist(),
-            ys.tolist(),
-            times.tolist(),
-            on_scene.tolist(),
-            follow.tolist(),
-            arrest.tolist(),
+            drawn.xs.tolist(),
+            drawn.ys.tolist(),
+            drawn.times.tolist(),
+            drawn.on_scene.tolist(),
+            drawn.follow.tolist(),
+            drawn.arrest.tolist(),
             strict=True,
         )
         for cell, k, prio, district, commune, x, y, when, scene, follow_h, arrests in columns:
@@ -247,4 +335,120 @@ class CallGenerator:
                 on_scene_h=scene,
                 follow_up_h=follow_h,
                 arrest=arrests,
+                addressed_to=addressed_to,
             )
+
+
+HOURS_PER_YEAR = 365 * HOURS_PER_DAY
+
+
+@dataclass(frozen=True)
+class _Line:
+    """An agency's own line: the calls addressed to it, and what happens when it is closed."""
+
+    agency: str
+    units_by_hour: tuple[int, ...]
+    lost_when_closed: bool
+    rates: FloatArray  # expected calls in each hour of the week
+    mix: CallMix
+
+
+class DirectCallGenerator:
+    """Draws the calls residents address directly to an agency (``agencies.*.direct_calls``).
+
+    Each agency with direct calls has its own line: ``per_1000_residents`` calls a
+    year per 1,000 residents of the places where it may act, with the demand's
+    hour-of-week profile, Poisson each hour. A call's type follows the agency's
+    ``types``; its place, priority, time on scene, follow-up and arrest are drawn
+    as an ordinary call's of that type (by the call generator), its place
+    restricted to the agency's places. A call is for that agency alone
+    (``Incident.addressed_to``). At an hour when the agency has no crew on duty,
+    the caller dials the emergency number instead (an ordinary call) or gives up
+    (``when_closed: lost``); the draws are the same either way.
+
+    Args:
+        agencies: The placed agencies (their direct calls, places and staffing).
+        calls: The ordinary call generator, whose types and places direct calls share.
+        rng: The generator of this stream; nothing else draws from it.
+    """
+
+    READS: ClassVar[tuple[str, ...]] = ("demand", *AGENCY_SETTINGS)
+    READS_ONCE: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, agencies: Sequence[Agency], calls: CallGenerator, rng: np.random.Generator):
+        self._calls = calls
+        self._rng = rng
+        self._configure(agencies)
+
+    def _configure(self, agencies: Sequence[Agency]) -> None:
+        territory = self._calls.territory
+        shape = self._calls.week_shape()
+        lines = []
+        for agency in agencies:
+            spec = agency.spec.direct_calls
+            if spec.per_1000_residents <= 0:
+                continue
+            places = np.zeros(territory.n_cells, dtype=bool)
+            places[agency.cells] = True
+            if agency.site_mask is not None:
+                places &= agency.site_mask
+            places &= territory.land
+            residents = float(territory.residents[places].sum())
+            per_hour = spec.per_1000_residents * residents / 1000.0 / HOURS_PER_YEAR
+            lines.append(
+                _Line(
+                    agency.name,
+                    agency.staffing.units_by_hour,
+                    spec.when_closed == "lost",
+                    per_hour * shape,
+                    self._calls.mix(spec.types, places),
+                )
+            )
+        self._lines = lines
+
+    def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
+        """Put changed direct calls, places or staffing in force; the same stream goes on.
+
+        The call generator has been reconfigured first (it comes first in the model's
+        components), so changed call types reach direct calls too.
+        """
+        self._configure(agencies)
+
+    def derived_settings(self) -> dict[str, Any]:
+        """What the generator derived from the settings (compared by the reconfiguration test)."""
+        return {
+            "lines": [
+                {
+                    "agency": line.agency,
+                    "units_by_hour": line.units_by_hour,
+                    "lost_when_closed": line.lost_when_closed,
+                    "rates": line.rates,
+                    "type_cum": line.mix.type_cum,
+                    "cum_weights": line.mix.cum_weights,
+                }
+                for line in self._lines
+            ]
+        }
+
+    def rate(self, agency: str, hour: int) -> float:
+        """Expected direct calls to ``agency`` in the hour starting at model hour ``hour``."""
+        for line in self._lines:
+            if line.agency == agency:
+                return float(line.rates[hour % line.rates.size])
+        return 0.0
+
+    def calls_in_hour(self, hour: int, new_id: Callable[[], int]) -> Iterator[Incident]:
+        """The direct calls arising in [hour, hour + 1), agency by agency in scenario order.
+
+        Calls made while the agency is closed are ordinary calls (``addressed_to``
+        None) or, with ``when_closed: lost``, not made at all.
+        """
+        for line in self._lines:
+            n = int(self._rng.poisson(line.rates[hour % line.rates.size]))
+            if n == 0:
+                continue
+            drawn = self._calls.draw(self._rng, n, hour, line.mix)
+            if line.units_by_hour[hour % HOURS_PER_DAY] > 0:
+                yield from self._calls.incidents(drawn, new_id, addressed_to=line.agency)
+            elif not line.lost_when_closed:
+                yield from self._calls.incidents(drawn, new_id)

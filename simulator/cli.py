@@ -821,21 +821,30 @@ def _cmd_calibrate_check(
     args: argparse.Namespace, calibration: Calibration, out: Console, err: Console
 ) -> int:
     """``secsim calibrate FILE --check``: a scenario as it is against the file's targets."""
-    from simulator.calibration.check import check_lines, check_targets, fit_in_range
+    from simulator.calibration.check import (
+        MissingOutput,
+        check_lines,
+        check_targets,
+        fit_in_range,
+    )
 
     seeds = 10 if args.seeds is None else args.seeds
     scenario = args.scenario.resolve() if args.scenario else calibration.scenario_path
-    table = _by_stage(
-        out,
-        not args.quiet,
-        lambda advance: check_targets(
-            calibration,
-            scenario,
-            seeds=seeds,
-            workers=_capped_workers(args.workers, err),
-            progress=None if advance is None else lambda done, n: advance("seeds", done, n),
-        ),
-    )
+    try:
+        table = _by_stage(
+            out,
+            not args.quiet,
+            lambda advance: check_targets(
+                calibration,
+                scenario,
+                seeds=seeds,
+                workers=_capped_workers(args.workers, err),
+                progress=None if advance is None else lambda done, n: advance("seeds", done, n),
+            ),
+        )
+    except MissingOutput as exc:  # bad input (exit 2), not a target out of range (exit 1)
+        _say(err, f"secsim calibrate: {exc}")
+        return EXIT_BAD_INPUT
     sys.stdout.write(check_lines(table, scenario, calibration, seeds))
     if seeds < 2:
         _say(err, "note: one seed gives no interval; use --seeds 2 or more")

@@ -644,3 +644,36 @@ def test_sigterm_stops_the_check_with_its_workers() -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 143, err
     assert "stopped by SIGTERM" in err
+
+
+def test_the_check_names_a_target_the_other_scenario_does_not_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """--scenario without the agency a target names: exit 2 and the target named, not a
+    KeyError traceback (exit 1, the status of a target out of range) after every run."""
+    monkeypatch.chdir(tmp_path)
+    util = {
+        "output": "utilisation.state_police",
+        "range": [0.0, 1.0],
+        "use": "fit",
+        "population": "the point territory",
+        "year": 2026,
+        "sources": [_source()],
+    }
+    cal = {
+        "name": "mmc_check",
+        "scenario": str(MMC),
+        "parameters": {"demand.rate_per_hour": {"bounds": [1.0, 10.0]}},
+        "targets": {"inline": {"utilisation": util}},
+        "run": {"days": 1, "warmup_days": 0, "replicates": 2},
+    }
+    (tmp_path / "cal.yaml").write_text(yaml.safe_dump(cal, sort_keys=False))
+    other = yaml.safe_load(MMC.read_text())
+    other["agencies"]["gendarmes"] = other["agencies"].pop("state_police")
+    for key, names in (other.get("competences") or {}).items():
+        other["competences"][key] = ["gendarmes" if n == "state_police" else n for n in names]
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    args = ["calibrate", "cal.yaml", "--check", "--seeds", "2", "--workers", "1", "--quiet"]
+    assert main([*args, "--scenario", "other.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "target 'utilisation' reads 'utilisation.state_police'" in err, err

@@ -40,6 +40,10 @@ def _summary(job: Job) -> dict[str, Any]:
     return flatten(run(load_scenario(path, list(overrides)), seed).summary.as_json())
 
 
+class MissingOutput(ValueError):
+    """A target reads a value the checked scenario's runs do not report."""
+
+
 def _died(job: Job, cause: str) -> dict[str, Any]:
     raise RuntimeError(f"the run of seed {job[2]} failed: {cause}")
 
@@ -64,6 +68,7 @@ def check_targets(
     Raises:
         ScenarioError: If the scenario file is not valid.
         ResourceError: If ``workers`` of its runs at once would not fit in memory.
+        MissingOutput: If a target reads a value the runs do not report.
 
     Returns:
         Columns :data:`COLUMNS`: the target, its use (``fit``, ``check``), the mean
@@ -85,6 +90,12 @@ def check_targets(
     runs = pd.DataFrame(records).sort_values("seed", ignore_index=True)
     rows = []
     for name, target in calibration.targets.items():
+        absent = [c for c in target.columns if c not in runs.columns]
+        if absent:  # e.g. --scenario without an agency the targets name
+            raise MissingOutput(
+                f"target '{name}' reads '{absent[0]}', which the runs of {scenario.name} "
+                "do not report (does the scenario have what the target names?)"
+            )
         values = target.statistic(runs).to_numpy(dtype=float)
         mean = float(values.mean())
         n = len(values)

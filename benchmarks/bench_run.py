@@ -411,9 +411,13 @@ def _child(mode: str, root: Path, payload: dict[str, Any]) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is, so that the same clean-up runs."""
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM stops the benchmark as Ctrl-C does (a KeyboardInterrupt)."""
-    raise KeyboardInterrupt
+    """SIGTERM stops the benchmark as Ctrl-C does."""
+    raise _Terminated
 
 
 def _die_with(parent: int) -> None:
@@ -1093,6 +1097,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         raise SystemExit(main())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("benchmark stopped; its runs were stopped with it", file=sys.stderr)
-        raise SystemExit(130) from None
+        # The shell's convention: 128 + the signal number (SIGTERM 15, SIGINT 2).
+        raise SystemExit(143 if isinstance(stop, _Terminated) else 130) from None

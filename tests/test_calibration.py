@@ -64,6 +64,11 @@ def _source() -> dict[str, Any]:
     return {"author": "secsim tests", "year": 2026, "title": "known value", "where": "this file"}
 
 
+def _point_target(**fields: Any) -> dict[str, Any]:
+    """A target of the point territory, with its population, year and source."""
+    return {**fields, "population": "the point territory", "year": 2026, "sources": [_source()]}
+
+
 def calibration_text(observed: dict[str, tuple[float, float]], **method: Any) -> str:
     """A calibration of the point territory against targets generated at TRUTH."""
     targets = {}
@@ -72,23 +77,10 @@ def calibration_text(observed: dict[str, tuple[float, float]], **method: Any) ->
         ("utilisation", "utilisation.state_police", "fit"),
     ):
         value, sd = observed[key]
-        targets[name] = {
-            "output": key,
-            "value": round(value, 4),
-            "sd": round(max(sd, 1e-3), 4),
-            "use": use,
-            "population": "the point territory",
-            "year": 2026,
-            "sources": [_source()],
-        }
-    targets["wait"] = {
-        "output": "wait_min.mean",
-        "range": [0.0, 2.0],
-        "use": "check",
-        "population": "the point territory",
-        "year": 2026,
-        "sources": [_source()],
-    }
+        targets[name] = _point_target(
+            output=key, value=round(value, 4), sd=round(max(sd, 1e-3), 4), use=use
+        )
+    targets["wait"] = _point_target(output="wait_min.mean", range=[0.0, 2.0], use="check")
     data = {
         "name": "mmc_test",
         "scenario": str(MMC),
@@ -652,14 +644,7 @@ def test_the_check_names_a_target_the_other_scenario_does_not_report(
     """--scenario without the agency a target names: exit 2 and the target named, not a
     KeyError traceback (exit 1, the status of a target out of range) after every run."""
     monkeypatch.chdir(tmp_path)
-    util = {
-        "output": "utilisation.state_police",
-        "range": [0.0, 1.0],
-        "use": "fit",
-        "population": "the point territory",
-        "year": 2026,
-        "sources": [_source()],
-    }
+    util = _point_target(output="utilisation.state_police", range=[0.0, 1.0], use="fit")
     cal = {
         "name": "mmc_check",
         "scenario": str(MMC),

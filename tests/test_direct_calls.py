@@ -196,6 +196,19 @@ def test_a_timeline_change_turns_direct_calls_on_mid_run() -> None:
     assert result.summary.direct_calls == {"pm": len(direct)}
 
 
+def test_an_agency_whose_line_opened_mid_run_is_counted_even_with_no_call() -> None:
+    """The summary lists every agency with direct calls in one of the run's periods."""
+    scenario = scenario_from(
+        SMALL_TOWN,
+        **town(per_1000_residents=0.0),
+        timeline=[{"day": 1, "set": {"agencies.pm.direct_calls.per_1000_residents": 1e-6}}],
+        run__days=2,
+    )
+    result = run(scenario, seed=1)
+    assert (result.incidents.to_pandas()["addressed_to"].isna()).all()
+    assert result.summary.direct_calls == {"pm": 0}
+
+
 def test_off_by_default_the_outputs_are_those_of_before(tmp_path: Path) -> None:
     """Baseline, 30 days, seed 1: direct calls off leave every output as it was.
 

@@ -519,23 +519,25 @@ def districts_frame(records: RunRecords) -> tuple[pd.DataFrame, dict[str, np.nda
 
 
 def direct_call_counts(
-    incidents: pd.DataFrame, window_h: tuple[float, float], scenario: Scenario
+    incidents: pd.DataFrame, window_h: tuple[float, float], scenarios: Sequence[Scenario]
 ) -> dict[str, int] | None:
     """Calls reported in the window that were addressed to each agency directly.
 
-    Every agency with direct calls in the scenario is listed (0 if none came), and
-    any other a call was addressed to (a timeline change turned them on), in the
-    scenario's order; None when there are none of either. Calls made to the
-    emergency number while the agency was closed are ordinary calls, not counted.
+    Every agency with direct calls in one of ``scenarios`` (the run's policy periods)
+    is listed, 0 if none came, in the order the periods first name them; None when no
+    period has any. Calls made to the emergency number while the agency was closed
+    are ordinary calls, not counted.
     """
     w0, w1 = window_h
     inside = incidents[(incidents["t_reported_h"] >= w0) & (incidents["t_reported_h"] < w1)]
     counts = inside["addressed_to"].dropna().value_counts()
-    names = [
-        name
+    names = {  # a dict keeps the order of first appearance
+        name: None
+        for scenario in scenarios
         for name, agency in scenario.agencies.items()
-        if agency.direct_calls.per_1000_residents > 0 or name in counts.index
-    ]
+        if agency.direct_calls.per_1000_residents > 0
+    }
+    names.update({name: None for name in counts.index if name not in names})
     if not names:
         return None
     return {n: int(counts.get(n, 0)) for n in names}
@@ -605,7 +607,9 @@ class RunTables:
         w0, w1 = r.window_h
         counted = [what for hour, _, what in r.preemptions if w0 <= hour < w1]
         body["preemptions"] = {what: counted.count(what) for what in ("duty", "call")}
-        direct = direct_call_counts(self.incidents, r.window_h, scenario)
+        direct = direct_call_counts(
+            self.incidents, r.window_h, [period.scenario for period in r.periods]
+        )
         if direct is not None:
             body["direct_calls"] = direct
         if scenario.crime is not None:

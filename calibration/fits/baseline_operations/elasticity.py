@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from simulator.batch.effects import elasticity
+from simulator.batch.pool import WorkerPool
 from simulator.runner import run
 from simulator.scenario.loader import load_scenario
+from simulator.stopping import install_handlers
 
 SEEDS = [int(x) for x in os.environ.get("SEEDS", "1,2,3,4").split(",")]
 RUN = [f"run.days={os.environ.get('DAYS', '90')}", "run.warmup_days=7"]
@@ -47,13 +48,21 @@ def get(tree: Any, key: str) -> Any:
     return tree
 
 
-def one(job: tuple[str, str, str, int]) -> tuple[str, str, int, dict[str, Any]]:
-    """Run one arm of one point with one seed."""
+Job = tuple[str, str, str, int]
+
+
+def one(job: Job) -> dict[str, Any]:
+    """Run one arm of one point with one seed (a worker's task)."""
     label, spec, arm, seed = job
     path, *sets = spec.split(";")
     scenario = load_scenario(path, RUN + sets + ARMS[arm])
     summary = run(scenario, seed).summary.model_dump(mode="json")
-    return label, arm, seed, {key: get(summary, key) for key in OUTPUTS}
+    return {"label": label, "arm": arm, "seed": seed, "out": {k: get(summary, k) for k in OUTPUTS}}
+
+
+def died(job: Job, cause: str) -> dict[str, Any]:
+    """A worker died (killed, out of memory): stop, naming its run."""
+    raise RuntimeError(f"the run {job[0]} {job[2]} seed {job[3]} failed: {cause}")
 
 
 def point_table(arms: dict[str, dict[int, dict[str, Any]]]) -> dict[str, float]:
@@ -90,14 +99,19 @@ def point_table(arms: dict[str, dict[int, dict[str, Any]]]) -> dict[str, float]:
 
 
 def main() -> None:
-    """Run every point's pairs on two processes and write OUT.json."""
+    """Run every point's pairs on two processes and write OUT.json.
+
+    The runs go through the batch's worker pool: Ctrl-C or SIGTERM stops them all.
+    """
+    install_handlers()
     out_path = Path(sys.argv[1])
     points = dict(arg.split("=", 1) for arg in sys.argv[2:])
     jobs = [(lab, spec, arm, s) for lab, spec in points.items() for arm in ARMS for s in SEEDS]
     runs: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
-    with ProcessPoolExecutor(2) as pool:
-        for label, arm, seed, out in pool.map(one, jobs):
-            runs.setdefault(label, {}).setdefault(arm, {})[seed] = out
+    with WorkerPool(one, 2, died) as pool:
+        for record in pool.results(jobs):
+            arms = runs.setdefault(record["label"], {}).setdefault(record["arm"], {})
+            arms[record["seed"]] = record["out"]
     table = {label: point_table(arms) for label, arms in runs.items()}
     for label, row in table.items():
         print(label, json.dumps(row), flush=True)

@@ -20,7 +20,8 @@ from simulator.model import SecurityModel
 from simulator.records.incidents import Incident, IncidentKind, Outcome
 from simulator.runner import run, write_results
 from simulator.scenario import ScenarioError, load_scenario
-from simulator.world.demand import HOURS_PER_YEAR, week_shape
+from simulator.world.demand import week_shape
+from simulator.world.registries import HOURS_PER_YEAR
 
 from .conftest import ROOT, SCENARIOS, SMALL_TOWN, inject, scenario_from
 

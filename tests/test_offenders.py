@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from simulator import load_scenario, run
-from simulator.crime.offenders import HOURS_PER_YEAR, OffenderPool
+from simulator.crime.offenders import OffenderPool
 from simulator.model import SecurityModel
 from simulator.scenario import ScenarioError
 from simulator.scenario.schema import CrimeSpec, OffenderSpec
+from simulator.world.registries import HOURS_PER_YEAR
 
 from .conftest import SCENARIOS, SMALL_TOWN, scenario_from
 

@@ -53,13 +53,12 @@ from simulator.scenario.changes import AGENCY_SETTINGS, MARKETS_PLACED_ONCE
 from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population
-from simulator.world.registries import HOURS_PER_WEEK, TARGETS
+from simulator.world.registries import HOURS_PER_WEEK, HOURS_PER_YEAR, TARGETS
 from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Float32Array = NDArray[np.float32]
-HOURS_PER_YEAR = 8760.0
 _ATTRACTIVENESS_KEY = 71  # spawn key of the territory's attractiveness stream
 # Near-repeat risk below this (offences per hour in a cell) is dropped: it would
 # take a million years to make one offence.

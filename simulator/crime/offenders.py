@@ -23,12 +23,11 @@ from numpy.typing import NDArray
 
 from simulator.scenario.schema import OffenderSpec
 from simulator.world.citizens import Population
-from simulator.world.registries import ROUTINES
+from simulator.world.registries import HOURS_PER_YEAR, ROUTINES
 from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-HOURS_PER_YEAR = 8760.0
 
 
 class OffenderPool:

@@ -26,7 +26,7 @@ from simulator.records.incidents import Incident, IncidentKind
 from simulator.scenario.changes import AGENCY_SETTINGS
 from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec, Scenario
 from simulator.world.activity import ActivityModel
-from simulator.world.registries import HOURS_PER_WEEK, LOCATIONS
+from simulator.world.registries import HOURS_PER_WEEK, HOURS_PER_YEAR, LOCATIONS
 from simulator.world.territory import Territory
 
 FloatArray = NDArray[np.float64]
@@ -66,20 +66,24 @@ def _profile(values: list[float] | str, length: int) -> FloatArray:
     return arr
 
 
-def hourly_rates(spec: DemandSpec) -> FloatArray:
-    """Call rate (per hour) for each of the 168 hours of the week, Monday 00:00 first."""
+def _week(spec: DemandSpec) -> FloatArray:
+    """The weekly profile times the hourly one, for the 168 hours of the week."""
     hourly = _profile(spec.hourly_profile, HOURS_PER_DAY)
     weekly = _profile(spec.weekly_profile, 7)
-    week = (weekly[:, None] * hourly[None, :]).ravel()
+    week: FloatArray = (weekly[:, None] * hourly[None, :]).ravel()
+    return week
+
+
+def hourly_rates(spec: DemandSpec) -> FloatArray:
+    """Call rate (per hour) for each of the 168 hours of the week, Monday 00:00 first."""
+    week = _week(spec)
     mean = week.mean()
     return spec.rate_per_hour * week / mean if mean > 0 else np.zeros_like(week)
 
 
 def week_shape(spec: DemandSpec) -> FloatArray:
     """Relative call rate of each of the 168 hours of the week, mean 1 (zeros if all zero)."""
-    hourly = _profile(spec.hourly_profile, HOURS_PER_DAY)
-    weekly = _profile(spec.weekly_profile, 7)
-    week = (weekly[:, None] * hourly[None, :]).ravel()
+    week = _week(spec)
     mean = week.mean()
     return week / mean if mean > 0 else np.zeros_like(week)
 
@@ -337,9 +341,6 @@ class CallGenerator:
                 arrest=arrests,
                 addressed_to=addressed_to,
             )
-
-
-HOURS_PER_YEAR = 365 * HOURS_PER_DAY
 
 
 @dataclass(frozen=True)

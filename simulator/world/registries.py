@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 HOURS_PER_DAY = 24
 HOURS_PER_WEEK = 168
+HOURS_PER_YEAR = 365 * HOURS_PER_DAY  # a year of 365 days, as every rate "a year" means
 WEEKDAYS = 5  # Monday to Friday; Saturday and Sunday are the weekend
 
 

@@ -20,6 +20,8 @@ import numpy as np
 
 from simulator.batch.effects import elasticity
 from simulator.batch.pool import WorkerPool
+from simulator.batch.runner import flatten
+from simulator.outputs import write_text_atomically
 from simulator.runner import run
 from simulator.scenario.loader import load_scenario
 from simulator.stopping import install_handlers
@@ -41,13 +43,6 @@ OUTPUTS = [
 ]
 
 
-def get(tree: Any, key: str) -> Any:
-    """A value of the summary, by dotted key."""
-    for part in key.split("."):
-        tree = tree[part]
-    return tree
-
-
 Job = tuple[str, str, str, int]
 
 
@@ -56,8 +51,8 @@ def one(job: Job) -> dict[str, Any]:
     label, spec, arm, seed = job
     path, *sets = spec.split(";")
     scenario = load_scenario(path, RUN + sets + ARMS[arm])
-    summary = run(scenario, seed).summary.model_dump(mode="json")
-    return {"label": label, "arm": arm, "seed": seed, "out": {k: get(summary, k) for k in OUTPUTS}}
+    summary = flatten(run(scenario, seed).summary.as_json())
+    return {"label": label, "arm": arm, "seed": seed, "out": {k: summary[k] for k in OUTPUTS}}
 
 
 def died(job: Job, cause: str) -> dict[str, Any]:
@@ -102,9 +97,13 @@ def main() -> None:
     """Run every point's pairs on two processes and write OUT.json.
 
     The runs go through the batch's worker pool: Ctrl-C or SIGTERM stops them all.
+    OUT.json must not exist yet (no file is replaced), and is written whole or not at
+    all.
     """
     install_handlers()
     out_path = Path(sys.argv[1])
+    if out_path.exists():
+        sys.exit(f"{out_path} exists: name a new file (this script replaces none)")
     points = dict(arg.split("=", 1) for arg in sys.argv[2:])
     jobs = [(lab, spec, arm, s) for lab, spec in points.items() for arm in ARMS for s in SEEDS]
     runs: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
@@ -115,7 +114,8 @@ def main() -> None:
     table = {label: point_table(arms) for label, arms in runs.items()}
     for label, row in table.items():
         print(label, json.dumps(row), flush=True)
-    out_path.write_text(json.dumps({"table": table, "runs": runs}, indent=1, default=str))
+    record = {"table": table, "runs": runs}
+    write_text_atomically(out_path, json.dumps(record, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,58 @@
+"""The benchmark stops with every run it started: its timed runs are child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+from .test_reliability import _session, _wait_for, _workers
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def _bench() -> subprocess.Popen[str]:
+    """A benchmark of the baseline (two years), in a session of its own: stopped long
+    before its child run could end by itself (about 8 s)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_run.py"),
+            "--scenario",
+            "scenarios/baseline.yaml",
+            "--days",
+            "365",
+            "--repeat",
+            "2",
+            "--no-tracemalloc",
+        ],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_a_stopped_benchmark_leaves_no_run_behind(signum: signal.Signals) -> None:
+    """SIGTERM stops the benchmark and its child run (exit 143); SIGKILL, which it cannot
+    catch, takes its child run too (the child asked the kernel to die with it)."""
+    proc = _bench()
+    try:
+        _wait_for(lambda: len(_workers(proc.pid)) == 1, 60, "the benchmark's child run")
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+        _wait_for(lambda: not _session(proc.pid), 3, "the child run to end")
+    finally:
+        if _session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    if signum == signal.SIGTERM:
+        assert proc.returncode == 143, err
+        assert "benchmark stopped" in err
+    else:
+        assert proc.returncode == -signal.SIGKILL

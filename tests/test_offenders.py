@@ -66,6 +66,7 @@ def test_careers_end_at_the_rate_their_length_gives_and_the_pool_keeps_its_size(
     # Ids are unique over careers: slot + size x career number.
     ids = pool.offender_id(np.arange(size))
     assert len(set(ids.tolist())) == size
+    assert [pool.offender_id(s) for s in range(size)] == ids.tolist()  # one at a time too
     assert all(pool.slot_of(int(i)) == s for s, i in enumerate(ids.tolist()))
     assert pool.slot_of(int(ids[0]) - size) is None or pool.generation[0] == 0
 

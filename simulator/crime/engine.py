@@ -1096,7 +1096,7 @@ class CrimeEngine:
         if ts.near_repeat:
             self._trigger_near_repeat(cell)
         pool = self.offenders
-        offender = slot + pool.size * int(pool.generation[slot])  # pool.offender_id
+        offender = pool.offender_id(slot)
         pool.offences[slot] += 1
         incident = Incident(
             incident_id=self._new_id(),

@@ -18,6 +18,8 @@ home are kept on the territory's grid by the crime engine.
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -95,8 +97,14 @@ class OffenderPool:
             self._reach = reach
             self._index()
 
-    def offender_id(self, slot: IntArray) -> IntArray:
+    @overload
+    def offender_id(self, slot: int) -> int: ...
+    @overload
+    def offender_id(self, slot: IntArray) -> IntArray: ...
+    def offender_id(self, slot: int | IntArray) -> int | IntArray:
         """Identifier of the offender now in each slot (unique over the run's careers)."""
+        if isinstance(slot, int):  # one offence's offender: Python integers, no array
+            return slot + self.size * int(self.generation[slot])
         ids: IntArray = slot + self.size * self.generation[slot]
         return ids
 

@@ -330,6 +330,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 pool = self.crime.offenders
                 self.recorder.offenders(float(hour), pool.size, pool.held(float(hour)))
         self.dispatcher.purge_abandoned()
+        self.dispatcher.relay_closed_lines()
         self._generate_calls(hour)
         if self.crime is not None:
             for offence in self.crime.offences_in_hour(hour):

@@ -118,7 +118,11 @@ def test_off_duty_hours_send_callers_to_17_or_lose_them(when_closed: str) -> Non
     open_hours = [c for c in calls if 8 <= c.t_reported_h < 20]
     closed = [c for c in calls if not 8 <= c.t_reported_h < 20]
     assert open_hours and all(c.addressed_to == "pm" for c in open_hours)
-    assert all(c.agency in (None, "pm") for c in open_hours)
+    # Taken by the municipal police, or, still waiting when its line closed at 20:00,
+    # by the State police then (callers passed to 17) or by nobody (`lost`).
+    relayed = [c for c in open_hours if c.agency not in (None, "pm")]
+    assert all(c.agency == "state_police" and c.t_dispatched_h >= 20 for c in relayed)
+    assert (relayed == []) == (when_closed == "lost")
     if when_closed == "lost":
         assert closed == []
     else:
@@ -126,6 +130,61 @@ def test_off_duty_hours_send_callers_to_17_or_lose_them(when_closed: str) -> Non
         assert len(closed) > 50
         assert all(c.addressed_to is None for c in closed)
         assert {c.agency for c in closed if c.agency is not None} == {"state_police"}
+
+
+def _town_open_8_to_20(when_closed: str) -> SecurityModel:
+    """The small town whose municipal crew works 08:00-20:00, with a line (almost no
+    calls of its own: the test injects them)."""
+    scenario = scenario_from(
+        SMALL_TOWN,
+        agencies__pm=municipal_police(
+            communes=["centre"],
+            station="centre",
+            service_hours=[8, 20],
+            direct_calls={"per_1000_residents": 1e-9, "types": MIX, "when_closed": when_closed},
+        ),
+    )
+    return SecurityModel(scenario, seed=1)
+
+
+def test_a_direct_call_still_being_taken_when_the_line_closes_goes_to_17() -> None:
+    """Made at 19:58, handled at 20:01 when the municipal crew has gone: the State police
+    takes it at once instead of leaving the caller to wait for the morning."""
+    model = _town_open_8_to_20("emergency_number")
+    cell = model.agencies[0].station_cell
+    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
+    late = inject(model, 19 + 58 / 60, sx, sy + 300, type="noise", priority=1)
+    late.addressed_to = "pm"
+    model.run_until(22)
+    assert late.agency == "state_police"
+    assert late.addressed_to == "pm"  # still counted as a call to the municipal line
+    assert late.t_reported_h == pytest.approx(19 + 58 / 60)
+    assert late.t_dispatched_h == pytest.approx(19 + 58 / 60 + HANDLING_H)
+    assert late.outcome is Outcome.CLEARED
+
+
+@pytest.mark.parametrize("when_closed", ["emergency_number", "lost"])
+def test_a_direct_call_waiting_at_closing_time_is_passed_to_17_or_kept(when_closed: str) -> None:
+    """The municipal crew is on a long job when its line closes at 20:00: the call
+    waiting for it goes to the State police at 20:00 (`emergency_number`), or stays for
+    the municipal police, which takes it when it comes back at 08:00 (`lost`; the small
+    town drops no call for waiting)."""
+    model = _town_open_8_to_20(when_closed)
+    cell = model.agencies[0].station_cell
+    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
+    long_job = inject(model, 19.0, sx, sy + 300, type="noise", on_scene_min=120)
+    long_job.addressed_to = "pm"
+    waiting = inject(model, 19.5, sx, sy - 300, type="dispute", priority=2)
+    waiting.addressed_to = "pm"
+    model.run_until(34)
+    assert long_job.agency == "pm"  # the crew finishes its job past the end of its shift
+    if when_closed == "emergency_number":
+        assert waiting.agency == "state_police"
+        assert waiting.t_dispatched_h == pytest.approx(20.0)
+        assert waiting.outcome is Outcome.CLEARED
+    else:
+        assert waiting.agency == "pm"
+        assert waiting.t_dispatched_h == pytest.approx(24 + 8.0)
 
 
 def test_closed_hours_draw_the_same_calls_whatever_callers_then_do() -> None:
@@ -210,19 +269,42 @@ def test_an_agency_whose_line_opened_mid_run_is_counted_even_with_no_call() -> N
     assert result.summary.direct_calls == {"pm": 0}
 
 
-def test_off_by_default_the_outputs_are_those_of_before(tmp_path: Path) -> None:
-    """Baseline, 30 days, seed 1: direct calls off leave every output as it was.
+# The baseline's values before its operations were calibrated (issue 14: duties, direct
+# calls and deterrence together); tests/data/baseline_before_operations_30d_seed1.json
+# is its summary, pinned before direct calls existed.
+BEFORE_OPERATIONS = [
+    "run.days=30",
+    "demand.rate_per_hour=0.809",
+    "crime.types.theft.rate_per_1000=116",
+    "crime.types.theft.report_prob=0.31",
+    "crime.types.incivility.rate_per_1000=150",
+    "crime.types.burglary.rate_per_1000=4.7",
+    "crime.types.burglary.report_prob=0.8",
+    "crime.types.assault.rate_per_1000=58",
+    "crime.types.assault.report_prob=0.237",
+    "crime.offenders.area_weight=70",
+    "agencies.state_police.duties.share=0",
+]
+
+
+def test_off_the_outputs_are_those_of_before(tmp_path: Path) -> None:
+    """Baseline at its earlier values, 30 days, seed 1: direct calls off leave every
+    output as it was before they existed.
 
     The summary is the one pinned before direct calls existed (it has no
     ``direct_calls`` key); the incidents table only gains an empty column; and
-    setting the block explicitly to off changes nothing either.
+    turning the line off another way (no calls, and callers lost) changes nothing either.
     """
-    reference = json.loads((ROOT / "tests" / "data" / "baseline_30d_seed1.json").read_text())
-    default = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=30"])
+    data = ROOT / "tests" / "data" / "baseline_before_operations_30d_seed1.json"
+    reference = json.loads(data.read_text())
+    default = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        [*BEFORE_OPERATIONS, "agencies.pm_centre.direct_calls.per_1000_residents=0"],
+    )
     off = load_scenario(
         SCENARIOS / "baseline.yaml",
         [
-            "run.days=30",
+            *BEFORE_OPERATIONS,
             "agencies.pm_centre.direct_calls={per_1000_residents: 0, when_closed: lost, "
             "types: {noise: 1}}",
         ],
@@ -237,8 +319,9 @@ def test_off_by_default_the_outputs_are_those_of_before(tmp_path: Path) -> None:
 
 def test_turning_direct_calls_on_leaves_the_ordinary_calls_as_they_were() -> None:
     base = SCENARIOS / "baseline.yaml"
-    days = ["run.days=3", "run.warmup_days=0"]
-    on = [*days, "agencies.pm_centre.direct_calls={per_1000_residents: 70, when_closed: lost}"]
+    horizon = ["run.days=3", "run.warmup_days=0"]
+    days = [*horizon, "agencies.pm_centre.direct_calls.per_1000_residents=0"]
+    on = [*horizon, "agencies.pm_centre.direct_calls={per_1000_residents: 70, when_closed: lost}"]
 
     def ordinary(overrides: list[str]) -> Any:
         inc = run(load_scenario(base, overrides), seed=4).incidents.to_pandas()

@@ -24,6 +24,13 @@ Rules, in the order they apply:
    The first agency of the list with such a crew sends its quickest; the call
    it was going to goes back to the control room, which dispatches or queues
    it as a new one (keeping its report time, so its wait counts from the call).
+6. A call addressed to an agency directly (``agencies.*.direct_calls``) is for
+   that agency alone while its line is open (an hour it has crews on duty). With
+   ``when_closed: emergency_number``, one still waiting (or still being taken)
+   when the line closes is passed to 17: from then on it is an ordinary call,
+   for the agencies of its type's competence list, keeping its report time.
+   With ``when_closed: lost`` it waits for the agency to open again, or is
+   abandoned past ``max_wait_min``.
 
 What a unit does once sent (scene, custody, holding, hand-over, follow-up,
 duties, shifts) is the life cycle's (:mod:`simulator.dispatch.lifecycle`).
@@ -81,6 +88,17 @@ def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[st
             order.extend(i for i in found if i not in order)
         matrix[incident_type] = order
     return matrix
+
+
+def _relays(agencies: Sequence[Agency]) -> dict[str, tuple[int, ...]]:
+    """Agencies whose callers dial 17 when their line is closed, with the crews they
+    want on duty by hour of day (none: the line is closed)."""
+    return {
+        a.name: tuple(a.staffing.units_by_hour)
+        for a in agencies
+        if a.spec.direct_calls.per_1000_residents > 0
+        and a.spec.direct_calls.when_closed == "emergency_number"
+    }
 
 
 def _enforces(agency: Agency, incident_type: str) -> bool:
@@ -161,6 +179,8 @@ class Dispatcher:
         self._waiting = WaitingCalls(rules, self._now, self.eligible, self._abandon)
         self._handling: set[_Handling] = set()  # calls being taken (kept alive for events)
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
+        self._relays = _relays(agencies)
+        self._relayed: set[int] = set()  # direct calls passed to 17 when their line closed
         self._recorder = recorder
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
@@ -182,6 +202,7 @@ class Dispatcher:
         self._agencies = list(agencies)
         self._competences = competence_matrix(scenario, agencies)
         self._by_name = {a.name: a.index for a in agencies}
+        self._relays = _relays(agencies)
         if rules.policy != self._rules.policy:
             self._policy = make_policy(rules.policy)
         self._rules = rules
@@ -199,6 +220,7 @@ class Dispatcher:
             "competences": self._competences,
             "rules": self._rules,
             "policy": type(self._policy).__name__,
+            "relays": self._relays,
         }
 
     # ----------------------------------------------------------------- intake
@@ -239,9 +261,10 @@ class Dispatcher:
         """Agencies that may handle this incident where it is, in order of preference.
 
         A call addressed to an agency directly goes to that agency alone (if it may
-        act there), whatever the competence list of its type.
+        act there), whatever the competence list of its type, unless it was passed
+        to 17 when the agency's line closed.
         """
-        if incident.addressed_to is not None:  # a direct call: for that agency alone
+        if incident.addressed_to is not None and incident.incident_id not in self._relayed:
             a = self._by_name.get(incident.addressed_to)
             if a is None or not self._agencies[a].may_act(incident.cell, incident.commune):
                 return ()
@@ -259,7 +282,29 @@ class Dispatcher:
 
     # ----------------------------------------------------------------- matching
 
+    def _line_closed(self, incident: Incident) -> bool:
+        """Whether ``incident`` is a direct call whose line is closed now, with callers
+        passed to 17 (``when_closed: emergency_number``)."""
+        if incident.addressed_to is None or incident.incident_id in self._relayed:
+            return False
+        hours = self._relays.get(incident.addressed_to)
+        return hours is not None and hours[int(self._now()) % len(hours)] == 0
+
+    def relay_closed_lines(self) -> None:
+        """Pass the direct calls still waiting for an agency whose line has closed to
+        17 (hourly, after the shift changes), most urgent first, first come first
+        served within a priority."""
+        if not self._relays:
+            return
+        for priority in self._waiting.priorities:
+            for incident in self._waiting.waiting(priority):
+                if self._line_closed(incident):
+                    self._waiting.remove(incident)
+                    self._dispatch_or_queue(incident)
+
     def _dispatch_or_queue(self, incident: Incident) -> None:
+        if self._line_closed(incident):
+            self._relayed.add(incident.incident_id)
         agencies = self.eligible(incident)
         if not agencies:
             self.close(incident, Outcome.NO_AGENCY)

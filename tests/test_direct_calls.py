@@ -187,6 +187,60 @@ def test_a_direct_call_waiting_at_closing_time_is_passed_to_17_or_kept(when_clos
         assert waiting.t_dispatched_h == pytest.approx(24 + 8.0)
 
 
+def test_a_relayed_call_keeps_its_place_in_the_queue() -> None:
+    """Both State crews are busy when the line closes: the direct call passed to 17 at
+    20:00 waits for them ahead of an ordinary call made after it, not behind."""
+    model = _town_open_8_to_20("emergency_number")
+    cell = model.agencies[0].station_cell
+    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
+    long_job = inject(model, 19.0, sx, sy + 300, type="noise", on_scene_min=120)
+    long_job.addressed_to = "pm"
+    direct = inject(model, 19.5, sx, sy - 300, type="dispute")
+    direct.addressed_to = "pm"
+    state_jobs = [inject(model, t, sx + 200, sy, on_scene_min=90) for t in (19.6, 19.7)]
+    later = inject(model, 19.8, sx - 200, sy)
+    model.run_until(26)
+    assert {job.agency for job in state_jobs} == {"state_police"}
+    assert direct.agency == "state_police" and later.agency == "state_police"
+    first_free = min(job.t_cleared_h for job in state_jobs if job.t_cleared_h is not None)
+    assert direct.t_dispatched_h == pytest.approx(first_free)
+    assert later.t_dispatched_h > direct.t_dispatched_h
+
+
+def test_a_call_waiting_when_a_policy_closes_the_line_goes_to_17() -> None:
+    """A timeline change that ends the municipal night service and turns its line off
+    at midnight: the call waiting for its crew is passed to 17 then, not kept for the
+    morning."""
+    scenario = scenario_from(
+        SMALL_TOWN,
+        agencies__pm=municipal_police(
+            communes=["centre"],
+            station="centre",
+            direct_calls={"per_1000_residents": 1e-9, "types": MIX},
+        ),
+        timeline=[
+            {
+                "day": 1,
+                "set": {
+                    "agencies.pm.direct_calls.per_1000_residents": 0,
+                    "agencies.pm.service_hours": [8, 20],
+                },
+            }
+        ],
+    )
+    model = SecurityModel(scenario, seed=1)
+    cell = model.agencies[0].station_cell
+    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
+    long_job = inject(model, 23.0, sx, sy + 300, type="noise", on_scene_min=120)
+    long_job.addressed_to = "pm"
+    waiting = inject(model, 23.5, sx, sy - 300, type="dispute")
+    waiting.addressed_to = "pm"
+    model.run_until(30)
+    assert long_job.agency == "pm"
+    assert waiting.agency == "state_police"
+    assert waiting.t_dispatched_h == pytest.approx(24.0)
+
+
 def test_closed_hours_draw_the_same_calls_whatever_callers_then_do() -> None:
     """Common random numbers: `lost` drops the closed hours' calls, the others are the same."""
     per_1000 = 5 * HOURS_PER_YEAR / 8.0

@@ -91,13 +91,16 @@ def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[st
 
 
 def _relays(agencies: Sequence[Agency]) -> dict[str, tuple[int, ...]]:
-    """Agencies whose callers dial 17 when their line is closed, with the crews they
-    want on duty by hour of day (none: the line is closed)."""
+    """Agencies whose callers are passed to 17 when their line is closed.
+
+    Each with the crews it wants on duty by hour of day (none: the line is closed).
+    An agency whose line a policy change has just turned off keeps its callers
+    already waiting, so the rate of its calls does not matter here.
+    """
     return {
         a.name: tuple(a.staffing.units_by_hour)
         for a in agencies
-        if a.spec.direct_calls.per_1000_residents > 0
-        and a.spec.direct_calls.when_closed == "emergency_number"
+        if a.spec.direct_calls.when_closed == "emergency_number"
     }
 
 
@@ -181,6 +184,7 @@ class Dispatcher:
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
         self._relays = _relays(agencies)
         self._relayed: set[int] = set()  # direct calls passed to 17 when their line closed
+        self._direct_seen = False  # whether any direct call has reached the room
         self._recorder = recorder
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
@@ -228,6 +232,8 @@ class Dispatcher:
     def receive(self, incident: Incident) -> None:
         """A call (or offence report, or task) reaches the control room now."""
         self._recorder.incident(incident)
+        if incident.addressed_to is not None:
+            self._direct_seen = True
         if self._counted(incident.t_reported_h):
             self.open_counted += 1
         if self._rules.call_handling_h > 0 and incident.kind is not IncidentKind.TASK:
@@ -269,6 +275,10 @@ class Dispatcher:
             if a is None or not self._agencies[a].may_act(incident.cell, incident.commune):
                 return ()
             return (a,)
+        return self._competent(incident)
+
+    def _competent(self, incident: Incident) -> tuple[int, ...]:
+        """The agencies of its type's competence list that may act where it is."""
         key = (incident.type, incident.cell)
         found = self._eligible.get(key)
         if found is None:
@@ -282,43 +292,62 @@ class Dispatcher:
 
     # ----------------------------------------------------------------- matching
 
-    def _line_closed(self, incident: Incident) -> bool:
-        """Whether ``incident`` is a direct call whose line is closed now, with callers
-        passed to 17 (``when_closed: emergency_number``)."""
+    def _relay(self, incident: Incident) -> bool:
+        """Pass ``incident`` to 17 if it is a direct call whose line is closed now.
+
+        Only with ``when_closed: emergency_number``, and only if an agency of its
+        type's competence list may act where it is (otherwise it keeps waiting for
+        the agency it called).
+
+        Returns:
+            Whether it was passed on now.
+        """
         if incident.addressed_to is None or incident.incident_id in self._relayed:
             return False
         hours = self._relays.get(incident.addressed_to)
-        return hours is not None and hours[int(self._now()) % len(hours)] == 0
+        if hours is None or hours[int(self._now()) % len(hours)] > 0:
+            return False
+        if not self._competent(incident):
+            return False
+        self._relayed.add(incident.incident_id)
+        return True
 
     def relay_closed_lines(self) -> None:
-        """Pass the direct calls still waiting for an agency whose line has closed to
-        17 (hourly, after the shift changes), most urgent first, first come first
-        served within a priority."""
-        if not self._relays:
+        """Pass the direct calls waiting for an agency whose line has closed to 17.
+
+        Hourly, after the shift changes, most urgent first, first come first served
+        within a priority. A call passed on is sent a crew now if one may go (free,
+        or by pre-emption); otherwise it keeps its place in its queue.
+        """
+        if not self._direct_seen:
             return
         for priority in self._waiting.priorities:
             for incident in self._waiting.waiting(priority):
-                if self._line_closed(incident):
+                if self._relay(incident) and self._send(incident, self.eligible(incident)):
                     self._waiting.remove(incident)
-                    self._dispatch_or_queue(incident)
 
     def _dispatch_or_queue(self, incident: Incident) -> None:
-        if self._line_closed(incident):
-            self._relayed.add(incident.incident_id)
+        self._relay(incident)
         agencies = self.eligible(incident)
         if not agencies:
             self.close(incident, Outcome.NO_AGENCY)
-            return
+        elif not self._send(incident, agencies):
+            self._waiting.add(incident)
+
+    def _send(self, incident: Incident, agencies: tuple[int, ...]) -> bool:
+        """Send a free crew the policy chooses, or pre-empt one (rule 5).
+
+        Returns:
+            Whether a crew was sent.
+        """
         free = FreeUnits(incident, agencies, self._available, self._now())
         chosen = self._policy.choose_unit(free)
         if chosen is not None:
             self._assign(*chosen, incident)
-        elif incident.priority <= self._rules.preempt_priority and self._preempt(
+            return True
+        return incident.priority <= self._rules.preempt_priority and self._preempt(
             incident, agencies
-        ):
-            return
-        else:
-            self._waiting.add(incident)
+        )
 
     def _preempt(self, incident: Incident, agencies: tuple[int, ...]) -> bool:
         """Send a crew from lesser work to an urgent call nobody free can take (rule 5).

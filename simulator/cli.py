@@ -380,15 +380,21 @@ def _parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="calibrate nothing: run the file's scenario as it is (or --scenario's) with seeds "
-        "1 to --seeds over the file's horizon, and print each target's mean over the seeds, "
-        "its 95 %% interval and its range; exit status 1 when a fit target's mean is out of "
-        "range; writes nothing",
+        "1 to --seeds over the file's horizon (or --days), and print each target's mean over "
+        "the seeds, its 95 %% interval and its range; exit status 1 when a fit target's mean "
+        "is out of range; writes nothing",
     )
     p_cal.add_argument(
         "--seeds",
         type=int,
         metavar="N",
         help="with --check: seeds 1 to N (default 10)",
+    )
+    p_cal.add_argument(
+        "--days",
+        type=int,
+        metavar="N",
+        help="with --check: N days after the warm-up instead of the file's run.days (365: a year)",
     )
     p_cal.add_argument(
         "--scenario",
@@ -794,7 +800,11 @@ def _calibrate_misuse(args: argparse.Namespace) -> str | None:
     if not args.check:
         given = [
             flag
-            for flag, value in (("--seeds", args.seeds), ("--scenario", args.scenario))
+            for flag, value in (
+                ("--seeds", args.seeds),
+                ("--days", args.days),
+                ("--scenario", args.scenario),
+            )
             if value is not None
         ]
         if given:
@@ -814,6 +824,8 @@ def _calibrate_misuse(args: argparse.Namespace) -> str | None:
         return f"--check runs no calibration: it takes no {clashing[0]} (it writes nothing)"
     if args.seeds is not None and args.seeds < 1:
         return f"--seeds must be at least 1, not {args.seeds}"
+    if args.days is not None and args.days < 1:
+        return f"--days must be at least 1, not {args.days}"
     return None
 
 
@@ -839,13 +851,14 @@ def _cmd_calibrate_check(
                 scenario,
                 seeds=seeds,
                 workers=_capped_workers(args.workers, err),
+                days=args.days,
                 progress=None if advance is None else lambda done, n: advance("seeds", done, n),
             ),
         )
     except MissingOutput as exc:  # bad input (exit 2), not a target out of range (exit 1)
         _say(err, f"secsim calibrate: {exc}")
         return EXIT_BAD_INPUT
-    sys.stdout.write(check_lines(table, scenario, calibration, seeds))
+    sys.stdout.write(check_lines(table, scenario, calibration, seeds, args.days))
     if seeds < 2:
         _say(err, "note: one seed gives no interval; use --seeds 2 or more")
     return EXIT_OK if fit_in_range(table) else EXIT_OUT_OF_RANGE

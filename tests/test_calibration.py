@@ -575,6 +575,30 @@ def test_the_check_on_the_command_line(
     assert line.endswith("OUT")
 
 
+def test_the_check_over_another_horizon_runs_that_many_days(
+    calibration_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--check --days N`: the runs last N days after the file's warm-up, and say so."""
+    cal = load_calibration(calibration_file)
+    days = cal.spec.run.days + 3
+    table = check_targets(cal, cal.scenario_path, seeds=2, workers=1, days=days)
+    horizon = [f"run.days={days}", f"run.warmup_days={WARMUP}"]
+    runs = pd.DataFrame(
+        [
+            flatten(run(load_scenario(cal.scenario_path, horizon), s).summary.as_json())
+            for s in (1, 2)
+        ]
+    )
+    assert (runs["days"] == days).all()
+    for name, target in cal.targets.items():
+        expected = float(target.statistic(runs).mean())
+        assert table.set_index("target").loc[name, "mean"] == pytest.approx(expected, rel=1e-12)
+    args = ["calibrate", str(calibration_file), "--check", "--seeds", "2", "--workers", "1"]
+    main([*args, "--days", str(days)])
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert f"seeds 1-2, {days} days after {WARMUP} of warm-up" in heading
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -583,6 +607,8 @@ def test_the_check_on_the_command_line(
         (["--check", "--resume"], "--check runs no calibration: it takes no --resume"),
         (["--check", "--out", "o"], "takes no --out"),
         (["--check", "--seeds", "0"], "--seeds must be at least 1, not 0"),
+        (["--days", "365"], "--days goes with --check"),
+        (["--check", "--days", "0"], "--days must be at least 1, not 0"),
     ],
 )
 def test_check_options_that_do_not_go_together_are_refused(

@@ -54,6 +54,7 @@ def check_targets(
     *,
     seeds: int,
     workers: int,
+    days: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """One row per target of ``calibration``: its mean over the seeds against its range.
@@ -63,12 +64,15 @@ def check_targets(
         scenario: The scenario file to run (the calibration's own, or another).
         seeds: Runs with seeds 1 to ``seeds`` (at least 2 for an interval).
         workers: Local worker processes.
+        days: Days counted after the warm-up, instead of the file's ``run.days`` (a
+            year, say, where the calibration ran 60 days); rates are per year either way.
         progress: Called with (runs done, runs) as runs finish.
 
     Raises:
         ScenarioError: If the scenario file is not valid.
         ResourceError: If ``workers`` of its runs at once would not fit in memory.
         MissingOutput: If a target reads a value the runs do not report.
+        ValueError: If ``days`` is less than 1.
 
     Returns:
         Columns :data:`COLUMNS`: the target, its use (``fit``, ``check``), the mean
@@ -76,7 +80,10 @@ def check_targets(
         one seed), the target's range and whether the mean lies inside it.
     """
     r = calibration.spec.run
-    overrides = (f"run.days={r.days}", f"run.warmup_days={r.warmup_days}")
+    horizon = r.days if days is None else days
+    if horizon < 1:
+        raise ValueError(f"days must be at least 1, not {horizon}")
+    overrides = (f"run.days={horizon}", f"run.warmup_days={r.warmup_days}")
     # Checked here, once, before any worker starts: a bad file or a territory that
     # cannot fit (``workers`` runs at once) is refused with its message.
     check_fits(load_scenario(scenario, list(overrides)), min(workers, seeds))
@@ -113,11 +120,18 @@ def fit_in_range(table: pd.DataFrame) -> bool:
     return bool(table.loc[table["use"] == "fit", "in_range"].all())
 
 
-def check_lines(table: pd.DataFrame, scenario: Path, calibration: Calibration, seeds: int) -> str:
+def check_lines(
+    table: pd.DataFrame,
+    scenario: Path,
+    calibration: Calibration,
+    seeds: int,
+    days: int | None = None,
+) -> str:
     """The check as plain text: a heading, then one line per target."""
     r = calibration.spec.run
+    horizon = r.days if days is None else days
     lines = [
-        f"{scenario.name} as shipped, seeds 1-{seeds}, {r.days} days after "
+        f"{scenario.name} as shipped, seeds 1-{seeds}, {horizon} days after "
         f"{r.warmup_days} of warm-up: mean (95 % interval) against each target's range"
     ]
     for row in table.itertuples():

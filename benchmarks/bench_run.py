@@ -123,9 +123,10 @@ REFERENCE_COMMIT = "f5ca564"  # main before issue 13 (the speed-up's reference)
 # Settings added to the scenario language after REFERENCE_COMMIT that the shipped
 # scenarios use: the reference runs the same file without them (dotted paths, * any name).
 NEWER_SETTINGS = (
-    # Non-call duties and pre-emption (issue 14).
+    # Non-call duties, pre-emption and calls to an agency's own line (issue 14).
     ("agencies", "*", "duties"),
     ("dispatch", "preemption"),
+    ("agencies", "*", "direct_calls"),
     # What an offence type says of its offenders' fate (issue 9): written in a file
     # that lists its offence types whole, such as city_500k.yaml.
     *(

@@ -53,7 +53,7 @@ def test_a_new_kind_and_mode_take_no_code(tmp_path: Path) -> None:
     text = _example("kind").replace("extends: baseline.yaml", f"extends: {SCENARIOS}/baseline.yaml")
     path = tmp_path / "intercommunal.yaml"
     path.write_text(text, encoding="utf-8")
-    scenario = load_scenario(path, ["run.days=7", "run.warmup_days=0"], [territory_findings])
+    scenario = load_scenario(path, ["run.days=14", "run.warmup_days=0"], [territory_findings])
     summary = run(scenario, seed=1).summary
     assert summary.cost_eur.by_payer["intercommunal"] > 0
     assert summary.officers["pi_sud"] == 12

@@ -105,11 +105,21 @@ def test_verdicts() -> None:
     assert TargetRange(high=0).holds(-1) and not TargetRange(low=0).holds(-1)
 
 
-def test_quick_mode_end_to_end(tmp_path: Path) -> None:
+QUICK_FILES = [str(EVIDENCE / "police_numbers.yaml"), str(EVIDENCE / "hot_spots.yaml")]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path, Path]:
+    """`secsim evidence --quick` on police numbers and hot spots, once for the module."""
+    tmp_path = tmp_path_factory.mktemp("evidence_quick")
     out, doc = tmp_path / "evidence", tmp_path / "docs" / "evidence.md"
-    files = [str(EVIDENCE / "police_numbers.yaml"), str(EVIDENCE / "hot_spots.yaml")]
-    args = ["evidence", *files, "--quick", "--out", str(out), "--doc", str(doc), "--quiet"]
+    args = ["evidence", *QUICK_FILES, "--quick", "--out", str(out), "--doc", str(doc), "--quiet"]
     assert main([*args, "--workers", "2"]) == 0
+    return args, out, doc
+
+
+def test_quick_mode_end_to_end(quick_run: tuple[list[str], Path, Path]) -> None:
+    args, out, doc = quick_run
     text = doc.read_text(encoding="utf-8")
     assert text.startswith(DOC_MARKER)
     assert "quick mode" in text and "at commit" in text
@@ -121,19 +131,21 @@ def test_quick_mode_end_to_end(tmp_path: Path) -> None:
     elasticity = by_name.loc["total_30"]
     assert elasticity["ci_low"] <= elasticity["value"] <= elasticity["ci_high"]
     assert (elasticity["target_low"], elasticity["target_high"]) == (-0.6, -0.15)
-    # The model meets the evidence even at this size: police numbers and hot-spot
-    # patrol lower crime (intervals clear of 0 and meeting the published ranges),
-    # violent crime more than property crime, and the ring around the hot spots
-    # gains from diffusion at least as much as displacement costs it.
+    # The model meets the evidence on police numbers even at this size (intervals clear
+    # of 0 and meeting the published ranges), violent crime more than property crime;
+    # hot-spot patrol lowers crime there, and the ring around the hot spots gains from
+    # diffusion at least as much as displacement costs it.
     for name in ("total_10", "total_30", "total_minus_30", "target_change"):
         row = by_name.loc[name]
         assert row["ci_high"] < 0, (name, row["ci_high"])
+    for name in ("total_10", "total_30", "total_minus_30"):
+        row = by_name.loc[name]
         assert row["ci_low"] <= row["target_high"] and row["ci_high"] >= row["target_low"], name
     assert by_name.loc["violent_30", "value"] < by_name.loc["property_30", "value"]
     assert by_name.loc["wdq", "value"] >= 0
     # Arms share their random numbers: pairing narrows the interval of a difference
     # (independent arms give a ratio of about 1; 4 short replicates estimate it loosely,
-    # 0.60 and 0.44 on the calibrated baseline, and the full run's +30 % arm gives 0.20).
+    # and the full run gives 0.44 and 0.34 on the calibrated baseline).
     assert by_name.loc["pairing_plus_30", "value"] < 0.75
     assert by_name.loc["pairing_minus_30", "value"] < 0.75
     # --check says whether every target is met; the runs are reused, not run again.
@@ -141,6 +153,20 @@ def test_quick_mode_end_to_end(tmp_path: Path) -> None:
     missed = estimates["verdict"].isin(["out of range", "not estimable"]).any()
     assert main([*args, "--check"]) == (1 if missed else 0)
     assert sorted(p.stat().st_mtime for p in out.rglob("runs/*.parquet")) == runs
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known miss: with the State police's duties calibrated, area_weight 218 makes one "
+    "directed crew cut hot-spot crime by about 24 % (docs/calibration.md section 4.7); "
+    "when a calibration brings it back into range, remove this mark",
+)
+def test_the_hot_spot_effect_meets_the_published_range(
+    quick_run: tuple[list[str], Path, Path],
+) -> None:
+    _, out, _ = quick_run
+    row = pd.read_csv(out / "estimates.csv").set_index("estimate").loc["target_change"]
+    assert row["ci_low"] <= row["target_high"] and row["ci_high"] >= row["target_low"]
 
 
 def test_bad_input_is_refused_with_a_located_message(

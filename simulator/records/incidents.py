@@ -80,7 +80,7 @@ class Incident:
     clearance: str | None = None  # "on_scene" (arrested by a unit) or "later" (investigation)
     t_solved_h: float | None = None  # when the offender was arrested
     arrest_agency: str | None = None  # the agency that arrested them
-    addressed_to: str | None = None  # a call made to this agency directly, for it alone
+    addressed_to: str | None = None  # a call made to this agency directly (ODD 7.3.1)
 
 
 INCIDENT_SCHEMA = pa.schema(

@@ -616,7 +616,8 @@ class DirectCallsSpec(Frozen):
     In France residents also call their commune's municipal police on its own
     number or control room for local matters (noise, neighbour disputes,
     parking and traffic, suspicious behaviour, assistance); such a call is for
-    that agency only, whatever the competence lists say (ODD section 7.3.1).
+    that agency only, whatever the competence lists say, while its line is open
+    (ODD section 7.3.1).
     """
 
     per_1000_residents: NonNegFloat = Field(
@@ -637,7 +638,9 @@ class DirectCallsSpec(Frozen):
         "emergency_number",
         description="A direct call at an hour when the agency has no crew on duty: "
         "`emergency_number`, the caller dials 17 and it becomes an ordinary call routed by "
-        "the competence lists; `lost`, no call is made.",
+        "the competence lists (and a call still waiting for the agency when its line closes "
+        "is passed to 17); `lost`, no call is made (and one still waiting waits for the "
+        "agency to open again).",
     )
 
     @field_validator("types")
@@ -1012,16 +1015,19 @@ _NIGHT = [
 
 
 def _default_crime_types() -> dict[str, CrimeTypeSpec]:
-    # Rates are opportunity rates calibrated on the baseline's realised rates
-    # (docs/calibration.md). What happens after the offence (arrest_prob, stay_min,
-    # later_clearance_prob, prison_prob, prison_days) is an assumption, set so that
+    # Rates are opportunity rates calibrated on the baseline's recorded rates
+    # (docs/calibration.md section 3), together with crime.offenders.area_weight and
+    # the State police's non-call duties (agencies.*.duties.share 0.758 in the shipped
+    # scenarios): where State crews patrol all their free time, they give less crime.
+    # What happens after the offence (arrest_prob, stay_min, later_clearance_prob,
+    # prison_prob, prison_days) is an assumption, set so that
     # clearance rates and the offenders held are of the order of French figures
     # (recorded-offence clearance: assault about one half, burglary and theft under
     # one in ten); issue 14 sources and calibrates them.
     return {
         "incivility": CrimeTypeSpec(
             label="Incivility, damage, public disorder",
-            rate_per_1000=150,
+            rate_per_1000=249,
             target="people",
             priority=3,
             report_prob=0.12,
@@ -1040,10 +1046,10 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "theft": CrimeTypeSpec(
             label="Theft without violence",
-            rate_per_1000=116,
+            rate_per_1000=204,
             target="visitors",
             priority=3,
-            report_prob=0.31,
+            report_prob=0.304,
             report_delay_min=90,
             response_share=0.2,
             visibility=0.3,
@@ -1057,11 +1063,11 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "burglary": CrimeTypeSpec(
             label="Residential burglary",
-            rate_per_1000=4.7,
+            rate_per_1000=5.8,
             target="dwellings",
             victim="household",
             priority=2,
-            report_prob=0.8,
+            report_prob=0.798,
             report_delay_min=240,
             response_share=0.8,
             visibility=0.2,
@@ -1077,11 +1083,11 @@ def _default_crime_types() -> dict[str, CrimeTypeSpec]:
         ),
         "assault": CrimeTypeSpec(
             label="Assault (coups et blessures volontaires)",
-            rate_per_1000=58,
+            rate_per_1000=80,
             target="night",
             hourly_profile=_NIGHT,
             priority=1,
-            report_prob=0.237,
+            report_prob=0.245,
             report_delay_min=15,
             response_share=0.8,
             visibility=0.6,
@@ -1300,10 +1306,11 @@ class OffenderSpec(Frozen):
         "(diffusion of benefits).",
     )
     area_weight: NonNegFloat = Field(
-        70.0,
+        218.0,
         description="Weight of the mean patrol presence around a target in the perceived "
-        "risk (calibrated on the elasticity of crime to police numbers, "
-        "docs/calibration.md).",
+        "risk (calibrated by history matching with the State police's non-call duties, "
+        "and checked on the elasticity of crime to police numbers, docs/calibration.md "
+        "section 3).",
     )
     area_memory_h: NonNegFloat = Field(
         24.0,

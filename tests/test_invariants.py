@@ -88,9 +88,19 @@ def test_records_are_consistent(case: tuple[Scenario, int]) -> None:
     dispatched = inc["t_dispatched_h"].notna()
     assert inc.loc[dispatched, "agency"].notna().all()
     assert inc.loc[~dispatched, "unit"].isna().all()
-    # A call made to an agency directly is taken by that agency or none.
+    # A call made to an agency directly is taken by that agency, or by none; or, if it
+    # was still waiting when the agency's line closed (the municipal police's, at 20:00)
+    # and callers are passed to 17, by an agency of its type's list, after the closing.
     direct = dispatched & inc["addressed_to"].notna()
-    assert (inc.loc[direct, "agency"] == inc.loc[direct, "addressed_to"]).all()
+    others = inc[direct & (inc["agency"] != inc["addressed_to"])]
+    if len(others):
+        pm = scenario.agencies["pm"]
+        assert pm.direct_calls.when_closed == "emergency_number"
+        closing = np.floor(others["t_reported_h"] / 24) * 24 + pm.service_hours[1]
+        assert (others["t_reported_h"] < closing).all()
+        assert (others["t_dispatched_h"] >= closing - EPS).all()
+        assert set(others["type"]) <= {"dispute"}  # noise: municipal police only
+        assert set(others["agency"]) <= {"state_police"}
     # Every counted call is answered or unanswered, exactly once.
     calls = result.summary.as_json()["calls"]
     assert calls["answered"] + calls["unanswered"] == calls["total"]

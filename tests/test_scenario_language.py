@@ -162,8 +162,8 @@ def test_every_scenario_points_editors_at_the_schema(path: Path) -> None:
 def test_offences_still_awaiting_their_report_at_the_end_are_kept() -> None:
     from simulator import run
 
-    # Burglaries at three times the calibrated rate, for a few to be reported late.
-    overrides = ["run.days=2", "run.warmup_days=0", "crime.types.burglary.rate_per_1000=15"]
+    # Burglaries at five times the calibrated rate, for a few to be reported late.
+    overrides = ["run.days=2", "run.warmup_days=0", "crime.types.burglary.rate_per_1000=30"]
     scenario = load_scenario(SCENARIOS / "baseline.yaml", overrides)
     inc = run(scenario, seed=4).incidents.to_pandas()
     off = inc[inc["kind"] == "offence"]

@@ -35,7 +35,13 @@ def test_a_transferred_competence_changes_who_answers_from_that_day(tmp_path: Pa
         days=12,
     )
     inc = run(load_scenario(path), seed=2).incidents.to_pandas()
-    noise = inc[(inc["type"] == "noise") & inc["agency"].notna()]
+    taken = inc[(inc["type"] == "noise") & inc["agency"].notna()]
+    # Calls to the municipal police's own line stay its own whatever the competences
+    # while the line is open (07:00-23:00).
+    noise = taken[taken["addressed_to"].isna()]
+    direct = taken[taken["addressed_to"].notna()]
+    open_line = (direct["t_dispatched_h"] % 24 >= 7) & (direct["t_dispatched_h"] % 24 < 23)
+    assert len(direct) > 10 and (direct.loc[open_line, "agency"] == "pm_centre").all()
     before = noise[noise["t_dispatched_h"] < 144]
     after = noise[noise["t_reported_h"] >= 144]
     assert len(before) > 10 and len(after) > 10

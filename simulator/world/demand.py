@@ -364,9 +364,10 @@ class DirectCallGenerator:
     as an ordinary call's of that type (by the call generator), its place
     restricted to the agency's places. A call is for that agency alone
     (``Incident.addressed_to``) while its line is open (the control room passes one
-    still waiting when it closes to 17, with ``when_closed: emergency_number``). At an hour when the agency has no crew on duty,
-    the caller dials the emergency number instead (an ordinary call) or gives up
-    (``when_closed: lost``); the draws are the same either way.
+    still waiting when it closes to 17, with ``when_closed: emergency_number``). At
+    an hour when the agency has no crew on duty, the caller dials the emergency
+    number instead (an ordinary call) or gives up (``when_closed: lost``); the draws
+    are the same either way.
 
     Args:
         agencies: The placed agencies (their direct calls, places and staffing).

@@ -147,6 +147,17 @@ def _town_open_8_to_20(when_closed: str) -> SecurityModel:
     return SecurityModel(scenario, seed=1)
 
 
+def _busy_line(model: SecurityModel, busy_at: float, call_at: float) -> tuple[Incident, Incident]:
+    """Two calls to the municipal line near the State police station: a two-hour job
+    at ``busy_at`` for its one crew, then a dispute at ``call_at`` that waits for it."""
+    cell = model.agencies[0].station_cell
+    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
+    long_job = inject(model, busy_at, sx, sy + 300, type="noise", on_scene_min=120)
+    waiting = inject(model, call_at, sx, sy - 300, type="dispute")
+    long_job.addressed_to = waiting.addressed_to = "pm"
+    return long_job, waiting
+
+
 def test_a_direct_call_still_being_taken_when_the_line_closes_goes_to_17() -> None:
     """Made at 19:58, handled at 20:01 when the municipal crew has gone: the State police
     takes it at once instead of leaving the caller to wait for the morning."""
@@ -170,12 +181,7 @@ def test_a_direct_call_waiting_at_closing_time_is_passed_to_17_or_kept(when_clos
     the municipal police, which takes it when it comes back at 08:00 (`lost`; the small
     town drops no call for waiting)."""
     model = _town_open_8_to_20(when_closed)
-    cell = model.agencies[0].station_cell
-    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
-    long_job = inject(model, 19.0, sx, sy + 300, type="noise", on_scene_min=120)
-    long_job.addressed_to = "pm"
-    waiting = inject(model, 19.5, sx, sy - 300, type="dispute", priority=2)
-    waiting.addressed_to = "pm"
+    long_job, waiting = _busy_line(model, 19.0, 19.5)
     model.run_until(34)
     assert long_job.agency == "pm"  # the crew finishes its job past the end of its shift
     if when_closed == "emergency_number":
@@ -191,12 +197,9 @@ def test_a_relayed_call_keeps_its_place_in_the_queue() -> None:
     """Both State crews are busy when the line closes: the direct call passed to 17 at
     20:00 waits for them ahead of an ordinary call made after it, not behind."""
     model = _town_open_8_to_20("emergency_number")
+    _, direct = _busy_line(model, 19.0, 19.5)
     cell = model.agencies[0].station_cell
     sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
-    long_job = inject(model, 19.0, sx, sy + 300, type="noise", on_scene_min=120)
-    long_job.addressed_to = "pm"
-    direct = inject(model, 19.5, sx, sy - 300, type="dispute")
-    direct.addressed_to = "pm"
     state_jobs = [inject(model, t, sx + 200, sy, on_scene_min=90) for t in (19.6, 19.7)]
     later = inject(model, 19.8, sx - 200, sy)
     model.run_until(26)
@@ -229,12 +232,7 @@ def test_a_call_waiting_when_a_policy_closes_the_line_goes_to_17() -> None:
         ],
     )
     model = SecurityModel(scenario, seed=1)
-    cell = model.agencies[0].station_cell
-    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
-    long_job = inject(model, 23.0, sx, sy + 300, type="noise", on_scene_min=120)
-    long_job.addressed_to = "pm"
-    waiting = inject(model, 23.5, sx, sy - 300, type="dispute")
-    waiting.addressed_to = "pm"
+    long_job, waiting = _busy_line(model, 23.0, 23.5)
     model.run_until(30)
     assert long_job.agency == "pm"
     assert waiting.agency == "state_police"

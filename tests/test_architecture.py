@@ -24,6 +24,7 @@ LAYERS = [
         "simulator.agencies",
         "simulator.dispatch",
         "simulator.crime",
+        "simulator.crime.kernels",
         "simulator.records",
         "simulator.stopping",
         "simulator.outputs",

@@ -3,8 +3,8 @@
 Patrol legs played in bulk, positions of many units in one pass, presence added
 in bulk, travel times of a few units computed on floats rather than arrays, the
 cells with near-repeat risk tracked rather than scanned for, callers picked on
-Python numbers. The means over the squares around a few cells, summed directly
-rather than read off summed-area tables, are the same to rounding (not to the bit).
+Python numbers. (The crime engine's compiled loops are checked in
+``test_crime_kernels.py``.)
 """
 
 from __future__ import annotations
@@ -211,35 +211,6 @@ def test_square_means_from_running_sums_are_plain_means_over_the_square(
             np.testing.assert_allclose(
                 fast[:, j * nx + i], box.mean(axis=(1, 2)), rtol=1e-12, atol=1e-13 * rows.sum()
             )
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    nx=st.integers(1, 9),
-    ny=st.integers(1, 9),
-    radius=st.integers(0, 4),
-    seed=st.integers(0, 2**16),
-    tables=st.booleans(),
-)
-def test_square_means_of_a_few_cells_are_the_plain_means(
-    nx: int, ny: int, radius: int, seed: int, tables: bool
-) -> None:
-    """The means around a few cells (the crime engine's targets), summed square by square
-    or, past the size of table kept, read off summed-area tables."""
-    rng = np.random.default_rng(seed)
-    values = rng.exponential(size=nx * ny) * (rng.random(nx * ny) < 0.5)
-    cells = rng.integers(0, nx * ny, size=int(rng.integers(0, 30)))
-    square = SquareMeans(nx, ny, radius)
-    if tables:
-        square.BOX_ENTRIES = 0  # as on a grid too large for the table of squares
-    means = square.means_at(np.append(values, 0.0), cells)
-    assert (square._boxes is None) == tables
-    grid = values.reshape(ny, nx)
-    plain = [
-        grid[max(j - radius, 0) : j + radius + 1, max(i - radius, 0) : i + radius + 1].mean()
-        for j, i in (divmod(int(c), nx) for c in cells)
-    ]
-    np.testing.assert_allclose(means, plain, rtol=1e-12, atol=1e-13 * values.sum())
 
 
 def test_cells_with_near_repeat_risk_are_tracked_as_a_scan_would_find_them() -> None:

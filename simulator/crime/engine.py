@@ -38,7 +38,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -47,6 +46,7 @@ from scipy import ndimage
 from scipy.special import ndtri
 
 from simulator.agencies.agency import Agency
+from simulator.crime import kernels
 from simulator.crime.offenders import OffenderPool
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.changes import AGENCY_SETTINGS, MARKETS_PLACED_ONCE
@@ -90,17 +90,15 @@ class SquareMeans:
     """Means over the (2r+1)^2 square around each cell of a grid, clipped to the grid.
 
     For every cell, from summed-area tables (running sums over rows and columns):
-    four look-ups a cell, whatever the radius. For a few cells, by summing their
-    squares (:meth:`means_at`). Cells outside the grid are not counted.
+    four look-ups a cell, whatever the radius. Cells outside the grid are not
+    counted. (The crime engine's hour, which needs a few cells only, sums their
+    squares in :func:`simulator.crime.kernels.guardianship`.)
 
     Args:
         nx: Columns of the grid.
         ny: Rows of the grid.
         radius: Half-width of the square, cells.
     """
-
-    # Largest table of squares (cells x square size) kept for :meth:`means_at`: 16 MiB.
-    BOX_ENTRIES = 1 << 22
 
     def __init__(self, nx: int, ny: int, radius: int):
         self.radius = radius
@@ -132,35 +130,6 @@ class SquareMeans:
     def __call__(self, rows: FloatArray) -> FloatArray:
         """The means around every cell, one row per layer (k x cells)."""
         return self.at(self.tables(rows))
-
-    def means_at(self, padded: FloatArray, cells: IntArray) -> FloatArray:
-        """The means around ``cells`` of one layer, from its values by cell and a 0 after.
-
-        The few squares asked for are summed directly, from a table of each cell's
-        square (:attr:`BOX_ENTRIES` at most); a larger table would not pay, and the
-        summed-area tables serve instead. Either way the same sums, up to rounding.
-        """
-        out: FloatArray
-        if self._boxes is None:
-            out = self.at(self.tables(padded[None, :-1]), cells)[0]
-        else:
-            out = padded[self._boxes[cells]].sum(axis=1) / self._count[cells]
-        return out
-
-    @cached_property
-    def _boxes(self) -> NDArray[np.int32] | None:
-        """Each cell's square, as flat cells padded with the index past the last cell."""
-        ny, nx = self._shape
-        side = 2 * self.radius + 1
-        if nx * ny * side * side > self.BOX_ENTRIES:
-            return None
-        j, i = np.divmod(np.arange(nx * ny), nx)
-        offsets = np.arange(-self.radius, self.radius + 1)
-        jj = (j[:, None] + offsets)[:, :, None]
-        ii = (i[:, None] + offsets)[:, None, :]
-        inside = (jj >= 0) & (jj < ny) & (ii >= 0) & (ii < nx)
-        boxes = np.where(inside, jj * nx + ii, nx * ny).reshape(nx * ny, side * side)
-        return boxes.astype(np.int32)
 
 
 def crowd_factors(
@@ -223,9 +192,6 @@ def _search(cum: FloatArray, x: FloatArray) -> IntArray:
     return found
 
 
-_NextDoor = tuple[IntArray, IntArray, NDArray[np.bool_], FloatArray, FloatArray, IntArray]
-
-
 @dataclass
 class _ExpectedDue:
     """One hour's additions to the expected offences, not yet made (_fold_expected).
@@ -234,15 +200,17 @@ class _ExpectedDue:
         rows: Type row (draw order) of each opportunity.
         cells: Where each arose.
         chance: Its chance of becoming an offence there.
-        next_door: For those that looked next door: their rows, their neighbours
-            (the cell itself as padding), which entries are neighbours, the chance at
-            each, the chance where they arose and how many neighbours they had.
+        looks: The opportunities whose offender could look next door (free, in a
+            cell with neighbours).
+        chance_next: For each of those, the chance at each entry of its cell's
+            ``_next_door`` row.
     """
 
     rows: IntArray
     cells: IntArray
     chance: FloatArray
-    next_door: _NextDoor | None = None
+    looks: IntArray
+    chance_next: FloatArray
 
 
 @dataclass
@@ -304,6 +272,10 @@ _UNIFORMS = (
     "prison_days",  # for how long
 )
 _U = {name: i for i, name in enumerate(_UNIFORMS)}
+# The columns :func:`simulator.crime.kernels.decide` reads, in the order it reads them.
+_DECISION_COLUMNS = np.array(
+    [_U["commit"], _U["move"], _U["next_door"], _U["commit_next_door"]], dtype=np.int64
+)
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -466,10 +438,10 @@ class CrimeEngine:
         # What each hour adds to it, kept until it is read, the settings change or a day
         # ends (_fold_expected).
         self._expected_due: list[_ExpectedDue] = []
-        # Patrol presence as offenders remember it, by cell, and a 0 after the last cell
-        # (where the squares of SquareMeans.means_at past the grid's edge point).
-        self._area_padded = np.zeros(n + 1)
-        self._area_field = self._area_padded[:n]
+        # Patrol presence as offenders remember it, by cell; this hour's patrol presence.
+        self._area_field = np.zeros(n)
+        self._patrol = np.zeros(n)
+        self._seen_cells = np.zeros(n, dtype=bool)  # scratch of kernels.observe_presence
         self._configure(spec, cctv, agencies, first=True)
         self._markets = self._place_markets()
 
@@ -536,7 +508,6 @@ class CrimeEngine:
         # Squares around targets, and what presence counts for in them (a policy change
         # may move the radius or the reference; rebuilt, they are the same otherwise).
         radius = spec.offenders.area_radius_cells
-        self._square = SquareMeans(territory.nx, territory.ny, radius)
         self._crowd = crowd_factors(
             self._activity.week("people"),
             territory.nx,
@@ -548,6 +519,7 @@ class CrimeEngine:
         memory = spec.offenders.area_memory_h
         self._area_keep = float(np.exp(-1.0 / memory)) if memory > 0 else 0.0
         self._saturation_h = spec.deterrence_saturation_min / 60.0
+        self._saturation_scale = 1.0
         if self._saturation_h > 0:
             self._saturation_scale = _REFERENCE_STOP_H / -np.expm1(
                 -_REFERENCE_STOP_H / self._saturation_h
@@ -592,7 +564,6 @@ class CrimeEngine:
             "market_enforcers": self._market_enforcers,
             "strength": self._agency_strength,
             "crowd": self._crowd,
-            "square_radius": self._square.radius,
             "area_keep": self._area_keep,
             "per_1000_near": self._per_1000_near,
             "decay": self._decay,
@@ -671,20 +642,19 @@ class CrimeEngine:
             self._presence_day += self._presence_hour.sum(axis=0)
             self._touched_last = np.flatnonzero(self._presence_hour)
             return
-        hour_flat = self._presence_hour.reshape(-1)
-        last_flat = self._last_presence.reshape(-1)
-        hour_flat[self._touched_last] = 0.0
-        now = presence_hours.reshape(-1)[touched]
-        added = now - last_flat[touched]
-        hour_flat[touched] = added
-        last_flat[touched] = now
-        self._effective *= self._decay
-        self._effective.reshape(-1)[touched] += self._saturated(added)
-        # The cells touched, ascending, once each (a mask costs less than np.unique).
-        mask = np.zeros(self._t.n_cells, dtype=bool)
-        mask[touched % self._t.n_cells] = True
-        cells = np.flatnonzero(mask)
-        self._presence_day[cells] += self._presence_hour[:, cells].sum(axis=0)
+        kernels.observe_presence(
+            presence_hours.reshape(-1),
+            touched,
+            self._touched_last,
+            self._presence_hour.reshape(-1),
+            self._last_presence.reshape(-1),
+            self._effective.reshape(-1),
+            self._presence_day,
+            self._seen_cells,
+            self._decay,
+            self._saturation_h,
+            self._saturation_scale,
+        )
         self._touched_last = touched
 
     def _saturated(self, hours: FloatArray) -> FloatArray:
@@ -781,8 +751,14 @@ class CrimeEngine:
         self._clear_later(now)
         self._update_markets(hour)
         self._decay_near_repeat()
-        patrol = self._agency_strength @ self._effective
-        self._remember_area(patrol)
+        # Patrol presence by cell, folded into what offenders remember of each place:
+        # an exponential average with time constant ``area_memory_h`` (the presence
+        # around a target that offenders perceive is the police they have seen there
+        # over the last day or so, not whether a crew happens to pass this hour).
+        patrol = self._patrol
+        kernels.patrol_field(
+            self._agency_strength, self._effective, self._area_field, self._area_keep, patrol
+        )
         rows, cells, u = self._ordinary_opportunities(hw)
         more = self._history_opportunities(hour, hod)
         if more is not None:
@@ -867,106 +843,91 @@ class CrimeEngine:
             self._markets_at = (cells, by_cell, (rows[:, None] + where).ravel())
         return self._markets_at
 
-    def _remember_area(self, patrol: FloatArray) -> None:
-        """Fold this hour's patrol presence into what offenders remember of each place.
-
-        An exponential average with time constant ``area_memory_h``: the presence
-        around a target that offenders perceive is the police they have seen there
-        over the last day or so, not whether a crew happens to pass this hour
-        (0: this hour's presence).
-        """
-        self._area_field *= self._area_keep  # 0 without memory: this hour's presence
-        self._area_field += (1.0 - self._area_keep) * patrol
-
     def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
         """Guardianship an offender perceives at each cell (the exponent before deterrence).
 
         Standing guardians (CCTV, citizen watch), plus patrols in the cell (with
         residual deterrence) and ``area_weight`` times the mean remembered patrol
         presence over the square of ``area_radius_cells`` around it
-        (:meth:`_remember_area`), both per person present there
-        (:func:`crowd_factors`).
+        (:meth:`offences_in_hour`), both per person present there
+        (:func:`crowd_factors`). :meth:`_commit` reads the same values inside its
+        compiled loop (:func:`simulator.crime.kernels.decide`).
         """
-        crowd = self._crowd[hour % HOURS_PER_WEEK, cells]
-        spec = self.spec.offenders
-        if spec.area_weight <= 0:
-            local: FloatArray = self._static_guard[cells] + crowd * patrol[cells]
-            return local
-        mean = self._square.means_at(self._area_padded, cells)
-        out: FloatArray = self._static_guard[cells] + crowd * (
-            patrol[cells] + spec.area_weight * mean
+        t, spec = self._t, self.spec.offenders
+        out: FloatArray = kernels.guardianship(
+            cells,
+            patrol,
+            self._area_field,
+            self._crowd[hour % HOURS_PER_WEEK],
+            self._static_guard,
+            spec.area_weight,
+            t.nx,
+            t.ny,
+            spec.area_radius_cells,
         )
         return out
 
     def _commit(
         self, hour: int, rows: IntArray, cells: IntArray, u: FloatArray, patrol: FloatArray
     ) -> list[Incident]:
-        """Decide which opportunities become offences, and where; make the offences."""
-        now = float(hour)
+        """Decide which opportunities become offences, and where; make the offences.
+
+        Who meets each opportunity (:meth:`OffenderPool.pick`) and whether they act,
+        here or next door, are decided in compiled loops
+        (:func:`simulator.crime.kernels.decide`); the offences are then made one by
+        one (:meth:`_offence`), in time order.
+        """
         pool = self.offenders
         types = self._order_index[rows]
         slots = pool.pick(types, cells, u[:, _U["home"]], u[:, _U["who"]])
-        has = slots >= 0
-        if has.all():
-            slot0 = slots
-            free = pool.free(slots, now)
-        elif not has.any():  # no offender with a propensity for these: nothing happens
+        if slots.max() < 0:  # no offender with a propensity for these: nothing happens
             return []
-        else:
-            slot0 = np.where(has, slots, 0)
-            free = has & pool.free(slot0, now)
-        spec = self.spec.offenders
-        personal = (
-            spec.own_arrest * pool.own_risk(slot0, now)
-            + spec.others_arrest * self._arrests_near[pool.home[slot0]]
+        t, spec = self._t, self.spec.offenders
+        chance, commit, where, looks, chance_next = kernels.decide(
+            rows,
+            cells,
+            u,
+            _DECISION_COLUMNS,
+            slots,
+            float(hour),
+            pool.held_until_h,
+            pool.own_arrests,
+            pool.own_arrests_t,
+            pool.home,
+            spec.memory_days * 24.0,
+            spec.own_arrest,
+            spec.others_arrest,
+            self._arrests_near,
+            self._deterrence,
+            self.spec.displacement_share,
+            self._inside,
+            self._next_door,
+            patrol,
+            self._area_field,
+            self._crowd[hour % HOURS_PER_WEEK],
+            self._static_guard,
+            spec.area_weight,
+            t.nx,
+            t.ny,
+            spec.area_radius_cells,
         )
-        delta = self._deterrence[rows]
-        share = self.spec.displacement_share
-        inside = self._inside[cells]
-        looks = np.flatnonzero(free & (inside > 0)) if share > 0 else np.empty(0, np.int64)
-        k_in = inside[looks]
-        valid = self._next_valid[cells[looks]]
-        nb = self._next_door[cells[looks]]
-        guard = self._guardianship(np.concatenate([cells, nb.ravel()]), patrol, hour)
-        m = cells.size
-        chance = np.exp(-delta * (guard[:m] + personal))
-        chance[~free] = 0.0
-        due = _ExpectedDue(rows, cells, chance)
-        self._expected_due.append(due)
-        # The decisions, opportunity by opportunity on Python numbers (a few an hour):
-        # the same comparisons of the same doubles as on arrays.
-        draws = u.tolist()
-        commit = (u[:, _U["commit"]] < chance).tolist()
-        where = cells.tolist()
-        if looks.size:
-            guard_next = guard[m:].reshape(nb.shape)
-            chance_next = np.exp(-delta[looks, None] * (guard_next + personal[looks, None]))
-            due.next_door = (rows[looks], nb, valid, chance_next, chance[looks], k_in)
-            # A deterred offender looks next door with chance ``share``, at one of the
-            # k neighbours (the uniform times k, floored), where the risk may deter too.
-            move, next_door, commit_next = _U["move"], _U["next_door"], _U["commit_next_door"]
-            for c, k, options, chances in zip(
-                looks.tolist(), k_in.tolist(), nb.tolist(), chance_next.tolist(), strict=True
-            ):
-                d = draws[c]
-                if commit[c] or not d[move] < share:
-                    continue
-                pick = min(int(d[next_door] * k), k - 1)
-                if d[commit_next] < chances[pick]:
-                    where[c] = options[pick]
-                    commit[c] = True
-        done = [c for c, yes in enumerate(commit) if yes]
+        self._expected_due.append(_ExpectedDue(rows, cells, chance, looks, chance_next))
+        done = np.flatnonzero(commit).tolist()
         if not done:
             return []
         hod = hour % 24
         at = _U["time"]
         kinds = types.tolist()
         who = slots.tolist()
+        places = where.tolist()
+        draws = {c: u[c].tolist() for c in done}
         out: list[Incident] = []
         # In time order (hour + the uniform, as a double); ties in opportunity order.
         for c, when in sorted(((c, hour + draws[c][at]) for c in done), key=lambda x: x[1]):
             k = kinds[c]
-            out.append(self._offence(k, self._type_specs[k], where[c], when, hod, draws[c], who[c]))
+            out.append(
+                self._offence(k, self._type_specs[k], places[c], when, hod, draws[c], who[c])
+            )
         return out
 
     def _fold_expected(self) -> None:
@@ -984,13 +945,15 @@ class CrimeEngine:
         here = [d.rows * n + d.cells for d in due]
         added = [d.chance for d in due]
         keys = [np.full(d.rows.size, 2 * h) for h, d in enumerate(due)]
-        moves = [(h, d.next_door) for h, d in enumerate(due) if d.next_door is not None]
+        moves = [(h, d) for h, d in enumerate(due) if d.looks.size]
         if moves:
-            rows, nb, valid, chance_next, chance, k_in = (
-                np.concatenate([m[k] for _, m in moves]) for k in range(6)
-            )
-            moved = (1.0 - chance) * share / k_in
-            hour = np.concatenate([np.full(m[0].size, 2 * h + 1) for h, m in moves])
+            at = np.concatenate([d.cells[d.looks] for _, d in moves])
+            rows = np.concatenate([d.rows[d.looks] for _, d in moves])
+            chance = np.concatenate([d.chance[d.looks] for _, d in moves])
+            chance_next = np.concatenate([d.chance_next for _, d in moves])
+            nb, valid = self._next_door[at], self._next_valid[at]
+            moved = (1.0 - chance) * share / self._inside[at]
+            hour = np.concatenate([np.full(d.looks.size, 2 * h + 1) for h, d in moves])
             here.append((rows[:, None] * n + nb)[valid])
             added.append((chance_next * moved[:, None])[valid])
             keys.append(np.broadcast_to(hour[:, None], valid.shape)[valid])

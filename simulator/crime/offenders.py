@@ -23,6 +23,7 @@ from typing import overload
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.crime.kernels import pick_offenders
 from simulator.scenario.schema import OffenderSpec
 from simulator.world.citizens import Population
 from simulator.world.registries import HOURS_PER_YEAR, ROUTINES
@@ -73,8 +74,10 @@ class OffenderPool:
         self.generation: IntArray = np.zeros(size, dtype=np.int64)
         self.home: IntArray = self._home_of_resident[self.resident]
         self.held_until_h: FloatArray = np.zeros(size)
-        self._own: FloatArray = np.zeros(size)  # recent own arrests, decayed to _own_t
-        self._own_t: FloatArray = np.zeros(size)
+        # Recent own arrests, faded with time (``memory_days``) up to ``own_arrests_t``:
+        # the risk an offender perceives (read by the crime engine's compiled decision).
+        self.own_arrests: FloatArray = np.zeros(size)
+        self.own_arrests_t: FloatArray = np.zeros(size)
         self.offences: IntArray = np.zeros(size, dtype=np.int64)
         self.arrests: IntArray = np.zeros(size, dtype=np.int64)
         self.careers_begun = 0
@@ -144,8 +147,8 @@ class OffenderPool:
         self.career_end_h[slot] = start_h + rng.exponential(self.spec.career_years * HOURS_PER_YEAR)
         self.propensity[slot] = self._propensities(rng, 1)[0]
         self.held_until_h[slot] = 0.0
-        self._own[slot] = 0.0
-        self._own_t[slot] = start_h
+        self.own_arrests[slot] = 0.0
+        self.own_arrests_t[slot] = start_h
         self.careers_begun += 1
 
     def _boxes(self) -> IntArray:
@@ -191,13 +194,9 @@ class OffenderPool:
         self._below = np.concatenate([[0.0], self._cum_flat])
         # Propensity by cell, types laid end to end (type x (cells + 1) + cell).
         self._weight_flat = self._weight.ravel()
-        self._weight_cum: FloatArray | None = None  # made when first needed (rarely)
-
-    def _running_weights(self) -> FloatArray:
-        """Running sums over the cells of each type's propensity (types x cells)."""
-        if self._weight_cum is None:
-            self._weight_cum = np.cumsum(self._weight[:, : self._t.n_cells], axis=1)
-        return self._weight_cum
+        # Running sums over the cells of each type's propensity (types x cells): where an
+        # offender comes from when nobody lives within reach of a target.
+        self._weight_cum = np.cumsum(self._weight[:, :n], axis=1)
 
     # ----------------------------------------------------------------- choices
 
@@ -218,50 +217,30 @@ class OffenderPool:
         m = types.size
         if m == 0 or self.size == 0:
             return np.full(m, -1, dtype=np.int64)
-        n = self._t.n_cells
-        box = self._box[cells]
-        type_at = types * (n + 1)
-        running = np.cumsum(self._weight_flat[type_at[:, None] + box], axis=1)
-        total = running[:, -1]
-        col = np.minimum((running < (u_cell * total)[:, None]).sum(axis=1), box.shape[1] - 1)
-        home = box[np.arange(m), col]
-        far = total <= 0  # nobody within reach: anyone may come
-        if far.any():
-            wc = self._running_weights()[types[far]]
-            x = u_cell[far] * wc[:, -1]
-            home[far] = np.minimum((wc < x[:, None]).sum(axis=1), n - 1)
-        start, stop = self._cell_start[home], self._cell_start[home + 1]
-        weight = self._weight_flat[type_at + home]
-        row = types * self.size
-        below = self._below[row + start]
-        j = np.searchsorted(self._cum_flat, below + u_who * weight, side="right") - row
-        j = np.minimum(np.maximum(j, start), np.maximum(stop - 1, start))  # np.clip, cheaper
-        ok = (stop > start) & (weight > 0)
-        if ok.all():
-            picked: IntArray = self._order[j]
-            return picked
-        out = np.full(m, -1, dtype=np.int64)
-        out[ok] = self._order[j[ok]]
-        return out
-
-    def free(self, slots: IntArray, now_h: float) -> NDArray[np.bool_]:
-        """Whether each offender is out of custody and prison at ``now_h``."""
-        ok: NDArray[np.bool_] = self.held_until_h[slots] <= now_h
-        return ok
-
-    def own_risk(self, slots: IntArray, now_h: float) -> FloatArray:
-        """Each offender's recent arrests, faded with time (``memory_days``)."""
-        fade = np.exp(-(now_h - self._own_t[slots]) / (self.spec.memory_days * 24.0))
-        risk: FloatArray = self._own[slots] * fade
-        return risk
+        slots: IntArray = pick_offenders(
+            types,
+            cells,
+            u_cell,
+            u_who,
+            self._box,
+            self._weight_flat,
+            self._weight_cum,
+            self._cell_start,
+            self._below,
+            self._cum_flat,
+            self._order,
+            self.size,
+        )
+        return slots
 
     # ----------------------------------------------------------------- custody
 
     def arrested(self, slot: int, now_h: float, held_h: float) -> None:
         """The offender in ``slot`` was arrested now and is held for ``held_h`` hours."""
         memory = self.spec.memory_days * 24.0
-        self._own[slot] = self._own[slot] * np.exp(-(now_h - self._own_t[slot]) / memory) + 1.0
-        self._own_t[slot] = now_h
+        fade = np.exp(-(now_h - self.own_arrests_t[slot]) / memory)
+        self.own_arrests[slot] = self.own_arrests[slot] * fade + 1.0
+        self.own_arrests_t[slot] = now_h
         self.held_until_h[slot] = max(float(self.held_until_h[slot]), now_h + held_h)
         self.arrests[slot] += 1
 

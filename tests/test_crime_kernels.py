@@ -1,0 +1,251 @@
+"""The crime engine's compiled loops give the answers of the array formulas they replaced.
+
+Each kernel of :mod:`simulator.crime.kernels` is checked against the NumPy code
+it replaced, written out here as the reference: the same offender to the slot,
+the same decisions and places, the same chances up to rounding (the kernels use
+the C library's exponential and sum squares row by row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.crime import kernels
+from simulator.crime.engine import _DECISION_COLUMNS, _U, _UNIFORMS, CrimeEngine
+from simulator.crime.offenders import OffenderPool
+from simulator.model import SecurityModel
+from simulator.scenario.schema import OffenderSpec
+
+from .conftest import SMALL_TOWN, scenario_from
+
+RTOL = 1e-12  # a few ulps of the chances and guardianships
+
+
+@pytest.fixture(scope="module")
+def town() -> SecurityModel:
+    """The small town with offences, after a week (arrests, patrols and near repeats)."""
+    crime = {"crime": {}, "run__days": 10}
+    for name in ("incivility", "theft", "burglary", "assault", "drug_dealing", "serious_violence"):
+        crime[f"competences__{name}"] = ["state_police"]
+    model = SecurityModel(scenario_from(SMALL_TOWN, **crime), seed=1)
+    model.run_until(7 * 24.0 + 10.5)
+    return model
+
+
+def plain_pick(
+    pool: OffenderPool, types: np.ndarray, cells: np.ndarray, u_cell: np.ndarray, u_who: np.ndarray
+) -> np.ndarray:
+    """``OffenderPool.pick`` as it was written on arrays before its compiled loop."""
+    n = pool._box.shape[0]
+    m = types.size
+    box = pool._box[cells]
+    type_at = types * (n + 1)
+    running = np.cumsum(pool._weight_flat[type_at[:, None] + box], axis=1)
+    total = running[:, -1]
+    col = np.minimum((running < (u_cell * total)[:, None]).sum(axis=1), box.shape[1] - 1)
+    home = box[np.arange(m), col]
+    far = total <= 0
+    if far.any():
+        wc = np.cumsum(pool._weight[:, :n], axis=1)[types[far]]
+        x = u_cell[far] * wc[:, -1]
+        home[far] = np.minimum((wc < x[:, None]).sum(axis=1), n - 1)
+    start, stop = pool._cell_start[home], pool._cell_start[home + 1]
+    weight = pool._weight_flat[type_at + home]
+    row = types * pool.size
+    j = np.searchsorted(pool._cum_flat, pool._below[row + start] + u_who * weight, side="right")
+    j = np.clip(j - row, start, np.maximum(stop - 1, start))
+    ok = (stop > start) & (weight > 0)
+    return np.where(ok, pool._order[j], -1)
+
+
+@pytest.mark.parametrize("reach", [0, 1, 2])
+def test_offenders_picked_in_compiled_loops_are_those_of_the_array_formula(
+    town: SecurityModel, reach: int
+) -> None:
+    """Every cell of the town (some with nobody within reach), every type, many uniforms."""
+    pool = OffenderPool(
+        OffenderSpec(), 3, town.territory, town.population, np.random.SeedSequence(7), reach
+    )
+    rng = np.random.default_rng(reach)
+    n = town.territory.n_cells
+    cells = np.tile(np.arange(n), 20)
+    types = rng.integers(0, 3, cells.size)
+    u_cell, u_who = rng.random(cells.size), rng.random(cells.size)
+    picked = pool.pick(types, cells, u_cell, u_who)
+    np.testing.assert_array_equal(picked, plain_pick(pool, types, cells, u_cell, u_who))
+    if reach == 0:  # cells where nobody lives: anyone may come
+        assert (pool._weight[0, :n] <= 0).any()
+    assert (picked >= 0).mean() > 0.9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    nx=st.integers(1, 9),
+    ny=st.integers(1, 9),
+    radius=st.integers(0, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_guardianship_reads_the_plain_mean_over_the_square_around_each_cell(
+    nx: int, ny: int, radius: int, seed: int
+) -> None:
+    """Standing guardians + crowd x (patrol + weight x the mean remembered presence around)."""
+    rng = np.random.default_rng(seed)
+    n = nx * ny
+    area = rng.exponential(size=n) * (rng.random(n) < 0.5)
+    patrol, static = rng.exponential(size=n), rng.random(n)
+    crowd = rng.random(n).astype(np.float32)
+    cells = rng.integers(0, n, size=int(rng.integers(0, 30)))
+    guard = kernels.guardianship(cells, patrol, area, crowd, static, 2.5, nx, ny, radius)
+    grid = area.reshape(ny, nx)
+    mean = np.array(
+        [
+            grid[max(j - radius, 0) : j + radius + 1, max(i - radius, 0) : i + radius + 1].mean()
+            for j, i in (divmod(int(c), nx) for c in cells)
+        ]
+    )
+    expected = static[cells] + crowd[cells] * (patrol[cells] + 2.5 * mean)
+    np.testing.assert_allclose(guard, expected, rtol=RTOL, atol=1e-13 * (1 + area.sum()))
+    local = kernels.guardianship(cells, patrol, area, crowd, static, 0.0, nx, ny, radius)
+    np.testing.assert_array_equal(local, static[cells] + crowd[cells] * patrol[cells])
+
+
+def plain_decisions(
+    engine: CrimeEngine,
+    rows: np.ndarray,
+    cells: np.ndarray,
+    u: np.ndarray,
+    slots: np.ndarray,
+    hour: int,
+    patrol: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``CrimeEngine._commit``'s decisions as they were written on arrays."""
+    now = float(hour)
+    pool, spec = engine.offenders, engine.spec.offenders
+    has = slots >= 0
+    slot0 = np.where(has, slots, 0)
+    free = has & (pool.held_until_h[slot0] <= now)
+    fade = np.exp(-(now - pool.own_arrests_t[slot0]) / (spec.memory_days * 24.0))
+    personal = (
+        spec.own_arrest * pool.own_arrests[slot0] * fade
+        + spec.others_arrest * engine._arrests_near[pool.home[slot0]]
+    )
+    delta = engine._deterrence[rows]
+    share = engine.spec.displacement_share
+    inside = engine._inside[cells]
+    looks = np.flatnonzero(free & (inside > 0)) if share > 0 else np.empty(0, np.int64)
+    nb = engine._next_door[cells[looks]]
+    guard = engine._guardianship(np.concatenate([cells, nb.ravel()]), patrol, hour)
+    m = cells.size
+    chance = np.exp(-delta * (guard[:m] + personal))
+    chance[~free] = 0.0
+    chance_next = np.exp(
+        -delta[looks, None] * (guard[m:].reshape(nb.shape) + personal[looks, None])
+    )
+    commit = u[:, _U["commit"]] < chance
+    where = cells.copy()
+    for row, c in enumerate(looks):
+        d, k = u[c], int(inside[c])
+        if commit[c] or not d[_U["move"]] < share:
+            continue
+        pick = min(int(d[_U["next_door"]] * k), k - 1)
+        if d[_U["commit_next_door"]] < chance_next[row, pick]:
+            where[c] = nb[row, pick]
+            commit[c] = True
+    return chance, commit, where, looks, chance_next
+
+
+def test_decisions_in_compiled_loops_are_those_of_the_array_formula(town: SecurityModel) -> None:
+    """Thousands of opportunities in the town's state after a week: who acts, and where."""
+    engine = town.crime
+    assert engine is not None
+    pool = engine.offenders
+    spec = engine.spec.offenders
+    rng = np.random.default_rng(11)
+    hour = round(float(town.time))
+    patrol = rng.exponential(0.3, town.territory.n_cells) * (
+        rng.random(town.territory.n_cells) < 0.3
+    )
+    # Some offenders held, some with arrests of their own, as the week left them or set here.
+    pool.held_until_h[rng.random(pool.size) < 0.1] = hour + 5.0
+    pool.own_arrests[rng.random(pool.size) < 0.2] = 1.5
+    m = 4000
+    rows = rng.integers(0, len(engine._order), m)
+    cells = rng.integers(0, town.territory.n_cells, m)
+    u = rng.random((m, len(_UNIFORMS)))
+    slots = pool.pick(engine._order_index[rows], cells, u[:, _U["home"]], u[:, _U["who"]])
+    slots[rng.random(m) < 0.05] = -1  # no offender with a propensity for some
+    got = kernels.decide(
+        rows, cells, u, _DECISION_COLUMNS, slots, float(hour), pool.held_until_h,
+        pool.own_arrests, pool.own_arrests_t, pool.home, spec.memory_days * 24.0,
+        spec.own_arrest, spec.others_arrest, engine._arrests_near, engine._deterrence,
+        engine.spec.displacement_share, engine._inside, engine._next_door, patrol,
+        engine._area_field, engine._crowd[hour % 168], engine._static_guard,
+        spec.area_weight, town.territory.nx, town.territory.ny, spec.area_radius_cells,
+    )  # fmt: skip
+    chance, commit, where, looks, chance_next = got
+    want = plain_decisions(engine, rows, cells, u, slots, hour, patrol)
+    np.testing.assert_allclose(chance, want[0], rtol=RTOL)
+    np.testing.assert_array_equal(looks, want[3])
+    np.testing.assert_allclose(chance_next, want[4], rtol=RTOL)
+    np.testing.assert_array_equal(commit, want[1])
+    np.testing.assert_array_equal(where, want[2])
+    # The draw exercised every branch: held, deterred, displaced, committed where it arose.
+    assert 0 < commit.sum() < m and (where != cells).any() and (chance == 0).any()
+    assert (chance[slots >= 0] > 0).any() and looks.size > m / 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), saturation=st.sampled_from([0.0, 0.1, 0.5]))
+def test_presence_taken_in_compiled_loops_is_the_array_formula(
+    seed: int, saturation: float
+) -> None:
+    """An hour of the presence log: what it added, residual deterrence, the day's presence,
+    then the patrol field and what offenders remember of it."""
+    rng = np.random.default_rng(seed)
+    agencies, n = int(rng.integers(1, 5)), int(rng.integers(1, 60))
+    last = rng.exponential(size=(agencies, n)) * (rng.random((agencies, n)) < 0.5)
+    hours = last.copy()
+    touched = np.sort(
+        rng.choice(agencies * n, size=int(rng.integers(0, agencies * n)), replace=False)
+    )
+    hours.reshape(-1)[touched] += rng.exponential(0.3, touched.size)
+    touched_last = np.sort(
+        rng.choice(agencies * n, size=int(rng.integers(0, agencies * n)), replace=False)
+    )
+    hour = np.zeros((agencies, n))
+    hour.reshape(-1)[touched_last] = rng.random(touched_last.size)
+    effective = rng.exponential(size=(agencies, n))
+    day = rng.random(n)
+    decay, scale = 0.37, 0.25 / -np.expm1(-0.25 / saturation) if saturation else 1.0
+    # The array formula.
+    want_hour = hour.copy()
+    want_hour.reshape(-1)[touched_last] = 0.0
+    added = hours.reshape(-1)[touched] - last.reshape(-1)[touched]
+    want_hour.reshape(-1)[touched] = added
+    want_eff = effective * decay
+    if saturation:
+        added = scale * -np.expm1(-added / saturation)
+    want_eff.reshape(-1)[touched] += added
+    cells = np.unique(touched % n)
+    want_day = day.copy()
+    want_day[cells] += want_hour[:, cells].sum(axis=0)
+    seen = np.zeros(n, dtype=bool)
+    kernels.observe_presence(
+        hours.reshape(-1), touched, touched_last, hour.reshape(-1), last.reshape(-1),
+        effective.reshape(-1), day, seen, decay, saturation, scale,
+    )  # fmt: skip
+    np.testing.assert_array_equal(hour, want_hour)
+    np.testing.assert_array_equal(last, hours)
+    np.testing.assert_allclose(effective, want_eff, rtol=RTOL)
+    np.testing.assert_array_equal(day, want_day)
+    assert not seen.any()  # the scratch mask is left clear
+    strength, area, keep = rng.random(agencies), rng.random(n), 0.9
+    patrol = np.empty(n)
+    want_patrol = strength @ effective
+    want_area = area * keep + (1.0 - keep) * want_patrol
+    kernels.patrol_field(strength, effective, area, keep, patrol)
+    np.testing.assert_allclose(patrol, want_patrol, rtol=RTOL)
+    np.testing.assert_allclose(area, want_area, rtol=RTOL)

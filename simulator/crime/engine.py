@@ -272,6 +272,9 @@ _UNIFORMS = (
     "prison_days",  # for how long
 )
 _U = {name: i for i, name in enumerate(_UNIFORMS)}
+# The uniforms an offence turns into exponential variates (reporting delay, time on
+# scene, how long the offender stays), in the order :meth:`CrimeEngine._offence` reads.
+_LENGTHS = np.array([_U["delay"], _U["scene"], _U["stay"]], dtype=np.int64)
 # The columns :func:`simulator.crime.kernels.decide` reads, in the order it reads them.
 _DECISION_COLUMNS = np.array(
     [_U["commit"], _U["move"], _U["next_door"], _U["commit_next_door"]], dtype=np.int64
@@ -430,6 +433,10 @@ class CrimeEngine:
         # fills the rest of its row), and which entries of that row are neighbours.
         self._next_valid = np.arange(compact.shape[1])[None, :] < self._inside[:, None]
         self._next_door = np.where(self._next_valid, compact, np.arange(n)[:, None])
+        # What an offence reads of its cell, as Python numbers (the same values).
+        self._first = population.first.tolist()  # residents of each cell: [first, next)
+        self._x, self._y = territory.x_m.tolist(), territory.y_m.tolist()
+        self._district, self._commune = territory.district.tolist(), territory.commune.tolist()
         # Expected offences given the opportunities that arose (each one's chance of
         # becoming an offence where it arose and, displaced, next door), rows in draw
         # order: the model's crime without the noise of the commit draws, for tests.
@@ -489,6 +496,7 @@ class CrimeEngine:
             if a.capabilities.judicial:
                 free = a.cells[self._judicial_at[a.cells] < 0]
                 self._judicial_at[free] = a.index
+        self._investigator = self._judicial_at.tolist()
         self._agency_names = [a.name for a in agencies]
         if rebuild:
             self.attractiveness = _attractiveness(territory, spec)
@@ -529,6 +537,7 @@ class CrimeEngine:
         seats = cctv.operators * cctv.cameras_per_operator
         watched = 1.0 if seats >= cameras else seats / cameras  # share of cameras watched
         self.cctv_effective = coverage * watched
+        self._cctv_at = self.cctv_effective.tolist()
         counts = np.maximum(territory.residents, 1)
         self._watch_share = np.bincount(population.home[population.watch], minlength=n) / counts
         self._static_guard = (
@@ -912,21 +921,28 @@ class CrimeEngine:
             spec.area_radius_cells,
         )
         self._expected_due.append(_ExpectedDue(rows, cells, chance, looks, chance_next))
-        done = np.flatnonzero(commit).tolist()
-        if not done:
+        committed = np.flatnonzero(commit)
+        if not committed.size:
             return []
-        hod = hour % 24
-        at = _U["time"]
+        done: list[int] = committed.tolist()
         kinds = types.tolist()
         who = slots.tolist()
         places = where.tolist()
-        draws = {c: u[c].tolist() for c in done}
+        # Each offence's uniforms, and the exponential variates (-log(1 - u)) of its
+        # reporting delay, time on scene and stay, in one array call for the hour.
+        picked = u[done]
+        lengths = (-np.log1p(-picked[:, _LENGTHS])).tolist()
+        draws: dict[int, list[float]] = dict(zip(done, picked.tolist(), strict=True))
+        variates: dict[int, list[float]] = dict(zip(done, lengths, strict=True))
+        at = _U["time"]
         out: list[Incident] = []
         # In time order (hour + the uniform, as a double); ties in opportunity order.
         for c, when in sorted(((c, hour + draws[c][at]) for c in done), key=lambda x: x[1]):
             k = kinds[c]
             out.append(
-                self._offence(k, self._type_specs[k], places[c], when, hod, draws[c], who[c])
+                self._offence(
+                    k, self._type_specs[k], places[c], when, draws[c], variates[c], who[c]
+                )
             )
         return out
 
@@ -1017,22 +1033,27 @@ class CrimeEngine:
         ts: CrimeTypeSpec,
         cell: int,
         when: float,
-        hod: int,
         u: list[float],
+        lengths: list[float],
         slot: int,
     ) -> Incident:
-        """The offence of the offender in ``slot``, its fate read from its uniforms ``u``."""
+        """The offence of the offender in ``slot``, its fate read from its uniforms ``u``.
+
+        ``lengths`` are the exponential variates -log(1 - u) of the uniforms of
+        :data:`_LENGTHS` (reporting delay, time on scene, stay), in that order.
+        """
         t, pop = self._t, self._pop
-        start, stop = pop.residents_of(cell)
+        start, stop = self._first[cell], self._first[cell + 1]
         victim = -1
         if ts.victim != "none" and pop.size > 0:
             if stop > start and (ts.victim == "household" or u[_U["local"]] < 0.5):
                 victim = start + int(u[_U["victim"]] * (stop - start)) % (stop - start)
             else:
                 victim = int(u[_U["victim"]] * pop.size) % pop.size
-        seen = self.spec.detection.patrol * float(
-            self._presence_hour[:, cell].sum()
-        ) + self.spec.detection.cctv * float(self.cctv_effective[cell])
+        seen = (
+            self.spec.detection.patrol * float(self._presence_hour[:, cell].sum())
+            + self.spec.detection.cctv * self._cctv_at[cell]
+        )
         # Where no guardian saw anything, the chance is 0 (1 - exp(-0) to the bit).
         p_detect = 1.0 - np.exp(-ts.visibility * seen) if seen else 0.0
         if u[_U["detect"]] < p_detect:
@@ -1046,8 +1067,7 @@ class CrimeEngine:
                 p_report = ts.report_prob
             if u[_U["report"]] < p_report:
                 known = Known.REPORTED
-                delay = -np.log1p(-u[_U["delay"]]) * ts.report_delay_min / 60.0
-                reported_at = when + float(delay)
+                reported_at = when + lengths[0] * ts.report_delay_min / 60.0
                 needs_unit = u[_U["respond"]] < ts.response_share
             else:
                 known = Known.DARK
@@ -1067,13 +1087,13 @@ class CrimeEngine:
             type=self.types[k],
             priority=ts.priority,
             cell=cell,
-            district=int(t.district[cell]),
-            commune=int(t.commune[cell]),
-            x_m=float(t.x_m[cell] + (u[_U["jitter_x"]] - 0.5) * t.cell_m),
-            y_m=float(t.y_m[cell] + (u[_U["jitter_y"]] - 0.5) * t.cell_m),
+            district=self._district[cell],
+            commune=self._commune[cell],
+            x_m=self._x[cell] + (u[_U["jitter_x"]] - 0.5) * t.cell_m,
+            y_m=self._y[cell] + (u[_U["jitter_y"]] - 0.5) * t.cell_m,
             t_occurred_h=when,
             t_reported_h=reported_at,
-            on_scene_h=ts.on_scene_mean_min / 60.0 * float(-np.log1p(-u[_U["scene"]])),
+            on_scene_h=ts.on_scene_mean_min / 60.0 * lengths[1],
             follow_up_h=ts.follow_up_min / 60.0 if u[_U["follow"]] < ts.follow_up_prob else 0.0,
             arrest=bool(u[_U["arrest"]] < ts.arrest_prob),
             known=known,
@@ -1083,10 +1103,10 @@ class CrimeEngine:
             if needs_unit
             else (Outcome.DARK if known is Known.DARK else Outcome.RECORDED),
             offender=offender,
-            t_offender_gone_h=when + ts.stay_min / 60.0 * float(-np.log1p(-u[_U["stay"]])),
+            t_offender_gone_h=when + ts.stay_min / 60.0 * lengths[2],
         )
         later = False
-        investigator = int(self._judicial_at[cell])
+        investigator = self._investigator[cell]
         if known is not Known.DARK and investigator >= 0:
             delay_h = reported_at - when
             p_later = ts.later_clearance_prob * np.exp(-delay_h / ts.later_clearance_delay_h)

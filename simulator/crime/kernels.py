@@ -290,9 +290,11 @@ def patrol_field(
     from it (:meth:`CrimeEngine._remember_area`).
     """
     agencies, n = effective.shape
+    patrol[:] = 0.0
+    for a in range(agencies):  # row by row, in memory order; each cell's sum in agency order
+        weight = strength[a]
+        row = effective[a]
+        for c in range(n):
+            patrol[c] += weight * row[c]
     for c in range(n):
-        total = 0.0
-        for a in range(agencies):
-            total += strength[a] * effective[a, c]
-        patrol[c] = total
-        area[c] = area[c] * keep + (1.0 - keep) * total
+        area[c] = area[c] * keep + (1.0 - keep) * patrol[c]

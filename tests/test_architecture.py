@@ -21,6 +21,7 @@ LAYERS = [
         "simulator.dispatch.registry",
         "simulator.world",
         "simulator.world.registries",
+        "simulator.world.kernels",
         "simulator.agencies",
         "simulator.dispatch",
         "simulator.crime",

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from simulator.records.incidents import Incident
 from simulator.scenario.changes import RESIDENTS_DRAWN_ONCE
 from simulator.scenario.schema import CitizensSpec, DistrictType, Scenario
+from simulator.world import kernels
 from simulator.world.registries import ROUTINES
 from simulator.world.territory import Territory
 
@@ -189,27 +190,22 @@ class Population:
         Trust relaxes towards each resident's initial value, fear decays towards 0.
         """
         s = self.spec
-        # Residents are stored cell by cell (``home`` is sorted), so a per-cell value
-        # repeated by cell counts equals it gathered through ``home``: computing per
-        # cell and repeating gives the same floats for a fraction of the work.
-        # The same float32 operations as ``trust += gain * (1 - trust)`` and so on,
-        # written into one scratch array instead of a new array for each step.
-        counts = np.diff(self.first)
-        trust, fear = self.trust, self.fear
+        # What presence adds to trust and offences nearby to fear, by cell (every
+        # resident of a cell alike), in float32 like the residents' values.
         seen = presence_by_cell.astype(np.float32)
-        gain = np.repeat(np.minimum(1.0, s.trust_presence_gain * seen), counts)
-        scratch = np.subtract(1.0, trust, dtype=np.float32)
-        scratch *= gain
-        trust += scratch
-        np.subtract(self.trust0, trust, out=scratch)
-        scratch *= s.trust_recovery_per_day
-        trust += scratch
+        gain = np.minimum(1.0, s.trust_presence_gain * seen)
         nearby = victims_by_cell.astype(np.float32)
-        worry = np.repeat(1.0 - (1.0 - s.fear_neighbourhood_gain) ** nearby, counts)
-        np.subtract(1.0, fear, out=scratch)
-        scratch *= worry
-        fear += scratch
-        fear *= 1.0 - s.fear_decay_per_day
+        worry = 1.0 - (1.0 - s.fear_neighbourhood_gain) ** nearby
+        kernels.daily_update(
+            self.first,
+            gain,
+            worry,
+            self.trust,
+            self.trust0,
+            self.fear,
+            np.float32(s.trust_recovery_per_day),
+            np.float32(1.0 - s.fear_decay_per_day),
+        )
 
 
 class ResponseExperience:

@@ -1,9 +1,10 @@
-"""The crime engine's compiled loops give the answers of the array formulas they replaced.
+"""The compiled loops give the answers of the array formulas they replaced.
 
-Each kernel of :mod:`simulator.crime.kernels` is checked against the NumPy code
-it replaced, written out here as the reference: the same offender to the slot,
-the same decisions and places, the same chances up to rounding (the kernels use
-the C library's exponential and sum squares row by row).
+Each kernel of :mod:`simulator.crime.kernels` and :mod:`simulator.world.kernels`
+is checked against the NumPy code it replaced, written out here as the
+reference: the same offender to the slot, the same decisions and places, the
+same chances up to rounding (the kernels use the C library's exponential and
+sum squares row by row), the same residents' trust and fear to the bit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from simulator.crime import kernels
 from simulator.crime.engine import _DECISION_COLUMNS, _U, _UNIFORMS, CrimeEngine
 from simulator.crime.offenders import OffenderPool
 from simulator.model import SecurityModel
-from simulator.scenario.schema import OffenderSpec
+from simulator.scenario.schema import CitizensSpec, OffenderSpec
+from simulator.world import kernels as world_kernels
 
 from .conftest import SMALL_TOWN, scenario_from
 
@@ -249,3 +251,51 @@ def test_presence_taken_in_compiled_loops_is_the_array_formula(
     kernels.patrol_field(strength, effective, area, keep, patrol)
     np.testing.assert_allclose(patrol, want_patrol, rtol=RTOL)
     np.testing.assert_allclose(area, want_area, rtol=RTOL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_a_days_trust_and_fear_in_one_pass_are_those_of_the_array_formula(seed: int) -> None:
+    """Residents stored cell by cell (some cells empty); float32 to the bit."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 6, int(rng.integers(1, 40)))
+    first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = int(first[-1])
+    trust0 = rng.random(n).astype(np.float32)
+    trust, fear = rng.random(n).astype(np.float32), rng.random(n).astype(np.float32)
+    presence = rng.exponential(size=counts.size) * (rng.random(counts.size) < 0.5)
+    victims = rng.poisson(0.5, counts.size).astype(float)
+    s = CitizensSpec(
+        trust_presence_gain=float(rng.random()),
+        trust_recovery_per_day=float(rng.random() * 0.1),
+        fear_neighbourhood_gain=float(rng.random() * 0.5),
+        fear_decay_per_day=float(rng.random() * 0.1),
+    )
+    # The array formula (before the kernel), on copies.
+    want_trust, want_fear = trust.copy(), fear.copy()
+    gain = np.repeat(np.minimum(1.0, s.trust_presence_gain * presence.astype(np.float32)), counts)
+    scratch = np.subtract(1.0, want_trust, dtype=np.float32)
+    scratch *= gain
+    want_trust += scratch
+    np.subtract(trust0, want_trust, out=scratch)
+    scratch *= s.trust_recovery_per_day
+    want_trust += scratch
+    nearby = victims.astype(np.float32)
+    worry = np.repeat(1.0 - (1.0 - s.fear_neighbourhood_gain) ** nearby, counts)
+    np.subtract(1.0, want_fear, out=scratch)
+    scratch *= worry
+    want_fear += scratch
+    want_fear *= 1.0 - s.fear_decay_per_day
+    world_kernels.daily_update(
+        first,
+        np.minimum(1.0, s.trust_presence_gain * presence.astype(np.float32)),
+        1.0 - (1.0 - s.fear_neighbourhood_gain) ** nearby,
+        trust,
+        trust0,
+        fear,
+        np.float32(s.trust_recovery_per_day),
+        np.float32(1.0 - s.fear_decay_per_day),
+    )
+    assert trust.dtype == fear.dtype == np.float32
+    np.testing.assert_array_equal(trust, want_trust)
+    np.testing.assert_array_equal(fear, want_fear)

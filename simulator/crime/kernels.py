@@ -89,7 +89,7 @@ def pick_offenders(
     return out
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _guard_at(
     cell: int,
     patrol: FloatArray,

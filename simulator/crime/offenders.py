@@ -217,11 +217,13 @@ class OffenderPool:
         m = types.size
         if m == 0 or self.size == 0:
             return np.full(m, -1, dtype=np.int64)
+        # Contiguous uniforms (a column of the hour's draws is strided): one compiled
+        # version of the loop serves every caller.
         slots: IntArray = pick_offenders(
             types,
             cells,
-            u_cell,
-            u_who,
+            np.ascontiguousarray(u_cell),
+            np.ascontiguousarray(u_who),
             self._box,
             self._weight_flat,
             self._weight_cum,

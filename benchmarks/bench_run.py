@@ -65,6 +65,14 @@ each in a fresh child process, ``--repeat`` pairs in alternating order, and
 prints each pair's speed-up, their median and range, the CPU seconds of each
 batch and the share of the cores other processes used meanwhile.
 
+**Compiled kernels.** The crime engine's hourly loops and the residents' daily
+update are compiled by Numba on first use and cached (``__pycache__``). The
+benchmark points every child at a cache folder of its own (``NUMBA_CACHE_DIR``, a
+temporary folder removed afterwards), empty at the start: the first run of the
+first scenario compiles the kernels, and is timed and printed on its own as the
+first run on a machine; the repeats then load the compiled kernels, as every run
+after the first does on a user's machine.
+
 ``--all`` is what ``make bench`` runs: ``--reference f5ca564`` on the baseline
 and city_500k, then ``--scaling``, then ``--batch``.
 
@@ -793,7 +801,7 @@ def bench_scenarios(
         what += f", side by side with commit {args.reference}"
     width = print_header(machine, what)
     print(flush=True)
-    results = []
+    results: list[dict[str, Any]] = []
     ratios: list[tuple[str, float, list[float]]] = []
     for name in args.scenario:
         path = resolve(name)
@@ -811,6 +819,10 @@ def bench_scenarios(
         samples: list[Sample] = []
         ref_samples: list[Sample] = []
         described: dict[str, Any] = {}
+        first: Sample | None = None
+        if not results:  # nothing compiled yet: this run compiles the kernels
+            described, first = timed_run(job)
+            _progress(f"{shown(path)} first run (compiles the kernels)", first, _maxrss_kib())
         for i in range(args.repeat):
             described, sample = timed_run(job)
             samples.append(sample)
@@ -831,6 +843,13 @@ def bench_scenarios(
         )
         print()
         entry = {"scenario": {"path": str(path), **described}, **_report_runs(samples, None)}
+        if first is not None:
+            entry["first_run"] = asdict(first)
+            print(
+                f"first run, with no compiled kernels cached (Numba compiles them, once per"
+                f" machine and code): {first.wall_s:.2f} s, against"
+                f" {median_sample(samples).wall_s:.2f} s for the runs above"
+            )
         if traced_peak is not None:
             entry["memory"]["tracemalloc_peak_bytes"] = traced_peak
             print(f"tracemalloc peak (one extra run in its own child, not timed): "
@@ -853,6 +872,10 @@ def bench_scenarios(
                 f" per repeat {', '.join(f'{r:.2f}x' for r in per_pair)});"
                 f" calls and offences {'identical' if same else 'differ'}"
             )
+            if first is not None:
+                cold = median_sample(ref_samples).wall_s / first.wall_s
+                entry["speed_up"]["first_run_ratio"] = cold
+                print(f"  the first run, compiling the kernels: {cold:.2f}x")
         print()
         results.append(entry)
     if ratios:
@@ -1062,6 +1085,14 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a job scheduler's, a CI timeout's) raises, as Ctrl-C does: the run under
     # way is killed by subprocess.run and the reference tree removed on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
+    with tempfile.TemporaryDirectory(prefix="secsim-bench-kernels-") as kernels:
+        # Every child compiles into, or loads from, this empty cache (see the docstring).
+        os.environ["NUMBA_CACHE_DIR"] = kernels
+        return _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """The benchmarks ``args`` ask for, in this (parent) process."""
     machine = machine_info()
     body: dict[str, Any] = {}
     if args.all or not (args.scaling or args.batch):

@@ -490,6 +490,8 @@ class CrimeEngine:
         self._order_index = np.array(self._order, dtype=np.int64)
         # The markets' cells, their order by cell and flat indices (_market_layout).
         self._markets_at: tuple[list[int], list[int], IntArray] | None = None
+        # The enforcers' and markets' cells, and the flat indices of their presence.
+        self._enforcement_at: tuple[tuple[list[int], list[int]], IntArray] | None = None
         self._deterrence = np.array([self._type_specs[k].deterrence for k in self._order])
         self._judicial_at = np.full(territory.n_cells, -1, dtype=np.int64)
         for a in agencies:  # the first judicial agency competent for a cell investigates
@@ -689,15 +691,20 @@ class CrimeEngine:
             return
         rows = self._market_enforcers
         cells = [m.cell for m in self._markets]
+        at_markets: list[float] = []
         if rows:
-            # One flat gather (enforcers x markets) costs less than an np.ix_ index.
-            flat = (np.array(rows)[:, None] * self._t.n_cells + cells).ravel()
-            hours = self._presence_hour.reshape(-1)[flat].reshape(len(rows), len(cells))
-            at_markets = hours.sum(axis=0).tolist()
-        else:
-            at_markets = [0.0] * len(cells)
+            # One flat gather (enforcers x markets) costs less than an np.ix_ index; the
+            # indices are kept while the enforcers and the markets' cells stay the same.
+            key = (rows, cells)
+            if self._enforcement_at is None or self._enforcement_at[0] != key:
+                at = np.array(rows, dtype=np.int64)[:, None] * self._t.n_cells
+                flat: IntArray = (at + np.array(cells, dtype=np.int64)).ravel()
+                self._enforcement_at = (key, flat)
+            hours = self._presence_hour.reshape(-1)[self._enforcement_at[1]]
+            if hours.any():  # most hours no enforcer stood at a market
+                at_markets = hours.reshape(len(rows), len(cells)).sum(axis=0).tolist()
         new: list[_Market] = []
-        for m, enforcement in zip(self._markets, at_markets, strict=True):
+        for m, enforcement in zip(self._markets, at_markets, strict=False):
             if enforcement > 0:
                 suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement)
                 m.intensity -= suppressed

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
-from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import mesa
 
@@ -26,9 +25,6 @@ from simulator.records.incidents import Incident
 from simulator.records.recorder import Recorder
 from simulator.world.territory import Territory
 from simulator.world.travel import TravelModel
-
-if TYPE_CHECKING:
-    from mesa.time import Event
 
 
 class UnitState(StrEnum):
@@ -106,7 +102,6 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._presence = presence
         self._recorder = recorder
         self._since = 0.0
-        self._event: Event | None = None
         self.epoch = 0  # changes with every change of state: events of an older one are stale
         # The journey to the current incident: left (x, y) at _route_t0, arrives at _route_t1.
         self._route_t0 = 0.0
@@ -139,7 +134,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         return f"{self.agency.name}#{self.number}"
 
     def _now(self) -> float:
-        return float(self.model.time)
+        now: float = self.model.now_h  # the model's clock as a plain float
+        return now
 
     def _set_state(self, state: UnitState) -> None:
         now = self._now()
@@ -161,28 +157,13 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self._present_since = None
 
     def _schedule_end(self, at: float) -> None:
-        self._event = self.model.schedule_event(partial(self._period_end, self.epoch), at=at)
+        self.model.call_at(at, self._period_end, self.epoch)
 
     def _period_end(self, epoch: int) -> None:
         if epoch != self.epoch:  # the unit was called away from what this event ended
             return
-        self._event = None
         if self.controller is not None:
             self.controller.period_ended(self)
-
-    def when_still(self, action: Callable[[Unit], None]) -> Callable[[], None]:
-        """A callback that runs ``action(self)`` only if the unit's state has not changed.
-
-        For an event planned now about the unit's current state (the start of a duty
-        while it patrols): any change of state before it fires makes it stale.
-        """
-        epoch = self.epoch
-
-        def run() -> None:
-            if self.epoch == epoch:
-                action(self)
-
-        return run
 
     # ----------------------------------------------------------------- patrol
 

@@ -238,7 +238,7 @@ class Dispatcher:
             self.open_counted += 1
         if self._rules.call_handling_h > 0 and incident.kind is not IncidentKind.TASK:
             handling = _Handling(incident, self, self._handling)
-            self._model.schedule_event(handling.done, at=self._now() + self._rules.call_handling_h)
+            self._model.call_at(self._now() + self._rules.call_handling_h, _Handling.done, handling)
         else:
             self._dispatch_or_queue(incident)
 
@@ -247,7 +247,8 @@ class Dispatcher:
         self._dispatch_or_queue(incident)
 
     def _now(self) -> float:
-        return float(self._model.time)
+        now: float = self._model.now_h  # the model's clock as a plain float
+        return now
 
     def close(self, incident: Incident, outcome: Outcome) -> None:
         """The incident is over, with ``outcome``."""

@@ -39,7 +39,6 @@ Rules (ODD section 7.8), in the order a job unfolds:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Protocol
 
 import mesa
@@ -144,7 +143,8 @@ class LifeCycle:
         self._rules = rules
 
     def _now(self) -> float:
-        return float(self._model.time)
+        now: float = self._model.now_h  # the model's clock as a plain float
+        return now
 
     # ----------------------------------------------------------------- shifts
 
@@ -178,7 +178,8 @@ class LifeCycle:
     def idle(self, unit: Unit) -> None:
         """``unit`` is free and patrolling: plan its next duty, if its agency has any.
 
-        A job or the end of its shift before then makes the plan stale.
+        A job or the end of its shift before then makes the plan stale: any change
+        of the unit's state (its ``epoch``), or a newer plan.
         """
         duties = unit.agency.spec.duties
         if duties.share <= 0.0:
@@ -187,7 +188,7 @@ class LifeCycle:
         at = self._now() + float(self._duties_rng.exponential(gap_h))
         plan = self._plans.get(unit.unique_id, 0) + 1
         self._plans[unit.unique_id] = plan
-        self._model.schedule_event(unit.when_still(partial(self._start_duty, plan=plan)), at=at)
+        self._model.call_at(at, self._start_duty, (unit, unit.epoch, plan))
 
     def replan_duties(self, agencies: set[int]) -> None:
         """The duties of ``agencies`` changed (a policy change): free crews plan anew.
@@ -201,7 +202,11 @@ class LifeCycle:
                 self._plans[unit.unique_id] = self._plans.get(unit.unique_id, 0) + 1
                 self.idle(unit)
 
-    def _start_duty(self, unit: Unit, *, plan: int) -> None:
+    def _start_duty(self, planned: tuple[Unit, int, int]) -> None:
+        """The planned duty starts, unless the plan is stale (the unit, its epoch, the plan)."""
+        unit, epoch, plan = planned
+        if unit.epoch != epoch:  # a job, or the end of its shift, came first
+            return
         if self._plans.get(unit.unique_id) != plan:  # replanned after a policy change
             return
         if unit.state is not UnitState.AVAILABLE:  # not reached: any change makes it stale

@@ -138,10 +138,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         return now
 
     def _set_state(self, state: UnitState) -> None:
-        now = self._now()
-        if now > self._since or state != self.state:
+        now: float = self.model.now_h
+        if now > self._since or state is not self.state:
+            # _value_: the member's value as a plain attribute (``value`` is a property).
             self._recorder.state_interval(
-                self.unique_id, self.agency.name, self.state.value, self._since, now
+                self.unique_id, self.agency.name, self.state._value_, self._since, now
             )
         self.state = state
         self._since = now
@@ -315,9 +316,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         station = self.station_cell
         self._set_state(UnitState.AVAILABLE)
         self.end_of_shift = False
-        self._arrive_at(
-            station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
-        )
+        self._arrive_at(station, self._xs[station], self._ys[station])
         self._present_since = None
         self._start_leg(self._now())
 
@@ -359,8 +358,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._leave()
         station = self.station_cell
         self.cell = station
-        self.x = float(self._territory.x_m[station])
-        self.y = float(self._territory.y_m[station])
+        self.x = self._xs[station]
+        self.y = self._ys[station]
         self._set_state(UnitState.DUTY)
         self._schedule_end(until)
 
@@ -396,9 +395,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if at_station:
             self._leave()
             station = self.station_cell
-            self._arrive_at(
-                station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
-            )
+            self._arrive_at(station, self._xs[station], self._ys[station])
         self._set_state(state)
         self._schedule_end(until)
 

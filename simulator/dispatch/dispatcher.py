@@ -415,7 +415,8 @@ class Dispatcher:
             unit: The unit.
             fresh: It has just come on duty (already patrolling from its station).
         """
-        job = self._policy.next_job(unit, self._waiting)
+        # With no call waiting, every policy lets the unit patrol.
+        job = self._policy.next_job(unit, self._waiting) if self._waiting else None
         if job is not None:
             assert unit.agency.index in self.eligible(job), f"{unit.label} may not take {job}"
             self._waiting.remove(job)

@@ -49,6 +49,8 @@ from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import HANDOVER_TYPE
 
+_BATCH = 256  # duty draws taken at once; one draw of 256 beats 256 draws of 1
+
 
 class IncidentObserver(Protocol):
     """Told when a caller gets a unit on scene, or nobody (the citizens' experience)."""
@@ -122,6 +124,10 @@ class LifeCycle:
     ):
         self._model = model
         self._duties_rng = duties_rng
+        # Standard exponential draws of the duties stream, taken in batches, last
+        # first: ``m * e`` is what ``duties_rng.exponential(m)`` gives, to the bit,
+        # and nothing else draws from the stream.
+        self._duty_draws: list[float] = []
         self.units: list[Unit] = []  # every unit it drives, in the order adopted
         self._plans: dict[int, int] = {}  # each crew's latest duty plan (older ones are void)
         self._room = room
@@ -185,7 +191,7 @@ class LifeCycle:
         if duties.share <= 0.0:
             return
         gap_h = duties.mean_min / 60.0 * (1.0 - duties.share) / duties.share
-        at = self._now() + float(self._duties_rng.exponential(gap_h))
+        at = self._now() + gap_h * self._exponential()
         plan = self._plans.get(unit.unique_id, 0) + 1
         self._plans[unit.unique_id] = plan
         self._model.call_at(at, self._start_duty, (unit, unit.epoch, plan))
@@ -213,7 +219,13 @@ class LifeCycle:
             return
         mean_h = unit.agency.spec.duties.mean_min / 60.0
         self._room.withdraw(unit)
-        unit.start_duty(self._now() + float(self._duties_rng.exponential(mean_h)))
+        unit.start_duty(self._now() + mean_h * self._exponential())
+
+    def _exponential(self) -> float:
+        """The next standard exponential draw of the duties stream."""
+        if not self._duty_draws:
+            self._duty_draws = self._duties_rng.standard_exponential(_BATCH).tolist()[::-1]
+        return self._duty_draws.pop()
 
     # ----------------------------------------------------------------- a job
 

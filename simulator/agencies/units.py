@@ -97,7 +97,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.end_of_shift = False
         self._territory = territory
         self._xs, self._ys = _cell_coords(territory)
-        self._travel = travel
+        self.travel = travel  # how this crew travels (its agency's mode)
         self._patrol = patrol
         self._presence = presence
         self._recorder = recorder
@@ -120,11 +120,6 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._leg_arrive = 0.0
         self._leg_end = 0.0
         self._present_since: float | None = None
-
-    @property
-    def travel(self) -> TravelModel:
-        """How this crew travels (its agency's mode)."""
-        return self._travel
 
     # ----------------------------------------------------------------- helpers
 
@@ -175,7 +170,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         tx = self._xs[target]
         ty = self._ys[target]
         hour = int(now) % 24
-        drive = self._travel.patrol_h(math.hypot(tx - self.x, ty - self.y), hour)
+        drive = self.travel.patrol_h(math.hypot(tx - self.x, ty - self.y), hour)
         self._leg_start = now
         self._leg_cell = target
         self._leg_x = tx
@@ -200,7 +195,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         patrol = self._patrol
         next_cell = patrol.next_cell
         dwell = patrol.dwell_h
-        patrol_h = self._travel.patrol_h
+        patrol_h = self.travel.patrol_h
         add = self._presence.add
         agency = self.agency.index
         xs = self._xs
@@ -421,7 +416,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         changed = patrol is not self._patrol
         self.agency = agency
         self.station_cell = agency.station_of(self.number)
-        self._travel = travel
+        self.travel = travel
         if changed and self.state is UnitState.AVAILABLE:
             self._stop_patrol()
             self._patrol = patrol

@@ -378,7 +378,7 @@ class Dispatcher:
             if not crews:
                 continue
             now = self._now()
-            times = FreeUnits(incident, (agency,), [], now).travel_h(crews)
+            times = FreeUnits(incident, (agency,), [], now).travel_times(crews)
             best = quickest(crews, times)
             unit = crews[best]
             what = "duty" if unit.state is UnitState.DUTY else "call"
@@ -386,7 +386,7 @@ class Dispatcher:
             incident.t_dispatched_h = now
             incident.agency = unit.agency.name
             incident.unit = unit.unique_id
-            left = unit.divert_to(incident, now + float(times[best]))
+            left = unit.divert_to(incident, now + times[best])
             if left is not None:  # back to the control room, as if just handled
                 left.t_dispatched_h = None
                 left.agency = None

@@ -240,14 +240,23 @@ class Unit(mesa.Agent):  # type: ignore[misc]
     def _stop_patrol(self) -> None:
         """Interrupt the current leg now: record the dwell so far, fix the position."""
         now = self._now()
-        self.advance_patrol(now)
-        if now >= self._leg_arrive:
-            self._finish_leg(now)
-        else:
+        if not self._end_patrol(now):
             share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
             self.x += (self._leg_x - self.x) * share
             self.y += (self._leg_y - self.y) * share
             self.cell = self._territory.cell_at(self.x, self.y)
+
+    def _end_patrol(self, now: float) -> bool:
+        """Play the legs ended by ``now``; record the dwell so far if at the leg's cell.
+
+        Returns:
+            Whether the unit was at the current leg's cell (its position is then set).
+        """
+        self.advance_patrol(now)
+        if now >= self._leg_arrive:
+            self._finish_leg(now)
+            return True
+        return False
 
     def position(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is now (on a patrol leg: interpolated along it).
@@ -349,7 +358,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         is no patrol presence there, unlike a crew waiting for a call.
         """
         if self.state is UnitState.AVAILABLE:
-            self._stop_patrol()
+            self._end_patrol(self._now())  # no position on the way: it is at the station
         self._leave()
         station = self.station_cell
         self.cell = station
@@ -441,17 +450,17 @@ def advance_patrols(units: Sequence[Unit], now: float) -> None:
             unit._play_legs(now)
 
 
-def positions(units: Sequence[Unit], now: float) -> tuple[list[float], list[float]]:
-    """Where each of ``units`` is at ``now``: :meth:`Unit.position` of each, in order.
+def distances(units: Sequence[Unit], now: float, x0: float, y0: float) -> list[float]:
+    """How far each of ``units`` is at ``now`` from (``x0``, ``y0``), in metres, in order.
 
-    The nearest-unit search asks this of every free unit of an agency for each
-    call; one loop here saves a method call per unit. Idle units play their
-    patrol legs up to ``now`` one after the other, in the order given, so the
-    patrol targets are drawn in the same order as unit by unit.
+    Each from where :meth:`Unit.position` puts it. The nearest-unit search asks
+    this of every free unit of an agency for each call; one loop here saves a
+    method call and two lists per unit. Idle units play their patrol legs up to
+    ``now`` one after the other, in the order given, so the patrol targets are
+    drawn in the same order as unit by unit.
     """
     available = UnitState.AVAILABLE
-    xs: list[float] = []
-    ys: list[float] = []
+    found: list[float] = []
     for unit in units:
         if unit.state is available:
             if unit._leg_end <= now:
@@ -462,13 +471,14 @@ def positions(units: Sequence[Unit], now: float) -> tuple[list[float], list[floa
                 share = (now - start) / (arrive - start)
                 x = unit.x
                 y = unit.y
-                xs.append(x + (unit._leg_x - x) * share)
-                ys.append(y + (unit._leg_y - y) * share)
+                x += (unit._leg_x - x) * share
+                y += (unit._leg_y - y) * share
             else:
-                xs.append(unit._leg_x)
-                ys.append(unit._leg_y)
+                x = unit._leg_x
+                y = unit._leg_y
         else:
             x, y = unit._at(now)
-            xs.append(x)
-            ys.append(y)
-    return xs, ys
+        # abs(complex) is the C library's hypot, which np.hypot calls too: the same
+        # distances to the last bit (math.hypot computes its own, and may differ).
+        found.append(abs(complex(x - x0, y - y0)))
+    return found

@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator.agencies.units import Unit, positions
+from simulator.agencies.units import Unit, distances
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.registry import POLICIES
 from simulator.records.incidents import Incident
@@ -80,12 +80,7 @@ class FreeUnits:
             return []
         now = self._now
         inc = self.incident
-        x0 = inc.x_m
-        y0 = inc.y_m
-        xs, ys = positions(units, now)
-        # abs(complex) is the C library's hypot, which np.hypot calls too: the same
-        # distances to the last bit (math.hypot computes its own, and may differ).
-        dist = [abs(complex(x - x0, y - y0)) for x, y in zip(xs, ys, strict=True)]
+        dist = distances(units, now, inc.x_m, inc.y_m)
         hour = int(now) % 24
         first = units[0].travel
         if all(u.travel is first for u in units):

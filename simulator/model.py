@@ -17,7 +17,7 @@ import heapq
 import itertools
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import mesa
 import numpy as np
@@ -38,6 +38,8 @@ from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population, ResponseExperience
 from simulator.world.demand import CallGenerator, DirectCallGenerator
 from simulator.world.territory import Territory, shared_territory
+
+T = TypeVar("T")
 
 
 class _Report:
@@ -110,14 +112,20 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def __init__(self, scenario: Scenario, seed: int, territory: Territory | None = None):
         streams = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
         super().__init__(rng=np.random.default_rng(streams["mesa"]))
-        # Our own event list: a heap of (time, order of scheduling, callback) tuples.
-        # Mesa's makes an Event object and a weak reference per event; the order is
-        # the same as Mesa's (time, then the hourly step first, then scheduling
-        # order), and callbacks are held strongly.
+        # Our own event list: a heap of (time, order of scheduling, function, argument)
+        # tuples, each event the call ``function(argument)``. Mesa's makes an Event
+        # object and a weak reference per event; the order is the same as Mesa's
+        # (time, then the hourly step first, then scheduling order), and functions
+        # are held strongly. An argument spares the caller a closure per event.
         self._default_schedule.stop()
-        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._events: list[tuple[float, int, Callable[[Any], None], Any]] = []
         self._event_order = itertools.count()
         self._next_step = 1.0
+        # The clock as a plain float, for the model's own parts. Mesa's ``time`` is an
+        # observable signal, several times dearer to read and to set: it is set at
+        # each hourly step, before each event scheduled through ``schedule_event``
+        # and at the end of ``run_until``, where code outside the model may read it.
+        self.now_h = 0.0
         self.spec = scenario  # `scenario` is a Mesa property of its own
         self.seed = seed
         self.n_events = 0
@@ -266,6 +274,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
 
         Events at the same time run after the hourly step due then, in the order
         they were scheduled (as with Mesa's ``schedule_event`` at default priority).
+        Mesa's ``time`` is the event's time when ``function`` runs.
 
         Raises:
             ValueError: If both or neither of ``at`` and ``after`` are given, or the
@@ -273,16 +282,31 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """
         if (at is None) == (after is None):
             raise ValueError("Specify exactly one of 'at' or 'after'")
-        now = float(self.time)
-        when = at if at is not None else now + float(after or 0.0)
-        if when < now:
-            raise ValueError(f"Cannot schedule event in the past: {when} < {now}")
+        when = at if at is not None else self.now_h + float(after or 0.0)
+        self.call_at(when, self._run_with_time, function)
+
+    def _run_with_time(self, function: Callable[[], None]) -> None:
+        self.time = self.now_h
+        function()
+
+    def call_at(self, when: float, function: Callable[[T], None], argument: T) -> None:
+        """Schedule the event ``function(argument)`` at ``when``, counting it.
+
+        The model's parts schedule their events here: they read the clock from
+        ``now_h`` (Mesa's ``time`` is not set for these events), and a bound method
+        with an argument costs no closure per event. Same order as ``schedule_event``.
+
+        Raises:
+            ValueError: If the time is in the past.
+        """
+        if when < self.now_h:
+            raise ValueError(f"Cannot schedule event in the past: {when} < {self.now_h}")
         self.n_events += 1
-        heapq.heappush(self._events, (when, next(self._event_order), function))
+        heapq.heappush(self._events, (when, next(self._event_order), function, argument))
 
     def _advance_time(self, until: float) -> None:
         """Run the hourly steps and the events due up to ``until`` (Mesa's hook)."""
-        now = float(self.time)
+        now = self.now_h
         if until <= now:
             warnings.warn(f"end time {until} is not after time {now}", RuntimeWarning, 2)
             return
@@ -291,18 +315,19 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         while True:
             step_at = self._next_step
             if events and events[0][0] < step_at:
-                when = events[0][0]
+                when, _, function, argument = events[0]
                 if when > until:
                     break
-                self.time = when
-                pop(events)[2]()
+                pop(events)
+                self.now_h = when
+                function(argument)
             else:
                 if step_at > until:
                     break
-                self.time = step_at
+                self.now_h = self.time = step_at
                 self._next_step = step_at + 1.0
                 self._do_step()
-        self.time = until
+        self.now_h = self.time = until
 
     # ----------------------------------------------------------------- hourly update
 
@@ -396,7 +421,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         will the crime engine for offences that get reported or detected.
         """
         report = _Report(incident, self.dispatcher, self._reports)
-        self.schedule_event(report.fire, at=incident.t_reported_h)
+        self.call_at(incident.t_reported_h, _Report.fire, report)
 
     # ----------------------------------------------------------------- end of run
 

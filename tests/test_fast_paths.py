@@ -1,6 +1,6 @@
 """The paths taken for speed give the same answers, to the last bit, as the plain ones.
 
-Patrol legs played in bulk, positions of many units in one pass, presence added
+Patrol legs played in bulk, distances of many units in one pass, presence added
 in bulk, travel times of a few units computed on floats rather than arrays, the
 cells with near-repeat risk tracked rather than scanned for, callers picked on
 Python numbers. (The crime engine's compiled loops are checked in
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.agencies.patrol import PresenceLog
-from simulator.agencies.units import Unit, UnitState, positions
+from simulator.agencies.units import Unit, UnitState, distances
 from simulator.crime.engine import SquareMeans
 from simulator.dispatch.policy import FreeUnits
 from simulator.model import SecurityModel
@@ -80,16 +80,17 @@ def test_legs_played_in_bulk_are_the_legs_played_one_by_one() -> None:
     assert np.array_equal(bulk.presence.take_touched(), single.presence.take_touched())
 
 
-def test_positions_of_many_units_are_each_units_position_in_turn() -> None:
+def test_distances_of_many_units_are_from_each_units_position_in_turn() -> None:
     together = SecurityModel(patrolling_town(), seed=9)
     apart = SecurityModel(patrolling_town(), seed=9)
     for model in (together, apart):
         model.run_until(6.37)
-    now = 7.81  # legs have ended since the last hourly update: positions play them
+    now = 7.81  # legs have ended since the last hourly update: distances play them
+    x0, y0 = 1234.5, 987.25
     units = [u for units in together.units for u in units]
-    xs, ys = positions(units, now)
+    found = distances(units, now, x0, y0)
     one_by_one = [u.position(now) for units in apart.units for u in units]
-    assert list(zip(xs, ys, strict=True)) == one_by_one
+    assert found == [float(np.hypot(x - x0, y - y0)) for x, y in one_by_one]
     assert leg_state(together) == leg_state(apart)
     # The runs go on the same: same patrol draws, same dispatches.
     for model in (together, apart):

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
-from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import mesa
 
@@ -26,9 +25,6 @@ from simulator.records.incidents import Incident
 from simulator.records.recorder import Recorder
 from simulator.world.territory import Territory
 from simulator.world.travel import TravelModel
-
-if TYPE_CHECKING:
-    from mesa.time import Event
 
 
 class UnitState(StrEnum):
@@ -101,12 +97,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.end_of_shift = False
         self._territory = territory
         self._xs, self._ys = _cell_coords(territory)
-        self._travel = travel
+        self.travel = travel  # how this crew travels (its agency's mode)
         self._patrol = patrol
         self._presence = presence
         self._recorder = recorder
         self._since = 0.0
-        self._event: Event | None = None
         self.epoch = 0  # changes with every change of state: events of an older one are stale
         # The journey to the current incident: left (x, y) at _route_t0, arrives at _route_t1.
         self._route_t0 = 0.0
@@ -126,11 +121,6 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._leg_end = 0.0
         self._present_since: float | None = None
 
-    @property
-    def travel(self) -> TravelModel:
-        """How this crew travels (its agency's mode)."""
-        return self._travel
-
     # ----------------------------------------------------------------- helpers
 
     @property
@@ -139,13 +129,15 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         return f"{self.agency.name}#{self.number}"
 
     def _now(self) -> float:
-        return float(self.model.time)
+        now: float = self.model.now_h  # the model's clock as a plain float
+        return now
 
     def _set_state(self, state: UnitState) -> None:
-        now = self._now()
-        if now > self._since or state != self.state:
+        now: float = self.model.now_h
+        if now > self._since or state is not self.state:
+            # _value_: the member's value as a plain attribute (``value`` is a property).
             self._recorder.state_interval(
-                self.unique_id, self.agency.name, self.state.value, self._since, now
+                self.unique_id, self.agency.name, self.state._value_, self._since, now
             )
         self.state = state
         self._since = now
@@ -161,28 +153,13 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self._present_since = None
 
     def _schedule_end(self, at: float) -> None:
-        self._event = self.model.schedule_event(partial(self._period_end, self.epoch), at=at)
+        self.model.call_at(at, self._period_end, self.epoch)
 
     def _period_end(self, epoch: int) -> None:
         if epoch != self.epoch:  # the unit was called away from what this event ended
             return
-        self._event = None
         if self.controller is not None:
             self.controller.period_ended(self)
-
-    def when_still(self, action: Callable[[Unit], None]) -> Callable[[], None]:
-        """A callback that runs ``action(self)`` only if the unit's state has not changed.
-
-        For an event planned now about the unit's current state (the start of a duty
-        while it patrols): any change of state before it fires makes it stale.
-        """
-        epoch = self.epoch
-
-        def run() -> None:
-            if self.epoch == epoch:
-                action(self)
-
-        return run
 
     # ----------------------------------------------------------------- patrol
 
@@ -193,7 +170,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         tx = self._xs[target]
         ty = self._ys[target]
         hour = int(now) % 24
-        drive = self._travel.patrol_h(math.hypot(tx - self.x, ty - self.y), hour)
+        drive = self.travel.patrol_h(math.hypot(tx - self.x, ty - self.y), hour)
         self._leg_start = now
         self._leg_cell = target
         self._leg_x = tx
@@ -218,7 +195,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         patrol = self._patrol
         next_cell = patrol.next_cell
         dwell = patrol.dwell_h
-        patrol_h = self._travel.patrol_h
+        patrol_h = self.travel.patrol_h
         add = self._presence.add
         agency = self.agency.index
         xs = self._xs
@@ -263,14 +240,23 @@ class Unit(mesa.Agent):  # type: ignore[misc]
     def _stop_patrol(self) -> None:
         """Interrupt the current leg now: record the dwell so far, fix the position."""
         now = self._now()
-        self.advance_patrol(now)
-        if now >= self._leg_arrive:
-            self._finish_leg(now)
-        else:
+        if not self._end_patrol(now):
             share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
             self.x += (self._leg_x - self.x) * share
             self.y += (self._leg_y - self.y) * share
             self.cell = self._territory.cell_at(self.x, self.y)
+
+    def _end_patrol(self, now: float) -> bool:
+        """Play the legs ended by ``now``; record the dwell so far if at the leg's cell.
+
+        Returns:
+            Whether the unit was at the current leg's cell (its position is then set).
+        """
+        self.advance_patrol(now)
+        if now >= self._leg_arrive:
+            self._finish_leg(now)
+            return True
+        return False
 
     def position(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is now (on a patrol leg: interpolated along it).
@@ -334,9 +320,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         station = self.station_cell
         self._set_state(UnitState.AVAILABLE)
         self.end_of_shift = False
-        self._arrive_at(
-            station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
-        )
+        self._arrive_at(station, self._xs[station], self._ys[station])
         self._present_since = None
         self._start_leg(self._now())
 
@@ -374,12 +358,12 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         is no patrol presence there, unlike a crew waiting for a call.
         """
         if self.state is UnitState.AVAILABLE:
-            self._stop_patrol()
+            self._end_patrol(self._now())  # no position on the way: it is at the station
         self._leave()
         station = self.station_cell
         self.cell = station
-        self.x = float(self._territory.x_m[station])
-        self.y = float(self._territory.y_m[station])
+        self.x = self._xs[station]
+        self.y = self._ys[station]
         self._set_state(UnitState.DUTY)
         self._schedule_end(until)
 
@@ -415,9 +399,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if at_station:
             self._leave()
             station = self.station_cell
-            self._arrive_at(
-                station, float(self._territory.x_m[station]), float(self._territory.y_m[station])
-            )
+            self._arrive_at(station, self._xs[station], self._ys[station])
         self._set_state(state)
         self._schedule_end(until)
 
@@ -443,7 +425,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         changed = patrol is not self._patrol
         self.agency = agency
         self.station_cell = agency.station_of(self.number)
-        self._travel = travel
+        self.travel = travel
         if changed and self.state is UnitState.AVAILABLE:
             self._stop_patrol()
             self._patrol = patrol
@@ -468,17 +450,17 @@ def advance_patrols(units: Sequence[Unit], now: float) -> None:
             unit._play_legs(now)
 
 
-def positions(units: Sequence[Unit], now: float) -> tuple[list[float], list[float]]:
-    """Where each of ``units`` is at ``now``: :meth:`Unit.position` of each, in order.
+def distances(units: Sequence[Unit], now: float, x0: float, y0: float) -> list[float]:
+    """How far each of ``units`` is at ``now`` from (``x0``, ``y0``), in metres, in order.
 
-    The nearest-unit search asks this of every free unit of an agency for each
-    call; one loop here saves a method call per unit. Idle units play their
-    patrol legs up to ``now`` one after the other, in the order given, so the
-    patrol targets are drawn in the same order as unit by unit.
+    Each from where :meth:`Unit.position` puts it. The nearest-unit search asks
+    this of every free unit of an agency for each call; one loop here saves a
+    method call and two lists per unit. Idle units play their patrol legs up to
+    ``now`` one after the other, in the order given, so the patrol targets are
+    drawn in the same order as unit by unit.
     """
     available = UnitState.AVAILABLE
-    xs: list[float] = []
-    ys: list[float] = []
+    found: list[float] = []
     for unit in units:
         if unit.state is available:
             if unit._leg_end <= now:
@@ -489,13 +471,14 @@ def positions(units: Sequence[Unit], now: float) -> tuple[list[float], list[floa
                 share = (now - start) / (arrive - start)
                 x = unit.x
                 y = unit.y
-                xs.append(x + (unit._leg_x - x) * share)
-                ys.append(y + (unit._leg_y - y) * share)
+                x += (unit._leg_x - x) * share
+                y += (unit._leg_y - y) * share
             else:
-                xs.append(unit._leg_x)
-                ys.append(unit._leg_y)
+                x = unit._leg_x
+                y = unit._leg_y
         else:
             x, y = unit._at(now)
-            xs.append(x)
-            ys.append(y)
-    return xs, ys
+        # abs(complex) is the C library's hypot, which np.hypot calls too: the same
+        # distances to the last bit (math.hypot computes its own, and may differ).
+        found.append(abs(complex(x - x0, y - y0)))
+    return found

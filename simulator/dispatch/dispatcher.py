@@ -238,7 +238,7 @@ class Dispatcher:
             self.open_counted += 1
         if self._rules.call_handling_h > 0 and incident.kind is not IncidentKind.TASK:
             handling = _Handling(incident, self, self._handling)
-            self._model.schedule_event(handling.done, at=self._now() + self._rules.call_handling_h)
+            self._model.call_at(self._now() + self._rules.call_handling_h, _Handling.done, handling)
         else:
             self._dispatch_or_queue(incident)
 
@@ -247,7 +247,8 @@ class Dispatcher:
         self._dispatch_or_queue(incident)
 
     def _now(self) -> float:
-        return float(self._model.time)
+        now: float = self._model.now_h  # the model's clock as a plain float
+        return now
 
     def close(self, incident: Incident, outcome: Outcome) -> None:
         """The incident is over, with ``outcome``."""
@@ -377,7 +378,7 @@ class Dispatcher:
             if not crews:
                 continue
             now = self._now()
-            times = FreeUnits(incident, (agency,), [], now).travel_h(crews)
+            times = FreeUnits(incident, (agency,), [], now).travel_times(crews)
             best = quickest(crews, times)
             unit = crews[best]
             what = "duty" if unit.state is UnitState.DUTY else "call"
@@ -385,7 +386,7 @@ class Dispatcher:
             incident.t_dispatched_h = now
             incident.agency = unit.agency.name
             incident.unit = unit.unique_id
-            left = unit.divert_to(incident, now + float(times[best]))
+            left = unit.divert_to(incident, now + times[best])
             if left is not None:  # back to the control room, as if just handled
                 left.t_dispatched_h = None
                 left.agency = None
@@ -414,7 +415,8 @@ class Dispatcher:
             unit: The unit.
             fresh: It has just come on duty (already patrolling from its station).
         """
-        job = self._policy.next_job(unit, self._waiting)
+        # With no call waiting, every policy lets the unit patrol.
+        job = self._policy.next_job(unit, self._waiting) if self._waiting else None
         if job is not None:
             assert unit.agency.index in self.eligible(job), f"{unit.label} may not take {job}"
             self._waiting.remove(job)

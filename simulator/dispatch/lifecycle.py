@@ -39,7 +39,6 @@ Rules (ODD section 7.8), in the order a job unfolds:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Protocol
 
 import mesa
@@ -49,6 +48,8 @@ from simulator.agencies.units import Unit, UnitState
 from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import HANDOVER_TYPE
+
+_BATCH = 256  # duty draws taken at once; one draw of 256 beats 256 draws of 1
 
 
 class IncidentObserver(Protocol):
@@ -123,6 +124,10 @@ class LifeCycle:
     ):
         self._model = model
         self._duties_rng = duties_rng
+        # Standard exponential draws of the duties stream, taken in batches, last
+        # first: ``m * e`` is what ``duties_rng.exponential(m)`` gives, to the bit,
+        # and nothing else draws from the stream.
+        self._duty_draws: list[float] = []
         self.units: list[Unit] = []  # every unit it drives, in the order adopted
         self._plans: dict[int, int] = {}  # each crew's latest duty plan (older ones are void)
         self._room = room
@@ -144,7 +149,8 @@ class LifeCycle:
         self._rules = rules
 
     def _now(self) -> float:
-        return float(self._model.time)
+        now: float = self._model.now_h  # the model's clock as a plain float
+        return now
 
     # ----------------------------------------------------------------- shifts
 
@@ -178,16 +184,17 @@ class LifeCycle:
     def idle(self, unit: Unit) -> None:
         """``unit`` is free and patrolling: plan its next duty, if its agency has any.
 
-        A job or the end of its shift before then makes the plan stale.
+        A job or the end of its shift before then makes the plan stale: any change
+        of the unit's state (its ``epoch``), or a newer plan.
         """
         duties = unit.agency.spec.duties
         if duties.share <= 0.0:
             return
         gap_h = duties.mean_min / 60.0 * (1.0 - duties.share) / duties.share
-        at = self._now() + float(self._duties_rng.exponential(gap_h))
+        at = self._now() + gap_h * self._exponential()
         plan = self._plans.get(unit.unique_id, 0) + 1
         self._plans[unit.unique_id] = plan
-        self._model.schedule_event(unit.when_still(partial(self._start_duty, plan=plan)), at=at)
+        self._model.call_at(at, self._start_duty, (unit, unit.epoch, plan))
 
     def replan_duties(self, agencies: set[int]) -> None:
         """The duties of ``agencies`` changed (a policy change): free crews plan anew.
@@ -201,14 +208,24 @@ class LifeCycle:
                 self._plans[unit.unique_id] = self._plans.get(unit.unique_id, 0) + 1
                 self.idle(unit)
 
-    def _start_duty(self, unit: Unit, *, plan: int) -> None:
+    def _start_duty(self, planned: tuple[Unit, int, int]) -> None:
+        """The planned duty starts, unless the plan is stale (the unit, its epoch, the plan)."""
+        unit, epoch, plan = planned
+        if unit.epoch != epoch:  # a job, or the end of its shift, came first
+            return
         if self._plans.get(unit.unique_id) != plan:  # replanned after a policy change
             return
         if unit.state is not UnitState.AVAILABLE:  # not reached: any change makes it stale
             return
         mean_h = unit.agency.spec.duties.mean_min / 60.0
         self._room.withdraw(unit)
-        unit.start_duty(self._now() + float(self._duties_rng.exponential(mean_h)))
+        unit.start_duty(self._now() + mean_h * self._exponential())
+
+    def _exponential(self) -> float:
+        """The next standard exponential draw of the duties stream."""
+        if not self._duty_draws:
+            self._duty_draws = self._duties_rng.standard_exponential(_BATCH).tolist()[::-1]
+        return self._duty_draws.pop()
 
     # ----------------------------------------------------------------- a job
 

@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator.agencies.units import Unit, positions
+from simulator.agencies.units import Unit, distances
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.registry import POLICIES
 from simulator.records.incidents import Incident
@@ -72,24 +72,25 @@ class FreeUnits:
         Asking plays the patrol legs of those units up to now (which draws patrol
         targets): a policy should ask about the units it considers, in a fixed order.
         """
+        return np.array(self.travel_times(units)) if units else np.empty(0)
+
+    def travel_times(self, units: Sequence[Unit]) -> list[float]:
+        """:meth:`travel_h` as a list of Python floats (a dozen units: no array needed)."""
         if not units:
-            return np.empty(0)
+            return []
         now = self._now
         inc = self.incident
-        x0 = inc.x_m
-        y0 = inc.y_m
-        xs, ys = positions(units, now)
-        # abs(complex) is the C library's hypot, which np.hypot calls too: the same
-        # distances to the last bit (math.hypot computes its own, and may differ).
-        dist = [abs(complex(x - x0, y - y0)) for x, y in zip(xs, ys, strict=True)]
+        dist = distances(units, now, inc.x_m, inc.y_m)
         hour = int(now) % 24
         first = units[0].travel
         if all(u.travel is first for u in units):
-            return np.array(first.response_times_h(dist, hour, inc.priority))
-        times = np.empty(len(dist))
+            return first.response_times_h(dist, hour, inc.priority)
+        times = [0.0] * len(dist)
         for model in {id(u.travel): u.travel for u in units}.values():
             mine = [k for k, u in enumerate(units) if u.travel is model]
-            times[mine] = model.response_times_h([dist[k] for k in mine], hour, inc.priority)
+            found = model.response_times_h([dist[k] for k in mine], hour, inc.priority)
+            for k, t in zip(mine, found, strict=True):
+                times[k] = t
         return times
 
 
@@ -108,19 +109,18 @@ class DispatchPolicy(Protocol):
         ...
 
 
-def quickest(units: Sequence[Unit], times: np.ndarray) -> int:
+def quickest(units: Sequence[Unit], times: Sequence[float]) -> int:
     """The position in ``units`` of the one with the shortest travel time.
 
     Ties go to the lower unit number, then to the earlier in ``units``.
     """
     if len(units) == 1:
         return 0
-    listed: list[float] = times.tolist()
-    fastest = min(listed)
+    fastest = min(times)
     if fastest != fastest:  # a NaN time: let numpy's sort order (NaN last) decide
-        return int(np.lexsort((np.array([u.number for u in units]), times))[0])
+        return int(np.lexsort((np.array([u.number for u in units]), np.array(times)))[0])
     # A few units: scanning the list beats sorting arrays.
-    return min((k for k, t in enumerate(listed) if t == fastest), key=lambda k: units[k].number)
+    return min((k for k, t in enumerate(times) if t == fastest), key=lambda k: units[k].number)
 
 
 class AgencyOrder:
@@ -144,9 +144,9 @@ class AgencyOrder:
         for agency in free.agencies:
             units = free.of(agency)
             if units:
-                times = free.travel_h(units)
+                times = free.travel_times(units)
                 best = quickest(units, times)
-                return units[best], float(times[best])
+                return units[best], times[best]
         return None
 
     def next_job(self, unit: Unit, waiting: WaitingCalls) -> Incident | None:
@@ -180,13 +180,12 @@ class ClosestUnit(AgencyOrder):
         units = [u for agency in free.agencies for u in free.of(agency)]
         if not units:
             return None
-        times = free.travel_h(units)
-        listed: list[float] = times.tolist()
+        listed = free.travel_times(units)
         # Units come agency by agency in list order: the first of the fastest wins
         # among agencies, the lowest number within one.
         fastest = min(listed)
         if fastest != fastest:  # a NaN time: treat it as the slowest
-            order = np.argsort(times, kind="stable")
+            order = np.argsort(np.array(listed), kind="stable")
             best = int(order[0])
         else:
             tied = [k for k, t in enumerate(listed) if t == fastest]

@@ -46,6 +46,10 @@ class WaitingCalls:
         """The priorities, most urgent (1) first."""
         return range(1, len(self._queues) + 1)
 
+    def __bool__(self) -> bool:
+        """Whether any incident is queued (abandoned ones not yet closed included)."""
+        return any(self._queues)
+
     def add(self, incident: Incident) -> None:
         """Queue ``incident`` behind the others of its priority."""
         self._queues[incident.priority - 1][incident.incident_id] = incident

@@ -14,9 +14,10 @@ only in policy see the same calls (common random numbers).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +25,7 @@ from numpy.typing import NDArray
 from simulator.agencies.agency import Agency
 from simulator.records.incidents import Incident, IncidentKind
 from simulator.scenario.changes import AGENCY_SETTINGS
-from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, OnSceneSpec, Scenario
+from simulator.scenario.schema import HOURS_PER_DAY, DemandSpec, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.registries import HOURS_PER_WEEK, HOURS_PER_YEAR, LOCATIONS
 from simulator.world.territory import Territory
@@ -46,19 +47,22 @@ class CallMix:
     cum_weights: FloatArray
 
 
-@dataclass(frozen=True)
-class DrawnCalls:
-    """Calls drawn for one hour, as columns, in time order (before they are numbered)."""
+class DrawnCalls(NamedTuple):
+    """Calls drawn for one hour, as columns of Python numbers (before they are numbered).
 
-    cells: IntArray
-    type_idx: IntArray
-    priority: IntArray
-    xs: FloatArray
-    ys: FloatArray
-    times: FloatArray
-    on_scene: FloatArray
-    follow: FloatArray
-    arrest: NDArray[np.bool_]
+    The times are in time order; the other columns in the order drawn. A named
+    tuple: built at every hour with calls, for a fraction of a frozen dataclass's cost.
+    """
+
+    cells: list[int]
+    type_idx: list[int]
+    priority: list[int]
+    xs: list[float]
+    ys: list[float]
+    times: list[float]
+    on_scene: list[float]
+    follow: list[float]
+    arrest: list[bool]
 
 
 def _profile(values: list[float] | str, length: int) -> FloatArray:
@@ -86,18 +90,6 @@ def week_shape(spec: DemandSpec) -> FloatArray:
     week = _week(spec)
     mean = week.mean()
     return week / mean if mean > 0 else np.zeros_like(week)
-
-
-def on_scene_hours(
-    spec: OnSceneSpec, mean_min: FloatArray, z: FloatArray, e: FloatArray
-) -> FloatArray:
-    """On-scene durations (hours) from standard normal ``z`` and exponential ``e`` draws."""
-    if spec.distribution == "exponential":
-        return mean_min * e / 60.0
-    sigma2 = np.log1p(spec.cv**2)
-    mu = np.log(mean_min) - sigma2 / 2.0
-    hours: FloatArray = np.exp(mu + np.sqrt(sigma2) * z) / 60.0
-    return hours
 
 
 def _sites_of(agencies: Sequence[Agency]) -> IntArray:
@@ -128,6 +120,12 @@ class CallGenerator:
     ):
         self._activity = activity
         self._territory = activity.territory
+        territory = activity.territory
+        # The cells' facts as Python lists: a call reads one value of each.
+        self._x_of: list[float] = territory.x_m.tolist()
+        self._y_of: list[float] = territory.y_m.tolist()
+        self._district_of: list[int] = territory.district.tolist()
+        self._commune_of: list[int] = territory.commune.tolist()
         self._rng = rng
         self._configure(scenario.demand, _sites_of(agencies))
 
@@ -150,6 +148,18 @@ class CallGenerator:
         self._follow_prob = np.array([spec.types[t].follow_up_prob for t in self._types])
         self._follow_h = np.array([spec.types[t].follow_up_min / 60.0 for t in self._types])
         self._arrest_prob = np.array([spec.types[t].arrest_prob for t in self._types])
+        # The same per type as Python numbers, for draw(). On-scene times are
+        # exponential, or lognormal with the type's mean and the coefficient of
+        # variation cv: exp(mu + sigma z), sigma^2 = log(1 + cv^2), mu = log(mean) -
+        # sigma^2 / 2 (numpy's log and exp, whose last bits the outputs depend on).
+        self._prio_rows: list[list[float]] = self._prio_cum.tolist()
+        self._scene_mean: list[float] = self._on_scene_mean.tolist()
+        sigma2 = np.log1p(spec.on_scene.cv**2)
+        self._scene_sigma = float(np.sqrt(sigma2))
+        self._scene_mu: list[float] = (np.log(self._on_scene_mean) - sigma2 / 2.0).tolist()
+        self._follow_p: list[float] = self._follow_prob.tolist()
+        self._follow_hours: list[float] = self._follow_h.tolist()
+        self._arrest_p: list[float] = self._arrest_prob.tolist()
         # The locations the types use, each a row of the spatial weights.
         self._locations = sorted(
             {spec.types[t].location for t in self._types}, key=list(LOCATIONS).index
@@ -157,6 +167,7 @@ class CallGenerator:
         self._location = np.array(
             [self._locations.index(spec.types[t].location) for t in self._types]
         )
+        self._location_of: list[int] = self._location.tolist()
         used = [layer for name in self._locations for layer in LOCATIONS[name].layers]
         self._hour_class, hours = self._activity.hour_classes(used)
         self._cum_weights = self._spatial_weights(site_cells, hours)
@@ -272,66 +283,90 @@ class CallGenerator:
         """Draw ``n`` calls in the hour starting at ``hour``: type, place, time, handling.
 
         Every call takes the same random numbers, in the same order, whatever the mix.
+        An hour has a few calls: they are worked out on Python numbers, which costs
+        less than numpy's calls on arrays of a few values and gives the same doubles
+        (the same operations in the same order; numpy's ``exp`` stays numpy's).
         """
         # Uniforms drawn in blocks: a block of k x n is the k draws of n in a row,
         # the same numbers for fewer calls.
-        time_u, type_u, loc_u, prio_u = rng.random((4, n))
-        times = hour + np.sort(time_u)
-        type_idx = np.searchsorted(mix.type_cum, type_u, side="right")
-        type_idx = np.minimum(type_idx, len(self._types) - 1)
-        z = rng.standard_normal(n)
-        e = rng.standard_exponential(n)
-        late = rng.random(4 * n)
-        follow_u, arrest_u = late[:n], late[n : 2 * n]
-        jitter = late[2 * n :].reshape(n, 2) - 0.5
+        time_u, type_u, loc_u, prio_u = rng.random((4, n)).tolist()
+        z = rng.standard_normal(n).tolist()
+        e = rng.standard_exponential(n).tolist()
+        late = rng.random(4 * n).tolist()
 
-        t = self._territory
-        hour_class = self._hour_class[hour % HOURS_PER_WEEK]
-        location = self._location[type_idx]
-        cells = np.empty(n, dtype=np.int64)
-        for loc in sorted(set(location.tolist())):  # one search per location
-            these = location == loc
-            found = np.searchsorted(mix.cum_weights[loc, hour_class], loc_u[these], side="right")
-            cells[these] = np.minimum(found, t.n_cells - 1)
-        prio_cum = self._prio_cum[type_idx]
-        priority = 1 + np.minimum((prio_u[:, None] >= prio_cum).sum(axis=1), prio_cum.shape[1] - 1)
-        on_scene = on_scene_hours(self._spec.on_scene, self._on_scene_mean[type_idx], z, e)
-        follow = np.where(follow_u < self._follow_prob[type_idx], self._follow_h[type_idx], 0.0)
-        arrest = arrest_u < self._arrest_prob[type_idx]
-        xs = t.x_m[cells] + jitter[:, 0] * t.cell_m
-        ys = t.y_m[cells] + jitter[:, 1] * t.cell_m
+        times = [hour + u for u in sorted(time_u)]
+        type_cum = mix.type_cum.tolist()
+        last_type = len(self._types) - 1
+        type_idx = [min(bisect_right(type_cum, u), last_type) for u in type_u]
+        # One row of cumulative weights per location, for this hour's class.
+        rows = mix.cum_weights[:, self._hour_class[hour % HOURS_PER_WEEK]]
+        last_cell = self._territory.n_cells - 1
+        location = self._location_of
+        cells = [
+            min(int(rows[location[k]].searchsorted(u, side="right")), last_cell)
+            for k, u in zip(type_idx, loc_u, strict=True)
+        ]
+        prio_rows = self._prio_rows
+        last_prio = self._prio_cum.shape[1] - 1
+        # The cumulative shares (non-negative) never decrease: the thresholds at or
+        # below u are the first bisect_right(row, u) of them.
+        priority = [
+            1 + min(bisect_right(prio_rows[k], u), last_prio)
+            for k, u in zip(type_idx, prio_u, strict=True)
+        ]
+        if self._spec.on_scene.distribution == "exponential":
+            mean = self._scene_mean
+            on_scene = [mean[k] * ek / 60.0 for k, ek in zip(type_idx, e, strict=True)]
+        else:
+            mu = self._scene_mu
+            sigma = self._scene_sigma
+            exps = np.exp(np.array([mu[k] + sigma * zk for k, zk in zip(type_idx, z, strict=True)]))
+            on_scene = [h / 60.0 for h in exps.tolist()]
+        follow_p = self._follow_p
+        follow_hours = self._follow_hours
+        arrest_p = self._arrest_p
+        follow = [
+            follow_hours[k] if u < follow_p[k] else 0.0
+            for k, u in zip(type_idx, late[:n], strict=True)
+        ]
+        arrest = [u < arrest_p[k] for k, u in zip(type_idx, late[n : 2 * n], strict=True)]
+        cell_m = self._territory.cell_m
+        x_of = self._x_of
+        y_of = self._y_of
+        jitter_x = late[2 * n :: 2]
+        jitter_y = late[2 * n + 1 :: 2]
+        xs = [x_of[c] + (u - 0.5) * cell_m for c, u in zip(cells, jitter_x, strict=True)]
+        ys = [y_of[c] + (u - 0.5) * cell_m for c, u in zip(cells, jitter_y, strict=True)]
         return DrawnCalls(cells, type_idx, priority, xs, ys, times, on_scene, follow, arrest)
 
     def incidents(
         self, drawn: DrawnCalls, new_id: Callable[[], int], addressed_to: str | None = None
     ) -> Iterator[Incident]:
         """The drawn calls as incidents, in time order, numbered by ``new_id``."""
-        t = self._territory
-        cells = drawn.cells
-        # Python ints, floats and bools in one conversion per column, not one per value.
+        district_of = self._district_of
+        commune_of = self._commune_of
+        types = self._types
         columns = zip(
-            cells.tolist(),
-            drawn.type_idx.tolist(),
-            drawn.priority.tolist(),
-            t.district[cells].tolist(),
-            t.commune[cells].tolist(),
-            drawn.xs.tolist(),
-            drawn.ys.tolist(),
-            drawn.times.tolist(),
-            drawn.on_scene.tolist(),
-            drawn.follow.tolist(),
-            drawn.arrest.tolist(),
+            drawn.cells,
+            drawn.type_idx,
+            drawn.priority,
+            drawn.xs,
+            drawn.ys,
+            drawn.times,
+            drawn.on_scene,
+            drawn.follow,
+            drawn.arrest,
             strict=True,
         )
-        for cell, k, prio, district, commune, x, y, when, scene, follow_h, arrests in columns:
+        for cell, k, prio, x, y, when, scene, follow_h, arrests in columns:
             yield Incident(
                 incident_id=new_id(),
                 kind=IncidentKind.CALL,
-                type=self._types[k],
+                type=types[k],
                 priority=prio,
                 cell=cell,
-                district=district,
-                commune=commune,
+                district=district_of[cell],
+                commune=commune_of[cell],
                 x_m=x,
                 y_m=y,
                 t_occurred_h=when,

@@ -58,6 +58,9 @@ the offenders' settings of each offence type, added by issue 9),
 written to its temporary folder; the script prints which it left out, and the
 work they add counts against the current code. The
 ratio printed is the reference's median wall time over the current one's.
+``--same-settings`` also runs the current code on the reference's copy, the same
+file for both, and prints that ratio too (the older code still does less per
+offence where it lacks a mechanism, such as issue 9's offenders).
 
 ``--batch`` times ``secsim batch``'s engine (``run_batch``) on 8 runs of
 ``scenarios/baseline.yaml`` (one year each) with 1 worker and with 2 workers,
@@ -699,6 +702,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the ratio of wall times (e.g. --reference f5ca564)",
     )
     parser.add_argument(
+        "--same-settings",
+        action="store_true",
+        help="with --reference, also run this code on the reference's copy of each scenario "
+        "(without the settings the older code does not know): the same file for both",
+    )
+    parser.add_argument(
         "--scaling",
         action="store_true",
         help=(
@@ -728,6 +737,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--days must be at least 1")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.same_settings and not (args.reference or args.all):
+        parser.error("--same-settings compares with a --reference")
     if args.all:
         args.reference = args.reference or REFERENCE_COMMIT
         if "--scenario" not in explicit:
@@ -818,6 +829,7 @@ def bench_scenarios(
                 )
         samples: list[Sample] = []
         ref_samples: list[Sample] = []
+        same_samples: list[Sample] = []  # this code on the reference's copy (--same-settings)
         described: dict[str, Any] = {}
         first: Sample | None = None
         if not results:  # nothing compiled yet: this run compiles the kernels
@@ -831,6 +843,11 @@ def bench_scenarios(
                 _, ref = timed_run(ref_job, reference)
                 ref_samples.append(ref)
                 _progress(f"  {args.reference}'s code, run {i + 1}", ref, _maxrss_kib())
+                if args.same_settings:
+                    _, same_run = timed_run(ref_job)
+                    same_samples.append(same_run)
+                    label = f"  this code on the same settings, run {i + 1}"
+                    _progress(label, same_run, _maxrss_kib())
         traced_peak = None
         if not args.no_tracemalloc:
             print("  extra run under tracemalloc ...", file=sys.stderr, flush=True)
@@ -876,6 +893,22 @@ def bench_scenarios(
                 cold = median_sample(ref_samples).wall_s / first.wall_s
                 entry["speed_up"]["first_run_ratio"] = cold
                 print(f"  the first run, compiling the kernels: {cold:.2f}x")
+            if same_samples:
+                print(f"\nthis code on the settings {args.reference}'s code knows (the same file):")
+                entry["same_settings"] = _report_runs(same_samples, None)
+                per_same = [
+                    r.wall_s / s.wall_s for r, s in zip(ref_samples, same_samples, strict=True)
+                ]
+                same_ratio = median_sample(ref_samples).wall_s / median_sample(same_samples).wall_s
+                entry["speed_up"]["same_settings_ratio"] = same_ratio
+                entry["speed_up"]["same_settings_per_repeat"] = per_same
+                print(
+                    f"\nspeed-up over {args.reference} on the same file: {same_ratio:.2f}x"
+                    f" (median wall time {median_sample(ref_samples).wall_s:.2f} s ->"
+                    f" {median_sample(same_samples).wall_s:.2f} s;"
+                    f" per repeat {', '.join(f'{r:.2f}x' for r in per_same)})"
+                )
+                ratios.append((f"{shown(path)}, same settings", same_ratio, per_same))
         print()
         results.append(entry)
     if ratios:

@@ -4,11 +4,12 @@ The estimate is ``fixed + cells x bytes per cell + residents x bytes per
 resident``, with figures measured by ``benchmarks/bench_memory.py`` (peak
 resident memory of a two-day run of the baseline with 4,900 to 78,400 cells and
 150,000 to 1,500,000 residents, least-squares fit; 2-core Linux machine, CPython
-3.12, numpy 2.5, mesa 3.5.1, 2026-11-29): 11,181 bytes per cell, 37 per
-resident, 204 MiB of interpreter and libraries plus 18 MiB. Records of a long
-run come on top (the baseline's peak grows from 270 MiB over two days to 354
-MiB over a year, README "Performance"), so the estimate is a floor: it catches
-a territory or population that can never fit, not a run that is merely long.
+3.12, numpy 2.5, mesa 3.5.1, numba 0.68, 2026-12-06): 15,332 bytes per cell, 75
+per resident, 268 MiB of interpreter and libraries (Numba's compiler among them)
+plus 50 MiB. Records of a long run come on top (the baseline's peak grows from
+about 400 MiB over two days to 520 MiB over a year, README "Performance"), so the
+estimate is a floor: it catches a territory or population that can never fit,
+not a run that is merely long.
 
 The limit is the memory available now (``MemAvailable`` of ``/proc/meminfo``),
 or ``SECSIM_MEMORY_LIMIT_MB`` when set (for machines without ``/proc``, or to
@@ -25,9 +26,9 @@ from pathlib import Path
 from simulator.scenario.schema import Scenario, TerritorySpec
 from simulator.world.territory_file import size_of
 
-BYTES_PER_CELL = 11_200
-BYTES_PER_RESIDENT = 40
-FIXED_BYTES = (204 + 18) * 2**20
+BYTES_PER_CELL = 15_300
+BYTES_PER_RESIDENT = 75
+FIXED_BYTES = (268 + 50) * 2**20
 LIMIT_VARIABLE = "SECSIM_MEMORY_LIMIT_MB"
 
 

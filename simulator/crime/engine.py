@@ -562,6 +562,19 @@ class CrimeEngine:
                 for t in self._type_specs
             ]
         )
+        # The markets' opportunity rates by hour of the day (rows) and market type.
+        at_markets = self._order[self._n_ordinary :]
+        self._market_scale = (
+            (self._market_rate[at_markets][:, None] * self._profile[at_markets]).T.copy()
+            if at_markets
+            else None
+        )
+        # Where the rows of the offence types that repeat start (type row x cells).
+        self._repeat_offsets = [
+            p * territory.n_cells
+            for p in range(self._n_ordinary)
+            if self._type_specs[self._order[p]].near_repeat
+        ]
         if rebuild:
             self._opportunity_cum = self._opportunity_rates()
 
@@ -801,29 +814,29 @@ class CrimeEngine:
     def _history_opportunities(
         self, hour: int, hod: int
     ) -> tuple[IntArray, IntArray, FloatArray] | None:
-        """Near-repeat and drug-market opportunities (the crime stream)."""
+        """Near-repeat and drug-market opportunities (the crime stream).
+
+        Most hours draw none: their rates are summed first, and the parts they are
+        drawn from are laid out only when the hour has some.
+        """
         n = self._t.n_cells
-        m = self._n_ordinary
-        parts = _HourParts()
-        risk = self._near_repeat
         at = self._risk_at
-        if at.size:
-            weight = risk[at]  # the same rates for every type that repeats
-            for p in range(m):
-                if self._type_specs[self._order[p]].near_repeat:
-                    parts.add(p * n, at, weight)
-        if len(self._order) > m and self._markets:
+        repeat = self._repeat_offsets if at.size else []
+        weight = self._near_repeat[at] if repeat else None  # the same for every such type
+        market: tuple[IntArray, FloatArray] | None = None
+        if self._market_scale is not None and self._markets:
             markets = self._markets
             _, by_cell, flat = self._market_layout(markets)
             intensity = np.array([markets[i].intensity for i in by_cell])
-            scale = np.array(
-                [self._market_rate[k] * self._profile[k, hod] for k in self._order[m:]]
-            )
+            scale = self._market_scale[hod]
             rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
-            parts.add(0, flat, rate.ravel())
-        if not parts.at:
+            market = (flat, rate.ravel())
+        totals_of_parts = [] if weight is None else [float(weight.sum())] * len(repeat)
+        if market is not None:
+            totals_of_parts.append(float(market[1].sum()))
+        if not totals_of_parts:
             return None
-        totals = np.array([float(w.sum()) for w in parts.weight])
+        totals = np.array(totals_of_parts)
         total = float(totals.sum())
         rng = self._rng
         rng.bit_generator.state = self._history_start
@@ -831,6 +844,12 @@ class CrimeEngine:
         count = _poisson_by_inversion(float(rng.random()), total)
         if count == 0:
             return None
+        parts = _HourParts()
+        if weight is not None:
+            for offset in repeat:
+                parts.add(offset, at, weight)
+        if market is not None:
+            parts.add(0, *market)
         u = rng.random((count, len(_UNIFORMS)))
         x = u[:, _U["where"]] * total
         bounds = np.cumsum(totals)

@@ -10,7 +10,7 @@ from .conftest import ROOT
 PACKAGE = ROOT / "simulator"
 # Lower layers never import higher ones.
 LAYERS = [
-    {"simulator.scenario.keys"},
+    {"simulator.scenario.keys", "simulator.compiled"},
     {
         "simulator.scenario.kinds",
         "simulator.scenario.modes",

@@ -3,8 +3,9 @@
 Each kernel of :mod:`simulator.crime.kernels` and :mod:`simulator.world.kernels`
 is checked against the NumPy code it replaced, written out here as the
 reference: the same offender to the slot, the same decisions and places, the
-same chances up to rounding (the kernels use the C library's exponential and
-sum squares row by row), the same residents' trust and fear to the bit.
+same chances, presence and patrol fields up to rounding (the kernels use the C
+library's exp and expm1, sum squares row by row and the patrol field agency by
+agency), the same residents' trust and fear to the bit.
 """
 
 from __future__ import annotations
@@ -114,6 +115,23 @@ def test_guardianship_reads_the_plain_mean_over_the_square_around_each_cell(
     np.testing.assert_array_equal(local, static[cells] + crowd[cells] * patrol[cells])
 
 
+def plain_guardianship(
+    engine: CrimeEngine, cells: np.ndarray, patrol: np.ndarray, hour: int
+) -> np.ndarray:
+    """Guardianship as the engine computed it on arrays: the mean over each square."""
+    t, spec = engine._t, engine.spec.offenders
+    r = spec.area_radius_cells
+    grid = engine._area_field.reshape(t.ny, t.nx)
+    mean = np.array(
+        [
+            grid[max(j - r, 0) : j + r + 1, max(i - r, 0) : i + r + 1].mean()
+            for j, i in (divmod(int(c), t.nx) for c in cells)
+        ]
+    )
+    crowd = engine._crowd[hour % 168, cells]
+    return engine._static_guard[cells] + crowd * (patrol[cells] + spec.area_weight * mean)
+
+
 def plain_decisions(
     engine: CrimeEngine,
     rows: np.ndarray,
@@ -131,7 +149,7 @@ def plain_decisions(
     free = has & (pool.held_until_h[slot0] <= now)
     fade = np.exp(-(now - pool.own_arrests_t[slot0]) / (spec.memory_days * 24.0))
     personal = (
-        spec.own_arrest * pool.own_arrests[slot0] * fade
+        spec.own_arrest * (pool.own_arrests[slot0] * fade)
         + spec.others_arrest * engine._arrests_near[pool.home[slot0]]
     )
     delta = engine._deterrence[rows]
@@ -139,7 +157,7 @@ def plain_decisions(
     inside = engine._inside[cells]
     looks = np.flatnonzero(free & (inside > 0)) if share > 0 else np.empty(0, np.int64)
     nb = engine._next_door[cells[looks]]
-    guard = engine._guardianship(np.concatenate([cells, nb.ravel()]), patrol, hour)
+    guard = plain_guardianship(engine, np.concatenate([cells, nb.ravel()]), patrol, hour)
     m = cells.size
     chance = np.exp(-delta * (guard[:m] + personal))
     chance[~free] = 0.0
@@ -179,15 +197,20 @@ def test_decisions_in_compiled_loops_are_those_of_the_array_formula(town: Securi
     u = rng.random((m, len(_UNIFORMS)))
     slots = pool.pick(engine._order_index[rows], cells, u[:, _U["home"]], u[:, _U["who"]])
     slots[rng.random(m) < 0.05] = -1  # no offender with a propensity for some
-    got = kernels.decide(
-        rows, cells, u, _DECISION_COLUMNS, slots, float(hour), pool.held_until_h,
-        pool.own_arrests, pool.own_arrests_t, pool.home, spec.memory_days * 24.0,
-        spec.own_arrest, spec.others_arrest, engine._arrests_near, engine._deterrence,
-        engine.spec.displacement_share, engine._inside, engine._next_door, patrol,
-        engine._area_field, engine._crowd[hour % 168], engine._static_guard,
-        spec.area_weight, town.territory.nx, town.territory.ny, spec.area_radius_cells,
-    )  # fmt: skip
-    chance, commit, where, looks, chance_next = got
+    share = engine.spec.displacement_share
+    assert share > 0 and engine._area_field.any()  # the area term and displacement are on
+
+    def decide(share: float) -> tuple[np.ndarray, ...]:
+        return kernels.decide(  # type: ignore[no-any-return]
+            rows, cells, u, _DECISION_COLUMNS, slots, float(hour), pool.held_until_h,
+            pool.own_arrests, pool.own_arrests_t, pool.home, spec.memory_days * 24.0,
+            spec.own_arrest, spec.others_arrest, engine._arrests_near, engine._deterrence,
+            share, engine._inside, engine._next_door, patrol,
+            engine._area_field, engine._crowd[hour % 168], engine._static_guard,
+            spec.area_weight, town.territory.nx, town.territory.ny, spec.area_radius_cells,
+        )  # fmt: skip
+
+    chance, commit, where, looks, chance_next = decide(share)
     want = plain_decisions(engine, rows, cells, u, slots, hour, patrol)
     np.testing.assert_allclose(chance, want[0], rtol=RTOL)
     np.testing.assert_array_equal(looks, want[3])
@@ -197,6 +220,11 @@ def test_decisions_in_compiled_loops_are_those_of_the_array_formula(town: Securi
     # The draw exercised every branch: held, deterred, displaced, committed where it arose.
     assert 0 < commit.sum() < m and (where != cells).any() and (chance == 0).any()
     assert (chance[slots >= 0] > 0).any() and looks.size > m / 4
+    # Without displacement nobody looks next door: each acts where the opportunity arose.
+    chance0, commit0, where0, looks0, _ = decide(0.0)
+    np.testing.assert_array_equal(chance0, chance)
+    assert looks0.size == 0 and (where0 == cells).all()
+    np.testing.assert_array_equal(commit0, u[:, _U["commit"]] < chance)
 
 
 @settings(max_examples=40, deadline=None)
@@ -299,3 +327,26 @@ def test_a_days_trust_and_fear_in_one_pass_are_those_of_the_array_formula(seed: 
     assert trust.dtype == fear.dtype == np.float32
     np.testing.assert_array_equal(trust, want_trust)
     np.testing.assert_array_equal(fear, want_fear)
+
+
+def test_kernels_compile_uncached_where_no_cache_folder_can_be_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Numba refuses ``cache=True`` when it finds no writable folder (a read-only
+    installation without a home folder): the kernel is then compiled in the process."""
+    from simulator import compiled as module
+
+    real = module.njit
+
+    def njit(**options: object) -> object:
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'twice': no locator available")
+        return real(**options)
+
+    monkeypatch.setattr(module, "njit", njit)
+
+    def twice(x: float) -> float:
+        return 2.0 * x
+
+    kernel = module.compiled(twice)
+    assert kernel(1.5) == 3.0 and kernel is not twice

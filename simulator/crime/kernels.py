@@ -3,16 +3,22 @@
 An hour brings a few dozen opportunities at most. On arrays that small, NumPy
 spends its time calling, not computing: the choice of an offender and the
 decision to act took some forty array operations an hour, most of the crime
-engine's time. Here they are plain loops, compiled by Numba (``cache=True``: the
-machine code is kept beside this file, so only the first run on a machine
-compiles it).
+engine's time. Here they are plain loops, compiled by Numba
+(:func:`simulator.compiled.compiled`: only the first run on a machine compiles
+them).
 
 Each function does the arithmetic of the NumPy code it replaced in the same
-order, with two exceptions that change results by rounding only: ``math.exp``
-(the C library's) where NumPy has its own exponential on some processors, and
-the sum over the square around a target taken row by row where NumPy summed in
-pairs. Integer results (which offender, which cell) come from the same
-comparisons of the same sums.
+order, with four exceptions that change intermediate values by rounding only
+(a few parts in 1e15): ``math.exp`` and ``math.expm1`` (the C library's) where
+NumPy has its own on some processors (AVX-512), the sum over the square around
+a target taken row by row where NumPy summed in pairs, and the patrol field
+summed agency by agency where NumPy's matrix product called BLAS. A decision
+changes only if a uniform falls between two doubles one unit apart; the records
+of the shipped scenarios are the same to the bit. Integer results (which
+offender, which cell) come from the same comparisons of the same sums.
+
+Arrays are passed as they are (no copy): the caller gives contiguous arrays of
+the dtypes annotated, so that one compiled version serves every run.
 """
 
 from __future__ import annotations
@@ -20,14 +26,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
+
+from simulator.compiled import compiled
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def pick_offenders(
     types: IntArray,
     cells: IntArray,
@@ -89,7 +96,7 @@ def pick_offenders(
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _guard_at(
     cell: int,
     patrol: FloatArray,
@@ -118,7 +125,7 @@ def _guard_at(
     return guard
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def guardianship(
     cells: IntArray,
     patrol: FloatArray,
@@ -137,7 +144,7 @@ def guardianship(
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def decide(
     rows: IntArray,
     cells: IntArray,
@@ -205,29 +212,29 @@ def decide(
     looks = np.empty(n_looks, dtype=np.int64)
     width = next_door.shape[1]
     chance_next = np.empty((n_looks, width))
-    l = 0  # noqa: E741
+    row = 0
     for c in range(m):
         cell = cells[c]
         if not (free[c] and share > 0.0 and inside[cell] > 0):
             continue
-        looks[l] = c
+        looks[row] = c
         delta = deterrence[rows[c]]
         for k in range(width):
             guard = _guard_at(
                 next_door[cell, k], patrol, area, crowd, static, area_weight, nx, ny, radius
             )
-            chance_next[l, k] = math.exp(-delta * (guard + personal[c]))
+            chance_next[row, k] = math.exp(-delta * (guard + personal[c]))
         if not commit[c] and u[c, c_move] < share:
             k_in = inside[cell]
             pick = min(int(u[c, c_next] * k_in), k_in - 1)
-            if u[c, c_commit_next] < chance_next[l, pick]:
+            if u[c, c_commit_next] < chance_next[row, pick]:
                 where[c] = next_door[cell, pick]
                 commit[c] = True
-        l += 1  # noqa: E741
+        row += 1
     return chance, commit, where, looks, chance_next
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def observe_presence(
     hours: FloatArray,
     touched: IntArray,
@@ -279,7 +286,7 @@ def observe_presence(
         seen[t % n] = False
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def patrol_field(
     strength: FloatArray, effective: FloatArray, area: FloatArray, keep: float, patrol: FloatArray
 ) -> None:
@@ -287,7 +294,7 @@ def patrol_field(
 
     ``patrol`` becomes the presence of every agency weighted by its strength
     (``strength @ effective``); ``area`` fades by ``keep`` and takes the rest
-    from it (:meth:`CrimeEngine._remember_area`).
+    from it (``area_memory_h``).
     """
     agencies, n = effective.shape
     patrol[:] = 0.0

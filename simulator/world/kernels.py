@@ -1,4 +1,4 @@
-"""Compiled loops over the residents, once a day (Numba, as :mod:`simulator.crime.kernels`).
+"""Compiled loops over the residents, once a day (:func:`simulator.compiled.compiled`).
 
 A day's update of trust and fear is a few float32 operations per resident; on
 NumPy it took a dozen passes over arrays of every resident (a million and a
@@ -9,13 +9,14 @@ operations in the same order, so the same values to the bit.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
+
+from simulator.compiled import compiled
 
 Float32Array = NDArray[np.float32]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def daily_update(
     first: NDArray[np.int64],
     gain: Float32Array,
@@ -34,6 +35,8 @@ def daily_update(
     keeps ``fear_keep`` of itself. All in float32, as the arrays are.
     """
     one = np.float32(1.0)
+    recovery = np.float32(recovery)  # float32 arithmetic whatever the caller passed
+    fear_keep = np.float32(fear_keep)
     for c in range(first.size - 1):
         g = gain[c]
         w = worry[c]

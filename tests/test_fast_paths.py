@@ -4,7 +4,7 @@ Patrol legs played in bulk, distances of many units in one pass, presence added
 in bulk, travel times of a few units computed on floats rather than arrays, the
 cells with near-repeat risk tracked rather than scanned for, callers picked on
 Python numbers. (The crime engine's compiled loops are checked in
-``test_crime_kernels.py``.)
+``test_kernels.py``.)
 """
 
 from __future__ import annotations

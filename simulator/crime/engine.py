@@ -92,7 +92,7 @@ class SquareMeans:
     For every cell, from summed-area tables (running sums over rows and columns):
     four look-ups a cell, whatever the radius. Cells outside the grid are not
     counted. (The crime engine's hour, which needs a few cells only, sums their
-    squares in :func:`simulator.crime.kernels.guardianship`.)
+    squares in its compiled loop, :func:`simulator.crime.kernels.decide`.)
 
     Args:
         nx: Columns of the grid.
@@ -151,7 +151,10 @@ def crowd_factors(
         radius: Half-width of the square, cells.
     """
     around = SquareMeans(nx, ny, radius)(people.astype(float))
-    out: Float32Array = (reference / np.maximum(around, _MIN_PEOPLE)).astype(np.float32)
+    # Each hour's row contiguous: the compiled loops read one row an hour.
+    out: Float32Array = np.ascontiguousarray(
+        (reference / np.maximum(around, _MIN_PEOPLE)).astype(np.float32)
+    )
     return out
 
 
@@ -201,7 +204,7 @@ class _ExpectedDue:
         cells: Where each arose.
         chance: Its chance of becoming an offence there.
         looks: The opportunities whose offender could look next door (free, in a
-            cell with neighbours).
+            cell with neighbours, with a displacement share above 0).
         chance_next: For each of those, the chance at each entry of its cell's
             ``_next_door`` row.
     """
@@ -597,6 +600,8 @@ class CrimeEngine:
             "market_rate": self._market_rate,
             "profile": self._profile,
             "judicial_at": self._judicial_at,
+            "market_scale": self._market_scale,
+            "repeat_offsets": self._repeat_offsets,
         }
 
     # ----------------------------------------------------------------- set-up
@@ -717,7 +722,7 @@ class CrimeEngine:
             if hours.any():  # most hours no enforcer stood at a market
                 at_markets = hours.reshape(len(rows), len(cells)).sum(axis=0).tolist()
         new: list[_Market] = []
-        for m, enforcement in zip(self._markets, at_markets, strict=False):
+        for m, enforcement in zip(self._markets if at_markets else [], at_markets, strict=True):
             if enforcement > 0:
                 suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement)
                 m.intensity -= suppressed
@@ -783,7 +788,8 @@ class CrimeEngine:
         # Patrol presence by cell, folded into what offenders remember of each place:
         # an exponential average with time constant ``area_memory_h`` (the presence
         # around a target that offenders perceive is the police they have seen there
-        # over the last day or so, not whether a crew happens to pass this hour).
+        # over the last day or so, not whether a crew happens to pass this hour; with
+        # ``area_memory_h`` 0, this hour's presence).
         patrol = self._patrol
         kernels.patrol_field(
             self._agency_strength, self._effective, self._area_field, self._area_keep, patrol
@@ -885,8 +891,9 @@ class CrimeEngine:
         residual deterrence) and ``area_weight`` times the mean remembered patrol
         presence over the square of ``area_radius_cells`` around it
         (:meth:`offences_in_hour`), both per person present there
-        (:func:`crowd_factors`). :meth:`_commit` reads the same values inside its
-        compiled loop (:func:`simulator.crime.kernels.decide`).
+        (:func:`crowd_factors`). For inspection (the tests read it): :meth:`_commit`
+        reads the same values inside its compiled loop
+        (:func:`simulator.crime.kernels.decide`).
         """
         t, spec = self._t, self.spec.offenders
         out: FloatArray = kernels.guardianship(

@@ -119,10 +119,6 @@ class Population:
                 place[who] = np.minimum(cells, t.n_cells - 1)
         return place
 
-    def residents_of(self, cell: int) -> tuple[int, int]:
-        """Index range [start, stop) of the residents living in ``cell``."""
-        return int(self.first[cell]), int(self.first[cell + 1])
-
     def reconfigure(self, scenario: Scenario, agencies: Sequence[object]) -> None:
         """Changed citizen settings: a watch scheme grows or shrinks to its new share.
 

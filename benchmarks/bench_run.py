@@ -74,7 +74,8 @@ benchmark points every child at a cache folder of its own (``NUMBA_CACHE_DIR``, 
 temporary folder removed afterwards), empty at the start: the first run of the
 first scenario compiles the kernels, and is timed and printed on its own as the
 first run on a machine; the repeats then load the compiled kernels, as every run
-after the first does on a user's machine.
+after the first does on a user's machine. ``--scaling`` or ``--batch`` alone
+first compile them in a short untimed run.
 
 ``--all`` is what ``make bench`` runs: ``--reference f5ca564`` on the baseline
 and city_500k, then ``--scaling``, then ``--batch``.
@@ -1140,6 +1141,9 @@ def _bench(args: argparse.Namespace) -> int:
             " resident-h = residents x sim days x 24; calls and offences: the window's."
         )
         print()
+    else:  # nothing compiled the kernels yet: they must not be compiled inside a timed run
+        print("compiling the kernels (one day of the baseline, not timed) ...", flush=True)
+        timed_run(Job(str(resolve(DEFAULT_SCENARIO)), ("run.days=1", "run.warmup_days=0"), 1))
     if args.all or args.scaling:
         body.update(bench_scaling(args, machine))
     if args.all or args.batch:

@@ -101,7 +101,7 @@ def test_guardianship_reads_the_plain_mean_over_the_square_around_each_cell(
     patrol, static = rng.exponential(size=n), rng.random(n)
     crowd = rng.random(n).astype(np.float32)
     cells = rng.integers(0, n, size=int(rng.integers(0, 30)))
-    guard = kernels.guardianship(cells, patrol, area, crowd, static, 2.5, nx, ny, radius)
+    guard = kernels.guardianship(cells, (patrol, area, crowd, static, 2.5, nx, ny, radius))
     grid = area.reshape(ny, nx)
     mean = np.array(
         [
@@ -111,7 +111,7 @@ def test_guardianship_reads_the_plain_mean_over_the_square_around_each_cell(
     )
     expected = static[cells] + crowd[cells] * (patrol[cells] + 2.5 * mean)
     np.testing.assert_allclose(guard, expected, rtol=RTOL, atol=1e-13 * (1 + area.sum()))
-    local = kernels.guardianship(cells, patrol, area, crowd, static, 0.0, nx, ny, radius)
+    local = kernels.guardianship(cells, (patrol, area, crowd, static, 0.0, nx, ny, radius))
     np.testing.assert_array_equal(local, static[cells] + crowd[cells] * patrol[cells])
 
 
@@ -205,9 +205,7 @@ def test_decisions_in_compiled_loops_are_those_of_the_array_formula(town: Securi
             rows, cells, u, _DECISION_COLUMNS, slots, float(hour), pool.held_until_h,
             pool.own_arrests, pool.own_arrests_t, pool.home, spec.memory_days * 24.0,
             spec.own_arrest, spec.others_arrest, engine._arrests_near, engine._deterrence,
-            share, engine._inside, engine._next_door, patrol,
-            engine._area_field, engine._crowd[hour % 168], engine._static_guard,
-            spec.area_weight, town.territory.nx, town.territory.ny, spec.area_radius_cells,
+            share, engine._inside, engine._next_door, engine._guardians(patrol, hour),
         )  # fmt: skip
 
     chance, commit, where, looks, chance_next = decide(share)

@@ -895,9 +895,13 @@ class CrimeEngine:
         reads the same values inside its compiled loop
         (:func:`simulator.crime.kernels.decide`).
         """
+        out: FloatArray = kernels.guardianship(cells, self._guardians(patrol, hour))
+        return out
+
+    def _guardians(self, patrol: FloatArray, hour: int) -> kernels.Guardians:
+        """What guardianship reads this hour, for :func:`simulator.crime.kernels._guard_at`."""
         t, spec = self._t, self.spec.offenders
-        out: FloatArray = kernels.guardianship(
-            cells,
+        return (
             patrol,
             self._area_field,
             self._crowd[hour % HOURS_PER_WEEK],
@@ -907,7 +911,6 @@ class CrimeEngine:
             t.ny,
             spec.area_radius_cells,
         )
-        return out
 
     def _commit(
         self, hour: int, rows: IntArray, cells: IntArray, u: FloatArray, patrol: FloatArray
@@ -924,7 +927,7 @@ class CrimeEngine:
         slots = pool.pick(types, cells, u[:, _U["home"]], u[:, _U["who"]])
         if slots.max() < 0:  # no offender with a propensity for these: nothing happens
             return []
-        t, spec = self._t, self.spec.offenders
+        spec = self.spec.offenders
         chance, commit, where, looks, chance_next = kernels.decide(
             rows,
             cells,
@@ -944,14 +947,7 @@ class CrimeEngine:
             self.spec.displacement_share,
             self._inside,
             self._next_door,
-            patrol,
-            self._area_field,
-            self._crowd[hour % HOURS_PER_WEEK],
-            self._static_guard,
-            spec.area_weight,
-            t.nx,
-            t.ny,
-            spec.area_radius_cells,
+            self._guardians(patrol, hour),
         )
         self._expected_due.append(_ExpectedDue(rows, cells, chance, looks, chance_next))
         committed = np.flatnonzero(commit)

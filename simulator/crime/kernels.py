@@ -96,19 +96,16 @@ def pick_offenders(
     return out
 
 
+# What guardianship reads (:func:`_guard_at`), as one tuple: this hour's patrol
+# presence by cell, the remembered presence (area), this hour's crowd factors, the
+# standing guardians, the area weight, the grid's columns and rows, the radius.
+Guardians = tuple[FloatArray, FloatArray, NDArray[np.float32], FloatArray, float, int, int, int]
+
+
 @compiled
-def _guard_at(
-    cell: int,
-    patrol: FloatArray,
-    area: FloatArray,
-    crowd: NDArray[np.float32],
-    static: FloatArray,
-    area_weight: float,
-    nx: int,
-    ny: int,
-    radius: int,
-) -> float:
+def _guard_at(cell: int, guardians: Guardians) -> float:
     """Guardianship an offender perceives at ``cell`` (see :meth:`CrimeEngine._guardianship`)."""
+    patrol, area, crowd, static, area_weight, nx, ny, radius = guardians
     guard: float
     if area_weight <= 0.0:
         guard = static[cell] + crowd[cell] * patrol[cell]
@@ -126,21 +123,11 @@ def _guard_at(
 
 
 @compiled
-def guardianship(
-    cells: IntArray,
-    patrol: FloatArray,
-    area: FloatArray,
-    crowd: NDArray[np.float32],
-    static: FloatArray,
-    area_weight: float,
-    nx: int,
-    ny: int,
-    radius: int,
-) -> FloatArray:
+def guardianship(cells: IntArray, guardians: Guardians) -> FloatArray:
     """:func:`_guard_at` of each of ``cells``."""
     out = np.empty(cells.size)
     for k in range(cells.size):
-        out[k] = _guard_at(cells[k], patrol, area, crowd, static, area_weight, nx, ny, radius)
+        out[k] = _guard_at(cells[k], guardians)
     return out
 
 
@@ -164,14 +151,7 @@ def decide(
     share: float,
     inside: IntArray,
     next_door: IntArray,
-    patrol: FloatArray,
-    area: FloatArray,
-    crowd: NDArray[np.float32],
-    static: FloatArray,
-    area_weight: float,
-    nx: int,
-    ny: int,
-    radius: int,
+    guardians: Guardians,
 ) -> tuple[FloatArray, NDArray[np.bool_], IntArray, IntArray, FloatArray]:
     """Whether each opportunity becomes an offence, and where (:meth:`CrimeEngine._commit`).
 
@@ -204,7 +184,7 @@ def decide(
         personal[c] = own_arrest * risk + others_arrest * arrests_near[home[s]]
         cell = cells[c]
         if free[c]:
-            guard = _guard_at(cell, patrol, area, crowd, static, area_weight, nx, ny, radius)
+            guard = _guard_at(cell, guardians)
             chance[c] = math.exp(-deterrence[rows[c]] * (guard + personal[c]))
             if share > 0.0 and inside[cell] > 0:
                 n_looks += 1
@@ -220,9 +200,7 @@ def decide(
         looks[row] = c
         delta = deterrence[rows[c]]
         for k in range(width):
-            guard = _guard_at(
-                next_door[cell, k], patrol, area, crowd, static, area_weight, nx, ny, radius
-            )
+            guard = _guard_at(next_door[cell, k], guardians)
             chance_next[row, k] = math.exp(-delta * (guard + personal[c]))
         if not commit[c] and u[c, c_move] < share:
             k_in = inside[cell]

@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.crime import kernels
-from simulator.crime.engine import _DECISION_COLUMNS, _U, _UNIFORMS, CrimeEngine
+from simulator.crime.engine import (
+    _DECISION_COLUMNS,
+    _OFFENCE_COLUMNS,
+    _U,
+    _UNIFORMS,
+    _VICTIMS,
+    CrimeEngine,
+)
 from simulator.crime.offenders import OffenderPool
 from simulator.model import SecurityModel
 from simulator.scenario.schema import CitizensSpec, OffenderSpec
@@ -325,6 +332,216 @@ def test_a_days_trust_and_fear_in_one_pass_are_those_of_the_array_formula(seed: 
     assert trust.dtype == fear.dtype == np.float32
     np.testing.assert_array_equal(trust, want_trust)
     np.testing.assert_array_equal(fear, want_fear)
+
+
+@pytest.mark.parametrize("agencies", [0, 1, 3, 7, 8, 9, 17, 128, 129, 300, 1000])
+def test_sightings_sum_the_hours_presence_as_numpy_does(agencies: int) -> None:
+    """Each agency's presence in the cell added in NumPy's pairs, with and without CCTV."""
+    rng = np.random.default_rng(agencies)
+    n = 40
+    presence = rng.exponential(size=(agencies, n)) * 10.0 ** rng.uniform(-3, 3, (agencies, 1))
+    presence[:, :10] = 0.0  # no patrol there
+    cctv = rng.random(n) * (rng.random(n) < 0.5)
+    cells = rng.integers(0, n, size=60)
+    kinds = rng.integers(0, 3, size=60)
+    visibility = np.array([0.4, 1.0, 2.5])
+    exponent = kernels.sightings(kinds, cells, visibility, presence, cctv, 0.7, 0.3)
+    seen = [0.7 * float(presence[:, c].sum()) + 0.3 * cctv[c] for c in cells.tolist()]
+    assert exponent.tolist() == [-visibility[k] * s for k, s in zip(kinds, seen, strict=True)]
+    p_detect = 1.0 - np.exp(exponent)
+    expected = [  # CrimeEngine._offence: each offence's chance of being seen, one by one
+        1.0 - np.exp(-visibility[k] * s) if s else 0.0 for k, s in zip(kinds, seen, strict=True)
+    ]
+    assert p_detect.tolist() == expected
+    assert (p_detect == 0.0).any() and (p_detect > 0.0).any()
+
+
+def plain_offences(
+    kinds: list[int],
+    cells: list[int],
+    when: list[float],
+    u: np.ndarray,
+    lengths: np.ndarray,
+    p_detect: list[float],
+    types: list[dict[str, float | str]],
+    first: list[int],
+    people: dict[str, np.ndarray],
+    citizens: CitizensSpec,
+) -> tuple[list[list[int]], list[list[float]], int]:
+    """``CrimeEngine._offence``'s numbers as it computed them, offence after offence."""
+    trust, fear, times = people["trust"], people["fear"], people["victimisations"]
+    size = trust.size
+    ints, floats, first_time = [], [], 0
+    for i, (k, cell, at) in enumerate(zip(kinds, cells, when, strict=True)):
+        ts, uu = types[k], u[i].tolist()
+        start, stop = first[cell], first[cell + 1]
+        victim = -1
+        if ts["victim"] != "none" and size > 0:
+            if stop > start and (ts["victim"] == "household" or uu[_U["local"]] < 0.5):
+                victim = start + int(uu[_U["victim"]] * (stop - start)) % (stop - start)
+            else:
+                victim = int(uu[_U["victim"]] * size) % size
+        reported_at = at
+        if uu[_U["detect"]] < p_detect[i]:
+            known, needs_unit = kernels.DETECTED, True
+        else:
+            p_report = float(ts["report_prob"])
+            if victim >= 0:  # Population.reporting_probability
+                p = p_report * (0.5 + float(trust[victim])) * float(people["propensity"][victim])
+                if people["watch"][victim]:
+                    p += citizens.watch_report_bonus
+                p_report = min(1.0, max(0.0, p))
+            if uu[_U["report"]] < p_report:
+                known = kernels.REPORTED
+                reported_at = at + float(lengths[i, 0]) * float(ts["report_delay_min"]) / 60.0
+                needs_unit = uu[_U["respond"]] < float(ts["response_share"])
+            else:
+                known, needs_unit = kernels.DARK, False
+        if victim >= 0:  # Population.victimise
+            if times[victim] == 0:
+                first_time += 1
+            times[victim] += 1
+            trust[victim] *= 1.0 - citizens.trust_victim_loss
+            f = fear[victim]
+            fear[victim] = f + citizens.fear_victim_gain * (1.0 - f)
+            people["victims_day"][cell] += 1.0
+        slot = int(people["slots"][i])
+        people["offences"][slot] += 1
+        arrest = uu[_U["arrest"]] < float(ts["arrest_prob"])
+        offender = slot + people["offences"].size * int(people["generation"][slot])
+        ints.append([known, int(needs_unit), int(arrest), victim, offender])
+        follow = (
+            float(ts["follow_up_min"]) / 60.0 if uu[_U["follow"]] < ts["follow_up_prob"] else 0.0
+        )
+        floats.append(
+            [
+                reported_at,
+                float(people["x"][cell]) + (uu[_U["jitter_x"]] - 0.5) * 200.0,
+                float(people["y"][cell]) + (uu[_U["jitter_y"]] - 0.5) * 200.0,
+                float(ts["on_scene_mean_min"]) / 60.0 * float(lengths[i, 1]),
+                follow,
+                at + float(ts["stay_min"]) / 60.0 * float(lengths[i, 2]),
+                -(reported_at - at) / float(ts["later_clearance_delay_h"]),
+                float(ts["later_clearance_prob"]),
+            ]
+        )
+    return ints, floats, first_time
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_offences_in_one_compiled_pass_are_those_of_the_plain_formulas(seed: int) -> None:
+    """Victims in the cell and elsewhere (or none), detection or not, reports and the
+    dark figure, float32 trust and fear to the bit, a resident victimised twice in
+    the hour (the second offence reading the trust the first left)."""
+    rng = np.random.default_rng(seed)
+    n, m, pool = 12, 60, 15
+    residents = rng.integers(0, 4, n)
+    residents[0], residents[1] = 0, 1  # nobody lives in cell 0, one resident in cell 1
+    first = np.concatenate([[0], np.cumsum(residents)]).astype(np.int64)
+    size = int(first[-1])
+    citizens = CitizensSpec(
+        trust_victim_loss=float(rng.uniform(0.01, 0.3)),
+        fear_victim_gain=float(rng.uniform(0.01, 0.3)),
+        watch_report_bonus=float(rng.uniform(0.0, 0.3)),
+    )
+    types = [
+        {
+            "victim": victim,
+            "report_prob": float(rng.random()),
+            "response_share": float(rng.random()),
+            "report_delay_min": float(rng.uniform(1, 600)),
+            "on_scene_mean_min": float(rng.uniform(5, 90)),
+            "follow_up_min": float(rng.uniform(0, 120)),
+            "follow_up_prob": float(rng.random()),
+            "arrest_prob": float(rng.random()),
+            "stay_min": float(rng.uniform(1, 60)),
+            "later_clearance_prob": float(rng.random()),
+            "later_clearance_delay_h": float(rng.uniform(1, 200)),
+        }
+        for victim in ("none", "household", "person", "household", "person")
+    ]
+    table = np.array(
+        [[_VICTIMS[str(ts["victim"])]] + [float(v) for v in list(ts.values())[1:]] for ts in types]
+    )
+    kinds = rng.integers(0, len(types), m)
+    cells = rng.integers(0, n, m)
+    kinds[:3], cells[:3] = 1, 1  # the resident of cell 1, three times a victim
+    when = np.sort(rng.random(m)) + 5.0
+    u = rng.random((m, len(_UNIFORMS)))
+    lengths = -np.log1p(-u[:, [_U["delay"], _U["scene"], _U["stay"]]])
+    p_detect = rng.random(m) * (rng.random(m) < 0.5)
+    people = {
+        "trust": rng.uniform(0.01, 0.99, size).astype(np.float32),
+        "propensity": rng.lognormal(-0.045, 0.3, size).astype(np.float32),
+        "watch": rng.random(size) < 0.3,
+        "fear": rng.random(size).astype(np.float32),
+        "victimisations": rng.integers(0, 2, size).astype(np.int16),
+        "victims_day": rng.random(n),
+        "x": rng.random(n) * 1e4,
+        "y": rng.random(n) * 1e4,
+        "slots": rng.integers(0, pool, m),
+        "offences": rng.integers(0, 5, pool),
+        "generation": rng.integers(0, 3, pool),
+    }
+    plain = {k: v.copy() for k, v in people.items()}
+    ints, floats, first_time = kernels.offences(
+        kinds,
+        cells,
+        when,
+        people["slots"],
+        u,
+        _OFFENCE_COLUMNS,
+        lengths,
+        p_detect,
+        table,
+        first,
+        people["trust"],
+        people["propensity"],
+        people["watch"],
+        people["fear"],
+        people["victimisations"],
+        citizens.watch_report_bonus,
+        1.0 - citizens.trust_victim_loss,
+        citizens.fear_victim_gain,
+        people["victims_day"],
+        people["x"],
+        people["y"],
+        200.0,
+        people["offences"],
+        people["generation"],
+    )
+    want_ints, want_floats, want_first = plain_offences(
+        kinds.tolist(),
+        cells.tolist(),
+        when.tolist(),
+        u,
+        lengths,
+        p_detect.tolist(),
+        types,
+        first.tolist(),
+        plain,
+        citizens,
+    )
+    assert ints.tolist() == want_ints
+    assert floats.tolist() == want_floats
+    p_later = floats[:, 7] * np.exp(floats[:, 6])  # as CrimeEngine._offences reads them
+    assert p_later.tolist() == [  # CrimeEngine._offence, one by one
+        float(types[k]["later_clearance_prob"])
+        * np.exp(-(row[0] - at) / float(types[k]["later_clearance_delay_h"]))
+        for k, at, row in zip(kinds.tolist(), when.tolist(), want_floats, strict=True)
+    ]
+    assert first_time == want_first
+    for key in ("trust", "fear", "victimisations", "victims_day", "offences"):
+        assert people[key].dtype == plain[key].dtype
+        np.testing.assert_array_equal(people[key], plain[key])
+    victims = ints[:, 3]
+    assert (victims[:3] == first[1]).all()  # victimised three times in the hour
+    assert (victims[kinds == 0] == -1).all()
+    elsewhere = (victims >= 0) & ((victims < first[cells]) | (victims >= first[cells + 1]))
+    assert elsewhere.any() and ((victims >= first[cells]) & (victims < first[cells + 1])).any()
+    known = ints[:, 0]
+    assert set(known.tolist()) == {kernels.DETECTED, kernels.REPORTED, kernels.DARK}
 
 
 def test_kernels_compile_uncached_where_no_cache_folder_can_be_written(

@@ -282,6 +282,31 @@ _LENGTHS = np.array([_U["delay"], _U["scene"], _U["stay"]], dtype=np.int64)
 _DECISION_COLUMNS = np.array(
     [_U["commit"], _U["move"], _U["next_door"], _U["commit_next_door"]], dtype=np.int64
 )
+# The columns :func:`simulator.crime.kernels.offences` reads, in the order it reads them.
+_OFFENCE_COLUMNS = np.array(
+    [
+        _U[name]
+        for name in (
+            "local",
+            "victim",
+            "detect",
+            "report",
+            "respond",
+            "follow",
+            "arrest",
+            "jitter_x",
+            "jitter_y",
+        )
+    ],
+    dtype=np.int64,
+)
+# The victims of an offence type, as :func:`simulator.crime.kernels.offences` reads them.
+_VICTIMS = {"none": kernels.NO_VICTIM, "household": kernels.HOUSEHOLD, "person": kernels.PERSON}
+_KNOWN = {
+    kernels.DETECTED: Known.DETECTED,
+    kernels.REPORTED: Known.REPORTED,
+    kernels.DARK: Known.DARK,
+}
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -436,9 +461,10 @@ class CrimeEngine:
         # fills the rest of its row), and which entries of that row are neighbours.
         self._next_valid = np.arange(compact.shape[1])[None, :] < self._inside[:, None]
         self._next_door = np.where(self._next_valid, compact, np.arange(n)[:, None])
-        # What an offence reads of its cell, as Python numbers (the same values).
-        self._first = population.first.tolist()  # residents of each cell: [first, next)
-        self._x, self._y = territory.x_m.tolist(), territory.y_m.tolist()
+        # What an offence reads of its cell: its centre (kernels.offences), district and
+        # commune (as Python numbers, the same values).
+        self._x = np.ascontiguousarray(territory.x_m, dtype=np.float64)
+        self._y = np.ascontiguousarray(territory.y_m, dtype=np.float64)
         self._district, self._commune = territory.district.tolist(), territory.commune.tolist()
         # Expected offences given the opportunities that arose (each one's chance of
         # becoming an offence where it arose and, displaced, next door), rows in draw
@@ -481,6 +507,27 @@ class CrimeEngine:
         )
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
+        # What an offence of each type reads (kernels.offences, kernels.sightings).
+        self._type_table = np.array(
+            [
+                [
+                    _VICTIMS[ts.victim],
+                    ts.report_prob,
+                    ts.response_share,
+                    ts.report_delay_min,
+                    ts.on_scene_mean_min,
+                    ts.follow_up_min,
+                    ts.follow_up_prob,
+                    ts.arrest_prob,
+                    ts.stay_min,
+                    ts.later_clearance_prob,
+                    ts.later_clearance_delay_h,
+                ]
+                for ts in self._type_specs
+            ],
+            dtype=np.float64,
+        ).reshape(len(self._type_specs), kernels.LATER_DELAY + 1)
+        self._visibility = np.array([ts.visibility for ts in self._type_specs], dtype=np.float64)
         if not first:
             self._expected[self._order] = self._expected.copy()  # back to type order
             self.offenders.reconfigure(spec.offenders, spec.offender_range_cells)
@@ -542,7 +589,7 @@ class CrimeEngine:
         seats = cctv.operators * cctv.cameras_per_operator
         watched = 1.0 if seats >= cameras else seats / cameras  # share of cameras watched
         self.cctv_effective = coverage * watched
-        self._cctv_at = self.cctv_effective.tolist()
+        self._cctv_at = np.ascontiguousarray(self.cctv_effective, dtype=np.float64)
         counts = np.maximum(territory.residents, 1)
         self._watch_share = np.bincount(population.home[population.watch], minlength=n) / counts
         self._static_guard = (
@@ -953,27 +1000,17 @@ class CrimeEngine:
         committed = np.flatnonzero(commit)
         if not committed.size:
             return []
-        done: list[int] = committed.tolist()
-        kinds = types.tolist()
-        who = slots.tolist()
-        places = where.tolist()
         # Each offence's uniforms, and the exponential variates (-log(1 - u)) of its
         # reporting delay, time on scene and stay, in one array call for the hour.
-        picked = u[done]
-        lengths = (-np.log1p(-picked[:, _LENGTHS])).tolist()
-        draws: dict[int, list[float]] = dict(zip(done, picked.tolist(), strict=True))
-        variates: dict[int, list[float]] = dict(zip(done, lengths, strict=True))
-        at = _U["time"]
-        out: list[Incident] = []
+        picked = u[committed]
+        lengths = -np.log1p(-picked[:, _LENGTHS])
         # In time order (hour + the uniform, as a double); ties in opportunity order.
-        for c, when in sorted(((c, hour + draws[c][at]) for c in done), key=lambda x: x[1]):
-            k = kinds[c]
-            out.append(
-                self._offence(
-                    k, self._type_specs[k], places[c], when, draws[c], variates[c], who[c]
-                )
-            )
-        return out
+        when = hour + picked[:, _U["time"]]
+        order = np.argsort(when, kind="stable")
+        done = committed[order]
+        return self._offences(
+            types[done], where[done], when[order], slots[done], picked[order], lengths[order]
+        )
 
     def _fold_expected(self) -> None:
         """Add the chances kept since the last fold to the expected offences.
@@ -1056,93 +1093,126 @@ class CrimeEngine:
             merged[old] = at
             self._risk_at = merged
 
-    def _offence(
+    def _offences(
         self,
-        k: int,
-        ts: CrimeTypeSpec,
-        cell: int,
-        when: float,
-        u: list[float],
-        lengths: list[float],
-        slot: int,
-    ) -> Incident:
-        """The offence of the offender in ``slot``, its fate read from its uniforms ``u``.
+        kinds: IntArray,
+        cells: IntArray,
+        when: FloatArray,
+        slots: IntArray,
+        u: FloatArray,
+        lengths: FloatArray,
+    ) -> list[Incident]:
+        """The hour's offences, in time order, their fates read from their uniforms.
 
-        ``lengths`` are the exponential variates -log(1 - u) of the uniforms of
+        Offence ``i``, of type ``kinds[i]``, is committed in ``cells[i]`` at
+        ``when[i]`` by the offender in ``slots[i]``; ``u[i]`` are its uniforms and
+        ``lengths[i]`` the exponential variates -log(1 - u) of those of
         :data:`_LENGTHS` (reporting delay, time on scene, stay), in that order.
+        Guardians (patrols this hour, CCTV) may see it; otherwise the victim (a
+        resident of the cell or anyone, by type) or a witness may report it. The
+        numbers (victim, detection, reporting, victimisation, one offence after the
+        other: a victim's trust moves before a later offence reads it) are worked
+        out in a compiled loop (:func:`simulator.crime.kernels.offences`); here the
+        incidents are made, near repeats triggered and clearances by investigation
+        scheduled, in the same order.
         """
-        t, pop = self._t, self._pop
-        start, stop = self._first[cell], self._first[cell + 1]
-        victim = -1
-        if ts.victim != "none" and pop.size > 0:
-            if stop > start and (ts.victim == "household" or u[_U["local"]] < 0.5):
-                victim = start + int(u[_U["victim"]] * (stop - start)) % (stop - start)
-            else:
-                victim = int(u[_U["victim"]] * pop.size) % pop.size
-        seen = (
-            self.spec.detection.patrol * float(self._presence_hour[:, cell].sum())
-            + self.spec.detection.cctv * self._cctv_at[cell]
+        t, pop, pool = self._t, self._pop, self.offenders
+        detection = self.spec.detection
+        # Seen by a guardian with chance 1 - exp(-visibility x what they see): 0 (to
+        # the bit) where they see nothing.
+        p_detect = 1.0 - np.exp(
+            kernels.sightings(
+                kinds,
+                cells,
+                self._visibility,
+                self._presence_hour,
+                self._cctv_at,
+                float(detection.patrol),
+                float(detection.cctv),
+            )
         )
-        # Where no guardian saw anything, the chance is 0 (1 - exp(-0) to the bit).
-        p_detect = 1.0 - np.exp(-ts.visibility * seen) if seen else 0.0
-        if u[_U["detect"]] < p_detect:
-            known = Known.DETECTED
-            reported_at = when
-            needs_unit = True
-        else:
-            if victim >= 0:
-                p_report = pop.reporting_probability(victim, ts.report_prob)
-            else:
-                p_report = ts.report_prob
-            if u[_U["report"]] < p_report:
-                known = Known.REPORTED
-                reported_at = when + lengths[0] * ts.report_delay_min / 60.0
-                needs_unit = u[_U["respond"]] < ts.response_share
-            else:
-                known = Known.DARK
-                reported_at = when
-                needs_unit = False
-        if victim >= 0:
-            pop.victimise(victim)
-            self._victims_day[cell] += 1.0
-        if ts.near_repeat:
-            self._trigger_near_repeat(cell)
-        pool = self.offenders
-        offender = pool.offender_id(slot)
-        pool.offences[slot] += 1
-        incident = Incident(
-            incident_id=self._new_id(),
-            kind=IncidentKind.OFFENCE,
-            type=self.types[k],
-            priority=ts.priority,
-            cell=cell,
-            district=self._district[cell],
-            commune=self._commune[cell],
-            x_m=self._x[cell] + (u[_U["jitter_x"]] - 0.5) * t.cell_m,
-            y_m=self._y[cell] + (u[_U["jitter_y"]] - 0.5) * t.cell_m,
-            t_occurred_h=when,
-            t_reported_h=reported_at,
-            on_scene_h=ts.on_scene_mean_min / 60.0 * lengths[1],
-            follow_up_h=ts.follow_up_min / 60.0 if u[_U["follow"]] < ts.follow_up_prob else 0.0,
-            arrest=bool(u[_U["arrest"]] < ts.arrest_prob),
-            known=known,
-            needs_response=needs_unit,
-            resident=victim,
-            outcome=Outcome.OPEN
-            if needs_unit
-            else (Outcome.DARK if known is Known.DARK else Outcome.RECORDED),
-            offender=offender,
-            t_offender_gone_h=when + ts.stay_min / 60.0 * lengths[2],
+        citizens = pop.spec
+        ints, floats, first_time = kernels.offences(
+            kinds,
+            cells,
+            when,
+            slots,
+            u,
+            _OFFENCE_COLUMNS,
+            lengths,
+            p_detect,
+            self._type_table,
+            pop.first,
+            pop.trust,
+            pop.report_propensity,
+            pop.watch,
+            pop.fear,
+            pop.victimisations,
+            float(citizens.watch_report_bonus),
+            1.0 - citizens.trust_victim_loss,
+            float(citizens.fear_victim_gain),
+            self._victims_day,
+            self._x,
+            self._y,
+            float(t.cell_m),
+            pool.offences,
+            pool.generation,
         )
-        later = False
-        investigator = self._investigator[cell]
-        if known is not Known.DARK and investigator >= 0:
-            delay_h = reported_at - when
-            p_later = ts.later_clearance_prob * np.exp(-delay_h / ts.later_clearance_delay_h)
-            if u[_U["later"]] < p_later:
+        pop.victimised += first_time
+        # Cleared later by investigation, if known and a judicial agency is competent:
+        # the chance falls with the reporting delay (read where that holds only).
+        p_later = floats[:, 7] * np.exp(floats[:, 6])
+        later_drawn = (u[:, _U["later"]] < p_later).tolist()
+        out: list[Incident] = []
+        specs, names, new_id = self._type_specs, self.types, self._new_id
+        district, commune, investigators = self._district, self._commune, self._investigator
+        for i, (k, cell, at, (known_at, needs_unit, arrest, victim, offender), row) in enumerate(
+            zip(
+                kinds.tolist(),
+                cells.tolist(),
+                when.tolist(),
+                ints.tolist(),
+                floats.tolist(),
+                strict=True,
+            )
+        ):
+            ts = specs[k]
+            reported_at, x_m, y_m, on_scene_h, follow_up_h, gone_h, _, _ = row
+            known = _KNOWN[known_at]
+            if ts.near_repeat:
+                self._trigger_near_repeat(cell)
+            incident = Incident(
+                incident_id=new_id(),
+                kind=IncidentKind.OFFENCE,
+                type=names[k],
+                priority=ts.priority,
+                cell=cell,
+                district=district[cell],
+                commune=commune[cell],
+                x_m=x_m,
+                y_m=y_m,
+                t_occurred_h=at,
+                t_reported_h=reported_at,
+                on_scene_h=on_scene_h,
+                follow_up_h=follow_up_h,
+                arrest=bool(arrest),
+                known=known,
+                needs_response=bool(needs_unit),
+                resident=victim,
+                outcome=Outcome.OPEN
+                if needs_unit
+                else (Outcome.DARK if known is Known.DARK else Outcome.RECORDED),
+                offender=offender,
+                t_offender_gone_h=gone_h,
+            )
+            out.append(incident)
+            later = False
+            investigator = investigators[cell]
+            if known is not Known.DARK and investigator >= 0 and later_drawn[i]:
                 later = True
                 self._investigated.add(incident.incident_id)
-                wait = ts.investigation_days * 24.0 * float(-np.log1p(-u[_U["investigate"]]))
+                u_wait = float(u[i, _U["investigate"]])
+                wait = ts.investigation_days * 24.0 * float(-np.log1p(-u_wait))
                 heapq.heappush(
                     self._later,
                     (
@@ -1152,9 +1222,12 @@ class CrimeEngine:
                         self._agency_names[investigator],
                     ),
                 )
-        if (needs_unit and incident.arrest) or later:  # keep the uniforms of an arrest's fate
-            self._sentence[incident.incident_id] = (u[_U["prison"]], u[_U["prison_days"]])
-        return incident
+            if (needs_unit and arrest) or later:  # keep the uniforms of an arrest's fate
+                self._sentence[incident.incident_id] = (
+                    float(u[i, _U["prison"]]),
+                    float(u[i, _U["prison_days"]]),
+                )
+        return out
 
     # ----------------------------------------------------------------- arrests
 

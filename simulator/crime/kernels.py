@@ -5,7 +5,9 @@ spends its time calling, not computing: the choice of an offender and the
 decision to act took some forty array operations an hour, most of the crime
 engine's time. Here they are plain loops, compiled by Numba
 (:func:`simulator.compiled.compiled`: only the first run on a machine compiles
-them).
+them). So are the numbers of the hour's offences (who the victim is, whether
+the offence becomes known, the victim's trust and fear in float32), which took
+some fifteen microseconds an offence in Python.
 
 Each function does the arithmetic of the NumPy code it replaced in the same
 order, with four exceptions that change intermediate values by rounding only
@@ -16,6 +18,9 @@ summed agency by agency where NumPy's matrix product called BLAS. A decision
 changes only if a uniform falls between two doubles one unit apart; the records
 of the shipped scenarios are the same to the bit. Integer results (which
 offender, which cell) come from the same comparisons of the same sums.
+:func:`sightings` and :func:`offences` make no such exception: NumPy's exp
+stays with the caller, and their results are those of the Python code they
+replaced, to the bit.
 
 Arrays are passed as they are (no copy): the caller gives contiguous arrays of
 the dtypes annotated, so that one compiled version serves every run.
@@ -283,3 +288,230 @@ def patrol_field(
             patrol[c] += weight * row[c]
     for c in range(n):
         area[c] = area[c] * keep + (1.0 - keep) * patrol[c]
+
+
+@compiled
+def _block_sum(values: FloatArray, first: int, count: int, cell: int) -> float:
+    """``values[first:first + count, cell].sum()`` for ``count`` up to 128, as NumPy adds it.
+
+    Below 8 terms, one after the other from 0; else eight running sums (terms
+    ``j``, ``j + 8``...), added in pairs, then the terms left one by one.
+    """
+    if count < 8:
+        total = 0.0
+        for a in range(first, first + count):
+            total += values[a, cell]
+        return total
+    r = np.empty(8)
+    for j in range(8):
+        r[j] = values[first + j, cell]
+    a = 8
+    while a < count - count % 8:
+        for j in range(8):
+            r[j] += values[first + a + j, cell]
+        a += 8
+    total = float(((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])))
+    while a < count:
+        total += values[first + a, cell]
+        a += 1
+    return total
+
+
+@compiled
+def _pairwise_sum(values: FloatArray, cell: int) -> float:
+    """``values[:, cell].sum()`` as NumPy adds it: in pairs (pairwise summation).
+
+    Up to 128 terms, :func:`_block_sum`; beyond, the sum of the two halves (the
+    first a multiple of 8 long), each summed so. NumPy recurses; here a stack of
+    the parts under way does (a cached compiled function must not call itself).
+    """
+    count = values.shape[0]
+    if count <= 128:
+        return _block_sum(values, 0, count, cell)
+    depth = 64  # more than enough: each level halves the part
+    part_first = np.empty(depth, dtype=np.int64)
+    part_count = np.empty(depth, dtype=np.int64)
+    stage = np.empty(depth, dtype=np.int64)  # 0: to split, 1: first half done, 2: both
+    sums = np.empty(depth)
+    top, done = 0, 0
+    part_first[0], part_count[0], stage[0] = 0, count, 0
+    top = 1
+    while top > 0:
+        f, c = part_first[top - 1], part_count[top - 1]
+        if c <= 128:
+            sums[done] = _block_sum(values, f, c, cell)
+            done += 1
+            top -= 1
+            continue
+        half = c // 2
+        half -= half % 8
+        if stage[top - 1] == 0:  # the first half next
+            stage[top - 1] = 1
+            part_first[top], part_count[top], stage[top] = f, half, 0
+            top += 1
+        elif stage[top - 1] == 1:  # then the second
+            stage[top - 1] = 2
+            part_first[top], part_count[top], stage[top] = f + half, c - half, 0
+            top += 1
+        else:  # both summed: their sum stands for this part
+            sums[done - 2] = sums[done - 2] + sums[done - 1]
+            done -= 1
+            top -= 1
+    return float(sums[0])
+
+
+@compiled
+def sightings(
+    kinds: IntArray,
+    cells: IntArray,
+    visibility: FloatArray,
+    presence: FloatArray,
+    cctv: FloatArray,
+    patrol_weight: float,
+    cctv_weight: float,
+) -> FloatArray:
+    """The log of the chance that no guardian sees each offence (:meth:`CrimeEngine._offences`).
+
+    Minus the visibility of its type (``visibility[kinds[i]]``) times what
+    guardians see in its cell: ``patrol_weight`` times the hour's patrol presence
+    there (``presence``, agency x cell, summed over agencies as NumPy sums a
+    column) plus ``cctv_weight`` times its CCTV coverage; -0 where they see nothing.
+    """
+    out = np.empty(cells.size)
+    for i in range(cells.size):
+        cell = cells[i]
+        seen = patrol_weight * _pairwise_sum(presence, cell) + cctv_weight * cctv[cell]
+        out[i] = -visibility[kinds[i]] * seen
+    return out
+
+
+# Columns of the table of offence types :func:`offences` reads (one row a type).
+VICTIM, REPORT, RESPOND, DELAY, SCENE, FOLLOW, FOLLOW_PROB, ARREST, STAY, LATER, LATER_DELAY = (
+    range(11)
+)
+# Their victims (column VICTIM): none, a household of the cell, a person.
+NO_VICTIM, HOUSEHOLD, PERSON = 0.0, 1.0, 2.0
+# How each offence became known (first column of the integers :func:`offences` returns).
+DETECTED, REPORTED, DARK = 0, 1, 2
+
+
+@compiled
+def offences(
+    kinds: IntArray,
+    cells: IntArray,
+    when: FloatArray,
+    slots: IntArray,
+    u: FloatArray,
+    columns: IntArray,
+    lengths: FloatArray,
+    p_detect: FloatArray,
+    table: FloatArray,
+    first: IntArray,
+    trust: NDArray[np.float32],
+    propensity: NDArray[np.float32],
+    watch: NDArray[np.bool_],
+    fear: NDArray[np.float32],
+    victimisations: NDArray[np.int16],
+    watch_bonus: float,
+    trust_kept: float,
+    fear_gain: float,
+    victims_day: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    cell_m: float,
+    offender_count: IntArray,
+    generation: IntArray,
+) -> tuple[IntArray, FloatArray, int]:
+    """The hour's offences, in time order: their victims and how they became known.
+
+    What :meth:`CrimeEngine._offences` did with numbers, offence after offence, with
+    its arithmetic in its order: offence ``i`` of type ``kinds[i]`` (its row of
+    ``table``, columns :data:`VICTIM` to :data:`LATER_DELAY`) in ``cells[i]`` at
+    ``when[i]``, by the offender in ``slots[i]``, reads its uniforms ``u[i]`` (the
+    columns local, victim, detect, report, respond, follow, arrest, jitter_x and
+    jitter_y, given in that order by ``columns``), its exponential variates
+    ``lengths[i]`` (reporting delay, time on scene, stay) and its chance of being
+    seen ``p_detect[i]``. The victim is a resident of the cell (``first``), a
+    household's always, a person's with chance 1/2, or anyone; its chance of
+    reporting rises with its trust and propensity (float32, read as doubles) and
+    the watch bonus. Victimisation moves the victim's trust and fear in float32,
+    as NumPy computes them (each double cast to float32 first), counts them
+    (``victimisations``, ``victims_day``) and the offender's offences
+    (``offender_count``); a later offence of the hour reads the trust so changed.
+
+    Returns:
+        By offence, the integers (how it became known: :data:`DETECTED`,
+        :data:`REPORTED` or :data:`DARK`; whether a unit is needed; whether the
+        offender is arrested if found on scene; the victim, -1 for none; the
+        offender's identifier), the doubles (reported at, x and y, time on scene,
+        follow-up, when the offender leaves; the chance of a clearance by
+        investigation is the last times the exponential of the one before: it
+        falls with the reporting delay), and how many residents were victimised
+        for the first time.
+    """
+    m = kinds.size
+    c_local, c_victim, c_detect, c_report = columns[0], columns[1], columns[2], columns[3]
+    c_respond, c_follow, c_arrest = columns[4], columns[5], columns[6]
+    c_x, c_y = columns[7], columns[8]
+    size = trust.size
+    pool = offender_count.size
+    kept = np.float32(trust_kept)
+    gain = np.float32(fear_gain)
+    one = np.float32(1.0)
+    ints = np.empty((m, 5), dtype=np.int64)
+    floats = np.empty((m, 8))
+    first_time = 0
+    for i in range(m):
+        k = kinds[i]
+        cell = cells[i]
+        t = when[i]
+        start, stop = first[cell], first[cell + 1]
+        kind = table[k, VICTIM]
+        victim = -1
+        if kind != NO_VICTIM and size > 0:
+            if stop > start and (kind == HOUSEHOLD or u[i, c_local] < 0.5):
+                victim = start + int(u[i, c_victim] * (stop - start)) % (stop - start)
+            else:
+                victim = int(u[i, c_victim] * size) % size
+        reported_at = t
+        if u[i, c_detect] < p_detect[i]:
+            known = DETECTED
+            needs_unit = True
+        else:
+            p_report = table[k, REPORT]
+            if victim >= 0:
+                p = p_report * (0.5 + float(trust[victim])) * float(propensity[victim])
+                if watch[victim]:
+                    p += watch_bonus
+                p_report = min(1.0, max(0.0, p))
+            if u[i, c_report] < p_report:
+                known = REPORTED
+                reported_at = t + lengths[i, 0] * table[k, DELAY] / 60.0
+                needs_unit = u[i, c_respond] < table[k, RESPOND]
+            else:
+                known = DARK
+                needs_unit = False
+        if victim >= 0:
+            if victimisations[victim] == 0:
+                first_time += 1
+            victimisations[victim] += 1
+            trust[victim] = trust[victim] * kept
+            f = fear[victim]
+            fear[victim] = f + gain * (one - f)
+            victims_day[cell] += 1.0
+        slot = slots[i]
+        offender_count[slot] += 1
+        ints[i, 0] = known
+        ints[i, 1] = needs_unit
+        ints[i, 2] = u[i, c_arrest] < table[k, ARREST]
+        ints[i, 3] = victim
+        ints[i, 4] = slot + pool * generation[slot]
+        floats[i, 0] = reported_at
+        floats[i, 1] = x[cell] + (u[i, c_x] - 0.5) * cell_m
+        floats[i, 2] = y[cell] + (u[i, c_y] - 0.5) * cell_m
+        floats[i, 3] = table[k, SCENE] / 60.0 * lengths[i, 1]
+        floats[i, 4] = table[k, FOLLOW] / 60.0 if u[i, c_follow] < table[k, FOLLOW_PROB] else 0.0
+        floats[i, 5] = t + table[k, STAY] / 60.0 * lengths[i, 2]
+        floats[i, 6] = -(reported_at - t) / table[k, LATER_DELAY]
+        floats[i, 7] = table[k, LATER]
+    return ints, floats, first_time

@@ -386,7 +386,7 @@ def plain_offences(
             known, needs_unit = kernels.DETECTED, True
         else:
             p_report = float(ts["report_prob"])
-            if victim >= 0:  # Population.reporting_probability
+            if victim >= 0:  # Population.reporting_probability, before the kernel
                 p = p_report * (0.5 + float(trust[victim])) * float(people["propensity"][victim])
                 if people["watch"][victim]:
                     p += citizens.watch_report_bonus
@@ -397,7 +397,7 @@ def plain_offences(
                 needs_unit = uu[_U["respond"]] < float(ts["response_share"])
             else:
                 known, needs_unit = kernels.DARK, False
-        if victim >= 0:  # Population.victimise
+        if victim >= 0:  # Population.victimise, before the kernel
             if times[victim] == 0:
                 first_time += 1
             times[victim] += 1

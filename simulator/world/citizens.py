@@ -149,25 +149,10 @@ class Population:
 
     # ----------------------------------------------------------------- experience
 
-    def reporting_probability(self, resident: int, base: float) -> float:
-        """Chance that ``resident`` reports an offence whose base probability is ``base``.
-
-        Trust scales it (0.5 is neutral), the individual propensity too, and
-        watch members add a bonus.
-        """
-        p = base * (0.5 + float(self.trust[resident])) * float(self.report_propensity[resident])
-        if self.watch[resident]:
-            p += self.spec.watch_report_bonus
-        return min(1.0, max(0.0, p))
-
-    def victimise(self, resident: int) -> None:
-        """Record a victimisation: history, trust and fear move."""
-        if self.victimisations[resident] == 0:
-            self.victimised += 1
-        self.victimisations[resident] += 1
-        self.trust[resident] *= 1.0 - self.spec.trust_victim_loss
-        f = self.fear[resident]
-        self.fear[resident] = f + self.spec.fear_victim_gain * (1.0 - f)
+    # A victim's chance of reporting (base x (0.5 + trust) x propensity, + the watch
+    # bonus) and what a victimisation does to their trust and fear are worked out in
+    # the crime engine's compiled loop over the hour's offences
+    # (simulator.crime.kernels.offences), on these arrays.
 
     def experience_response(self, resident: int, response_h: float | None, target_h: float) -> None:
         """Trust moves with the police response the resident got (None: nobody came)."""

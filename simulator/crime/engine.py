@@ -276,7 +276,7 @@ _UNIFORMS = (
 )
 _U = {name: i for i, name in enumerate(_UNIFORMS)}
 # The uniforms an offence turns into exponential variates (reporting delay, time on
-# scene, how long the offender stays), in the order :meth:`CrimeEngine._offence` reads.
+# scene, how long the offender stays), in the order :meth:`CrimeEngine._offences` reads.
 _LENGTHS = np.array([_U["delay"], _U["scene"], _U["stay"]], dtype=np.int64)
 # The columns :func:`simulator.crime.kernels.decide` reads, in the order it reads them.
 _DECISION_COLUMNS = np.array(
@@ -966,8 +966,8 @@ class CrimeEngine:
 
         Who meets each opportunity (:meth:`OffenderPool.pick`) and whether they act,
         here or next door, are decided in compiled loops
-        (:func:`simulator.crime.kernels.decide`); the offences are then made one by
-        one (:meth:`_offence`), in time order.
+        (:func:`simulator.crime.kernels.decide`); the offences are then made in time
+        order (:meth:`_offences`).
         """
         pool = self.offenders
         types = self._order_index[rows]

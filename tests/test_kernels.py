@@ -23,6 +23,7 @@ from simulator.crime.engine import (
     _UNIFORMS,
     _VICTIMS,
     CrimeEngine,
+    detection_chances,
 )
 from simulator.crime.offenders import OffenderPool
 from simulator.model import SecurityModel
@@ -335,8 +336,9 @@ def test_a_days_trust_and_fear_in_one_pass_are_those_of_the_array_formula(seed: 
 
 
 @pytest.mark.parametrize("agencies", [0, 1, 3, 7, 8, 9, 17, 128, 129, 300, 1000])
-def test_sightings_sum_the_hours_presence_as_numpy_does(agencies: int) -> None:
-    """Each agency's presence in the cell added in NumPy's pairs, with and without CCTV."""
+def test_detection_chances_of_an_hour_are_those_of_each_offence(agencies: int) -> None:
+    """The hour's columns of presence summed at once as one by one (NumPy's pairs, from 8
+    agencies on), with and without CCTV."""
     rng = np.random.default_rng(agencies)
     n = 40
     presence = rng.exponential(size=(agencies, n)) * 10.0 ** rng.uniform(-3, 3, (agencies, 1))
@@ -345,10 +347,8 @@ def test_sightings_sum_the_hours_presence_as_numpy_does(agencies: int) -> None:
     cells = rng.integers(0, n, size=60)
     kinds = rng.integers(0, 3, size=60)
     visibility = np.array([0.4, 1.0, 2.5])
-    exponent = kernels.sightings(kinds, cells, visibility, presence, cctv, 0.7, 0.3)
+    p_detect = detection_chances(kinds, cells, visibility, presence, cctv, 0.7, 0.3)
     seen = [0.7 * float(presence[:, c].sum()) + 0.3 * cctv[c] for c in cells.tolist()]
-    assert exponent.tolist() == [-visibility[k] * s for k, s in zip(kinds, seen, strict=True)]
-    p_detect = 1.0 - np.exp(exponent)
     expected = [  # CrimeEngine._offence: each offence's chance of being seen, one by one
         1.0 - np.exp(-visibility[k] * s) if s else 0.0 for k, s in zip(kinds, seen, strict=True)
     ]

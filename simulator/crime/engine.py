@@ -169,6 +169,29 @@ def neighbour_table(nx: int, ny: int) -> IntArray:
     return out
 
 
+def detection_chances(
+    kinds: IntArray,
+    cells: IntArray,
+    visibility: FloatArray,
+    presence: FloatArray,
+    cctv: FloatArray,
+    patrol_weight: float,
+    cctv_weight: float,
+) -> FloatArray:
+    """The chance that a guardian sees each offence: 1 - exp(-visibility x what they see).
+
+    What guardians see in the offence's cell is ``patrol_weight`` times the hour's
+    patrol presence there (``presence``, agency x cell, summed over agencies) plus
+    ``cctv_weight`` times its CCTV coverage; where they see nothing the chance is 0
+    to the bit. The hour's offences at once: each cell's column is summed along a
+    contiguous row, in NumPy's pairs, as ``presence[:, cell].sum()`` adds it.
+    """
+    seen = patrol_weight * np.ascontiguousarray(presence[:, cells].T).sum(axis=1)
+    seen += cctv_weight * cctv[cells]
+    chance: FloatArray = 1.0 - np.exp(-visibility[kinds] * seen)
+    return chance
+
+
 def _poisson_by_inversion(u: float, mean: float) -> int:
     """The Poisson count whose distribution function first exceeds ``u``.
 
@@ -507,7 +530,7 @@ class CrimeEngine:
         )
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
-        # What an offence of each type reads (kernels.offences, kernels.sightings).
+        # What an offence of each type reads (kernels.offences, detection_chances).
         self._type_table = np.array(
             [
                 [
@@ -702,22 +725,22 @@ class CrimeEngine:
 
     # ----------------------------------------------------------------- hourly update
 
-    def observe_presence(self, presence_hours: FloatArray, touched: IntArray | None = None) -> None:
+    def observe_presence(self, presence_hours: FloatArray, touched: IntArray) -> None:
         """Take the presence log's totals (agency x cell) at the start of an hour.
+
+        Only the entries ``touched`` changed. What an hour's presence adds to
+        deterrence has diminishing returns past a stop: kappa x (1 - exp(-hours /
+        tau)), with kappa such that a stop of the reference length (15 minutes)
+        counts as its length: shorter stops count for less than their length,
+        longer ones barely more (Koper 1995); tau 0 counts hours as they are.
+        Residual deterrence fades by ``residual_deterrence_h``
+        (:func:`simulator.crime.kernels.observe_presence`).
 
         Args:
             presence_hours: The log's hours so far, agency x cell.
             touched: Flat indices of the entries that changed since the last call
-                (``PresenceLog.take_touched``); ``None`` compares every entry.
+                (``PresenceLog.take_touched``), ascending, once each.
         """
-        if touched is None:
-            np.subtract(presence_hours, self._last_presence, out=self._presence_hour)
-            self._last_presence[:] = presence_hours
-            self._effective *= self._decay
-            self._effective += self._saturated(self._presence_hour)
-            self._presence_day += self._presence_hour.sum(axis=0)
-            self._touched_last = np.flatnonzero(self._presence_hour)
-            return
         kernels.observe_presence(
             presence_hours.reshape(-1),
             touched,
@@ -732,19 +755,6 @@ class CrimeEngine:
             self._saturation_scale,
         )
         self._touched_last = touched
-
-    def _saturated(self, hours: FloatArray) -> FloatArray:
-        """What an hour's presence adds to deterrence: diminishing returns past a stop.
-
-        kappa x (1 - exp(-hours / tau)), with kappa such that a stop of the
-        reference length (15 minutes) counts as its length: shorter stops count
-        for less than their length, longer ones barely more (Koper 1995).
-        """
-        tau = self._saturation_h
-        if tau <= 0:
-            return hours
-        out: FloatArray = self._saturation_scale * -np.expm1(-hours / tau)
-        return out
 
     def market_activity(self) -> dict[int, float]:
         """Current intensity of each drug-market cell."""
@@ -1112,7 +1122,8 @@ class CrimeEngine:
         resident of the cell or anyone, by type) or a witness may report it. The
         numbers (victim, detection, reporting, victimisation, one offence after the
         other: a victim's trust moves before a later offence reads it) are worked
-        out in a compiled loop (:func:`simulator.crime.kernels.offences`); here the
+        out in a compiled loop (:func:`simulator.crime.kernels.offences`), their
+        chances of being seen before (:func:`detection_chances`); here the
         incidents are made, near repeats triggered and clearances by investigation
         scheduled, in the same order.
         """
@@ -1120,16 +1131,14 @@ class CrimeEngine:
         detection = self.spec.detection
         # Seen by a guardian with chance 1 - exp(-visibility x what they see): 0 (to
         # the bit) where they see nothing.
-        p_detect = 1.0 - np.exp(
-            kernels.sightings(
-                kinds,
-                cells,
-                self._visibility,
-                self._presence_hour,
-                self._cctv_at,
-                float(detection.patrol),
-                float(detection.cctv),
-            )
+        p_detect = detection_chances(
+            kinds,
+            cells,
+            self._visibility,
+            self._presence_hour,
+            self._cctv_at,
+            detection.patrol,
+            detection.cctv,
         )
         citizens = pop.spec
         ints, floats, first_time = kernels.offences(

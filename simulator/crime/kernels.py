@@ -18,9 +18,8 @@ summed agency by agency where NumPy's matrix product called BLAS. A decision
 changes only if a uniform falls between two doubles one unit apart; the records
 of the shipped scenarios are the same to the bit. Integer results (which
 offender, which cell) come from the same comparisons of the same sums.
-:func:`sightings` and :func:`offences` make no such exception: NumPy's exp
-stays with the caller, and their results are those of the Python code they
-replaced, to the bit.
+:func:`offences` makes no such exception: NumPy's exp stays with the caller,
+and its results are those of the Python code it replaced, to the bit.
 
 Arrays are passed as they are (no copy): the caller gives contiguous arrays of
 the dtypes annotated, so that one compiled version serves every run.
@@ -239,7 +238,7 @@ def observe_presence(
     scratch mask of cells, all False, left so). Only the entries ``touched``
     since the last hour changed; ``touched_last`` are those set in ``hour`` then.
     Residual deterrence fades everywhere by ``decay``, and an hour's presence
-    adds with diminishing returns (:meth:`CrimeEngine._saturated`).
+    adds with diminishing returns (:meth:`CrimeEngine.observe_presence`).
     """
     n = day.size
     agencies = hour.size // n
@@ -288,101 +287,6 @@ def patrol_field(
             patrol[c] += weight * row[c]
     for c in range(n):
         area[c] = area[c] * keep + (1.0 - keep) * patrol[c]
-
-
-@compiled
-def _block_sum(values: FloatArray, first: int, count: int, cell: int) -> float:
-    """``values[first:first + count, cell].sum()`` for ``count`` up to 128, as NumPy adds it.
-
-    Below 8 terms, one after the other from 0; else eight running sums (terms
-    ``j``, ``j + 8``...), added in pairs, then the terms left one by one.
-    """
-    if count < 8:
-        total = 0.0
-        for a in range(first, first + count):
-            total += values[a, cell]
-        return total
-    r = np.empty(8)
-    for j in range(8):
-        r[j] = values[first + j, cell]
-    a = 8
-    while a < count - count % 8:
-        for j in range(8):
-            r[j] += values[first + a + j, cell]
-        a += 8
-    total = float(((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])))
-    while a < count:
-        total += values[first + a, cell]
-        a += 1
-    return total
-
-
-@compiled
-def _pairwise_sum(values: FloatArray, cell: int) -> float:
-    """``values[:, cell].sum()`` as NumPy adds it: in pairs (pairwise summation).
-
-    Up to 128 terms, :func:`_block_sum`; beyond, the sum of the two halves (the
-    first a multiple of 8 long), each summed so. NumPy recurses; here a stack of
-    the parts under way does (a cached compiled function must not call itself).
-    """
-    count = values.shape[0]
-    if count <= 128:
-        return _block_sum(values, 0, count, cell)
-    depth = 64  # more than enough: each level halves the part
-    part_first = np.empty(depth, dtype=np.int64)
-    part_count = np.empty(depth, dtype=np.int64)
-    stage = np.empty(depth, dtype=np.int64)  # 0: to split, 1: first half done, 2: both
-    sums = np.empty(depth)
-    top, done = 0, 0
-    part_first[0], part_count[0], stage[0] = 0, count, 0
-    top = 1
-    while top > 0:
-        f, c = part_first[top - 1], part_count[top - 1]
-        if c <= 128:
-            sums[done] = _block_sum(values, f, c, cell)
-            done += 1
-            top -= 1
-            continue
-        half = c // 2
-        half -= half % 8
-        if stage[top - 1] == 0:  # the first half next
-            stage[top - 1] = 1
-            part_first[top], part_count[top], stage[top] = f, half, 0
-            top += 1
-        elif stage[top - 1] == 1:  # then the second
-            stage[top - 1] = 2
-            part_first[top], part_count[top], stage[top] = f + half, c - half, 0
-            top += 1
-        else:  # both summed: their sum stands for this part
-            sums[done - 2] = sums[done - 2] + sums[done - 1]
-            done -= 1
-            top -= 1
-    return float(sums[0])
-
-
-@compiled
-def sightings(
-    kinds: IntArray,
-    cells: IntArray,
-    visibility: FloatArray,
-    presence: FloatArray,
-    cctv: FloatArray,
-    patrol_weight: float,
-    cctv_weight: float,
-) -> FloatArray:
-    """The log of the chance that no guardian sees each offence (:meth:`CrimeEngine._offences`).
-
-    Minus the visibility of its type (``visibility[kinds[i]]``) times what
-    guardians see in its cell: ``patrol_weight`` times the hour's patrol presence
-    there (``presence``, agency x cell, summed over agencies as NumPy sums a
-    column) plus ``cctv_weight`` times its CCTV coverage; -0 where they see nothing.
-    """
-    out = np.empty(cells.size)
-    for i in range(cells.size):
-        cell = cells[i]
-        seen = patrol_weight * _pairwise_sum(presence, cell) + cctv_weight * cctv[cell]
-        out[i] = -visibility[kinds[i]] * seen
-    return out
 
 
 # Columns of the table of offence types :func:`offences` reads (one row a type).

@@ -136,38 +136,29 @@ class CallGenerator:
         self._type_cum = np.cumsum([spec.types[t].share for t in self._types])
         self._type_cum /= self._type_cum[-1]
         n_prio = spec.n_priorities
-        self._prio_cum = np.array(
-            [
-                np.cumsum(spec.types[t].priority_shares or spec.priority_shares)[:n_prio]
-                for t in self._types
-            ]
-        )
-        self._on_scene_mean = np.array(
-            [spec.types[t].on_scene_mean_min or spec.on_scene.mean_min for t in self._types]
-        )
-        self._follow_prob = np.array([spec.types[t].follow_up_prob for t in self._types])
-        self._follow_h = np.array([spec.types[t].follow_up_min / 60.0 for t in self._types])
-        self._arrest_prob = np.array([spec.types[t].arrest_prob for t in self._types])
-        # The same per type as Python numbers, for draw(). On-scene times are
-        # exponential, or lognormal with the type's mean and the coefficient of
-        # variation cv: exp(mu + sigma z), sigma^2 = log(1 + cv^2), mu = log(mean) -
-        # sigma^2 / 2 (numpy's log and exp, whose last bits the outputs depend on).
-        self._prio_rows: list[list[float]] = self._prio_cum.tolist()
-        self._scene_mean: list[float] = self._on_scene_mean.tolist()
+        # Per type, as Python numbers: draw() works out a few calls an hour on them.
+        # On-scene times are exponential, or lognormal with the type's mean and the
+        # coefficient of variation cv: exp(mu + sigma z), sigma^2 = log(1 + cv^2), mu =
+        # log(mean) - sigma^2 / 2 (numpy's log and exp, whose last bits the outputs
+        # depend on).
+        self._prio_rows: list[list[float]] = [
+            np.cumsum(spec.types[t].priority_shares or spec.priority_shares)[:n_prio].tolist()
+            for t in self._types
+        ]
+        self._scene_mean: list[float] = [
+            spec.types[t].on_scene_mean_min or spec.on_scene.mean_min for t in self._types
+        ]
         sigma2 = np.log1p(spec.on_scene.cv**2)
         self._scene_sigma = float(np.sqrt(sigma2))
-        self._scene_mu: list[float] = (np.log(self._on_scene_mean) - sigma2 / 2.0).tolist()
-        self._follow_p: list[float] = self._follow_prob.tolist()
-        self._follow_hours: list[float] = self._follow_h.tolist()
-        self._arrest_p: list[float] = self._arrest_prob.tolist()
+        self._scene_mu: list[float] = (np.log(self._scene_mean) - sigma2 / 2.0).tolist()
+        self._follow_p: list[float] = [spec.types[t].follow_up_prob for t in self._types]
+        self._follow_hours = [spec.types[t].follow_up_min / 60.0 for t in self._types]
+        self._arrest_p: list[float] = [spec.types[t].arrest_prob for t in self._types]
         # The locations the types use, each a row of the spatial weights.
         self._locations = sorted(
             {spec.types[t].location for t in self._types}, key=list(LOCATIONS).index
         )
-        self._location = np.array(
-            [self._locations.index(spec.types[t].location) for t in self._types]
-        )
-        self._location_of: list[int] = self._location.tolist()
+        self._location_of = [self._locations.index(spec.types[t].location) for t in self._types]
         used = [layer for name in self._locations for layer in LOCATIONS[name].layers]
         self._hour_class, hours = self._activity.hour_classes(used)
         self._cum_weights = self._spatial_weights(site_cells, hours)
@@ -214,10 +205,10 @@ class CallGenerator:
             "rates": self._rates,
             "types": self._types,
             "type_cum": self._type_cum,
-            "prio_cum": self._prio_cum,
-            "on_scene_mean": self._on_scene_mean,
-            "follow": [self._follow_prob, self._follow_h],
-            "arrest": self._arrest_prob,
+            "prio_cum": self._prio_rows,
+            "on_scene_mean": self._scene_mean,
+            "follow": [self._follow_p, self._follow_hours],
+            "arrest": self._arrest_p,
             "cum_weights": self._cum_weights,
         }
 
@@ -232,7 +223,7 @@ class CallGenerator:
         per_loc_hour = np.diff(cum, axis=2, prepend=0.0)
         type_share = np.diff(self._type_cum, prepend=0.0)
         total = np.zeros(self._territory.n_cells)
-        for k, loc in enumerate(self._location):
+        for k, loc in enumerate(self._location_of):
             for h_week, c in enumerate(hour_class):
                 total += type_share[k] * self._rates[h_week] * per_loc_hour[loc, c]
         s = total.sum()
@@ -307,11 +298,10 @@ class CallGenerator:
             for k, u in zip(type_idx, loc_u, strict=True)
         ]
         prio_rows = self._prio_rows
-        last_prio = self._prio_cum.shape[1] - 1
         # The cumulative shares (non-negative) never decrease: the thresholds at or
         # below u are the first bisect_right(row, u) of them.
         priority = [
-            1 + min(bisect_right(prio_rows[k], u), last_prio)
+            1 + min(bisect_right(prio_rows[k], u), len(prio_rows[k]) - 1)
             for k, u in zip(type_idx, prio_u, strict=True)
         ]
         if self._spec.on_scene.distribution == "exponential":

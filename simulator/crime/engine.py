@@ -612,7 +612,6 @@ class CrimeEngine:
         seats = cctv.operators * cctv.cameras_per_operator
         watched = 1.0 if seats >= cameras else seats / cameras  # share of cameras watched
         self.cctv_effective = coverage * watched
-        self._cctv_at = np.ascontiguousarray(self.cctv_effective, dtype=np.float64)
         counts = np.maximum(territory.residents, 1)
         self._watch_share = np.bincount(population.home[population.watch], minlength=n) / counts
         self._static_guard = (
@@ -1136,7 +1135,7 @@ class CrimeEngine:
             cells,
             self._visibility,
             self._presence_hour,
-            self._cctv_at,
+            self.cctv_effective,
             detection.patrol,
             detection.cctv,
         )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -40,8 +43,10 @@ def _bench() -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_a_stopped_benchmark_leaves_no_run_behind(signum: signal.Signals) -> None:
-    """SIGTERM stops the benchmark and its child run (exit 143); SIGKILL, which it cannot
-    catch, takes its child run too (the child asked the kernel to die with it)."""
+    """SIGTERM stops the benchmark and its child run (exit 143) and removes its temporary
+    folders; SIGKILL, which it cannot catch, takes its child run too (the child asked the
+    kernel to die with it)."""
+    folders = set(Path(tempfile.gettempdir()).glob("secsim-bench-*"))
     proc = _bench()
     try:
         _wait_for(lambda: len(_workers(proc.pid)) == 1, 60, "the benchmark's child run")
@@ -54,5 +59,10 @@ def test_a_stopped_benchmark_leaves_no_run_behind(signum: signal.Signals) -> Non
     if signum == signal.SIGTERM:
         assert proc.returncode == 143, err
         assert "benchmark stopped" in err
+        # Its temporary folders (the kernels' cache) are gone with it.
+        assert set(Path(tempfile.gettempdir()).glob("secsim-bench-*")) <= folders
     else:
         assert proc.returncode == -signal.SIGKILL
+        # Killed outright, it could not remove its folders: the test does.
+        for left in set(Path(tempfile.gettempdir()).glob("secsim-bench-*")) - folders:
+            shutil.rmtree(left, ignore_errors=True)

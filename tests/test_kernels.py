@@ -19,11 +19,11 @@ from simulator.crime import kernels
 from simulator.crime.engine import (
     _DECISION_COLUMNS,
     _OFFENCE_COLUMNS,
+    _PICK_COLUMNS,
     _U,
     _UNIFORMS,
     _VICTIMS,
     CrimeEngine,
-    detection_chances,
 )
 from simulator.crime.offenders import OffenderPool
 from simulator.model import SecurityModel
@@ -335,6 +335,27 @@ def test_a_days_trust_and_fear_in_one_pass_are_those_of_the_array_formula(seed: 
     np.testing.assert_array_equal(fear, want_fear)
 
 
+def detection_chances(
+    kinds: np.ndarray,
+    cells: np.ndarray,
+    visibility: np.ndarray,
+    presence: np.ndarray,
+    cctv: np.ndarray,
+    patrol_weight: float,
+    cctv_weight: float,
+) -> np.ndarray:
+    """The chances that guardians see an hour's offences, as the engine computed them on
+    arrays: 1 - exp(-visibility x (patrol weight x presence + CCTV weight x coverage)).
+
+    Each cell's column of presence (agency x cell) is summed along a contiguous row,
+    in NumPy's pairs, as ``presence[:, cell].sum()`` adds it.
+    """
+    seen = patrol_weight * np.ascontiguousarray(presence[:, cells].T).sum(axis=1)
+    seen += cctv_weight * cctv[cells]
+    chance: np.ndarray = 1.0 - np.exp(-visibility[kinds] * seen)
+    return chance
+
+
 @pytest.mark.parametrize("agencies", [0, 1, 3, 7, 8, 9, 17, 128, 129, 300, 1000])
 def test_detection_chances_of_an_hour_are_those_of_each_offence(agencies: int) -> None:
     """The hour's columns of presence summed at once as one by one (NumPy's pairs, from 8
@@ -354,6 +375,18 @@ def test_detection_chances_of_an_hour_are_those_of_each_offence(agencies: int) -
     ]
     assert p_detect.tolist() == expected
     assert (p_detect == 0.0).any() and (p_detect > 0.0).any()
+    # The compiled chance of commit_hour: the same sums to the bit (NumPy's pairs, its
+    # halves beyond 128 agencies); the C library's exp, within an ulp or so.
+    for c in range(n):
+        assert kernels.pairwise_sum(np.ascontiguousarray(presence[:, c])) == presence[:, c].sum()
+    scratch = np.empty(agencies)
+    seeing = (visibility, presence, cctv, 0.7, 0.3)
+    compiled = [
+        kernels.detection_chance(k, c, seeing, scratch)
+        for k, c in zip(kinds.tolist(), cells.tolist(), strict=True)
+    ]
+    np.testing.assert_allclose(compiled, p_detect, rtol=RTOL, atol=0.0)
+    assert [p == 0.0 for p in compiled] == (p_detect == 0.0).tolist()
 
 
 def plain_offences(
@@ -542,6 +575,91 @@ def test_offences_in_one_compiled_pass_are_those_of_the_plain_formulas(seed: int
     assert elsewhere.any() and ((victims >= first[cells]) & (victims < first[cells + 1])).any()
     known = ints[:, 0]
     assert set(known.tolist()) == {kernels.DETECTED, kernels.REPORTED, kernels.DARK}
+
+
+def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
+    town: SecurityModel,
+) -> None:
+    """``commit_hour``: the offenders picked, the decisions, the offences in time order
+    (ties in opportunity order), their chances of being seen and their numbers, as the
+    steps give them one after the other; and nothing where nobody could offend."""
+    engine = town.crime
+    assert engine is not None
+    pool, pop, spec = engine.offenders, town.population, engine.spec.offenders
+    rng = np.random.default_rng(23)
+    hour = round(float(town.time))
+    n = town.territory.n_cells
+    patrol = rng.exponential(0.3, n) * (rng.random(n) < 0.3)
+    presence = rng.exponential(0.2, engine._presence_hour.shape)
+    presence *= rng.random(presence.shape) < 0.3
+    m = 600
+    rows = rng.integers(0, len(engine._order), m)
+    cells = rng.integers(0, n, m)
+    u = rng.random((m, len(_UNIFORMS)))
+    u[: m // 10, _U["time"]] = 0.5  # offences at the same time
+    lengths = -np.log1p(-u[:, [_U["delay"], _U["scene"], _U["stay"]]])
+    deciding = (
+        _DECISION_COLUMNS, pool.held_until_h, pool.own_arrests, pool.own_arrests_t,
+        pool.home, spec.memory_days * 24.0, spec.own_arrest, spec.others_arrest,
+        engine._arrests_near, engine._deterrence, engine.spec.displacement_share,
+        engine._inside, engine._next_door,
+    )  # fmt: skip
+    guardians = engine._guardians(patrol, hour)
+    seeing = (engine._visibility, presence, engine.cctv_effective, 0.8, 0.4)
+    citizens = pop.spec
+
+    def victims() -> tuple[object, ...]:  # the state offences change, copied for each way
+        return (
+            engine._type_table, pop.first, pop.trust.copy(), pop.report_propensity,
+            pop.watch, pop.fear.copy(), pop.victimisations.copy(),
+            float(citizens.watch_report_bonus), 1.0 - citizens.trust_victim_loss,
+            float(citizens.fear_victim_gain), engine._victims_day.copy(), engine._x,
+            engine._y, float(town.territory.cell_m), pool.offences.copy(), pool.generation,
+        )  # fmt: skip
+
+    # The steps, one after the other.
+    types = engine._order_index[rows]
+    slots = pool.pick(types, cells, u[:, _U["home"]], u[:, _U["who"]])
+    chance, commit, where, looks, chance_next = kernels.decide(
+        rows, cells, u, _DECISION_COLUMNS, slots, float(hour), *deciding[1:], guardians
+    )
+    committed = np.flatnonzero(commit)
+    when = hour + u[committed, _U["time"]]
+    order = np.argsort(when, kind="stable")
+    done = committed[order]
+    p_detect = detection_chances(
+        types[done], where[done], engine._visibility, presence, engine.cctv_effective, 0.8, 0.4
+    )
+    stepped = victims()
+    ints, floats, first_time = kernels.offences(
+        types[done], where[done], when[order], slots[done], u[done], _OFFENCE_COLUMNS,
+        lengths[done], p_detect, *stepped,
+    )  # fmt: skip
+    # In one call.
+    at_once = victims()
+    got = kernels.commit_hour(
+        float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
+        _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, at_once,
+    )  # fmt: skip
+    assert got[0]
+    stepwise = (chance, looks, chance_next, done, types[done], where[done], when[order])
+    for value, want in zip(got[1:8], stepwise, strict=True):
+        np.testing.assert_array_equal(value, want)
+    np.testing.assert_array_equal(got[8], ints)
+    np.testing.assert_array_equal(got[9], floats)
+    assert got[10] == first_time
+    for changed, want in zip(at_once, stepped, strict=True):  # trust, fear, counts...
+        np.testing.assert_array_equal(changed, want)
+    # The draw exercised ties, displacement, detection and every way of becoming known.
+    assert (np.diff(when[order]) == 0).any() and (where[done] != cells[done]).any()
+    ways = {kernels.DETECTED, kernels.REPORTED, kernels.DARK}
+    assert (p_detect > 0).any() and set(ints[:, 0].tolist()) == ways
+    # Nobody in the pool: no offender met, nothing decided, no offence.
+    nobody = kernels.commit_hour(
+        float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
+        _OFFENCE_COLUMNS, (*pool.picking[:7], 0), deciding, guardians, seeing, victims(),
+    )  # fmt: skip
+    assert not nobody[0] and all(np.size(part) == 0 for part in nobody[1:10])
 
 
 def test_kernels_compile_uncached_where_no_cache_folder_can_be_written(

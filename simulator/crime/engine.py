@@ -169,29 +169,6 @@ def neighbour_table(nx: int, ny: int) -> IntArray:
     return out
 
 
-def detection_chances(
-    kinds: IntArray,
-    cells: IntArray,
-    visibility: FloatArray,
-    presence: FloatArray,
-    cctv: FloatArray,
-    patrol_weight: float,
-    cctv_weight: float,
-) -> FloatArray:
-    """The chance that a guardian sees each offence: 1 - exp(-visibility x what they see).
-
-    What guardians see in the offence's cell is ``patrol_weight`` times the hour's
-    patrol presence there (``presence``, agency x cell, summed over agencies) plus
-    ``cctv_weight`` times its CCTV coverage; where they see nothing the chance is 0
-    to the bit. The hour's offences at once: each cell's column is summed along a
-    contiguous row, in NumPy's pairs, as ``presence[:, cell].sum()`` adds it.
-    """
-    seen = patrol_weight * np.ascontiguousarray(presence[:, cells].T).sum(axis=1)
-    seen += cctv_weight * cctv[cells]
-    chance: FloatArray = 1.0 - np.exp(-visibility[kinds] * seen)
-    return chance
-
-
 def _poisson_by_inversion(u: float, mean: float) -> int:
     """The Poisson count whose distribution function first exceeds ``u``.
 
@@ -305,6 +282,9 @@ _LENGTHS = np.array([_U["delay"], _U["scene"], _U["stay"]], dtype=np.int64)
 _DECISION_COLUMNS = np.array(
     [_U["commit"], _U["move"], _U["next_door"], _U["commit_next_door"]], dtype=np.int64
 )
+# The columns :func:`simulator.crime.kernels.commit_hour` reads itself: the offender's
+# home and who they are, when in the hour.
+_PICK_COLUMNS = np.array([_U["home"], _U["who"], _U["time"]], dtype=np.int64)
 # The columns :func:`simulator.crime.kernels.offences` reads, in the order it reads them.
 _OFFENCE_COLUMNS = np.array(
     [
@@ -530,7 +510,7 @@ class CrimeEngine:
         )
         self.spec = spec
         self._type_specs: list[CrimeTypeSpec] = [spec.types[k] for k in self.types]
-        # What an offence of each type reads (kernels.offences, detection_chances).
+        # What an offence of each type reads (kernels.offences, kernels.detection_chance).
         self._type_table = np.array(
             [
                 [
@@ -973,53 +953,78 @@ class CrimeEngine:
     ) -> list[Incident]:
         """Decide which opportunities become offences, and where; make the offences.
 
-        Who meets each opportunity (:meth:`OffenderPool.pick`) and whether they act,
-        here or next door, are decided in compiled loops
-        (:func:`simulator.crime.kernels.decide`); the offences are then made in time
-        order (:meth:`_offences`).
+        Who meets each opportunity (:meth:`OffenderPool.pick`), whether they act,
+        here or next door, and the numbers of the offences, in time order, are
+        worked out in one compiled call (:func:`simulator.crime.kernels.commit_hour`);
+        the incidents are then made in that order (:meth:`_incidents`).
         """
-        pool = self.offenders
-        types = self._order_index[rows]
-        slots = pool.pick(types, cells, u[:, _U["home"]], u[:, _U["who"]])
-        if slots.max() < 0:  # no offender with a propensity for these: nothing happens
-            return []
-        spec = self.spec.offenders
-        chance, commit, where, looks, chance_next = kernels.decide(
-            rows,
-            cells,
-            u,
-            _DECISION_COLUMNS,
-            slots,
-            float(hour),
-            pool.held_until_h,
-            pool.own_arrests,
-            pool.own_arrests_t,
-            pool.home,
-            spec.memory_days * 24.0,
-            spec.own_arrest,
-            spec.others_arrest,
-            self._arrests_near,
-            self._deterrence,
-            self.spec.displacement_share,
-            self._inside,
-            self._next_door,
-            self._guardians(patrol, hour),
+        pool, pop = self.offenders, self._pop
+        spec, citizens = self.spec.offenders, pop.spec
+        detection = self.spec.detection
+        # The exponential variates (-log(1 - u)) of each opportunity's reporting delay,
+        # time on scene and stay, in one array call (read for the offences only).
+        lengths = -np.log1p(-u[:, _LENGTHS])
+        found, chance, looks, chance_next, done, kinds, where, when, ints, floats, first_time = (
+            kernels.commit_hour(
+                float(hour),
+                rows,
+                cells,
+                u,
+                lengths,
+                self._order_index,
+                _PICK_COLUMNS,
+                _OFFENCE_COLUMNS,
+                pool.picking,
+                (
+                    _DECISION_COLUMNS,
+                    pool.held_until_h,
+                    pool.own_arrests,
+                    pool.own_arrests_t,
+                    pool.home,
+                    spec.memory_days * 24.0,
+                    spec.own_arrest,
+                    spec.others_arrest,
+                    self._arrests_near,
+                    self._deterrence,
+                    self.spec.displacement_share,
+                    self._inside,
+                    self._next_door,
+                ),
+                self._guardians(patrol, hour),
+                (
+                    self._visibility,
+                    self._presence_hour,
+                    self.cctv_effective,
+                    detection.patrol,
+                    detection.cctv,
+                ),
+                (
+                    self._type_table,
+                    pop.first,
+                    pop.trust,
+                    pop.report_propensity,
+                    pop.watch,
+                    pop.fear,
+                    pop.victimisations,
+                    float(citizens.watch_report_bonus),
+                    1.0 - citizens.trust_victim_loss,
+                    float(citizens.fear_victim_gain),
+                    self._victims_day,
+                    self._x,
+                    self._y,
+                    float(self._t.cell_m),
+                    pool.offences,
+                    pool.generation,
+                ),
+            )
         )
+        if not found:  # no offender with a propensity for these: nothing happens
+            return []
         self._expected_due.append(_ExpectedDue(rows, cells, chance, looks, chance_next))
-        committed = np.flatnonzero(commit)
-        if not committed.size:
+        if not done.size:
             return []
-        # Each offence's uniforms, and the exponential variates (-log(1 - u)) of its
-        # reporting delay, time on scene and stay, in one array call for the hour.
-        picked = u[committed]
-        lengths = -np.log1p(-picked[:, _LENGTHS])
-        # In time order (hour + the uniform, as a double); ties in opportunity order.
-        when = hour + picked[:, _U["time"]]
-        order = np.argsort(when, kind="stable")
-        done = committed[order]
-        return self._offences(
-            types[done], where[done], when[order], slots[done], picked[order], lengths[order]
-        )
+        pop.victimised += first_time
+        return self._incidents(kinds, where, when, u[done], ints, floats)
 
     def _fold_expected(self) -> None:
         """Add the chances kept since the last fold to the expected offences.
@@ -1102,71 +1107,23 @@ class CrimeEngine:
             merged[old] = at
             self._risk_at = merged
 
-    def _offences(
+    def _incidents(
         self,
         kinds: IntArray,
         cells: IntArray,
         when: FloatArray,
-        slots: IntArray,
         u: FloatArray,
-        lengths: FloatArray,
+        ints: IntArray,
+        floats: FloatArray,
     ) -> list[Incident]:
-        """The hour's offences, in time order, their fates read from their uniforms.
+        """The hour's offences as incidents, in time order.
 
-        Offence ``i``, of type ``kinds[i]``, is committed in ``cells[i]`` at
-        ``when[i]`` by the offender in ``slots[i]``; ``u[i]`` are its uniforms and
-        ``lengths[i]`` the exponential variates -log(1 - u) of those of
-        :data:`_LENGTHS` (reporting delay, time on scene, stay), in that order.
-        Guardians (patrols this hour, CCTV) may see it; otherwise the victim (a
-        resident of the cell or anyone, by type) or a witness may report it. The
-        numbers (victim, detection, reporting, victimisation, one offence after the
-        other: a victim's trust moves before a later offence reads it) are worked
-        out in a compiled loop (:func:`simulator.crime.kernels.offences`), their
-        chances of being seen before (:func:`detection_chances`); here the
-        incidents are made, near repeats triggered and clearances by investigation
-        scheduled, in the same order.
+        Offence ``i``, of type ``kinds[i]``, was committed in ``cells[i]`` at
+        ``when[i]``; ``u[i]`` are its uniforms, ``ints[i]`` and ``floats[i]`` its
+        numbers (:func:`simulator.crime.kernels.offences`: how it became known, its
+        victim, when it was reported...). Here the incidents are made, near repeats
+        triggered and clearances by investigation scheduled, in that order.
         """
-        t, pop, pool = self._t, self._pop, self.offenders
-        detection = self.spec.detection
-        # Seen by a guardian with chance 1 - exp(-visibility x what they see): 0 (to
-        # the bit) where they see nothing.
-        p_detect = detection_chances(
-            kinds,
-            cells,
-            self._visibility,
-            self._presence_hour,
-            self.cctv_effective,
-            detection.patrol,
-            detection.cctv,
-        )
-        citizens = pop.spec
-        ints, floats, first_time = kernels.offences(
-            kinds,
-            cells,
-            when,
-            slots,
-            u,
-            _OFFENCE_COLUMNS,
-            lengths,
-            p_detect,
-            self._type_table,
-            pop.first,
-            pop.trust,
-            pop.report_propensity,
-            pop.watch,
-            pop.fear,
-            pop.victimisations,
-            float(citizens.watch_report_bonus),
-            1.0 - citizens.trust_victim_loss,
-            float(citizens.fear_victim_gain),
-            self._victims_day,
-            self._x,
-            self._y,
-            float(t.cell_m),
-            pool.offences,
-            pool.generation,
-        )
-        pop.victimised += first_time
         # Cleared later by investigation, if known and a judicial agency is competent:
         # the chance falls with the reporting delay (read where that holds only).
         p_later = floats[:, 7] * np.exp(floats[:, 6])

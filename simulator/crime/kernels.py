@@ -7,19 +7,22 @@ engine's time. Here they are plain loops, compiled by Numba
 (:func:`simulator.compiled.compiled`: only the first run on a machine compiles
 them). So are the numbers of the hour's offences (who the victim is, whether
 the offence becomes known, the victim's trust and fear in float32), which took
-some fifteen microseconds an offence in Python.
+some fifteen microseconds an offence in Python. :func:`commit_hour` takes an
+hour's opportunities to its offences in one call.
 
 Each function does the arithmetic of the NumPy code it replaced in the same
-order, with four exceptions that change intermediate values by rounding only
+order, with five exceptions that change intermediate values by rounding only
 (a few parts in 1e15): ``math.exp`` and ``math.expm1`` (the C library's) where
-NumPy has its own on some processors (AVX-512), the sum over the square around
-a target taken row by row where NumPy summed in pairs, and the patrol field
-summed agency by agency where NumPy's matrix product called BLAS. A decision
-changes only if a uniform falls between two doubles one unit apart; the records
-of the shipped scenarios are the same to the bit. Integer results (which
-offender, which cell) come from the same comparisons of the same sums.
-:func:`offences` makes no such exception: NumPy's exp stays with the caller,
-and its results are those of the Python code it replaced, to the bit.
+NumPy has its own on some processors (AVX-512), in the chances to act and of
+being seen; the sum over the square around a target taken row by row where
+NumPy summed in pairs; and the patrol field summed agency by agency where
+NumPy's matrix product called BLAS. A decision changes only if a uniform falls
+between two doubles one unit apart; the records of the shipped scenarios are
+the same to the bit. Integer results (which offender, which cell) come from the
+same comparisons of the same sums, and sums over agencies are NumPy's own
+(:func:`pairwise_sum`). :func:`offences` makes no such exception: the
+exponential variates it reads are NumPy's, and its results are those of the
+Python code it replaced, to the bit.
 
 Arrays are passed as they are (no copy): the caller gives contiguous arrays of
 the dtypes annotated, so that one compiled version serves every run.
@@ -38,20 +41,52 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
+# What the choice of an offender reads of the pool (:meth:`OffenderPool.pick`): the
+# square within reach of each cell, the propensity by type and cell laid end to end,
+# its running sums over the cells of each type, where each cell's offenders start in
+# ``order``, the running sums below them and over the pool by type, and the pool's size.
+Picking = tuple[IntArray, FloatArray, FloatArray, IntArray, FloatArray, FloatArray, IntArray, int]
+
+
+@compiled
+def _pick(t: int, cell: int, u_cell: float, u_who: float, picking: Picking) -> int:
+    """The slot of the offender who meets an opportunity of type ``t`` in ``cell``, or -1."""
+    box, weight_flat, weight_cum, cell_start, below, cum_flat, order, size = picking
+    n = box.shape[0]
+    width = box.shape[1]
+    row = box[cell]
+    base = t * (n + 1)
+    # Running sum over the box (as np.cumsum: one addition after the other).
+    total = 0.0
+    for b in range(width):
+        total += weight_flat[base + row[b]]
+    x = u_cell * total
+    col = 0
+    running = 0.0
+    for b in range(width):
+        running += weight_flat[base + row[b]]
+        if not running < x:
+            break
+        col += 1
+    home = row[min(col, width - 1)]
+    if total <= 0.0:  # nobody within reach: anyone may come
+        wc = weight_cum[t]
+        home = min(np.searchsorted(wc, u_cell * wc[n - 1], side="left"), n - 1)
+    start = cell_start[home]
+    stop = cell_start[home + 1]
+    weight = weight_flat[base + home]
+    first = t * size
+    j = np.searchsorted(cum_flat, below[first + start] + u_who * weight, side="right")
+    j = min(max(j - first, start), max(stop - 1, start))
+    if stop > start and weight > 0.0:
+        slot: int = order[j]
+        return slot
+    return -1
+
+
 @compiled
 def pick_offenders(
-    types: IntArray,
-    cells: IntArray,
-    u_cell: FloatArray,
-    u_who: FloatArray,
-    box: IntArray,
-    weight_flat: FloatArray,
-    weight_cum: FloatArray,
-    cell_start: IntArray,
-    below: FloatArray,
-    cum_flat: FloatArray,
-    order: IntArray,
-    size: int,
+    types: IntArray, cells: IntArray, u_cell: FloatArray, u_who: FloatArray, picking: Picking
 ) -> IntArray:
     """The offender who meets each opportunity (:meth:`OffenderPool.pick`), by slot.
 
@@ -65,38 +100,9 @@ def pick_offenders(
     Returns:
         The slot of each, or -1 where nobody has a propensity for the type there.
     """
-    m = types.size
-    n = box.shape[0]
-    width = box.shape[1]
-    out = np.full(m, -1, dtype=np.int64)
-    for i in range(m):
-        t = types[i]
-        row = box[cells[i]]
-        base = t * (n + 1)
-        # Running sum over the box (as np.cumsum: one addition after the other).
-        total = 0.0
-        for b in range(width):
-            total += weight_flat[base + row[b]]
-        x = u_cell[i] * total
-        col = 0
-        running = 0.0
-        for b in range(width):
-            running += weight_flat[base + row[b]]
-            if not running < x:
-                break
-            col += 1
-        home = row[min(col, width - 1)]
-        if total <= 0.0:  # nobody within reach: anyone may come
-            wc = weight_cum[t]
-            home = min(np.searchsorted(wc, u_cell[i] * wc[n - 1], side="left"), n - 1)
-        start = cell_start[home]
-        stop = cell_start[home + 1]
-        weight = weight_flat[base + home]
-        first = t * size
-        j = np.searchsorted(cum_flat, below[first + start] + u_who[i] * weight, side="right")
-        j = min(max(j - first, start), max(stop - 1, start))
-        if stop > start and weight > 0.0:
-            out[i] = order[j]
+    out = np.empty(types.size, dtype=np.int64)
+    for i in range(types.size):
+        out[i] = _pick(types[i], cells[i], u_cell[i], u_who[i], picking)
     return out
 
 
@@ -419,3 +425,293 @@ def offences(
         floats[i, 6] = -(reported_at - t) / table[k, LATER_DELAY]
         floats[i, 7] = table[k, LATER]
     return ints, floats, first_time
+
+
+@compiled
+def _block_sum(values: FloatArray, start: int, n: int) -> float:
+    """NumPy's sum of up to 128 numbers from ``start`` (see :func:`pairwise_sum`)."""
+    if n < 8:
+        res = 0.0
+        for i in range(start, start + n):
+            res += values[i]
+        return res
+    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
+    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
+    i = 8
+    while i < n - n % 8:
+        at = start + i
+        r0 += values[at]
+        r1 += values[at + 1]
+        r2 += values[at + 2]
+        r3 += values[at + 3]
+        r4 += values[at + 4]
+        r5 += values[at + 5]
+        r6 += values[at + 6]
+        r7 += values[at + 7]
+        i += 8
+    total: float = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += values[start + i]
+        i += 1
+    return total
+
+
+@compiled
+def pairwise_sum(values: FloatArray) -> float:
+    """NumPy's sum of ``values``, to the bit: its pairwise summation.
+
+    Under 8 numbers, one after the other from 0; up to 128, eight running sums
+    added in pairs, then the rest; beyond, the sums of the two halves (cut at a
+    multiple of 8), each summed so, added. NumPy recurses; here the halves wait on
+    a stack of their own (Numba does not cache recursive functions).
+    """
+    n = values.size
+    if n <= 128:
+        return _block_sum(values, 0, n)
+    depth = 64  # far more than the halvings of any array
+    starts = np.empty(depth, dtype=np.int64)
+    sizes = np.empty(depth, dtype=np.int64)
+    left = np.empty(depth)
+    done_left = np.zeros(depth, dtype=np.bool_)
+    top = 0
+    starts[0], sizes[0] = 0, n
+    while True:
+        size = sizes[top]
+        if size > 128:  # first visit: sum the left half first
+            half = size // 2
+            half -= half % 8
+            starts[top + 1], sizes[top + 1], done_left[top + 1] = starts[top], half, False
+            top += 1
+            continue
+        res = _block_sum(values, starts[top], size)
+        top -= 1
+        while top >= 0 and done_left[top]:  # both halves summed: add them
+            res = left[top] + res
+            top -= 1
+        if top < 0:
+            return res
+        # The left half of ``top`` is summed: keep it and sum the right half.
+        left[top], done_left[top] = res, True
+        half = sizes[top] // 2
+        half -= half % 8
+        starts[top + 1], sizes[top + 1], done_left[top + 1] = (
+            starts[top] + half,
+            sizes[top] - half,
+            False,
+        )
+        top += 1
+
+
+# What an offence's chance of being seen reads (:func:`detection_chance`): visibility
+# by type, this hour's patrol presence (agency x cell), CCTV coverage by cell, and the
+# weights of patrols and cameras.
+Seeing = tuple[FloatArray, FloatArray, FloatArray, float, float]
+
+
+@compiled
+def detection_chance(kind: int, cell: int, seeing: Seeing, scratch: FloatArray) -> float:
+    """The chance that a guardian sees an offence: 1 - exp(-visibility x what they see).
+
+    What they see is the patrol weight times the hour's presence in the cell, summed
+    over agencies as NumPy sums a column (:func:`pairwise_sum`; ``scratch`` holds one
+    number an agency), plus the CCTV weight times the cell's coverage: 0 where they
+    see nothing, and then the chance is 0 to the bit.
+    """
+    visibility, presence, cctv, patrol_weight, cctv_weight = seeing
+    agencies = presence.shape[0]
+    for a in range(agencies):
+        scratch[a] = presence[a, cell]
+    seen = patrol_weight * pairwise_sum(scratch)
+    seen += cctv_weight * cctv[cell]
+    chance: float = 1.0 - math.exp(-visibility[kind] * seen)
+    return chance
+
+
+# What :func:`decide` reads besides the opportunities, their offenders and the
+# guardians: the columns of the uniforms it reads, the offenders' custody, own
+# arrests and their time, their homes, the memory of arrests (h), the weights of own
+# and others' arrests, others' arrests near each cell, deterrence by type row, the
+# displacement share, and each cell's neighbours (how many; the table).
+Deciding = tuple[
+    IntArray,
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    IntArray,
+    float,
+    float,
+    float,
+    FloatArray,
+    FloatArray,
+    float,
+    IntArray,
+    IntArray,
+]
+# What :func:`offences` reads besides the offences themselves: the type table, the
+# residents by cell, their trust, reporting propensity, watch, fear and
+# victimisations, the watch bonus, the trust a victimisation keeps, the fear it adds,
+# the day's victims by cell, the cells' centres and size, and the pool's offence
+# counts and generations.
+Victims = tuple[
+    FloatArray,
+    IntArray,
+    NDArray[np.float32],
+    NDArray[np.float32],
+    NDArray[np.bool_],
+    NDArray[np.float32],
+    NDArray[np.int16],
+    float,
+    float,
+    float,
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    float,
+    IntArray,
+    IntArray,
+]
+
+
+@compiled
+def commit_hour(
+    hour: float,
+    rows: IntArray,
+    cells: IntArray,
+    u: FloatArray,
+    lengths: FloatArray,
+    order_index: IntArray,
+    columns: IntArray,
+    offence_columns: IntArray,
+    picking: Picking,
+    deciding: Deciding,
+    guardians: Guardians,
+    seeing: Seeing,
+    victims: Victims,
+) -> tuple[
+    bool,
+    FloatArray,
+    IntArray,
+    FloatArray,
+    IntArray,
+    IntArray,
+    IntArray,
+    FloatArray,
+    IntArray,
+    FloatArray,
+    int,
+]:
+    """An hour's opportunities to offences, in one call (:meth:`CrimeEngine._commit`).
+
+    Opportunity ``c`` of type row ``rows[c]`` (type ``order_index[rows[c]]``) in
+    ``cells[c]`` meets an offender (:func:`pick_offenders`, from the uniforms in
+    ``columns[0]`` and ``columns[1]``: home, who), who acts or not, here or next
+    door (:func:`decide`); the offences, ordered by when they happen (``hour`` plus
+    the uniform in ``columns[2]``; ties in opportunity order), get their chance of
+    being seen (:func:`detection_chance`) and their numbers (:func:`offences`, which
+    reads the uniforms in ``offence_columns`` and the exponential variates
+    ``lengths`` of their rows).
+
+    Returns:
+        Whether any opportunity met an offender; the chance of each where it arose,
+        the opportunities that could look next door and their chances there (as
+        :func:`decide`); then, for the offences in time order, their opportunity,
+        type, cell and time, and what :func:`offences` returns for them.
+    """
+    m = rows.size
+    types = np.empty(m, dtype=np.int64)
+    slots = np.full(m, -1, dtype=np.int64)
+    c_home, c_who, c_time = columns[0], columns[1], columns[2]
+    found = False
+    for c in range(m):
+        types[c] = order_index[rows[c]]
+        if picking[7] > 0:
+            slots[c] = _pick(types[c], cells[c], u[c, c_home], u[c, c_who], picking)
+        found = found or slots[c] >= 0
+    if not found:  # no offender with a propensity for these: nothing happens
+        empty = np.empty(0, dtype=np.int64)
+        return (
+            False,
+            np.empty(0),
+            empty,
+            np.empty((0, 0)),
+            empty,
+            empty,
+            empty,
+            np.empty(0),
+            np.empty((0, 5), dtype=np.int64),
+            np.empty((0, 8)),
+            0,
+        )
+    (
+        decision_columns,
+        held_until,
+        own,
+        own_t,
+        home,
+        memory_h,
+        own_arrest,
+        others_arrest,
+        arrests_near,
+        deterrence,
+        share,
+        inside,
+        next_door,
+    ) = deciding
+    chance, commit, where, looks, chance_next = decide(
+        rows,
+        cells,
+        u,
+        decision_columns,
+        slots,
+        hour,
+        held_until,
+        own,
+        own_t,
+        home,
+        memory_h,
+        own_arrest,
+        others_arrest,
+        arrests_near,
+        deterrence,
+        share,
+        inside,
+        next_door,
+        guardians,
+    )
+    committed = np.flatnonzero(commit)
+    when = np.empty(committed.size)
+    for i in range(committed.size):
+        when[i] = hour + u[committed[i], c_time]
+    order = np.argsort(when, kind="mergesort")  # stable: ties in opportunity order
+    done = committed[order]
+    kinds = types[done]
+    where_done = where[done]
+    when_done = when[order]
+    scratch = np.empty(seeing[1].shape[0])
+    p_detect = np.empty(done.size)
+    for i in range(done.size):
+        p_detect[i] = detection_chance(kinds[i], where_done[i], seeing, scratch)
+    ints, floats, first_time = offences(
+        kinds,
+        where_done,
+        when_done,
+        slots[done],
+        u[done],
+        offence_columns,
+        lengths[done],
+        p_detect,
+        *victims,
+    )
+    return (
+        True,
+        chance,
+        looks,
+        chance_next,
+        done,
+        kinds,
+        where_done,
+        when_done,
+        ints,
+        floats,
+        first_time,
+    )

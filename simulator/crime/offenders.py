@@ -23,7 +23,7 @@ from typing import overload
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.crime.kernels import pick_offenders
+from simulator.crime.kernels import Picking, pick_offenders
 from simulator.scenario.schema import OffenderSpec
 from simulator.world.citizens import Population
 from simulator.world.registries import HOURS_PER_YEAR, ROUTINES
@@ -197,6 +197,16 @@ class OffenderPool:
         # Running sums over the cells of each type's propensity (types x cells): where an
         # offender comes from when nobody lives within reach of a target.
         self._weight_cum = np.cumsum(self._weight[:, :n], axis=1)
+        self.picking: Picking = (
+            self._box,
+            self._weight_flat,
+            self._weight_cum,
+            self._cell_start,
+            self._below,
+            self._cum_flat,
+            self._order,
+            self.size,
+        )
 
     # ----------------------------------------------------------------- choices
 
@@ -220,18 +230,7 @@ class OffenderPool:
         # Contiguous uniforms (a column of the hour's draws is strided): one compiled
         # version of the loop serves every caller.
         slots: IntArray = pick_offenders(
-            types,
-            cells,
-            np.ascontiguousarray(u_cell),
-            np.ascontiguousarray(u_who),
-            self._box,
-            self._weight_flat,
-            self._weight_cum,
-            self._cell_start,
-            self._below,
-            self._cum_flat,
-            self._order,
-            self.size,
+            types, cells, np.ascontiguousarray(u_cell), np.ascontiguousarray(u_who), self.picking
         )
         return slots
 

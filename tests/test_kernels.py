@@ -378,7 +378,8 @@ def test_detection_chances_of_an_hour_are_those_of_each_offence(agencies: int) -
     # The compiled chance of commit_hour: the same sums to the bit (NumPy's pairs, its
     # halves beyond 128 agencies); the C library's exp, within an ulp or so.
     for c in range(n):
-        assert kernels.pairwise_sum(np.ascontiguousarray(presence[:, c])) == presence[:, c].sum()
+        column = np.ascontiguousarray(presence[:, c])
+        assert kernels.pairwise_sum(column, agencies) == presence[:, c].sum()
     scratch = np.empty(agencies)
     seeing = (visibility, presence, cctv, 0.7, 0.3)
     compiled = [

@@ -189,6 +189,16 @@ def _poisson_by_inversion(u: float, mean: float) -> int:
     return k
 
 
+def _sum(values: list[float]) -> float:
+    """``float(np.array(values).sum())``, to the bit, without the array under 8 values."""
+    if len(values) >= 8:  # NumPy sums in pairs from 8 on
+        return float(np.array(values).sum())
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
 def _search(cum: FloatArray, x: FloatArray) -> IntArray:
     """Index of the first running sum above each ``x`` (the last one at most)."""
     found: IntArray = np.minimum(np.searchsorted(cum, x, side="right"), cum.size - 1)
@@ -411,7 +421,14 @@ class CrimeEngine:
         # each hour at the same place of the crime stream, whatever was drawn before:
         # arms whose histories differ still share most of those numbers.
         self._rng = rng
-        self._history_start = rng.bit_generator.state
+        # They come from a copy of the stream (its own generator), moved ahead to each
+        # hour's place: ``_history_at`` numbers of it are behind it. The crime stream
+        # itself takes that state when it next draws (_neighbour).
+        history = type(rng.bit_generator)()
+        history.state = rng.bit_generator.state
+        self._history = np.random.Generator(history)
+        self._history_at = 0
+        self._rng_behind = False
         # Opportunities at rates no policy changes, with every uniform their fate needs
         # drawn at once: arms of an experiment share them (common random numbers).
         self._opportunities = opportunities
@@ -444,6 +461,8 @@ class CrimeEngine:
         # The cells where near-repeat risk is not 0, ascending: the hourly decay and
         # draw then touch those only, not the whole grid.
         self._risk_at = np.empty(0, dtype=np.int64)
+        self._risk_total = 0.0  # their sum (_fade_risk)
+        self._risk_scratch = np.empty(n)
         self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
         self.types = list(spec.types)
@@ -797,7 +816,12 @@ class CrimeEngine:
             and 0 <= j + dj < t.ny
             and t.land[(j + dj) * t.nx + (i + di)]
         ]
-        return options[int(self._rng.integers(len(options)))] if options else cell
+        if not options:
+            return cell
+        if self._rng_behind:  # the crime stream goes on from the last hour's draws
+            self._rng.bit_generator.state = self._history.bit_generator.state
+            self._rng_behind = False
+        return options[int(self._rng.integers(len(options)))]
 
     def offences_in_hour(self, hour: int) -> list[Incident]:
         """Draw the offences of [hour, hour + 1) and decide how each becomes known.
@@ -820,7 +844,7 @@ class CrimeEngine:
             self._new_day(now)
         self._clear_later(now)
         self._update_markets(hour)
-        self._decay_near_repeat()
+        self._fade_risk()
         # Patrol presence by cell, folded into what offenders remember of each place:
         # an exponential average with time constant ``area_memory_h`` (the presence
         # around a target that offenders perceive is the police they have seen there
@@ -864,7 +888,6 @@ class CrimeEngine:
         n = self._t.n_cells
         at = self._risk_at
         repeat = self._repeat_offsets if at.size else []
-        weight = self._near_repeat[at] if repeat else None  # the same for every such type
         market: tuple[IntArray, FloatArray] | None = None
         if self._market_scale is not None and self._markets:
             markets = self._markets
@@ -873,26 +896,31 @@ class CrimeEngine:
             scale = self._market_scale[hod]
             rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
             market = (flat, rate.ravel())
-        totals_of_parts = [] if weight is None else [float(weight.sum())] * len(repeat)
+        # The same sum for every type that repeats (the risk is the cell's).
+        totals_of_parts = [self._risk_total] * len(repeat)
         if market is not None:
             totals_of_parts.append(float(market[1].sum()))
         if not totals_of_parts:
             return None
-        totals = np.array(totals_of_parts)
-        total = float(totals.sum())
-        rng = self._rng
-        rng.bit_generator.state = self._history_start
-        rng.bit_generator.advance(hour * _HISTORY_STRIDE)  # type: ignore[attr-defined]
+        total = _sum(totals_of_parts)
+        # The hour's place in the stream, whatever was drawn before.
+        rng = self._history
+        rng.bit_generator.advance(hour * _HISTORY_STRIDE - self._history_at)  # type: ignore[attr-defined]
         count = _poisson_by_inversion(float(rng.random()), total)
+        self._history_at = hour * _HISTORY_STRIDE + 1
+        self._rng_behind = True
         if count == 0:
             return None
         parts = _HourParts()
-        if weight is not None:
+        if repeat:
+            weight = self._near_repeat[at]
             for offset in repeat:
                 parts.add(offset, at, weight)
         if market is not None:
             parts.add(0, *market)
         u = rng.random((count, len(_UNIFORMS)))
+        self._history_at += u.size
+        totals = np.array(totals_of_parts)
         x = u[:, _U["where"]] * total
         bounds = np.cumsum(totals)
         part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
@@ -1059,18 +1087,18 @@ class CrimeEngine:
         )
         due.clear()
 
-    def _decay_near_repeat(self) -> None:
+    def _fade_risk(self) -> None:
         """An hour's fading of near-repeat risk; risk too small to matter drops to 0.
 
-        Only the cells of ``_risk_at`` hold risk: the others would stay 0.
+        Only the cells of ``_risk_at`` hold risk: the others would stay 0. Their sum,
+        for the hour's draw, comes with it (:func:`simulator.crime.kernels.fade_risk`).
         """
         at = self._risk_at
-        risk = self._near_repeat[at] * self._nr_decay
-        self._near_repeat[at] = risk
-        dropped = risk < _NEGLIGIBLE_RATE
-        if dropped.any():  # cells whose risk fades out this hour
-            self._near_repeat[at[dropped]] = 0.0
-            self._risk_at = at[~dropped]
+        kept, self._risk_total = kernels.fade_risk(
+            self._near_repeat, at, self._nr_decay, _NEGLIGIBLE_RATE, self._risk_scratch
+        )
+        if kept < at.size:  # cells whose risk faded out this hour
+            self._risk_at = at[:kept]
 
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""

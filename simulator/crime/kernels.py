@@ -457,15 +457,14 @@ def _block_sum(values: FloatArray, start: int, n: int) -> float:
 
 
 @compiled
-def pairwise_sum(values: FloatArray) -> float:
-    """NumPy's sum of ``values``, to the bit: its pairwise summation.
+def pairwise_sum(values: FloatArray, n: int) -> float:
+    """NumPy's sum of the first ``n`` of ``values``, to the bit: its pairwise summation.
 
     Under 8 numbers, one after the other from 0; up to 128, eight running sums
     added in pairs, then the rest; beyond, the sums of the two halves (cut at a
     multiple of 8), each summed so, added. NumPy recurses; here the halves wait on
     a stack of their own (Numba does not cache recursive functions).
     """
-    n = values.size
     if n <= 128:
         return _block_sum(values, 0, n)
     depth = 64  # far more than the halvings of any array
@@ -502,6 +501,34 @@ def pairwise_sum(values: FloatArray) -> float:
         top += 1
 
 
+@compiled
+def fade_risk(
+    risk: FloatArray, at: IntArray, keep: float, negligible: float, scratch: FloatArray
+) -> tuple[int, float]:
+    """An hour's fading of near-repeat risk, in place (:meth:`CrimeEngine._fade_risk`).
+
+    The risk of each cell of ``at`` is multiplied by ``keep``; where it falls below
+    ``negligible`` it drops to 0 and the cell leaves ``at``, whose first entries
+    become the cells that keep some, in their order (``scratch``, as long as
+    ``at``, takes their risk).
+
+    Returns:
+        How many cells keep some risk, and its sum over them (NumPy's, to the bit).
+    """
+    kept = 0
+    for i in range(at.size):
+        cell = at[i]
+        value = risk[cell] * keep
+        if value < negligible:
+            risk[cell] = 0.0
+        else:
+            risk[cell] = value
+            at[kept] = cell
+            scratch[kept] = value
+            kept += 1
+    return kept, pairwise_sum(scratch, kept)
+
+
 # What an offence's chance of being seen reads (:func:`detection_chance`): visibility
 # by type, this hour's patrol presence (agency x cell), CCTV coverage by cell, and the
 # weights of patrols and cameras.
@@ -521,7 +548,7 @@ def detection_chance(kind: int, cell: int, seeing: Seeing, scratch: FloatArray) 
     agencies = presence.shape[0]
     for a in range(agencies):
         scratch[a] = presence[a, cell]
-    seen = patrol_weight * pairwise_sum(scratch)
+    seen = patrol_weight * pairwise_sum(scratch, agencies)
     seen += cctv_weight * cctv[cell]
     chance: float = 1.0 - math.exp(-visibility[kind] * seen)
     return chance

@@ -582,8 +582,9 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     town: SecurityModel,
 ) -> None:
     """``commit_hour``: the offenders picked, the decisions, the offences in time order
-    (ties in opportunity order), their chances of being seen and their numbers, as the
-    steps give them one after the other; and nothing where nobody could offend."""
+    (ties in opportunity order), their chances of being seen and their numbers, and the
+    expected offences, as the steps give them one after the other; and nothing where
+    nobody could offend."""
     engine = town.crime
     assert engine is not None
     pool, pop, spec = engine.offenders, town.population, engine.spec.offenders
@@ -638,29 +639,42 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     )  # fmt: skip
     # In one call.
     at_once = victims()
+    expected = np.zeros_like(engine._expected)
     got = kernels.commit_hour(
         float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
-        _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, at_once,
+        _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, at_once, expected,
     )  # fmt: skip
-    assert got[0]
-    stepwise = (chance, looks, chance_next, done, types[done], where[done], when[order])
-    for value, want in zip(got[1:8], stepwise, strict=True):
+    stepwise = (done, types[done], where[done], when[order], ints, floats)
+    for value, want in zip(got[:6], stepwise, strict=True):
         np.testing.assert_array_equal(value, want)
-    np.testing.assert_array_equal(got[8], ints)
-    np.testing.assert_array_equal(got[9], floats)
-    assert got[10] == first_time
+    assert got[6] == first_time
     for changed, want in zip(at_once, stepped, strict=True):  # trust, fear, counts...
         np.testing.assert_array_equal(changed, want)
+    # Expected offences: each opportunity's chance where it arose, then next door the
+    # share of the rest that moves to each neighbour times the chance there, in order.
+    want_expected = np.zeros_like(expected)
+    np.add.at(want_expected, (rows, cells), chance)
+    share = engine.spec.displacement_share
+    for row, c in enumerate(looks.tolist()):
+        k = int(engine._inside[cells[c]])
+        moved = (1.0 - chance[c]) * share / k
+        for j in range(k):
+            want_expected[rows[c], engine._next_door[cells[c], j]] += chance_next[row, j] * moved
+    np.testing.assert_array_equal(expected, want_expected)
+    assert (want_expected > 0).sum() > looks.size  # neighbours took their share
     # The draw exercised ties, displacement, detection and every way of becoming known.
     assert (np.diff(when[order]) == 0).any() and (where[done] != cells[done]).any()
     ways = {kernels.DETECTED, kernels.REPORTED, kernels.DARK}
     assert (p_detect > 0).any() and set(ints[:, 0].tolist()) == ways
     # Nobody in the pool: no offender met, nothing decided, no offence.
+    untouched = np.zeros_like(expected)
     nobody = kernels.commit_hour(
         float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
         _OFFENCE_COLUMNS, (*pool.picking[:7], 0), deciding, guardians, seeing, victims(),
+        untouched,
     )  # fmt: skip
-    assert not nobody[0] and all(np.size(part) == 0 for part in nobody[1:10])
+    assert all(np.size(part) == 0 for part in nobody[:6]) and nobody[6] == 0
+    assert not untouched.any()
 
 
 def test_kernels_compile_uncached_where_no_cache_folder_can_be_written(

@@ -206,27 +206,6 @@ def _search(cum: FloatArray, x: FloatArray) -> IntArray:
 
 
 @dataclass
-class _ExpectedDue:
-    """One hour's additions to the expected offences, not yet made (_fold_expected).
-
-    Attributes:
-        rows: Type row (draw order) of each opportunity.
-        cells: Where each arose.
-        chance: Its chance of becoming an offence there.
-        looks: The opportunities whose offender could look next door (free, in a
-            cell with neighbours, with a displacement share above 0).
-        chance_next: For each of those, the chance at each entry of its cell's
-            ``_next_door`` row.
-    """
-
-    rows: IntArray
-    cells: IntArray
-    chance: FloatArray
-    looks: IntArray
-    chance_next: FloatArray
-
-
-@dataclass
 class _HourParts:
     """Opportunities of one hour that the run's history made (near repeats, markets).
 
@@ -481,8 +460,8 @@ class CrimeEngine:
             self._inside = np.zeros(n, dtype=np.int64)
         # Where a deterred offender may look (the neighbours first; the cell itself
         # fills the rest of its row), and which entries of that row are neighbours.
-        self._next_valid = np.arange(compact.shape[1])[None, :] < self._inside[:, None]
-        self._next_door = np.where(self._next_valid, compact, np.arange(n)[:, None])
+        next_valid = np.arange(compact.shape[1])[None, :] < self._inside[:, None]
+        self._next_door = np.where(next_valid, compact, np.arange(n)[:, None])
         # What an offence reads of its cell: its centre (kernels.offences), district and
         # commune (as Python numbers, the same values).
         self._x = np.ascontiguousarray(territory.x_m, dtype=np.float64)
@@ -490,12 +469,10 @@ class CrimeEngine:
         self._district, self._commune = territory.district.tolist(), territory.commune.tolist()
         # Expected offences given the opportunities that arose (each one's chance of
         # becoming an offence where it arose and, displaced, next door), rows in draw
-        # order: the model's crime without the noise of the commit draws, for tests.
+        # order: the model's crime without the noise of the commit draws, for tests
+        # and calibration (added to hour by hour in kernels.commit_hour).
         self._order: list[int] = []  # offence types in the order of the hourly draw
         self._expected = np.zeros((len(self.types), n))
-        # What each hour adds to it, kept until it is read, the settings change or a day
-        # ends (_fold_expected).
-        self._expected_due: list[_ExpectedDue] = []
         # Patrol presence as offenders remember it, by cell; this hour's patrol presence.
         self._area_field = np.zeros(n)
         self._patrol = np.zeros(n)
@@ -513,7 +490,6 @@ class CrimeEngine:
             raise ValueError("the crime engine cannot be removed during a run")
         if list(spec.types) != self.types:
             raise ValueError("offence types cannot change during a run")
-        self._fold_expected()  # under the settings in force when it arose
         self._configure(spec, cctv, agencies, first=False)
 
     def _configure(
@@ -712,7 +688,6 @@ class CrimeEngine:
     @property
     def expected(self) -> FloatArray:
         """Expected offences by type and cell so far, given the opportunities that arose."""
-        self._fold_expected()
         out = np.zeros_like(self._expected)
         out[self._order] = self._expected
         return out
@@ -840,7 +815,6 @@ class CrimeEngine:
         hod = hour % 24
         now = float(hour)
         if hod == 0:
-            self._fold_expected()  # a day's additions at most are kept
             self._new_day(now)
         self._clear_later(now)
         self._update_markets(hour)
@@ -992,100 +966,63 @@ class CrimeEngine:
         # The exponential variates (-log(1 - u)) of each opportunity's reporting delay,
         # time on scene and stay, in one array call (read for the offences only).
         lengths = -np.log1p(-u[:, _LENGTHS])
-        found, chance, looks, chance_next, done, kinds, where, when, ints, floats, first_time = (
-            kernels.commit_hour(
-                float(hour),
-                rows,
-                cells,
-                u,
-                lengths,
-                self._order_index,
-                _PICK_COLUMNS,
-                _OFFENCE_COLUMNS,
-                pool.picking,
-                (
-                    _DECISION_COLUMNS,
-                    pool.held_until_h,
-                    pool.own_arrests,
-                    pool.own_arrests_t,
-                    pool.home,
-                    spec.memory_days * 24.0,
-                    spec.own_arrest,
-                    spec.others_arrest,
-                    self._arrests_near,
-                    self._deterrence,
-                    self.spec.displacement_share,
-                    self._inside,
-                    self._next_door,
-                ),
-                self._guardians(patrol, hour),
-                (
-                    self._visibility,
-                    self._presence_hour,
-                    self.cctv_effective,
-                    detection.patrol,
-                    detection.cctv,
-                ),
-                (
-                    self._type_table,
-                    pop.first,
-                    pop.trust,
-                    pop.report_propensity,
-                    pop.watch,
-                    pop.fear,
-                    pop.victimisations,
-                    float(citizens.watch_report_bonus),
-                    1.0 - citizens.trust_victim_loss,
-                    float(citizens.fear_victim_gain),
-                    self._victims_day,
-                    self._x,
-                    self._y,
-                    float(self._t.cell_m),
-                    pool.offences,
-                    pool.generation,
-                ),
-            )
+        done, kinds, where, when, ints, floats, first_time = kernels.commit_hour(
+            float(hour),
+            rows,
+            cells,
+            u,
+            lengths,
+            self._order_index,
+            _PICK_COLUMNS,
+            _OFFENCE_COLUMNS,
+            pool.picking,
+            (
+                _DECISION_COLUMNS,
+                pool.held_until_h,
+                pool.own_arrests,
+                pool.own_arrests_t,
+                pool.home,
+                spec.memory_days * 24.0,
+                spec.own_arrest,
+                spec.others_arrest,
+                self._arrests_near,
+                self._deterrence,
+                self.spec.displacement_share,
+                self._inside,
+                self._next_door,
+            ),
+            self._guardians(patrol, hour),
+            (
+                self._visibility,
+                self._presence_hour,
+                self.cctv_effective,
+                detection.patrol,
+                detection.cctv,
+            ),
+            (
+                self._type_table,
+                pop.first,
+                pop.trust,
+                pop.report_propensity,
+                pop.watch,
+                pop.fear,
+                pop.victimisations,
+                float(citizens.watch_report_bonus),
+                1.0 - citizens.trust_victim_loss,
+                float(citizens.fear_victim_gain),
+                self._victims_day,
+                self._x,
+                self._y,
+                float(self._t.cell_m),
+                pool.offences,
+                pool.generation,
+            ),
+            self._expected,
         )
-        if not found:  # no offender with a propensity for these: nothing happens
-            return []
-        self._expected_due.append(_ExpectedDue(rows, cells, chance, looks, chance_next))
         if not done.size:
             return []
         pop.victimised += first_time
         return self._incidents(kinds, where, when, u[done], ints, floats)
-
-    def _fold_expected(self) -> None:
-        """Add the chances kept since the last fold to the expected offences.
-
-        The same additions, in the same order, as adding each hour's when it came
-        (its opportunities where they arose, then next door, hour after hour): one
-        ``np.add.at`` over the kept hours, sorted stably by hour, instead of two an hour.
-        """
-        due = self._expected_due
-        if not due:
-            return
-        n = self._t.n_cells
-        share = self.spec.displacement_share
-        here = [d.rows * n + d.cells for d in due]
-        added = [d.chance for d in due]
-        keys = [np.full(d.rows.size, 2 * h) for h, d in enumerate(due)]
-        moves = [(h, d) for h, d in enumerate(due) if d.looks.size]
-        if moves:
-            at = np.concatenate([d.cells[d.looks] for _, d in moves])
-            rows = np.concatenate([d.rows[d.looks] for _, d in moves])
-            chance = np.concatenate([d.chance[d.looks] for _, d in moves])
-            chance_next = np.concatenate([d.chance_next for _, d in moves])
-            nb, valid = self._next_door[at], self._next_valid[at]
-            moved = (1.0 - chance) * share / self._inside[at]
-            hour = np.concatenate([np.full(d.looks.size, 2 * h + 1) for h, d in moves])
-            here.append((rows[:, None] * n + nb)[valid])
-            added.append((chance_next * moved[:, None])[valid])
-            keys.append(np.broadcast_to(hour[:, None], valid.shape)[valid])
-        order = np.argsort(np.concatenate(keys), kind="stable")
-        np.add.at(
-            self._expected.reshape(-1), np.concatenate(here)[order], np.concatenate(added)[order]
-        )
-        due.clear()
 
     def _fade_risk(self) -> None:
         """An hour's fading of near-repeat risk; risk too small to matter drops to 0.

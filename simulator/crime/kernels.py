@@ -614,19 +614,8 @@ def commit_hour(
     guardians: Guardians,
     seeing: Seeing,
     victims: Victims,
-) -> tuple[
-    bool,
-    FloatArray,
-    IntArray,
-    FloatArray,
-    IntArray,
-    IntArray,
-    IntArray,
-    FloatArray,
-    IntArray,
-    FloatArray,
-    int,
-]:
+    expected: FloatArray,
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, IntArray, FloatArray, int]:
     """An hour's opportunities to offences, in one call (:meth:`CrimeEngine._commit`).
 
     Opportunity ``c`` of type row ``rows[c]`` (type ``order_index[rows[c]]``) in
@@ -638,11 +627,14 @@ def commit_hour(
     reads the uniforms in ``offence_columns`` and the exponential variates
     ``lengths`` of their rows).
 
+    The chance of each opportunity to become an offence where it arose is added
+    to ``expected`` (type row x cell), then, for those that could look next door,
+    the share of the rest that moves to each neighbour times the chance there, in
+    that order: the model's crime without the noise of the commit draws.
+
     Returns:
-        Whether any opportunity met an offender; the chance of each where it arose,
-        the opportunities that could look next door and their chances there (as
-        :func:`decide`); then, for the offences in time order, their opportunity,
-        type, cell and time, and what :func:`offences` returns for them.
+        For the offences in time order: their opportunity, type, cell and time,
+        and what :func:`offences` returns for them.
     """
     m = rows.size
     types = np.empty(m, dtype=np.int64)
@@ -657,10 +649,6 @@ def commit_hour(
     if not found:  # no offender with a propensity for these: nothing happens
         empty = np.empty(0, dtype=np.int64)
         return (
-            False,
-            np.empty(0),
-            empty,
-            np.empty((0, 0)),
             empty,
             empty,
             empty,
@@ -705,6 +693,14 @@ def commit_hour(
         next_door,
         guardians,
     )
+    for c in range(m):
+        expected[rows[c], cells[c]] += chance[c]
+    for row in range(looks.size):
+        c = looks[row]
+        cell = cells[c]
+        moved = (1.0 - chance[c]) * share / inside[cell]
+        for k in range(inside[cell]):  # the neighbours come first in the row
+            expected[rows[c], next_door[cell, k]] += chance_next[row, k] * moved
     committed = np.flatnonzero(commit)
     when = np.empty(committed.size)
     for i in range(committed.size):
@@ -730,10 +726,6 @@ def commit_hour(
         *victims,
     )
     return (
-        True,
-        chance,
-        looks,
-        chance_next,
         done,
         kinds,
         where_done,

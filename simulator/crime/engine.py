@@ -1027,13 +1027,13 @@ class CrimeEngine:
     def _fade_risk(self) -> None:
         """An hour's fading of near-repeat risk; risk too small to matter drops to 0.
 
-        Only the cells of ``_risk_at`` hold risk: the others would stay 0. Their sum,
-        for the hour's draw, comes with it (:func:`simulator.crime.kernels.fade_risk`).
+        Only the cells of ``_risk_at`` hold risk: the others would stay 0
+        (:func:`simulator.crime.kernels.fade_risk`). Their sum is kept for the hour's draw.
         """
         at = self._risk_at
-        kept, self._risk_total = kernels.fade_risk(
-            self._near_repeat, at, self._nr_decay, _NEGLIGIBLE_RATE, self._risk_scratch
-        )
+        scratch = self._risk_scratch
+        kept = kernels.fade_risk(self._near_repeat, at, self._nr_decay, _NEGLIGIBLE_RATE, scratch)
+        self._risk_total = float(scratch[:kept].sum())
         if kept < at.size:  # cells whose risk faded out this hour
             self._risk_at = at[:kept]
 

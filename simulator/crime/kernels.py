@@ -19,8 +19,8 @@ NumPy summed in pairs; and the patrol field summed agency by agency where
 NumPy's matrix product called BLAS. A decision changes only if a uniform falls
 between two doubles one unit apart; the records of the shipped scenarios are
 the same to the bit. Integer results (which offender, which cell) come from the
-same comparisons of the same sums, and sums over agencies are NumPy's own
-(:func:`pairwise_sum`). :func:`offences` makes no such exception: the
+same comparisons of the same sums, and sums over agencies are NumPy's own, up to
+128 agencies (:func:`pairwise_sum`). :func:`offences` makes no such exception: the
 exponential variates it reads are NumPy's, and its results are those of the
 Python code it replaced, to the bit.
 
@@ -458,62 +458,37 @@ def _block_sum(values: FloatArray, start: int, n: int) -> float:
 
 @compiled
 def pairwise_sum(values: FloatArray, n: int) -> float:
-    """NumPy's sum of the first ``n`` of ``values``, to the bit: its pairwise summation.
+    """The sum of the first ``n`` of ``values``: NumPy's, to the bit, up to 128 numbers.
 
     Under 8 numbers, one after the other from 0; up to 128, eight running sums
-    added in pairs, then the rest; beyond, the sums of the two halves (cut at a
-    multiple of 8), each summed so, added. NumPy recurses; here the halves wait on
-    a stack of their own (Numba does not cache recursive functions).
+    added in pairs, then the rest, as NumPy's pairwise summation does. Beyond,
+    blocks of 128 summed so are added one after the other, where NumPy would halve
+    the numbers again and again: the last bits may differ (the sums of this module
+    are over agencies, fewer than 128 in any territory).
     """
-    if n <= 128:
-        return _block_sum(values, 0, n)
-    depth = 64  # far more than the halvings of any array
-    starts = np.empty(depth, dtype=np.int64)
-    sizes = np.empty(depth, dtype=np.int64)
-    left = np.empty(depth)
-    done_left = np.zeros(depth, dtype=np.bool_)
-    top = 0
-    starts[0], sizes[0] = 0, n
-    while True:
-        size = sizes[top]
-        if size > 128:  # first visit: sum the left half first
-            half = size // 2
-            half -= half % 8
-            starts[top + 1], sizes[top + 1], done_left[top + 1] = starts[top], half, False
-            top += 1
-            continue
-        res = _block_sum(values, starts[top], size)
-        top -= 1
-        while top >= 0 and done_left[top]:  # both halves summed: add them
-            res = left[top] + res
-            top -= 1
-        if top < 0:
-            return res
-        # The left half of ``top`` is summed: keep it and sum the right half.
-        left[top], done_left[top] = res, True
-        half = sizes[top] // 2
-        half -= half % 8
-        starts[top + 1], sizes[top + 1], done_left[top + 1] = (
-            starts[top] + half,
-            sizes[top] - half,
-            False,
-        )
-        top += 1
+    total = 0.0
+    for start in range(0, n, 128):
+        block = _block_sum(values, start, min(128, n - start))
+        if start == 0:
+            total = block
+        else:
+            total += block
+    return total
 
 
 @compiled
 def fade_risk(
     risk: FloatArray, at: IntArray, keep: float, negligible: float, scratch: FloatArray
-) -> tuple[int, float]:
+) -> int:
     """An hour's fading of near-repeat risk, in place (:meth:`CrimeEngine._fade_risk`).
 
     The risk of each cell of ``at`` is multiplied by ``keep``; where it falls below
     ``negligible`` it drops to 0 and the cell leaves ``at``, whose first entries
-    become the cells that keep some, in their order (``scratch``, as long as
-    ``at``, takes their risk).
+    become the cells that keep some, in their order (the first entries of
+    ``scratch``, as long as ``at``, take their risk, for the caller to sum).
 
     Returns:
-        How many cells keep some risk, and its sum over them (NumPy's, to the bit).
+        How many cells keep some risk.
     """
     kept = 0
     for i in range(at.size):
@@ -526,7 +501,7 @@ def fade_risk(
             at[kept] = cell
             scratch[kept] = value
             kept += 1
-    return kept, pairwise_sum(scratch, kept)
+    return kept
 
 
 # What an offence's chance of being seen reads (:func:`detection_chance`): visibility
@@ -701,27 +676,52 @@ def commit_hour(
         moved = (1.0 - chance[c]) * share / inside[cell]
         for k in range(inside[cell]):  # the neighbours come first in the row
             expected[rows[c], next_door[cell, k]] += chance_next[row, k] * moved
-    committed = np.flatnonzero(commit)
-    when = np.empty(committed.size)
-    for i in range(committed.size):
-        when[i] = hour + u[committed[i], c_time]
-    order = np.argsort(when, kind="mergesort")  # stable: ties in opportunity order
-    done = committed[order]
-    kinds = types[done]
-    where_done = where[done]
-    when_done = when[order]
+    # The offences in time order, ties in opportunity order: an insertion sort, stable
+    # (a few dozen an hour; NumPy's stable sort takes seconds to compile).
+    count = 0
+    for c in range(m):
+        count += commit[c]
+    done = np.empty(count, dtype=np.int64)
+    when_done = np.empty(count)
+    placed = 0
+    for c in range(m):
+        if not commit[c]:
+            continue
+        at = hour + u[c, c_time]
+        j = placed
+        while j > 0 and when_done[j - 1] > at:
+            done[j] = done[j - 1]
+            when_done[j] = when_done[j - 1]
+            j -= 1
+        done[j] = c
+        when_done[j] = at
+        placed += 1
+    # The offences' rows, gathered in loops (NumPy's fancy indexing is slow to compile).
+    kinds = np.empty(count, dtype=np.int64)
+    where_done = np.empty(count, dtype=np.int64)
+    slots_done = np.empty(count, dtype=np.int64)
+    u_done = np.empty((count, u.shape[1]))
+    lengths_done = np.empty((count, lengths.shape[1]))
+    p_detect = np.empty(count)
     scratch = np.empty(seeing[1].shape[0])
-    p_detect = np.empty(done.size)
-    for i in range(done.size):
+    for i in range(count):
+        c = done[i]
+        kinds[i] = types[c]
+        where_done[i] = where[c]
+        slots_done[i] = slots[c]
+        for j in range(u.shape[1]):
+            u_done[i, j] = u[c, j]
+        for j in range(lengths.shape[1]):
+            lengths_done[i, j] = lengths[c, j]
         p_detect[i] = detection_chance(kinds[i], where_done[i], seeing, scratch)
     ints, floats, first_time = offences(
         kinds,
         where_done,
         when_done,
-        slots[done],
-        u[done],
+        slots_done,
+        u_done,
         offence_columns,
-        lengths[done],
+        lengths_done,
         p_detect,
         *victims,
     )

@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 
 from simulator.agencies.patrol import PresenceLog
 from simulator.agencies.units import Unit, UnitState, distances
-from simulator.crime.engine import SquareMeans
+from simulator.crime.engine import _HISTORY_STRIDE, SquareMeans
 from simulator.dispatch.policy import FreeUnits
-from simulator.model import SecurityModel
-from simulator.scenario import Scenario
+from simulator.model import STREAMS, SecurityModel
+from simulator.scenario import Scenario, load_scenario
 from simulator.scenario.modes import BUILTIN_MODES
 from simulator.scenario.schema import CrimeSpec
 from simulator.world.travel import CircuityTravel
 
-from .conftest import SMALL_TOWN, inject, scenario_from
+from .conftest import SCENARIOS, SMALL_TOWN, inject, scenario_from
 from .test_dispatch_trace import municipal_police
 
 LEG_FIELDS = ("cell", "x", "y", "_leg_start", "_leg_cell", "_leg_x", "_leg_y", "_leg_arrive")
@@ -237,6 +237,50 @@ def test_cells_with_near_repeat_risk_are_tracked_as_a_scan_would_find_them() -> 
         sizes.append(crime._risk_at.size)
     assert max(sizes) >= 9  # burglaries raised risk around them
     assert min(np.diff(sizes)) < 0  # and it faded out of some cells
+
+
+def test_the_crime_stream_goes_on_from_each_hours_place_as_when_it_was_put_back() -> None:
+    """History-made opportunities draw from the crime stream at hour h x 2**24, and a
+    market that moves draws its new cell from where the last such draw left it: as
+    when the stream was put back at its start and advanced every hour (a copy of it
+    now moves ahead, and the stream takes its state when a market moves)."""
+    scenario = load_scenario(SCENARIOS / "drug_enforcement.yaml", ["run.days=20"])
+    model = SecurityModel(scenario, seed=3)
+    crime = model.crime
+    assert crime is not None
+    seed = np.random.SeedSequence(3).spawn(len(STREAMS))[STREAMS.index("crime")]
+    start = np.random.default_rng(seed).bit_generator.state
+    old = np.random.default_rng()  # the stream as the engine used it before
+    old.bit_generator.state = start
+    assert crime._rng_behind  # the first hour drew: the stream is where that left it
+    old.bit_generator.advance(crime._history_at)
+    seen = {"draws": 0, "moves": 0}
+    history, neighbour = crime._history_opportunities, crime._neighbour
+
+    def drawn_history(hour: int, hod: int) -> object:
+        at = crime._history_at
+        out = history(hour, hod)
+        if crime._history_at != at:  # the hour drew: put back, advance, draw again
+            old.bit_generator.state = start
+            old.bit_generator.advance(hour * _HISTORY_STRIDE)
+            old.random()
+            if out is not None:
+                np.testing.assert_array_equal(out[2], old.random(out[2].shape))
+                seen["draws"] += 1
+        return out
+
+    def moved(cell: int) -> int:
+        found = neighbour(cell)
+        if (crime._neighbour_table[cell] >= 0).any():
+            old.integers(int((crime._neighbour_table[cell] >= 0).sum()))
+            assert crime._rng.bit_generator.state == old.bit_generator.state
+            seen["moves"] += 1
+        return found
+
+    crime._history_opportunities = drawn_history  # type: ignore[method-assign]
+    crime._neighbour = moved  # type: ignore[method-assign]
+    model.run_until(24.0 * 12)
+    assert seen["draws"] > 20 and seen["moves"] > 100
 
 
 def test_callers_picked_on_python_numbers_are_those_of_the_array_formula() -> None:

@@ -604,7 +604,7 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     cells = rng.integers(0, n, m)
     u = rng.random((m, len(_UNIFORMS)))
     u[: m // 10, _U["time"]] = 0.5  # offences at the same time
-    lengths = -np.log1p(-u[:, [_U["delay"], _U["scene"], _U["stay"]]])
+    lengths = np.ascontiguousarray(-np.log1p(-u[:, [_U["delay"], _U["scene"], _U["stay"]]]))
     deciding = (
         _DECISION_COLUMNS, pool.held_until_h, pool.own_arrests, pool.own_arrests_t,
         pool.home, spec.memory_days * 24.0, spec.own_arrest, spec.others_arrest,
@@ -680,6 +680,60 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     )  # fmt: skip
     assert all(np.size(part) == 0 for part in nobody[:6]) and nobody[6] == 0
     assert not untouched.any()
+
+
+def _layouts(types: object) -> set[str]:
+    """The layouts of the arrays among Numba types (in tuples too)."""
+    if isinstance(types, (tuple, list)):
+        return set().union(*(_layouts(t) for t in types)) if types else set()
+    if hasattr(types, "types"):  # a tuple type
+        return _layouts(list(types.types))
+    layout = getattr(types, "layout", None)
+    return {layout} if layout else set()
+
+
+def test_the_hours_arrays_reach_the_kernels_in_c_order(town: SecurityModel) -> None:
+    """Hours of one opportunity and of many give the kernels C-ordered arrays: one
+    compiled version of each serves every hour (a strided or Fortran-ordered array,
+    as a column or the columns of a draw are, would compile it again mid-run)."""
+    engine = town.crime
+    assert engine is not None
+    hour = round(float(town.time))
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 40):
+        rows = rng.integers(0, len(engine._order), m)
+        cells = rng.integers(0, town.territory.n_cells, m)
+        engine._commit(hour, rows, cells, rng.random((m, len(_UNIFORMS))), engine._patrol)
+    town.run_until(town.time + 30.0)  # and the hours as they come
+    for kernel in (kernels.commit_hour, kernels.fade_risk, kernels.observe_presence):
+        assert kernel.signatures
+        for signature in kernel.signatures:
+            assert _layouts(signature) == {"C"}, (kernel, signature)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_risk_faded_in_one_pass_is_the_array_formula(seed: int) -> None:
+    """Near-repeat risk fades at the cells that hold some; those below the negligible
+    rate drop to 0 and out of the list, the others keep their order."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    risk = np.zeros(n)
+    at = np.sort(rng.choice(n, size=int(rng.integers(0, n + 1)), replace=False))
+    risk[at] = rng.exponential(size=at.size) * 10.0 ** rng.uniform(-12, 0, at.size)
+    keep, negligible = float(rng.uniform(0.5, 1.0)), 1e-10
+    # The array formula (CrimeEngine._decay_near_repeat, before the kernel).
+    want = risk.copy()
+    faded = want[at] * keep
+    want[at] = faded
+    dropped = faded < negligible
+    want[at[dropped]] = 0.0
+    want_at = at[~dropped]
+    scratch = np.empty(n)
+    kept = kernels.fade_risk(risk, at, keep, negligible, scratch)
+    np.testing.assert_array_equal(risk, want)
+    np.testing.assert_array_equal(at[:kept], want_at)
+    assert scratch[:kept].sum() == want[want_at].sum()  # the total the hour's draw reads
 
 
 def test_kernels_compile_uncached_where_no_cache_folder_can_be_written(

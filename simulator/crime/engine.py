@@ -35,6 +35,7 @@ and, by type, prison.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -403,9 +404,7 @@ class CrimeEngine:
         # They come from a copy of the stream (its own generator), moved ahead to each
         # hour's place: ``_history_at`` numbers of it are behind it. The crime stream
         # itself takes that state when it next draws (_neighbour).
-        history = type(rng.bit_generator)()
-        history.state = rng.bit_generator.state
-        self._history = np.random.Generator(history)
+        self._history = np.random.Generator(copy.deepcopy(rng.bit_generator))
         self._history_at = 0
         self._rng_behind = False
         # Opportunities at rates no policy changes, with every uniform their fate needs
@@ -965,7 +964,8 @@ class CrimeEngine:
         detection = self.spec.detection
         # The exponential variates (-log(1 - u)) of each opportunity's reporting delay,
         # time on scene and stay, in one array call (read for the offences only).
-        lengths = -np.log1p(-u[:, _LENGTHS])
+        # (C order whatever the count: one compiled version of commit_hour for all hours.)
+        lengths = np.ascontiguousarray(-np.log1p(-u[:, _LENGTHS]))
         done, kinds, where, when, ints, floats, first_time = kernels.commit_hour(
             float(hour),
             rows,

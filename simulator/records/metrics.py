@@ -104,18 +104,56 @@ def _by(calls: pd.DataFrame, column: str, value: str) -> dict[str, Any]:
     return {str(key): _describe(group[value]) for key, group in calls.groupby(column, sort=True)}
 
 
+class StateHours:
+    """Unit state intervals, ready to be summed per agency over any window.
+
+    The agency and state columns are strings: they are compared and grouped once
+    here, not again for each window (the intervals of a year number in the
+    hundreds of thousands). Each window's hours are computed once.
+
+    Args:
+        states: Unit state intervals (``unit``, ``agency``, ``state``, ``start_h``,
+            ``end_h``).
+    """
+
+    def __init__(self, states: pd.DataFrame):
+        codes, names = pd.factorize(states["agency"])  # in the order agencies appear
+        named = codes >= 0  # as groupby leaves out an interval without an agency
+        self._agency = codes[named]
+        self._agencies = pd.Index(names, name="agency")
+        self._start = states["start_h"][named]
+        self._end = states["end_h"][named]
+        state = states["state"][named]
+        self._counts = {
+            "on_duty_h": (state != "off_duty").to_numpy(dtype=bool),
+            "busy_h": state.isin(BUSY).to_numpy(dtype=bool),
+            "duty_h": (state == DUTY).to_numpy(dtype=bool),
+            "road_h": state.isin(ROAD).to_numpy(dtype=bool),
+        }
+        self._hours: dict[tuple[float, float], pd.DataFrame] = {}
+
+    def hours(self, window_h: tuple[float, float]) -> pd.DataFrame:
+        """On-duty, busy, duty and road unit-hours per agency inside ``window_h``.
+
+        Index: the agencies with intervals, in the order they first appear.
+        """
+        if window_h not in self._hours:
+            w0, w1 = window_h
+            overlap = (self._end.clip(upper=w1) - self._start.clip(lower=w0)).clip(lower=0)
+            frame = pd.DataFrame(
+                {column: overlap.where(counts, 0.0) for column, counts in self._counts.items()}
+            )
+            # Grouped by the agencies' numbers, the sums run in the same order as by
+            # their names, and come out in the order of the numbers.
+            sums = frame.groupby(self._agency, sort=False).sum()
+            sums.index = self._agencies[sums.index.to_numpy()]
+            self._hours[window_h] = sums
+        return self._hours[window_h]
+
+
 def unit_hours(states: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
     """On-duty, busy, duty and road unit-hours per agency inside the window (index: agency)."""
-    w0, w1 = window_h
-    overlap = (states["end_h"].clip(upper=w1) - states["start_h"].clip(lower=w0)).clip(lower=0)
-    frame = states.assign(
-        on_duty_h=overlap.where(states["state"] != "off_duty", 0.0),
-        busy_h=overlap.where(states["state"].isin(BUSY), 0.0),
-        duty_h=overlap.where(states["state"] == DUTY, 0.0),
-        road_h=overlap.where(states["state"].isin(ROAD), 0.0),
-    )
-    columns = ["on_duty_h", "busy_h", "duty_h", "road_h"]
-    return frame.groupby("agency", sort=False)[columns].sum()
+    return StateHours(states).hours(window_h)
 
 
 def on_duty_share(hours: pd.DataFrame, column: str) -> dict[str, float | None]:
@@ -127,7 +165,7 @@ def on_duty_share(hours: pd.DataFrame, column: str) -> dict[str, float | None]:
 
 
 def road_share(
-    states: pd.DataFrame, periods: Sequence[PolicyPeriod], window_h: tuple[float, float]
+    states: StateHours, periods: Sequence[PolicyPeriod], window_h: tuple[float, float]
 ) -> dict[str, float | None]:
     """Share of paid officer hours spent on the road, per agency, inside the window.
 
@@ -142,7 +180,7 @@ def road_share(
         start, stop = max(period.start_h, w0), min(end, w1)
         if stop <= start:
             continue
-        hours = unit_hours(states, (start, stop))
+        hours = states.hours((start, stop))
         years = (stop - start) / 24.0 / DAYS_PER_YEAR
         for a in period.agencies:
             on_road = float(hours.at[a.name, "road_h"]) if a.name in hours.index else 0.0
@@ -157,7 +195,7 @@ def road_share(
 
 def agency_table(
     incidents: pd.DataFrame,
-    states: pd.DataFrame,
+    states: StateHours,
     agencies: Sequence[AgencyFacts],
     window_h: tuple[float, float],
     cost_window: CostBreakdown,
@@ -172,7 +210,7 @@ def agency_table(
         & (incidents["t_reported_h"] >= w0)
         & (incidents["t_reported_h"] < w1)
     ]
-    hours = unit_hours(states, window_h)
+    hours = states.hours(window_h)
     roads = road_share(states, periods, window_h)
     rows = []
     for a in agencies:
@@ -207,7 +245,7 @@ def agency_table(
 
 def summarise(
     incidents: pd.DataFrame,
-    states: pd.DataFrame,
+    states: StateHours,
     agencies: Sequence[AgencyFacts],
     *,
     window_h: tuple[float, float],
@@ -232,7 +270,7 @@ def summarise(
         & (incidents["t_reported_h"] >= window_h[0])
         & (incidents["t_reported_h"] < window_h[1])
     ]
-    hours = unit_hours(states, window_h)
+    hours = states.hours(window_h)
     return {
         "calls": {
             "total": len(calls),
@@ -559,6 +597,7 @@ class RunTables:
         self.scenario = scenario
         self.incidents = records.incidents.to_pandas()
         self.states = records.states.to_pandas()
+        self.state_hours = StateHours(self.states)
         self.agencies = list(records.agencies)
         self.costs = window_costs(records.periods, records.window_h, records.territory)
         self.districts, self.presence = districts_frame(records)
@@ -576,7 +615,12 @@ class RunTables:
         """One row per agency (:func:`agency_table`)."""
         r = self.records
         return agency_table(
-            self.incidents, self.states, self.agencies, r.window_h, self.costs, periods=r.periods
+            self.incidents,
+            self.state_hours,
+            self.agencies,
+            r.window_h,
+            self.costs,
+            periods=r.periods,
         )
 
     def summary(self, *, seed: int, runtime_s: float) -> Summary:
@@ -590,7 +634,7 @@ class RunTables:
         t = r.territory
         body = summarise(
             self.incidents,
-            self.states,
+            self.state_hours,
             self.agencies,
             window_h=r.window_h,
             response_target_min=scenario.dispatch.response_target_min,

@@ -101,7 +101,17 @@ def counted_calls(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.
 
 
 def _by(calls: pd.DataFrame, column: str, value: str) -> dict[str, Any]:
-    return {str(key): _describe(group[value]) for key, group in calls.groupby(column, sort=True)}
+    return {str(key): _describe(group) for key, group in calls.groupby(column, sort=True)[value]}
+
+
+def window_tasks(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
+    """Tasks (hand-overs of arrested persons) reported inside the window."""
+    w0, w1 = window_h
+    return incidents[
+        (incidents["kind"] == IncidentKind.TASK.value)
+        & (incidents["t_reported_h"] >= w0)
+        & (incidents["t_reported_h"] < w1)
+    ]
 
 
 class StateHours:
@@ -194,7 +204,8 @@ def road_share(
 
 
 def agency_table(
-    incidents: pd.DataFrame,
+    calls: pd.DataFrame,
+    tasks: pd.DataFrame,
     states: StateHours,
     agencies: Sequence[AgencyFacts],
     window_h: tuple[float, float],
@@ -202,14 +213,10 @@ def agency_table(
     *,
     periods: Sequence[PolicyPeriod],
 ) -> pd.DataFrame:
-    """One row per agency: resources, workload, response and cost over the window."""
-    calls = counted_calls(incidents, window_h)
-    w0, w1 = window_h
-    tasks = incidents[
-        (incidents["kind"] == IncidentKind.TASK.value)
-        & (incidents["t_reported_h"] >= w0)
-        & (incidents["t_reported_h"] < w1)
-    ]
+    """One row per agency: resources, workload, response and cost over the window.
+
+    ``calls`` are the window's :func:`counted_calls`, ``tasks`` its :func:`window_tasks`.
+    """
     hours = states.hours(window_h)
     roads = road_share(states, periods, window_h)
     rows = []
@@ -244,7 +251,8 @@ def agency_table(
 
 
 def summarise(
-    incidents: pd.DataFrame,
+    calls: pd.DataFrame,
+    tasks: pd.DataFrame,
     states: StateHours,
     agencies: Sequence[AgencyFacts],
     *,
@@ -253,8 +261,10 @@ def summarise(
     cost_window: CostBreakdown,
     periods: Sequence[PolicyPeriod],
 ) -> dict[str, Any]:
-    """The one-row summary of a run (nested; dots in key names mean nesting)."""
-    calls = counted_calls(incidents, window_h)
+    """The one-row summary of a run (nested; dots in key names mean nesting).
+
+    ``calls`` are the window's :func:`counted_calls`, ``tasks`` its :func:`window_tasks`.
+    """
     answered = calls["t_dispatched_h"].notna()
     outcome = calls["outcome"]
     days = (window_h[1] - window_h[0]) / 24.0
@@ -265,11 +275,6 @@ def summarise(
     target = targets[np.minimum(calls["priority"].to_numpy() - 1, targets.size - 1)]
     # A call nobody reached missed its target: the share is over all counted calls.
     on_time = calls["response_min"].to_numpy(dtype=float) <= target
-    tasks = incidents[
-        (incidents["kind"] == IncidentKind.TASK.value)
-        & (incidents["t_reported_h"] >= window_h[0])
-        & (incidents["t_reported_h"] < window_h[1])
-    ]
     hours = states.hours(window_h)
     return {
         "calls": {
@@ -329,7 +334,7 @@ def window_offences(incidents: pd.DataFrame, window_h: tuple[float, float]) -> p
 
 
 def offence_summary(
-    incidents: pd.DataFrame,
+    off: pd.DataFrame,
     window_h: tuple[float, float],
     residents: int,
     types: Sequence[str],
@@ -337,11 +342,11 @@ def offence_summary(
 ) -> dict[str, Any]:
     """Actual and recorded offences, per 1,000 residents a year, by type and place.
 
-    ``actual`` counts every offence that happened; ``recorded`` those reported
-    or detected; the dark figure is the share never known to the police. An
-    offence counts as cleared if its offender was arrested before the run ended.
+    ``off`` are the window's offences (:func:`window_offences`). ``actual`` counts
+    every offence that happened; ``recorded`` those reported or detected; the dark
+    figure is the share never known to the police. An offence counts as cleared if
+    its offender was arrested before the run ended.
     """
-    off = window_offences(incidents, window_h)
     years = (window_h[1] - window_h[0]) / 24.0 / 365.0
     per_1000 = 1000.0 / max(residents, 1) / years
     actual, recorded = len(off), int(off["recorded"].sum())
@@ -417,10 +422,12 @@ def offender_summary(incidents: pd.DataFrame, records: RunRecords) -> dict[str, 
     }
 
 
-def victimisation(incidents: pd.DataFrame, records: RunRecords) -> dict[str, Any]:
-    """Offences against residents per 1,000 a year, by the type of the victim's home district."""
+def victimisation(off: pd.DataFrame, records: RunRecords) -> dict[str, Any]:
+    """Offences against residents per 1,000 a year, by the type of the victim's home district.
+
+    ``off`` are the window's offences (:func:`window_offences`).
+    """
     t = records.territory
-    off = window_offences(incidents, records.window_h)
     victims = off.loc[off["resident"] >= 0, "resident"].to_numpy(dtype=np.int64)
     years = (records.window_h[1] - records.window_h[0]) / 24.0 / 365.0
     kinds = np.array([dt.value for dt in t.district_types] + ["none"], dtype=object)
@@ -448,21 +455,24 @@ def victimisation(incidents: pd.DataFrame, records: RunRecords) -> dict[str, Any
 
 
 def daily_series(
-    incidents: pd.DataFrame, window_h: tuple[float, float], on_duty: pd.DataFrame
+    calls: pd.DataFrame,
+    off: pd.DataFrame,
+    window_h: tuple[float, float],
+    on_duty: pd.DataFrame,
 ) -> pd.DataFrame:
     """One row per day of the window: calls, outcomes, wait, response, offences, staffing.
 
     Args:
-        incidents: All incident records.
+        calls: The window's counted calls (:func:`counted_calls`).
+        off: The window's offences (:func:`window_offences`).
         window_h: The statistics window.
         on_duty: Scheduled units on duty, one row per hour and agency (``hour``,
             ``agency``, ``units``), as the shifts were set hour by hour.
     """
-    calls = counted_calls(incidents, window_h)
-    calls["day"] = (calls["t_reported_h"] // 24).astype("int64")
+    call_day = (calls["t_reported_h"] // 24).astype("int64").rename("day")
     first, last = int(window_h[0] // 24), int(np.ceil(window_h[1] / 24))
     days = pd.Index(range(first, last), name="day")
-    grouped = calls.groupby("day")
+    grouped = calls.groupby(call_day)
     frame = pd.DataFrame(index=days)
     frame["day_of_week"] = [d % 7 for d in days]
     frame["calls"] = grouped.size().reindex(days, fill_value=0).astype("int64")
@@ -471,7 +481,6 @@ def daily_series(
     frame["wait_mean_min"] = grouped["wait_min"].mean().reindex(days)
     frame["response_mean_min"] = grouped["response_min"].mean().reindex(days)
     frame["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(days)
-    off = window_offences(incidents, window_h)
     if len(off):
         off_day = (off["t_occurred_h"] // 24).astype("int64")
         frame["offences_actual"] = off.groupby(off_day).size().reindex(days, fill_value=0)
@@ -487,7 +496,8 @@ def daily_series(
 
 
 def district_table(
-    incidents: pd.DataFrame,
+    calls: pd.DataFrame,
+    off: pd.DataFrame,
     window_h: tuple[float, float],
     districts: pd.DataFrame,
     presence_by_level: dict[str, np.ndarray],
@@ -495,13 +505,13 @@ def district_table(
     """One row per district: population, calls, response and patrol presence.
 
     Args:
-        incidents: All incident records.
+        calls: The window's counted calls (:func:`counted_calls`).
+        off: The window's offences (:func:`window_offences`).
         window_h: The statistics window.
         districts: One row per district with ``district``, ``type``, ``commune``,
             ``cells``, ``residents`` and ``jobs``.
         presence_by_level: Presence hours per district, by payer level.
     """
-    calls = counted_calls(incidents, window_h)
     grouped = calls.groupby("district")
     table = districts.set_index("district")
     table["calls"] = grouped.size().reindex(table.index, fill_value=0).astype("int64")
@@ -513,7 +523,6 @@ def district_table(
     table["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(table.index)
     for level, hours in presence_by_level.items():
         table[f"presence_h_{level}"] = hours
-    off = window_offences(incidents, window_h)
     if len(off):
         years = (window_h[1] - window_h[0]) / 24.0 / 365.0
         by = off.groupby("district")
@@ -567,8 +576,8 @@ def direct_call_counts(
     are ordinary calls, not counted.
     """
     w0, w1 = window_h
-    inside = incidents[(incidents["t_reported_h"] >= w0) & (incidents["t_reported_h"] < w1)]
-    counts = inside["addressed_to"].dropna().value_counts()
+    reported = incidents["t_reported_h"]
+    counts = incidents["addressed_to"][(reported >= w0) & (reported < w1)].dropna().value_counts()
     names = {  # a dict keeps the order of first appearance
         name: None
         for scenario in scenarios
@@ -598,6 +607,10 @@ class RunTables:
         self.incidents = records.incidents.to_pandas()
         self.states = records.states.to_pandas()
         self.state_hours = StateHours(self.states)
+        # The window's calls, tasks and offences, which several tables share.
+        self.calls = counted_calls(self.incidents, records.window_h)
+        self.tasks = window_tasks(self.incidents, records.window_h)
+        self.offences = window_offences(self.incidents, records.window_h)
         self.agencies = list(records.agencies)
         self.costs = window_costs(records.periods, records.window_h, records.territory)
         self.districts, self.presence = districts_frame(records)
@@ -605,17 +618,20 @@ class RunTables:
     def timeseries(self) -> pd.DataFrame:
         """One row per day of the window (:func:`daily_series`)."""
         r = self.records
-        return daily_series(self.incidents, r.window_h, r.on_duty.to_pandas())
+        return daily_series(self.calls, self.offences, r.window_h, r.on_duty.to_pandas())
 
     def district_table(self) -> pd.DataFrame:
         """One row per district (:func:`district_table`)."""
-        return district_table(self.incidents, self.records.window_h, self.districts, self.presence)
+        return district_table(
+            self.calls, self.offences, self.records.window_h, self.districts, self.presence
+        )
 
     def agency_table(self) -> pd.DataFrame:
         """One row per agency (:func:`agency_table`)."""
         r = self.records
         return agency_table(
-            self.incidents,
+            self.calls,
+            self.tasks,
             self.state_hours,
             self.agencies,
             r.window_h,
@@ -633,7 +649,8 @@ class RunTables:
         r, scenario = self.records, self.scenario
         t = r.territory
         body = summarise(
-            self.incidents,
+            self.calls,
+            self.tasks,
             self.state_hours,
             self.agencies,
             window_h=r.window_h,
@@ -659,7 +676,7 @@ class RunTables:
         if scenario.crime is not None:
             res_by_type = self.districts.groupby("type")["residents"].sum().to_dict()
             body["offences"] = offence_summary(
-                self.incidents,
+                self.offences,
                 r.window_h,
                 int(t.residents.sum()),
                 list(scenario.crime.types),
@@ -668,7 +685,7 @@ class RunTables:
             body["dark_figure_share"] = body["offences"]["dark_figure_share"]
             body["victimised_share"] = float(citizens.victimised_share[-1])
             body["offenders"] = offender_summary(self.incidents, r)
-            body["victimisation"] = victimisation(self.incidents, r)
+            body["victimisation"] = victimisation(self.offences, r)
         return Summary.model_validate(
             {
                 "scenario": scenario.name,

@@ -269,7 +269,10 @@ def summarise(
     outcome = calls["outcome"]
     days = (window_h[1] - window_h[0]) / 24.0
     wait = calls.loc[answered, "wait_min"].to_numpy(dtype=float)
-    arrived = calls[calls["response_min"].notna()]
+    arrived = calls.loc[  # the columns described by group below
+        calls["response_min"].notna(),
+        ["response_min", "agency", "priority", "type", "district_type"],
+    ]
     response = arrived["response_min"].to_numpy(dtype=float)
     targets = np.asarray(response_target_min, dtype=float)
     target = targets[np.minimum(calls["priority"].to_numpy() - 1, targets.size - 1)]
@@ -291,7 +294,9 @@ def summarise(
         "wait_min": {
             **_describe(calls.loc[answered, "wait_min"]),
             "ci95": batch_means_ci(wait),
-            "by_priority": _by(calls[answered], "priority", "wait_min"),
+            "by_priority": _by(
+                calls.loc[answered, ["priority", "wait_min"]], "priority", "wait_min"
+            ),
         },
         "response_min": {
             **_describe(arrived["response_min"]),
@@ -350,29 +355,29 @@ def offence_summary(
     years = (window_h[1] - window_h[0]) / 24.0 / 365.0
     per_1000 = 1000.0 / max(residents, 1) / years
     actual, recorded = len(off), int(off["recorded"].sum())
+    n_actual = off["type"].value_counts()
+    n_known = off.groupby("type")["recorded"].sum()
     by_type = {}
     for name in types:
-        mine = off[off["type"] == name]
-        n_rec = int(mine["recorded"].sum())
+        n, n_rec = int(n_actual.get(name, 0)), int(n_known.get(name, 0))
         by_type[name] = {
-            "actual": len(mine),
+            "actual": n,
             "recorded": n_rec,
-            "actual_per_1000": len(mine) * per_1000,
+            "actual_per_1000": n * per_1000,
             "recorded_per_1000": n_rec * per_1000,
-            "dark_figure_share": 1.0 - n_rec / len(mine) if len(mine) else None,
+            "dark_figure_share": 1.0 - n_rec / n if n else None,
         }
     by_place = {}
-    for kind, group in off.groupby("district_type", sort=True):
+    for kind, group in off.groupby("district_type", sort=True)["recorded"]:
         res = residents_by_district_type.get(str(kind), 0)
         scale = 1000.0 / res / years if res > 0 else None
         by_place[str(kind)] = {
             "actual": len(group),
-            "recorded": int(group["recorded"].sum()),
+            "recorded": int(group.sum()),
             "actual_per_1000": None if scale is None else len(group) * scale,
-            "recorded_per_1000": None if scale is None else float(group["recorded"].sum()) * scale,
+            "recorded_per_1000": None if scale is None else float(group.sum()) * scale,
         }
-    cleared = off[off["t_solved_h"].notna()]
-    n_known = off.groupby("type")["recorded"].sum()
+    cleared = off.loc[off["t_solved_h"].notna(), ["type", "clearance", "arrest_agency"]]
     n_cleared = cleared.groupby("type").size()
     clearance = {
         "cleared": len(cleared),
@@ -405,14 +410,15 @@ def offender_summary(incidents: pd.DataFrame, records: RunRecords) -> dict[str, 
     w0, w1 = records.window_h
     held = records.offenders_held
     inside = held[(held[:, 0] >= w0) & (held[:, 0] <= w1)] if held.size else held
-    arrests = incidents[
+    by = incidents["arrest_agency"]
+    arrests = by[
         incidents["arrest"] & (incidents["t_arrived_h"] >= w0) & (incidents["t_arrived_h"] < w1)
-    ]["arrest_agency"].tolist()
-    later = incidents[
+    ].tolist()
+    later = by[
         (incidents["clearance"] == "later")
         & (incidents["t_solved_h"] >= w0)
         & (incidents["t_solved_h"] < w1)
-    ]["arrest_agency"].tolist()
+    ].tolist()
     by_agency = pd.Series([*arrests, *later], dtype=object).value_counts().sort_index()
     return {
         "pool": records.offender_pool,

@@ -141,10 +141,11 @@ def incidents_table(
 ) -> pa.Table:
     """Flat records of incidents, in the column order of :data:`INCIDENT_SCHEMA`.
 
-    Each incident is read once, as a row: reading a hundred thousand incidents column
-    by column costs twice as much.
+    Each incident is read once, as a row that arrow takes at once (no list of rows
+    is kept): reading a hundred thousand incidents column by column costs twice as
+    much.
     """
-    read = pa.array(list(map(_row, incidents)), type=_READ)
+    read = pa.array(map(_row, incidents), type=_READ)
     columns = dict(zip(_READ.names, read.flatten(), strict=True))
     district = columns["district"]
     columns["district"] = pa.array(district_names, pa.string()).take(district)

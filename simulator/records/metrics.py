@@ -225,8 +225,8 @@ def agency_table(
     roads = road_share(states, periods, window_h)
     rows = []
     for a in agencies:
-        mine = calls[calls["agency"] == a.name]
-        response = _describe(mine["response_min"])
+        mine = calls.loc[calls["agency"] == a.name, "response_min"]  # its calls' responses
+        response = _describe(mine)
         on_duty = float(hours.at[a.name, "on_duty_h"]) if a.name in hours.index else 0.0
         busy = float(hours.at[a.name, "busy_h"]) if a.name in hours.index else 0.0
         duty = float(hours.at[a.name, "duty_h"]) if a.name in hours.index else 0.0

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import attrgetter
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class IncidentKind(StrEnum):
@@ -117,42 +119,38 @@ INCIDENT_SCHEMA = pa.schema(
 )
 
 
+# What one pass over the incidents reads of each, in the schema's order: the district
+# and the commune as their numbers (named afterwards, with the district's type), the
+# kind, outcome and known enums as the strings they are.
+_NUMBERED = ("district", "commune")
+_READ = pa.struct(
+    [
+        pa.field(f.name, pa.int64()) if f.name in _NUMBERED else f
+        for f in INCIDENT_SCHEMA
+        if f.name != "district_type"
+    ]
+)
+_row = attrgetter(*_READ.names)
+
+
 def incidents_table(
     incidents: Iterable[Incident],
     district_names: tuple[str, ...],
     district_types: tuple[str, ...],
     commune_names: tuple[str, ...],
 ) -> pa.Table:
-    """Flat records of incidents, in the column order of :data:`INCIDENT_SCHEMA`."""
-    rows = list(incidents)
-    columns = {
-        "incident_id": [i.incident_id for i in rows],
-        "kind": [i.kind.value for i in rows],
-        "type": [i.type for i in rows],
-        "priority": [i.priority for i in rows],
-        "cell": [i.cell for i in rows],
-        "district": [district_names[i.district] for i in rows],
-        "commune": [commune_names[i.commune] for i in rows],
-        "x_m": [i.x_m for i in rows],
-        "y_m": [i.y_m for i in rows],
-        "t_occurred_h": [i.t_occurred_h for i in rows],
-        "t_reported_h": [i.t_reported_h for i in rows],
-        "t_dispatched_h": [i.t_dispatched_h for i in rows],
-        "t_arrived_h": [i.t_arrived_h for i in rows],
-        "t_cleared_h": [i.t_cleared_h for i in rows],
-        "agency": [i.agency for i in rows],
-        "unit": [i.unit for i in rows],
-        "outcome": [i.outcome.value for i in rows],
-        "parent_id": [i.parent_id for i in rows],
-        "arrest": [i.arrest and i.t_arrived_h is not None for i in rows],
-        "district_type": [district_types[i.district] for i in rows],
-        "known": [i.known.value for i in rows],
-        "needs_response": [i.needs_response for i in rows],
-        "resident": [i.resident for i in rows],
-        "offender": [i.offender for i in rows],
-        "clearance": [i.clearance for i in rows],
-        "t_solved_h": [i.t_solved_h for i in rows],
-        "arrest_agency": [i.arrest_agency for i in rows],
-        "addressed_to": [i.addressed_to for i in rows],
-    }
-    return pa.table(columns, schema=INCIDENT_SCHEMA)
+    """Flat records of incidents, in the column order of :data:`INCIDENT_SCHEMA`.
+
+    Each incident is read once, as a row that arrow takes at once (no list of rows
+    is kept): reading a hundred thousand incidents column by column costs twice as
+    much.
+    """
+    read = pa.array(map(_row, incidents), type=_READ)
+    columns = dict(zip(_READ.names, read.flatten(), strict=True))
+    district = columns["district"]
+    columns["district"] = pa.array(district_names, pa.string()).take(district)
+    columns["district_type"] = pa.array(district_types, pa.string()).take(district)
+    columns["commune"] = pa.array(commune_names, pa.string()).take(columns["commune"])
+    # An arrest counts once a unit got there.
+    columns["arrest"] = pc.and_(columns["arrest"], columns["t_arrived_h"].is_valid())
+    return pa.table([columns[name] for name in INCIDENT_SCHEMA.names], schema=INCIDENT_SCHEMA)

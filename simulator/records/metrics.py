@@ -89,33 +89,85 @@ def counted_calls(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.
     Wait and response are added in minutes.
     """
     w0, w1 = window_h
-    calls = incidents[
+    reported = incidents["t_reported_h"]
+    counted = np.flatnonzero(
         (incidents["kind"] != IncidentKind.TASK.value)
         & incidents["needs_response"]
-        & (incidents["t_reported_h"] >= w0)
-        & (incidents["t_reported_h"] < w1)
-    ].copy()
+        & (reported >= w0)
+        & (reported < w1)
+    )
+    # By time of report, then id: the rows are taken once, in that order.
+    order = np.lexsort((incidents["incident_id"].to_numpy()[counted], reported.to_numpy()[counted]))
+    calls = incidents.take(counted[order])
     calls["wait_min"] = (calls["t_dispatched_h"] - calls["t_reported_h"]) * MINUTES
     calls["response_min"] = (calls["t_arrived_h"] - calls["t_reported_h"]) * MINUTES
-    return calls.sort_values(["t_reported_h", "incident_id"], kind="stable")
+    return calls
 
 
 def _by(calls: pd.DataFrame, column: str, value: str) -> dict[str, Any]:
-    return {str(key): _describe(group[value]) for key, group in calls.groupby(column, sort=True)}
+    return {str(key): _describe(group) for key, group in calls.groupby(column, sort=True)[value]}
+
+
+def window_tasks(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
+    """Tasks (hand-overs of arrested persons) reported inside the window."""
+    w0, w1 = window_h
+    return incidents[
+        (incidents["kind"] == IncidentKind.TASK.value)
+        & (incidents["t_reported_h"] >= w0)
+        & (incidents["t_reported_h"] < w1)
+    ]
+
+
+class StateHours:
+    """Unit state intervals, ready to be summed per agency over any window.
+
+    The agency and state columns are strings: they are compared and grouped once
+    here, not again for each window (the intervals of a year number in the
+    hundreds of thousands). Each window's hours are computed once.
+
+    Args:
+        states: Unit state intervals (``unit``, ``agency``, ``state``, ``start_h``,
+            ``end_h``).
+    """
+
+    def __init__(self, states: pd.DataFrame):
+        codes, names = pd.factorize(states["agency"])  # in the order agencies appear
+        named = codes >= 0  # as groupby leaves out an interval without an agency
+        self._agency = codes[named]
+        self._agencies = pd.Index(names, name="agency")
+        self._start = states["start_h"][named]
+        self._end = states["end_h"][named]
+        state = states["state"][named]
+        self._counts = {
+            "on_duty_h": (state != "off_duty").to_numpy(dtype=bool),
+            "busy_h": state.isin(BUSY).to_numpy(dtype=bool),
+            "duty_h": (state == DUTY).to_numpy(dtype=bool),
+            "road_h": state.isin(ROAD).to_numpy(dtype=bool),
+        }
+        self._hours: dict[tuple[float, float], pd.DataFrame] = {}
+
+    def hours(self, window_h: tuple[float, float]) -> pd.DataFrame:
+        """On-duty, busy, duty and road unit-hours per agency inside ``window_h``.
+
+        Index: the agencies with intervals, in the order they first appear.
+        """
+        if window_h not in self._hours:
+            w0, w1 = window_h
+            overlap = (self._end.clip(upper=w1) - self._start.clip(lower=w0)).clip(lower=0)
+            frame = pd.DataFrame(
+                {column: overlap.where(counts, 0.0) for column, counts in self._counts.items()}
+            )
+            # Grouped by the agencies' numbers, the sums run in the same order as by
+            # their names, and come out in the order of the numbers.
+            sums = frame.groupby(self._agency, sort=False).sum()
+            sums.index = self._agencies[sums.index.to_numpy()]
+            self._hours[window_h] = sums
+        return self._hours[window_h]
 
 
 def unit_hours(states: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
     """On-duty, busy, duty and road unit-hours per agency inside the window (index: agency)."""
-    w0, w1 = window_h
-    overlap = (states["end_h"].clip(upper=w1) - states["start_h"].clip(lower=w0)).clip(lower=0)
-    frame = states.assign(
-        on_duty_h=overlap.where(states["state"] != "off_duty", 0.0),
-        busy_h=overlap.where(states["state"].isin(BUSY), 0.0),
-        duty_h=overlap.where(states["state"] == DUTY, 0.0),
-        road_h=overlap.where(states["state"].isin(ROAD), 0.0),
-    )
-    columns = ["on_duty_h", "busy_h", "duty_h", "road_h"]
-    return frame.groupby("agency", sort=False)[columns].sum()
+    return StateHours(states).hours(window_h)
 
 
 def on_duty_share(hours: pd.DataFrame, column: str) -> dict[str, float | None]:
@@ -127,7 +179,7 @@ def on_duty_share(hours: pd.DataFrame, column: str) -> dict[str, float | None]:
 
 
 def road_share(
-    states: pd.DataFrame, periods: Sequence[PolicyPeriod], window_h: tuple[float, float]
+    states: StateHours, periods: Sequence[PolicyPeriod], window_h: tuple[float, float]
 ) -> dict[str, float | None]:
     """Share of paid officer hours spent on the road, per agency, inside the window.
 
@@ -142,7 +194,7 @@ def road_share(
         start, stop = max(period.start_h, w0), min(end, w1)
         if stop <= start:
             continue
-        hours = unit_hours(states, (start, stop))
+        hours = states.hours((start, stop))
         years = (stop - start) / 24.0 / DAYS_PER_YEAR
         for a in period.agencies:
             on_road = float(hours.at[a.name, "road_h"]) if a.name in hours.index else 0.0
@@ -156,28 +208,25 @@ def road_share(
 
 
 def agency_table(
-    incidents: pd.DataFrame,
-    states: pd.DataFrame,
+    calls: pd.DataFrame,
+    tasks: pd.DataFrame,
+    states: StateHours,
     agencies: Sequence[AgencyFacts],
     window_h: tuple[float, float],
     cost_window: CostBreakdown,
     *,
     periods: Sequence[PolicyPeriod],
 ) -> pd.DataFrame:
-    """One row per agency: resources, workload, response and cost over the window."""
-    calls = counted_calls(incidents, window_h)
-    w0, w1 = window_h
-    tasks = incidents[
-        (incidents["kind"] == IncidentKind.TASK.value)
-        & (incidents["t_reported_h"] >= w0)
-        & (incidents["t_reported_h"] < w1)
-    ]
-    hours = unit_hours(states, window_h)
+    """One row per agency: resources, workload, response and cost over the window.
+
+    ``calls`` are the window's :func:`counted_calls`, ``tasks`` its :func:`window_tasks`.
+    """
+    hours = states.hours(window_h)
     roads = road_share(states, periods, window_h)
     rows = []
     for a in agencies:
-        mine = calls[calls["agency"] == a.name]
-        response = _describe(mine["response_min"])
+        mine = calls.loc[calls["agency"] == a.name, "response_min"]  # its calls' responses
+        response = _describe(mine)
         on_duty = float(hours.at[a.name, "on_duty_h"]) if a.name in hours.index else 0.0
         busy = float(hours.at[a.name, "busy_h"]) if a.name in hours.index else 0.0
         duty = float(hours.at[a.name, "duty_h"]) if a.name in hours.index else 0.0
@@ -206,8 +255,9 @@ def agency_table(
 
 
 def summarise(
-    incidents: pd.DataFrame,
-    states: pd.DataFrame,
+    calls: pd.DataFrame,
+    tasks: pd.DataFrame,
+    states: StateHours,
     agencies: Sequence[AgencyFacts],
     *,
     window_h: tuple[float, float],
@@ -215,24 +265,24 @@ def summarise(
     cost_window: CostBreakdown,
     periods: Sequence[PolicyPeriod],
 ) -> dict[str, Any]:
-    """The one-row summary of a run (nested; dots in key names mean nesting)."""
-    calls = counted_calls(incidents, window_h)
+    """The one-row summary of a run (nested; dots in key names mean nesting).
+
+    ``calls`` are the window's :func:`counted_calls`, ``tasks`` its :func:`window_tasks`.
+    """
     answered = calls["t_dispatched_h"].notna()
     outcome = calls["outcome"]
     days = (window_h[1] - window_h[0]) / 24.0
     wait = calls.loc[answered, "wait_min"].to_numpy(dtype=float)
-    arrived = calls[calls["response_min"].notna()]
+    arrived = calls.loc[  # the columns described by group below
+        calls["response_min"].notna(),
+        ["response_min", "agency", "priority", "type", "district_type"],
+    ]
     response = arrived["response_min"].to_numpy(dtype=float)
     targets = np.asarray(response_target_min, dtype=float)
     target = targets[np.minimum(calls["priority"].to_numpy() - 1, targets.size - 1)]
     # A call nobody reached missed its target: the share is over all counted calls.
     on_time = calls["response_min"].to_numpy(dtype=float) <= target
-    tasks = incidents[
-        (incidents["kind"] == IncidentKind.TASK.value)
-        & (incidents["t_reported_h"] >= window_h[0])
-        & (incidents["t_reported_h"] < window_h[1])
-    ]
-    hours = unit_hours(states, window_h)
+    hours = states.hours(window_h)
     return {
         "calls": {
             "total": len(calls),
@@ -248,7 +298,9 @@ def summarise(
         "wait_min": {
             **_describe(calls.loc[answered, "wait_min"]),
             "ci95": batch_means_ci(wait),
-            "by_priority": _by(calls[answered], "priority", "wait_min"),
+            "by_priority": _by(
+                calls.loc[answered, ["priority", "wait_min"]], "priority", "wait_min"
+            ),
         },
         "response_min": {
             **_describe(arrived["response_min"]),
@@ -291,7 +343,7 @@ def window_offences(incidents: pd.DataFrame, window_h: tuple[float, float]) -> p
 
 
 def offence_summary(
-    incidents: pd.DataFrame,
+    off: pd.DataFrame,
     window_h: tuple[float, float],
     residents: int,
     types: Sequence[str],
@@ -299,37 +351,37 @@ def offence_summary(
 ) -> dict[str, Any]:
     """Actual and recorded offences, per 1,000 residents a year, by type and place.
 
-    ``actual`` counts every offence that happened; ``recorded`` those reported
-    or detected; the dark figure is the share never known to the police. An
-    offence counts as cleared if its offender was arrested before the run ended.
+    ``off`` are the window's offences (:func:`window_offences`). ``actual`` counts
+    every offence that happened; ``recorded`` those reported or detected; the dark
+    figure is the share never known to the police. An offence counts as cleared if
+    its offender was arrested before the run ended.
     """
-    off = window_offences(incidents, window_h)
     years = (window_h[1] - window_h[0]) / 24.0 / 365.0
     per_1000 = 1000.0 / max(residents, 1) / years
     actual, recorded = len(off), int(off["recorded"].sum())
+    n_actual = off["type"].value_counts()
+    n_known = off.groupby("type")["recorded"].sum()
     by_type = {}
     for name in types:
-        mine = off[off["type"] == name]
-        n_rec = int(mine["recorded"].sum())
+        n, n_rec = int(n_actual.get(name, 0)), int(n_known.get(name, 0))
         by_type[name] = {
-            "actual": len(mine),
+            "actual": n,
             "recorded": n_rec,
-            "actual_per_1000": len(mine) * per_1000,
+            "actual_per_1000": n * per_1000,
             "recorded_per_1000": n_rec * per_1000,
-            "dark_figure_share": 1.0 - n_rec / len(mine) if len(mine) else None,
+            "dark_figure_share": 1.0 - n_rec / n if n else None,
         }
     by_place = {}
-    for kind, group in off.groupby("district_type", sort=True):
+    for kind, group in off.groupby("district_type", sort=True)["recorded"]:
         res = residents_by_district_type.get(str(kind), 0)
         scale = 1000.0 / res / years if res > 0 else None
         by_place[str(kind)] = {
             "actual": len(group),
-            "recorded": int(group["recorded"].sum()),
+            "recorded": int(group.sum()),
             "actual_per_1000": None if scale is None else len(group) * scale,
-            "recorded_per_1000": None if scale is None else float(group["recorded"].sum()) * scale,
+            "recorded_per_1000": None if scale is None else float(group.sum()) * scale,
         }
-    cleared = off[off["t_solved_h"].notna()]
-    n_known = off.groupby("type")["recorded"].sum()
+    cleared = off.loc[off["t_solved_h"].notna(), ["type", "clearance", "arrest_agency"]]
     n_cleared = cleared.groupby("type").size()
     clearance = {
         "cleared": len(cleared),
@@ -362,14 +414,15 @@ def offender_summary(incidents: pd.DataFrame, records: RunRecords) -> dict[str, 
     w0, w1 = records.window_h
     held = records.offenders_held
     inside = held[(held[:, 0] >= w0) & (held[:, 0] <= w1)] if held.size else held
-    arrests = incidents[
+    by = incidents["arrest_agency"]
+    arrests = by[
         incidents["arrest"] & (incidents["t_arrived_h"] >= w0) & (incidents["t_arrived_h"] < w1)
-    ]["arrest_agency"].tolist()
-    later = incidents[
+    ].tolist()
+    later = by[
         (incidents["clearance"] == "later")
         & (incidents["t_solved_h"] >= w0)
         & (incidents["t_solved_h"] < w1)
-    ]["arrest_agency"].tolist()
+    ].tolist()
     by_agency = pd.Series([*arrests, *later], dtype=object).value_counts().sort_index()
     return {
         "pool": records.offender_pool,
@@ -379,10 +432,12 @@ def offender_summary(incidents: pd.DataFrame, records: RunRecords) -> dict[str, 
     }
 
 
-def victimisation(incidents: pd.DataFrame, records: RunRecords) -> dict[str, Any]:
-    """Offences against residents per 1,000 a year, by the type of the victim's home district."""
+def victimisation(off: pd.DataFrame, records: RunRecords) -> dict[str, Any]:
+    """Offences against residents per 1,000 a year, by the type of the victim's home district.
+
+    ``off`` are the window's offences (:func:`window_offences`).
+    """
     t = records.territory
-    off = window_offences(incidents, records.window_h)
     victims = off.loc[off["resident"] >= 0, "resident"].to_numpy(dtype=np.int64)
     years = (records.window_h[1] - records.window_h[0]) / 24.0 / 365.0
     kinds = np.array([dt.value for dt in t.district_types] + ["none"], dtype=object)
@@ -410,21 +465,24 @@ def victimisation(incidents: pd.DataFrame, records: RunRecords) -> dict[str, Any
 
 
 def daily_series(
-    incidents: pd.DataFrame, window_h: tuple[float, float], on_duty: pd.DataFrame
+    calls: pd.DataFrame,
+    off: pd.DataFrame,
+    window_h: tuple[float, float],
+    on_duty: pd.DataFrame,
 ) -> pd.DataFrame:
     """One row per day of the window: calls, outcomes, wait, response, offences, staffing.
 
     Args:
-        incidents: All incident records.
+        calls: The window's counted calls (:func:`counted_calls`).
+        off: The window's offences (:func:`window_offences`).
         window_h: The statistics window.
         on_duty: Scheduled units on duty, one row per hour and agency (``hour``,
             ``agency``, ``units``), as the shifts were set hour by hour.
     """
-    calls = counted_calls(incidents, window_h)
-    calls["day"] = (calls["t_reported_h"] // 24).astype("int64")
+    call_day = (calls["t_reported_h"] // 24).astype("int64").rename("day")
     first, last = int(window_h[0] // 24), int(np.ceil(window_h[1] / 24))
     days = pd.Index(range(first, last), name="day")
-    grouped = calls.groupby("day")
+    grouped = calls.groupby(call_day)
     frame = pd.DataFrame(index=days)
     frame["day_of_week"] = [d % 7 for d in days]
     frame["calls"] = grouped.size().reindex(days, fill_value=0).astype("int64")
@@ -433,7 +491,6 @@ def daily_series(
     frame["wait_mean_min"] = grouped["wait_min"].mean().reindex(days)
     frame["response_mean_min"] = grouped["response_min"].mean().reindex(days)
     frame["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(days)
-    off = window_offences(incidents, window_h)
     if len(off):
         off_day = (off["t_occurred_h"] // 24).astype("int64")
         frame["offences_actual"] = off.groupby(off_day).size().reindex(days, fill_value=0)
@@ -449,7 +506,8 @@ def daily_series(
 
 
 def district_table(
-    incidents: pd.DataFrame,
+    calls: pd.DataFrame,
+    off: pd.DataFrame,
     window_h: tuple[float, float],
     districts: pd.DataFrame,
     presence_by_level: dict[str, np.ndarray],
@@ -457,13 +515,13 @@ def district_table(
     """One row per district: population, calls, response and patrol presence.
 
     Args:
-        incidents: All incident records.
+        calls: The window's counted calls (:func:`counted_calls`).
+        off: The window's offences (:func:`window_offences`).
         window_h: The statistics window.
         districts: One row per district with ``district``, ``type``, ``commune``,
             ``cells``, ``residents`` and ``jobs``.
         presence_by_level: Presence hours per district, by payer level.
     """
-    calls = counted_calls(incidents, window_h)
     grouped = calls.groupby("district")
     table = districts.set_index("district")
     table["calls"] = grouped.size().reindex(table.index, fill_value=0).astype("int64")
@@ -475,7 +533,6 @@ def district_table(
     table["response_p90_min"] = grouped["response_min"].quantile(0.9).reindex(table.index)
     for level, hours in presence_by_level.items():
         table[f"presence_h_{level}"] = hours
-    off = window_offences(incidents, window_h)
     if len(off):
         years = (window_h[1] - window_h[0]) / 24.0 / 365.0
         by = off.groupby("district")
@@ -529,8 +586,8 @@ def direct_call_counts(
     are ordinary calls, not counted.
     """
     w0, w1 = window_h
-    inside = incidents[(incidents["t_reported_h"] >= w0) & (incidents["t_reported_h"] < w1)]
-    counts = inside["addressed_to"].dropna().value_counts()
+    reported = incidents["t_reported_h"]
+    counts = incidents["addressed_to"][(reported >= w0) & (reported < w1)].dropna().value_counts()
     names = {  # a dict keeps the order of first appearance
         name: None
         for scenario in scenarios
@@ -559,6 +616,11 @@ class RunTables:
         self.scenario = scenario
         self.incidents = records.incidents.to_pandas()
         self.states = records.states.to_pandas()
+        self.state_hours = StateHours(self.states)
+        # The window's calls, tasks and offences, which several tables share.
+        self.calls = counted_calls(self.incidents, records.window_h)
+        self.tasks = window_tasks(self.incidents, records.window_h)
+        self.offences = window_offences(self.incidents, records.window_h)
         self.agencies = list(records.agencies)
         self.costs = window_costs(records.periods, records.window_h, records.territory)
         self.districts, self.presence = districts_frame(records)
@@ -566,17 +628,25 @@ class RunTables:
     def timeseries(self) -> pd.DataFrame:
         """One row per day of the window (:func:`daily_series`)."""
         r = self.records
-        return daily_series(self.incidents, r.window_h, r.on_duty.to_pandas())
+        return daily_series(self.calls, self.offences, r.window_h, r.on_duty.to_pandas())
 
     def district_table(self) -> pd.DataFrame:
         """One row per district (:func:`district_table`)."""
-        return district_table(self.incidents, self.records.window_h, self.districts, self.presence)
+        return district_table(
+            self.calls, self.offences, self.records.window_h, self.districts, self.presence
+        )
 
     def agency_table(self) -> pd.DataFrame:
         """One row per agency (:func:`agency_table`)."""
         r = self.records
         return agency_table(
-            self.incidents, self.states, self.agencies, r.window_h, self.costs, periods=r.periods
+            self.calls,
+            self.tasks,
+            self.state_hours,
+            self.agencies,
+            r.window_h,
+            self.costs,
+            periods=r.periods,
         )
 
     def summary(self, *, seed: int, runtime_s: float) -> Summary:
@@ -589,8 +659,9 @@ class RunTables:
         r, scenario = self.records, self.scenario
         t = r.territory
         body = summarise(
-            self.incidents,
-            self.states,
+            self.calls,
+            self.tasks,
+            self.state_hours,
             self.agencies,
             window_h=r.window_h,
             response_target_min=scenario.dispatch.response_target_min,
@@ -615,7 +686,7 @@ class RunTables:
         if scenario.crime is not None:
             res_by_type = self.districts.groupby("type")["residents"].sum().to_dict()
             body["offences"] = offence_summary(
-                self.incidents,
+                self.offences,
                 r.window_h,
                 int(t.residents.sum()),
                 list(scenario.crime.types),
@@ -624,7 +695,7 @@ class RunTables:
             body["dark_figure_share"] = body["offences"]["dark_figure_share"]
             body["victimised_share"] = float(citizens.victimised_share[-1])
             body["offenders"] = offender_summary(self.incidents, r)
-            body["victimisation"] = victimisation(self.incidents, r)
+            body["victimisation"] = victimisation(self.offences, r)
         return Summary.model_validate(
             {
                 "scenario": scenario.name,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,6 +46,7 @@ STATE_SCHEMA = pa.schema(
     ]
 )
 ON_DUTY_SCHEMA = pa.schema([("hour", pa.int64()), ("agency", pa.string()), ("units", pa.int64())])
+_ON_DUTY_ROW = pa.struct([("hour", pa.int64()), ("agency", pa.int64()), ("units", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -317,21 +319,16 @@ class Recorder:
         horizon = self._window_h[1]
         kept = sorted(
             (i for i in self._incidents.values() if i.t_occurred_h < horizon),
-            key=lambda i: i.incident_id,
+            key=attrgetter("incident_id"),
         )
         table = incidents_table(
             kept, t.district_names, tuple(dt.value for dt in t.district_types), t.commune_names
         )
-        states = pa.table(
-            [list(c) for c in zip(*self._states, strict=True)] or [[]] * 5, schema=STATE_SCHEMA
-        )
-        names = self._agency_names
+        # The rows as they were recorded, read by arrow as structs and split in columns.
+        states = pa.Table.from_struct_array(pa.array(self._states, type=pa.struct(STATE_SCHEMA)))
+        hour, agency, scheduled = pa.array(self._on_duty, type=_ON_DUTY_ROW).flatten()
         on_duty = pa.table(
-            {
-                "hour": [h for h, _, _ in self._on_duty],
-                "agency": [names[a] for _, a, _ in self._on_duty],
-                "units": [u for _, _, u in self._on_duty],
-            },
+            [hour, pa.array(self._agency_names, pa.string()).take(agency), scheduled],
             schema=ON_DUTY_SCHEMA,
         )
         # Patrol legs count when they end, so a leg that straddles a window bound

@@ -49,6 +49,32 @@ Picking = tuple[IntArray, FloatArray, FloatArray, IntArray, FloatArray, FloatArr
 
 
 @compiled
+def _first_at_least(values: FloatArray, x: float) -> int:
+    """``np.searchsorted(values, x, side="left")`` of ascending ``values``."""
+    lo, hi = 0, values.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@compiled
+def _first_above(values: FloatArray, x: float) -> int:
+    """``np.searchsorted(values, x, side="right")`` of ascending ``values``."""
+    lo, hi = 0, values.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x < values[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@compiled
 def _pick(t: int, cell: int, u_cell: float, u_who: float, picking: Picking) -> int:
     """The slot of the offender who meets an opportunity of type ``t`` in ``cell``, or -1."""
     box, weight_flat, weight_cum, cell_start, below, cum_flat, order, size = picking
@@ -71,12 +97,12 @@ def _pick(t: int, cell: int, u_cell: float, u_who: float, picking: Picking) -> i
     home = row[min(col, width - 1)]
     if total <= 0.0:  # nobody within reach: anyone may come
         wc = weight_cum[t]
-        home = min(np.searchsorted(wc, u_cell * wc[n - 1], side="left"), n - 1)
+        home = min(_first_at_least(wc, u_cell * wc[n - 1]), n - 1)
     start = cell_start[home]
     stop = cell_start[home + 1]
     weight = weight_flat[base + home]
     first = t * size
-    j = np.searchsorted(cum_flat, below[first + start] + u_who * weight, side="right")
+    j = _first_above(cum_flat, below[first + start] + u_who * weight)
     j = min(max(j - first, start), max(stop - 1, start))
     if stop > start and weight > 0.0:
         slot: int = order[j]
@@ -180,11 +206,12 @@ def decide(
     """
     m = rows.size
     c_commit, c_move, c_next, c_commit_next = columns[0], columns[1], columns[2], columns[3]
-    chance = np.zeros(m)
-    personal = np.zeros(m)
-    free = np.zeros(m, dtype=np.bool_)
-    commit = np.zeros(m, dtype=np.bool_)
-    where = cells.copy()
+    # (np.empty and loops: NumPy's zeros, ones and copy are slow to compile.)
+    chance = np.empty(m)
+    personal = np.empty(m)
+    free = np.empty(m, dtype=np.bool_)
+    commit = np.empty(m, dtype=np.bool_)
+    where = np.empty(m, dtype=np.int64)
     n_looks = 0
     for c in range(m):
         slot = slots[c]
@@ -193,6 +220,8 @@ def decide(
         risk = own[s] * math.exp(-(now - own_t[s]) / memory_h)
         personal[c] = own_arrest * risk + others_arrest * arrests_near[home[s]]
         cell = cells[c]
+        where[c] = cell
+        chance[c] = 0.0
         if free[c]:
             guard = _guard_at(cell, guardians)
             chance[c] = math.exp(-deterrence[rows[c]] * (guard + personal[c]))
@@ -613,11 +642,12 @@ def commit_hour(
     """
     m = rows.size
     types = np.empty(m, dtype=np.int64)
-    slots = np.full(m, -1, dtype=np.int64)
+    slots = np.empty(m, dtype=np.int64)
     c_home, c_who, c_time = columns[0], columns[1], columns[2]
     found = False
     for c in range(m):
         types[c] = order_index[rows[c]]
+        slots[c] = -1
         if picking[7] > 0:
             slots[c] = _pick(types[c], cells[c], u[c, c_home], u[c, c_who], picking)
         found = found or slots[c] >= 0

@@ -135,11 +135,10 @@ def layouts(signature: tuple[object, ...]) -> set[str]:
     return {str(t.layout) for t in signature if hasattr(t, "layout")}
 
 
-def test_the_leg_loops_are_compiled_once_for_c_ordered_arrays() -> None:
+def test_the_leg_loop_is_compiled_once_for_c_ordered_arrays() -> None:
     model = SecurityModel(patrolling_town(), seed=3)
     model.run_until(48.0)
     units: list[Unit] = [u for group in model.units for u in group]
     units[0].position(model.now_h + 2.0)  # one crew's legs
-    for kernel in (kernels.advance, kernels.distances):
-        assert len(kernel.signatures) == 1, kernel
-        assert layouts(kernel.signatures[0]) == {"C"}
+    assert len(kernels.play.signatures) == 1
+    assert layouts(kernels.play.signatures[0]) == {"C"}

@@ -1,11 +1,13 @@
 """Patrol legs and distances of many crews in one compiled loop (Numba).
 
-The idle crews' patrol legs (:mod:`simulator.agencies.units`) are played here
-on the table of every crew's position and current leg that
+The idle crews' patrol legs (:mod:`simulator.agencies.units`) are played here,
+in one loop (:func:`play`) which also measures the crews' distances to a call,
+on the table of the patrolling crews' positions and current legs that
 :class:`simulator.agencies.legs.LegTable` keeps: a crew's row of floats (``X``
 to ``SPEED``) and of integers (``CELL`` to ``COMPILED``). The steps and the
-order of the floating-point operations are those of the Python loop they
-replace, so positions, leg times and presence are the same to the last bit:
+order of the floating-point operations are those of the Python loop
+(``Unit._legs_one_by_one``), so positions, leg times and presence are the same
+to the last bit:
 a leg's length is Python's ``math.hypot`` (:func:`py_hypot`, its algorithm,
 which is not the C library's) and a distance to an incident is ``abs(complex)``
 (the C library's ``hypot``, as Numba's). Patrol targets are taken from the
@@ -88,9 +90,12 @@ def py_hypot(a: float, b: float) -> float:
     if big == 0.0:
         return big
     _, e = math.frexp(big)
-    if e < -1023:  # subnormal: scaled up first, as CPython does
-        tiny = 2.2250738585072014e-308
-        return tiny * py_hypot(x / tiny, y / tiny)
+    tiny = 0.0
+    if e < -1023:  # subnormal: scaled up first, and the result down, as CPython does
+        tiny = 2.2250738585072014e-308  # DBL_MIN
+        x /= tiny
+        y /= tiny
+        _, e = math.frexp(big / tiny)
     scale = math.ldexp(1.0, -e)
     csum = 1.0
     frac1 = 0.0
@@ -115,6 +120,8 @@ def py_hypot(a: float, b: float) -> float:
     frac1 += lo
     v = csum - 1.0 + (frac1 + frac2)
     h += v / (2.0 * h)
+    if tiny > 0.0:
+        return tiny * (h / scale)
     return h / scale
 
 
@@ -160,7 +167,7 @@ def _play_one(
     out_hours: FloatArray,
     count: IntArray,
 ) -> int:
-    """Play crew ``s``'s legs ended by ``until`` (``Unit._play_legs``); 0, or why it stopped.
+    """Play crew ``s``'s legs ended by ``until`` (``Unit._legs_one_by_one``); 0, or why it stopped.
 
     ``forced`` (if not negative) is the target of its next leg, which Python drew.
     The crew's row holds a whole unit's state after each leg, so a stop leaves it
@@ -222,50 +229,12 @@ def _play_one(
 
 
 @compiled
-def advance(
+def play(
     floats: FloatArray,
     ints: IntArray,
     slots: IntArray,
     k: int,
     until: float,
-    forced: int,
-    draws: IntArray,
-    buffers: IntArray,
-    xs: FloatArray,
-    ys: FloatArray,
-    out_index: IntArray,
-    out_hours: FloatArray,
-    count: IntArray,
-) -> int:
-    """Play the legs ended by ``until`` of the available crews ``slots[k:]``, in order.
-
-    Returns:
-        When done, -1 - RECORDS if presence records were written, else -1; else
-        ``4 * j + why`` for the crew ``slots[j]`` the loop stopped at (``forced``,
-        if not negative, is that crew's next target when called again from ``k = j``).
-    """
-    for j in range(k, slots.size):
-        s = slots[j]
-        if ints[s, AVAILABLE] == 0 or floats[s, END] > until:
-            continue
-        if ints[s, COMPILED] == 0:
-            return 4 * j + PYTHON
-        why = _play_one(
-            floats, ints, s, until, forced, draws, buffers, xs, ys, out_index, out_hours, count
-        )
-        forced = -1
-        if why != 0:
-            return 4 * j + why
-    return -1 - (RECORDS if count[0] > 0 else 0)
-
-
-@compiled
-def distances(
-    floats: FloatArray,
-    ints: IntArray,
-    slots: IntArray,
-    k: int,
-    now: float,
     x0: float,
     y0: float,
     forced: int,
@@ -278,40 +247,50 @@ def distances(
     count: IntArray,
     found: FloatArray,
 ) -> int:
-    """How far the available crews ``slots[k:]`` are at ``now`` from (x0, y0), in order.
+    """Play the legs ended by ``until`` of the available crews ``slots[k:]``, in order.
 
-    Each plays its legs ended by ``now`` first (as :func:`advance`), then is
-    interpolated along its current leg. A crew that is not available is left to
-    Python (its entry in ``found`` is -1, and the result when done tells it with
-    OTHERS). Returns as :func:`advance`.
+    With a non-empty ``found``, each crew is then measured too: how far it is at
+    ``until`` from (x0, y0), interpolated along its current leg, into ``found[j]``
+    for ``slots[j]`` (``Unit.position``, then ``units.distances``). A crew that is
+    not available is left to Python (its entry in ``found`` is -1, and OTHERS in
+    the result tells it). One loop for both uses: one kernel to compile.
+
+    Returns:
+        When done, -1 - RECORDS (if presence records were written) - OTHERS (if
+        measuring and a crew was not available); else ``4 * j + why`` for the
+        crew ``slots[j]`` the loop stopped at (``forced``, if not negative, is
+        that crew's next target when called again from ``k = j``).
     """
+    measure = found.size > 0
     others = 0
     for j in range(k, slots.size):
         s = slots[j]
         if ints[s, AVAILABLE] == 0:
-            found[j] = -1.0
-            others = OTHERS
+            if measure:
+                found[j] = -1.0
+                others = OTHERS
             continue
-        if floats[s, END] <= now:
+        if floats[s, END] <= until:
             if ints[s, COMPILED] == 0:
                 return 4 * j + PYTHON
             why = _play_one(
-                floats, ints, s, now, forced, draws, buffers, xs, ys, out_index, out_hours, count
+                floats, ints, s, until, forced, draws, buffers, xs, ys, out_index, out_hours, count
             )
             forced = -1
             if why != 0:
                 return 4 * j + why
-        arrive = floats[s, ARRIVE]
-        if now < arrive:
-            start = floats[s, START]
-            share = (now - start) / (arrive - start)
-            x = floats[s, X]
-            y = floats[s, Y]
-            x += (floats[s, LEG_X] - x) * share
-            y += (floats[s, LEG_Y] - y) * share
-        else:
-            x = floats[s, LEG_X]
-            y = floats[s, LEG_Y]
-        # abs(complex) is the C library's hypot, in Numba as in Python.
-        found[j] = abs(complex(x - x0, y - y0))
+        if measure:
+            arrive = floats[s, ARRIVE]
+            if until < arrive:
+                start = floats[s, START]
+                share = (until - start) / (arrive - start)
+                x = floats[s, X]
+                y = floats[s, Y]
+                x += (floats[s, LEG_X] - x) * share
+                y += (floats[s, LEG_Y] - y) * share
+            else:
+                x = floats[s, LEG_X]
+                y = floats[s, LEG_Y]
+            # abs(complex) is the C library's hypot, in Numba as in Python.
+            found[j] = abs(complex(x - x0, y - y0))
     return -1 - (RECORDS if count[0] > 0 else 0) - others

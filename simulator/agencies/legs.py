@@ -86,6 +86,7 @@ class LegTable:
         self._hours = np.zeros(_RECORDS)
         self._count = np.zeros(2, dtype=np.int64)  # records written; a target held back
         self._found = np.empty(64)  # the distances a loop works out
+        self._none = np.empty(0)  # none: the loop only plays legs
         self.floats: array[float] = array("d")
         self.ints: array[int] = array("q")
         self._slot_lists: dict[int, tuple[Sequence[Unit], int, NDArray[np.int64]]] = {}
@@ -187,12 +188,14 @@ class LegTable:
         forced = -1
         buffers = self.buffers
         while True:
-            r = kernels.advance(
+            r = kernels.play(
                 self._floats_view,
                 self._ints_view,
                 slots,
                 k,
                 until,
+                0.0,
+                0.0,
                 forced,
                 buffers.draws_view,
                 buffers.state_view,
@@ -201,6 +204,7 @@ class LegTable:
                 self._index,
                 self._hours,
                 self._count,
+                self._none,
             )
             if r < 0:
                 if r != -1:  # -1 - RECORDS
@@ -224,7 +228,7 @@ class LegTable:
         buffers = self.buffers
         stopped = False
         while True:
-            r = kernels.distances(
+            r = kernels.play(
                 self._floats_view,
                 self._ints_view,
                 slots,

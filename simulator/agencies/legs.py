@@ -115,6 +115,7 @@ class LegTable:
         if slot == self._ints_view.shape[0]:
             self._allocate(2 * slot)
         self.units.append(unit)
+        unit._slot = slot
         unit._rows(self.floats, self.ints)
         return slot
 

@@ -57,11 +57,13 @@ class PatrolBuffers:
     next target and whether it has a single cell (``state``). The rows are
     ``array`` objects, cheap to index from Python, and NumPy views of the same
     memory (``draws_view``, ``state_view``) let the compiled patrol legs
-    (:mod:`simulator.agencies.kernels`) take targets from them too.
+    (:mod:`simulator.agencies.kernels`) take targets from them too. A strategy
+    keeps views of its row; when the block grows, it is told to take new ones.
     """
 
     def __init__(self, capacity: int = 1):
         self.rows = 0
+        self._members: list[WeightedPatrol] = []  # by row
         self.draws: array[int] = array("q")
         self.state: array[int] = array("q")
         self._allocate(max(1, capacity))
@@ -77,14 +79,17 @@ class PatrolBuffers:
         self.draws_view: IntArray = np.frombuffer(draws, dtype=np.int64).reshape(capacity, _BATCH)
         self.state_view: IntArray = np.frombuffer(state, dtype=np.int64).reshape(capacity, 2)
 
-    def new_row(self, single: bool) -> int:
-        """A row for a strategy, its buffer empty."""
+    def new_row(self, member: WeightedPatrol, single: bool) -> int:
+        """A row for the strategy ``member``, its buffer empty."""
         if self.rows == self.state_view.shape[0]:
             self._allocate(2 * self.rows)
+            for other in self._members:
+                other._bind_buffer()
         row = self.rows
         self.rows += 1
         self.state[2 * row] = _BATCH  # empty: the next target needs a draw
         self.state[2 * row + 1] = int(single)
+        self._members.append(member)
         return row
 
 
@@ -110,7 +115,14 @@ class WeightedPatrol:
         # The targets drawn ahead: a row of a block of buffers (its own, until the
         # crews' leg table takes it into the block the compiled legs read).
         self._buffer_block = PatrolBuffers()
-        self._buffer_row = self._buffer_block.new_row(cells.size == 1)
+        self._buffer_row = self._buffer_block.new_row(self, cells.size == 1)
+        self._bind_buffer()
+
+    def _bind_buffer(self) -> None:
+        """Views of this strategy's row of its block: its draws, its next draw's index."""
+        block, row = self._buffer_block, self._buffer_row
+        self._buffer_draws = memoryview(block.draws)[row * _BATCH : (row + 1) * _BATCH]
+        self._buffer_state = memoryview(block.state)[2 * row : 2 * row + 2]
 
     @property
     def buffer_row(self) -> tuple[PatrolBuffers, int]:
@@ -122,34 +134,34 @@ class WeightedPatrol:
         if block is self._buffer_block:
             return
         old, row = self._buffer_block, self._buffer_row
-        new = block.new_row(self._cells.size == 1)
+        new = block.new_row(self, self._cells.size == 1)
         block.draws_view[new] = old.draws_view[row]
         block.state_view[new] = old.state_view[row]
         self._buffer_block, self._buffer_row = block, new
+        self._bind_buffer()
 
     def next_cell(self, current_cell: int) -> int | None:
         """A fresh target, different from the current cell when possible."""
-        block = self._buffer_block
-        draws = block.draws
-        state = block.state
-        at = 2 * self._buffer_row
-        base = self._buffer_row * _BATCH
-        i = state[at]
-        if i < _BATCH and draws[base + i] != current_cell:  # the usual case, without the loop
-            state[at] = i + 1
-            return draws[base + i]
+        state = self._buffer_state
+        draws = self._buffer_draws
+        i = state[0]
+        if i < _BATCH:  # the usual case, without the loop
+            cell = draws[i]
+            if cell != current_cell:
+                state[0] = i + 1
+                return cell
         cell = current_cell
         for _ in range(4):
             if i == _BATCH:
-                block.draws_view[self._buffer_row] = self._rng.choice(
+                self._buffer_block.draws_view[self._buffer_row] = self._rng.choice(
                     self._cells, size=_BATCH, p=self._p
                 )
                 i = 0
-            cell = draws[base + i]
+            cell = draws[i]
             i += 1
             if cell != current_cell or self._cells.size == 1:
                 break
-        state[at] = i
+        state[0] = i
         return cell
 
 

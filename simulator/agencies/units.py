@@ -139,24 +139,27 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.x = float(territory.x_m[station])
         self.y = float(territory.y_m[station])
         self._present_since: float | None = None
-        # Its row of the leg table: floats from _fb, integers from _ib. While it
+        # Its row of the leg table: floats _fr, integers _ir (views of it). While it
         # patrols, its current leg runs from (X, Y) at START to LEG_CELL, arriving at
         # ARRIVE and leaving at END; (LEG_X, LEG_Y) is LEG_CELL's centre.
         if legs is None:
             legs = LegTable(presence, territory.x_m, territory.y_m)
         self._legs = legs
-        self._f, self._i = legs.floats, legs.ints
-        self._slot = legs.add(self)
-        self._fb = self._slot * N_FLOATS
-        self._ib = self._slot * N_INTS
+        self._slot = legs.add(self)  # which sets _fr and _ir
         self._slots = np.array([self._slot], dtype=np.int64)
         legs.set_agency(self._slot, agency.index)
         legs.set_patrol(self._slot, patrol, travel)
 
     def _rows(self, floats: array[float], ints: array[int]) -> None:
-        """The leg table's arrays, where this crew's row is (the table tells it)."""
-        self._f = floats
-        self._i = ints
+        """The leg table's arrays, where this crew's row is (the table tells it).
+
+        The crew keeps views of its row: indexing one is cheaper than indexing
+        the arrays at an offset.
+        """
+        f = self._slot * N_FLOATS
+        i = self._slot * N_INTS
+        self._fr: memoryview[float] = memoryview(floats)[f : f + N_FLOATS]  # type: ignore[assignment]
+        self._ir: memoryview[int] = memoryview(ints)[i : i + N_INTS]
 
     def leg(self) -> tuple[int, float, float, float, int, float, float, float, float]:
         """Where a patrolling crew is and its current leg, as played so far (read-only).
@@ -165,20 +168,18 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         ``cell`` at (x, y) at ``start`` for ``leg_cell``, centred at (leg_x, leg_y),
         where it arrives at ``arrive`` and stays until ``end``.
         """
-        f = self._f
-        b = self._fb
-        i = self._i
-        ib = self._ib
+        f = self._fr
+        i = self._ir
         return (
-            i[ib + CELL],
-            f[b + X],
-            f[b + Y],
-            f[b + START],
-            i[ib + LEG_CELL],
-            f[b + LEG_X],
-            f[b + LEG_Y],
-            f[b + ARRIVE],
-            f[b + END],
+            i[CELL],
+            f[X],
+            f[Y],
+            f[START],
+            i[LEG_CELL],
+            f[LEG_X],
+            f[LEG_Y],
+            f[ARRIVE],
+            f[END],
         )
 
     # ----------------------------------------------------------------- helpers
@@ -238,29 +239,27 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         # A leg lasts at least a minute, so that replaying legs always moves time on
         # (a zero dwell on the unit's own cell would otherwise never end).
         end = max(arrive + self._patrol.dwell_h, now + MIN_LEG_H)
-        f = self._f
-        b = self._fb
-        f[b + X] = x
-        f[b + Y] = y
-        f[b + START] = now
-        f[b + LEG_X] = tx
-        f[b + LEG_Y] = ty
-        f[b + ARRIVE] = arrive
-        f[b + END] = end
-        i = self._i
-        ib = self._ib
-        i[ib + CELL] = cell
-        i[ib + LEG_CELL] = target
-        i[ib + AVAILABLE] = 1
+        f = self._fr
+        f[X] = x
+        f[Y] = y
+        f[START] = now
+        f[LEG_X] = tx
+        f[LEG_Y] = ty
+        f[ARRIVE] = arrive
+        f[END] = end
+        i = self._ir
+        i[CELL] = cell
+        i[LEG_CELL] = target
+        i[AVAILABLE] = 1
 
     def advance_patrol(self, until: float) -> None:
         """Play the patrol legs completed by ``until`` (lazily, without events)."""
-        if self.state is UnitState.AVAILABLE and self._f[self._fb + END] <= until:
+        if self.state is UnitState.AVAILABLE and self._fr[END] <= until:
             self._legs.advance(self._slots, until)
 
     def _next_target(self) -> int:
         """The strategy's next target from the current leg's cell (its own cell if none)."""
-        cell: int = self._i[self._ib + LEG_CELL]
+        cell: int = self._ir[LEG_CELL]
         target = self._patrol.next_cell(cell)
         return cell if target is None else target
 
@@ -269,35 +268,33 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
         Finish the current leg and start the next ones, as long as they end by ``until``.
         """
-        f = self._f
-        b = self._fb
-        i = self._i
-        ib = self._ib
+        f = self._fr
+        i = self._ir
         patrol = self._patrol
         xs = self._xs
         ys = self._ys
-        while f[b + END] <= until:
-            end = f[b + END]
-            cell = i[ib + LEG_CELL]
-            x = f[b + LEG_X]
-            y = f[b + LEG_Y]
+        while f[END] <= until:
+            end = f[END]
+            cell = i[LEG_CELL]
+            x = f[LEG_X]
+            y = f[LEG_Y]
             # The leg to ``cell`` is over: the unit dwelt there from its arrival.
-            self._presence.add(self.agency.index, cell, f[b + ARRIVE], end)
+            self._presence.add(self.agency.index, cell, f[ARRIVE], end)
             target = patrol.next_cell(cell)
             if target is None:
                 target = cell
             tx = xs[target]
             ty = ys[target]
             arrive = end + self.travel.patrol_h(math.hypot(tx - x, ty - y), int(end) % 24)
-            i[ib + CELL] = cell
-            f[b + X] = x
-            f[b + Y] = y
-            f[b + START] = end
-            i[ib + LEG_CELL] = target
-            f[b + LEG_X] = tx
-            f[b + LEG_Y] = ty
-            f[b + ARRIVE] = arrive
-            f[b + END] = max(arrive + patrol.dwell_h, end + MIN_LEG_H)
+            i[CELL] = cell
+            f[X] = x
+            f[Y] = y
+            f[START] = end
+            i[LEG_CELL] = target
+            f[LEG_X] = tx
+            f[LEG_Y] = ty
+            f[ARRIVE] = arrive
+            f[END] = max(arrive + patrol.dwell_h, end + MIN_LEG_H)
 
     def _stop_patrol(self, *, where: bool = True) -> None:
         """Stop patrolling now: play the legs ended by now, record the dwell so far.
@@ -306,27 +303,25 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         it has arrived there, else (with ``where``) the point of the leg reached.
         """
         now: float = self.model.now_h
-        f = self._f
-        b = self._fb
-        if f[b + END] <= now:
+        f = self._fr
+        if f[END] <= now:
             self._legs.advance(self._slots, now)
-        i = self._i
-        ib = self._ib
-        i[ib + AVAILABLE] = 0
-        arrive = f[b + ARRIVE]
+        i = self._ir
+        i[AVAILABLE] = 0
+        arrive = f[ARRIVE]
         if now >= arrive:
-            cell = i[ib + LEG_CELL]
+            cell = i[LEG_CELL]
             self._presence.add(self.agency.index, cell, arrive, now)
             self.cell = cell
-            self.x = f[b + LEG_X]
-            self.y = f[b + LEG_Y]
+            self.x = f[LEG_X]
+            self.y = f[LEG_Y]
         elif where:
-            start = f[b + START]
+            start = f[START]
             share = (now - start) / (arrive - start)
-            x = f[b + X]
-            y = f[b + Y]
-            x += (f[b + LEG_X] - x) * share
-            y += (f[b + LEG_Y] - y) * share
+            x = f[X]
+            y = f[Y]
+            x += (f[LEG_X] - x) * share
+            y += (f[LEG_Y] - y) * share
             self.x = x
             self.y = y
             self.cell = self._territory.cell_at(x, y)
@@ -344,22 +339,21 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             now = self._now()
         if self.state is not UnitState.AVAILABLE:
             return self._at(now)
-        if self._f[self._fb + END] <= now:
+        if self._fr[END] <= now:
             self._legs.advance(self._slots, now)
         return self._on_leg(now)
 
     def _on_leg(self, now: float) -> tuple[float, float]:
         """Where a patrolling unit is on its current leg at ``now``, as played so far."""
-        f = self._f
-        b = self._fb
-        arrive = f[b + ARRIVE]
+        f = self._fr
+        arrive = f[ARRIVE]
         if now < arrive:
-            start = f[b + START]
+            start = f[START]
             share = (now - start) / (arrive - start)
-            x = f[b + X]
-            y = f[b + Y]
-            return x + (f[b + LEG_X] - x) * share, y + (f[b + LEG_Y] - y) * share
-        return f[b + LEG_X], f[b + LEG_Y]
+            x = f[X]
+            y = f[Y]
+            return x + (f[LEG_X] - x) * share, y + (f[LEG_Y] - y) * share
+        return f[LEG_X], f[LEG_Y]
 
     def where(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is, as far as the model has played its patrol (read-only).

@@ -25,7 +25,7 @@ import numpy as np
 from simulator.agencies.agency import Agency, place_agencies
 from simulator.agencies.fleet import Fleet
 from simulator.agencies.patrol import PresenceLog
-from simulator.agencies.units import Unit, advance_patrols
+from simulator.agencies.units import Unit, advance_all_patrols
 from simulator.crime.engine import CrimeEngine, initial_market_cells
 from simulator.dispatch.dispatcher import Dispatcher
 from simulator.records.ids import IncidentIds
@@ -339,8 +339,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self._apply_policy_changes(hour)
         self._update_shifts(hour)
         now = float(hour)
-        for units in self.units:
-            advance_patrols(units, now)
+        advance_all_patrols(self.units, now)
         touched = self.presence.take_touched()
         if self.crime is not None:
             self.crime.observe_presence(self.presence.hours, touched)

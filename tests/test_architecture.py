@@ -22,6 +22,7 @@ LAYERS = [
         "simulator.world",
         "simulator.world.registries",
         "simulator.world.kernels",
+        "simulator.agencies.kernels",
         "simulator.agencies",
         "simulator.dispatch",
         "simulator.crime",
@@ -50,6 +51,7 @@ LAYERS = [
     },
     {
         "simulator.agencies.agency",
+        "simulator.agencies.legs",
         "simulator.world.citizens",
         "simulator.dispatch.queues",
     },

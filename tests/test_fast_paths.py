@@ -26,8 +26,6 @@ from simulator.world.travel import CircuityTravel
 from .conftest import SCENARIOS, SMALL_TOWN, inject, scenario_from
 from .test_dispatch_trace import municipal_police
 
-LEG_FIELDS = ("cell", "x", "y", "_leg_start", "_leg_cell", "_leg_x", "_leg_y", "_leg_arrive")
-
 
 def patrolling_town(**extra: object) -> Scenario:
     """The small town with five State crews on random patrol, short dwells, and calls.
@@ -45,17 +43,16 @@ def patrolling_town(**extra: object) -> Scenario:
 
 
 def legs_one_by_one(unit: Unit, until: float) -> None:
-    """The patrol replay as it was written first: finish a leg, start the next, and so on."""
+    """The patrol replay in Python: finish a leg, start the next, and so on."""
     if unit.state is not UnitState.AVAILABLE:
         return
-    while unit._leg_end <= until:
-        unit._finish_leg(unit._leg_end)
-        unit._start_leg(unit._leg_end)
+    unit._legs_one_by_one(until)
 
 
 def leg_state(model: SecurityModel) -> list[tuple[object, ...]]:
+    """Each crew's state and where it is: a patrolling crew's leg, another's position."""
     return [
-        (u.state, *(getattr(u, name) for name in LEG_FIELDS), u._leg_end)
+        (u.state, *(u.leg() if u.state is UnitState.AVAILABLE else (u.cell, u.x, u.y)))
         for units in model.units
         for u in units
     ]

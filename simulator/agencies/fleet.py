@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.agencies.agency import Agency
+from simulator.agencies.legs import LegTable
 from simulator.agencies.patrol import PatrolStrategy, PresenceLog, make_strategy
 from simulator.agencies.units import Unit
 from simulator.records.recorder import Recorder
@@ -72,6 +73,7 @@ class Fleet:
         self._travel: dict[str, CircuityTravel] = {}
         self.agencies = list(agencies)
         self.adopt: Callable[[Unit], None] | None = None  # takes new crews (the life cycle)
+        self.legs = LegTable(presence, territory.x_m, territory.y_m)  # every crew's leg
         # Each agency's strategies, one per station.
         self._strategies = [self._strategies_of(a) for a in self.agencies]
         self.units: list[list[Unit]] = [
@@ -135,6 +137,7 @@ class Fleet:
             patrol=self._strategy_for(agency, number),
             presence=self._presence,
             recorder=self._recorder,
+            legs=self.legs,
         )
 
     # ----------------------------------------------------------------- policy changes

@@ -10,6 +10,7 @@ patrolling costs no scheduled events.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -48,6 +49,50 @@ class StationPatrol:
         return self._station
 
 
+class PatrolBuffers:
+    """The patrol targets drawn ahead by many strategies, in one block.
+
+    Each :class:`WeightedPatrol` draws its targets in batches and takes them one
+    by one; its batch is a row of this block (``draws``) with the index of its
+    next target and whether it has a single cell (``state``). The rows are
+    ``array`` objects, cheap to index from Python, and NumPy views of the same
+    memory (``draws_view``, ``state_view``) let the compiled patrol legs
+    (:mod:`simulator.agencies.kernels`) take targets from them too. A strategy
+    keeps views of its row; when the block grows, it is told to take new ones.
+    """
+
+    def __init__(self, capacity: int = 1):
+        self.rows = 0
+        self._members: list[WeightedPatrol] = []  # by row
+        self.draws: array[int] = array("q")
+        self.state: array[int] = array("q")
+        self._allocate(max(1, capacity))
+
+    def _allocate(self, capacity: int) -> None:
+        draws = array("q", bytes(8 * capacity * _BATCH))
+        state = array("q", bytes(8 * capacity * 2))
+        if self.rows:
+            draws[: self.rows * _BATCH] = self.draws[: self.rows * _BATCH]
+            state[: self.rows * 2] = self.state[: self.rows * 2]
+        self.draws = draws
+        self.state = state
+        self.draws_view: IntArray = np.frombuffer(draws, dtype=np.int64).reshape(capacity, _BATCH)
+        self.state_view: IntArray = np.frombuffer(state, dtype=np.int64).reshape(capacity, 2)
+
+    def new_row(self, member: WeightedPatrol, single: bool) -> int:
+        """A row for the strategy ``member``, its buffer empty."""
+        if self.rows == self.state_view.shape[0]:
+            self._allocate(2 * self.rows)
+            for other in self._members:
+                other._bind_buffer()
+        row = self.rows
+        self.rows += 1
+        self.state[2 * row] = _BATCH  # empty: the next target needs a draw
+        self.state[2 * row + 1] = int(single)
+        self._members.append(member)
+        return row
+
+
 class WeightedPatrol:
     """Visit cells drawn at random with given weights (uniform: random patrol).
 
@@ -67,20 +112,56 @@ class WeightedPatrol:
         self._cells = cells
         self._p = None if weights is None else weights / weights.sum()
         self._rng = rng
-        self._buffer: list[int] = []
+        # The targets drawn ahead: a row of a block of buffers (its own, until the
+        # crews' leg table takes it into the block the compiled legs read).
+        self._buffer_block = PatrolBuffers()
+        self._buffer_row = self._buffer_block.new_row(self, cells.size == 1)
+        self._bind_buffer()
+
+    def _bind_buffer(self) -> None:
+        """Views of this strategy's row of its block: its draws, its next draw's index."""
+        block, row = self._buffer_block, self._buffer_row
+        self._buffer_draws = memoryview(block.draws)[row * _BATCH : (row + 1) * _BATCH]
+        self._buffer_state = memoryview(block.state)[2 * row : 2 * row + 2]
+
+    @property
+    def buffer_row(self) -> tuple[PatrolBuffers, int]:
+        """The block of buffers that holds this strategy's targets drawn ahead, and its row."""
+        return self._buffer_block, self._buffer_row
+
+    def move_buffer(self, block: PatrolBuffers) -> None:
+        """Keep the targets drawn ahead in ``block`` from now on (the same targets)."""
+        if block is self._buffer_block:
+            return
+        old, row = self._buffer_block, self._buffer_row
+        new = block.new_row(self, self._cells.size == 1)
+        block.draws_view[new] = old.draws_view[row]
+        block.state_view[new] = old.state_view[row]
+        self._buffer_block, self._buffer_row = block, new
+        self._bind_buffer()
 
     def next_cell(self, current_cell: int) -> int | None:
         """A fresh target, different from the current cell when possible."""
-        buffer = self._buffer
-        if buffer and buffer[-1] != current_cell:  # the usual case, without the loop
-            return buffer.pop()
-        for _ in range(4):
-            if not self._buffer:
-                draws = self._rng.choice(self._cells, size=_BATCH, p=self._p)
-                self._buffer = [int(c) for c in draws[::-1]]
-            cell = self._buffer.pop()
-            if cell != current_cell or self._cells.size == 1:
+        state = self._buffer_state
+        draws = self._buffer_draws
+        i = state[0]
+        if i < _BATCH:  # the usual case, without the loop
+            cell = draws[i]
+            if cell != current_cell:
+                state[0] = i + 1
                 return cell
+        cell = current_cell
+        for _ in range(4):
+            if i == _BATCH:
+                self._buffer_block.draws_view[self._buffer_row] = self._rng.choice(
+                    self._cells, size=_BATCH, p=self._p
+                )
+                i = 0
+            cell = draws[i]
+            i += 1
+            if cell != current_cell or self._cells.size == 1:
+                break
+        state[0] = i
         return cell
 
 
@@ -239,6 +320,16 @@ class PresenceLog:
         if end_h > start_h:
             self._touched.append(agency * self._n_cells + cell)
             self._pending.append(end_h - start_h)
+
+    def extend(self, flat: list[int], hours: list[float]) -> None:
+        """Record stays already worked out: at flat index ``agency * n_cells + cell``, hours."""
+        self._touched.extend(flat)
+        self._pending.extend(hours)
+
+    @property
+    def n_cells(self) -> int:
+        """Cells per agency in the flat indices."""
+        return self._n_cells
 
     def take_touched(self) -> IntArray:
         """The flat indices into ``hours`` added to since the last call, sorted, once each.

@@ -13,13 +13,30 @@ from __future__ import annotations
 
 import math
 import weakref
+from array import array
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
 import mesa
+import numpy as np
 
 from simulator.agencies.agency import Agency
+from simulator.agencies.kernels import (
+    ARRIVE,
+    AVAILABLE,
+    CELL,
+    END,
+    LEG_CELL,
+    LEG_X,
+    LEG_Y,
+    N_FLOATS,
+    N_INTS,
+    START,
+    X,
+    Y,
+)
+from simulator.agencies.legs import LegTable
 from simulator.agencies.patrol import PatrolStrategy, PresenceLog
 from simulator.records.incidents import Incident
 from simulator.records.recorder import Recorder
@@ -39,7 +56,7 @@ class UnitState(StrEnum):
     DUTY = "duty"  # a non-call duty at the station (reports, guard, escorts)
 
 
-MIN_LEG_H = 1.0 / 60.0
+MIN_LEG_H = 1.0 / 60.0  # kernels.MIN_LEG_H
 
 BUSY_STATES = frozenset(
     {UnitState.EN_ROUTE, UnitState.ON_SCENE, UnitState.FOLLOW_UP, UnitState.HOLDING}
@@ -74,7 +91,15 @@ class UnitController(Protocol):
 
 
 class Unit(mesa.Agent):  # type: ignore[misc]
-    """A crew of an agency (patrol car, foot patrol, guard)."""
+    """A crew of an agency (patrol car, foot patrol, guard).
+
+    While it patrols (``AVAILABLE``), where it is and its current patrol leg are
+    its row of the fleet's :class:`~simulator.agencies.legs.LegTable`, so that
+    the legs of many idle crews are played in one compiled loop; its ``cell``,
+    ``x`` and ``y`` attributes are then out of date. It copies its leg to the
+    table when it starts patrolling and its position back when it stops, and
+    otherwise keeps plain attributes, cheaper to read and write from Python.
+    """
 
     def __init__(
         self,
@@ -87,6 +112,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         patrol: PatrolStrategy,
         presence: PresenceLog,
         recorder: Recorder,
+        legs: LegTable | None = None,
     ):
         super().__init__(model)
         self.agency = agency
@@ -108,18 +134,53 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._route_t1 = 0.0
         station = agency.station_of(number)
         self.station_cell = station  # where it starts, returns and takes arrested persons
+        # Where it is when it does not patrol (patrolling: its row of the leg table).
         self.cell = station
         self.x = float(territory.x_m[station])
         self.y = float(territory.y_m[station])
-        # The current patrol leg: from (x, y) at _leg_start to _leg_cell, arriving at
-        # _leg_arrive and leaving at _leg_end; (_leg_x, _leg_y) is _leg_cell's centre.
-        self._leg_start = 0.0
-        self._leg_cell = station
-        self._leg_x = self.x
-        self._leg_y = self.y
-        self._leg_arrive = 0.0
-        self._leg_end = 0.0
         self._present_since: float | None = None
+        # Its row of the leg table: floats _fr, integers _ir (views of it). While it
+        # patrols, its current leg runs from (X, Y) at START to LEG_CELL, arriving at
+        # ARRIVE and leaving at END; (LEG_X, LEG_Y) is LEG_CELL's centre.
+        if legs is None:
+            legs = LegTable(presence, territory.x_m, territory.y_m)
+        self._legs = legs
+        self._slot = legs.add(self)  # which sets _fr and _ir
+        self._slots = np.array([self._slot], dtype=np.int64)
+        legs.set_agency(self._slot, agency.index)
+        legs.set_patrol(self._slot, patrol, travel)
+
+    def _rows(self, floats: array[float], ints: array[int]) -> None:
+        """The leg table's arrays, where this crew's row is (the table tells it).
+
+        The crew keeps views of its row: indexing one is cheaper than indexing
+        the arrays at an offset.
+        """
+        f = self._slot * N_FLOATS
+        i = self._slot * N_INTS
+        self._fr: memoryview[float] = memoryview(floats)[f : f + N_FLOATS]  # type: ignore[assignment]
+        self._ir: memoryview[int] = memoryview(ints)[i : i + N_INTS]
+
+    def leg(self) -> tuple[int, float, float, float, int, float, float, float, float]:
+        """Where a patrolling crew is and its current leg, as played so far (read-only).
+
+        ``(cell, x, y, start, leg_cell, leg_x, leg_y, arrive, end)``: it left cell
+        ``cell`` at (x, y) at ``start`` for ``leg_cell``, centred at (leg_x, leg_y),
+        where it arrives at ``arrive`` and stays until ``end``.
+        """
+        f = self._fr
+        i = self._ir
+        return (
+            i[CELL],
+            f[X],
+            f[Y],
+            f[START],
+            i[LEG_CELL],
+            f[LEG_X],
+            f[LEG_Y],
+            f[ARRIVE],
+            f[END],
+        )
 
     # ----------------------------------------------------------------- helpers
 
@@ -164,99 +225,106 @@ class Unit(mesa.Agent):  # type: ignore[misc]
     # ----------------------------------------------------------------- patrol
 
     def _start_leg(self, now: float) -> None:
-        target = self._patrol.next_cell(self.cell)
+        """Start patrolling now from where the crew is: its first leg, into the table."""
+        cell = self.cell
+        target = self._patrol.next_cell(cell)
         if target is None:
-            target = self.cell
+            target = cell
+        x = self.x
+        y = self.y
         tx = self._xs[target]
         ty = self._ys[target]
         hour = int(now) % 24
-        drive = self.travel.patrol_h(math.hypot(tx - self.x, ty - self.y), hour)
-        self._leg_start = now
-        self._leg_cell = target
-        self._leg_x = tx
-        self._leg_y = ty
-        self._leg_arrive = now + drive
+        arrive = now + self.travel.patrol_h(math.hypot(tx - x, ty - y), hour)
         # A leg lasts at least a minute, so that replaying legs always moves time on
         # (a zero dwell on the unit's own cell would otherwise never end).
-        self._leg_end = max(self._leg_arrive + self._patrol.dwell_h, now + MIN_LEG_H)
+        end = max(arrive + self._patrol.dwell_h, now + MIN_LEG_H)
+        f = self._fr
+        f[X] = x
+        f[Y] = y
+        f[START] = now
+        f[LEG_X] = tx
+        f[LEG_Y] = ty
+        f[ARRIVE] = arrive
+        f[END] = end
+        i = self._ir
+        i[CELL] = cell
+        i[LEG_CELL] = target
+        i[AVAILABLE] = 1
 
     def advance_patrol(self, until: float) -> None:
         """Play the patrol legs completed by ``until`` (lazily, without events)."""
-        if self.state is UnitState.AVAILABLE and self._leg_end <= until:
-            self._play_legs(until)
+        if self.state is UnitState.AVAILABLE and self._fr[END] <= until:
+            self._legs.advance(self._slots, until)
 
-    def _play_legs(self, until: float) -> None:
-        """Finish the current leg and start the next ones, as long as they end by ``until``.
+    def _next_target(self) -> int:
+        """The strategy's next target from the current leg's cell (its own cell if none)."""
+        cell: int = self._ir[LEG_CELL]
+        target = self._patrol.next_cell(cell)
+        return cell if target is None else target
 
-        The same steps as :meth:`_finish_leg` then :meth:`_start_leg`, leg after leg,
-        with the unit's state held in local variables and written back once: an idle
-        unit plays several legs an hour, and this loop is most of a patrol's cost.
+    def _legs_one_by_one(self, until: float) -> None:
+        """Play the legs ended by ``until`` in Python (a travel the compiled loop does not know).
+
+        Finish the current leg and start the next ones, as long as they end by ``until``.
         """
+        f = self._fr
+        i = self._ir
         patrol = self._patrol
-        next_cell = patrol.next_cell
-        dwell = patrol.dwell_h
-        patrol_h = self.travel.patrol_h
-        add = self._presence.add
-        agency = self.agency.index
         xs = self._xs
         ys = self._ys
-        hypot = math.hypot
-        cell = self._leg_cell
-        x = self._leg_x
-        y = self._leg_y
-        arrive = self._leg_arrive
-        end = self._leg_end
-        while True:
-            # The leg to ``cell`` is over: the unit dwelt there from ``arrive``.
-            add(agency, cell, arrive, end)
-            target = next_cell(cell)
+        while f[END] <= until:
+            end = f[END]
+            cell = i[LEG_CELL]
+            x = f[LEG_X]
+            y = f[LEG_Y]
+            # The leg to ``cell`` is over: the unit dwelt there from its arrival.
+            self._presence.add(self.agency.index, cell, f[ARRIVE], end)
+            target = patrol.next_cell(cell)
             if target is None:
                 target = cell
             tx = xs[target]
             ty = ys[target]
-            start = end
-            arrive = start + patrol_h(hypot(tx - x, ty - y), int(start) % 24)
-            end = max(arrive + dwell, start + MIN_LEG_H)
-            if end > until:
-                break
-            cell, x, y = target, tx, ty
-        self.cell = cell
-        self.x = x
-        self.y = y
-        self._leg_start = start
-        self._leg_cell = target
-        self._leg_x = tx
-        self._leg_y = ty
-        self._leg_arrive = arrive
-        self._leg_end = end
+            arrive = end + self.travel.patrol_h(math.hypot(tx - x, ty - y), int(end) % 24)
+            i[CELL] = cell
+            f[X] = x
+            f[Y] = y
+            f[START] = end
+            i[LEG_CELL] = target
+            f[LEG_X] = tx
+            f[LEG_Y] = ty
+            f[ARRIVE] = arrive
+            f[END] = max(arrive + patrol.dwell_h, end + MIN_LEG_H)
 
-    def _finish_leg(self, at: float) -> None:
-        cell = self._leg_cell
-        self._presence.add(self.agency.index, cell, self._leg_arrive, at)
-        self.cell = cell
-        self.x = self._leg_x
-        self.y = self._leg_y
+    def _stop_patrol(self, *, where: bool = True) -> None:
+        """Stop patrolling now: play the legs ended by now, record the dwell so far.
 
-    def _stop_patrol(self) -> None:
-        """Interrupt the current leg now: record the dwell so far, fix the position."""
-        now = self._now()
-        if not self._end_patrol(now):
-            share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
-            self.x += (self._leg_x - self.x) * share
-            self.y += (self._leg_y - self.y) * share
-            self.cell = self._territory.cell_at(self.x, self.y)
-
-    def _end_patrol(self, now: float) -> bool:
-        """Play the legs ended by ``now``; record the dwell so far if at the leg's cell.
-
-        Returns:
-            Whether the unit was at the current leg's cell (its position is then set).
+        The crew's position comes back from the table: the current leg's cell if
+        it has arrived there, else (with ``where``) the point of the leg reached.
         """
-        self.advance_patrol(now)
-        if now >= self._leg_arrive:
-            self._finish_leg(now)
-            return True
-        return False
+        now: float = self.model.now_h
+        f = self._fr
+        if f[END] <= now:
+            self._legs.advance(self._slots, now)
+        i = self._ir
+        i[AVAILABLE] = 0
+        arrive = f[ARRIVE]
+        if now >= arrive:
+            cell = i[LEG_CELL]
+            self._presence.add(self.agency.index, cell, arrive, now)
+            self.cell = cell
+            self.x = f[LEG_X]
+            self.y = f[LEG_Y]
+        elif where:
+            start = f[START]
+            share = (now - start) / (arrive - start)
+            x = f[X]
+            y = f[Y]
+            x += (f[LEG_X] - x) * share
+            y += (f[LEG_Y] - y) * share
+            self.x = x
+            self.y = y
+            self.cell = self._territory.cell_at(x, y)
 
     def position(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is now (on a patrol leg: interpolated along it).
@@ -271,13 +339,21 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             now = self._now()
         if self.state is not UnitState.AVAILABLE:
             return self._at(now)
-        if self._leg_end <= now:
-            self._play_legs(now)
-        # What where() returns, inlined: the dispatcher asks this of every idle unit.
-        if now < self._leg_arrive:
-            share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
-            return self.x + (self._leg_x - self.x) * share, self.y + (self._leg_y - self.y) * share
-        return self._leg_x, self._leg_y
+        if self._fr[END] <= now:
+            self._legs.advance(self._slots, now)
+        return self._on_leg(now)
+
+    def _on_leg(self, now: float) -> tuple[float, float]:
+        """Where a patrolling unit is on its current leg at ``now``, as played so far."""
+        f = self._fr
+        arrive = f[ARRIVE]
+        if now < arrive:
+            start = f[START]
+            share = (now - start) / (arrive - start)
+            x = f[X]
+            y = f[Y]
+            return x + (f[LEG_X] - x) * share, y + (f[LEG_Y] - y) * share
+        return f[LEG_X], f[LEG_Y]
 
     def where(self, now: float | None = None) -> tuple[float, float]:
         """Where the unit is, as far as the model has played its patrol (read-only).
@@ -290,17 +366,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         Args:
             now: The model's current time, when the caller has it at hand.
         """
+        if now is None:
+            now = self._now()
         if self.state is UnitState.AVAILABLE:
-            if now is None:
-                now = self._now()
-            if now < self._leg_arrive:
-                share = (now - self._leg_start) / (self._leg_arrive - self._leg_start)
-                return (
-                    self.x + (self._leg_x - self.x) * share,
-                    self.y + (self._leg_y - self.y) * share,
-                )
-            return self._leg_x, self._leg_y
-        return self._at(now if now is not None else self._now())
+            return self._on_leg(now)
+        return self._at(now)
 
     def _at(self, now: float) -> tuple[float, float]:
         """Where a unit that is not patrolling is: on its way, along the straight line."""
@@ -358,7 +428,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         is no patrol presence there, unlike a crew waiting for a call.
         """
         if self.state is UnitState.AVAILABLE:
-            self._end_patrol(self._now())  # no position on the way: it is at the station
+            self._stop_patrol(where=False)  # no position on the way: it is at the station
         self._leave()
         station = self.station_cell
         self.cell = station
@@ -426,12 +496,17 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.agency = agency
         self.station_cell = agency.station_of(self.number)
         self.travel = travel
+        legs = self._legs
+        legs.set_agency(self._slot, agency.index)
         if changed and self.state is UnitState.AVAILABLE:
+            legs.set_patrol(self._slot, self._patrol, travel)  # the legs up to now
             self._stop_patrol()
             self._patrol = patrol
+            legs.set_patrol(self._slot, patrol, travel)
             self._start_leg(self._now())
         else:
             self._patrol = patrol
+            legs.set_patrol(self._slot, patrol, travel)
 
     def close_log(self) -> None:
         """Write the current state's interval up to now (end of the run)."""
@@ -440,45 +515,41 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
 
 def advance_patrols(units: Sequence[Unit], now: float) -> None:
-    """:meth:`Unit.advance_patrol` of each of ``units``, in order, in one loop.
+    """:meth:`Unit.advance_patrol` of each of ``units``, in order, in one compiled loop.
 
-    The model asks it of every crew at the start of every hour.
+    The model asks it of every crew at the start of every hour. The units share
+    one leg table (those of one model do).
     """
-    available = UnitState.AVAILABLE
-    for unit in units:
-        if unit.state is available and unit._leg_end <= now:
-            unit._play_legs(now)
+    if units:
+        legs = units[0]._legs
+        legs.advance(legs.slots_of(units), now)
+
+
+def advance_all_patrols(groups: Sequence[Sequence[Unit]], now: float) -> None:
+    """:func:`advance_patrols` of each of ``groups`` in turn, in one compiled loop.
+
+    The model asks it of the fleet's crews, agency by agency, at the start of every
+    hour. Each agency's crews draw from their own patrol streams and record their
+    own presence, so playing the groups one after the other in a single loop is
+    playing each in its own.
+    """
+    first = next((units[0] for units in groups if units), None)
+    if first is not None:
+        legs = first._legs
+        legs.advance(legs.slots_of_all(groups), now)
 
 
 def distances(units: Sequence[Unit], now: float, x0: float, y0: float) -> list[float]:
     """How far each of ``units`` is at ``now`` from (``x0``, ``y0``), in metres, in order.
 
     Each from where :meth:`Unit.position` puts it. The nearest-unit search asks
-    this of every free unit of an agency for each call; one loop here saves a
-    method call and two lists per unit. Idle units play their patrol legs up to
+    this of every free unit of an agency for each call; the idle ones are played
+    and measured in one compiled loop. Idle units play their patrol legs up to
     ``now`` one after the other, in the order given, so the patrol targets are
-    drawn in the same order as unit by unit.
+    drawn in the same order as unit by unit. Distances are ``abs(complex)``, the
+    C library's hypot, which np.hypot calls too (``math.hypot`` computes its own,
+    and may differ). The units share one leg table (those of one model do).
     """
-    available = UnitState.AVAILABLE
-    found: list[float] = []
-    for unit in units:
-        if unit.state is available:
-            if unit._leg_end <= now:
-                unit._play_legs(now)
-            arrive = unit._leg_arrive
-            if now < arrive:
-                start = unit._leg_start
-                share = (now - start) / (arrive - start)
-                x = unit.x
-                y = unit.y
-                x += (unit._leg_x - x) * share
-                y += (unit._leg_y - y) * share
-            else:
-                x = unit._leg_x
-                y = unit._leg_y
-        else:
-            x, y = unit._at(now)
-        # abs(complex) is the C library's hypot, which np.hypot calls too: the same
-        # distances to the last bit (math.hypot computes its own, and may differ).
-        found.append(abs(complex(x - x0, y - y0)))
-    return found
+    if not units:
+        return []
+    return units[0]._legs.distances(units, now, x0, y0)

@@ -97,6 +97,10 @@ class CircuityTravel:
         circuity = self._circuity
         return [turnout + circuity * d / speed for d in distance_m]
 
+    def patrol_speeds(self) -> tuple[float, list[float]]:
+        """The circuity and the patrol speed by hour (metres an hour), as patrol_h reads them."""
+        return self._circuity, list(self._patrol)
+
     def patrol_h(self, distance_m: float, hour: int) -> float:
         """Hours of cruising at patrol speed."""
         speed = self._patrol[hour % 24]

@@ -1,0 +1,296 @@
+"""Patrol legs and distances of many crews in one compiled loop (Numba).
+
+The idle crews' patrol legs (:mod:`simulator.agencies.units`) are played here,
+in one loop (:func:`play`) which also measures the crews' distances to a call,
+on the table of the patrolling crews' positions and current legs that
+:class:`simulator.agencies.legs.LegTable` keeps: a crew's row of floats (``X``
+to ``SPEED``) and of integers (``CELL`` to ``COMPILED``). The steps and the
+order of the floating-point operations are those of the Python loop
+(``Unit._legs_one_by_one``), so positions, leg times and presence are the same
+to the last bit:
+a leg's length is Python's ``math.hypot`` (:func:`py_hypot`, its algorithm,
+which is not the C library's) and a distance to an incident is ``abs(complex)``
+(the C library's ``hypot``, as Numba's). Patrol targets are taken from the
+strategies' buffers of draws (``draws``, one row per strategy, ``buffers``: the
+next draw's index and whether the strategy has a single cell); when a buffer
+runs out, or a crew's strategy or travel is not one the loop knows, the loop
+stops and returns to Python, which draws or plays that crew's legs and calls it
+again from where it stopped. Nothing here draws a random number.
+
+This module imports nothing of secsim but :mod:`simulator.compiled`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.compiled import compiled
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+# A crew's floats: where it is (X, Y: the end of its last completed leg, or where it
+# stopped), its current leg (START, the target's centre LEG_X, LEG_Y, ARRIVE, END), how
+# it patrols (DWELL hours, CIRCUITY) and its patrol speed by hour (SPEED .. SPEED + 23).
+X, Y, START, LEG_X, LEG_Y, ARRIVE, END, DWELL, CIRCUITY, SPEED = range(10)
+N_FLOATS = SPEED + 24
+# A crew's integers: its cell, its leg's target cell, the flat presence index of its
+# agency's first cell, its strategy's row of draws (-1: a strategy the loop does not
+# know), whether it is available, whether the loop knows its travel (1) or not (0).
+CELL, LEG_CELL, PRESENCE_BASE, STRATEGY, AVAILABLE, COMPILED = range(6)
+N_INTS = 6
+
+MIN_LEG_H = 1.0 / 60.0  # a leg lasts at least a minute (units.MIN_LEG_H)
+
+# What the loops return: when done, a negative number, -1 - (RECORDS if presence was
+# recorded) - (OTHERS if a crew was not available); else, with the position k of the
+# crew in ``slots`` it stopped at, 4 * k + one of NEED_TARGET, PYTHON, FULL.
+RECORDS = 1
+OTHERS = 2
+NEED_TARGET = 1  # the crew's next target must come from Python (draws, or its strategy)
+PYTHON = 2  # the crew's legs are played in Python (a travel model the loop does not know)
+FULL = 3  # the presence records are full: take them, then call again
+
+
+@compiled
+def _two_product(a: float, b: float) -> tuple[float, float]:
+    """``a * b`` and its rounding error, exactly (Dekker's product, Veltkamp's split)."""
+    p = a * b
+    c = 134217729.0 * a  # 2**27 + 1
+    ah = c - (c - a)
+    al = a - ah
+    c = 134217729.0 * b
+    bh = c - (c - b)
+    bl = b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+@compiled
+def py_hypot(a: float, b: float) -> float:
+    """Python's ``math.hypot(a, b)`` (CPython 3.12's vector_norm), to the last bit.
+
+    Python computes its own (a lossless sum of squares and one correction step);
+    the C library's ``hypot``, which Numba's ``math.hypot`` calls, may differ by
+    one unit in the last place.
+    """
+    x = abs(a)
+    y = abs(b)
+    big = 0.0
+    if x > big:
+        big = x
+    if y > big:
+        big = y
+    if math.isinf(big):
+        return big
+    if math.isnan(x) or math.isnan(y):
+        return math.nan
+    if big == 0.0:
+        return big
+    _, e = math.frexp(big)
+    tiny = 0.0
+    if e < -1023:  # subnormal: scaled up first, and the result down, as CPython does
+        tiny = 2.2250738585072014e-308  # DBL_MIN
+        x /= tiny
+        y /= tiny
+        _, e = math.frexp(big / tiny)
+    scale = math.ldexp(1.0, -e)
+    csum = 1.0
+    frac1 = 0.0
+    frac2 = 0.0
+    v = x * scale
+    hi, lo = _two_product(v, v)
+    s = csum + hi
+    frac2 += (csum - s) + hi
+    csum = s
+    frac1 += lo
+    v = y * scale
+    hi, lo = _two_product(v, v)
+    s = csum + hi
+    frac2 += (csum - s) + hi
+    csum = s
+    frac1 += lo
+    h = math.sqrt(csum - 1.0 + (frac1 + frac2))
+    hi, lo = _two_product(-h, h)
+    s = csum + hi
+    frac2 += (csum - s) + hi
+    csum = s
+    frac1 += lo
+    v = csum - 1.0 + (frac1 + frac2)
+    h += v / (2.0 * h)
+    if tiny > 0.0:
+        return tiny * (h / scale)
+    return h / scale
+
+
+@compiled
+def take_target(draws: IntArray, buffers: IntArray, row: int, current: int) -> int:
+    """``WeightedPatrol.next_cell(current)`` on its buffer, or -1 if it would need a draw.
+
+    The same pops as the Python method: the next draw unless it is the current
+    cell, else up to four pops in all until one differs (or the strategy has a
+    single cell). Returns -1, having taken nothing, when the buffer would run out
+    first: Python then draws and pops as it always did.
+    """
+    n = draws.shape[1]
+    i = buffers[row, 0]
+    if i < n and draws[row, i] != current:
+        buffers[row, 0] = i + 1
+        return int(draws[row, i])
+    cell = current
+    for _ in range(4):
+        if i >= n:
+            return -1
+        cell = draws[row, i]
+        i += 1
+        if cell != current or buffers[row, 1] == 1:
+            buffers[row, 0] = i
+            return int(cell)
+    buffers[row, 0] = i
+    return int(cell)
+
+
+@compiled
+def _play_one(
+    floats: FloatArray,
+    ints: IntArray,
+    s: int,
+    until: float,
+    forced: int,
+    draws: IntArray,
+    buffers: IntArray,
+    xs: FloatArray,
+    ys: FloatArray,
+    out_index: IntArray,
+    out_hours: FloatArray,
+    count: IntArray,
+) -> int:
+    """Play crew ``s``'s legs ended by ``until`` (``Unit._legs_one_by_one``); 0, or why it stopped.
+
+    ``forced`` (if not negative) is the target of its next leg, which Python drew.
+    The crew's row holds a whole unit's state after each leg, so a stop leaves it
+    as a call with an earlier ``until`` would, and a new call goes on from there.
+    """
+    cell = ints[s, LEG_CELL]
+    x = floats[s, LEG_X]
+    y = floats[s, LEG_Y]
+    arrive = floats[s, ARRIVE]
+    end = floats[s, END]
+    dwell = floats[s, DWELL]
+    circuity = floats[s, CIRCUITY]
+    row = ints[s, STRATEGY]
+    base = ints[s, PRESENCE_BASE]
+    cap = out_index.size
+    while end <= until:
+        if forced >= 0:
+            target = forced
+            forced = -1
+        elif row >= 0:
+            target = take_target(draws, buffers, row, cell)
+            if target < 0:
+                return NEED_TARGET
+        else:
+            return NEED_TARGET
+        if end > arrive:  # PresenceLog.add: the dwell at the cell just left
+            n = count[0]
+            if n == cap:  # nothing of this leg is done yet: its target waits in count[1]
+                count[1] = target
+                return FULL
+            out_index[n] = base + cell
+            out_hours[n] = end - arrive
+            count[0] = n + 1
+        tx = xs[target]
+        ty = ys[target]
+        start = end
+        speed = floats[s, SPEED + int(start) % 24]
+        distance = py_hypot(tx - x, ty - y)
+        drive = math.inf if speed <= 0 else circuity * distance / speed
+        arrive = start + drive
+        end = arrive + dwell
+        least = start + MIN_LEG_H
+        if least > end:
+            end = least
+        # The leg just completed: the crew stands at its cell.
+        ints[s, CELL] = cell
+        floats[s, X] = x
+        floats[s, Y] = y
+        floats[s, START] = start
+        ints[s, LEG_CELL] = target
+        floats[s, LEG_X] = tx
+        floats[s, LEG_Y] = ty
+        floats[s, ARRIVE] = arrive
+        floats[s, END] = end
+        cell = target
+        x = tx
+        y = ty
+    return 0
+
+
+@compiled
+def play(
+    floats: FloatArray,
+    ints: IntArray,
+    slots: IntArray,
+    k: int,
+    until: float,
+    x0: float,
+    y0: float,
+    forced: int,
+    draws: IntArray,
+    buffers: IntArray,
+    xs: FloatArray,
+    ys: FloatArray,
+    out_index: IntArray,
+    out_hours: FloatArray,
+    count: IntArray,
+    found: FloatArray,
+) -> int:
+    """Play the legs ended by ``until`` of the available crews ``slots[k:]``, in order.
+
+    With a non-empty ``found``, each crew is then measured too: how far it is at
+    ``until`` from (x0, y0), interpolated along its current leg, into ``found[j]``
+    for ``slots[j]`` (``Unit.position``, then ``units.distances``). A crew that is
+    not available is left to Python (its entry in ``found`` is -1, and OTHERS in
+    the result tells it). One loop for both uses: one kernel to compile.
+
+    Returns:
+        When done, -1 - RECORDS (if presence records were written) - OTHERS (if
+        measuring and a crew was not available); else ``4 * j + why`` for the
+        crew ``slots[j]`` the loop stopped at (``forced``, if not negative, is
+        that crew's next target when called again from ``k = j``).
+    """
+    measure = found.size > 0
+    others = 0
+    for j in range(k, slots.size):
+        s = slots[j]
+        if ints[s, AVAILABLE] == 0:
+            if measure:
+                found[j] = -1.0
+                others = OTHERS
+            continue
+        if floats[s, END] <= until:
+            if ints[s, COMPILED] == 0:
+                return 4 * j + PYTHON
+            why = _play_one(
+                floats, ints, s, until, forced, draws, buffers, xs, ys, out_index, out_hours, count
+            )
+            forced = -1
+            if why != 0:
+                return 4 * j + why
+        if measure:
+            arrive = floats[s, ARRIVE]
+            if until < arrive:
+                start = floats[s, START]
+                share = (until - start) / (arrive - start)
+                x = floats[s, X]
+                y = floats[s, Y]
+                x += (floats[s, LEG_X] - x) * share
+                y += (floats[s, LEG_Y] - y) * share
+            else:
+                x = floats[s, LEG_X]
+                y = floats[s, LEG_Y]
+            # abs(complex) is the C library's hypot, in Numba as in Python.
+            found[j] = abs(complex(x - x0, y - y0))
+    return -1 - (RECORDS if count[0] > 0 else 0) - others

@@ -1,0 +1,270 @@
+"""The table of the patrolling crews' positions and legs, which compiled loops play.
+
+Every crew (:class:`simulator.agencies.units.Unit`) of a model has a row here:
+how it patrols and how fast, whether it patrols now and, while it does, where
+it is and its current patrol leg (a crew that does not patrol keeps its
+position in plain attributes, and copies it here when it starts patrolling and
+back when it stops). The rows are ``array`` objects, which a crew reads and
+writes from Python at the cost of a list, and NumPy views of the same memory
+let :mod:`simulator.agencies.kernels` play the legs of many idle crews in one
+call (each hour, and for the distances of a dispatch) without copying
+anything. The patrol targets the loops take come from the strategies' buffers,
+which the table gathers into one block.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.agencies import kernels
+from simulator.agencies.kernels import (
+    AVAILABLE,
+    CIRCUITY,
+    COMPILED,
+    DWELL,
+    N_FLOATS,
+    N_INTS,
+    PRESENCE_BASE,
+    SPEED,
+    STRATEGY,
+)
+from simulator.agencies.patrol import PatrolBuffers, PatrolStrategy, PresenceLog, WeightedPatrol
+from simulator.world.travel import CircuityTravel, TravelModel
+
+
+class Unit(Protocol):
+    """What the table asks of a crew (:class:`simulator.agencies.units.Unit`)."""
+
+    _slot: int  # its row
+
+    def _rows(self, floats: array[float], ints: array[int]) -> None:
+        """The table's arrays, where its row is."""
+        ...
+
+    def _next_target(self) -> int:
+        """The next patrol target, drawn in Python."""
+        ...
+
+    def _legs_one_by_one(self, until: float) -> None:
+        """Play its legs ended by ``until`` in Python."""
+        ...
+
+    def position(self, now: float | None = None) -> tuple[float, float]:
+        """Where it is at ``now`` (legs played)."""
+        ...
+
+    def _at(self, now: float) -> tuple[float, float]:
+        """Where it is when not patrolling."""
+        ...
+
+
+_RECORDS = 4096  # presence records a loop writes before handing them over
+
+
+class LegTable:
+    """Every crew's position and leg, as rows of floats and integers.
+
+    Args:
+        presence: Where the crews' stays are recorded.
+        xs: The cells' centres, x.
+        ys: The cells' centres, y.
+    """
+
+    def __init__(self, presence: PresenceLog, xs: NDArray[np.float64], ys: NDArray[np.float64]):
+        self._presence = presence
+        self._n_cells = presence.n_cells
+        self._xs = np.ascontiguousarray(xs, dtype=np.float64)
+        self._ys = np.ascontiguousarray(ys, dtype=np.float64)
+        self.units: list[Unit] = []  # by row
+        self.buffers = PatrolBuffers(8)
+        self._index = np.zeros(_RECORDS, dtype=np.int64)
+        self._hours = np.zeros(_RECORDS)
+        self._count = np.zeros(2, dtype=np.int64)  # records written; a target held back
+        self._found = np.empty(64)  # the distances a loop works out
+        self._none = np.empty(0)  # none: the loop only plays legs
+        self.floats: array[float] = array("d")
+        self.ints: array[int] = array("q")
+        self._slot_lists: dict[int, tuple[Sequence[Unit], int, NDArray[np.int64]]] = {}
+        self._all_slots: (
+            tuple[Sequence[Sequence[Unit]], tuple[int, ...], NDArray[np.int64]] | None
+        ) = None
+        self._allocate(16)
+
+    def _allocate(self, capacity: int) -> None:
+        n = len(self.units)
+        floats = array("d", bytes(8 * capacity * N_FLOATS))
+        ints = array("q", bytes(8 * capacity * N_INTS))
+        if n:
+            floats[: n * N_FLOATS] = self.floats[: n * N_FLOATS]
+            ints[: n * N_INTS] = self.ints[: n * N_INTS]
+        self.floats = floats
+        self.ints = ints
+        self._floats_view = np.frombuffer(floats, dtype=np.float64).reshape(capacity, N_FLOATS)
+        self._ints_view = np.frombuffer(ints, dtype=np.int64).reshape(capacity, N_INTS)
+        for unit in self.units:
+            unit._rows(floats, ints)
+
+    def add(self, unit: Unit) -> int:
+        """A row for ``unit`` (all zero); the unit is told its arrays."""
+        slot = len(self.units)
+        if slot == self._ints_view.shape[0]:
+            self._allocate(2 * slot)
+        self.units.append(unit)
+        unit._slot = slot
+        unit._rows(self.floats, self.ints)
+        return slot
+
+    def set_patrol(self, slot: int, patrol: PatrolStrategy, travel: TravelModel) -> None:
+        """How the crew of ``slot`` patrols: its strategy's dwell and draws, its travel."""
+        f = slot * N_FLOATS
+        i = slot * N_INTS
+        self.floats[f + DWELL] = patrol.dwell_h
+        if isinstance(patrol, WeightedPatrol):
+            patrol.move_buffer(self.buffers)
+            self.ints[i + STRATEGY] = patrol.buffer_row[1]
+        else:
+            self.ints[i + STRATEGY] = -1  # its strategy is asked for every target
+        known = type(travel) is CircuityTravel
+        self.ints[i + COMPILED] = int(known)
+        if known:
+            assert isinstance(travel, CircuityTravel)
+            circuity, speeds = travel.patrol_speeds()
+            self.floats[f + CIRCUITY] = circuity
+            self.floats[f + SPEED : f + SPEED + 24] = array("d", speeds)
+
+    def set_agency(self, slot: int, agency: int) -> None:
+        """The agency whose presence the crew of ``slot`` is."""
+        self.ints[slot * N_INTS + PRESENCE_BASE] = agency * self._n_cells
+
+    def slots_of(self, units: Sequence[Unit]) -> NDArray[np.int64]:
+        """The rows of ``units``, in order (kept for a list asked again, as each hour)."""
+        found = self._slot_lists.get(id(units))
+        if found is not None and found[0] is units and found[1] == len(units):
+            return found[2]
+        slots = np.array([u._slot for u in units], dtype=np.int64)
+        self._slot_lists[id(units)] = (units, len(units), slots)
+        return slots
+
+    def slots_of_all(self, groups: Sequence[Sequence[Unit]]) -> NDArray[np.int64]:
+        """The rows of the units of ``groups``, group after group, in order.
+
+        Kept for the same groups asked again (the fleet's, each hour): groups may
+        grow (new crews are appended) but are not replaced.
+        """
+        sizes = tuple(map(len, groups))
+        found = self._all_slots
+        if found is not None and found[0] is groups and found[1] == sizes:
+            return found[2]
+        slots = np.array([u._slot for units in groups for u in units], dtype=np.int64)
+        self._all_slots = (groups, sizes, slots)
+        return slots
+
+    # ----------------------------------------------------------------- the loops
+
+    def _records(self) -> None:
+        """Hand the loop's presence records to the log, in the order written."""
+        n = int(self._count[0])
+        if n:
+            self._presence.extend(self._index[:n].tolist(), self._hours[:n].tolist())
+            self._count[0] = 0
+
+    def _stopped(self, slot: int, why: int, until: float) -> int:
+        """Do in Python what stopped a loop at the crew of ``slot``; its next target, or -1."""
+        if why == kernels.FULL:
+            return int(self._count[1])
+        unit = self.units[slot]
+        if why == kernels.NEED_TARGET:
+            return unit._next_target()
+        unit._legs_one_by_one(until)  # PYTHON
+        return -1
+
+    def advance(self, slots: NDArray[np.int64], until: float) -> None:
+        """Play the legs ended by ``until`` of the available crews of ``slots``, in order."""
+        k = 0
+        forced = -1
+        buffers = self.buffers
+        while True:
+            r = kernels.play(
+                self._floats_view,
+                self._ints_view,
+                slots,
+                k,
+                until,
+                0.0,
+                0.0,
+                forced,
+                buffers.draws_view,
+                buffers.state_view,
+                self._xs,
+                self._ys,
+                self._index,
+                self._hours,
+                self._count,
+                self._none,
+            )
+            if r < 0:
+                if r != -1:  # -1 - RECORDS
+                    self._records()
+                return
+            self._records()
+            k, why = divmod(r, 4)
+            forced = self._stopped(int(slots[k]), why, until)
+            if why == kernels.PYTHON:
+                k += 1
+
+    def distances(self, units: Sequence[Unit], now: float, x0: float, y0: float) -> list[float]:
+        """How far each of ``units`` is at ``now`` from (x0, y0), in order (``units.distances``)."""
+        n = len(units)
+        slots = np.array([u._slot for u in units], dtype=np.int64)
+        found = self._found
+        if found.size < n:
+            found = self._found = np.empty(2 * n)
+        k = 0
+        forced = -1
+        buffers = self.buffers
+        stopped = False
+        while True:
+            r = kernels.play(
+                self._floats_view,
+                self._ints_view,
+                slots,
+                k,
+                now,
+                x0,
+                y0,
+                forced,
+                buffers.draws_view,
+                buffers.state_view,
+                self._xs,
+                self._ys,
+                self._index,
+                self._hours,
+                self._count,
+                found,
+            )
+            if r < 0:
+                break
+            self._records()
+            stopped = True
+            k, why = divmod(r, 4)
+            forced = self._stopped(int(slots[k]), why, now)
+            if why == kernels.PYTHON:
+                x, y = units[k].position(now)
+                found[k] = abs(complex(x - x0, y - y0))
+                k += 1
+        flags = -1 - r
+        if flags & kernels.RECORDS:
+            self._records()
+        out: list[float] = found[:n].tolist()
+        if flags & kernels.OTHERS or (stopped and min(out) < 0.0):
+            # Crews not available: where their job puts them.
+            for k, unit in enumerate(units):
+                if not self.ints[unit._slot * N_INTS + AVAILABLE]:
+                    x, y = unit._at(now)
+                    out[k] = abs(complex(x - x0, y - y0))
+        return out

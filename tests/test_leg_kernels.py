@@ -1,0 +1,144 @@
+"""The compiled patrol legs give the answers of the Python ones, to the last bit.
+
+The loops of :mod:`simulator.agencies.kernels` play idle crews' legs and measure
+their distances on the fleet's leg table. Each piece is checked against the
+Python it stands for: a leg's length against ``math.hypot``, a target taken from
+a strategy's buffer against :meth:`WeightedPatrol.next_cell`, and whole runs
+against the same runs with every leg played in Python
+(:meth:`Unit._legs_one_by_one`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.agencies import kernels
+from simulator.agencies.kernels import COMPILED, N_INTS
+from simulator.agencies.patrol import PatrolBuffers, WeightedPatrol
+from simulator.agencies.units import Unit, UnitState
+from simulator.model import SecurityModel
+
+from .conftest import SMALL_TOWN, scenario_from
+from .test_fast_paths import leg_state, patrolling_town
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+def same_float(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a.hex() == b.hex()
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.floats(), b=st.floats())
+def test_a_legs_length_is_pythons_hypot_to_the_last_bit(a: float, b: float) -> None:
+    assert same_float(kernels.py_hypot(a, b), math.hypot(a, b))
+
+
+def test_lengths_between_cell_centres_are_pythons_hypot() -> None:
+    rng = np.random.default_rng(5)
+    dx = (rng.uniform(-30_000, 30_000, 20_000) * rng.random(20_000)).tolist()
+    dy = (rng.uniform(-30_000, 30_000, 20_000) * rng.random(20_000)).tolist()
+    odd = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, sys.float_info.max, 1e-300]
+    for a, b in [*zip(dx, dy, strict=True), *((p, q) for p in odd for q in odd)]:
+        assert same_float(kernels.py_hypot(a, b), math.hypot(a, b)), (a, b)
+
+
+def drive_both(cells: np.ndarray, seed: int, currents: list[int]) -> tuple[list[int], list[int]]:
+    """Targets from ``next_cell`` alone, and from ``take_target`` with ``next_cell``
+    when the buffer would run out (as the compiled loops do)."""
+    plain = WeightedPatrol(cells, None, 0.1, np.random.default_rng(seed))
+    table = WeightedPatrol(cells, None, 0.1, np.random.default_rng(seed))
+    block = PatrolBuffers(1)
+    table.move_buffer(block)
+    row = table.buffer_row[1]
+    want = [int(c) for c in (plain.next_cell(cur) for cur in currents) if c is not None]
+    got = []
+    for cur in currents:
+        cell = kernels.take_target(block.draws_view, block.state_view, row, cur)
+        if cell < 0:
+            found = table.next_cell(cur)
+            assert found is not None
+            cell = found
+        got.append(cell)
+    return want, got
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_cells=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+    currents=st.lists(st.integers(0, 5), min_size=1, max_size=700),
+)
+def test_targets_taken_in_the_loop_are_those_next_cell_draws(
+    n_cells: int, seed: int, currents: list[int]
+) -> None:
+    """Few cells, so that draws often repeat the current cell; hundreds of targets,
+    so that buffers run out and Python draws again."""
+    want, got = drive_both(np.arange(n_cells, dtype=np.int64) + 1, seed, currents)
+    assert got == want
+
+
+def all_in_python(model: SecurityModel) -> None:
+    """Have every crew's legs played in Python (as for a travel the loops do not know)."""
+    for units in model.units:
+        for unit in units:
+            unit._legs.ints[unit._slot * N_INTS + COMPILED] = 0
+
+
+@pytest.mark.parametrize("strategy", ["random", "static", "hotspot"])
+def test_runs_with_compiled_legs_are_runs_with_legs_played_in_python(strategy: str) -> None:
+    scenario = scenario_from(
+        SMALL_TOWN,
+        travel__congestion=[1.0 + 0.05 * h for h in range(24)],
+        agencies__state_police__units=5,
+        agencies__state_police__patrol={"strategy": strategy, "dwell_min": 4},
+        demand__rate_per_hour=2.0,
+    )
+    compiled = SecurityModel(scenario, seed=11)
+    python = SecurityModel(scenario, seed=11)
+    all_in_python(python)
+    for until in (3.5, 20.0, 75.25):
+        compiled.run_until(until)
+        python.run_until(until)
+        assert leg_state(compiled) == leg_state(python)
+        assert np.array_equal(compiled.presence.hours, python.presence.hours)
+    assert sum(s[0] is UnitState.AVAILABLE for s in leg_state(compiled)) >= 1
+    assert compiled.presence.hours.sum() > 10.0
+    assert [
+        (i.incident_id, i.unit, i.t_dispatched_h, i.t_arrived_h)
+        for i in compiled.recorder.incidents_so_far()
+    ] == [
+        (i.incident_id, i.unit, i.t_dispatched_h, i.t_arrived_h)
+        for i in python.recorder.incidents_so_far()
+    ]
+
+
+def test_a_loop_whose_presence_records_fill_up_goes_on_where_it_stopped() -> None:
+    small = SecurityModel(patrolling_town(), seed=2)
+    large = SecurityModel(patrolling_town(), seed=2)
+    legs = small.units[0][0]._legs
+    legs._index = np.zeros(3, dtype=np.int64)  # three records a call: many stops
+    legs._hours = np.zeros(3)
+    for model in (small, large):
+        model.run_until(30.0)
+    assert leg_state(small) == leg_state(large)
+    assert np.array_equal(small.presence.hours, large.presence.hours)
+
+
+def layouts(signature: tuple[object, ...]) -> set[str]:
+    return {str(t.layout) for t in signature if hasattr(t, "layout")}
+
+
+def test_the_leg_loop_is_compiled_once_for_c_ordered_arrays() -> None:
+    model = SecurityModel(patrolling_town(), seed=3)
+    model.run_until(48.0)
+    units: list[Unit] = [u for group in model.units for u in group]
+    units[0].position(model.now_h + 2.0)  # one crew's legs
+    assert len(kernels.play.signatures) == 1
+    assert layouts(kernels.play.signatures[0]) == {"C"}

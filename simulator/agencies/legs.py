@@ -183,30 +183,44 @@ class LegTable:
         unit._legs_one_by_one(until)  # PYTHON
         return -1
 
+    def _play(
+        self,
+        slots: NDArray[np.int64],
+        k: int,
+        until: float,
+        x0: float,
+        y0: float,
+        forced: int,
+        found: NDArray[np.float64],
+    ) -> int:
+        """:func:`simulator.agencies.kernels.play` over this table, from ``slots[k]``."""
+        buffers = self.buffers
+        played: int = kernels.play(
+            self._floats_view,
+            self._ints_view,
+            slots,
+            k,
+            until,
+            x0,
+            y0,
+            forced,
+            buffers.draws_view,
+            buffers.state_view,
+            self._xs,
+            self._ys,
+            self._index,
+            self._hours,
+            self._count,
+            found,
+        )
+        return played
+
     def advance(self, slots: NDArray[np.int64], until: float) -> None:
         """Play the legs ended by ``until`` of the available crews of ``slots``, in order."""
         k = 0
         forced = -1
-        buffers = self.buffers
         while True:
-            r = kernels.play(
-                self._floats_view,
-                self._ints_view,
-                slots,
-                k,
-                until,
-                0.0,
-                0.0,
-                forced,
-                buffers.draws_view,
-                buffers.state_view,
-                self._xs,
-                self._ys,
-                self._index,
-                self._hours,
-                self._count,
-                self._none,
-            )
+            r = self._play(slots, k, until, 0.0, 0.0, forced, self._none)
             if r < 0:
                 if r != -1:  # -1 - RECORDS
                     self._records()
@@ -226,27 +240,9 @@ class LegTable:
             found = self._found = np.empty(2 * n)
         k = 0
         forced = -1
-        buffers = self.buffers
         stopped = False
         while True:
-            r = kernels.play(
-                self._floats_view,
-                self._ints_view,
-                slots,
-                k,
-                now,
-                x0,
-                y0,
-                forced,
-                buffers.draws_view,
-                buffers.state_view,
-                self._xs,
-                self._ys,
-                self._index,
-                self._hours,
-                self._count,
-                found,
-            )
+            r = self._play(slots, k, now, x0, y0, forced, found)
             if r < 0:
                 break
             self._records()

@@ -228,29 +228,27 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """Start patrolling now from where the crew is: its first leg, into the table."""
         cell = self.cell
         target = self._patrol.next_cell(cell)
-        if target is None:
-            target = cell
-        x = self.x
-        y = self.y
+        self._new_leg(cell, self.x, self.y, now, cell if target is None else target)
+        self._ir[AVAILABLE] = 1
+
+    def _new_leg(self, cell: int, x: float, y: float, start: float, target: int) -> None:
+        """Write into the table the leg from ``cell`` at (x, y), at ``start``, to ``target``."""
         tx = self._xs[target]
         ty = self._ys[target]
-        hour = int(now) % 24
-        arrive = now + self.travel.patrol_h(math.hypot(tx - x, ty - y), hour)
-        # A leg lasts at least a minute, so that replaying legs always moves time on
-        # (a zero dwell on the unit's own cell would otherwise never end).
-        end = max(arrive + self._patrol.dwell_h, now + MIN_LEG_H)
+        arrive = start + self.travel.patrol_h(math.hypot(tx - x, ty - y), int(start) % 24)
         f = self._fr
         f[X] = x
         f[Y] = y
-        f[START] = now
+        f[START] = start
         f[LEG_X] = tx
         f[LEG_Y] = ty
         f[ARRIVE] = arrive
-        f[END] = end
+        # A leg lasts at least a minute, so that replaying legs always moves time on
+        # (a zero dwell on the unit's own cell would otherwise never end).
+        f[END] = max(arrive + self._patrol.dwell_h, start + MIN_LEG_H)
         i = self._ir
         i[CELL] = cell
         i[LEG_CELL] = target
-        i[AVAILABLE] = 1
 
     def advance_patrol(self, until: float) -> None:
         """Play the patrol legs completed by ``until`` (lazily, without events)."""
@@ -271,30 +269,13 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         f = self._fr
         i = self._ir
         patrol = self._patrol
-        xs = self._xs
-        ys = self._ys
         while f[END] <= until:
             end = f[END]
             cell = i[LEG_CELL]
-            x = f[LEG_X]
-            y = f[LEG_Y]
             # The leg to ``cell`` is over: the unit dwelt there from its arrival.
             self._presence.add(self.agency.index, cell, f[ARRIVE], end)
             target = patrol.next_cell(cell)
-            if target is None:
-                target = cell
-            tx = xs[target]
-            ty = ys[target]
-            arrive = end + self.travel.patrol_h(math.hypot(tx - x, ty - y), int(end) % 24)
-            i[CELL] = cell
-            f[X] = x
-            f[Y] = y
-            f[START] = end
-            i[LEG_CELL] = target
-            f[LEG_X] = tx
-            f[LEG_Y] = ty
-            f[ARRIVE] = arrive
-            f[END] = max(arrive + patrol.dwell_h, end + MIN_LEG_H)
+            self._new_leg(cell, f[LEG_X], f[LEG_Y], end, cell if target is None else target)
 
     def _stop_patrol(self, *, where: bool = True) -> None:
         """Stop patrolling now: play the legs ended by now, record the dwell so far.

@@ -662,42 +662,10 @@ def commit_hour(
             np.empty((0, 8)),
             0,
         )
-    (
-        decision_columns,
-        held_until,
-        own,
-        own_t,
-        home,
-        memory_h,
-        own_arrest,
-        others_arrest,
-        arrests_near,
-        deterrence,
-        share,
-        inside,
-        next_door,
-    ) = deciding
     chance, commit, where, looks, chance_next = decide(
-        rows,
-        cells,
-        u,
-        decision_columns,
-        slots,
-        hour,
-        held_until,
-        own,
-        own_t,
-        home,
-        memory_h,
-        own_arrest,
-        others_arrest,
-        arrests_near,
-        deterrence,
-        share,
-        inside,
-        next_door,
-        guardians,
+        rows, cells, u, deciding[0], slots, hour, *deciding[1:], guardians
     )
+    share, inside, next_door = deciding[10], deciding[11], deciding[12]
     for c in range(m):
         expected[rows[c], cells[c]] += chance[c]
     for row in range(looks.size):

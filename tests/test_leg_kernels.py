@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.agencies import kernels
+from simulator.agencies import fleet, kernels
 from simulator.agencies.kernels import COMPILED, N_INTS
 from simulator.agencies.patrol import PatrolBuffers, WeightedPatrol
 from simulator.agencies.units import Unit, UnitState
 from simulator.model import SecurityModel
+from simulator.scenario import load_scenario
+from simulator.world.travel import CircuityTravel
 
-from .conftest import SMALL_TOWN, scenario_from
+from .conftest import SCENARIOS, SMALL_TOWN, scenario_from
 from .test_fast_paths import leg_state, patrolling_town
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -142,3 +145,61 @@ def test_the_leg_loop_is_compiled_once_for_c_ordered_arrays() -> None:
     units[0].position(model.now_h + 2.0)  # one crew's legs
     assert len(kernels.play.signatures) == 1
     assert layouts(kernels.play.signatures[0]) == {"C"}
+
+
+class _UnknownTravel(CircuityTravel):
+    """A travel model the compiled loop does not know: its crews' legs are played in Python."""
+
+
+def test_runs_whose_table_grows_and_strategies_change_mid_day_are_runs_in_python(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Hires past the leg table's 16 rows and the block's 8 strategies (both grow:
+    crews and strategies must read their new rows), strategies, a mode with its
+    strategy and a dwell changed in the middle of a day while crews patrol, against
+    the same run with every leg played in Python (a travel model the loop does not
+    know, whatever the changes)."""
+    path = tmp_path / "growing.yaml"
+    path.write_text(
+        f"extends: {SCENARIOS / 'baseline.yaml'}\n"
+        "run: {days: 2, warmup_days: 0}\n"
+        "timeline:\n"
+        "  - {day: 0.5, hire: {agency: state_police, officers: 2000}}\n"
+        "  - {day: 0.6, hire: {agency: pm_centre, officers: 600}}\n"
+        "  - day: 0.75\n"
+        "    set: {agencies.pm_nord.patrol.strategy: hotspot,\n"
+        "          agencies.pm_est.patrol.strategy: static}\n"
+        "  - {day: 1.0, set: {agencies.pm_centre.patrol.strategy: hotspot}}\n"
+        "  - {day: 1.1, set: {agencies.pm_nord.patrol.strategy: random}}\n"
+        "  - {day: 1.2, set: {agencies.pm_est.patrol.strategy: random}}\n"
+        "  - {day: 1.3, set: {agencies.state_police.patrol.strategy: static}}\n"
+        "  - day: 1.45\n"
+        "    set: {agencies.pm_centre.mode: foot, agencies.pm_centre.patrol.strategy: random}\n"
+        "  - {day: 1.6, set: {agencies.pm_centre.patrol.dwell_min: 3}}\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+    compiled = SecurityModel(scenario, seed=4)
+    monkeypatch.setattr(fleet, "CircuityTravel", _UnknownTravel)
+    python = SecurityModel(scenario, seed=4)
+    monkeypatch.undo()
+    # Its fleet keeps building unknown travel models when a change rebuilds them.
+    unknown: dict[str, CircuityTravel] = {}
+    monkeypatch.setattr(
+        python.fleet,
+        "_travel_of",
+        lambda agency: unknown.setdefault(
+            agency.spec.mode, _UnknownTravel(scenario.travel, agency.mode)
+        ),
+    )
+    rows = {m: m.units[0][0]._legs.floats.buffer_info()[1] for m in (compiled, python)}
+    for until in (10.0, 17.5, 30.0, 40.0, 47.0):
+        compiled.run_until(until)
+        python.run_until(until)
+        assert leg_state(compiled) == leg_state(python)
+        assert np.array_equal(compiled.presence.hours, python.presence.hours)
+    legs = compiled.units[0][0]._legs
+    assert legs.floats.buffer_info()[1] > rows[compiled]  # the table grew
+    assert len(legs.buffers._members) > 8  # and so did the block of strategies' draws
+    crews = [u for group in python.units for u in group]
+    assert not any(u._legs.ints[u._slot * N_INTS + COMPILED] for u in crews)

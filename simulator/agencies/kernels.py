@@ -43,7 +43,7 @@ N_FLOATS = SPEED + 24
 CELL, LEG_CELL, PRESENCE_BASE, STRATEGY, AVAILABLE, COMPILED = range(6)
 N_INTS = 6
 
-MIN_LEG_H = 1.0 / 60.0  # a leg lasts at least a minute (units.MIN_LEG_H)
+MIN_LEG_H = 1.0 / 60.0  # a leg lasts at least a minute
 
 # What the loops return: when done, a negative number, -1 - (RECORDS if presence was
 # recorded) - (OTHERS if a crew was not available); else, with the position k of the

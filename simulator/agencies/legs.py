@@ -89,7 +89,6 @@ class LegTable:
         self._none = np.empty(0)  # none: the loop only plays legs
         self.floats: array[float] = array("d")
         self.ints: array[int] = array("q")
-        self._slot_lists: dict[int, tuple[Sequence[Unit], int, NDArray[np.int64]]] = {}
         self._all_slots: (
             tuple[Sequence[Sequence[Unit]], tuple[int, ...], NDArray[np.int64]] | None
         ) = None
@@ -141,15 +140,6 @@ class LegTable:
         """The agency whose presence the crew of ``slot`` is."""
         self.ints[slot * N_INTS + PRESENCE_BASE] = agency * self._n_cells
 
-    def slots_of(self, units: Sequence[Unit]) -> NDArray[np.int64]:
-        """The rows of ``units``, in order (kept for a list asked again, as each hour)."""
-        found = self._slot_lists.get(id(units))
-        if found is not None and found[0] is units and found[1] == len(units):
-            return found[2]
-        slots = np.array([u._slot for u in units], dtype=np.int64)
-        self._slot_lists[id(units)] = (units, len(units), slots)
-        return slots
-
     def slots_of_all(self, groups: Sequence[Sequence[Unit]]) -> NDArray[np.int64]:
         """The rows of the units of ``groups``, group after group, in order.
 
@@ -195,14 +185,14 @@ class LegTable:
     ) -> int:
         """:func:`simulator.agencies.kernels.play` over this table, from ``slots[k]``."""
         buffers = self.buffers
-        played: int = kernels.play(
+        played: int = kernels.play(  # floats, even from an int clock: one compiled version
             self._floats_view,
             self._ints_view,
             slots,
             k,
-            until,
-            x0,
-            y0,
+            float(until),
+            float(x0),
+            float(y0),
             forced,
             buffers.draws_view,
             buffers.state_view,

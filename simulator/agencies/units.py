@@ -30,6 +30,7 @@ from simulator.agencies.kernels import (
     LEG_CELL,
     LEG_X,
     LEG_Y,
+    MIN_LEG_H,
     N_FLOATS,
     N_INTS,
     START,
@@ -55,8 +56,6 @@ class UnitState(StrEnum):
     HOLDING = "holding"  # keeping an arrested person until a judicial unit takes over
     DUTY = "duty"  # a non-call duty at the station (reports, guard, escorts)
 
-
-MIN_LEG_H = 1.0 / 60.0  # kernels.MIN_LEG_H
 
 BUSY_STATES = frozenset(
     {UnitState.EN_ROUTE, UnitState.ON_SCENE, UnitState.FOLLOW_UP, UnitState.HOLDING}
@@ -112,7 +111,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         patrol: PatrolStrategy,
         presence: PresenceLog,
         recorder: Recorder,
-        legs: LegTable | None = None,
+        legs: LegTable,
     ):
         super().__init__(model)
         self.agency = agency
@@ -141,9 +140,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._present_since: float | None = None
         # Its row of the leg table: floats _fr, integers _ir (views of it). While it
         # patrols, its current leg runs from (X, Y) at START to LEG_CELL, arriving at
-        # ARRIVE and leaving at END; (LEG_X, LEG_Y) is LEG_CELL's centre.
-        if legs is None:
-            legs = LegTable(presence, territory.x_m, territory.y_m)
+        # ARRIVE and leaving at END; (LEG_X, LEG_Y) is LEG_CELL's centre. The crews of a
+        # model share one table (the fleet's): the compiled loops read their rows by number.
         self._legs = legs
         self._slot = legs.add(self)  # which sets _fr and _ir
         self._slots = np.array([self._slot], dtype=np.int64)
@@ -495,19 +493,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._set_state(self.state)
 
 
-def advance_patrols(units: Sequence[Unit], now: float) -> None:
-    """:meth:`Unit.advance_patrol` of each of ``units``, in order, in one compiled loop.
-
-    The model asks it of every crew at the start of every hour. The units share
-    one leg table (those of one model do).
-    """
-    if units:
-        legs = units[0]._legs
-        legs.advance(legs.slots_of(units), now)
-
-
 def advance_all_patrols(groups: Sequence[Sequence[Unit]], now: float) -> None:
-    """:func:`advance_patrols` of each of ``groups`` in turn, in one compiled loop.
+    """:meth:`Unit.advance_patrol` of the crews of each of ``groups`` in turn, in one compiled loop.
 
     The model asks it of the fleet's crews, agency by agency, at the start of every
     hour. Each agency's crews draw from their own patrol streams and record their

@@ -33,7 +33,7 @@ from simulator.runner import RunResult, run, write_results
 from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
 from simulator.scenario.kinds import payer_levels
 from simulator.scenario.loader import Positions, read_yaml
-from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers
+from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers, raise_pending
 from simulator.world.territory import Territory, TerritoryError, build_territory
 
 if TYPE_CHECKING:
@@ -1009,7 +1009,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():  # signals reach only that one
         install_handlers()
     try:
-        return _dispatch(args, out, err)
+        status = _dispatch(args, out, err)
+        raise_pending()  # a stop signal that came while a compiled kernel ran, and was held
+        return status
     except ScenarioError as exc:
         _say(err, exc.render())
         return EXIT_BAD_INPUT

@@ -32,6 +32,7 @@ from simulator.records.summary import Summary
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
+from simulator.stopping import raise_pending
 from simulator.world.territory_file import data_files
 
 Progress = Callable[[int, int], None]  # (days done, days in total)
@@ -121,6 +122,7 @@ def run(
     total_days = scenario.run.warmup_days + scenario.run.days
     for day in range(1, total_days + 1):
         model.run_until(day * 24.0)
+        raise_pending()  # a stop signal that came while a compiled kernel ran
         if progress is not None:
             progress(day, total_days)
     return complete(model, scenario, seed, started=started)
@@ -145,6 +147,7 @@ def complete(model: SecurityModel, scenario: Scenario, seed: int, *, started: fl
     drain_end = model.horizon_h + scenario.run.drain_max_h
     while model.dispatcher.open_counted > 0 and model.time < drain_end:
         model.run_until(min(model.time + 1.0, drain_end))
+        raise_pending()
     records = model.finish()
     return results(records, scenario, seed, started=started)
 

@@ -5,6 +5,12 @@ unwinds every ``try``/``finally`` on the way out: temporary folders are removed,
 worker processes are stopped, runs in flight are recorded as interrupted. The
 few steps that must not be cut in two (swapping a finished folder into place)
 run with the signals held back by :func:`signals_deferred`.
+
+One place cannot raise: Python code that a compiled kernel calls back into (Numba
+unpickles there the type of each array a kernel returns). Numba does not check that
+call for an exception: one raised there comes out as a ``SystemError`` in the middle of
+the next array. A signal that arrives there is held, and raised by the next
+:func:`raise_pending` (each simulated day of a run, and before any result is written).
 """
 
 from __future__ import annotations
@@ -40,12 +46,43 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+_held: list[int] = []  # signals received inside a compiled kernel's call-back, not yet raised
+
+
+def _inside_compiled_code(frame: FrameType | None) -> bool:
+    """Whether ``frame`` (or a frame it was called from) is Numba's call-back from machine code."""
+    while frame is not None:
+        if (
+            frame.f_code.co_name == "_numba_unpickle"
+            and frame.f_globals.get("__name__") == "numba.core.serialize"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
+    if _inside_compiled_code(frame):
+        _held.append(signum)
+        return
     raise Interrupted(signum)
+
+
+def raise_pending() -> None:
+    """Raise :class:`Interrupted` for a signal held back inside a compiled kernel, if any.
+
+    Raises:
+        Interrupted: The first signal held.
+    """
+    if _held:
+        signum = _held[0]
+        _held.clear()
+        raise Interrupted(signum)
 
 
 def install_handlers() -> None:
     """Make SIGINT and SIGTERM raise :class:`Interrupted` in the main thread."""
+    _held.clear()
     for signum in STOP_SIGNALS:
         signal.signal(signum, _raise)
 
@@ -54,8 +91,13 @@ def install_handlers() -> None:
 def signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back for a few statements that must not be cut in two.
 
-    A signal received meanwhile is delivered (and raises) when the block ends.
+    A signal received meanwhile is delivered (and raises) when the block ends; one held
+    back inside a compiled kernel before the block raises before it starts.
+
+    Raises:
+        Interrupted: A signal was held back inside a compiled kernel.
     """
+    raise_pending()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield

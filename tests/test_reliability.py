@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from numba import njit
 
 from simulator.batch.runner import TIMING_COLUMNS, run_batch
 from simulator.batch.spec import load_experiment
@@ -25,6 +27,7 @@ from simulator.cli import _capped_workers, available_cores, main
 from simulator.outputs import exclusive
 from simulator.resources import BYTES_PER_CELL, check_fits, estimate
 from simulator.scenario import load_scenario
+from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers, raise_pending
 
 from .conftest import ROOT, SCENARIOS
 
@@ -248,6 +251,43 @@ def test_sigint_stops_a_run_and_writes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "stopped by SIGINT" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
+
+
+def test_a_signal_in_a_compiled_kernels_call_back_is_held_then_raised() -> None:
+    """Numba calls back into Python to box each array a kernel returns, and does not check
+    that call: ``Interrupted`` raised there came out of the kernel as a ``SystemError``
+    (a traceback and exit status 1 instead of 130, seen once in CI)."""
+
+    @njit
+    def two_arrays(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(n), np.ones(n)
+
+    two_arrays(1)  # compiled before the signal
+    sent: list[str] = []
+
+    def signal_in_call_back(frame: object, event: str, arg: object) -> None:
+        name = getattr(getattr(frame, "f_code", None), "co_name", "")
+        if event == "call" and name == "_numba_unpickle" and not sent:
+            sent.append(name)
+            signal.raise_signal(signal.SIGINT)  # its handler runs here, in the call-back
+
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    install_handlers()
+    try:
+        sys.setprofile(signal_in_call_back)
+        try:
+            zeros, ones = two_arrays(3)
+        finally:
+            sys.setprofile(None)
+        assert sent == ["_numba_unpickle"]
+        assert zeros.tolist() == [0.0] * 3 and ones.tolist() == [1.0] * 3
+        with pytest.raises(Interrupted) as stopped:
+            raise_pending()
+        assert stopped.value.exit_status == 130
+        raise_pending()  # raised once
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

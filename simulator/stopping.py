@@ -81,10 +81,16 @@ def raise_pending() -> None:
 
 
 def install_handlers() -> None:
-    """Make SIGINT and SIGTERM raise :class:`Interrupted` in the main thread."""
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` in the main thread.
+
+    A signal the process was started ignoring stays ignored: a shell script starts
+    its background commands with SIGINT ignored, so that a Ctrl-C meant for the
+    script's foreground command leaves them running (SIGTERM still stops them).
+    """
     _held.clear()
     for signum in STOP_SIGNALS:
-        signal.signal(signum, _raise)
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _raise)
 
 
 @contextmanager

@@ -88,7 +88,7 @@ LAYERS = [
     },
     {"simulator.dashboard.model", "simulator.dashboard.server"},
     {"simulator.dashboard.app"},
-    {"simulator.cli", "simulator", "simulator.__main__"},
+    {"simulator.cli", "simulator", "simulator.__main__", "simulator.console"},
 ]
 
 

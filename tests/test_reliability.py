@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from numba import njit
 
+from simulator import console
 from simulator.batch.runner import TIMING_COLUMNS, run_batch
 from simulator.batch.spec import load_experiment
 from simulator.cli import _capped_workers, available_cores, main
@@ -109,12 +110,19 @@ def _session(sid: int) -> list[int]:
     return [p for p, (_, s, _) in _processes().items() if s == sid]
 
 
+def _sigint_as_at_a_terminal() -> None:
+    # A test runner started in the background by a script ignores SIGINT, and so would
+    # the command (as it should): the command here starts as from a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv: list[str]) -> subprocess.Popen[str]:
     # A session of its own: whatever the command starts stays in it, even if orphaned.
     return subprocess.Popen(
         [sys.executable, "-m", "simulator", *argv],
         cwd=ROOT,
         start_new_session=True,
+        preexec_fn=_sigint_as_at_a_terminal,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -231,18 +239,60 @@ def test_a_worker_killed_is_recorded_with_its_cause_and_the_batch_goes_on(
     pd.testing.assert_frame_equal(_table(store), _table(reference))
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds a process has used (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigint_while_the_libraries_load_stops_quietly(tmp_path: Path) -> None:
+    """A Ctrl-C in the second or two the libraries take to load, before the command has
+    installed its handlers, printed the traceback of the import under way."""
+    proc = _start(
+        ["run", str(SCENARIOS / "baseline.yaml"), "--days", "2", "--out", str(tmp_path / "out")]
+    )
+    try:
+        # Past the interpreter's start (a few hundredths of a second), into the imports.
+        _wait_for(lambda: proc.poll() is not None or _cpu_s(proc.pid) > 0.2, 60, "the imports")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if _session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "stopped by SIGINT" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_while_the_command_loads_is_a_stop(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The entry point turns a KeyboardInterrupt raised while ``simulator.cli`` loads into
+    exit status 130 and one line, as a stop at any later moment."""
+
+    class Interrupting:
+        def find_spec(self, name: str, *args: object) -> None:
+            if name == "simulator.cli":
+                raise KeyboardInterrupt
+            return None
+
+    exits: list[int] = []
+    monkeypatch.delitem(sys.modules, "simulator.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    monkeypatch.setattr(console, "_exit", exits.append)  # not this process
+    assert console.main() == 130
+    assert exits == [130]
+    assert capsys.readouterr().err == "stopped by SIGINT; nothing half-written is left\n"
+
+
 def test_sigint_stops_a_run_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = ["run", str(SCENARIOS / "baseline.yaml"), "--days", "365", "--quiet"]
     proc = _start([*command, "--out", str(out)])
-
-    def cpu_seconds() -> float:
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     try:
         # Past the imports (about 2 s of CPU) and into the year of simulation.
-        _wait_for(lambda: proc.poll() is not None or cpu_seconds() > 5, 120, "the simulation")
+        _wait_for(lambda: proc.poll() is not None or _cpu_s(proc.pid) > 5, 120, "the simulation")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -272,6 +322,7 @@ def test_a_signal_in_a_compiled_kernels_call_back_is_held_then_raised() -> None:
             signal.raise_signal(signal.SIGINT)  # its handler runs here, in the call-back
 
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored, as at a terminal
     install_handlers()
     try:
         sys.setprofile(signal_in_call_back)

@@ -27,6 +27,7 @@ LAYERS = [
         "simulator.dispatch",
         "simulator.crime",
         "simulator.crime.kernels",
+        "simulator.crime.pool_kernels",
         "simulator.records",
         "simulator.stopping",
         "simulator.outputs",

@@ -23,6 +23,7 @@ from typing import overload
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.crime import pool_kernels
 from simulator.crime.kernels import Picking, pick_offenders
 from simulator.scenario.schema import OffenderSpec
 from simulator.world.citizens import Population
@@ -173,30 +174,35 @@ class OffenderPool:
         if self._box_reach != self._reach:
             self._box = self._boxes()
             self._box_reach = self._reach
-        self._order = np.argsort(self.home, kind="stable")
+        size, types = self.size, self._n_types
+        # Fresh arrays each time: a picking taken before stays as it was.
+        self._order = np.empty(size, dtype=np.int64)
         # Where each cell's offenders start in that order: the running count of homes.
-        counts = np.bincount(self.home, minlength=n)
-        self._cell_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._cell_start = np.empty(n + 1, dtype=np.int64)
         # One column more than cells, always 0: where a padded box entry points.
-        self._weight = np.zeros((self._n_types, n + 1))
-        for k in range(self._n_types):
-            self._weight[k, :n] = np.bincount(self.home, weights=self.propensity[:, k], minlength=n)
-        # Types x pool, each type's sums along a contiguous row (the same additions,
-        # in the same order, as down the columns of pool x types).
-        cum = np.cumsum(np.ascontiguousarray(self.propensity[self._order].T), axis=1)
-        totals = cum[:, -1] if self.size else np.zeros(self._n_types)
-        self._shift = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
-        self._cum_flat = (cum + self._shift[:, None]).ravel()
-        # The same sums behind a leading 0: entry type x pool + start is the sum below
-        # the offenders of a cell whose first offender is at ``start`` in the order. At
-        # start 0 it is the last sum of the type before, which is that type's shift to
-        # the bit (x + shift and shift + x are one addition), and 0 for the first type.
-        self._below = np.concatenate([[0.0], self._cum_flat])
-        # Propensity by cell, types laid end to end (type x (cells + 1) + cell).
-        self._weight_flat = self._weight.ravel()
+        self._weight = np.empty((types, n + 1))
         # Running sums over the cells of each type's propensity (types x cells): where an
         # offender comes from when nobody lives within reach of a target.
-        self._weight_cum = np.cumsum(self._weight[:, :n], axis=1)
+        self._weight_cum = np.empty((types, n))
+        # Behind a leading 0, types x pool: each type's running sums along the order
+        # plus the totals of the types before it. Entry type x pool + start is the sum
+        # below the offenders of a cell whose first offender is at ``start`` in the
+        # order (at start 0 the last sum of the type before, which is that type's
+        # shift to the bit: x + shift and shift + x are one addition; 0 for the first).
+        self._below = np.empty(1 + types * size)
+        pool_kernels.index_offenders(
+            self.home,
+            self.propensity,
+            self._order,
+            self._cell_start,
+            self._weight,
+            self._weight_cum,
+            self._below,
+        )
+        # The running sums laid end to end, without the leading 0.
+        self._cum_flat = self._below[1:]
+        # Propensity by cell, types laid end to end (type x (cells + 1) + cell).
+        self._weight_flat = self._weight.ravel()
         self.picking: Picking = (
             self._box,
             self._weight_flat,

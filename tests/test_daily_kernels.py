@@ -1,0 +1,124 @@
+"""The once-a-day compiled loops give, to the bit, what the NumPy code they replaced gave.
+
+The offender pool's index (:func:`simulator.crime.pool_kernels.index_offenders`)
+is checked against that code, written out here as the reference, on random
+inputs whose sums round (values spread over many orders of magnitude, so that
+another order of additions gives other bits) and on the edge cases (nobody, one,
+cells without anyone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.crime import pool_kernels
+from simulator.crime.offenders import OffenderPool
+from simulator.model import SecurityModel
+from simulator.scenario.schema import OffenderSpec
+from simulator.world.registries import HOURS_PER_YEAR
+
+from .conftest import SMALL_TOWN, scenario_from
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _spread(rng: np.random.Generator, size: int | tuple[int, ...]) -> FloatArray:
+    """Positive numbers over many orders of magnitude: their sums depend on the order."""
+    out: FloatArray = rng.exponential(size=size) * 10.0 ** rng.uniform(-8, 4, size=size)
+    return out
+
+
+def plain_index(home: np.ndarray, propensity: FloatArray, n: int) -> dict[str, np.ndarray]:
+    """``OffenderPool._index`` as it was written on NumPy before its compiled loop."""
+    n_types = propensity.shape[1]
+    size = home.size
+    order = np.argsort(home, kind="stable")
+    counts = np.bincount(home, minlength=n)
+    cell_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    weight = np.zeros((n_types, n + 1))
+    for k in range(n_types):
+        weight[k, :n] = np.bincount(home, weights=propensity[:, k], minlength=n)
+    cum = np.cumsum(np.ascontiguousarray(propensity[order].T), axis=1)
+    totals = cum[:, -1] if size else np.zeros(n_types)
+    shift = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
+    cum_flat = (cum + shift[:, None]).ravel()
+    return {
+        "order": order,
+        "cell_start": cell_start,
+        "weight": weight,
+        "weight_cum": np.cumsum(weight[:, :n], axis=1),
+        "below": np.concatenate([[0.0], cum_flat]),
+    }
+
+
+def compiled_index(home: np.ndarray, propensity: FloatArray, n: int) -> dict[str, np.ndarray]:
+    size, n_types = propensity.shape
+    out = {
+        "order": np.empty(size, dtype=np.int64),
+        "cell_start": np.empty(n + 1, dtype=np.int64),
+        "weight": np.empty((n_types, n + 1)),
+        "weight_cum": np.empty((n_types, n)),
+        "below": np.empty(1 + n_types * size),
+    }
+    pool_kernels.index_offenders(home, propensity, *out.values())
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.sampled_from([0, 1, 2, 7, 50, 400]),
+    n=st.integers(1, 60),
+    n_types=st.integers(1, 7),
+)
+def test_the_offenders_index_is_the_numpy_index_to_the_bit(
+    seed: int, size: int, n: int, n_types: int
+) -> None:
+    """Offenders sorted by home (slots of one home in their order), where each cell's
+    start, the propensity by cell and its running sums, and the running sums along
+    the order shifted by the types before: every entry, every bit."""
+    rng = np.random.default_rng(seed)
+    # Few homes among many cells, or many offenders in a few: empty cells, long runs.
+    homes = rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False)
+    home = rng.choice(homes, size=size).astype(np.int64)
+    propensity = _spread(rng, (size, n_types))
+    want, got = plain_index(home, propensity, n), compiled_index(home, propensity, n)
+    for name, value in want.items():
+        assert got[name].dtype == value.dtype, name
+        assert np.array_equal(got[name], value), name
+
+
+@pytest.fixture(scope="module")
+def town() -> SecurityModel:
+    """The small town with offences (its residents and territory), not run."""
+    crime: dict[str, object] = {"crime": {}, "run__days": 1}
+    for name in ("incivility", "theft", "burglary", "assault", "drug_dealing", "serious_violence"):
+        crime[f"competences__{name}"] = ["state_police"]
+    return SecurityModel(scenario_from(SMALL_TOWN, **crime), seed=1)
+
+
+def test_the_index_of_a_pool_whose_careers_end_is_the_numpy_index(town: SecurityModel) -> None:
+    """A pool of short careers, advanced by a year: new homes, new propensities."""
+    pool = OffenderPool(
+        OffenderSpec(career_years=0.5),
+        4,
+        town.territory,
+        town.population,
+        np.random.SeedSequence(7),
+        2,
+    )
+    homes = pool.home.copy()
+    assert pool.advance(HOURS_PER_YEAR) > 0
+    assert not np.array_equal(pool.home, homes)
+    want = plain_index(pool.home, pool.propensity, pool._t.n_cells)
+    assert np.array_equal(pool._order, want["order"])
+    assert np.array_equal(pool._cell_start, want["cell_start"])
+    assert np.array_equal(pool._weight_flat, want["weight"].ravel())
+    assert np.array_equal(pool._weight_cum, want["weight_cum"])
+    assert np.array_equal(pool._below, want["below"])
+    assert np.array_equal(pool._cum_flat, want["below"][1:])

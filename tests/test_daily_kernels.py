@@ -1,10 +1,11 @@
 """The once-a-day compiled loops give, to the bit, what the NumPy code they replaced gave.
 
 The offender pool's index (:func:`simulator.crime.pool_kernels.index_offenders`)
-is checked against that code, written out here as the reference, on random
-inputs whose sums round (values spread over many orders of magnitude, so that
-another order of additions gives other bits) and on the edge cases (nobody, one,
-cells without anyone).
+and the residents' daily update in cells of many residents
+(:func:`simulator.world.kernels.daily_update`) are checked against that code,
+written out here as the reference, on random inputs whose sums round (values
+spread over many orders of magnitude, so that another order of additions gives
+other bits) and on the edge cases (nobody, one, cells without anyone).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from simulator.crime import pool_kernels
 from simulator.crime.offenders import OffenderPool
 from simulator.model import SecurityModel
 from simulator.scenario.schema import OffenderSpec
+from simulator.world import kernels as world_kernels
 from simulator.world.registries import HOURS_PER_YEAR
 
 from .conftest import SMALL_TOWN, scenario_from
@@ -122,3 +124,27 @@ def test_the_index_of_a_pool_whose_careers_end_is_the_numpy_index(town: Security
     assert np.array_equal(pool._weight_cum, want["weight_cum"])
     assert np.array_equal(pool._below, want["below"])
     assert np.array_equal(pool._cum_flat, want["below"][1:])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_a_days_trust_and_fear_in_cells_of_many_residents_are_numpys(seed: int) -> None:
+    """Cells of up to a hundred residents, whose loop runs on vectors (test_kernels
+    checks cells of a few): float32 to the bit, as NumPy computes it element-wise."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 100, int(rng.integers(1, 30)))
+    first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = int(first[-1])
+    trust0, trust, fear = (rng.random(n).astype(np.float32) for _ in range(3))
+    gain = (rng.random(counts.size) * (rng.random(counts.size) < 0.5)).astype(np.float32)
+    worry = (rng.random(counts.size) * 0.3).astype(np.float32)
+    recovery, keep = np.float32(rng.random() * 0.1), np.float32(1.0 - rng.random() * 0.1)
+    g, w = np.repeat(gain, counts), np.repeat(worry, counts)
+    one = np.float32(1.0)
+    want_trust = trust + (one - trust) * g
+    want_trust = want_trust + (trust0 - want_trust) * recovery
+    want_fear = (fear + (one - fear) * w) * keep
+    world_kernels.daily_update(first, gain, worry, trust, trust0, fear, recovery, keep)
+    assert want_trust.dtype == want_fear.dtype == np.float32
+    np.testing.assert_array_equal(trust, want_trust)
+    np.testing.assert_array_equal(fear, want_fear)

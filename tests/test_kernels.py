@@ -705,7 +705,13 @@ def test_the_hours_arrays_reach_the_kernels_in_c_order(town: SecurityModel) -> N
         cells = rng.integers(0, town.territory.n_cells, m)
         engine._commit(hour, rows, cells, rng.random((m, len(_UNIFORMS))), engine._patrol)
     town.run_until(town.time + 30.0)  # and the hours as they come
-    for kernel in (kernels.commit_hour, kernels.fade_risk, kernels.observe_presence):
+    for kernel in (
+        kernels.commit_hour,
+        kernels.history_rates,
+        kernels.locate,
+        kernels.any_nonzero,
+        kernels.observe_presence,
+    ):
         assert kernel.signatures
         for signature in kernel.signatures:
             assert _layouts(signature) == {"C"}, (kernel, signature)
@@ -730,7 +736,8 @@ def test_risk_faded_in_one_pass_is_the_array_formula(seed: int) -> None:
     want[at[dropped]] = 0.0
     want_at = at[~dropped]
     scratch = np.empty(n)
-    kept = kernels.fade_risk(risk, at, keep, negligible, scratch)
+    no = np.empty(0)  # no market
+    kept = kernels.history_rates(risk, at, keep, negligible, scratch, no, no, 1.0, no)
     np.testing.assert_array_equal(risk, want)
     np.testing.assert_array_equal(at[:kept], want_at)
     assert scratch[:kept].sum() == want[want_at].sum()  # the total the hour's draw reads

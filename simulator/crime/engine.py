@@ -74,6 +74,8 @@ _HISTORY_STRIDE = 1 << 24
 # value at most, and nothing is divided by zero. Few opportunities arise there.
 _MIN_PEOPLE = 1.0
 # The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate.
+# No market rates (no market, or no offence type at markets).
+_NO_RATES = np.empty(0)
 _NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
@@ -363,6 +365,31 @@ class _Market:
     intensity: float
 
 
+@dataclass
+class _MarketArrays:
+    """The drug markets as the hourly loops read them.
+
+    Made again when a market appears or goes; their intensities are taken again
+    when they change (:meth:`CrimeEngine._market_arrays`).
+
+    Attributes:
+        by_cell: The markets' places in the engine's list, cells ascending.
+        flat: Flat indices of the markets' opportunities (market type rows x cells,
+            cells ascending).
+        intensity: The markets' intensities, cells ascending.
+        rates: This hour's rates at ``flat`` (:func:`simulator.crime.kernels.history_rates`
+            writes them).
+        enforcement: Flat indices (enforcing agency x cell; enforcers, then the
+            markets in their order) of the enforcers' presence at the markets.
+    """
+
+    by_cell: list[int]
+    flat: IntArray
+    intensity: FloatArray
+    rates: FloatArray
+    enforcement: IntArray
+
+
 class CrimeEngine:
     """Generates offences hour by hour and decides how each becomes known.
 
@@ -432,6 +459,10 @@ class CrimeEngine:
         self._effective = np.zeros((len(agencies), n))  # presence with residual decay
         self._last_presence = np.zeros((len(agencies), n))
         self._presence_hour = np.zeros((len(agencies), n))
+        # Flat views of the same memory, as the compiled loops read them.
+        self._effective_flat = self._effective.reshape(-1)
+        self._last_presence_flat = self._last_presence.reshape(-1)
+        self._presence_hour_flat = self._presence_hour.reshape(-1)
         self._touched_last = np.empty(0, dtype=np.int64)  # entries of _presence_hour set
         self._presence_day = np.zeros(n)
         self._victims_day = np.zeros(n)
@@ -439,7 +470,6 @@ class CrimeEngine:
         # The cells where near-repeat risk is not 0, ascending: the hourly decay and
         # draw then touch those only, not the whole grid.
         self._risk_at = np.empty(0, dtype=np.int64)
-        self._risk_total = 0.0  # their sum (_fade_risk)
         self._risk_scratch = np.empty(n)
         self._prevention_factor = 1.0  # market capacity left by prevention (1: none yet)
         self.spec = spec
@@ -535,10 +565,11 @@ class CrimeEngine:
         self._order += [k for k, at_markets in enumerate(markets) if at_markets]
         self._expected = self._expected[self._order]  # rows in draw order
         self._order_index = np.array(self._order, dtype=np.int64)
-        # The markets' cells, their order by cell and flat indices (_market_layout).
-        self._markets_at: tuple[list[int], list[int], IntArray] | None = None
-        # The enforcers' and markets' cells, and the flat indices of their presence.
-        self._enforcement_at: tuple[tuple[list[int], list[int]], IntArray] | None = None
+        # The markets as the hourly loops read them (_market_arrays), made again when
+        # a market appears or goes (_update_markets) and when the enforcers may have
+        # changed; their intensities are taken again when they change.
+        self._markets_read: _MarketArrays | None = None
+        self._intensity_read = False
         self._deterrence = np.array([self._type_specs[k].deterrence for k in self._order])
         self._judicial_at = np.full(territory.n_cells, -1, dtype=np.int64)
         for a in agencies:  # the first judicial agency competent for a cell investigates
@@ -717,9 +748,9 @@ class CrimeEngine:
             presence_hours.reshape(-1),
             touched,
             self._touched_last,
-            self._presence_hour.reshape(-1),
-            self._last_presence.reshape(-1),
-            self._effective.reshape(-1),
+            self._presence_hour_flat,
+            self._last_presence_flat,
+            self._effective_flat,
             self._presence_day,
             self._seen_cells,
             self._decay,
@@ -732,28 +763,54 @@ class CrimeEngine:
         """Current intensity of each drug-market cell."""
         return {m.cell: m.intensity for m in self._markets}
 
+    def _market_arrays(self) -> _MarketArrays:
+        """The markets as the hourly loops read them (:class:`_MarketArrays`).
+
+        Kept while the markets stay where they are (:meth:`_update_markets`, the
+        only place they change, says when they move or their intensities change)
+        and the settings do (:meth:`_configure`). Markets sit in distinct cells
+        (:meth:`_update_markets` merges those that meet).
+        """
+        markets = self._markets
+        arrays = self._markets_read
+        if arrays is None:
+            by_cell = sorted(range(len(markets)), key=lambda i: markets[i].cell)
+            where = np.array([markets[i].cell for i in by_cell], dtype=np.int64)
+            rows = np.arange(self._n_ordinary, len(self._order)) * self._t.n_cells
+            enforcers = np.array(self._market_enforcers, dtype=np.int64) * self._t.n_cells
+            cells = np.array([m.cell for m in markets], dtype=np.int64)
+            arrays = self._markets_read = _MarketArrays(
+                by_cell=by_cell,
+                flat=(rows[:, None] + where).ravel(),
+                intensity=np.empty(0),
+                rates=np.empty(rows.size * where.size),
+                enforcement=(enforcers[:, None] + cells).ravel(),
+            )
+            self._intensity_read = False
+        if not self._intensity_read:
+            arrays.intensity = np.array(
+                [markets[i].intensity for i in arrays.by_cell], dtype=np.float64
+            )
+            self._intensity_read = True
+        return arrays
+
     def _update_markets(self, hour: int) -> None:
         spec = self.spec.drug_markets
         if not self._markets:
             return
-        rows = self._market_enforcers
-        cells = [m.cell for m in self._markets]
         at_markets: list[float] = []
-        if rows:
-            # One flat gather (enforcers x markets) costs less than an np.ix_ index; the
-            # indices are kept while the enforcers and the markets' cells stay the same.
-            key = (rows, cells)
-            if self._enforcement_at is None or self._enforcement_at[0] != key:
-                at = np.array(rows, dtype=np.int64)[:, None] * self._t.n_cells
-                flat: IntArray = (at + np.array(cells, dtype=np.int64)).ravel()
-                self._enforcement_at = (key, flat)
-            hours = self._presence_hour.reshape(-1)[self._enforcement_at[1]]
-            if hours.any():  # most hours no enforcer stood at a market
-                at_markets = hours.reshape(len(rows), len(cells)).sum(axis=0).tolist()
+        # Most hours no enforcer stood at a market: one compiled look at their presence.
+        enforcement = self._market_arrays().enforcement
+        if kernels.any_nonzero(self._presence_hour_flat, enforcement):
+            # One flat gather (enforcers x markets) costs less than an np.ix_ index.
+            hours = self._presence_hour_flat[enforcement]
+            shape = (len(self._market_enforcers), len(self._markets))
+            at_markets = hours.reshape(shape).sum(axis=0).tolist()
+            self._intensity_read = False
         new: list[_Market] = []
-        for m, enforcement in zip(self._markets if at_markets else [], at_markets, strict=True):
-            if enforcement > 0:
-                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement)
+        for m, enforcement_h in zip(self._markets if at_markets else [], at_markets, strict=True):
+            if enforcement_h > 0:
+                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement_h)
                 m.intensity -= suppressed
                 moved = suppressed * spec.displacement_share
                 if moved > 0:
@@ -762,9 +819,11 @@ class CrimeEngine:
             existing = next((m for m in self._markets if m.cell == n_m.cell), None)
             if existing is None:
                 self._markets.append(n_m)
+                self._markets_read = None
             else:
                 existing.intensity += n_m.intensity
         if hour % 24 == 0:
+            self._intensity_read = False
             # Prevention lowers market capacity slowly: the capacity factor relaxes each
             # day towards its long-run level, from wherever it stood when spending changed.
             meur = spec.prevention_eur_per_year / 1e6
@@ -774,22 +833,16 @@ class CrimeEngine:
             factor = self._prevention_factor
             for m in self._markets:
                 m.intensity += spec.recovery_per_day * (m.capacity * factor - m.intensity)
-            self._markets = [m for m in self._markets if m.capacity > 0 or m.intensity > 1e-3]
+            kept = [m for m in self._markets if m.capacity > 0 or m.intensity > 1e-3]
+            if len(kept) < len(self._markets):
+                self._markets_read = None
+            self._markets = kept
 
     def _neighbour(self, cell: int) -> int:
-        t = self._t
-        if t.kind == "point":
+        if self._t.kind == "point":
             return cell
-        j, i = divmod(cell, t.nx)
-        options = [
-            (j + dj) * t.nx + (i + di)
-            for dj in (-1, 0, 1)
-            for di in (-1, 0, 1)
-            if (di or dj)
-            and 0 <= i + di < t.nx
-            and 0 <= j + dj < t.ny
-            and t.land[(j + dj) * t.nx + (i + di)]
-        ]
+        # The neighbours on land, row by row (the table's order, -1 where there is none).
+        options: list[int] = [c for c in self._neighbour_table[cell].tolist() if c >= 0]
         if not options:
             return cell
         if self._rng_behind:  # the crime stream goes on from the last hour's draws
@@ -817,7 +870,6 @@ class CrimeEngine:
             self._new_day(now)
         self._clear_later(now)
         self._update_markets(hour)
-        self._fade_risk()
         # Patrol presence by cell, folded into what offenders remember of each place:
         # an exponential average with time constant ``area_memory_h`` (the presence
         # around a target that offenders perceive is the police they have seen there
@@ -842,37 +894,48 @@ class CrimeEngine:
 
     def _ordinary_opportunities(self, hw: int) -> tuple[IntArray, IntArray, FloatArray]:
         """Opportunities at the standing routine-activity rates (the opportunity stream)."""
-        n = self._t.n_cells
         cum = self._opportunity_cum[hw]
         total = float(cum[-1]) if self._n_ordinary else 0.0
         count = int(self._opportunities.poisson(total)) if total > 0 else 0
         u = self._opportunities.random((count, len(_UNIFORMS)))
-        rows, cells = np.divmod(_search(cum, u[:, _U["where"]] * total), n)
-        return rows, cells, u
+        found = np.empty((2, count), dtype=np.int64)
+        kernels.locate(cum, u, _U["where"], total, self._t.n_cells, found)
+        return found[0], found[1], u
 
     def _history_opportunities(
         self, hour: int, hod: int
     ) -> tuple[IntArray, IntArray, FloatArray] | None:
         """Near-repeat and drug-market opportunities (the crime stream).
 
-        Most hours draw none: their rates are summed first, and the parts they are
-        drawn from are laid out only when the hour has some.
+        Near-repeat risk fades first and the markets' rates are made, in one
+        compiled call (:func:`simulator.crime.kernels.history_rates`); the rates of
+        the hour's parts (the cells' risk for each type that repeats, the markets)
+        are summed. Most hours draw none: the parts they are drawn from are laid out
+        only when the hour has some.
         """
         n = self._t.n_cells
         at = self._risk_at
-        repeat = self._repeat_offsets if at.size else []
-        market: tuple[IntArray, FloatArray] | None = None
-        if self._market_scale is not None and self._markets:
-            markets = self._markets
-            _, by_cell, flat = self._market_layout(markets)
-            intensity = np.array([markets[i].intensity for i in by_cell])
-            scale = self._market_scale[hod]
-            rate = scale[:, None] * intensity / max(1, self.spec.drug_markets.count)
-            market = (flat, rate.ravel())
+        at_markets = self._market_scale is not None and bool(self._markets)
+        markets = self._market_arrays() if at_markets else None
+        kept = kernels.history_rates(
+            self._near_repeat,
+            at,
+            self._nr_decay,
+            _NEGLIGIBLE_RATE,
+            self._risk_scratch,
+            _NO_RATES if self._market_scale is None else self._market_scale[hod],
+            _NO_RATES if markets is None else markets.intensity,
+            float(max(1, self.spec.drug_markets.count)),
+            _NO_RATES if markets is None else markets.rates,
+        )
+        if kept < at.size:  # cells whose risk faded out this hour
+            at = at[:kept]
+            self._risk_at = at
+        repeat = self._repeat_offsets if kept else []
         # The same sum for every type that repeats (the risk is the cell's).
-        totals_of_parts = [self._risk_total] * len(repeat)
-        if market is not None:
-            totals_of_parts.append(float(market[1].sum()))
+        totals_of_parts = [float(self._risk_scratch[:kept].sum())] * len(repeat)
+        if markets is not None:
+            totals_of_parts.append(float(markets.rates.sum()))
         if not totals_of_parts:
             return None
         total = _sum(totals_of_parts)
@@ -889,8 +952,8 @@ class CrimeEngine:
             weight = self._near_repeat[at]
             for offset in repeat:
                 parts.add(offset, at, weight)
-        if market is not None:
-            parts.add(0, *market)
+        if markets is not None:
+            parts.add(0, markets.flat, markets.rates)
         u = rng.random((count, len(_UNIFORMS)))
         self._history_at += u.size
         totals = np.array(totals_of_parts)
@@ -905,21 +968,6 @@ class CrimeEngine:
                 flat[sel] = parts.where(k)[_search(np.cumsum(weight_k), x[sel])]
         rows_h, cells_h = np.divmod(flat, n)
         return rows_h, cells_h, u
-
-    def _market_layout(self, markets: list[_Market]) -> tuple[list[int], list[int], IntArray]:
-        """Where the markets are: their cells, their order by cell, the flat indices.
-
-        The flat indices (market type rows x cells, cells ascending) are those of the
-        markets' opportunities; kept until a market appears or goes. Markets sit in
-        distinct cells (:meth:`_update_markets` merges those that meet).
-        """
-        cells = [mk.cell for mk in markets]
-        if self._markets_at is None or self._markets_at[0] != cells:
-            by_cell = sorted(range(len(cells)), key=cells.__getitem__)
-            where = np.array([cells[i] for i in by_cell], dtype=np.int64)
-            rows = np.arange(self._n_ordinary, len(self._order)) * self._t.n_cells
-            self._markets_at = (cells, by_cell, (rows[:, None] + where).ravel())
-        return self._markets_at
 
     def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
         """Guardianship an offender perceives at each cell (the exponent before deterrence).
@@ -1023,19 +1071,6 @@ class CrimeEngine:
             return []
         pop.victimised += first_time
         return self._incidents(kinds, where, when, u[done], ints, floats)
-
-    def _fade_risk(self) -> None:
-        """An hour's fading of near-repeat risk; risk too small to matter drops to 0.
-
-        Only the cells of ``_risk_at`` hold risk: the others would stay 0
-        (:func:`simulator.crime.kernels.fade_risk`). Their sum is kept for the hour's draw.
-        """
-        at = self._risk_at
-        scratch = self._risk_scratch
-        kept = kernels.fade_risk(self._near_repeat, at, self._nr_decay, _NEGLIGIBLE_RATE, scratch)
-        self._risk_total = float(scratch[:kept].sum())
-        if kept < at.size:  # cells whose risk faded out this hour
-            self._risk_at = at[:kept]
 
     def _trigger_near_repeat(self, cell: int) -> None:
         """Add the risk a burglary triggers: rate = triggered x share / tau at first."""

@@ -506,15 +506,27 @@ def pairwise_sum(values: FloatArray, n: int) -> float:
 
 
 @compiled
-def fade_risk(
-    risk: FloatArray, at: IntArray, keep: float, negligible: float, scratch: FloatArray
+def history_rates(
+    risk: FloatArray,
+    at: IntArray,
+    keep: float,
+    negligible: float,
+    scratch: FloatArray,
+    scale: FloatArray,
+    intensity: FloatArray,
+    divisor: float,
+    rates: FloatArray,
 ) -> int:
-    """An hour's fading of near-repeat risk, in place (:meth:`CrimeEngine._fade_risk`).
+    """The rates of an hour's history-made opportunities, in place.
 
-    The risk of each cell of ``at`` is multiplied by ``keep``; where it falls below
+    Near-repeat risk fades (``CrimeEngine._history_opportunities``): the risk of
+    each cell of ``at`` is multiplied by ``keep``; where it falls below
     ``negligible`` it drops to 0 and the cell leaves ``at``, whose first entries
     become the cells that keep some, in their order (the first entries of
-    ``scratch``, as long as ``at``, take their risk, for the caller to sum).
+    ``scratch``, as long as ``at``, take their risk, for the caller to sum). The
+    markets' rates, market type rows x markets laid end to end in ``rates``, are
+    ``scale`` (by market type) times ``intensity`` (by market) over ``divisor``,
+    as NumPy's ``scale[:, None] * intensity / divisor``.
 
     Returns:
         How many cells keep some risk.
@@ -530,7 +542,40 @@ def fade_risk(
             at[kept] = cell
             scratch[kept] = value
             kept += 1
+    m = intensity.size
+    for i in range(scale.size):
+        for j in range(m):
+            rates[i * m + j] = scale[i] * intensity[j] / divisor
     return kept
+
+
+@compiled
+def locate(
+    cum: FloatArray, u: FloatArray, column: int, total: float, n: int, out: IntArray
+) -> None:
+    """Type row and cell of each of an hour's ordinary opportunities, in place.
+
+    Opportunity ``i`` falls where the running sum of rates ``cum`` (type rows x
+    ``n`` cells, laid end to end) first exceeds ``u[i, column] * total``, the last
+    entry at most: ``out[0, i]`` and ``out[1, i]`` become the ``np.divmod`` by
+    ``n`` of ``np.searchsorted(cum, x, side="right")`` so bounded.
+    """
+    last = cum.size - 1
+    for i in range(u.shape[0]):
+        k = min(_first_above(cum, u[i, column] * total), last)
+        out[0, i] = k // n
+        out[1, i] = k % n
+
+
+@compiled
+def any_nonzero(values: FloatArray, at: IntArray) -> bool:
+    """Whether any of ``values[at]`` is not 0 (from the first, up to the first found)."""
+    found = False
+    for i in at:
+        if values[i] != 0.0:
+            found = True
+            break
+    return found
 
 
 # What an offence's chance of being seen reads (:func:`detection_chance`): visibility

@@ -1,0 +1,212 @@
+"""The compiled calls of the crime engine's hour give the answers of the array code they
+replaced, to the bit.
+
+The hour's history-made rates (near-repeat fading, the markets' rates), where its
+ordinary opportunities fall and whether an enforcer stood at a market were some
+twenty NumPy calls on arrays of a few dozen numbers; they are now three compiled
+calls (:mod:`simulator.crime.kernels`). The references below are that array code,
+written out; the rates span many orders of magnitude, where any other order of the
+operations would show in the last bits. The markets' arrays, kept from hour to hour,
+are checked against fresh ones as enforcement moves the markets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.crime import kernels
+from simulator.crime.engine import _NEGLIGIBLE_RATE, _U, _UNIFORMS, CrimeEngine, _MarketArrays
+from simulator.model import SecurityModel
+from simulator.scenario import load_scenario
+
+from .conftest import SCENARIOS
+
+
+def spread(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Positive numbers over twenty orders of magnitude (summation order shows)."""
+    values: np.ndarray = rng.random(size) * 10.0 ** rng.uniform(-10, 10, size)
+    return values
+
+
+def plain_history_rates(
+    risk: np.ndarray,
+    at: np.ndarray,
+    keep: float,
+    scale: np.ndarray,
+    intensity: np.ndarray,
+    divisor: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hour's rates as the engine made them on arrays (_fade_risk, then
+    _history_opportunities): faded risk, the cells that keep some, the markets' rates."""
+    risk = risk.copy()
+    faded = risk[at] * keep
+    dropped = faded < _NEGLIGIBLE_RATE
+    risk[at] = np.where(dropped, 0.0, faded)
+    rate = scale[:, None] * intensity / max(1, divisor)
+    return risk, at[~dropped], rate.ravel()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    cells=st.integers(1, 600),
+    market_types=st.integers(0, 3),
+    markets=st.integers(0, 80),
+    divisor=st.integers(0, 5),
+)
+def test_an_hours_history_rates_are_those_of_the_arrays(
+    seed: int, cells: int, market_types: int, markets: int, divisor: int
+) -> None:
+    """Risk fades (some drops out of the cells that hold some), the markets' rates, to
+    the bit; the kept risk, laid out for the caller, sums to the array formula's sum."""
+    rng = np.random.default_rng(seed)
+    risk = np.zeros(cells)
+    at = np.sort(rng.choice(cells, size=int(rng.integers(0, cells + 1)), replace=False))
+    risk[at] = spread(rng, at.size) * 10.0 ** rng.uniform(-12, 0, at.size)
+    keep = float(rng.uniform(0.5, 1.0))
+    scale = spread(rng, market_types)
+    intensity = spread(rng, markets) if market_types else np.empty(0)
+    want_risk, want_at, want_rates = plain_history_rates(risk, at, keep, scale, intensity, divisor)
+    rates = np.full(scale.size * intensity.size, np.nan)
+    scratch = np.full(cells, np.nan)
+    kept = kernels.history_rates(
+        risk,
+        at,
+        keep,
+        _NEGLIGIBLE_RATE,
+        scratch,
+        scale,
+        intensity,
+        float(max(1, divisor)),
+        rates,
+    )
+    np.testing.assert_array_equal(risk, want_risk)
+    np.testing.assert_array_equal(at[:kept], want_at)
+    np.testing.assert_array_equal(scratch[:kept], want_risk[want_at])
+    assert scratch[:kept].sum() == want_risk[want_at].sum()
+    np.testing.assert_array_equal(rates, want_rates)
+
+
+def plain_locate(
+    cum: np.ndarray, u: np.ndarray, column: int, total: float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """_ordinary_opportunities on arrays: np.divmod of the running sum's search."""
+    found = np.minimum(np.searchsorted(cum, u[:, column] * total, side="right"), cum.size - 1)
+    rows, cells = np.divmod(found, n)
+    return rows, cells
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    types=st.integers(1, 4),
+    n=st.integers(1, 300),
+    count=st.integers(0, 60),
+    beyond=st.booleans(),
+)
+def test_ordinary_opportunities_fall_where_the_arrays_put_them(
+    seed: int, types: int, n: int, count: int, beyond: bool
+) -> None:
+    """Ties (cells without rate repeat the running sum, the search goes past them) and
+    draws beyond the last sum (the last entry) as np.searchsorted then np.divmod."""
+    rng = np.random.default_rng(seed)
+    rates = spread(rng, types * n) * (rng.random(types * n) < 0.6)
+    cum = np.cumsum(rates)
+    u = rng.random((count, len(_UNIFORMS)))
+    if count:
+        u[0, _U["where"]] = 0.0
+        u[-1, _U["where"]] = (cum[cum > 0][0] / cum[-1]) if cum[-1] > 0 else 0.5  # a tie
+    total = float(cum[-1]) * (1.5 if beyond else 1.0)
+    found = np.full((2, count), -1, dtype=np.int64)
+    kernels.locate(cum, u, _U["where"], total, n, found)
+    rows, cells = found
+    want_rows, want_cells = plain_locate(cum, u, _U["where"], total, n)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_array_equal(cells, want_cells)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 50), picks=st.integers(0, 20))
+def test_an_enforcer_at_a_market_is_seen_as_by_any(seed: int, size: int, picks: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.random(size + 1) * (rng.random(size + 1) < 0.1)
+    at = rng.integers(0, size + 1, picks)
+    assert kernels.any_nonzero(values, at) == bool(values[at].any())
+
+
+def fresh_market_arrays(engine: CrimeEngine) -> _MarketArrays:
+    """The markets' arrays made anew from the engine's markets."""
+    kept = engine._markets_read
+    engine._markets_read = None
+    made = engine._market_arrays()
+    engine._markets_read = kept
+    return made
+
+
+def test_the_markets_arrays_follow_the_markets_as_enforcement_moves_them() -> None:
+    """Kept from hour to hour, the markets' intensities, cells and the enforcers' places
+    at them are those the markets have whenever the hour's draw reads them."""
+    scenario = load_scenario(SCENARIOS / "drug_enforcement.yaml", ["run.days=20"])
+    model = SecurityModel(scenario, seed=3)
+    crime = model.crime
+    assert crime is not None
+    history, update = crime._history_opportunities, crime._update_markets
+    kept_hours: list[int] = []  # hours that read last hour's layout of the markets
+    enforced_hours: list[int] = []
+    layouts: set[tuple[int, ...]] = set()
+    last: list[object] = [None]
+
+    def checked(hour: int, hod: int) -> object:
+        out = history(hour, hod)
+        arrays, fresh = crime._markets_read, fresh_market_arrays(crime)
+        assert arrays is not None  # the markets are read every hour
+        np.testing.assert_array_equal(arrays.intensity, fresh.intensity)
+        np.testing.assert_array_equal(arrays.flat, fresh.flat)
+        np.testing.assert_array_equal(arrays.enforcement, fresh.enforcement)
+        if arrays is last[0]:
+            kept_hours.append(hour)
+        last[0] = arrays
+        layouts.add(tuple(m.cell for m in crime._markets))
+        return out
+
+    def counted(hour: int) -> None:
+        before = [(m.cell, m.intensity) for m in crime._markets]
+        update(hour)
+        if hour % 24 and before != [(m.cell, m.intensity) for m in crime._markets]:
+            enforced_hours.append(hour)
+
+    crime._history_opportunities = checked  # type: ignore[method-assign]
+    crime._update_markets = counted  # type: ignore[method-assign]
+    model.run_until(24.0 * 12)
+    # Most hours read last hour's layout; enforcement changed intensities most hours, and
+    # moved markets (new layouts) several times.
+    assert len(kept_hours) > 200 and len(enforced_hours) > 100 and len(layouts) > 5
+
+
+def test_a_displaced_market_draws_its_cell_among_the_neighbours_as_before() -> None:
+    """The neighbours on land, row by row, read from the engine's table: the list the
+    grid's bounds and land gave, so the same draw picks the same cell."""
+    scenario = load_scenario(SCENARIOS / "drug_enforcement.yaml", ["run.days=2"])
+    model = SecurityModel(scenario, seed=3)
+    crime = model.crime
+    assert crime is not None
+    t = crime._t
+    reference = np.random.default_rng(11)
+    crime._rng_behind = False
+    crime._rng.bit_generator.state = reference.bit_generator.state
+    for cell in range(t.n_cells):
+        j, i = divmod(cell, t.nx)
+        options = [  # as _neighbour listed them
+            (j + dj) * t.nx + (i + di)
+            for dj in (-1, 0, 1)
+            for di in (-1, 0, 1)
+            if (di or dj)
+            and 0 <= i + di < t.nx
+            and 0 <= j + dj < t.ny
+            and t.land[(j + dj) * t.nx + (i + di)]
+        ]
+        want = options[int(reference.integers(len(options)))] if options else cell
+        assert crime._neighbour(cell) == want
+    assert crime._rng.bit_generator.state == reference.bit_generator.state

@@ -286,6 +286,33 @@ def test_a_stop_while_the_command_loads_is_a_stop(
     assert capsys.readouterr().err == "stopped by SIGINT; nothing half-written is left\n"
 
 
+def test_a_stop_after_the_command_has_finished_is_no_traceback(tmp_path: Path) -> None:
+    """A Ctrl-C in the half second the interpreter takes to tear down after the results
+    are written (review of aeff553..9adcdc2). Seen from outside: exit status -2 (the
+    process killed by SIGINT) or 0 after a KeyboardInterrupt traceback from an atexit
+    callback. Here the signal comes from an atexit callback, so it falls in that time
+    every run; the command should end with its own status and nothing on stderr."""
+    out = tmp_path / "out"
+    code = (
+        "import atexit, os, signal, sys\n"
+        "from simulator import console\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        f"sys.argv = ['secsim', 'run', {str(SCENARIOS / 'validation' / 'mmc.yaml')!r},\n"
+        f"            '--days', '1', '--warmup-days', '0', '--quiet', '--out', {str(out)!r}]\n"
+        "sys.exit(console.main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        preexec_fn=_sigint_as_at_a_terminal,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    assert (out / "summary.json").exists()  # the command had finished
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
 def test_sigint_stops_a_run_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = ["run", str(SCENARIOS / "baseline.yaml"), "--days", "365", "--quiet"]

@@ -33,7 +33,13 @@ from simulator.runner import RunResult, run, write_results
 from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
 from simulator.scenario.kinds import payer_levels
 from simulator.scenario.loader import Positions, read_yaml
-from simulator.stopping import STOP_SIGNALS, Interrupted, install_handlers, raise_pending
+from simulator.stopping import (
+    STOP_SIGNALS,
+    Interrupted,
+    forget_held,
+    install_handlers,
+    raise_pending,
+)
 from simulator.world.territory import Territory, TerritoryError, build_territory
 
 if TYPE_CHECKING:
@@ -1041,6 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(err, "stopped by SIGINT; nothing half-written is left")
         return 130
     finally:
+        forget_held()  # the command ended by another error: the process may go on (tests)
         if threading.current_thread() is threading.main_thread():
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

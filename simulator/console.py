@@ -6,11 +6,14 @@ two, before :mod:`simulator.cli` can turn SIGINT into
 Python's traceback of the import under way: here it ends the command as a stop
 at any later moment does (exit status 130, nothing written). A SIGTERM then
 ends the process by its default action, silently; nothing has been started.
+Once the command has returned, both signals are ignored while the interpreter
+shuts down.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 _STOPPED = "stopped by SIGINT; nothing half-written is left\n"
@@ -35,8 +38,14 @@ def main() -> int:
     try:
         from simulator.cli import main as run_command
 
-        return run_command()
+        status = run_command()
     except KeyboardInterrupt:  # before the command's own handlers, or after them
         sys.stderr.write(_STOPPED)
         _exit(EXIT_SIGINT)
         return EXIT_SIGINT  # only where _exit is replaced (tests)
+    # The command is over, its results in place: what is left is the interpreter's
+    # tear-down (half a second), which a stop signal would only turn into a traceback
+    # or a death by signal. Nothing remains to stop.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    return status

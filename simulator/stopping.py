@@ -10,7 +10,8 @@ One place cannot raise: Python code that a compiled kernel calls back into (Numb
 unpickles there the type of each array a kernel returns). Numba does not check that
 call for an exception: one raised there comes out as a ``SystemError`` in the middle of
 the next array. A signal that arrives there is held, and raised by the next
-:func:`raise_pending` (each simulated day of a run, and before any result is written).
+:func:`raise_pending` (each simulated day of a run, before any result is put in
+place, and when the command ends).
 """
 
 from __future__ import annotations
@@ -65,7 +66,13 @@ def _raise(signum: int, frame: FrameType | None) -> None:
     if _inside_compiled_code(frame):
         _held.append(signum)
         return
+    _held.clear()  # a stop is under way: one held before must not cut its clean-up short
     raise Interrupted(signum)
+
+
+def forget_held() -> None:
+    """Drop a signal held back and not raised (the command ended another way)."""
+    _held.clear()
 
 
 def raise_pending() -> None:

@@ -13,6 +13,7 @@ are checked against fresh ones as enforcement moves the markets.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -147,14 +148,17 @@ def fresh_market_arrays(engine: CrimeEngine) -> _MarketArrays:
 
 def test_the_markets_arrays_follow_the_markets_as_enforcement_moves_them() -> None:
     """Kept from hour to hour, the markets' intensities, cells and the enforcers' places
-    at them are those the markets have whenever the hour's draw reads them."""
-    scenario = load_scenario(SCENARIOS / "drug_enforcement.yaml", ["run.days=20"])
+    at them are those the markets have whenever the hour's draw reads them, as markets
+    move, appear and (a fast recovery towards no capacity at all) go."""
+    overrides = ["run.days=20", "crime.drug_markets.recovery_per_day=0.9"]
+    scenario = load_scenario(SCENARIOS / "drug_enforcement.yaml", overrides)
     model = SecurityModel(scenario, seed=3)
     crime = model.crime
     assert crime is not None
     history, update = crime._history_opportunities, crime._update_markets
     kept_hours: list[int] = []  # hours that read last hour's layout of the markets
     enforced_hours: list[int] = []
+    gone_days: list[int] = []  # midnights when a market went
     layouts: set[tuple[int, ...]] = set()
     last: list[object] = [None]
 
@@ -176,23 +180,29 @@ def test_the_markets_arrays_follow_the_markets_as_enforcement_moves_them() -> No
         update(hour)
         if hour % 24 and before != [(m.cell, m.intensity) for m in crime._markets]:
             enforced_hours.append(hour)
+        if hour % 24 == 0 and len(crime._markets) < len(before):
+            gone_days.append(hour // 24)
 
     crime._history_opportunities = checked  # type: ignore[method-assign]
     crime._update_markets = counted  # type: ignore[method-assign]
     model.run_until(24.0 * 12)
-    # Most hours read last hour's layout; enforcement changed intensities most hours, and
-    # moved markets (new layouts) several times.
+    # Most hours read last hour's layout; enforcement changed intensities most hours,
+    # moved markets (new layouts) several times, and markets went on several days.
     assert len(kept_hours) > 200 and len(enforced_hours) > 100 and len(layouts) > 5
+    assert len(gone_days) > 2
 
 
-def test_a_displaced_market_draws_its_cell_among_the_neighbours_as_before() -> None:
+@pytest.mark.parametrize("name", ["drug_enforcement.yaml", "toulouse_metropole.yaml"])
+def test_a_displaced_market_draws_its_cell_among_the_neighbours_as_before(name: str) -> None:
     """The neighbours on land, row by row, read from the engine's table: the list the
-    grid's bounds and land gave, so the same draw picks the same cell."""
-    scenario = load_scenario(SCENARIOS / "drug_enforcement.yaml", ["run.days=2"])
+    grid's bounds and land gave, so the same draw picks the same cell (the real
+    territory has cells off land: the river, the communes around)."""
+    scenario = load_scenario(SCENARIOS / name, ["run.days=2"])
     model = SecurityModel(scenario, seed=3)
     crime = model.crime
     assert crime is not None
     t = crime._t
+    assert (~t.land).any() == (name == "toulouse_metropole.yaml")
     reference = np.random.default_rng(11)
     crime._rng_behind = False
     crime._rng.bit_generator.state = reference.bit_generator.state

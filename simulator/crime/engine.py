@@ -74,9 +74,9 @@ _HISTORY_STRIDE = 1 << 24
 # value at most, and nothing is divided by zero. Few opportunities arise there.
 _MIN_PEOPLE = 1.0
 # The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate.
+_NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 # No market rates (no market, or no offence type at markets).
 _NO_RATES = np.empty(0)
-_NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatArray:

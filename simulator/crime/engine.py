@@ -1124,10 +1124,6 @@ class CrimeEngine:
         victim, when it was reported...). Here the incidents are made, near repeats
         triggered and clearances by investigation scheduled, in that order.
         """
-        # Cleared later by investigation, if known and a judicial agency is competent:
-        # the chance falls with the reporting delay (read where that holds only).
-        p_later = floats[:, 7] * np.exp(floats[:, 6])
-        later_drawn = (u[:, _U["later"]] < p_later).tolist()
         out: list[Incident] = []
         specs, names, new_id = self._type_specs, self.types, self._new_id
         district, commune, investigators = self._district, self._commune, self._investigator
@@ -1142,39 +1138,53 @@ class CrimeEngine:
             )
         ):
             ts = specs[k]
-            reported_at, x_m, y_m, on_scene_h, follow_up_h, gone_h, _, _ = row
+            reported_at, x_m, y_m, on_scene_h, follow_up_h, gone_h, fading, p_later = row
             known = _KNOWN[known_at]
             if ts.near_repeat:
                 self._trigger_near_repeat(cell)
+            if needs_unit:
+                outcome = Outcome.OPEN
+            else:
+                outcome = Outcome.DARK if known is Known.DARK else Outcome.RECORDED
+            # Positional, in the order of Incident's fields: an offence costs half as
+            # much to make as with keywords (most offences of a run are made here).
             incident = Incident(
-                incident_id=new_id(),
-                kind=IncidentKind.OFFENCE,
-                type=names[k],
-                priority=ts.priority,
-                cell=cell,
-                district=district[cell],
-                commune=commune[cell],
-                x_m=x_m,
-                y_m=y_m,
-                t_occurred_h=at,
-                t_reported_h=reported_at,
-                on_scene_h=on_scene_h,
-                follow_up_h=follow_up_h,
-                arrest=bool(arrest),
-                known=known,
-                needs_response=bool(needs_unit),
-                resident=victim,
-                outcome=Outcome.OPEN
-                if needs_unit
-                else (Outcome.DARK if known is Known.DARK else Outcome.RECORDED),
-                offender=offender,
-                t_offender_gone_h=gone_h,
+                new_id(),
+                IncidentKind.OFFENCE,
+                names[k],
+                ts.priority,
+                cell,
+                district[cell],
+                commune[cell],
+                x_m,
+                y_m,
+                at,
+                reported_at,
+                on_scene_h,
+                follow_up_h,
+                arrest == 1,
+                None,  # parent_id
+                known,
+                needs_unit == 1,
+                victim,
+                None,  # t_dispatched_h
+                None,  # t_arrived_h
+                None,  # t_cleared_h
+                None,  # agency
+                None,  # unit
+                outcome,
+                offender,
+                gone_h,
             )
             out.append(incident)
-            later = False
+            if known is Known.DARK:  # nobody knows of it: no investigation, no unit
+                continue
+            # Cleared later by investigation, if a judicial agency is competent: the
+            # chance falls with the reporting delay. NumPy's exp of one number is its
+            # exp of an array's, to the bit (math.exp's last bit may differ).
             investigator = investigators[cell]
-            if known is not Known.DARK and investigator >= 0 and later_drawn[i]:
-                later = True
+            later = investigator >= 0 and float(u[i, _U["later"]]) < p_later * np.exp(fading)
+            if later:
                 self._investigated.add(incident.incident_id)
                 u_wait = float(u[i, _U["investigate"]])
                 wait = ts.investigation_days * 24.0 * float(-np.log1p(-u_wait))

@@ -393,21 +393,20 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
 
     def _generate_calls(self, hour: int) -> None:
         """The hour's calls: to the emergency number, then to agencies directly."""
-        self._submit_calls(list(self.calls.calls_in_hour(hour, self.ids.take)), self._caller_rng)
+        calls = self.calls.calls_in_hour(hour, self.ids.take)
+        if calls:  # most hours have none or one
+            self._submit_calls(calls, self._caller_rng)
         # Direct calls pick their callers from a stream of their own: with none, every
         # other stream draws as it did before they existed.
-        self._submit_calls(
-            list(self.direct_calls.calls_in_hour(hour, self.ids.take)), self._direct_caller_rng
-        )
+        direct = self.direct_calls.calls_in_hour(hour, self.ids.take)
+        if direct:
+            self._submit_calls(direct, self._direct_caller_rng)
 
     def _submit_calls(self, calls: list[Incident], caller_rng: np.random.Generator) -> None:
-        if calls:
-            cells = np.array([c.cell for c in calls], dtype=np.int64)
-            for call, caller in zip(
-                calls, self.experience.pick_callers(cells, caller_rng), strict=True
-            ):
-                call.resident = int(caller)
-                self.submit(call)
+        callers = self.experience.pick_callers([c.cell for c in calls], caller_rng)
+        for call, caller in zip(calls, callers, strict=True):
+            call.resident = caller
+            self.submit(call)
 
     def new_incident_id(self) -> int:
         """Reserve an id from the run's one counter (for incidents made by hand, as in tests)."""

@@ -230,24 +230,29 @@ class ResponseExperience:
         if incident.resident >= 0:
             self._pop.experience_response(incident.resident, None, 0.0)
 
-    def pick_callers(self, cells: IntArray, rng: np.random.Generator) -> IntArray:
-        """A caller for each call: mostly a resident of the cell, else anyone."""
+    def pick_callers(self, cells: Sequence[int], rng: np.random.Generator) -> list[int]:
+        """A caller for each call in ``cells``: mostly a resident of the cell, else anyone.
+
+        Returns:
+            Each caller's index into the population (-1 if there is nobody).
+        """
         pop = self._pop
-        u = rng.random((cells.size, 2))
-        if pop.size == 0:
-            return np.full(cells.size, -1, dtype=np.int64)
+        u = rng.random((len(cells), 2))
+        size = pop.size
+        if size == 0:
+            return [-1] * len(cells)
         # A few calls an hour: Python numbers cost less than a dozen numpy calls, and
         # give the same callers (the same double products, floored).
         first = pop.first
         callers = []
-        for (u_local, u_who), cell in zip(u.tolist(), cells.tolist(), strict=True):
+        for (u_local, u_who), cell in zip(u.tolist(), cells, strict=True):
             start = int(first[cell])
             count = int(first[cell + 1]) - start
             if u_local < 0.7 and count > 0:
                 callers.append(start + math.floor(u_who * count))
             else:
-                callers.append(math.floor(u_who * pop.size))
-        return np.array(callers, dtype=np.int64)
+                callers.append(math.floor(u_who * size))
+        return callers
 
 
 def _targets_h(scenario: Scenario) -> list[float]:

@@ -15,9 +15,10 @@ only in policy see the same calls (common random numbers).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from functools import cached_property
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,23 +47,23 @@ class CallMix:
     type_cum: FloatArray
     cum_weights: FloatArray
 
+    @cached_property
+    def type_list(self) -> list[float]:
+        """The cumulative type shares as Python numbers (read by each call)."""
+        return list(self.type_cum.tolist())
 
-class DrawnCalls(NamedTuple):
-    """Calls drawn for one hour, as columns of Python numbers (before they are numbered).
+    @cached_property
+    def rows(self) -> list[list[FloatArray]]:
+        """The cumulative spatial weights by class of hours, then location: views of rows."""
+        locations, classes = self.cum_weights.shape[:2]
+        return [[self.cum_weights[k, c] for k in range(locations)] for c in range(classes)]
 
-    The times are in time order; the other columns in the order drawn. A named
-    tuple: built at every hour with calls, for a fraction of a frozen dataclass's cost.
-    """
 
-    cells: list[int]
-    type_idx: list[int]
-    priority: list[int]
-    xs: list[float]
-    ys: list[float]
-    times: list[float]
-    on_scene: list[float]
-    follow: list[float]
-    arrest: list[bool]
+# A call drawn, before it is numbered: its cell, type (index), priority, x and y
+# (metres), time (model hours), time on scene and follow-up (hours), and whether it
+# ends in an arrest. A plain tuple: an hour's calls are made at once, for a fraction
+# of a named tuple's or a dataclass's cost.
+DrawnCall = tuple[int, int, int, float, float, float, float, float, bool]
 
 
 def _profile(values: list[float] | str, length: int) -> FloatArray:
@@ -132,6 +133,7 @@ class CallGenerator:
     def _configure(self, spec: DemandSpec, site_cells: IntArray) -> None:
         self._spec = spec
         self._rates = hourly_rates(spec)
+        self._rate_list: list[float] = self._rates.tolist()  # drawn from each hour
         self._types = list(spec.types)
         self._type_cum = np.cumsum([spec.types[t].share for t in self._types])
         self._type_cum /= self._type_cum[-1]
@@ -151,6 +153,7 @@ class CallGenerator:
         sigma2 = np.log1p(spec.on_scene.cv**2)
         self._scene_sigma = float(np.sqrt(sigma2))
         self._scene_mu: list[float] = (np.log(self._scene_mean) - sigma2 / 2.0).tolist()
+        self._lognormal = spec.on_scene.distribution != "exponential"
         self._follow_p: list[float] = [spec.types[t].follow_up_prob for t in self._types]
         self._follow_hours = [spec.types[t].follow_up_min / 60.0 for t in self._types]
         self._arrest_p: list[float] = [spec.types[t].arrest_prob for t in self._types]
@@ -161,6 +164,7 @@ class CallGenerator:
         self._location_of = [self._locations.index(spec.types[t].location) for t in self._types]
         used = [layer for name in self._locations for layer in LOCATIONS[name].layers]
         self._hour_class, hours = self._activity.hour_classes(used)
+        self._class_of: list[int] = self._hour_class.tolist()
         self._cum_weights = self._spatial_weights(site_cells, hours)
         self._mix = CallMix(self._type_cum, self._cum_weights)
 
@@ -229,12 +233,13 @@ class CallGenerator:
         s = total.sum()
         return total / s if s > 0 else total
 
-    def calls_in_hour(self, hour: int, new_id: Callable[[], int]) -> Iterator[Incident]:
+    def calls_in_hour(self, hour: int, new_id: Callable[[], int]) -> list[Incident]:
         """The calls arising in [hour, hour + 1), in time order, numbered by ``new_id``."""
-        n = int(self._rng.poisson(self.rate(hour)))
-        if n == 0:
-            return
-        yield from self.incidents(self.draw(self._rng, n, hour, self._mix), new_id)
+        rates = self._rate_list
+        n = self._rng.poisson(rates[hour % len(rates)])
+        if n == 0:  # a third of the hours of a year
+            return []
+        return self.incidents(self.draw(self._rng, n, hour, self._mix), new_id)
 
     @property
     def territory(self) -> Territory:
@@ -270,102 +275,89 @@ class CallGenerator:
         where = np.where(totals > 0, cum / np.where(totals > 0, totals, 1.0), uniform)
         return CallMix(cum_type, where)
 
-    def draw(self, rng: np.random.Generator, n: int, hour: int, mix: CallMix) -> DrawnCalls:
+    def draw(self, rng: np.random.Generator, n: int, hour: int, mix: CallMix) -> list[DrawnCall]:
         """Draw ``n`` calls in the hour starting at ``hour``: type, place, time, handling.
 
         Every call takes the same random numbers, in the same order, whatever the mix.
-        An hour has a few calls: they are worked out on Python numbers, which costs
-        less than numpy's calls on arrays of a few values and gives the same doubles
-        (the same operations in the same order; numpy's ``exp`` stays numpy's).
+        An hour has a few calls: they are worked out one by one on Python numbers,
+        which costs less than numpy's calls on arrays of a few values and gives the
+        same doubles (the same operations in the same order). NumPy's ``exp`` of one
+        number is its ``exp`` of an array's, to the bit (``math.exp``'s may differ).
+
+        Returns:
+            The calls in time order.
         """
         # Uniforms drawn in blocks: a block of k x n is the k draws of n in a row,
         # the same numbers for fewer calls.
         time_u, type_u, loc_u, prio_u = rng.random((4, n)).tolist()
         z = rng.standard_normal(n).tolist()
         e = rng.standard_exponential(n).tolist()
-        late = rng.random(4 * n).tolist()
+        late = rng.random(4 * n).tolist()  # follow-up, arrest, then x and y in turn
 
-        times = [hour + u for u in sorted(time_u)]
-        type_cum = mix.type_cum.tolist()
+        times = sorted(time_u)
+        type_cum = mix.type_list
         last_type = len(self._types) - 1
-        type_idx = [min(bisect_right(type_cum, u), last_type) for u in type_u]
         # One row of cumulative weights per location, for this hour's class.
-        rows = mix.cum_weights[:, self._hour_class[hour % HOURS_PER_WEEK]]
+        rows = mix.rows[self._class_of[hour % HOURS_PER_WEEK]]
         last_cell = self._territory.n_cells - 1
-        location = self._location_of
-        cells = [
-            min(int(rows[location[k]].searchsorted(u, side="right")), last_cell)
-            for k, u in zip(type_idx, loc_u, strict=True)
-        ]
-        prio_rows = self._prio_rows
-        # The cumulative shares (non-negative) never decrease: the thresholds at or
-        # below u are the first bisect_right(row, u) of them.
-        priority = [
-            1 + min(bisect_right(prio_rows[k], u), len(prio_rows[k]) - 1)
-            for k, u in zip(type_idx, prio_u, strict=True)
-        ]
-        if self._spec.on_scene.distribution == "exponential":
-            mean = self._scene_mean
-            on_scene = [mean[k] * ek / 60.0 for k, ek in zip(type_idx, e, strict=True)]
-        else:
-            mu = self._scene_mu
-            sigma = self._scene_sigma
-            exps = np.exp(np.array([mu[k] + sigma * zk for k, zk in zip(type_idx, z, strict=True)]))
-            on_scene = [h / 60.0 for h in exps.tolist()]
-        follow_p = self._follow_p
-        follow_hours = self._follow_hours
-        arrest_p = self._arrest_p
-        follow = [
-            follow_hours[k] if u < follow_p[k] else 0.0
-            for k, u in zip(type_idx, late[:n], strict=True)
-        ]
-        arrest = [u < arrest_p[k] for k, u in zip(type_idx, late[n : 2 * n], strict=True)]
-        cell_m = self._territory.cell_m
-        x_of = self._x_of
-        y_of = self._y_of
-        jitter_x = late[2 * n :: 2]
-        jitter_y = late[2 * n + 1 :: 2]
-        xs = [x_of[c] + (u - 0.5) * cell_m for c, u in zip(cells, jitter_x, strict=True)]
-        ys = [y_of[c] + (u - 0.5) * cell_m for c, u in zip(cells, jitter_y, strict=True)]
-        return DrawnCalls(cells, type_idx, priority, xs, ys, times, on_scene, follow, arrest)
+        location, prio_rows = self._location_of, self._prio_rows
+        mean, mu, sigma = self._scene_mean, self._scene_mu, self._scene_sigma
+        follow_p, follow_hours, arrest_p = self._follow_p, self._follow_hours, self._arrest_p
+        x_of, y_of, cell_m = self._x_of, self._y_of, self._territory.cell_m
+        calls: list[DrawnCall] = []
+        for i in range(n):
+            k = min(bisect_right(type_cum, type_u[i]), last_type)
+            cell = min(int(rows[location[k]].searchsorted(loc_u[i], "right")), last_cell)
+            # The cumulative shares (non-negative) never decrease: the thresholds at
+            # or below u are the first bisect_right(row, u) of them.
+            prio = prio_rows[k]
+            priority = 1 + min(bisect_right(prio, prio_u[i]), len(prio) - 1)
+            if self._lognormal:
+                on_scene = float(np.exp(mu[k] + sigma * z[i])) / 60.0
+            else:
+                on_scene = mean[k] * e[i] / 60.0
+            calls.append(
+                (
+                    cell,
+                    k,
+                    priority,
+                    x_of[cell] + (late[2 * n + 2 * i] - 0.5) * cell_m,
+                    y_of[cell] + (late[2 * n + 2 * i + 1] - 0.5) * cell_m,
+                    hour + times[i],
+                    on_scene,
+                    follow_hours[k] if late[i] < follow_p[k] else 0.0,
+                    late[n + i] < arrest_p[k],
+                )
+            )
+        return calls
 
     def incidents(
-        self, drawn: DrawnCalls, new_id: Callable[[], int], addressed_to: str | None = None
-    ) -> Iterator[Incident]:
+        self, drawn: list[DrawnCall], new_id: Callable[[], int], addressed_to: str | None = None
+    ) -> list[Incident]:
         """The drawn calls as incidents, in time order, numbered by ``new_id``."""
-        district_of = self._district_of
-        commune_of = self._commune_of
-        types = self._types
-        columns = zip(
-            drawn.cells,
-            drawn.type_idx,
-            drawn.priority,
-            drawn.xs,
-            drawn.ys,
-            drawn.times,
-            drawn.on_scene,
-            drawn.follow,
-            drawn.arrest,
-            strict=True,
-        )
-        for cell, k, prio, x, y, when, scene, follow_h, arrests in columns:
-            yield Incident(
-                incident_id=new_id(),
-                kind=IncidentKind.CALL,
-                type=types[k],
-                priority=prio,
-                cell=cell,
-                district=district_of[cell],
-                commune=commune_of[cell],
-                x_m=x,
-                y_m=y,
-                t_occurred_h=when,
-                t_reported_h=when,
-                on_scene_h=scene,
-                follow_up_h=follow_h,
-                arrest=arrests,
+        district_of, commune_of, types = self._district_of, self._commune_of, self._types
+        # Positional, in the order of Incident's fields: a call costs half as much to
+        # make as with keywords.
+        return [
+            Incident(
+                new_id(),
+                IncidentKind.CALL,
+                types[k],
+                priority,
+                cell,
+                district_of[cell],
+                commune_of[cell],
+                x,
+                y,
+                when,
+                when,
+                on_scene,
+                follow_h,
+                arrest,
                 addressed_to=addressed_to,
             )
+            for cell, k, priority, x, y, when, on_scene, follow_h, arrest in drawn
+        ]
 
 
 @dataclass(frozen=True)
@@ -377,6 +369,11 @@ class _Line:
     lost_when_closed: bool
     rates: FloatArray  # expected calls in each hour of the week
     mix: CallMix
+
+    @cached_property
+    def rate_list(self) -> list[float]:
+        """The rates as Python numbers (one is drawn from at each hour)."""
+        return list(self.rates.tolist())
 
 
 class DirectCallGenerator:
@@ -465,18 +462,21 @@ class DirectCallGenerator:
                 return float(line.rates[hour % line.rates.size])
         return 0.0
 
-    def calls_in_hour(self, hour: int, new_id: Callable[[], int]) -> Iterator[Incident]:
+    def calls_in_hour(self, hour: int, new_id: Callable[[], int]) -> list[Incident]:
         """The direct calls arising in [hour, hour + 1), agency by agency in scenario order.
 
         Calls made while the agency is closed are ordinary calls (``addressed_to``
         None) or, with ``when_closed: lost``, not made at all.
         """
+        calls: list[Incident] = []
         for line in self._lines:
-            n = int(self._rng.poisson(line.rates[hour % line.rates.size]))
+            rates = line.rate_list
+            n = self._rng.poisson(rates[hour % len(rates)])
             if n == 0:
                 continue
             drawn = self._calls.draw(self._rng, n, hour, line.mix)
             if line.units_by_hour[hour % HOURS_PER_DAY] > 0:
-                yield from self._calls.incidents(drawn, new_id, addressed_to=line.agency)
+                calls += self._calls.incidents(drawn, new_id, addressed_to=line.agency)
             elif not line.lost_when_closed:
-                yield from self._calls.incidents(drawn, new_id)
+                calls += self._calls.incidents(drawn, new_id)
+        return calls

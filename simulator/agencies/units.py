@@ -137,6 +137,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.cell = station
         self.x = float(territory.x_m[station])
         self.y = float(territory.y_m[station])
+        # Since when it stays where it is, to record as presence when it leaves; None
+        # while it patrols (its stays are then its legs', which the table records).
         self._present_since: float | None = None
         # Its row of the leg table: floats _fr, integers _ir (views of it). While it
         # patrols, its current leg runs from (X, Y) at START to LEG_CELL, arriving at
@@ -378,7 +380,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._leave()
         self.incident = None
         self._set_state(UnitState.AVAILABLE)
-        self._start_leg(self._now())
+        self._start_leg(self._since)  # now, as the change of state just set it
 
     def go_off_duty(self) -> None:
         """End the shift, from patrol or straight from the last job."""
@@ -392,8 +394,9 @@ class Unit(mesa.Agent):  # type: ignore[misc]
     def dispatch_to(self, incident: Incident, arrive_at: float) -> None:
         """Leave patrol (or the last job) for ``incident``; arrival is an event at ``arrive_at``."""
         if self.state is UnitState.AVAILABLE:
-            self._stop_patrol()
-        self._leave()
+            self._stop_patrol()  # a patrolling crew's stays are its legs': none is open
+        else:
+            self._leave()
         self.incident = incident
         self._route_t0 = self._now()
         self._route_t1 = arrive_at
@@ -407,8 +410,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         is no patrol presence there, unlike a crew waiting for a call.
         """
         if self.state is UnitState.AVAILABLE:
-            self._stop_patrol(where=False)  # no position on the way: it is at the station
-        self._leave()
+            # No position on the way: it is at the station. A patrolling crew has no
+            # stay of its own to record (its stays are its legs').
+            self._stop_patrol(where=False)
+        else:
+            self._leave()
         station = self.station_cell
         self.cell = station
         self.x = self._xs[station]

@@ -188,7 +188,7 @@ class Dispatcher:
         self._recorder = recorder
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
-        self.life_cycle = LifeCycle(model, self, units, rules, new_id, duties_rng)
+        self.life_cycle = LifeCycle(model, self, units, rules, new_id, duties_rng, agencies)
 
     def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
         """Put changed agencies, competences, rules and policy in force.
@@ -210,7 +210,7 @@ class Dispatcher:
         if rules.policy != self._rules.policy:
             self._policy = make_policy(rules.policy)
         self._rules = rules
-        self.life_cycle.reconfigure(rules)
+        self.life_cycle.reconfigure(rules, agencies)
         self._eligible.clear()
         for incident in self._waiting.reset(rules):  # most urgent first, FCFS within
             self._dispatch_or_queue(incident)

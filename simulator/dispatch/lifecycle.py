@@ -44,12 +44,32 @@ from typing import Protocol
 import mesa
 import numpy as np
 
+from simulator.agencies.agency import Agency
 from simulator.agencies.units import Unit, UnitState
 from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import HANDOVER_TYPE
 
 _BATCH = 256  # duty draws taken at once; one draw of 256 beats 256 draws of 1
+
+
+def _duty_hours(agencies: Sequence[Agency]) -> tuple[list[float | None], list[float]]:
+    """Each agency's mean free time before a duty (``None``: no duties) and mean duty, in hours.
+
+    Worked out once for a configuration rather than each time a crew is freed
+    (the most frequent event), with the same operations, so the same floats.
+    """
+    gaps: list[float | None] = []
+    means: list[float] = []
+    for agency in agencies:
+        duties = agency.spec.duties
+        mean_h = duties.mean_min / 60.0
+        if duties.share <= 0.0:
+            gaps.append(None)
+        else:
+            gaps.append(mean_h * (1.0 - duties.share) / duties.share)
+        means.append(mean_h)
+    return gaps, means
 
 
 class IncidentObserver(Protocol):
@@ -111,6 +131,7 @@ class LifeCycle:
         rules: Durations of hand-over and custody.
         new_id: The run's incident counter (for the hand-over tasks).
         duties_rng: Draws when duties start and how long they last.
+        agencies: The placed agencies, by index (their duties).
     """
 
     def __init__(
@@ -121,9 +142,11 @@ class LifeCycle:
         rules: DispatchRules,
         new_id: Callable[[], int],
         duties_rng: np.random.Generator,
+        agencies: Sequence[Agency],
     ):
         self._model = model
         self._duties_rng = duties_rng
+        self._duty_gap_h, self._duty_mean_h = _duty_hours(agencies)
         # Standard exponential draws of the duties stream, taken in batches, last
         # first: ``m * e`` is what ``duties_rng.exponential(m)`` gives, to the bit,
         # and nothing else draws from the stream.
@@ -144,9 +167,13 @@ class LifeCycle:
         unit.controller = self
         self.units.append(unit)
 
-    def reconfigure(self, rules: DispatchRules) -> None:
-        """Put changed durations in force for what starts from now."""
+    def reconfigure(self, rules: DispatchRules, agencies: Sequence[Agency]) -> None:
+        """Put changed durations and duties in force for what starts from now.
+
+        The crews have their new agencies already (the fleet reassigns them first).
+        """
         self._rules = rules
+        self._duty_gap_h, self._duty_mean_h = _duty_hours(agencies)
 
     def _now(self) -> float:
         now: float = self._model.now_h  # the model's clock as a plain float
@@ -187,11 +214,10 @@ class LifeCycle:
         A job or the end of its shift before then makes the plan stale: any change
         of the unit's state (its ``epoch``), or a newer plan.
         """
-        duties = unit.agency.spec.duties
-        if duties.share <= 0.0:
+        gap_h = self._duty_gap_h[unit.agency.index]
+        if gap_h is None:
             return
-        gap_h = duties.mean_min / 60.0 * (1.0 - duties.share) / duties.share
-        at = self._now() + gap_h * self._exponential()
+        at = self._model.now_h + gap_h * self._exponential()
         plan = self._plans.get(unit.unique_id, 0) + 1
         self._plans[unit.unique_id] = plan
         self._model.call_at(at, self._start_duty, (unit, unit.epoch, plan))
@@ -217,9 +243,9 @@ class LifeCycle:
             return
         if unit.state is not UnitState.AVAILABLE:  # not reached: any change makes it stale
             return
-        mean_h = unit.agency.spec.duties.mean_min / 60.0
+        mean_h = self._duty_mean_h[unit.agency.index]
         self._room.withdraw(unit)
-        unit.start_duty(self._now() + mean_h * self._exponential())
+        unit.start_duty(self._model.now_h + mean_h * self._exponential())
 
     def _exponential(self) -> float:
         """The next standard exponential draw of the duties stream."""
@@ -231,10 +257,10 @@ class LifeCycle:
 
     def period_ended(self, unit: Unit) -> None:
         """Decide what a unit does after arriving, clearing a scene, a follow-up or a duty."""
-        now = self._now()
-        if unit.state is UnitState.DUTY:
+        if unit.state is UnitState.DUTY:  # the most frequent: the end of a duty
             self._free(unit)
             return
+        now = self._now()
         incident = unit.incident
         assert incident is not None, f"{unit.label} ended a period without an incident"
         state = unit.state

@@ -120,8 +120,9 @@ def quickest(units: Sequence[Unit], times: Sequence[float]) -> int:
     if fastest != fastest:  # a NaN time: let numpy's sort order (NaN last) decide
         return int(np.lexsort((np.array([u.number for u in units]), np.array(times)))[0])
     # Once a call: a fastest time met once (the usual case) needs no tie-break,
-    # and two scans in C cost less than one in Python.
-    if times.count(fastest) == 1:
+    # and two scans in C cost less than one in Python (a list's; the dispatcher's
+    # times are one).
+    if isinstance(times, list) and times.count(fastest) == 1:
         return times.index(fastest)
     # A few units: scanning the list beats sorting arrays.
     return min((k for k, t in enumerate(times) if t == fastest), key=lambda k: units[k].number)

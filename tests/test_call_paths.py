@@ -237,3 +237,36 @@ def test_offences_made_positionally_are_those_made_by_keyword() -> None:
     model.run_until(24.0 * 30)
     assert seen["offences"] > 1000 and seen["known"] > 200
     assert seen["later"] > 20 and seen["sentences"] > 20
+
+
+def test_the_fields_are_in_the_order_the_positional_calls_assume() -> None:
+    """A swap of two fields of one type (x and y, district and commune, two times)
+    passes the type checker: the order the two hot paths pass them in is pinned here."""
+    assert [f.name for f in dataclasses.fields(Incident)][:26] == [
+        "incident_id",
+        "kind",
+        "type",
+        "priority",
+        "cell",
+        "district",
+        "commune",
+        "x_m",
+        "y_m",
+        "t_occurred_h",
+        "t_reported_h",
+        "on_scene_h",
+        "follow_up_h",
+        "arrest",
+        "parent_id",
+        "known",
+        "needs_response",
+        "resident",
+        "t_dispatched_h",
+        "t_arrived_h",
+        "t_cleared_h",
+        "agency",
+        "unit",
+        "outcome",
+        "offender",
+        "t_offender_gone_h",
+    ]

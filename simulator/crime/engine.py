@@ -1181,7 +1181,8 @@ class CrimeEngine:
                 continue
             # Cleared later by investigation, if a judicial agency is competent: the
             # chance falls with the reporting delay. NumPy's exp of one number is its
-            # exp of an array's, to the bit (math.exp's last bit may differ).
+            # exp of an array's, to the bit, as NumPy picks its loop by the strides
+            # (math.exp's last bit may differ where NumPy's exp is SIMD, as with AVX-512).
             investigator = investigators[cell]
             later = investigator >= 0 and float(u[i, _U["later"]]) < p_later * np.exp(fading)
             if later:

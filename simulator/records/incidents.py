@@ -51,6 +51,10 @@ class Incident:
 
     Times are model hours since the start of the run (Monday 00:00); ``None``
     until the step happens.
+
+    The fields' order matters: calls and offences, made by the thousand, are made
+    with positional arguments (``CallGenerator.incidents``, ``CrimeEngine._incidents``;
+    ``tests/test_call_paths.py`` checks the order they assume).
     """
 
     incident_id: int

@@ -282,7 +282,9 @@ class CallGenerator:
         An hour has a few calls: they are worked out one by one on Python numbers,
         which costs less than numpy's calls on arrays of a few values and gives the
         same doubles (the same operations in the same order). NumPy's ``exp`` of one
-        number is its ``exp`` of an array's, to the bit (``math.exp``'s may differ).
+        number is its ``exp`` of an array's, to the bit: NumPy picks its loop by the
+        strides, not the length. (``math.exp`` may differ in the last bit where NumPy
+        has a SIMD ``exp``, as with AVX-512: NumPy's ``exp`` itself depends on the CPU.)
 
         Returns:
             The calls in time order.

@@ -251,16 +251,12 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_sigint_while_the_libraries_load_stops_quietly(tmp_path: Path) -> None:
-    """A Ctrl-C in the second or two the libraries take to load, before the command has
-    installed its handlers, printed the traceback of the import under way."""
-    proc = _start(
-        ["run", str(SCENARIOS / "baseline.yaml"), "--days", "2", "--out", str(tmp_path / "out")]
-    )
+def _interrupt_quietly(argv: list[str], cpu_s: float, what: str) -> None:
+    """Start ``secsim ARGV``, send SIGINT once it has used ``cpu_s`` of CPU: it must say
+    it stopped, with status 130 and no traceback."""
+    proc = _start(argv)
     try:
-        # Past the interpreter's start (a few hundredths of a second), into the imports.
-        _wait_for(lambda: proc.poll() is not None or _cpu_s(proc.pid) > 0.2, 60, "the imports")
+        _wait_for(lambda: proc.poll() is not None or _cpu_s(proc.pid) > cpu_s, 120, what)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -268,6 +264,15 @@ def test_sigint_while_the_libraries_load_stops_quietly(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
     assert "stopped by SIGINT" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigint_while_the_libraries_load_stops_quietly(tmp_path: Path) -> None:
+    """A Ctrl-C in the second or two the libraries take to load, before the command has
+    installed its handlers, printed the traceback of the import under way."""
+    # Past the interpreter's start (a few hundredths of a second), into the imports.
+    command = ["run", str(SCENARIOS / "baseline.yaml"), "--days", "2"]
+    _interrupt_quietly([*command, "--out", str(tmp_path / "out")], 0.2, "the imports")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -327,17 +332,8 @@ def test_sigint_stops_a_run_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     # Ten years: stopped long before the end, however fast the machine.
     command = ["run", str(SCENARIOS / "baseline.yaml"), "--days", "3650", "--quiet"]
-    proc = _start([*command, "--out", str(out)])
-    try:
-        # Past the imports (about 2 s of CPU) and into the year of simulation.
-        _wait_for(lambda: proc.poll() is not None or _cpu_s(proc.pid) > 5, 120, "the simulation")
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if _session(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
-    assert "stopped by SIGINT" in err and "Traceback" not in err
+    # Past the imports (about 2 s of CPU) and into the simulation.
+    _interrupt_quietly([*command, "--out", str(out)], 5.0, "the simulation")
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
 
 

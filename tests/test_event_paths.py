@@ -97,7 +97,7 @@ def test_a_changed_duty_length_is_in_force_from_the_change() -> None:
     model = SecurityModel(scenario, seed=5)
     model.run_until(96.0)
     model.finish()
-    later = [h for h in duty_lengths_h(model, since=36.0)]
+    later = duty_lengths_h(model, since=36.0)
     assert len(later) >= 50
     assert sum(later) / len(later) < 0.5
 

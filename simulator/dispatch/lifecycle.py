@@ -217,7 +217,7 @@ class LifeCycle:
         gap_h = self._duty_gap_h[unit.agency.index]
         if gap_h is None:
             return
-        at = self._model.now_h + gap_h * self._exponential()
+        at = self._now() + gap_h * self._exponential()
         plan = self._plans.get(unit.unique_id, 0) + 1
         self._plans[unit.unique_id] = plan
         self._model.call_at(at, self._start_duty, (unit, unit.epoch, plan))
@@ -245,7 +245,7 @@ class LifeCycle:
             return
         mean_h = self._duty_mean_h[unit.agency.index]
         self._room.withdraw(unit)
-        unit.start_duty(self._model.now_h + mean_h * self._exponential())
+        unit.start_duty(self._now() + mean_h * self._exponential())
 
     def _exponential(self) -> float:
         """The next standard exponential draw of the duties stream."""

@@ -209,6 +209,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         # Per agency, the (units wanted, units) at the last pass over its crews'
         # shifts; None: the next hour passes over them all (see _update_shifts).
         self._shifts_passed: list[tuple[int, int] | None] = [None] * len(self.units)
+        self._staffing_in_force()
         self.recorder.policy_period(0.0, "start", scenario, self.agencies)
         self._begin_hour(0)
 
@@ -262,6 +263,21 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         for component in self.components():
             if reads_any(changed, component.READS):
                 component.reconfigure(new, self.agencies)
+        self._staffing_in_force()
+
+    def _staffing_in_force(self) -> None:
+        """The agencies' numbers and their crews wanted at each hour of the day, as tuples.
+
+        Made when the agencies are placed or changed: the hourly pass then reads one
+        tuple. ``_wanted_passed`` is the tuple of the last pass, None until one after
+        a change (the fleet's crews are appended at a change only).
+        """
+        self._agency_numbers = tuple(agency.index for agency in self.agencies)
+        self._wanted_by_hour = [
+            tuple(agency.staffing.units_by_hour[hod] for agency in self.agencies)
+            for hod in range(HOURS_PER_DAY)
+        ]
+        self._wanted_passed: tuple[int, ...] | None = None
 
     def schedule_event(
         self,
@@ -372,13 +388,17 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         and those above are off or finishing a job before they go. The next pass over
         the same crews then changes only those between the two numbers wanted; the
         others are skipped (every crew is passed over again after a policy change).
+        An hour that wants of every agency what the last pass did (most hours) passes
+        over none: the crews of an agency change in number only with a policy change.
         """
-        hod = hour % HOURS_PER_DAY
+        wanted_now = self._wanted_by_hour[hour % HOURS_PER_DAY]
+        self.recorder.on_duty(hour, self._agency_numbers, wanted_now)
+        if wanted_now == self._wanted_passed:
+            return  # every agency wants what it had at the last pass: nothing to change
+        self._wanted_passed = wanted_now
         life_cycle = self.dispatcher.life_cycle
         passed = self._shifts_passed
-        for a, (agency, units) in enumerate(zip(self.agencies, self.units, strict=True)):
-            wanted = agency.staffing.units_by_hour[hod]
-            self.recorder.on_duty(hour, agency.index, wanted)
+        for a, (wanted, units) in enumerate(zip(wanted_now, self.units, strict=True)):
             last = passed[a]
             if last is not None and last[1] == len(units):
                 start, stop = min(last[0], wanted), max(last[0], wanted)

@@ -185,7 +185,8 @@ class Recorder:
         self._window_h = window_h
         self._incidents: dict[int, Incident] = {}
         self._states: list[tuple[int, str, str, float, float]] = []
-        self._on_duty: list[tuple[int, int, int]] = []
+        # One row an hour: the hour, the agencies' numbers and their units on duty.
+        self._on_duty: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
         self._periods: list[PolicyPeriod] = []
         self._agency_names: list[str] = []
         self._presence_start: FloatArray | None = None
@@ -228,9 +229,13 @@ class Recorder:
         """A crew of ``agency`` was called away from ``what`` (``duty`` or ``call``)."""
         self._preemptions.append((hour, agency, what))
 
-    def on_duty(self, hour: int, agency: int, units: int) -> None:
-        """``units`` of agency number ``agency`` are scheduled on duty in ``hour``."""
-        self._on_duty.append((hour, agency, units))
+    def on_duty(self, hour: int, agencies: tuple[int, ...], units: tuple[int, ...]) -> None:
+        """``units[i]`` of agency number ``agencies[i]`` are scheduled on duty in ``hour``.
+
+        One call an hour for every agency (the tuples are those of the staffing in
+        force, shared from hour to hour); the table has a row per hour and agency.
+        """
+        self._on_duty.append((hour, agencies, units))
 
     def policy_period(
         self, start_h: float, label: str, scenario: Scenario, agencies: Sequence[Agency]
@@ -326,7 +331,12 @@ class Recorder:
         )
         # The rows as they were recorded, read by arrow as structs and split in columns.
         states = pa.Table.from_struct_array(pa.array(self._states, type=pa.struct(STATE_SCHEMA)))
-        hour, agency, scheduled = pa.array(self._on_duty, type=_ON_DUTY_ROW).flatten()
+        duty_rows = [
+            (h, a, n)
+            for h, agencies, units in self._on_duty
+            for a, n in zip(agencies, units, strict=True)
+        ]
+        hour, agency, scheduled = pa.array(duty_rows, type=_ON_DUTY_ROW).flatten()
         on_duty = pa.table(
             [hour, pa.array(self._agency_names, pa.string()).take(agency), scheduled],
             schema=ON_DUTY_SCHEMA,

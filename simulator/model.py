@@ -42,23 +42,6 @@ from simulator.world.territory import Territory, shared_territory
 T = TypeVar("T")
 
 
-class _Report:
-    """An incident on its way to the control room, delivered by a scheduled event."""
-
-    __slots__ = ("__weakref__", "_dispatcher", "_pending", "incident")
-
-    def __init__(self, incident: Incident, dispatcher: Dispatcher, pending: set[_Report]):
-        self.incident = incident
-        self._dispatcher = dispatcher
-        self._pending = pending
-        pending.add(self)  # events hold callbacks weakly: keep the report alive
-
-    def fire(self) -> None:
-        """Deliver the incident (the scheduled event)."""
-        self._pending.discard(self)
-        self._dispatcher.receive(self.incident)
-
-
 class Reconfigurable(Protocol):
     """A part of the model built from the scenario, which a policy change can reach.
 
@@ -182,7 +165,6 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             np.random.default_rng(streams["duties"]),
         )
         self.fleet.adopt = self.dispatcher.life_cycle.adopt
-        self._reports: set[_Report] = set()
         self._caller_rng = citizens_rng
         self.experience = ResponseExperience.of(scenario, self.population)
         self.dispatcher.observer = self.experience
@@ -438,8 +420,11 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         This is the one door into dispatch: the call generator uses it, and so
         will the crime engine for offences that get reported or detected.
         """
-        report = _Report(incident, self.dispatcher, self._reports)
-        self.call_at(incident.t_reported_h, _Report.fire, report)
+        self.call_at(incident.t_reported_h, self._deliver, incident)
+
+    def _deliver(self, incident: Incident) -> None:
+        """Hand a reported incident to the control room (the event ``submit`` schedules)."""
+        self.dispatcher.receive(incident)
 
     # ----------------------------------------------------------------- end of run
 
@@ -453,8 +438,15 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         return self._changes[self._next_change :]
 
     def pending_reports(self) -> list[Incident]:
-        """Incidents whose report had not reached the control room when the run stopped."""
-        return sorted((r.incident for r in self._reports), key=lambda i: i.incident_id)
+        """Incidents whose report had not reached the control room when the run stopped.
+
+        Those whose delivery (the event ``submit`` scheduled) is still in the event list.
+        """
+        deliver = self._deliver
+        return sorted(
+            (argument for _, _, function, argument in self._events if function == deliver),
+            key=lambda i: i.incident_id,
+        )
 
     def finish(self) -> RunRecords:
         """End the run now: close every unit's current state interval, freeze the records.

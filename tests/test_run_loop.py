@@ -1,0 +1,58 @@
+"""The model's run loop keeps Python's cyclic garbage collector off while it runs.
+
+Off while the hours and events play, as the caller had it after, even when an
+event fails; the run's results do not depend on it (``ident`` checks compare whole
+runs' tables).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from simulator.model import SecurityModel
+
+from .conftest import SMALL_TOWN, scenario_from
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def town() -> SecurityModel:
+    return SecurityModel(scenario_from(SMALL_TOWN), seed=2)
+
+
+def test_the_collector_is_off_during_the_run_and_on_again_after(collector_on: None) -> None:
+    model = town()
+    seen: list[bool] = []
+    model.call_at(3.5, lambda _: seen.append(gc.isenabled()), None)
+    model.run_until(6.0)
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_turned_off_stays_off(collector_on: None) -> None:
+    model = town()
+    gc.disable()
+    model.run_until(6.0)
+    assert not gc.isenabled()
+
+
+def test_the_collector_is_on_again_after_an_event_that_fails(collector_on: None) -> None:
+    model = town()
+
+    def fail(_: None) -> None:
+        raise RuntimeError("an event failed")
+
+    model.call_at(2.5, fail, None)
+    with pytest.raises(RuntimeError, match="an event failed"):
+        model.run_until(6.0)
+    assert gc.isenabled()

@@ -28,6 +28,7 @@ LAYERS = [
         "simulator.crime",
         "simulator.crime.kernels",
         "simulator.crime.pool_kernels",
+        "simulator.crime.grid_kernels",
         "simulator.records",
         "simulator.stopping",
         "simulator.outputs",

@@ -43,11 +43,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 from scipy.special import ndtri
 
 from simulator.agencies.agency import Agency
-from simulator.crime import kernels
+from simulator.crime import grid_kernels, kernels
 from simulator.crime.offenders import OffenderPool
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.changes import AGENCY_SETTINGS, MARKETS_PLACED_ONCE
@@ -80,13 +79,20 @@ _NO_RATES = np.empty(0)
 
 
 def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatArray:
-    """Sum over the (2r+1)^2 square around each cell, the cell itself excluded."""
-    if radius <= 0 or grid.size == 1:
+    """Sum over the (2r+1)^2 square around each cell, the cell itself excluded.
+
+    ``grid`` holds one value per cell on its last axis; leading axes (hours of the
+    week) are summed each on its own, in one compiled call
+    (:func:`simulator.crime.grid_kernels.neighbour_sums`: the additions of
+    ``scipy.ndimage.correlate`` with a kernel of ones, in its order).
+    """
+    if radius <= 0 or nx * ny == 1:
         return np.zeros_like(grid)
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1))
-    kernel[radius, radius] = 0.0
-    box = ndimage.correlate(grid.reshape(ny, nx), kernel, mode="constant", cval=0.0)
-    return np.asarray(box.ravel(), dtype=grid.dtype)
+    layers = np.ascontiguousarray(grid.reshape(-1, nx * ny), dtype=np.float64)
+    sums = np.empty_like(layers)
+    grid_kernels.neighbour_sums(layers, nx, ny, radius, sums)
+    out: FloatArray = sums.reshape(grid.shape).astype(grid.dtype, copy=False)
+    return out
 
 
 class SquareMeans:
@@ -116,18 +122,27 @@ class SquareMeans:
     def tables(self, rows: FloatArray) -> FloatArray:
         """The summed-area tables of values by cell, one row per layer (k x cells)."""
         ny, nx = self._shape
-        k = rows.shape[0]
-        sums = np.zeros((k, ny + 1, nx + 1))
-        sums[:, 1:, 1:] = rows.reshape(k, ny, nx).cumsum(axis=1).cumsum(axis=2)
-        out: FloatArray = sums.reshape(k, -1)
+        layers = np.ascontiguousarray(rows.reshape(-1, ny * nx), dtype=np.float64)
+        sums = np.empty((layers.shape[0], (ny + 1) * (nx + 1)))
+        grid_kernels.summed_areas(layers, nx, ny, sums)
+        out: FloatArray = sums.reshape(*rows.shape[:-1], -1)
         return out
 
     def at(self, tables: FloatArray, cells: IntArray | slice = slice(None)) -> FloatArray:
-        """The means around ``cells`` (all by default), from :meth:`tables`' output."""
-        a, b, c, d = (corner[cells] for corner in self._corners)
-        out: FloatArray = (tables[..., a] - tables[..., b] - tables[..., c] + tables[..., d]) / (
-            self._count[cells]
-        )
+        """The means around ``cells`` (all by default), from :meth:`tables`' output.
+
+        Every cell's in one compiled pass (:func:`simulator.crime.grid_kernels.square_means`,
+        the same operations in the same order as for a few cells here).
+        """
+        if isinstance(cells, slice) and cells == slice(None):
+            ny, nx = self._shape
+            layers = np.ascontiguousarray(tables.reshape(-1, tables.shape[-1]))
+            means = np.empty((layers.shape[0], ny * nx))
+            grid_kernels.square_means(layers, nx, ny, self.radius, means)
+            whole: FloatArray = means.reshape(*tables.shape[:-1], ny * nx)
+            return whole
+        a, b, c, d = (tables[..., corner[cells]] for corner in self._corners)
+        out: FloatArray = (a - b - c + d) / self._count[cells]
         return out
 
     def __call__(self, rows: FloatArray) -> FloatArray:
@@ -154,10 +169,10 @@ def crowd_factors(
         radius: Half-width of the square, cells.
     """
     around = SquareMeans(nx, ny, radius)(people.astype(float))
+    np.maximum(around, _MIN_PEOPLE, out=around)
+    np.divide(reference, around, out=around)
     # Each hour's row contiguous: the compiled loops read one row an hour.
-    out: Float32Array = np.ascontiguousarray(
-        (reference / np.maximum(around, _MIN_PEOPLE)).astype(np.float32)
-    )
+    out: Float32Array = np.ascontiguousarray(around.astype(np.float32))
     return out
 
 
@@ -588,7 +603,7 @@ class CrimeEngine:
                 else 0.0
             )
             self._per_1000_near = 1000.0 / np.maximum(near, 1.0)
-            self._rate0 = self._base_rates()[self._order[: self._n_ordinary]]
+            self._rate0 = self._base_rates()
         self._market_enforcers = [i for i, a in enumerate(agencies) if a.capabilities.drug_markets]
         self._agency_strength = np.array(
             [a.capabilities.guardianship * a.mode.presence for a in agencies]
@@ -680,26 +695,37 @@ class CrimeEngine:
 
     # ----------------------------------------------------------------- set-up
 
-    def _base_rates(self) -> NDArray[np.float32]:
+    def _base_rates(self) -> Float32Array:
+        """The ordinary opportunities' rates: ordinary types in draw order x hours x cells.
+
+        Targets present x offenders within reach (those of the cell and of the
+        square of ``offender_range_cells`` around it) x attractiveness x the type's
+        hour-of-day profile, scaled to the type's ``rate_per_1000`` (in single
+        precision). The offenders within reach are summed once for every hour and
+        type; each type's product is made in two arrays kept from type to type.
+        """
         t = self._t
-        radius = self.spec.offender_range_cells
-        offenders = self._activity.week("offenders")
-        reach = np.empty_like(offenders)
-        for hw in range(HOURS_PER_WEEK):
-            row = offenders[hw].astype(float)
-            reach[hw] = row + neighbour_sum(row, t.nx, t.ny, radius)
+        offenders = self._activity.week("offenders").astype(float)
+        reach = offenders + neighbour_sum(offenders, t.nx, t.ny, self.spec.offender_range_cells)
+        reach32 = reach.astype(np.float32)
         residents = float(t.residents.sum())
-        rates = np.zeros((len(self._type_specs), HOURS_PER_WEEK, t.n_cells), dtype=np.float32)
-        for k, ts in enumerate(self._type_specs):
+        ordinary = self._order[: self._n_ordinary]
+        rates = np.zeros((len(ordinary), HOURS_PER_WEEK, t.n_cells), dtype=np.float32)
+        present = np.empty_like(reach32)  # targets x offenders within reach, single precision
+        w = reach  # the weights, in double precision (the sums within reach are no longer needed)
+        for p, k in enumerate(ordinary):
+            ts = self._type_specs[k]
             layer = TARGETS[ts.target].layer
             if layer is None:  # drug markets: drawn hour by hour from their activity
                 continue
             profile = np.tile(np.asarray(ts.hourly_profile, dtype=float), 7)[:, None]
-            w = self._activity.week(layer) * reach * self.attractiveness[None, :] * profile
+            np.multiply(self._activity.week(layer), reach32, out=present)
+            np.multiply(present, self.attractiveness[None, :], out=w)
+            w *= profile
             total = w.sum()
             per_week = ts.rate_per_1000 * residents / 1000.0 * HOURS_PER_WEEK / HOURS_PER_YEAR
             if total > 0:
-                rates[k] = w * (per_week / total)
+                np.multiply(w, per_week / total, out=rates[p], casting="same_kind")
         return rates
 
     def _opportunity_rates(self) -> FloatArray:
@@ -710,9 +736,7 @@ class CrimeEngine:
         """
         n = self._t.n_cells
         cum = np.zeros((HOURS_PER_WEEK, max(1, self._n_ordinary * n)))
-        for p in range(self._n_ordinary):
-            cum[:, p * n : (p + 1) * n] = self._rate0[p]
-        np.cumsum(cum, axis=1, out=cum)
+        grid_kernels.running_rates(self._rate0, cum)
         return cum
 
     @property

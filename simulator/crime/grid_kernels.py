@@ -1,0 +1,130 @@
+"""Compiled loops over the whole grid, when the crime engine is built and once a day.
+
+How many residents, offenders or recent arrests are within reach of each cell is a
+sum over the square around it (:func:`neighbour_sums`): ``scipy.ndimage.correlate``
+did it one grid at a time, 168 times when the engine was built and once a day for
+the arrests. The running sums of the ordinary opportunities' rates, per hour of
+the week (:func:`running_rates`), were a copy into a table and NumPy's ``cumsum``.
+Both are plain loops here with the same additions in the same order, so the same
+values to the bit (:func:`simulator.compiled.compiled`); they import nothing of
+secsim but :mod:`simulator.compiled`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.compiled import compiled
+
+FloatArray = NDArray[np.float64]
+Float32Array = NDArray[np.float32]
+
+
+@compiled
+def neighbour_sums(grids: FloatArray, nx: int, ny: int, radius: int, out: FloatArray) -> None:
+    """Into ``out``, the sum of each grid's values around each cell, the cell excluded.
+
+    ``grids`` and ``out`` are layers x cells (the cells of an ``nx`` x ``ny`` grid,
+    row by row). Each cell's neighbours in the square of ``radius`` cells around it
+    are added from 0, one after the other in the square's row-major order, cells
+    off the grid left out: what ``scipy.ndimage.correlate`` with a kernel of ones (0
+    at the centre) adds, as it adds 0 for a cell off the grid and for the centre.
+    The additions run along a row of cells at a time (each cell's own additions
+    stay in their order), on views indexed from 0, which the compiler vectorises.
+    """
+    row = np.empty(nx)
+    for layer in range(grids.shape[0]):
+        grid = grids[layer]
+        for j in range(ny):
+            row[:] = 0.0
+            for jj in range(max(0, j - radius), min(ny, j + radius + 1)):
+                for di in range(-radius, radius + 1):
+                    lo, hi = max(0, -di), min(nx, nx - di)
+                    if (jj == j and di == 0) or hi <= lo:
+                        continue
+                    # The cells lo..hi-1 of the row, whose neighbour i + di is on the grid.
+                    sums = row[lo:hi]
+                    neighbours = grid[jj * nx + lo + di : jj * nx + hi + di]
+                    for i in range(hi - lo):
+                        sums[i] += neighbours[i]
+            into = out[layer, j * nx : (j + 1) * nx]
+            for i in range(nx):
+                into[i] = row[i]
+
+
+@compiled
+def running_rates(rates: Float32Array, out: FloatArray) -> None:
+    """Running sums of the rates of each hour, types laid end to end, into ``out``.
+
+    ``rates`` is types x hours x cells; row ``h`` of ``out`` (hours x (types x
+    cells)) runs over the first type's cells at hour ``h``, then the second's, and
+    so on: ``np.cumsum`` of that row in double precision (the first value, then
+    each sum plus the next value).
+    """
+    n_types, hours, cells = rates.shape
+    for h in range(hours):
+        row = out[h]
+        total = 0.0
+        for k in range(n_types):
+            values = rates[k, h]
+            sums = row[k * cells : (k + 1) * cells]
+            for c in range(cells):
+                value = np.float64(values[c])
+                total = value if k == 0 and c == 0 else total + value
+                sums[c] = total
+
+
+@compiled
+def summed_areas(rows: FloatArray, nx: int, ny: int, out: FloatArray) -> None:
+    """The summed-area table of each layer of ``rows`` (layers x cells), into ``out``.
+
+    ``out`` is layers x ((ny + 1) x (nx + 1)): a row and a column of zeros, then
+    entry (j + 1, i + 1) the sum of the cells (j', i') with j' <= j and i' <= i, as
+    NumPy's ``cumsum`` over the rows of the grid and then over its columns gives
+    them: each column's running sum down the rows (the first value, then each sum
+    plus the next), then each row's running sum of those along the columns.
+    """
+    width = nx + 1
+    down = np.empty(nx)  # each column's running sum down to the current row
+    for layer in range(rows.shape[0]):
+        grid = rows[layer]
+        table = out[layer]
+        for i in range(width):
+            table[i] = 0.0
+        for j in range(ny):
+            values = grid[j * nx : (j + 1) * nx]
+            if j == 0:
+                for i in range(nx):
+                    down[i] = values[i]
+            else:
+                for i in range(nx):
+                    down[i] = down[i] + values[i]
+            sums = table[(j + 1) * width : (j + 2) * width]
+            sums[0] = 0.0
+            total = 0.0
+            for i in range(nx):
+                total = down[i] if i == 0 else total + down[i]
+                sums[i + 1] = total
+
+
+@compiled
+def square_means(tables: FloatArray, nx: int, ny: int, radius: int, out: FloatArray) -> None:
+    """Each cell's mean over the square of ``radius`` around it, clipped to the grid.
+
+    From the summed-area tables of :func:`summed_areas` (layers x ((ny + 1) x
+    (nx + 1))) into ``out`` (layers x cells): the table at the square's far
+    corner, less those at its two near edges, plus that at its near corner, over
+    the number of cells in the square, in that order.
+    """
+    width = nx + 1
+    for layer in range(tables.shape[0]):
+        table = tables[layer]
+        means = out[layer]
+        for j in range(ny):
+            j0, j1 = max(j - radius, 0), min(j + radius + 1, ny)
+            for i in range(nx):
+                i0, i1 = max(i - radius, 0), min(i + radius + 1, nx)
+                count = np.float64((j1 - j0) * (i1 - i0))
+                far = table[j1 * width + i1] - table[j0 * width + i1]
+                means[j * nx + i] = (far - table[j1 * width + i0] + table[j0 * width + i0]) / count

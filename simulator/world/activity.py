@@ -178,17 +178,20 @@ class ActivityModel:
             schedule[p, :, 2] = routine.out.by_hour_of_week()
         schedule[..., 0] = 1.0 - schedule[..., 1] - schedule[..., 2]
 
-        home_counts = np.zeros((n_routines, n_cells))
-        place_counts = np.zeros((n_routines, n_cells))
-        off_home = np.zeros((n_routines, n_cells))
-        off_place = np.zeros((n_routines, n_cells))
-        for p in range(n_routines):
-            mask = pop.pattern == p
-            home_counts[p] = np.bincount(pop.home[mask], minlength=n_cells)
-            place_counts[p] = np.bincount(pop.place[mask], minlength=n_cells)
-            om = mask & pop.offender
-            off_home[p] = np.bincount(pop.home[om], minlength=n_cells)
-            off_place[p] = np.bincount(pop.place[om], minlength=n_cells)
+        # Residents and offenders by routine and cell (home, place): one count each
+        # over routine x cells, the same integers as a count per routine.
+        by_routine = pop.pattern.astype(np.int64) * n_cells
+        at_home, at_place = by_routine + pop.home, by_routine + pop.place
+        size = n_routines * n_cells
+        home_counts = (
+            np.bincount(at_home, minlength=size).reshape(n_routines, n_cells).astype(float)
+        )
+        place_counts = (
+            np.bincount(at_place, minlength=size).reshape(n_routines, n_cells).astype(float)
+        )
+        off_home = np.bincount(at_home[pop.offender], minlength=size).reshape(n_routines, n_cells)
+        off_place = np.bincount(at_place[pop.offender], minlength=size).reshape(n_routines, n_cells)
+        off_home, off_place = off_home.astype(float), off_place.astype(float)
         out_total = np.array([home_counts[p].sum() for p in range(n_routines)])
         off_out_total = off_home.sum(axis=1)
 
@@ -201,17 +204,28 @@ class ActivityModel:
         visitors = np.zeros(shape, dtype=np.float32)
         night = np.zeros(shape, dtype=np.float32)
         offenders = np.zeros(shape, dtype=np.float32)
+        # Where people who are out go, by share at night venues (two shares): made once.
+        dests: dict[float, FloatArray] = {}
+        # An hour whose schedule and share are those of an hour done takes its rows.
+        done: dict[tuple[bytes, float], int] = {}
         for hw in range(HOURS_PER_WEEK):
             hour = hw % HOURS_PER_DAY
             s = schedule[:, hw, :]  # (routines, 3)
             at_night = hour >= _NIGHT_FROM or hour < _NIGHT_UNTIL
             night_share = _NIGHT_SHARE if at_night else _DAY_NIGHT_SHARE
-            dest = (
-                (1 - night_share) * 0.7 * shops
-                + night_share * venues
-                + 0.3 * local * (1 - night_share)
-            )
-            dest = dest / dest.sum()
+            same = done.setdefault((s.tobytes(), night_share), hw)
+            if same != hw:
+                for layer in (people, away, visitors, night, offenders):
+                    layer[hw] = layer[same]
+                continue
+            if night_share not in dests:
+                dest = (
+                    (1 - night_share) * 0.7 * shops
+                    + night_share * venues
+                    + 0.3 * local * (1 - night_share)
+                )
+                dests[night_share] = dest / dest.sum()
+            dest = dests[night_share]
             out_people = float(out_total @ s[:, 2])
             people[hw] = s[:, 0] @ home_counts + s[:, 1] @ place_counts + out_people * dest
             away[hw] = (1.0 - s[:, 0]) @ home_counts

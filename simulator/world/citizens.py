@@ -101,16 +101,24 @@ class Population:
         centres_x = np.bincount(district, weights=t.x_m[land], minlength=t.n_districts) / cells
         centres_y = np.bincount(district, weights=t.y_m[land], minlength=t.n_districts) / cells
         home_district = t.district[self.home]
+        # Each cell's distance from a district's centre, made once for work and school.
+        distance: dict[int, FloatArray] = {}
         for drawn_near, stock in (("jobs", t.jobs), ("residents", t.residents)):
-            patterns = [p for p, r in enumerate(ROUTINES.values()) if r.place == drawn_near]
+            moves = np.array([r.place == drawn_near for r in ROUTINES.values()])  # by routine
             mass, scale = stock.astype(float), _DISTANCE_M[drawn_near]
-            movers = np.flatnonzero(np.isin(self.pattern, patterns))
+            movers = np.flatnonzero(moves[self.pattern])
             if movers.size == 0 or mass.sum() <= 0:
                 continue
+            # The movers of each home district in their order, districts ascending.
             by_district = home_district[movers]
-            for d in np.unique(by_district):
-                who = movers[by_district == d]
-                dist = np.hypot(t.x_m - centres_x[d], t.y_m - centres_y[d])
+            grouped = np.argsort(by_district, kind="stable")
+            districts, starts = np.unique(by_district[grouped], return_index=True)
+            ends = [*starts[1:].tolist(), grouped.size]
+            for d, start, end in zip(districts.tolist(), starts.tolist(), ends, strict=True):
+                who = movers[grouped[start:end]]
+                dist = distance.get(d)
+                if dist is None:
+                    dist = distance[d] = np.hypot(t.x_m - centres_x[d], t.y_m - centres_y[d])
                 w = mass * np.exp(-dist / scale)
                 if w.sum() <= 0:
                     continue

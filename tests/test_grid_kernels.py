@@ -3,9 +3,8 @@
 The sums around each cell (:func:`simulator.crime.grid_kernels.neighbour_sums`,
 which :func:`simulator.crime.engine.neighbour_sum` calls), the running sums of the
 opportunities' rates (:func:`~simulator.crime.grid_kernels.running_rates`) and the
-summed-area tables with the means they give
-(:func:`~simulator.crime.grid_kernels.summed_areas`,
-:func:`~simulator.crime.grid_kernels.square_means`, behind
+means over the square around every cell from summed-area tables
+(:func:`~simulator.crime.grid_kernels.square_means`, behind
 :class:`simulator.crime.engine.SquareMeans`) are checked against that code,
 written out here as the reference (``scipy.ndimage.correlate``, ``np.cumsum``, the
 corners looked up cell by cell), on values spread over many orders of magnitude
@@ -159,7 +158,6 @@ def test_the_grid_kernels_get_c_ordered_arrays() -> None:
     for kernel in (
         grid_kernels.neighbour_sums,
         grid_kernels.running_rates,
-        grid_kernels.summed_areas,
         grid_kernels.square_means,
     ):
         assert kernel.signatures

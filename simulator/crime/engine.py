@@ -122,32 +122,33 @@ class SquareMeans:
     def tables(self, rows: FloatArray) -> FloatArray:
         """The summed-area tables of values by cell, one row per layer (k x cells)."""
         ny, nx = self._shape
-        layers = np.ascontiguousarray(rows.reshape(-1, ny * nx), dtype=np.float64)
-        sums = np.empty((layers.shape[0], (ny + 1) * (nx + 1)))
-        grid_kernels.summed_areas(layers, nx, ny, sums)
-        out: FloatArray = sums.reshape(*rows.shape[:-1], -1)
+        k = rows.shape[0]
+        sums = np.zeros((k, ny + 1, nx + 1))
+        sums[:, 1:, 1:] = rows.reshape(k, ny, nx).cumsum(axis=1).cumsum(axis=2)
+        out: FloatArray = sums.reshape(k, -1)
         return out
 
     def at(self, tables: FloatArray, cells: IntArray | slice = slice(None)) -> FloatArray:
-        """The means around ``cells`` (all by default), from :meth:`tables`' output.
-
-        Every cell's in one compiled pass (:func:`simulator.crime.grid_kernels.square_means`,
-        the same operations in the same order as for a few cells here).
-        """
-        if isinstance(cells, slice) and cells == slice(None):
-            ny, nx = self._shape
-            layers = np.ascontiguousarray(tables.reshape(-1, tables.shape[-1]))
-            means = np.empty((layers.shape[0], ny * nx))
-            grid_kernels.square_means(layers, nx, ny, self.radius, means)
-            whole: FloatArray = means.reshape(*tables.shape[:-1], ny * nx)
-            return whole
-        a, b, c, d = (tables[..., corner[cells]] for corner in self._corners)
-        out: FloatArray = (a - b - c + d) / self._count[cells]
+        """The means around ``cells`` (all by default), from :meth:`tables`' output."""
+        a, b, c, d = (corner[cells] for corner in self._corners)
+        out: FloatArray = (tables[..., a] - tables[..., b] - tables[..., c] + tables[..., d]) / (
+            self._count[cells]
+        )
         return out
 
     def __call__(self, rows: FloatArray) -> FloatArray:
-        """The means around every cell, one row per layer (k x cells)."""
-        return self.at(self.tables(rows))
+        """The means around every cell, one row per layer (k x cells).
+
+        The tables and the means of :meth:`tables` and :meth:`at`, in one compiled
+        pass (:func:`simulator.crime.grid_kernels.square_means`: the same additions
+        in the same order).
+        """
+        ny, nx = self._shape
+        layers = np.ascontiguousarray(rows.reshape(-1, ny * nx), dtype=np.float64)
+        means = np.empty_like(layers)
+        grid_kernels.square_means(layers, nx, ny, self.radius, means)
+        out: FloatArray = means.reshape(rows.shape)
+        return out
 
 
 def crowd_factors(

@@ -76,22 +76,24 @@ def running_rates(rates: Float32Array, out: FloatArray) -> None:
 
 
 @compiled
-def summed_areas(rows: FloatArray, nx: int, ny: int, out: FloatArray) -> None:
-    """The summed-area table of each layer of ``rows`` (layers x cells), into ``out``.
+def square_means(rows: FloatArray, nx: int, ny: int, radius: int, out: FloatArray) -> None:
+    """Each cell's mean over the square of ``radius`` around it, clipped to the grid.
 
-    ``out`` is layers x ((ny + 1) x (nx + 1)): a row and a column of zeros, then
-    entry (j + 1, i + 1) the sum of the cells (j', i') with j' <= j and i' <= i, as
-    NumPy's ``cumsum`` over the rows of the grid and then over its columns gives
-    them: each column's running sum down the rows (the first value, then each sum
-    plus the next), then each row's running sum of those along the columns.
+    ``rows`` and ``out`` are layers x cells. For each layer, the summed-area table
+    first ((ny + 1) x (nx + 1): a row and a column of zeros, then entry (j + 1,
+    i + 1) the sum of the cells (j', i') with j' <= j and i' <= i), as NumPy's
+    ``cumsum`` over the rows of the grid and then over its columns gives it: each
+    column's running sum down the rows (the first value, then each sum plus the
+    next), then each row's running sum of those along the columns. Then each
+    cell's mean: the table at the square's far corner, less those at its two near
+    edges, plus that at its near corner, over the number of cells in the square,
+    in that order (:meth:`simulator.crime.engine.SquareMeans.at`).
     """
     width = nx + 1
+    table = np.zeros((ny + 1) * width)
     down = np.empty(nx)  # each column's running sum down to the current row
     for layer in range(rows.shape[0]):
         grid = rows[layer]
-        table = out[layer]
-        for i in range(width):
-            table[i] = 0.0
         for j in range(ny):
             values = grid[j * nx : (j + 1) * nx]
             if j == 0:
@@ -101,25 +103,10 @@ def summed_areas(rows: FloatArray, nx: int, ny: int, out: FloatArray) -> None:
                 for i in range(nx):
                     down[i] = down[i] + values[i]
             sums = table[(j + 1) * width : (j + 2) * width]
-            sums[0] = 0.0
             total = 0.0
             for i in range(nx):
                 total = down[i] if i == 0 else total + down[i]
                 sums[i + 1] = total
-
-
-@compiled
-def square_means(tables: FloatArray, nx: int, ny: int, radius: int, out: FloatArray) -> None:
-    """Each cell's mean over the square of ``radius`` around it, clipped to the grid.
-
-    From the summed-area tables of :func:`summed_areas` (layers x ((ny + 1) x
-    (nx + 1))) into ``out`` (layers x cells): the table at the square's far
-    corner, less those at its two near edges, plus that at its near corner, over
-    the number of cells in the square, in that order.
-    """
-    width = nx + 1
-    for layer in range(tables.shape[0]):
-        table = tables[layer]
         means = out[layer]
         for j in range(ny):
             j0, j1 = max(j - radius, 0), min(j + radius + 1, ny)

@@ -18,7 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.crime import kernels
-from simulator.crime.engine import _NEGLIGIBLE_RATE, _U, _UNIFORMS, CrimeEngine, _MarketArrays
+from simulator.crime.engine import (
+    _NEGLIGIBLE_RATE,
+    _U,
+    _UNIFORMS,
+    CrimeEngine,
+    _MarketArrays,
+    _sum,
+)
 from simulator.model import SecurityModel
 from simulator.scenario import load_scenario
 
@@ -128,6 +135,99 @@ def test_ordinary_opportunities_fall_where_the_arrays_put_them(
     np.testing.assert_array_equal(cells, want_cells)
 
 
+def plain_locate_history(
+    u: np.ndarray,
+    n: int,
+    risk: np.ndarray,
+    at: np.ndarray,
+    repeat_rows: np.ndarray,
+    market_flat: np.ndarray,
+    market_rates: np.ndarray,
+    markets: bool,
+) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    """_history_opportunities on arrays (as at db61a7d): the parts' totals, the part
+    of each draw by np.searchsorted on their running sums, then its index in the part.
+
+    Returns:
+        The type rows and cells, the rows' total, the markets' (-1: none), the hour's.
+    """
+    offsets: list[int] = []
+    wheres: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    repeat = repeat_rows.tolist() if at.size else []
+    totals_of_parts = [float(risk[at].sum())] * len(repeat)
+    for row in repeat:
+        offsets.append(row * n)
+        wheres.append(at)
+        weights.append(risk[at])
+    if markets:
+        totals_of_parts.append(float(market_rates.sum()))
+        offsets.append(0)
+        wheres.append(market_flat)
+        weights.append(market_rates)
+    total = _sum(totals_of_parts)
+    totals = np.array(totals_of_parts)
+    x = u[:, _U["where"]] * total
+    bounds = np.cumsum(totals)
+    part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
+    x = x - (bounds - totals)[part]
+    flat = np.full(u.shape[0], -1, dtype=np.int64)
+    for k, weight_k in enumerate(weights):
+        sel = part == k
+        if sel.any():
+            found = np.searchsorted(np.cumsum(weight_k), x[sel], side="right")
+            flat[sel] = (offsets[k] + wheres[k])[np.minimum(found, weight_k.size - 1)]
+    rows, cells = np.divmod(flat, n)
+    repeat_total = totals_of_parts[0] if repeat else 0.0
+    return rows, cells, repeat_total, totals_of_parts[-1] if markets else -1.0, total
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 400),
+    repeats=st.integers(0, 9),
+    market_types=st.integers(0, 3),
+    markets=st.integers(0, 6),
+    count=st.integers(1, 40),
+    start=st.integers(0, 5),
+)
+def test_history_opportunities_fall_where_the_arrays_put_them(
+    seed: int, n: int, repeats: int, market_types: int, markets: int, count: int, start: int
+) -> None:
+    """The parts (each row that repeats over the cells with risk, then the markets) and
+    the entries in them as the array code found them: ties where rates are 0 (the search
+    goes past them, from the first draw at 0), draws at the end of a part, eight parts
+    and more (their total summed in pairs); rows before ``start`` are left alone."""
+    rng = np.random.default_rng(seed)
+    risk = np.zeros(n)
+    at = np.sort(rng.choice(n, size=int(rng.integers(0, n + 1)), replace=False))
+    risk[at] = spread(rng, at.size) * (rng.random(at.size) < 0.7)
+    repeat_rows = np.sort(rng.choice(9, size=repeats, replace=False)).astype(np.int64)
+    at_markets = market_types > 0 and markets > 0
+    cells = np.sort(rng.choice(n, size=min(markets, n), replace=False))
+    rows_m = np.arange(9, 9 + market_types)
+    market_flat = (rows_m[:, None] * n + cells).ravel() if at_markets else np.empty(0, np.int64)
+    market_rates = spread(rng, market_flat.size) * (rng.random(market_flat.size) < 0.8)
+    if not (at.size and repeats) and not at_markets:
+        return  # the hour draws nothing
+    u = rng.random((start + count, len(_UNIFORMS)))
+    u[start, _U["where"]] = 0.0
+    u[-1, _U["where"]] = np.nextafter(1.0, 0.0)
+    rows, cells_found, repeat_total, market_total, total = plain_locate_history(
+        u[start:], n, risk, at, repeat_rows, market_flat, market_rates, at_markets
+    )
+    got_rows = np.full(start + count, -7, dtype=np.int64)
+    got_cells = np.full(start + count, -7, dtype=np.int64)
+    history = (
+        risk, at, repeat_rows, repeat_total, market_flat, market_rates, market_total, total
+    )  # fmt: skip
+    kernels.locate_history(u, start, _U["where"], n, history, got_rows, got_cells)
+    assert (got_rows[:start] == -7).all() and (got_cells[:start] == -7).all()
+    np.testing.assert_array_equal(got_rows[start:], rows)
+    np.testing.assert_array_equal(got_cells[start:], cells_found)
+
+
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 50), picks=st.integers(0, 20))
 def test_an_enforcer_at_a_market_is_seen_as_by_any(seed: int, size: int, picks: int) -> None:
@@ -162,8 +262,8 @@ def test_the_markets_arrays_follow_the_markets_as_enforcement_moves_them() -> No
     layouts: set[tuple[int, ...]] = set()
     last: list[object] = [None]
 
-    def checked(hour: int, hod: int) -> object:
-        out = history(hour, hod)
+    def checked(hour: int, hod: int, ordinary: int) -> object:
+        out = history(hour, hod, ordinary)
         arrays, fresh = crime._markets_read, fresh_market_arrays(crime)
         assert arrays is not None  # the markets are read every hour
         np.testing.assert_array_equal(arrays.intensity, fresh.intensity)

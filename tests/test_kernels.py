@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from simulator.crime import kernels
 from simulator.crime.engine import (
     _DECISION_COLUMNS,
+    _NO_HISTORY,
     _OFFENCE_COLUMNS,
     _PICK_COLUMNS,
     _U,
@@ -682,6 +683,81 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     assert not untouched.any()
 
 
+def test_an_hours_offences_are_its_opportunities_located_then_committed(
+    town: SecurityModel,
+) -> None:
+    """``hour_offences``: the ordinary rows located as ``locate`` places them, the rows
+    after them as ``locate_history`` does (near repeats and markets), then
+    ``commit_hour``, whose results and changes to the state are those of the steps."""
+    engine = town.crime
+    assert engine is not None
+    pool, pop, spec = engine.offenders, town.population, engine.spec.offenders
+    rng = np.random.default_rng(29)
+    hour = round(float(town.time))
+    n = town.territory.n_cells
+    m, ordinary = 300, 200
+    u = rng.random((m, len(_UNIFORMS)))
+    u[[0, ordinary], _U["where"]] = 0.0  # past the cells without rate, in both parts
+    lengths = np.ascontiguousarray(-np.log1p(-u[:, [_U["delay"], _U["scene"], _U["stay"]]]))
+    cum = engine._opportunity_cum[hour % 168].copy()
+    cum[: n // 2] = 0.0  # cells without rate
+    risk = np.zeros(n)
+    at = np.sort(rng.choice(n, size=n // 3, replace=False))
+    risk[at] = rng.exponential(1e-3, at.size)
+    repeat_rows = np.array([0, len(engine._order) - 2], dtype=np.int64)
+    market_flat = (len(engine._order) - 1) * n + np.sort(rng.choice(n, size=4, replace=False))
+    market_rates = rng.exponential(0.1, market_flat.size)
+    repeat_total, market_total = float(risk[at].sum()), float(market_rates.sum())
+    total = repeat_total + repeat_total + market_total
+    history = (
+        risk, at, repeat_rows, repeat_total, market_flat, market_rates, market_total, total
+    )  # fmt: skip
+    # The steps, one after the other.
+    found = np.empty((2, ordinary), dtype=np.int64)
+    kernels.locate(cum, u[:ordinary], _U["where"], float(cum[-1]), n, found)
+    rows, cells = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
+    kernels.locate_history(u, ordinary, _U["where"], n, history, rows, cells)
+    rows[:ordinary], cells[:ordinary] = found
+    assert set(rows[ordinary:].tolist()) == {*repeat_rows.tolist(), len(engine._order) - 1}
+    citizens = pop.spec
+
+    def state() -> tuple[tuple[object, ...], np.ndarray]:  # what an hour changes, copied
+        victims = (
+            engine._type_table, pop.first, pop.trust.copy(), pop.report_propensity,
+            pop.watch, pop.fear.copy(), pop.victimisations.copy(),
+            float(citizens.watch_report_bonus), 1.0 - citizens.trust_victim_loss,
+            float(citizens.fear_victim_gain), engine._victims_day.copy(), engine._x,
+            engine._y, float(town.territory.cell_m), pool.offences.copy(), pool.generation,
+        )  # fmt: skip
+        return victims, engine._expected.copy()
+
+    deciding = (
+        _DECISION_COLUMNS, pool.held_until_h, pool.own_arrests, pool.own_arrests_t,
+        pool.home, spec.memory_days * 24.0, spec.own_arrest, spec.others_arrest,
+        engine._arrests_near, engine._deterrence, engine.spec.displacement_share,
+        engine._inside, engine._next_door,
+    )  # fmt: skip
+    guardians = engine._guardians(rng.exponential(0.3, n), hour)
+    seeing = (engine._visibility, engine._presence_hour, engine.cctv_effective, 0.8, 0.4)
+    stepped, stepped_expected = state()
+    want = kernels.commit_hour(
+        float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
+        _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, stepped, stepped_expected,
+    )  # fmt: skip
+    # In one call.
+    at_once, expected = state()
+    got = kernels.hour_offences(
+        float(hour), u, lengths, ordinary, cum, _U["where"], n, history, engine._order_index,
+        _PICK_COLUMNS, _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, at_once,
+        expected,
+    )  # fmt: skip
+    assert len(got[0]) > 10
+    for value, expect in zip(got, want, strict=True):
+        np.testing.assert_array_equal(value, expect)
+    for changed, expect in zip((*at_once, expected), (*stepped, stepped_expected), strict=True):
+        np.testing.assert_array_equal(changed, expect)
+
+
 def _layouts(types: object) -> set[str]:
     """The layouts of the arrays among Numba types (in tuples too)."""
     if isinstance(types, (tuple, list)):
@@ -701,14 +777,11 @@ def test_the_hours_arrays_reach_the_kernels_in_c_order(town: SecurityModel) -> N
     hour = round(float(town.time))
     rng = np.random.default_rng(3)
     for m in (1, 2, 40):
-        rows = rng.integers(0, len(engine._order), m)
-        cells = rng.integers(0, town.territory.n_cells, m)
-        engine._commit(hour, rows, cells, rng.random((m, len(_UNIFORMS))), engine._patrol)
+        engine._commit(hour, rng.random((m, len(_UNIFORMS))), m, _NO_HISTORY)
     town.run_until(town.time + 30.0)  # and the hours as they come
     for kernel in (
-        kernels.commit_hour,
-        kernels.history_rates,
-        kernels.locate,
+        kernels.hour_offences,  # (the kernels it calls are compiled with it)
+        kernels.hour_fields,
         kernels.any_nonzero,
         kernels.observe_presence,
     ):

@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 import heapq
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -74,8 +74,20 @@ _HISTORY_STRIDE = 1 << 24
 _MIN_PEOPLE = 1.0
 # The eight neighbours, row-major over the 3 x 3 kernel as scipy.ndimage.correlate.
 _NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
-# No market rates (no market, or no offence type at markets).
+# No market rates (no market, or no offence type at markets); no cells.
 _NO_RATES = np.empty(0)
+_NO_CELLS = np.empty(0, dtype=np.int64)
+# An hour without history-made opportunities (:func:`simulator.crime.kernels.locate_history`).
+_NO_HISTORY: kernels.History = (
+    _NO_RATES,
+    _NO_CELLS,
+    _NO_CELLS,
+    0.0,
+    _NO_CELLS,
+    _NO_RATES,
+    -1.0,
+    0.0,
+)
 
 
 def neighbour_sum(grid: FloatArray, nx: int, ny: int, radius: int = 1) -> FloatArray:
@@ -216,42 +228,6 @@ def _sum(values: list[float]) -> float:
     for value in values:
         total += value
     return total
-
-
-def _search(cum: FloatArray, x: FloatArray) -> IntArray:
-    """Index of the first running sum above each ``x`` (the last one at most)."""
-    found: IntArray = np.minimum(np.searchsorted(cum, x, side="right"), cum.size - 1)
-    return found
-
-
-@dataclass
-class _HourParts:
-    """Opportunities of one hour that the run's history made (near repeats, markets).
-
-    Most hours draw none of them: the flat indices of a part are made only when
-    one of its opportunities is drawn (:meth:`where`).
-
-    Attributes:
-        offset: What to add to each index of ``at`` to make it flat (type row x cells).
-        at: Indices of each part, flat once ``offset`` is added.
-        weight: Rate of each index.
-    """
-
-    offset: list[int] = field(default_factory=list)
-    at: list[IntArray] = field(default_factory=list)
-    weight: list[FloatArray] = field(default_factory=list)
-
-    def add(self, offset: int, at: IntArray, weight: FloatArray) -> None:
-        """Add a part (nothing if empty)."""
-        if at.size:
-            self.offset.append(offset)
-            self.at.append(at)
-            self.weight.append(weight)
-
-    def where(self, k: int) -> IntArray:
-        """Flat indices (type row x cells + cell) of part ``k``."""
-        flat: IntArray = self.offset[k] + self.at[k]
-        return flat
 
 
 # The uniforms each opportunity carries, drawn together when it arises: its fate
@@ -893,56 +869,60 @@ class CrimeEngine:
         now = float(hour)
         if hod == 0:
             self._new_day(now)
-        self._clear_later(now)
+        later = self._later
+        if later and later[0][0] <= now:  # most hours clear nobody
+            self._clear_later(now)
         self._update_markets(hour)
-        # Patrol presence by cell, folded into what offenders remember of each place:
-        # an exponential average with time constant ``area_memory_h`` (the presence
-        # around a target that offenders perceive is the police they have seen there
-        # over the last day or so, not whether a crew happens to pass this hour; with
-        # ``area_memory_h`` 0, this hour's presence).
-        patrol = self._patrol
-        kernels.patrol_field(
-            self._agency_strength, self._effective, self._area_field, self._area_keep, patrol
-        )
-        rows, cells, u = self._ordinary_opportunities(hw)
-        more = self._history_opportunities(hour, hod)
-        if more is not None:
-            rows = np.concatenate([rows, more[0]])
-            cells = np.concatenate([cells, more[1]])
-            u = np.concatenate([u, more[2]])
-        out = self._commit(hour, rows, cells, u, patrol) if rows.size else []
+        # The ordinary opportunities' count first (their stream is their own), then the
+        # history's draw, which lays out the hour's uniforms: the ordinary rows first.
+        ordinary = self._ordinary_count(hw)
+        u, history = self._history_opportunities(hour, hod, ordinary)
+        self._opportunities.random(out=u[:ordinary])
+        out = self._commit(hour, u, ordinary, history) if u.shape[0] else []
         if hod == 0 and hour > 0:
             self._pop.daily_update(self._presence_day, self._victims_day)
             self._presence_day[:] = 0.0
             self._victims_day[:] = 0.0
         return out
 
-    def _ordinary_opportunities(self, hw: int) -> tuple[IntArray, IntArray, FloatArray]:
-        """Opportunities at the standing routine-activity rates (the opportunity stream)."""
-        cum = self._opportunity_cum[hw]
-        total = float(cum[-1]) if self._n_ordinary else 0.0
-        count = int(self._opportunities.poisson(total)) if total > 0 else 0
-        u = self._opportunities.random((count, len(_UNIFORMS)))
-        found = np.empty((2, count), dtype=np.int64)
-        kernels.locate(cum, u, _U["where"], total, self._t.n_cells, found)
-        return found[0], found[1], u
+    def _ordinary_count(self, hw: int) -> int:
+        """How many opportunities arise at the standing routine-activity rates this hour.
+
+        Drawn from the opportunity stream, which then draws their uniforms
+        (:meth:`offences_in_hour`); :func:`simulator.crime.kernels.hour_offences`
+        locates them.
+        """
+        total = float(self._opportunity_cum[hw, -1]) if self._n_ordinary else 0.0
+        return int(self._opportunities.poisson(total)) if total > 0 else 0
 
     def _history_opportunities(
-        self, hour: int, hod: int
-    ) -> tuple[IntArray, IntArray, FloatArray] | None:
-        """Near-repeat and drug-market opportunities (the crime stream).
+        self, hour: int, hod: int, ordinary: int
+    ) -> tuple[FloatArray, kernels.History]:
+        """The hour's fields, then its near-repeat and drug-market opportunities (the crime stream).
 
-        Near-repeat risk fades first and the markets' rates are made, in one
-        compiled call (:func:`simulator.crime.kernels.history_rates`); the rates of
-        the hour's parts (the cells' risk for each type that repeats, the markets)
-        are summed. Most hours draw none: the parts they are drawn from are laid out
-        only when the hour has some.
+        In one compiled call (:func:`simulator.crime.kernels.hour_fields`): the
+        patrol presence by cell, folded into what offenders remember of each place
+        (an exponential average with time constant ``area_memory_h``: the presence
+        around a target that offenders perceive is the police they have seen there
+        over the last day or so, not whether a crew happens to pass this hour; with
+        ``area_memory_h`` 0, this hour's presence); near-repeat risk fades and the
+        markets' rates are made. The rates of the hour's parts (the cells' risk for
+        each type that repeats, the markets) are summed and the count drawn.
+
+        Returns:
+            The hour's uniforms, a row an opportunity: ``ordinary`` rows left for the
+            ordinary opportunities, then the history-made ones, drawn; and what
+            :func:`simulator.crime.kernels.locate_history` reads to place those.
         """
-        n = self._t.n_cells
         at = self._risk_at
         at_markets = self._market_scale is not None and bool(self._markets)
         markets = self._market_arrays() if at_markets else None
-        kept = kernels.history_rates(
+        kept = kernels.hour_fields(
+            self._agency_strength,
+            self._effective,
+            self._area_field,
+            self._area_keep,
+            self._patrol,
             self._near_repeat,
             at,
             self._nr_decay,
@@ -962,7 +942,7 @@ class CrimeEngine:
         if markets is not None:
             totals_of_parts.append(float(markets.rates.sum()))
         if not totals_of_parts:
-            return None
+            return np.empty((ordinary, len(_UNIFORMS))), _NO_HISTORY
         total = _sum(totals_of_parts)
         # The hour's place in the stream, whatever was drawn before.
         rng = self._history
@@ -970,29 +950,23 @@ class CrimeEngine:
         count = _poisson_by_inversion(float(rng.random()), total)
         self._history_at = hour * _HISTORY_STRIDE + 1
         self._rng_behind = True
+        u = np.empty((ordinary + count, len(_UNIFORMS)))
         if count == 0:
-            return None
-        parts = _HourParts()
-        if repeat:
-            weight = self._near_repeat[at]
-            for offset in repeat:
-                parts.add(offset, at, weight)
-        if markets is not None:
-            parts.add(0, markets.flat, markets.rates)
-        u = rng.random((count, len(_UNIFORMS)))
-        self._history_at += u.size
-        totals = np.array(totals_of_parts)
-        x = u[:, _U["where"]] * total
-        bounds = np.cumsum(totals)
-        part = np.minimum(np.searchsorted(bounds, x, side="right"), totals.size - 1)
-        x = x - (bounds - totals)[part]
-        flat = np.empty(count, dtype=np.int64)
-        for k, weight_k in enumerate(parts.weight):
-            sel = part == k
-            if sel.any():
-                flat[sel] = parts.where(k)[_search(np.cumsum(weight_k), x[sel])]
-        rows_h, cells_h = np.divmod(flat, n)
-        return rows_h, cells_h, u
+            return u, _NO_HISTORY
+        rng.random(out=u[ordinary:])
+        self._history_at += count * len(_UNIFORMS)
+        n = self._t.n_cells
+        history = (
+            self._near_repeat,
+            at,
+            np.array(repeat, dtype=np.int64) // n,
+            totals_of_parts[0] if repeat else 0.0,
+            _NO_CELLS if markets is None else markets.flat,
+            _NO_RATES if markets is None else markets.rates,
+            -1.0 if markets is None else totals_of_parts[-1],
+            total,
+        )
+        return u, history
 
     def _guardianship(self, cells: IntArray, patrol: FloatArray, hour: int) -> FloatArray:
         """Guardianship an offender perceives at each cell (the exponent before deterrence).
@@ -1023,28 +997,33 @@ class CrimeEngine:
         )
 
     def _commit(
-        self, hour: int, rows: IntArray, cells: IntArray, u: FloatArray, patrol: FloatArray
+        self, hour: int, u: FloatArray, ordinary: int, history: kernels.History
     ) -> list[Incident]:
-        """Decide which opportunities become offences, and where; make the offences.
+        """Place the hour's opportunities, decide which become offences, and where; make them.
 
-        Who meets each opportunity (:meth:`OffenderPool.pick`), whether they act,
-        here or next door, and the numbers of the offences, in time order, are
-        worked out in one compiled call (:func:`simulator.crime.kernels.commit_hour`);
-        the incidents are then made in that order (:meth:`_incidents`).
+        ``u`` holds a row of uniforms an opportunity, the ``ordinary`` ones first,
+        then those ``history`` places (:meth:`_history_opportunities`). Where each
+        falls, who meets it (:meth:`OffenderPool.pick`), whether they act, here or
+        next door, and the numbers of the offences, in time order, are worked out
+        in one compiled call (:func:`simulator.crime.kernels.hour_offences`); the
+        incidents are then made in that order (:meth:`_incidents`).
         """
         pool, pop = self.offenders, self._pop
         spec, citizens = self.spec.offenders, pop.spec
         detection = self.spec.detection
         # The exponential variates (-log(1 - u)) of each opportunity's reporting delay,
         # time on scene and stay, in one array call (read for the offences only).
-        # (C order whatever the count: one compiled version of commit_hour for all hours.)
+        # (C order whatever the count: one compiled version of the kernel for all hours.)
         lengths = np.ascontiguousarray(-np.log1p(-u[:, _LENGTHS]))
-        done, kinds, where, when, ints, floats, first_time = kernels.commit_hour(
+        done, kinds, where, when, ints, floats, first_time = kernels.hour_offences(
             float(hour),
-            rows,
-            cells,
             u,
             lengths,
+            ordinary,
+            self._opportunity_cum[hour % HOURS_PER_WEEK],
+            _U["where"],
+            self._t.n_cells,
+            history,
             self._order_index,
             _PICK_COLUMNS,
             _OFFENCE_COLUMNS,
@@ -1064,7 +1043,7 @@ class CrimeEngine:
                 self._inside,
                 self._next_door,
             ),
-            self._guardians(patrol, hour),
+            self._guardians(self._patrol, hour),
             (
                 self._visibility,
                 self._presence_hour,

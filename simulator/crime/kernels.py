@@ -777,3 +777,161 @@ def commit_hour(
         floats,
         first_time,
     )
+
+
+@compiled
+def hour_fields(
+    strength: FloatArray,
+    effective: FloatArray,
+    area: FloatArray,
+    keep: float,
+    patrol: FloatArray,
+    risk: FloatArray,
+    at: IntArray,
+    risk_keep: float,
+    negligible: float,
+    scratch: FloatArray,
+    scale: FloatArray,
+    intensity: FloatArray,
+    divisor: float,
+    rates: FloatArray,
+) -> int:
+    """What an hour reads before its draws, in place, in one call.
+
+    The patrol field (:func:`patrol_field`: ``strength``, ``effective``, ``area``,
+    ``keep`` and ``patrol``), then the rates of the history-made opportunities
+    (:func:`history_rates`, from ``risk`` to ``rates``, ``risk_keep`` its ``keep``).
+    They share no array: the order is the callers' only.
+
+    Returns:
+        How many cells keep some near-repeat risk (:func:`history_rates`).
+    """
+    patrol_field(strength, effective, area, keep, patrol)
+    return history_rates(risk, at, risk_keep, negligible, scratch, scale, intensity, divisor, rates)
+
+
+# Where an hour's history-made opportunities fall (:func:`locate_history`): the
+# near-repeat risk by cell, the cells that have some (ascending), the type rows that
+# repeat, the rates summed over those cells (one total for every row that repeats), the
+# markets' flat indices (market type rows x cells), their rates and their total (-1: no
+# markets this hour), and the hour's total (the sum of the parts' totals, in order).
+History = tuple[FloatArray, IntArray, IntArray, float, IntArray, FloatArray, float, float]
+
+
+@compiled
+def _part_at(parts: int, repeat_total: float, market_total: float, k: int) -> float:
+    """The total of part ``k``: ``repeat_total`` for the rows that repeat, then the markets'."""
+    if k < parts:
+        return repeat_total
+    return market_total
+
+
+@compiled
+def locate_history(
+    u: FloatArray,
+    start: int,
+    column: int,
+    n: int,
+    history: History,
+    rows: IntArray,
+    cells: IntArray,
+) -> None:
+    """Type row and cell of each of an hour's history-made opportunities, in place.
+
+    The parts are the rows that repeat, each over the cells with risk, then the
+    markets (if ``market_total`` is not negative), with their totals in that order.
+    Opportunity ``i`` (the rows of ``u`` from ``start``) takes, as NumPy did on
+    arrays, the part where the running sum of the parts' totals (``np.cumsum``)
+    first exceeds ``x = u[i, column] * total`` (the last part at most), then in
+    that part the entry where the running sum of its rates first exceeds ``x``
+    less the totals of the parts before it (the last entry at most): ``rows[i]``
+    and ``cells[i]`` become its type row and cell.
+    """
+    risk, at, repeat_rows, repeat_total, market_flat, market_rates, market_total, total = history
+    repeats = repeat_rows.size if at.size else 0
+    parts = repeats + (1 if market_total >= 0.0 else 0)
+    for i in range(start, u.shape[0]):
+        x = u[i, column] * total
+        # The part: np.searchsorted(np.cumsum(totals), x, side="right"), bounded.
+        part = 0
+        bound = _part_at(repeats, repeat_total, market_total, 0)
+        while part < parts - 1 and not x < bound:
+            part += 1
+            bound += _part_at(repeats, repeat_total, market_total, part)
+        x = x - (bound - _part_at(repeats, repeat_total, market_total, part))
+        # The entry: np.searchsorted(np.cumsum(rates), x, side="right"), bounded.
+        running = 0.0
+        j = 0
+        if part < repeats:
+            last = at.size - 1
+            while j < last:
+                running += risk[at[j]]
+                if x < running:
+                    break
+                j += 1
+            rows[i] = repeat_rows[part]
+            cells[i] = at[j]
+        else:
+            last = market_rates.size - 1
+            while j < last:
+                running += market_rates[j]
+                if x < running:
+                    break
+                j += 1
+            rows[i] = market_flat[j] // n
+            cells[i] = market_flat[j] % n
+
+
+@compiled
+def hour_offences(
+    hour: float,
+    u: FloatArray,
+    lengths: FloatArray,
+    ordinary: int,
+    cum: FloatArray,
+    column: int,
+    n: int,
+    history: History,
+    order_index: IntArray,
+    columns: IntArray,
+    offence_columns: IntArray,
+    picking: Picking,
+    deciding: Deciding,
+    guardians: Guardians,
+    seeing: Seeing,
+    victims: Victims,
+    expected: FloatArray,
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, IntArray, FloatArray, int]:
+    """An hour's opportunities, located, to offences, in one call.
+
+    The first ``ordinary`` rows of ``u`` are the ordinary opportunities, located
+    from the running sums of their rates ``cum`` (:func:`locate`, with the uniform
+    in ``column``); the rest were made by the run's history (:func:`locate_history`).
+    Then :func:`commit_hour`, whose results this returns.
+    """
+    m = u.shape[0]
+    rows = np.empty(m, dtype=np.int64)
+    cells = np.empty(m, dtype=np.int64)
+    total = cum[cum.size - 1]
+    last = cum.size - 1
+    for i in range(ordinary):  # as locate
+        k = min(_first_above(cum, u[i, column] * total), last)
+        rows[i] = k // n
+        cells[i] = k % n
+    locate_history(u, ordinary, column, n, history, rows, cells)
+    return commit_hour(
+        hour,
+        rows,
+        cells,
+        u,
+        lengths,
+        order_index,
+        columns,
+        offence_columns,
+        picking,
+        deciding,
+        guardians,
+        seeing,
+        victims,
+        expected,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from simulator.crime.engine import _KNOWN, _U, CrimeEngine
+from simulator.crime.engine import _KNOWN, CrimeEngine
 from simulator.model import SecurityModel
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario import load_scenario
@@ -162,7 +162,11 @@ def offences_by_keyword(
         The incidents, the uniforms kept for an arrest's fate, and the investigations
         (when they end, the incident's id, the agency).
     """
-    kinds, cells, when, u, ints, floats = args
+    numbers, values = args  # (type, cell, ints...), (when, floats..., uniforms kept)
+    kinds, cells, ints = numbers[:, 0], numbers[:, 1], numbers[:, 2:]
+    when, floats = values[:, 0], values[:, 1:9]
+    u = {name: values[:, 9 + j] for j, name in enumerate(("later", "investigate", "prison"))}
+    u["prison_days"] = values[:, 12]
     p_later = floats[:, 7] * np.exp(floats[:, 6])
     incidents, sentence, later = [], {}, []
     for i in range(kinds.size):
@@ -196,14 +200,12 @@ def offences_by_keyword(
         )
         incidents.append(incident)
         investigator = engine._investigator[cell]
-        investigated = (
-            known is not Known.DARK and investigator >= 0 and u[i, _U["later"]] < p_later[i]
-        )
+        investigated = known is not Known.DARK and investigator >= 0 and u["later"][i] < p_later[i]
         if investigated:
-            wait = ts.investigation_days * 24.0 * float(-np.log1p(-u[i, _U["investigate"]]))
+            wait = ts.investigation_days * 24.0 * float(-np.log1p(-u["investigate"][i]))
             later.append((float(floats[i, 0]) + wait, ids[i], engine._agency_names[investigator]))
         if (needs_unit and arrest) or investigated:
-            sentence[ids[i]] = (float(u[i, _U["prison"]]), float(u[i, _U["prison_days"]]))
+            sentence[ids[i]] = (float(u["prison"][i]), float(u["prison_days"][i]))
     return incidents, sentence, later
 
 

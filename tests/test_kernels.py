@@ -746,14 +746,16 @@ def test_an_hours_offences_are_its_opportunities_located_then_committed(
     )  # fmt: skip
     # In one call.
     at_once, expected = state()
-    got = kernels.hour_offences(
+    kept = np.array([_U["later"], _U["investigate"], _U["prison"], _U["prison_days"]])
+    numbers, values, first_time = kernels.hour_offences(
         float(hour), u, lengths, ordinary, cum, _U["where"], n, history, engine._order_index,
-        _PICK_COLUMNS, _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, at_once,
-        expected,
+        _PICK_COLUMNS, _OFFENCE_COLUMNS, kept, pool.picking, deciding, guardians, seeing,
+        at_once, expected,
     )  # fmt: skip
-    assert len(got[0]) > 10
-    for value, expect in zip(got, want, strict=True):
-        np.testing.assert_array_equal(value, expect)
+    done, kinds, where, when, ints, floats, want_first_time = want
+    assert done.size > 10 and first_time == want_first_time
+    np.testing.assert_array_equal(numbers, np.column_stack([kinds, where, ints]))
+    np.testing.assert_array_equal(values, np.column_stack([when, floats, u[done][:, kept]]))
     for changed, expect in zip((*at_once, expected), (*stepped, stepped_expected), strict=True):
         np.testing.assert_array_equal(changed, expect)
 

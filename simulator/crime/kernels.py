@@ -895,19 +895,27 @@ def hour_offences(
     order_index: IntArray,
     columns: IntArray,
     offence_columns: IntArray,
+    kept_columns: IntArray,
     picking: Picking,
     deciding: Deciding,
     guardians: Guardians,
     seeing: Seeing,
     victims: Victims,
     expected: FloatArray,
-) -> tuple[IntArray, IntArray, IntArray, FloatArray, IntArray, FloatArray, int]:
+) -> tuple[IntArray, FloatArray, int]:
     """An hour's opportunities, located, to offences, in one call.
 
     The first ``ordinary`` rows of ``u`` are the ordinary opportunities, located
     from the running sums of their rates ``cum`` (:func:`locate`, with the uniform
     in ``column``); the rest were made by the run's history (:func:`locate_history`).
-    Then :func:`commit_hour`, whose results this returns.
+    Then :func:`commit_hour`, whose results come in two tables (two arrays cost
+    less to hand back than six).
+
+    Returns:
+        For the offences in time order, the integers (type, cell, then the five of
+        :func:`offences`) and the doubles (when, the eight of :func:`offences`,
+        then the offence's uniforms in ``kept_columns``); how many residents were
+        victimised for the first time.
     """
     m = u.shape[0]
     rows = np.empty(m, dtype=np.int64)
@@ -919,7 +927,7 @@ def hour_offences(
         rows[i] = k // n
         cells[i] = k % n
     locate_history(u, ordinary, column, n, history, rows, cells)
-    return commit_hour(
+    done, kinds, where, when, ints, floats, first_time = commit_hour(
         hour,
         rows,
         cells,
@@ -935,3 +943,19 @@ def hour_offences(
         victims,
         expected,
     )
+    count = done.size
+    n_ints = ints.shape[1]
+    n_floats = floats.shape[1]
+    numbers = np.empty((count, 2 + n_ints), dtype=np.int64)
+    values = np.empty((count, 1 + n_floats + kept_columns.size))
+    for i in range(count):
+        numbers[i, 0] = kinds[i]
+        numbers[i, 1] = where[i]
+        for j in range(n_ints):
+            numbers[i, 2 + j] = ints[i, j]
+        values[i, 0] = when[i]
+        for j in range(n_floats):
+            values[i, 1 + j] = floats[i, j]
+        for j in range(kept_columns.size):
+            values[i, 1 + n_floats + j] = u[done[i], kept_columns[j]]
+    return numbers, values, first_time

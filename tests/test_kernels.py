@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from simulator.crime import kernels
 from simulator.crime.engine import (
     _DECISION_COLUMNS,
+    _KEPT_COLUMNS,
     _NO_HISTORY,
     _OFFENCE_COLUMNS,
     _PICK_COLUMNS,
@@ -605,6 +606,9 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     cells = rng.integers(0, n, m)
     u = rng.random((m, len(_UNIFORMS)))
     u[: m // 10, _U["time"]] = 0.5  # offences at the same time
+    # Each opportunity placed where it is drawn: running sums 1, 2, 3... of one a cell.
+    cum = np.arange(1.0, len(engine._order) * n + 1.0)
+    u[:, _U["where"]] = (rows * n + cells + 0.5) / cum.size
     lengths = np.ascontiguousarray(-np.log1p(-u[:, [_U["delay"], _U["scene"], _U["stay"]]]))
     deciding = (
         _DECISION_COLUMNS, pool.held_until_h, pool.own_arrests, pool.own_arrests_t,
@@ -646,14 +650,15 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     # In one call.
     at_once = victims()
     expected = np.zeros_like(engine._expected)
-    got = kernels.commit_hour(
-        float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
-        _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, at_once, expected,
+    numbers, values, got_first_time = kernels.commit_hour(
+        float(hour), u, lengths, m, cum, _U["where"], n, _NO_HISTORY, engine._order_index,
+        _PICK_COLUMNS, _OFFENCE_COLUMNS, _KEPT_COLUMNS, pool.picking, deciding, guardians,
+        seeing, at_once, expected,
     )  # fmt: skip
-    stepwise = (done, types[done], where[done], when[order], ints, floats)
-    for value, want in zip(got[:6], stepwise, strict=True):
-        np.testing.assert_array_equal(value, want)
-    assert got[6] == first_time
+    np.testing.assert_array_equal(numbers, np.column_stack([types[done], where[done], ints]))
+    kept = u[done][:, _KEPT_COLUMNS]
+    np.testing.assert_array_equal(values, np.column_stack([when[order], floats, kept]))
+    assert got_first_time == first_time
     for changed, want in zip(at_once, stepped, strict=True):  # trust, fear, counts...
         np.testing.assert_array_equal(changed, want)
     # Expected offences: each opportunity's chance where it arose, then next door the
@@ -675,20 +680,20 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
     # Nobody in the pool: no offender met, nothing decided, no offence.
     untouched = np.zeros_like(expected)
     nobody = kernels.commit_hour(
-        float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
-        _OFFENCE_COLUMNS, (*pool.picking[:7], 0), deciding, guardians, seeing, victims(),
-        untouched,
+        float(hour), u, lengths, m, cum, _U["where"], n, _NO_HISTORY, engine._order_index,
+        _PICK_COLUMNS, _OFFENCE_COLUMNS, _KEPT_COLUMNS, (*pool.picking[:7], 0), deciding,
+        guardians, seeing, victims(), untouched,
     )  # fmt: skip
-    assert all(np.size(part) == 0 for part in nobody[:6]) and nobody[6] == 0
+    assert nobody[0].shape == (0, 7) and nobody[1].shape == (0, 13) and nobody[2] == 0
     assert not untouched.any()
 
 
 def test_an_hours_offences_are_its_opportunities_located_then_committed(
     town: SecurityModel,
 ) -> None:
-    """``hour_offences``: the ordinary rows located as ``locate`` places them, the rows
-    after them as ``locate_history`` does (near repeats and markets), then
-    ``commit_hour``, whose results and changes to the state are those of the steps."""
+    """``commit_hour`` locates the ordinary rows as ``locate`` places them and the rows
+    after them as ``locate_history`` does (near repeats and markets): its results and
+    changes to the state are those of the opportunities placed there beforehand."""
     engine = town.crime
     assert engine is not None
     pool, pop, spec = engine.offenders, town.population, engine.spec.offenders
@@ -739,23 +744,26 @@ def test_an_hours_offences_are_its_opportunities_located_then_committed(
     )  # fmt: skip
     guardians = engine._guardians(rng.exponential(0.3, n), hour)
     seeing = (engine._visibility, engine._presence_hour, engine.cctv_effective, 0.8, 0.4)
+    # The located opportunities placed where they fell, through running sums 1, 2, 3...
     stepped, stepped_expected = state()
+    placed = u.copy()
+    ones = np.arange(1.0, len(engine._order) * n + 1.0)
+    placed[:, _U["where"]] = (rows * n + cells + 0.5) / ones.size
     want = kernels.commit_hour(
-        float(hour), rows, cells, u, lengths, engine._order_index, _PICK_COLUMNS,
-        _OFFENCE_COLUMNS, pool.picking, deciding, guardians, seeing, stepped, stepped_expected,
+        float(hour), placed, lengths, m, ones, _U["where"], n, _NO_HISTORY,
+        engine._order_index, _PICK_COLUMNS, _OFFENCE_COLUMNS, _KEPT_COLUMNS, pool.picking,
+        deciding, guardians, seeing, stepped, stepped_expected,
     )  # fmt: skip
-    # In one call.
+    # Located in the call.
     at_once, expected = state()
-    kept = np.array([_U["later"], _U["investigate"], _U["prison"], _U["prison_days"]])
-    numbers, values, first_time = kernels.hour_offences(
+    got = kernels.commit_hour(
         float(hour), u, lengths, ordinary, cum, _U["where"], n, history, engine._order_index,
-        _PICK_COLUMNS, _OFFENCE_COLUMNS, kept, pool.picking, deciding, guardians, seeing,
-        at_once, expected,
+        _PICK_COLUMNS, _OFFENCE_COLUMNS, _KEPT_COLUMNS, pool.picking, deciding, guardians,
+        seeing, at_once, expected,
     )  # fmt: skip
-    done, kinds, where, when, ints, floats, want_first_time = want
-    assert done.size > 10 and first_time == want_first_time
-    np.testing.assert_array_equal(numbers, np.column_stack([kinds, where, ints]))
-    np.testing.assert_array_equal(values, np.column_stack([when, floats, u[done][:, kept]]))
+    assert want[0].shape[0] > 10 and got[2] == want[2]
+    for value, expect in zip(got[:2], want[:2], strict=True):
+        np.testing.assert_array_equal(value, expect)
     for changed, expect in zip((*at_once, expected), (*stepped, stepped_expected), strict=True):
         np.testing.assert_array_equal(changed, expect)
 
@@ -782,7 +790,7 @@ def test_the_hours_arrays_reach_the_kernels_in_c_order(town: SecurityModel) -> N
         engine._commit(hour, rng.random((m, len(_UNIFORMS))), m, _NO_HISTORY)
     town.run_until(town.time + 30.0)  # and the hours as they come
     for kernel in (
-        kernels.hour_offences,  # (the kernels it calls are compiled with it)
+        kernels.commit_hour,  # (the kernels they call are compiled with them)
         kernels.hour_fields,
         kernels.any_nonzero,
         kernels.observe_presence,

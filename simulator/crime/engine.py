@@ -288,7 +288,7 @@ _OFFENCE_COLUMNS = np.array(
     dtype=np.int64,
 )
 # The uniforms :meth:`CrimeEngine._incidents` reads, in that order, handed back by
-# :func:`simulator.crime.kernels.hour_offences` with each offence's numbers.
+# :func:`simulator.crime.kernels.commit_hour` with each offence's numbers.
 _KEPT_COLUMNS = np.array(
     [_U["later"], _U["investigate"], _U["prison"], _U["prison_days"]], dtype=np.int64
 )
@@ -894,7 +894,7 @@ class CrimeEngine:
         """How many opportunities arise at the standing routine-activity rates this hour.
 
         Drawn from the opportunity stream, which then draws their uniforms
-        (:meth:`offences_in_hour`); :func:`simulator.crime.kernels.hour_offences`
+        (:meth:`offences_in_hour`); :func:`simulator.crime.kernels.commit_hour`
         locates them.
         """
         total = float(self._opportunity_cum[hw, -1]) if self._n_ordinary else 0.0
@@ -1010,7 +1010,7 @@ class CrimeEngine:
         then those ``history`` places (:meth:`_history_opportunities`). Where each
         falls, who meets it (:meth:`OffenderPool.pick`), whether they act, here or
         next door, and the numbers of the offences, in time order, are worked out
-        in one compiled call (:func:`simulator.crime.kernels.hour_offences`); the
+        in one compiled call (:func:`simulator.crime.kernels.commit_hour`); the
         incidents are then made in that order (:meth:`_incidents`).
         """
         pool, pop = self.offenders, self._pop
@@ -1021,7 +1021,7 @@ class CrimeEngine:
         # columns taken (C order whatever the count: one compiled version of the kernel
         # for all hours) by ``take``, a third of the time of an index by a list.
         lengths = -np.log1p(np.negative(u.take(_LENGTHS, axis=1)))
-        numbers, values, first_time = kernels.hour_offences(
+        numbers, values, first_time = kernels.commit_hour(
             float(hour),
             u,
             lengths,

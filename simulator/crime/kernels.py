@@ -649,137 +649,6 @@ Victims = tuple[
 
 
 @compiled
-def commit_hour(
-    hour: float,
-    rows: IntArray,
-    cells: IntArray,
-    u: FloatArray,
-    lengths: FloatArray,
-    order_index: IntArray,
-    columns: IntArray,
-    offence_columns: IntArray,
-    picking: Picking,
-    deciding: Deciding,
-    guardians: Guardians,
-    seeing: Seeing,
-    victims: Victims,
-    expected: FloatArray,
-) -> tuple[IntArray, IntArray, IntArray, FloatArray, IntArray, FloatArray, int]:
-    """An hour's opportunities to offences, in one call (:meth:`CrimeEngine._commit`).
-
-    Opportunity ``c`` of type row ``rows[c]`` (type ``order_index[rows[c]]``) in
-    ``cells[c]`` meets an offender (:func:`pick_offenders`, from the uniforms in
-    ``columns[0]`` and ``columns[1]``: home, who), who acts or not, here or next
-    door (:func:`decide`); the offences, ordered by when they happen (``hour`` plus
-    the uniform in ``columns[2]``; ties in opportunity order), get their chance of
-    being seen (:func:`detection_chance`) and their numbers (:func:`offences`, which
-    reads the uniforms in ``offence_columns`` and the exponential variates
-    ``lengths`` of their rows).
-
-    The chance of each opportunity to become an offence where it arose is added
-    to ``expected`` (type row x cell), then, for those that could look next door,
-    the share of the rest that moves to each neighbour times the chance there, in
-    that order: the model's crime without the noise of the commit draws.
-
-    Returns:
-        For the offences in time order: their opportunity, type, cell and time,
-        and what :func:`offences` returns for them.
-    """
-    m = rows.size
-    types = np.empty(m, dtype=np.int64)
-    slots = np.empty(m, dtype=np.int64)
-    c_home, c_who, c_time = columns[0], columns[1], columns[2]
-    found = False
-    for c in range(m):
-        types[c] = order_index[rows[c]]
-        slots[c] = -1
-        if picking[7] > 0:
-            slots[c] = _pick(types[c], cells[c], u[c, c_home], u[c, c_who], picking)
-        found = found or slots[c] >= 0
-    if not found:  # no offender with a propensity for these: nothing happens
-        empty = np.empty(0, dtype=np.int64)
-        return (
-            empty,
-            empty,
-            empty,
-            np.empty(0),
-            np.empty((0, 5), dtype=np.int64),
-            np.empty((0, 8)),
-            0,
-        )
-    chance, commit, where, looks, chance_next = decide(
-        rows, cells, u, deciding[0], slots, hour, *deciding[1:], guardians
-    )
-    share, inside, next_door = deciding[10], deciding[11], deciding[12]
-    for c in range(m):
-        expected[rows[c], cells[c]] += chance[c]
-    for row in range(looks.size):
-        c = looks[row]
-        cell = cells[c]
-        moved = (1.0 - chance[c]) * share / inside[cell]
-        for k in range(inside[cell]):  # the neighbours come first in the row
-            expected[rows[c], next_door[cell, k]] += chance_next[row, k] * moved
-    # The offences in time order, ties in opportunity order: an insertion sort, stable
-    # (a few dozen an hour; NumPy's stable sort takes seconds to compile).
-    count = 0
-    for c in range(m):
-        count += commit[c]
-    done = np.empty(count, dtype=np.int64)
-    when_done = np.empty(count)
-    placed = 0
-    for c in range(m):
-        if not commit[c]:
-            continue
-        at = hour + u[c, c_time]
-        j = placed
-        while j > 0 and when_done[j - 1] > at:
-            done[j] = done[j - 1]
-            when_done[j] = when_done[j - 1]
-            j -= 1
-        done[j] = c
-        when_done[j] = at
-        placed += 1
-    # The offences' rows, gathered in loops (NumPy's fancy indexing is slow to compile).
-    kinds = np.empty(count, dtype=np.int64)
-    where_done = np.empty(count, dtype=np.int64)
-    slots_done = np.empty(count, dtype=np.int64)
-    u_done = np.empty((count, u.shape[1]))
-    lengths_done = np.empty((count, lengths.shape[1]))
-    p_detect = np.empty(count)
-    scratch = np.empty(seeing[1].shape[0])
-    for i in range(count):
-        c = done[i]
-        kinds[i] = types[c]
-        where_done[i] = where[c]
-        slots_done[i] = slots[c]
-        for j in range(u.shape[1]):
-            u_done[i, j] = u[c, j]
-        for j in range(lengths.shape[1]):
-            lengths_done[i, j] = lengths[c, j]
-        p_detect[i] = detection_chance(kinds[i], where_done[i], seeing, scratch)
-    ints, floats, first_time = offences(
-        kinds,
-        where_done,
-        when_done,
-        slots_done,
-        u_done,
-        offence_columns,
-        lengths_done,
-        p_detect,
-        *victims,
-    )
-    return (
-        done,
-        kinds,
-        where_done,
-        when_done,
-        ints,
-        floats,
-        first_time,
-    )
-
-
-@compiled
 def hour_fields(
     strength: FloatArray,
     effective: FloatArray,
@@ -883,7 +752,7 @@ def locate_history(
 
 
 @compiled
-def hour_offences(
+def commit_hour(
     hour: float,
     u: FloatArray,
     lengths: FloatArray,
@@ -903,19 +772,34 @@ def hour_offences(
     victims: Victims,
     expected: FloatArray,
 ) -> tuple[IntArray, FloatArray, int]:
-    """An hour's opportunities, located, to offences, in one call.
+    """An hour's opportunities, located, to offences, in one call (:meth:`CrimeEngine._commit`).
 
     The first ``ordinary`` rows of ``u`` are the ordinary opportunities, located
-    from the running sums of their rates ``cum`` (:func:`locate`, with the uniform
-    in ``column``); the rest were made by the run's history (:func:`locate_history`).
-    Then :func:`commit_hour`, whose results come in two tables (two arrays cost
-    less to hand back than six).
+    from the running sums of their rates ``cum`` (type rows x ``n`` cells) as
+    :func:`locate` does, with the uniform in ``column``; the rest were made by the
+    run's history (:func:`locate_history`). (One compiled function: a kernel that
+    calls another big one compiles the callee's code twice, seconds on a first run.)
+
+    Opportunity ``c`` of type row ``rows[c]`` (type ``order_index[rows[c]]``) in
+    ``cells[c]`` meets an offender (:func:`pick_offenders`, from the uniforms in
+    ``columns[0]`` and ``columns[1]``: home, who), who acts or not, here or next
+    door (:func:`decide`); the offences, ordered by when they happen (``hour`` plus
+    the uniform in ``columns[2]``; ties in opportunity order), get their chance of
+    being seen (:func:`detection_chance`) and their numbers (:func:`offences`, which
+    reads the uniforms in ``offence_columns`` and the exponential variates
+    ``lengths`` of their rows).
+
+    The chance of each opportunity to become an offence where it arose is added
+    to ``expected`` (type row x cell), then, for those that could look next door,
+    the share of the rest that moves to each neighbour times the chance there, in
+    that order: the model's crime without the noise of the commit draws.
 
     Returns:
-        For the offences in time order, the integers (type, cell, then the five of
-        :func:`offences`) and the doubles (when, the eight of :func:`offences`,
-        then the offence's uniforms in ``kept_columns``); how many residents were
-        victimised for the first time.
+        For the offences in time order, two tables (two arrays cost less to hand
+        back than six): the integers (type, cell, then the five of :func:`offences`)
+        and the doubles (when, the eight of :func:`offences`, then the offence's
+        uniforms in ``kept_columns``); and how many residents were victimised for
+        the first time.
     """
     m = u.shape[0]
     rows = np.empty(m, dtype=np.int64)
@@ -927,35 +811,93 @@ def hour_offences(
         rows[i] = k // n
         cells[i] = k % n
     locate_history(u, ordinary, column, n, history, rows, cells)
-    done, kinds, where, when, ints, floats, first_time = commit_hour(
-        hour,
-        rows,
-        cells,
-        u,
-        lengths,
-        order_index,
-        columns,
-        offence_columns,
-        picking,
-        deciding,
-        guardians,
-        seeing,
-        victims,
-        expected,
+    types = np.empty(m, dtype=np.int64)
+    slots = np.empty(m, dtype=np.int64)
+    c_home, c_who, c_time = columns[0], columns[1], columns[2]
+    found = False
+    for c in range(m):
+        types[c] = order_index[rows[c]]
+        slots[c] = -1
+        if picking[7] > 0:
+            slots[c] = _pick(types[c], cells[c], u[c, c_home], u[c, c_who], picking)
+        found = found or slots[c] >= 0
+    if not found:  # no offender with a propensity for these: nothing happens
+        return (
+            np.empty((0, 7), dtype=np.int64),
+            np.empty((0, 9 + kept_columns.size)),
+            0,
+        )
+    chance, commit, where, looks, chance_next = decide(
+        rows, cells, u, deciding[0], slots, hour, *deciding[1:], guardians
     )
-    count = done.size
-    n_ints = ints.shape[1]
-    n_floats = floats.shape[1]
-    numbers = np.empty((count, 2 + n_ints), dtype=np.int64)
-    values = np.empty((count, 1 + n_floats + kept_columns.size))
+    share, inside, next_door = deciding[10], deciding[11], deciding[12]
+    for c in range(m):
+        expected[rows[c], cells[c]] += chance[c]
+    for row in range(looks.size):
+        c = looks[row]
+        cell = cells[c]
+        moved = (1.0 - chance[c]) * share / inside[cell]
+        for k in range(inside[cell]):  # the neighbours come first in the row
+            expected[rows[c], next_door[cell, k]] += chance_next[row, k] * moved
+    # The offences in time order, ties in opportunity order: an insertion sort, stable
+    # (a few dozen an hour; NumPy's stable sort takes seconds to compile).
+    count = 0
+    for c in range(m):
+        count += commit[c]
+    done = np.empty(count, dtype=np.int64)
+    when_done = np.empty(count)
+    placed = 0
+    for c in range(m):
+        if not commit[c]:
+            continue
+        at = hour + u[c, c_time]
+        j = placed
+        while j > 0 and when_done[j - 1] > at:
+            done[j] = done[j - 1]
+            when_done[j] = when_done[j - 1]
+            j -= 1
+        done[j] = c
+        when_done[j] = at
+        placed += 1
+    # The offences' rows, gathered in loops (NumPy's fancy indexing is slow to compile).
+    kinds = np.empty(count, dtype=np.int64)
+    where_done = np.empty(count, dtype=np.int64)
+    slots_done = np.empty(count, dtype=np.int64)
+    u_done = np.empty((count, u.shape[1]))
+    lengths_done = np.empty((count, lengths.shape[1]))
+    p_detect = np.empty(count)
+    scratch = np.empty(seeing[1].shape[0])
+    for i in range(count):
+        c = done[i]
+        kinds[i] = types[c]
+        where_done[i] = where[c]
+        slots_done[i] = slots[c]
+        for j in range(u.shape[1]):
+            u_done[i, j] = u[c, j]
+        for j in range(lengths.shape[1]):
+            lengths_done[i, j] = lengths[c, j]
+        p_detect[i] = detection_chance(kinds[i], where_done[i], seeing, scratch)
+    ints, floats, first_time = offences(
+        kinds,
+        where_done,
+        when_done,
+        slots_done,
+        u_done,
+        offence_columns,
+        lengths_done,
+        p_detect,
+        *victims,
+    )
+    numbers = np.empty((count, 2 + ints.shape[1]), dtype=np.int64)
+    values = np.empty((count, 1 + floats.shape[1] + kept_columns.size))
     for i in range(count):
         numbers[i, 0] = kinds[i]
-        numbers[i, 1] = where[i]
-        for j in range(n_ints):
+        numbers[i, 1] = where_done[i]
+        for j in range(ints.shape[1]):
             numbers[i, 2 + j] = ints[i, j]
-        values[i, 0] = when[i]
-        for j in range(n_floats):
+        values[i, 0] = when_done[i]
+        for j in range(floats.shape[1]):
             values[i, 1 + j] = floats[i, j]
         for j in range(kept_columns.size):
-            values[i, 1 + n_floats + j] = u[done[i], kept_columns[j]]
+            values[i, 1 + floats.shape[1] + j] = u_done[i, kept_columns[j]]
     return numbers, values, first_time

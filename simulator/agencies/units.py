@@ -193,8 +193,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         now: float = self.model.now_h  # the model's clock as a plain float
         return now
 
-    def _set_state(self, state: UnitState) -> None:
-        now: float = self.model.now_h
+    def _set_state(self, state: UnitState, now: float) -> None:
+        """Change to ``state`` at ``now`` (the model's clock), closing the old state's interval."""
         if now > self._since or state is not self.state:
             # _value_: the member's value as a plain attribute (``value`` is a property).
             self._recorder.state_interval(
@@ -204,13 +204,15 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._since = now
         self.epoch += 1
 
-    def _arrive_at(self, cell: int, x: float, y: float) -> None:
+    def _arrive_at(self, cell: int, x: float, y: float, now: float) -> None:
         self.cell, self.x, self.y = cell, x, y
-        self._present_since = self._now()
+        self._present_since = now
 
-    def _leave(self) -> None:
-        if self._present_since is not None:
-            self._presence.add(self.agency.index, self.cell, self._present_since, self._now())
+    def _leave(self, now: float) -> None:
+        """Record the stay where the crew stood, if one is open, up to ``now``."""
+        since = self._present_since
+        if since is not None:
+            self._presence.add(self.agency.index, self.cell, since, now)
             self._present_since = None
 
     def _schedule_end(self, at: float) -> None:
@@ -244,8 +246,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         f[LEG_Y] = ty
         f[ARRIVE] = arrive
         # A leg lasts at least a minute, so that replaying legs always moves time on
-        # (a zero dwell on the unit's own cell would otherwise never end).
-        f[END] = max(arrive + self._patrol.dwell_h, start + MIN_LEG_H)
+        # (a zero dwell on the unit's own cell would otherwise never end): max(), as
+        # an ``if`` (the first of equal values, as max() takes).
+        end = arrive + self._patrol.dwell_h
+        least = start + MIN_LEG_H
+        f[END] = least if least > end else end
         i = self._ir
         i[CELL] = cell
         i[LEG_CELL] = target
@@ -277,13 +282,12 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             target = patrol.next_cell(cell)
             self._new_leg(cell, f[LEG_X], f[LEG_Y], end, cell if target is None else target)
 
-    def _stop_patrol(self, *, where: bool = True) -> None:
-        """Stop patrolling now: play the legs ended by now, record the dwell so far.
+    def _stop_patrol(self, now: float, *, where: bool = True) -> None:
+        """Stop patrolling at ``now``: play the legs ended by now, record the dwell so far.
 
         The crew's position comes back from the table: the current leg's cell if
         it has arrived there, else (with ``where``) the point of the leg reached.
         """
-        now: float = self.model.now_h
         f = self._fr
         if f[END] <= now:
             self._legs.advance(self._slots, now)
@@ -368,40 +372,44 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def come_on_duty(self) -> None:
         """Start a shift at the station, available."""
+        now: float = self.model.now_h
         station = self.station_cell
-        self._set_state(UnitState.AVAILABLE)
+        self._set_state(UnitState.AVAILABLE, now)
         self.end_of_shift = False
-        self._arrive_at(station, self._xs[station], self._ys[station])
+        self._arrive_at(station, self._xs[station], self._ys[station], now)
         self._present_since = None
-        self._start_leg(self._now())
+        self._start_leg(now)
 
     def become_available(self) -> None:
         """Back to patrol from wherever the last job ended."""
-        self._leave()
+        now: float = self.model.now_h
+        self._leave(now)
         self.incident = None
-        self._set_state(UnitState.AVAILABLE)
-        self._start_leg(self._since)  # now, as the change of state just set it
+        self._set_state(UnitState.AVAILABLE, now)
+        self._start_leg(now)
 
     def go_off_duty(self) -> None:
         """End the shift, from patrol or straight from the last job."""
+        now: float = self.model.now_h
         if self.state is UnitState.AVAILABLE:
-            self._stop_patrol()
-        self._leave()
+            self._stop_patrol(now)
+        self._leave(now)
         self.incident = None
-        self._set_state(UnitState.OFF_DUTY)
+        self._set_state(UnitState.OFF_DUTY, now)
         self.end_of_shift = False
 
     def dispatch_to(self, incident: Incident, arrive_at: float) -> None:
         """Leave patrol (or the last job) for ``incident``; arrival is an event at ``arrive_at``."""
+        now: float = self.model.now_h
         if self.state is UnitState.AVAILABLE:
-            self._stop_patrol()  # a patrolling crew's stays are its legs': none is open
+            self._stop_patrol(now)  # a patrolling crew's stays are its legs': none is open
         else:
-            self._leave()
+            self._leave(now)
         self.incident = incident
-        self._route_t0 = self._now()
+        self._route_t0 = now
         self._route_t1 = arrive_at
-        self._set_state(UnitState.EN_ROUTE)
-        self._schedule_end(arrive_at)
+        self._set_state(UnitState.EN_ROUTE, now)
+        self.model.call_at(arrive_at, self._period_end, self.epoch)
 
     def start_duty(self, until: float) -> None:
         """Leave patrol for a non-call duty at the station, until ``until``.
@@ -409,18 +417,19 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         The crew works inside (reports, guard, custody): it is at the station but
         is no patrol presence there, unlike a crew waiting for a call.
         """
+        now: float = self.model.now_h
         if self.state is UnitState.AVAILABLE:
             # No position on the way: it is at the station. A patrolling crew has no
             # stay of its own to record (its stays are its legs').
-            self._stop_patrol(where=False)
+            self._stop_patrol(now, where=False)
         else:
-            self._leave()
+            self._leave(now)
         station = self.station_cell
         self.cell = station
         self.x = self._xs[station]
         self.y = self._ys[station]
-        self._set_state(UnitState.DUTY)
-        self._schedule_end(until)
+        self._set_state(UnitState.DUTY, now)
+        self.model.call_at(until, self._period_end, self.epoch)
 
     def divert_to(self, incident: Incident, arrive_at: float) -> Incident | None:
         """Leave a duty, or the way to an incident, now for ``incident`` (pre-emption).
@@ -434,7 +443,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """
         left = self.incident if self.state is UnitState.EN_ROUTE else None
         if left is not None:
-            self.x, self.y = self._at(self._now())
+            self.x, self.y = self._at(self.model.now_h)
             self.cell = self._territory.cell_at(self.x, self.y)
         self.dispatch_to(incident, arrive_at)
         return left
@@ -447,20 +456,21 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             until: When the work ends.
             at_station: The work happens at the station (custody procedure).
         """
-        if self.state is UnitState.EN_ROUTE and self.incident is not None:
-            inc = self.incident
-            self._arrive_at(inc.cell, inc.x_m, inc.y_m)
+        now: float = self.model.now_h
+        inc = self.incident
+        if self.state is UnitState.EN_ROUTE and inc is not None:
+            self._arrive_at(inc.cell, inc.x_m, inc.y_m, now)
             self._route_t1 = self._route_t0  # arrived: no longer on a journey
         if at_station:
-            self._leave()
+            self._leave(now)
             station = self.station_cell
-            self._arrive_at(station, self._xs[station], self._ys[station])
-        self._set_state(state)
-        self._schedule_end(until)
+            self._arrive_at(station, self._xs[station], self._ys[station], now)
+        self._set_state(state, now)
+        self.model.call_at(until, self._period_end, self.epoch)
 
     def hold(self) -> None:
         """Wait on scene, without a set end, for a judicial unit to take over."""
-        self._set_state(UnitState.HOLDING)
+        self._set_state(UnitState.HOLDING, self.model.now_h)
 
     def release_at(self, at: float) -> None:
         """End the hold at ``at`` (when the hand-over is done)."""
@@ -485,18 +495,20 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         legs.set_agency(self._slot, agency.index)
         if changed and self.state is UnitState.AVAILABLE:
             legs.set_patrol(self._slot, self._patrol, travel)  # the legs up to now
-            self._stop_patrol()
+            now: float = self.model.now_h
+            self._stop_patrol(now)
             self._patrol = patrol
             legs.set_patrol(self._slot, patrol, travel)
-            self._start_leg(self._now())
+            self._start_leg(now)
         else:
             self._patrol = patrol
             legs.set_patrol(self._slot, patrol, travel)
 
     def close_log(self) -> None:
         """Write the current state's interval up to now (end of the run)."""
-        self._leave()
-        self._set_state(self.state)
+        now: float = self.model.now_h
+        self._leave(now)
+        self._set_state(self.state, now)
 
 
 def advance_all_patrols(groups: Sequence[Sequence[Unit]], now: float) -> None:

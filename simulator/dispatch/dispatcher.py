@@ -110,27 +110,6 @@ def _enforces(agency: Agency, incident_type: str) -> bool:
     return enforces == "all" or incident_type == HANDOVER_TYPE or incident_type in enforces
 
 
-class _Handling:
-    """A call being taken by the control room; its event fires when handling ends.
-
-    One object per call (rather than a shared queue) keeps calls in their own
-    order even when the handling time changes during the run.
-    """
-
-    __slots__ = ("__weakref__", "_dispatcher", "_pending", "incident")
-
-    def __init__(self, incident: Incident, dispatcher: Dispatcher, pending: set[_Handling]):
-        self.incident = incident
-        self._dispatcher = dispatcher
-        self._pending = pending
-        pending.add(self)
-
-    def done(self) -> None:
-        """Handling is over."""
-        self._pending.discard(self)
-        self._dispatcher.handled(self.incident)
-
-
 class Dispatcher:
     """Matches incidents and units through the dispatch policy.
 
@@ -180,7 +159,6 @@ class Dispatcher:
         self._counted = counted
         self._available: list[dict[int, Unit]] = [{} for _ in agencies]
         self._waiting = WaitingCalls(rules, self._now, self.eligible, self._abandon)
-        self._handling: set[_Handling] = set()  # calls being taken (kept alive for events)
         self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
         self._relays = _relays(agencies)
         self._relayed: set[int] = set()  # direct calls passed to 17 when their line closed
@@ -237,8 +215,9 @@ class Dispatcher:
         if self._counted(incident.t_reported_h):
             self.open_counted += 1
         if self._rules.call_handling_h > 0 and incident.kind is not IncidentKind.TASK:
-            handling = _Handling(incident, self, self._handling)
-            self._model.call_at(self._now() + self._rules.call_handling_h, _Handling.done, handling)
+            # An event per call (rather than a shared queue) keeps calls in their own
+            # order even when the handling time changes during the run.
+            self._model.call_at(self._now() + self._rules.call_handling_h, self.handled, incident)
         else:
             self._dispatch_or_queue(incident)
 
@@ -328,7 +307,8 @@ class Dispatcher:
                     self._waiting.remove(incident)
 
     def _dispatch_or_queue(self, incident: Incident) -> None:
-        self._relay(incident)
+        if incident.addressed_to is not None:  # only a direct call may be passed to 17
+            self._relay(incident)
         agencies = self.eligible(incident)
         if not agencies:
             self.close(incident, Outcome.NO_AGENCY)

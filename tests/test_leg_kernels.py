@@ -126,8 +126,7 @@ def test_a_loop_whose_presence_records_fill_up_goes_on_where_it_stopped() -> Non
     small = SecurityModel(patrolling_town(), seed=2)
     large = SecurityModel(patrolling_town(), seed=2)
     legs = small.units[0][0]._legs
-    legs._index = np.zeros(3, dtype=np.int64)  # three records a call: many stops
-    legs._hours = np.zeros(3)
+    legs.record_buffers(3)  # three records a call: many stops
     for model in (small, large):
         model.run_until(30.0)
     assert leg_state(small) == leg_state(large)

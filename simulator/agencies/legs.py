@@ -82,9 +82,11 @@ class LegTable:
         self._ys = np.ascontiguousarray(ys, dtype=np.float64)
         self.units: list[Unit] = []  # by row
         self.buffers = PatrolBuffers(8)
-        self._index = np.zeros(_RECORDS, dtype=np.int64)
-        self._hours = np.zeros(_RECORDS)
         self._count = np.zeros(2, dtype=np.int64)  # records written; a target held back
+        # The same memory seen from Python: an element of a memoryview is a Python
+        # int at once, and setting one costs less than NumPy's.
+        self._count_mv = memoryview(self._count)
+        self.record_buffers(_RECORDS)
         self._found = np.empty(64)  # the distances a loop works out
         self._none = np.empty(0)  # none: the loop only plays legs
         self.floats: array[float] = array("d")
@@ -93,6 +95,19 @@ class LegTable:
             tuple[Sequence[Sequence[Unit]], tuple[int, ...], NDArray[np.int64]] | None
         ) = None
         self._allocate(16)
+
+    def record_buffers(self, capacity: int) -> None:
+        """Room for ``capacity`` presence records a loop writes before handing them over.
+
+        A loop that fills them stops, and goes on once they are taken (the tests
+        give them a few places, to stop often).
+        """
+        self._index = np.zeros(capacity, dtype=np.int64)
+        self._hours = np.zeros(capacity)
+        # Views of the same memory: their slices list their values for half the cost
+        # of NumPy's (a loop that played legs hands its records over every time).
+        self._index_mv = memoryview(self._index)
+        self._hours_mv = memoryview(self._hours)
 
     def _allocate(self, capacity: int) -> None:
         n = len(self.units)
@@ -158,15 +173,17 @@ class LegTable:
 
     def _records(self) -> None:
         """Hand the loop's presence records to the log, in the order written."""
-        n = int(self._count[0])
+        n: int = self._count_mv[0]
         if n:
-            self._presence.extend(self._index[:n].tolist(), self._hours[:n].tolist())
-            self._count[0] = 0
+            hours: list[float] = self._hours_mv[:n].tolist()  # type: ignore[assignment]
+            self._presence.extend(self._index_mv[:n].tolist(), hours)
+            self._count_mv[0] = 0
 
     def _stopped(self, slot: int, why: int, until: float) -> int:
         """Do in Python what stopped a loop at the crew of ``slot``; its next target, or -1."""
         if why == kernels.FULL:
-            return int(self._count[1])
+            held: int = self._count_mv[1]
+            return held
         unit = self.units[slot]
         if why == kernels.NEED_TARGET:
             return unit._next_target()

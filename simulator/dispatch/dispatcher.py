@@ -309,7 +309,9 @@ class Dispatcher:
     def _dispatch_or_queue(self, incident: Incident) -> None:
         if incident.addressed_to is not None:  # only a direct call may be passed to 17
             self._relay(incident)
-        agencies = self.eligible(incident)
+            agencies = self.eligible(incident)
+        else:
+            agencies = self._competent(incident)  # what eligible() gives it
         if not agencies:
             self.close(incident, Outcome.NO_AGENCY)
         elif not self._send(incident, agencies):

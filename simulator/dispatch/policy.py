@@ -83,7 +83,10 @@ class FreeUnits:
         dist = distances(units, now, inc.x_m, inc.y_m)
         hour = int(now) % 24
         first = units[0].travel
-        if all(u.travel is first for u in units):
+        for unit in units:  # a loop: cheaper than all() over a generator
+            if unit.travel is not first:
+                break
+        else:  # one travel model for all (the crews of one agency share theirs)
             return first.response_times_h(dist, hour, inc.priority)
         times = [0.0] * len(dist)
         for model in {id(u.travel): u.travel for u in units}.values():

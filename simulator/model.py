@@ -17,7 +17,8 @@ import gc
 import heapq
 import itertools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import mesa
@@ -41,6 +42,25 @@ from simulator.world.demand import CallGenerator, DirectCallGenerator
 from simulator.world.territory import Territory, shared_territory
 
 T = TypeVar("T")
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off meanwhile, on again after if it was.
+
+    A run makes next to no cyclic garbage (14 objects in a year of city_500k), but
+    every pass of the collector walks the objects alive: the incidents the run
+    keeps and the hundreds of thousands of the libraries' objects, 0.2 to 0.3 s a
+    full pass, three of them and 900 partial ones in a city_500k year (about a
+    tenth of its time). Reference counting still frees everything else as it goes.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class Reconfigurable(Protocol):
@@ -306,25 +326,14 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
     def _advance_time(self, until: float) -> None:
         """Run the hourly steps and the events due up to ``until`` (Mesa's hook).
 
-        Python's cyclic garbage collector is off meanwhile, on again after if it
-        was. A run makes next to no cyclic garbage (14 objects in a year of
-        city_500k), but every pass of the collector walks the objects alive: the
-        incidents the run keeps and the hundreds of thousands of the libraries'
-        objects, 0.2 to 0.3 s a full pass, three of them and 900 partial ones in a
-        city_500k year (about a tenth of its time). Reference counting still frees
-        everything else as it goes.
+        Python's cyclic garbage collector is off meanwhile (:func:`collector_paused`).
         """
         now = self.now_h
         if until <= now:
             warnings.warn(f"end time {until} is not after time {now}", RuntimeWarning, 2)
             return
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             self._play_until(until)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _play_until(self, until: float) -> None:
         """The hourly steps and the events due up to ``until``, in order."""

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.agencies.agency import territory_findings
-from simulator.model import SecurityModel
+from simulator.model import SecurityModel, collector_paused
 from simulator.outputs import staged_folder
 from simulator.records.metrics import RunTables
 from simulator.records.recorder import RunRecords
@@ -117,15 +117,19 @@ def run(
             raise ScenarioError(problems)
         scenario.remember_passed([territory_findings])
     seed = scenario.run.seed if seed is None else seed
-    started = time.perf_counter()
-    model = SecurityModel(scenario, seed)
-    total_days = scenario.run.warmup_days + scenario.run.days
-    for day in range(1, total_days + 1):
-        model.run_until(day * 24.0)
-        raise_pending()  # a stop signal that came while a compiled kernel ran
-        if progress is not None:
-            progress(day, total_days)
-    return complete(model, scenario, seed, started=started)
+    # The collector stays off from the build to the tables (see collector_paused):
+    # its passes over the run's objects would come between the days and in the
+    # end's tables, of thousands of rows made from the incidents.
+    with collector_paused():
+        started = time.perf_counter()
+        model = SecurityModel(scenario, seed)
+        total_days = scenario.run.warmup_days + scenario.run.days
+        for day in range(1, total_days + 1):
+            model.run_until(day * 24.0)
+            raise_pending()  # a stop signal that came while a compiled kernel ran
+            if progress is not None:
+                progress(day, total_days)
+        return complete(model, scenario, seed, started=started)
 
 
 def complete(model: SecurityModel, scenario: Scenario, seed: int, *, started: float) -> RunResult:

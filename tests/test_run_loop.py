@@ -56,3 +56,28 @@ def test_the_collector_is_on_again_after_an_event_that_fails(collector_on: None)
     with pytest.raises(RuntimeError, match="an event failed"):
         model.run_until(6.0)
     assert gc.isenabled()
+
+
+def test_a_whole_run_keeps_the_collector_off_from_build_to_tables(
+    collector_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simulator.runner as runner
+
+    seen: dict[str, bool] = {}
+    build, finish = runner.SecurityModel, runner.complete
+
+    def built(*args: object, **kwargs: object) -> SecurityModel:
+        seen["build"] = gc.isenabled()
+        return build(*args, **kwargs)  # type: ignore[arg-type]
+
+    def completed(*args: object, **kwargs: object) -> object:
+        seen["tables"] = gc.isenabled()
+        return finish(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "SecurityModel", built)
+    monkeypatch.setattr(runner, "complete", completed)
+    scenario = scenario_from(SMALL_TOWN)
+    short = scenario.model_copy(update={"run": scenario.run.model_copy(update={"days": 2})})
+    runner.run(short, seed=3)
+    assert seen == {"build": False, "tables": False}
+    assert gc.isenabled()

@@ -118,7 +118,7 @@ def test_ordinary_opportunities_fall_where_the_arrays_put_them(
     seed: int, types: int, n: int, count: int, beyond: bool
 ) -> None:
     """Ties (cells without rate repeat the running sum, the search goes past them) and
-    draws beyond the last sum (the last entry) as np.searchsorted then np.divmod."""
+    a draw at the last sum (the last entry) as np.searchsorted then np.divmod."""
     rng = np.random.default_rng(seed)
     rates = spread(rng, types * n) * (rng.random(types * n) < 0.6)
     cum = np.cumsum(rates)
@@ -126,11 +126,14 @@ def test_ordinary_opportunities_fall_where_the_arrays_put_them(
     if count:
         u[0, _U["where"]] = 0.0
         u[-1, _U["where"]] = (cum[cum > 0][0] / cum[-1]) if cum[-1] > 0 else 0.5  # a tie
-    total = float(cum[-1]) * (1.5 if beyond else 1.0)
-    found = np.full((2, count), -1, dtype=np.int64)
-    kernels.locate(cum, u, _U["where"], total, n, found)
-    rows, cells = found
-    want_rows, want_cells = plain_locate(cum, u, _U["where"], total, n)
+        if beyond:
+            u[-1, _U["where"]] = 1.0  # at the last sum: past every entry, so the last
+    rows = np.full(count + 2, -1, dtype=np.int64)
+    cells = np.full(count + 2, -1, dtype=np.int64)
+    kernels.locate(cum, u, _U["where"], count, n, rows, cells)
+    assert (rows[count:] == -1).all() and (cells[count:] == -1).all()  # only the count's
+    rows, cells = rows[:count], cells[:count]
+    want_rows, want_cells = plain_locate(cum, u, _U["where"], float(cum[-1]), n)
     np.testing.assert_array_equal(rows, want_rows)
     np.testing.assert_array_equal(cells, want_cells)
 

@@ -691,7 +691,7 @@ def test_an_hours_commit_in_one_call_is_its_steps_one_after_the_other(
 def test_an_hours_offences_are_its_opportunities_located_then_committed(
     town: SecurityModel,
 ) -> None:
-    """``commit_hour`` locates the ordinary rows as ``locate`` places them and the rows
+    """``commit_hour`` locates the ordinary rows as np.searchsorted places them and the rows
     after them as ``locate_history`` does (near repeats and markets): its results and
     changes to the state are those of the opportunities placed there beforehand."""
     engine = town.crime
@@ -718,8 +718,9 @@ def test_an_hours_offences_are_its_opportunities_located_then_committed(
         risk, at, repeat_rows, repeat_total, market_flat, market_rates, market_total, total
     )  # fmt: skip
     # The steps, one after the other.
-    found = np.empty((2, ordinary), dtype=np.int64)
-    kernels.locate(cum, u[:ordinary], _U["where"], float(cum[-1]), n, found)
+    # The ordinary rows where NumPy's search puts them (the old engine's code).
+    x = u[:ordinary, _U["where"]] * cum[-1]
+    found = np.divmod(np.minimum(np.searchsorted(cum, x, side="right"), cum.size - 1), n)
     rows, cells = np.full(m, -1, dtype=np.int64), np.full(m, -1, dtype=np.int64)
     kernels.locate_history(u, ordinary, _U["where"], n, history, rows, cells)
     rows[:ordinary], cells[:ordinary] = found

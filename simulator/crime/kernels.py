@@ -551,20 +551,29 @@ def history_rates(
 
 @compiled
 def locate(
-    cum: FloatArray, u: FloatArray, column: int, total: float, n: int, out: IntArray
+    cum: FloatArray,
+    u: FloatArray,
+    column: int,
+    count: int,
+    n: int,
+    rows: IntArray,
+    cells: IntArray,
 ) -> None:
-    """Type row and cell of each of an hour's ordinary opportunities, in place.
+    """Type row and cell of an hour's ``count`` ordinary opportunities, in place.
 
-    Opportunity ``i`` falls where the running sum of rates ``cum`` (type rows x
-    ``n`` cells, laid end to end) first exceeds ``u[i, column] * total``, the last
-    entry at most: ``out[0, i]`` and ``out[1, i]`` become the ``np.divmod`` by
-    ``n`` of ``np.searchsorted(cum, x, side="right")`` so bounded.
+    Opportunity ``i`` (the first ``count`` rows of ``u``) falls where the running
+    sum of rates ``cum`` (type rows x ``n`` cells, laid end to end) first exceeds
+    ``u[i, column] * cum[-1]``, the last entry at most: ``rows[i]`` and ``cells[i]``
+    become the ``np.divmod`` by ``n`` of ``np.searchsorted(cum, x, side="right")``
+    so bounded. Called by :func:`commit_hour` only (a kernel called from another
+    is compiled once, into its caller).
     """
     last = cum.size - 1
-    for i in range(u.shape[0]):
+    total = cum[last]
+    for i in range(count):
         k = min(_first_above(cum, u[i, column] * total), last)
-        out[0, i] = k // n
-        out[1, i] = k % n
+        rows[i] = k // n
+        cells[i] = k % n
 
 
 @compiled
@@ -804,12 +813,7 @@ def commit_hour(
     m = u.shape[0]
     rows = np.empty(m, dtype=np.int64)
     cells = np.empty(m, dtype=np.int64)
-    total = cum[cum.size - 1]
-    last = cum.size - 1
-    for i in range(ordinary):  # as locate
-        k = min(_first_above(cum, u[i, column] * total), last)
-        rows[i] = k // n
-        cells[i] = k % n
+    locate(cum, u, column, ordinary, n, rows, cells)
     locate_history(u, ordinary, column, n, history, rows, cells)
     types = np.empty(m, dtype=np.int64)
     slots = np.empty(m, dtype=np.int64)

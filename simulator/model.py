@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import heapq
 import itertools
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,23 +45,43 @@ from simulator.world.territory import Territory, shared_territory
 T = TypeVar("T")
 
 
+class _Pauses:
+    """How many runs keep the collector paused (runs may play in threads at once)."""
+
+    lock = threading.Lock()
+    depth = 0
+    was_enabled = False
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off meanwhile, on again after if it was.
 
     A run makes next to no cyclic garbage (14 objects in a year of city_500k), but
     every pass of the collector walks the objects alive: the incidents the run
-    keeps and the hundreds of thousands of the libraries' objects, 0.2 to 0.3 s a
-    full pass, three of them and 900 partial ones in a city_500k year (about a
-    tenth of its time). Reference counting still frees everything else as it goes.
+    keeps and the hundreds of thousands of the libraries' objects, three full
+    passes and 900 partial ones in a city_500k year (docs/performance.md). Reference
+    counting still frees everything else as it goes.
+
+    The switch is the process's: runs playing in threads at once (the dashboard's
+    tasks, a batch on Dask's threads) share one pause, counted; the first in turns
+    the collector off, the last out turns it on again if it was on before the first.
     """
-    collecting = gc.isenabled()
-    gc.disable()
+    entered = False
     try:
+        with _Pauses.lock:
+            if _Pauses.depth == 0:
+                _Pauses.was_enabled = gc.isenabled()
+                gc.disable()
+            _Pauses.depth += 1
+            entered = True
         yield
     finally:
-        if collecting:
-            gc.enable()
+        if entered:
+            with _Pauses.lock:
+                _Pauses.depth -= 1
+                if _Pauses.depth == 0 and _Pauses.was_enabled:
+                    gc.enable()
 
 
 class Reconfigurable(Protocol):

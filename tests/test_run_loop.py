@@ -8,11 +8,12 @@ runs' tables).
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from simulator.model import SecurityModel
+from simulator.model import SecurityModel, collector_paused
 
 from .conftest import SMALL_TOWN, scenario_from
 
@@ -22,7 +23,9 @@ def collector_on() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    if was:
+        gc.enable()
+    else:
         gc.disable()
 
 
@@ -80,4 +83,24 @@ def test_a_whole_run_keeps_the_collector_off_from_build_to_tables(
     short = scenario.model_copy(update={"run": scenario.run.model_copy(update={"days": 2})})
     runner.run(short, seed=3)
     assert seen == {"build": False, "tables": False}
+    assert gc.isenabled()
+
+
+def test_runs_in_threads_share_one_pause(collector_on: None) -> None:
+    """The first run out of two overlapping ones leaves the collector off; the last turns it on."""
+    both_in = threading.Barrier(2)
+    leave = threading.Event()
+
+    def other_run() -> None:
+        with collector_paused():
+            both_in.wait()
+            leave.wait()
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    with collector_paused():
+        both_in.wait()
+    assert not gc.isenabled()  # the other run still plays
+    leave.set()
+    thread.join()
     assert gc.isenabled()

@@ -39,6 +39,7 @@ import copy
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -124,12 +125,18 @@ class SquareMeans:
     def __init__(self, nx: int, ny: int, radius: int):
         self.radius = radius
         self._shape = (ny, nx)
+
+    @cached_property
+    def _squares(self) -> tuple[IntArray, FloatArray]:
+        """Flat corners of each cell's square in the tables, and its number of cells."""
+        ny, nx = self._shape
+        radius = self.radius
         j, i = np.divmod(np.arange(nx * ny, dtype=np.int64), nx)
         j0, j1 = np.maximum(j - radius, 0), np.minimum(j + radius + 1, ny)
         i0, i1 = np.maximum(i - radius, 0), np.minimum(i + radius + 1, nx)
         w = nx + 1  # flat corners of each square in the (ny + 1) x (nx + 1) table
-        self._corners = np.stack([j1 * w + i1, j0 * w + i1, j1 * w + i0, j0 * w + i0])
-        self._count = ((j1 - j0) * (i1 - i0)).astype(float)
+        corners = np.stack([j1 * w + i1, j0 * w + i1, j1 * w + i0, j0 * w + i0])
+        return corners, ((j1 - j0) * (i1 - i0)).astype(float)
 
     def tables(self, rows: FloatArray) -> FloatArray:
         """The summed-area tables of values by cell, one row per layer (k x cells)."""
@@ -142,9 +149,10 @@ class SquareMeans:
 
     def at(self, tables: FloatArray, cells: IntArray | slice = slice(None)) -> FloatArray:
         """The means around ``cells`` (all by default), from :meth:`tables`' output."""
-        a, b, c, d = (corner[cells] for corner in self._corners)
+        corners, count = self._squares
+        a, b, c, d = (corner[cells] for corner in corners)
         out: FloatArray = (tables[..., a] - tables[..., b] - tables[..., c] + tables[..., d]) / (
-            self._count[cells]
+            count[cells]
         )
         return out
 

@@ -259,3 +259,27 @@ def test_costs_are_given_period_by_period_and_add_up_to_the_window(tmp_path: Pat
         assert total[payer] == pytest.approx(sum(p.cost[payer] for p in periods))
     summary = results(records, scenario, 1, started=0.0).summary
     assert summary.cost_eur.by_payer == {k: total[k] for k in ("commune", "private", "state")}
+
+
+def test_the_incident_table_is_by_id_and_leaves_out_what_occurred_after_the_window() -> None:
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=2", "run.warmup_days=1"])
+    t = SecurityModel(scenario, 5).territory
+    recorder = Recorder(t, (24.0, 72.0))
+
+    def incident(number: int, occurred_h: float) -> Incident:
+        return Incident(number, IncidentKind.CALL, "assistance", 2, 0, 0, 0, 0.0, 0.0,
+                        occurred_h, occurred_h, 0.5)  # fmt: skip
+
+    # Handed over out of order (as their fates come), one after the window, one pending.
+    for number, occurred_h in ((7, 30.0), (2, 50.0), (9, 72.0), (4, 71.5), (1, 10.0)):
+        recorder.incident(incident(number, occurred_h))
+    records = recorder.freeze(
+        pending=[incident(5, 60.0)],
+        presence_total=np.zeros((0, t.n_cells)),
+        units=[],
+        events=0,
+        changes_after_end=[],
+    )
+    assert records.incidents["incident_id"].to_pylist() == [1, 2, 4, 5, 7]
+    assert records.incidents["t_occurred_h"].to_pylist() == [10.0, 50.0, 71.5, 60.0, 30.0]
+    assert records.incidents_recorded == 6

@@ -87,20 +87,25 @@ def test_a_whole_run_keeps_the_collector_off_from_build_to_tables(
 
 
 def test_runs_in_threads_share_one_pause(collector_on: None) -> None:
-    """The first run out of two overlapping ones leaves the collector off; the last turns it on."""
-    both_in = threading.Barrier(2)
-    leave = threading.Event()
+    """A run that started first and ends first, while another plays, leaves the collector
+    off; the last run out turns it on again."""
+    first_in, second_in, leave = threading.Event(), threading.Event(), threading.Event()
 
-    def other_run() -> None:
+    def second_run() -> None:
+        first_in.wait(30)  # timeouts: a broken test fails, it does not hang
         with collector_paused():
-            both_in.wait()
-            leave.wait()
+            second_in.set()
+            leave.wait(30)
 
-    thread = threading.Thread(target=other_run)
+    thread = threading.Thread(target=second_run, daemon=True)
     thread.start()
-    with collector_paused():
-        both_in.wait()
-    assert not gc.isenabled()  # the other run still plays
-    leave.set()
-    thread.join()
+    try:
+        with collector_paused():
+            first_in.set()
+            assert second_in.wait(30)
+        assert not gc.isenabled()  # the second run still plays
+    finally:
+        leave.set()
+        thread.join(30)
+    assert not thread.is_alive()
     assert gc.isenabled()

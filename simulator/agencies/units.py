@@ -372,7 +372,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def come_on_duty(self) -> None:
         """Start a shift at the station, available."""
-        now: float = self.model.now_h
+        now = self._now()
         station = self.station_cell
         self._set_state(UnitState.AVAILABLE, now)
         self.end_of_shift = False
@@ -382,7 +382,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def become_available(self) -> None:
         """Back to patrol from wherever the last job ended."""
-        now: float = self.model.now_h
+        now = self._now()
         self._leave(now)
         self.incident = None
         self._set_state(UnitState.AVAILABLE, now)
@@ -390,7 +390,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def go_off_duty(self) -> None:
         """End the shift, from patrol or straight from the last job."""
-        now: float = self.model.now_h
+        now = self._now()
         if self.state is UnitState.AVAILABLE:
             self._stop_patrol(now)
         self._leave(now)
@@ -400,7 +400,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def dispatch_to(self, incident: Incident, arrive_at: float) -> None:
         """Leave patrol (or the last job) for ``incident``; arrival is an event at ``arrive_at``."""
-        now: float = self.model.now_h
+        now = self._now()
         if self.state is UnitState.AVAILABLE:
             self._stop_patrol(now)  # a patrolling crew's stays are its legs': none is open
         else:
@@ -409,7 +409,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._route_t0 = now
         self._route_t1 = arrive_at
         self._set_state(UnitState.EN_ROUTE, now)
-        self.model.call_at(arrive_at, self._period_end, self.epoch)
+        self._schedule_end(arrive_at)
 
     def start_duty(self, until: float) -> None:
         """Leave patrol for a non-call duty at the station, until ``until``.
@@ -417,7 +417,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         The crew works inside (reports, guard, custody): it is at the station but
         is no patrol presence there, unlike a crew waiting for a call.
         """
-        now: float = self.model.now_h
+        now = self._now()
         if self.state is UnitState.AVAILABLE:
             # No position on the way: it is at the station. A patrolling crew has no
             # stay of its own to record (its stays are its legs').
@@ -429,7 +429,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.x = self._xs[station]
         self.y = self._ys[station]
         self._set_state(UnitState.DUTY, now)
-        self.model.call_at(until, self._period_end, self.epoch)
+        self._schedule_end(until)
 
     def divert_to(self, incident: Incident, arrive_at: float) -> Incident | None:
         """Leave a duty, or the way to an incident, now for ``incident`` (pre-emption).
@@ -443,7 +443,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """
         left = self.incident if self.state is UnitState.EN_ROUTE else None
         if left is not None:
-            self.x, self.y = self._at(self.model.now_h)
+            self.x, self.y = self._at(self._now())
             self.cell = self._territory.cell_at(self.x, self.y)
         self.dispatch_to(incident, arrive_at)
         return left
@@ -456,7 +456,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             until: When the work ends.
             at_station: The work happens at the station (custody procedure).
         """
-        now: float = self.model.now_h
+        now = self._now()
         inc = self.incident
         if self.state is UnitState.EN_ROUTE and inc is not None:
             self._arrive_at(inc.cell, inc.x_m, inc.y_m, now)
@@ -466,11 +466,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             station = self.station_cell
             self._arrive_at(station, self._xs[station], self._ys[station], now)
         self._set_state(state, now)
-        self.model.call_at(until, self._period_end, self.epoch)
+        self._schedule_end(until)
 
     def hold(self) -> None:
         """Wait on scene, without a set end, for a judicial unit to take over."""
-        self._set_state(UnitState.HOLDING, self.model.now_h)
+        self._set_state(UnitState.HOLDING, self._now())
 
     def release_at(self, at: float) -> None:
         """End the hold at ``at`` (when the hand-over is done)."""
@@ -495,7 +495,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         legs.set_agency(self._slot, agency.index)
         if changed and self.state is UnitState.AVAILABLE:
             legs.set_patrol(self._slot, self._patrol, travel)  # the legs up to now
-            now: float = self.model.now_h
+            now = self._now()
             self._stop_patrol(now)
             self._patrol = patrol
             legs.set_patrol(self._slot, patrol, travel)
@@ -506,7 +506,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def close_log(self) -> None:
         """Write the current state's interval up to now (end of the run)."""
-        now: float = self.model.now_h
+        now = self._now()
         self._leave(now)
         self._set_state(self.state, now)
 

@@ -217,8 +217,7 @@ class LifeCycle:
         gap_h = self._duty_gap_h[unit.agency.index]
         if gap_h is None:
             return
-        draws = self._duty_draws
-        at = self._now() + gap_h * (draws.pop() if draws else self._exponential())
+        at = self._now() + gap_h * self._exponential()
         plan = self._plans.get(unit.unique_id, 0) + 1
         self._plans[unit.unique_id] = plan
         self._model.call_at(at, self._start_duty, (unit, unit.epoch, plan))
@@ -246,8 +245,7 @@ class LifeCycle:
             return
         mean_h = self._duty_mean_h[unit.agency.index]
         self._room.withdraw(unit)
-        draws = self._duty_draws
-        unit.start_duty(self._now() + mean_h * (draws.pop() if draws else self._exponential()))
+        unit.start_duty(self._now() + mean_h * self._exponential())
 
     def _exponential(self) -> float:
         """The next standard exponential draw of the duties stream."""
@@ -259,11 +257,8 @@ class LifeCycle:
 
     def period_ended(self, unit: Unit) -> None:
         """Decide what a unit does after arriving, clearing a scene, a follow-up or a duty."""
-        if unit.state is UnitState.DUTY:  # the most frequent: the end of a duty (``_free``)
-            if unit.end_of_shift:
-                unit.go_off_duty()
-            else:
-                self._room.unit_free(unit, fresh=False)
+        if unit.state is UnitState.DUTY:  # the most frequent: the end of a duty
+            self._free(unit)
             return
         now = self._now()
         incident = unit.incident

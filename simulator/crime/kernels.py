@@ -333,6 +333,10 @@ NO_VICTIM, HOUSEHOLD, PERSON = 0.0, 1.0, 2.0
 # How each offence became known (first column of the integers :func:`offences` returns).
 DETECTED, REPORTED, DARK = 0, 1, 2
 
+# The columns of what :func:`offences` returns for each offence: integers and doubles.
+OFFENCE_INTS = 5
+OFFENCE_FLOATS = 8
+
 
 @compiled
 def offences(
@@ -397,8 +401,8 @@ def offences(
     kept = np.float32(trust_kept)
     gain = np.float32(fear_gain)
     one = np.float32(1.0)
-    ints = np.empty((m, 5), dtype=np.int64)
-    floats = np.empty((m, 8))
+    ints = np.empty((m, OFFENCE_INTS), dtype=np.int64)
+    floats = np.empty((m, OFFENCE_FLOATS))
     first_time = 0
     for i in range(m):
         k = kinds[i]
@@ -784,10 +788,11 @@ def commit_hour(
     """An hour's opportunities, located, to offences, in one call (:meth:`CrimeEngine._commit`).
 
     The first ``ordinary`` rows of ``u`` are the ordinary opportunities, located
-    from the running sums of their rates ``cum`` (type rows x ``n`` cells) as
-    :func:`locate` does, with the uniform in ``column``; the rest were made by the
-    run's history (:func:`locate_history`). (One compiled function: a kernel that
-    calls another big one compiles the callee's code twice, seconds on a first run.)
+    from the running sums of their rates ``cum`` (type rows x ``n`` cells) by
+    :func:`locate`, with the uniform in ``column``; the rest were made by the run's
+    history (:func:`locate_history`). (Called from Python, not from another kernel:
+    a kernel calling this big one would compile its code twice, seconds on a first
+    run.)
 
     Opportunity ``c`` of type row ``rows[c]`` (type ``order_index[rows[c]]``) in
     ``cells[c]`` meets an offender (:func:`pick_offenders`, from the uniforms in
@@ -827,8 +832,8 @@ def commit_hour(
         found = found or slots[c] >= 0
     if not found:  # no offender with a propensity for these: nothing happens
         return (
-            np.empty((0, 7), dtype=np.int64),
-            np.empty((0, 9 + kept_columns.size)),
+            np.empty((0, 2 + OFFENCE_INTS), dtype=np.int64),
+            np.empty((0, 1 + OFFENCE_FLOATS + kept_columns.size)),
             0,
         )
     chance, commit, where, looks, chance_next = decide(

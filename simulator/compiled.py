@@ -2,11 +2,11 @@
 
 The kernels (:mod:`simulator.crime.kernels`, :mod:`simulator.crime.pool_kernels`,
 :mod:`simulator.crime.grid_kernels`, :mod:`simulator.agencies.kernels`,
-:mod:`simulator.world.kernels`) are compiled on first use and the machine code
-kept beside them (``__pycache__``),
-or in ``NUMBA_CACHE_DIR`` when set, or in the user's cache folder. Where none of
-these can be written (a read-only installation without a home folder), Numba
-refuses to cache: the kernels are then compiled in each process instead.
+:mod:`simulator.world.kernels`, :mod:`simulator.records.kernels`) are compiled on
+first use and the machine code kept beside them (``__pycache__``), or in
+``NUMBA_CACHE_DIR`` when set, or in the user's cache folder. Where none of these
+can be written (a read-only installation without a home folder), Numba refuses to
+cache: the kernels are then compiled in each process instead.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ LAYERS = [
         "simulator.crime.pool_kernels",
         "simulator.crime.grid_kernels",
         "simulator.records",
+        "simulator.records.kernels",
         "simulator.stopping",
         "simulator.outputs",
     },

@@ -1,8 +1,10 @@
 """The once-a-day compiled loops give, to the bit, what the NumPy code they replaced gave.
 
-The offender pool's index (:func:`simulator.crime.pool_kernels.index_offenders`)
-and the residents' daily update in cells of many residents
-(:func:`simulator.world.kernels.daily_update`) are checked against that code,
+The offender pool's index (:func:`simulator.crime.pool_kernels.index_offenders`),
+the residents' daily update in cells of many residents
+(:func:`simulator.world.kernels.daily_update`) and the recorder's sums of trust and
+fear by district (:func:`simulator.records.kernels.district_sums`) are checked
+against that code,
 written out here as the reference, on random inputs whose sums round (values
 spread over many orders of magnitude, so that another order of additions gives
 other bits) and on the edge cases (nobody, one, cells without anyone).
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from simulator.crime import pool_kernels
 from simulator.crime.offenders import OffenderPool
 from simulator.model import SecurityModel
+from simulator.records import kernels as records_kernels
 from simulator.scenario.schema import OffenderSpec
 from simulator.world import kernels as world_kernels
 from simulator.world.registries import HOURS_PER_YEAR
@@ -148,3 +151,78 @@ def test_a_days_trust_and_fear_in_cells_of_many_residents_are_numpys(seed: int) 
     assert want_trust.dtype == want_fear.dtype == np.float32
     np.testing.assert_array_equal(trust, want_trust)
     np.testing.assert_array_equal(fear, want_fear)
+
+
+def numpy_district_sums(
+    values: np.ndarray, starts: np.ndarray, district: np.ndarray, n: int
+) -> FloatArray:
+    """``Recorder.citizens``'s sums by district as they were written on NumPy."""
+    sums: FloatArray = np.bincount(
+        district, np.add.reduceat(values, starts, dtype=np.float64), minlength=n
+    )
+    return sums
+
+
+def compiled_district_sums(
+    values: np.ndarray, starts: np.ndarray, district: np.ndarray, n: int
+) -> FloatArray:
+    sums = np.full(n, np.nan)  # every entry written, the districts without runs too
+    records_kernels.district_sums(values, starts, district, sums)
+    return sums
+
+
+def _runs(lengths: np.ndarray, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The starts of runs of ``lengths`` laid end to end, and a district for each."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return starts, rng.integers(0, n, lengths.size).astype(np.int64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    longest=st.sampled_from([1, 8, 9, 40, 129, 300, 1100]),
+    runs=st.integers(1, 40),
+    n=st.integers(1, 9),
+)
+def test_the_recorders_sums_by_district_are_numpys_to_the_bit(
+    seed: int, longest: int, runs: int, n: int
+) -> None:
+    """Runs of one resident to a thousand (NumPy's eight running sums, its halving
+    beyond 128 numbers, twice beyond 256), float32 values over many orders of
+    magnitude, districts without any run: every bit of every district's sum."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, longest + 1, runs)
+    starts, district = _runs(lengths, rng, n)
+    values = _spread(rng, int(lengths.sum())).astype(np.float32)
+    want = numpy_district_sums(values, starts, district, n)
+    assert compiled_district_sums(values, starts, district, n).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize(
+    "length", [1, 2, 7, 8, 9, 15, 16, 17, 128, 129, 130, 136, 137, 256, 257, 258, 1000, 5001]
+)
+def test_a_run_of_each_length_at_numpys_bounds_sums_as_numpy(length: int) -> None:
+    """A run on each side of NumPy's bounds (8 running sums, blocks of 128, halves
+    rounded to multiples of 8), alone, after a run of one and before one."""
+    rng = np.random.default_rng(length)
+    for lengths in ([length], [1, length], [length, 1], [3, length, length + 1]):
+        starts, district = _runs(np.array(lengths), rng, 2)
+        values = _spread(rng, int(sum(lengths))).astype(np.float32)
+        want = numpy_district_sums(values, starts, district, 2)
+        assert compiled_district_sums(values, starts, district, 2).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("special", [-0.0, np.nan, np.inf, -np.inf])
+def test_the_sums_by_district_keep_numpys_zeros_nans_and_infinities(special: float) -> None:
+    """Runs all of -0.0, NaN or infinities, and a few of them among other values:
+    NumPy's result for each district (a sum by district starts at +0.0)."""
+    rng = np.random.default_rng(3)
+    lengths = np.array([1, 5, 8, 20, 200, 3])
+    starts, district = _runs(lengths, rng, 4)
+    values = np.full(int(lengths.sum()), special, dtype=np.float32)
+    want = numpy_district_sums(values, starts, district, 4)
+    assert compiled_district_sums(values, starts, district, 4).tobytes() == want.tobytes()
+    values = _spread(rng, values.size).astype(np.float32)
+    values[rng.choice(values.size, 4, replace=False)] = special
+    want = numpy_district_sums(values, starts, district, 4)
+    assert compiled_district_sums(values, starts, district, 4).tobytes() == want.tobytes()

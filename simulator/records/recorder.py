@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from simulator.records import kernels
 from simulator.records.incidents import Incident, incidents_table
 
 if TYPE_CHECKING:  # types only: the recorder reads these objects, never builds them
@@ -269,12 +270,13 @@ class Recorder:
         starts, district, residents = self._runs
         n = residents.size
 
-        def by_district(values: NDArray[np.floating[Any]]) -> FloatArray:
+        def by_district(values: NDArray[np.float32]) -> FloatArray:
             if not starts.size:
                 return np.full(n, np.nan)
-            sums = np.add.reduceat(values, starts, dtype=np.float64)
+            sums = np.empty(n)
+            kernels.district_sums(values, starts, district, sums)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out: FloatArray = np.bincount(district, sums, minlength=n) / residents
+                out: FloatArray = sums / residents
             return out
 
         self._citizen_rows.append(

@@ -97,6 +97,56 @@ def test_an_hours_history_rates_are_those_of_the_arrays(
     np.testing.assert_array_equal(rates, want_rates)
 
 
+@pytest.mark.parametrize(
+    "size", [0, 1, 7, 8, 9, 15, 16, 127, 128, 129, 135, 136, 137, 255, 256, 1000, 4900, 8193]
+)
+def test_sums_in_compiled_pairs_are_numpys_sums(size: int) -> None:
+    """``pairwise_sum`` is NumPy's ``sum`` to the bit: one after the other under 8
+    numbers, eight running sums up to 128, halves beyond (at multiples of 8), whatever
+    the signs; a NaN or infinities of both signs give NaN; negative zeros sum to 0."""
+    rng = np.random.default_rng(size)
+    for values in (
+        spread(rng, size),
+        spread(rng, size) * rng.choice([-1.0, 1.0], size),
+        np.full(size, -0.0),
+    ):
+        padded = np.concatenate([values, spread(rng, 9)])  # numbers after the n summed
+        want = values.sum()
+        got = kernels.pairwise_sum(padded, size)
+        assert got == want and np.signbit(got) == np.signbit(want)
+    if size:
+        values = spread(rng, size)
+        values[size // 2] = np.nan
+        assert np.isnan(kernels.pairwise_sum(values, size))
+        values[size // 2] = np.inf
+        values[-1] = -np.inf
+        if size > 1:
+            with np.errstate(invalid="ignore"):
+                assert np.isnan(values.sum())
+            assert np.isnan(kernels.pairwise_sum(values, size))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cells=st.integers(1, 3000), markets=st.integers(0, 200))
+def test_an_hours_totals_are_numpys_sums_of_its_rates(seed: int, cells: int, markets: int) -> None:
+    """``hour_fields`` hands back the sums the engine took with NumPy: the risk of the
+    cells that keep some (as laid out in the scratch) and the markets' rates."""
+    rng = np.random.default_rng(seed)
+    risk = np.zeros(cells)
+    at = np.sort(rng.choice(cells, size=int(rng.integers(0, cells + 1)), replace=False))
+    risk[at] = spread(rng, at.size) * 10.0 ** rng.uniform(-12, 0, at.size)
+    scale, intensity = spread(rng, 2), spread(rng, markets)
+    rates, scratch = np.full(2 * markets, np.nan), np.full(cells, np.nan)
+    agencies = int(rng.integers(1, 4))
+    effective, area, patrol = rng.random((agencies, cells)), rng.random(cells), np.empty(cells)
+    kept, repeat_total, market_total = kernels.hour_fields(
+        rng.random(agencies), effective, area, 0.9, patrol, risk, at, 0.95,
+        _NEGLIGIBLE_RATE, scratch, scale, intensity, 3.0, rates,
+    )  # fmt: skip
+    assert repeat_total == float(scratch[:kept].sum())
+    assert market_total == float(rates.sum())
+
+
 def plain_locate(
     cum: np.ndarray, u: np.ndarray, column: int, total: float, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -323,3 +373,49 @@ def test_a_displaced_market_draws_its_cell_among_the_neighbours_as_before(name: 
         want = options[int(reference.integers(len(options)))] if options else cell
         assert crime._neighbour(cell) == want
     assert crime._rng.bit_generator.state == reference.bit_generator.state
+
+
+def test_the_hours_arguments_made_once_follow_what_changes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``commit_hour`` reads the arguments the engine made once as they are now: the
+    residents' settings after a change of them (which does not reconfigure the crime
+    engine), the arrests near each cell made again each midnight, the pool's picking,
+    the crowd factors of the hour of the week."""
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=3"])
+    model = SecurityModel(scenario, seed=5)
+    crime = model.crime
+    assert crime is not None
+    calls: list[tuple[float, tuple[object, ...]]] = []
+    commit_hour = kernels.commit_hour
+
+    def recorded(*args: object) -> object:
+        calls.append((float(args[0]), args))  # type: ignore[arg-type]
+        return commit_hour(*args)
+
+    monkeypatch.setattr(kernels, "commit_hour", recorded)
+    model.run_until(20.0)
+    changed = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        [
+            "run.days=3",
+            "citizens.trust_victim_loss=0.5",
+            "citizens.fear_victim_gain=0.25",
+            "citizens.watch_report_bonus=0.125",
+        ],
+    )
+    model._reconfigure(changed)
+    assert crime.spec is scenario.crime  # the engine was not reconfigured
+    calls.clear()
+    model.run_until(30.0)  # past a midnight
+    assert calls and any(hour >= 24.0 for hour, _ in calls)
+    pop, pool = model.population, crime.offenders
+    for hour, args in calls:
+        picking, deciding, guardians, victims = args[12], args[13], args[14], args[16]
+        assert victims[7:10] == (0.125, 0.5, 0.25)
+        assert victims[2] is pop.trust and victims[5] is pop.fear and args[17] is crime._expected
+        if hour >= 24.0:
+            assert deciding[8] is crime._arrests_near  # made at midnight
+            assert picking is pool.picking
+        crowd = guardians[2]  # type: ignore[index]
+        np.testing.assert_array_equal(crowd, crime._crowd[int(hour) % 168])

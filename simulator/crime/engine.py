@@ -267,6 +267,7 @@ _UNIFORMS = (
     "prison_days",  # for how long
 )
 _U = {name: i for i, name in enumerate(_UNIFORMS)}
+_WHERE = _U["where"]
 # The uniforms an offence turns into exponential variates (reporting delay, time on
 # scene, how long the offender stays), in the order :meth:`CrimeEngine._offences` reads.
 _LENGTHS = np.array([_U["delay"], _U["scene"], _U["stay"]], dtype=np.int64)
@@ -651,14 +652,91 @@ class CrimeEngine:
             if at_markets
             else None
         )
-        # Where the rows of the offence types that repeat start (type row x cells).
-        self._repeat_offsets = [
-            p * territory.n_cells
-            for p in range(self._n_ordinary)
-            if self._type_specs[self._order[p]].near_repeat
-        ]
+        # The type rows (draw order) of the offence types that repeat.
+        self._repeat_rows = np.array(
+            [p for p in range(self._n_ordinary) if self._type_specs[self._order[p]].near_repeat],
+            dtype=np.int64,
+        )
+        self._market_divisor = float(max(1, spec.drug_markets.count))
         if rebuild:
             self._opportunity_cum = self._opportunity_rates()
+        self._hour_arguments()
+
+    def _hour_arguments(self) -> None:
+        """The arguments of the hour's compiled call that only the settings change.
+
+        Made once for each configuration rather than every hour
+        (:meth:`_commit`): the arrays they hold are changed in place (the patrol
+        field, the residents' trust and fear, the offenders' custody...). The guardians
+        are made for each hour of the week (their crowd factors are the hour's); what
+        the decisions read holds the arrests near each cell, made again each day
+        (:meth:`_decision_arguments`), and what the victims read the residents'
+        settings (:meth:`_victim_arguments`).
+        """
+        detection = self.spec.detection
+        self._n_cells = self._t.n_cells
+        self._cum_by_hour = list(self._opportunity_cum)
+        # The markets' rates by hour of the day, if any type is drawn at markets.
+        self._at_markets = self._market_scale is not None
+        self._scale_by_hour = (
+            [_NO_RATES] * 24 if self._market_scale is None else list(self._market_scale)
+        )
+        self._guarding = [self._guardians(self._patrol, hw) for hw in range(HOURS_PER_WEEK)]
+        self._deciding = self._decision_arguments()
+        self._seeing: kernels.Seeing = (
+            self._visibility,
+            self._presence_hour,
+            self.cctv_effective,
+            detection.patrol,
+            detection.cctv,
+        )
+        self._victims = self._victim_arguments()
+
+    def _victim_arguments(self) -> kernels.Victims:
+        """What :func:`simulator.crime.kernels.offences` reads besides the offences.
+
+        Made again when the residents' settings change (:meth:`_commit`: a policy
+        change of them does not reconfigure the engine).
+        """
+        pop = self._pop
+        citizens = self._victims_of = pop.spec
+        return (
+            self._type_table,
+            pop.first,
+            pop.trust,
+            pop.report_propensity,
+            pop.watch,
+            pop.fear,
+            pop.victimisations,
+            float(citizens.watch_report_bonus),
+            1.0 - citizens.trust_victim_loss,
+            float(citizens.fear_victim_gain),
+            self._victims_day,
+            self._x,
+            self._y,
+            float(self._t.cell_m),
+            self.offenders.offences,
+            self.offenders.generation,
+        )
+
+    def _decision_arguments(self) -> kernels.Deciding:
+        """What :func:`simulator.crime.kernels.decide` reads besides the opportunities."""
+        pool, spec = self.offenders, self.spec.offenders
+        return (
+            _DECISION_COLUMNS,
+            pool.held_until_h,
+            pool.own_arrests,
+            pool.own_arrests_t,
+            pool.home,
+            spec.memory_days * 24.0,
+            spec.own_arrest,
+            spec.others_arrest,
+            self._arrests_near,
+            self._deterrence,
+            self.spec.displacement_share,
+            self._inside,
+            self._next_door,
+        )
 
     def derived_settings(self) -> dict[str, Any]:
         """What the engine derived from the settings (compared by the reconfiguration test)."""
@@ -680,7 +758,7 @@ class CrimeEngine:
             "profile": self._profile,
             "judicial_at": self._judicial_at,
             "market_scale": self._market_scale,
-            "repeat_offsets": self._repeat_offsets,
+            "repeat_rows": self._repeat_rows,
         }
 
     # ----------------------------------------------------------------- set-up
@@ -919,8 +997,9 @@ class CrimeEngine:
         around a target that offenders perceive is the police they have seen there
         over the last day or so, not whether a crew happens to pass this hour; with
         ``area_memory_h`` 0, this hour's presence); near-repeat risk fades and the
-        markets' rates are made. The rates of the hour's parts (the cells' risk for
-        each type that repeats, the markets) are summed and the count drawn.
+        markets' rates are made and summed (NumPy's sums); the totals of the hour's
+        parts (the cells' risk for each type that repeats, the markets) are summed
+        and the count drawn.
 
         Returns:
             The hour's uniforms, a row an opportunity: ``ordinary`` rows left for the
@@ -928,9 +1007,8 @@ class CrimeEngine:
             :func:`simulator.crime.kernels.locate_history` reads to place those.
         """
         at = self._risk_at
-        at_markets = self._market_scale is not None and bool(self._markets)
-        markets = self._market_arrays() if at_markets else None
-        kept = kernels.hour_fields(
+        markets = self._market_arrays() if self._markets and self._at_markets else None
+        kept, repeat_total, market_total = kernels.hour_fields(
             self._agency_strength,
             self._effective,
             self._area_field,
@@ -941,19 +1019,18 @@ class CrimeEngine:
             self._nr_decay,
             _NEGLIGIBLE_RATE,
             self._risk_scratch,
-            _NO_RATES if self._market_scale is None else self._market_scale[hod],
+            self._scale_by_hour[hod],
             _NO_RATES if markets is None else markets.intensity,
-            float(max(1, self.spec.drug_markets.count)),
+            self._market_divisor,
             _NO_RATES if markets is None else markets.rates,
         )
         if kept < at.size:  # cells whose risk faded out this hour
             at = at[:kept]
             self._risk_at = at
-        repeat = self._repeat_offsets if kept else []
         # The same sum for every type that repeats (the risk is the cell's).
-        totals_of_parts = [float(self._risk_scratch[:kept].sum())] * len(repeat)
+        totals_of_parts = [repeat_total] * (self._repeat_rows.size if kept else 0)
         if markets is not None:
-            totals_of_parts.append(float(markets.rates.sum()))
+            totals_of_parts.append(market_total)
         if not totals_of_parts:
             return np.empty((ordinary, len(_UNIFORMS))), _NO_HISTORY
         total = _sum(totals_of_parts)
@@ -968,15 +1045,15 @@ class CrimeEngine:
             return u, _NO_HISTORY
         rng.random(out=u[ordinary:])
         self._history_at += count * len(_UNIFORMS)
-        n = self._t.n_cells
+        # (locate_history reads no row that repeats while no cell has risk.)
         history = (
             self._near_repeat,
             at,
-            np.array(repeat, dtype=np.int64) // n,
-            totals_of_parts[0] if repeat else 0.0,
+            self._repeat_rows,
+            repeat_total,
             _NO_CELLS if markets is None else markets.flat,
             _NO_RATES if markets is None else markets.rates,
-            -1.0 if markets is None else totals_of_parts[-1],
+            -1.0 if markets is None else market_total,
             total,
         )
         return u, history
@@ -1021,74 +1098,40 @@ class CrimeEngine:
         in one compiled call (:func:`simulator.crime.kernels.commit_hour`); the
         incidents are then made in that order (:meth:`_incidents`).
         """
-        pool, pop = self.offenders, self._pop
-        spec, citizens = self.spec.offenders, pop.spec
-        detection = self.spec.detection
+        deciding = self._deciding
+        if deciding[8] is not self._arrests_near:  # made again each day (_new_day)
+            deciding = self._deciding = self._decision_arguments()
+        if self._victims_of is not self._pop.spec:  # the residents' settings changed
+            self._victims = self._victim_arguments()
         # The exponential variates (-log(1 - u)) of each opportunity's reporting delay,
         # time on scene and stay, in one array call (read for the offences only). The
         # columns taken (C order whatever the count: one compiled version of the kernel
         # for all hours) by ``take``, a third of the time of an index by a list.
         lengths = -np.log1p(np.negative(u.take(_LENGTHS, axis=1)))
+        hw = hour % HOURS_PER_WEEK
         numbers, values, first_time = kernels.commit_hour(
             float(hour),
             u,
             lengths,
             ordinary,
-            self._opportunity_cum[hour % HOURS_PER_WEEK],
-            _U["where"],
-            self._t.n_cells,
+            self._cum_by_hour[hw],
+            _WHERE,
+            self._n_cells,
             history,
             self._order_index,
             _PICK_COLUMNS,
             _OFFENCE_COLUMNS,
             _KEPT_COLUMNS,
-            pool.picking,
-            (
-                _DECISION_COLUMNS,
-                pool.held_until_h,
-                pool.own_arrests,
-                pool.own_arrests_t,
-                pool.home,
-                spec.memory_days * 24.0,
-                spec.own_arrest,
-                spec.others_arrest,
-                self._arrests_near,
-                self._deterrence,
-                self.spec.displacement_share,
-                self._inside,
-                self._next_door,
-            ),
-            self._guardians(self._patrol, hour),
-            (
-                self._visibility,
-                self._presence_hour,
-                self.cctv_effective,
-                detection.patrol,
-                detection.cctv,
-            ),
-            (
-                self._type_table,
-                pop.first,
-                pop.trust,
-                pop.report_propensity,
-                pop.watch,
-                pop.fear,
-                pop.victimisations,
-                float(citizens.watch_report_bonus),
-                1.0 - citizens.trust_victim_loss,
-                float(citizens.fear_victim_gain),
-                self._victims_day,
-                self._x,
-                self._y,
-                float(self._t.cell_m),
-                pool.offences,
-                pool.generation,
-            ),
+            self.offenders.picking,
+            deciding,
+            self._guarding[hw],
+            self._seeing,
+            self._victims,
             self._expected,
         )
         if not numbers.shape[0]:
             return []
-        pop.victimised += first_time
+        self._pop.victimised += first_time
         return self._incidents(numbers, values)
 
     def _trigger_near_repeat(self, cell: int) -> None:

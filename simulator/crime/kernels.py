@@ -19,8 +19,8 @@ NumPy summed in pairs; and the patrol field summed agency by agency where
 NumPy's matrix product called BLAS. A decision changes only if a uniform falls
 between two doubles one unit apart; the records of the shipped scenarios are
 the same to the bit. Integer results (which offender, which cell) come from the
-same comparisons of the same sums, and sums over agencies are NumPy's own, up to
-128 agencies (:func:`pairwise_sum`). :func:`offences` makes no such exception: the
+same comparisons of the same sums, and sums over agencies, and those of the
+hour's rates, are NumPy's own (:func:`pairwise_sum`). :func:`offences` makes no such exception: the
 exponential variates it reads are NumPy's, and its results are those of the
 Python code it replaced, to the bit.
 
@@ -491,22 +491,49 @@ def _block_sum(values: FloatArray, start: int, n: int) -> float:
 
 @compiled
 def pairwise_sum(values: FloatArray, n: int) -> float:
-    """The sum of the first ``n`` of ``values``: NumPy's, to the bit, up to 128 numbers.
+    """The sum of the first ``n`` of ``values``: NumPy's (``values[:n].sum()``), to the bit.
 
-    Under 8 numbers, one after the other from 0; up to 128, eight running sums
-    added in pairs, then the rest, as NumPy's pairwise summation does. Beyond,
-    blocks of 128 summed so are added one after the other, where NumPy would halve
-    the numbers again and again: the last bits may differ (the sums of this module
-    are over agencies, fewer than 128 in any territory).
+    NumPy's pairwise summation of a contiguous array of doubles: under 8 numbers, one
+    after the other from 0; up to 128, eight running sums added in pairs, then the
+    rest (:func:`_block_sum`); beyond, the first half (rounded down to a multiple of
+    8) and the rest summed so, then added. The order of the additions is the
+    algorithm's, not the processor's: the same on every machine. NumPy's recursion
+    is walked with a stack of halves here (a compiled function that calls itself
+    crashes when loaded from Numba's cache). NumPy adds the sum to its identity, 0:
+    so does this (a sum of negative zeros is 0).
     """
-    total = 0.0
-    for start in range(0, n, 128):
-        block = _block_sum(values, start, min(128, n - start))
-        if start == 0:
-            total = block
-        else:
-            total += block
-    return total
+    if n <= 128:
+        return 0.0 + _block_sum(values, 0, n)
+    # The halves being summed, outermost first: where each starts, its count, how far
+    # it got (0: neither half summed, 1: the first, 2: both) and its first half's sum.
+    starts = np.empty(64, dtype=np.int64)  # each half at most half as long: 64 levels
+    counts = np.empty(64, dtype=np.int64)
+    stages = np.empty(64, dtype=np.int64)
+    firsts = np.empty(64)
+    starts[0], counts[0], stages[0] = 0, n, 0
+    top = 0
+    done = 0.0  # the sum of the last part finished
+    while top >= 0:
+        count = counts[top]
+        if count <= 128:
+            done = _block_sum(values, starts[top], count)
+            top -= 1
+            continue
+        half = count // 2
+        half -= half % 8
+        stage = stages[top]
+        if stage == 2:
+            done = firsts[top] + done
+            top -= 1
+            continue
+        if stage == 1:
+            firsts[top] = done
+        stages[top] = stage + 1
+        starts[top + 1] = starts[top] + (half if stage == 1 else 0)
+        counts[top + 1] = count - half if stage == 1 else half
+        stages[top + 1] = 0
+        top += 1
+    return 0.0 + done
 
 
 @compiled
@@ -677,7 +704,7 @@ def hour_fields(
     intensity: FloatArray,
     divisor: float,
     rates: FloatArray,
-) -> int:
+) -> tuple[int, float, float]:
     """What an hour reads before its draws, in place, in one call.
 
     The patrol field (:func:`patrol_field`: ``strength``, ``effective``, ``area``,
@@ -686,10 +713,13 @@ def hour_fields(
     They share no array: the order is the callers' only.
 
     Returns:
-        How many cells keep some near-repeat risk (:func:`history_rates`).
+        How many cells keep some near-repeat risk (:func:`history_rates`), the sum
+        of their risk and that of the markets' rates, each NumPy's ``sum`` of the
+        array (:func:`pairwise_sum`): the totals of the hour's parts.
     """
     patrol_field(strength, effective, area, keep, patrol)
-    return history_rates(risk, at, risk_keep, negligible, scratch, scale, intensity, divisor, rates)
+    kept = history_rates(risk, at, risk_keep, negligible, scratch, scale, intensity, divisor, rates)
+    return kept, pairwise_sum(scratch, kept), pairwise_sum(rates, rates.size)
 
 
 # Where an hour's history-made opportunities fall (:func:`locate_history`): the

@@ -3,7 +3,8 @@
 The quickest unit is found without a tie-break when nobody ties; an agency's
 duty times are worked out once per configuration rather than at every free
 crew; a patrolling crew is taken off patrol without closing a stay it never
-opened. Each is compared with the plain way, or its premise checked on a run.
+opened; a duty plan voided by a policy change is known by the crew's epoch.
+Each is compared with the plain way, or its premise checked on a run.
 """
 
 from __future__ import annotations
@@ -125,3 +126,33 @@ def test_a_patrolling_crew_never_has_a_stay_open() -> None:
                 if unit.state is UnitState.AVAILABLE:
                     assert unit._present_since is None, (hour, unit.label)
     assert {UnitState.AVAILABLE, UnitState.DUTY, UnitState.ON_SCENE} <= seen
+
+
+def test_a_duty_plan_made_before_a_replan_does_nothing() -> None:
+    """A policy change of duties voids a free crew's plan through the crew's epoch.
+
+    The old plan's event finds the crew still patrolling and leaves it so; the
+    plan made under the new settings starts its duty.
+    """
+    scenario = scenario_from(
+        SMALL_TOWN,
+        demand__rate_per_hour=0,
+        agencies__state_police__units=2,
+        agencies__state_police__duties={"share": 0.2, "mean_min": 30},
+    )
+    model = SecurityModel(scenario, seed=3)
+    model.run_until(10.0)
+    cycle = model.dispatcher.life_cycle
+    unit = next(u for units in model.units for u in units if u.state is UnitState.AVAILABLE)
+
+    def plans() -> list[Any]:
+        return [a for _, _, f, a in model._events if f == cycle._start_duty and a[0] is unit]
+
+    (old,) = plans()
+    cycle.replan_duties({unit.agency.index})
+    new = [plan for plan in plans() if plan is not old]
+    assert len(new) == 1 and new[0][1] != old[1]
+    cycle._start_duty(old)
+    assert unit.state is UnitState.AVAILABLE
+    cycle._start_duty(new[0])
+    assert unit.state is UnitState.DUTY

@@ -127,7 +127,9 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._presence = presence
         self._recorder = recorder
         self._since = 0.0
-        self.epoch = 0  # changes with every change of state: events of an older one are stale
+        # Changes with every change of state (and when the life cycle voids a duty
+        # plan): the unit's events of an older epoch are stale.
+        self.epoch = 0
         # The journey to the current incident: left (x, y) at _route_t0, arrives at _route_t1.
         self._route_t0 = 0.0
         self._route_t1 = 0.0

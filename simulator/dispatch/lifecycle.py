@@ -152,7 +152,6 @@ class LifeCycle:
         # and nothing else draws from the stream.
         self._duty_draws: list[float] = []
         self.units: list[Unit] = []  # every unit it drives, in the order adopted
-        self._plans: dict[int, int] = {}  # each crew's latest duty plan (older ones are void)
         self._room = room
         self._rules = rules
         self._new_id = new_id
@@ -212,36 +211,35 @@ class LifeCycle:
         """``unit`` is free and patrolling: plan its next duty, if its agency has any.
 
         A job or the end of its shift before then makes the plan stale: any change
-        of the unit's state (its ``epoch``), or a newer plan.
+        of the unit's state, or a new plan after a policy change (either changes its
+        ``epoch``).
         """
         gap_h = self._duty_gap_h[unit.agency.index]
         if gap_h is None:
             return
         at = self._now() + gap_h * self._exponential()
-        plan = self._plans.get(unit.unique_id, 0) + 1
-        self._plans[unit.unique_id] = plan
-        self._model.call_at(at, self._start_duty, (unit, unit.epoch, plan))
+        self._model.call_at(at, self._start_duty, (unit, unit.epoch))
 
     def replan_duties(self, agencies: set[int]) -> None:
         """The duties of ``agencies`` changed (a policy change): free crews plan anew.
 
         A free crew's planned duty is dropped and, if its agency still has duties,
         drawn again under the new settings (the free time is exponential: starting
-        it afresh now changes nothing else).
+        it afresh now changes nothing else). The crew's new ``epoch`` voids the old
+        plan; a free crew has no other pending event that counts (its last change
+        of state made those stale).
         """
         for unit in self.units:
             if unit.agency.index in agencies and unit.state is UnitState.AVAILABLE:
-                self._plans[unit.unique_id] = self._plans.get(unit.unique_id, 0) + 1
+                unit.epoch += 1
                 self.idle(unit)
 
-    def _start_duty(self, planned: tuple[Unit, int, int]) -> None:
-        """The planned duty starts, unless the plan is stale (the unit, its epoch, the plan)."""
-        unit, epoch, plan = planned
-        if unit.epoch != epoch:  # a job, or the end of its shift, came first
-            return
-        if self._plans.get(unit.unique_id) != plan:  # replanned after a policy change
-            return
-        if unit.state is not UnitState.AVAILABLE:  # not reached: any change makes it stale
+    def _start_duty(self, planned: tuple[Unit, int]) -> None:
+        """The planned duty starts, unless the plan is stale (the unit and its epoch)."""
+        unit, epoch = planned
+        # A job, the end of its shift or a new plan came first; any change of state
+        # changes the epoch, so a current plan finds the crew still available.
+        if unit.epoch != epoch:
             return
         mean_h = self._duty_mean_h[unit.agency.index]
         self._room.withdraw(unit)

@@ -10,6 +10,7 @@ Python numbers. (The crime engine's compiled loops are checked in
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,6 +93,48 @@ def test_distances_of_many_units_are_from_each_units_position_in_turn() -> None:
     # The runs go on the same: same patrol draws, same dispatches.
     for model in (together, apart):
         model.run_until(30.0)
+    assert leg_state(together) == leg_state(apart)
+    assert np.array_equal(together.presence.hours, apart.presence.hours)
+
+
+@pytest.mark.parametrize("pick", ["one", "reversed", "every_other", "more_than_its_room"])
+def test_distances_of_any_crews_in_any_order_are_from_their_positions(pick: str) -> None:
+    """The rows a dispatch measures are written into the table's buffer, in the order given.
+
+    One crew, crews in an order other than the table's, a few of them after all
+    of them (the buffer holds rows of an earlier, longer call), more crews than
+    the buffer has room for (it grows); each answer is each crew's position in
+    turn, and the runs go on the same.
+    """
+    together = SecurityModel(patrolling_town(), seed=3)
+    apart = SecurityModel(patrolling_town(), seed=3)
+    for model in (together, apart):
+        model.run_until(9.5)
+
+    def picked(model: SecurityModel) -> list[Unit]:
+        units = [u for units in model.units for u in units]
+        if pick == "one":
+            return units[2:3]
+        if pick == "reversed":
+            return units[::-1]
+        return units[::2]
+
+    legs = together.units[0][0]._legs
+    if pick == "more_than_its_room":
+        legs._measure(2)
+    else:  # the buffer holds every crew's row first
+        distances([u for units in together.units for u in units], 9.75, 0.0, 0.0)
+        for unit in (u for units in apart.units for u in units):
+            unit.position(9.75)
+    now = 11.2  # legs have ended since the last hourly update: distances play them
+    x0, y0 = 2222.5, 321.0
+    units = picked(together)
+    found = distances(units, now, x0, y0)
+    one_by_one = [u.position(now) for u in picked(apart)]
+    assert found == [float(np.hypot(x - x0, y - y0)) for x, y in one_by_one]
+    assert leg_state(together) == leg_state(apart)
+    for model in (together, apart):
+        model.run_until(20.0)
     assert leg_state(together) == leg_state(apart)
     assert np.array_equal(together.presence.hours, apart.presence.hours)
 

@@ -87,7 +87,7 @@ class LegTable:
         # int at once, and setting one costs less than NumPy's.
         self._count_mv = memoryview(self._count)
         self.record_buffers(_RECORDS)
-        self._found = np.empty(64)  # the distances a loop works out
+        self._measure(64)
         self._none = np.empty(0)  # none: the loop only plays legs
         self.floats: array[float] = array("d")
         self.ints: array[int] = array("q")
@@ -108,6 +108,18 @@ class LegTable:
         # of NumPy's (a loop that played legs hands its records over every time).
         self._index_mv = memoryview(self._index)
         self._hours_mv = memoryview(self._hours)
+
+    def _measure(self, capacity: int) -> None:
+        """Room for the rows and distances of ``capacity`` crews a dispatch measures.
+
+        The rows are written through a memoryview and the distances listed through
+        another: for a handful of crews, cheaper than making a NumPy array of the
+        rows and listing NumPy's slice.
+        """
+        self._picked = np.zeros(capacity, dtype=np.int64)
+        self._picked_mv = memoryview(self._picked)
+        self._found = np.empty(capacity)  # the distances a loop works out
+        self._found_mv = memoryview(self._found)
 
     def _allocate(self, capacity: int) -> None:
         n = len(self.units)
@@ -241,10 +253,13 @@ class LegTable:
     def distances(self, units: Sequence[Unit], now: float, x0: float, y0: float) -> list[float]:
         """How far each of ``units`` is at ``now`` from (x0, y0), in order (``units.distances``)."""
         n = len(units)
-        slots = np.array([u._slot for u in units], dtype=np.int64)
+        if self._found.size < n:
+            self._measure(2 * n)
+        picked = self._picked_mv
+        for k, unit in enumerate(units):
+            picked[k] = unit._slot
+        slots = self._picked[:n]
         found = self._found
-        if found.size < n:
-            found = self._found = np.empty(2 * n)
         k = 0
         forced = -1
         stopped = False
@@ -263,7 +278,7 @@ class LegTable:
         flags = -1 - r
         if flags & kernels.RECORDS:
             self._records()
-        out: list[float] = found[:n].tolist()
+        out: list[float] = self._found_mv[:n].tolist()  # type: ignore[assignment]
         if flags & kernels.OTHERS or (stopped and min(out) < 0.0):
             # Crews not available: where their job puts them.
             for k, unit in enumerate(units):

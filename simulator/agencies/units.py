@@ -197,11 +197,11 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def _set_state(self, state: UnitState, now: float) -> None:
         """Change to ``state`` at ``now`` (the model's clock), closing the old state's interval."""
-        if now > self._since or state is not self.state:
+        since = self._since
+        old = self.state
+        if now > since or state is not old:
             # _value_: the member's value as a plain attribute (``value`` is a property).
-            self._recorder.state_interval(
-                self.unique_id, self.agency.name, self.state._value_, self._since, now
-            )
+            self._recorder.state_interval(self.unique_id, self.agency.name, old._value_, since, now)
         self.state = state
         self._since = now
         self.epoch += 1

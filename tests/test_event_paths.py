@@ -103,6 +103,19 @@ def test_a_changed_duty_length_is_in_force_from_the_change() -> None:
     assert sum(later) / len(later) < 0.5
 
 
+def town_with_duties(
+    *, calls_per_hour: float, crews: int, share: float, seed: int
+) -> SecurityModel:
+    """The small town whose State crews spend ``share`` of their free time on half-hour duties."""
+    scenario = scenario_from(
+        SMALL_TOWN,
+        demand__rate_per_hour=calls_per_hour,
+        agencies__state_police__units=crews,
+        agencies__state_police__duties={"share": share, "mean_min": 30},
+    )
+    return SecurityModel(scenario, seed=seed)
+
+
 def test_a_patrolling_crew_never_has_a_stay_open() -> None:
     """Taking a crew off patrol skips closing a stay: it must never have one open.
 
@@ -110,13 +123,7 @@ def test_a_patrolling_crew_never_has_a_stay_open() -> None:
     stay (``_present_since``) belongs to a crew on scene, in custody or just
     back on duty. Checked at every hour of three busy days with duties.
     """
-    scenario = scenario_from(
-        SMALL_TOWN,
-        demand__rate_per_hour=3.0,
-        agencies__state_police__units=4,
-        agencies__state_police__duties={"share": 0.3, "mean_min": 30},
-    )
-    model = SecurityModel(scenario, seed=2)
+    model = town_with_duties(calls_per_hour=3.0, crews=4, share=0.3, seed=2)
     seen: set[Any] = set()
     for hour in range(1, 73):
         model.run_until(hour + 0.5)
@@ -134,13 +141,7 @@ def test_a_duty_plan_made_before_a_replan_does_nothing() -> None:
     The old plan's event finds the crew still patrolling and leaves it so; the
     plan made under the new settings starts its duty.
     """
-    scenario = scenario_from(
-        SMALL_TOWN,
-        demand__rate_per_hour=0,
-        agencies__state_police__units=2,
-        agencies__state_police__duties={"share": 0.2, "mean_min": 30},
-    )
-    model = SecurityModel(scenario, seed=3)
+    model = town_with_duties(calls_per_hour=0.0, crews=2, share=0.2, seed=3)
     model.run_until(10.0)
     cycle = model.dispatcher.life_cycle
     unit = next(u for units in model.units for u in units if u.state is UnitState.AVAILABLE)

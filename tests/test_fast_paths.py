@@ -9,6 +9,8 @@ Python numbers. (The crime engine's compiled loops are checked in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -78,23 +80,42 @@ def test_legs_played_in_bulk_are_the_legs_played_one_by_one() -> None:
     assert np.array_equal(bulk.presence.take_touched(), single.presence.take_touched())
 
 
+def all_crews(model: SecurityModel) -> list[Unit]:
+    """Every crew of the model, agency by agency."""
+    return [u for units in model.units for u in units]
+
+
+def assert_distances_are_positions(
+    together: SecurityModel,
+    apart: SecurityModel,
+    pick: Callable[[SecurityModel], list[Unit]],
+    now: float,
+    until: float,
+) -> None:
+    """The distances of the crews ``pick`` chooses are from each one's position in turn.
+
+    Asked at once of ``together`` and one crew after the other of ``apart`` (two
+    models at the same point of the same run); both runs then go on the same up
+    to ``until``: same patrol draws, same dispatches.
+    """
+    x0, y0 = 1234.5, 987.25
+    found = distances(pick(together), now, x0, y0)
+    one_by_one = [u.position(now) for u in pick(apart)]
+    assert found == [float(np.hypot(x - x0, y - y0)) for x, y in one_by_one]
+    assert leg_state(together) == leg_state(apart)
+    for model in (together, apart):
+        model.run_until(until)
+    assert leg_state(together) == leg_state(apart)
+    assert np.array_equal(together.presence.hours, apart.presence.hours)
+
+
 def test_distances_of_many_units_are_from_each_units_position_in_turn() -> None:
     together = SecurityModel(patrolling_town(), seed=9)
     apart = SecurityModel(patrolling_town(), seed=9)
     for model in (together, apart):
         model.run_until(6.37)
-    now = 7.81  # legs have ended since the last hourly update: distances play them
-    x0, y0 = 1234.5, 987.25
-    units = [u for units in together.units for u in units]
-    found = distances(units, now, x0, y0)
-    one_by_one = [u.position(now) for units in apart.units for u in units]
-    assert found == [float(np.hypot(x - x0, y - y0)) for x, y in one_by_one]
-    assert leg_state(together) == leg_state(apart)
-    # The runs go on the same: same patrol draws, same dispatches.
-    for model in (together, apart):
-        model.run_until(30.0)
-    assert leg_state(together) == leg_state(apart)
-    assert np.array_equal(together.presence.hours, apart.presence.hours)
+    # Legs have ended since the last hourly update: distances play them.
+    assert_distances_are_positions(together, apart, all_crews, 7.81, 30.0)
 
 
 @pytest.mark.parametrize("pick", ["one", "reversed", "every_other", "more_than_its_room"])
@@ -112,31 +133,21 @@ def test_distances_of_any_crews_in_any_order_are_from_their_positions(pick: str)
         model.run_until(9.5)
 
     def picked(model: SecurityModel) -> list[Unit]:
-        units = [u for units in model.units for u in units]
+        units = all_crews(model)
         if pick == "one":
             return units[2:3]
         if pick == "reversed":
             return units[::-1]
         return units[::2]
 
-    legs = together.units[0][0]._legs
     if pick == "more_than_its_room":
-        legs._measure(2)
+        together.units[0][0]._legs._measure(2)
     else:  # the buffer holds every crew's row first
-        distances([u for units in together.units for u in units], 9.75, 0.0, 0.0)
-        for unit in (u for units in apart.units for u in units):
+        distances(all_crews(together), 9.75, 0.0, 0.0)
+        for unit in all_crews(apart):
             unit.position(9.75)
-    now = 11.2  # legs have ended since the last hourly update: distances play them
-    x0, y0 = 2222.5, 321.0
-    units = picked(together)
-    found = distances(units, now, x0, y0)
-    one_by_one = [u.position(now) for u in picked(apart)]
-    assert found == [float(np.hypot(x - x0, y - y0)) for x, y in one_by_one]
-    assert leg_state(together) == leg_state(apart)
-    for model in (together, apart):
-        model.run_until(20.0)
-    assert leg_state(together) == leg_state(apart)
-    assert np.array_equal(together.presence.hours, apart.presence.hours)
+    # Legs have ended since the last hourly update: distances play them.
+    assert_distances_are_positions(together, apart, picked, 11.2, 20.0)
 
 
 @settings(max_examples=60, deadline=None)

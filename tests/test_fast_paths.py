@@ -160,6 +160,7 @@ def test_distances_of_any_crews_in_any_order_are_from_their_positions(pick: str)
                 st.floats(0, 50, allow_nan=False),
                 st.floats(0, 50, allow_nan=False),
             ),
+            st.lists(st.tuples(st.integers(0, 20), st.floats(0, 50, allow_nan=False))),
             st.just("read"),
             st.just("take"),
         ),
@@ -176,6 +177,12 @@ def test_presence_added_in_bulk_sums_to_the_last_bit_like_one_by_one(ops: list[o
         elif op == "take":
             assert log.take_touched().tolist() == sorted(touched)
             touched.clear()
+        elif isinstance(op, list):  # stays worked out by the compiled legs, after junk
+            flat = np.array([i for i, _ in op] + [99], dtype=np.int64)
+            log.add_stays(flat, np.array([h for _, h in op] + [np.nan]), len(op))
+            for i, h in op:
+                expected[i // 7][i % 7] += h
+                touched.add(i)
         else:
             agency, cell, start, end = op  # type: ignore[misc]
             log.add(agency, cell, start, end)

@@ -15,7 +15,9 @@ strategies' buffers of draws (``draws``, one row per strategy, ``buffers``: the
 next draw's index and whether the strategy has a single cell); when a buffer
 runs out, or a crew's strategy or travel is not one the loop knows, the loop
 stops and returns to Python, which draws or plays that crew's legs and calls it
-again from where it stopped. Nothing here draws a random number.
+again from where it stopped. Nothing here draws a random number. The loops'
+presence records are added to the presence log (``PresenceLog``) by
+:func:`add_stays`, and the log's touched entries taken by :func:`take_touched`.
 
 This module imports nothing of secsim but :mod:`simulator.compiled`.
 """
@@ -294,3 +296,40 @@ def play(
             # abs(complex) is the C library's hypot, in Numba as in Python.
             found[j] = abs(complex(x - x0, y - y0))
     return -1 - (RECORDS if count[0] > 0 else 0) - others
+
+
+@compiled
+def add_stays(
+    hours: FloatArray,
+    seen: NDArray[np.bool_],
+    touched: IntArray,
+    count: IntArray,
+    index: IntArray,
+    stays: FloatArray,
+    n: int,
+) -> None:
+    """Add ``stays[:n]`` hours at the flat entries ``index[:n]`` of ``hours``, in order.
+
+    ``PresenceLog.add`` of each stay, one after the other (the same sums, to the last
+    bit): an entry not yet ``seen`` since the log's touched entries were last taken
+    is marked and appended to ``touched``, whose first ``count[0]`` are in use.
+    """
+    k = count[0]
+    for j in range(n):
+        i = index[j]
+        hours[i] += stays[j]
+        if not seen[i]:
+            seen[i] = True
+            touched[k] = i
+            k += 1
+    count[0] = k
+
+
+@compiled
+def take_touched(seen: NDArray[np.bool_], touched: IntArray, count: IntArray) -> IntArray:
+    """The entries ``touched[:count[0]]`` sorted, their marks in ``seen`` cleared, none left."""
+    taken = np.sort(touched[: count[0]])
+    for i in taken:
+        seen[i] = False
+    count[0] = 0
+    return taken

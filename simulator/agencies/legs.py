@@ -104,10 +104,6 @@ class LegTable:
         """
         self._index = np.zeros(capacity, dtype=np.int64)
         self._hours = np.zeros(capacity)
-        # Views of the same memory: their slices list their values for half the cost
-        # of NumPy's (a loop that played legs hands its records over every time).
-        self._index_mv = memoryview(self._index)
-        self._hours_mv = memoryview(self._hours)
 
     def _measure(self, capacity: int) -> None:
         """Room for the rows and distances of ``capacity`` crews a dispatch measures.
@@ -187,8 +183,7 @@ class LegTable:
         """Hand the loop's presence records to the log, in the order written."""
         n: int = self._count_mv[0]
         if n:
-            hours: list[float] = self._hours_mv[:n].tolist()  # type: ignore[assignment]
-            self._presence.extend(self._index_mv[:n].tolist(), hours)
+            self._presence.add_stays(self._index, self._hours, n)
             self._count_mv[0] = 0
 
     def _stopped(self, slot: int, why: int, until: float) -> int:

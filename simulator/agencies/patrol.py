@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator.agencies import kernels
 from simulator.scenario.schema import PatrolSpec
 
 FloatArray = NDArray[np.float64]
@@ -284,47 +285,50 @@ class PresenceLog:
     Stationary presence counts time spent dwelling on patrol, on scene, holding
     an arrested person or waiting at the station. The crime engine reads the
     hours added each hour as guardianship (and applies residual deterrence).
+
+    Each stay is added when it is recorded, so an entry's sum is its stays added in
+    the order they came. The entries added to since they were last taken are kept
+    once each, in a buffer with a mark per entry: taking them sorts a few hundred
+    numbers and clears their marks, rather than making a set of every stay.
     """
 
     def __init__(self, n_agencies: int, n_cells: int):
         self._hours = np.zeros((n_agencies, n_cells))
         self._flat = self._hours.reshape(-1)  # a view: one index instead of two per add
         self._n_cells = n_cells
-        self._touched: list[int] = []  # flat (agency, cell) entries added to since last taken
-        # Additions not yet in ``_hours``: the last ones of ``_touched``, from
-        # ``_applied`` on, with these durations. Units add thousands of short stays
-        # an hour; one ``np.add.at`` then costs less than as many scalar updates.
-        self._pending: list[float] = []
-        self._applied = 0
+        self._seen = np.zeros(self._flat.size, dtype=np.bool_)  # added to since taken
+        self._touched = np.zeros(self._flat.size, dtype=np.int64)  # those, in order seen
+        self._count = np.zeros(1, dtype=np.int64)  # how many of ``_touched`` are in use
+        # The same memory seen from Python: an element of a memoryview is a Python
+        # number at once, and setting one costs less than NumPy's.
+        self._flat_mv: memoryview[float] = memoryview(self._flat)
+        self._seen_mv = memoryview(self._seen)
+        self._touched_mv = memoryview(self._touched)
+        self._count_mv = memoryview(self._count)
 
     @property
     def hours(self) -> FloatArray:
         """Hours of presence so far, by agency then cell (read-only for callers)."""
-        if self._pending:
-            self._apply()
         return self._hours
-
-    def _apply(self) -> None:
-        # ufunc.at adds in the order given, one entry after the other: the same
-        # sums, to the last bit, as adding each stay when it was recorded.
-        np.add.at(
-            self._flat,
-            np.array(self._touched[self._applied :], dtype=np.int64),
-            np.array(self._pending),
-        )
-        self._pending.clear()
-        self._applied = len(self._touched)
 
     def add(self, agency: int, cell: int, start_h: float, end_h: float) -> None:
         """Record presence over [start_h, end_h)."""
         if end_h > start_h:
-            self._touched.append(agency * self._n_cells + cell)
-            self._pending.append(end_h - start_h)
+            i = agency * self._n_cells + cell
+            self._flat_mv[i] += end_h - start_h
+            if not self._seen_mv[i]:
+                self._seen_mv[i] = True
+                n = self._count_mv[0]
+                self._touched_mv[n] = i
+                self._count_mv[0] = n + 1
 
-    def extend(self, flat: list[int], hours: list[float]) -> None:
-        """Record stays already worked out: at flat index ``agency * n_cells + cell``, hours."""
-        self._touched.extend(flat)
-        self._pending.extend(hours)
+    def add_stays(self, flat: IntArray, hours: FloatArray, n: int) -> None:
+        """Record the first ``n`` stays already worked out, in order.
+
+        ``hours[k]`` at flat index ``flat[k]`` (``agency * n_cells + cell``), as
+        :meth:`add` of each (:func:`simulator.agencies.kernels.add_stays`).
+        """
+        kernels.add_stays(self._flat, self._seen, self._touched, self._count, flat, hours, n)
 
     @property
     def n_cells(self) -> int:
@@ -337,13 +341,7 @@ class PresenceLog:
         Readers that follow the log hour by hour (the crime engine) then look only
         at what changed, not at every agency and cell.
         """
-        if self._pending:
-            self._apply()
-        # A set of a hundred ints sorts faster than np.unique builds and sorts an array.
-        touched = np.array(sorted(set(self._touched)), dtype=np.int64)
-        self._touched.clear()
-        self._applied = 0
-        return touched
+        return kernels.take_touched(self._seen, self._touched, self._count)
 
     def snapshot(self) -> FloatArray:
         """A copy of the hours so far (to take differences over a window)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
@@ -272,3 +273,21 @@ def test_the_fields_are_in_the_order_the_positional_calls_assume() -> None:
         "offender",
         "t_offender_gone_h",
     ]
+
+
+def test_a_calls_cell_is_found_in_a_row_as_searchsorted_finds_it() -> None:
+    """bisect_right on the rows' views (CallMix.rows) against NumPy's searchsorted "right",
+    on rows with cells of no weight (repeated sums) and on the rows' own values."""
+    rng = np.random.default_rng(3)
+    weights = rng.random((2, 3, 50)) * (rng.random((2, 3, 50)) < 0.4)
+    weights[1, 2] = 0.0
+    cum = np.cumsum(weights, axis=2)
+    cum[1, 2] = np.linspace(0.0, 1.0, 50)
+    cum[:, :2] /= cum[:, :2, -1:]
+    mix = CallMix(np.array([1.0]), cum)
+    for c in range(3):
+        for k in range(2):
+            row = cum[k, c]
+            found = np.concatenate([row, np.nextafter(row, -1.0), np.nextafter(row, 2.0)])
+            for u in [*rng.random(200).tolist(), *found.tolist(), 0.0, 1.0, -0.0]:
+                assert bisect_right(mix.rows[c][k], u) == int(row.searchsorted(u, "right")), u

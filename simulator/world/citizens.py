@@ -211,6 +211,8 @@ class ResponseExperience:
     def __init__(self, population: Population, target_h: list[float]):
         self._pop = population
         self._target_h = target_h
+        # The residents' first index by cell, seen from Python: an item is a Python int.
+        self._first: memoryview[int] = memoryview(population.first)
 
     @classmethod
     def of(cls, scenario: Scenario, population: Population) -> ResponseExperience:
@@ -251,11 +253,11 @@ class ResponseExperience:
             return [-1] * len(cells)
         # A few calls an hour: Python numbers cost less than a dozen numpy calls, and
         # give the same callers (the same double products, floored).
-        first = pop.first
+        first = self._first
         callers = []
         for (u_local, u_who), cell in zip(u.tolist(), cells, strict=True):
-            start = int(first[cell])
-            count = int(first[cell + 1]) - start
+            start = first[cell]
+            count = first[cell + 1] - start
             if u_local < 0.7 and count > 0:
                 callers.append(start + math.floor(u_who * count))
             else:

@@ -53,10 +53,16 @@ class CallMix:
         return list(self.type_cum.tolist())
 
     @cached_property
-    def rows(self) -> list[list[FloatArray]]:
-        """The cumulative spatial weights by class of hours, then location: views of rows."""
+    def rows(self) -> list[list[memoryview[float]]]:
+        """The cumulative spatial weights by class of hours, then location: views of rows.
+
+        Python's views of the rows' memory: ``bisect_right`` on one finds the cell of a
+        uniform as NumPy's ``searchsorted(u, "right")`` does (the same comparisons of
+        the same doubles), for a fraction of the cost of NumPy's call on one number.
+        """
         locations, classes = self.cum_weights.shape[:2]
-        return [[self.cum_weights[k, c] for k in range(locations)] for c in range(classes)]
+        weights = self.cum_weights
+        return [[memoryview(weights[k, c]) for k in range(locations)] for c in range(classes)]
 
 
 # A call drawn, before it is numbered: its cell, type (index), priority, x and y
@@ -309,9 +315,9 @@ class CallGenerator:
         calls: list[DrawnCall] = []
         for i in range(n):
             k = min(bisect_right(type_cum, type_u[i]), last_type)
-            cell = min(int(rows[location[k]].searchsorted(loc_u[i], "right")), last_cell)
             # The cumulative shares (non-negative) never decrease: the thresholds at
             # or below u are the first bisect_right(row, u) of them.
+            cell = min(bisect_right(rows[location[k]], loc_u[i]), last_cell)
             prio = prio_rows[k]
             priority = 1 + min(bisect_right(prio, prio_u[i]), len(prio) - 1)
             if self._lognormal:

@@ -500,7 +500,9 @@ def pairwise_sum(values: FloatArray, n: int) -> float:
     algorithm's, not the processor's: the same on every machine. NumPy's recursion
     is walked with a stack of halves here (a compiled function that calls itself
     crashes when loaded from Numba's cache). NumPy adds the sum to its identity, 0:
-    so does this (a sum of negative zeros is 0).
+    so does this (a sum of negative zeros is 0). The recorder's
+    :func:`simulator.records.kernels.district_sums` sums its runs the same way, with a
+    copy of its own (a kernel calls only kernels of its own file, see there).
     """
     if n <= 128:
         return 0.0 + _block_sum(values, 0, n)

@@ -21,7 +21,12 @@ The overall means stay NumPy's own ``mean``: its float32 pairwise sum runs on
 vectors, which a compiled loop (Numba does not vectorise the eight running sums)
 does not beat.
 
-This module imports nothing of secsim but :mod:`simulator.compiled`.
+This module imports nothing of secsim but :mod:`simulator.compiled`. The crime
+engine's :func:`simulator.crime.kernels.pairwise_sum` walks NumPy's halves the same
+way over doubles; it is not called from here, on purpose: Numba keeps a kernel's
+machine code per source file and does not notice when a kernel of another file that
+it calls changes, so each kernels module calls only its own (and this one may not
+import the crime engine).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ until when; what happens next (which call, how long on scene, whether a
 follow-up or a hand-over is needed) is decided by its controller, the
 unit life cycle, which it reaches only through the :class:`UnitController`
 protocol. Each unit has at most one pending event that counts: the end of what
-it is doing. An event scheduled in an earlier state (the end of a duty or of a
-journey the unit was called away from) finds the state changed and does nothing.
+it is doing, or for a free crew the duty its life cycle planned. Events carry the
+unit's ``epoch`` when they were planned: one scheduled in an earlier state (the end
+of a duty or of a journey the unit was called away from), or a plan voided by
+:meth:`Unit.void_pending`, finds the epoch changed and does nothing.
 """
 
 from __future__ import annotations
@@ -216,6 +218,10 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if since is not None:
             self._presence.add(self.agency.index, self.cell, since, now)
             self._present_since = None
+
+    def void_pending(self) -> None:
+        """Make the events planned so far for this unit stale (a free crew's duty plan)."""
+        self.epoch += 1
 
     def _schedule_end(self, at: float) -> None:
         self.model.call_at(at, self._period_end, self.epoch)

@@ -225,13 +225,13 @@ class LifeCycle:
 
         A free crew's planned duty is dropped and, if its agency still has duties,
         drawn again under the new settings (the free time is exponential: starting
-        it afresh now changes nothing else). The crew's new ``epoch`` voids the old
+        it afresh now changes nothing else). :meth:`Unit.void_pending` voids the old
         plan; a free crew has no other pending event that counts (its last change
         of state made those stale).
         """
         for unit in self.units:
             if unit.agency.index in agencies and unit.state is UnitState.AVAILABLE:
-                unit.epoch += 1
+                unit.void_pending()
                 self.idle(unit)
 
     def _start_duty(self, planned: tuple[Unit, int]) -> None:

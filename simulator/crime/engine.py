@@ -696,7 +696,8 @@ class CrimeEngine:
         """What :func:`simulator.crime.kernels.offences` reads besides the offences.
 
         Made again when the residents' settings change (:meth:`_commit`: a policy
-        change of them does not reconfigure the engine).
+        change of them does not reconfigure the engine); ``_victims_of`` keeps the
+        settings this one holds.
         """
         pop = self._pop
         citizens = self._victims_of = pop.spec
@@ -720,8 +721,13 @@ class CrimeEngine:
         )
 
     def _decision_arguments(self) -> kernels.Deciding:
-        """What :func:`simulator.crime.kernels.decide` reads besides the opportunities."""
+        """What :func:`simulator.crime.kernels.decide` reads besides the opportunities.
+
+        Made again when the arrests near each cell are (:meth:`_commit`: each day);
+        ``_deciding_near`` keeps which array this one holds.
+        """
         pool, spec = self.offenders, self.spec.offenders
+        self._deciding_near = self._arrests_near
         return (
             _DECISION_COLUMNS,
             pool.held_until_h,
@@ -1098,11 +1104,11 @@ class CrimeEngine:
         in one compiled call (:func:`simulator.crime.kernels.commit_hour`); the
         incidents are then made in that order (:meth:`_incidents`).
         """
-        deciding = self._deciding
-        if deciding[8] is not self._arrests_near:  # made again each day (_new_day)
-            deciding = self._deciding = self._decision_arguments()
+        if self._deciding_near is not self._arrests_near:  # made again each day (_new_day)
+            self._deciding = self._decision_arguments()
         if self._victims_of is not self._pop.spec:  # the residents' settings changed
             self._victims = self._victim_arguments()
+        deciding = self._deciding
         # The exponential variates (-log(1 - u)) of each opportunity's reporting delay,
         # time on scene and stay, in one array call (read for the offences only). The
         # columns taken (C order whatever the count: one compiled version of the kernel

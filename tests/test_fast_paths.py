@@ -177,8 +177,8 @@ def test_presence_added_in_bulk_sums_to_the_last_bit_like_one_by_one(ops: list[o
         elif op == "take":
             assert log.take_touched().tolist() == sorted(touched)
             touched.clear()
-        elif isinstance(op, list):  # stays worked out by the compiled legs, after junk
-            flat = np.array([i for i, _ in op] + [99], dtype=np.int64)
+        elif isinstance(op, list):  # stays worked out by the compiled legs, then junk
+            flat = np.array([i for i, _ in op] + [5], dtype=np.int64)
             log.add_stays(flat, np.array([h for _, h in op] + [np.nan]), len(op))
             for i, h in op:
                 expected[i // 7][i % 7] += h

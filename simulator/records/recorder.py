@@ -264,6 +264,10 @@ class Recorder:
             starts = np.flatnonzero(changes).astype(np.int64)
             district = self._territory.district[home[starts]].astype(np.int64)
             n = self._territory.n_districts
+            if district.size and not 0 <= district.min() <= district.max() < n:
+                # The compiled sums index by district without a check: a resident off
+                # the districts (off land) would be added out of bounds.
+                raise ValueError(f"residents' home districts fall outside 0..{n - 1}")
             lengths = np.diff(np.r_[starts, home.size])
             counts = np.bincount(district, lengths, minlength=n).astype(np.float64)
             self._runs = (starts, district, counts)

@@ -66,3 +66,35 @@ def test_a_stopped_benchmark_leaves_no_run_behind(signum: signal.Signals) -> Non
         # Killed outright, it could not remove its folders: the test does.
         for left in set(Path(tempfile.gettempdir()).glob("secsim-bench-*")) - folders:
             shutil.rmtree(left, ignore_errors=True)
+
+
+def test_the_fingerprints_of_a_run_are_its_own() -> None:
+    """``benchmarks/fingerprint.py``: the same run twice gives the same line, another
+    seed other hashes, and the code fingerprinted is the checkout it runs from."""
+
+    def lines(*args: str) -> list[str]:
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "fingerprint.py"), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout.splitlines()
+        assert out[0] == f"# code: {ROOT / 'simulator'}"
+        return out[1:]
+
+    same = lines("scenarios/baseline.yaml", "scenarios/baseline.yaml", "--days", "1")
+    other = lines("scenarios/baseline.yaml", "--days", "1", "--seed", "2")
+    assert len(same) == 2 and same[0] == same[1]
+    name, days, seed, rows, *hashes = same[0].split()
+    assert (name, days, seed) == ("scenarios/baseline.yaml", "1", "1") and int(rows) > 0
+    assert [h.split("=")[0] for h in hashes] == [
+        "incidents",
+        "timeseries",
+        "districts",
+        "agencies",
+        "summary",
+    ]
+    assert all(len(h.split("=")[1]) == 16 for h in hashes)
+    assert set(hashes).isdisjoint(other[0].split()[4:])

@@ -7,7 +7,9 @@ AVX-512, the C library's elsewhere), and a response time or a mean that goes
 through them may move by a few units of the last place. A pinned summary is
 therefore compared key for key, in the same order, with the same types, every
 integer, string and flag exactly, and each double within :data:`RELATIVE` of the
-pinned one: a change of the model moves outputs by far more than that.
+pinned one: a change of the model moves outputs by far more than that. A change
+meant to leave outputs identical to the bit (the order of a sum, say, moves them by
+about 1e-16) is checked on one machine with ``benchmarks/fingerprint.py`` instead.
 """
 
 from __future__ import annotations

@@ -677,7 +677,7 @@ class CrimeEngine:
         self._n_cells = self._t.n_cells
         self._cum_by_hour = list(self._opportunity_cum)
         # The markets' rates by hour of the day, if any type is drawn at markets.
-        self._at_markets = self._market_scale is not None
+        self._market_types = self._market_scale is not None
         self._scale_by_hour = (
             [_NO_RATES] * 24 if self._market_scale is None else list(self._market_scale)
         )
@@ -1013,7 +1013,7 @@ class CrimeEngine:
             :func:`simulator.crime.kernels.locate_history` reads to place those.
         """
         at = self._risk_at
-        markets = self._market_arrays() if self._markets and self._at_markets else None
+        markets = self._market_arrays() if self._markets and self._market_types else None
         kept, repeat_total, market_total = kernels.hour_fields(
             self._agency_strength,
             self._effective,

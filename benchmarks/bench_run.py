@@ -747,6 +747,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if "--repeat" not in explicit:
             args.repeat = 1
         args.no_tracemalloc = True
+    missing = [name for name in args.scenario if not resolve(name).is_file()]
+    if missing:
+        shipped = ", ".join(sorted(p.name for p in (REPO_ROOT / "scenarios").glob("*.yaml")))
+        parser.error(
+            f"no scenario file {', '.join(missing)} (paths are relative to {REPO_ROOT}; "
+            f"scenarios/ holds {shipped})"
+        )
     return args
 
 

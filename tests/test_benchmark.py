@@ -98,3 +98,20 @@ def test_the_fingerprints_of_a_run_are_its_own() -> None:
     ]
     assert all(len(h.split("=")[1]) == 16 for h in hashes)
     assert set(hashes).isdisjoint(other[0].split()[4:])
+
+
+def test_a_mistyped_scenario_is_named_before_anything_runs() -> None:
+    """A scenario file that does not exist stops the benchmark at once, with a
+    message naming it and the files there are, not a traceback halfway through."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_run.py"), "--scenario", "baseline"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "no scenario file baseline" in done.stderr
+    assert "baseline.yaml" in done.stderr
+    assert done.stdout == ""

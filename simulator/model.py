@@ -196,6 +196,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             streams["patrol"],
         )
         self.units: list[list[Unit]] = self.fleet.units
+        self.fleet.legs.duty_stream(np.random.default_rng(streams["duties"]))
         self.dispatcher = Dispatcher(
             self,
             scenario,
@@ -204,7 +205,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.in_window,
             self.ids.take,
             self.recorder,
-            np.random.default_rng(streams["duties"]),
+            self.fleet.legs,
         )
         self.fleet.adopt = self.dispatcher.life_cycle.adopt
         self._caller_rng = citizens_rng
@@ -281,6 +282,9 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """
         changed = changed_settings(self.spec, new)
         self.spec = new
+        # The crews' duties on patrol become the life cycle's: what changes finds each
+        # crew patrolling or on a duty, as it is.
+        self.dispatcher.life_cycle.take_up_duties()
         self._shifts_passed = [None] * len(self.units)
         if reads_any(changed, AGENCY_SETTINGS):
             self.agencies = place_agencies(new, self.territory)

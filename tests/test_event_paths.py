@@ -3,7 +3,7 @@
 The quickest unit is found without a tie-break when nobody ties; an agency's
 duty times are worked out once per configuration rather than at every free
 crew; a patrolling crew is taken off patrol without closing a stay it never
-opened; a duty plan voided by a policy change is known by the crew's epoch.
+opened; a duty plan replaced by a policy change is dropped.
 Each is compared with the plain way, or its premise checked on a run.
 """
 
@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.agencies.agency import Agency
+from simulator.agencies.kernels import DUTY_AT
 from simulator.agencies.units import Unit, UnitState
 from simulator.dispatch.lifecycle import _duty_hours
 from simulator.dispatch.policy import quickest
@@ -135,25 +137,24 @@ def test_a_patrolling_crew_never_has_a_stay_open() -> None:
     assert {UnitState.AVAILABLE, UnitState.DUTY, UnitState.ON_SCENE} <= seen
 
 
-def test_a_duty_plan_made_before_a_replan_does_nothing() -> None:
-    """A policy change of duties voids a free crew's plan through the crew's epoch.
+@pytest.mark.parametrize("seed", [3, 4, 5, 6])
+def test_a_duty_plan_made_before_a_replan_does_nothing(seed: int) -> None:
+    """A policy change of duties replaces a free crew's planned duty with a new draw.
 
-    The old plan's event finds the crew still patrolling and leaves it so; the
-    plan made under the new settings starts its duty.
+    Played past the old plan's time (and before the new one's), the crew still
+    patrols; played past the new plan's time, it is on its duty.
     """
-    model = town_with_duties(calls_per_hour=0.0, crews=2, share=0.2, seed=3)
+    model = town_with_duties(calls_per_hour=0.0, crews=2, share=0.2, seed=seed)
     model.run_until(10.0)
     cycle = model.dispatcher.life_cycle
-    unit = next(u for units in model.units for u in units if u.state is UnitState.AVAILABLE)
-
-    def plans() -> list[Any]:
-        return [a for _, _, f, a in model._events if f == cycle._start_duty and a[0] is unit]
-
-    (old,) = plans()
+    free = [u for units in model.units for u in units if u.state is UnitState.AVAILABLE]
+    unit = next(u for u in free if u.free_at(10.0))
+    old = unit._fr[DUTY_AT]
+    assert 10.0 < old < math.inf
     cycle.replan_duties({unit.agency.index})
-    new = [plan for plan in plans() if plan is not old]
-    assert len(new) == 1 and new[0][1] != old[1]
-    cycle._start_duty(old)
-    assert unit.state is UnitState.AVAILABLE
-    cycle._start_duty(new[0])
-    assert unit.state is UnitState.DUTY
+    new = unit._fr[DUTY_AT]
+    assert 10.0 < new < math.inf and new != old
+    if old < new:
+        assert unit.free_at((old + new) / 2)
+    assert not unit.free_at(math.nextafter(new, math.inf))
+    assert unit.state is UnitState.AVAILABLE  # for the control room, until it needs the crew

@@ -35,9 +35,13 @@ def station_xy(model: SecurityModel) -> tuple[float, float]:
 
 
 def until_on_duty(model: SecurityModel, unit: Unit, limit_h: float = 48.0) -> float:
-    """Run in small steps until ``unit`` is on a duty; return the time."""
+    """Run in small steps until ``unit`` is on a duty; return the time.
+
+    A free crew's duties are played with its patrol legs: it stays available for
+    the control room, which asks whether it is free (``free_at``) before it sends it.
+    """
     t = float(model.time)
-    while unit.state is not UnitState.DUTY:
+    while unit.state is not UnitState.DUTY and unit.free_at(t):
         t += 0.01
         assert t < limit_h, "the unit never went on a duty"
         model.run_until(t)
@@ -63,7 +67,7 @@ def test_an_urgent_call_calls_a_crew_off_its_duty_at_the_station() -> None:
     unit = model.units[0][0]
     t = until_on_duty(model, unit)
     sx, sy = station_xy(model)
-    assert (unit.x, unit.y) == (sx, sy)  # duties are done at the station
+    assert unit.where(t) == (sx, sy)  # duties are done at the station
     urgent = inject(model, t, sx + 1200, sy, priority=1, on_scene_min=20)
     model.run_until(t + 2)
     # No crew was free: the one on duty leaves the station once the call is handled.

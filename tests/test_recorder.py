@@ -201,7 +201,9 @@ def test_the_summary_is_the_one_of_before_the_recorder(tmp_path: Path) -> None:
     then issue 14 calibrated the baseline and added the duty share, road share
     and pre-emption blocks, and calibrated its operations (non-call duties, calls
     to the municipal police's own line, deterrence) with a direct call waiting
-    when its line closes passed to 17; it is now that code's (regenerate it only
+    when its line closes passed to 17, then issue 13 played a free crew's
+    duties with its patrol legs, without events (the same process, its draws
+    taken in another order); it is now that code's (regenerate it only
     with a change that means to move outputs, and say so in the commit). The
     earlier baseline's summary is kept for the test that direct calls, off,
     change nothing (``baseline_before_operations_30d_seed1.json``).

@@ -36,25 +36,40 @@ IntArray = NDArray[np.int64]
 
 # A crew's floats: where it is (X, Y: the end of its last completed leg, or where it
 # stopped), its current leg (START, the target's centre LEG_X, LEG_Y, ARRIVE, END), how
-# it patrols (DWELL hours, CIRCUITY) and its patrol speed by hour (SPEED .. SPEED + 23).
-X, Y, START, LEG_X, LEG_Y, ARRIVE, END, DWELL, CIRCUITY, SPEED = range(10)
+# it patrols (DWELL hours, CIRCUITY), NEXT (when its row next changes: the end of its
+# leg, the start of its next duty or the end of its duty, whichever comes first),
+# its duties (DUTY_AT: when its next duty starts, infinite if none is planned;
+# DUTY_GAP and DUTY_MEAN: the agency's mean free time before a duty and mean duty, in
+# hours, DUTY_GAP negative if it has none) and its patrol speed by hour (SPEED ..
+# SPEED + 23). A crew on a duty (ON_DUTY) stands at its station: its "leg" is the
+# duty, to its station from START = ARRIVE (the duty's start) until END.
+X, Y, START, LEG_X, LEG_Y, ARRIVE, END, DWELL, CIRCUITY, NEXT = range(10)
+DUTY_AT, DUTY_GAP, DUTY_MEAN, SPEED = range(10, 14)
 N_FLOATS = SPEED + 24
 # A crew's integers: its cell, its leg's target cell, the flat presence index of its
 # agency's first cell, its strategy's row of draws (-1: a strategy the loop does not
-# know), whether it is available, whether the loop knows its travel (1) or not (0).
-CELL, LEG_CELL, PRESENCE_BASE, STRATEGY, AVAILABLE, COMPILED = range(6)
-N_INTS = 6
+# know), whether it is available, whether the loop knows its travel (1) or not (0),
+# its station's cell, whether it is on a duty the loop started.
+CELL, LEG_CELL, PRESENCE_BASE, STRATEGY, AVAILABLE, COMPILED, STATION, ON_DUTY = range(8)
+N_INTS = 8
+
+# The loops' counters (``count``): presence records written, a target held back, the
+# next of the duty draws, duty records written.
+RECORDED, HELD, DRAWN, DUTIES = range(4)
+N_COUNTS = 4
 
 MIN_LEG_H = 1.0 / 60.0  # a leg lasts at least a minute
 
-# What the loops return: when done, a negative number, -1 - (RECORDS if presence was
-# recorded) - (OTHERS if a crew was not available); else, with the position k of the
-# crew in ``slots`` it stopped at, 4 * k + one of NEED_TARGET, PYTHON, FULL.
+# What the loops return: when done, a negative number, -1 - (RECORDS if presence or
+# duties were recorded) - (OTHERS if a crew was not available); else, with the
+# position k of the crew in ``slots`` it stopped at, 4 * k + one of DRAWS,
+# NEED_TARGET, PYTHON, FULL.
 RECORDS = 1
 OTHERS = 2
+DRAWS = 0  # the duty draws ran out: Python draws more, then calls again (the target in HELD)
 NEED_TARGET = 1  # the crew's next target must come from Python (draws, or its strategy)
 PYTHON = 2  # the crew's legs are played in Python (a travel model the loop does not know)
-FULL = 3  # the presence records are full: take them, then call again
+FULL = 3  # the presence or duty records are full: take them, call again (the target in HELD)
 
 
 @compiled
@@ -168,11 +183,22 @@ def _play_one(
     out_index: IntArray,
     out_hours: FloatArray,
     count: IntArray,
+    duty_draws: FloatArray,
+    out_duties: FloatArray,
 ) -> int:
-    """Play crew ``s``'s legs ended by ``until`` (``Unit._legs_one_by_one``); 0, or why it stopped.
+    """Play crew ``s``'s legs and duties ended by ``until``; -1, or why it stopped.
+
+    Legs as ``Unit._legs_one_by_one`` plays them. A duty planned (``DUTY_AT``)
+    before the current leg ends takes the crew off patrol then: the dwell at the
+    leg's cell so far is recorded, and the crew stays at its station for its mean
+    duty times the next standard exponential draw of ``duty_draws``; at the end of
+    the duty it patrols from its station again, and its next duty is planned its
+    mean free time times the next draw later (the life cycle's rule 6, as the
+    control room's events played it before). Each duty done is written to
+    ``out_duties`` (row, start, end).
 
     ``forced`` (if not negative) is the target of its next leg, which Python drew.
-    The crew's row holds a whole unit's state after each leg, so a stop leaves it
+    The crew's row holds a whole unit's state after each step, so a stop leaves it
     as a call with an earlier ``until`` would, and a new call goes on from there.
     """
     cell = ints[s, LEG_CELL]
@@ -180,12 +206,57 @@ def _play_one(
     y = floats[s, LEG_Y]
     arrive = floats[s, ARRIVE]
     end = floats[s, END]
+    duty_at = floats[s, DUTY_AT]
     dwell = floats[s, DWELL]
     circuity = floats[s, CIRCUITY]
     row = ints[s, STRATEGY]
     base = ints[s, PRESENCE_BASE]
     cap = out_index.size
-    while end <= until:
+    while True:
+        on_duty = ints[s, ON_DUTY] == 1
+        if not on_duty and duty_at < end and duty_at <= until:
+            # A duty starts before the leg ends: off patrol, to the station.
+            d = count[DRAWN]
+            if d == duty_draws.size:
+                count[HELD] = forced
+                return DRAWS
+            if duty_at > arrive:  # the dwell at the leg's cell up to now
+                n = count[RECORDED]
+                if n == cap:
+                    count[HELD] = forced
+                    return FULL
+                out_index[n] = base + cell
+                out_hours[n] = duty_at - arrive
+                count[RECORDED] = n + 1
+            count[DRAWN] = d + 1
+            cell = ints[s, STATION]
+            x = xs[cell]
+            y = ys[cell]
+            arrive = duty_at
+            end = duty_at + floats[s, DUTY_MEAN] * duty_draws[d]
+            ints[s, ON_DUTY] = 1
+            ints[s, CELL] = cell
+            floats[s, X] = x
+            floats[s, Y] = y
+            floats[s, START] = arrive
+            ints[s, LEG_CELL] = cell
+            floats[s, LEG_X] = x
+            floats[s, LEG_Y] = y
+            floats[s, ARRIVE] = arrive
+            floats[s, END] = end
+            floats[s, NEXT] = end
+            continue
+        if end > until:
+            return -1
+        gap = floats[s, DUTY_GAP]
+        m = count[DUTIES]
+        if on_duty:  # nothing of the duty's end is done before this is sure to go on
+            if gap >= 0.0 and count[DRAWN] == duty_draws.size:
+                count[HELD] = forced
+                return DRAWS
+            if m == out_duties.shape[0]:
+                count[HELD] = forced
+                return FULL
         if forced >= 0:
             target = forced
             forced = -1
@@ -195,14 +266,26 @@ def _play_one(
                 return NEED_TARGET
         else:
             return NEED_TARGET
-        if end > arrive:  # PresenceLog.add: the dwell at the cell just left
-            n = count[0]
-            if n == cap:  # nothing of this leg is done yet: its target waits in count[1]
-                count[1] = target
+        if on_duty:  # the duty is over: patrol from the station, the next duty planned
+            out_duties[m, 0] = s
+            out_duties[m, 1] = arrive
+            out_duties[m, 2] = end
+            count[DUTIES] = m + 1
+            ints[s, ON_DUTY] = 0
+            duty_at = math.inf
+            if gap >= 0.0:
+                d = count[DRAWN]
+                duty_at = end + gap * duty_draws[d]
+                count[DRAWN] = d + 1
+            floats[s, DUTY_AT] = duty_at
+        elif end > arrive:  # PresenceLog.add: the dwell at the cell just left
+            n = count[RECORDED]
+            if n == cap:  # nothing of this leg is done yet: its target waits in count[HELD]
+                count[HELD] = target
                 return FULL
             out_index[n] = base + cell
             out_hours[n] = end - arrive
-            count[0] = n + 1
+            count[RECORDED] = n + 1
         tx = xs[target]
         ty = ys[target]
         start = end
@@ -224,10 +307,10 @@ def _play_one(
         floats[s, LEG_Y] = ty
         floats[s, ARRIVE] = arrive
         floats[s, END] = end
+        floats[s, NEXT] = duty_at if duty_at < end else end
         cell = target
         x = tx
         y = ty
-    return 0
 
 
 @compiled
@@ -247,18 +330,21 @@ def play(
     out_index: IntArray,
     out_hours: FloatArray,
     count: IntArray,
+    duty_draws: FloatArray,
+    out_duties: FloatArray,
     found: FloatArray,
 ) -> int:
-    """Play the legs ended by ``until`` of the available crews ``slots[k:]``, in order.
+    """Play the legs and duties ended by ``until`` of the available crews ``slots[k:]``, in order.
 
     With a non-empty ``found``, each crew is then measured too: how far it is at
-    ``until`` from (x0, y0), interpolated along its current leg, into ``found[j]``
-    for ``slots[j]`` (``Unit.position``, then ``units.distances``). A crew that is
-    not available is left to Python (its entry in ``found`` is -1, and OTHERS in
-    the result tells it). One loop for both uses: one kernel to compile.
+    ``until`` from (x0, y0), interpolated along its current leg (a crew on a duty
+    is at its station), into ``found[j]`` for ``slots[j]`` (``Unit.position``,
+    then ``units.distances``). A crew that is not available is left to Python
+    (its entry in ``found`` is -1, and OTHERS in the result tells it). One loop
+    for both uses: one kernel to compile.
 
     Returns:
-        When done, -1 - RECORDS (if presence records were written) - OTHERS (if
+        When done, -1 - RECORDS (if presence or duties were recorded) - OTHERS (if
         measuring and a crew was not available); else ``4 * j + why`` for the
         crew ``slots[j]`` the loop stopped at (``forced``, if not negative, is
         that crew's next target when called again from ``k = j``).
@@ -272,15 +358,28 @@ def play(
                 found[j] = -1.0
                 others = OTHERS
             continue
-        if floats[s, END] <= until:
+        if floats[s, NEXT] <= until:
             if ints[s, COMPILED] == 0:
                 return 4 * j + PYTHON
             why = _play_one(
-                floats, ints, s, until, forced, draws, buffers, xs, ys, out_index, out_hours, count
+                floats,
+                ints,
+                s,
+                until,
+                forced,
+                draws,
+                buffers,
+                xs,
+                ys,
+                out_index,
+                out_hours,
+                count,
+                duty_draws,
+                out_duties,
             )
-            forced = -1
-            if why != 0:
+            if why >= 0:
                 return 4 * j + why
+            forced = -1
         if measure:
             arrive = floats[s, ARRIVE]
             if until < arrive:
@@ -295,7 +394,8 @@ def play(
                 y = floats[s, LEG_Y]
             # abs(complex) is the C library's hypot, in Numba as in Python.
             found[j] = abs(complex(x - x0, y - y0))
-    return -1 - (RECORDS if count[0] > 0 else 0) - others
+    recorded = count[RECORDED] > 0 or count[DUTIES] > 0
+    return -1 - (RECORDS if recorded else 0) - others
 
 
 @compiled

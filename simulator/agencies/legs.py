@@ -26,11 +26,20 @@ from simulator.agencies.kernels import (
     AVAILABLE,
     CIRCUITY,
     COMPILED,
+    DRAWN,
+    DUTIES,
+    DUTY_GAP,
+    DUTY_MEAN,
     DWELL,
+    HELD,
+    N_COUNTS,
     N_FLOATS,
     N_INTS,
+    ON_DUTY,
     PRESENCE_BASE,
+    RECORDED,
     SPEED,
+    STATION,
     STRATEGY,
 )
 from simulator.agencies.patrol import PatrolBuffers, PatrolStrategy, PresenceLog, WeightedPatrol
@@ -54,6 +63,10 @@ class Unit(Protocol):
         """Play its legs ended by ``until`` in Python."""
         ...
 
+    def _duty_done(self, start: float, end: float) -> None:
+        """The loop played a duty of the crew from ``start`` to ``end``."""
+        ...
+
     def position(self, now: float | None = None) -> tuple[float, float]:
         """Where it is at ``now`` (legs played)."""
         ...
@@ -64,6 +77,8 @@ class Unit(Protocol):
 
 
 _RECORDS = 4096  # presence records a loop writes before handing them over
+_DUTIES = 256  # duties a loop plays before handing them over
+_DRAWS = 256  # duty draws taken at once; one draw of 256 beats 256 draws of 1
 
 
 class LegTable:
@@ -82,11 +97,16 @@ class LegTable:
         self._ys = np.ascontiguousarray(ys, dtype=np.float64)
         self.units: list[Unit] = []  # by row
         self.buffers = PatrolBuffers(8)
-        self._count = np.zeros(2, dtype=np.int64)  # records written; a target held back
+        # Presence records written, a target held back, duty draws used, duties written.
+        self._count = np.zeros(N_COUNTS, dtype=np.int64)
         # The same memory seen from Python: an element of a memoryview is a Python
         # int at once, and setting one costs less than NumPy's.
         self._count_mv = memoryview(self._count)
-        self.record_buffers(_RECORDS)
+        self.record_buffers(_RECORDS, _DUTIES)
+        # Standard exponential draws of the duties stream, which the loops and the life
+        # cycle take in turn (``duty_draw``); none until a stream is given.
+        self._duties_rng: np.random.Generator | None = None
+        self._duty_draws = np.empty(0)
         self._measure(64)
         self._none = np.empty(0)  # none: the loop only plays legs
         self.floats: array[float] = array("d")
@@ -96,14 +116,41 @@ class LegTable:
         ) = None
         self._allocate(16)
 
-    def record_buffers(self, capacity: int) -> None:
-        """Room for ``capacity`` presence records a loop writes before handing them over.
+    def record_buffers(self, capacity: int, duties: int = _DUTIES) -> None:
+        """Room for ``capacity`` presence records and ``duties`` duties a loop writes.
 
         A loop that fills them stops, and goes on once they are taken (the tests
         give them a few places, to stop often).
         """
         self._index = np.zeros(capacity, dtype=np.int64)
         self._hours = np.zeros(capacity)
+        self._duties = np.zeros((duties, 3))  # row, start, end
+
+    def duty_stream(self, rng: np.random.Generator, batch: int = _DRAWS) -> None:
+        """Draw the crews' duties from ``rng``, ``batch`` standard exponentials at a time."""
+        self._duties_rng = rng
+        self._duty_draws = np.empty(batch)
+        self._count_mv[DRAWN] = batch  # none left: the first need draws
+
+    def _draw_duties(self) -> None:
+        """A new batch of duty draws, the old one used up."""
+        assert self._duties_rng is not None, "no duties stream"
+        self._duty_draws = self._duties_rng.standard_exponential(self._duty_draws.size)
+        self._count_mv[DRAWN] = 0
+
+    def duty_draw(self) -> float:
+        """The next standard exponential draw of the duties stream.
+
+        ``m * e`` is what ``rng.exponential(m)`` gives, to the bit. The loops take
+        their draws from the same batches, in the order they play.
+        """
+        i: int = self._count_mv[DRAWN]
+        if i == self._duty_draws.size:
+            self._draw_duties()
+            i = 0
+        self._count_mv[DRAWN] = i + 1
+        draw: float = self._duty_draws[i]
+        return float(draw)
 
     def _measure(self, capacity: int) -> None:
         """Room for the rows and distances of ``capacity`` crews a dispatch measures.
@@ -159,9 +206,20 @@ class LegTable:
             self.floats[f + CIRCUITY] = circuity
             self.floats[f + SPEED : f + SPEED + 24] = array("d", speeds)
 
-    def set_agency(self, slot: int, agency: int) -> None:
-        """The agency whose presence the crew of ``slot`` is."""
+    def set_agency(self, slot: int, agency: int, station: int) -> None:
+        """The agency whose presence the crew of ``slot`` is, and its station's cell."""
         self.ints[slot * N_INTS + PRESENCE_BASE] = agency * self._n_cells
+        self.ints[slot * N_INTS + STATION] = station
+
+    def set_duties(self, slot: int, gap_h: float | None, mean_h: float) -> None:
+        """The duties of the crew of ``slot``: mean free time before one (``None``: none), mean.
+
+        The loops draw with these from the next duty they start or plan; a duty
+        already planned stays planned.
+        """
+        f = slot * N_FLOATS
+        self.floats[f + DUTY_GAP] = -1.0 if gap_h is None else gap_h
+        self.floats[f + DUTY_MEAN] = mean_h
 
     def slots_of_all(self, groups: Sequence[Sequence[Unit]]) -> NDArray[np.int64]:
         """The rows of the units of ``groups``, group after group, in order.
@@ -180,16 +238,24 @@ class LegTable:
     # ----------------------------------------------------------------- the loops
 
     def _records(self) -> None:
-        """Hand the loop's presence records to the log, in the order written."""
-        n: int = self._count_mv[0]
+        """Hand the loop's presence records to the log and its duties to their crews, in order."""
+        n: int = self._count_mv[RECORDED]
         if n:
             self._presence.add_stays(self._index, self._hours, n)
-            self._count_mv[0] = 0
+            self._count_mv[RECORDED] = 0
+        n = self._count_mv[DUTIES]
+        if n:
+            units = self.units
+            for slot, start, end in self._duties[:n].tolist():
+                units[int(slot)]._duty_done(start, end)
+            self._count_mv[DUTIES] = 0
 
     def _stopped(self, slot: int, why: int, until: float) -> int:
         """Do in Python what stopped a loop at the crew of ``slot``; its next target, or -1."""
-        if why == kernels.FULL:
-            held: int = self._count_mv[1]
+        if why == kernels.FULL or why == kernels.DRAWS:
+            if why == kernels.DRAWS:
+                self._draw_duties()
+            held: int = self._count_mv[HELD]  # the target it was given, if not used yet
             return held
         unit = self.units[slot]
         if why == kernels.NEED_TARGET:
@@ -225,6 +291,8 @@ class LegTable:
             self._index,
             self._hours,
             self._count,
+            self._duty_draws,
+            self._duties,
             found,
         )
         return played
@@ -244,6 +312,21 @@ class LegTable:
             forced = self._stopped(int(slots[k]), why, until)
             if why == kernels.PYTHON:
                 k += 1
+
+    def free[U: Unit](
+        self, units: Sequence[U], now: float, x0: float, y0: float
+    ) -> tuple[list[U], list[float]]:
+        """Those of the patrolling ``units`` not on a duty at ``now``, and how far each is.
+
+        In order, from (x0, y0) (``units.free``): :meth:`distances`, then those on a
+        duty left out.
+        """
+        found = self.distances(units, now, x0, y0)
+        ints = self.ints
+        keep = [k for k, unit in enumerate(units) if not ints[unit._slot * N_INTS + ON_DUTY]]
+        if len(keep) == len(units):
+            return list(units), found
+        return [units[k] for k in keep], [found[k] for k in keep]
 
     def distances(self, units: Sequence[Unit], now: float, x0: float, y0: float) -> list[float]:
         """How far each of ``units`` is at ``now`` from (x0, y0), in order (``units.distances``)."""

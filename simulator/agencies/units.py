@@ -5,10 +5,12 @@ until when; what happens next (which call, how long on scene, whether a
 follow-up or a hand-over is needed) is decided by its controller, the
 unit life cycle, which it reaches only through the :class:`UnitController`
 protocol. Each unit has at most one pending event that counts: the end of what
-it is doing, or for a free crew the duty its life cycle planned. Events carry the
-unit's ``epoch`` when they were planned: one scheduled in an earlier state (the end
-of a duty or of a journey the unit was called away from), or a plan voided by
-:meth:`Unit.void_pending`, finds the epoch changed and does nothing.
+it is doing. Events carry the unit's ``epoch`` when they were planned: one
+scheduled in an earlier state (the end of a duty or of a journey the unit was
+called away from) finds the epoch changed and does nothing. A free crew has no
+event: its patrol legs, and the duties its life cycle plans between calls
+(:meth:`Unit.plan_duty`), are played on the fleet's leg table when the model
+needs to know where it is or whether it is free.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from simulator.agencies.kernels import (
     ARRIVE,
     AVAILABLE,
     CELL,
+    DUTY_AT,
+    DUTY_GAP,
+    DUTY_MEAN,
     END,
     LEG_CELL,
     LEG_X,
@@ -35,7 +40,10 @@ from simulator.agencies.kernels import (
     MIN_LEG_H,
     N_FLOATS,
     N_INTS,
+    NEXT,
+    ON_DUTY,
     START,
+    STATION,
     X,
     Y,
 )
@@ -151,8 +159,9 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._legs = legs
         self._slot = legs.add(self)  # which sets _fr and _ir
         self._slots = np.array([self._slot], dtype=np.int64)
-        legs.set_agency(self._slot, agency.index)
+        legs.set_agency(self._slot, agency.index, station)
         legs.set_patrol(self._slot, patrol, travel)
+        self._fr[DUTY_AT] = math.inf
 
     def _rows(self, floats: array[float], ints: array[int]) -> None:
         """The leg table's arrays, where this crew's row is (the table tells it).
@@ -219,10 +228,6 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             self._presence.add(self.agency.index, self.cell, since, now)
             self._present_since = None
 
-    def void_pending(self) -> None:
-        """Make the events planned so far for this unit stale (a free crew's duty plan)."""
-        self.epoch += 1
-
     def _schedule_end(self, at: float) -> None:
         self.model.call_at(at, self._period_end, self.epoch)
 
@@ -235,9 +240,13 @@ class Unit(mesa.Agent):  # type: ignore[misc]
     # ----------------------------------------------------------------- patrol
 
     def _start_leg(self, now: float) -> None:
-        """Start patrolling now from where the crew is: its first leg, into the table."""
+        """Start patrolling now from where the crew is: its first leg, into the table.
+
+        No duty is planned yet (the life cycle plans one, :meth:`plan_duty`).
+        """
         cell = self.cell
         target = self._patrol.next_cell(cell)
+        self._fr[DUTY_AT] = math.inf
         self._new_leg(cell, self.x, self.y, now, cell if target is None else target)
         self._ir[AVAILABLE] = 1
 
@@ -258,15 +267,87 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         # an ``if`` (the first of equal values, as max() takes).
         end = arrive + self._patrol.dwell_h
         least = start + MIN_LEG_H
-        f[END] = least if least > end else end
+        end = least if least > end else end
+        f[END] = end
+        duty_at = f[DUTY_AT]
+        f[NEXT] = duty_at if duty_at < end else end
         i = self._ir
         i[CELL] = cell
         i[LEG_CELL] = target
 
     def advance_patrol(self, until: float) -> None:
-        """Play the patrol legs completed by ``until`` (lazily, without events)."""
-        if self.state is UnitState.AVAILABLE and self._fr[END] <= until:
+        """Play the patrol legs and duties completed by ``until`` (lazily, without events)."""
+        if self.state is UnitState.AVAILABLE and self._fr[NEXT] <= until:
             self._legs.advance(self._slots, until)
+
+    # ----------------------------------------------------------------- duties on patrol
+
+    def set_duties(self, gap_h: float | None, mean_h: float) -> None:
+        """Its agency's mean free time before a duty (``None``: no duties) and mean duty, hours."""
+        self._legs.set_duties(self._slot, gap_h, mean_h)
+
+    def plan_duty(self, at: float) -> None:
+        """A patrolling crew leaves patrol for a duty at its station at ``at``.
+
+        The leg table's loop plays the duty when it plays the crew's legs past
+        ``at``, and the duties that follow (:func:`simulator.agencies.kernels.play`):
+        the crew stays :attr:`UnitState.AVAILABLE` for the control room, which asks
+        :meth:`free_at` before it sends it anywhere.
+        """
+        f = self._fr
+        f[DUTY_AT] = at
+        end = f[END]
+        f[NEXT] = at if at < end else end
+
+    def free_at(self, now: float) -> bool:
+        """Whether a patrolling crew is free at ``now``, not on a duty the leg table plays.
+
+        Plays its legs and duties up to ``now``.
+        """
+        if self._fr[NEXT] <= now:
+            self._legs.advance(self._slots, now)
+        return not self._ir[ON_DUTY]
+
+    def _duty_done(self, start: float, end: float) -> None:
+        """The leg table played a duty of this patrolling crew, from ``start`` to ``end``."""
+        uid = self.unique_id
+        name = self.agency.name
+        self._recorder.state_interval(uid, name, UnitState.AVAILABLE._value_, self._since, start)
+        self._recorder.state_interval(uid, name, UnitState.DUTY._value_, start, end)
+        self._since = end
+
+    def take_up_duty(self, now: float) -> bool:
+        """Make the duty the leg table plays for this crew a duty of the life cycle (``DUTY``).
+
+        For what a duty on patrol does not do: be called off by an urgent call, end
+        with a waiting call taken, outlast a shift, see a policy change. The crew is
+        played up to ``now`` first; its duty, if it is on one, goes on to the same
+        end, which becomes an event.
+
+        Returns:
+            Whether the crew was on a duty.
+        """
+        if self.state is not UnitState.AVAILABLE or self.free_at(now):
+            return False
+        f = self._fr
+        i = self._ir
+        start = f[ARRIVE]
+        end = f[END]
+        self._recorder.state_interval(
+            self.unique_id, self.agency.name, UnitState.AVAILABLE._value_, self._since, start
+        )
+        i[ON_DUTY] = 0
+        i[AVAILABLE] = 0
+        f[DUTY_AT] = math.inf
+        station = i[STATION]
+        self.cell = station
+        self.x = self._xs[station]
+        self.y = self._ys[station]
+        self.state = UnitState.DUTY
+        self._since = start
+        self.epoch += 1
+        self._schedule_end(end)
+        return True
 
     def _next_target(self) -> int:
         """The strategy's next target from the current leg's cell (its own cell if none)."""
@@ -275,19 +356,43 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         return cell if target is None else target
 
     def _legs_one_by_one(self, until: float) -> None:
-        """Play the legs ended by ``until`` in Python (a travel the compiled loop does not know).
+        """Play the legs and duties ended by ``until`` in Python (a travel the loop does not know).
 
-        Finish the current leg and start the next ones, as long as they end by ``until``.
+        Finish the current leg and start the next ones, as long as they end by
+        ``until``; a duty due before the leg ends takes the crew to its station
+        until the duty ends. The steps of :func:`simulator.agencies.kernels._play_one`.
         """
         f = self._fr
         i = self._ir
         patrol = self._patrol
-        while f[END] <= until:
+        legs = self._legs
+        while f[NEXT] <= until:
             end = f[END]
             cell = i[LEG_CELL]
-            # The leg to ``cell`` is over: the unit dwelt there from its arrival.
-            self._presence.add(self.agency.index, cell, f[ARRIVE], end)
-            target = patrol.next_cell(cell)
+            if i[ON_DUTY]:  # the duty is over: patrol from the station, the next duty planned
+                target = patrol.next_cell(cell)
+                self._duty_done(f[ARRIVE], end)
+                i[ON_DUTY] = 0
+                gap = f[DUTY_GAP]
+                f[DUTY_AT] = end + gap * legs.duty_draw() if gap >= 0.0 else math.inf
+            elif f[DUTY_AT] < end:  # a duty starts before the leg ends: to the station
+                at = f[DUTY_AT]
+                self._presence.add(self.agency.index, cell, f[ARRIVE], at)
+                station = i[STATION]
+                x = self._xs[station]
+                y = self._ys[station]
+                i[ON_DUTY] = 1
+                i[CELL] = station
+                i[LEG_CELL] = station
+                f[X] = f[LEG_X] = x
+                f[Y] = f[LEG_Y] = y
+                f[START] = f[ARRIVE] = at
+                f[END] = f[NEXT] = at + f[DUTY_MEAN] * legs.duty_draw()
+                continue
+            else:
+                # The leg to ``cell`` is over: the unit dwelt there from its arrival.
+                self._presence.add(self.agency.index, cell, f[ARRIVE], end)
+                target = patrol.next_cell(cell)
             self._new_leg(cell, f[LEG_X], f[LEG_Y], end, cell if target is None else target)
 
     def _stop_patrol(self, now: float, *, where: bool = True) -> None:
@@ -297,10 +402,12 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         it has arrived there, else (with ``where``) the point of the leg reached.
         """
         f = self._fr
-        if f[END] <= now:
+        if f[NEXT] <= now:
             self._legs.advance(self._slots, now)
         i = self._ir
+        assert not i[ON_DUTY], f"{self.label} left a duty on patrol without take_up_duty"
         i[AVAILABLE] = 0
+        f[DUTY_AT] = math.inf
         arrive = f[ARRIVE]
         if now >= arrive:
             cell = i[LEG_CELL]
@@ -332,7 +439,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
             now = self._now()
         if self.state is not UnitState.AVAILABLE:
             return self._at(now)
-        if self._fr[END] <= now:
+        if self._fr[NEXT] <= now:
             self._legs.advance(self._slots, now)
         return self._on_leg(now)
 
@@ -419,26 +526,6 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._set_state(UnitState.EN_ROUTE, now)
         self._schedule_end(arrive_at)
 
-    def start_duty(self, until: float) -> None:
-        """Leave patrol for a non-call duty at the station, until ``until``.
-
-        The crew works inside (reports, guard, custody): it is at the station but
-        is no patrol presence there, unlike a crew waiting for a call.
-        """
-        now = self._now()
-        if self.state is UnitState.AVAILABLE:
-            # No position on the way: it is at the station. A patrolling crew has no
-            # stay of its own to record (its stays are its legs').
-            self._stop_patrol(now, where=False)
-        else:
-            self._leave(now)
-        station = self.station_cell
-        self.cell = station
-        self.x = self._xs[station]
-        self.y = self._ys[station]
-        self._set_state(UnitState.DUTY, now)
-        self._schedule_end(until)
-
     def divert_to(self, incident: Incident, arrive_at: float) -> Incident | None:
         """Leave a duty, or the way to an incident, now for ``incident`` (pre-emption).
 
@@ -500,7 +587,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.station_cell = agency.station_of(self.number)
         self.travel = travel
         legs = self._legs
-        legs.set_agency(self._slot, agency.index)
+        legs.set_agency(self._slot, agency.index, self.station_cell)
         if changed and self.state is UnitState.AVAILABLE:
             legs.set_patrol(self._slot, self._patrol, travel)  # the legs up to now
             now = self._now()
@@ -516,6 +603,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         """Write the current state's interval up to now (end of the run)."""
         now = self._now()
         self._leave(now)
+        self.take_up_duty(now)  # a duty on patrol: the duty's interval is the one to close
         self._set_state(self.state, now)
 
 
@@ -531,6 +619,19 @@ def advance_all_patrols(groups: Sequence[Sequence[Unit]], now: float) -> None:
     if first is not None:
         legs = first._legs
         legs.advance(legs.slots_of_all(groups), now)
+
+
+def free(units: Sequence[Unit], now: float, x0: float, y0: float) -> tuple[list[Unit], list[float]]:
+    """Those of the available ``units`` not on a duty at ``now``, and their :func:`distances`.
+
+    In order, each from where :meth:`Unit.position` puts it, from (``x0``, ``y0``).
+    Their legs and duties are played up to ``now`` in one compiled loop, one unit
+    after the other in the order given (:meth:`Unit.free_at` of each). The units
+    share one leg table.
+    """
+    if not units:
+        return [], []
+    return units[0]._legs.free(units, now, x0, y0)
 
 
 def distances(units: Sequence[Unit], now: float, x0: float, y0: float) -> list[float]:

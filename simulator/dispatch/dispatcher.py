@@ -45,6 +45,7 @@ import mesa
 import numpy as np
 
 from simulator.agencies.agency import Agency
+from simulator.agencies.legs import LegTable
 from simulator.agencies.units import Unit, UnitState
 from simulator.dispatch.lifecycle import IncidentObserver, LifeCycle
 from simulator.dispatch.policy import DispatchPolicy, FreeUnits, make_policy, quickest
@@ -121,7 +122,7 @@ class Dispatcher:
         counted: Whether an incident reported at a time counts in statistics.
         new_id: The run's incident counter (for the hand-over tasks of the life cycle).
         recorder: Where every incident that reaches the control room is recorded.
-        duties_rng: The random stream of non-call duties (the life cycle's).
+        legs: The crews' leg table, which plays and draws their duties (the life cycle's).
 
     Attributes:
         life_cycle: Drives every unit from dispatch to its next job, and its shifts.
@@ -147,7 +148,7 @@ class Dispatcher:
         counted: Callable[[float], bool],
         new_id: Callable[[], int],
         recorder: Recorder,
-        duties_rng: np.random.Generator,
+        legs: LegTable,
     ):
         rules = DispatchRules.from_scenario(scenario)
         self._model = model
@@ -166,7 +167,7 @@ class Dispatcher:
         self._recorder = recorder
         self.open_counted = 0
         self.observer: IncidentObserver | None = None
-        self.life_cycle = LifeCycle(model, self, units, rules, new_id, duties_rng, agencies)
+        self.life_cycle = LifeCycle(model, self, units, rules, new_id, legs, agencies)
 
     def reconfigure(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
         """Put changed agencies, competences, rules and policy in force.
@@ -315,7 +316,16 @@ class Dispatcher:
         if not agencies:
             self.close(incident, Outcome.NO_AGENCY)
         elif not self._send(incident, agencies):
+            # The crews on a duty while they patrol end it as the life cycle's, which
+            # gives them a waiting call when it ends.
+            self._take_up_duties(agencies)
             self._waiting.add(incident)
+
+    def _take_up_duties(self, agencies: tuple[int, ...]) -> None:
+        """Make the duties the available crews of ``agencies`` are on the life cycle's."""
+        for agency in agencies:
+            for unit in list(self._available[agency].values()):
+                self.life_cycle.take_up_duty(unit)
 
     def _send(self, incident: Incident, agencies: tuple[int, ...]) -> bool:
         """Send a free crew the policy chooses, or pre-empt one (rule 5).
@@ -340,6 +350,7 @@ class Dispatcher:
         """
         if incident.kind is IncidentKind.TASK:
             return False
+        self._take_up_duties(agencies)  # a crew on a duty while it patrols may be called off
         divert = self._rules.divert_priority
         for agency in agencies:
             crews = [

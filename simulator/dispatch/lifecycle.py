@@ -34,23 +34,31 @@ Rules (ODD section 7.8), in the order a job unfolds:
    duty ends the crew goes back to the control room as after a job (rule 5).
    An urgent call with no free crew may call it off a pre-emptible duty (the
    dispatcher's pre-emption).
+
+How rule 6 is played: a free crew's duties, and the patrol between them, are
+played by the leg table's compiled loop with its legs (``Unit.plan_duty``), with
+no event, until something needs the crew: the control room asks whether it is
+free before it sends it (``Unit.free_at``), and a call that must wait, an urgent
+call looking for a crew to pre-empt, the end of its shift or a policy change
+make the duty it is on a duty of this life cycle (:meth:`LifeCycle.take_up_duty`),
+with an event at its end, so that it ends as rule 6 says. The draws are those of
+the duties stream in the order the duties are played.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import mesa
-import numpy as np
 
 from simulator.agencies.agency import Agency
+from simulator.agencies.legs import LegTable
 from simulator.agencies.units import Unit, UnitState
 from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.schema import HANDOVER_TYPE
-
-_BATCH = 256  # duty draws taken at once; one draw of 256 beats 256 draws of 1
 
 
 def _duty_hours(agencies: Sequence[Agency]) -> tuple[list[float | None], list[float]]:
@@ -130,7 +138,8 @@ class LifeCycle:
         units: Every unit of every agency.
         rules: Durations of hand-over and custody.
         new_id: The run's incident counter (for the hand-over tasks).
-        duties_rng: Draws when duties start and how long they last.
+        legs: The crews' leg table, which plays their duties on patrol and draws
+            every duty (:meth:`LegTable.duty_draw`).
         agencies: The placed agencies, by index (their duties).
     """
 
@@ -141,16 +150,12 @@ class LifeCycle:
         units: Sequence[Unit],
         rules: DispatchRules,
         new_id: Callable[[], int],
-        duties_rng: np.random.Generator,
+        legs: LegTable,
         agencies: Sequence[Agency],
     ):
         self._model = model
-        self._duties_rng = duties_rng
+        self._legs = legs
         self._duty_gap_h, self._duty_mean_h = _duty_hours(agencies)
-        # Standard exponential draws of the duties stream, taken in batches, last
-        # first: ``m * e`` is what ``duties_rng.exponential(m)`` gives, to the bit,
-        # and nothing else draws from the stream.
-        self._duty_draws: list[float] = []
         self.units: list[Unit] = []  # every unit it drives, in the order adopted
         self._room = room
         self._rules = rules
@@ -165,6 +170,8 @@ class LifeCycle:
         """Drive ``unit`` from now on (a unit created at a policy change)."""
         unit.controller = self
         self.units.append(unit)
+        k = unit.agency.index
+        unit.set_duties(self._duty_gap_h[k], self._duty_mean_h[k])
 
     def reconfigure(self, rules: DispatchRules, agencies: Sequence[Agency]) -> None:
         """Put changed durations and duties in force for what starts from now.
@@ -173,6 +180,9 @@ class LifeCycle:
         """
         self._rules = rules
         self._duty_gap_h, self._duty_mean_h = _duty_hours(agencies)
+        for unit in self.units:
+            k = unit.agency.index
+            unit.set_duties(self._duty_gap_h[k], self._duty_mean_h[k])
 
     def _now(self) -> float:
         now: float = self._model.now_h  # the model's clock as a plain float
@@ -192,7 +202,7 @@ class LifeCycle:
         """Send a unit off duty now if idle, else once its current job is done."""
         if unit.state is UnitState.OFF_DUTY:
             return
-        if unit.state is UnitState.AVAILABLE:
+        if unit.state is UnitState.AVAILABLE and not self.take_up_duty(unit):
             self._room.withdraw(unit)
             unit.go_off_duty()
         else:
@@ -210,52 +220,57 @@ class LifeCycle:
     def idle(self, unit: Unit) -> None:
         """``unit`` is free and patrolling: plan its next duty, if its agency has any.
 
-        A job or the end of its shift before then makes the plan stale: any change
-        of the unit's state, or a new plan after a policy change (either changes its
-        ``epoch``).
+        The duty, and those after it while the crew stays free, are played with its
+        legs (:meth:`Unit.plan_duty`). A job or the end of its shift before then
+        drops the plan (the crew stops patrolling); a new plan after a policy change
+        replaces it.
         """
         gap_h = self._duty_gap_h[unit.agency.index]
         if gap_h is None:
             return
-        at = self._now() + gap_h * self._exponential()
-        self._model.call_at(at, self._start_duty, (unit, unit.epoch))
+        unit.plan_duty(self._now() + gap_h * self._legs.duty_draw())
+
+    def take_up_duty(self, unit: Unit) -> bool:
+        """Make the duty ``unit`` is on while patrolling, if any, a duty of the life cycle.
+
+        It ends then as rule 6 says (a waiting call taken, the end of a shift), and
+        the control room no longer counts the crew as available.
+
+        Returns:
+            Whether the crew was on a duty.
+        """
+        if unit.take_up_duty(self._now()):
+            self._room.withdraw(unit)
+            return True
+        return False
+
+    def take_up_duties(self) -> None:
+        """:meth:`take_up_duty` of every crew (a policy change comes)."""
+        for unit in self.units:
+            if unit.state is UnitState.AVAILABLE:
+                self.take_up_duty(unit)
 
     def replan_duties(self, agencies: set[int]) -> None:
         """The duties of ``agencies`` changed (a policy change): free crews plan anew.
 
         A free crew's planned duty is dropped and, if its agency still has duties,
         drawn again under the new settings (the free time is exponential: starting
-        it afresh now changes nothing else). :meth:`Unit.void_pending` voids the old
-        plan; a free crew has no other pending event that counts (its last change
-        of state made those stale).
+        it afresh now changes nothing else). A crew on a duty goes on with it.
         """
         for unit in self.units:
-            if unit.agency.index in agencies and unit.state is UnitState.AVAILABLE:
-                unit.void_pending()
+            if (
+                unit.agency.index in agencies
+                and unit.state is UnitState.AVAILABLE
+                and not self.take_up_duty(unit)
+            ):
+                unit.plan_duty(math.inf)
                 self.idle(unit)
-
-    def _start_duty(self, planned: tuple[Unit, int]) -> None:
-        """The planned duty starts, unless the plan is stale (the unit and its epoch)."""
-        unit, epoch = planned
-        # A job, the end of its shift or a new plan came first; any change of state
-        # changes the epoch, so a current plan finds the crew still available.
-        if unit.epoch != epoch:
-            return
-        mean_h = self._duty_mean_h[unit.agency.index]
-        self._room.withdraw(unit)
-        unit.start_duty(self._now() + mean_h * self._exponential())
-
-    def _exponential(self) -> float:
-        """The next standard exponential draw of the duties stream."""
-        if not self._duty_draws:
-            self._duty_draws = self._duties_rng.standard_exponential(_BATCH).tolist()[::-1]
-        return self._duty_draws.pop()
 
     # ----------------------------------------------------------------- a job
 
     def period_ended(self, unit: Unit) -> None:
         """Decide what a unit does after arriving, clearing a scene, a follow-up or a duty."""
-        if unit.state is UnitState.DUTY:  # the most frequent: the end of a duty
+        if unit.state is UnitState.DUTY:  # a duty taken up (take_up_duty) ends
             self._free(unit)
             return
         now = self._now()

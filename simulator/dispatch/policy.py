@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator.agencies.units import Unit, distances
+from simulator.agencies.units import Unit, distances, free
 from simulator.dispatch.queues import WaitingCalls
 from simulator.dispatch.registry import POLICIES
 from simulator.records.incidents import Incident
@@ -47,7 +47,7 @@ class FreeUnits:
         now: The current model time, in hours.
     """
 
-    __slots__ = ("_now", "_pools", "agencies", "incident")
+    __slots__ = ("_measured", "_now", "_pools", "agencies", "incident")
 
     def __init__(
         self,
@@ -60,10 +60,18 @@ class FreeUnits:
         self.agencies = agencies
         self._pools = pools
         self._now = now
+        # The last units :meth:`of` gave, and how far each is from the incident.
+        self._measured: tuple[list[Unit], list[float]] = ([], [])
 
     def of(self, agency: int) -> list[Unit]:
-        """The free units of ``agency``, in the order they became available."""
-        return list(self._pools[agency].values())
+        """The free units of ``agency``, in the order they became available.
+
+        Asking plays the patrol legs and duties of the agency's available crews up
+        to now (a crew on a duty is not free), which draws patrol targets.
+        """
+        inc = self.incident
+        self._measured = free(list(self._pools[agency].values()), self._now, inc.x_m, inc.y_m)
+        return self._measured[0]
 
     def travel_h(self, units: Sequence[Unit]) -> np.ndarray:
         """Each unit's travel time to the incident from where it is now, in hours.
@@ -80,7 +88,12 @@ class FreeUnits:
             return []
         now = self._now
         inc = self.incident
-        dist = distances(units, now, inc.x_m, inc.y_m)
+        measured, found = self._measured
+        # The units just given by of(), as they were: measured then already.
+        if units is measured and len(found) == len(units):
+            dist = found
+        else:
+            dist = distances(units, now, inc.x_m, inc.y_m)
         hour = int(now) % 24
         first = units[0].travel
         for unit in units:  # a loop: cheaper than all() over a generator

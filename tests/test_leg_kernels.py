@@ -213,3 +213,21 @@ def test_runs_whose_table_grows_and_strategies_change_mid_day_are_runs_in_python
     assert len(legs.buffers._members) > 8  # and so did the block of strategies' draws
     crews = [u for group in python.units for u in group]
     assert not any(u._legs.ints[u._slot * N_INTS + COMPILED] for u in crews)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    entries=st.lists(st.integers(0, 5_000), unique=True, max_size=700),
+    junk=st.lists(st.integers(0, 5_000), max_size=5),
+)
+def test_touched_entries_are_taken_sorted_and_unmarked(entries: list[int], junk: list[int]) -> None:
+    """The presence log's touched entries come back in ascending order (the kernel's own
+    heapsort), their marks cleared, none left; what lies past the count is not read."""
+    seen = np.zeros(5_001, dtype=np.bool_)
+    seen[entries] = True
+    touched = np.array(entries + junk, dtype=np.int64)
+    count = np.array([len(entries)], dtype=np.int64)
+    taken = kernels.take_touched(seen, touched, count)
+    assert taken.tolist() == sorted(entries)
+    assert not seen.any()
+    assert count[0] == 0

@@ -199,3 +199,27 @@ def test_the_end_of_the_run_closes_a_duty_played_on_patrol() -> None:
             if uid == unit.unique_id
         ][-1]
         assert last[0] == "duty" and last[2] == 30.0
+
+
+def test_a_new_patrol_on_the_timeline_keeps_the_free_crews_planned_duties() -> None:
+    """A policy change of patrol (not of duties) restarts a free crew's patrol: its
+    planned duty stays planned, and duties go on being played after it."""
+    model = town(calls=0.0)
+    model.run_until(10.0)
+    planned = [u._fr[DUTY_AT] for u in crews(model)]
+    assert all(10.0 < at < math.inf for at in planned)
+    new = scenario_from(
+        SMALL_TOWN,
+        travel__congestion=[1.0 + 0.05 * h for h in range(24)],
+        demand__rate_per_hour=1.5,
+        agencies__state_police__units=3,
+        agencies__state_police__patrol={"strategy": "random", "dwell_min": 6},
+        agencies__state_police__duties={"share": 0.4, "mean_min": 30.0},
+    )
+    model._reconfigure(new)
+    assert [u._fr[DUTY_AT] for u in crews(model)] == planned
+    model.run_until(60.0)
+    model.finish()
+    starts = [a for (_, _, s, a, _) in model.recorder.state_intervals() if s == "duty"]
+    assert len([a for a in starts if a > 10.0]) > 20
+

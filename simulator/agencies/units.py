@@ -591,10 +591,13 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if changed and self.state is UnitState.AVAILABLE:
             legs.set_patrol(self._slot, self._patrol, travel)  # the legs up to now
             now = self._now()
+            self.free_at(now)  # played up to now (a crew on a duty was taken up before)
+            duty_at = self._fr[DUTY_AT]  # its planned duty, which a new patrol keeps
             self._stop_patrol(now)
             self._patrol = patrol
             legs.set_patrol(self._slot, patrol, travel)
             self._start_leg(now)
+            self.plan_duty(duty_at)
         else:
             self._patrol = patrol
             legs.set_patrol(self._slot, patrol, travel)

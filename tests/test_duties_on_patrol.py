@@ -29,7 +29,7 @@ from simulator.agencies.kernels import (
 from simulator.agencies.units import Unit, UnitState
 from simulator.model import STREAMS, SecurityModel
 
-from .conftest import SMALL_TOWN, scenario_from
+from .conftest import SMALL_TOWN, inject, scenario_from
 from .test_leg_kernels import all_in_python
 
 
@@ -223,3 +223,36 @@ def test_a_new_patrol_on_the_timeline_keeps_the_free_crews_planned_duties() -> N
     starts = [a for (_, _, s, a, _) in model.recorder.state_intervals() if s == "duty"]
     assert len([a for a in starts if a > 10.0]) > 20
 
+
+def test_a_direct_call_passed_to_17_waits_for_a_crew_on_a_duty_on_patrol() -> None:
+    """A call still waiting for a municipal police when its line closes is passed to
+    17; with the State crew on a duty played on patrol, it is the crew's when the
+    duty ends, as any waiting call."""
+    pm = {
+        "kind": "municipal_police",
+        "communes": ["centre"],
+        "station": "centre",
+        "units": 1,
+        "patrol": {"strategy": "static"},
+        "service_hours": [8, 20],
+        "direct_calls": {"types": {"noise": 0.5, "dispute": 0.3, "assistance": 0.2}},
+    }
+    model = town(crews=1, calls=0.0, share=0.6, mean_min=240.0, seed=1, agencies__pm=pm)
+    (state,) = model.units[0]
+    cell = model.agencies[0].station_cell
+    sx, sy = float(model.territory.x_m[cell]), float(model.territory.y_m[cell])
+    busy = inject(model, 19.0, sx, sy + 400, type="noise", on_scene_min=180)
+    busy.addressed_to = "pm"
+    waiting = inject(model, 19.5, sx, sy - 400, type="noise", on_scene_min=10, priority=3)
+    waiting.addressed_to = "pm"
+    model.run_until(20.0)
+    on_duty = state.state is UnitState.DUTY or not state.free_at(20.0)
+    assert on_duty, "the State crew should be on a duty when the line closes"
+    model.run_until(60.0)
+    (duty,) = [
+        (a, b)
+        for (uid, _, s, a, b) in model.recorder.state_intervals()
+        if uid == state.unique_id and s == "duty" and a < 20.0 < b
+    ]
+    assert waiting.agency == "state_police"
+    assert waiting.t_dispatched_h == duty[1]

@@ -304,8 +304,13 @@ class Dispatcher:
             return
         for priority in self._waiting.priorities:
             for incident in self._waiting.waiting(priority):
-                if self._relay(incident) and self._send(incident, self.eligible(incident)):
+                if not self._relay(incident):
+                    continue
+                agencies = self.eligible(incident)
+                if self._send(incident, agencies):
                     self._waiting.remove(incident)
+                else:  # it waits now for these agencies too: as in _dispatch_or_queue
+                    self._take_up_duties(agencies)
 
     def _dispatch_or_queue(self, incident: Incident) -> None:
         if incident.addressed_to is not None:  # only a direct call may be passed to 17

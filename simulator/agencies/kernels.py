@@ -4,7 +4,8 @@ The idle crews' patrol legs (:mod:`simulator.agencies.units`) are played here,
 in one loop (:func:`play`) which also measures the crews' distances to a call,
 on the table of the patrolling crews' positions and current legs that
 :class:`simulator.agencies.legs.LegTable` keeps: a crew's row of floats (``X``
-to ``SPEED``) and of integers (``CELL`` to ``COMPILED``). The steps and the
+to ``SPEED``) and of integers (``CELL`` to ``ON_DUTY``), and the free crews' non-call
+duties with them (drawn from ``duty_draws``, which Python fills). The steps and the
 order of the floating-point operations are those of the Python loop
 (``Unit._legs_one_by_one``), so positions, leg times and presence are the same
 to the last bit:

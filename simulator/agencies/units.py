@@ -137,8 +137,8 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._presence = presence
         self._recorder = recorder
         self._since = 0.0
-        # Changes with every change of state (and when the life cycle voids a duty
-        # plan): the unit's events of an older epoch are stale.
+        # Changes with every change of state (a duty on patrol taken up included):
+        # the unit's events of an older epoch are stale.
         self.epoch = 0
         # The journey to the current incident: left (x, y) at _route_t0, arrives at _route_t1.
         self._route_t0 = 0.0

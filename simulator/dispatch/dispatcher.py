@@ -426,7 +426,7 @@ class Dispatcher:
         self.life_cycle.idle(unit)
 
     def withdraw(self, unit: Unit) -> None:
-        """``unit`` leaves the available ones (its shift ends, or it starts a duty)."""
+        """``unit`` leaves the available ones (its shift ends, or its duty is taken up)."""
         self._available[unit.agency.index].pop(unit.unique_id, None)
 
     def purge_abandoned(self) -> None:

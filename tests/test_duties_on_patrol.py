@@ -173,10 +173,13 @@ def test_a_crew_on_a_duty_when_its_shift_ends_finishes_it_then_goes_off() -> Non
     assert not unit.free_at(17.99), "the crew should be on a long duty at the end of its shift"
     duty_end = unit._fr[NEXT]
     assert duty_end > 18.0
+    seen: list[UnitState] = []
     model.run_until(18.0 + 1e-9)
-    assert unit.state is UnitState.DUTY and unit.end_of_shift
+    seen.append(unit.state)
+    assert unit.end_of_shift
     model.run_until(duty_end + 0.01)
-    assert unit.state is UnitState.OFF_DUTY
+    seen.append(unit.state)
+    assert seen == [UnitState.DUTY, UnitState.OFF_DUTY]  # on the duty after 18 h, then off
     mine = [
         (s, a, b) for (uid, _, s, a, b) in model.recorder.state_intervals() if uid == unit.unique_id
     ]

@@ -57,7 +57,9 @@ reference runs the same scenario file less the settings its code does not know
 the offenders' settings of each offence type, added by issue 9),
 written to its temporary folder; the script prints which it left out, and the
 work they add counts against the current code. The
-ratio printed is the reference's median wall time over the current one's.
+ratio printed is the reference's median wall time over the current one's, and beside
+it the median of the pairs' ratios (a pair: the two codes' runs of one repeat, one
+after the other), the steadier figure when the machine's speed drifts.
 ``--same-settings`` also runs the current code on the reference's copy, the same
 file for both, and prints that ratio too (the older code still does less per
 offence where it lacks a mechanism, such as issue 9's offenders).
@@ -884,7 +886,12 @@ def bench_scenarios(
             entry["reference"] = _report_runs(ref_samples, None)
             per_pair = [r.wall_s / s.wall_s for r, s in zip(ref_samples, samples, strict=True)]
             ratio = median_sample(ref_samples).wall_s / median_sample(samples).wall_s
-            entry["speed_up"] = {"median_ratio": ratio, "per_repeat": per_pair}
+            paired = statistics.median(per_pair)
+            entry["speed_up"] = {
+                "median_ratio": ratio,
+                "median_of_pairs": paired,
+                "per_repeat": per_pair,
+            }
             ratios.append((str(shown(path)), ratio, per_pair))
             same = (samples[0].calls, samples[0].offences) == (
                 ref_samples[0].calls,
@@ -894,7 +901,8 @@ def bench_scenarios(
                 f"\nspeed-up over {args.reference}: {ratio:.2f}x (median wall time"
                 f" {median_sample(ref_samples).wall_s:.2f} s ->"
                 f" {median_sample(samples).wall_s:.2f} s;"
-                f" per repeat {', '.join(f'{r:.2f}x' for r in per_pair)});"
+                f" per repeat {', '.join(f'{r:.2f}x' for r in per_pair)},"
+                f" median of the pairs {paired:.2f}x);"
                 f" calls and offences {'identical' if same else 'differ'}"
             )
             if first is not None:
@@ -922,10 +930,20 @@ def bench_scenarios(
     if ratios:
         print(f"side-by-side ratio, wall time on {args.reference} / wall time now:")
         rows = [
-            (name, f"{ratio:.2f}x", f"{min(per):.2f}x - {max(per):.2f}x")
+            (
+                name,
+                f"{ratio:.2f}x",
+                f"{statistics.median(per):.2f}x",
+                f"{min(per):.2f}x - {max(per):.2f}x",
+            )
             for name, ratio, per in ratios
         ]
-        print(render(("scenario", "speed-up (median)", "range over repeats"), rows))
+        header = ("scenario", "ratio of medians", "median of pairs", "range over pairs")
+        print(render(header, rows))
+        print(
+            "(a pair: a run of each code, one after the other; where the machine's speed"
+            " drifts, the pairs' median is the steadier figure)"
+        )
         print()
     return {"seed": args.seed, "repeat": args.repeat, "reference": args.reference,
             "scenarios": results}  # fmt: skip

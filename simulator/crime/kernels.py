@@ -462,30 +462,39 @@ def offences(
 
 @compiled
 def _block_sum(values: FloatArray, start: int, n: int) -> float:
-    """NumPy's sum of up to 128 numbers from ``start`` (see :func:`pairwise_sum`)."""
+    """NumPy's sum of up to 128 numbers from ``start`` (see :func:`pairwise_sum`).
+
+    The indices are unsigned: an index that may be negative would make the compiler
+    look for Python's negative indexing at each read (slower to run and to compile).
+    """
+    first = np.uint64(start)
     if n < 8:
         res = 0.0
-        for i in range(start, start + n):
-            res += values[i]
+        for i in range(np.uint64(n)):
+            res += values[first + i]
         return res
-    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
-    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
-    i = 8
-    while i < n - n % 8:
-        at = start + i
+    one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
+    four, five, six, seven = np.uint64(4), np.uint64(5), np.uint64(6), np.uint64(7)
+    r0, r1, r2, r3 = values[first], values[first + one], values[first + two], values[first + three]
+    r4, r5 = values[first + four], values[first + five]
+    r6, r7 = values[first + six], values[first + seven]
+    at = first + np.uint64(8)
+    end = first + np.uint64(n - n % 8)
+    while at < end:
         r0 += values[at]
-        r1 += values[at + 1]
-        r2 += values[at + 2]
-        r3 += values[at + 3]
-        r4 += values[at + 4]
-        r5 += values[at + 5]
-        r6 += values[at + 6]
-        r7 += values[at + 7]
-        i += 8
+        r1 += values[at + one]
+        r2 += values[at + two]
+        r3 += values[at + three]
+        r4 += values[at + four]
+        r5 += values[at + five]
+        r6 += values[at + six]
+        r7 += values[at + seven]
+        at += np.uint64(8)
     total: float = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        total += values[start + i]
-        i += 1
+    last = first + np.uint64(n)
+    while at < last:
+        total += values[at]
+        at += one
     return total
 
 

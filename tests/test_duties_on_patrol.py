@@ -259,3 +259,28 @@ def test_a_direct_call_passed_to_17_waits_for_a_crew_on_a_duty_on_patrol() -> No
     ]
     assert waiting.agency == "state_police"
     assert waiting.t_dispatched_h == duty[1]
+
+
+def test_a_crew_whose_duty_is_due_is_seen_at_its_station_before_it_is_played() -> None:
+    """``where`` plays nothing: a free crew whose planned duty is due is shown at its
+    station (not frozen on its patrol leg until the next hourly play), and looking
+    changes nothing of the run."""
+    looked = town(crews=1, calls=0.0)
+    plain = town(crews=1, calls=0.0)
+    for model in (looked, plain):
+        model.run_until(2.0)
+    (unit,) = crews(looked)
+    assert unit.free_at(2.0)
+    at = unit._fr[DUTY_AT]
+    assert 2.0 < at < math.inf
+    station = (unit._xs[unit.station_cell], unit._ys[unit.station_cell])
+    before = unit.where(math.nextafter(at, 0.0))
+    if at < unit.leg()[8]:  # the leg it is on when the duty comes: seen on it until then
+        assert before == unit._on_leg(math.nextafter(at, 0.0))
+    assert unit.where(at) == station
+    assert unit.where(at + 0.25) == station
+    assert unit.state is UnitState.AVAILABLE and not unit._ir[ON_DUTY]  # nothing played
+    for model in (looked, plain):
+        model.run_until(30.0)
+    assert rows(looked) == rows(plain)
+    assert looked.recorder.state_intervals() == plain.recorder.state_intervals()

@@ -461,7 +461,9 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         Never plays a leg nor draws a random number, so looking does not change
         the run. An idle unit is interpolated along its current leg; a leg that
         ended after the last hourly update shows the unit at that leg's cell
-        until the model plays the next one (at most an hour later).
+        until the model plays the next one (at most an hour later). A free crew
+        whose planned duty is due (or played) is at its station: it may be back on
+        patrol already, which only playing its legs would tell.
 
         Args:
             now: The model's current time, when the caller has it at hand.
@@ -469,6 +471,9 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         if now is None:
             now = self._now()
         if self.state is UnitState.AVAILABLE:
+            if self._fr[DUTY_AT] <= now and not self._ir[ON_DUTY]:  # due, not yet played
+                station = self._ir[STATION]
+                return self._xs[station], self._ys[station]
             return self._on_leg(now)
         return self._at(now)
 

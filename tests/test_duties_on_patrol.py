@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from simulator.agencies.kernels import (
+    DRAWN,
     DUTY_AT,
     DUTY_GAP,
     DUTY_MEAN,
@@ -95,7 +96,7 @@ def test_one_duty_to_the_bit() -> None:
     cell = unit.leg()[4]
     before = model.presence.hours.copy()
     # The next two draws of the duties stream, as the loop will take them.
-    drawn = legs._count[2]
+    drawn = legs._count[DRAWN]
     if drawn + 2 > legs._duty_draws.size:
         legs._draw_duties()
         drawn = 0
@@ -140,10 +141,11 @@ def test_a_loop_whose_duty_records_fill_up_or_whose_draws_run_out_goes_on() -> N
     """Room for one duty a loop and two draws a batch: many stops, the same run.
 
     The duties stream gives the same numbers in batches of two as of 256."""
-    small = town(seed=3)
-    large = town(seed=3)
+    # Short duties of many crews: several end within one hour's loop.
+    small = town(seed=3, crews=8, mean_min=6.0)
+    large = town(seed=3, crews=8, mean_min=6.0)
     legs = small.fleet.legs
-    legs.record_buffers(5, duties=1)
+    legs.record_buffers(duties=1)
     legs.duty_stream(duties_rng(3), batch=2)
     large.fleet.legs.duty_stream(duties_rng(3))
     stops: list[int] = []

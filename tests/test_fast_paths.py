@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.agencies import kernels
 from simulator.agencies.patrol import PresenceLog
 from simulator.agencies.units import Unit, UnitState, distances
 from simulator.crime.engine import _HISTORY_STRIDE, SquareMeans
@@ -167,7 +168,9 @@ def test_distances_of_any_crews_in_any_order_are_from_their_positions(pick: str)
         max_size=60,
     )
 )
-def test_presence_added_in_bulk_sums_to_the_last_bit_like_one_by_one(ops: list[object]) -> None:
+def test_presence_the_compiled_legs_add_sums_to_the_last_bit_like_one_by_one(
+    ops: list[object],
+) -> None:
     log = PresenceLog(3, 7)
     expected = [[0.0] * 7 for _ in range(3)]
     touched: set[int] = set()
@@ -177,9 +180,9 @@ def test_presence_added_in_bulk_sums_to_the_last_bit_like_one_by_one(ops: list[o
         elif op == "take":
             assert log.take_touched().tolist() == sorted(touched)
             touched.clear()
-        elif isinstance(op, list):  # stays worked out by the compiled legs, then junk
-            flat = np.array([i for i, _ in op] + [5], dtype=np.int64)
-            log.add_stays(flat, np.array([h for _, h in op] + [np.nan]), len(op))
+        elif isinstance(op, list):  # stays added by the compiled legs
+            for i, h in op:
+                kernels.add_stay(*log.arrays(), i, h)
             for i, h in op:
                 expected[i // 7][i % 7] += h
                 touched.add(i)

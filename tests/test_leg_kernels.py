@@ -122,28 +122,6 @@ def test_runs_with_compiled_legs_are_runs_with_legs_played_in_python(strategy: s
     ]
 
 
-def test_a_loop_whose_presence_records_fill_up_goes_on_where_it_stopped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    small = SecurityModel(patrolling_town(), seed=2)
-    large = SecurityModel(patrolling_town(), seed=2)
-    legs = small.units[0][0]._legs
-    legs.record_buffers(3)  # three records a call: many stops
-    stops: list[int] = []
-    stopped = legs._stopped
-
-    def counted(slot: int, why: int, until: float) -> int:
-        stops.append(why)
-        return stopped(slot, why, until)
-
-    monkeypatch.setattr(legs, "_stopped", counted)
-    for model in (small, large):
-        model.run_until(30.0)
-    assert stops.count(kernels.FULL) > 10  # the buffers did fill up, often
-    assert leg_state(small) == leg_state(large)
-    assert np.array_equal(small.presence.hours, large.presence.hours)
-
-
 def layouts(signature: tuple[object, ...]) -> set[str]:
     return {str(t.layout) for t in signature if hasattr(t, "layout")}
 

@@ -16,9 +16,9 @@ strategies' buffers of draws (``draws``, one row per strategy, ``buffers``: the
 next draw's index and whether the strategy has a single cell); when a buffer
 runs out, or a crew's strategy or travel is not one the loop knows, the loop
 stops and returns to Python, which draws or plays that crew's legs and calls it
-again from where it stopped. Nothing here draws a random number. The loops'
-presence records are added to the presence log (``PresenceLog``) by
-:func:`add_stays`, and the log's touched entries taken by :func:`take_touched`.
+again from where it stopped. Nothing here draws a random number. The loops add
+their stays to the presence log's arrays (``PresenceLog``) as they go
+(:func:`add_stay`), and the log's touched entries are taken by :func:`take_touched`.
 
 This module imports nothing of secsim but :mod:`simulator.compiled`.
 """
@@ -34,6 +34,10 @@ from simulator.compiled import compiled
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+# The presence log's arrays (``PresenceLog.arrays``): hours by flat entry (agency x
+# cell), whether an entry was added to since the touched ones were last taken, those
+# entries in the order first added to, and how many of them there are.
+Presence = tuple[FloatArray, NDArray[np.bool_], IntArray, IntArray]
 
 # A crew's floats: where it is (X, Y: the end of its last completed leg, or where it
 # stopped), its current leg (START, the target's centre LEG_X, LEG_Y, ARRIVE, END), how
@@ -54,15 +58,15 @@ N_FLOATS = SPEED + 24
 CELL, LEG_CELL, PRESENCE_BASE, STRATEGY, AVAILABLE, COMPILED, STATION, ON_DUTY = range(8)
 N_INTS = 8
 
-# The loops' counters (``count``): presence records written, a target held back, the
-# next of the duty draws, duty records written.
-RECORDED, HELD, DRAWN, DUTIES = range(4)
-N_COUNTS = 4
+# The loops' counters (``count``): a target held back, the next of the duty draws,
+# duty records written.
+HELD, DRAWN, DUTIES = range(3)
+N_COUNTS = 3
 
 MIN_LEG_H = 1.0 / 60.0  # a leg lasts at least a minute
 
-# What the loops return: when done, a negative number, -1 - (RECORDS if presence or
-# duties were recorded) - (OTHERS if a crew was not available); else, with the
+# What the loops return: when done, a negative number, -1 - (RECORDS if duties were
+# recorded) - (OTHERS if a crew was not available); else, with the
 # position k of the crew in ``slots`` it stopped at, 4 * k + one of DRAWS,
 # NEED_TARGET, PYTHON, FULL.
 RECORDS = 1
@@ -70,7 +74,7 @@ OTHERS = 2
 DRAWS = 0  # the duty draws ran out: Python draws more, then calls again (the target in HELD)
 NEED_TARGET = 1  # the crew's next target must come from Python (draws, or its strategy)
 PYTHON = 2  # the crew's legs are played in Python (a travel model the loop does not know)
-FULL = 3  # the presence or duty records are full: take them, call again (the target in HELD)
+FULL = 3  # the duty records are full: take them, call again (the target in HELD)
 
 
 @compiled
@@ -181,8 +185,7 @@ def _play_one(
     buffers: IntArray,
     xs: FloatArray,
     ys: FloatArray,
-    out_index: IntArray,
-    out_hours: FloatArray,
+    presence: Presence,
     count: IntArray,
     duty_draws: FloatArray,
     out_duties: FloatArray,
@@ -196,7 +199,7 @@ def _play_one(
     the duty it patrols from its station again, and its next duty is planned its
     mean free time times the next draw later (the life cycle's rule 6, as the
     control room's events played it before). Each duty done is written to
-    ``out_duties`` (row, start, end).
+    ``out_duties`` (row, start, end); each stay is added to the ``presence`` log.
 
     ``forced`` (if not negative) is the target of its next leg, which Python drew.
     The crew's row holds a whole unit's state after each step, so a stop leaves it
@@ -212,7 +215,7 @@ def _play_one(
     circuity = floats[s, CIRCUITY]
     row = ints[s, STRATEGY]
     base = ints[s, PRESENCE_BASE]
-    cap = out_index.size
+    hours, seen, touched, touched_count = presence
     while True:
         on_duty = ints[s, ON_DUTY] == 1
         if not on_duty and duty_at < end and duty_at <= until:
@@ -222,13 +225,7 @@ def _play_one(
                 count[HELD] = forced
                 return DRAWS
             if duty_at > arrive:  # the dwell at the leg's cell up to now
-                n = count[RECORDED]
-                if n == cap:
-                    count[HELD] = forced
-                    return FULL
-                out_index[n] = base + cell
-                out_hours[n] = duty_at - arrive
-                count[RECORDED] = n + 1
+                add_stay(hours, seen, touched, touched_count, base + cell, duty_at - arrive)
             count[DRAWN] = d + 1
             cell = ints[s, STATION]
             x = xs[cell]
@@ -280,13 +277,7 @@ def _play_one(
                 count[DRAWN] = d + 1
             floats[s, DUTY_AT] = duty_at
         elif end > arrive:  # PresenceLog.add: the dwell at the cell just left
-            n = count[RECORDED]
-            if n == cap:  # nothing of this leg is done yet: its target waits in count[HELD]
-                count[HELD] = target
-                return FULL
-            out_index[n] = base + cell
-            out_hours[n] = end - arrive
-            count[RECORDED] = n + 1
+            add_stay(hours, seen, touched, touched_count, base + cell, end - arrive)
         tx = xs[target]
         ty = ys[target]
         start = end
@@ -328,8 +319,7 @@ def play(
     buffers: IntArray,
     xs: FloatArray,
     ys: FloatArray,
-    out_index: IntArray,
-    out_hours: FloatArray,
+    presence: Presence,
     count: IntArray,
     duty_draws: FloatArray,
     out_duties: FloatArray,
@@ -345,7 +335,7 @@ def play(
     for both uses: one kernel to compile.
 
     Returns:
-        When done, -1 - RECORDS (if presence or duties were recorded) - OTHERS (if
+        When done, -1 - RECORDS (if duties were recorded) - OTHERS (if
         measuring and a crew was not available); else ``4 * j + why`` for the
         crew ``slots[j]`` the loop stopped at (``forced``, if not negative, is
         that crew's next target when called again from ``k = j``).
@@ -372,8 +362,7 @@ def play(
                 buffers,
                 xs,
                 ys,
-                out_index,
-                out_hours,
+                presence,
                 count,
                 duty_draws,
                 out_duties,
@@ -395,35 +384,30 @@ def play(
                 y = floats[s, LEG_Y]
             # abs(complex) is the C library's hypot, in Numba as in Python.
             found[j] = abs(complex(x - x0, y - y0))
-    recorded = count[RECORDED] > 0 or count[DUTIES] > 0
-    return -1 - (RECORDS if recorded else 0) - others
+    return -1 - (RECORDS if count[DUTIES] > 0 else 0) - others
 
 
 @compiled
-def add_stays(
+def add_stay(
     hours: FloatArray,
     seen: NDArray[np.bool_],
     touched: IntArray,
     count: IntArray,
-    index: IntArray,
-    stays: FloatArray,
-    n: int,
+    i: int,
+    stay: float,
 ) -> None:
-    """Add ``stays[:n]`` hours at the flat entries ``index[:n]`` of ``hours``, in order.
+    """Add ``stay`` hours at the flat entry ``i`` of ``hours``: ``PresenceLog.add``.
 
-    ``PresenceLog.add`` of each stay, one after the other (the same sums, to the last
-    bit): an entry not yet ``seen`` since the log's touched entries were last taken
-    is marked and appended to ``touched``, whose first ``count[0]`` are in use.
+    The same sums, to the last bit: an entry not yet ``seen`` since the log's
+    touched entries were last taken is marked and appended to ``touched``, whose
+    first ``count[0]`` are in use (each entry once: there is room for all).
     """
-    k = count[0]
-    for j in range(n):
-        i = index[j]
-        hours[i] += stays[j]
-        if not seen[i]:
-            seen[i] = True
-            touched[k] = i
-            k += 1
-    count[0] = k
+    hours[i] += stay
+    if not seen[i]:
+        seen[i] = True
+        k = count[0]
+        touched[k] = i
+        count[0] = k + 1
 
 
 @compiled

@@ -37,7 +37,6 @@ from simulator.agencies.kernels import (
     N_INTS,
     ON_DUTY,
     PRESENCE_BASE,
-    RECORDED,
     SPEED,
     STATION,
     STRATEGY,
@@ -76,7 +75,6 @@ class Unit(Protocol):
         ...
 
 
-_RECORDS = 4096  # presence records a loop writes before handing them over
 _DUTIES = 256  # duties a loop plays before handing them over
 _DRAWS = 256  # duty draws taken at once; one draw of 256 beats 256 draws of 1
 
@@ -91,7 +89,7 @@ class LegTable:
     """
 
     def __init__(self, presence: PresenceLog, xs: NDArray[np.float64], ys: NDArray[np.float64]):
-        self._presence = presence
+        self._presence = presence.arrays()  # the loops add their stays to it
         self._n_cells = presence.n_cells
         self._xs = np.ascontiguousarray(xs, dtype=np.float64)
         self._ys = np.ascontiguousarray(ys, dtype=np.float64)
@@ -102,7 +100,7 @@ class LegTable:
         # The same memory seen from Python: an element of a memoryview is a Python
         # int at once, and setting one costs less than NumPy's.
         self._count_mv = memoryview(self._count)
-        self.record_buffers(_RECORDS, _DUTIES)
+        self.record_buffers(_DUTIES)
         # Standard exponential draws of the duties stream, which the loops and the life
         # cycle take in turn (``duty_draw``); none until a stream is given.
         self._duties_rng: np.random.Generator | None = None
@@ -116,14 +114,13 @@ class LegTable:
         ) = None
         self._allocate(16)
 
-    def record_buffers(self, capacity: int, duties: int = _DUTIES) -> None:
-        """Room for ``capacity`` presence records and ``duties`` duties a loop writes.
+    def record_buffers(self, duties: int = _DUTIES) -> None:
+        """Room for ``duties`` duties a loop writes.
 
-        A loop that fills them stops, and goes on once they are taken (the tests
-        give them a few places, to stop often).
+        A loop that fills it stops, and goes on once they are taken (the tests give
+        it a few places, to stop often). The loops add their stays to the presence
+        log themselves.
         """
-        self._index = np.zeros(capacity, dtype=np.int64)
-        self._hours = np.zeros(capacity)
         self._duties = np.zeros((duties, 3))  # row, start, end
 
     def duty_stream(self, rng: np.random.Generator, batch: int = _DRAWS) -> None:
@@ -238,12 +235,8 @@ class LegTable:
     # ----------------------------------------------------------------- the loops
 
     def _records(self) -> None:
-        """Hand the loop's presence records to the log and its duties to their crews, in order."""
-        n: int = self._count_mv[RECORDED]
-        if n:
-            self._presence.add_stays(self._index, self._hours, n)
-            self._count_mv[RECORDED] = 0
-        n = self._count_mv[DUTIES]
+        """Hand the duties the loop played to their crews, in order."""
+        n: int = self._count_mv[DUTIES]
         if n:
             units = self.units
             for slot, start, end in self._duties[:n].tolist():
@@ -288,8 +281,7 @@ class LegTable:
             buffers.state_view,
             self._xs,
             self._ys,
-            self._index,
-            self._hours,
+            self._presence,
             self._count,
             self._duty_draws,
             self._duties,

@@ -322,13 +322,13 @@ class PresenceLog:
                 self._touched_mv[n] = i
                 self._count_mv[0] = n + 1
 
-    def add_stays(self, flat: IntArray, hours: FloatArray, n: int) -> None:
-        """Record the first ``n`` stays already worked out, in order.
+    def arrays(self) -> kernels.Presence:
+        """The log's arrays, to which the compiled patrol legs add stays as :meth:`add` does.
 
-        ``hours[k]`` at flat index ``flat[k]`` (``agency * n_cells + cell``), as
-        :meth:`add` of each (:func:`simulator.agencies.kernels.add_stays`).
+        (:func:`simulator.agencies.kernels.add_stay`): the hours by flat entry, the
+        marks of the entries added to since last taken, those entries and their count.
         """
-        kernels.add_stays(self._flat, self._seen, self._touched, self._count, flat, hours, n)
+        return (self._flat, self._seen, self._touched, self._count)
 
     @property
     def n_cells(self) -> int:

@@ -9,7 +9,9 @@ means over the square around every cell from summed-area tables
 written out here as the reference (``scipy.ndimage.correlate``, ``np.cumsum``, the
 corners looked up cell by cell), on values spread over many orders of magnitude
 (another order of additions gives other bits) and on the edge cases (one cell,
-one row or column, a square wider than the grid).
+one row or column, a square wider than the grid). So is the risk a near repeat
+triggers (:func:`~simulator.crime.grid_kernels.trigger_near_repeat`), against the
+NumPy slices of the grid it replaced.
 """
 
 from __future__ import annotations
@@ -145,6 +147,85 @@ def test_the_crowd_factors_are_the_reference_over_the_plain_means() -> None:
     got = crowd_factors(people, 30, 20, 40.0, 3)
     assert got.flags.c_contiguous
     assert _same_bits(got, want)
+
+
+def numpy_trigger(
+    risk: FloatArray,
+    nx: int,
+    ny: int,
+    cell: int,
+    triggered: float,
+    share: float,
+    tau_h: float,
+    land: np.ndarray | None,
+    at: np.ndarray,
+) -> np.ndarray:
+    """``CrimeEngine._trigger_near_repeat`` as it was written on NumPy slices (the reference)."""
+    grid = risk.reshape(ny, nx)
+    j, i = divmod(cell, nx)
+    j0, j1, i0, i1 = max(j - 1, 0), min(j + 2, ny), max(i - 1, 0), min(i + 2, nx)
+    neighbours = (j1 - j0) * (i1 - i0) - 1
+    if neighbours > 0:
+        grid[j0:j1, i0:i1] += triggered * (1 - share) / neighbours / tau_h
+        grid[j, i] -= triggered * (1 - share) / neighbours / tau_h
+        grid[j, i] += triggered * share / tau_h
+        if land is not None:
+            grid[j0:j1, i0:i1] *= land.reshape(ny, nx)[j0:j1, i0:i1]
+    else:
+        grid[j, i] += triggered / tau_h
+    box = (np.arange(j0, j1)[:, None] * nx + np.arange(i0, i1)).ravel()
+    new = box[risk[box] != 0.0]
+    pos = np.searchsorted(at, new)
+    fresh = at[np.minimum(pos, at.size - 1)] != new if at.size else new >= 0
+    if not fresh.any():
+        return at
+    new = new[fresh]
+    merged = np.empty(at.size + new.size, dtype=np.int64)
+    put = pos[fresh] + np.arange(new.size)
+    old = np.ones(merged.size, dtype=bool)
+    old[put] = False
+    merged[put] = new
+    merged[old] = at
+    return merged
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    nx=st.integers(1, 6),
+    ny=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    triggers=st.integers(1, 6),
+    share=st.sampled_from([0.0, 0.3, 1.0 / 3.0, 1.0]),
+    with_land=st.booleans(),
+)
+def test_a_near_repeat_adds_the_risk_the_numpy_slices_added_to_the_bit(
+    nx: int, ny: int, seed: int, triggers: int, share: float, with_land: bool
+) -> None:
+    """Repeats one after the other on a grid with risk here and there (off land too)."""
+    rng = np.random.default_rng(seed)
+    n = nx * ny
+    risk = _spread(rng, n) * (rng.random(n) < 0.3)
+    land = (rng.random(n) < 0.8).astype(float) if with_land else None
+    at = np.flatnonzero(risk != 0.0).astype(np.int64)
+    want_risk, got_risk, want_at, got_at = risk.copy(), risk.copy(), at, at
+    for _ in range(triggers):
+        cell = int(rng.integers(n))
+        triggered = float(rng.uniform(0.01, 3.0))
+        tau_h = float(rng.uniform(1.0, 700.0))
+        want_at = numpy_trigger(want_risk, nx, ny, cell, triggered, share, tau_h, land, want_at)
+        got_at = grid_kernels.trigger_near_repeat(
+            got_risk,
+            nx,
+            ny,
+            cell,
+            triggered,
+            share,
+            tau_h,
+            np.empty(0) if land is None else land,
+            got_at,
+        )
+        assert _same_bits(got_risk, want_risk)
+        assert got_at.tolist() == want_at.tolist()
 
 
 def test_the_grid_kernels_get_c_ordered_arrays() -> None:

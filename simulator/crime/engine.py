@@ -459,8 +459,8 @@ class CrimeEngine:
         self._sentence: dict[int, tuple[float, float]] = {}  # uniforms of an arrest's fate
         self._investigated: set[int] = set()  # incidents with a clearance to come
         n = territory.n_cells
-        self._off_land = None if territory.land.all() else np.flatnonzero(~territory.land)
-        self._land_grid = territory.land.reshape(territory.ny, territory.nx).astype(float)
+        # 1 on land, 0 off it (near repeats spill over onto land only); none if all is land.
+        self._land_flat = _NO_RATES if territory.land.all() else territory.land.astype(float)
         # State that lives through policy changes.
         self._effective = np.zeros((len(agencies), n))  # presence with residual decay
         self._last_presence = np.zeros((len(agencies), n))
@@ -1141,39 +1141,24 @@ class CrimeEngine:
         return self._incidents(numbers, values)
 
     def _trigger_near_repeat(self, cell: int) -> None:
-        """Add the risk a burglary triggers: rate = triggered x share / tau at first."""
+        """Add the risk a burglary triggers: rate = triggered x share / tau at first.
+
+        The cells of its box that now have risk join ``_risk_at``, which stays
+        ascending (:func:`simulator.crime.grid_kernels.trigger_near_repeat`).
+        """
         nr = self.spec.near_repeat
         t = self._t
-        tau_h = nr.decay_days * 24.0
-        grid = self._near_repeat.reshape(t.ny, t.nx)
-        j, i = divmod(cell, t.nx)
-        j0, j1, i0, i1 = max(j - 1, 0), min(j + 2, t.ny), max(i - 1, 0), min(i + 2, t.nx)
-        neighbours = (j1 - j0) * (i1 - i0) - 1
-        if neighbours > 0:
-            grid[j0:j1, i0:i1] += nr.triggered * (1 - nr.same_cell_share) / neighbours / tau_h
-            grid[j, i] -= nr.triggered * (1 - nr.same_cell_share) / neighbours / tau_h
-            grid[j, i] += nr.triggered * nr.same_cell_share / tau_h
-            if self._off_land is not None:  # the spill-over onto cells off land is lost
-                grid[j0:j1, i0:i1] *= self._land_grid[j0:j1, i0:i1]
-        else:
-            grid[j, i] += nr.triggered / tau_h
-        # The box's cells with risk join _risk_at, which stays ascending: a sorted
-        # insertion (np.union1d would hash the thousands of cells already there,
-        # np.insert costs more than this in its checks).
-        box = (np.arange(j0, j1)[:, None] * t.nx + np.arange(i0, i1)).ravel()
-        new = box[self._near_repeat[box] != 0.0]
-        at = self._risk_at
-        pos = np.searchsorted(at, new)
-        fresh = at[np.minimum(pos, at.size - 1)] != new if at.size else new >= 0
-        if fresh.any():
-            new = new[fresh]
-            merged = np.empty(at.size + new.size, dtype=np.int64)
-            put = pos[fresh] + np.arange(new.size)  # where each new cell lands
-            old = np.ones(merged.size, dtype=bool)
-            old[put] = False
-            merged[put] = new
-            merged[old] = at
-            self._risk_at = merged
+        self._risk_at = grid_kernels.trigger_near_repeat(
+            self._near_repeat,
+            t.nx,
+            t.ny,
+            cell,
+            nr.triggered,
+            nr.same_cell_share,
+            nr.decay_days * 24.0,
+            self._land_flat,
+            self._risk_at,
+        )
 
     def _incidents(self, numbers: IntArray, values: FloatArray) -> list[Incident]:
         """The hour's offences as incidents, in time order.

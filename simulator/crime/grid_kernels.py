@@ -115,3 +115,80 @@ def square_means(rows: FloatArray, nx: int, ny: int, radius: int, out: FloatArra
                 count = np.float64((j1 - j0) * (i1 - i0))
                 far = table[j1 * width + i1] - table[j0 * width + i1]
                 means[j * nx + i] = (far - table[j1 * width + i0] + table[j0 * width + i0]) / count
+
+
+@compiled
+def trigger_near_repeat(
+    near_repeat: FloatArray,
+    nx: int,
+    ny: int,
+    cell: int,
+    triggered: float,
+    same_cell_share: float,
+    tau_h: float,
+    land: FloatArray,
+    risk_at: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """The risk an offence that repeats triggers at ``cell``; the cells with risk after it.
+
+    At first, the rate ``triggered / tau_h`` (``near_repeat``, cells row by row): a
+    ``same_cell_share`` of it at the cell, the rest spread evenly over its
+    neighbours on the grid; with ``land`` (1 on land, 0 off it; empty when all is
+    land) the spill-over off land is lost. The same operations in the same order as
+    on NumPy slices of the grid, to the bit. ``risk_at`` (ascending) lists the cells
+    whose risk is not 0; the box's cells that now have risk join it, in order (the
+    array itself when none is new).
+    """
+    j, i = cell // nx, cell % nx
+    j0, j1 = max(j - 1, 0), min(j + 2, ny)
+    i0, i1 = max(i - 1, 0), min(i + 2, nx)
+    neighbours = (j1 - j0) * (i1 - i0) - 1
+    if neighbours > 0:
+        spread = triggered * (1 - same_cell_share) / neighbours / tau_h
+        for jj in range(j0, j1):
+            for ii in range(i0, i1):
+                near_repeat[jj * nx + ii] += spread
+        near_repeat[cell] -= spread
+        near_repeat[cell] += triggered * same_cell_share / tau_h
+        if land.size:
+            for jj in range(j0, j1):
+                for ii in range(i0, i1):
+                    near_repeat[jj * nx + ii] *= land[jj * nx + ii]
+    else:
+        near_repeat[cell] += triggered / tau_h
+    # The box's cells with risk that risk_at does not list yet, ascending.
+    new = np.empty(9, dtype=np.int64)
+    n_new = 0
+    for jj in range(j0, j1):
+        for ii in range(i0, i1):
+            c = jj * nx + ii
+            if near_repeat[c] != 0.0 and not _listed(risk_at, c):
+                new[n_new] = c
+                n_new += 1
+    if n_new == 0:
+        return risk_at
+    merged = np.empty(risk_at.size + n_new, dtype=np.int64)
+    a = 0
+    b = 0
+    for k in range(merged.size):
+        if b < n_new and (a == risk_at.size or new[b] < risk_at[a]):
+            merged[k] = new[b]
+            b += 1
+        else:
+            merged[k] = risk_at[a]
+            a += 1
+    return merged
+
+
+@compiled
+def _listed(sorted_cells: NDArray[np.int64], cell: int) -> bool:
+    """Whether ``cell`` is in ``sorted_cells`` (ascending): a binary search."""
+    lo = 0
+    hi = sorted_cells.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sorted_cells[mid] < cell:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < sorted_cells.size and sorted_cells[lo] == cell

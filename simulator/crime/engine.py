@@ -676,6 +676,10 @@ class CrimeEngine:
         detection = self.spec.detection
         self._n_cells = self._t.n_cells
         self._cum_by_hour = list(self._opportunity_cum)
+        # The ordinary opportunities' expected count by hour of the week (Python numbers).
+        self._ordinary_by_hour: list[float] = (
+            self._opportunity_cum[:, -1].tolist() if self._n_ordinary else [0.0] * HOURS_PER_WEEK
+        )
         # The markets' rates by hour of the day, if any type is drawn at markets.
         self._market_types = self._market_scale is not None
         self._scale_by_hour = (
@@ -893,33 +897,32 @@ class CrimeEngine:
         return arrays
 
     def _update_markets(self, hour: int) -> None:
-        spec = self.spec.drug_markets
         if not self._markets:
             return
-        at_markets: list[float] = []
+        spec = self.spec.drug_markets
         # Most hours no enforcer stood at a market: one compiled look at their presence.
         enforcement = self._market_arrays().enforcement
         if kernels.any_nonzero(self._presence_hour_flat, enforcement):
             # One flat gather (enforcers x markets) costs less than an np.ix_ index.
             hours = self._presence_hour_flat[enforcement]
             shape = (len(self._market_enforcers), len(self._markets))
-            at_markets = hours.reshape(shape).sum(axis=0).tolist()
+            at_markets: list[float] = hours.reshape(shape).sum(axis=0).tolist()
             self._intensity_read = False
-        new: list[_Market] = []
-        for m, enforcement_h in zip(self._markets if at_markets else [], at_markets, strict=True):
-            if enforcement_h > 0:
-                suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement_h)
-                m.intensity -= suppressed
-                moved = suppressed * spec.displacement_share
-                if moved > 0:
-                    new.append(_Market(self._neighbour(m.cell), 0.0, moved))
-        for n_m in new:
-            existing = next((m for m in self._markets if m.cell == n_m.cell), None)
-            if existing is None:
-                self._markets.append(n_m)
-                self._markets_read = None
-            else:
-                existing.intensity += n_m.intensity
+            new: list[_Market] = []
+            for m, enforcement_h in zip(self._markets, at_markets, strict=True):
+                if enforcement_h > 0:
+                    suppressed = m.intensity * min(1.0, spec.enforcement_per_h * enforcement_h)
+                    m.intensity -= suppressed
+                    moved = suppressed * spec.displacement_share
+                    if moved > 0:
+                        new.append(_Market(self._neighbour(m.cell), 0.0, moved))
+            for n_m in new:
+                existing = next((m for m in self._markets if m.cell == n_m.cell), None)
+                if existing is None:
+                    self._markets.append(n_m)
+                    self._markets_read = None
+                else:
+                    existing.intensity += n_m.intensity
         if hour % 24 == 0:
             self._intensity_read = False
             # Prevention lowers market capacity slowly: the capacity factor relaxes each
@@ -989,7 +992,7 @@ class CrimeEngine:
         (:meth:`offences_in_hour`); :func:`simulator.crime.kernels.commit_hour`
         locates them.
         """
-        total = float(self._opportunity_cum[hw, -1]) if self._n_ordinary else 0.0
+        total = self._ordinary_by_hour[hw]
         return int(self._opportunities.poisson(total)) if total > 0 else 0
 
     def _history_opportunities(

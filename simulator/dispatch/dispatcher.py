@@ -300,7 +300,7 @@ class Dispatcher:
         within a priority. A call passed on is sent a crew now if one may go (free,
         or by pre-emption); otherwise it keeps its place in its queue.
         """
-        if not self._direct_seen:
+        if not self._direct_seen or not self._waiting:  # most hours nothing waits
             return
         for priority in self._waiting.priorities:
             for incident in self._waiting.waiting(priority):

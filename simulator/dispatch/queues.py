@@ -104,6 +104,8 @@ class WaitingCalls:
 
     def purge(self) -> None:
         """Close every abandoned incident (hourly housekeeping)."""
+        if not self:  # most hours nothing waits
+            return
         now = self._clock()
         for queue in self._queues:
             for key in [k for k, inc in queue.items() if self._overdue(inc, now)]:

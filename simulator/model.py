@@ -378,7 +378,11 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                     break
                 self.now_h = self.time = step_at
                 self._next_step = step_at + 1.0
-                self._do_step()
+                # Mesa's _do_step without its INFO log line, which formats a message
+                # from the observable clock every hour, logged or not: the count of
+                # steps, then the model's step (a subclass's, such as the dashboard's).
+                self.steps += 1
+                self._user_step()
         self.now_h = self.time = until
 
     # ----------------------------------------------------------------- hourly update

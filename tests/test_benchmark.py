@@ -115,3 +115,18 @@ def test_a_mistyped_scenario_is_named_before_anything_runs() -> None:
     assert "no scenario file baseline" in done.stderr
     assert "baseline.yaml" in done.stderr
     assert done.stdout == ""
+
+
+def test_make_bench_compares_the_code_on_the_same_file_too() -> None:
+    """``--all`` (``make bench``) runs this code on the reference's copy of each file as
+    well: the speed-up of the code, beside the full file's, which adds newer work."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    args = bench_run.parse_args(["--all"])
+    assert args.reference == bench_run.REFERENCE_COMMIT == "f5ca564"
+    assert args.same_settings and args.repeat == 1
+    assert args.scenario == list(bench_run.ALL_SCENARIOS)
+    assert not bench_run.parse_args(["--reference", "f5ca564"]).same_settings

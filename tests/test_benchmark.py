@@ -119,7 +119,7 @@ def test_a_mistyped_scenario_is_named_before_anything_runs() -> None:
 
 def test_make_bench_compares_the_code_on_the_same_file_too() -> None:
     """``--all`` (``make bench``) runs this code on the reference's copy of each file as
-    well: the speed-up of the code, beside the full file's, which adds newer work."""
+    well, beside the full file (which asks this code for work the older one lacks)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bench_run

@@ -288,3 +288,41 @@ def test_the_incident_table_is_by_id_and_leaves_out_what_occurred_after_the_wind
     assert records.incidents["incident_id"].to_pylist() == [1, 2, 4, 5, 7]
     assert records.incidents["t_occurred_h"].to_pylist() == [10.0, 50.0, 71.5, 60.0, 30.0]
     assert records.incidents_recorded == 6
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.integers(0, 3), st.sampled_from(["en_route", "on_scene", "off_duty"])),
+            st.lists(st.integers(0, 3), max_size=4),  # a block of duties of these rows
+        ),
+        max_size=30,
+    )
+)
+def test_duties_on_patrol_take_their_place_among_the_states(steps: list[Any]) -> None:
+    """The duties the patrol loops hand over in blocks are, in the states table and in
+    the live view, the two intervals each that one-by-one records would have given,
+    in the order they came."""
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=1", "run.warmup_days=0"])
+    t = SecurityModel(scenario, 5).territory
+    blocks, one_by_one = Recorder(t, (0.0, 24.0)), Recorder(t, (0.0, 24.0))
+    labels = [(10 + row, ["state_police", "pm_centre"][row % 2]) for row in range(4)]
+    clock = 0.0
+    for step in steps:
+        if isinstance(step, tuple):
+            row, state = step
+            for recorder in (blocks, one_by_one):
+                recorder.state_interval(*labels[row], state, clock, clock + 0.25)
+            clock += 0.25
+            continue
+        rows = []
+        for row in step:
+            rows.append((row, clock, clock + 0.5, clock + 0.75))
+            uid, name = labels[row]
+            one_by_one.state_interval(uid, name, "available", clock, clock + 0.5)
+            one_by_one.state_interval(uid, name, "duty", clock + 0.5, clock + 0.75)
+            clock += 1.0
+        blocks.duties_on_patrol(np.array(rows, dtype=float).reshape(-1, 4), labels)
+    assert blocks.state_intervals() == one_by_one.state_intervals()
+    assert blocks._states_table().equals(one_by_one._states_table())

@@ -73,7 +73,7 @@ class Fleet:
         self._travel: dict[str, CircuityTravel] = {}
         self.agencies = list(agencies)
         self.adopt: Callable[[Unit], None] | None = None  # takes new crews (the life cycle)
-        self.legs = LegTable(presence, territory.x_m, territory.y_m)  # every crew's leg
+        self.legs = LegTable(presence, recorder, territory.x_m, territory.y_m)  # every crew's leg
         # Each agency's strategies, one per station.
         self._strategies = [self._strategies_of(a) for a in self.agencies]
         self.units: list[list[Unit]] = [

@@ -45,11 +45,12 @@ Presence = tuple[FloatArray, NDArray[np.bool_], IntArray, IntArray]
 # leg, the start of its next duty or the end of its duty, whichever comes first),
 # its duties (DUTY_AT: when its next duty starts, infinite if none is planned;
 # DUTY_GAP and DUTY_MEAN: the agency's mean free time before a duty and mean duty, in
-# hours, DUTY_GAP negative if it has none) and its patrol speed by hour (SPEED ..
-# SPEED + 23). A crew on a duty (ON_DUTY) stands at its station: its "leg" is the
+# hours, DUTY_GAP negative if it has none), since when it has been in its state (SINCE,
+# the start of its state interval for the records) and its patrol speed by hour (SPEED
+# .. SPEED + 23). A crew on a duty (ON_DUTY) stands at its station: its "leg" is the
 # duty, to its station from START = ARRIVE (the duty's start) until END.
 X, Y, START, LEG_X, LEG_Y, ARRIVE, END, DWELL, CIRCUITY, NEXT = range(10)
-DUTY_AT, DUTY_GAP, DUTY_MEAN, SPEED = range(10, 14)
+DUTY_AT, DUTY_GAP, DUTY_MEAN, SINCE, SPEED = range(10, 15)
 N_FLOATS = SPEED + 24
 # A crew's integers: its cell, its leg's target cell, the flat presence index of its
 # agency's first cell, its strategy's row of draws (-1: a strategy the loop does not
@@ -199,7 +200,9 @@ def _play_one(
     the duty it patrols from its station again, and its next duty is planned its
     mean free time times the next draw later (the life cycle's rule 6, as the
     control room's events played it before). Each duty done is written to
-    ``out_duties`` (row, start, end); each stay is added to the ``presence`` log.
+    ``out_duties`` (row, since, start, end: the crew was available from ``since``, the
+    row's SINCE, to the duty's start), and the duty's end becomes its SINCE; each stay
+    is added to the ``presence`` log.
 
     ``forced`` (if not negative) is the target of its next leg, which Python drew.
     The crew's row holds a whole unit's state after each step, so a stop leaves it
@@ -266,8 +269,10 @@ def _play_one(
             return NEED_TARGET
         if on_duty:  # the duty is over: patrol from the station, the next duty planned
             out_duties[m, 0] = s
-            out_duties[m, 1] = arrive
-            out_duties[m, 2] = end
+            out_duties[m, 1] = floats[s, SINCE]
+            out_duties[m, 2] = arrive
+            out_duties[m, 3] = end
+            floats[s, SINCE] = end
             count[DUTIES] = m + 1
             ints[s, ON_DUTY] = 0
             duty_at = math.inf

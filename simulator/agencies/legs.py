@@ -42,6 +42,7 @@ from simulator.agencies.kernels import (
     STRATEGY,
 )
 from simulator.agencies.patrol import PatrolBuffers, PatrolStrategy, PresenceLog, WeightedPatrol
+from simulator.records.recorder import Recorder
 from simulator.world.travel import CircuityTravel, TravelModel
 
 
@@ -62,10 +63,6 @@ class Unit(Protocol):
         """Play its legs ended by ``until`` in Python."""
         ...
 
-    def _duty_done(self, start: float, end: float) -> None:
-        """The loop played a duty of the crew from ``start`` to ``end``."""
-        ...
-
     def position(self, now: float | None = None) -> tuple[float, float]:
         """Where it is at ``now`` (legs played)."""
         ...
@@ -84,12 +81,22 @@ class LegTable:
 
     Args:
         presence: Where the crews' stays are recorded.
+        recorder: Where the duties the loops play are recorded (state intervals).
         xs: The cells' centres, x.
         ys: The cells' centres, y.
     """
 
-    def __init__(self, presence: PresenceLog, xs: NDArray[np.float64], ys: NDArray[np.float64]):
+    def __init__(
+        self,
+        presence: PresenceLog,
+        recorder: Recorder,
+        xs: NDArray[np.float64],
+        ys: NDArray[np.float64],
+    ):
         self._presence = presence.arrays()  # the loops add their stays to it
+        self._recorder = recorder
+        # Each row's crew as its state intervals name it: its id, its agency's name.
+        self.labels: list[tuple[int, str]] = []
         self._n_cells = presence.n_cells
         self._xs = np.ascontiguousarray(xs, dtype=np.float64)
         self._ys = np.ascontiguousarray(ys, dtype=np.float64)
@@ -121,7 +128,7 @@ class LegTable:
         it a few places, to stop often). The loops add their stays to the presence
         log themselves.
         """
-        self._duties = np.zeros((duties, 3))  # row, start, end
+        self._duties = np.zeros((duties, 4))  # row, available since, start, end
 
     def duty_stream(self, rng: np.random.Generator, batch: int = _DRAWS) -> None:
         """Draw the crews' duties from ``rng``, ``batch`` standard exponentials at a time."""
@@ -203,10 +210,18 @@ class LegTable:
             self.floats[f + CIRCUITY] = circuity
             self.floats[f + SPEED : f + SPEED + 24] = array("d", speeds)
 
-    def set_agency(self, slot: int, agency: int, station: int) -> None:
-        """The agency whose presence the crew of ``slot`` is, and its station's cell."""
+    def set_agency(self, slot: int, agency: int, station: int, label: tuple[int, str]) -> None:
+        """The agency whose presence the crew of ``slot`` is, its station's cell, its label.
+
+        ``label`` is the crew's id and its agency's name, which name its state
+        intervals and never change.
+        """
         self.ints[slot * N_INTS + PRESENCE_BASE] = agency * self._n_cells
         self.ints[slot * N_INTS + STATION] = station
+        if slot == len(self.labels):
+            self.labels.append(label)
+        elif self.labels[slot] != label:
+            raise ValueError(f"the crew of row {slot} was {self.labels[slot]}, not {label}")
 
     def set_duties(self, slot: int, gap_h: float | None, mean_h: float) -> None:
         """The duties of the crew of ``slot``: mean free time before one (``None``: none), mean.
@@ -235,12 +250,14 @@ class LegTable:
     # ----------------------------------------------------------------- the loops
 
     def _records(self) -> None:
-        """Hand the duties the loop played to their crews, in order."""
+        """Hand the duties the loop played to the recorder, in order, as rows.
+
+        Each one two state intervals (``Unit._duty_done`` for a duty played in
+        Python): the loop kept each crew's SINCE, so no crew is called.
+        """
         n: int = self._count_mv[DUTIES]
         if n:
-            units = self.units
-            for slot, start, end in self._duties[:n].tolist():
-                units[int(slot)]._duty_done(start, end)
+            self._recorder.duties_on_patrol(self._duties[:n].copy(), self.labels)
             self._count_mv[DUTIES] = 0
 
     def _stopped(self, slot: int, why: int, until: float) -> int:

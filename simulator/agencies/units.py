@@ -42,6 +42,7 @@ from simulator.agencies.kernels import (
     N_INTS,
     NEXT,
     ON_DUTY,
+    SINCE,
     START,
     STATION,
     X,
@@ -136,7 +137,6 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._patrol = patrol
         self._presence = presence
         self._recorder = recorder
-        self._since = 0.0
         # Changes with every change of state (a duty on patrol taken up included):
         # the unit's events of an older epoch are stale.
         self.epoch = 0
@@ -154,12 +154,14 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._present_since: float | None = None
         # Its row of the leg table: floats _fr, integers _ir (views of it). While it
         # patrols, its current leg runs from (X, Y) at START to LEG_CELL, arriving at
-        # ARRIVE and leaving at END; (LEG_X, LEG_Y) is LEG_CELL's centre. The crews of a
-        # model share one table (the fleet's): the compiled loops read their rows by number.
+        # ARRIVE and leaving at END; (LEG_X, LEG_Y) is LEG_CELL's centre. SINCE is when
+        # its current state began (the start of its next state interval recorded; 0 at
+        # first). The crews of a model share one table (the fleet's): the compiled loops
+        # read their rows by number, and end its duties on patrol there.
         self._legs = legs
         self._slot = legs.add(self)  # which sets _fr and _ir
         self._slots = np.array([self._slot], dtype=np.int64)
-        legs.set_agency(self._slot, agency.index, station)
+        legs.set_agency(self._slot, agency.index, station, (self.unique_id, agency.name))
         legs.set_patrol(self._slot, patrol, travel)
         self._fr[DUTY_AT] = math.inf
 
@@ -208,13 +210,14 @@ class Unit(mesa.Agent):  # type: ignore[misc]
 
     def _set_state(self, state: UnitState, now: float) -> None:
         """Change to ``state`` at ``now`` (the model's clock), closing the old state's interval."""
-        since = self._since
+        f = self._fr
+        since = f[SINCE]
         old = self.state
         if now > since or state is not old:
             # _value_: the member's value as a plain attribute (``value`` is a property).
             self._recorder.state_interval(self.unique_id, self.agency.name, old._value_, since, now)
         self.state = state
-        self._since = now
+        f[SINCE] = now
         self.epoch += 1
 
     def _arrive_at(self, cell: int, x: float, y: float, now: float) -> None:
@@ -309,12 +312,18 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         return not self._ir[ON_DUTY]
 
     def _duty_done(self, start: float, end: float) -> None:
-        """The leg table played a duty of this patrolling crew, from ``start`` to ``end``."""
+        """A duty on patrol played in Python ended: its two state intervals recorded.
+
+        Available from SINCE to the duty's ``start``, on the duty to its ``end``; the
+        compiled loop writes the same two rows for the duties it plays
+        (``LegTable._records``).
+        """
+        f = self._fr
         uid = self.unique_id
         name = self.agency.name
-        self._recorder.state_interval(uid, name, UnitState.AVAILABLE._value_, self._since, start)
+        self._recorder.state_interval(uid, name, UnitState.AVAILABLE._value_, f[SINCE], start)
         self._recorder.state_interval(uid, name, UnitState.DUTY._value_, start, end)
-        self._since = end
+        f[SINCE] = end
 
     def take_up_duty(self, now: float) -> bool:
         """Make the duty the leg table plays for this crew a duty of the life cycle (``DUTY``).
@@ -334,7 +343,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         start = f[ARRIVE]
         end = f[END]
         self._recorder.state_interval(
-            self.unique_id, self.agency.name, UnitState.AVAILABLE._value_, self._since, start
+            self.unique_id, self.agency.name, UnitState.AVAILABLE._value_, f[SINCE], start
         )
         i[ON_DUTY] = 0
         i[AVAILABLE] = 0
@@ -344,7 +353,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.x = self._xs[station]
         self.y = self._ys[station]
         self.state = UnitState.DUTY
-        self._since = start
+        f[SINCE] = start
         self.epoch += 1
         self._schedule_end(end)
         return True
@@ -592,7 +601,7 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self.station_cell = agency.station_of(self.number)
         self.travel = travel
         legs = self._legs
-        legs.set_agency(self._slot, agency.index, self.station_cell)
+        legs.set_agency(self._slot, agency.index, self.station_cell, (self.unique_id, agency.name))
         if changed and self.state is UnitState.AVAILABLE:
             legs.set_patrol(self._slot, self._patrol, travel)  # the legs up to now
             now = self._now()

@@ -186,6 +186,10 @@ class Recorder:
         self._window_h = window_h
         self._incidents: dict[int, Incident] = {}
         self._states: list[tuple[int, str, str, float, float]] = []
+        # The duties the patrol loops played, in blocks of rows (row of the leg table,
+        # available since, start, end), each with how many states came before it and
+        # the leg table's labels of its rows: two state intervals a row, in order.
+        self._duty_blocks: list[tuple[int, FloatArray, list[tuple[int, str]]]] = []
         # One row an hour: the hour, the agencies' numbers and their units on duty.
         self._on_duty: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
         self._periods: list[PolicyPeriod] = []
@@ -222,9 +226,68 @@ class Recorder:
         """A unit spent ``[start_h, end_h)`` in ``state``."""
         self._states.append((unit, agency, state, start_h, end_h))
 
+    def duties_on_patrol(self, rows: FloatArray, labels: list[tuple[int, str]]) -> None:
+        """Duties of crews on patrol, in the order they ended: each two state intervals.
+
+        A row is (the crew's row in the leg table, since when it was available, the
+        duty's start, its end): the crew was ``available`` from then to the start,
+        and on ``duty`` to the end, as :meth:`state_interval` of each would record.
+        ``labels`` gives each leg table row's crew id and agency name (a crew's never
+        change; the list only grows).
+        """
+        self._duty_blocks.append((len(self._states), rows, labels))
+
     def state_intervals(self) -> list[tuple[int, str, str, float, float]]:
         """The state intervals so far, in the order they closed (for live views and tests)."""
-        return list(self._states)
+        out: list[tuple[int, str, str, float, float]] = []
+        done = 0
+        available, duty = "available", "duty"
+        for at, rows, labels in self._duty_blocks:
+            out += self._states[done:at]
+            done = at
+            for slot, since, start, end in rows.tolist():
+                uid, name = labels[int(slot)]
+                out += [(uid, name, available, since, start), (uid, name, duty, start, end)]
+        out += self._states[done:]
+        return out
+
+    def _states_table(self) -> pa.Table:
+        """The state intervals as a table, in the order they closed.
+
+        The rows recorded one by one, then the duties' blocks, two rows each, put in
+        place: a block recorded after ``at`` rows comes before row ``at``.
+        """
+        table = pa.Table.from_struct_array(pa.array(self._states, type=pa.struct(STATE_SCHEMA)))
+        if not self._duty_blocks:
+            return table
+        rows = np.concatenate([b[1] for b in self._duty_blocks])
+        labels = self._duty_blocks[-1][2]  # the longest (one list, grown)
+        ids = np.array([uid for uid, _ in labels], dtype=np.int64)
+        names, agency = np.unique(
+            np.array([n for _, n in labels], dtype=object), return_inverse=True
+        )
+        slot = rows[:, 0].astype(np.int64)
+        n = slot.size
+        # Each duty's two rows side by side: available (since, start), then duty (start, end).
+        duties = pa.table(
+            [
+                pa.array(np.repeat(ids[slot], 2)),
+                pa.array(names.tolist(), pa.string()).take(np.repeat(agency[slot], 2)),
+                pa.array(["available", "duty"] * n, pa.string()),
+                pa.array(rows[:, 1:3].ravel()),
+                pa.array(rows[:, 2:4].ravel()),
+            ],
+            schema=STATE_SCHEMA,
+        )
+        # Where each row goes: a row recorded one by one keeps its number; a block's
+        # rows come just before the row it was recorded before, in their order.
+        at = np.repeat(
+            np.array([b[0] for b in self._duty_blocks]),
+            [2 * b[1].shape[0] for b in self._duty_blocks],
+        )
+        key = np.concatenate([np.arange(table.num_rows) * 2 + 1, at * 2])
+        order = np.argsort(key, kind="stable")
+        return pa.concat_tables([table, duties]).take(order).combine_chunks()
 
     def preemption(self, hour: float, agency: str, what: str) -> None:
         """A crew of ``agency`` was called away from ``what`` (``duty`` or ``call``)."""
@@ -336,7 +399,7 @@ class Recorder:
             kept, t.district_names, tuple(dt.value for dt in t.district_types), t.commune_names
         )
         # The rows as they were recorded, read by arrow as structs and split in columns.
-        states = pa.Table.from_struct_array(pa.array(self._states, type=pa.struct(STATE_SCHEMA)))
+        states = self._states_table()
         duty_rows = [
             (h, a, n)
             for h, agencies, units in self._on_duty

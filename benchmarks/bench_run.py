@@ -80,11 +80,12 @@ after the first does on a user's machine. ``--scaling`` or ``--batch`` alone
 first compile them in a short untimed run.
 
 ``--all`` is what ``make bench`` runs: ``--reference f5ca564 --same-settings`` on
-the baseline and city_500k, then ``--scaling``, then ``--batch``. Of its two ratios
-for each file, the one on the same settings is the speed-up of the code (both
-codes run the same file); the one on the full file adds the work of the
-mechanisms added since (non-call duties, an agency's own line, pre-emption, the
-offenders' fate), which the older code does not have.
+the baseline and city_500k, then ``--scaling``, then ``--batch``. Neither of its two
+ratios for a file compares the same work: on the full file this code also plays
+what the older code does not know (non-call duties, an agency's own line,
+pre-emption, the offenders' fate); on the reference's copy both codes run the same
+file, but the model has changed since (its calibration, its offenders), so the two
+still make different numbers of calls and offences. The tables of each give them.
 
 Run it from anywhere (paths are relative to the repository root)::
 
@@ -951,9 +952,9 @@ def bench_scenarios(
         )
         if args.same_settings:
             print(
-                "(same settings: both codes run the reference's copy of the file, the speed-up"
-                " of the code; the file itself: this code also does the work of the settings"
-                " the older code does not know)"
+                "(the file itself: this code also plays the settings the older code does not"
+                " know; same settings: both codes run the reference's copy, but the models"
+                " differ since: the calls and offences of each are in the tables above)"
             )
         print()
     return {"seed": args.seed, "repeat": args.repeat, "reference": args.reference,

@@ -73,7 +73,8 @@ class Fleet:
         self._travel: dict[str, CircuityTravel] = {}
         self.agencies = list(agencies)
         self.adopt: Callable[[Unit], None] | None = None  # takes new crews (the life cycle)
-        self.legs = LegTable(presence, recorder, territory.x_m, territory.y_m)  # every crew's leg
+        # Every crew's leg; the duties its loops play go to the recorder in blocks.
+        self.legs = LegTable(presence, recorder.duties_on_patrol, territory.x_m, territory.y_m)
         # Each agency's strategies, one per station.
         self._strategies = [self._strategies_of(a) for a in self.agencies]
         self.units: list[list[Unit]] = [

@@ -15,7 +15,7 @@ which the table gathers into one block.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -42,7 +42,6 @@ from simulator.agencies.kernels import (
     STRATEGY,
 )
 from simulator.agencies.patrol import PatrolBuffers, PatrolStrategy, PresenceLog, WeightedPatrol
-from simulator.records.recorder import Recorder
 from simulator.world.travel import CircuityTravel, TravelModel
 
 
@@ -81,7 +80,9 @@ class LegTable:
 
     Args:
         presence: Where the crews' stays are recorded.
-        recorder: Where the duties the loops play are recorded (state intervals).
+        record_duties: Takes the duties the loops played, in blocks of rows (row, since,
+            start, end) with each row's crew label (the recorder's ``duties_on_patrol``:
+            a callable, as the recorder is a layer above).
         xs: The cells' centres, x.
         ys: The cells' centres, y.
     """
@@ -89,12 +90,12 @@ class LegTable:
     def __init__(
         self,
         presence: PresenceLog,
-        recorder: Recorder,
+        record_duties: Callable[[NDArray[np.float64], list[tuple[int, str]]], None],
         xs: NDArray[np.float64],
         ys: NDArray[np.float64],
     ):
         self._presence = presence.arrays()  # the loops add their stays to it
-        self._recorder = recorder
+        self._record_duties = record_duties
         # Each row's crew as its state intervals name it: its id, its agency's name.
         self.labels: list[tuple[int, str]] = []
         self._n_cells = presence.n_cells
@@ -250,14 +251,14 @@ class LegTable:
     # ----------------------------------------------------------------- the loops
 
     def _records(self) -> None:
-        """Hand the duties the loop played to the recorder, in order, as rows.
+        """Hand the duties the loop played to be recorded, in order, as rows.
 
         Each one two state intervals (``Unit._duty_done`` for a duty played in
         Python): the loop kept each crew's SINCE, so no crew is called.
         """
         n: int = self._count_mv[DUTIES]
         if n:
-            self._recorder.duties_on_patrol(self._duties[:n].copy(), self.labels)
+            self._record_duties(self._duties[:n].copy(), self.labels)
             self._count_mv[DUTIES] = 0
 
     def _stopped(self, slot: int, why: int, until: float) -> int:

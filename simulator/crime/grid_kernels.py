@@ -1,13 +1,15 @@
-"""Compiled loops over the whole grid, when the crime engine is built and once a day.
+"""Compiled loops over the grid: when the crime engine is built, once a day, and a near repeat.
 
 How many residents, offenders or recent arrests are within reach of each cell is a
 sum over the square around it (:func:`neighbour_sums`): ``scipy.ndimage.correlate``
 did it one grid at a time, 168 times when the engine was built and once a day for
 the arrests. The running sums of the ordinary opportunities' rates, per hour of
 the week (:func:`running_rates`), were a copy into a table and NumPy's ``cumsum``.
-Both are plain loops here with the same additions in the same order, so the same
-values to the bit (:func:`simulator.compiled.compiled`); they import nothing of
-secsim but :mod:`simulator.compiled`.
+The risk a burglary triggers around its cell (:func:`trigger_near_repeat`) was
+added on NumPy slices of the grid. All are plain loops here with the same
+operations in the same order, so the same values to the bit
+(:func:`simulator.compiled.compiled`); they import nothing of secsim but
+:mod:`simulator.compiled`.
 """
 
 from __future__ import annotations

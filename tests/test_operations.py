@@ -90,7 +90,7 @@ def test_a_less_urgent_call_waits_for_the_end_of_the_duty() -> None:
     model.run_until(t + 0.5)
     assert minor.t_dispatched_h is None  # still on its duty, and not pre-empted
     assert unit.state is UnitState.DUTY
-    duty_started = unit._since
+    duty_started = unit.since
     model.run_until(t + 40)
     assert minor.t_dispatched_h is not None
     duty_ended = next(

@@ -176,6 +176,16 @@ class Unit(mesa.Agent):  # type: ignore[misc]
         self._fr: memoryview[float] = memoryview(floats)[f : f + N_FLOATS]  # type: ignore[assignment]
         self._ir: memoryview[int] = memoryview(ints)[i : i + N_INTS]
 
+    @property
+    def since(self) -> float:
+        """When the crew's current state began: the start of its next state interval.
+
+        A crew on a duty its patrol loop plays is ``available`` until that duty is
+        recorded, at its end (read-only; the leg table's SINCE).
+        """
+        since: float = self._fr[SINCE]
+        return since
+
     def leg(self) -> tuple[int, float, float, float, int, float, float, float, float]:
         """Where a patrolling crew is and its current leg, as played so far (read-only).
 

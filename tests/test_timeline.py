@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from simulator import load_scenario, run
 from simulator.cli import main
@@ -130,6 +132,22 @@ def test_timeline_mistakes_are_reported_at_load_time(
     err = capsys.readouterr().err
     assert f"{path}:" in err and "timeline.0" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_whole_agencies_block_may_not_rename_or_reorder_the_agencies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Crews keep their agency by position: the same agencies in another order (or
+    others) set as one block would hand each agency's crews to another."""
+    agencies = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))["agencies"]
+    reordered = dict(reversed(list(agencies.items())))
+    path = _scenario(tmp_path, f"  - day: 1\n    set: {{agencies: {json.dumps(reordered)}}}\n")
+    with pytest.raises(ScenarioError, match="cannot be added, removed, renamed or put in another"):
+        load_scenario(path)
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    assert "timeline.0" in capsys.readouterr().err
+    same = _scenario(tmp_path, f"  - day: 1\n    set: {{agencies: {json.dumps(agencies)}}}\n")
+    assert load_scenario(same).timeline is not None  # the same block in the same order is fine
 
 
 # Regressions found in review: each of these once hung, misrouted or silently misbehaved.

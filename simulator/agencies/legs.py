@@ -103,7 +103,7 @@ class LegTable:
         self._ys = np.ascontiguousarray(ys, dtype=np.float64)
         self.units: list[Unit] = []  # by row
         self.buffers = PatrolBuffers(8)
-        # Presence records written, a target held back, duty draws used, duties written.
+        # A target held back, duty draws used, duties written.
         self._count = np.zeros(N_COUNTS, dtype=np.int64)
         # The same memory seen from Python: an element of a memoryview is a Python
         # int at once, and setting one costs less than NumPy's.

@@ -398,7 +398,7 @@ class Recorder:
         table = incidents_table(
             kept, t.district_names, tuple(dt.value for dt in t.district_types), t.commune_names
         )
-        # The rows as they were recorded, read by arrow as structs and split in columns.
+        # The states recorded one by one and the duties' blocks, in order.
         states = self._states_table()
         duty_rows = [
             (h, a, n)

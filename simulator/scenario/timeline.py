@@ -300,6 +300,16 @@ def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Findi
                     ((*where, event.action), f"after this change, {dotted(path)}: {message}")
                 )
             continue
+        if list(nxt.agencies) != list(current.agencies):  # a whole 'agencies' block set
+            findings.append(
+                (
+                    (*where, event.action),
+                    f"the agencies cannot be added, removed, renamed or put in another order "
+                    f"during a run (they are {', '.join(current.agencies)}); declare an agency "
+                    "from the start with no resources",
+                )
+            )
+            continue
         data, current = trial, nxt
         changes.append(PolicyChange(hour=day * 24.0, label=_label(event), scenario=current))
     return changes, findings

@@ -324,15 +324,30 @@ def machine_info() -> dict[str, Any]:
 # ---------------------------------------------------------------- child side
 
 
+def _load(job: Job) -> Any:
+    """The job's scenario; a file the simulator refuses ends the child with its message.
+
+    (The message is the simulator's own, file, line and key; the parent prints it.)
+    """
+    from simulator import load_scenario
+
+    try:
+        return load_scenario(job.path, list(job.overrides))
+    except Exception as refused:  # the reference's code may name its error otherwise
+        if type(refused).__name__ != "ScenarioError":
+            raise
+        raise SystemExit(str(refused)) from None
+
+
 def _child_timed(job: Job) -> tuple[dict[str, Any], Sample]:
     """Run ``job`` once, timed, in this (fresh) process.
 
     Returns:
         The scenario's description and the run's figures.
     """
-    from simulator import load_scenario, run
+    from simulator import run
 
-    scenario = load_scenario(job.path, list(job.overrides))
+    scenario = _load(job)
     gc.collect()
     before = _maxrss_kib()
     started = time.perf_counter()
@@ -376,9 +391,9 @@ def _child_timed(job: Job) -> tuple[dict[str, Any], Sample]:
 
 def _child_traced(job: Job) -> int:
     """Run ``job`` once under tracemalloc in this (fresh) process; its peak in bytes."""
-    from simulator import load_scenario, run
+    from simulator import run
 
-    scenario = load_scenario(job.path, list(job.overrides))
+    scenario = _load(job)
     gc.collect()
     tracemalloc.start()
     try:
@@ -427,8 +442,12 @@ def _child(mode: str, root: Path, payload: dict[str, Any]) -> Any:
         preexec_fn=lambda: _die_with(parent),
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child ({mode}, {root}) failed:\n{proc.stderr[-4000:]}")
+        raise BenchFailed(f"a {mode} run ({root}) failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class BenchFailed(RuntimeError):
+    """A run of the benchmark failed: said on stderr, exit status 1, no traceback."""
 
 
 class _Terminated(KeyboardInterrupt):
@@ -1016,7 +1035,11 @@ def bench_batch(args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, 
         for workers in (1, 2) if i % 2 == 0 else (2, 1):
             out = _child("batch", REPO_ROOT, {**payload, "workers": workers})
             if out["failed"]:
-                raise RuntimeError(f"{out['failed']} runs of the batch failed")
+                first = next(iter(out["errors"].items()), ("", ""))
+                raise BenchFailed(
+                    f"{out['failed']} of {BATCH_RUNS} runs of the batch with {workers} worker(s)"
+                    f" failed; the first, {first[0]}: {first[1][-2000:]}"
+                )
             pair[f"wall_{workers}"] = float(out["wall_s"])
             pair[f"cpu_{workers}"] = float(out["cpu_s"])
             pair[f"others_{workers}"] = out["others_cpu_s"]
@@ -1097,6 +1120,7 @@ def _child_batch(payload: dict[str, Any]) -> dict[str, Any]:
         "others_cpu_s": others,
         "done": report.done,
         "failed": report.failed,
+        "errors": report.errors,
     }
 
 
@@ -1203,6 +1227,9 @@ def _bench(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     try:
         raise SystemExit(main())
+    except BenchFailed as failed:
+        print(f"benchmark failed: {failed}", file=sys.stderr)
+        raise SystemExit(1) from None
     except KeyboardInterrupt as stop:
         print("benchmark stopped; its runs were stopped with it", file=sys.stderr)
         # The shell's convention: 128 + the signal number (SIGTERM 15, SIGINT 2).

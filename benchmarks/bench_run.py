@@ -87,6 +87,10 @@ pre-emption, the offenders' fate); on the reference's copy both codes run the sa
 file, but the model has changed since (its calibration, its offenders), so the two
 still make different numbers of calls and offences. The tables of each give them.
 
+A run that fails ends the benchmark with ``benchmark failed:``, the run and its error
+on stderr, and exit status 1 (a scenario file the simulator refuses: its own message);
+Ctrl-C or SIGTERM stops it with every run it started (130, 143).
+
 Run it from anywhere (paths are relative to the repository root)::
 
     .venv/bin/python benchmarks/bench_run.py

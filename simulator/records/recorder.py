@@ -238,18 +238,13 @@ class Recorder:
         self._duty_blocks.append((len(self._states), rows, labels))
 
     def state_intervals(self) -> list[tuple[int, str, str, float, float]]:
-        """The state intervals so far, in the order they closed (for live views and tests)."""
-        out: list[tuple[int, str, str, float, float]] = []
-        done = 0
-        available, duty = "available", "duty"
-        for at, rows, labels in self._duty_blocks:
-            out += self._states[done:at]
-            done = at
-            for slot, since, start, end in rows.tolist():
-                uid, name = labels[int(slot)]
-                out += [(uid, name, available, since, start), (uid, name, duty, start, end)]
-        out += self._states[done:]
-        return out
+        """The state intervals so far, in the order they closed (for tests and live views).
+
+        The rows of the states table the records will hold (:meth:`_states_table`).
+        """
+        table = self._states_table()
+        columns = (table[name].to_pylist() for name in STATE_SCHEMA.names)
+        return list(zip(*columns, strict=True))
 
     def _states_table(self) -> pa.Table:
         """The state intervals as a table, in the order they closed.

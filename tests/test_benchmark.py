@@ -135,18 +135,23 @@ def test_make_bench_compares_the_code_on_the_same_file_too() -> None:
 def test_a_run_that_fails_stops_the_benchmark_with_a_message(tmp_path: Path) -> None:
     """A scenario whose run fails (here, a key the schema refuses) ends the benchmark
     with exit status 1 and a message saying which run failed and why, not with a
-    traceback of the benchmark itself."""
+    traceback of the benchmark itself; the older commit's tree and the kernels' cache
+    it made are removed on the way out."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nrun: {{dayz: 3}}\n", "utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_run.py"), "--scenario", str(bad),
-         "--days", "1", "--no-tracemalloc"],
+         "--days", "1", "--no-tracemalloc", "--reference", "HEAD"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.startswith("benchmark failed: a timed run")
     assert f"{bad}:2" in done.stderr and "dayz" in done.stderr  # the simulator's own message
     assert "Traceback" not in done.stderr
+    assert list(scratch.iterdir()) == []  # nothing of the benchmark's left behind

@@ -269,7 +269,8 @@ _UNIFORMS = (
 _U = {name: i for i, name in enumerate(_UNIFORMS)}
 _WHERE = _U["where"]
 # The uniforms an offence turns into exponential variates (reporting delay, time on
-# scene, how long the offender stays), in the order :meth:`CrimeEngine._offences` reads.
+# scene, how long the offender stays), in the order :func:`simulator.crime.kernels.offences`
+# reads them.
 _LENGTHS = np.array([_U["delay"], _U["scene"], _U["stay"]], dtype=np.int64)
 # The columns :func:`simulator.crime.kernels.decide` reads, in the order it reads them.
 _DECISION_COLUMNS = np.array(

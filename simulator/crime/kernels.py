@@ -367,7 +367,7 @@ def offences(
 ) -> tuple[IntArray, FloatArray, int]:
     """The hour's offences, in time order: their victims and how they became known.
 
-    What :meth:`CrimeEngine._offences` did with numbers, offence after offence, with
+    What the crime engine's Python once did with numbers, offence after offence, with
     its arithmetic in its order: offence ``i`` of type ``kinds[i]`` (its row of
     ``table``, columns :data:`VICTIM` to :data:`LATER_DELAY`) in ``cells[i]`` at
     ``when[i]``, by the offender in ``slots[i]``, reads its uniforms ``u[i]`` (the

@@ -759,7 +759,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"what `make bench` runs: --reference {REFERENCE_COMMIT} --same-settings on "
         f"{' and '.join(ALL_SCENARIOS)} (--repeat 1 unless given), --scaling and --batch",
     )
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the figures as JSON to FILE (a new file, or one this script wrote)",
+    )
     parser.add_argument("--child", choices=("timed", "traced", "batch"), help=argparse.SUPPRESS)
     parser.add_argument("--child-root", help=argparse.SUPPRESS)
     explicit = argv if argv is not None else sys.argv[1:]
@@ -1181,6 +1185,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return child_main(args.child, args.child_root or str(REPO_ROOT))
+    if args.json:
+        refused = json_refused(Path(args.json))
+        if refused:  # said before the benchmark's hour, not after it
+            print(f"{args.json}: refused: {refused}", file=sys.stderr)
+            return 2
     # SIGTERM (a job scheduler's, a CI timeout's) raises, as Ctrl-C does: the run under
     # way is killed by subprocess.run and the reference tree removed on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -1222,10 +1231,49 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         out = Path(args.json)
         payload = {"machine": machine, **body, "parent_maxrss_kib": parent_rss}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        refused = json_refused(out)  # again: nobody put a file there meanwhile
+        if refused:
+            print(f"{out}: refused: {refused}", file=sys.stderr)
+            return 2
+        write_json(out, payload)
         print(f"figures written to {out}")
     return 0
+
+
+def json_refused(path: Path) -> str | None:
+    """Why ``--json`` may not write ``path``, or None: a new file, or figures this script wrote.
+
+    Never a link, a folder, or a file of someone else's (what this script writes is
+    a JSON object with the machine's description and the parent's peak memory).
+    """
+    if path.is_symlink():
+        return "this is a link; give a new file, or one this script wrote"
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return "this is not a file; give a new file, or one this script wrote"
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        earlier = None
+    if (
+        isinstance(earlier, dict)
+        and isinstance(earlier.get("machine"), dict)
+        and "parent_maxrss_kib" in earlier
+    ):
+        return None
+    return "this file was not written by bench_run.py; it is never replaced: give a new file"
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` under a temporary name, then rename it (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

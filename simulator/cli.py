@@ -633,7 +633,7 @@ def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.figures import FigureSettings, build_all, draw_territory_map
+    from simulator.figures import FigureSettings, build_all, build_map
 
     root = Path(__file__).resolve().parent.parent
     command = "secsim figures" + (
@@ -656,7 +656,7 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.map is not None:
         load_scenario(args.map, (), CHECKS)  # bad input: a located message, nothing drawn
         settings = replace(settings, command=f"secsim figures --map {args.map}")
-        written = draw_territory_map(settings, args.map)
+        written = build_map(settings, args.map)
     else:
         written = build_all(settings)
     out.print(f"{len(written)} files written in {args.out}/", soft_wrap=True)

@@ -34,7 +34,15 @@ from simulator.batch.runner import experiment_identity, run_batch
 from simulator.batch.spec import ExperimentSpec, arm_scenario_path, load_experiment
 from simulator.crime.engine import cctv_coverage, initial_market_cells
 from simulator.model import SecurityModel
-from simulator.outputs import MARKER, claim, mark, marker_text, scratch_folder, write_failed
+from simulator.outputs import (
+    MARKER,
+    OutputError,
+    claim,
+    mark,
+    marker_text,
+    scratch_folder,
+    write_failed,
+)
 from simulator.runner import run
 from simulator.scenario import load_scenario
 from simulator.scenario.schema import DistrictType
@@ -90,9 +98,17 @@ def _save(fig: Any, settings: FigureSettings, name: str, caption: str) -> list[P
     paths = []
     for ext in ("png", "pdf"):
         path = settings.out / f"{name}.{ext}"
-        fig.savefig(
-            path, bbox_inches="tight", metadata={"CreationDate": None} if ext == "pdf" else None
-        )
+        try:
+            fig.savefig(
+                path, bbox_inches="tight", metadata={"CreationDate": None} if ext == "pdf" else None
+            )
+        except Exception as failed:
+            # A full disk surfaces from Matplotlib's PDF writer as another error, raised
+            # while it handled the OSError: the OSError is what to report.
+            cause = _os_error(failed)
+            if cause is None:
+                raise
+            raise cause from None
         paths.append(path)
     plt.close(fig)
     text = f"{caption}\n\nMade by: {settings.command}\n"
@@ -148,6 +164,16 @@ def _boundaries(labels: np.ndarray, km: float) -> list[list[tuple[float, float]]
 def territory_map(settings: FigureSettings) -> list[Path]:
     """Figure 1: the baseline's synthetic territory."""
     return draw_territory_map(settings, settings.root / "scenarios" / "baseline.yaml")
+
+
+def _os_error(failed: BaseException) -> OSError | None:
+    """``failed`` if an ``OSError``, else the first ``OSError`` it was raised from or during."""
+    seen: BaseException | None = failed
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def draw_territory_map(settings: FigureSettings, scenario_path: Path) -> list[Path]:
@@ -678,21 +704,54 @@ def build_all(settings: FigureSettings) -> list[Path]:
     except OSError as exc:
         raise write_failed(exc, settings.store) from None
     mark(settings.store, "figures-store")
-    _style()
-    with scratch_folder(settings.out) as tmp:
-        (tmp / MARKER).write_text(marker_text("figures"), encoding="utf-8")
+
+    def every_figure(into: FigureSettings) -> list[Path]:
         drawn: list[Path] = []
         for figure in FIGURES:
-            drawn += figure(replace(settings, out=tmp))
-        written = [settings.out / p.name for p in drawn]
-        index = {p.name: str(p) for p in written}
-        (tmp / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
-        claim(settings.out, "figures")
+            drawn += figure(into)
+        index = {p.name: str(settings.out / p.name) for p in drawn}
+        (into.out / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
+        return [*drawn, into.out / "index.json"]
+
+    return _drawn_into(settings, every_figure)[:-1]  # (the index is not a figure)
+
+
+def build_map(settings: FigureSettings, scenario_path: Path) -> list[Path]:
+    """The territory map of one scenario (:func:`draw_territory_map`) alone, into ``settings.out``.
+
+    The folder follows :mod:`simulator.outputs` as :func:`build_all`'s: new, empty, or
+    made by secsim; the map is drawn in a temporary folder, then moved into place.
+
+    Raises:
+        OutputError: The folder is refused, or a write failed; nothing is left half-written.
+    """
+    claim(settings.out, "figures")
+    return _drawn_into(settings, lambda into: draw_territory_map(into, scenario_path))
+
+
+def _drawn_into(
+    settings: FigureSettings, draw: Callable[[FigureSettings], list[Path]]
+) -> list[Path]:
+    """What ``draw`` writes in a temporary folder, moved into ``settings.out`` together.
+
+    Each file replaces its earlier version; other files there (a README) are kept.
+    Returns the files' paths in ``settings.out``.
+    """
+    _style()
+    with scratch_folder(settings.out) as tmp:
+        try:
+            (tmp / MARKER).write_text(marker_text("figures"), encoding="utf-8")
+            drawn = draw(replace(settings, out=tmp))
+        except OutputError:
+            raise  # (a batch store's refusal is an OSError too)
+        except OSError as exc:
+            raise write_failed(exc, settings.out) from None
+        claim(settings.out, "figures")  # nobody wrote there meanwhile
         try:
             settings.out.mkdir(parents=True, exist_ok=True)
             with signals_deferred():
-                for path in [*drawn, tmp / "index.json", tmp / MARKER]:
+                for path in [*drawn, tmp / MARKER]:
                     os.replace(path, settings.out / path.name)
         except OSError as exc:
             raise write_failed(exc, settings.out) from None
-    return written
+    return [settings.out / p.name for p in drawn]

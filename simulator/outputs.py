@@ -9,9 +9,13 @@ it is. The rule, the same for every command:
   for a run, the same scenario and seed) is replaced;
 * a folder holding an earlier secsim output of another kind, or of another
   scenario or seed, is replaced only with ``--force``;
-* anything else (a folder with files secsim did not write, a file, the current
-  folder, the home folder, the repository, or a folder that contains one of
-  them) is refused, even with ``--force``, and nothing is touched.
+* anything else (a folder with files secsim did not write, at any depth, hidden
+  ones and links included; a file; the current folder, the home folder, the
+  repository, or a folder that contains one of them) is refused, even with
+  ``--force``, and nothing is touched.
+
+A link to a folder is written through: the folder it points to is replaced, the
+link stays.
 
 Writes go to a temporary sibling folder that is renamed into place when
 complete (with SIGINT and SIGTERM held back during the swap), so a reader sees
@@ -47,10 +51,10 @@ EXIT_WRITE_FAILED = 74
 _DIGEST = "[0-9a-f]" * 10
 
 # What each kind of output holds at its top level, besides the marker and the lock, as
-# names or shell patterns. A replaced or resumed folder holding anything else is
-# refused: that file is someone's. The patterns are as narrow as the names secsim
-# makes, since what they match is replaced with --force. (Figures replace only their
-# own files and leave the rest, so they need no list.)
+# names or shell patterns. A replaced or resumed folder holding anything else, at any
+# depth (see OWN_FOLDERS), is refused: that file is someone's. The patterns are as
+# narrow as the names secsim makes, since what they match is replaced with --force.
+# (Figures replace only their own files and leave the rest, so they need no list.)
 OWN_ENTRIES: dict[str, frozenset[str]] = {
     "run": frozenset(
         {
@@ -89,6 +93,19 @@ OWN_ENTRIES: dict[str, frozenset[str]] = {
             "overlay.yaml",
         }
     ),
+}
+
+# What the folders among those entries hold: the kind of output each is (its own entries,
+# checked in turn), or, for a folder without a marker of its own, the names of the files
+# it holds (none of them folders). A folder an output holds that is not here is someone's.
+OWN_FOLDERS: dict[str, dict[str, str | frozenset[str]]] = {
+    "store": {
+        "runs": frozenset({"*.parquet"}),
+        "incidents": frozenset({"*.parquet"}),
+        "analysis": "analysis",
+    },
+    "evidence": {f"*-quick-{_DIGEST}": "store", f"*-full-{_DIGEST}": "store"},
+    "calibration": {"wave_[1-9]": "store", "wave_[1-9][0-9]": "store", "best": "store"},
 }
 
 KIND_NAMES = {
@@ -203,22 +220,18 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
             "replaces folders it made itself (never yours, even with --force): choose a new "
             "or empty folder",
         )
-    own = OWN_ENTRIES.get(marker["kind"])
-    if own is not None:
-        # Temporary entries of an interrupted write start with a dot and are secsim's.
-        foreign = [
-            e
-            for e in entries
-            if e != MARKER and not e.startswith(".") and not any(fnmatchcase(e, p) for p in own)
-        ]
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise OutputError(
-                path,
-                f"refused: this earlier secsim output also holds files secsim did not write "
-                f"({shown}); move them away first, or choose another folder (never replaced, "
-                "even with --force)",
-            )
+    try:
+        foreign = not_written_by_secsim(path, marker["kind"])
+    except OSError as exc:
+        raise write_failed(exc, path) from None
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputError(
+            path,
+            f"refused: this earlier secsim output also holds files secsim did not write "
+            f"({shown}); move them away first, or choose another folder (never replaced, "
+            "even with --force)",
+        )
     holder = lock_holder(path)
     if holder is not None:
         raise OutputError(
@@ -237,6 +250,65 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
             "or choose another folder",
         )
     return True
+
+
+def _own_temporary(name: str, own: frozenset[str]) -> bool:
+    """Whether ``name`` is a file secsim writes before renaming it into place.
+
+    ``.<entry>.<process id>.tmp`` (or ``.tmp.png``), where ``<entry>`` is one of
+    ``own`` or the marker: what a write cut off by a stop or a kill leaves behind.
+    """
+    for suffix in (".tmp", ".tmp.png"):
+        if name.startswith(".") and name.endswith(suffix):
+            entry, _, pid = name[1 : -len(suffix)].rpartition(".")
+            return pid.isdigit() and (entry == MARKER or any(fnmatchcase(entry, p) for p in own))
+    return False
+
+
+def not_written_by_secsim(folder: Path, kind: str) -> list[str]:
+    """What ``folder``, an output of ``kind``, holds that secsim did not write, at any depth.
+
+    Paths relative to ``folder``, sorted. secsim writes the marker, the lock, the
+    entries of :data:`OWN_ENTRIES` and the temporary files of their writes; the
+    folders among them hold what :data:`OWN_FOLDERS` says. Links are never secsim's.
+    A kind without a list of entries (figures) is not looked into.
+
+    Raises:
+        OSError: A folder could not be read.
+    """
+    own = OWN_ENTRIES.get(kind)
+    if own is None:
+        return []
+    folders = OWN_FOLDERS.get(kind, {})
+    foreign: list[str] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = entry.name
+        if entry.is_symlink():
+            foreign.append(name)
+        elif name in (MARKER, LOCK) or _own_temporary(name, own):
+            continue
+        elif not any(fnmatchcase(name, p) for p in own):
+            foreign.append(name)
+        elif entry.is_dir():
+            inside = next((v for p, v in folders.items() if fnmatchcase(name, p)), None)
+            if inside is None:
+                foreign.append(name)
+            elif isinstance(inside, str):
+                found = read_marker(entry)
+                inner = found["kind"] if found is not None else inside
+                foreign += [f"{name}/{n}" for n in not_written_by_secsim(entry, inner)]
+            else:
+                foreign += [
+                    f"{name}/{p.name}"
+                    for p in sorted(entry.iterdir(), key=lambda p: p.name)
+                    if p.is_symlink()
+                    or p.is_dir()
+                    or not (
+                        any(fnmatchcase(p.name, q) for q in inside)
+                        or _own_temporary(p.name, inside)
+                    )
+                ]
+    return foreign
 
 
 def _tmp_sibling(path: Path) -> Path:
@@ -272,6 +344,8 @@ def staged_folder(
         OutputError: Refused (status 2), or a write failed (status 74).
     """
     claim(target, kind, identity=identity, force=force)
+    if target.is_symlink():  # a link to a folder: the folder is replaced, the link kept
+        target = target.resolve()
     tmp = _tmp_sibling(target)
     try:
         try:

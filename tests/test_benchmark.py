@@ -155,3 +155,29 @@ def test_a_run_that_fails_stops_the_benchmark_with_a_message(tmp_path: Path) -> 
     assert f"{bad}:2" in done.stderr and "dayz" in done.stderr  # the simulator's own message
     assert "Traceback" not in done.stderr
     assert list(scratch.iterdir()) == []  # nothing of the benchmark's left behind
+
+
+def test_the_json_figures_never_replace_someone_s_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json: a new file, or one the script wrote, written whole under a temporary name;
+    a file of someone's, a link or a folder is refused before the benchmark runs."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    figures = tmp_path / "bench.json"
+    assert bench_run.json_refused(figures) is None
+    bench_run.write_json(figures, {"machine": {"cpu_count": 2}, "parent_maxrss_kib": 1})
+    assert bench_run.json_refused(figures) is None  # its own: replaced
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]  # no temporary left
+    precious = tmp_path / "precious.json"
+    precious.write_text('{"my": "data"}')
+    link = tmp_path / "link.json"
+    link.symlink_to(figures)
+    for refused in (precious, link, tmp_path):
+        assert bench_run.json_refused(refused), refused
+        assert bench_run.main(["--json", str(refused), "--days", "1"]) == 2
+        assert "refused" in capsys.readouterr().err
+    assert precious.read_text() == '{"my": "data"}' and link.is_symlink()

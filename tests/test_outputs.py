@@ -256,3 +256,133 @@ def test_a_calibration_or_evidence_folder_with_someone_s_file_is_refused(
             claim(folder, kind, force=True)
         assert (folder / name).read_text() == "mine"
         (folder / name).unlink()
+
+
+def _store(folder: Path, kind: str = "store") -> Path:
+    """An earlier batch store as secsim leaves it (its runs, incidents and analysis)."""
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text(json.dumps({"kind": kind}))
+    for name in ("experiment.json", "manifest.jsonl", "summaries.parquet"):
+        (folder / name).write_text("")
+    for sub in ("runs", "incidents"):
+        (folder / sub).mkdir()
+        (folder / sub / "arm__p0000__r001.parquet").write_text("")
+    (folder / "runs" / ".arm__p0000__r002.parquet.4242.tmp").write_text("")  # a cut-off write
+    (folder / "analysis").mkdir()
+    (folder / "analysis" / MARKER).write_text(json.dumps({"kind": "analysis"}))
+    (folder / "analysis" / "arms.csv").write_text("")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("where", "kind"),
+    [
+        ("store", "store"),
+        ("calibration/wave_3", "calibration"),
+        ("calibration/best", "calibration"),
+        ("evidence/hot_spots-quick-6d6cbe1e00", "evidence"),
+    ],
+)
+def test_someone_s_files_anywhere_in_an_earlier_output_are_never_replaced(
+    tmp_path: Path, where: str, kind: str
+) -> None:
+    """A file of someone's inside a store (or a store inside a calibration or evidence
+    folder), a hidden one, a folder of their own in the analysis, a link named like
+    secsim's manifest: --force would have removed them all with the store."""
+    inner = _store(tmp_path / where)
+    top = tmp_path / where.split("/")[0]
+    if top != inner:
+        (top / MARKER).write_text(json.dumps({"kind": kind}))
+    assert claim(top, kind, force=True) is True  # secsim's own, a cut-off write included
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    prefix = "" if top == inner else f"{inner.name}/"
+    for made, shown in [
+        (inner / "runs" / "notes.txt", "runs/notes.txt"),
+        (inner / ".mynotes", ".mynotes"),
+        (inner / ".git", ".git"),
+        (inner / "analysis" / "mine", "analysis/mine"),
+        (inner / "analysis" / ".draft.md", "analysis/.draft.md"),
+        (inner / "incidents" / "sub", "incidents/sub"),
+    ]:
+        if made.suffix or made.name.startswith(".my"):
+            made.write_text("mine")
+        else:
+            made.mkdir()
+            (made / "a.txt").write_text("mine")
+        with pytest.raises(OutputError, match=rf"did not write \({prefix}{shown}\)"):
+            claim(top, kind, force=True)
+        assert made.exists()
+        shutil.rmtree(made) if made.is_dir() else made.unlink()
+    (inner / "manifest.jsonl").unlink()
+    (inner / "manifest.jsonl").symlink_to(precious)
+    with pytest.raises(OutputError, match=rf"did not write \({prefix}manifest.jsonl\)"):
+        claim(top, kind, force=True)
+    assert precious.read_text() == "mine"
+
+
+def test_a_hidden_file_in_a_run_folder_is_someone_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
+    (out / ".summary.json.4242.tmp").write_text("{")  # a write cut off: secsim's own
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
+    assert not (out / ".summary.json.4242.tmp").exists()
+    (out / ".mynotes").write_text("mine")
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 2  # the same run again
+    assert "files secsim did not write (.mynotes)" in capsys.readouterr().err
+    assert (out / ".mynotes").read_text() == "mine"
+
+
+def test_a_link_to_a_folder_is_written_through(tmp_path: Path) -> None:
+    """--out a link to a folder: the folder gets the run, the link stays a link."""
+    real = tmp_path / "disk" / "results"
+    real.mkdir(parents=True)
+    link = tmp_path / "results"
+    link.symlink_to(real)
+    for _ in range(2):  # new, then the same run replaced
+        assert main(["run", str(MMC), *QUICK, "--out", str(link)]) == 0
+        assert link.is_symlink() and link.resolve() == real.resolve()
+        assert (real / "summary.json").exists()
+        assert _siblings(link) == [] and _siblings(real) == []
+
+
+def test_the_map_alone_follows_the_same_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """figures --map: a folder of someone's is refused; a new one gets the map and the
+    marker, drawn aside then moved in; a file there named like the map that is a link
+    is replaced as a link (what it points to is untouched); a full disk is a message."""
+    baseline = str(SCENARIOS / "baseline.yaml")
+    mine = tmp_path / "mine"
+    before = _person_folder(mine)
+    assert main(["figures", "--map", baseline, "--out", str(mine)]) == 2
+    assert "files secsim did not write" in capsys.readouterr().err
+    assert _content(mine) == before
+    out = tmp_path / "maps"
+    assert main(["figures", "--map", baseline, "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [MARKER, "fig1_territory.pdf", "fig1_territory.png", "fig1_territory.txt"]
+    assert _siblings(out) == []
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    (out / "fig1_territory.txt").unlink()
+    (out / "fig1_territory.txt").symlink_to(precious)
+    assert main(["figures", "--map", baseline, "--out", str(out)]) == 0
+    assert precious.read_text() == "mine" and not (out / "fig1_territory.txt").is_symlink()
+
+    import matplotlib.figure
+
+    def full(*args: object, **kwargs: object) -> None:
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "fig1_territory.pdf")
+        except OSError:
+            raise AttributeError("'Stream' object has no attribute 'pos'") from None
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    earlier = _content(out)
+    assert main(["figures", "--map", baseline, "--out", str(out)]) == 74
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert _content(out) == earlier and _siblings(out) == []

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from simulator.agencies.agency import territory_findings
+from simulator.batch.runner import SchedulerUnreachable
 from simulator.outputs import OutputError, claim
 from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, write_results
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_OUT_OF_RANGE = 1  # secsim calibrate --check: a fit target's mean is out of its range
+EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: the Dask scheduler given cannot be reached
 # Checks that need the territory built: a file territory's communes, districts and stations.
 CHECKS = (territory_findings,)
 
@@ -87,6 +89,32 @@ def _add_workers(
 ) -> None:
     """The ``--workers`` option of the commands that run batches."""
     parser.add_argument("--workers", type=_positive, default=available_cores(), help=help)
+
+
+# The quick figures' runs (secsim figures without --full).
+QUICK_FIGURES = {"days": 30, "replicates": 2, "sobol_samples": 16}
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, found {value}")
+    return value
+
+
+def _scheduler(text: str) -> str:
+    """A Dask scheduler's address: [protocol://]host:port (checked before anything runs)."""
+    protocol, found, rest = text.partition("://")
+    if not found:
+        protocol, rest = "tcp", text
+    host, _, port = rest.rpartition(":")
+    if protocol not in ("tcp", "tls", "ws", "wss", "ucx") or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected a Dask scheduler's address such as tcp://10.0.0.5:8786, found {text!r}"
+        )
+    if not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, found {port} in {text!r}")
+    return text
 
 
 def _positive(text: str) -> int:
@@ -219,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     p_batch.add_argument(
         "--scheduler",
         metavar="ADDRESS",
+        type=_scheduler,
         help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786",
     )
     p_batch.add_argument(
@@ -272,18 +301,22 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("results/figures"),
         help="where batch results are kept (a folder secsim made, or a new one)",
     )
-    p_fig.add_argument("--days", type=int, default=30, help="days per run (not with --full)")
+    p_fig.add_argument(
+        "--days",
+        type=_positive,
+        help=f"days per run (default: {QUICK_FIGURES['days']}; not with --full)",
+    )
     p_fig.add_argument(
         "--replicates",
-        type=int,
-        default=2,
-        help="replicates per arm and design point (not with --full)",
+        type=_positive,
+        help="replicates per arm and design point "
+        f"(default: {QUICK_FIGURES['replicates']}; not with --full)",
     )
     p_fig.add_argument(
         "--sobol-samples",
         type=_power_of_two,
-        default=16,
-        help="base samples of the sensitivity design, a power of two (not with --full)",
+        help="base samples of the sensitivity design, a power of two "
+        f"(default: {QUICK_FIGURES['sobol_samples']}; not with --full)",
     )
     _add_workers(p_fig)
     p_fig.add_argument(
@@ -362,6 +395,7 @@ def _parser() -> argparse.ArgumentParser:
     p_cal.add_argument(
         "--scheduler",
         metavar="ADDRESS",
+        type=_scheduler,
         help="run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786",
     )
     p_cal.add_argument(
@@ -429,7 +463,9 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("scenarios/baseline.yaml"),
         help="scenario YAML file the levers start from (default: scenarios/baseline.yaml)",
     )
-    p_dash.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765)")
+    p_dash.add_argument(
+        "--port", type=_port, default=8765, help="TCP port, 1 to 65535 (default: 8765)"
+    )
     p_dash.add_argument(
         "--host",
         default="127.0.0.1",
@@ -636,6 +672,17 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.figures import FigureSettings, build_all, build_map
 
     root = Path(__file__).resolve().parent.parent
+    quick = {k: getattr(args, k) for k in QUICK_FIGURES}
+    if args.full and any(v is not None for v in quick.values()):
+        given = next(k for k, v in quick.items() if v is not None)
+        _say(
+            err,
+            f"--full runs the experiment files' own horizons and replicates: it takes no "
+            f"--{given.replace('_', '-')} (give one or the other)",
+        )
+        return EXIT_BAD_INPUT
+    for key, default in QUICK_FIGURES.items():
+        setattr(args, key, default if getattr(args, key) is None else getattr(args, key))
     command = "secsim figures" + (
         " --full"
         if args.full
@@ -1040,6 +1087,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputError as exc:
         _say(err, str(exc))
         return exc.status
+    except SchedulerUnreachable as exc:
+        _say(err, str(exc))
+        return EXIT_UNAVAILABLE
     except Interrupted as exc:
         _say(err, f"stopped by {exc}; nothing half-written is left")
         return exc.exit_status

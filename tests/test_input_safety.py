@@ -73,6 +73,22 @@ def test_validate_accepts_the_shipped_experiments_and_scenarios(
             "outputs: [offences.by_type.burglary]\n",
             ["exp.yaml:4:", "outputs.0", "is a group of values", "actual, recorded"],
         ),
+        (  # factors without a design were dropped: every run the same
+            "design:\n  factors:\n    agencies.state_police.officers: {values: [250, 300]}\n",
+            ["exp.yaml:5:", "design.factors", "give design.kind"],
+        ),
+        (  # no level at all: no run, and an empty store
+            "design:\n  kind: grid\n  factors:\n    agencies.state_police.officers: {values: []}\n",
+            ["exp.yaml:7:5", "needs at least one value"],
+        ),
+        (
+            "design:\n  kind: lhs\n  factors:\n    citizens.trust_mean: {low: .nan, high: 0.8}\n",
+            ["exp.yaml:7:5", "must be finite numbers, found nan"],
+        ),
+        (  # the seed of each run is the experiment's: run.seed was silently replaced
+            "design:\n  kind: grid\n  factors:\n    run.seed: {values: [3, 4]}\n",
+            ["exp.yaml:7:5", "design.factors.run.seed", "take their seeds from its seed"],
+        ),
     ],
 )
 def test_experiment_mistakes_are_located_before_any_run(
@@ -194,3 +210,75 @@ def test_every_value_of_a_real_summary_is_a_valid_output() -> None:
     assert len(names) > 100
     assert [n for n in names if output_problem(n, template)] == []
     assert output_problem("calls", template) is not None  # a group, not a value
+
+
+def test_an_arm_may_not_set_the_seed_its_runs_take_from_the_experiment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"arms:\n  base: {{scenario: {BASELINE}, set: {{run.seed: 3}}}}\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "exp.yaml:2:" in err and "arms.base.set.run.seed" in err and "from its seed" in err
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("territory.communes=[]", "territory.communes: List should have at least 1 item"),
+        (  # a budget at no cost bought no officer, silently
+            "agencies.state_police.cost={salary_eur: 0, equipment_eur: 0, vehicle_eur: 0}",
+            "a budget buys officers at their cost",
+        ),
+        (  # the baseline has 5 districts where a market may sit, one each
+            "crime.drug_markets.count=10",
+            "10 markets asked, but this territory has 5 districts of the market types",
+        ),
+    ],
+)
+def test_settings_the_model_would_quietly_bend_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, expected: str
+) -> None:
+    out = tmp_path / "out"
+    command = ["run", str(BASELINE), "--days", "1", "--quiet", "--out", str(out)]
+    assert main([*command, "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["figures", "--replicates", "0"], "argument --replicates: must be at least 1"),
+        (["figures", "--days", "-1"], "argument --days: must be at least 1"),
+        (["figures", "--full", "--days", "5"], "it takes no --days"),
+        (["dashboard", str(BASELINE), "--port", "99999"], "a TCP port is 1 to 65535"),
+        (
+            ["batch", str(ROOT / "experiments" / "policy_arms.yaml"), "--scheduler", "nowhere"],
+            "expected a Dask scheduler's address",
+        ),
+        (
+            ["calibrate", str(ROOT / "calibration" / "baseline.yaml"), "--scheduler", "a:b"],
+            "expected a Dask scheduler's address",
+        ),
+    ],
+)
+def test_command_options_out_of_range_are_refused_before_anything_runs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    expected: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    try:
+        status = main(
+            [*command, "--out", str(tmp_path / "out")] if command[0] != "dashboard" else command
+        )
+    except SystemExit as exit_:  # argparse's own refusals
+        status = exit_.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -200,6 +200,33 @@ def _central_commune(territory: Territory) -> int:
     return int(np.argmin(d))
 
 
+def _market_findings(scenario: Scenario, territory: Territory) -> list[tuple[Path, str]]:
+    """More drug markets than districts that may hold one (one a district, of the market types).
+
+    Placed at the start in the most attractive cells of those districts (or of any
+    district if none is of those types), at most one a district: the rest would be
+    silently missing, while each market's opportunities are its share of the count.
+    """
+    crime = scenario.crime
+    if crime is None or crime.drug_markets.count <= 0:
+        return []
+    kinds = set(crime.drug_markets.district_types)
+    on_land = {int(d) for d in np.unique(territory.district) if d >= 0}
+    typed = {d for d in on_land if territory.district_types[d] in kinds}
+    room = len(typed or on_land)
+    if crime.drug_markets.count <= room:
+        return []
+    types = ", ".join(sorted(str(getattr(k, "value", k)) for k in kinds))
+    where = f"districts of the market types ({types})" if typed else "districts"
+    return [
+        (
+            ("crime", "drug_markets", "count"),
+            f"{crime.drug_markets.count} markets asked, but this territory has {room} {where}, "
+            f"and a district holds one market at most: give at most {room}",
+        )
+    ]
+
+
 def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
     """Problems of a scenario that show only once its territory is built.
 
@@ -213,9 +240,9 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
         territory = shared_territory(scenario.territory)
     except TerritoryError as exc:
         return list(exc.findings)
+    findings: list[tuple[Path, str]] = _market_findings(scenario, territory)
     if territory.kind != "file":
-        return []
-    findings: list[tuple[Path, str]] = []
+        return findings
     communes = [*territory.commune_ids, *territory.commune_names]
     listing = ", ".join(
         f"{c} ({n})" for c, n in zip(territory.commune_ids, territory.commune_names, strict=True)

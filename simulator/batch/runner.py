@@ -408,6 +408,28 @@ def _local_results(tasks: list[RunTask], workers: int, held: InFlight) -> Iterat
             raise  # the pool stops its workers on the way out
 
 
+class SchedulerUnreachable(Exception):
+    """The Dask scheduler given cannot be reached; the store was not touched."""
+
+
+def _check_scheduler(scheduler: str) -> None:
+    """Connect to ``scheduler`` once, before anything is written.
+
+    Raises:
+        SchedulerUnreachable: If no scheduler answers there (within Dask's timeout).
+    """
+    from dask.distributed import Client
+
+    try:
+        with Client(scheduler, timeout="20s"):  # type: ignore[no-untyped-call]
+            pass
+    except (OSError, ValueError, TypeError) as exc:  # (a timeout is an OSError)
+        raise SchedulerUnreachable(
+            f"cannot reach the Dask scheduler at {scheduler} ({exc}); nothing was written: "
+            "start the scheduler, or check its address"
+        ) from None
+
+
 def _dask_results(tasks: list[RunTask], scheduler: str, held: InFlight) -> Iterator[dict[str, Any]]:
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
@@ -491,6 +513,8 @@ def run_batch(
     tasks, arms = plan_and_arms(spec, experiment_path, store)
     earlier = claim(store, "store", force=force)
     _check_memory(tasks, 1 if scheduler else max(1, min(workers, len(tasks))))
+    if scheduler:
+        _check_scheduler(scheduler)
     try:
         store.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

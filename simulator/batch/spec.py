@@ -7,6 +7,7 @@ what was found and what is allowed, and a did-you-mean.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
@@ -62,6 +63,11 @@ class FactorSpec(Frozen):
     def _levels_or_bounds(self) -> FactorSpec:
         if self.values is None and (self.low is None or self.high is None):
             raise ValueError("give either values: [...] or low and high")
+        if self.values is not None and not self.values:
+            raise ValueError("values: [...] needs at least one value")
+        for bound in (self.low, self.high):
+            if bound is not None and not math.isfinite(bound):
+                raise ValueError(f"low and high must be finite numbers, found {bound}")
         if self.low is not None and self.high is not None and self.low >= self.high:
             raise ValueError("low must be below high")
         return self
@@ -164,6 +170,30 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             )
         )
     kind = spec.design.kind
+    if kind == "none" and spec.design.factors:
+        problems.append(
+            Problem(
+                *pos.find(("design", "factors")),
+                ("design", "factors"),
+                "factors are varied only by a design: give design.kind (grid, list, lhs, "
+                "sobol or morris), or remove the factors",
+            )
+        )
+    seeded: list[tuple[str, ...]] = [
+        ("design", "factors", k) for k in spec.design.factors if k == "run.seed"
+    ]
+    seeded += [
+        ("arms", a, "set", k) for a, arm in spec.arms.items() for k in arm.set if k == "run.seed"
+    ]
+    for seed_at in seeded:
+        problems.append(
+            Problem(
+                *pos.find(seed_at),
+                seed_at,
+                "an experiment's runs take their seeds from its seed: replicate i of every arm "
+                "shares the i-th (set seed: at the top of the file, or remove run.seed)",
+            )
+        )
     for name, factor in spec.design.factors.items():
         factor_at: tuple[str, ...] = ("design", "factors", name)
         if kind in ("grid", "list") and factor.values is None:

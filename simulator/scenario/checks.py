@@ -145,6 +145,20 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                     + (f" (found {', '.join(given)})" if given else " (found none)")
                 ),
             )
+        if given == ["budget_eur"] and a.budget_eur:
+            c = a.cost
+            if caps.billing == "hourly" and not c.hourly_rate_eur:
+                yield (
+                    (*base, "cost", "hourly_rate_eur"),
+                    "a budget buys guard hours at the hourly rate: give cost.hourly_rate_eur "
+                    "above 0 (or officers or units instead of budget_eur)",
+                )
+            elif caps.billing != "hourly" and not (c.salary_eur + c.equipment_eur + c.vehicle_eur):
+                yield (
+                    (*base, "cost"),
+                    "a budget buys officers at their cost: give cost.salary_eur, equipment_eur "
+                    "or vehicle_eur above 0 (or officers or units instead of budget_eur)",
+                )
         if len(given) == 1:
             try:
                 crews = resolve_staffing(a, caps.billing).vehicles

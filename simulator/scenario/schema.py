@@ -319,6 +319,7 @@ class TerritorySpec(Frozen):
     jobs_per_resident: NonNegFloat = Field(0.45, description="Jobs in the area per resident.")
     communes: list[CommuneSpec] = Field(
         default_factory=lambda: [CommuneSpec(name="city", role="central", residents=100_000)],
+        min_length=1,
         description="The communes, with the central city first or anywhere in the list.",
     )
 

@@ -230,6 +230,8 @@ def test_an_arm_may_not_set_the_seed_its_runs_take_from_the_experiment(
             "agencies.state_police.cost={salary_eur: 0, equipment_eur: 0, vehicle_eur: 0}",
             "a budget buys officers at their cost",
         ),
+        ("agencies.state_police.officers=true", "officers: expected a whole number, not true"),
+        ("agencies.state_police.budget_eur=false", "budget_eur: expected a number, not false"),
         (  # the baseline has 5 districts where a market may sit, one each
             "crime.drug_markets.count=10",
             "10 markets asked, but this territory has 5 districts of the market types",

@@ -17,7 +17,8 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from types import UnionType
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -78,10 +80,56 @@ TargetName = Annotated[
 ]
 
 
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field of this type may hold true or false (bool, Any, or a union with bool)."""
+    if annotation is bool or annotation is Any or annotation is object:
+        return True
+    if isinstance(annotation, str):  # a forward reference: left to pydantic
+        return True
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return any(isinstance(v, bool) for v in get_args(annotation))
+    if origin is Annotated:
+        return _takes_bool(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_takes_bool(a) for a in get_args(annotation))
+    return False
+
+
+def _kind_of(annotation: Any) -> str:
+    """What a field of this type holds, in words (for the message of a wrong value)."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    parts = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    kinds = {
+        get_args(a)[0] if get_origin(a) is Annotated else a for a in parts if a is not type(None)
+    } or {annotation}
+    if kinds <= {int}:
+        return "a whole number"
+    if kinds <= {int, float}:
+        return "a number"
+    if kinds <= {str}:
+        return "a text"
+    return "another kind of value"
+
+
 class Frozen(BaseModel):
-    """Base of every scenario block: immutable, and unknown keys are errors."""
+    """Base of every scenario block: immutable, and unknown keys are errors.
+
+    A number is never read from true or false (pydantic would take ``officers: true``
+    for 1 officer): a field takes a boolean only if its type says so.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and not _takes_bool(field.annotation):
+                raise ValueError(f"expected {_kind_of(field.annotation)}, not {str(value).lower()}")
+        return value
 
 
 class DistrictType(StrEnum):

@@ -951,7 +951,10 @@ def _calibration_kind(data: dict[str, Any]) -> str | None:
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
     from simulator.batch.spec import is_experiment, load_experiment
 
-    data = read_yaml(path, Positions(str(path)))
+    try:
+        data = read_yaml(path, Positions(str(path)))
+    except ScenarioError as exc:  # what the file is, is not known yet
+        raise ScenarioError(exc.problems, what="file") from None
     kind = _calibration_kind(data)
     if kind == "calibration":
         from simulator.calibration.spec import load_calibration

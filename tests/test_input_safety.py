@@ -284,3 +284,14 @@ def test_command_options_out_of_range_are_refused_before_anything_runs(
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_file_not_in_utf8_is_located_at_its_first_unreadable_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("run: {days: 2}\nname: caf\u00e9\n".encode("latin-1"))
+    assert main(["validate", str(latin)]) == 2
+    err = capsys.readouterr().err
+    assert "1 problem in file:" in err  # validate does not know yet what the file is
+    assert "latin.yaml:2:10: not a UTF-8 text file (byte 0xe9" in err and "save the file" in err

@@ -129,8 +129,21 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
     except OSError as exc:
         problem = Problem(source, None, None, (), f"cannot read file: {exc.strerror}")
         raise ScenarioError([problem]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError([Problem(source, None, None, (), "not a UTF-8 text file")]) from None
+    except UnicodeDecodeError as exc:
+        raw = exc.object if isinstance(exc.object, bytes) else b""
+        bad_line = raw.count(b"\n", 0, exc.start) + 1
+        bad_column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem = Problem(
+            source,
+            bad_line,
+            bad_column,
+            (),
+            f"not a UTF-8 text file (byte 0x{raw[exc.start]:02x} here"
+            " cannot be read as UTF-8: save the file as UTF-8)"
+            if exc.start < len(raw)
+            else "not a UTF-8 text file",
+        )
+        raise ScenarioError([problem]) from None
     try:
         loader = yaml.SafeLoader(text)
         try:

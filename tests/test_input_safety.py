@@ -85,6 +85,15 @@ def test_validate_accepts_the_shipped_experiments_and_scenarios(
             "design:\n  kind: lhs\n  factors:\n    citizens.trust_mean: {low: .nan, high: 0.8}\n",
             ["exp.yaml:7:5", "must be finite numbers, found nan"],
         ),
+        (  # levels the scenario refuses stopped the batch, unlocated; validate said ok
+            "design:\n  kind: grid\n  factors:\n    agencies.pm_centre.officers: {values: [-5]}\n",
+            ["exp.yaml:7:5", "the scenario refuses agencies.pm_centre.officers=-5"],
+        ),
+        (
+            "design:\n  kind: lhs\n  factors:\n"
+            "    agencies.pm_centre.officers: {low: 9, high: 30}\n",
+            ["exp.yaml:7:5", "fractional part", "add integer: true"],
+        ),
         (  # the seed of each run is the experiment's: run.seed was silently replaced
             "design:\n  kind: grid\n  factors:\n    run.seed: {values: [3, 4]}\n",
             ["exp.yaml:7:5", "design.factors.run.seed", "take their seeds from its seed"],

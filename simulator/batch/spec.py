@@ -241,6 +241,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
     payers: set[str] = set()
+    refused: set[tuple[str, ...]] = set()  # factors with a level already refused
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
         try:
@@ -259,13 +260,18 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             continue
         payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
         settings = resolved_dict(scenario)
-        for name in spec.design.factors:
+        for name, factor in spec.design.factors.items():
+            at = ("design", "factors", name)
             missing = _missing_setting(settings, name)
             if missing is not None:
-                at = ("design", "factors", name)
                 problems.append(
                     Problem(*pos.find(at), at, f"{missing} in the scenario of arm '{arm_name}'")
                 )
+            elif at not in refused:
+                wrong = _refused_level(spec, arm, scenario_path, name, factor)
+                if wrong is not None:
+                    refused.add(at)
+                    problems.append(Problem(*pos.find(at), at, f"{wrong} (arm '{arm_name}')"))
     # Costs are reported under every payer level the arms' agencies name.
     shape = summary_shape()
     for costs in ("cost_eur", "cost_eur_per_year"):
@@ -362,6 +368,40 @@ def point_count(design: DesignSpec) -> int:
 def arm_scenario_path(experiment_path: FsPath, arm: ArmSpec) -> FsPath:
     """The arm's scenario file, resolved against the experiment file's folder."""
     return (experiment_path.parent / arm.scenario).resolve()
+
+
+def _levels(factor: FactorSpec) -> list[Any]:
+    """The levels of a factor that stand for all it may take.
+
+    Its values, or its bounds (rounded if it is sampled as integers) and, if not, a
+    level between them with a fraction, as samples have (a whole-number setting
+    refuses it: the factor needs ``integer: true``).
+    """
+    if factor.values is not None:
+        return list(factor.values)
+    low, high = float(factor.low or 0.0), float(factor.high or 0.0)
+    if factor.integer:
+        return [round(low), round(high)]
+    return [low, low + (high - low) * 0.382, high]
+
+
+def _refused_level(
+    spec: ExperimentSpec, arm: ArmSpec, path: FsPath, name: str, factor: FactorSpec
+) -> str | None:
+    """Why the arm's scenario refuses one of the factor's levels, or None.
+
+    A design point that does not load would stop the batch before its first run:
+    found here, it is located at the factor's line (``secsim validate`` too).
+    """
+    for level in _levels(factor):
+        try:
+            load_scenario(path, arm_overrides(spec, arm, {name: level}))
+        except ScenarioError as exc:
+            reasons = "; ".join(p.message for p in exc.problems)
+            if factor.values is None and "fractional part" in reasons:
+                reasons += " (sampled levels have fractions: add integer: true)"
+            return f"the scenario refuses {name}={json.dumps(level)}: {reasons}"
+    return None
 
 
 def arm_overrides(spec: ExperimentSpec, arm: ArmSpec, point: dict[str, Any]) -> list[str]:

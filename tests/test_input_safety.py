@@ -304,3 +304,17 @@ def test_a_file_not_in_utf8_is_located_at_its_first_unreadable_byte(
     err = capsys.readouterr().err
     assert "1 problem in file:" in err  # validate does not know yet what the file is
     assert "latin.yaml:2:10: not a UTF-8 text file (byte 0xe9" in err and "save the file" in err
+
+
+def test_a_set_that_makes_a_new_entry_by_a_typo_is_blamed_with_a_suggestion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--set crime.types.burglry...: the new offence type lacks its rate; the problem is
+    the --set's (it was put on the file's crime.types line), and burglary is suggested."""
+    override = "crime.types.burglry.report_prob=0.8"
+    command = ["run", str(BASELINE), "--days", "1", "--out", str(tmp_path / "o")]
+    assert main([*command, "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert f"--set {override}: crime.types.burglry.rate_per_1000: required key" in err
+    assert "'burglry' is a new entry of crime.types (did you mean 'burglary'?)" in err
+    assert "baseline.yaml" not in err

@@ -39,10 +39,18 @@ class Positions:
         self._marks[path] = (source, line, column)
 
     def override(self, path: Path, source: str) -> None:
-        """``path`` (and everything under it) now comes from ``source`` (a ``--set``)."""
+        """``path`` (and everything under it) now comes from ``source`` (a ``--set``).
+
+        So do the entries above it that no file wrote: a ``--set`` that makes a new
+        entry (a misspelt offence type, say) is blamed for what that entry lacks.
+        """
         for key in [k for k in self._marks if k[: len(path)] == path]:
             del self._marks[key]
         self._marks[path] = (source, None, None)
+        for n in range(len(path) - 1, 0, -1):
+            if path[:n] in self._marks:
+                break
+            self._marks[path[:n]] = (source, None, None)
 
     def copy(self) -> Positions:
         """An independent copy (overriding it leaves this one as it is)."""

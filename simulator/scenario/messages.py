@@ -52,6 +52,32 @@ def _allowed_keys(path: Path, root: type[BaseModel] = Scenario) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
+def _named_entries(path: Path, data: Mapping[str, Any], root: type[BaseModel]) -> list[str]:
+    """The names of the mapping of named entries at ``path``: those written, and its defaults.
+
+    For ``crime.types``, the six offence types a scenario has without writing them.
+    """
+    names: list[str] = []
+    written: Any = data
+    for key in path:
+        written = written.get(key) if isinstance(written, Mapping) else None
+    if isinstance(written, Mapping):
+        names += [str(k) for k in written]
+    model = _model_of(_unwrap(root))
+    for key in path[:-1]:
+        field = model.model_fields.get(str(key)) if model is not None else None
+        model = _model_of(_unwrap(field.annotation)) if field is not None else None
+    field = model.model_fields.get(str(path[-1])) if model is not None and path else None
+    if field is not None and field.default_factory is not None:
+        try:
+            default = field.default_factory()  # type: ignore[call-arg]
+        except TypeError:  # a factory that reads the other fields
+            default = None
+        if isinstance(default, Mapping):
+            names += [str(k) for k in default if str(k) not in names]
+    return names
+
+
 def describe_error(
     err: ErrorDetails, data: Mapping[str, Any], root: type[BaseModel] = Scenario
 ) -> tuple[Path, str]:
@@ -91,6 +117,16 @@ def describe_error(
             msg = f"agency '{name}' is not declared"
             msg += f" (did you mean '{near}'?)" if near else ""
             return path, msg + "; a new agency needs at least its kind and its resources"
+        if len(path) >= 3:
+            name = str(path[-2])
+            known = [n for n in _named_entries(path[:-2], data, root) if n != name]
+            near = did_you_mean(name, known)
+            if near is not None:  # a misspelt name makes a new entry, which lacks this key
+                parent = ".".join(str(p) for p in path[:-2])
+                return path, (
+                    f"required key is missing: '{name}' is a new entry of {parent} (did you "
+                    f"mean '{near}'?)"
+                )
         return path, "required key is missing"
     text = str(err["msg"]).removeprefix("Value error, ")
     found = err.get("input")

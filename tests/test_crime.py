@@ -265,7 +265,8 @@ def crime_towns(draw: st.DrawFn) -> tuple[Scenario, int]:
             "attractiveness_sigma": draw(st.floats(0.0, 2.0)),
             "displacement_share": draw(st.floats(0.0, 1.0)),
             "near_repeat": {"triggered": draw(st.floats(0.0, 0.9))},
-            "drug_markets": {"count": draw(st.integers(0, 3))},
+            # (the small town has two districts where a market may sit, one each)
+            "drug_markets": {"count": draw(st.integers(0, 2))},
         },
         "citizens": {
             "offender_share": draw(st.floats(0.0, 0.1)),

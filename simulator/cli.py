@@ -33,7 +33,7 @@ from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, write_results
 from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
 from simulator.scenario.kinds import payer_levels
-from simulator.scenario.loader import Positions, read_yaml
+from simulator.scenario.loader import OptionOverride, Positions, read_yaml
 from simulator.stopping import (
     STOP_SIGNALS,
     Interrupted,
@@ -545,12 +545,13 @@ def summary_table(summary: dict[str, Any]) -> Table:
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     overrides = list(args.overrides)
-    if args.seed is not None:
-        overrides.append(f"run.seed={args.seed}")
-    if args.days is not None:
-        overrides.append(f"run.days={args.days}")
-    if args.warmup_days is not None:
-        overrides.append(f"run.warmup_days={args.warmup_days}")
+    for key, option, value in (
+        ("run.seed", "--seed", args.seed),
+        ("run.days", "--days", args.days),
+        ("run.warmup_days", "--warmup-days", args.warmup_days),
+    ):
+        if value is not None:
+            overrides.append(OptionOverride(f"{key}={value}", f"{option} {value}"))
     scenario = load_scenario(args.scenario, overrides, CHECKS)
     seed = scenario.run.seed
     # Named after the file, so that a copy of a scenario never overwrites the original's results.

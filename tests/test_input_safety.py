@@ -318,3 +318,14 @@ def test_a_set_that_makes_a_new_entry_by_a_typo_is_blamed_with_a_suggestion(
     assert f"--set {override}: crime.types.burglry.rate_per_1000: required key" in err
     assert "'burglry' is a new entry of crime.types (did you mean 'burglary'?)" in err
     assert "baseline.yaml" not in err
+
+
+def test_a_run_option_s_problem_names_the_option_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--days 0 is refused as --days 0, not as a --set run.days=0 nobody typed."""
+    out = tmp_path / "o"
+    assert main(["run", str(BASELINE), "--days", "0", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--days 0: run.days: Input should be greater than or equal to 1" in err
+    assert "--set" not in err and not out.exists()

@@ -27,6 +27,21 @@ from simulator.scenario.timeline import policy_changes
 Mark = tuple[str, int | None, int | None]
 
 
+class OptionOverride(str):
+    """An override a command-line option makes (``--days 30`` is ``run.days=30``).
+
+    Its problems name the option the user typed, not a ``--set`` they did not.
+    """
+
+    label: str
+
+    def __new__(cls, text: str, label: str) -> OptionOverride:
+        """``text`` as a ``--set`` writes it; ``label``, the option as typed."""
+        made = super().__new__(cls, text)
+        made.label = label
+        return made
+
+
 class Positions:
     """Where each key path was written: file and line, or the ``--set`` argument."""
 
@@ -376,7 +391,7 @@ def load_raw(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict[st
 def _apply_overrides(data: dict[str, Any], pos: Positions, overrides: Sequence[str]) -> None:
     problems: list[Problem] = []
     for text in overrides:
-        source = f"--set {text}"
+        source = text.label if isinstance(text, OptionOverride) else f"--set {text}"
         try:
             key, value = _parse_override(text)
             write_default_entries(data, key)

@@ -389,6 +389,28 @@ def test_sigterm_stops_figures_with_their_workers(tmp_path: Path) -> None:
     assert _leftovers(store) == [] and _leftovers(out) == []
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_map_leaves_neither_a_map_nor_its_temporary_folder(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    """figures --map draws in a folder beside --out: stopped while drawing, it removes
+    that folder, writes nothing in --out, and leaves no process."""
+    out = tmp_path / "maps"
+    proc = _start(["figures", "--map", str(SCENARIOS / "baseline.yaml"), "--out", str(out)])
+    try:
+        _wait_for(lambda: bool(_leftovers(out)), 120, "the map's temporary folder")
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        left = _session(proc.pid)
+        if left:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and left == []
+    assert not out.exists() and _leftovers(out) == []
+
+
 def test_sigterm_stops_evidence_with_its_workers_and_leaves_the_report_alone(
     tmp_path: Path,
 ) -> None:

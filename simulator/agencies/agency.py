@@ -210,13 +210,13 @@ def _market_findings(scenario: Scenario, territory: Territory) -> list[tuple[Pat
     crime = scenario.crime
     if crime is None or crime.drug_markets.count <= 0:
         return []
-    kinds = set(crime.drug_markets.district_types)
-    on_land = {int(d) for d in np.unique(territory.district) if d >= 0}
-    typed = {d for d in on_land if territory.district_types[d] in kinds}
-    room = len(typed or on_land)
+    kinds = crime.drug_markets.district_types
+    districts = np.unique(territory.district[territory.market_cells(kinds)])
+    room = int(districts.size)
     if crime.drug_markets.count <= room:
         return []
-    types = ", ".join(sorted(str(getattr(k, "value", k)) for k in kinds))
+    typed = any(territory.district_types[d] in kinds for d in districts.tolist())
+    types = ", ".join(sorted(k.value for k in kinds))
     where = f"districts of the market types ({types})" if typed else "districts"
     return [
         (

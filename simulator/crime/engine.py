@@ -334,10 +334,7 @@ def initial_market_cells(
     """
     t = territory
     score = _attractiveness(t, spec) if attractiveness is None else attractiveness
-    kinds = set(spec.drug_markets.district_types)
-    eligible = np.flatnonzero([d >= 0 and t.district_types[d] in kinds for d in t.district])
-    if eligible.size == 0:
-        eligible = t.land_cells()
+    eligible = t.market_cells(spec.drug_markets.district_types)
     order = eligible[np.lexsort((eligible, -score[eligible]))]
     chosen: list[int] = []
     used: set[int] = set()

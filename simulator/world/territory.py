@@ -24,6 +24,7 @@ commune, zero distances (for validation against queueing theory).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -180,6 +181,19 @@ class Territory:
     def land_cells(self) -> IntArray:
         """The cells that belong to a commune."""
         return np.flatnonzero(self.land).astype(np.int64)
+
+    def market_cells(self, kinds: Collection[DistrictType]) -> IntArray:
+        """The cells where a drug market may sit, ascending.
+
+        Those of the districts of ``kinds``, or every land cell if no district is of
+        those types (a district holds one market at most:
+        :func:`simulator.crime.engine.initial_market_cells`).
+        """
+        kinds = set(kinds)
+        eligible = np.flatnonzero(
+            [d >= 0 and self.district_types[d] in kinds for d in self.district]
+        )
+        return eligible if eligible.size else self.land_cells()
 
     def cells_in_communes(self, communes: NDArray[np.bool_]) -> IntArray:
         """The land cells of the communes marked in a mask over communes."""

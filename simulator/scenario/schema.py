@@ -80,30 +80,29 @@ TargetName = Annotated[
 ]
 
 
+def _members(annotation: Any) -> list[Any]:
+    """The types a field of this type may hold: unions flattened, ``Annotated`` stripped."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return [m for a in get_args(annotation) for m in _members(a)]
+    return [annotation]
+
+
 def _takes_bool(annotation: Any) -> bool:
     """Whether a field of this type may hold true or false (bool, Any, or a union with bool)."""
-    if annotation is bool or annotation is Any or annotation is object:
-        return True
-    if isinstance(annotation, str):  # a forward reference: left to pydantic
-        return True
-    origin = get_origin(annotation)
-    if origin is Literal:
-        return any(isinstance(v, bool) for v in get_args(annotation))
-    if origin is Annotated:
-        return _takes_bool(get_args(annotation)[0])
-    if origin in (Union, UnionType):
-        return any(_takes_bool(a) for a in get_args(annotation))
+    for member in _members(annotation):
+        if member in (bool, Any, object) or isinstance(member, str):  # (str: left to pydantic)
+            return True
+        if get_origin(member) is Literal and any(isinstance(v, bool) for v in get_args(member)):
+            return True
     return False
 
 
 def _kind_of(annotation: Any) -> str:
     """What a field of this type holds, in words (for the message of a wrong value)."""
-    if get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    parts = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
-    kinds = {
-        get_args(a)[0] if get_origin(a) is Annotated else a for a in parts if a is not type(None)
-    } or {annotation}
+    kinds = set(_members(annotation)) - {type(None)}
     if kinds <= {int}:
         return "a whole number"
     if kinds <= {int, float}:

@@ -298,17 +298,19 @@ def not_written_by_secsim(folder: Path, kind: str) -> list[str]:
                 inner = found["kind"] if found is not None else inside
                 foreign += [f"{name}/{n}" for n in not_written_by_secsim(entry, inner)]
             else:
-                foreign += [
-                    f"{name}/{p.name}"
-                    for p in sorted(entry.iterdir(), key=lambda p: p.name)
-                    if p.is_symlink()
-                    or p.is_dir()
-                    or not (
-                        any(fnmatchcase(p.name, q) for q in inside)
-                        or _own_temporary(p.name, inside)
-                    )
-                ]
+                foreign += [f"{name}/{n}" for n in _not_files_of(entry, inside)]
     return foreign
+
+
+def _not_files_of(folder: Path, names: frozenset[str]) -> list[str]:
+    """What ``folder`` holds besides files named as ``names`` and their temporary writes."""
+    return [
+        p.name
+        for p in sorted(folder.iterdir(), key=lambda p: p.name)
+        if p.is_symlink()
+        or p.is_dir()
+        or not (any(fnmatchcase(p.name, q) for q in names) or _own_temporary(p.name, names))
+    ]
 
 
 def _tmp_sibling(path: Path) -> Path:

@@ -186,6 +186,32 @@ def test_only_armed_crews_attend_armed_only_types() -> None:
         )
 
 
+def test_a_kind_with_no_agency_that_may_attend_is_refused() -> None:
+    """A kind expands to its agencies that may take the type: none is refused, not dropped."""
+    unarmed = [f"agencies.{n}.powers.armed=false" for n in ("pm_centre", "pm_nord", "pm_est")]
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(
+            BASELINE,
+            ["competences.serious_violence=[municipal_police, state_police]", *unarmed],
+        )
+    message = str(refused.value)
+    assert "competences.serious_violence.0" in message
+    assert "no agency of kind 'municipal_police' may take 'serious_violence'" in message
+    assert "'pm_centre', 'pm_nord', 'pm_est' are not armed" in message
+    # One armed agency of the kind is enough: the kind stands for it.
+    load_scenario(
+        BASELINE, ["competences.serious_violence=[municipal_police, state_police]", *unarmed[1:]]
+    )
+    with pytest.raises(ScenarioError, match="'securite_privee' may not take it \\(capabilities"):
+        load_scenario(
+            BASELINE,
+            [
+                "competences.burglary=[private_security, state_police]",
+                "agencies.securite_privee.capabilities.enforces=[alarm]",
+            ],
+        )
+
+
 def test_the_summary_counts_clearances_arrests_and_offenders() -> None:
     result = run(load_scenario(BASELINE, ["run.days=40"]), seed=6)
     s = result.summary.as_json()

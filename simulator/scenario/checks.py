@@ -376,6 +376,8 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                         f"lists only {', '.join(s.capabilities(ref).enforces)}"
                     ),
                 )
+            elif ref not in s.agencies and ref in kinds:
+                yield from _check_kind_ref(s, incident_type, (*base, i), ref)
     for incident_type in types:
         if incident_type not in s.competences:
             yield (
@@ -408,6 +410,50 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                 "arrested person over (set powers.judicial: true on the State police)"
             ),
         )
+
+
+def _check_kind_ref(s: Scenario, incident_type: str, at: Path, kind: str) -> Iterator[Finding]:
+    """A kind in a competence list names at least one agency of that kind that may take the type.
+
+    Dispatch expands a kind to its agencies that may take the type (their ``enforces``;
+    armed, for a type only armed crews attend): one that expands to none would leave
+    the type without that help, silently.
+    """
+    of_kind = [n for n, a in s.agencies.items() if a.kind == kind]
+    if incident_type == HANDOVER_TYPE or not of_kind:
+        return
+    armed_only = (
+        s.crime is not None
+        and incident_type in s.crime.types
+        and s.crime.types[incident_type].armed_only
+    )
+    may = [
+        n
+        for n in of_kind
+        if _enforces(s, n, incident_type) and (s.capabilities(n).armed or not armed_only)
+    ]
+    if may:
+        return
+    unarmed = [n for n in of_kind if not s.capabilities(n).armed]
+    if armed_only and unarmed:
+        why = (
+            f"only armed crews attend it (crime.types.{incident_type}.armed_only) and "
+            f"{_listed(unarmed)} {'is' if len(unarmed) == 1 else 'are'} not armed (powers.armed)"
+        )
+        others = [n for n in of_kind if n not in unarmed]
+        if others:
+            why += f"; {_listed(others)} may not take it (capabilities.enforces)"
+    else:
+        why = f"{_listed(of_kind)} may not take it (capabilities.enforces)"
+    yield (
+        at,
+        f"no agency of kind '{kind}' may take '{incident_type}': {why}; name an agency "
+        "that may, or change its powers",
+    )
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
 
 
 def _enforces(s: Scenario, agency: str, incident_type: str) -> bool:

@@ -426,4 +426,5 @@ def test_the_default_mix_must_fit_the_scenario_call_types_once_direct_calls_are_
         )
     text = str(caught.value)
     assert "agencies.pm.direct_calls.types" in text
-    assert "unknown call type 'suspicious'" in text and "in the default mix: give the types" in text
+    assert "the default mix names the call type 'suspicious'" in text
+    assert "demand.types does not have: give the types" in text

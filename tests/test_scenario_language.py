@@ -42,6 +42,42 @@ def test_extends_merges_mappings_and_replaces_the_rest(tmp_path: Path) -> None:
     assert s.demand.types == base.demand.types
 
 
+def test_switching_an_inherited_size_says_how(tmp_path: Path) -> None:
+    """A size given by the extended file and another given here: the message says what to null."""
+    base = SCENARIOS / "baseline.yaml"
+    text = f"extends: {base}\nagencies:\n  pm_centre:\n    budget_eur: 6000000\n"
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(_write(tmp_path / "budget.yaml", text))
+    assert "(found officers, budget_eur)" in str(refused.value)
+    assert "set the one replaced to null here (officers: null or budget_eur: null)" in str(
+        refused.value
+    )
+    s = load_scenario(_write(tmp_path / "fixed.yaml", text + "    officers: null\n"))
+    assert s.agencies["pm_centre"].budget_eur == 6_000_000
+    assert s.agencies["pm_centre"].officers is None
+
+
+def test_a_competence_for_a_type_left_out_or_misspelt_says_which(tmp_path: Path) -> None:
+    """A types mapping written whole, and a misspelt type, are named as such."""
+    base = SCENARIOS / "baseline.yaml"
+    burglary = "{rate_per_1000: 12, target: dwellings, report_prob: 0.8}"
+    written = f"extends: {base}\ncrime:\n  types:\n    burglary: {burglary}\n"
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(_write(tmp_path / "one_type.yaml", written))
+    text = str(refused.value)
+    assert "competences.theft: unknown incident type 'theft': crime.types, written in the" in text
+    assert "or change one with --set crime.types.<type>.<setting>=..." in text
+    text = base.read_text(encoding="utf-8")
+    assert text.count("\n    dispute:") == 1
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(
+            _write(tmp_path / "typo.yaml", text.replace("\n    dispute:", "\n    dipute:"))
+        )
+    text = str(refused.value)
+    assert "the type 'dipute' has no competence list: is one of the two misspelt?" in text
+    assert "did you mean 'dipute'" not in text
+
+
 def test_extends_chains_and_reports_lines_in_the_right_file(tmp_path: Path) -> None:
     _write(tmp_path / "a.yaml", f"extends: {SCENARIOS / 'baseline.yaml'}\nrun:\n  days: 10\n")
     _write(tmp_path / "b.yaml", "extends: a.yaml\nrun:\n  warmup_days: 2\n")

@@ -14,6 +14,7 @@ from simulator.scenario.kinds import known_kinds
 from simulator.scenario.modes import known_modes
 from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
+    DEFAULT_ENTRIES,
     HANDOVER_TYPE,
     DirectCallsSpec,
     DistrictType,
@@ -143,6 +144,14 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 (
                     "give exactly one of units, officers or budget_eur"
                     + (f" (found {', '.join(given)})" if given else " (found none)")
+                    + (
+                        "; where one comes from an extended file or an earlier period, "
+                        "set the one replaced to null here ("
+                        + " or ".join(f"{k}: null" for k in given)
+                        + ")"
+                        if len(given) > 1
+                        else ""
+                    )
                 ),
             )
         if given == ["budget_eur"] and a.budget_eur:
@@ -259,8 +268,12 @@ def _check_direct_calls(s: Scenario, agency_id: str) -> Iterator[Finding]:
         if name not in call_types:
             yield (
                 (*base, name) if given else base,
-                f"unknown call type '{name}'{_suggest(name, call_types)}"
-                + ("" if given else " (in the default mix: give the types)")
+                (
+                    f"unknown call type '{name}'{_suggest(name, call_types)}"
+                    if given
+                    else f"the default mix names the call type '{name}', which demand.types "
+                    "does not have: give the types"
+                )
                 + f"; the call types of demand.types are: {', '.join(call_types)}",
             )
         elif enforces != "all" and name not in enforces:
@@ -335,13 +348,7 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
     for incident_type, agencies in s.competences.items():
         base: Path = ("competences", incident_type)
         if incident_type not in types and incident_type != HANDOVER_TYPE:
-            yield (
-                base,
-                (
-                    f"unknown incident type '{incident_type}'{_suggest(incident_type, types)}; "
-                    f"types are: {', '.join([*types, HANDOVER_TYPE])}"
-                ),
-            )
+            yield base, _unknown_type(s, incident_type, types)
         if not agencies:
             yield base, "needs at least one agency"
         for i, ref in enumerate(agencies):
@@ -410,6 +417,32 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                 "arrested person over (set powers.judicial: true on the State police)"
             ),
         )
+
+
+def _unknown_type(s: Scenario, name: str, types: list[str]) -> str:
+    """Why a competence list's type is not a type of ``s``, and what to do.
+
+    A close type that has no competence list of its own is the misspelt one more
+    likely than the list's; a type of the defaults was left out by a collection
+    written whole.
+    """
+    listing = f"types are: {', '.join([*types, HANDOVER_TYPE])}"
+    near = did_you_mean(name, types)
+    if near is not None and near not in s.competences:
+        return (
+            f"unknown incident type '{name}'; the type '{near}' has no competence list: "
+            f"is one of the two misspelt? {listing}"
+        )
+    for (section, key), defaults in DEFAULT_ENTRIES.items():
+        part = getattr(s, section)
+        if part is not None and name in defaults() and name not in getattr(part, key):
+            return (
+                f"unknown incident type '{name}': {section}.{key}, written in the scenario, "
+                f"replaces the default types ('{name}' among them): list every type to keep, "
+                f"or change one with --set {section}.{key}.<type>.<setting>=... (the others "
+                f"stay); {listing}"
+            )
+    return f"unknown incident type '{name}'{_suggest(name, types)}; {listing}"
 
 
 def _check_kind_ref(s: Scenario, incident_type: str, at: Path, kind: str) -> Iterator[Finding]:

@@ -273,7 +273,8 @@ def _parser() -> argparse.ArgumentParser:
         "analyze",
         help="means with confidence intervals, paired differences, sensitivity indices",
         description="Analyse a results folder of `secsim batch`; print the tables and write "
-        "analysis/arms.csv, differences.csv, sensitivity.csv and report.md in it. "
+        "analysis/arms.csv, differences.csv, report.md and, for an experiment with a "
+        "design (factors), sensitivity.csv in it. "
         "Sensitivity indices come with their 95 % intervals and, with 2 or more "
         "replicates per design point, the share of each output's variance that is "
         "simulation noise.",
@@ -452,9 +453,9 @@ def _parser() -> argparse.ArgumentParser:
     p_dash = sub.add_parser(
         "dashboard",
         help="serve the dashboard in the browser: levers, the city live, save the scenario",
-        description="Serve the dashboard (Mesa's SolaraViz) on http://HOST:PORT/ and open it "
-        "in a browser. Works with no internet: nothing is fetched from or sent to another "
-        "machine. Ctrl-C stops the server.",
+        description="Serve the dashboard (Mesa's SolaraViz) on http://HOST:PORT/: open that "
+        "address in a browser (the command does not open one). Works with no internet: "
+        "nothing is fetched from or sent to another machine. Ctrl-C stops the server.",
     )
     p_dash.add_argument(
         "scenario",

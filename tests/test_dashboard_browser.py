@@ -183,7 +183,7 @@ def test_dashboard_in_a_browser(server: tuple[str, Path], tmp_path: Path) -> Non
         saved = tmp_path / "saved.yaml"
         download.value.save_as(saved)
 
-        # Compare the original with the edited copy: one day, two paired replicates.
+        # Compare the original with the edited copy: one day, three paired replicates.
         page.get_by_role("tab", name="Page 1").click()
         page.get_by_role("button", name="Compare", exact=True).wait_for(timeout=30_000)
         for name in ("Horizon (days)", "Replicates"):
@@ -195,7 +195,7 @@ def test_dashboard_in_a_browser(server: tuple[str, Path], tmp_path: Path) -> Non
         compared = page.locator(".secsim-compared")
         compared.wait_for(timeout=180_000)
         assert compared.inner_text() == (
-            "Compared: A = one_day, B = one_day edited; 2 paired replicates."
+            "Compared: A = one_day, B = one_day edited; 3 paired replicates."
         )
         assert page.get_by_text(re.compile(r"^cost: commune \(M EUR a year\): A ")).count() == 1
 

@@ -14,7 +14,7 @@ from simulator import load_scenario, run, write_results
 from simulator.batch.runner import run_batch
 from simulator.batch.spec import load_experiment
 from simulator.cli import main
-from simulator.dashboard.compare import compare
+from simulator.dashboard.compare import compare, days_needed, verdict
 from simulator.dashboard.levers import Lever, levers_for, overrides
 from simulator.dashboard.model import dashboard_model_class
 from simulator.dashboard.results import find_stores, open_store
@@ -213,6 +213,62 @@ def test_compare_pairs_replicates_and_a_scenario_against_itself_differs_by_nothi
     assert {"response: pm_centre (min)", "qpv: offences per 1,000 a year, QPV"} <= set(table.index)
     # Same seeds, same calls: the State's cost does not move with municipal hiring.
     assert table.loc["cost: state (M EUR a year)", "B - A"] == 0.0
+
+
+def test_competence_levers_offer_only_kinds_that_may_take_the_type() -> None:
+    """Serious violence is for armed crews: an unarmed kind is not offered for it."""
+    levers = {lever.name: lever for lever in levers_for(load_scenario(SCENARIOS / "baseline.yaml"))}
+    violence = levers["competence__serious_violence"].choices
+    assert "municipal_police, state_police" in violence  # pm_centre is armed
+    assert not any("private_security" in choice for choice in violence)
+    assert any("private_security" in choice for choice in levers["competence__theft"].choices)
+    # Where no municipal police is armed, the State police alone may: no lever to move.
+    dense = levers_for(load_scenario(SCENARIOS / "seine_saint_denis.yaml"))
+    assert "competence__serious_violence" not in {lever.name for lever in dense}
+
+
+def test_compare_says_which_is_higher_in_words_and_counts_calls_nobody_reached() -> None:
+    assert verdict(0.5, 2.0) == "B higher (95 % interval above 0)"
+    assert verdict(-3.0, -0.1) == "B lower (95 % interval below 0)"
+    assert verdict(-1.0, 1.0) == "no clear difference (the interval includes 0)"
+    assert verdict(0.0, 0.0) == "the same"
+    assert verdict(float("nan"), float("nan")) == "no interval (too few values)"
+    short = ["run.days=3", "run.warmup_days=0"]
+    base = load_scenario(SCENARIOS / "baseline.yaml", short)
+    # The State police gone from assistance, which only it took: those calls have no agency.
+    none = load_scenario(
+        SCENARIOS / "baseline.yaml", [*short, "competences.assistance=[securite_privee]"]
+    )
+    table = compare(("a", base), ("b", none), replicates=3, root_seed=7).table()
+    rows = table.set_index("indicator")
+    assert {"response: share within target", "response: calls unanswered (abandoned)"} <= set(
+        rows.index
+    )
+    no_agency = rows.loc["response: calls no agency may take"]
+    assert no_agency["A"] == 0 and no_agency["B"] > 0
+    assert no_agency["verdict"] == "B higher (95 % interval above 0)"
+
+
+def test_compare_asks_for_a_horizon_that_covers_the_timeline() -> None:
+    contract = load_scenario(SCENARIOS / "integrated_security_contract.yaml")
+    # The contract is signed on day 30 of the run, warm-up (7 days) included.
+    assert days_needed(contract) == 24
+    assert days_needed(load_scenario(SCENARIOS / "baseline.yaml")) == 1
+    load_scenario(SCENARIOS / "integrated_security_contract.yaml", ["run.days=24"])
+    with pytest.raises(ScenarioError, match="run at least 24 days"):
+        load_scenario(SCENARIOS / "integrated_security_contract.yaml", ["run.days=23"])
+
+
+def test_refused_levers_offer_no_edited_copy_to_compare() -> None:
+    from simulator.dashboard.app import EDITED, ORIGINAL, scenario_choices
+
+    cls = dashboard_model_class(SCENARIOS / "baseline.yaml", ("run.days=1",))
+    fine = cls(pm_centre__officers=150)
+    assert scenario_choices(fine)[EDITED][2] == ("run.days=1", *fine.sets)
+    refused = cls(pm_centre__service_start=23, pm_centre__officers=150)
+    assert refused.problem is not None
+    choices = scenario_choices(refused)
+    assert EDITED not in choices and ORIGINAL in choices
 
 
 # ----------------------------------------------------------------- results browsing

@@ -30,7 +30,7 @@ from matplotlib.patches import Patch
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from simulator.dashboard.compare import GROUPS, Comparison, compare
+from simulator.dashboard.compare import GROUPS, Comparison, compare, days_needed
 from simulator.dashboard.model import DashboardModel, dashboard_model_class
 from simulator.dashboard.results import StoreView, find_stores, open_store
 from simulator.dashboard.view import city_view, clock
@@ -249,12 +249,15 @@ def Agencies(model: DashboardModel) -> None:
                 f"mean response {response['mean']:.2f} min, p90 {response['p90']:.2f} min",
                 classes=["secsim-result"],
             )
-        solara.FileDownload(
-            model.saved_yaml,
-            filename=f"{model.base_path.stem}_edited.yaml",
-            label="Save scenario (YAML)",
-            mime_type="text/yaml",
-        )
+        if model.problem:
+            solara.Text("Save is off while the levers are refused: mend them and reset.")
+        else:
+            solara.FileDownload(
+                model.saved_yaml,
+                filename=f"{model.base_path.stem}_edited.yaml",
+                label="Save scenario (YAML)",
+                mime_type="text/yaml",
+            )
 
 
 ORIGINAL = "original"
@@ -266,10 +269,9 @@ def scenario_choices(model: DashboardModel) -> dict[str, Choice]:
     """What the Compare page may run: the original, the edited copy, the file's neighbours."""
     base = model.base_path
     fixed = model.fixed_sets
-    choices: dict[str, Choice] = {
-        ORIGINAL: (base.stem, str(base), fixed),
-        EDITED: (f"{base.stem} edited", str(base), (*fixed, *model.sets)),
-    }
+    choices: dict[str, Choice] = {ORIGINAL: (base.stem, str(base), fixed)}
+    if not model.problem:  # refused levers: the edited copy would be the original
+        choices[EDITED] = (f"{base.stem} edited", str(base), (*fixed, *model.sets))
     for path in sorted(base.parent.glob("*.yaml")):
         if path != base:
             choices[path.name] = (path.stem, str(path), fixed)
@@ -309,12 +311,22 @@ def ComparePanel(model: DashboardModel) -> None:
     choices = scenario_choices(model)
     a_label, set_a = solara.use_state(ORIGINAL)
     b_label, set_b = solara.use_state(EDITED)
+    if b_label not in choices:
+        b_label = ORIGINAL
     days, set_days = solara.use_state(7)
-    replicates, set_replicates = solara.use_state(3)
+    replicates, set_replicates = solara.use_state(5)
     holder: dict[str, Any] = solara.use_memo(dict, [])
 
     def work(a: Choice, b: Choice, days: int, replicates: int, seed: int) -> Comparison:
-        horizon = (f"run.days={days}", "run.warmup_days=0")
+        # Each scenario keeps its warm-up (excluded from the figures), as `secsim run`.
+        for label, path, sets in (a, b):
+            needed = days_needed(load_scenario(path, list(sets)))
+            if days < needed:
+                raise ValueError(
+                    f"{label}: its timeline has a change after day {days} of the statistics; "
+                    f"set the horizon to at least {needed} days"
+                )
+        horizon = (f"run.days={days}",)
         scenarios = [
             (label, load_scenario(path, [*sets, *horizon])) for label, path, sets in (a, b)
         ]
@@ -335,13 +347,20 @@ def ComparePanel(model: DashboardModel) -> None:
     with solara.Column():
         solara.Text(
             "Compare runs both scenarios on the same seeds (replicate i of A and B share "
-            "seed i), in the background; intervals are 95 %."
+            "seed i), in the background, each with its warm-up (not counted); intervals "
+            "are 95 %. B - A is paired by replicate: where its interval includes 0, the "
+            "runs cannot tell the two apart (more replicates or days narrow it)."
         )
+        if model.problem:
+            solara.Warning(
+                "The levers in force were refused (see the sidebar): the edited copy "
+                "is not offered until they are mended."
+            )
         with solara.Row():
             solara.Select("A", values=list(choices), value=a_label, on_value=set_a)
             solara.Select("B", values=list(choices), value=b_label, on_value=set_b)
-        solara.SliderInt("Horizon (days)", value=days, on_value=set_days, min=1, max=60)
-        solara.SliderInt("Replicates", value=replicates, on_value=set_replicates, min=2, max=10)
+        solara.SliderInt("Horizon (days)", value=days, on_value=set_days, min=1, max=365)
+        solara.SliderInt("Replicates", value=replicates, on_value=set_replicates, min=3, max=20)
         solara.Button("Compare", on_click=start, color="primary", disabled=task.pending)
         if task.pending:
             solara.ProgressLinear(task.progress if task.progress is not None else True)
@@ -367,7 +386,7 @@ def ComparePanel(model: DashboardModel) -> None:
                 if "B - A" in r and r["B - A"] == r["B - A"]:  # not NaN: an interval exists
                     text += (
                         f", B - A {_fmt(r['B - A'])} [{_fmt(r['B - A low'])}, "
-                        f"{_fmt(r['B - A high'])}]"
+                        f"{_fmt(r['B - A high'])}]: {r['verdict']}"
                     )
                 solara.Text(text)
 

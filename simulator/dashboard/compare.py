@@ -38,13 +38,20 @@ def indicators(result: RunResult) -> dict[str, float]:
     """The compared indicators of one run, by name (``group: what``).
 
     Response (minutes, call to first unit on scene) overall, by agency and by
-    priority; offences actual and recorded and the dark figure; cost per year by
-    payer; priority neighbourhoods (QPV) against the rest of the city.
+    priority, the share within the target time and the calls nobody reached
+    (abandoned, or with no competent agency: not in the response times);
+    offences actual and recorded and the dark figure; cost per year by payer;
+    priority neighbourhoods (QPV) against the rest of the city.
     """
     s = result.summary.as_json()
+    calls = s["calls"]
     out: dict[str, float] = {
         "response: mean (min)": s["response_min"]["mean"],
         "response: p90 (min)": s["response_min"]["p90"],
+        "response: share within target": s["response_min"]["within_target_share"],
+        # Calls nobody reached are not in the response times: counted here.
+        "response: calls unanswered (abandoned)": calls["abandoned"],
+        "response: calls no agency may take": calls["no_agency"],
     }
     for agency, block in sorted(s["response_min"].get("by_agency", {}).items()):
         out[f"response: {agency} (min)"] = block["mean"]
@@ -106,8 +113,33 @@ class Comparison:
                 row["B - A"] = diff.loc[output, "difference"]
                 row["B - A low"] = diff.loc[output, "ci_low"]
                 row["B - A high"] = diff.loc[output, "ci_high"]
+            low, high = row.get("B - A low", math.nan), row.get("B - A high", math.nan)
+            row["verdict"] = verdict(low, high)
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def verdict(low: float, high: float) -> str:
+    """B against A in words, from the 95 % interval of the paired difference B - A."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "no interval (too few values)"
+    if low == high == 0.0:
+        return "the same"
+    if low > 0.0:
+        return "B higher (95 % interval above 0)"
+    if high < 0.0:
+        return "B lower (95 % interval below 0)"
+    return "no clear difference (the interval includes 0)"
+
+
+def days_needed(scenario: Scenario) -> int:
+    """The fewest statistics days (``run.days``) that cover every change of its timeline.
+
+    Timeline days count the warm-up (:mod:`simulator.scenario.timeline`): a change
+    on day ``d`` needs ``d + 1 - warmup_days`` days of statistics.
+    """
+    last = max((float(event.day) for event in scenario.timeline), default=-1.0)
+    return max(1, math.floor(last) + 1 - scenario.run.warmup_days)
 
 
 def compare(

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import yaml
 
+from simulator.scenario.checks import may_take
 from simulator.scenario.kinds import COMMUNE_PAYER
 from simulator.scenario.loader import load_raw, load_scenario
 from simulator.scenario.patrols import PATROL_STRATEGIES as PATROL_REGISTRY
@@ -184,12 +185,18 @@ def levers_for(scenario: Scenario) -> list[Lever]:
             )
         )
     kinds = sorted({a.kind for a in scenario.agencies.values()})
-    orderings = _orderings(kinds)
+    of_kind = {k: [n for n, a in scenario.agencies.items() if a.kind == k] for k in kinds}
     for call_type, handlers in scenario.competences.items():
         if call_type == HANDOVER_TYPE:
             continue  # not a call or an offence: who takes arrested persons over is the law's
+        # The kinds with an agency that may take the type (an unarmed kind for a type
+        # only armed crews attend would be refused).
+        able = [k for k in kinds if may_take(scenario, call_type, of_kind[k])]
+        orderings = _orderings(able)
         shown = ", ".join(handlers)
         choices = tuple(orderings if shown in orderings else [shown, *orderings])
+        if len(choices) < 2:
+            continue  # no other order would be accepted: nothing to choose
         levers.append(
             Lever(
                 f"competence__{call_type}",

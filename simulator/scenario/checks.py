@@ -453,20 +453,9 @@ def _check_kind_ref(s: Scenario, incident_type: str, at: Path, kind: str) -> Ite
     the type without that help, silently.
     """
     of_kind = [n for n, a in s.agencies.items() if a.kind == kind]
-    if incident_type == HANDOVER_TYPE or not of_kind:
+    if incident_type == HANDOVER_TYPE or not of_kind or may_take(s, incident_type, of_kind):
         return
-    armed_only = (
-        s.crime is not None
-        and incident_type in s.crime.types
-        and s.crime.types[incident_type].armed_only
-    )
-    may = [
-        n
-        for n in of_kind
-        if _enforces(s, n, incident_type) and (s.capabilities(n).armed or not armed_only)
-    ]
-    if may:
-        return
+    armed_only = _armed_only(s, incident_type)
     unarmed = [n for n in of_kind if not s.capabilities(n).armed]
     if armed_only and unarmed:
         why = (
@@ -482,6 +471,29 @@ def _check_kind_ref(s: Scenario, incident_type: str, at: Path, kind: str) -> Ite
         at,
         f"no agency of kind '{kind}' may take '{incident_type}': {why}; name an agency "
         "that may, or change its powers",
+    )
+
+
+def may_take(s: Scenario, incident_type: str, agencies: list[str]) -> list[str]:
+    """Those of ``agencies`` that may take incidents of ``incident_type``, in order.
+
+    As dispatch expands a kind (:func:`simulator.dispatch.dispatcher.competence_matrix`):
+    the type is in the agency's ``enforces``, and the agency is armed if only armed
+    crews attend the type.
+    """
+    armed_only = _armed_only(s, incident_type)
+    return [
+        n
+        for n in agencies
+        if _enforces(s, n, incident_type) and (s.capabilities(n).armed or not armed_only)
+    ]
+
+
+def _armed_only(s: Scenario, incident_type: str) -> bool:
+    return (
+        s.crime is not None
+        and incident_type in s.crime.types
+        and s.crime.types[incident_type].armed_only
     )
 
 

@@ -215,6 +215,19 @@ def test_compare_pairs_replicates_and_a_scenario_against_itself_differs_by_nothi
     assert table.loc["cost: state (M EUR a year)", "B - A"] == 0.0
 
 
+def test_sliders_keep_the_scenarios_value_on_their_grid() -> None:
+    """The scenario's value is on each slider's grid: a budget can be set back once moved."""
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        for lever in levers_for(load_scenario(path)):
+            if lever.control == "SliderInt":
+                assert (lever.value - lever.low) % lever.step == 0, (path.name, lever)
+                assert (lever.high - lever.low) % lever.step == 0, (path.name, lever)
+                assert lever.step == 1 or lever.step >= (lever.high - lever.low) // 1000
+    state = {v.name: v for v in levers_for(load_scenario(SCENARIOS / "baseline.yaml"))}
+    budget = state["state_police__budget_keur"]
+    assert (budget.value, budget.step, budget.high) == (21_000, 500, 63_000)
+
+
 def test_competence_levers_offer_only_kinds_that_may_take_the_type() -> None:
     """Serious violence is for armed crews: an unarmed kind is not offered for it."""
     levers = {lever.name: lever for lever in levers_for(load_scenario(SCENARIOS / "baseline.yaml"))}

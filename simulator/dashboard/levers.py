@@ -85,8 +85,27 @@ class Lever:
 
 def _slider_int(name: str, label: str, key: str, value: int, floor: int = 10) -> Lever:
     high = max(floor, _SCALE * value)
-    step = 1 if high <= 1000 else high // 100  # exact headcounts; budgets in coarse steps
+    step = _round_step(value, high)
+    high = -(-high // step) * step  # on the grid too
     return Lever(name, f"{label} (on reset)", key, "SliderInt", value, 0, high, step)
+
+
+def _round_step(value: int, high: int) -> int:
+    """A slider's step that keeps ``value`` on the grid, so that it can be set back.
+
+    1 up to 1,000 (exact headcounts), else a round one (1, 2 or 5 times a power of
+    ten, at most a hundredth of the range) that ``value`` is a multiple of.
+    """
+    if high <= 1000:
+        return 1
+    power = 10 ** (len(str(high // 100)) - 1)
+    while power >= 1:
+        for m in (5, 2, 1):
+            step = m * power
+            if step <= high // 100 and value % step == 0:
+                return step
+        power //= 10
+    return 1
 
 
 def _orderings(kinds: list[str]) -> list[str]:

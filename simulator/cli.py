@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_OUT_OF_RANGE = 1  # secsim calibrate --check: a fit target's mean is out of its range
-EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: the Dask scheduler given cannot be reached
+EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: a Dask scheduler or a dashboard port
 # Checks that need the territory built: a file territory's communes, districts and stations.
 CHECKS = (territory_findings,)
 
@@ -1039,7 +1039,7 @@ def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.dashboard.server import missing_packages, serve
+    from simulator.dashboard.server import missing_packages, port_refused, serve
 
     missing = missing_packages()
     if missing:
@@ -1049,6 +1049,10 @@ def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
         )
         return EXIT_BAD_INPUT
     load_scenario(args.scenario, (), CHECKS)  # a mistake is reported here, not in the browser
+    refused = port_refused(args.host, args.port)
+    if refused is not None:
+        err.print(f"secsim dashboard: {refused}; choose another with --port (or --host)")
+        return EXIT_UNAVAILABLE
     out.print(f"secsim dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     serve(args.scenario, args.host, args.port)
     return EXIT_OK  # pragma: no cover - serve replaces this process

@@ -328,6 +328,23 @@ def test_the_dashboard_command_reports_a_bad_scenario_without_serving(tmp_path: 
     assert main(["dashboard", str(bad)]) == 2
 
 
+def test_the_dashboard_command_says_when_its_port_is_taken(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Before announcing the address, not after: nothing is served, exit 69."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["dashboard", str(SCENARIOS / "baseline.yaml"), "--port", str(port)]) == 69
+    printed = capsys.readouterr()
+    assert f"cannot listen on 127.0.0.1:{port}" in printed.err
+    assert "choose another with --port" in printed.err
+    assert "secsim dashboard on" not in printed.out
+
+
 def test_step_while_finishing_in_the_background_leaves_the_run_as_secsim_run() -> None:
     # The page's Step and Play stay live while Finish runs the model in a thread.
     import threading

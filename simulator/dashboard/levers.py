@@ -98,7 +98,7 @@ def _round_step(value: int, high: int) -> int:
     """
     if high <= 1000:
         return 1
-    power = 10 ** (len(str(high // 100)) - 1)
+    power = int(10 ** (len(str(high // 100)) - 1))
     while power >= 1:
         for m in (5, 2, 1):
             step = m * power

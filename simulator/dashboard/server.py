@@ -73,6 +73,29 @@ def missing_packages() -> list[str]:
     return [name for name in wanted if importlib.util.find_spec(name.split(".")[0]) is None]
 
 
+def port_refused(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (taken, or not this machine's), or None.
+
+    Asked before the server starts, so that the user reads why at once rather
+    than after the address was announced. (Another program may still take the
+    port in between: the server then says so itself.)
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"{host} is not an address of this machine ({exc.strerror or exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def serve(scenario: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Replace this process by the dashboard's server (returns only on failure)."""
     argv, env = server_command(scenario, host, port)

@@ -73,7 +73,15 @@ def test_costs_follow_the_policy_period_by_period(tmp_path: Path) -> None:
     cut = _scenario(tmp_path, "  - day: 3\n    cut: {agency: state_police, officers: 100}\n")
     same = load_scenario(BASELINE, ["run.days=6", "run.warmup_days=0"])
     cost_same = run(same, seed=1).summary.cost_eur.by_agency["state_police"]
-    cost_cut = run(load_scenario(cut), seed=1).summary.cost_eur.by_agency["state_police"]
+    result = run(load_scenario(cut), seed=1)
+    cost_cut = result.summary.cost_eur.by_agency["state_police"]
+    # Headcounts too are the window's: 3 days at the old level, 3 with 100 fewer.
+    before = run(same, seed=1).summary.as_json()["officers"]["state_police"]
+    summary = result.summary.as_json()
+    assert summary["officers"]["state_police"] == pytest.approx(before - 50)
+    row = result.agencies.set_index("agency").loc["state_police"]
+    assert row["officers"] == pytest.approx(before - 50)
+    assert summary["officers"]["pm_centre"] == float(same.agencies["pm_centre"].officers or 0)
     officers = same.agencies["state_police"]
     assert officers.budget_eur is not None
     # Half the window at the old level, half with 100 fewer officers (and vehicles).

@@ -207,6 +207,37 @@ def road_share(
     return out
 
 
+def staffing_means(
+    periods: Sequence[PolicyPeriod], window_h: tuple[float, float]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each agency's officers, and units on duty (mean over a day's hours), over the window.
+
+    Each policy period in force inside the window weighs by its hours there (an
+    agency absent from a period counts 0 then); with one period, its own figures.
+    """
+    w0, w1 = window_h
+    spans: list[tuple[float, PolicyPeriod]] = []
+    for k, period in enumerate(periods):
+        end = periods[k + 1].start_h if k + 1 < len(periods) else w1
+        start, stop = max(period.start_h, w0), min(end, w1)
+        if stop > start:
+            spans.append((stop - start, period))
+    if len(spans) <= 1:
+        facts = (spans[0][1] if spans else periods[-1]).agencies
+        return (
+            {a.name: float(a.officers) for a in facts},
+            {a.name: sum(a.units_by_hour) / 24.0 for a in facts},
+        )
+    total = sum(span for span, _ in spans)
+    officers: dict[str, float] = {}
+    units: dict[str, float] = {}
+    for span, period in spans:
+        for a in period.agencies:
+            officers[a.name] = officers.get(a.name, 0.0) + a.officers * span / total
+            units[a.name] = units.get(a.name, 0.0) + sum(a.units_by_hour) / 24.0 * span / total
+    return officers, units
+
+
 def agency_table(
     calls: pd.DataFrame,
     tasks: pd.DataFrame,
@@ -223,6 +254,7 @@ def agency_table(
     """
     hours = states.hours(window_h)
     roads = road_share(states, periods, window_h)
+    officers, units = staffing_means(periods, window_h)
     rows = []
     for a in agencies:
         mine = calls.loc[calls["agency"] == a.name, "response_min"]  # its calls' responses
@@ -235,8 +267,8 @@ def agency_table(
                 "agency": a.name,
                 "kind": a.kind,
                 "level": a.level,
-                "officers": a.officers,
-                "units_on_duty_mean": sum(a.units_by_hour) / 24.0,
+                "officers": officers.get(a.name, 0.0),
+                "units_on_duty_mean": units.get(a.name, 0.0),
                 "on_duty_unit_h": on_duty,
                 "busy_unit_h": busy,
                 "utilisation": busy / on_duty if on_duty > 0 else None,
@@ -283,6 +315,7 @@ def summarise(
     # A call nobody reached missed its target: the share is over all counted calls.
     on_time = calls["response_min"].to_numpy(dtype=float) <= target
     hours = states.hours(window_h)
+    officers, units = staffing_means(periods, window_h)
     return {
         "calls": {
             "total": len(calls),
@@ -321,8 +354,9 @@ def summarise(
         "utilisation": on_duty_share(hours, "busy_h"),
         "duty_share": on_duty_share(hours, "duty_h"),
         "road_share": road_share(states, periods, window_h),
-        "officers": {a.name: float(a.officers) for a in agencies},
-        "units_on_duty_mean": {a.name: sum(a.units_by_hour) / 24.0 for a in agencies},
+        # Means over the window's policy periods (staffing_means), agencies of the end.
+        "officers": {a.name: officers.get(a.name, 0.0) for a in agencies},
+        "units_on_duty_mean": {a.name: units.get(a.name, 0.0) for a in agencies},
         "cost_eur": cost_window,
         "cost_eur_per_year": per_year(cost_window, window_h),
     }

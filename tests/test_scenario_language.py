@@ -253,3 +253,19 @@ def test_a_budget_that_would_make_millions_of_crews_is_refused_before_running() 
     assert problem.path == ("agencies", "state_police", "budget_eur")
     assert "crews at the busiest hour" in problem.message and "50,000" in problem.message
     load_scenario(SCENARIOS / "baseline.yaml", ["agencies.state_police.budget_eur=21e9"])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("8h-20h", "service_hours is two whole hours, [start, end], e.g. [8, 20]"),
+        ("['7:00', '23:00']", "e.g. [8, 20] for 8:00 to 20:00 (found ['7:00', '23:00'])"),
+        ("[7:00, 23:00]", "found [420, 1380]; YAML reads 7:00 unquoted as 420, minutes"),
+        ("[7, 25]", "1 <= end <= 24 and start != end (found [7, 25])"),
+    ],
+)
+def test_service_hours_written_otherwise_say_the_form(value: str, expected: str) -> None:
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(SCENARIOS / "baseline.yaml", [f"agencies.pm_centre.service_hours={value}"])
+    assert expected in str(refused.value)
+    assert "agencies.pm_centre.service_hours" in str(refused.value)

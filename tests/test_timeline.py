@@ -117,6 +117,14 @@ def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
         ),
         ("  - day: 1\n    hire: {agency: pm_centr, officers: 3}\n", "did you mean 'pm_centre'"),
         ("  - day: 1\n    transfer: {type: nois, to: state_police}\n", "did you mean 'noise'"),
+        (
+            "  - day: 1\n    transfer: {type: noise, to: municipal_polise}\n",
+            "kind 'municipal_polise' .did you mean 'municipal_police'",
+        ),
+        (
+            "  - day: 1\n    contract: {commune: centr, state_officers: 5}\n",
+            "unknown commune 'centr' .did you mean 'centre'",
+        ),
         ("  - day: 1\n    cut: {agency: pm_est, officers: 99}\n", "cannot cut 99 officers"),
         ("  - day: 1\n    set: {territory.extent_km: 3}\n", "cannot change during a run"),
         ("  - day: 1\n    set: {citizens.offender_share: 0.1}\n", "cannot change during a run"),

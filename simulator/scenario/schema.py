@@ -783,14 +783,32 @@ class AgencySpec(Frozen):
     def _staffing24(cls, value: object) -> object:
         return _normalised_profile(value, HOURS_PER_DAY, "staffing_profile")
 
+    @field_validator("service_hours", mode="before")
+    @classmethod
+    def _hours_form(cls, value: object) -> object:
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        if any(isinstance(v, str) for v in texts):
+            raise ValueError(  # (a text is quoted after the message by the loader)
+                "service_hours is two whole hours, [start, end], e.g. [8, 20] for 8:00 to 20:00"
+                + ("" if isinstance(value, str) else f" (found {value!r})")
+            )
+        return value
+
     @field_validator("service_hours")
     @classmethod
     def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
         start, end = value
         if not (0 <= start <= 23 and 1 <= end <= 24) or start == end:
+            sexagesimal = all(v >= 60 and v % 60 == 0 for v in value if v > 24)
             raise ValueError(
                 "service_hours must be [start, end] with 0 <= start <= 23, "
-                "1 <= end <= 24 and start != end"
+                f"1 <= end <= 24 and start != end (found [{start}, {end}]"
+                + (
+                    "; YAML reads 7:00 unquoted as 420, minutes: write whole hours, [7, 23]"
+                    if sexagesimal and max(value) > 24
+                    else ""
+                )
+                + ")"
             )
         return value
 

@@ -147,9 +147,15 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             near = did_you_mean(t.type, types)
             hint = f" (did you mean '{near}'?)" if near else ""
             raise _Refusal((*here, "type"), f"unknown incident type '{t.type}'{hint}")
-        kinds = {a.kind for a in current.agencies.values()}
+        kinds = sorted({a.kind for a in current.agencies.values()})
         if t.to not in current.agencies and t.to not in kinds:
-            _agency(current, t.to, (*here, "to"))
+            near = did_you_mean(t.to, [*current.agencies, *kinds])
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise _Refusal(
+                (*here, "to"),
+                f"unknown agency or kind '{t.to}'{hint}; agencies are: "
+                f"{', '.join(current.agencies)} (or a kind: {', '.join(kinds)})",
+            )
         before = list(current.competences.get(t.type, []))
         after = [t.to, *[a for a in before if a != t.to]] if t.keep_others else [t.to]
         data["competences"][t.type] = after
@@ -161,9 +167,11 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
         names = [x.name for x in current.territory.communes]
         # A file territory's communes are checked once its files are read.
         if current.territory.kind != "file" and con.commune not in names:
+            near = did_you_mean(con.commune, names)
+            hint = f" (did you mean '{near}'?)" if near else ""
             raise _Refusal(
                 (*here, "commune"),
-                f"unknown commune '{con.commune}'; communes are: {', '.join(names)}",
+                f"unknown commune '{con.commune}'{hint}; communes are: {', '.join(names)}",
             )
         if con.state_officers:
             act = HireAction(agency=con.state_agency, officers=con.state_officers)

@@ -177,8 +177,9 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run one scenario and write its results",
         description="Run one scenario. Statistics cover --days days after --warmup-days "
-        "days of warm-up (the run simulates both). Writes summary.json, incidents.parquet, "
-        "timeseries.parquet, districts.parquet, agencies.parquet and run.json into the output "
+        "days of warm-up (the run simulates both). Writes summary.json (and summary.parquet, "
+        "one row), incidents.parquet, timeseries.parquet, districts.parquet, agencies.parquet "
+        "and run.json into the output "
         "folder (default results/<file name>-<seed>/).",
     )
     p_run.add_argument("scenario", type=Path, help="scenario YAML file")

@@ -59,6 +59,7 @@ OWN_ENTRIES: dict[str, frozenset[str]] = {
     "run": frozenset(
         {
             "summary.json",
+            "summary.parquet",
             "run.json",
             "incidents.parquet",
             "timeseries.parquet",

@@ -28,7 +28,7 @@ from simulator.model import SecurityModel, collector_paused
 from simulator.outputs import staged_folder
 from simulator.records.metrics import RunTables
 from simulator.records.recorder import RunRecords
-from simulator.records.summary import Summary
+from simulator.records.summary import Summary, flatten
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.loader import resolved_dict
 from simulator.scenario.schema import Scenario
@@ -244,7 +244,8 @@ def run_identity(result: RunResult) -> str:
 def write_results(result: RunResult, out_dir: str | Path, *, force: bool = False) -> Path:
     """Write a run's files into ``out_dir`` atomically.
 
-    Files: ``summary.json``, ``incidents.parquet``, ``timeseries.parquet``,
+    Files: ``summary.json`` and ``summary.parquet`` (the same, as one row of dotted
+    columns), ``incidents.parquet``, ``timeseries.parquet``,
     ``districts.parquet``, ``agencies.parquet`` and ``run.json``, plus the
     ``.secsim`` marker. ``out_dir`` may be new, empty, or hold an earlier run of
     the same scenario and seed (replaced); an earlier secsim output of another
@@ -269,4 +270,7 @@ def write_results(result: RunResult, out_dir: str | Path, *, force: bool = False
             ("agencies", result.agencies),
         ):
             _write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.parquet")
+        # The summary as one row too (dotted columns, as a batch's summaries.parquet).
+        flat = pa.Table.from_pylist([flatten(result.summary.as_json())])
+        _write_table(flat, tmp / "summary.parquet")
     return out

@@ -21,7 +21,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.batch.runner import flatten
 from simulator.calibration.check import check_targets, fit_in_range
 from simulator.calibration.history import to_unit
 from simulator.calibration.runner import CalibrationSettings, run_calibration
@@ -29,6 +28,7 @@ from simulator.calibration.spec import load_calibration
 from simulator.calibration.targets import load_targets
 from simulator.cli import main
 from simulator.outputs import OutputError
+from simulator.records.summary import flatten
 from simulator.runner import run
 from simulator.scenario import load_scenario
 from simulator.scenario.errors import ScenarioError

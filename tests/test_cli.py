@@ -87,6 +87,17 @@ def test_run_writes_every_output_with_the_promised_keys(tmp_path: Path) -> None:
         assert agency in summary["utilisation"]
         assert agency in summary["cost_eur"]["by_agency"]
     assert "state_police" in summary["response_min"]["by_agency"]
+    # The same summary as one row of dotted columns (a batch's summaries.parquet has these).
+    row = pq.read_table(out / "summary.parquet").to_pylist()
+    assert len(row) == 1
+    assert row[0]["response_min.by_priority.1.p90"] == _get(
+        summary, "response_min.by_priority.1.p90"
+    )
+    assert row[0]["response_min.ci95.low"] == summary["response_min"]["ci95"][0]
+    assert (
+        row[0]["cost_eur.by_agency.state_police"]
+        == summary["cost_eur"]["by_agency"]["state_police"]
+    )
     assert pq.read_schema(out / "incidents.parquet").names[: len(INCIDENT_COLUMNS)] == (
         INCIDENT_COLUMNS
     )

@@ -40,6 +40,7 @@ def test_scenario_validates_and_runs_a_short_horizon(path: Path, tmp_path: Path)
         "incidents.parquet",
         "run.json",
         "summary.json",
+        "summary.parquet",
         "timeseries.parquet",
     ]
 

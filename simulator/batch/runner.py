@@ -60,6 +60,7 @@ from simulator.outputs import (
     write_failed,
     write_text_atomically,
 )
+from simulator.records.summary import flatten
 from simulator.resources import check_fits
 from simulator.runner import code_version, run
 from simulator.scenario.errors import Problem, ScenarioError
@@ -181,21 +182,6 @@ def _point_problems(arm: str, p: int, point: dict[str, Any], error: ScenarioErro
         Problem(where, None, None, problem.path, f"{problem.message} [{_place(problem)}]")
         for problem in error.problems
     ]
-
-
-def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested summary to ``{"a.b.c": scalar}``; a confidence interval gives two columns."""
-    flat: dict[str, Any] = {}
-    for key, value in summary.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + "."))
-        elif isinstance(value, list | tuple):
-            if len(value) == 2 and all(isinstance(v, int | float) for v in value):
-                flat[name + ".low"], flat[name + ".high"] = value
-        elif value is None or isinstance(value, bool | int | float | str):
-            flat[name] = value
-    return flat
 
 
 def _write_atomically(table: pa.Table, path: Path) -> None:

@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from simulator.batch.pool import WorkerPool
-from simulator.batch.runner import flatten
 from simulator.calibration.spec import Calibration
+from simulator.records.summary import flatten
 from simulator.resources import check_fits
 from simulator.runner import run
 from simulator.scenario import load_scenario

@@ -275,3 +275,22 @@ def summary_shape() -> dict[str, Any]:
     """
     shape: dict[str, Any] = _shape(Summary)
     return shape
+
+
+def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested summary to ``{"a.b.c": scalar}``; a confidence interval gives two columns.
+
+    The one-row form of a summary: ``summary.parquet`` of a run, a row of a batch's
+    ``summaries.parquet``.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        elif isinstance(value, list | tuple):
+            if len(value) == 2 and all(isinstance(v, int | float) for v in value):
+                flat[name + ".low"], flat[name + ".high"] = value
+        elif value is None or isinstance(value, bool | int | float | str):
+            flat[name] = value
+    return flat

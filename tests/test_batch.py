@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from simulator.batch import analysis as analysis_module
 from simulator.batch import pool
 from simulator.batch import runner as batch_runner
 from simulator.batch import spec as spec_module
@@ -207,7 +208,20 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     assert differences.loc["calls.total", "paired_over_unpaired_width"] < 0.8
     assistance = differences.loc["calls.by_type.assistance"]
     assert assistance["paired_over_unpaired_width"] == 0.0
-    assert (tmp_path / "s" / "analysis" / "report.md").exists()
+    assert assistance["verdict"] == "the same"
+    assert set(result.differences["verdict"]) <= {
+        "higher",
+        "lower",
+        "no clear difference",
+        "the same",
+        "no interval",
+    }
+    report = (tmp_path / "s" / "analysis" / "report.md").read_text(encoding="utf-8")
+    assert "| arm | point | output |" in report  # two design points: the column stays
+    one_point = analysis_module._without_single_point(result.arms[result.arms["point"] == 0])
+    assert "point" not in one_point and len(one_point) == 4
+    assert "| verdict |" in report and "no clear difference* where it includes 0" in report
+    assert "e+0" not in report  # large figures in full, not in scientific notation
     assert set(result.arms["arm"]) == {"baseline", "transfer"}
 
 

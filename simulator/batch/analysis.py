@@ -88,6 +88,19 @@ def arm_means(runs: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def direction(low: float, high: float) -> str:
+    """A difference's sign in words, from its 95 % interval (``low``, ``high``)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "no interval"
+    if low == high == 0.0:
+        return "the same"
+    if low > 0.0:
+        return "higher"
+    if high < 0.0:
+        return "lower"
+    return "no clear difference"
+
+
 def paired_differences(runs: pd.DataFrame, outputs: list[str], reference: str) -> pd.DataFrame:
     """Each arm minus the reference, replicate by replicate (common random numbers)."""
     rows = []
@@ -116,6 +129,7 @@ def paired_differences(runs: pd.DataFrame, outputs: list[str], reference: str) -
                     "difference": mean,
                     "ci_low": low,
                     "ci_high": high,
+                    "verdict": direction(low, high),
                     "unpaired_ci_half_width": unpaired,
                     "paired_over_unpaired_width": paired / unpaired if unpaired > 0 else np.nan,
                 }
@@ -386,11 +400,14 @@ def _write_analysis(
         spec.description + "\n" if spec.description else "",
         f"{len(runs)} runs; replicate i of every arm and design point shares its seed.\n",
         "## Arms (mean and 95 % interval over replicates)\n",
-        _markdown(arms),
+        _markdown(_without_single_point(arms)),
     ]
     if len(diffs):
         parts += [
             f"## Differences from `{spec.reference_arm}` (paired by replicate)\n",
+            "Each arm minus the reference, replicate by replicate; *higher* or *lower* where "
+            "the 95 % interval is clear of 0, *no clear difference* where it includes 0 "
+            "(more replicates narrow it). Outputs are keys of a run's summary.json.\n",
             _markdown(diffs),
         ]
     if sens is not None:
@@ -463,6 +480,13 @@ def _sensitivity_sections(spec: ExperimentSpec, sens: pd.DataFrame) -> list[str]
     return parts
 
 
+def _without_single_point(arms: pd.DataFrame) -> pd.DataFrame:
+    """The arms' table without its ``point`` column when there is no design (one point)."""
+    if "point" in arms and arms["point"].nunique() <= 1:
+        return arms.drop(columns="point")
+    return arms
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(none)\n"
@@ -470,7 +494,10 @@ def _markdown(frame: pd.DataFrame) -> str:
 
     def cell(v: Any) -> str:
         if isinstance(v, float):
-            return "" if np.isnan(v) else f"{v:.4g}"
+            if np.isnan(v):
+                return ""
+            # Euros and counts in full (2,096,000, not 2.096e+06); the rest to 4 figures.
+            return f"{v:,.0f}" if abs(v) >= 10_000 else f"{v:.4g}"
         return str(v)
 
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

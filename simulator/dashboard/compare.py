@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from simulator.batch.analysis import arm_means, paired_differences
+from simulator.batch.analysis import arm_means, direction, paired_differences
 from simulator.batch.runner import replicate_seeds
 from simulator.resources import check_fits
 from simulator.runner import RunResult, run
@@ -121,15 +121,12 @@ class Comparison:
 
 def verdict(low: float, high: float) -> str:
     """B against A in words, from the 95 % interval of the paired difference B - A."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "no interval (too few values)"
-    if low == high == 0.0:
-        return "the same"
-    if low > 0.0:
-        return "B higher (95 % interval above 0)"
-    if high < 0.0:
-        return "B lower (95 % interval below 0)"
-    return "no clear difference (the interval includes 0)"
+    return {
+        "no interval": "no interval (too few values)",
+        "higher": "B higher (95 % interval above 0)",
+        "lower": "B lower (95 % interval below 0)",
+        "no clear difference": "no clear difference (the interval includes 0)",
+    }.get(direction(low, high), "the same")
 
 
 def days_needed(scenario: Scenario) -> int:

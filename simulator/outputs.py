@@ -54,8 +54,11 @@ _DIGEST = "[0-9a-f]" * 10
 # names or shell patterns. A replaced or resumed folder holding anything else, at any
 # depth (see OWN_FOLDERS), is refused: that file is someone's. The patterns are as
 # narrow as the names secsim makes, since what they match is replaced with --force.
-# (Figures replace only their own files and leave the rest, so they need no list.)
 OWN_ENTRIES: dict[str, frozenset[str]] = {
+    # `secsim figures` and `--map` (fig<N>_<name>.png, .pdf, .txt, and the index).
+    "figures": frozenset({"fig[1-9]_*.png", "fig[1-9]_*.pdf", "fig[1-9]_*.txt", "index.json"}),
+    # The figures' batch stores, one per experiment: <name>-<digest of its settings>.
+    "figures-store": frozenset({f"*-{_DIGEST}"}),
     "run": frozenset(
         {
             "summary.json",
@@ -106,8 +109,14 @@ OWN_FOLDERS: dict[str, dict[str, str | frozenset[str]]] = {
         "analysis": "analysis",
     },
     "evidence": {f"*-quick-{_DIGEST}": "store", f"*-full-{_DIGEST}": "store"},
+    "figures-store": {f"*-{_DIGEST}": "store"},
     "calibration": {"wave_[1-9]": "store", "wave_[1-9][0-9]": "store", "best": "store"},
 }
+
+# Outputs whose writer replaces only its own entries and keeps the rest (a README
+# beside the figures): what else they hold is looked at only when another kind of
+# output, with --force, would replace the whole folder.
+SELECTIVE_KINDS = frozenset({"figures", "figures-store"})
 
 KIND_NAMES = {
     "run": "run of a scenario",
@@ -222,7 +231,8 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
             "or empty folder",
         )
     try:
-        foreign = not_written_by_secsim(path, marker["kind"])
+        selective = marker["kind"] == kind and kind in SELECTIVE_KINDS
+        foreign = [] if selective else not_written_by_secsim(path, marker["kind"])
     except OSError as exc:
         raise write_failed(exc, path) from None
     if foreign:
@@ -272,14 +282,14 @@ def not_written_by_secsim(folder: Path, kind: str) -> list[str]:
     Paths relative to ``folder``, sorted. secsim writes the marker, the lock, the
     entries of :data:`OWN_ENTRIES` and the temporary files of their writes; the
     folders among them hold what :data:`OWN_FOLDERS` says. Links are never secsim's.
-    A kind without a list of entries (figures) is not looked into.
+    A kind without a list of entries, unknown to this version, is all someone's.
 
     Raises:
         OSError: A folder could not be read.
     """
     own = OWN_ENTRIES.get(kind)
-    if own is None:
-        return []
+    if own is None:  # a kind this version does not know: nothing in it is known to be secsim's
+        return sorted(p.name for p in folder.iterdir() if p.name not in (MARKER, LOCK))
     folders = OWN_FOLDERS.get(kind, {})
     foreign: list[str] = []
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):

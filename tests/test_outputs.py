@@ -101,6 +101,40 @@ def test_a_folder_of_someone_s_files_is_refused_even_with_force(
     assert _content(mine) == before and _siblings(mine) == []
 
 
+def test_a_figures_folder_with_someone_s_files_is_not_replaced_even_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Figures keep the files beside them (a README): another output may not sweep them away."""
+    figures = tmp_path / "figures"
+    shutil.copytree(ROOT / "figures", figures)
+    (figures / "my_notes.md").write_text("notes\n", encoding="utf-8")
+    before = _content(figures)
+    for command in (
+        ["run", str(MMC), *QUICK, "--out", str(figures), "--force"],
+        ["batch", str(ROOT / "experiments" / "policy_arms.yaml"), "--out", str(figures), "--force"],
+    ):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert "also holds files secsim did not write (README.md, my_notes.md)" in err
+    assert _content(figures) == before
+    # A figures folder of secsim's files only is secsim's to replace, with --force.
+    for name in ("README.md", "my_notes.md"):
+        (figures / name).unlink()
+    assert main(["run", str(MMC), *QUICK, "--out", str(figures)]) == 2  # another kind
+    assert main(["run", str(MMC), *QUICK, "--out", str(figures), "--force"]) == 0
+    assert not list(figures.glob("fig*"))
+
+
+def test_a_marker_of_an_unknown_kind_leaves_the_folder_alone(tmp_path: Path) -> None:
+    """A newer secsim's output, or a forged marker: nothing in it is known to be secsim's."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / MARKER).write_text('{"kind": "from-the-future", "format": 1}\n', encoding="utf-8")
+    (other / "data.csv").write_text("1\n", encoding="utf-8")
+    with pytest.raises(OutputError, match=r"did not write \(data.csv\)"):
+        claim(other, "run", force=True)
+
+
 def test_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("mine")

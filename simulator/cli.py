@@ -633,6 +633,9 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
                 force=args.force,
             )
     except Interrupted as exc:
+        if not store.exists():  # stopped before the store was made (checking a scheduler)
+            _say(err, f"stopped by {exc}; nothing was written")
+            return exc.exit_status
         _say(
             err,
             f"stopped by {exc}: finished runs are kept in {store}/, runs in flight are recorded "

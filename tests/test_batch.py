@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -85,6 +86,56 @@ def test_a_dask_cluster_gives_the_same_results(tiny: Path, tmp_path: Path) -> No
         report = run_batch(spec, tiny, tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert report.done == 12
     pd.testing.assert_frame_equal(_table(tmp_path / "local"), _table(tmp_path / "dask"))
+
+
+@pytest.mark.parametrize("peer", ["silent", "banner", "closed"])
+def test_an_address_that_is_no_dask_scheduler_ends_the_batch_in_time(
+    peer: str,
+    tiny: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A web server (silent: Dask's handshake waits for ever), another protocol (a banner
+    Dask reads as a frame length), a closed port: exit 69 in time, nothing written."""
+    import socket
+    import threading
+
+    monkeypatch.setattr(batch_runner, "SCHEDULER_TIMEOUT_S", 2.0)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+    if peer == "closed":
+        server.close()
+    else:
+        server.listen()
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = server.accept()
+                    held.append(conn)
+                    if peer == "banner":
+                        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n" * 8)
+
+        threading.Thread(target=accept, daemon=True).start()
+    out = tmp_path / "store"
+    started = time.monotonic()
+    try:
+        status = main(
+            ["batch", str(tiny), "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(out)]
+        )
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert status == 69
+    assert time.monotonic() - started < 30
+    err = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in err
+    assert "nothing was written" in err and "Traceback" not in err
+    assert not out.exists()
 
 
 def test_a_batch_killed_and_resumed_loses_nothing(tiny: Path, tmp_path: Path) -> None:

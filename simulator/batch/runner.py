@@ -398,22 +398,55 @@ class SchedulerUnreachable(Exception):
     """The Dask scheduler given cannot be reached; the store was not touched."""
 
 
+# How long the check of a scheduler waits for it to answer as a Dask scheduler.
+SCHEDULER_TIMEOUT_S = 20.0
+
+
 def _check_scheduler(scheduler: str) -> None:
     """Connect to ``scheduler`` once, before anything is written.
 
-    Raises:
-        SchedulerUnreachable: If no scheduler answers there (within Dask's timeout).
-    """
-    from dask.distributed import Client
+    The connection is tried in a thread of its own and waited for
+    :data:`SCHEDULER_TIMEOUT_S` (and a few seconds): Dask's own timeout bounds
+    the connection, not the handshake, so a peer that accepts and stays silent (a
+    web server, Dask's dashboard port) would hold the batch for ever; one that
+    answers in another protocol makes Dask fail in any way at all.
 
-    try:
-        with Client(scheduler, timeout="20s"):  # type: ignore[no-untyped-call]
-            pass
-    except (OSError, ValueError, TypeError) as exc:  # (a timeout is an OSError)
-        raise SchedulerUnreachable(
-            f"cannot reach the Dask scheduler at {scheduler} ({exc}); nothing was written: "
-            "start the scheduler, or check its address"
-        ) from None
+    Raises:
+        SchedulerUnreachable: If no scheduler answers there in time.
+    """
+    import threading
+
+    timeout_s = SCHEDULER_TIMEOUT_S
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        from dask.distributed import Client
+
+        try:
+            with Client(scheduler, timeout=f"{timeout_s:g}s"):  # type: ignore[no-untyped-call]
+                pass
+        except Exception as exc:  # whatever a peer that is not a scheduler makes Dask raise
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    # A daemon: a peer that never answers cannot keep the process from ending.
+    trying = threading.Thread(target=connect, name="secsim-scheduler-check", daemon=True)
+    trying.start()
+    trying.join(timeout_s + 5.0)
+    if outcome and outcome[0] is None:
+        return
+    if not outcome:
+        why = f"no answer as a Dask scheduler within {timeout_s:g} s"
+    elif isinstance(outcome[0], OSError | ValueError | TypeError):
+        why = str(outcome[0])  # (a timeout is an OSError)
+    else:
+        why = f"it does not answer as a Dask scheduler: {type(outcome[0]).__name__}"
+    raise SchedulerUnreachable(
+        f"cannot reach the Dask scheduler at {scheduler} ({why}); nothing was written: "
+        "start the scheduler, or check its address (the scheduler's port, often 8786, "
+        "not its dashboard's, 8787)"
+    )
 
 
 def _dask_results(tasks: list[RunTask], scheduler: str, held: InFlight) -> Iterator[dict[str, Any]]:

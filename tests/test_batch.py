@@ -251,15 +251,25 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     spec = load_experiment(tiny)
     run_batch(spec, tiny, tmp_path / "s", workers=1)
     result = analyze(tmp_path / "s")
-    differences = result.differences.set_index("output")
+    # An experiment with one arm has no differences, but its table keeps its header.
+    runs = pd.read_parquet(tmp_path / "s" / "summaries.parquet")
+    alone = analysis_module.paired_differences(
+        runs[runs["arm"] == "baseline"], ["calls.total"], "baseline"
+    )
+    assert alone.empty and list(alone.columns) == analysis_module.DIFFERENCE_COLUMNS
+    # One row per design point (the tiny experiment has two) and output.
+    assert sorted(result.differences["point"].unique()) == [0, 1]
+    assert (result.differences["n_pairs"] == 3).all()
+    differences = result.differences.set_index(["output", "point"])
     # The two arms share their calls for service: paired, the difference in calls
     # sent a unit (calls for service and the offences that need a crew, which differ
     # between arms) is tighter than unpaired, and calls of a type that is never an
     # offence are the same calls in both arms.
-    assert differences.loc["calls.total", "paired_over_unpaired_width"] < 0.8
-    assistance = differences.loc["calls.by_type.assistance"]
-    assert assistance["paired_over_unpaired_width"] == 0.0
-    assert assistance["verdict"] == "the same"
+    for point in (0, 1):
+        assert differences.loc[("calls.total", point), "paired_over_unpaired_width"] < 0.8
+        assistance = differences.loc[("calls.by_type.assistance", point)]
+        assert assistance["paired_over_unpaired_width"] == 0.0
+        assert assistance["verdict"] == "the same"
     assert set(result.differences["verdict"]) <= {
         "higher",
         "lower",
@@ -274,6 +284,15 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     assert "| verdict |" in report and "no clear difference* where it includes 0" in report
     assert "e+0" not in report  # large figures in full, not in scientific notation
     assert set(result.arms["arm"]) == {"baseline", "transfer"}
+    assert "Incomplete" not in report
+    # A store whose batch was stopped: the report says what rests on what.
+    manifest = pd.read_parquet(tmp_path / "s" / "manifest.parquet")
+    manifest.loc[[0, 1], "status"] = "pending"
+    manifest.loc[2, "status"] = "interrupted"
+    manifest.to_parquet(tmp_path / "s" / "manifest.parquet", index=False)
+    analyze(tmp_path / "s")
+    report = (tmp_path / "s" / "analysis" / "report.md").read_text(encoding="utf-8")
+    assert "**Incomplete:** 9 of 12 planned runs are done (1 interrupted, 2 pending)" in report
 
 
 def test_experiment_mistakes_are_located(tmp_path: Path) -> None:

@@ -102,10 +102,16 @@ def direction(low: float, high: float) -> str:
 
 
 def paired_differences(runs: pd.DataFrame, outputs: list[str], reference: str) -> pd.DataFrame:
-    """Each arm minus the reference, replicate by replicate (common random numbers)."""
+    """Each arm minus the reference, replicate by replicate (common random numbers).
+
+    With a design, at each design point on its own: the points differ by their
+    factors, and their replicates share seeds, so pooling them would mix the
+    factors' spread into the unpaired interval and count dependent pairs as
+    independent.
+    """
     rows = []
     ref = runs[runs["arm"] == reference].set_index(["point", "replicate"])
-    for arm, group in runs[runs["arm"] != reference].groupby("arm", sort=False):
+    for (arm, point), group in runs[runs["arm"] != reference].groupby(["arm", "point"], sort=False):
         mine = group.set_index(["point", "replicate"])
         common = mine.index.intersection(ref.index)
         for output in outputs:
@@ -124,6 +130,7 @@ def paired_differences(runs: pd.DataFrame, outputs: list[str], reference: str) -
                 {
                     "arm": arm,
                     "reference": reference,
+                    "point": int(point),
                     "output": output,
                     "n_pairs": int(a.size),
                     "difference": mean,
@@ -134,7 +141,24 @@ def paired_differences(runs: pd.DataFrame, outputs: list[str], reference: str) -
                     "paired_over_unpaired_width": paired / unpaired if unpaired > 0 else np.nan,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
+
+
+# The columns of paired_differences (and differences.csv), with a header even when no arm
+# has a reference to differ from.
+DIFFERENCE_COLUMNS = [
+    "arm",
+    "reference",
+    "point",
+    "output",
+    "n_pairs",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "verdict",
+    "unpaired_ci_half_width",
+    "paired_over_unpaired_width",
+]
 
 
 @dataclass(frozen=True)
@@ -380,9 +404,27 @@ def analyze(store: Path) -> Analysis:
     arms = arm_means(runs, outputs)
     diffs = paired_differences(runs, outputs, spec.reference_arm)
     sens = sensitivity(runs, spec, outputs) if spec.design.kind in ("sobol", "morris") else None
+    missing = _runs_missing(store)
     with staged_folder(store / "analysis", "analysis") as folder:
-        _write_analysis(folder, spec, runs, arms, diffs, sens)
+        _write_analysis(folder, spec, runs, arms, diffs, sens, missing)
     return Analysis(arms, diffs, sens)
+
+
+def _runs_missing(store: Path) -> str | None:
+    """What the store's manifest says is not done (pending, interrupted, failed), or None."""
+    path = store / "manifest.parquet"
+    if not path.exists():
+        return None
+    status = pd.read_parquet(path, columns=["status"])["status"]
+    counts = status[status != "done"].value_counts()
+    if counts.empty:
+        return None
+    listed = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+    return (
+        f"**Incomplete:** {int((status == 'done').sum())} of {len(status)} planned runs are done "
+        f"({listed}); the figures below rest on the runs done. `secsim batch ... --resume` "
+        "finishes the batch.\n"
+    )
 
 
 def _write_analysis(
@@ -392,12 +434,14 @@ def _write_analysis(
     arms: pd.DataFrame,
     diffs: pd.DataFrame,
     sens: pd.DataFrame | None,
+    missing: str | None = None,
 ) -> None:
     arms.to_csv(folder / "arms.csv", index=False)
     diffs.to_csv(folder / "differences.csv", index=False)
     parts = [
         f"# {spec.name}\n",
         spec.description + "\n" if spec.description else "",
+        missing or "",
         f"{len(runs)} runs; replicate i of every arm and design point shares its seed.\n",
         "## Arms (mean and 95 % interval over replicates)\n",
         _markdown(_without_single_point(arms)),
@@ -407,8 +451,9 @@ def _write_analysis(
             f"## Differences from `{spec.reference_arm}` (paired by replicate)\n",
             "Each arm minus the reference, replicate by replicate; *higher* or *lower* where "
             "the 95 % interval is clear of 0, *no clear difference* where it includes 0 "
-            "(more replicates narrow it). Outputs are keys of a run's summary.json.\n",
-            _markdown(diffs),
+            "(more replicates narrow it). Outputs are keys of a run's summary.json; with a "
+            "design, each point (arms.csv gives its factors) on its own.\n",
+            _markdown(_without_single_point(diffs)),
         ]
     if sens is not None:
         sens.to_csv(folder / "sensitivity.csv", index=False)

@@ -449,10 +449,12 @@ def ResultsPanel(model: DashboardModel) -> None:
             solara.Select("Output", values=list(view.outputs), value=shown, on_value=set_output)
             solara.FigureMatplotlib(store_figure(view, shown), format="png")
             diffs = view.differences[view.differences["output"] == shown]
+            points = diffs["point"].nunique() > 1
             for row in diffs.itertuples(index=False):
+                at = f" at point {row.point}" if points else ""
                 solara.Text(
-                    f"{row.arm} - {row.reference}: {_fmt(row.difference)} "
-                    f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}] (paired, 95 %)"
+                    f"{row.arm} - {row.reference}{at}: {_fmt(row.difference)} "
+                    f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}] (paired, 95 %): {row.verdict}"
                 )
         for png in view.figures[:12]:
             solara.Text(str(png.relative_to(current)))

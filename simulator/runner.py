@@ -8,6 +8,8 @@ secsim did not write.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import subprocess
@@ -63,8 +65,24 @@ class RunResult:
     metadata: dict[str, Any]
 
 
+@functools.cache
+def source_digest() -> str:
+    """A digest of the simulator's own source files (``simulator/**/*.py``), as read once.
+
+    Tells two codes apart where the version and the commit do not: a change not
+    committed, an installed copy edited by hand.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def code_version() -> dict[str, str | None]:
-    """Package version and, when run from a git checkout, the commit."""
+    """Package version, the digest of its sources and, from a git checkout, the commit."""
     try:
         version: str | None = metadata.version("secsim")
     except metadata.PackageNotFoundError:
@@ -82,7 +100,7 @@ def code_version() -> dict[str, str | None]:
         commit = out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"version": version, "git_commit": commit}
+    return {"version": version, "git_commit": commit, "source_digest": source_digest()}
 
 
 def run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -172,6 +173,24 @@ def test_a_batch_killed_and_resumed_loses_nothing(tiny: Path, tmp_path: Path) ->
     run_batch(spec, tiny, tmp_path / "whole", workers=1)
     pd.testing.assert_frame_equal(_table(store), _table(tmp_path / "whole"))
     assert not list((store / "runs").glob(".*.tmp"))
+
+
+def test_resume_refuses_changed_code_even_uncommitted(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store's identity holds a digest of the sources, not only the version and commit."""
+    import simulator.runner as top
+
+    store = tmp_path / "store"
+    quiet = ["--workers", "1", "--quiet", "--out", str(store)]
+    assert main(["batch", str(tiny), *quiet]) == 0
+    described = json.loads((store / "experiment.json").read_text(encoding="utf-8"))
+    assert described["code"]["source_digest"] == top.source_digest()
+    assert main(["batch", str(tiny), *quiet, "--resume"]) == 0  # the same code: nothing to do
+    monkeypatch.setattr(top, "source_digest", lambda: "0123456789abcdef")  # an edit, say
+    capsys.readouterr()
+    assert main(["batch", str(tiny), *quiet, "--resume"]) == 2
+    assert "changed scenarios or code" in capsys.readouterr().err
 
 
 def test_a_design_point_that_does_not_load_is_refused_before_any_run(

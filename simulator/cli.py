@@ -54,8 +54,9 @@ EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: a Dask scheduler or a dashbo
 CHECKS = (territory_findings,)
 
 OUT_RULE = (
-    "a new or empty folder, or one holding an earlier secsim output of the same kind "
-    "(replaced); never a folder with other files, a file, the current or home folder"
+    "a new or empty folder, or one holding an earlier secsim output (another kind of output "
+    "is replaced only with --force); never a folder with other files, a file, the current "
+    "or home folder"
 )
 
 EPILOG = """\
@@ -254,8 +255,9 @@ def _parser() -> argparse.ArgumentParser:
     p_batch.add_argument(
         "--out",
         type=Path,
-        help=f"results folder (default: results/<experiment file name>/): {OUT_RULE}; one "
-        "batch at a time writes in it",
+        help=f"results folder (default: results/<experiment file name>/): {OUT_RULE}; an "
+        "earlier batch store there needs --resume (finish it) or --force (start it again); "
+        "one batch at a time writes in it",
     )
     p_batch.add_argument(
         "--resume",

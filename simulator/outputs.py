@@ -257,7 +257,10 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
             earlier += f" ({marker['identity']})"
         raise OutputError(
             path,
-            f"refused: this folder holds an earlier {earlier}; add --force to replace it, "
+            # (Figures replace only their own files: they never replace another output.)
+            f"refused: this folder holds an earlier {earlier}; choose another folder"
+            if kind in SELECTIVE_KINDS
+            else f"refused: this folder holds an earlier {earlier}; add --force to replace it, "
             "or choose another folder",
         )
     return True

@@ -125,6 +125,19 @@ def test_a_figures_folder_with_someone_s_files_is_not_replaced_even_with_force(
     assert not list(figures.glob("fig*"))
 
 
+def test_figures_over_another_output_say_so_without_an_option_they_lack(
+    result: RunResult, tmp_path: Path
+) -> None:
+    """`secsim figures` has no --force: its refusal does not offer one."""
+    out = write_results(result, tmp_path / "run")
+    with pytest.raises(OutputError) as refused:
+        claim(out, "figures")
+    assert "holds an earlier run of a scenario" in str(refused.value)
+    assert "--force" not in str(refused.value)
+    with pytest.raises(OutputError, match="add --force to replace it"):
+        claim(out, "store")
+
+
 def test_a_marker_of_an_unknown_kind_leaves_the_folder_alone(tmp_path: Path) -> None:
     """A newer secsim's output, or a forged marker: nothing in it is known to be secsim's."""
     other = tmp_path / "other"

@@ -115,7 +115,8 @@ class ExperimentSpec(Frozen):
     design_seed: NonNegFloat = Field(0, description="Seed of sampled designs (lhs, sobol).")
     outputs: list[str] = Field(
         default_factory=lambda: list(DEFAULT_OUTPUTS),
-        description="Summary keys (dotted) kept in the consolidated table.",
+        description="Summary keys (dotted) that analyze and the figures read (the "
+        "consolidated table keeps every key).",
     )
     keep_incidents: bool = Field(
         False, description="Also keep each run's incident records (large)."

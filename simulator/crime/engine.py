@@ -798,6 +798,9 @@ class CrimeEngine:
             np.multiply(self._activity.week(layer), reach32, out=present)
             np.multiply(present, self.attractiveness[None, :], out=w)
             w *= profile
+            if ts.district_factors:  # the type's own weights by district type
+                factor = [ts.district_factors.get(dt, 1.0) for dt in t.district_types]
+                w *= np.array([*factor, 0.0])[t.district][None, :]
             total = w.sum()
             per_week = ts.rate_per_1000 * residents / 1000.0 * HOURS_PER_WEEK / HOURS_PER_YEAR
             if total > 0:

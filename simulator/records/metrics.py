@@ -395,15 +395,25 @@ def offence_summary(
     actual, recorded = len(off), int(off["recorded"].sum())
     n_actual = off["type"].value_counts()
     n_known = off.groupby("type")["recorded"].sum()
+    # Recorded per resident in priority neighbourhoods over the rest (EVIDENCE B7.1).
+    qpv_residents = residents_by_district_type.get("qpv", 0)
+    rest_residents = sum(residents_by_district_type.values()) - qpv_residents
+    in_qpv = off["district_type"] == "qpv"
+    known_qpv = off[in_qpv].groupby("type")["recorded"].sum()
+    known_rest = off[~in_qpv].groupby("type")["recorded"].sum()
     by_type = {}
     for name in types:
         n, n_rec = int(n_actual.get(name, 0)), int(n_known.get(name, 0))
+        q, r = float(known_qpv.get(name, 0)), float(known_rest.get(name, 0))
         by_type[name] = {
             "actual": n,
             "recorded": n_rec,
             "actual_per_1000": n * per_1000,
             "recorded_per_1000": n_rec * per_1000,
             "dark_figure_share": 1.0 - n_rec / n if n else None,
+            "recorded_qpv_over_rest": (q / qpv_residents) / (r / rest_residents)
+            if qpv_residents > 0 and rest_residents > 0 and r > 0
+            else None,
         }
     by_place = {}
     for kind, group in off.groupby("district_type", sort=True)["recorded"]:

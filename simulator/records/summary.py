@@ -128,13 +128,18 @@ class Fear(_Record):
 
 
 class OffenceType(_Record):
-    """Offences of one type that occurred inside the window."""
+    """Offences of one type that occurred inside the window.
+
+    ``recorded_qpv_over_rest``: recorded offences per resident of the priority
+    neighbourhoods over those per resident of the rest (None without both).
+    """
 
     actual: int
     recorded: int
     actual_per_1000: float
     recorded_per_1000: float
     dark_figure_share: float | None
+    recorded_qpv_over_rest: float | None
 
 
 class OffencePlace(_Record):

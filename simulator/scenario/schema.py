@@ -986,6 +986,12 @@ class CrimeTypeSpec(Frozen):
     hourly_profile: list[NonNegFloat] | Literal["flat"] = Field(
         "flat", description="Extra relative weight by hour of day (24 values), on top of targets."
     )
+    district_factors: dict[DistrictType, NonNegFloat] = Field(
+        default_factory=dict,
+        description="Relative weight of this type's opportunities by district type, on top "
+        "of crime.district_factors (which act on every type): where this type differs "
+        "from the others, e.g. fewer burglaries in priority neighbourhoods.",
+    )
     priority: int = Field(2, ge=1, description="Priority of the call when a unit is sent.")
     report_prob: Share = Field(
         description="Probability that the victim (or a witness) reports it, at trust 0.5."

@@ -411,6 +411,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 self.recorder.offenders(float(hour), pool.size, pool.held(float(hour)))
         self.dispatcher.purge_abandoned()
         self.dispatcher.relay_closed_lines()
+        self.dispatcher.competence_hour(hour)
         self._generate_calls(hour)
         if self.crime is not None:
             for offence in self.crime.offences_in_hour(hour):

@@ -276,6 +276,9 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
                     )
                 )
 
+    for r, rule in enumerate(scenario.competence_rules):
+        for k, ref in enumerate(rule.communes or []):
+            commune_ref(ref, ("competence_rules", r, "communes", k))
     for name, spec in scenario.agencies.items():
         base: Path = ("agencies", name)
         if spec.communes != "all":

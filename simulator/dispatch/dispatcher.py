@@ -54,7 +54,7 @@ from simulator.dispatch.rules import DispatchRules
 from simulator.records.incidents import Incident, IncidentKind, Outcome
 from simulator.records.recorder import Recorder
 from simulator.scenario.changes import AGENCY_SETTINGS
-from simulator.scenario.schema import HANDOVER_TYPE, Scenario
+from simulator.scenario.schema import HANDOVER_TYPE, Scenario, in_hours
 
 __all__ = ["Dispatcher", "IncidentObserver", "competence_matrix"]
 
@@ -66,29 +66,67 @@ def competence_matrix(scenario: Scenario, agencies: Sequence[Agency]) -> dict[st
     take the type (its ``enforces`` capability; armed, for a type only armed crews
     attend), in declaration order; an agency named twice keeps its first place.
     """
-    by_name = {a.name: a.index for a in agencies}
     matrix: dict[str, list[int]] = {}
     refs = dict(scenario.competences)
     if HANDOVER_TYPE not in refs:
         refs[HANDOVER_TYPE] = [a.name for a in agencies if a.capabilities.judicial]
-    crime = scenario.crime
-    armed_only = {k for k, t in crime.types.items() if t.armed_only} if crime else set()
     for incident_type, entries in refs.items():
-        order: list[int] = []
-        for ref in entries:
-            if ref in by_name:
-                found = [by_name[ref]]
-            else:
-                found = [
-                    a.index
-                    for a in agencies
-                    if a.kind == ref
-                    and _enforces(a, incident_type)
-                    and (a.capabilities.armed or incident_type not in armed_only)
-                ]
-            order.extend(i for i in found if i not in order)
-        matrix[incident_type] = order
+        matrix[incident_type] = _order(scenario, agencies, incident_type, entries)
     return matrix
+
+
+def _order(
+    scenario: Scenario, agencies: Sequence[Agency], incident_type: str, entries: Sequence[str]
+) -> list[int]:
+    """The agency indices a competence list (or rule) names for a type, in order."""
+    by_name = {a.name: a.index for a in agencies}
+    crime = scenario.crime
+    armed_only = (
+        crime is not None
+        and incident_type in crime.types
+        and (crime.types[incident_type].armed_only)
+    )
+    order: list[int] = []
+    for ref in entries:
+        if ref in by_name:
+            found = [by_name[ref]]
+        else:
+            found = [
+                a.index
+                for a in agencies
+                if a.kind == ref
+                and _enforces(a, incident_type)
+                and (a.capabilities.armed or not armed_only)
+            ]
+        order.extend(i for i in found if i not in order)
+    return order
+
+
+# A competence rule compiled for one type: its communes (indices; None: everywhere), its
+# hours (None: all day) and the agency indices it gives, in order.
+TypeRule = tuple[frozenset[int] | None, tuple[int, int] | None, tuple[int, ...]]
+
+
+def competence_rules(
+    scenario: Scenario, agencies: Sequence[Agency], commune_index: Callable[[str], int]
+) -> dict[str, list[TypeRule]]:
+    """Incident type to its rules of ``competence_rules``, in the file's order."""
+    rules: dict[str, list[TypeRule]] = {}
+    for rule in scenario.competence_rules:
+        communes = (
+            None if rule.communes is None else frozenset(commune_index(c) for c in rule.communes)
+        )
+        for incident_type in rule.types:
+            order = tuple(_order(scenario, agencies, incident_type, rule.agencies))
+            rules.setdefault(incident_type, []).append((communes, rule.hours, order))
+    return rules
+
+
+def _switch_hours(rules: dict[str, list[TypeRule]]) -> frozenset[int]:
+    """The hours of the day at which some rule comes into force or ends."""
+    return frozenset(
+        h % 24 for by_type in rules.values() for _, hours, _ in by_type if hours for h in hours
+    )
 
 
 def _relays(agencies: Sequence[Agency]) -> dict[str, tuple[int, ...]]:
@@ -133,6 +171,7 @@ class Dispatcher:
     READS: ClassVar[tuple[str, ...]] = (
         *AGENCY_SETTINGS,
         "competences",
+        "competence_rules",
         "dispatch",
         "demand.max_wait_min",  # the rules' abandonment
         "demand.priority_shares",  # the rules' number of priorities
@@ -154,13 +193,16 @@ class Dispatcher:
         self._model = model
         self._agencies = list(agencies)
         self._competences = competence_matrix(scenario, agencies)
+        self._type_rules = competence_rules(scenario, agencies, model.territory.commune_index)
+        self._switches = _switch_hours(self._type_rules)
         self._by_name = {a.name: a.index for a in agencies}
         self._rules = rules
         self._policy: DispatchPolicy = make_policy(rules.policy)
         self._counted = counted
         self._available: list[dict[int, Unit]] = [{} for _ in agencies]
         self._waiting = WaitingCalls(rules, self._now, self.eligible, self._abandon)
-        self._eligible: dict[tuple[str, int], tuple[int, ...]] = {}
+        # (type, cell, rule in force or -1) -> the agencies that may act there
+        self._eligible: dict[tuple[str, int, int], tuple[int, ...]] = {}
         self._relays = _relays(agencies)
         self._relayed: set[int] = set()  # direct calls passed to 17 when their line closed
         self._direct_seen = False  # whether any direct call has reached the room
@@ -184,6 +226,8 @@ class Dispatcher:
         }
         self._agencies = list(agencies)
         self._competences = competence_matrix(scenario, agencies)
+        self._type_rules = competence_rules(scenario, agencies, self._model.territory.commune_index)
+        self._switches = _switch_hours(self._type_rules)
         self._by_name = {a.name: a.index for a in agencies}
         self._relays = _relays(agencies)
         if rules.policy != self._rules.policy:
@@ -201,6 +245,7 @@ class Dispatcher:
         return {
             "agencies": [(a.name, a.capabilities, list(a.cells)) for a in self._agencies],
             "competences": self._competences,
+            "competence_rules": self._type_rules,
             "rules": self._rules,
             "policy": type(self._policy).__name__,
             "relays": self._relays,
@@ -259,17 +304,54 @@ class Dispatcher:
         return self._competent(incident)
 
     def _competent(self, incident: Incident) -> tuple[int, ...]:
-        """The agencies of its type's competence list that may act where it is."""
-        key = (incident.type, incident.cell)
+        """The agencies of its type's list, or of its rule in force, that may act where it is."""
+        rules = self._type_rules.get(incident.type)
+        which = -1 if rules is None else self._rule_in_force(rules, incident.commune)
+        key = (incident.type, incident.cell, which)
         found = self._eligible.get(key)
         if found is None:
+            if rules is None or which < 0:
+                order: Sequence[int] = self._competences.get(incident.type, [])
+            else:
+                order = rules[which][2]
             found = tuple(
-                a
-                for a in self._competences.get(incident.type, [])
-                if self._agencies[a].may_act(incident.cell, incident.commune)
+                a for a in order if self._agencies[a].may_act(incident.cell, incident.commune)
             )
             self._eligible[key] = found
         return found
+
+    def _rule_in_force(self, rules: list[TypeRule], commune: int) -> int:
+        """The first of a type's rules for this commune and the hour now, or -1."""
+        hour = int(self._now()) % 24
+        for k, (communes, hours, _) in enumerate(rules):
+            if (communes is None or commune in communes) and (
+                hours is None or in_hours(hours, hour)
+            ):
+                return k
+        return -1
+
+    def competence_hour(self, hour: int) -> None:
+        """At an hour when a competence rule comes into force or ends, dispatch again.
+
+        Hourly, after the closed lines' relay. The waiting calls of the types with
+        rules are taken in turn, most urgent first, first come first served: one no
+        agency may take any more is closed as ``no_agency``; one that a crew may now
+        answer is sent one (free, or by pre-emption); the others keep their place.
+        """
+        if hour % 24 not in self._switches or not self._waiting:
+            return
+        for priority in self._waiting.priorities:
+            for incident in self._waiting.waiting(priority):
+                if incident.type not in self._type_rules:
+                    continue
+                agencies = self.eligible(incident)
+                if not agencies:
+                    self._waiting.remove(incident)
+                    self.close(incident, Outcome.NO_AGENCY)
+                elif self._send(incident, agencies):
+                    self._waiting.remove(incident)
+                else:
+                    self._take_up_duties(agencies)
 
     # ----------------------------------------------------------------- matching
 

@@ -343,8 +343,6 @@ def _check_crime(s: Scenario) -> Iterator[Finding]:
 
 def _check_competences(s: Scenario) -> Iterator[Finding]:
     types = s.incident_types()
-    agency_ids = list(s.agencies)
-    kinds = sorted({a.kind for a in s.agencies.values()})
     for incident_type, agencies in s.competences.items():
         base: Path = ("competences", incident_type)
         if incident_type not in types and incident_type != HANDOVER_TYPE:
@@ -352,39 +350,7 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
         if not agencies:
             yield base, "needs at least one agency"
         for i, ref in enumerate(agencies):
-            if ref not in s.agencies and ref not in kinds:
-                yield (
-                    (*base, i),
-                    (
-                        f"unknown agency '{ref}'{_suggest(ref, agency_ids + kinds)}; agencies are: "
-                        f"{', '.join(agency_ids)} (or a kind: {', '.join(kinds)})"
-                    ),
-                )
-            elif (
-                ref in s.agencies
-                and s.crime is not None
-                and incident_type in s.crime.types
-                and s.crime.types[incident_type].armed_only
-                and not s.capabilities(ref).armed
-            ):
-                yield (
-                    (*base, i),
-                    (
-                        f"'{ref}' may not take '{incident_type}': only armed crews attend it "
-                        f"(crime.types.{incident_type}.armed_only) and '{ref}' is not armed "
-                        "(powers.armed)"
-                    ),
-                )
-            elif ref in s.agencies and not _enforces(s, ref, incident_type):
-                yield (
-                    (*base, i),
-                    (
-                        f"'{ref}' may not take '{incident_type}': its capability enforces "
-                        f"lists only {', '.join(s.capabilities(ref).enforces)}"
-                    ),
-                )
-            elif ref not in s.agencies and ref in kinds:
-                yield from _check_kind_ref(s, incident_type, (*base, i), ref)
+            yield from _check_ref(s, incident_type, ref, (*base, i))
     for incident_type in types:
         if incident_type not in s.competences:
             yield (
@@ -417,6 +383,55 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
                 "arrested person over (set powers.judicial: true on the State police)"
             ),
         )
+
+
+def _check_ref(s: Scenario, incident_type: str, ref: str, at: Path) -> Iterator[Finding]:
+    """An entry of a competence list (or rule): an agency or kind that may take the type."""
+    kinds = sorted({a.kind for a in s.agencies.values()})
+    agency_ids = list(s.agencies)
+    if ref not in s.agencies and ref not in kinds:
+        yield (
+            at,
+            f"unknown agency '{ref}'{_suggest(ref, agency_ids + kinds)}; agencies are: "
+            f"{', '.join(agency_ids)} (or a kind: {', '.join(kinds)})",
+        )
+    elif ref in s.agencies and _armed_only(s, incident_type) and not s.capabilities(ref).armed:
+        yield (
+            at,
+            f"'{ref}' may not take '{incident_type}': only armed crews attend it "
+            f"(crime.types.{incident_type}.armed_only) and '{ref}' is not armed (powers.armed)",
+        )
+    elif ref in s.agencies and not _enforces(s, ref, incident_type):
+        yield (
+            at,
+            f"'{ref}' may not take '{incident_type}': its capability enforces "
+            f"lists only {', '.join(s.capabilities(ref).enforces)}",
+        )
+    elif ref not in s.agencies:
+        yield from _check_kind_ref(s, incident_type, at, ref)
+
+
+def _check_competence_rules(s: Scenario) -> Iterator[Finding]:
+    """Each rule names types of the scenario, its communes, and agencies that may take them."""
+    types = s.incident_types()
+    names = commune_names(s)
+    from_files = s.territory.kind == "file"  # its communes are checked once its files are read
+    for r, rule in enumerate(s.competence_rules):
+        base: Path = ("competence_rules", r)
+        for k, name in enumerate(rule.types):
+            if name not in types:
+                yield (
+                    (*base, "types", k),
+                    f"unknown incident type '{name}'{_suggest(name, types)}; types are: "
+                    f"{', '.join(types)}",
+                )
+        for k, ref in enumerate(rule.communes or []):
+            if not from_files and ref not in names:
+                yield (*base, "communes", k), _unknown_commune(ref, names)
+        for i, ref in enumerate(rule.agencies):
+            for name in rule.types:
+                if name in types:
+                    yield from _check_ref(s, name, ref, (*base, "agencies", i))
 
 
 def _unknown_type(s: Scenario, name: str, types: list[str]) -> str:
@@ -539,4 +554,5 @@ def semantic_findings(scenario: Scenario) -> list[Finding]:
         *_check_agencies(scenario),
         *_check_crime(scenario),
         *_check_competences(scenario),
+        *_check_competence_rules(scenario),
     ]

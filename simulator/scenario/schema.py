@@ -698,6 +698,43 @@ class DirectCallsSpec(Frozen):
         return value
 
 
+def hours_form(value: object, what: str) -> object:
+    """Refuse hours written as text ('8h-20h', ['7:00', '23:00']) with the form meant."""
+    texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    if any(isinstance(v, str) for v in texts):
+        raise ValueError(  # (a text is quoted after the message by the loader)
+            f"{what} is two whole hours, [start, end], e.g. [8, 20] for 8:00 to 20:00"
+            + ("" if isinstance(value, str) else f" (found {value!r})")
+        )
+    return value
+
+
+def checked_hours(value: tuple[int, int], what: str) -> tuple[int, int]:
+    """[start, end) hours of a day: 0 <= start <= 23, 1 <= end <= 24, start != end."""
+    start, end = value
+    if not (0 <= start <= 23 and 1 <= end <= 24) or start == end:
+        sexagesimal = all(v >= 60 and v % 60 == 0 for v in value if v > 24)
+        raise ValueError(
+            f"{what} must be [start, end] with 0 <= start <= 23, "
+            f"1 <= end <= 24 and start != end (found [{start}, {end}]"
+            + (
+                "; YAML reads 7:00 unquoted as 420, minutes: write whole hours, [7, 23]"
+                if sexagesimal and max(value) > 24
+                else ""
+            )
+            + ")"
+        )
+    return value
+
+
+def in_hours(hours: tuple[int, int], hour_of_day: int) -> bool:
+    """Whether ``hour_of_day`` is in [start, end) (wrapping past midnight if end < start)."""
+    start, end = hours
+    if start < end:
+        return start <= hour_of_day < end
+    return hour_of_day >= start or hour_of_day < end
+
+
 class AgencySpec(Frozen):
     """A security agency: its jurisdiction, its resources, its costs and its powers.
 
@@ -786,38 +823,16 @@ class AgencySpec(Frozen):
     @field_validator("service_hours", mode="before")
     @classmethod
     def _hours_form(cls, value: object) -> object:
-        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        if any(isinstance(v, str) for v in texts):
-            raise ValueError(  # (a text is quoted after the message by the loader)
-                "service_hours is two whole hours, [start, end], e.g. [8, 20] for 8:00 to 20:00"
-                + ("" if isinstance(value, str) else f" (found {value!r})")
-            )
-        return value
+        return hours_form(value, "service_hours")
 
     @field_validator("service_hours")
     @classmethod
     def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
-        start, end = value
-        if not (0 <= start <= 23 and 1 <= end <= 24) or start == end:
-            sexagesimal = all(v >= 60 and v % 60 == 0 for v in value if v > 24)
-            raise ValueError(
-                "service_hours must be [start, end] with 0 <= start <= 23, "
-                f"1 <= end <= 24 and start != end (found [{start}, {end}]"
-                + (
-                    "; YAML reads 7:00 unquoted as 420, minutes: write whole hours, [7, 23]"
-                    if sexagesimal and max(value) > 24
-                    else ""
-                )
-                + ")"
-            )
-        return value
+        return checked_hours(value, "service_hours")
 
     def serves_hour(self, hour_of_day: int) -> bool:
         """Whether the agency is in service at this hour of the day."""
-        start, end = self.service_hours
-        if start < end:
-            return start <= hour_of_day < end
-        return hour_of_day >= start or hour_of_day < end
+        return in_hours(self.service_hours, hour_of_day)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -1648,6 +1663,40 @@ BUILTIN_ENTRIES: dict[str, Mapping[str, BaseModel]] = {
 }
 
 
+class CompetenceRule(Frozen):
+    """Who handles some incident types in some communes at some hours, instead of their lists.
+
+    The first rule of ``competence_rules`` that matches an incident (its type, its
+    commune, the hour it is dispatched) gives its agencies, in order; where none
+    matches, the type's ``competences`` list does.
+    """
+
+    types: list[str] = Field(min_length=1, description="The incident types it is for.")
+    communes: list[str] | None = Field(
+        None, description="Where: the communes (names or codes); leave out for everywhere."
+    )
+    hours: tuple[int, int] | None = Field(
+        None,
+        description="When: [start, end) hours of the day, as service_hours ([22, 6] wraps "
+        "past midnight); leave out for all day.",
+    )
+    agencies: list[str] = Field(
+        min_length=1,
+        description="The agencies (or kinds) that may handle them there and then, in order, "
+        "as in a competence list.",
+    )
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours_form(cls, value: object) -> object:
+        return hours_form(value, "hours")
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return None if value is None else checked_hours(value, "hours")
+
+
 class Scenario(Frozen):
     """A complete, checked description of one simulated world.
 
@@ -1687,6 +1736,12 @@ class Scenario(Frozen):
         description="For each incident type, the ordered list of agencies (by identifier, "
         "or by kind: `municipal_police` means the municipal police of the commune where "
         "the incident is) that may handle it. The first with a free unit is sent."
+    )
+    competence_rules: list[CompetenceRule] = Field(
+        default_factory=list,
+        description="Where and when other agencies handle some types: the first rule "
+        "that matches an incident's type, commune and hour gives its list instead of "
+        "the type's competences.",
     )
     dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
     citizens: CitizensSpec = Field(default_factory=CitizensSpec)

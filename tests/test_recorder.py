@@ -236,6 +236,7 @@ def test_the_summary_shape_lists_every_field_of_the_typed_summary() -> None:
         "actual_per_1000",
         "recorded_per_1000",
         "dark_figure_share",
+        "recorded_qpv_over_rest",
     }
 
 

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -698,8 +699,9 @@ class DirectCallsSpec(Frozen):
         return value
 
 
-def hours_form(value: object, what: str) -> object:
+def _hours_form(value: object, info: ValidationInfo) -> object:
     """Refuse hours written as text ('8h-20h', ['7:00', '23:00']) with the form meant."""
+    what = info.field_name
     texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     if any(isinstance(v, str) for v in texts):
         raise ValueError(  # (a text is quoted after the message by the loader)
@@ -709,8 +711,9 @@ def hours_form(value: object, what: str) -> object:
     return value
 
 
-def checked_hours(value: tuple[int, int], what: str) -> tuple[int, int]:
+def _checked_hours(value: tuple[int, int], info: ValidationInfo) -> tuple[int, int]:
     """[start, end) hours of a day: 0 <= start <= 23, 1 <= end <= 24, start != end."""
+    what = info.field_name
     start, end = value
     if not (0 <= start <= 23 and 1 <= end <= 24) or start == end:
         sexagesimal = all(v >= 60 and v % 60 == 0 for v in value if v > 24)
@@ -725,6 +728,10 @@ def checked_hours(value: tuple[int, int], what: str) -> tuple[int, int]:
             + ")"
         )
     return value
+
+
+# [start, end) hours of a day, as written in a scenario (the field's name in messages).
+DayHours = Annotated[tuple[int, int], BeforeValidator(_hours_form), AfterValidator(_checked_hours)]
 
 
 def in_hours(hours: tuple[int, int], hour_of_day: int) -> bool:
@@ -787,7 +794,7 @@ class AgencySpec(Frozen):
     staffing_profile: list[NonNegFloat] | Literal["flat"] = Field(
         "flat", description="Relative number of units on duty by hour of day (24 values)."
     )
-    service_hours: tuple[int, int] = Field(
+    service_hours: DayHours = Field(
         (0, 24),
         description="[start, end) hours of service each day, e.g. [7, 23]; [0, 24] for "
         "round the clock; [22, 6] wraps past midnight.",
@@ -819,16 +826,6 @@ class AgencySpec(Frozen):
     @classmethod
     def _staffing24(cls, value: object) -> object:
         return _normalised_profile(value, HOURS_PER_DAY, "staffing_profile")
-
-    @field_validator("service_hours", mode="before")
-    @classmethod
-    def _hours_form(cls, value: object) -> object:
-        return hours_form(value, "service_hours")
-
-    @field_validator("service_hours")
-    @classmethod
-    def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
-        return checked_hours(value, "service_hours")
 
     def serves_hour(self, hour_of_day: int) -> bool:
         """Whether the agency is in service at this hour of the day."""
@@ -1675,7 +1672,7 @@ class CompetenceRule(Frozen):
     communes: list[str] | None = Field(
         None, description="Where: the communes (names or codes); leave out for everywhere."
     )
-    hours: tuple[int, int] | None = Field(
+    hours: DayHours | None = Field(
         None,
         description="When: [start, end) hours of the day, as service_hours ([22, 6] wraps "
         "past midnight); leave out for all day.",
@@ -1685,16 +1682,6 @@ class CompetenceRule(Frozen):
         description="The agencies (or kinds) that may handle them there and then, in order, "
         "as in a competence list.",
     )
-
-    @field_validator("hours", mode="before")
-    @classmethod
-    def _hours_form(cls, value: object) -> object:
-        return hours_form(value, "hours")
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
-        return None if value is None else checked_hours(value, "hours")
 
 
 class Scenario(Frozen):

@@ -147,3 +147,13 @@ def test_a_timeline_may_bring_rules_in_and_runs_without_rules_are_unchanged() ->
     before_b = b[b["t_reported_h"] < 47]
     cols = ["incident_id", "type", "agency", "unit", "t_dispatched_h", "t_arrived_h"]
     assert before_a[cols].reset_index(drop=True).equals(before_b[cols].reset_index(drop=True))
+
+
+def test_a_rule_switches_only_at_the_ends_of_its_hours() -> None:
+    from simulator.dispatch.dispatcher import _switch_hours
+
+    rules = {
+        "noise": [(None, (22, 6), (0,)), (None, (0, 24), (1,))],  # all day: no switch
+        "theft": [(frozenset({0}), None, (1,))],  # no hours: no switch
+    }
+    assert _switch_hours(rules) == frozenset({22, 6})

@@ -123,9 +123,13 @@ def competence_rules(
 
 
 def _switch_hours(rules: dict[str, list[TypeRule]]) -> frozenset[int]:
-    """The hours of the day at which some rule comes into force or ends."""
+    """The hours of the day at which some rule comes into force or ends ([0, 24]: none)."""
     return frozenset(
-        h % 24 for by_type in rules.values() for _, hours, _ in by_type if hours for h in hours
+        h % 24
+        for by_type in rules.values()
+        for _, hours, _ in by_type
+        if hours and hours[0] != hours[1] % 24
+        for h in hours
     )
 
 

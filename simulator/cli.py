@@ -276,8 +276,8 @@ def _parser() -> argparse.ArgumentParser:
         "analyze",
         help="means with confidence intervals, paired differences, sensitivity indices",
         description="Analyse a results folder of `secsim batch`; print the tables and write "
-        "analysis/arms.csv, differences.csv, report.md and, for an experiment with a "
-        "design (factors), sensitivity.csv in it. "
+        "analysis/arms.csv, differences.csv, report.md and, for a Sobol or Morris design, "
+        "sensitivity.csv in it. "
         "Sensitivity indices come with their 95 % intervals and, with 2 or more "
         "replicates per design point, the share of each output's variance that is "
         "simulation noise.",

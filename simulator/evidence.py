@@ -213,6 +213,19 @@ def _cross_references(spec: ExperimentSpec, ev: EvidenceSpec, path: Path) -> lis
     def bad(at: tuple[str | int, ...], message: str) -> None:
         problems.append(Problem(str(path), None, None, ("evidence", *at), message))
 
+    if spec.design.kind != "none":
+        # Estimates compare arms replicate by replicate; design points would each be a
+        # comparison of their own (batch.analysis.paired_differences), which they do not name.
+        problems.append(
+            Problem(
+                str(path),
+                None,
+                None,
+                ("design", "kind"),
+                "an evidence experiment compares arms: it takes no design (give each "
+                "setting compared as an arm)",
+            )
+        )
     arms = list(spec.arms)
     reference = load_scenario(
         arm_scenario_path(path, spec.arms[spec.reference_arm]),

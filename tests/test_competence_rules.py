@@ -157,3 +157,33 @@ def test_a_rule_switches_only_at_the_ends_of_its_hours() -> None:
         "theft": [(frozenset({0}), None, (1,))],  # no hours: no switch
     }
     assert _switch_hours(rules) == frozenset({22, 6})
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected", "count"),
+    [
+        (
+            "{types: [noise], communes: [centre], agencies: [pm_nord]}",
+            "none of 'pm_nord' may act in centre (their communes)",
+            1,
+        ),
+        (
+            "{types: [noise, incivility, theft], agencies: [polize]}",
+            "competence_rules.0.agencies.0: unknown agency 'polize'",
+            1,  # once, not once a type
+        ),
+        ("{types: [noise], communes: [], agencies: [pm_centre]}", "at least 1 item", 1),
+    ],
+)
+def test_a_rule_that_could_answer_nobody_is_refused_once(
+    rule: str, expected: str, count: int
+) -> None:
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(SCENARIOS / "baseline.yaml", [f"competence_rules=[{rule}]"])
+    assert expected in str(refused.value)
+    assert str(refused.value).startswith(f"{count} problem")
+    # A kind whose agencies include one of the rule's communes is fine.
+    load_scenario(
+        SCENARIOS / "baseline.yaml",
+        ["competence_rules=[{types: [noise], communes: [centre], agencies: [municipal_police]}]"],
+    )

@@ -254,20 +254,21 @@ def test_compare_says_which_is_higher_in_words_and_counts_calls_nobody_reached()
     )
     table = compare(("a", base), ("b", none), replicates=3, root_seed=7).table()
     rows = table.set_index("indicator")
-    assert {"response: share within target", "response: calls unanswered (abandoned)"} <= set(
+    assert {"calls: share reached within target", "calls: unanswered (abandoned)"} <= set(
         rows.index
     )
-    no_agency = rows.loc["response: calls no agency may take"]
+    no_agency = rows.loc["calls: no agency may take"]
     assert no_agency["A"] == 0 and no_agency["B"] > 0
     assert no_agency["verdict"] == "B higher (95 % interval above 0)"
 
 
 def test_compare_asks_for_a_horizon_that_covers_the_timeline() -> None:
     contract = load_scenario(SCENARIOS / "integrated_security_contract.yaml")
-    # The contract is signed on day 30 of the run, warm-up (7 days) included.
-    assert days_needed(contract) == 24
+    # The contract is signed on day 30 of the run, warm-up (7 days) included, and its
+    # recruits and cameras are in force 90 days later: day 120, the statistics' 114th.
+    assert days_needed(contract) == 114
     assert days_needed(load_scenario(SCENARIOS / "baseline.yaml")) == 1
-    load_scenario(SCENARIOS / "integrated_security_contract.yaml", ["run.days=24"])
+    # (The loader asks only that the contract be signed within the run.)
     with pytest.raises(ScenarioError, match="run at least 24 days"):
         load_scenario(SCENARIOS / "integrated_security_contract.yaml", ["run.days=23"])
 

@@ -192,6 +192,17 @@ def test_bad_input_is_refused_with_a_located_message(
     # secsim validate checks the same names.
     assert main(["validate", str(bad)]) == 2
     assert "'murder' is not an offence type" in capsys.readouterr().err
+    # A design: evidence compares arms, a design's points would each be a comparison.
+    designed = tmp_path / "designed.yaml"
+    designed.write_text(
+        (EVIDENCE / "police_numbers.yaml")
+        .read_text(encoding="utf-8")
+        .replace("../../scenarios/", str(ROOT / "scenarios") + "/")
+        + "design:\n  kind: list\n  factors:\n    citizens.trust_mean: {values: [0.4, 0.6]}\n",
+        encoding="utf-8",
+    )
+    assert main(["evidence", str(designed), *tail]) == 2
+    assert "an evidence experiment compares arms: it takes no design" in capsys.readouterr().err
     # A missing file, and both modes at once.
     assert main(["evidence", str(tmp_path / "missing.yaml"), *tail]) == 2
     with pytest.raises(SystemExit) as exit_info:

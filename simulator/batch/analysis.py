@@ -452,7 +452,8 @@ def _write_analysis(
             "Each arm minus the reference, replicate by replicate; *higher* or *lower* where "
             "the 95 % interval is clear of 0, *no clear difference* where it includes 0 "
             "(more replicates narrow it). Outputs are keys of a run's summary.json; with a "
-            "design, each point (arms.csv gives its factors) on its own.\n",
+            "design, each point (the factor.* columns of summaries.parquet give its factors) "
+            "on its own.\n",
             _markdown(_without_single_point(diffs)),
         ]
     if sens is not None:

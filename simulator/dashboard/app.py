@@ -323,8 +323,8 @@ def ComparePanel(model: DashboardModel) -> None:
             needed = days_needed(load_scenario(path, list(sets)))
             if days < needed:
                 raise ValueError(
-                    f"{label}: its timeline has a change after day {days} of the statistics; "
-                    f"set the horizon to at least {needed} days"
+                    f"{label}: its timeline has a change in force only after day {days} of "
+                    f"the statistics; set the horizon to at least {needed} days"
                 )
         horizon = (f"run.days={days}",)
         scenarios = [

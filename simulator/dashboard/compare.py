@@ -26,7 +26,7 @@ from simulator.scenario.schema import Scenario
 Progress = Callable[[int, int], None]  # (runs done, runs in total)
 
 # Groups of indicators, in the order the page shows them.
-GROUPS = ("response", "offences", "cost", "qpv")
+GROUPS = ("response", "calls", "offences", "cost", "qpv")
 
 
 def _weighted(values: pd.Series, weights: pd.Series) -> float:
@@ -48,10 +48,10 @@ def indicators(result: RunResult) -> dict[str, float]:
     out: dict[str, float] = {
         "response: mean (min)": s["response_min"]["mean"],
         "response: p90 (min)": s["response_min"]["p90"],
-        "response: share within target": s["response_min"]["within_target_share"],
+        "calls: share reached within target": s["response_min"]["within_target_share"],
         # Calls nobody reached are not in the response times: counted here.
-        "response: calls unanswered (abandoned)": calls["abandoned"],
-        "response: calls no agency may take": calls["no_agency"],
+        "calls: unanswered (abandoned)": calls["abandoned"],
+        "calls: no agency may take": calls["no_agency"],
     }
     for agency, block in sorted(s["response_min"].get("by_agency", {}).items()):
         out[f"response: {agency} (min)"] = block["mean"]
@@ -130,12 +130,13 @@ def verdict(low: float, high: float) -> str:
 
 
 def days_needed(scenario: Scenario) -> int:
-    """The fewest statistics days (``run.days``) that cover every change of its timeline.
+    """The fewest statistics days (``run.days``) that see every change of its timeline in force.
 
     Timeline days count the warm-up (:mod:`simulator.scenario.timeline`): a change
-    on day ``d`` needs ``d + 1 - warmup_days`` days of statistics.
+    in force on day ``d`` (its day, plus its ``delay_days`` for a hire or a
+    contract) needs ``d + 1 - warmup_days`` days of statistics.
     """
-    last = max((float(event.day) for event in scenario.timeline), default=-1.0)
+    last = max((float(event.effective_day) for event in scenario.timeline), default=-1.0)
     return max(1, math.floor(last) + 1 - scenario.run.warmup_days)
 
 

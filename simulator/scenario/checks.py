@@ -16,6 +16,7 @@ from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
     DEFAULT_ENTRIES,
     HANDOVER_TYPE,
+    CompetenceRule,
     DirectCallsSpec,
     DistrictType,
     Scenario,
@@ -428,10 +429,32 @@ def _check_competence_rules(s: Scenario) -> Iterator[Finding]:
         for k, ref in enumerate(rule.communes or []):
             if not from_files and ref not in names:
                 yield (*base, "communes", k), _unknown_commune(ref, names)
+        kinds = {a.kind for a in s.agencies.values()}
         for i, ref in enumerate(rule.agencies):
+            if ref not in s.agencies and ref not in kinds:  # said once, not once a type
+                yield from _check_ref(s, rule.types[0], ref, (*base, "agencies", i))
+                continue
             for name in rule.types:
                 if name in types:
                     yield from _check_ref(s, name, ref, (*base, "agencies", i))
+        yield from _rule_out_of_reach(s, rule, base)
+
+
+def _rule_out_of_reach(s: Scenario, rule: CompetenceRule, base: Path) -> Iterator[Finding]:
+    """A rule for some communes whose agencies may act in none of them answers nobody there."""
+    if rule.communes is None or s.territory.kind == "file":  # (codes or names: not compared)
+        return
+    named = [n for ref in rule.agencies for n, a in s.agencies.items() if ref in (n, a.kind)]
+    if not named:
+        return  # unknown agencies: said above
+    reach = [s.agencies[n].communes for n in named]
+    if any(c == "all" or set(c) & set(rule.communes) for c in reach):
+        return
+    yield (
+        (*base, "agencies"),
+        f"none of {_listed(named)} may act in {', '.join(rule.communes)} (their communes): "
+        "the rule's calls would find no agency; name an agency of those communes",
+    )
 
 
 def _unknown_type(s: Scenario, name: str, types: list[str]) -> str:

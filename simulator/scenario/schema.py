@@ -1507,7 +1507,10 @@ class TransferAction(Frozen):
     """Move a competence: incidents of a type go to another agency first."""
 
     type: str = Field(description="The incident type (call or offence).")
-    to: str = Field(description="The agency (identifier or kind) that handles it from now on.")
+    to: str = Field(
+        description="The agency (identifier or kind) that handles it from now on (its "
+        "competence list; where a competence rule covers the type, the rule still decides)."
+    )
     keep_others: bool = Field(
         True, description="Keep the previous agencies as fall-backs after the new one."
     )
@@ -1670,7 +1673,9 @@ class CompetenceRule(Frozen):
 
     types: list[str] = Field(min_length=1, description="The incident types it is for.")
     communes: list[str] | None = Field(
-        None, description="Where: the communes (names or codes); leave out for everywhere."
+        None,
+        min_length=1,
+        description="Where: the communes (names or codes); leave out for everywhere.",
     )
     hours: DayHours | None = Field(
         None,

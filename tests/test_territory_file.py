@@ -257,6 +257,28 @@ def test_a_user_geojson_with_paths_relative_to_the_scenario_runs(tmp_path: Path)
     assert result.metadata["territory_files"] == {str(tmp_path / "communes.geojson"): digest}
 
 
+def test_a_timeline_runs_on_a_file_territory_and_its_communes_are_checked(
+    tmp_path: Path,
+) -> None:
+    """A change compiles the whole scenario again: the synthetic settings' defaults are not
+    taken for settings written, and each period's communes are checked against the files."""
+    _two_communes(tmp_path)
+    path = _scenario(tmp_path, "    communes: {path: communes.geojson}")
+    horizon = ["run.days=3", "run.warmup_days=0"]
+    fewer = "timeline=[{day: 1, label: fewer crews, set: {agencies.police.units: 1}}]"
+    scenario = load_scenario(path, [*horizon, fewer], (territory_findings,))
+    result = run(scenario)
+    assert [c["label"] for c in result.metadata["policy_changes"]] == ["fewer crews"]
+    rule = "{types: [call], communes: [Bvile], agencies: [police]}"
+    text = _problems(
+        path, (*horizon, f"timeline=[{{day: 1, set: {{competence_rules: [{rule}]}}}}]")
+    )
+    assert "timeline.0.set: after this change, competence_rules.0.communes.0" in text
+    assert "unknown commune 'Bvile' (did you mean 'Bville'?)" in text
+    moved = "timeline=[{day: 1, set: {agencies.police.communes: [C]}}]"
+    assert "agencies.police.communes.0: unknown commune 'C'" in _problems(path, (*horizon, moved))
+
+
 def _breton_communes(tmp_path: Path) -> None:
     """Two communes west of Greenwich, in WGS84 (RFC 7946: no crs member)."""
     data = {
@@ -322,7 +344,7 @@ def test_missing_attribute_names_file_feature_and_field(tmp_path: Path) -> None:
 def test_settings_of_the_other_kind_of_territory_are_refused(tmp_path: Path) -> None:
     _two_communes(tmp_path)
     path = _scenario(tmp_path, "    communes: {path: communes.geojson}")
-    text = _problems(path, ("territory.extent_km=12",))
+    text = _problems(path, ("territory.extent_km=15",))
     assert "territory.extent_km: not used by a file territory" in text
     text = _problems(path, ("territory.kind=synthetic",))
     assert "territory.file: read only by a file territory: add territory.kind: file" in text

@@ -48,9 +48,10 @@ def _check_territory(s: Scenario) -> Iterator[Finding]:
         if t.file is None:
             yield ("territory", "kind"), "a file territory needs territory.file (its layers)"
         # The communes and the square's geometry come from the files: silently ignoring
-        # these settings would mislead.
+        # these settings would mislead. Compared with the defaults, not read off the
+        # fields set: a scenario compiled from a timeline change has every field set.
         for key in ("communes", "extent_km", "central_radius_share"):
-            if key in t.model_fields_set:
+            if getattr(t, key) != type(t).model_fields[key].get_default(call_default_factory=True):
                 yield (
                     ("territory", key),
                     f"not used by a file territory (the communes and their shapes come "

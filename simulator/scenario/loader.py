@@ -311,7 +311,7 @@ def parse_scenario(
             break
         findings = check(scenario)
     if not findings:
-        findings = policy_changes(scenario)[1]
+        findings = policy_changes(scenario, checks)[1]
     if findings:
         raise ScenarioError([Problem(*pos.find(path), path, msg) for path, msg in findings])
     scenario.remember_passed(checks)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,6 +33,7 @@ from simulator.scenario.schema import (
     HireAction,
     PolicyChange,
     Scenario,
+    ScenarioCheck,
     TimelineEvent,
     write_default_entries,
 )
@@ -238,8 +240,15 @@ def _label(event: TimelineEvent) -> str:
     return event.label or event.action.replace("_", " ")
 
 
-def policy_changes(scenario: Scenario) -> tuple[list[PolicyChange], list[Finding]]:
+def policy_changes(
+    scenario: Scenario, checks: Sequence[ScenarioCheck] = ()
+) -> tuple[list[PolicyChange], list[Finding]]:
     """The scenario's compiled timeline, compiled once per scenario and kept with it.
+
+    Args:
+        scenario: A scenario that passed its checks.
+        checks: Further checks each scenario in force after a change must pass (the
+            loader's, such as a file territory's communes).
 
     Returns:
         The changes in the order they take effect, and the findings (path,
@@ -248,14 +257,18 @@ def policy_changes(scenario: Scenario) -> tuple[list[PolicyChange], list[Finding
     kept = scenario.policy_changes
     if kept is not None:
         return list(kept), []
-    changes, findings = compile_timeline(scenario)
+    changes, findings = compile_timeline(scenario, checks)
     if not findings:
         scenario.remember_policy_changes(tuple(changes))
     return changes, findings
 
 
-def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Finding]]:
+def compile_timeline(
+    scenario: Scenario, checks: Sequence[ScenarioCheck] = ()
+) -> tuple[list[PolicyChange], list[Finding]]:
     """The scenarios in force after each change, or the problems that prevent it.
+
+    Each must pass the scenario checks and ``checks`` (see :func:`policy_changes`).
 
     Returns:
         The changes in the order they take effect, and the findings (path,
@@ -302,6 +315,10 @@ def compile_timeline(scenario: Scenario) -> tuple[list[PolicyChange], list[Findi
                 )
             continue
         problems = semantic_findings(nxt)
+        for check in checks:
+            if problems:
+                break
+            problems = check(nxt)
         if problems:
             for path, message in problems:
                 findings.append(

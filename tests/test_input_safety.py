@@ -113,6 +113,26 @@ def test_experiment_mistakes_are_located_before_any_run(
     assert not (tmp_path / "s").exists()
 
 
+def test_an_arm_s_setting_the_scenario_refuses_is_located_at_its_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At the key of the arm's set:, not at the arm (line 5 of 7, not 3)."""
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        f"name: e\nreference: base\narms:\n  base: {{scenario: {BASELINE}}}\n"
+        f"  more:\n    scenario: {BASELINE}\n    set:\n"
+        "      agencies.state_police.budgt_eur: 30000000\n"
+        "      agencies.pm_centre.officers: -4\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "exp.yaml:8:7: arms.more.set.agencies.state_police.budgt_eur: unknown key" in err
+    assert "did you mean 'budget_eur'" in err
+    assert "exp.yaml:9:7: arms.more.set.agencies.pm_centre.officers:" in err
+    assert "its scenario does not load" not in err and "--set" not in err
+
+
 def test_an_arm_with_an_unknown_key_is_located(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

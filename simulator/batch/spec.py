@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from simulator.batch.evidence_spec import EvidenceSpec
 from simulator.records.summary import INTERVAL, summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
 from simulator.scenario.keys import dotted, missing_part, parse_key
-from simulator.scenario.loader import load_scenario, read_model, resolved_dict
+from simulator.scenario.loader import Positions, load_scenario, read_model, resolved_dict
 from simulator.scenario.schema import Frozen, NonNegFloat, Scenario
 
 # Far above any batch that finishes in a lifetime; a plan larger than this would not fit in
@@ -250,14 +251,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 scenario_path, arm_overrides(spec, arm, {}), (territory_findings,)
             )
         except ScenarioError as exc:
-            where = ("arms", arm_name)
-            problems.append(
-                Problem(
-                    *pos.find(where),
-                    where,
-                    "its scenario does not load: " + "; ".join(str(p) for p in exc.problems),
-                )
-            )
+            problems += _arm_problems(pos, arm_name, arm, exc.problems)
             continue
         payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
         settings = resolved_dict(scenario)
@@ -403,6 +397,34 @@ def _refused_level(
                 reasons += " (sampled levels have fractions: add integer: true)"
             return f"the scenario refuses {name}={json.dumps(level)}: {reasons}"
     return None
+
+
+def _arm_problems(
+    pos: Positions, arm_name: str, arm: ArmSpec, found: Sequence[Problem]
+) -> list[Problem]:
+    """An arm's scenario's problems, each at the arm's setting that made it, if one did.
+
+    A setting of the arm's ``set:`` reaches the loader as ``--set key=value``: its
+    problem is located at that key of the experiment file; any other (the scenario
+    file's own, a factor's) at the arm.
+    """
+    out: list[Problem] = []
+    rest: list[str] = []
+    for problem in found:
+        key = problem.source[len("--set ") :].partition("=")[0]
+        if problem.source.startswith("--set ") and key in arm.set:
+            at = ("arms", arm_name, "set", key)
+            path = dotted(problem.path)
+            message = problem.message if path in ("", key) else f"{path}: {problem.message}"
+            out.append(Problem(*pos.find(at), at, message))
+        else:
+            rest.append(str(problem))
+    if rest:
+        where = ("arms", arm_name)
+        out.append(
+            Problem(*pos.find(where), where, "its scenario does not load: " + "; ".join(rest))
+        )
+    return out
 
 
 def arm_overrides(spec: ExperimentSpec, arm: ArmSpec, point: dict[str, Any]) -> list[str]:

@@ -195,11 +195,7 @@ class Dispatcher:
     ):
         rules = DispatchRules.from_scenario(scenario)
         self._model = model
-        self._agencies = list(agencies)
-        self._competences = competence_matrix(scenario, agencies)
-        self._type_rules = competence_rules(scenario, agencies, model.territory.commune_index)
-        self._switches = _switch_hours(self._type_rules)
-        self._by_name = {a.name: a.index for a in agencies}
+        self._take_agencies(scenario, agencies)
         self._rules = rules
         self._policy: DispatchPolicy = make_policy(rules.policy)
         self._counted = counted
@@ -207,7 +203,6 @@ class Dispatcher:
         self._waiting = WaitingCalls(rules, self._now, self.eligible, self._abandon)
         # (type, cell, rule in force or -1) -> the agencies that may act there
         self._eligible: dict[tuple[str, int, int], tuple[int, ...]] = {}
-        self._relays = _relays(agencies)
         self._relayed: set[int] = set()  # direct calls passed to 17 when their line closed
         self._direct_seen = False  # whether any direct call has reached the room
         self._recorder = recorder
@@ -228,12 +223,7 @@ class Dispatcher:
             for old, new in zip(self._agencies, agencies, strict=True)
             if old.spec.duties != new.spec.duties
         }
-        self._agencies = list(agencies)
-        self._competences = competence_matrix(scenario, agencies)
-        self._type_rules = competence_rules(scenario, agencies, self._model.territory.commune_index)
-        self._switches = _switch_hours(self._type_rules)
-        self._by_name = {a.name: a.index for a in agencies}
-        self._relays = _relays(agencies)
+        self._take_agencies(scenario, agencies)
         if rules.policy != self._rules.policy:
             self._policy = make_policy(rules.policy)
         self._rules = rules
@@ -243,6 +233,15 @@ class Dispatcher:
             self._dispatch_or_queue(incident)
         if duties_changed:  # crews still free plan their duties under the new settings
             self.life_cycle.replan_duties(duties_changed)
+
+    def _take_agencies(self, scenario: Scenario, agencies: Sequence[Agency]) -> None:
+        """What the control room reads of the agencies: who may take what, where, when."""
+        self._agencies = list(agencies)
+        self._competences = competence_matrix(scenario, agencies)
+        self._type_rules = competence_rules(scenario, agencies, self._model.territory.commune_index)
+        self._switches = _switch_hours(self._type_rules)
+        self._by_name = {a.name: a.index for a in agencies}
+        self._relays = _relays(agencies)
 
     def derived_settings(self) -> dict[str, Any]:
         """What the control room took from the settings (for the reconfiguration test)."""
@@ -344,9 +343,20 @@ class Dispatcher:
         """
         if hour % 24 not in self._switches or not self._waiting:
             return
+        self._dispatch_waiting(lambda incident: incident.type in self._type_rules)
+
+    def _dispatch_waiting(self, chosen: Callable[[Incident], bool]) -> None:
+        """Dispatch again, where they wait, the waiting incidents ``chosen`` picks.
+
+        Most urgent first, first come first served within a priority: one no agency
+        may take any more is closed as ``no_agency``; one a crew may now answer is
+        sent one (free, or by pre-emption); the others keep their place, and the
+        free crews of their agencies end their duties for them (as in
+        :meth:`_dispatch_or_queue`).
+        """
         for priority in self._waiting.priorities:
             for incident in self._waiting.waiting(priority):
-                if incident.type not in self._type_rules:
+                if not chosen(incident):
                     continue
                 agencies = self.eligible(incident)
                 if not agencies:
@@ -388,15 +398,7 @@ class Dispatcher:
         """
         if not self._direct_seen or not self._waiting:  # most hours nothing waits
             return
-        for priority in self._waiting.priorities:
-            for incident in self._waiting.waiting(priority):
-                if not self._relay(incident):
-                    continue
-                agencies = self.eligible(incident)
-                if self._send(incident, agencies):
-                    self._waiting.remove(incident)
-                else:  # it waits now for these agencies too: as in _dispatch_or_queue
-                    self._take_up_duties(agencies)
+        self._dispatch_waiting(self._relay)
 
     def _dispatch_or_queue(self, incident: Incident) -> None:
         if incident.addressed_to is not None:  # only a direct call may be passed to 17

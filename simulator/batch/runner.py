@@ -70,7 +70,7 @@ from simulator.stopping import Interrupted, signals_deferred
 from simulator.world.territory_file import data_files
 
 # Columns that measure the machine, not the model: left out when comparing stores.
-TIMING_COLUMNS = ("wall_s", "runtime_s", "started_at")
+TIMING_COLUMNS = ("wall_s", "runtime_s")
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,49 @@ def _runs(store: Path) -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(("sent", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_while_checking_a_silent_scheduler_ends_everything(
+    tmp_path: Path, sent: signal.Signals, status: int
+) -> None:
+    """The scheduler check waits in a thread for a peer that never answers: a stop then
+    ends the command at once, with nothing written and nothing left running."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                accepted.append(silent.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    store = tmp_path / "store"
+    address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+    proc = _start(_batch(ROOT / "experiments" / "policy_arms.yaml", store, "--scheduler", address))
+    try:
+        _wait_for(lambda: bool(accepted), 120, "the check to connect")
+        proc.send_signal(sent)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        left = _session(proc.pid)
+        if left:
+            os.killpg(proc.pid, signal.SIGKILL)
+        silent.close()
+        for conn in accepted:
+            conn.close()
+    assert proc.returncode == status, err
+    assert "nothing was written" in err and "Traceback" not in err
+    assert left == []
+    assert not store.exists() and _leftovers(store) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_stops_a_batch_with_its_workers_and_resume_finishes_it(
     experiment: Path, reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -134,8 +134,13 @@ def _start(argv: list[str]) -> subprocess.Popen[str]:
     )
 
 
-def _terminate_when_working(argv: list[str], what: str) -> tuple[int, str, list[int]]:
-    """Start ``secsim ARGV``, send SIGTERM once its two workers run, and wait for it.
+def _stop_when(
+    argv: list[str],
+    ready: Callable[[subprocess.Popen[str]], bool],
+    what: str,
+    signum: signal.Signals = signal.SIGTERM,
+) -> tuple[int, str, list[int]]:
+    """Start ``secsim ARGV``, send ``signum`` once ``ready`` says so, and wait for it.
 
     Returns:
         Its exit status, its standard error, and the processes of its session left
@@ -143,14 +148,19 @@ def _terminate_when_working(argv: list[str], what: str) -> tuple[int, str, list[
     """
     proc = _start(argv)
     try:
-        _wait_for(lambda: len(_workers(proc.pid)) == 2, 120, what)
-        proc.send_signal(signal.SIGTERM)
+        _wait_for(lambda: ready(proc), 120, what)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
         left = _session(proc.pid)
         if left:
             os.killpg(proc.pid, signal.SIGKILL)
     return proc.returncode, err, left
+
+
+def _terminate_when_working(argv: list[str], what: str) -> tuple[int, str, list[int]]:
+    """:func:`_stop_when` with SIGTERM once its two workers run."""
+    return _stop_when(argv, lambda proc: len(_workers(proc.pid)) == 2, what)
 
 
 def _batch(experiment: Path, store: Path, *extra: str) -> list[str]:
@@ -193,19 +203,14 @@ def test_a_stop_while_checking_a_silent_scheduler_ends_everything(
     threading.Thread(target=accept, daemon=True).start()
     store = tmp_path / "store"
     address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
-    proc = _start(_batch(ROOT / "experiments" / "policy_arms.yaml", store, "--scheduler", address))
+    argv = _batch(ROOT / "experiments" / "policy_arms.yaml", store, "--scheduler", address)
     try:
-        _wait_for(lambda: bool(accepted), 120, "the check to connect")
-        proc.send_signal(sent)
-        _, err = proc.communicate(timeout=15)
+        code, err, left = _stop_when(argv, lambda _: bool(accepted), "the check to connect", sent)
     finally:
-        left = _session(proc.pid)
-        if left:
-            os.killpg(proc.pid, signal.SIGKILL)
         silent.close()
         for conn in accepted:
             conn.close()
-    assert proc.returncode == status, err
+    assert code == status, err
     assert "nothing was written" in err and "Traceback" not in err
     assert left == []
     assert not store.exists() and _leftovers(store) == []
@@ -297,15 +302,10 @@ def _cpu_s(pid: int) -> float:
 def _interrupt_quietly(argv: list[str], cpu_s: float, what: str) -> None:
     """Start ``secsim ARGV``, send SIGINT once it has used ``cpu_s`` of CPU: it must say
     it stopped, with status 130 and no traceback."""
-    proc = _start(argv)
-    try:
-        _wait_for(lambda: proc.poll() is not None or _cpu_s(proc.pid) > cpu_s, 120, what)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if _session(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    status, err, _ = _stop_when(
+        argv, lambda proc: proc.poll() is not None or _cpu_s(proc.pid) > cpu_s, what, signal.SIGINT
+    )
+    assert status == 130, err
     assert "stopped by SIGINT" in err and "Traceback" not in err
 
 
@@ -440,16 +440,11 @@ def test_a_stopped_map_leaves_neither_a_map_nor_its_temporary_folder(
     """figures --map draws in a folder beside --out: stopped while drawing, it removes
     that folder, writes nothing in --out, and leaves no process."""
     out = tmp_path / "maps"
-    proc = _start(["figures", "--map", str(SCENARIOS / "baseline.yaml"), "--out", str(out)])
-    try:
-        _wait_for(lambda: bool(_leftovers(out)), 120, "the map's temporary folder")
-        proc.send_signal(signum)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        left = _session(proc.pid)
-        if left:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == status, err
+    argv = ["figures", "--map", str(SCENARIOS / "baseline.yaml"), "--out", str(out)]
+    code, err, left = _stop_when(
+        argv, lambda _: bool(_leftovers(out)), "the map's temporary folder", signum
+    )
+    assert code == status, err
     assert "Traceback" not in err and left == []
     assert not out.exists() and _leftovers(out) == []
 

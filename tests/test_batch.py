@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -332,3 +333,29 @@ def test_experiment_mistakes_are_located(tmp_path: Path) -> None:
 def test_shipped_experiments_load(name: str) -> None:
     spec = load_experiment(ROOT / "experiments" / f"{name}.yaml")
     assert spec.arms
+
+
+def test_a_factor_that_is_a_whole_mapping_is_stored_as_json(tmp_path: Path) -> None:
+    """A calibration writes a parameter into the mapping that holds it (its anchor).
+
+    Such a factor, ``crime.types`` whole, holds empty mappings (the types with no
+    ``district_factors``), which Parquet cannot store as columns: the run failed.
+    """
+    experiment = tmp_path / "one.yaml"
+    experiment.write_text(
+        f"name: one\nreference: base\narms:\n  base: {{scenario: {SCENARIOS / 'baseline.yaml'}}}\n"
+        "replicates: 1\nseed: 3\ndays: 1\nwarmup_days: 0\n",
+        encoding="utf-8",
+    )
+    (task,), _ = batch_runner.plan_and_arms(
+        load_experiment(experiment), experiment, tmp_path / "store"
+    )
+    types = {"burglary": {"district_factors": {"qpv": 0.3}}, "theft": {"district_factors": {}}}
+    factors = {"crime.types": types, "run.seed_list": [1, 2], "agencies.x.budget_eur": 5.0}
+    (tmp_path / "store" / "runs").mkdir(parents=True)
+    record = batch_runner.execute(dataclasses.replace(task, factors=factors))
+    assert record["status"] == "done", record["error"]
+    row = pd.read_parquet(record["staged"][0][0]).iloc[0]
+    assert json.loads(row["factor.crime.types"]) == types
+    assert list(row["factor.run.seed_list"]) == [1, 2]  # a list of numbers stays a list
+    assert row["factor.agencies.x.budget_eur"] == 5.0

@@ -210,6 +210,24 @@ def _base_record(task: RunTask) -> dict[str, Any]:
     }
 
 
+def factor_columns(factors: dict[str, Any]) -> dict[str, Any]:
+    """A run's factors as the columns of its row: ``factor.<key>``.
+
+    A number, a string or a list of numbers is a column as it is. A mapping, or a
+    list that holds one, is its JSON text (keys sorted): such a value is the whole
+    setting a parameter was written into (a calibration's ``crime.types`` with one
+    rate changed), whose nested mappings Parquet cannot always store (an empty
+    one is a struct with no field).
+    """
+    columns: dict[str, Any] = {}
+    for key, value in factors.items():
+        nested = isinstance(value, dict) or (
+            isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+        )
+        columns[f"factor.{key}"] = json.dumps(value, sort_keys=True) if nested else value
+    return columns
+
+
 def execute(task: RunTask) -> dict[str, Any]:
     """Run one task and stage its files; return its manifest record (never raises).
 
@@ -224,7 +242,7 @@ def execute(task: RunTask) -> dict[str, Any]:
         result = run(task.scenario, seed=task.seed)
         row = {
             **{k: v for k, v in record.items() if k != "factors"},
-            **{f"factor.{k}": v for k, v in task.factors.items()},
+            **factor_columns(task.factors),
             **flatten(result.summary.as_json()),
         }
         store = Path(task.store)

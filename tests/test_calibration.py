@@ -310,13 +310,13 @@ def test_calibration_file_errors_are_located(
 def test_validate_knows_calibration_and_targets_files(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    shipped = [
-        ROOT / "calibration" / "baseline.yaml",
-        ROOT / "calibration" / "targets" / "france_urban.yaml",
-    ]
+    calibrations = sorted((ROOT / "calibration").glob("*.yaml"))
+    shipped = [*calibrations, ROOT / "calibration" / "targets" / "france_urban.yaml"]
     assert main(["validate", *map(str, shipped)]) == 0
     said = capsys.readouterr().out
     assert "ok (calibration baseline," in said and "ok (targets file, " in said
+    for path in calibrations:  # the two stages of the baseline and of the city
+        assert f"ok (calibration {path.stem}," in said
     assert main(["validate", str(shipped[0]), "--set", "run.days=3"]) == 2
     assert "not to calibration files" in capsys.readouterr().err
 

@@ -122,12 +122,13 @@ def test_an_unarmed_agency_in_a_rule_for_an_armed_type_is_refused() -> None:
 
 def test_a_timeline_may_bring_rules_in_and_runs_without_rules_are_unchanged() -> None:
     # The baseline sends the municipal police first to incivilities: the rule, the State.
+    # (Eight days: a few incivilities a day need a crew, a handful in the centre by day.)
     rule = "{types: [incivility], communes: [centre], hours: [7, 23], agencies: [state_police]}"
-    base = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=4", "run.warmup_days=0"])
+    base = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=8", "run.warmup_days=0"])
     changed = load_scenario(
         SCENARIOS / "baseline.yaml",
         [
-            "run.days=4",
+            "run.days=8",
             "run.warmup_days=0",
             f"timeline=[{{day: 2, label: centre by day, set: {{competence_rules: [{rule}]}}}}]",
         ],

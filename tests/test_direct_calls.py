@@ -337,6 +337,9 @@ BEFORE_OPERATIONS = [
     "crime.types.assault.report_prob=0.237",
     "crime.offenders.area_weight=70",
     "agencies.state_police.duties.share=0",
+    # One district factor for every type: no weights of their own in QPV (stage 4).
+    "crime.types.burglary.district_factors={}",
+    "crime.types.assault.district_factors={}",
 ]
 
 

@@ -203,7 +203,9 @@ def test_the_summary_is_the_one_of_before_the_recorder(tmp_path: Path) -> None:
     to the municipal police's own line, deterrence) with a direct call waiting
     when its line closes passed to 17, then issue 13 played a free crew's
     duties with its patrol legs, without events (the same process, its draws
-    taken in another order); it is now that code's (regenerate it only
+    taken in another order), then burglary and assault took weights of their
+    own in QPV, fitted with their rates and reporting (calibration/
+    baseline_qpv.yaml); it is now that code's (regenerate it only
     with a change that means to move outputs, and say so in the commit). The
     earlier baseline's summary is kept for the test that direct calls, off,
     change nothing (``baseline_before_operations_30d_seed1.json``).

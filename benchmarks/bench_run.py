@@ -53,8 +53,9 @@ state are not touched), and each timed run alternates between the two codes,
 one fresh child process each, with the same Python and libraries. Each child
 checks that ``simulator`` was imported from the tree it was meant to run. The
 reference runs the same scenario file less the settings its code does not know
-(:data:`NEWER_SETTINGS`: non-call duties and pre-emption, added by issue 14, and
-the offenders' settings of each offence type, added by issue 9),
+(:data:`NEWER_SETTINGS`: non-call duties and pre-emption, added by issue 14, the
+offenders' settings of each offence type, added by issue 9, and a type's own weights
+by district type),
 written to its temporary folder; the script prints which it left out, and the
 work they add counts against the current code. The
 ratio printed is the reference's median wall time over the current one's, and beside
@@ -150,6 +151,9 @@ NEWER_SETTINGS = (
     ("agencies", "*", "duties"),
     ("dispatch", "preemption"),
     ("agencies", "*", "direct_calls"),
+    # A type's own weights by district type (its mix in priority neighbourhoods),
+    # written in a file that lists its offence types whole, such as city_500k.yaml.
+    ("crime", "types", "*", "district_factors"),
     # What an offence type says of its offenders' fate (issue 9): written in a file
     # that lists its offence types whole, such as city_500k.yaml.
     *(

@@ -132,6 +132,34 @@ def test_make_bench_compares_the_code_on_the_same_file_too() -> None:
     assert not bench_run.parse_args(["--reference", "f5ca564"]).same_settings
 
 
+def test_the_reference_code_loads_its_copy_of_every_benchmarked_file(tmp_path: Path) -> None:
+    """The copies f5ca564's code runs leave out every setting it does not know
+    (``NEWER_SETTINGS``): a setting that a benchmarked file gains must be listed there,
+    or ``make bench`` fails on the reference's side (as city_500k's QPV weights did)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    load = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import simulator; "
+        "from pathlib import Path; "
+        "assert Path(simulator.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()); "
+        "simulator.load_scenario(sys.argv[2])"
+    )
+    with bench_run.reference_tree(bench_run.REFERENCE_COMMIT) as tree:
+        for name in bench_run.ALL_SCENARIOS:
+            copy, dropped = bench_run.reference_scenario(ROOT / name, tmp_path)
+            proc = subprocess.run(
+                [sys.executable, "-c", load, str(tree), str(copy)],
+                cwd=tree,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert proc.returncode == 0, (name, dropped, proc.stderr[-3000:])
+
+
 def test_a_run_that_fails_stops_the_benchmark_with_a_message(tmp_path: Path) -> None:
     """A scenario whose run fails (here, a key the schema refuses) ends the benchmark
     with exit status 1 and a message saying which run failed and why, not with a

@@ -171,17 +171,20 @@ def test_the_hot_spot_effect_meets_the_published_range(
 @pytest.mark.xfail(
     strict=True,
     reason="known miss: since assault's weight in priority neighbourhoods (14, calibrated on "
-    "EVIDENCE B7.1), most assaults happen in QPV, which the State crews' hot-spot patrols "
-    "(the cells of most non-crime calls) reach about a sixth as often per cell as the "
-    "centre; violent offences are then no more elastic to police numbers than property "
-    "offences (docs/calibration.md section 4.7); when the model gives both, remove this mark",
+    "EVIDENCE B7.1), about half the assaults happen in QPV, which the State crews' hot-spot "
+    "patrols (the cells of most non-crime calls) reach about a tenth as often per cell as "
+    "the city centre; violent offences are then no more elastic to police numbers than "
+    "property offences (docs/calibration.md section 4.7); when the model gives violent "
+    "offences clearly more elastic again (by 0.1), remove this mark",
 )
 def test_violent_offences_are_more_elastic_than_property_offences(
     quick_run: tuple[list[str], Path, Path],
 ) -> None:
     _, out, _ = quick_run
     by_name = pd.read_csv(out / "estimates.csv").set_index("estimate")
-    assert by_name.loc["violent_30", "value"] < by_name.loc["property_30", "value"]
+    # A margin, so that draws moved by an unrelated change cannot flip the verdict: the
+    # quick run gives +0.01 now, and gave -0.30 before the weights.
+    assert by_name.loc["violent_30", "value"] < by_name.loc["property_30", "value"] - 0.1
 
 
 def test_bad_input_is_refused_with_a_located_message(

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
@@ -51,7 +51,7 @@ from simulator.crime import grid_kernels, kernels
 from simulator.crime.offenders import OffenderPool
 from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
 from simulator.scenario.changes import AGENCY_SETTINGS, MARKETS_PLACED_ONCE
-from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, Scenario
+from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, DistrictType, Scenario
 from simulator.world.activity import ActivityModel
 from simulator.world.citizens import Population
 from simulator.world.registries import HOURS_PER_WEEK, HOURS_PER_YEAR, TARGETS
@@ -319,10 +319,16 @@ def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
     """
     rng = np.random.default_rng(np.random.SeedSequence([territory.seed, _ATTRACTIVENESS_KEY]))
     base = rng.lognormal(0.0, spec.attractiveness_sigma, size=territory.n_cells)
-    factor = [spec.district_factors.get(dt, 1.0) for dt in territory.district_types]
-    # A trailing 0 answers for district -1: nothing attracts offenders off land.
-    values: FloatArray = base * np.array([*factor, 0.0])[territory.district]
+    values: FloatArray = base * _by_district_type(territory, spec.district_factors)
     return values
+
+
+def _by_district_type(territory: Territory, factors: Mapping[DistrictType, float]) -> FloatArray:
+    """Each cell's factor from its district's type (1 where none is given, 0 off land)."""
+    factor = [factors.get(dt, 1.0) for dt in territory.district_types]
+    # A trailing 0 answers for district -1: nothing attracts offenders off land.
+    out: FloatArray = np.array([*factor, 0.0])[territory.district]
+    return out
 
 
 def initial_market_cells(
@@ -799,8 +805,7 @@ class CrimeEngine:
             np.multiply(present, self.attractiveness[None, :], out=w)
             w *= profile
             if ts.district_factors:  # the type's own weights by district type
-                factor = [ts.district_factors.get(dt, 1.0) for dt in t.district_types]
-                w *= np.array([*factor, 0.0])[t.district][None, :]
+                w *= _by_district_type(t, ts.district_factors)[None, :]
             total = w.sum()
             per_week = ts.rate_per_1000 * residents / 1000.0 * HOURS_PER_WEEK / HOURS_PER_YEAR
             if total > 0:

@@ -336,10 +336,8 @@ class Dispatcher:
     def competence_hour(self, hour: int) -> None:
         """At an hour when a competence rule comes into force or ends, dispatch again.
 
-        Hourly, after the closed lines' relay. The waiting calls of the types with
-        rules are taken in turn, most urgent first, first come first served: one no
-        agency may take any more is closed as ``no_agency``; one that a crew may now
-        answer is sent one (free, or by pre-emption); the others keep their place.
+        Hourly, after the closed lines' relay: the waiting calls of the types with
+        rules, as :meth:`_dispatch_waiting` says.
         """
         if hour % 24 not in self._switches or not self._waiting:
             return

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.resources import check_fits
-from simulator.scenario.errors import did_you_mean
+from simulator.scenario.errors import did_you_mean_hint
 from simulator.scenario.keys import Path
 from simulator.scenario.kinds import Capabilities
 from simulator.scenario.modes import ModeSpec
@@ -250,8 +250,7 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
 
     def commune_ref(ref: str, path: Path) -> None:
         if ref not in communes:
-            near = did_you_mean(ref, communes)
-            hint = f" (did you mean '{near}'?)" if near else ""
+            hint = did_you_mean_hint(ref, communes)
             findings.append((path, f"unknown commune '{ref}'{hint}; communes are: {listing}"))
         elif ref not in territory.commune_ids and territory.commune_names.count(ref) > 1:
             pairs = zip(territory.commune_ids, territory.commune_names, strict=True)
@@ -266,8 +265,7 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
     def district_refs(refs: list[str], path: Path) -> None:
         for i, ref in enumerate(refs):
             if ref not in districts and ref not in types:
-                near = did_you_mean(ref, [*districts, *types])
-                hint = f" (did you mean '{near}'?)" if near else ""
+                hint = did_you_mean_hint(ref, [*districts, *types])
                 findings.append(
                     (
                         (*path, i),
@@ -291,8 +289,7 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
                 if ref in communes and ref not in territory.station_ids:
                     commune_ref(ref, (*base, "stations", i))  # a name two communes share
                 elif ref not in territory.station_ids:
-                    near = did_you_mean(ref, [*territory.station_ids, *communes])
-                    hint = f" (did you mean '{near}'?)" if near else ""
+                    hint = did_you_mean_hint(ref, [*territory.station_ids, *communes])
                     findings.append(
                         (
                             (*base, "stations", i),

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from simulator.agencies.agency import territory_findings
 from simulator.batch.evidence_spec import EvidenceSpec
 from simulator.records.summary import INTERVAL, summary_shape
-from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
+from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key
 from simulator.scenario.loader import Positions, load_scenario, read_model, resolved_dict
 from simulator.scenario.schema import Frozen, NonNegFloat, Scenario
@@ -164,8 +164,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     spec, _, pos = read_model(fs_path, ExperimentSpec, "experiment", named=True)
     problems = []
     if spec.reference is not None and spec.reference not in spec.arms:
-        near = did_you_mean(spec.reference, spec.arms)
-        hint = f" (did you mean '{near}'?)" if near else ""
+        hint = did_you_mean_hint(spec.reference, spec.arms)
         problems.append(
             Problem(
                 *pos.find(("reference",)), ("reference",), f"unknown arm '{spec.reference}'{hint}"
@@ -314,8 +313,7 @@ def output_problem(output: str, shape: dict[str, Any]) -> str | None:
             continue
         if node == INTERVAL and part in ("low", "high") and not rest:
             return None  # the two ends of a confidence interval
-        near = did_you_mean(output, _leaves(shape, parts))
-        hint = f" (did you mean '{near}'?)" if near else ""
+        hint = did_you_mean_hint(output, _leaves(shape, parts))
         return f"'{output}' is not a value of a run's summary{hint}"
     if isinstance(node, dict):
         keys = ", ".join(str(k) for k in node) if set(node) - {"*"} else ""
@@ -336,8 +334,7 @@ def _missing_setting(settings: dict[str, Any], dotted_key: str) -> str | None:
         return None
     reached, choices = missing
     where = f" under '{dotted(reached[:-1])}'" if len(reached) > 1 else ""
-    near = did_you_mean(str(reached[-1]), choices)
-    hint = f" (did you mean '{near}'?)" if near else ""
+    hint = did_you_mean_hint(str(reached[-1]), choices)
     return f"no setting '{reached[-1]}'{where}{hint}: a factor must name an existing setting"
 
 

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
 from simulator.calibration.targets import TargetSpec, load_targets, output_problems
-from simulator.scenario.errors import Problem, ScenarioError, did_you_mean
+from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key, set_value
 from simulator.scenario.loader import (
     Positions,
@@ -273,8 +273,7 @@ def _parameter_problems(
         if missing is not None:
             reached, choices = missing
             where = f" under '{dotted(reached[:-1])}'" if len(reached) > 1 else ""
-            near = did_you_mean(str(reached[-1]), choices)
-            hint = f" (did you mean '{near}'?)" if near else ""
+            hint = did_you_mean_hint(str(reached[-1]), choices)
             problems.append(
                 Problem(
                     *pos.find(at),
@@ -369,8 +368,7 @@ def _targets(
             at = ("targets", "use", i)  # type: ignore[assignment]
             found = available.get(name)
             if found is None:
-                near = did_you_mean(name, available)
-                hint = f" (did you mean '{near}'?)" if near else ""
+                hint = did_you_mean_hint(name, available)
                 names = ", ".join(available) or "none"
                 problems.append(
                     Problem(*pos.find(at), at, f"unknown target '{name}'{hint}; targets: {names}")

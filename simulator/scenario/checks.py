@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from simulator.scenario.errors import did_you_mean
+from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path
 from simulator.scenario.kinds import known_kinds
 from simulator.scenario.modes import known_modes
@@ -33,13 +33,8 @@ def commune_names(scenario: Scenario) -> list[str]:
     return [c.name for c in scenario.territory.communes]
 
 
-def _suggest(word: str, choices: list[str]) -> str:
-    near = did_you_mean(word, choices)
-    return f" (did you mean '{near}'?)" if near else ""
-
-
 def _unknown_commune(ref: str, names: list[str], listing: str = "communes are") -> str:
-    return f"unknown commune '{ref}'{_suggest(ref, names)}; {listing}: {', '.join(names)}"
+    return f"unknown commune '{ref}'{did_you_mean_hint(ref, names)}; {listing}: {', '.join(names)}"
 
 
 def _check_territory(s: Scenario) -> Iterator[Finding]:
@@ -233,7 +228,7 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 if ref not in types:
                     yield (
                         (*where, i),
-                        f"unknown incident type '{ref}'{_suggest(ref, types)}; types are: "
+                        f"unknown incident type '{ref}'{did_you_mean_hint(ref, types)}; types are: "
                         f"{', '.join(types)}",
                     )
         yield from _check_direct_calls(s, agency_id)
@@ -271,7 +266,7 @@ def _check_direct_calls(s: Scenario, agency_id: str) -> Iterator[Finding]:
             yield (
                 (*base, name) if given else base,
                 (
-                    f"unknown call type '{name}'{_suggest(name, call_types)}"
+                    f"unknown call type '{name}'{did_you_mean_hint(name, call_types)}"
                     if given
                     else f"the default mix names the call type '{name}', which demand.types "
                     "does not have: give the types"
@@ -307,7 +302,7 @@ def _check_district_refs(s: Scenario, refs: list[str], base: Path) -> Iterator[F
         yield (
             (*base, i),
             (
-                f"'{ref}' is neither a district type{_suggest(ref, types)} nor a district "
+                f"'{ref}' is neither a district type{did_you_mean_hint(ref, types)} nor a district "
                 f"identifier like '{example}'; district types are: {', '.join(types)}"
             ),
         )
@@ -394,7 +389,7 @@ def _check_ref(s: Scenario, incident_type: str, ref: str, at: Path) -> Iterator[
     if ref not in s.agencies and ref not in kinds:
         yield (
             at,
-            f"unknown agency '{ref}'{_suggest(ref, agency_ids + kinds)}; agencies are: "
+            f"unknown agency '{ref}'{did_you_mean_hint(ref, agency_ids + kinds)}; agencies are: "
             f"{', '.join(agency_ids)} (or a kind: {', '.join(kinds)})",
         )
     elif ref in s.agencies and _armed_only(s, incident_type) and not s.capabilities(ref).armed:
@@ -424,7 +419,7 @@ def _check_competence_rules(s: Scenario) -> Iterator[Finding]:
             if name not in types:
                 yield (
                     (*base, "types", k),
-                    f"unknown incident type '{name}'{_suggest(name, types)}; types are: "
+                    f"unknown incident type '{name}'{did_you_mean_hint(name, types)}; types are: "
                     f"{', '.join(types)}",
                 )
         for k, ref in enumerate(rule.communes or []):
@@ -481,7 +476,7 @@ def _unknown_type(s: Scenario, name: str, types: list[str]) -> str:
                 f"or change one with --set {section}.{key}.<type>.<setting>=... (the others "
                 f"stay); {listing}"
             )
-    return f"unknown incident type '{name}'{_suggest(name, types)}; {listing}"
+    return f"unknown incident type '{name}'{did_you_mean_hint(name, types)}; {listing}"
 
 
 def _check_kind_ref(s: Scenario, incident_type: str, at: Path, kind: str) -> Iterator[Finding]:
@@ -553,7 +548,7 @@ def _check_kinds(s: Scenario) -> Iterator[Finding]:
             yield (
                 ("agencies", agency_id, "mode"),
                 (
-                    f"unknown mode '{a.mode}'{_suggest(a.mode, modes)}; modes are: "
+                    f"unknown mode '{a.mode}'{did_you_mean_hint(a.mode, modes)}; modes are: "
                     f"{', '.join(modes)} (declare a new one under modes: with its speeds)"
                 ),
             )
@@ -561,7 +556,7 @@ def _check_kinds(s: Scenario) -> Iterator[Finding]:
             yield (
                 ("agencies", agency_id, "kind"),
                 (
-                    f"unknown kind '{a.kind}'{_suggest(a.kind, kinds)}; kinds are: "
+                    f"unknown kind '{a.kind}'{did_you_mean_hint(a.kind, kinds)}; kinds are: "
                     f"{', '.join(kinds)} (declare a new one under kinds: with its capabilities)"
                 ),
             )

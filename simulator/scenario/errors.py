@@ -15,6 +15,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def did_you_mean_hint(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or nothing."""
+    near = did_you_mean(word, choices)
+    return f" (did you mean '{near}'?)" if near else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with a scenario.

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from simulator.scenario.errors import did_you_mean
+from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path
 from simulator.scenario.schema import Scenario
 
@@ -93,9 +93,7 @@ def describe_error(
     if kind == "extra_forbidden":
         allowed = _allowed_keys(path[:-1], root)
         word = str(path[-1])
-        near = did_you_mean(word, allowed)
-        msg = f"unknown key '{word}'"
-        msg += f" (did you mean '{near}'?)" if near else ""
+        msg = f"unknown key '{word}'{did_you_mean_hint(word, allowed)}"
         if allowed:
             msg += f"; allowed keys: {', '.join(allowed)}"
         return path, msg
@@ -113,9 +111,7 @@ def describe_error(
                 for a in agencies
                 if a != name and isinstance(agencies[a], Mapping) and "kind" in agencies[a]
             ]
-            near = did_you_mean(name, others)
-            msg = f"agency '{name}' is not declared"
-            msg += f" (did you mean '{near}'?)" if near else ""
+            msg = f"agency '{name}' is not declared{did_you_mean_hint(name, others)}"
             return path, msg + "; a new agency needs at least its kind and its resources"
         if len(path) >= 3:
             name = str(path[-2])

@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from simulator.dispatch.registry import DEFAULT_POLICY, POLICIES
-from simulator.scenario.errors import did_you_mean
+from simulator.scenario.errors import did_you_mean_hint
 from simulator.scenario.kinds import BUILTIN_KINDS, Capabilities, CapabilityOverrides, resolve
 from simulator.scenario.modes import BUILTIN_MODES, DEFAULT_MODE, ModeSpec
 from simulator.scenario.patrols import PATROL_STRATEGIES, strategies_help
@@ -59,8 +59,7 @@ def _in_registry(names: Collection[str], what: str) -> Callable[[str], str]:
 
     def check(value: str) -> str:
         if value not in allowed:
-            near = did_you_mean(value, allowed)
-            hint = f" (did you mean '{near}'?)" if near else ""
+            hint = did_you_mean_hint(value, allowed)
             raise ValueError(f"unknown {what}{hint}; the {what}s are: {', '.join(allowed)}")
         return value
 
@@ -143,11 +142,6 @@ class DistrictType(StrEnum):
     TRANSIT_HUB = "transit_hub"
     INDUSTRIAL = "industrial"
     PERI_URBAN = "peri_urban"
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    near = did_you_mean(word, choices)
-    return f" (did you mean '{near}'?)" if near else ""
 
 
 def _normalised_profile(value: object, length: int, what: str) -> object:
@@ -575,8 +569,8 @@ class PatrolSpec(Frozen):
     def _known_strategy(cls, value: str) -> str:
         if value not in PATROL_STRATEGIES:
             raise ValueError(
-                f"unknown patrol strategy '{value}'{_did_you_mean(value, list(PATROL_STRATEGIES))}"
-                f"; strategies are: {', '.join(PATROL_STRATEGIES)}"
+                f"unknown patrol strategy '{value}'{did_you_mean_hint(value, PATROL_STRATEGIES)}; "
+                f"strategies are: {', '.join(PATROL_STRATEGIES)}"
             )
         return value
 
@@ -902,8 +896,7 @@ class DispatchSpec(Frozen):
     @classmethod
     def _known_policy(cls, value: str) -> str:
         if value not in POLICIES:
-            near = did_you_mean(value, POLICIES)
-            hint = f" (did you mean '{near}'?)" if near else ""
+            hint = did_you_mean_hint(value, POLICIES)
             raise ValueError(f"unknown dispatch policy{hint}; allowed: {', '.join(POLICIES)}")
         return value
 

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from simulator.scenario.changes import MARKETS_PLACED_ONCE, RESIDENTS_DRAWN_ONCE
 from simulator.scenario.checks import Finding, semantic_findings
-from simulator.scenario.errors import did_you_mean
+from simulator.scenario.errors import did_you_mean_hint
 from simulator.scenario.keys import Path, dotted, parse_key, set_value
 from simulator.scenario.kinds import COMMUNE_PAYER
 from simulator.scenario.messages import describe_error
@@ -56,8 +56,7 @@ class _Refusal(Exception):
 
 def _agency(current: Scenario, name: str, where: Path) -> None:
     if name not in current.agencies:
-        near = did_you_mean(name, current.agencies)
-        hint = f" (did you mean '{near}'?)" if near else ""
+        hint = did_you_mean_hint(name, current.agencies)
         raise _Refusal(
             where, f"unknown agency '{name}'{hint}; agencies are: {', '.join(current.agencies)}"
         )
@@ -146,13 +145,11 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
         t = event.transfer
         types = current.incident_types()
         if t.type not in types:
-            near = did_you_mean(t.type, types)
-            hint = f" (did you mean '{near}'?)" if near else ""
+            hint = did_you_mean_hint(t.type, types)
             raise _Refusal((*here, "type"), f"unknown incident type '{t.type}'{hint}")
         kinds = sorted({a.kind for a in current.agencies.values()})
         if t.to not in current.agencies and t.to not in kinds:
-            near = did_you_mean(t.to, [*current.agencies, *kinds])
-            hint = f" (did you mean '{near}'?)" if near else ""
+            hint = did_you_mean_hint(t.to, [*current.agencies, *kinds])
             raise _Refusal(
                 (*here, "to"),
                 f"unknown agency or kind '{t.to}'{hint}; agencies are: "
@@ -169,8 +166,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
         names = [x.name for x in current.territory.communes]
         # A file territory's communes are checked once its files are read.
         if current.territory.kind != "file" and con.commune not in names:
-            near = did_you_mean(con.commune, names)
-            hint = f" (did you mean '{near}'?)" if near else ""
+            hint = did_you_mean_hint(con.commune, names)
             raise _Refusal(
                 (*here, "commune"),
                 f"unknown commune '{con.commune}'{hint}; communes are: {', '.join(names)}",

@@ -83,6 +83,19 @@ def source_digest() -> str:
 
 def code_version() -> dict[str, str | None]:
     """Package version, the digest of its sources and, from a git checkout, the commit."""
+    version, commit = _release()
+    return {"version": version, "git_commit": commit, "source_digest": source_digest()}
+
+
+@functools.cache
+def _release() -> tuple[str | None, str | None]:
+    """The package's version and its checkout's commit, found once in a process.
+
+    Like the sources (:func:`source_digest`), they describe the code this process
+    loaded: a commit made while it runs (a long batch, the dashboard) is not its
+    code. Once, too, because asking git takes some 20 ms, which a batch of
+    thousands of short runs would pay at every run.
+    """
     try:
         version: str | None = metadata.version("secsim")
     except metadata.PackageNotFoundError:
@@ -100,7 +113,7 @@ def code_version() -> dict[str, str | None]:
         commit = out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"version": version, "git_commit": commit, "source_digest": source_digest()}
+    return version, commit
 
 
 def run(

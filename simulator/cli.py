@@ -30,7 +30,7 @@ from simulator.agencies.agency import territory_findings
 from simulator.batch.runner import SchedulerUnreachable
 from simulator.outputs import OutputError, claim
 from simulator.resources import ResourceError, check_fits
-from simulator.runner import RunResult, run, write_results
+from simulator.runner import RunResult, run, run_identity, write_results
 from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
 from simulator.scenario.kinds import payer_levels
 from simulator.scenario.loader import OptionOverride, Positions, read_yaml
@@ -195,13 +195,13 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         help=f"output folder (default: results/<file name>-<seed>/): {OUT_RULE}; an earlier "
-        "run of the same scenario and seed is replaced",
+        "run of the same scenario file and seed is replaced",
     )
     p_run.add_argument(
         "--force",
         action="store_true",
-        help="replace an earlier secsim output of another scenario, seed or kind in --out "
-        "(never files secsim did not write)",
+        help="replace an earlier secsim output of another scenario (or file), seed or kind in "
+        "--out (never files secsim did not write)",
     )
     _add_overrides(p_run)
     p_run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
@@ -561,7 +561,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Named after the file, so that a copy of a scenario never overwrites the original's results.
     target = args.out or Path("results") / f"{args.scenario.stem}-{seed}"
     # Refuse a folder before an hour of simulation, not after; checked again when writing.
-    identity = f"scenario {scenario.name}, seed {seed}"
+    # The file is in the identity: a copy keeps its original's name, not its results.
+    identity = run_identity(scenario.name, seed, args.scenario)
     claim(target, "run", identity=identity, force=args.force)
     check_fits(scenario)
     show = not args.quiet and out.is_terminal
@@ -579,7 +580,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             result = run(scenario, progress=lambda done, total: bar.update(task, completed=done))
     else:
         result = run(scenario)
-    path = write_results(result, target, force=args.force)
+    path = write_results(result, target, force=args.force, source=args.scenario)
     if not args.quiet:
         out.print(summary_table(result.summary.as_json()))
         out.print(f"results written to {path}/")

@@ -267,27 +267,38 @@ def _write_table(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", store_schema=True)
 
 
-def run_identity(result: RunResult) -> str:
-    """What names a run in its folder's marker: its scenario and seed."""
-    return f"scenario {result.scenario.name}, seed {result.seed}"
+def run_identity(name: str, seed: int, source: str | Path | None = None) -> str:
+    """What names a run in its folder's marker: its scenario, the file it came from, its seed.
+
+    The file (its absolute path) tells apart two scenarios of one ``name``, as a
+    copy of a file keeps its original's: running the copy into the original's folder
+    needs ``--force``, where running the same file again replaces its earlier run.
+    """
+    where = "" if source is None else f" ({Path(source).resolve()})"
+    return f"scenario {name}{where}, seed {seed}"
 
 
-def write_results(result: RunResult, out_dir: str | Path, *, force: bool = False) -> Path:
+def write_results(
+    result: RunResult, out_dir: str | Path, *, force: bool = False, source: str | Path | None = None
+) -> Path:
     """Write a run's files into ``out_dir`` atomically.
 
     Files: ``summary.json`` and ``summary.parquet`` (the same, as one row of dotted
     columns), ``incidents.parquet``, ``timeseries.parquet``,
     ``districts.parquet``, ``agencies.parquet`` and ``run.json``, plus the
     ``.secsim`` marker. ``out_dir`` may be new, empty, or hold an earlier run of
-    the same scenario and seed (replaced); an earlier secsim output of another
-    scenario, seed or kind is replaced only with ``force``; anything else is
-    refused (see :mod:`simulator.outputs`).
+    the same scenario and seed, from the same ``source`` file if one is named
+    (replaced); an earlier secsim output of another scenario, file, seed or kind is
+    replaced only with ``force``; anything else is refused (see
+    :mod:`simulator.outputs` and :func:`run_identity`).
 
     Raises:
         OutputError: Refused, or the disk refused a write; nothing is left behind.
     """
     out = Path(out_dir)
-    with staged_folder(out, "run", identity=run_identity(result), force=force) as tmp:
+    with staged_folder(
+        out, "run", identity=run_identity(result.scenario.name, result.seed, source), force=force
+    ) as tmp:
         (tmp / "summary.json").write_text(
             json.dumps(_json_safe(result.summary.as_json()), indent=2) + "\n", encoding="utf-8"
         )

@@ -82,7 +82,8 @@ def test_an_earlier_run_is_replaced_but_another_needs_force(
     # Another seed: refused, untouched, unless --force.
     assert main(["run", str(MMC), *QUICK, "--seed", "2", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "earlier run of a scenario (scenario mmc, seed 1)" in err and "--force" in err
+    assert f"earlier run of a scenario (scenario mmc ({MMC.resolve()}), seed 1)" in err
+    assert "--force" in err
     assert _content(out) == before
     assert main(["run", str(MMC), *QUICK, "--seed", "2", "--out", str(out), "--force"]) == 0
     assert json.loads((out / "summary.json").read_text())["seed"] == 2
@@ -136,6 +137,29 @@ def test_figures_over_another_output_say_so_without_an_option_they_lack(
     assert "--force" not in str(refused.value)
     with pytest.raises(OutputError, match="add --force to replace it"):
         claim(out, "store")
+
+
+def test_a_copy_of_a_scenario_does_not_replace_the_original_s_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copied file keeps its original's name: the file, not the name, tells them apart."""
+    copy = tmp_path / "mine" / MMC.name  # same name inside, same file name: same folder
+    copy.parent.mkdir()
+    copy.write_text(MMC.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "results"
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
+    earlier = _content(out)
+    edited = ["--set", "demand.rate_per_hour=2"]
+    assert main(["run", str(copy), *QUICK, "--out", str(out), *edited]) == 2
+    err = capsys.readouterr().err
+    assert "holds an earlier run of a scenario (scenario mmc (" in err and str(MMC) in err
+    assert "add --force to replace it" in err
+    assert _content(out) == earlier
+    # The same file again replaces its earlier run; the copy does with --force.
+    assert main(["run", str(MMC), *QUICK, "--out", str(out), "--seed", "1"]) == 0
+    assert main(["run", str(copy), *QUICK, "--out", str(out), "--force"]) == 0
+    marker = json.loads((out / MARKER).read_text())
+    assert marker["identity"] == f"scenario mmc ({copy.resolve()}), seed 1"
 
 
 def test_a_marker_of_an_unknown_kind_leaves_the_folder_alone(tmp_path: Path) -> None:

@@ -267,7 +267,9 @@ def test_workers_receive_the_checked_scenario_not_its_file(tmp_path: Path) -> No
 
 def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     tiny = tmp_path / "tiny_outputs.yaml"
-    tiny.write_text(TINY + "outputs: [calls.total, calls.by_type.assistance]\n", "utf-8")
+    # (The State police has no line of its own: an output no run has a value for.)
+    outputs = "[calls.total, calls.by_type.assistance, direct_calls.state_police]"
+    tiny.write_text(TINY + f"outputs: {outputs}\n", "utf-8")
     spec = load_experiment(tiny)
     run_batch(spec, tiny, tmp_path / "s", workers=1)
     result = analyze(tmp_path / "s")
@@ -305,6 +307,9 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     assert "e+0" not in report  # large figures in full, not in scientific notation
     assert set(result.arms["arm"]) == {"baseline", "transfer"}
     assert "Incomplete" not in report
+    # An output the check let through (a real agency) that no run has a value for.
+    assert "**No value:** no run has `direct_calls.state_police`" in report
+    assert "direct_calls.state_police" not in set(result.arms["output"])
     # A store whose batch was stopped: the report says what rests on what.
     manifest = pd.read_parquet(tmp_path / "s" / "manifest.parquet")
     manifest.loc[[0, 1], "status"] = "pending"

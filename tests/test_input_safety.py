@@ -69,6 +69,22 @@ def test_validate_accepts_the_shipped_experiments_and_scenarios(
             "outputs: [response_min.by_agency.state_police.meen]\n",
             ["exp.yaml:4:", "outputs.0", "did you mean 'response_min.by_agency.state_police.mean'"],
         ),
+        (  # an entry named by the scenario: its names are the scenario's, not any
+            "outputs: [response_min.by_agency.state_polise.p90]\n",
+            ["exp.yaml:4:", "outputs.0", "did you mean 'response_min.by_agency.state_police.p90'"],
+        ),
+        (
+            "outputs: [offences.by_type.burglarly.recorded_per_1000]\n",
+            ["exp.yaml:4:", "did you mean 'offences.by_type.burglary.recorded_per_1000'"],
+        ),
+        (
+            "outputs: [utilisation.pm_centr, calls.by_type.noize]\n",
+            ["did you mean 'utilisation.pm_centre'", "did you mean 'calls.by_type.noise'"],
+        ),
+        (
+            "outputs: [response_min.by_priority.7.mean, cost_eur_per_year.by_commune.centr]\n",
+            ["outputs.0", "did you mean 'cost_eur_per_year.by_commune.centre'"],
+        ),
         (
             "outputs: [offences.by_type.burglary]\n",
             ["exp.yaml:4:", "outputs.0", "is a group of values", "actual, recorded"],

@@ -404,10 +404,30 @@ def analyze(store: Path) -> Analysis:
     arms = arm_means(runs, outputs)
     diffs = paired_differences(runs, outputs, spec.reference_arm)
     sens = sensitivity(runs, spec, outputs) if spec.design.kind in ("sobol", "morris") else None
-    missing = _runs_missing(store)
+    missing = "".join(
+        note for note in (_runs_missing(store), _outputs_absent(spec, outputs)) if note
+    )
     with staged_folder(store / "analysis", "analysis") as folder:
-        _write_analysis(folder, spec, runs, arms, diffs, sens, missing)
+        _write_analysis(folder, spec, runs, arms, diffs, sens, missing or None)
     return Analysis(arms, diffs, sens)
+
+
+def _outputs_absent(spec: ExperimentSpec, found: list[str]) -> str | None:
+    """A note naming the experiment's outputs no run gave a value for, or None.
+
+    The experiment's check lets an output name any agency, type or commune its
+    scenarios have; a run has an entry only for those it met (a call type no crew
+    reached in the window has no response time).
+    """
+    absent = [o for o in spec.outputs if o not in found]
+    if not absent:
+        return None
+    listed = ", ".join(f"`{o}`" for o in absent)
+    return (
+        f"**No value:** no run has {listed}: the runs met no such entry in their window "
+        "(no call of that type answered, no arrest by that agency...); these outputs are "
+        "left out below.\n"
+    )
 
 
 def _runs_missing(store: Path) -> str | None:

@@ -16,11 +16,13 @@ from pydantic import Field, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
 from simulator.batch.evidence_spec import EvidenceSpec
-from simulator.records.summary import INTERVAL, summary_shape
+from simulator.records.costs import PROGRAMMES
+from simulator.records.summary import ENTRY_NAMES, INTERVAL, KNOWN_WAYS, summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key
 from simulator.scenario.loader import Positions, load_scenario, read_model, resolved_dict
-from simulator.scenario.schema import Frozen, NonNegFloat, Scenario
+from simulator.scenario.schema import DistrictType, Frozen, NonNegFloat, Scenario
+from simulator.world.territory import shared_territory
 
 # Far above any batch that finishes in a lifetime; a plan larger than this would not fit in
 # memory before the first run starts.
@@ -242,6 +244,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
     payers: set[str] = set()
+    names: dict[str, set[str]] = {}  # what each kind of entry of the summary may be called
     refused: set[tuple[str, ...]] = set()  # factors with a level already refused
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
@@ -253,6 +256,8 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             problems += _arm_problems(pos, arm_name, arm, exc.problems)
             continue
         payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
+        for what, found in entry_names(scenario).items():
+            names.setdefault(what, set()).update(found)
         settings = resolved_dict(scenario)
         for name, factor in spec.design.factors.items():
             at = ("design", "factors", name)
@@ -267,7 +272,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                     refused.add(at)
                     problems.append(Problem(*pos.find(at), at, f"{wrong} (arm '{arm_name}')"))
     # Costs are reported under every payer level the arms' agencies name.
-    shape = summary_shape()
+    shape = named_shape(summary_shape(), names)
     for costs in ("cost_eur", "cost_eur_per_year"):
         shape[costs] = {**dict.fromkeys(sorted(payers)), **shape[costs]}
     for i, output in enumerate(spec.outputs):
@@ -278,6 +283,49 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     if problems:
         raise ScenarioError(problems, what="experiment")
     return spec
+
+
+def entry_names(scenario: Scenario) -> dict[str, set[str]]:
+    """The names the entries of a run's summary may take, by kind (:data:`ENTRY_NAMES`).
+
+    What a run of ``scenario`` could name: every agency, type, commune, priority and
+    district type there is, whether or not a given run produces its entry.
+    """
+    territory = shared_territory(scenario.territory)
+    agencies = set(scenario.agencies)
+    call_types = set(scenario.demand.types)
+    offence_types = set() if scenario.crime is None else set(scenario.crime.types)
+    return {
+        "agencies": agencies,
+        "agencies and programmes": agencies | set(PROGRAMMES),
+        "call types": call_types | offence_types,
+        "offence types": offence_types,
+        "priorities": {str(p) for p in range(1, scenario.demand.n_priorities + 1)},
+        "district types": {str(d) for d in DistrictType},
+        "communes": set(territory.commune_names) | set(territory.commune_ids),
+        "ways of becoming known": set(KNOWN_WAYS),
+    }
+
+
+def named_shape(shape: dict[str, Any], names: dict[str, set[str]]) -> dict[str, Any]:
+    """``shape`` with each mapping's entries named, where ``names`` gives their kind.
+
+    A mapping of any names (``{}``) or of entries of one shape (``{"*": ...}``)
+    becomes one of those names only, so that a misspelt agency or type in an
+    output is refused with a did-you-mean instead of giving no column.
+    """
+    for path, kind in ENTRY_NAMES.items():
+        if kind not in names:
+            continue
+        *parents, last = path.split(".")
+        node: Any = shape
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or not isinstance(node.get(last), dict):
+            continue
+        entry = node[last].get("*")
+        node[last] = {name: entry for name in sorted(names[kind])}
+    return shape
 
 
 def _leaves(node: Any, names: list[str], prefix: str = "") -> list[str]:

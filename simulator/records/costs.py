@@ -23,6 +23,11 @@ from simulator.scenario.kinds import COMMUNE_PAYER, payer_levels
 from simulator.scenario.schema import Scenario
 from simulator.world.territory import Territory
 
+# The programmes whose costs are reported beside the agencies' (``by_agency``).
+CCTV = "cctv"
+PREVENTION = "prevention"
+PROGRAMMES = (CCTV, PREVENTION)
+
 DAYS_PER_YEAR = 365.0
 SHARED_BY_COMMUNES = COMMUNE_PAYER  # the payer whose cost is split among the communes it serves
 
@@ -43,7 +48,7 @@ def programme_costs(territory: Territory, scenario: Scenario) -> list[AgencyFact
         )
         weights = tuple(float(coverage[t.commune == k].sum()) for k in range(len(names)))
         out.append(
-            AgencyFacts("cctv", "programme", COMMUNE_PAYER, 0.0, annual, (0,) * 24, names, weights)
+            AgencyFacts(CCTV, "programme", COMMUNE_PAYER, 0.0, annual, (0,) * 24, names, weights)
         )
     if scenario.crime is not None:
         prevention = scenario.crime.drug_markets.prevention_eur_per_year
@@ -51,7 +56,7 @@ def programme_costs(territory: Territory, scenario: Scenario) -> list[AgencyFact
             weights = tuple(float(t.residents[t.commune == k].sum()) for k in range(len(names)))
             out.append(
                 AgencyFacts(
-                    "prevention",
+                    PREVENTION,
                     "programme",
                     COMMUNE_PAYER,
                     0.0,

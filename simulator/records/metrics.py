@@ -34,7 +34,7 @@ from scipy.special import stdtrit
 from simulator.records.costs import CostBreakdown, agency_cost_per_year, per_year, window_costs
 from simulator.records.incidents import IncidentKind, Known, Outcome
 from simulator.records.recorder import AgencyFacts, PolicyPeriod, RunRecords
-from simulator.records.summary import Summary
+from simulator.records.summary import KNOWN_WAYS, Summary
 from simulator.scenario.kinds import payer_levels
 from simulator.scenario.schema import Scenario
 
@@ -446,7 +446,7 @@ def offence_summary(
         "recorded": recorded,
         "actual_per_1000": actual * per_1000,
         "recorded_per_1000": recorded * per_1000,
-        "by_known": {k: int((off["known"] == k).sum()) for k in ("reported", "detected", "dark")},
+        "by_known": {k: int((off["known"] == k).sum()) for k in KNOWN_WAYS},
         "by_type": by_type,
         "by_district_type": by_place,
         "dark_figure_share": 1.0 - recorded / actual if actual else None,

@@ -246,7 +246,38 @@ class Summary(_Record):
         return out
 
 
+KNOWN_WAYS = ("reported", "detected", "dark")  # how an offence became known (or not)
 INTERVAL = "interval"  # a shape leaf: a confidence interval, named whole or by low/high
+
+# What names the entries of each of the summary's mappings (by dotted path): an
+# experiment's outputs may name an entry only by one of these names, which the arms'
+# scenarios give (:func:`simulator.batch.spec.entry_names`). An entry a run did not
+# produce (a call type no crew reached in the window) has no value in that run.
+ENTRY_NAMES: dict[str, str] = {
+    "calls.by_type": "call types",
+    "direct_calls": "agencies",
+    "wait_min.by_priority": "priorities",
+    "response_min.by_agency": "agencies",
+    "response_min.by_priority": "priorities",
+    "response_min.by_type": "call types",
+    "response_min.by_district_type": "district types",
+    "utilisation": "agencies",
+    "duty_share": "agencies",
+    "road_share": "agencies",
+    "officers": "agencies",
+    "units_on_duty_mean": "agencies",
+    "cost_eur.by_agency": "agencies and programmes",
+    "cost_eur.by_commune": "communes",
+    "cost_eur_per_year.by_agency": "agencies and programmes",
+    "cost_eur_per_year.by_commune": "communes",
+    "offences.by_known": "ways of becoming known",
+    "offences.by_type": "offence types",
+    "offences.by_district_type": "district types",
+    "offences.clearance.by_type": "offence types",
+    "offences.clearance.by_agency": "agencies",
+    "offenders.arrests_by_agency": "agencies",
+    "victimisation.by_home_district_type": "district types",
+}
 
 
 def _shape(annotation: Any) -> Any:

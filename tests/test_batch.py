@@ -77,16 +77,24 @@ def test_one_or_two_workers_give_identical_results(
     assert (seeds == 1).all()
 
 
-def test_a_dask_cluster_gives_the_same_results(tiny: Path, tmp_path: Path) -> None:
+def test_a_dask_cluster_gives_the_same_results(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dask.distributed import LocalCluster
 
     spec = load_experiment(tiny)
     run_batch(spec, tiny, tmp_path / "local", workers=1)
+    # The workers start in another folder than the batch's, as on a cluster: a
+    # relative store (the default results/<name>) is the batch's, not theirs.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        report = run_batch(spec, tiny, tmp_path / "dask", scheduler=cluster.scheduler_address)
-    assert report.done == 12
+        monkeypatch.chdir(tmp_path)
+        report = run_batch(spec, tiny, Path("dask"), scheduler=cluster.scheduler_address)
+    assert report.done == 12 and not any(elsewhere.iterdir())
     pd.testing.assert_frame_equal(_table(tmp_path / "local"), _table(tmp_path / "dask"))
 
 

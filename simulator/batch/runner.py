@@ -156,7 +156,8 @@ def plan_and_arms(
                         replicate=r,
                         seed=seed,
                         scenario=scenario,
-                        store=str(store),
+                        # Absolute: a Dask worker's working folder is not this process's.
+                        store=str(store.resolve()),
                         keep_incidents=spec.keep_incidents,
                     )
                 )

@@ -496,6 +496,24 @@ def test_a_point_whose_replicates_agree_by_chance_keeps_some_noise() -> None:
     assert emulator.ensemble_var == pytest.approx(float(replicates.var(axis=1, ddof=1).mean() / 2))
 
 
+def test_an_unreachable_scheduler_writes_nothing(calibration_file: Path, tmp_path: Path) -> None:
+    """As a batch: the scheduler is asked before the output folder is made."""
+    import socket
+
+    from simulator.batch.runner import SchedulerUnreachable
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    out = tmp_path / "out"
+    settings = CalibrationSettings(
+        load_calibration(calibration_file), out, scheduler=f"tcp://127.0.0.1:{port}"
+    )
+    with pytest.raises(SchedulerUnreachable):
+        run_calibration(settings)
+    assert not out.exists()
+
+
 def test_a_folder_stopped_between_marker_and_description_is_resumed(
     calibration_file: Path, tmp_path: Path
 ) -> None:

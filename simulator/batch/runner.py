@@ -421,7 +421,7 @@ class SchedulerUnreachable(Exception):
 SCHEDULER_TIMEOUT_S = 20.0
 
 
-def _check_scheduler(scheduler: str) -> None:
+def check_scheduler(scheduler: str) -> None:
     """Connect to ``scheduler`` once, before anything is written.
 
     The connection is tried in a thread of its own and waited for
@@ -552,7 +552,7 @@ def run_batch(
     earlier = claim(store, "store", force=force)
     _check_memory(tasks, 1 if scheduler else max(1, min(workers, len(tasks))))
     if scheduler:
-        _check_scheduler(scheduler)
+        check_scheduler(scheduler)
     try:
         store.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simulator.batch.runner import BatchReport, run_batch, runs_table
+from simulator.batch.runner import BatchReport, check_scheduler, run_batch, runs_table
 from simulator.batch.spec import ArmSpec, DesignSpec, ExperimentSpec, FactorSpec
 from simulator.calibration.history import (
     Emulator,
@@ -263,6 +263,8 @@ def run_calibration(
         ScenarioError: A design point's scenario does not load, or a target reads a
             value the scenario's runs do not have.
         OutputError: The output folder is refused, a write failed, or runs failed.
+        SchedulerUnreachable: No Dask scheduler answers at ``settings.scheduler``
+            (nothing was written).
         Interrupted: Stopped by a signal (finished runs are kept: resume).
     """
     cal = settings.calibration
@@ -273,6 +275,8 @@ def run_calibration(
         indent=2,
         sort_keys=True,
     )
+    if settings.scheduler is not None:  # before the folder is made, as a batch does
+        check_scheduler(settings.scheduler)
     _claim_out(settings, identity)
     with exclusive(settings.out, "calibration"):
         return _calibrate(plan, settings, progress)

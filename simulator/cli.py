@@ -28,6 +28,7 @@ from rich.table import Table
 
 from simulator.agencies.agency import territory_findings
 from simulator.batch.runner import SchedulerUnreachable
+from simulator.batch.spec import MIN_SAMPLES
 from simulator.outputs import OutputError, claim
 from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, run_identity, write_results
@@ -128,11 +129,12 @@ def _positive(text: str) -> int:
     return value
 
 
-def _power_of_two(text: str) -> int:
+def _sobol_samples(text: str) -> int:
     value = _positive(text)
-    if value & (value - 1):
+    if value & (value - 1) or value < MIN_SAMPLES["sobol"]:
         raise argparse.ArgumentTypeError(
-            f"Sobol (Saltelli) sampling needs a power of two, found {value}"
+            f"Sobol (Saltelli) sampling needs a power of two, at least {MIN_SAMPLES['sobol']}, "
+            f"found {value}"
         )
     return value
 
@@ -318,8 +320,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_fig.add_argument(
         "--sobol-samples",
-        type=_power_of_two,
-        help="base samples of the sensitivity design, a power of two "
+        type=_sobol_samples,
+        help="base samples of the sensitivity design, a power of two, 8 or more "
         f"(default: {QUICK_FIGURES['sobol_samples']}; not with --full)",
     )
     _add_workers(p_fig)

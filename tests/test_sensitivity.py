@@ -368,3 +368,23 @@ def test_noise_shared_by_points_that_differ_in_an_inert_factor_is_still_noise() 
     # The same noise variance, over the variance of the point means with n, not n - 1.
     share = sens["noise_share"].iloc[0]
     assert sens["emulator_nugget_share"].iloc[0] == pytest.approx(share, rel=0.02)
+
+
+def test_an_unfinished_design_says_why_it_has_no_indices(tmp_path: Path) -> None:
+    """A stopped Sobol batch: no index without every point, said so; the table loads."""
+    spec = _spec(samples=32, replicates=2)
+    store = tmp_path / "store"
+    store.mkdir()
+    identity = {"experiment": spec.model_dump(mode="json")}
+    (store / "experiment.json").write_text(json.dumps(identity), encoding="utf-8")
+    runs = _runs(spec, 0.6)
+    runs[runs["point"] > 0].to_parquet(store / "summaries.parquet")  # point 0 not run
+    status = np.where(runs["point"] > 0, "done", "interrupted")
+    pd.DataFrame({"status": status}).to_parquet(store / "manifest.parquet")
+    result = analyze(store)
+    report = (store / "analysis" / "report.md").read_text(encoding="utf-8")
+    assert result.sensitivity is not None and result.sensitivity.empty
+    assert "Indices need every design point" in report and "--resume" in report
+    assert "no output varies" not in report
+    table = pd.read_csv(store / "analysis" / "sensitivity.csv")
+    assert table.empty and list(table.columns) == ["arm", "output", "factor"]

@@ -404,11 +404,12 @@ def analyze(store: Path) -> Analysis:
     arms = arm_means(runs, outputs)
     diffs = paired_differences(runs, outputs, spec.reference_arm)
     sens = sensitivity(runs, spec, outputs) if spec.design.kind in ("sobol", "morris") else None
-    missing = "".join(
-        note for note in (_runs_missing(store), _outputs_absent(spec, outputs)) if note
-    )
+    missing = _runs_missing(store)
+    notes = "".join(note for note in (missing, _outputs_absent(spec, outputs)) if note)
     with staged_folder(store / "analysis", "analysis") as folder:
-        _write_analysis(folder, spec, runs, arms, diffs, sens, missing or None)
+        _write_analysis(
+            folder, spec, runs, arms, diffs, sens, notes or None, incomplete=missing is not None
+        )
     return Analysis(arms, diffs, sens)
 
 
@@ -455,6 +456,8 @@ def _write_analysis(
     diffs: pd.DataFrame,
     sens: pd.DataFrame | None,
     missing: str | None = None,
+    *,
+    incomplete: bool = False,
 ) -> None:
     arms.to_csv(folder / "arms.csv", index=False)
     diffs.to_csv(folder / "differences.csv", index=False)
@@ -477,8 +480,10 @@ def _write_analysis(
             _markdown(_without_single_point(diffs)),
         ]
     if sens is not None:
-        sens.to_csv(folder / "sensitivity.csv", index=False)
-        parts += _sensitivity_sections(spec, sens)
+        # With no row, still a table a reader can load: its header.
+        table = sens if len(sens.columns) else pd.DataFrame(columns=["arm", "output", "factor"])
+        table.to_csv(folder / "sensitivity.csv", index=False)
+        parts += _sensitivity_sections(spec, sens, incomplete=incomplete)
     (folder / "report.md").write_text("\n".join(parts), encoding="utf-8")
 
 
@@ -495,12 +500,27 @@ NOISE_COLUMNS = [
 EMULATOR_COLUMNS = ["emulator_q2", "emulator_nugget_share", "emulator_note"]
 
 
-def _sensitivity_sections(spec: ExperimentSpec, sens: pd.DataFrame) -> list[str]:
-    """The report's noise table, the emulator's quality (Sobol), then the indices."""
+def _sensitivity_sections(
+    spec: ExperimentSpec, sens: pd.DataFrame, *, incomplete: bool = False
+) -> list[str]:
+    """The report's noise table, the emulator's quality (Sobol), then the indices.
+
+    Indices need every design point: an output with a point that has no finished
+    run (``incomplete``: the batch was stopped, or runs failed) is left out, and the
+    report says so.
+    """
+    left_out = (
+        "Indices need every design point: outputs with a point that has no finished run "
+        "are left out (`secsim batch ... --resume` finishes the batch).\n"
+        if incomplete
+        else ""
+    )
     if sens.empty:
-        return [f"## Sensitivity ({spec.design.kind})\n", "(no output varies)\n"]
+        why = left_out or "(no output varies over the design)\n"
+        return [f"## Sensitivity ({spec.design.kind})\n", why]
     noise = sens[["arm", "output", *NOISE_COLUMNS]].drop_duplicates(["arm", "output"])
     parts = [
+        left_out,
         "## Simulation noise\n",
         "Share of the variance of the point means (the indices' denominator) that is "
         "simulation noise, which no parameter explains: the point x replicate variance "

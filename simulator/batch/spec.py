@@ -218,6 +218,18 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 )
             )
     samples = spec.design.samples
+    least = MIN_SAMPLES.get(kind)
+    if least is not None and samples < least:
+        at_samples: tuple[str, ...] = ("design", "samples")
+        what = "base samples" if kind == "sobol" else "trajectories"
+        problems.append(
+            Problem(
+                *pos.find(at_samples),
+                at_samples,
+                f"a {kind} design needs at least {least} {what}, found {samples}: fewer give "
+                "indices whose intervals mean nothing (zero width, or missing)",
+            )
+        )
     if kind == "sobol" and samples & (samples - 1):
         at: tuple[str, ...] = ("design", "samples")
         below = 1 << (samples.bit_length() - 1)
@@ -338,6 +350,12 @@ def _leaves(node: Any, names: list[str], prefix: str = "") -> list[str]:
             out += _leaves(v, names, f"{prefix}{name}.")
         return out
     return [prefix.rstrip(".")]
+
+
+# The fewest samples a sensitivity design may have: with fewer, SALib's bootstrap gives
+# Sobol intervals of zero width around impossible values (N = 1) or estimates outside
+# their own intervals (N = 2), and Morris no sigma or interval at all (one trajectory).
+MIN_SAMPLES = {"sobol": 8, "morris": 4}
 
 
 def output_problem(output: str, shape: dict[str, Any]) -> str | None:

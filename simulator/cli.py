@@ -558,6 +558,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     ):
         if value is not None:
             overrides.append(OptionOverride(f"{key}={value}", f"{option} {value}"))
+    _expect(args.scenario, "scenario", "secsim run")
     scenario = load_scenario(args.scenario, overrides, CHECKS)
     seed = scenario.run.seed
     # Named after the file, so that a copy of a scenario never overwrites the original's results.
@@ -593,6 +594,7 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.batch.runner import BatchReport, run_batch
     from simulator.batch.spec import load_experiment, point_count
 
+    _expect(args.experiment, "experiment", "secsim batch")
     spec = load_experiment(args.experiment)
     store = args.out or Path("results") / args.experiment.stem
     total = len(spec.arms) * point_count(spec.design) * spec.replicates
@@ -959,6 +961,50 @@ def _calibration_kind(data: dict[str, Any]) -> str | None:
     return None
 
 
+# What each kind of file is for: the command that takes it.
+_COMMAND_OF = {
+    "scenario": "secsim run",
+    "experiment": "secsim batch",
+    "calibration": "secsim calibrate",
+    "targets": "a calibration file's targets:",
+}
+
+
+def _file_kind(path: Path) -> str:
+    """What kind of secsim file ``path`` holds, by its top-level keys (as validate reads it).
+
+    A file that cannot be read, or is not a mapping, counts as the kind asked for:
+    its own loader then says what is wrong with it.
+    """
+    from simulator.batch.spec import is_experiment
+
+    try:
+        data = read_yaml(path, Positions(str(path)))
+    except (ScenarioError, OSError):
+        return "unreadable"
+    if not isinstance(data, dict):
+        return "unreadable"
+    kind = _calibration_kind(data)
+    if kind is not None:
+        return kind
+    return "experiment" if is_experiment(data) else "scenario"
+
+
+def _expect(path: Path, wanted: str, command: str) -> None:
+    """Refuse a file of another kind than ``command`` takes, naming the one that does.
+
+    A policy maker who runs an experiment file, or batches a scenario, gets one
+    line saying so instead of a list of keys the other kind does not know.
+    """
+    kind = _file_kind(path)
+    if kind in (wanted, "unreadable"):
+        return
+    article = "an" if kind[0] in "aeiou" else "a"
+    message = f"this is {article} {kind} file, not {'an' if wanted[0] in 'aeiou' else 'a'} "
+    message += f"{wanted}: {command} takes {wanted} files; {_COMMAND_OF[kind]} takes this one"
+    raise ScenarioError([Problem(str(path), None, None, (), message)], what="file")
+
+
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
     from simulator.batch.spec import is_experiment, load_experiment
 
@@ -1125,6 +1171,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "run":
         return _cmd_run(args, out, err)
     if args.command == "show":
+        _expect(args.scenario, "scenario", "secsim show")
         scenario = load_scenario(args.scenario, args.overrides, CHECKS)
         data = resolved_dict(scenario)
         # A timeline entry holds one action: leave out the actions it does not use.

@@ -375,3 +375,37 @@ def test_a_run_option_s_problem_names_the_option_typed(
     err = capsys.readouterr().err
     assert "--days 0: run.days: Input should be greater than or equal to 1" in err
     assert "--set" not in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "path", "expected"),
+    [
+        (
+            "run",
+            ROOT / "experiments" / "policy_arms.yaml",
+            "this is an experiment file, not a scenario: secsim run takes scenario files; "
+            "secsim batch takes this one",
+        ),
+        (
+            "show",
+            ROOT / "calibration" / "baseline.yaml",
+            "this is a calibration file, not a scenario: secsim show takes scenario files; "
+            "secsim calibrate takes this one",
+        ),
+        (
+            "batch",
+            BASELINE,
+            "this is a scenario file, not an experiment: secsim batch takes experiment files; "
+            "secsim run takes this one",
+        ),
+    ],
+)
+def test_a_file_of_another_kind_is_named_for_what_it_is(
+    command: str, path: Path, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line naming the command that takes the file, not the keys the other kind lacks."""
+    out = tmp_path / "out"
+    assert main([command, str(path), *(["--out", str(out)] if command != "show" else [])]) == 2
+    err = capsys.readouterr().err
+    assert "1 problem in file:" in err and expected in " ".join(err.split())
+    assert "unknown key" not in err and not out.exists()

@@ -48,8 +48,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check simulator tests benchmarks
 	$(BIN)/mypy simulator
 
+# The published figures (the experiments' own horizons and replicates) into figures/;
+# `secsim figures` alone is a quick preview into results/figures-quick/.
 figures: $(STAMP)
-	$(BIN)/secsim figures $(ARGS)
+	$(BIN)/secsim figures --full $(ARGS)
 
 # Full mode: every experiment's own replicates and year-long runs (150 runs); finished runs
 # in results/evidence/ are reused. ARGS="--check" exits 1 when a target is out of range.

@@ -95,6 +95,10 @@ def _add_workers(
 
 # The quick figures' runs (secsim figures without --full).
 QUICK_FIGURES = {"days": 30, "replicates": 2, "sobol_samples": 16}
+# Where figures and the evidence report go by default: the published ones only from
+# publication-quality runs; quick ones beside the results.
+FIGURES_OUT = {"full": Path("figures"), "quick": Path("results/figures-quick")}
+EVIDENCE_DOC = {"full": Path("docs/evidence.md"), "quick": Path("results/evidence-quick.md")}
 
 
 def _port(text: str) -> int:
@@ -290,22 +294,25 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild every figure from the shipped experiments, running what is missing",
         description="Rebuild the six figures (PNG, PDF and a caption file each) from the "
         "shipped scenarios and experiments, running what is missing. By default runs are "
-        "short and few (quick); --full uses the experiment files' own horizons and replicates "
-        "(publication quality). Batch results are kept in --store and reused.",
+        "short and few (a quick preview, in results/figures-quick/); --full uses the "
+        "experiment files' own horizons and replicates (publication quality, the figures in "
+        "figures/: make figures). Batch results are kept in --store and reused.",
     )
     p_fig.add_argument("--full", action="store_true", help="publication-quality runs")
     p_fig.add_argument(
         "--out",
         type=Path,
-        default=Path("figures"),
-        help="figures folder: new, empty, or one secsim wrote figures in (its figure files "
+        help=f"figures folder (default: {FIGURES_OUT['full']} with --full or --map, where the "
+        f"published figures are; {FIGURES_OUT['quick']} otherwise, so that quick figures "
+        "never replace them): new, empty, or one secsim wrote figures in (its figure files "
         "are replaced, other files kept)",
     )
     p_fig.add_argument(
         "--store",
         type=Path,
         default=Path("results/figures"),
-        help="where batch results are kept (a folder secsim made, or a new one)",
+        help="where batch results are kept (default: results/figures): a folder secsim "
+        "made, or a new one",
     )
     p_fig.add_argument(
         "--days",
@@ -321,7 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     p_fig.add_argument(
         "--sobol-samples",
         type=_sobol_samples,
-        help="base samples of the sensitivity design, a power of two, 8 or more "
+        help="base samples of the sensitivity design, a power of two, 4 or more "
         f"(default: {QUICK_FIGURES['sobol_samples']}; not with --full)",
     )
     _add_workers(p_fig)
@@ -334,7 +341,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_ev = sub.add_parser(
         "evidence",
-        help="run the published designs of experiments/evidence/ and write docs/evidence.md",
+        help="run the published designs of experiments/evidence/ and report them "
+        "(docs/evidence.md with --full)",
         description="Run each experiment of experiments/evidence/ (or the files given): a "
         "published design reproduced on the baseline city with paired replicates; compute "
         "each estimate with its 95 % interval, compare it with the target range the file "
@@ -369,9 +377,10 @@ def _parser() -> argparse.ArgumentParser:
     p_ev.add_argument(
         "--doc",
         type=Path,
-        default=Path("docs/evidence.md"),
-        help="the report (default: docs/evidence.md): a new file, or one secsim evidence "
-        "wrote (replaced whole, atomically); any other file is refused",
+        help=f"the report (default: {EVIDENCE_DOC['full']} with --full, the published one; "
+        f"{EVIDENCE_DOC['quick']} otherwise, so that a quick run never replaces it): a new "
+        "file, or one secsim evidence wrote (replaced whole, atomically); any other file is "
+        "refused",
     )
     p_ev.add_argument(
         "--check",
@@ -696,6 +705,8 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_BAD_INPUT
     for key, default in QUICK_FIGURES.items():
         setattr(args, key, default if getattr(args, key) is None else getattr(args, key))
+    if args.out is None:
+        args.out = FIGURES_OUT["full" if args.full or args.map is not None else "quick"]
     command = "secsim figures" + (
         " --full"
         if args.full
@@ -714,7 +725,10 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
         command=command,
     )
     if args.map is not None:
-        load_scenario(args.map, (), CHECKS)  # bad input: a located message, nothing drawn
+        mapped = load_scenario(args.map, (), CHECKS)  # bad input: a located message, nothing drawn
+        if mapped.territory.kind == "point":
+            _say(err, f"{args.map}: a point territory (one place, no grid) has no map to draw")
+            return EXIT_BAD_INPUT
         settings = replace(settings, command=f"secsim figures --map {args.map}")
         written = build_map(settings, args.map)
     else:
@@ -736,6 +750,8 @@ def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
         _say(err, f"{missing[0]}: no such experiment file")
         return EXIT_BAD_INPUT
     command = "secsim evidence " + ("--full" if args.full else "--quick")
+    if args.doc is None:
+        args.doc = EVIDENCE_DOC["full" if args.full else "quick"]
     settings = EvidenceSettings(
         files=files,
         out=args.out,

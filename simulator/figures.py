@@ -184,7 +184,8 @@ def draw_territory_map(settings: FigureSettings, scenario_path: Path) -> list[Pa
     Cells off a real territory's communes are left white.
     """
     scenario = load_scenario(scenario_path)
-    baseline = scenario_path.name == "baseline.yaml"
+    # The shipped baseline itself, not any file of that name.
+    baseline = scenario_path.resolve() == (settings.root / "scenarios" / "baseline.yaml").resolve()
     model = SecurityModel(scenario, seed=1)
     t = model.territory
     types = list(DistrictType)

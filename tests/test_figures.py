@@ -25,7 +25,7 @@ def test_figures_tiny(tmp_path: Path) -> None:
         "--replicates",
         "2",
         "--sobol-samples",
-        "2",
+        "4",
         "--out",
         str(out),
         "--store",

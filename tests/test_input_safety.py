@@ -58,9 +58,9 @@ def test_validate_accepts_the_shipped_experiments_and_scenarios(
             ["exp.yaml:6:3", "design.samples", "power of two, found 24 (use 16 or 32)"],
         ),
         (  # one base sample gave zero-width intervals around impossible indices
-            "design:\n  kind: sobol\n  samples: 4\n  factors:\n"
+            "design:\n  kind: sobol\n  samples: 2\n  factors:\n"
             "    citizens.trust_mean: {low: 0.3, high: 0.8}\n",
-            ["exp.yaml:6:3", "design.samples", "needs at least 8 base samples, found 4"],
+            ["exp.yaml:6:3", "design.samples", "needs at least 4 base samples, found 2"],
         ),
         (
             "design:\n  kind: morris\n  samples: 1\n  factors:\n"

@@ -457,3 +457,55 @@ def test_the_map_alone_follows_the_same_rule(
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
     assert _content(out) == earlier and _siblings(out) == []
+
+
+def test_quick_figures_and_a_quick_report_never_replace_the_published_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The defaults: figures/ and docs/evidence.md for --full (and a map), else results/."""
+    import simulator.evidence
+    import simulator.figures
+
+    asked: list[Path] = []
+
+    def build(settings: simulator.figures.FigureSettings, *more: object) -> list[Path]:
+        asked.append(settings.out)
+        return []
+
+    def evidence(settings: simulator.evidence.EvidenceSettings, *more: object) -> object:
+        asked.append(settings.doc)
+        raise OutputError(settings.doc, "stopped here by the test")
+
+    monkeypatch.setattr(simulator.figures, "build_all", build)
+    monkeypatch.setattr(simulator.figures, "build_map", build)
+    monkeypatch.setattr(simulator.evidence, "run_evidence", evidence)
+    monkeypatch.chdir(tmp_path)
+    assert main(["figures"]) == 0
+    assert main(["figures", "--full"]) == 0
+    assert main(["figures", "--map", str(SCENARIOS / "baseline.yaml")]) == 0
+    assert main(["evidence", "--quiet"]) == 2
+    assert main(["evidence", "--full", "--quiet"]) == 2
+    assert asked == [
+        Path("results/figures-quick"),
+        Path("figures"),
+        Path("figures"),
+        Path("results/evidence-quick.md"),
+        Path("docs/evidence.md"),
+    ]
+
+
+def test_a_map_of_a_point_territory_is_refused_and_a_copy_of_the_baseline_named_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mmc is one place: no map (it crashed in matplotlib). A file named baseline.yaml
+    elsewhere is not the shipped baseline: its map is fig1_territory_baseline."""
+    assert main(["figures", "--map", str(MMC), "--out", str(tmp_path / "none")]) == 2
+    assert "a point territory" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+    copy = tmp_path / "mine" / "baseline.yaml"
+    copy.parent.mkdir()
+    copy.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\n", encoding="utf-8")
+    out = tmp_path / "maps"
+    assert main(["figures", "--map", str(copy), "--out", str(out)]) == 0
+    assert (out / "fig1_territory_baseline.png").exists()
+    assert not (out / "fig1_territory.png").exists()

@@ -422,7 +422,7 @@ def test_a_signal_in_a_compiled_kernels_call_back_is_held_then_raised() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_stops_figures_with_their_workers(tmp_path: Path) -> None:
     out, store = tmp_path / "figures", tmp_path / "store"
-    tiny = ["--days", "2", "--replicates", "2", "--sobol-samples", "8", "--workers", "2"]
+    tiny = ["--days", "2", "--replicates", "2", "--sobol-samples", "4", "--workers", "2"]
     status, err, left = _terminate_when_working(
         ["figures", *tiny, "--out", str(out), "--store", str(store)], "the figures' batch workers"
     )

@@ -353,9 +353,11 @@ def _leaves(node: Any, names: list[str], prefix: str = "") -> list[str]:
 
 
 # The fewest samples a sensitivity design may have: with fewer, SALib's bootstrap gives
-# Sobol intervals of zero width around impossible values (N = 1) or estimates outside
-# their own intervals (N = 2), and Morris no sigma or interval at all (one trajectory).
-MIN_SAMPLES = {"sobol": 8, "morris": 4}
+# Sobol intervals of zero width around impossible values (N = 1), the emulator estimates
+# outside their own intervals (N = 2), and Morris no sigma or interval at all (one
+# trajectory). Above these, small designs are legal, and the report's emulator note
+# (its leave-one-out Q2) and interval widths say how little they tell.
+MIN_SAMPLES = {"sobol": 4, "morris": 4}
 
 
 def output_problem(output: str, shape: dict[str, Any]) -> str | None:

@@ -75,3 +75,22 @@ def test_an_unknown_mode_names_the_line_and_the_modes(tmp_path: Path) -> None:
     text = str(caught.value)
     assert f"{path}:6:5: agencies.sp.mode: unknown mode 'fot' (did you mean 'foot'?)" in text
     assert "modes are: car, motorbike, bicycle, foot" in text
+
+
+def test_a_misspelt_mode_under_modes_is_not_a_new_mode_nobody_takes(tmp_path: Path) -> None:
+    """modes.bicyle made a car-like mode no agency took, and the bicycle stayed as it was."""
+    path = tmp_path / "s.yaml"
+    head = "name: s\nagencies:\n  sp:\n    kind: state_police\n    units: 1\n    mode: bicycle\n"
+    tail = "competences:\n  call: [sp]\n"
+    path.write_text(head + "modes:\n  bicyle: {speed_kmh: [20]}\n" + tail, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    text = str(caught.value)
+    assert f"{path}:8:3: modes.bicyle: mode 'bicyle' is new and no agency takes it" in text
+    assert "(did you mean 'bicycle'?)" in text
+    # A new mode an agency takes only after a change of the timeline is in use.
+    timeline = "timeline:\n  - {day: 1, set: {agencies.sp.mode: scooter}}\n"
+    path.write_text(
+        head + "modes:\n  scooter: {speed_kmh: [25]}\n" + tail + timeline, encoding="utf-8"
+    )
+    assert "scooter" in load_scenario(path).modes

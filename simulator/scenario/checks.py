@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path
 from simulator.scenario.kinds import known_kinds
-from simulator.scenario.modes import known_modes
+from simulator.scenario.modes import BUILTIN_MODES, known_modes
 from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
     DEFAULT_ENTRIES,
@@ -562,12 +562,42 @@ def _check_kinds(s: Scenario) -> Iterator[Finding]:
             )
 
 
+def _modes_named(values: object, key: str = "") -> Iterator[str]:
+    """The modes a timeline's ``set:`` gives agencies (values of keys that end in ``mode``)."""
+    if isinstance(values, dict):
+        for k, v in values.items():
+            yield from _modes_named(v, str(k))
+    elif key.split(".")[-1] == "mode" and isinstance(values, str):
+        yield values
+
+
+def _check_unused_modes(s: Scenario) -> Iterator[Finding]:
+    """A new mode no agency takes, now or after a change of the timeline: a typo, most likely.
+
+    A mode not built in takes a car's settings for what it does not write, so
+    ``modes.bicyle.speed_kmh`` (misspelt) would make a car-like mode nobody uses and
+    leave the bicycle as it was.
+    """
+    used = {a.mode for a in s.agencies.values()}
+    for event in s.timeline:
+        used.update(_modes_named(event.set or {}))
+    for name in s.modes:
+        if name not in BUILTIN_MODES and name not in used:
+            yield (
+                ("modes", name),
+                f"mode '{name}' is new and no agency takes it{did_you_mean_hint(name, BUILTIN_MODES)}"
+                f"; to change a built-in mode write its name ({', '.join(BUILTIN_MODES)}), to "
+                f"use a new one give it to an agency (mode: {name})",
+            )
+
+
 def semantic_findings(scenario: Scenario) -> list[Finding]:
     """Every cross-field problem of a scenario that passed the schema."""
     unknown = list(_check_kinds(scenario))
     if unknown:  # every other check reads the agencies' capabilities
         return unknown
     return [
+        *_check_unused_modes(scenario),
         *_check_territory(scenario),
         *_check_demand(scenario),
         *_check_agencies(scenario),

@@ -583,9 +583,10 @@ def _check_unused_modes(s: Scenario) -> Iterator[Finding]:
         used.update(_modes_named(event.set or {}))
     for name in s.modes:
         if name not in BUILTIN_MODES and name not in used:
+            hint = did_you_mean_hint(name, BUILTIN_MODES)
             yield (
                 ("modes", name),
-                f"mode '{name}' is new and no agency takes it{did_you_mean_hint(name, BUILTIN_MODES)}"
+                f"mode '{name}' is new and no agency takes it{hint}"
                 f"; to change a built-in mode write its name ({', '.join(BUILTIN_MODES)}), to "
                 f"use a new one give it to an agency (mode: {name})",
             )

@@ -372,3 +372,24 @@ def test_a_factor_that_is_a_whole_mapping_is_stored_as_json(tmp_path: Path) -> N
     assert json.loads(row["factor.crime.types"]) == types
     assert list(row["factor.run.seed_list"]) == [1, 2]  # a list of numbers stays a list
     assert row["factor.agencies.x.budget_eur"] == 5.0
+
+
+def test_a_damaged_store_is_named_not_a_traceback(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "s"
+    quiet = ["--workers", "1", "--quiet", "--out", str(store)]
+    assert main(["batch", str(tiny), *quiet]) == 0
+    summaries = store / "summaries.parquet"
+    summaries.write_bytes(summaries.read_bytes()[:100])  # truncated
+    assert main(["analyze", str(store)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "summaries.parquet: cannot be read" in err and "--resume" in err
+    assert "Traceback" not in err
+    # As it says: resuming writes the table again from the runs.
+    assert main(["batch", str(tiny), *quiet, "--resume"]) == 0
+    assert main(["analyze", str(store)]) == 0
+    (store / "experiment.json").write_text("{", encoding="utf-8")
+    assert main(["analyze", str(store)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "experiment.json: cannot be read" in err and "Traceback" not in err

@@ -29,7 +29,7 @@ from scipy import stats
 
 from simulator.batch.design import design_points, salib_problem
 from simulator.batch.spec import ExperimentSpec
-from simulator.outputs import staged_folder
+from simulator.outputs import OutputError, staged_folder
 
 LEVEL = 0.95
 # SALib's Sobol analysis seeds its bootstrap only when ``seed`` is truthy (``if seed:``):
@@ -397,9 +397,7 @@ def analyze(store: Path) -> Analysis:
     The ``analysis`` folder is written whole, then swapped into place (see
     :mod:`simulator.outputs`).
     """
-    identity = json.loads((store / "experiment.json").read_text(encoding="utf-8"))
-    spec = ExperimentSpec.model_validate(identity["experiment"])
-    runs = pd.read_parquet(store / "summaries.parquet")
+    spec, runs = _read_store(store)
     outputs = [o for o in spec.outputs if o in runs.columns]
     arms = arm_means(runs, outputs)
     diffs = paired_differences(runs, outputs, spec.reference_arm)
@@ -411,6 +409,36 @@ def analyze(store: Path) -> Analysis:
             folder, spec, runs, arms, diffs, sens, notes or None, incomplete=missing is not None
         )
     return Analysis(arms, diffs, sens)
+
+
+def _read_store(store: Path) -> tuple[ExperimentSpec, pd.DataFrame]:
+    """The experiment a store ran and its consolidated runs.
+
+    Raises:
+        OutputError: A file is missing or cannot be read (a damaged store), named,
+            with what to do; nothing is written.
+    """
+    described = store / "experiment.json"
+    try:
+        identity = json.loads(described.read_text(encoding="utf-8"))
+        spec = ExperimentSpec.model_validate(identity["experiment"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # JSON and pydantic: ValueError
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OutputError(
+            described,
+            f"cannot be read ({reason}): the store is damaged; run the batch again into a new "
+            "folder (or with --force)",
+        ) from None
+    summaries = store / "summaries.parquet"
+    try:
+        runs = pd.read_parquet(summaries)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OutputError(
+            summaries,
+            f"cannot be read ({reason}): secsim batch ... --resume writes it again from the runs",
+        ) from None
+    return spec, runs
 
 
 def _outputs_absent(spec: ExperimentSpec, found: list[str]) -> str | None:

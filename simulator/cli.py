@@ -265,19 +265,22 @@ def _parser() -> argparse.ArgumentParser:
         "earlier batch store there needs --resume (finish it) or --force (start it again); "
         "one batch at a time writes in it",
     )
-    p_batch.add_argument(
+    again = p_batch.add_mutually_exclusive_group()  # finish it, or start it again: not both
+    again.add_argument(
         "--resume",
         action="store_true",
         help="finish a batch already in --out, skipping finished runs and running again "
         "interrupted, failed and damaged ones",
     )
-    p_batch.add_argument(
+    again.add_argument(
         "--force",
         action="store_true",
         help="start again a batch already in --out (or replace another earlier secsim output "
         "there; never files secsim did not write)",
     )
-    p_batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_batch.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no closing line (errors only)"
+    )
     p_an = sub.add_parser(
         "analyze",
         help="means with confidence intervals, paired differences, sensitivity indices",

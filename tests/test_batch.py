@@ -393,3 +393,22 @@ def test_a_damaged_store_is_named_not_a_traceback(
     assert main(["analyze", str(store)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "experiment.json: cannot be read" in err and "Traceback" not in err
+
+
+def test_one_replicate_gives_a_difference_without_an_interval() -> None:
+    """With replicates: 1 the differences table was empty, silently; arms' n counted NaNs."""
+    runs = pd.DataFrame(
+        {
+            "arm": ["a", "b", "a", "b"],
+            "point": [0, 0, 1, 1],
+            "replicate": [0, 0, 0, 0],
+            "x": [1.0, 3.0, 2.0, float("nan")],
+        }
+    )
+    diffs = analysis_module.paired_differences(runs, ["x"], "a")
+    assert len(diffs) == 1  # point 1 has no pair with a value
+    row = diffs.iloc[0]
+    assert row["difference"] == 2.0 and row["n_pairs"] == 1 and row["verdict"] == "no interval"
+    assert pd.isna(row["ci_low"]) and pd.isna(row["paired_over_unpaired_width"])
+    arms = analysis_module.arm_means(runs, ["x"]).set_index(["arm", "point"])
+    assert arms.loc[("b", 1), "n"] == 0 and arms.loc[("b", 0), "n"] == 1

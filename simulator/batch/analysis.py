@@ -73,13 +73,14 @@ def arm_means(runs: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
         for output in outputs:
             if output not in group:
                 continue
-            mean, low, high = _interval(group[output].to_numpy(dtype=float))
+            values = group[output].to_numpy(dtype=float)
+            mean, low, high = _interval(values)
             rows.append(
                 {
                     "arm": arm,
                     "point": point,
                     "output": output,
-                    "n": len(group),
+                    "n": int(np.count_nonzero(~np.isnan(values))),  # the runs with a value
                     "mean": mean,
                     "ci_low": low,
                     "ci_high": high,
@@ -121,10 +122,11 @@ def paired_differences(runs: pd.DataFrame, outputs: list[str], reference: str) -
             b = ref.loc[common, output].to_numpy(dtype=float)
             ok = ~(np.isnan(a) | np.isnan(b))
             a, b = a[ok], b[ok]
-            if a.size < 2:
+            if a.size == 0:
                 continue
+            # One pair (one replicate): its difference, with no interval ("no interval").
             mean, low, high = _interval(a - b)
-            unpaired = _welch_half(a, b)
+            unpaired = _welch_half(a, b) if a.size > 1 else np.nan
             paired = (high - low) / 2
             rows.append(
                 {

@@ -1050,8 +1050,13 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
         _say(out, f"{path}: ok (targets file, {len(targets.targets)} targets)")
         return
     if is_experiment(data):
+        from simulator.batch.runner import plan_and_arms
+
         _no_overrides(overrides, "experiment", "in an arm's set:")
         spec = load_experiment(path)
+        # Every design point, as the batch checks them before its first run: levels that
+        # load one by one may not load together.
+        plan_and_arms(spec, path, Path("results") / path.stem)
         if spec.evidence is not None:
             from simulator.evidence import load_design
 

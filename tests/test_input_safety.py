@@ -409,3 +409,20 @@ def test_a_file_of_another_kind_is_named_for_what_it_is(
     err = capsys.readouterr().err
     assert "1 problem in file:" in err and expected in " ".join(err.split())
     assert "unknown key" not in err and not out.exists()
+
+
+def test_validate_checks_every_design_point_as_the_batch_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Levels that load one by one but not together: validate said ok, batch refused."""
+    body = (
+        "design:\n  kind: list\n  factors:\n"
+        "    dispatch.preemption.priority: {values: [1, 2]}\n"
+        "    dispatch.preemption.en_route_priority: {values: [3, 2]}\n"
+    )
+    path = _experiment(tmp_path, body)
+    for command in (["validate", str(path)], ["batch", str(path), "--out", str(tmp_path / "s")]):
+        assert main(command) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "arm 'base', design point 1" in err and "en_route_priority (2)" in err
+    assert not (tmp_path / "s").exists()

@@ -426,3 +426,13 @@ def test_validate_checks_every_design_point_as_the_batch_does(
         err = " ".join(capsys.readouterr().err.split())
         assert "arm 'base', design point 1" in err and "en_route_priority (2)" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_misspelt_call_type_is_named_a_new_type_with_its_likely_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It said only that 'nois' had no competent agency, and advised adding one."""
+    assert main(["validate", str(BASELINE), "--set", "demand.types.nois.share=0.17"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--set demand.types.nois.share=0.17: demand.types.nois: 'nois' is a new type" in err
+    assert "(did you mean 'noise'?)" in err

@@ -350,6 +350,19 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
             yield from _check_ref(s, incident_type, ref, (*base, i))
     for incident_type in types:
         if incident_type not in s.competences:
+            # A misspelt type makes a new one, which no competence list names.
+            near = did_you_mean(incident_type, [t for t in s.competences if t in types])
+            if near is not None:
+                section = (
+                    ("demand", "types") if incident_type in s.demand.types else ("crime", "types")
+                )
+                yield (
+                    (*section, incident_type),
+                    f"'{incident_type}' is a new type with no competent agency (did you mean "
+                    f"'{near}'?): to change a type write its name; a new one needs "
+                    f"competences.{incident_type}: [agency, ...]",
+                )
+                continue
             yield (
                 ("competences",),
                 (

@@ -412,3 +412,17 @@ def test_one_replicate_gives_a_difference_without_an_interval() -> None:
     assert pd.isna(row["ci_low"]) and pd.isna(row["paired_over_unpaired_width"])
     arms = analysis_module.arm_means(runs, ["x"]).set_index(["arm", "point"])
     assert arms.loc[("b", 1), "n"] == 0 and arms.loc[("b", 0), "n"] == 1
+
+
+def test_a_run_made_by_other_code_is_not_kept(tmp_path: Path) -> None:
+    """A Dask worker with another secsim: its run fails with the reason, its files go."""
+    staged = tmp_path / ".run.parquet.1.tmp"
+    staged.write_bytes(b"rows")
+    record = {"run_id": "a__p0000__r000", "status": "done", "error": None}
+    record |= {"staged": [(str(staged), str(tmp_path / "run.parquet"))], "code": "other"}
+    kept = batch_runner._same_code(dict(record), "mine")
+    assert kept["status"] == "failed" and "the worker runs other code" in kept["error"]
+    assert "sources other, the batch's mine" in kept["error"]
+    assert "code" not in kept and "staged" not in kept and not staged.exists()
+    same = batch_runner._same_code({**record, "code": "mine"}, "mine")
+    assert same["status"] == "done" and "code" not in same and same["staged"]

@@ -62,7 +62,7 @@ from simulator.outputs import (
 )
 from simulator.records.summary import flatten
 from simulator.resources import check_fits
-from simulator.runner import code_version, run
+from simulator.runner import code_version, run, source_digest
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.loader import load_scenario, load_variants, resolved_dict
 from simulator.scenario.schema import Scenario
@@ -263,6 +263,26 @@ def execute(task: RunTask) -> dict[str, Any]:
         _unstage(staged)
         raise
     record["wall_s"] = time.perf_counter() - started
+    record["code"] = source_digest()  # what this worker runs (checked by the batch)
+    return record
+
+
+def _same_code(record: dict[str, Any], code: str) -> dict[str, Any]:
+    """``record`` as the store keeps it: failed if its worker ran other sources than ``code``.
+
+    A Dask worker runs the secsim installed where it runs: another version, or an
+    edited copy, gives other results under the store's description of this code.
+    Such a run is not kept (its staged files are removed) and says why.
+    """
+    theirs = record.pop("code", None)
+    if theirs is None or theirs == code or record["status"] != "done":
+        return record
+    _unstage(record.pop("staged", None) or [])
+    record.update(
+        status="failed",
+        error=f"the worker runs other code (sources {theirs}, the batch's {code}): install "
+        "the same secsim on every worker, then --resume",
+    )
     return record
 
 
@@ -592,9 +612,11 @@ def _run_tasks(
     except OSError as exc:
         raise write_failed(exc, path) from None
     results = _results(todo, workers, scheduler, held)
+    code = source_digest()
     with log:
         try:
             for record in results:
+                record = _same_code(record, code)
                 with signals_deferred():
                     _promote(record, store)
                     log.write(json.dumps(record) + "\n")

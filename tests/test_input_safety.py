@@ -436,3 +436,16 @@ def test_a_misspelt_call_type_is_named_a_new_type_with_its_likely_name(
     err = " ".join(capsys.readouterr().err.split())
     assert "--set demand.types.nois.share=0.17: demand.types.nois: 'nois' is a new type" in err
     assert "(did you mean 'noise'?)" in err
+
+
+def test_an_agency_block_replaced_whole_is_said_to_be_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It said the agency was not declared, with a did-you-mean to another one."""
+    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre={officers: 10}"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "agency 'pm_centre' has no kind: a --set or a timeline's set: of an agency's" in err
+    assert "e.g. agencies.pm_centre.officers=..." in err and "not declared" not in err
+    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centr.officers=10"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "agency 'pm_centr' is not declared (did you mean 'pm_centre'?)" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -111,6 +112,18 @@ def describe_error(
                 for a in agencies
                 if a != name and isinstance(agencies[a], Mapping) and "kind" in agencies[a]
             ]
+            block = agencies.get(name)
+            typo = difflib.get_close_matches(name, others, n=1, cutoff=0.8)
+            if isinstance(block, Mapping) and block and not typo:
+                # Settings without a kind, and no agency of a close name: most likely a
+                # declared agency whose block a --set or a timeline's set: replaced whole.
+                first = next(iter(block))
+                return path, (
+                    f"agency '{name}' has no kind: a --set or a timeline's set: of an "
+                    "agency's whole block replaces it (change one setting by its dotted key, "
+                    f"e.g. agencies.{name}.{first}=...); a new agency needs at least its kind "
+                    "and its resources"
+                )
             msg = f"agency '{name}' is not declared{did_you_mean_hint(name, others)}"
             return path, msg + "; a new agency needs at least its kind and its resources"
         if len(path) >= 3:

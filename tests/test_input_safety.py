@@ -449,3 +449,15 @@ def test_an_agency_block_replaced_whole_is_said_to_be_so(
     assert main(["validate", str(BASELINE), "--set", "agencies.pm_centr.officers=10"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "agency 'pm_centr' is not declared (did you mean 'pm_centre'?)" in err
+
+
+def test_the_crime_engine_switched_off_is_named_once_as_the_cause(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Six 'unknown incident type' problems, none naming what removed the types."""
+    assert main(["validate", str(BASELINE), "--set", "crime=null"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "1 problem in scenario" in err and "--set crime=null: crime: the crime engine is off" in err
+    )
+    assert "(incivility, theft, burglary, assault, drug_dealing, serious_violence)" in err

@@ -340,8 +340,25 @@ def _check_crime(s: Scenario) -> Iterator[Finding]:
 
 def _check_competences(s: Scenario) -> Iterator[Finding]:
     types = s.incident_types()
+    # With the crime engine switched off (crime: null, or an empty crime:), the offence
+    # types' competence lists name types that no longer exist: one problem, at crime.
+    offences = (
+        []
+        if s.crime is not None
+        else [
+            t for t in s.competences if t not in types and t in DEFAULT_ENTRIES["crime", "types"]()
+        ]
+    )
+    if offences:
+        yield (
+            ("crime",),
+            f"the crime engine is off (crime: null or empty), yet competences lists offence "
+            f"types ({', '.join(offences)}): write crime: back, or take those lists out",
+        )
     for incident_type, agencies in s.competences.items():
         base: Path = ("competences", incident_type)
+        if incident_type in offences:
+            continue
         if incident_type not in types and incident_type != HANDOVER_TYPE:
             yield base, _unknown_type(s, incident_type, types)
         if not agencies:

@@ -174,6 +174,11 @@ def test_a_rule_switches_only_at_the_ends_of_its_hours() -> None:
             1,  # once, not once a type
         ),
         ("{types: [noise], communes: [], agencies: [pm_centre]}", "at least 1 item", 1),
+        (  # pm_centre serves 7:00 to 23:00: night calls waited until abandoned
+            "{types: [noise], communes: [centre], hours: [0, 6], agencies: [pm_centre]}",
+            "none of 'pm_centre' is on duty from 0:00 to 6:00 (their service_hours)",
+            1,
+        ),
     ],
 )
 def test_a_rule_that_could_answer_nobody_is_refused_once(

@@ -21,6 +21,7 @@ from simulator.scenario.schema import (
     DistrictType,
     Scenario,
     StationKindSpec,
+    in_hours,
 )
 from simulator.scenario.staffing import resolve_staffing
 from simulator.world.registries import LOCATIONS
@@ -467,12 +468,26 @@ def _check_competence_rules(s: Scenario) -> Iterator[Finding]:
 
 
 def _rule_out_of_reach(s: Scenario, rule: CompetenceRule, base: Path) -> Iterator[Finding]:
-    """A rule for some communes whose agencies may act in none of them answers nobody there."""
-    if rule.communes is None or s.territory.kind == "file":  # (codes or names: not compared)
-        return
+    """A rule whose agencies may act nowhere or never where and when it applies.
+
+    Its agencies may act in none of its communes, or are in service at none of its
+    hours: its calls would find nobody, and wait until abandoned.
+    """
     named = [n for ref in rule.agencies for n, a in s.agencies.items() if ref in (n, a.kind)]
     if not named:
         return  # unknown agencies: said above
+    if rule.hours is not None:
+        hours = [h for h in range(24) if in_hours(rule.hours, h)]
+        if hours and not any(s.agencies[n].serves_hour(h) for n in named for h in hours):
+            start, end = rule.hours
+            yield (
+                (*base, "hours"),
+                f"none of {_listed(named)} is on duty from {start}:00 to {end}:00 (their "
+                "service_hours): the rule's calls would wait for nobody; name an agency on "
+                "duty then",
+            )
+    if rule.communes is None or s.territory.kind == "file":  # (codes or names: not compared)
+        return
     reach = [s.agencies[n].communes for n in named]
     if any(c == "all" or set(c) & set(rule.communes) for c in reach):
         return

@@ -461,3 +461,23 @@ def test_the_crime_engine_switched_off_is_named_once_as_the_cause(
         "1 problem in scenario" in err and "--set crime=null: crime: the crime engine is off" in err
     )
     assert "(incivility, theft, burglary, assault, drug_dealing, serious_violence)" in err
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "agencies.pm_centre.service_hours.0=25",
+            "agencies.pm_centre.service_hours: service_hours",
+        ),
+        ("agencies.pm_centre.officers=", "agencies.pm_centre: give exactly one of units"),
+        ("demand.types.noise.share=0.3", "demand.types: the shares of the call types"),
+    ],
+)
+def test_a_problem_a_set_made_is_blamed_on_the_set_not_the_file_s_line(
+    override: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They were placed at the line of baseline.yaml the --set had changed."""
+    assert main(["validate", str(BASELINE), "--set", override]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--set {override}: {expected}" in err and "baseline.yaml:" not in err

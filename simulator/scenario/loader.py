@@ -42,16 +42,25 @@ class OptionOverride(str):
         return made
 
 
+def _keyed(path: Path) -> tuple[str, ...]:
+    """``path`` with every part as text, so that its marks are found however it is written.
+
+    A list's index 0 and a mapping's key ``"0"`` (as pydantic names an entry, or a
+    ``--set`` wrote it) are then one.
+    """
+    return tuple(str(k) for k in path)
+
+
 class Positions:
     """Where each key path was written: file and line, or the ``--set`` argument."""
 
     def __init__(self, default_source: str):
         self.default_source = default_source
-        self._marks: dict[Path, Mark] = {}
+        self._marks: dict[tuple[str, ...], Mark] = {}
 
     def add(self, path: Path, source: str, line: int | None, column: int | None) -> None:
         """Record where ``path`` was written."""
-        self._marks[path] = (source, line, column)
+        self._marks[_keyed(path)] = (source, line, column)
 
     def override(self, path: Path, source: str) -> None:
         """``path`` (and everything under it) now comes from ``source`` (a ``--set``).
@@ -59,13 +68,14 @@ class Positions:
         So do the entries above it that no file wrote: a ``--set`` that makes a new
         entry (a misspelt offence type, say) is blamed for what that entry lacks.
         """
-        for key in [k for k in self._marks if k[: len(path)] == path]:
+        keyed = _keyed(path)
+        for key in [k for k in self._marks if k[: len(keyed)] == keyed]:
             del self._marks[key]
-        self._marks[path] = (source, None, None)
-        for n in range(len(path) - 1, 0, -1):
-            if path[:n] in self._marks:
+        self._marks[keyed] = (source, None, None)
+        for n in range(len(keyed) - 1, 0, -1):
+            if keyed[:n] in self._marks:
                 break
-            self._marks[path[:n]] = (source, None, None)
+            self._marks[keyed[:n]] = (source, None, None)
 
     def copy(self) -> Positions:
         """An independent copy (overriding it leaves this one as it is)."""
@@ -78,17 +88,17 @@ class Positions:
         self._marks.update(other._marks)
 
     def find(self, path: Path) -> Mark:
-        """The mark of ``path``, of a ``--set`` that wrote below it, or of its closest ancestor."""
-        if path not in self._marks:
-            below = [
-                m
-                for k, m in self._marks.items()
-                if k[: len(path)] == path and m[0].startswith("--set")
-            ]
-            if below:
-                return below[0]
-        for n in range(len(path), -1, -1):
-            mark = self._marks.get(path[:n])
+        """The mark of a ``--set`` at or below ``path``, else of ``path`` or its closest ancestor.
+
+        A ``--set`` into a key (``service_hours.0=25``) changed it: a problem of the key
+        is more likely that ``--set``'s than the line of the file it changed.
+        """
+        keyed = _keyed(path)
+        for k, m in self._marks.items():
+            if k[: len(keyed)] == keyed and m[0].startswith("--set"):
+                return m
+        for n in range(len(keyed), -1, -1):
+            mark = self._marks.get(keyed[:n])
             if mark is not None:
                 return mark
         return (self.default_source, None, None)

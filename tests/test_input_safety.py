@@ -481,3 +481,12 @@ def test_a_problem_a_set_made_is_blamed_on_the_set_not_the_file_s_line(
     assert main(["validate", str(BASELINE), "--set", override]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"--set {override}: {expected}" in err and "baseline.yaml:" not in err
+
+
+def test_commune_codes_written_as_numbers_are_refused_with_the_fix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two messages ('all'; a valid string) said nothing of the quotes they lacked."""
+    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre.communes=[31555]"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "1 problem in scenario" in err and "write them in quotes, e.g. ['31555']" in err

@@ -131,6 +131,22 @@ class Frozen(BaseModel):
         return value
 
 
+def _communes_as_text(value: object) -> object:
+    """Refuse commune codes written as numbers, saying why, before the type check does.
+
+    ``communes: [31555, 31149]`` gave two messages (not 'all', not a string) that did
+    not say what to do. Not made text silently: a code such as 01053 would have lost
+    its leading zero as a number.
+    """
+    if isinstance(value, list) and any(isinstance(v, int | float) for v in value):
+        numbers = [v for v in value if isinstance(v, int | float)]
+        raise ValueError(
+            f"commune names and codes are text: write them in quotes, e.g. ['{numbers[0]}'] "
+            "(as a number, a code such as 01053 loses its leading zero)"
+        )
+    return value
+
+
 class DistrictType(StrEnum):
     """The kinds of district (quartier) of the synthetic city (MODEL.md section 2)."""
 
@@ -820,6 +836,11 @@ class AgencySpec(Frozen):
     @classmethod
     def _staffing24(cls, value: object) -> object:
         return _normalised_profile(value, HOURS_PER_DAY, "staffing_profile")
+
+    @field_validator("communes", mode="before")
+    @classmethod
+    def _communes_text(cls, value: object) -> object:
+        return _communes_as_text(value)
 
     def serves_hour(self, hour_of_day: int) -> bool:
         """Whether the agency is in service at this hour of the day."""
@@ -1689,6 +1710,11 @@ class CompetenceRule(Frozen):
         description="The agencies (or kinds) that may handle them there and then, in order, "
         "as in a competence list.",
     )
+
+    @field_validator("communes", mode="before")
+    @classmethod
+    def _communes_text(cls, value: object) -> object:
+        return _communes_as_text(value)
 
 
 class Scenario(Frozen):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
+from simulator.scenario import ScenarioError, load_scenario
 
 from .conftest import ROOT, SCENARIOS
 
@@ -490,3 +491,21 @@ def test_commune_codes_written_as_numbers_are_refused_with_the_fix(
     assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre.communes=[31555]"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "1 problem in scenario" in err and "write them in quotes, e.g. ['31555']" in err
+
+
+def test_a_yaml_merge_key_with_a_key_beside_it_is_no_duplicate(tmp_path: Path) -> None:
+    """<<: *anchor then communes: beside it was refused as a key written twice."""
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\nagencies:\n  pm_est: &pm\n    kind: municipal_police\n"
+        "    communes: [est]\n    officers: 10\n  pm_sud:\n    <<: *pm\n    communes: [sud]\n"
+        "competence_rules: []\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+    assert scenario.agencies["pm_sud"].communes == ["sud"]
+    assert scenario.agencies["pm_sud"].officers == 10
+    # A key written twice by hand is still refused, at its second line.
+    path.write_text(path.read_text(encoding="utf-8") + "competence_rules: []\n")
+    with pytest.raises(ScenarioError, match=r"merge.yaml:11:1: competence_rules: key written"):
+        load_scenario(path)

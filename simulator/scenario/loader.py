@@ -113,12 +113,54 @@ class _TooLarge(Exception):
     pass
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
+    """Keys written twice in one mapping, as the file writes them (before YAML merges).
+
+    Read before the document is built: building it merges YAML's ``<<: *anchor``
+    into the mapping, where a key written beside the merge rightly wins over the
+    anchor's and is no duplicate. Each node is read once, aliases included.
+    """
+    problems: list[Problem] = []
+    done: set[int] = set()
+    stack: list[tuple[yaml.Node, Path]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in done:
+            continue
+        done.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    stack.append((value_node, path))
+                    continue
+                key = str(key_node.value)
+                if key in seen:
+                    mark = key_node.start_mark
+                    problems.append(
+                        Problem(
+                            source,
+                            mark.line + 1,
+                            mark.column + 1,
+                            (*path, key),
+                            "key written twice; the second would silently win",
+                        )
+                    )
+                seen.add(key)
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
 def _walk(
     node: yaml.Node,
     path: Path,
     source: str,
     pos: Positions,
-    dup: list[Problem],
     budget: list[int] | None = None,
 ) -> None:
     budget = [MAX_VALUES] if budget is None else budget
@@ -127,27 +169,14 @@ def _walk(
         raise _TooLarge
     pos.add(path, source, node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
         for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = (*path, key)
-            if key in seen:
-                dup.append(
-                    Problem(
-                        source,
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
-                        child,
-                        "key written twice; the second would silently win",
-                    )
-                )
-            seen.add(key)
-            _walk(value_node, child, source, pos, dup, budget)
+            child = (*path, str(key_node.value))
+            _walk(value_node, child, source, pos, budget)
             # Point at the key rather than its value: that is where the user looks.
             pos.add(child, source, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), source, pos, dup, budget)
+            _walk(item, (*path, i), source, pos, budget)
 
 
 def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
@@ -181,6 +210,7 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
+            duplicates = _duplicate_keys(node, source) if node is not None else []
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -222,9 +252,8 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
                 )
             ]
         )
-    duplicates: list[Problem] = []
     try:
-        _walk(node, (), source, pos, duplicates)
+        _walk(node, (), source, pos)
     except (_TooLarge, RecursionError):
         problem = Problem(
             source,

@@ -509,3 +509,15 @@ def test_a_yaml_merge_key_with_a_key_beside_it_is_no_duplicate(tmp_path: Path) -
     path.write_text(path.read_text(encoding="utf-8") + "competence_rules: []\n")
     with pytest.raises(ScenarioError, match=r"merge.yaml:11:1: competence_rules: key written"):
         load_scenario(path)
+
+
+def test_an_emptied_block_and_an_impossible_year_of_hours_are_said_plainly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """'a valid dictionary or instance of AgencySpec' named a class of the code."""
+    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre=null"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "agencies.pm_centre: expected a mapping of settings" in err and "AgencySpec" not in err
+    override = "agencies.pm_centre.hours_per_officer=100000"  # a year has 8,760 hours
+    assert main(["validate", str(BASELINE), "--set", override]) == 2
+    assert "less than or equal to 8760" in capsys.readouterr().err

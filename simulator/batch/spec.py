@@ -115,7 +115,7 @@ class ExperimentSpec(Frozen):
     )
     days: int = Field(365, ge=1, description="Days counted in statistics, every run.")
     warmup_days: int = Field(7, ge=0, description="Warm-up days, every run.")
-    design_seed: NonNegFloat = Field(0, description="Seed of sampled designs (lhs, sobol).")
+    design_seed: int = Field(0, ge=0, description="Seed of sampled designs (lhs, sobol).")
     outputs: list[str] = Field(
         default_factory=lambda: list(DEFAULT_OUTPUTS),
         description="Summary keys (dotted) that analyze and the figures read (the "

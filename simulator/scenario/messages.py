@@ -139,6 +139,9 @@ def describe_error(
         return path, "required key is missing"
     text = str(err["msg"]).removeprefix("Value error, ")
     found = err.get("input")
+    if kind == "model_type":  # "a valid dictionary or instance of AgencySpec": our class name
+        shown = "nothing" if found is None else repr(found)
+        return path, f"expected a mapping of settings (key: value lines), found {shown}"
     if isinstance(found, dict | list):
         return path, text
     return path, f"{text} (found {found!r})"

@@ -783,7 +783,7 @@ class AgencySpec(Frozen):
     units: int | None = Field(None, ge=0, description="Units on duty at every service hour.")
     officers: int | None = Field(None, ge=0, description="Headcount, full-time equivalents.")
     budget_eur: NonNegFloat | None = Field(None, description="Annual budget, euros.")
-    hours_per_officer: PosFloat = Field(
+    hours_per_officer: Annotated[float, Field(gt=0.0, le=8760.0, allow_inf_nan=False)] = Field(
         1607.0,
         description="Annual working hours of a full-time officer (1,607 h: French public "
         "service, decree 2000-815).",

@@ -21,7 +21,7 @@ from simulator.records.summary import ENTRY_NAMES, INTERVAL, KNOWN_WAYS, summary
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key
 from simulator.scenario.loader import Positions, load_scenario, read_model, resolved_dict
-from simulator.scenario.schema import DistrictType, Frozen, NonNegFloat, Scenario
+from simulator.scenario.schema import DistrictType, Frozen, Scenario
 from simulator.world.territory import shared_territory
 
 # Far above any batch that finishes in a lifetime; a plan larger than this would not fit in

@@ -250,7 +250,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_workers(
         p_batch,
         "local worker processes (default: all cores; more than the cores available is "
-        "capped to them, with a warning)",
+        "capped to them, with a warning; not used with --scheduler, whose workers run the "
+        "runs)",
     )
     p_batch.add_argument(
         "--scheduler",
@@ -408,7 +409,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_workers(
         p_cal,
         "local worker processes (default: all cores; more than the cores available is "
-        "capped to them, with a warning)",
+        "capped to them, with a warning; not used with --scheduler, whose workers run the "
+        "runs)",
     )
     p_cal.add_argument(
         "--scheduler",

@@ -465,23 +465,38 @@ def test_the_crime_engine_switched_off_is_named_once_as_the_cause(
 
 
 @pytest.mark.parametrize(
-    ("override", "expected"),
+    ("override", "line", "expected"),
     [
         (
             "agencies.pm_centre.service_hours.0=25",
-            "agencies.pm_centre.service_hours: service_hours",
+            "111:5",
+            "agencies.pm_centre.service_hours: serv",
         ),
-        ("agencies.pm_centre.officers=", "agencies.pm_centre: give exactly one of units"),
-        ("demand.types.noise.share=0.3", "demand.types: the shares of the call types"),
+        ("agencies.pm_centre.officers=", "105:3", "agencies.pm_centre: give exactly one of units"),
+        ("demand.types.noise.share=0.3", "43:3", "demand.types: the shares of the call types"),
     ],
 )
-def test_a_problem_a_set_made_is_blamed_on_the_set_not_the_file_s_line(
-    override: str, expected: str, capsys: pytest.CaptureFixture[str]
+def test_a_problem_under_a_set_names_the_set_beside_the_file_s_line(
+    override: str, line: str, expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """They were placed at the line of baseline.yaml the --set had changed."""
+    """They were placed at the line of baseline.yaml the --set had changed, without it."""
     assert main(["validate", str(BASELINE), "--set", override]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert f"--set {override}: {expected}" in err and "baseline.yaml:" not in err
+    assert f"baseline.yaml:{line} (changed by --set {override}): {expected}" in err
+
+
+def test_a_set_elsewhere_is_not_named_for_a_problem_of_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a --set at or below the problem's key is named beside it."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\nagencies:\n  pm_centre:\n    units: 3\n", encoding="utf-8"
+    )
+    assert main(["validate", str(path), "--set", "demand.rate_per_hour=5"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "s.yaml:3:3: agencies.pm_centre: give exactly one of units" in err
+    assert "changed by" not in err
 
 
 def test_commune_codes_written_as_numbers_are_refused_with_the_fix(

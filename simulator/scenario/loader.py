@@ -88,20 +88,32 @@ class Positions:
         self._marks.update(other._marks)
 
     def find(self, path: Path) -> Mark:
-        """The mark of a ``--set`` at or below ``path``, else of ``path`` or its closest ancestor.
+        """Where ``path`` was written, and which ``--set`` changed it if one did.
 
-        A ``--set`` into a key (``service_hours.0=25``) changed it: a problem of the key
-        is more likely that ``--set``'s than the line of the file it changed.
+        The mark of ``path`` or of its closest ancestor. When the file wrote it and a
+        ``--set`` wrote below it (``service_hours.0=25`` under ``service_hours``), the
+        file's place is named with that ``--set`` beside it: the problem may be the
+        ``--set``'s or the file's. An entry no file wrote takes the mark of the
+        ``--set`` that made it.
         """
         keyed = _keyed(path)
-        for k, m in self._marks.items():
-            if k[: len(keyed)] == keyed and m[0].startswith("--set"):
-                return m
-        for n in range(len(keyed), -1, -1):
-            mark = self._marks.get(keyed[:n])
-            if mark is not None:
-                return mark
-        return (self.default_source, None, None)
+        below = [
+            m
+            for k, m in self._marks.items()
+            if len(k) > len(keyed) and k[: len(keyed)] == keyed and m[0].startswith("--set")
+        ]
+        if keyed not in self._marks and below:
+            return below[0]
+        mark = next(
+            (m for n in range(len(keyed), -1, -1) if (m := self._marks.get(keyed[:n]))), None
+        )
+        if mark is None:
+            mark = (self.default_source, None, None)
+        if keyed and below and not mark[0].startswith("--set"):
+            source, line, column = mark
+            where = source if line is None else f"{source}:{line}:{column or 1}"
+            return (f"{where} (changed by {below[0][0]})", None, None)
+        return mark
 
 
 # Far above any real scenario (the baseline has about 600): a file that expands beyond it

@@ -505,7 +505,7 @@ def test_commune_codes_written_as_numbers_are_refused_with_the_fix(
     """Two messages ('all'; a valid string) said nothing of the quotes they lacked."""
     assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre.communes=[31555]"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "1 problem in scenario" in err and "write them in quotes, e.g. ['31555']" in err
+    assert "1 problem in scenario" in err and "write each in quotes as you wrote it" in err
 
 
 def test_a_yaml_merge_key_with_a_key_beside_it_is_no_duplicate(tmp_path: Path) -> None:
@@ -520,6 +520,12 @@ def test_a_yaml_merge_key_with_a_key_beside_it_is_no_duplicate(tmp_path: Path) -
     scenario = load_scenario(path)
     assert scenario.agencies["pm_sud"].communes == ["sud"]
     assert scenario.agencies["pm_sud"].officers == 10
+    # A key written twice inside the anchor is named by the anchor's own path.
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    officers: 10\n", "    officers: 10\n    officers: 11\n"))
+    with pytest.raises(ScenarioError, match=r"merge.yaml:7:5: agencies.pm_est.officers: key"):
+        load_scenario(path)
+    path.write_text(text)
     # A key written twice by hand is still refused, at its second line.
     path.write_text(path.read_text(encoding="utf-8") + "competence_rules: []\n")
     with pytest.raises(ScenarioError, match=r"merge.yaml:11:1: competence_rules: key written"):

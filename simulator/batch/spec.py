@@ -314,7 +314,7 @@ def entry_names(scenario: Scenario) -> dict[str, set[str]]:
         "offence types": offence_types,
         "priorities": {str(p) for p in range(1, scenario.demand.n_priorities + 1)},
         "district types": {str(d) for d in DistrictType},
-        "communes": set(territory.commune_names) | set(territory.commune_ids),
+        "communes": set(territory.commune_names),  # costs name communes, not codes
         "ways of becoming known": set(KNOWN_WAYS),
     }
 

@@ -10,6 +10,7 @@ before validation and are reported as their own source.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -137,9 +138,11 @@ def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
     """
     problems: list[Problem] = []
     done: set[int] = set()
-    stack: list[tuple[yaml.Node, Path]] = [(root, ())]
-    while stack:
-        node, path = stack.pop()
+    # In the document's order: an anchored mapping is reached first where it is written,
+    # not through a later alias, so a duplicate in it is named by its own path.
+    queue: deque[tuple[yaml.Node, Path]] = deque([(root, ())])
+    while queue:
+        node, path = queue.popleft()
         if id(node) in done:
             continue
         done.add(id(node))
@@ -147,7 +150,7 @@ def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
             seen: set[str] = set()
             for key_node, value_node in node.value:
                 if key_node.tag == _MERGE:
-                    stack.append((value_node, path))
+                    queue.append((value_node, path))
                     continue
                 key = str(key_node.value)
                 if key in seen:
@@ -162,9 +165,9 @@ def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
                         )
                     )
                 seen.add(key)
-                stack.append((value_node, (*path, key)))
+                queue.append((value_node, (*path, key)))
         elif isinstance(node, yaml.SequenceNode):
-            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+            queue.extend((item, (*path, i)) for i, item in enumerate(node.value))
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 

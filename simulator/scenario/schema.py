@@ -138,11 +138,13 @@ def _communes_as_text(value: object) -> object:
     not say what to do. Not made text silently: a code such as 01053 would have lost
     its leading zero as a number.
     """
-    if isinstance(value, list) and any(isinstance(v, int | float) for v in value):
-        numbers = [v for v in value if isinstance(v, int | float)]
+    if isinstance(value, list) and any(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        # (Not echoed: YAML reads 01053 as the octal 555, not as 1053.)
         raise ValueError(
-            f"commune names and codes are text: write them in quotes, e.g. ['{numbers[0]}'] "
-            "(as a number, a code such as 01053 loses its leading zero)"
+            "commune names and codes are text: write each in quotes as you wrote it, e.g. "
+            "['31555', '01053'] (unquoted, YAML reads a code as a number, and 01053 as 555)"
         )
     return value
 

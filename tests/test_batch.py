@@ -389,6 +389,11 @@ def test_a_damaged_store_is_named_not_a_traceback(
     # As it says: resuming writes the table again from the runs.
     assert main(["batch", str(tiny), *quiet, "--resume"]) == 0
     assert main(["analyze", str(store)]) == 0
+    manifest = store / "manifest.parquet"
+    manifest.write_bytes(manifest.read_bytes()[:50])
+    assert main(["analyze", str(store)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "manifest.parquet: cannot be read" in err and "Traceback" not in err
     (store / "experiment.json").write_text("{", encoding="utf-8")
     assert main(["analyze", str(store)]) == 2
     err = " ".join(capsys.readouterr().err.split())

@@ -413,6 +413,12 @@ def analyze(store: Path) -> Analysis:
     return Analysis(arms, diffs, sens)
 
 
+def _unreadable(path: Path, exc: BaseException, advice: str) -> OutputError:
+    """A store's file that cannot be read, named, with what to do."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return OutputError(path, f"cannot be read ({reason}): {advice}")
+
+
 def _read_store(store: Path) -> tuple[ExperimentSpec, pd.DataFrame]:
     """The experiment a store ran and its consolidated runs.
 
@@ -425,22 +431,18 @@ def _read_store(store: Path) -> tuple[ExperimentSpec, pd.DataFrame]:
         identity = json.loads(described.read_text(encoding="utf-8"))
         spec = ExperimentSpec.model_validate(identity["experiment"])
     except (OSError, ValueError, KeyError, TypeError) as exc:  # JSON and pydantic: ValueError
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise OutputError(
-            described,
-            f"cannot be read ({reason}): the store is damaged; run the batch again into a new "
-            "folder (or with --force)",
-        ) from None
+        advice = "the store is damaged; run the batch again into a new folder (or with --force)"
+        raise _unreadable(described, exc, advice) from None
     summaries = store / "summaries.parquet"
     try:
         runs = pd.read_parquet(summaries)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise OutputError(
-            summaries,
-            f"cannot be read ({reason}): secsim batch ... --resume writes it again from the runs",
-        ) from None
+        raise _unreadable(summaries, exc, RESUME_REWRITES) from None
     return spec, runs
+
+
+# What writes a store's consolidated tables again from its runs.
+RESUME_REWRITES = "secsim batch ... --resume writes it again from the runs"
 
 
 def _outputs_absent(spec: ExperimentSpec, found: list[str]) -> str | None:
@@ -466,7 +468,10 @@ def _runs_missing(store: Path) -> str | None:
     path = store / "manifest.parquet"
     if not path.exists():
         return None
-    status = pd.read_parquet(path, columns=["status"])["status"]
+    try:
+        status = pd.read_parquet(path, columns=["status"])["status"]
+    except (OSError, ValueError, KeyError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise _unreadable(path, exc, RESUME_REWRITES) from None
     counts = status[status != "done"].value_counts()
     if counts.empty:
         return None

@@ -98,7 +98,11 @@ QUICK_FIGURES = {"days": 30, "replicates": 2, "sobol_samples": 16}
 # Where figures and the evidence report go by default: the published ones only from
 # publication-quality runs; quick ones beside the results.
 FIGURES_OUT = {"full": Path("figures"), "quick": Path("results/figures-quick")}
-EVIDENCE_DOC = {"full": Path("docs/evidence.md"), "quick": Path("results/evidence-quick.md")}
+EVIDENCE_DOC = {
+    "published": Path("docs/evidence.md"),  # --full over every shipped design
+    "full": Path("results/evidence-full.md"),  # --full over the files given
+    "quick": Path("results/evidence-quick.md"),
+}
 
 
 def _port(text: str) -> int:
@@ -306,8 +310,9 @@ def _parser() -> argparse.ArgumentParser:
     p_fig.add_argument(
         "--out",
         type=Path,
-        help=f"figures folder (default: {FIGURES_OUT['full']} with --full or --map, where the "
-        f"published figures are; {FIGURES_OUT['quick']} otherwise, so that quick figures "
+        help=f"figures folder (default: {FIGURES_OUT['full']}, where the published figures "
+        "are, with --full or the --map of a file of scenarios/; "
+        f"{FIGURES_OUT['quick']} otherwise, so that quick figures and maps of other files "
         "never replace them): new, empty, or one secsim wrote figures in (its figure files "
         "are replaced, other files kept)",
     )
@@ -381,8 +386,9 @@ def _parser() -> argparse.ArgumentParser:
     p_ev.add_argument(
         "--doc",
         type=Path,
-        help=f"the report (default: {EVIDENCE_DOC['full']} with --full, the published one; "
-        f"{EVIDENCE_DOC['quick']} otherwise, so that a quick run never replaces it): a new "
+        help=f"the report (default: {EVIDENCE_DOC['published']}, the published one, with "
+        f"--full and no files; {EVIDENCE_DOC['full']} with --full and files; "
+        f"{EVIDENCE_DOC['quick']} otherwise: only the whole full run replaces it): a new "
         "file, or one secsim evidence wrote (replaced whole, atomically); any other file is "
         "refused",
     )
@@ -711,7 +717,11 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     for key, default in QUICK_FIGURES.items():
         setattr(args, key, default if getattr(args, key) is None else getattr(args, key))
     if args.out is None:
-        args.out = FIGURES_OUT["full" if args.full or args.map is not None else "quick"]
+        # The published figures' folder for the full set and for the maps of the shipped
+        # scenarios; a map of another file (an edited copy, say) never replaces theirs.
+        shipped = args.map is None or args.map.resolve().parent == root / "scenarios"
+        published = (args.full or args.map is not None) and shipped
+        args.out = FIGURES_OUT["full" if published else "quick"]
     command = "secsim figures" + (
         " --full"
         if args.full
@@ -756,7 +766,8 @@ def _cmd_evidence(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_BAD_INPUT
     command = "secsim evidence " + ("--full" if args.full else "--quick")
     if args.doc is None:
-        args.doc = EVIDENCE_DOC["full" if args.full else "quick"]
+        # Only the whole published set, at full size, replaces the published report.
+        args.doc = EVIDENCE_DOC["quick" if not args.full else "full" if args.files else "published"]
     settings = EvidenceSettings(
         files=files,
         out=args.out,

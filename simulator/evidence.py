@@ -4,10 +4,11 @@
 published design reproduced on the baseline city, with an ``evidence:`` block,
 see :mod:`simulator.batch.evidence_spec`) through the batch machinery, with
 paired replicates sharing their seeds, computes the estimates the block names
-(:mod:`simulator.batch.effects`) and writes ``docs/evidence.md``: for each design
-its source, each target, the simulated estimate with its 95 % interval, and
-whether it falls in range; then what the model predicts for effects it is not
-tuned to.
+(:mod:`simulator.batch.effects`) and writes the report (``docs/evidence.md``, the
+published one, from the full run of every design; the command line sends a quick
+run's, or a full run of some designs, elsewhere): for each design its source, each
+target, the simulated estimate with its 95 % interval, and whether it falls in
+range; then what the model predicts for effects it is not tuned to.
 
 Estimates of offences in a place (the hot spots a patrol targets, the ring
 around them) are counted in the runs' incident records; the others come from
@@ -871,7 +872,8 @@ def _document(
         DOC_MARKER,
         "# Effect sizes against evidence\n",
         f"Written by `{settings.command}` ({mode} mode) at commit `{commit}`, {when}. "
-        "Rebuild it with `make evidence` (full mode) or `secsim evidence --quick`.\n",
+        "Rebuild it with `make evidence` (`secsim evidence --full`, every design); a quick "
+        "run (`secsim evidence`) writes `results/evidence-quick.md` instead.\n",
     ]
     if not settings.full:
         lines.append(

@@ -483,14 +483,21 @@ def test_quick_figures_and_a_quick_report_never_replace_the_published_ones(
     assert main(["figures"]) == 0
     assert main(["figures", "--full"]) == 0
     assert main(["figures", "--map", str(SCENARIOS / "baseline.yaml")]) == 0
+    copy = tmp_path / "toulouse_metropole.yaml"  # an edited copy of a shipped file
+    copy.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\n", encoding="utf-8")
+    assert main(["figures", "--map", str(copy)]) == 0
     assert main(["evidence", "--quiet"]) == 2
     assert main(["evidence", "--full", "--quiet"]) == 2
+    design = str(ROOT / "experiments" / "evidence" / "hot_spots.yaml")
+    assert main(["evidence", design, "--full", "--quiet"]) == 2  # one design: not the report
     assert asked == [
         Path("results/figures-quick"),
         Path("figures"),
         Path("figures"),
+        Path("results/figures-quick"),
         Path("results/evidence-quick.md"),
         Path("docs/evidence.md"),
+        Path("results/evidence-full.md"),
     ]
 
 

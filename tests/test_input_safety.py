@@ -542,3 +542,19 @@ def test_an_emptied_block_and_an_impossible_year_of_hours_are_said_plainly(
     override = "agencies.pm_centre.hours_per_officer=100000"  # a year has 8,760 hours
     assert main(["validate", str(BASELINE), "--set", override]) == 2
     assert "less than or equal to 8760" in capsys.readouterr().err
+
+
+def test_outputs_of_a_collection_a_factor_writes_whole_are_not_checked_by_name() -> None:
+    """A factor writing crime.types whole (as a calibration's stage) may give it any type."""
+    from simulator.batch.spec import checkable_names, named_shape, output_problem
+    from simulator.records.summary import summary_shape
+
+    names = {"offence types": {"theft"}, "agencies": {"state_police"}}
+    for factors, refused in (([], True), (["crime.types"], False), (["crime"], False)):
+        shape = named_shape(summary_shape(), checkable_names(names, factors))
+        wrong = output_problem("offences.by_type.arson.actual", shape)
+        assert (wrong is not None) is refused, factors
+        assert output_problem("utilisation.state_polise", shape) is not None
+    # A factor inside one type writes no new type.
+    shape = named_shape(summary_shape(), checkable_names(names, ["crime.types.theft.rate"]))
+    assert output_problem("offences.by_type.arson.actual", shape) is not None

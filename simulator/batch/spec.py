@@ -22,6 +22,7 @@ from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key
 from simulator.scenario.loader import Positions, load_scenario, read_model, resolved_dict
 from simulator.scenario.schema import DistrictType, Frozen, Scenario
+from simulator.scenario.timeline import policy_changes
 from simulator.world.territory import shared_territory
 
 # Far above any batch that finishes in a lifetime; a plan larger than this would not fit in
@@ -268,8 +269,11 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             problems += _arm_problems(pos, arm_name, arm, exc.problems)
             continue
         payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
-        for what, found in entry_names(scenario).items():
-            names.setdefault(what, set()).update(found)
+        # Every period of the timeline: a change may add call types or priorities.
+        changes, _ = policy_changes(scenario)
+        for period in (scenario, *(change.scenario for change in changes)):
+            for what, found in entry_names(period).items():
+                names.setdefault(what, set()).update(found)
         settings = resolved_dict(scenario)
         for name, factor in spec.design.factors.items():
             at = ("design", "factors", name)
@@ -284,7 +288,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                     refused.add(at)
                     problems.append(Problem(*pos.find(at), at, f"{wrong} (arm '{arm_name}')"))
     # Costs are reported under every payer level the arms' agencies name.
-    shape = named_shape(summary_shape(), names)
+    shape = named_shape(summary_shape(), checkable_names(names, list(spec.design.factors)))
     for costs in ("cost_eur", "cost_eur_per_year"):
         shape[costs] = {**dict.fromkeys(sorted(payers)), **shape[costs]}
     for i, output in enumerate(spec.outputs):
@@ -295,6 +299,17 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     if problems:
         raise ScenarioError(problems, what="experiment")
     return spec
+
+
+# The settings each kind of name of :func:`entry_names` comes from.
+ENTRY_SOURCES: dict[str, tuple[str, ...]] = {
+    "agencies": ("agencies",),
+    "agencies and programmes": ("agencies",),
+    "call types": ("demand.types", "crime.types"),
+    "offence types": ("crime.types",),
+    "priorities": ("demand.priority_shares",),
+    "communes": ("territory",),
+}
 
 
 def entry_names(scenario: Scenario) -> dict[str, set[str]]:
@@ -316,6 +331,23 @@ def entry_names(scenario: Scenario) -> dict[str, set[str]]:
         "district types": {str(d) for d in DistrictType},
         "communes": set(territory.commune_names),  # costs name communes, not codes
         "ways of becoming known": set(KNOWN_WAYS),
+    }
+
+
+def checkable_names(names: dict[str, set[str]], factors: list[str]) -> dict[str, set[str]]:
+    """``names`` less the kinds a design factor writes whole (and may give any entry).
+
+    A factor on ``crime.types`` (as a calibration's stage writes it) or ``crime``
+    makes offence types of its own: outputs naming those stay unchecked by name.
+    """
+    return {
+        what: found
+        for what, found in names.items()
+        if not any(
+            f == src or src.startswith(f + ".")
+            for f in factors
+            for src in ENTRY_SOURCES.get(what, ())
+        )
     }
 
 

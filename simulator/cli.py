@@ -997,8 +997,9 @@ def _calibration_kind(data: dict[str, Any]) -> str | None:
 _COMMAND_OF = {
     "scenario": "secsim run",
     "experiment": "secsim batch",
+    "evidence design": "secsim evidence",
     "calibration": "secsim calibrate",
-    "targets": "a calibration file's targets:",
+    "targets": "secsim calibrate, through a calibration file's targets:,",
 }
 
 
@@ -1019,7 +1020,9 @@ def _file_kind(path: Path) -> str:
     kind = _calibration_kind(data)
     if kind is not None:
         return kind
-    return "experiment" if is_experiment(data) else "scenario"
+    if is_experiment(data):
+        return "evidence design" if "evidence" in data else "experiment"
+    return "scenario"
 
 
 def _expect(path: Path, wanted: str, command: str) -> None:
@@ -1029,11 +1032,14 @@ def _expect(path: Path, wanted: str, command: str) -> None:
     line saying so instead of a list of keys the other kind does not know.
     """
     kind = _file_kind(path)
-    if kind in (wanted, "unreadable"):
+    if kind in (wanted, "unreadable") or (wanted, kind) == ("experiment", "evidence design"):
         return
-    article = "an" if kind[0] in "aeiou" else "a"
-    message = f"this is {article} {kind} file, not {'an' if wanted[0] in 'aeiou' else 'a'} "
-    message += f"{wanted}: {command} takes {wanted} files; {_COMMAND_OF[kind]} takes this one"
+
+    def a(word: str) -> str:
+        return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+    message = f"this is {a(kind)} file, not {a(wanted)}: {command} takes {wanted} files; "
+    message += f"{_COMMAND_OF[kind]} takes this one"
     raise ScenarioError([Problem(str(path), None, None, (), message)], what="file")
 
 

@@ -558,3 +558,14 @@ def test_outputs_of_a_collection_a_factor_writes_whole_are_not_checked_by_name()
     # A factor inside one type writes no new type.
     shape = named_shape(summary_shape(), checkable_names(names, ["crime.types.theft.rate"]))
     assert output_problem("offences.by_type.arson.actual", shape) is not None
+
+
+def test_a_set_into_an_item_of_an_absent_list_says_to_write_the_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It said only 'Input should be a valid list' (the --set had made a mapping)."""
+    override = "competence_rules.0.hours=[22,6]"
+    assert main(["validate", str(BASELINE), "--set", override]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "competence_rules: this list has no item to change here" in err
+    assert "--set 'competence_rules=[...]'" in err

@@ -139,6 +139,13 @@ def describe_error(
         return path, "required key is missing"
     text = str(err["msg"]).removeprefix("Value error, ")
     found = err.get("input")
+    if kind == "list_type" and isinstance(found, dict) and all(str(k).isdigit() for k in found):
+        # A --set into an item of a list the scenario does not have made a mapping.
+        return path, (
+            "this list has no item to change here: write the whole list, e.g. --set "
+            f"'{'.'.join(str(p) for p in path)}=[...]' (a --set may change an item only where "
+            "the list has one)"
+        )
     if kind == "model_type":  # "a valid dictionary or instance of AgencySpec": our class name
         shown = "nothing" if found is None else repr(found)
         return path, f"expected a mapping of settings (key: value lines), found {shown}"

@@ -174,8 +174,8 @@ def test_the_hot_spot_effect_meets_the_published_range(
     "EVIDENCE B7.1), about half the assaults happen in QPV, which the State crews' hot-spot "
     "patrols (the cells of most non-crime calls) reach about a tenth as often per cell as "
     "the city centre; violent offences are then no more elastic to police numbers than "
-    "property offences (docs/calibration.md section 4.7; hot spots chosen by expected "
-    "offences instead were tried and leave the gap); when the model gives violent "
+    "property offences (docs/calibration.md section 4.7: hot spots led by violent "
+    "offences close it in a trial, not yet a setting); when the model gives violent "
     "offences clearly more elastic again (by 0.1), remove this mark",
 )
 def test_violent_offences_are_more_elastic_than_property_offences(

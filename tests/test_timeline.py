@@ -288,3 +288,13 @@ def test_the_timeline_is_compiled_once_and_travels_with_the_scenario(
     other = scenario.model_copy(update={"run": scenario.run.model_copy(update={"days": 31})})
     assert other.policy_changes is None and other != scenario
     assert scenario.model_copy() == scenario
+
+
+def test_officers_hired_or_cut_are_whole(tmp_path: Path) -> None:
+    """A cut of 0.5 officers was accepted, then rounded (to even): applied, yet nothing moved."""
+    for event in (
+        "  - day: 1\n    cut: {agency: state_police, officers: 0.5}\n",
+        "  - day: 1\n    contract: {commune: centre, state_officers: 2.5}\n",
+    ):
+        with pytest.raises(ScenarioError, match="valid integer, got a number with a fractional"):
+            load_scenario(_scenario(tmp_path, event))

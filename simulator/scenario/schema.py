@@ -1520,7 +1520,11 @@ class HireAction(Frozen):
     """Hire (or, with ``cut``, cut) officers of an agency."""
 
     agency: str = Field(description="The agency, by identifier.")
-    officers: PosFloat = Field(description="Full-time officers hired (or cut).")
+    officers: int = Field(
+        gt=0,
+        description="Full-time officers hired (or cut), a whole number: the agency's "
+        "headcount after the change is a whole number of officers.",
+    )
     delay_days: NonNegFloat = Field(
         0.0,
         description="Recruitment and training delay before they are on the road, days "
@@ -1554,11 +1558,13 @@ class ContractAction(Frozen):
 
     commune: str = Field(description="The commune signing with the State.")
     state_agency: str = Field("state_police", description="The State agency that reinforces.")
-    state_officers: NonNegFloat = Field(0.0, description="State officers added.")
+    state_officers: int = Field(0, ge=0, description="State officers added (whole officers).")
     municipal_agency: str | None = Field(
         None, description="The commune's municipal police (default: the one of this commune)."
     )
-    municipal_officers: NonNegFloat = Field(0.0, description="Municipal officers added.")
+    municipal_officers: int = Field(
+        0, ge=0, description="Municipal officers added (whole officers)."
+    )
     cctv_districts: list[str] = Field(
         default_factory=list, description="Districts (types or identifiers) gaining CCTV."
     )

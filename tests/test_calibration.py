@@ -706,3 +706,18 @@ def test_the_check_names_a_target_the_other_scenario_does_not_report(
     assert main([*args, "--scenario", "other.yaml"]) == 2
     err = capsys.readouterr().err
     assert "target 'utilisation' reads 'utilisation.state_police'" in err, err
+
+
+def test_a_target_naming_an_agency_the_scenario_lacks_is_refused(
+    observed: dict[str, tuple[float, float]], tmp_path: Path
+) -> None:
+    """A misspelt agency in a target's output showed only after the first wave's runs."""
+    path = tmp_path / "cal.yaml"
+    path.write_text(
+        calibration_text(observed).replace("utilisation.state_police", "utilisation.state_polise")
+    )
+    with pytest.raises(ScenarioError) as refused:
+        load_calibration(path)
+    text = str(refused.value)
+    assert "targets.utilisation: 'utilisation.state_polise' is not a value" in text
+    assert "(did you mean 'utilisation.state_police'?)" in text

@@ -19,7 +19,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
+from simulator.batch.spec import entry_names, named_shape, output_problem
 from simulator.calibration.targets import TargetSpec, load_targets, output_problems
+from simulator.records.summary import summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key, set_value
 from simulator.scenario.loader import (
@@ -30,6 +32,7 @@ from simulator.scenario.loader import (
     resolved_dict,
 )
 from simulator.scenario.schema import Frozen, Scenario
+from simulator.scenario.timeline import policy_changes
 
 # Settings a calibration may not estimate: they describe the run, not the world.
 RUN_KEYS = ("run.", "name", "description")
@@ -338,11 +341,38 @@ def load_calibration(path: str | FsPath) -> Calibration:
         raise ScenarioError(problems, what="calibration")
     problems += _parameter_problems(spec, pos, scenario_path, found)
     targets, more = _targets(spec, fs_path, pos)
-    problems += more
+    problems += more + _names_problems(targets, found, pos)
     if problems:
         raise ScenarioError(problems, what="calibration")
     anchors = anchors_of(scenario_path, list(spec.parameters))
     return Calibration(fs_path, spec, scenario_path, found, targets, anchors)
+
+
+def _names_problems(
+    targets: dict[str, TargetSpec], scenario: Scenario, pos: Positions
+) -> list[Problem]:
+    """Targets whose keys name an agency, type or commune the scenario does not have.
+
+    As an experiment's outputs are checked (:func:`simulator.batch.spec.named_shape`):
+    a misspelt agency in a target's output, or in a targets file written for another
+    territory, would otherwise show only after the first wave's runs.
+    """
+    names: dict[str, set[str]] = {}
+    changes, _ = policy_changes(scenario)
+    for period in (scenario, *(change.scenario for change in changes)):
+        for what, found in entry_names(period).items():
+            names.setdefault(what, set()).update(found)
+    shape = named_shape(summary_shape(), names)
+    problems = []
+    for name, target in targets.items():
+        for key in (target.output, *target.per):
+            wrong = None if key is None else output_problem(key, shape)
+            if wrong is not None:
+                at: tuple[str, ...] = ("targets",)
+                problems.append(
+                    Problem(*pos.find(at), (*at, name), f"{wrong}, in its scenario's runs")
+                )
+    return problems
 
 
 def _targets(

@@ -269,11 +269,8 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             problems += _arm_problems(pos, arm_name, arm, exc.problems)
             continue
         payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
-        # Every period of the timeline: a change may add call types or priorities.
-        changes, _ = policy_changes(scenario)
-        for period in (scenario, *(change.scenario for change in changes)):
-            for what, found in entry_names(period).items():
-                names.setdefault(what, set()).update(found)
+        for what, found in entry_names(scenario).items():
+            names.setdefault(what, set()).update(found)
         settings = resolved_dict(scenario)
         for name, factor in spec.design.factors.items():
             at = ("design", "factors", name)
@@ -316,22 +313,28 @@ def entry_names(scenario: Scenario) -> dict[str, set[str]]:
     """The names the entries of a run's summary may take, by kind (:data:`ENTRY_NAMES`).
 
     What a run of ``scenario`` could name: every agency, type, commune, priority and
-    district type there is, whether or not a given run produces its entry.
+    district type there is, in every period of its timeline (a change may add call
+    types or priorities), whether or not a given run produces its entry.
     """
-    territory = shared_territory(scenario.territory)
-    agencies = set(scenario.agencies)
-    call_types = set(scenario.demand.types)
-    offence_types = set() if scenario.crime is None else set(scenario.crime.types)
-    return {
-        "agencies": agencies,
-        "agencies and programmes": agencies | set(PROGRAMMES),
-        "call types": call_types | offence_types,
-        "offence types": offence_types,
-        "priorities": {str(p) for p in range(1, scenario.demand.n_priorities + 1)},
+    changes, _ = policy_changes(scenario)
+    names: dict[str, set[str]] = {
         "district types": {str(d) for d in DistrictType},
-        "communes": set(territory.commune_names),  # costs name communes, not codes
         "ways of becoming known": set(KNOWN_WAYS),
     }
+    for period in (scenario, *(change.scenario for change in changes)):
+        agencies = set(period.agencies)
+        offence_types = set() if period.crime is None else set(period.crime.types)
+        for what, found in (
+            ("agencies", agencies),
+            ("agencies and programmes", agencies | set(PROGRAMMES)),
+            ("call types", set(period.demand.types) | offence_types),
+            ("offence types", offence_types),
+            ("priorities", {str(p) for p in range(1, period.demand.n_priorities + 1)}),
+            # Costs name communes, not codes (the territory is the same in every period).
+            ("communes", set(shared_territory(period.territory).commune_names)),
+        ):
+            names.setdefault(what, set()).update(found)
+    return names
 
 
 def checkable_names(names: dict[str, set[str]], factors: list[str]) -> dict[str, set[str]]:

@@ -32,7 +32,6 @@ from simulator.scenario.loader import (
     resolved_dict,
 )
 from simulator.scenario.schema import Frozen, Scenario
-from simulator.scenario.timeline import policy_changes
 
 # Settings a calibration may not estimate: they describe the run, not the world.
 RUN_KEYS = ("run.", "name", "description")
@@ -357,12 +356,7 @@ def _names_problems(
     a misspelt agency in a target's output, or in a targets file written for another
     territory, would otherwise show only after the first wave's runs.
     """
-    names: dict[str, set[str]] = {}
-    changes, _ = policy_changes(scenario)
-    for period in (scenario, *(change.scenario for change in changes)):
-        for what, found in entry_names(period).items():
-            names.setdefault(what, set()).update(found)
-    shape = named_shape(summary_shape(), names)
+    shape = named_shape(summary_shape(), entry_names(scenario))
     problems = []
     for name, target in targets.items():
         for key in (target.output, *target.per):

@@ -21,6 +21,12 @@ def _experiment(tmp_path: Path, body: str) -> Path:
     return path
 
 
+def _refused(capsys: pytest.CaptureFixture[str], override: str) -> str:
+    """What validate says of the baseline with ``--set override``, which it must refuse."""
+    assert main(["validate", str(BASELINE), "--set", override]) == 2
+    return " ".join(capsys.readouterr().err.split())
+
+
 def test_validate_accepts_the_shipped_experiments_and_scenarios(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -433,8 +439,7 @@ def test_a_misspelt_call_type_is_named_a_new_type_with_its_likely_name(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """It said only that 'nois' had no competent agency, and advised adding one."""
-    assert main(["validate", str(BASELINE), "--set", "demand.types.nois.share=0.17"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, "demand.types.nois.share=0.17")
     assert "--set demand.types.nois.share=0.17: demand.types.nois: 'nois' is a new type" in err
     assert "(did you mean 'noise'?)" in err
 
@@ -443,12 +448,10 @@ def test_an_agency_block_replaced_whole_is_said_to_be_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """It said the agency was not declared, with a did-you-mean to another one."""
-    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre={officers: 10}"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, "agencies.pm_centre={officers: 10}")
     assert "agency 'pm_centre' has no kind: a --set or a timeline's set: of an agency's" in err
     assert "e.g. agencies.pm_centre.officers=..." in err and "not declared" not in err
-    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centr.officers=10"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, "agencies.pm_centr.officers=10")
     assert "agency 'pm_centr' is not declared (did you mean 'pm_centre'?)" in err
 
 
@@ -456,8 +459,7 @@ def test_the_crime_engine_switched_off_is_named_once_as_the_cause(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Six 'unknown incident type' problems, none naming what removed the types."""
-    assert main(["validate", str(BASELINE), "--set", "crime=null"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, "crime=null")
     assert (
         "1 problem in scenario" in err and "--set crime=null: crime: the crime engine is off" in err
     )
@@ -480,8 +482,7 @@ def test_a_problem_under_a_set_names_the_set_beside_the_file_s_line(
     override: str, line: str, expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """They were placed at the line of baseline.yaml the --set had changed, without it."""
-    assert main(["validate", str(BASELINE), "--set", override]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, override)
     assert f"baseline.yaml:{line} (changed by --set {override}): {expected}" in err
 
 
@@ -503,8 +504,7 @@ def test_commune_codes_written_as_numbers_are_refused_with_the_fix(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Two messages ('all'; a valid string) said nothing of the quotes they lacked."""
-    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre.communes=[31555]"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, "agencies.pm_centre.communes=[31555]")
     assert "1 problem in scenario" in err and "write each in quotes as you wrote it" in err
 
 
@@ -536,12 +536,10 @@ def test_an_emptied_block_and_an_impossible_year_of_hours_are_said_plainly(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """'a valid dictionary or instance of AgencySpec' named a class of the code."""
-    assert main(["validate", str(BASELINE), "--set", "agencies.pm_centre=null"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, "agencies.pm_centre=null")
     assert "agencies.pm_centre: expected a mapping of settings" in err and "AgencySpec" not in err
     override = "agencies.pm_centre.hours_per_officer=100000"  # a year has 8,760 hours
-    assert main(["validate", str(BASELINE), "--set", override]) == 2
-    assert "less than or equal to 8760" in capsys.readouterr().err
+    assert "less than or equal to 8760" in _refused(capsys, override)
 
 
 def test_outputs_of_a_collection_a_factor_writes_whole_are_not_checked_by_name() -> None:
@@ -565,7 +563,6 @@ def test_a_set_into_an_item_of_an_absent_list_says_to_write_the_list(
 ) -> None:
     """It said only 'Input should be a valid list' (the --set had made a mapping)."""
     override = "competence_rules.0.hours=[22,6]"
-    assert main(["validate", str(BASELINE), "--set", override]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    err = _refused(capsys, override)
     assert "competence_rules: this list has no item to change here" in err
     assert "--set 'competence_rules=[...]'" in err

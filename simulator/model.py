@@ -181,7 +181,21 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self._direct_caller_rng = np.random.default_rng(callers)
         self.presence = PresenceLog(len(self.agencies), self.territory.n_cells)
         self.recorder = Recorder(self.territory, self.window_h)  # the one write path for results
-        crime = scenario.crime
+        # The crime engine before the fleet: hot spots may follow its offence types.
+        self.crime: CrimeEngine | None = None
+        if scenario.crime is not None:
+            self.crime = CrimeEngine(
+                scenario.crime,
+                scenario.cctv,
+                self.territory,
+                self.population,
+                self.activity,
+                self.agencies,
+                np.random.default_rng(streams["crime"]),
+                self.ids.take,
+                opportunities=np.random.default_rng(streams["opportunities"]),
+                careers=streams["careers"],
+            )
         self.fleet = Fleet(
             self,
             scenario,
@@ -189,11 +203,12 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
             self.territory,
             self.presence,
             self.recorder,
-            initial_market_cells(self.territory, crime)
-            if crime is not None
+            initial_market_cells(self.territory, scenario.crime)
+            if scenario.crime is not None
             else np.empty(0, dtype=np.int64),
             self.calls.expected_cell_weights,
             streams["patrol"],
+            None if self.crime is None else self.crime.expected_opportunities,
         )
         self.units: list[list[Unit]] = self.fleet.units
         self.fleet.legs.duty_stream(np.random.default_rng(streams["duties"]))
@@ -212,20 +227,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         self.experience = ResponseExperience.of(scenario, self.population)
         self.dispatcher.observer = self.experience
         self.recorder.citizens(0.0, self.population)
-        self.crime: CrimeEngine | None = None
-        if scenario.crime is not None:
-            self.crime = CrimeEngine(
-                scenario.crime,
-                scenario.cctv,
-                self.territory,
-                self.population,
-                self.activity,
-                self.agencies,
-                np.random.default_rng(streams["crime"]),
-                self.ids.take,
-                opportunities=np.random.default_rng(streams["opportunities"]),
-                careers=streams["careers"],
-            )
+        if self.crime is not None:
             self.dispatcher.life_cycle.arrests = self.crime
         self._changes, problems = policy_changes(scenario)
         if problems:
@@ -261,18 +263,21 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """The parts of the model built from the scenario, in the order a change reaches them.
 
         The call generator comes before the fleet (patrols follow expected calls) and
-        the direct calls (which take its types and places), and the residents before
-        the crime engine (watch members guard their homes).
+        the direct calls (which take its types and places), the residents before the
+        crime engine (watch members guard their homes), and the crime engine before
+        the fleet (hot spots may follow its offence types' rates), which comes before
+        the dispatcher (which takes the fleet's new crews).
         """
-        parts: list[Reconfigurable] = [
+        crime: list[Reconfigurable] = [] if self.crime is None else [self.crime]
+        return [
             self.calls,
             self.direct_calls,
-            self.fleet,
-            self.dispatcher,
             self.population,
             self.experience,
+            *crime,
+            self.fleet,
+            self.dispatcher,
         ]
-        return parts if self.crime is None else [*parts, self.crime]
 
     def _reconfigure(self, new: Scenario) -> None:
         """Put a changed scenario in force now: each component whose settings changed.

@@ -566,3 +566,49 @@ def test_a_set_into_an_item_of_an_absent_list_says_to_write_the_list(
     err = _refused(capsys, override)
     assert "competence_rules: this list has no item to change here" in err
     assert "--set 'competence_rules=[...]'" in err
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "agencies.pm_centre.patrol.hotspot_offences=[assault]",
+            "agencies.pm_centre.patrol.hotspot_offences: read only by the hotspot strategy "
+            "(this patrol's is 'random')",
+        ),
+        (
+            "agencies.state_police.patrol.hotspot_offences=[asault]",
+            "unknown offence type 'asault' (did you mean 'assault'?)",
+        ),
+        (
+            "agencies.state_police.patrol.hotspot_offences=[drug_dealing]",
+            "'drug_dealing' happens at the drug markets",
+        ),
+        (
+            "agencies.state_police.patrol.hotspot_offences=[theft, theft]",
+            "an offence type is listed twice",
+        ),
+    ],
+)
+def test_hot_spots_by_offence_types_are_checked_against_the_patrol_and_the_types(
+    capsys: pytest.CaptureFixture[str], override: str, expected: str
+) -> None:
+    err = _refused(capsys, override)
+    assert expected in err and "Traceback" not in err
+
+
+def test_hot_spots_by_offence_types_without_crime_name_the_missing_engine(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = main(
+        [
+            "validate",
+            str(BASELINE),
+            "--set",
+            "crime=null",
+            "--set",
+            "agencies.state_police.patrol.hotspot_offences=[assault]",
+        ]
+    )
+    err = " ".join(capsys.readouterr().err.split())
+    assert out == 2 and "hot spots by offence types need the crime engine (crime:)" in err

@@ -71,6 +71,11 @@ LEVERS: dict[str, st.SearchStrategy[Any]] = {
     "travel.speed_kmh": st.sampled_from([[40, 30, 20], [60, 45, 30]]),
     "agencies.state_police.units": st.integers(1, 4),
     "agencies.state_police.patrol.strategy": st.sampled_from(["static", "random", "hotspot"]),
+    "agencies.state_police.patrol.hotspot_offences": st.sampled_from(
+        [[], ["assault"], ["theft", "burglary"], ["serious_violence", "assault"]]
+    ),
+    "crime.types.assault.rate_per_1000": st.floats(5.0, 200.0),
+    "crime.types.assault.district_factors": st.sampled_from([{}, {"qpv": 3.0}]),
     "agencies.municipal.units": st.integers(0, 3),
     "agencies.municipal.mode": st.sampled_from(["car", "foot", "bicycle", "motorbike"]),
     "agencies.municipal.powers.armed": st.booleans(),

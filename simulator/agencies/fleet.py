@@ -43,9 +43,14 @@ class Fleet:
         market_cells: Cells of the drug markets at the start (for market patrols).
         expected_calls: Gives the expected share of calls in each cell now.
         patrol_seed: Seed of the patrol streams, one spawned per agency.
+        expected_offences: Gives the expected opportunities of offence types by cell
+            now (the crime engine's), for hot spots by offence type
+            (``patrol.hotspot_offences``); None without crime (such patrols are
+            refused at load).
     """
 
-    READS: ClassVar[tuple[str, ...]] = (*AGENCY_SETTINGS, "travel", "demand")
+    # Crime: hot spots by offence type follow the offence types' rates.
+    READS: ClassVar[tuple[str, ...]] = (*AGENCY_SETTINGS, "travel", "demand", "crime")
     READS_ONCE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
@@ -59,6 +64,7 @@ class Fleet:
         market_cells: NDArray[np.int64],
         expected_calls: Callable[[], NDArray[np.float64]],
         patrol_seed: np.random.SeedSequence,
+        expected_offences: Callable[[Sequence[str]], NDArray[np.float64]] | None = None,
     ):
         self._model = model
         self._spec = scenario
@@ -68,6 +74,8 @@ class Fleet:
         self._market_cells = market_cells
         self._expected_calls = expected_calls
         self._expected = expected_calls()
+        self._expected_offences = expected_offences
+        self._by_offences = self._offence_weights(agencies)
         # One patrol stream per agency: changing one agency's patrol leaves the others'.
         self._rngs = [np.random.default_rng(s) for s in patrol_seed.spawn(len(agencies))]
         self._travel: dict[str, CircuityTravel] = {}
@@ -111,11 +119,31 @@ class Fleet:
                 beat_cells=self._territory.cells_of_districts(agency.spec.patrol.districts),
                 site_cells=agency.site_cells,
                 market_cells=self._market_cells,
-                expected_calls=self._expected,
+                hotspot_weights=self._hotspot_weights(agency),
                 rng=self._rngs[agency.index],
             )
             for station in stations
         ]
+
+    def _offence_weights(
+        self, agencies: Sequence[Agency]
+    ) -> dict[tuple[str, ...], NDArray[np.float64]]:
+        """The expected opportunities by cell of each list of offence types a patrol ranks by."""
+        out: dict[tuple[str, ...], NDArray[np.float64]] = {}
+        for agency in agencies:
+            names = tuple(agency.spec.patrol.hotspot_offences)
+            if names and names not in out:
+                if self._expected_offences is None:
+                    raise ValueError(
+                        f"agency '{agency.name}': hot spots by offence types need the crime engine"
+                    )
+                out[names] = self._expected_offences(names)
+        return out
+
+    def _hotspot_weights(self, agency: Agency) -> NDArray[np.float64]:
+        """What the agency's hot spots are ranked by: its offence types' or expected calls."""
+        names = tuple(agency.spec.patrol.hotspot_offences)
+        return self._by_offences[names] if names else self._expected
 
     def _travel_of(self, agency: Agency) -> CircuityTravel:
         """The travel model of an agency's crews (one per mode, shared)."""
@@ -147,14 +175,24 @@ class Fleet:
         """Put changed agencies, modes, travel or demand in force on the crews."""
         old_agencies, self.agencies = self.agencies, list(agencies)
         self._spec = scenario
-        # Hot spots follow expected calls, which move with demand and contracted sites.
+        # Hot spots follow expected calls, which move with demand and contracted sites,
+        # or the expected opportunities of offence types, which move with crime's rates.
         expected = self._expected_calls()
         calls_moved = not np.array_equal(expected, self._expected)
         self._expected = expected
+        by_offences, before_offences = self._offence_weights(agencies), self._by_offences
+        self._by_offences = by_offences
         self._travel = {}
         for agency, before, units in zip(self.agencies, old_agencies, self.units, strict=True):
+            offences = tuple(agency.spec.patrol.hotspot_offences)
+            weights_moved = (
+                calls_moved
+                if not offences
+                else offences not in before_offences
+                or not np.array_equal(by_offences[offences], before_offences[offences])
+            )
             same = (
-                not calls_moved
+                not weights_moved
                 and all(getattr(agency.spec, k) == getattr(before.spec, k) for k in PATROL_INPUTS)
                 and _stations_in_use(agency) == _stations_in_use(before)
             )

@@ -177,7 +177,8 @@ class PatrolContext:
             restricted to its beat; never empty.
         site_cells: The agency's contracted sites.
         market_cells: The drug markets known at the start.
-        expected_calls: Expected calls by cell.
+        hotspot_weights: What hot spots are ranked and visited by, by cell: expected
+            calls, or the expected opportunities of ``spec.hotspot_offences``.
         rng: The agency's patrol stream.
     """
 
@@ -186,7 +187,7 @@ class PatrolContext:
     cells: IntArray
     site_cells: IntArray
     market_cells: IntArray
-    expected_calls: FloatArray
+    hotspot_weights: FloatArray
     rng: np.random.Generator
 
     @property
@@ -237,9 +238,10 @@ def _markets(ctx: PatrolContext) -> PatrolStrategy:
 
 @strategy("hotspot")
 def _hotspot(ctx: PatrolContext) -> PatrolStrategy:
-    # The cells with most expected calls, visited in proportion to them.
+    # The cells with most expected calls (or opportunities of the patrol's offence
+    # types), visited in proportion to them.
     cells = ctx.cells
-    weights = ctx.expected_calls[cells]
+    weights = ctx.hotspot_weights[cells]
     n_hot = max(1, round(ctx.spec.hotspot_share * cells.size))
     order = np.lexsort((cells, -weights))[:n_hot]
     hot = cells[order]
@@ -255,7 +257,7 @@ def make_strategy(
     beat_cells: IntArray | None,
     site_cells: IntArray,
     market_cells: IntArray,
-    expected_calls: FloatArray,
+    hotspot_weights: FloatArray,
     rng: np.random.Generator,
 ) -> PatrolStrategy:
     """Build the strategy an agency's patrol block asks for, from the registry.
@@ -273,7 +275,7 @@ def make_strategy(
         cells=jurisdiction_cells,
         site_cells=site_cells,
         market_cells=market_cells,
-        expected_calls=expected_calls,
+        hotspot_weights=hotspot_weights,
         rng=rng,
     )
     return STRATEGIES[spec.strategy](context)

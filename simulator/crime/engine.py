@@ -823,6 +823,24 @@ class CrimeEngine:
         grid_kernels.running_rates(self._rate0, cum)
         return cum
 
+    def expected_opportunities(self, names: Sequence[str]) -> FloatArray:
+        """Expected opportunities of the named offence types by cell over a week.
+
+        Their routine-activity rates (targets present, offenders within reach,
+        attractiveness, hour profile), which no policy moves: what a patrol of hot
+        spots by offence type ranks the cells by (``patrol.hotspot_offences``). Types
+        drawn at the drug markets have no standing rates (refused at load).
+
+        Raises:
+            KeyError: A name is not one of the engine's offence types.
+        """
+        rows = [self._order.index(self.types.index(name)) for name in names]
+        out = np.zeros(self._t.n_cells)
+        for p in rows:
+            if p < self._n_ordinary:
+                out += self._rate0[p].sum(axis=0, dtype=np.float64)
+        return out
+
     @property
     def expected(self) -> FloatArray:
         """Expected offences by type and cell so far, given the opportunities that arose."""

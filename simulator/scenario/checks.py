@@ -24,7 +24,7 @@ from simulator.scenario.schema import (
     in_hours,
 )
 from simulator.scenario.staffing import resolve_staffing
-from simulator.world.registries import LOCATIONS
+from simulator.world.registries import LOCATIONS, TARGETS
 
 Finding = tuple[Path, str]
 
@@ -245,6 +245,42 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
                 (*base, "patrol", "strategy"),
                 f"'{a.patrol.strategy}' patrol needs contracted sites",
             )
+        yield from _check_hotspot_offences(s, agency_id)
+
+
+def _check_hotspot_offences(s: Scenario, agency_id: str) -> Iterator[Finding]:
+    """Hot spots by offence types: a hotspot patrol, the crime engine, types it draws by place."""
+    patrol = s.agencies[agency_id].patrol
+    if not patrol.hotspot_offences:
+        return
+    base: Path = ("agencies", agency_id, "patrol", "hotspot_offences")
+    if patrol.strategy != "hotspot":
+        yield (
+            base,
+            f"read only by the hotspot strategy (this patrol's is '{patrol.strategy}'): "
+            "remove it, or set strategy: hotspot",
+        )
+        return
+    if s.crime is None:
+        yield base, "hot spots by offence types need the crime engine (crime:)"
+        return
+    types = list(s.crime.types)
+    for i, name in enumerate(patrol.hotspot_offences):
+        spec = s.crime.types.get(name)
+        if spec is None:
+            yield (
+                (*base, i),
+                f"unknown offence type '{name}'{did_you_mean_hint(name, types)}; "
+                f"the offence types of crime.types are: {', '.join(types)}",
+            )
+        elif TARGETS[spec.target].follows_markets:
+            yield (
+                (*base, i),
+                f"'{name}' happens at the drug markets, which have no standing rates to rank "
+                "cells by: patrol them with strategy markets",
+            )
+    if len(set(patrol.hotspot_offences)) < len(patrol.hotspot_offences):
+        yield base, "an offence type is listed twice"
 
 
 def _check_direct_calls(s: Scenario, agency_id: str) -> Iterator[Finding]:

@@ -595,6 +595,13 @@ class PatrolSpec(Frozen):
     hotspot_share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.05, description="Share of the jurisdiction's cells that count as hot spots."
     )
+    hotspot_offences: list[str] = Field(
+        default_factory=list,
+        description="With strategy hotspot: rank the cells, and weigh the visits, by the "
+        "expected opportunities of these offence types (crime.types; their routine-activity "
+        "rates over the week) instead of by expected calls, e.g. [assault, serious_violence] "
+        "for hot spots of violence. Empty: by expected calls.",
+    )
     districts: list[str] = Field(
         default_factory=list,
         description="Restrict patrol to these districts (types such as qpv, or identifiers "

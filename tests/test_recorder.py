@@ -205,7 +205,8 @@ def test_the_summary_is_the_one_of_before_the_recorder(tmp_path: Path) -> None:
     duties with its patrol legs, without events (the same process, its draws
     taken in another order), then burglary and assault took weights of their
     own in QPV, fitted with their rates and reporting (calibration/
-    baseline_qpv.yaml); it is now that code's (regenerate it only
+    baseline_qpv.yaml), then the State police patrolled the hot spots of
+    assaults (``hotspot_offences``); it is now that scenario's (regenerate it only
     with a change that means to move outputs, and say so in the commit). The
     earlier baseline's summary is kept for the test that direct calls, off,
     change nothing (``baseline_before_operations_30d_seed1.json``).

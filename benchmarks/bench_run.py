@@ -54,8 +54,8 @@ one fresh child process each, with the same Python and libraries. Each child
 checks that ``simulator`` was imported from the tree it was meant to run. The
 reference runs the same scenario file less the settings its code does not know
 (:data:`NEWER_SETTINGS`: non-call duties and pre-emption, added by issue 14, the
-offenders' settings of each offence type, added by issue 9, and a type's own weights
-by district type),
+offenders' settings of each offence type, added by issue 9, a type's own weights
+by district type, and hot spots by offence types),
 written to its temporary folder; the script prints which it left out, and the
 work they add counts against the current code. The
 ratio printed is the reference's median wall time over the current one's, and beside
@@ -151,6 +151,8 @@ NEWER_SETTINGS = (
     ("agencies", "*", "duties"),
     ("dispatch", "preemption"),
     ("agencies", "*", "direct_calls"),
+    # Hot spots by offence types (the State police's hot spots of assaults).
+    ("agencies", "*", "patrol", "hotspot_offences"),
     # A type's own weights by district type (its mix in priority neighbourhoods),
     # written in a file that lists its offence types whole, such as city_500k.yaml.
     ("crime", "types", "*", "district_factors"),

@@ -51,14 +51,15 @@ from simulator.batch.spec import (
     ExperimentSpec,
     arm_overrides,
     arm_scenario_path,
+    entry_names,
     load_experiment,
     output_problem,
+    outputs_shape,
 )
 from simulator.crime.engine import cctv_coverage
 from simulator.model import SecurityModel
 from simulator.outputs import OutputError, claim, mark, write_failed, write_text_atomically
 from simulator.records.metrics import window_offences
-from simulator.records.summary import summary_shape
 from simulator.runner import code_version
 from simulator.scenario import load_scenario
 from simulator.scenario.errors import Problem, ScenarioError
@@ -256,7 +257,15 @@ def _cross_references(spec: ExperimentSpec, ev: EvidenceSpec, path: Path) -> lis
                     ("places", name, "agency"),
                     f"unknown agency '{place.agency}' (agencies: {', '.join(scenario.agencies)})",
                 )
-    shape = summary_shape()
+    # Doses and outputs are checked by name against the arms' scenarios, as outputs are.
+    names: dict[str, set[str]] = {}
+    payers: set[str] = set()
+    for arm_name in arms:
+        scenario = _arm_scenario(spec, path, arm_name)
+        payers.update(scenario.capabilities(agency).payer for agency in scenario.agencies)
+        for kind, found in entry_names(scenario).items():
+            names.setdefault(kind, set()).update(found)
+    shape = outputs_shape(names, payers, [])
     for name, est in ev.estimates.items():
         at = ("estimates", name)
         arm_ok((*at, "arm"), est.arm)

@@ -340,6 +340,8 @@ BEFORE_OPERATIONS = [
     # One district factor for every type: no weights of their own in QPV (stage 4).
     "crime.types.burglary.district_factors={}",
     "crime.types.assault.district_factors={}",
+    # The State police's hot spots by expected calls, not by expected assaults.
+    "agencies.state_police.patrol.hotspot_offences=[]",
 ]
 
 

@@ -200,11 +200,16 @@ def test_bad_input_is_refused_with_a_located_message(
     text = (EVIDENCE / "police_numbers.yaml").read_text(encoding="utf-8")
     text = text.replace("violent: [assault, serious_violence]", "violent: [assault, murder]")
     text = text.replace("arm: officers_plus_10", "arm: officers_plus_11")
+    # A dose naming an agency no arm has: checked by name, as an experiment's outputs are.
+    assert text.count("dose: officers.state_police") > 1
+    text = text.replace("dose: officers.state_police", "dose: officers.state_polce", 1)
     bad.write_text(text.replace("../../scenarios/", str(ROOT / "scenarios") + "/"))
     assert main(["evidence", str(bad), *tail]) == 2
     err = capsys.readouterr().err
     assert "'murder' is not an offence type" in err and "evidence.groups.violent" in err
     assert "unknown arm 'officers_plus_11'" in err
+    assert "'officers.state_polce' is not a value of a run's summary" in err
+    assert "did you mean 'officers.state_police'" in err
     line = text.split("\n").index(next(x for x in text.split("\n") if "murder" in x)) + 1
     assert f"bad.yaml:{line}" in err
     # secsim validate checks the same names.

@@ -10,7 +10,7 @@ import pytest
 from simulator.cli import main
 from simulator.scenario import ScenarioError, load_scenario
 
-from .conftest import ROOT, SCENARIOS
+from .conftest import ROOT, SCENARIOS, SMALL_TOWN, scenario_from
 
 BASELINE = SCENARIOS / "baseline.yaml"
 
@@ -466,22 +466,34 @@ def test_the_crime_engine_switched_off_is_named_once_as_the_cause(
     assert "(incivility, theft, burglary, assault, drug_dealing, serious_violence)" in err
 
 
+def _line_of(start: str) -> str:
+    """``line:column`` of the first line of baseline.yaml that begins with ``start``."""
+    lines = BASELINE.read_text(encoding="utf-8").split("\n")
+    number = next(i for i, text in enumerate(lines, 1) if text.startswith(start))
+    return f"{number}:{len(start) - len(start.lstrip()) + 1}"
+
+
 @pytest.mark.parametrize(
-    ("override", "line", "expected"),
+    ("override", "start", "expected"),
     [
         (
             "agencies.pm_centre.service_hours.0=25",
-            "111:5",
+            "    service_hours: [7, 23]",
             "agencies.pm_centre.service_hours: serv",
         ),
-        ("agencies.pm_centre.officers=", "105:3", "agencies.pm_centre: give exactly one of units"),
-        ("demand.types.noise.share=0.3", "43:3", "demand.types: the shares of the call types"),
+        (
+            "agencies.pm_centre.officers=",
+            "  pm_centre:",
+            "agencies.pm_centre: give exactly one of units",
+        ),
+        ("demand.types.noise.share=0.3", "  types:", "demand.types: the shares of the call types"),
     ],
 )
 def test_a_problem_under_a_set_names_the_set_beside_the_file_s_line(
-    override: str, line: str, expected: str, capsys: pytest.CaptureFixture[str]
+    override: str, start: str, expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """They were placed at the line of baseline.yaml the --set had changed, without it."""
+    line = _line_of(start)
     err = _refused(capsys, override)
     assert f"baseline.yaml:{line} (changed by --set {override}): {expected}" in err
 
@@ -572,11 +584,6 @@ def test_a_set_into_an_item_of_an_absent_list_says_to_write_the_list(
     ("override", "expected"),
     [
         (
-            "agencies.pm_centre.patrol.hotspot_offences=[assault]",
-            "agencies.pm_centre.patrol.hotspot_offences: read only by the hotspot strategy "
-            "(this patrol's is 'random')",
-        ),
-        (
             "agencies.state_police.patrol.hotspot_offences=[asault]",
             "unknown offence type 'asault' (did you mean 'assault'?)",
         ),
@@ -600,15 +607,31 @@ def test_hot_spots_by_offence_types_are_checked_against_the_patrol_and_the_types
 def test_hot_spots_by_offence_types_without_crime_name_the_missing_engine(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = main(
-        [
-            "validate",
-            str(BASELINE),
-            "--set",
-            "crime=null",
-            "--set",
-            "agencies.state_police.patrol.hotspot_offences=[assault]",
-        ]
+    # The baseline with its crime engine switched off: one problem, at crime, naming both.
+    err = " ".join(
+        (
+            main(
+                [
+                    "validate",
+                    str(BASELINE),
+                    "--set",
+                    "crime=null",
+                    "--set",
+                    "agencies.state_police.patrol.hotspot_offences=[assault]",
+                ]
+            ),
+            capsys.readouterr().err,
+        )[1].split()
     )
-    err = " ".join(capsys.readouterr().err.split())
-    assert out == 2 and "hot spots by offence types need the crime engine (crime:)" in err
+    assert "1 problem in scenario" in err
+    assert "and the patrols of state_police rank hot spots by offence types" in err
+    # A scenario that never had crime: the problem at the patrol's key.
+    with pytest.raises(ScenarioError) as refused:
+        scenario_from(
+            SMALL_TOWN,
+            agencies__state_police__patrol={"strategy": "hotspot", "hotspot_offences": ["theft"]},
+        )
+    assert (
+        "agencies.state_police.patrol.hotspot_offences: hot spots by offence types need the "
+        "crime engine (crime:)" in str(refused.value)
+    )

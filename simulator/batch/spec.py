@@ -284,10 +284,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 if wrong is not None:
                     refused.add(at)
                     problems.append(Problem(*pos.find(at), at, f"{wrong} (arm '{arm_name}')"))
-    # Costs are reported under every payer level the arms' agencies name.
-    shape = named_shape(summary_shape(), checkable_names(names, list(spec.design.factors)))
-    for costs in ("cost_eur", "cost_eur_per_year"):
-        shape[costs] = {**dict.fromkeys(sorted(payers)), **shape[costs]}
+    shape = outputs_shape(names, payers, list(spec.design.factors))
     for i, output in enumerate(spec.outputs):
         wrong = output_problem(output, shape)
         if wrong is not None:
@@ -296,6 +293,21 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     if problems:
         raise ScenarioError(problems, what="experiment")
     return spec
+
+
+def outputs_shape(
+    names: dict[str, set[str]], payers: set[str], factors: list[str]
+) -> dict[str, Any]:
+    """The summary's shape that outputs are checked against (:func:`output_problem`).
+
+    Its entries named by the arms' scenarios (:func:`entry_names`, less the kinds a
+    design factor writes whole), and its costs under every payer level the arms'
+    agencies name.
+    """
+    shape = named_shape(summary_shape(), checkable_names(names, factors))
+    for costs in ("cost_eur", "cost_eur_per_year"):
+        shape[costs] = {**dict.fromkeys(sorted(payers)), **shape[costs]}
+    return shape
 
 
 # The settings each kind of name of :func:`entry_names` comes from.

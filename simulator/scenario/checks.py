@@ -249,20 +249,16 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
 
 
 def _check_hotspot_offences(s: Scenario, agency_id: str) -> Iterator[Finding]:
-    """Hot spots by offence types: a hotspot patrol, the crime engine, types it draws by place."""
+    """Hot spots by offence types: the crime engine, and types it draws by place."""
     patrol = s.agencies[agency_id].patrol
     if not patrol.hotspot_offences:
         return
     base: Path = ("agencies", agency_id, "patrol", "hotspot_offences")
-    if patrol.strategy != "hotspot":
-        yield (
-            base,
-            f"read only by the hotspot strategy (this patrol's is '{patrol.strategy}'): "
-            "remove it, or set strategy: hotspot",
-        )
-        return
+    # Read by the hotspot strategy only, as hotspot_share is, and kept with another:
+    # a strategy changed by --set, a timeline or the dashboard's lever finds it again.
     if s.crime is None:
-        yield base, "hot spots by offence types need the crime engine (crime:)"
+        if not _offences_without_crime(s):  # else the problem at crime names this patrol
+            yield base, "hot spots by offence types need the crime engine (crime:)"
         return
     types = list(s.crime.types)
     for i, name in enumerate(patrol.hotspot_offences):
@@ -375,22 +371,33 @@ def _check_crime(s: Scenario) -> Iterator[Finding]:
         yield ("cctv", "operators"), "cameras need operators on duty to detect anything"
 
 
+def _offences_without_crime(s: Scenario) -> list[str]:
+    """The default offence types competences list while the crime engine is off.
+
+    With the crime engine switched off (crime: null, or an empty crime:), the offence
+    types' competence lists name types that no longer exist: one problem, at crime,
+    which also names the patrols ranking hot spots by offence types.
+    """
+    if s.crime is not None:
+        return []
+    types = s.incident_types()
+    return [t for t in s.competences if t not in types and t in DEFAULT_ENTRIES["crime", "types"]()]
+
+
 def _check_competences(s: Scenario) -> Iterator[Finding]:
     types = s.incident_types()
-    # With the crime engine switched off (crime: null, or an empty crime:), the offence
-    # types' competence lists name types that no longer exist: one problem, at crime.
-    offences = (
-        []
-        if s.crime is not None
-        else [
-            t for t in s.competences if t not in types and t in DEFAULT_ENTRIES["crime", "types"]()
-        ]
-    )
+    offences = _offences_without_crime(s)
     if offences:
+        patrols = [name for name, a in s.agencies.items() if a.patrol.hotspot_offences]
+        ranked = (
+            f" and the patrols of {', '.join(patrols)} rank hot spots by offence types"
+            if patrols
+            else ""
+        )
         yield (
             ("crime",),
             f"the crime engine is off (crime: null or empty), yet competences lists offence "
-            f"types ({', '.join(offences)}): write crime: back, or take those lists out",
+            f"types ({', '.join(offences)}){ranked}: write crime: back, or take those out",
         )
     for incident_type, agencies in s.competences.items():
         base: Path = ("competences", incident_type)

@@ -597,10 +597,10 @@ class PatrolSpec(Frozen):
     )
     hotspot_offences: list[str] = Field(
         default_factory=list,
-        description="With strategy hotspot: rank the cells, and weigh the visits, by the "
-        "expected opportunities of these offence types (crime.types; their routine-activity "
-        "rates over the week) instead of by expected calls, e.g. [assault, serious_violence] "
-        "for hot spots of violence. Empty: by expected calls.",
+        description="With strategy hotspot (other strategies do not read it): rank the "
+        "cells, and weigh the visits, by the expected opportunities of these offence types "
+        "(crime.types; their routine-activity rates over the week) instead of by expected "
+        "calls, e.g. [assault] for hot spots of violence. Empty: by expected calls.",
     )
     districts: list[str] = Field(
         default_factory=list,

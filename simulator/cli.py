@@ -32,7 +32,14 @@ from simulator.batch.spec import MIN_SAMPLES
 from simulator.outputs import OutputError, claim
 from simulator.resources import ResourceError, check_fits
 from simulator.runner import RunResult, run, run_identity, write_results
-from simulator.scenario import Problem, ScenarioError, json_schema, load_scenario, resolved_dict
+from simulator.scenario import (
+    Problem,
+    Scenario,
+    ScenarioError,
+    json_schema,
+    load_scenario,
+    resolved_dict,
+)
 from simulator.scenario.kinds import payer_levels
 from simulator.scenario.loader import OptionOverride, Positions, read_yaml
 from simulator.stopping import (
@@ -224,7 +231,10 @@ def _parser() -> argparse.ArgumentParser:
         "experiment keys: design, replicates...) is an experiment, and its arms' scenarios, "
         "factors and design are checked too; one with `scenario:` and `parameters:` is a "
         "calibration (its scenario, parameters and targets are checked); one with only "
-        "`targets:` (and `description:`) is a targets file; any other is a scenario.",
+        "`targets:` (and `description:`) is a targets file; any other is a scenario. A "
+        "scenario's settings that are allowed but likely not meant (a staffing profile of 0 "
+        "over the service hours, an agency that never has a crew on duty, a commune no "
+        "agency may act in) are printed as notes, located, and do not fail it.",
     )
     p_val.add_argument(
         "files",
@@ -580,6 +590,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             overrides.append(OptionOverride(f"{key}={value}", f"{option} {value}"))
     _expect(args.scenario, "scenario", "secsim run")
     scenario = load_scenario(args.scenario, overrides, CHECKS)
+    _notes(err, scenario)
     seed = scenario.run.seed
     # Named after the file, so that a copy of a scenario never overwrites the original's results.
     target = args.out or Path("results") / f"{args.scenario.stem}-{seed}"
@@ -978,7 +989,6 @@ def _calibration_kind(data: dict[str, Any]) -> str | None:
     own, is a targets file.
     """
     from simulator.calibration.spec import CalibrationFile
-    from simulator.scenario.schema import Scenario
 
     keys = {str(k) for k in data}
     calibration_keys = set(CalibrationFile.model_fields) - set(Scenario.model_fields)
@@ -1086,6 +1096,13 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
     # The territory check lays out the territory (cheap), after the memory estimate.
     scenario = load_scenario(path, overrides, CHECKS)
     _say(out, f"{path}: ok ({scenario.name})")
+    _notes(out, scenario)
+
+
+def _notes(console: Console, scenario: Scenario) -> None:
+    """The loader's notes on a scenario: allowed, likely not meant (they do not stop it)."""
+    for note in scenario.notes:
+        _say(console, f"note: {note}")
 
 
 def territory_summary(t: Territory) -> str:

@@ -635,3 +635,50 @@ def test_hot_spots_by_offence_types_without_crime_name_the_missing_engine(
         "agencies.state_police.patrol.hotspot_offences: hot spots by offence types need the "
         "crime engine (crime:)" in str(refused.value)
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "expected"),
+    [
+        (
+            ["agencies.state_police.communes=[centre, nord]"],
+            "territory.communes.3",
+            "no agency with crews may act in commune 'sud': its calls and the offences that "
+            "need a unit there are closed as no_agency",
+        ),
+        (
+            ["agencies.pm_nord.staffing_profile=" + str([0] * 22 + [1, 1]).replace(" ", "")],
+            "agencies.pm_nord.staffing_profile",
+            "0 at every hour of the agency's service_hours: its crews are spread evenly",
+        ),
+        (
+            ["agencies.pm_nord.officers=null", "agencies.pm_nord.budget_eur=5000"],
+            "agencies.pm_nord",
+            "no crew of this agency is ever on duty",
+        ),
+    ],
+)
+def test_settings_allowed_but_likely_not_meant_are_noted_and_run(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    overrides: list[str],
+    key: str,
+    expected: str,
+) -> None:
+    """Validate and run say so, located, and go on (exit 0): the model runs them as written."""
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    assert main(["validate", str(BASELINE), *sets]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "baseline.yaml: ok (baseline)" in said
+    assert "note: " in said and f"{key}: {expected}" in said
+    out = tmp_path / "out"
+    command = ["run", str(BASELINE), "--days", "1", "--quiet", "--out", str(out), *sets]
+    assert main(command) == 0
+    assert f"{key}: {expected}" in " ".join(capsys.readouterr().err.split())
+    assert (out / "summary.json").exists()
+
+
+def test_no_shipped_scenario_draws_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(SCENARIOS.glob("*.yaml"))
+    assert main(["validate", *map(str, files)]) == 0
+    assert "note:" not in capsys.readouterr().out

@@ -680,6 +680,61 @@ def _check_unused_modes(s: Scenario) -> Iterator[Finding]:
             )
 
 
+def advisory_findings(s: Scenario) -> list[Finding]:
+    """What a scenario allows but its author likely did not mean: notes, not problems.
+
+    Validate and run print them and go on: a staffing profile of 0 over the service
+    hours (read as flat), an agency given resources that never puts a crew on duty,
+    and a commune no agency with crews may act in (its calls and offences that need
+    a unit are closed as ``no_agency``). An agency declared with no resources
+    (units, officers and budget 0, to bring in later by a timeline) is no mistake.
+    """
+    notes: list[Finding] = []
+    serving = False
+    covered: set[str] = set()
+    for agency_id, a in s.agencies.items():
+        profile = a.staffing_profile
+        if isinstance(profile, list) and not any(
+            w > 0 for h, w in enumerate(profile) if a.serves_hour(h)
+        ):
+            notes.append(
+                (
+                    ("agencies", agency_id, "staffing_profile"),
+                    "0 at every hour of the agency's service_hours: its crews are spread "
+                    "evenly over those hours instead (give weights above 0 where it serves)",
+                )
+            )
+        staffing = resolve_staffing(a, s.capabilities(agency_id).billing)
+        resourced = bool(a.units or a.officers or a.budget_eur)
+        if resourced and staffing.vehicles == 0:
+            notes.append(
+                (
+                    ("agencies", agency_id),
+                    "no crew of this agency is ever on duty (its budget or officers buy less "
+                    "than a crew-hour a day): it answers no call and patrols nowhere",
+                )
+            )
+        if s.capabilities(agency_id).jurisdiction == "sites" or staffing.vehicles == 0:
+            continue
+        serving = True
+        if a.communes == "all":
+            covered.update(commune_names(s))
+        else:
+            covered.update(a.communes)
+    if serving and s.territory.kind != "file":  # a file's communes are known once built
+        for i, name in enumerate(commune_names(s)):
+            if name not in covered:
+                notes.append(
+                    (
+                        ("territory", "communes", i),
+                        f"no agency with crews may act in commune '{name}': its calls and the "
+                        "offences that need a unit there are closed as no_agency (give an "
+                        "agency communes: all, or add it to one's communes)",
+                    )
+                )
+    return notes
+
+
 def semantic_findings(scenario: Scenario) -> list[Finding]:
     """Every cross-field problem of a scenario that passed the schema."""
     unknown = list(_check_kinds(scenario))

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from simulator.scenario.checks import semantic_findings
+from simulator.scenario.checks import advisory_findings, semantic_findings
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.keys import Path, parse_key, set_value
 from simulator.scenario.messages import describe_error
@@ -369,6 +369,9 @@ def parse_scenario(
     if findings:
         raise ScenarioError([Problem(*pos.find(path), path, msg) for path, msg in findings])
     scenario.remember_passed(checks)
+    scenario.remember_notes(
+        [Problem(*pos.find(path), path, msg) for path, msg in advisory_findings(scenario)]
+    )
     return scenario
 
 

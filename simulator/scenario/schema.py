@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from simulator.dispatch.registry import DEFAULT_POLICY, POLICIES
-from simulator.scenario.errors import did_you_mean_hint
+from simulator.scenario.errors import Problem, did_you_mean_hint
 from simulator.scenario.kinds import BUILTIN_KINDS, Capabilities, CapabilityOverrides, resolve
 from simulator.scenario.modes import BUILTIN_MODES, DEFAULT_MODE, ModeSpec
 from simulator.scenario.patrols import PATROL_STRATEGIES, strategies_help
@@ -1792,6 +1792,7 @@ class Scenario(Frozen):
 
     _policy_changes: tuple[PolicyChange, ...] | None = PrivateAttr(default=None)
     _passed: tuple[ScenarioCheck, ...] = PrivateAttr(default=())
+    _notes: tuple[Problem, ...] = PrivateAttr(default=())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Scenario):
@@ -1804,6 +1805,7 @@ class Scenario(Frozen):
         if update:
             copied._policy_changes = None
             copied._passed = ()
+            copied._notes = ()
         return copied
 
     @property
@@ -1822,6 +1824,19 @@ class Scenario(Frozen):
     def remember_passed(self, checks: Sequence[ScenarioCheck]) -> None:
         """Record checks that found nothing (the loader calls this)."""
         self._passed = (*self._passed, *(c for c in checks if c not in self._passed))
+
+    @property
+    def notes(self) -> tuple[Problem, ...]:
+        """What the loader noted of the settings, allowed but likely not meant.
+
+        Each located as a problem is (``scenario.checks.advisory_findings``);
+        validate and run print them and go on.
+        """
+        return self._notes
+
+    def remember_notes(self, notes: Sequence[Problem]) -> None:
+        """Keep the loader's notes with the scenario (the loader calls this)."""
+        self._notes = tuple(notes)
 
     def capabilities(self, agency: str) -> Capabilities:
         """The capabilities of an agency: its kind's, with its own overrides.

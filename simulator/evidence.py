@@ -282,10 +282,10 @@ def _cross_references(spec: ExperimentSpec, ev: EvidenceSpec, path: Path) -> lis
                     f"'{offence}' is neither all, a group ({', '.join(ev.groups) or 'none'}) "
                     f"nor an offence type ({', '.join(types)})",
                 )
-        for key in (est.dose, est.output):
+        for field_name, key in (("dose", est.dose), ("output", est.output)):
             wrong = output_problem(key, shape) if key is not None else None
             if wrong is not None:
-                bad(at, wrong)
+                bad((*at, field_name), wrong)
         counted_in_incidents = (
             est.place is not None or est.only == "arrested" or est.kind == "near_repeat"
         )

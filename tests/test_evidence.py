@@ -210,6 +210,8 @@ def test_bad_input_is_refused_with_a_located_message(
     assert "unknown arm 'officers_plus_11'" in err
     assert "'officers.state_polce' is not a value of a run's summary" in err
     assert "did you mean 'officers.state_police'" in err
+    dose_line = text.split("\n").index(next(x for x in text.split("\n") if "state_polce" in x))
+    assert f"bad.yaml:{dose_line + 1}:" in err and "total_10.dose:" in err
     line = text.split("\n").index(next(x for x in text.split("\n") if "murder" in x)) + 1
     assert f"bad.yaml:{line}" in err
     # secsim validate checks the same names.

@@ -57,11 +57,13 @@ def test_hot_spots_are_the_sector_s_cells_with_most_expected_assaults() -> None:
         # Ranked by the offences' rates, most first, visited in proportion to them.
         assert np.all(np.diff(weights[cells]) <= 0)
         np.testing.assert_allclose(patrol["_p"], weights[cells] / weights[cells].sum())
-    # Together the hot spots are the top cells of the sectors: none left out ranks higher.
-    hot = np.unique(np.concatenate(sectors))
-    assert hot.size >= round(share * agency.cells.size) - len(patrols)
+    # One station, so one sector: the hot spots are its top cells, none left out ranks
+    # higher, and they are as many as the share asks.
+    assert all(np.array_equal(cells, sectors[0]) for cells in sectors)
+    hot = sectors[0]
+    assert hot.size == round(share * agency.cells.size)
     rest = np.setdiff1d(agency.cells, hot)
-    assert weights[hot].mean() > 5 * weights[rest].mean()
+    assert weights[hot].min() >= weights[rest].max()
     # And they are not the hot spots of expected calls.
     by_calls = _baseline().fleet.derived_settings()["state_police"]["patrol"]
     assert not np.array_equal(
@@ -98,3 +100,41 @@ def test_hot_spots_of_assaults_move_state_patrols_into_the_priority_districts() 
     for seed in (1, 2, 3):
         by_calls, by_assaults = qpv_share(seed, "[]"), qpv_share(seed, "[assault]")
         assert by_assaults > by_calls + 0.01, (seed, by_calls, by_assaults)
+
+
+def test_a_change_of_crime_alone_moves_the_hot_spots_by_offence_type_only() -> None:
+    """Mid-run, as a fresh build would have them; calls-led and other patrols keep theirs."""
+    overrides = [
+        "run.days=2",
+        # A second agency that keeps the key unread (random patrol): never rebuilt for it.
+        "agencies.pm_centre.patrol.hotspot_offences=[assault]",
+    ]
+    model = _baseline(*overrides)
+    model.run_until(30.0)  # crews out, some busy
+    agencies = [a.name for a in model.agencies]
+    changes = ["crime.types.assault.district_factors={qpv: 2.0}", "crime.residual_deterrence_h=6"]
+    for k, change in enumerate(changes):
+        # Each change on top of the last (the running model has them all).
+        new = load_scenario(SCENARIOS / "baseline.yaml", [*overrides, *changes[: k + 1]])
+        before = [list(s) for s in model.fleet._strategies]
+        model._reconfigure(new)
+        moved = change.startswith("crime.types.assault")
+        for name, old, now in zip(agencies, before, model.fleet._strategies, strict=True):
+            rebuilt = any(a is not b for a, b in zip(old, now, strict=True))
+            assert rebuilt == (moved and name == "state_police"), (change, name)
+        fresh = SecurityModel(new, seed=1).fleet.derived_settings()
+        assert model.fleet.derived_settings() == fresh, change
+
+
+def test_no_opportunity_to_rank_by_sends_the_patrol_to_random_cells() -> None:
+    """Not the first cells by number: with no weight anywhere, the whole area at random."""
+    model = _baseline(
+        "agencies.state_police.patrol.hotspot_offences=[assault]",
+        "crime.types.assault.rate_per_1000=0",
+    )
+    patrols = model.fleet.derived_settings()["state_police"]["patrol"]
+    agency = next(a for a in model.agencies if a.name == "state_police")
+    for patrol in patrols:
+        assert patrol["_p"] is None
+        assert np.array_equal(np.sort(patrol["_cells"]), np.sort(agency.cells))
+    assert any("no opportunities (rate_per_1000: 0)" in str(note) for note in model.spec.notes)

@@ -589,7 +589,18 @@ def test_a_set_into_an_item_of_an_absent_list_says_to_write_the_list(
         ),
         (
             "agencies.state_police.patrol.hotspot_offences=[drug_dealing]",
-            "'drug_dealing' happens at the drug markets",
+            "'drug_dealing' happens at the drug markets (crime.types.drug_dealing.target: "
+            "market), which have no standing rates to rank cells by: take it out of "
+            "hotspot_offences",
+        ),
+        (
+            "crime.types.assault.target=market",
+            "'assault' happens at the drug markets (crime.types.assault.target: market)",
+        ),
+        (
+            "agencies.state_police.patrol.hotspot_offences=[noise]",
+            "unknown offence type 'noise'; 'noise' is a call type: hot spots by expected calls "
+            "are those of an empty hotspot_offences ([])",
         ),
         (
             "agencies.state_police.patrol.hotspot_offences=[theft, theft]",

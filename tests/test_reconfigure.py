@@ -37,6 +37,8 @@ def _base() -> Scenario:
         demand__rate_per_hour=2,
         demand__types__noise__location="sites",
         agencies__state_police__patrol__strategy="hotspot",
+        # Hot spots by offence type: a change of crime alone must move them.
+        agencies__state_police__patrol__hotspot_offences=["assault"],
         agencies__municipal={
             "kind": "municipal_police",
             "communes": ["suburb"],
@@ -72,7 +74,7 @@ LEVERS: dict[str, st.SearchStrategy[Any]] = {
     "agencies.state_police.units": st.integers(1, 4),
     "agencies.state_police.patrol.strategy": st.sampled_from(["static", "random", "hotspot"]),
     "agencies.state_police.patrol.hotspot_offences": st.sampled_from(
-        [[], ["assault"], ["theft", "burglary"], ["serious_violence", "assault"]]
+        [[], ["assault"], ["theft", "burglary"], ["theft", "assault"]]
     ),
     "crime.types.assault.rate_per_1000": st.floats(5.0, 200.0),
     "crime.types.assault.district_factors": st.sampled_from([{}, {"qpv": 3.0}]),

@@ -131,7 +131,7 @@ class Fleet:
         """The expected opportunities by cell of each list of offence types a patrol ranks by."""
         out: dict[tuple[str, ...], NDArray[np.float64]] = {}
         for agency in agencies:
-            names = tuple(agency.spec.patrol.hotspot_offences)
+            names = _ranked_by(agency)
             if names and names not in out:
                 if self._expected_offences is None:
                     raise ValueError(
@@ -142,7 +142,7 @@ class Fleet:
 
     def _hotspot_weights(self, agency: Agency) -> NDArray[np.float64]:
         """What the agency's hot spots are ranked by: its offence types' or expected calls."""
-        names = tuple(agency.spec.patrol.hotspot_offences)
+        names = _ranked_by(agency)
         return self._by_offences[names] if names else self._expected
 
     def _travel_of(self, agency: Agency) -> CircuityTravel:
@@ -184,7 +184,9 @@ class Fleet:
         self._by_offences = by_offences
         self._travel = {}
         for agency, before, units in zip(self.agencies, old_agencies, self.units, strict=True):
-            offences = tuple(agency.spec.patrol.hotspot_offences)
+            offences = _ranked_by(agency)
+            # Weights scaled alike rank the cells alike, but their shares may differ in
+            # the last bit from a fresh build's: any change rebuilds.
             weights_moved = (
                 calls_moved
                 if not offences
@@ -223,6 +225,15 @@ class Fleet:
                 "patrol": [_settings_of(self._strategy_for(agency, u.number)) for u in crews],
             }
         return out
+
+
+def _ranked_by(agency: Agency) -> tuple[str, ...]:
+    """The offence types the agency's hot spots are ranked by; none: by expected calls.
+
+    Read by the hotspot strategy only: another keeps the setting unread.
+    """
+    patrol = agency.spec.patrol
+    return tuple(patrol.hotspot_offences) if patrol.strategy == "hotspot" else ()
 
 
 def _stations_in_use(agency: Agency) -> int:

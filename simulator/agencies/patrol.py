@@ -246,7 +246,11 @@ def _hotspot(ctx: PatrolContext) -> PatrolStrategy:
     order = np.lexsort((cells, -weights))[:n_hot]
     hot = cells[order]
     hot_w = weights[order]
-    return WeightedPatrol(hot, hot_w if hot_w.sum() > 0 else None, ctx.dwell_h, ctx.rng)
+    if hot_w.sum() > 0:
+        return WeightedPatrol(hot, hot_w, ctx.dwell_h, ctx.rng)
+    # Nothing to rank by in these cells (offence types of no opportunity here, say):
+    # no cell is hotter than another, so the whole area, at random.
+    return WeightedPatrol(cells, None, ctx.dwell_h, ctx.rng)
 
 
 def make_strategy(

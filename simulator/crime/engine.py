@@ -829,10 +829,11 @@ class CrimeEngine:
         Their routine-activity rates (targets present, offenders within reach,
         attractiveness, hour profile), which no policy moves: what a patrol of hot
         spots by offence type ranks the cells by (``patrol.hotspot_offences``). Types
-        drawn at the drug markets have no standing rates (refused at load).
+        drawn at the drug markets have no standing rates: they add nothing (and are
+        refused at load).
 
         Raises:
-            KeyError: A name is not one of the engine's offence types.
+            ValueError: A name is not one of the engine's offence types.
         """
         rows = [self._order.index(self.types.index(name)) for name in names]
         out = np.zeros(self._t.n_cells)

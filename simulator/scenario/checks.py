@@ -257,23 +257,31 @@ def _check_hotspot_offences(s: Scenario, agency_id: str) -> Iterator[Finding]:
     # Read by the hotspot strategy only, as hotspot_share is, and kept with another:
     # a strategy changed by --set, a timeline or the dashboard's lever finds it again.
     if s.crime is None:
-        if not _offences_without_crime(s):  # else the problem at crime names this patrol
+        # Else the problem at crime names this patrol; another strategy does not read it.
+        if patrol.strategy == "hotspot" and not _offences_without_crime(s):
             yield base, "hot spots by offence types need the crime engine (crime:)"
         return
     types = list(s.crime.types)
     for i, name in enumerate(patrol.hotspot_offences):
         spec = s.crime.types.get(name)
         if spec is None:
+            call_type = (
+                f"; '{name}' is a call type: hot spots by expected calls are those of an "
+                "empty hotspot_offences ([])"
+                if name in s.demand.types
+                else did_you_mean_hint(name, types)
+            )
             yield (
                 (*base, i),
-                f"unknown offence type '{name}'{did_you_mean_hint(name, types)}; "
+                f"unknown offence type '{name}'{call_type}; "
                 f"the offence types of crime.types are: {', '.join(types)}",
             )
         elif TARGETS[spec.target].follows_markets:
             yield (
                 (*base, i),
-                f"'{name}' happens at the drug markets, which have no standing rates to rank "
-                "cells by: patrol them with strategy markets",
+                f"'{name}' happens at the drug markets (crime.types.{name}.target: "
+                f"{spec.target}), which have no standing rates to rank cells by: take it out "
+                "of hotspot_offences (the markets are patrolled with strategy markets)",
             )
     if len(set(patrol.hotspot_offences)) < len(patrol.hotspot_offences):
         yield base, "an offence type is listed twice"
@@ -388,7 +396,11 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
     types = s.incident_types()
     offences = _offences_without_crime(s)
     if offences:
-        patrols = [name for name, a in s.agencies.items() if a.patrol.hotspot_offences]
+        patrols = [
+            name
+            for name, a in s.agencies.items()
+            if a.patrol.hotspot_offences and a.patrol.strategy == "hotspot"
+        ]
         ranked = (
             f" and the patrols of {', '.join(patrols)} rank hot spots by offence types"
             if patrols
@@ -684,9 +696,10 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     """What a scenario allows but its author likely did not mean: notes, not problems.
 
     Validate and run print them and go on: a staffing profile of 0 over the service
-    hours (read as flat), an agency given resources that never puts a crew on duty,
-    and a commune no agency with crews may act in (its calls and offences that need
-    a unit are closed as ``no_agency``). An agency declared with no resources
+    hours (read as flat), an agency given resources that never puts a crew on duty, a
+    commune no agency with crews may act in (its calls and offences that need a unit
+    are closed as ``no_agency``), and hot spots ranked by an offence type of no
+    opportunities. An agency declared with no resources
     (units, officers and budget 0, to bring in later by a timeline) is no mistake.
     """
     notes: list[Finding] = []
@@ -721,6 +734,20 @@ def advisory_findings(s: Scenario) -> list[Finding]:
             covered.update(commune_names(s))
         else:
             covered.update(a.communes)
+    if s.crime is not None:
+        for agency_id, a in s.agencies.items():
+            if a.patrol.strategy != "hotspot":
+                continue
+            for i, name in enumerate(a.patrol.hotspot_offences):
+                found = s.crime.types.get(name)
+                if found is not None and found.rate_per_1000 == 0:
+                    notes.append(
+                        (
+                            ("agencies", agency_id, "patrol", "hotspot_offences", i),
+                            f"'{name}' has no opportunities (rate_per_1000: 0) to rank cells "
+                            "by: where no listed type has any, the patrol goes to random cells",
+                        )
+                    )
     if serving and s.territory.kind != "file":  # a file's communes are known once built
         for i, name in enumerate(commune_names(s)):
             if name not in covered:

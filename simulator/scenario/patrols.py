@@ -30,7 +30,10 @@ class StrategyInfo:
 PATROL_STRATEGIES: dict[str, StrategyInfo] = {
     "static": StrategyInfo("wait at the station"),
     "random": StrategyInfo("drive to random cells of the jurisdiction"),
-    "hotspot": StrategyInfo("visit the cells with most expected calls, staying dwell_min in each"),
+    "hotspot": StrategyInfo(
+        "visit the cells with most expected calls (or expected opportunities of the "
+        "hotspot_offences types), staying dwell_min in each"
+    ),
     "sites": StrategyInfo("rounds of the contracted sites (private security)", needs_sites=True),
     "markets": StrategyInfo(
         "stay on the drug markets known at the start (enforcement)", needs_crime=True

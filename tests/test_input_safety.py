@@ -693,3 +693,23 @@ def test_no_shipped_scenario_draws_a_note(capsys: pytest.CaptureFixture[str]) ->
     files = sorted(SCENARIOS.glob("*.yaml"))
     assert main(["validate", *map(str, files)]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def test_an_output_on_offence_types_with_crime_off_in_every_arm_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It gave a column of nothing; now the reason, at the output's line."""
+    path = tmp_path / "nocrime.yaml"
+    scenario = SCENARIOS / "validation" / "mmc.yaml"  # no crime: block
+    path.write_text(
+        f"name: nocrime\narms:\n  base: {{scenario: {scenario}}}\nreplicates: 2\ndays: 5\n"
+        "outputs:\n  - calls.total\n  - offences.by_type.theft.actual\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "nocrime.yaml:8:5: outputs.1: 'offences.by_type.theft.actual' names an entry of "
+        "offences.by_type, which is empty in every run: no arm has offence types: the crime "
+        "engine is off in every arm"
+    ) in err

@@ -366,12 +366,25 @@ def checkable_names(names: dict[str, set[str]], factors: list[str]) -> dict[str,
     }
 
 
+class NoEntries(dict[str, Any]):
+    """A mapping of the summary that no run of the arms fills: ``kind`` has no names.
+
+    Empty as the shape of any names is, but told apart by :func:`output_problem`: no
+    arm has offence types when crime is off in all of them, say.
+    """
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+
 def named_shape(shape: dict[str, Any], names: dict[str, set[str]]) -> dict[str, Any]:
     """``shape`` with each mapping's entries named, where ``names`` gives their kind.
 
     A mapping of any names (``{}``) or of entries of one shape (``{"*": ...}``)
     becomes one of those names only, so that a misspelt agency or type in an
-    output is refused with a did-you-mean instead of giving no column.
+    output is refused with a did-you-mean instead of giving no column; with no
+    name of that kind at all, one no output may enter (:class:`NoEntries`).
     """
     for path, kind in ENTRY_NAMES.items():
         if kind not in names:
@@ -383,7 +396,8 @@ def named_shape(shape: dict[str, Any], names: dict[str, set[str]]) -> dict[str, 
         if not isinstance(node, dict) or not isinstance(node.get(last), dict):
             continue
         entry = node[last].get("*")
-        node[last] = {name: entry for name in sorted(names[kind])}
+        found = sorted(names[kind])
+        node[last] = {name: entry for name in found} if found else NoEntries(kind)
     return shape
 
 
@@ -421,6 +435,12 @@ def output_problem(output: str, shape: dict[str, Any]) -> str | None:
         if isinstance(node, dict) and part in node:
             node = node[part]
             continue
+        if isinstance(node, NoEntries):
+            why = ": the crime engine is off in every arm" if node.kind == "offence types" else ""
+            return (
+                f"'{output}' names an entry of {'.'.join(parts[:depth])}, which is empty in "
+                f"every run: no arm has {node.kind}{why}"
+            )
         if isinstance(node, dict) and not node:
             return None  # one value per agency, type, commune...: named by the scenario
         if isinstance(node, dict) and set(node) == {"*"}:

@@ -51,7 +51,6 @@ from simulator.batch.spec import (
     ExperimentSpec,
     arm_overrides,
     arm_scenario_path,
-    entry_names,
     load_experiment,
     output_problem,
     outputs_shape,
@@ -229,10 +228,9 @@ def _cross_references(spec: ExperimentSpec, ev: EvidenceSpec, path: Path) -> lis
             )
         )
     arms = list(spec.arms)
-    reference = load_scenario(
-        arm_scenario_path(path, spec.arms[spec.reference_arm]),
-        arm_overrides(spec, spec.arms[spec.reference_arm], {}),
-    )
+    # Each arm's scenario, once (load_experiment found them all valid).
+    scenarios = {name: _arm_scenario(spec, path, name) for name in arms}
+    reference = scenarios[spec.reference_arm]
     types = sorted(reference.crime.types) if reference.crime is not None else []
     for group, members in ev.groups.items():
         for i, member in enumerate(members):
@@ -250,22 +248,15 @@ def _cross_references(spec: ExperimentSpec, ev: EvidenceSpec, path: Path) -> lis
             bad(("places", name, "around"), f"unknown place '{place.around}'")
         elif place.around is not None and ev.places[place.around].kind == "ring":
             bad(("places", name, "around"), "a ring must surround a place that is not a ring")
-        if place.agency is not None:
-            scenario = _arm_scenario(spec, path, place.arm or spec.reference_arm)
-            if place.agency not in scenario.agencies:
-                bad(
-                    ("places", name, "agency"),
-                    f"unknown agency '{place.agency}' (agencies: {', '.join(scenario.agencies)})",
-                )
+        arm_scenario = scenarios.get(place.arm or spec.reference_arm)  # none: an unknown arm
+        known = [] if arm_scenario is None else list(arm_scenario.agencies)
+        if place.agency is not None and arm_scenario is not None and place.agency not in known:
+            bad(
+                ("places", name, "agency"),
+                f"unknown agency '{place.agency}' (agencies: {', '.join(known)})",
+            )
     # Doses and outputs are checked by name against the arms' scenarios, as outputs are.
-    names: dict[str, set[str]] = {}
-    payers: set[str] = set()
-    for arm_name in arms:
-        scenario = _arm_scenario(spec, path, arm_name)
-        payers.update(scenario.capabilities(agency).payer for agency in scenario.agencies)
-        for kind, found in entry_names(scenario).items():
-            names.setdefault(kind, set()).update(found)
-    shape = outputs_shape(names, payers, [])
+    shape = outputs_shape(scenarios.values())
     for name, est in ev.estimates.items():
         at = ("estimates", name)
         arm_ok((*at, "arm"), est.arm)

@@ -246,3 +246,18 @@ def test_a_report_path_secsim_did_not_write_is_never_replaced(
     assert "not written by secsim evidence" in capsys.readouterr().err
     assert doc.read_text() == "my notes\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_place_of_an_unknown_arm_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A place's arm misspelt, with an agency to look up in it: a KeyError before."""
+    text = (EVIDENCE / "hot_spots.yaml").read_text(encoding="utf-8")
+    assert "agency: squad, arm: hot_spots}" in text
+    text = text.replace("agency: squad, arm: hot_spots}", "agency: squad, arm: hot_spotz}")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("../../scenarios/", str(ROOT / "scenarios") + "/"))
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "evidence.places.hot_spots.arm: unknown arm 'hot_spotz'" in err
+    assert "Traceback" not in err

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
@@ -256,8 +256,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         problems.append(
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
-    payers: set[str] = set()
-    names: dict[str, set[str]] = {}  # what each kind of entry of the summary may be called
+    loaded: list[Scenario] = []  # the arms' scenarios, whose names outputs may take
     refused: set[tuple[str, ...]] = set()  # factors with a level already refused
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
@@ -268,9 +267,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         except ScenarioError as exc:
             problems += _arm_problems(pos, arm_name, arm, exc.problems)
             continue
-        payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
-        for what, found in entry_names(scenario).items():
-            names.setdefault(what, set()).update(found)
+        loaded.append(scenario)
         settings = resolved_dict(scenario)
         for name, factor in spec.design.factors.items():
             at = ("design", "factors", name)
@@ -284,7 +281,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 if wrong is not None:
                     refused.add(at)
                     problems.append(Problem(*pos.find(at), at, f"{wrong} (arm '{arm_name}')"))
-    shape = outputs_shape(names, payers, list(spec.design.factors))
+    shape = outputs_shape(loaded, list(spec.design.factors))
     for i, output in enumerate(spec.outputs):
         wrong = output_problem(output, shape)
         if wrong is not None:
@@ -295,16 +292,22 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     return spec
 
 
-def outputs_shape(
-    names: dict[str, set[str]], payers: set[str], factors: list[str]
-) -> dict[str, Any]:
-    """The summary's shape that outputs are checked against (:func:`output_problem`).
+def outputs_shape(scenarios: Iterable[Scenario], factors: Sequence[str] = ()) -> dict[str, Any]:
+    """The summary's shape that outputs of runs of ``scenarios`` are checked against.
 
-    Its entries named by the arms' scenarios (:func:`entry_names`, less the kinds a
-    design factor writes whole), and its costs under every payer level the arms'
-    agencies name.
+    For :func:`output_problem`: its entries named as the scenarios name them
+    (:func:`entry_names`, less the kinds a design factor or calibration parameter
+    writes whole), and its costs under every payer level their agencies name. An
+    experiment's outputs, a calibration's targets and an evidence design's doses are
+    checked against it.
     """
-    shape = named_shape(summary_shape(), checkable_names(names, factors))
+    names: dict[str, set[str]] = {}  # what each kind of entry of the summary may be called
+    payers: set[str] = set()
+    for scenario in scenarios:
+        payers.update(scenario.capabilities(name).payer for name in scenario.agencies)
+        for kind, found in entry_names(scenario).items():
+            names.setdefault(kind, set()).update(found)
+    shape = named_shape(summary_shape(), checkable_names(names, list(factors)))
     for costs in ("cost_eur", "cost_eur_per_year"):
         shape[costs] = {**dict.fromkeys(sorted(payers)), **shape[costs]}
     return shape

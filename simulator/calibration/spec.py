@@ -19,9 +19,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from simulator.agencies.agency import territory_findings
-from simulator.batch.spec import entry_names, named_shape, output_problem
+from simulator.batch.spec import output_problem, outputs_shape
 from simulator.calibration.targets import TargetSpec, load_targets, output_problems
-from simulator.records.summary import summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key, set_value
 from simulator.scenario.loader import (
@@ -340,7 +339,7 @@ def load_calibration(path: str | FsPath) -> Calibration:
         raise ScenarioError(problems, what="calibration")
     problems += _parameter_problems(spec, pos, scenario_path, found)
     targets, more = _targets(spec, fs_path, pos)
-    problems += more + _names_problems(targets, found, pos)
+    problems += more + _names_problems(targets, found, list(spec.parameters), pos)
     if problems:
         raise ScenarioError(problems, what="calibration")
     anchors = anchors_of(scenario_path, list(spec.parameters))
@@ -348,15 +347,15 @@ def load_calibration(path: str | FsPath) -> Calibration:
 
 
 def _names_problems(
-    targets: dict[str, TargetSpec], scenario: Scenario, pos: Positions
+    targets: dict[str, TargetSpec], scenario: Scenario, parameters: list[str], pos: Positions
 ) -> list[Problem]:
     """Targets whose keys name an agency, type or commune the scenario does not have.
 
-    As an experiment's outputs are checked (:func:`simulator.batch.spec.named_shape`):
+    As an experiment's outputs are checked (:func:`simulator.batch.spec.outputs_shape`):
     a misspelt agency in a target's output, or in a targets file written for another
     territory, would otherwise show only after the first wave's runs.
     """
-    shape = named_shape(summary_shape(), entry_names(scenario))
+    shape = outputs_shape([scenario], parameters)
     problems = []
     for name, target in targets.items():
         for key in (target.output, *target.per):

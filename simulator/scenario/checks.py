@@ -699,51 +699,45 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     hours (read as flat), an agency given resources that never puts a crew on duty, a
     commune no agency with crews may act in (its calls and offences that need a unit
     are closed as ``no_agency``), and hot spots ranked by an offence type of no
-    opportunities. An agency declared with no resources
-    (units, officers and budget 0, to bring in later by a timeline) is no mistake.
+    opportunities. An agency declared with no resources (units, officers and budget
+    0, to bring in later by a timeline) is no mistake.
     """
     notes: list[Finding] = []
+    covered: set[str] = set()  # communes where an agency with crews may act
     serving = False
-    covered: set[str] = set()
     for agency_id, a in s.agencies.items():
+        base: Path = ("agencies", agency_id)
         profile = a.staffing_profile
         if isinstance(profile, list) and not any(
             w > 0 for h, w in enumerate(profile) if a.serves_hour(h)
         ):
             notes.append(
                 (
-                    ("agencies", agency_id, "staffing_profile"),
+                    (*base, "staffing_profile"),
                     "0 at every hour of the agency's service_hours: its crews are spread "
                     "evenly over those hours instead (give weights above 0 where it serves)",
                 )
             )
-        staffing = resolve_staffing(a, s.capabilities(agency_id).billing)
-        resourced = bool(a.units or a.officers or a.budget_eur)
-        if resourced and staffing.vehicles == 0:
+        capabilities = s.capabilities(agency_id)
+        crews = resolve_staffing(a, capabilities.billing).vehicles
+        if crews == 0 and (a.units or a.officers or a.budget_eur):
             notes.append(
                 (
-                    ("agencies", agency_id),
+                    base,
                     "no crew of this agency is ever on duty (its budget or officers buy less "
                     "than a crew-hour a day): it answers no call and patrols nowhere",
                 )
             )
-        if s.capabilities(agency_id).jurisdiction == "sites" or staffing.vehicles == 0:
-            continue
-        serving = True
-        if a.communes == "all":
-            covered.update(commune_names(s))
-        else:
-            covered.update(a.communes)
-    if s.crime is not None:
-        for agency_id, a in s.agencies.items():
-            if a.patrol.strategy != "hotspot":
-                continue
+        if crews > 0 and capabilities.jurisdiction != "sites":
+            serving = True
+            covered.update(commune_names(s) if a.communes == "all" else a.communes)
+        if s.crime is not None and a.patrol.strategy == "hotspot":
             for i, name in enumerate(a.patrol.hotspot_offences):
                 found = s.crime.types.get(name)
                 if found is not None and found.rate_per_1000 == 0:
                     notes.append(
                         (
-                            ("agencies", agency_id, "patrol", "hotspot_offences", i),
+                            (*base, "patrol", "hotspot_offences", i),
                             f"'{name}' has no opportunities (rate_per_1000: 0) to rank cells "
                             "by: where no listed type has any, the patrol goes to random cells",
                         )

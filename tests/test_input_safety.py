@@ -464,6 +464,8 @@ def test_the_crime_engine_switched_off_is_named_once_as_the_cause(
         "1 problem in scenario" in err and "--set crime=null: crime: the crime engine is off" in err
     )
     assert "(incivility, theft, burglary, assault, drug_dealing, serious_violence)" in err
+    # The State police ranks its hot spots by assaults: named in the same problem.
+    assert "and the patrols of state_police rank hot spots by offence types" in err
 
 
 def _line_of(start: str) -> str:
@@ -615,28 +617,8 @@ def test_hot_spots_by_offence_types_are_checked_against_the_patrol_and_the_types
     assert expected in err and "Traceback" not in err
 
 
-def test_hot_spots_by_offence_types_without_crime_name_the_missing_engine(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    # The baseline with its crime engine switched off: one problem, at crime, naming both.
-    err = " ".join(
-        (
-            main(
-                [
-                    "validate",
-                    str(BASELINE),
-                    "--set",
-                    "crime=null",
-                    "--set",
-                    "agencies.state_police.patrol.hotspot_offences=[assault]",
-                ]
-            ),
-            capsys.readouterr().err,
-        )[1].split()
-    )
-    assert "1 problem in scenario" in err
-    assert "and the patrols of state_police rank hot spots by offence types" in err
-    # A scenario that never had crime: the problem at the patrol's key.
+def test_hot_spots_by_offence_types_in_a_scenario_without_crime_are_refused_at_the_key() -> None:
+    """(The baseline with crime switched off names them in its one problem, above.)"""
     with pytest.raises(ScenarioError) as refused:
         scenario_from(
             SMALL_TOWN,

@@ -1019,14 +1019,17 @@ def _file_kind(path: Path) -> str:
     A file that cannot be read, or is not a mapping, counts as the kind asked for:
     its own loader then says what is wrong with it.
     """
-    from simulator.batch.spec import is_experiment
-
     try:
-        data = read_yaml(path, Positions(str(path)))
+        data = read_yaml(path, Positions(str(path)))  # a mapping, or refused
     except (ScenarioError, OSError):
         return "unreadable"
-    if not isinstance(data, dict):
-        return "unreadable"
+    return _kind_of(data)
+
+
+def _kind_of(data: dict[str, Any]) -> str:
+    """What kind of secsim file a mapping read from one is, by its top-level keys."""
+    from simulator.batch.spec import is_experiment
+
     kind = _calibration_kind(data)
     if kind is not None:
         return kind
@@ -1054,13 +1057,13 @@ def _expect(path: Path, wanted: str, command: str) -> None:
 
 
 def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
-    from simulator.batch.spec import is_experiment, load_experiment
+    from simulator.batch.spec import load_experiment
 
     try:
         data = read_yaml(path, Positions(str(path)))
     except ScenarioError as exc:  # what the file is, is not known yet
         raise ScenarioError(exc.problems, what="file") from None
-    kind = _calibration_kind(data)
+    kind = _kind_of(data)
     if kind == "calibration":
         from simulator.calibration.spec import load_calibration
 
@@ -1078,7 +1081,7 @@ def _validate_one(path: Path, overrides: list[str], out: Console) -> None:
         targets = load_targets(path)
         _say(out, f"{path}: ok (targets file, {len(targets.targets)} targets)")
         return
-    if is_experiment(data):
+    if kind in ("experiment", "evidence design"):
         from simulator.batch.runner import plan_and_arms
 
         _no_overrides(overrides, "experiment", "in an arm's set:")

@@ -1195,21 +1195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as exc:
         _say(err, exc.render())
         return EXIT_BAD_INPUT
-    except TerritoryError as exc:
+    except (TerritoryError, ResourceError) as exc:
         where = (
             getattr(args, "scenario", None)
             or getattr(args, "experiment", None)
             or getattr(args, "calibration", "")
         )
-        _say(err, f"{where}: territory: {exc}")
-        return EXIT_BAD_INPUT
-    except ResourceError as exc:
-        where = (
-            getattr(args, "scenario", None)
-            or getattr(args, "experiment", None)
-            or getattr(args, "calibration", "")
-        )
-        _say(err, f"{where}: {exc}")
+        what = "territory: " if isinstance(exc, TerritoryError) else ""
+        _say(err, f"{where}: {what}{exc}")
         return EXIT_BAD_INPUT
     except OutputError as exc:
         _say(err, str(exc))

@@ -15,7 +15,7 @@ from simulator.runner import run, write_results
 from simulator.scenario import BUILTIN_KINDS, ScenarioError, load_scenario
 from simulator.scenario.patrols import PATROL_STRATEGIES, StrategyInfo
 
-from .conftest import SMALL_TOWN, scenario_from
+from .conftest import ROOT, SCENARIOS, SMALL_TOWN, scenario_from
 
 # Two communes that pool their police in an intercommunal force (police
 # intercommunale, code de la securite interieure L512-1): paid by the
@@ -174,3 +174,15 @@ def test_a_new_patrol_strategy_is_one_entry_and_one_function(
     hours = model.presence.hours[0]
     assert hours[target] > 0
     assert set(np.flatnonzero(hours)) <= {target, agency.station_cell}
+
+
+def test_the_readme_example_of_a_new_kind_and_mode_loads_as_shown(tmp_path: Path) -> None:
+    """The README's block is what a reader copies: on the baseline it loads, and acts."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```yaml\n")[1:]
+    block = next(b.split("```")[0] for b in blocks if "intercommunal_police:" in b)
+    scenario = load_scenario(_write(tmp_path, f"extends: {SCENARIOS / 'baseline.yaml'}\n{block}"))
+    agency = scenario.agencies["pi_est"]
+    assert (agency.kind, agency.mode) == ("intercommunal_police", "scooter")
+    assert scenario.capabilities("pi_est").guardianship == 1.4
+    assert scenario.capabilities("pi_est").payer == "intercommunal"

@@ -1535,7 +1535,7 @@ class HireAction(Frozen):
     delay_days: NonNegFloat = Field(
         0.0,
         description="Recruitment and training delay before they are on the road, days "
-        "(cuts take effect at once).",
+        "(not for a cut, which takes effect on its day).",
     )
 
 

@@ -309,7 +309,8 @@ def _parser() -> argparse.ArgumentParser:
     p_an.add_argument("store", type=Path, help="results folder of a batch")
     p_fig = sub.add_parser(
         "figures",
-        help="rebuild every figure from the shipped experiments, running what is missing",
+        help="the six figures from the shipped experiments: a quick preview, or the "
+        "published ones with --full",
         description="Rebuild the six figures (PNG, PDF and a caption file each) from the "
         "shipped scenarios and experiments, running what is missing. By default runs are "
         "short and few (a quick preview, in results/figures-quick/); --full uses the "

@@ -1,4 +1,4 @@
-"""The package's imports go one way (STYLE.md point 12)."""
+"""The package's imports go one way: each layer imports only those below it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Dispatch policies: which unit answers an incident, and which waiting incident a freed unit takes.
 
-A policy is a small object with two methods (STYLE.md point 5):
+A policy is a small object with two methods, behind one interface:
 
 * :meth:`DispatchPolicy.choose_unit` is asked when an incident reaches dispatch
   (after call handling, or again after a policy change): it sees the free

@@ -287,15 +287,19 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
         """
         changed = changed_settings(self.spec, new)
         self.spec = new
-        # The crews' duties on patrol become the life cycle's: what changes finds each
-        # crew patrolling or on a duty, as it is.
-        self.dispatcher.life_cycle.take_up_duties()
-        self._shifts_passed = [None] * len(self.units)
+        reached = [c for c in self.components() if reads_any(changed, c.READS)]
+        if not reached:  # nothing it changes is read: the run goes on as it was
+            return
+        if self.fleet in reached or self.dispatcher in reached:
+            # The crews' duties on patrol become the life cycle's: what changes finds
+            # each crew patrolling or on a duty, as it is. (A change the crews do not
+            # read leaves them, and their draws, alone: arms stay paired.)
+            self.dispatcher.life_cycle.take_up_duties()
+            self._shifts_passed = [None] * len(self.units)
         if reads_any(changed, AGENCY_SETTINGS):
             self.agencies = place_agencies(new, self.territory)
-        for component in self.components():
-            if reads_any(changed, component.READS):
-                component.reconfigure(new, self.agencies)
+        for component in reached:
+            component.reconfigure(new, self.agencies)
         self._staffing_in_force()
 
     def _staffing_in_force(self) -> None:

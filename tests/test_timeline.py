@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from simulator import load_scenario, run
 from simulator.cli import main
 from simulator.model import SecurityModel
+from simulator.records.metrics import counted_calls
 from simulator.scenario import ScenarioError
 
 from .conftest import SCENARIOS
@@ -298,3 +301,34 @@ def test_officers_hired_or_cut_are_whole(tmp_path: Path) -> None:
     ):
         with pytest.raises(ScenarioError, match="valid integer, got a number with a fractional"):
             load_scenario(_scenario(tmp_path, event))
+
+
+def test_an_event_that_changes_nothing_leaves_the_run_as_it_was(tmp_path: Path) -> None:
+    """A policy change nobody reads must not disturb the crews' draws: arms stay paired."""
+    rate = load_scenario(BASELINE).demand.rate_per_hour
+    same = _scenario(tmp_path, f"  - day: 2\n    set: {{demand.rate_per_hour: {rate}}}\n", 4)
+    plain = _scenario(tmp_path, "  []\n", 4, name="plain")
+    a = run(load_scenario(same), seed=3).incidents.to_pandas()
+    b = run(load_scenario(plain), seed=3).incidents.to_pandas()
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_response_target_in_force_when_a_call_is_reported_scores_it(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path, "  - day: 3\n    set: {dispatch.response_target_min: [1, 2, 3]}\n", 6
+    )
+    result = run(load_scenario(path), seed=1)
+    calls = counted_calls(result.incidents.to_pandas(), (0.0, 6 * 24.0))
+    first, then = [15.0, 30.0, 60.0], [1.0, 2.0, 3.0]  # the baseline's, then the change's
+
+    def share(before_change: np.ndarray) -> float:
+        target = [
+            (first if b else then)[min(p, 3) - 1]
+            for b, p in zip(before_change, calls["priority"], strict=True)
+        ]
+        return float((calls["response_min"].to_numpy() <= np.array(target)).mean())
+
+    scored = result.summary.as_json()["response_min"]["within_target_share"]
+    assert scored == pytest.approx(share(calls["t_reported_h"].to_numpy() < 72))
+    # Held to the first standard throughout, the share would be far higher.
+    assert scored < share(np.ones(len(calls), dtype=bool)) - 0.2

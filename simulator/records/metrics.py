@@ -286,6 +286,25 @@ def agency_table(
     return pd.DataFrame(rows)
 
 
+def response_targets(calls: pd.DataFrame, periods: Sequence[PolicyPeriod]) -> np.ndarray:
+    """Each call's response target, minutes: its priority's in the period it was reported in.
+
+    A timeline may change ``dispatch.response_target_min``: a call is held to the
+    standard in force when it reached the control room (the last value for lower
+    priorities).
+    """
+    reported = calls["t_reported_h"].to_numpy(dtype=float)
+    starts = np.array([p.start_h for p in periods], dtype=float)
+    period = np.maximum(np.searchsorted(starts, reported, side="right") - 1, 0)
+    priority = calls["priority"].to_numpy() - 1
+    target = np.empty(len(calls))
+    for k, p in enumerate(periods):
+        minutes = np.asarray(p.scenario.dispatch.response_target_min, dtype=float)
+        now = period == k
+        target[now] = minutes[np.minimum(priority[now], minutes.size - 1)]
+    return target
+
+
 def summarise(
     calls: pd.DataFrame,
     tasks: pd.DataFrame,
@@ -293,7 +312,6 @@ def summarise(
     agencies: Sequence[AgencyFacts],
     *,
     window_h: tuple[float, float],
-    response_target_min: Sequence[float],
     cost_window: CostBreakdown,
     periods: Sequence[PolicyPeriod],
 ) -> dict[str, Any]:
@@ -310,10 +328,8 @@ def summarise(
         ["response_min", "agency", "priority", "type", "district_type"],
     ]
     response = arrived["response_min"].to_numpy(dtype=float)
-    targets = np.asarray(response_target_min, dtype=float)
-    target = targets[np.minimum(calls["priority"].to_numpy() - 1, targets.size - 1)]
     # A call nobody reached missed its target: the share is over all counted calls.
-    on_time = calls["response_min"].to_numpy(dtype=float) <= target
+    on_time = calls["response_min"].to_numpy(dtype=float) <= response_targets(calls, periods)
     hours = states.hours(window_h)
     officers, units = staffing_means(periods, window_h)
     return {
@@ -708,7 +724,6 @@ class RunTables:
             self.state_hours,
             self.agencies,
             window_h=r.window_h,
-            response_target_min=scenario.dispatch.response_target_min,
             cost_window=self.costs,
             periods=r.periods,
         )

@@ -649,6 +649,17 @@ def test_hot_spots_by_offence_types_in_a_scenario_without_crime_are_refused_at_t
             "agencies.pm_nord",
             "no crew of this agency is ever on duty",
         ),
+        (
+            ["timeline=[{day: 1, transfer: {type: noise, to: municipal_police}}]"],
+            "timeline.0.transfer",
+            "this change leaves every setting as it was: 'municipal_police' is already first "
+            "for 'noise' (keep_others: false makes it the only one)",
+        ),
+        (
+            ["timeline=[{day: 1, hire: {agency: pm_nord, officers: 5, delay_days: 400}}]"],
+            "timeline.0.hire",
+            "takes effect on day 401, after the run's last day",
+        ),
     ],
 )
 def test_settings_allowed_but_likely_not_meant_are_noted_and_run(
@@ -694,4 +705,35 @@ def test_an_output_on_offence_types_with_crime_off_in_every_arm_is_refused(
         "nocrime.yaml:8:5: outputs.1: 'offences.by_type.theft.actual' names an entry of "
         "offences.by_type, which is empty in every run: no arm has offence types: the crime "
         "engine is off in every arm"
+    ) in err
+
+
+def test_an_agency_no_list_names_is_noted_and_a_rule_that_never_applies_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\n"
+        "kinds:\n  intercommunal_police: {payer: intercommunal, jurisdiction: communes, "
+        "guardianship: 1.2}\n"
+        "agencies:\n  pi_est: {kind: intercommunal_police, communes: [est], officers: 40}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        "rules.yaml:5:3: agencies.pi_est: no competence list or rule names this agency or its "
+        "kind ('intercommunal_police'), and it has no line of its own: it answers no call"
+    ) in said
+    path.write_text(
+        f"extends: {BASELINE}\ncompetence_rules:\n"
+        "  - {types: [traffic, noise], agencies: [state_police]}\n"
+        "  - {types: [traffic], communes: [nord], hours: [8, 20], agencies: [pm_nord]}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "rules.yaml:4:5: competence_rules.1: this rule never applies: competence_rules.0 comes "
+        "first and matches every incident it would (types traffic, noise)"
     ) in err

@@ -186,3 +186,5 @@ def test_the_readme_example_of_a_new_kind_and_mode_loads_as_shown(tmp_path: Path
     assert (agency.kind, agency.mode) == ("intercommunal_police", "scooter")
     assert scenario.capabilities("pi_est").guardianship == 1.4
     assert scenario.capabilities("pi_est").payer == "intercommunal"
+    assert scenario.competences["noise"][0] == "intercommunal_police"
+    assert not scenario.notes  # named in a list: it answers calls

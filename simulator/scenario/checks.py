@@ -6,7 +6,7 @@ loader can point at the right line of the right file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path
@@ -520,6 +520,41 @@ def _check_competence_rules(s: Scenario) -> Iterator[Finding]:
                 if name in types:
                     yield from _check_ref(s, name, ref, (*base, "agencies", i))
         yield from _rule_out_of_reach(s, rule, base)
+        yield from _rule_shadowed(s.competence_rules, r)
+
+
+def _rule_hours(rule: CompetenceRule) -> set[int]:
+    return {h for h in range(24) if rule.hours is None or in_hours(rule.hours, h)}
+
+
+def _rule_shadowed(rules: Sequence[CompetenceRule], r: int) -> Iterator[Finding]:
+    """Rule ``r`` when an earlier rule covers every incident it could match.
+
+    The first rule that matches decides: a later one whose types, communes and
+    hours all fall within an earlier one's would never apply.
+    """
+    rule = rules[r]
+    for e, earlier in enumerate(rules[:r]):
+        places = earlier.communes is None or (
+            rule.communes is not None and set(rule.communes) <= set(earlier.communes)
+        )
+        if (
+            places
+            and set(rule.types) <= set(earlier.types)
+            and _rule_hours(rule) <= _rule_hours(earlier)
+        ):
+            scope = [f"types {', '.join(earlier.types)}"]
+            if earlier.communes:
+                scope.append(f"communes {', '.join(earlier.communes)}")
+            if earlier.hours:
+                scope.append(f"hours {earlier.hours[0]}:00-{earlier.hours[1]}:00")
+            yield (
+                ("competence_rules", r),
+                f"this rule never applies: competence_rules.{e} comes first and matches every "
+                f"incident it would ({', '.join(scope)}); the first rule that matches decides: "
+                f"put this one first, or narrow competence_rules.{e}",
+            )
+            return
 
 
 def _rule_out_of_reach(s: Scenario, rule: CompetenceRule, base: Path) -> Iterator[Finding]:
@@ -699,12 +734,15 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     hours (read as flat), an agency given resources that never puts a crew on duty, a
     commune no agency with crews may act in (its calls and offences that need a unit
     are closed as ``no_agency``), and hot spots ranked by an offence type of no
-    opportunities. An agency declared with no resources (units, officers and budget
+    opportunities, an agency with crews that no competence list or rule names (it
+    only patrols). An agency declared with no resources (units, officers and budget
     0, to bring in later by a timeline) is no mistake.
     """
     notes: list[Finding] = []
     covered: set[str] = set()  # communes where an agency with crews may act
     serving = False
+    named = {ref for refs in s.competences.values() for ref in refs}
+    named.update(ref for rule in s.competence_rules for ref in rule.agencies)
     for agency_id, a in s.agencies.items():
         base: Path = ("agencies", agency_id)
         profile = a.staffing_profile
@@ -726,6 +764,16 @@ def advisory_findings(s: Scenario) -> list[Finding]:
                     base,
                     "no crew of this agency is ever on duty (its budget or officers buy less "
                     "than a crew-hour a day): it answers no call and patrols nowhere",
+                )
+            )
+        if crews > 0 and not {agency_id, a.kind} & named and not a.direct_calls.per_1000_residents:
+            notes.append(
+                (
+                    base,
+                    "no competence list or rule names this agency or its kind "
+                    f"('{a.kind}'), and it has no line of its own: it answers no call and "
+                    "only patrols (name it in competences, e.g. noise: "
+                    f"[{agency_id}, ...])",
                 )
             )
         if crews > 0 and capabilities.jurisdiction != "sites":

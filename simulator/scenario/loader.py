@@ -23,7 +23,7 @@ from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.keys import Path, parse_key, set_value
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Scenario, ScenarioCheck, write_default_entries
-from simulator.scenario.timeline import policy_changes
+from simulator.scenario.timeline import policy_changes, timeline_notes
 
 Mark = tuple[str, int | None, int | None]
 
@@ -369,9 +369,8 @@ def parse_scenario(
     if findings:
         raise ScenarioError([Problem(*pos.find(path), path, msg) for path, msg in findings])
     scenario.remember_passed(checks)
-    scenario.remember_notes(
-        [Problem(*pos.find(path), path, msg) for path, msg in advisory_findings(scenario)]
-    )
+    notes = [*advisory_findings(scenario), *timeline_notes(scenario)]
+    scenario.remember_notes([Problem(*pos.find(path), path, msg) for path, msg in notes])
     return scenario
 
 

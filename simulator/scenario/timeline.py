@@ -23,7 +23,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulator.scenario.changes import MARKETS_PLACED_ONCE, RESIDENTS_DRAWN_ONCE
+from simulator.scenario.changes import (
+    MARKETS_PLACED_ONCE,
+    RESIDENTS_DRAWN_ONCE,
+    changed_settings,
+)
 from simulator.scenario.checks import Finding, semantic_findings
 from simulator.scenario.errors import did_you_mean_hint
 from simulator.scenario.keys import Path, dotted, parse_key, set_value
@@ -257,6 +261,53 @@ def policy_changes(
     if not findings:
         scenario.remember_policy_changes(tuple(changes))
     return changes, findings
+
+
+def timeline_notes(scenario: Scenario) -> list[Finding]:
+    """What a compiled timeline allows but its author likely did not mean: notes.
+
+    An event that leaves every setting as it was (a ``transfer`` to the agency already
+    first, a ``set`` to the value in force), and one that takes effect after the end
+    of the statistics window (a ``hire`` or ``contract`` whose delay runs past it),
+    which is not applied.
+    """
+    changes, findings = policy_changes(scenario)
+    if findings or not changes:
+        return []
+    order = sorted(
+        range(len(scenario.timeline)), key=lambda i: (scenario.timeline[i].effective_day, i)
+    )
+    end_day = scenario.run.warmup_days + scenario.run.days
+    notes: list[Finding] = []
+    before = scenario.model_copy(update={"timeline": []})
+    for i, change in zip(order, changes, strict=True):
+        event = scenario.timeline[i]
+        if not changed_settings(before, change.scenario):
+            notes.append(
+                (
+                    ("timeline", i, event.action),
+                    "this change leaves every setting as it was"
+                    + (
+                        f": '{event.transfer.to}' is already first for '{event.transfer.type}' "
+                        "(keep_others: false makes it the only one)"
+                        if event.transfer is not None and event.transfer.keep_others
+                        else ""
+                    ),
+                )
+            )
+        elif event.effective_day >= end_day:
+            notes.append(
+                (
+                    ("timeline", i, event.action),
+                    f"takes effect on day {event.effective_day:g}, after the run's last day "
+                    f"({end_day:g}: warm-up {scenario.run.warmup_days} + {scenario.run.days} "
+                    "days): it is not applied (run.json lists it under "
+                    "policy_changes_after_end); run longer (run.days, or --days) or "
+                    "shorten its delay",
+                )
+            )
+        before = change.scenario
+    return notes
 
 
 def compile_timeline(

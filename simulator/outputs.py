@@ -102,10 +102,13 @@ OWN_ENTRIES: dict[str, frozenset[str]] = {
 # What the folders among those entries hold: the kind of output each is (its own entries,
 # checked in turn), or, for a folder without a marker of its own, the names of the files
 # it holds (none of them folders). A folder an output holds that is not here is someone's.
+# A batch's run files are named by their run id: <arm>__p<point>__r<replicate>
+# (simulator.batch.runner.plan); any other Parquet file there is someone's.
+_RUN_FILE = "*__p[0-9][0-9][0-9][0-9]*__r[0-9][0-9][0-9]*.parquet"
 OWN_FOLDERS: dict[str, dict[str, str | frozenset[str]]] = {
     "store": {
-        "runs": frozenset({"*.parquet"}),
-        "incidents": frozenset({"*.parquet"}),
+        "runs": frozenset({_RUN_FILE}),
+        "incidents": frozenset({_RUN_FILE}),
         "analysis": "analysis",
     },
     "evidence": {f"*-quick-{_DIGEST}": "store", f"*-full-{_DIGEST}": "store"},

@@ -370,6 +370,8 @@ def test_someone_s_files_anywhere_in_an_earlier_output_are_never_replaced(
     prefix = "" if top == inner else f"{inner.name}/"
     for made, shown in [
         (inner / "runs" / "notes.txt", "runs/notes.txt"),
+        (inner / "runs" / "my_merged_results.parquet", "runs/my_merged_results.parquet"),
+        (inner / "incidents" / "all.parquet", "incidents/all.parquet"),
         (inner / ".mynotes", ".mynotes"),
         (inner / ".git", ".git"),
         (inner / "analysis" / "mine", "analysis/mine"),

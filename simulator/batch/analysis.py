@@ -405,7 +405,11 @@ def analyze(store: Path) -> Analysis:
     diffs = paired_differences(runs, outputs, spec.reference_arm)
     sens = sensitivity(runs, spec, outputs) if spec.design.kind in ("sobol", "morris") else None
     missing = _runs_missing(store)
-    notes = "".join(note for note in (missing, _outputs_absent(spec, outputs)) if note)
+    notes = "".join(
+        note
+        for note in (missing, _outputs_absent(spec, outputs), _outputs_partial(runs, outputs))
+        if note
+    )
     with staged_folder(store / "analysis", "analysis") as folder:
         _write_analysis(
             folder, spec, runs, arms, diffs, sens, notes or None, incomplete=missing is not None
@@ -460,6 +464,27 @@ def _outputs_absent(spec: ExperimentSpec, found: list[str]) -> str | None:
         f"**No value:** no run has {listed}: the runs met no such entry in their window "
         "(no call of that type answered, no arrest by that agency...); these outputs are "
         "left out below.\n"
+    )
+
+
+def _outputs_partial(runs: pd.DataFrame, outputs: list[str]) -> str | None:
+    """A note naming the outputs some finished runs have no value for, or None.
+
+    Counts are 0 where nothing happened; what has no value is a statistic of nothing
+    (the mean response of an agency no call reached). Means and differences then
+    rest on fewer runs than the replicates (their ``n`` says how many).
+    """
+    partial = []
+    for o in outputs:
+        have = int(runs[o].notna().sum())
+        if 0 < have < len(runs):
+            partial.append(f"`{o}` ({have} of {len(runs)} runs)")
+    if not partial:
+        return None
+    return (
+        f"**Values missing in some runs:** {', '.join(partial)}: those runs met no such "
+        "entry in their window (a mean response where no call of that kind was answered); "
+        "means and paired differences below rest on the runs that have one (see n).\n"
     )
 
 

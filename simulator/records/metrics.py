@@ -24,7 +24,7 @@ Definitions (times in minutes in the outputs):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -104,8 +104,50 @@ def counted_calls(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.
     return calls
 
 
-def _by(calls: pd.DataFrame, column: str, value: str) -> dict[str, Any]:
-    return {str(key): _describe(group) for key, group in calls.groupby(column, sort=True)[value]}
+def _by(calls: pd.DataFrame, column: str, value: str, names: Iterable[str]) -> dict[str, Any]:
+    """:func:`_describe` of ``value`` for each of ``names`` and any other value of ``column``.
+
+    Every name of the run's scenario has its entry, with ``n`` 0 where no call had it:
+    runs of a batch then give a count of 0, not a missing value, to average.
+    """
+    found = {str(key): _describe(group) for key, group in calls.groupby(column, sort=True)[value]}
+    return {
+        k: found.get(k) or _describe(pd.Series([], dtype=float)) for k in _ordered(found, names)
+    }
+
+
+def _ordered(found: Iterable[str], names: Iterable[str]) -> list[str]:
+    """The entries' names, sorted (numbers as numbers: priorities 1, 2, ..., 10)."""
+    return sorted({*found, *names}, key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
+
+
+def _counts(values: pd.Series, names: Iterable[str]) -> dict[str, int]:
+    """How many times each of ``names`` (and any other value) occurs in ``values``: 0 too."""
+    found = {str(k): int(v) for k, v in values.value_counts().items()}
+    return {k: found.get(k, 0) for k in _ordered(found, names)}
+
+
+def entry_names(
+    periods: Sequence[PolicyPeriod], agencies: Sequence[AgencyFacts]
+) -> dict[str, list[str]]:
+    """What the run's summary lists entries of, whether or not an entry has any.
+
+    The call types (calls for service and offence types), the priorities and the
+    agencies of every policy period.
+    """
+    types: dict[str, None] = {}
+    priorities = 0
+    for period in periods:
+        s = period.scenario
+        types.update(dict.fromkeys(s.demand.types))
+        if s.crime is not None:
+            types.update(dict.fromkeys(s.crime.types))
+        priorities = max(priorities, s.demand.n_priorities)
+    return {
+        "types": list(types),
+        "priorities": [str(p) for p in range(1, priorities + 1)],
+        "agencies": [a.name for a in agencies],
+    }
 
 
 def window_tasks(incidents: pd.DataFrame, window_h: tuple[float, float]) -> pd.DataFrame:
@@ -314,11 +356,15 @@ def summarise(
     window_h: tuple[float, float],
     cost_window: CostBreakdown,
     periods: Sequence[PolicyPeriod],
+    district_types: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The one-row summary of a run (nested; dots in key names mean nesting).
 
     ``calls`` are the window's :func:`counted_calls`, ``tasks`` its :func:`window_tasks`.
+    Entries by type, priority, agency and ``district_types`` list each one the run
+    could have, those without calls at 0 (:func:`entry_names`).
     """
+    names = entry_names(periods, agencies)
     answered = calls["t_dispatched_h"].notna()
     outcome = calls["outcome"]
     days = (window_h[1] - window_h[0]) / 24.0
@@ -340,25 +386,26 @@ def summarise(
             "abandoned": int((outcome == Outcome.ABANDONED.value).sum()),
             "no_agency": int((outcome == Outcome.NO_AGENCY.value).sum()),
             "per_day": float(len(calls) / days),
-            "by_type": {
-                str(k): int(v) for k, v in calls["type"].value_counts().sort_index().items()
-            },
+            "by_type": _counts(calls["type"], names["types"]),
         },
         "wait_min": {
             **_describe(calls.loc[answered, "wait_min"]),
             "ci95": batch_means_ci(wait),
             "by_priority": _by(
-                calls.loc[answered, ["priority", "wait_min"]], "priority", "wait_min"
+                calls.loc[answered, ["priority", "wait_min"]],
+                "priority",
+                "wait_min",
+                names["priorities"],
             ),
         },
         "response_min": {
             **_describe(arrived["response_min"]),
             "ci95": batch_means_ci(response),
             "within_target_share": float(on_time.mean()) if len(calls) else None,
-            "by_agency": _by(arrived, "agency", "response_min"),
-            "by_priority": _by(arrived, "priority", "response_min"),
-            "by_type": _by(arrived, "type", "response_min"),
-            "by_district_type": _by(arrived, "district_type", "response_min"),
+            "by_agency": _by(arrived, "agency", "response_min", names["agencies"]),
+            "by_priority": _by(arrived, "priority", "response_min", names["priorities"]),
+            "by_type": _by(arrived, "type", "response_min", names["types"]),
+            "by_district_type": _by(arrived, "district_type", "response_min", district_types),
         },
         "handovers": {
             "total": len(tasks),
@@ -398,6 +445,7 @@ def offence_summary(
     residents: int,
     types: Sequence[str],
     residents_by_district_type: dict[str, int],
+    agencies: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Actual and recorded offences, per 1,000 residents a year, by type and place.
 
@@ -432,10 +480,12 @@ def offence_summary(
             else None,
         }
     by_place = {}
-    for kind, group in off.groupby("district_type", sort=True)["recorded"]:
-        res = residents_by_district_type.get(str(kind), 0)
+    places = {str(k): g for k, g in off.groupby("district_type", sort=True)["recorded"]}
+    for kind in _ordered(places, residents_by_district_type):
+        group = places.get(kind, pd.Series([], dtype=bool))
+        res = residents_by_district_type.get(kind, 0)
         scale = 1000.0 / res / years if res > 0 else None
-        by_place[str(kind)] = {
+        by_place[kind] = {
             "actual": len(group),
             "recorded": int(group.sum()),
             "actual_per_1000": None if scale is None else len(group) * scale,
@@ -452,9 +502,7 @@ def offence_summary(
             name: float(n_cleared.get(name, 0) / n_known[name]) if n_known.get(name, 0) else None
             for name in types
         },
-        "by_agency": {
-            str(k): int(v) for k, v in cleared["arrest_agency"].value_counts().sort_index().items()
-        },
+        "by_agency": _counts(cleared["arrest_agency"], agencies),
     }
     return {
         "clearance": clearance,
@@ -469,8 +517,10 @@ def offence_summary(
     }
 
 
-def offender_summary(incidents: pd.DataFrame, records: RunRecords) -> dict[str, Any]:
-    """The offenders held over the window, and the arrests each agency made in it."""
+def offender_summary(
+    incidents: pd.DataFrame, records: RunRecords, agencies: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The offenders held over the window, and the arrests each agency made in it (0 too)."""
     w0, w1 = records.window_h
     held = records.offenders_held
     inside = held[(held[:, 0] >= w0) & (held[:, 0] <= w1)] if held.size else held
@@ -483,12 +533,12 @@ def offender_summary(incidents: pd.DataFrame, records: RunRecords) -> dict[str, 
         & (incidents["t_solved_h"] >= w0)
         & (incidents["t_solved_h"] < w1)
     ].tolist()
-    by_agency = pd.Series([*arrests, *later], dtype=object).value_counts().sort_index()
+    by_agency = _counts(pd.Series([*arrests, *later], dtype=object), agencies)
     return {
         "pool": records.offender_pool,
         "held_mean": float(inside[:, 1].mean()) if len(inside) else None,
         "held_end": int(held[-1, 1]) if len(held) else None,
-        "arrests_by_agency": {str(k): int(v) for k, v in by_agency.items()},
+        "arrests_by_agency": by_agency,
     }
 
 
@@ -718,6 +768,10 @@ class RunTables:
         """
         r, scenario = self.records, self.scenario
         t = r.territory
+        res_by_type = {
+            str(k): int(v) for k, v in self.districts.groupby("type")["residents"].sum().items()
+        }
+        agency_names = [a.name for a in self.agencies]
         body = summarise(
             self.calls,
             self.tasks,
@@ -726,6 +780,7 @@ class RunTables:
             window_h=r.window_h,
             cost_window=self.costs,
             periods=r.periods,
+            district_types=list(res_by_type),
         )
         citizens = r.citizens
         body["trust"] = {
@@ -743,17 +798,17 @@ class RunTables:
         if direct is not None:
             body["direct_calls"] = direct
         if scenario.crime is not None:
-            res_by_type = self.districts.groupby("type")["residents"].sum().to_dict()
             body["offences"] = offence_summary(
                 self.offences,
                 r.window_h,
                 int(t.residents.sum()),
                 list(scenario.crime.types),
-                {str(k): int(v) for k, v in res_by_type.items()},
+                res_by_type,
+                agency_names,
             )
             body["dark_figure_share"] = body["offences"]["dark_figure_share"]
             body["victimised_share"] = float(citizens.victimised_share[-1])
-            body["offenders"] = offender_summary(self.incidents, r)
+            body["offenders"] = offender_summary(self.incidents, r, agency_names)
             body["victimisation"] = victimisation(self.offences, r)
         return Summary.model_validate(
             {

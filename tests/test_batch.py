@@ -276,7 +276,10 @@ def test_workers_receive_the_checked_scenario_not_its_file(tmp_path: Path) -> No
 def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     tiny = tmp_path / "tiny_outputs.yaml"
     # (The State police has no line of its own: an output no run has a value for.)
-    outputs = "[calls.total, calls.by_type.assistance, direct_calls.state_police]"
+    outputs = (
+        "[calls.total, calls.by_type.assistance, direct_calls.state_police, "
+        "offenders.arrests_by_agency.securite_privee]"
+    )
     tiny.write_text(TINY + f"outputs: {outputs}\n", "utf-8")
     spec = load_experiment(tiny)
     run_batch(spec, tiny, tmp_path / "s", workers=1)
@@ -310,7 +313,7 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     report = (tmp_path / "s" / "analysis" / "report.md").read_text(encoding="utf-8")
     assert "| arm | point | output |" in report  # two design points: the column stays
     one_point = analysis_module._without_single_point(result.arms[result.arms["point"] == 0])
-    assert "point" not in one_point and len(one_point) == 4
+    assert "point" not in one_point and len(one_point) == 6  # 2 arms x 3 outputs with a value
     assert "| verdict |" in report and "no clear difference* where it includes 0" in report
     assert "e+0" not in report  # large figures in full, not in scientific notation
     assert set(result.arms["arm"]) == {"baseline", "transfer"}
@@ -318,6 +321,10 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     # An output the check let through (a real agency) that no run has a value for.
     assert "**No value:** no run has `direct_calls.state_police`" in report
     assert "direct_calls.state_police" not in set(result.arms["output"])
+    # A count of nothing is 0 in every run, not a missing value averaged away.
+    guards = runs["offenders.arrests_by_agency.securite_privee"]
+    assert guards.notna().all() and (guards == 0).all()
+    assert "Values missing in some runs" not in report
     # A store whose batch was stopped: the report says what rests on what.
     manifest = pd.read_parquet(tmp_path / "s" / "manifest.parquet")
     manifest.loc[[0, 1], "status"] = "pending"
@@ -339,6 +346,37 @@ def test_experiment_mistakes_are_located(tmp_path: Path) -> None:
         load_experiment(path)
     path.write_text(TINY.replace("reference: baseline", "reference: baselin"))
     with pytest.raises(ScenarioError, match="did you mean 'baseline'"):
+        load_experiment(path)
+
+
+def test_keys_the_design_would_not_read_and_a_horizon_of_an_arm_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A grid's samples, bounds and design seed did nothing; an arm's run.days made its
+    runs compare days with another horizon's."""
+    path = tmp_path / "ignored.yaml"
+    path.write_text(
+        TINY.replace("  kind: grid\n", "  kind: grid\n  samples: 64\n")
+        .replace("values: [15000000, 21000000]}", "values: [15000000, 21000000], low: 1}")
+        .replace("competence_transfer.yaml}", "competence_transfer.yaml, set: {run.days: 4}}")
+        + "design_seed: 5\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as refused:
+        load_experiment(path)
+    said = " ".join(str(refused.value).split())
+    for expected in (
+        "arms.transfer.set.run.days: every run of an experiment counts the same days",
+        "design.samples: a grid design has no samples",
+        "design.factors.agencies.state_police.budget_eur.low: a grid design takes its values",
+        "design_seed: a grid design draws nothing",
+    ):
+        assert expected in said
+    sampled = TINY.replace("kind: grid", "kind: lhs").replace(
+        "values: [15000000, 21000000]}", "values: [1], low: 15000000, high: 21000000}"
+    )
+    path.write_text(sampled, encoding="utf-8")
+    with pytest.raises(ScenarioError, match="values is for grid and list designs"):
         load_experiment(path)
 
 
@@ -431,3 +469,10 @@ def test_a_run_made_by_other_code_is_not_kept(tmp_path: Path) -> None:
     assert "code" not in kept and "staged" not in kept and not staged.exists()
     same = batch_runner._same_code({**record, "code": "mine"}, "mine")
     assert same["status"] == "done" and "code" not in same and same["staged"]
+
+
+def test_an_output_some_runs_have_no_value_for_is_said_with_how_many() -> None:
+    runs = pd.DataFrame({"a": [1.0, None, 3.0, None], "b": [1.0, 2.0, 3.0, 4.0]})
+    note = analysis_module._outputs_partial(runs, ["a", "b"])
+    assert note is not None and "`a` (2 of 4 runs)" in note and "`b`" not in note
+    assert analysis_module._outputs_partial(runs, ["b"]) is None

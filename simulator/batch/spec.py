@@ -157,6 +157,54 @@ def is_experiment(data: dict[str, Any]) -> bool:
     return len(keys & experiment_keys) > len(keys & scenario_keys)
 
 
+# The design keys each kind of design reads; any other given is refused, not ignored.
+_SAMPLED = ("lhs", "sobol", "morris")
+
+
+def _ignored_design_keys(spec: ExperimentSpec, pos: Positions) -> list[Problem]:
+    """Keys given that the experiment's kind of design would not read, each at its line."""
+    kind = spec.design.kind
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if kind not in _SAMPLED:
+        if "samples" in spec.design.model_fields_set:
+            found.append(
+                (
+                    ("design", "samples"),
+                    f"a {kind} design has no samples: its points are its "
+                    "factors' values (samples is for lhs, sobol and morris designs)",
+                )
+            )
+        if "design_seed" in spec.model_fields_set:
+            found.append(
+                (
+                    ("design_seed",),
+                    f"a {kind} design draws nothing: design_seed is for lhs, "
+                    "sobol and morris designs",
+                )
+            )
+    for name, factor in spec.design.factors.items():
+        given = factor.model_fields_set
+        if kind in _SAMPLED and "values" in given:
+            found.append(
+                (
+                    ("design", "factors", name, "values"),
+                    f"a {kind} design samples between low "
+                    "and high: values is for grid and list designs",
+                )
+            )
+        if kind in ("grid", "list"):
+            for key in ("low", "high", "integer"):
+                if key in given:
+                    found.append(
+                        (
+                            ("design", "factors", name, key),
+                            f"a {kind} design takes its values: "
+                            f"{key} is for lhs, sobol and morris designs",
+                        )
+                    )
+    return [Problem(*pos.find(at), at, message) for at, message in found]
+
+
 def load_experiment(path: str | FsPath) -> ExperimentSpec:
     """Read and check an experiment file, including every arm's scenario.
 
@@ -183,21 +231,27 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 "sobol or morris), or remove the factors",
             )
         )
-    seeded: list[tuple[str, ...]] = [
-        ("design", "factors", k) for k in spec.design.factors if k == "run.seed"
+    # What the experiment sets for every run, which an arm or a factor may not set.
+    every_run = {
+        "run.seed": "an experiment's runs take their seeds from its seed: replicate i of every "
+        "arm shares the i-th (set seed: at the top of the file, or remove run.seed)",
+        "run.days": "every run of an experiment counts the same days, so that arms compare "
+        "(set days: at the top of the file, or remove run.days)",
+        "run.warmup_days": "every run of an experiment has the same warm-up, so that arms "
+        "compare (set warmup_days: at the top of the file, or remove run.warmup_days)",
+    }
+    fixed: list[tuple[tuple[str, ...], str]] = [
+        (("design", "factors", k), every_run[k]) for k in spec.design.factors if k in every_run
     ]
-    seeded += [
-        ("arms", a, "set", k) for a, arm in spec.arms.items() for k in arm.set if k == "run.seed"
+    fixed += [
+        (("arms", a, "set", k), every_run[k])
+        for a, arm in spec.arms.items()
+        for k in arm.set
+        if k in every_run
     ]
-    for seed_at in seeded:
-        problems.append(
-            Problem(
-                *pos.find(seed_at),
-                seed_at,
-                "an experiment's runs take their seeds from its seed: replicate i of every arm "
-                "shares the i-th (set seed: at the top of the file, or remove run.seed)",
-            )
-        )
+    for fixed_at, why in fixed:
+        problems.append(Problem(*pos.find(fixed_at), fixed_at, why))
+    problems += _ignored_design_keys(spec, pos)
     for name, factor in spec.design.factors.items():
         factor_at: tuple[str, ...] = ("design", "factors", name)
         if kind in ("grid", "list") and factor.values is None:

@@ -737,3 +737,20 @@ def test_an_agency_no_list_names_is_noted_and_a_rule_that_never_applies_refused(
         "rules.yaml:4:5: competence_rules.1: this rule never applies: competence_rules.0 comes "
         "first and matches every incident it would (types traffic, noise)"
     ) in err
+
+
+def test_a_number_with_a_leading_zero_is_refused_not_read_in_base_8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "octal.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\ntimeline:\n"
+        "  - {day: 060, hire: {agency: pm_centre, officers: 10}}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "octal.yaml:3:11: timeline.0.day: 060 is read by YAML as an octal number (48), not as "
+        "60: write it without the leading zero, or in quotes if it is a code ('060')"
+    ) in err

@@ -10,6 +10,7 @@ before validation and are reported as their own source.
 from __future__ import annotations
 
 import copy
+import re
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path as FsPath
@@ -130,11 +131,13 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
-    """Keys written twice in one mapping, as the file writes them (before YAML merges).
+    """Keys written twice in a mapping, and numbers written with a leading zero.
 
-    Read before the document is built: building it merges YAML's ``<<: *anchor``
-    into the mapping, where a key written beside the merge rightly wins over the
-    anchor's and is no duplicate. Each node is read once, aliases included.
+    Keys as the file writes them (before YAML merges); a number such as ``060`` YAML
+    reads in base 8, as 48. Read before the document is built: building it merges
+    YAML's ``<<: *anchor`` into the mapping, where a key written beside the merge
+    rightly wins over the anchor's and is no duplicate. Each node is read once,
+    aliases included.
     """
     problems: list[Problem] = []
     done: set[int] = set()
@@ -152,6 +155,8 @@ def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
                 if key_node.tag == _MERGE:
                     queue.append((value_node, path))
                     continue
+                if _zero_padded(key_node):
+                    queue.append((key_node, path))
                 key = str(key_node.value)
                 if key in seen:
                     mark = key_node.start_mark
@@ -168,7 +173,30 @@ def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
                 queue.append((value_node, (*path, key)))
         elif isinstance(node, yaml.SequenceNode):
             queue.extend((item, (*path, i)) for i, item in enumerate(node.value))
+        elif _zero_padded(node):
+            mark = node.start_mark
+            written = str(node.value)
+            problems.append(
+                Problem(
+                    source,
+                    mark.line + 1,
+                    mark.column + 1,
+                    path,
+                    f"{written} is read by YAML as an octal number ({yaml.safe_load(written)}), "
+                    f"not as {written.lstrip('+-0') or '0'}: write it without the leading zero, "
+                    f"or in quotes if it is a code ('{written}')",
+                )
+            )
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _zero_padded(node: yaml.Node) -> bool:
+    """A plain number written with a leading zero, which YAML 1.1 reads in base 8."""
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag == "tag:yaml.org,2002:int"
+        and re.fullmatch(r"[-+]?0[0-9_]+", str(node.value)) is not None
+    )
 
 
 def _walk(

@@ -597,7 +597,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     target = args.out or Path("results") / f"{args.scenario.stem}-{seed}"
     # Refuse a folder before an hour of simulation, not after; checked again when writing.
     # The file is in the identity: a copy keeps its original's name, not its results.
-    identity = run_identity(scenario.name, seed, args.scenario)
+    changes = list(args.overrides)  # the --set ones: a variant of the file
+    identity = run_identity(scenario.name, seed, args.scenario, changes)
     claim(target, "run", identity=identity, force=args.force)
     check_fits(scenario)
     show = not args.quiet and out.is_terminal
@@ -615,7 +616,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             result = run(scenario, progress=lambda done, total: bar.update(task, completed=done))
     else:
         result = run(scenario)
-    path = write_results(result, target, force=args.force, source=args.scenario)
+    path = write_results(result, target, force=args.force, source=args.scenario, changes=changes)
     if not args.quiet:
         out.print(summary_table(result.summary.as_json()))
         out.print(f"results written to {path}/")

@@ -264,7 +264,7 @@ def claim(path: Path, kind: str, *, identity: str | None = None, force: bool = F
             f"refused: this folder holds an earlier {earlier}; choose another folder"
             if kind in SELECTIVE_KINDS
             else f"refused: this folder holds an earlier {earlier}; add --force to replace it, "
-            "or choose another folder",
+            "or choose another folder (--out)",
         )
     return True
 

@@ -14,7 +14,7 @@ import json
 import math
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -267,19 +267,29 @@ def _write_table(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", store_schema=True)
 
 
-def run_identity(name: str, seed: int, source: str | Path | None = None) -> str:
+def run_identity(
+    name: str, seed: int, source: str | Path | None = None, changes: Sequence[str] = ()
+) -> str:
     """What names a run in its folder's marker: its scenario, the file it came from, its seed.
 
     The file (its absolute path) tells apart two scenarios of one ``name``, as a
     copy of a file keeps its original's: running the copy into the original's folder
     needs ``--force``, where running the same file again replaces its earlier run.
+    ``changes`` (the ``--set`` overrides) tell apart a variant of the file: its run
+    does not silently replace the file's own results in their folder.
     """
     where = "" if source is None else f" ({Path(source).resolve()})"
-    return f"scenario {name}{where}, seed {seed}"
+    changed = f", with --set {' '.join(changes)}" if changes else ""
+    return f"scenario {name}{where}{changed}, seed {seed}"
 
 
 def write_results(
-    result: RunResult, out_dir: str | Path, *, force: bool = False, source: str | Path | None = None
+    result: RunResult,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    source: str | Path | None = None,
+    changes: Sequence[str] = (),
 ) -> Path:
     """Write a run's files into ``out_dir`` atomically.
 
@@ -288,8 +298,8 @@ def write_results(
     ``districts.parquet``, ``agencies.parquet`` and ``run.json``, plus the
     ``.secsim`` marker. ``out_dir`` may be new, empty, or hold an earlier run of
     the same scenario and seed, from the same ``source`` file if one is named
-    (replaced); an earlier secsim output of another scenario, file, seed or kind is
-    replaced only with ``force``; anything else is refused (see
+    (replaced); an earlier secsim output of another scenario, file, seed, ``--set``
+    ``changes`` or kind is replaced only with ``force``; anything else is refused (see
     :mod:`simulator.outputs` and :func:`run_identity`).
 
     Raises:
@@ -297,7 +307,10 @@ def write_results(
     """
     out = Path(out_dir)
     with staged_folder(
-        out, "run", identity=run_identity(result.scenario.name, result.seed, source), force=force
+        out,
+        "run",
+        identity=run_identity(result.scenario.name, result.seed, source, changes),
+        force=force,
     ) as tmp:
         (tmp / "summary.json").write_text(
             json.dumps(_json_safe(result.summary.as_json()), indent=2) + "\n", encoding="utf-8"

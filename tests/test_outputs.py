@@ -518,3 +518,17 @@ def test_a_map_of_a_point_territory_is_refused_and_a_copy_of_the_baseline_named_
     assert main(["figures", "--map", str(copy), "--out", str(out)]) == 0
     assert (out / "fig1_territory_baseline.png").exists()
     assert not (out / "fig1_territory.png").exists()
+
+
+def test_a_variant_made_by_set_does_not_replace_the_file_s_own_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0
+    first = (out / "summary.json").read_text()
+    variant = ["--set", "demand.rate_per_hour=3"]
+    assert main(["run", str(MMC), *QUICK, *variant, "--out", str(out)]) == 2
+    assert "refused: this folder holds an earlier run" in capsys.readouterr().err
+    assert (out / "summary.json").read_text() == first
+    assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0  # the file again: replaced
+    assert main(["run", str(MMC), *QUICK, *variant, "--out", str(out), "--force"]) == 0

@@ -332,3 +332,38 @@ def test_the_response_target_in_force_when_a_call_is_reported_scores_it(tmp_path
     assert scored == pytest.approx(share(calls["t_reported_h"].to_numpy() < 72))
     # Held to the first standard throughout, the share would be far higher.
     assert scored < share(np.ones(len(calls), dtype=bool)) - 0.2
+
+
+def test_a_contract_names_a_state_force_and_a_commune_s_police(tmp_path: Path) -> None:
+    for contract, expected in [
+        (
+            "{commune: centre, state_agency: pm_nord, state_officers: 10}",
+            "'pm_nord' is not a State force (its payer is commune)",
+        ),
+        (
+            "{commune: centre, municipal_agency: securite_privee, municipal_officers: 5}",
+            "'securite_privee' is not a commune's own police",
+        ),
+        (  # no officers for it, but a misspelt name still means a mistake
+            "{commune: nord, municipal_agency: pm_nordd}",
+            "unknown agency 'pm_nordd' (did you mean 'pm_nord'?)",
+        ),
+    ]:
+        path = _scenario(tmp_path, f"  - day: 1\n    contract: {contract}\n")
+        with pytest.raises(ScenarioError) as refused:
+            load_scenario(path)
+        assert expected in str(refused.value)
+
+
+def test_the_hand_over_competence_may_be_transferred_to_a_judicial_agency(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path, "  - day: 1\n    transfer: {type: judicial_handover, to: pm_centre}\n"
+    )
+    with pytest.raises(ScenarioError, match="'pm_centre' has no judicial powers"):
+        load_scenario(path)
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    transfer: {type: judicial_handover, to: state_police, "
+        "keep_others: false}\n",
+    )
+    assert load_scenario(path).timeline[0].transfer is not None

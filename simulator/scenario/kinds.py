@@ -36,6 +36,9 @@ BASE_PAYERS: tuple[str, ...] = ("state", "commune", "private")
 
 # The payer whose costs are split among the communes of the jurisdiction (by_commune).
 COMMUNE_PAYER = "commune"
+# The State's forces (police nationale, gendarmerie): those an integrated security
+# contract reinforces.
+STATE_PAYER = "state"
 
 
 class _Frozen(BaseModel):

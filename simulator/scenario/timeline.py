@@ -29,11 +29,13 @@ from simulator.scenario.changes import (
     changed_settings,
 )
 from simulator.scenario.checks import Finding, semantic_findings
-from simulator.scenario.errors import did_you_mean_hint
+from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path, dotted, parse_key, set_value
-from simulator.scenario.kinds import COMMUNE_PAYER
+from simulator.scenario.kinds import COMMUNE_PAYER, STATE_PAYER
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import (
+    HANDOVER_TYPE,
+    ContractAction,
     HireAction,
     PolicyChange,
     Scenario,
@@ -88,6 +90,34 @@ def _hire(
     block.update({"officers": round(new), "budget_eur": None, "units": None})
 
 
+def _contract_agencies(current: Scenario, con: ContractAction, here: Path) -> None:
+    """A contract's agencies exist and are what they stand for: a State force, a commune's."""
+    state = [n for n in current.agencies if current.capabilities(n).payer == STATE_PAYER]
+    if con.state_agency not in current.agencies:
+        if "state_agency" not in con.model_fields_set:
+            raise _Refusal(
+                (*here, "state_agency"),
+                f"state_agency is state_police unless named, and this scenario has no agency "
+                f"of that name: name its State force ({', '.join(state) or 'none'})",
+            )
+        _agency(current, con.state_agency, (*here, "state_agency"))
+    caps = current.capabilities(con.state_agency)
+    if caps.payer != STATE_PAYER:
+        raise _Refusal(
+            (*here, "state_agency"),
+            f"'{con.state_agency}' is not a State force (its payer is {caps.payer}): the State "
+            f"signs for one of {', '.join(state) or 'none'}",
+        )
+    if con.municipal_agency is not None:
+        _agency(current, con.municipal_agency, (*here, "municipal_agency"))
+        if not _own_police(current, con.municipal_agency):
+            raise _Refusal(
+                (*here, "municipal_agency"),
+                f"'{con.municipal_agency}' is not a commune's own police (paid by the commune, "
+                "acting in its communes): the commune signs for its municipal police",
+            )
+
+
 def _zone(data: dict[str, Any], districts: list[str], coverage: float, operators: int) -> None:
     cctv = data.setdefault("cctv", {})
     if districts:
@@ -127,9 +157,12 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             if path[0] in ("crime", "cctv") and current.crime is None:
                 raise _Refusal((*here, key), "the scenario has no crime engine (crime:) to change")
             if path[0] == "agencies" and len(path) >= 2 and str(path[1]) not in current.agencies:
+                near = did_you_mean(str(path[1]), current.agencies)
                 raise _Refusal(
                     (*here, key),
-                    f"agencies cannot be added during a run; declare "
+                    f"unknown agency '{path[1]}' (did you mean '{near}'?)"
+                    if near
+                    else f"agencies cannot be added during a run; declare "
                     f"'{path[1]}' from the start with no resources",
                 )
             try:
@@ -147,7 +180,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
         _hire(data, current, event.cut, -1.0, here)
     elif event.transfer is not None:
         t = event.transfer
-        types = current.incident_types()
+        types = [*current.incident_types(), HANDOVER_TYPE]  # who takes arrested persons over
         if t.type not in types:
             hint = did_you_mean_hint(t.type, types)
             raise _Refusal((*here, "type"), f"unknown incident type '{t.type}'{hint}")
@@ -175,6 +208,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
                 (*here, "commune"),
                 f"unknown commune '{con.commune}'{hint}; communes are: {', '.join(names)}",
             )
+        _contract_agencies(current, con, here)
         if con.state_officers:
             act = HireAction(agency=con.state_agency, officers=con.state_officers)
             _hire(data, current, act, +1.0, (*here, "state_agency"))

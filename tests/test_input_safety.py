@@ -449,7 +449,10 @@ def test_an_agency_block_replaced_whole_is_said_to_be_so(
 ) -> None:
     """It said the agency was not declared, with a did-you-mean to another one."""
     err = _refused(capsys, "agencies.pm_centre={officers: 10}")
-    assert "agency 'pm_centre' has no kind: a --set or a timeline's set: of an agency's" in err
+    assert (
+        "agency 'pm_centre' has no kind: a new agency needs at least its kind and its resources "
+        "(to change a declared agency from a --set or a timeline's set:"
+    ) in err
     assert "e.g. agencies.pm_centre.officers=..." in err and "not declared" not in err
     err = _refused(capsys, "agencies.pm_centr.officers=10")
     assert "agency 'pm_centr' is not declared (did you mean 'pm_centre'?)" in err
@@ -754,3 +757,36 @@ def test_a_number_with_a_leading_zero_is_refused_not_read_in_base_8(
         "octal.yaml:3:11: timeline.0.day: 060 is read by YAML as an octal number (48), not as "
         "60: write it without the leading zero, or in quotes if it is a code ('060')"
     ) in err
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "description: Plan: more officers\n",
+            "2:18: malformed YAML: mapping values are not allowed here (a value holding ': ' "
+            "must be in quotes",
+        ),
+        (
+            "agencies:\n  PM_Nord: {officers: 30}\n",
+            "agency 'PM_Nord' is not declared (did you mean 'pm_nord'?)",
+        ),
+        (
+            "timeline:\n  - {day: 2024-03-01, hire: {agency: pm_centre, officers: 10}}\n",
+            "timeline.0.day: Input should be a valid number (found 2024-03-01, which YAML reads "
+            "as a date: write a number, or put text in quotes)",
+        ),
+        (
+            "timeline:\n  - {day: 3, set: {agencies.pm_center.officers: 100}}\n",
+            "timeline.0.set.agencies.pm_center.officers: unknown agency 'pm_center' (did you "
+            "mean 'pm_centre'?)",
+        ),
+    ],
+)
+def test_messages_say_what_was_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+) -> None:
+    path = tmp_path / "edited.yaml"
+    path.write_text(f"extends: {BASELINE}\n{body}", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert expected in " ".join(capsys.readouterr().err.split())

@@ -10,9 +10,18 @@ from simulator.scenario.keys import Path, dotted
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The closest of ``choices`` to a misspelt ``word``, if one is close enough."""
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    """The closest of ``choices`` to a misspelt ``word``, if one is close enough.
+
+    Case does not count (``PM_Nord`` is ``pm_nord``).
+    """
+    folded: dict[str, str] = {}
+    for choice in choices:
+        folded.setdefault(choice.casefold(), choice)
+    key = word.casefold()
+    if key in folded:
+        return folded[key]
+    matches = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
+    return folded[matches[0]] if matches else None
 
 
 def did_you_mean_hint(word: str, choices: Iterable[str]) -> str:

@@ -276,7 +276,12 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
         what = " ".join(filter(None, [exc.context, exc.problem]))
-        if "expected <block end>" in what or "mapping values are not allowed" in what:
+        if "mapping values are not allowed" in what:
+            what += (
+                " (a value holding ': ' must be in quotes, as in description: 'Plan: more "
+                "officers'; else check the indentation of this line and of those above it)"
+            )
+        elif "expected <block end>" in what:
             what += " (check the indentation of this line and of the lines above it)"
         problem = Problem(source, line, column, (), f"malformed YAML: {what}")
         raise ScenarioError([problem]) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import types
 import typing
@@ -113,16 +114,18 @@ def describe_error(
                 if a != name and isinstance(agencies[a], Mapping) and "kind" in agencies[a]
             ]
             block = agencies.get(name)
-            typo = difflib.get_close_matches(name, others, n=1, cutoff=0.8)
+            typo = difflib.get_close_matches(
+                name.casefold(), [a.casefold() for a in others], n=1, cutoff=0.8
+            )
             if isinstance(block, Mapping) and block and not typo:
                 # Settings without a kind, and no agency of a close name: most likely a
                 # declared agency whose block a --set or a timeline's set: replaced whole.
                 first = next(iter(block))
                 return path, (
-                    f"agency '{name}' has no kind: a --set or a timeline's set: of an "
-                    "agency's whole block replaces it (change one setting by its dotted key, "
-                    f"e.g. agencies.{name}.{first}=...); a new agency needs at least its kind "
-                    "and its resources"
+                    f"agency '{name}' has no kind: a new agency needs at least its kind and "
+                    "its resources (to change a declared agency from a --set or a "
+                    "timeline's set:, change one setting by its dotted key, e.g. "
+                    f"agencies.{name}.{first}=...: its whole block would replace it)"
                 )
             msg = f"agency '{name}' is not declared{did_you_mean_hint(name, others)}"
             return path, msg + "; a new agency needs at least its kind and its resources"
@@ -151,4 +154,9 @@ def describe_error(
         return path, f"expected a mapping of settings (key: value lines), found {shown}"
     if isinstance(found, dict | list):
         return path, text
+    if isinstance(found, datetime.date):  # 2024-03-01 unquoted: YAML's date
+        return path, (
+            f"{text} (found {found.isoformat()}, which YAML reads as a date: write a "
+            "number, or put text in quotes)"
+        )
     return path, f"{text} (found {found!r})"

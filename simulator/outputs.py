@@ -29,8 +29,8 @@ import errno
 import fcntl
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fnmatch import fnmatchcase
@@ -331,9 +331,21 @@ def _not_files_of(folder: Path, names: frozenset[str]) -> list[str]:
 
 
 def _tmp_sibling(path: Path) -> Path:
+    """A new hidden folder beside ``path``, with the permissions a folder made there gets.
+
+    Not ``tempfile.mkdtemp``, whose folder is private (0700) whatever the umask: the
+    results would be the only folder colleagues sharing the machine could not read.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        for _ in range(100):
+            tmp = path.parent / f".{path.name}.tmp-{secrets.token_hex(4)}"
+            try:
+                tmp.mkdir()  # 0777 less the umask, as any folder the user makes
+            except FileExistsError:
+                continue
+            return tmp
+        raise FileExistsError(f"no free temporary name beside {path}")
     except OSError as exc:
         raise write_failed(exc, path) from None
 

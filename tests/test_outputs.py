@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -532,3 +533,12 @@ def test_a_variant_made_by_set_does_not_replace_the_file_s_own_results(
     assert (out / "summary.json").read_text() == first
     assert main(["run", str(MMC), *QUICK, "--out", str(out)]) == 0  # the file again: replaced
     assert main(["run", str(MMC), *QUICK, *variant, "--out", str(out), "--force"]) == 0
+
+
+def test_a_run_s_folder_has_the_permissions_of_a_folder_the_user_makes(tmp_path: Path) -> None:
+    """mkdtemp made it private (0700) whatever the umask: colleagues could not read it."""
+    out = tmp_path / "out"
+    assert main(["run", str(MMC), *QUICK, "--out", str(out), "--quiet"]) == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE(mine.stat().st_mode)

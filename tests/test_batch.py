@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from simulator import outputs
 from simulator.batch import analysis as analysis_module
 from simulator.batch import pool
 from simulator.batch import runner as batch_runner
@@ -24,6 +25,7 @@ from simulator.batch.analysis import analyze
 from simulator.batch.runner import TIMING_COLUMNS, run_batch
 from simulator.batch.spec import load_experiment
 from simulator.cli import main
+from simulator.outputs import OutputError
 from simulator.scenario import Scenario, ScenarioError
 
 from .conftest import ROOT, SCENARIOS
@@ -476,3 +478,28 @@ def test_an_output_some_runs_have_no_value_for_is_said_with_how_many() -> None:
     note = analysis_module._outputs_partial(runs, ["a", "b"])
     assert note is not None and "`a` (2 of 4 runs)" in note and "`b`" not in note
     assert analysis_module._outputs_partial(runs, ["b"]) is None
+
+
+def test_analyze_refuses_a_store_a_running_batch_holds(tiny: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    run_batch(load_experiment(tiny), tiny, store, workers=1)
+    with outputs.exclusive(store), pytest.raises(OutputError, match="a batch is running here"):
+        analyze(store)
+    analyze(store)  # once it has finished
+
+
+def test_resume_names_what_changed_and_keeps_the_runs_when_only_the_analysis_reads_it(
+    tiny: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "s"
+    run_batch(load_experiment(tiny), tiny, store, workers=1)
+    before = _table(store)
+    tiny.write_text(TINY + "description: a note\noutputs: [calls.total]\n", encoding="utf-8")
+    run_batch(load_experiment(tiny), tiny, store, workers=1, resume=True)
+    pd.testing.assert_frame_equal(_table(store), before)  # nothing ran again
+    assert json.loads((store / "experiment.json").read_text())["experiment"]["outputs"] == [
+        "calls.total"
+    ]
+    tiny.write_text(TINY.replace("replicates: 3", "replicates: 4"), encoding="utf-8")
+    with pytest.raises(OutputError, match=r"it differs in experiment\.replicates, runs"):
+        run_batch(load_experiment(tiny), tiny, store, workers=1, resume=True)

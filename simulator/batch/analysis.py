@@ -29,7 +29,7 @@ from scipy import stats
 
 from simulator.batch.design import design_points, salib_problem
 from simulator.batch.spec import ExperimentSpec
-from simulator.outputs import OutputError, staged_folder
+from simulator.outputs import OutputError, lock_holder, staged_folder
 
 LEVEL = 0.95
 # SALib's Sobol analysis seeds its bootstrap only when ``seed`` is truthy (``if seed:``):
@@ -399,6 +399,13 @@ def analyze(store: Path) -> Analysis:
     The ``analysis`` folder is written whole, then swapped into place (see
     :mod:`simulator.outputs`).
     """
+    holder = lock_holder(store)
+    if holder is not None:  # its tables are those of an earlier stop, its runs going on
+        raise OutputError(
+            store,
+            f"refused: a batch is running here ({holder}); analyse the store once it has "
+            "finished (a batch stopped now can be finished later with --resume)",
+        )
     spec, runs = _read_store(store)
     outputs = [o for o in spec.outputs if o in runs.columns]
     arms = arm_means(runs, outputs)

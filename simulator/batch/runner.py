@@ -325,6 +325,23 @@ def experiment_identity(
     return identity
 
 
+# What only the analysis reads of an experiment: a store's runs stand if only these change.
+_ANALYSIS_ONLY = tuple(
+    f"experiment.{key}" for key in ("name", "description", "reference", "outputs", "evidence")
+)
+
+
+def _differing(stored: Any, planned: Any, path: str = "") -> list[str]:
+    """The dotted keys where two experiment identities differ (lists compared whole)."""
+    if isinstance(stored, dict) and isinstance(planned, dict):
+        return [
+            found
+            for key in sorted(stored.keys() | planned.keys())
+            for found in _differing(stored.get(key), planned.get(key), f"{path}{key}.")
+        ]
+    return [] if stored == planned else [path.rstrip(".")]
+
+
 def _prepare_store(
     spec: ExperimentSpec,
     experiment_path: Path,
@@ -348,13 +365,18 @@ def _prepare_store(
             stored = json.loads(described.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             stored = None
-        if stored != identity:
+        differ = _differing(stored, identity) if isinstance(stored, dict) else ["(unreadable)"]
+        blocking = [key for key in differ if not key.startswith(_ANALYSIS_ONLY)]
+        if blocking:
+            shown = ", ".join(blocking[:4]) + (", ..." if len(blocking) > 4 else "")
             raise StoreInUse(
                 store,
                 "refused: this folder holds a different experiment, or the same one with "
-                "changed scenarios or code (or its experiment.json is damaged): choose another "
-                "--out, or add --force to start it again",
+                f"changed scenarios or code (it differs in {shown}): choose another --out, or "
+                "add --force to start it again",
             )
+        if differ:  # only what the analysis reads: the runs stand, the description is new
+            write_text_atomically(described, json.dumps(identity, indent=2))
     elif earlier and (force or not same_kind):
         _empty_store(store)  # claim() allowed it: an earlier secsim output, and --force
     elif earlier:

@@ -704,7 +704,8 @@ def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_BAD_INPUT
     if not (args.store / "summaries.parquet").exists():
         err.print(
-            f"{args.store}: no consolidated results (run secsim batch first)",
+            f"{args.store}: no consolidated results: the batch stopped before its first run "
+            "ended, or was killed; secsim batch EXPERIMENT --out STORE --resume finishes it",
             markup=False,
             soft_wrap=True,
         )
@@ -969,7 +970,8 @@ def _cmd_calibrate_check(
     except MissingOutput as exc:  # bad input (exit 2), not a target out of range (exit 1)
         _say(err, f"secsim calibrate: {exc}")
         return EXIT_BAD_INPUT
-    sys.stdout.write(check_lines(table, scenario, calibration, seeds, args.days))
+    if not args.quiet:  # (the exit status says whether every target is in range)
+        sys.stdout.write(check_lines(table, scenario, calibration, seeds, args.days))
     if seeds < 2:
         _say(err, "note: one seed gives no interval; use --seeds 2 or more")
     return EXIT_OK if fit_in_range(table) else EXIT_OUT_OF_RANGE

@@ -790,3 +790,28 @@ def test_messages_say_what_was_meant(
     path.write_text(f"extends: {BASELINE}\n{body}", encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     assert expected in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "competences.noise=[pm_centre, state_police, pm_centre]",
+            "competences.noise.2: 'pm_centre' is listed twice: a competence list is an order "
+            "of preference: name each agency once",
+        ),
+        (
+            "agencies.pm_nord.communes=[nord, nord]",
+            "agencies.pm_nord.communes.1: 'nord' is listed twice: name each commune once",
+        ),
+        (  # costs summed over officers and hours would be infinite, reported as null
+            "agencies.pm_centre.cost.salary_eur=1.0e+307",
+            "agencies.pm_centre.cost.salary_eur: Input should be less than or equal to "
+            "1000000000000",
+        ),
+    ],
+)
+def test_a_name_listed_twice_and_an_absurd_cost_are_refused(
+    capsys: pytest.CaptureFixture[str], override: str, expected: str
+) -> None:
+    assert expected in _refused(capsys, override)

@@ -126,6 +126,8 @@ def _check_agencies(s: Scenario) -> Iterator[Finding]:
     for agency_id, a in s.agencies.items():
         base: Path = ("agencies", agency_id)
         caps = s.capabilities(agency_id)
+        if isinstance(a.communes, list):
+            yield from _listed_twice(a.communes, (*base, "communes"), "name each commune once")
         if a.station is not None and a.stations is not None:
             yield (*base, "stations"), "give station or stations, not both"
         if isinstance(a.stations, StationKindSpec) and not stations_layer:
@@ -421,6 +423,9 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
             yield base, "needs at least one agency"
         for i, ref in enumerate(agencies):
             yield from _check_ref(s, incident_type, ref, (*base, i))
+        yield from _listed_twice(
+            agencies, base, "a competence list is an order of preference: name each agency once"
+        )
     for incident_type in types:
         if incident_type not in s.competences:
             # A misspelt type makes a new one, which no competence list names.
@@ -468,6 +473,15 @@ def _check_competences(s: Scenario) -> Iterator[Finding]:
         )
 
 
+def _listed_twice(names: Sequence[str], base: Path, why: str) -> Iterator[Finding]:
+    """Each name of ``names`` written again after its first place."""
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            yield (*base, i), f"'{name}' is listed twice: {why}"
+        seen.add(name)
+
+
 def _check_ref(s: Scenario, incident_type: str, ref: str, at: Path) -> Iterator[Finding]:
     """An entry of a competence list (or rule): an agency or kind that may take the type."""
     kinds = sorted({a.kind for a in s.agencies.values()})
@@ -512,6 +526,7 @@ def _check_competence_rules(s: Scenario) -> Iterator[Finding]:
             if not from_files and ref not in names:
                 yield (*base, "communes", k), _unknown_commune(ref, names)
         kinds = {a.kind for a in s.agencies.values()}
+        yield from _listed_twice(rule.agencies, (*base, "agencies"), "name each agency once")
         for i, ref in enumerate(rule.agencies):
             if ref not in s.agencies and ref not in kinds:  # said once, not once a type
                 yield from _check_ref(s, rule.types[0], ref, (*base, "agencies", i))

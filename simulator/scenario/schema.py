@@ -46,6 +46,9 @@ DAYS_PER_WEEK = 7
 NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 PosFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# Euros a year (or an hour): at most a thousand billion, so that costs summed over
+# officers, hours and agencies stay finite numbers (1e307 made them infinite).
+Euros = Annotated[float, Field(ge=0.0, le=1e12, allow_inf_nan=False)]
 
 
 def _in_registry(names: Collection[str], what: str) -> Callable[[str], str]:
@@ -612,14 +615,14 @@ class PatrolSpec(Frozen):
 class CostSpec(Frozen):
     """What an agency costs per year."""
 
-    salary_eur: NonNegFloat = Field(
+    salary_eur: Euros = Field(
         60_000.0, description="Loaded annual cost of one full-time officer (salary and charges)."
     )
-    equipment_eur: NonNegFloat = Field(3_000.0, description="Annual equipment cost per officer.")
-    vehicle_eur: NonNegFloat = Field(
+    equipment_eur: Euros = Field(3_000.0, description="Annual equipment cost per officer.")
+    vehicle_eur: Euros = Field(
         12_000.0, description="Annual cost of one patrol vehicle (one per unit at peak)."
     )
-    hourly_rate_eur: NonNegFloat | None = Field(
+    hourly_rate_eur: Euros | None = Field(
         None,
         description="Billed price of one guard-hour (private security); when set, cost = "
         "rate x crew x unit-hours and the salary fields are not used.",

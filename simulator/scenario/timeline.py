@@ -377,7 +377,8 @@ def compile_timeline(
                     (*where, "day"),
                     f"day {event.day:g} is after the end of the run (day {horizon_days}: "
                     f"warm-up {scenario.run.warmup_days} + {scenario.run.days} days, both "
-                    f"counted); run at least {needed} days (--days) or move the change",
+                    f"counted); run at least {needed} days (run.days: --days of secsim "
+                    "run, days: of an experiment) or move the change",
                 )
             )
             continue

@@ -277,6 +277,13 @@ def _emulated_indices(
             f"emulator Q2 {q2:.2f} < {Q2_WARNING}: it predicts the point means poorly "
             "(simulation noise counts against it too), so its indices are unreliable"
         )
+    outside = (s1 < s1_low) | (s1 > s1_high) | (st < st_low) | (st > st_high)
+    if outside.any():
+        notes.append(
+            f"{int(outside.sum())} of {k} factors' estimates lie outside their 95 % interval: "
+            "the emulator's realisations disagree with its mean (too few design points or "
+            "replicates for these indices)"
+        )
     return EmulatedIndices(
         s1,
         s1_low,

@@ -503,3 +503,18 @@ def test_resume_names_what_changed_and_keeps_the_runs_when_only_the_analysis_rea
     tiny.write_text(TINY.replace("replicates: 3", "replicates: 4"), encoding="utf-8")
     with pytest.raises(OutputError, match=r"it differs in experiment\.replicates, runs"):
         run_batch(load_experiment(tiny), tiny, store, workers=1, resume=True)
+
+
+def test_a_design_too_large_to_plan_is_refused_before_planning(tmp_path: Path) -> None:
+    """20,000 points took 69 s and 1.65 GB to plan before validate said ok."""
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        TINY.replace("kind: grid", "kind: lhs\n  samples: 20000").replace(
+            "{values: [15000000, 21000000]}", "{low: 15000000, high: 21000000}"
+        ),
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    with pytest.raises(ScenarioError, match="40,000 scenarios to build and check before any run"):
+        load_experiment(path)
+    assert time.monotonic() - started < 30

@@ -777,6 +777,16 @@ def test_a_number_with_a_leading_zero_is_refused_not_read_in_base_8(
             "as a date: write a number, or put text in quotes)",
         ),
         (
+            "agencies:\n  pm_nord: {communes: nord}\n",
+            "agencies.pm_nord.communes: communes is a list, e.g. communes: [nord] (all for "
+            "every commune)",
+        ),
+        (
+            "competence_rules:\n  - {types: [noise], communes: all, agencies: [state_police]}\n",
+            "competence_rules.0.communes: communes is a list, e.g. communes: [nord, centre] "
+            "(leave it out for every commune)",
+        ),
+        (
             "timeline:\n  - {day: 3, set: {agencies.pm_center.officers: 100}}\n",
             "timeline.0.set.agencies.pm_center.officers: unknown agency 'pm_center' (did you "
             "mean 'pm_centre'?)",

@@ -134,13 +134,19 @@ class Frozen(BaseModel):
         return value
 
 
-def _communes_as_text(value: object) -> object:
-    """Refuse commune codes written as numbers, saying why, before the type check does.
+def _communes_as_text(value: object, everywhere: str) -> object:
+    """Refuse commune codes written as numbers, and one commune not in a list, saying why.
 
     ``communes: [31555, 31149]`` gave two messages (not 'all', not a string) that did
     not say what to do. Not made text silently: a code such as 01053 would have lost
-    its leading zero as a number.
+    its leading zero as a number. ``communes: nord`` gave two as well (not a list, not
+    'all'). ``everywhere`` says how to mean every commune.
     """
+    if isinstance(value, str) and value != everywhere:
+        example = "[nord, centre]" if value == "all" else f"[{value}]"
+        raise ValueError(
+            f"communes is a list, e.g. communes: {example} ({everywhere} for every commune)"
+        )
     if isinstance(value, list) and any(
         isinstance(v, int | float) and not isinstance(v, bool) for v in value
     ):
@@ -852,7 +858,7 @@ class AgencySpec(Frozen):
     @field_validator("communes", mode="before")
     @classmethod
     def _communes_text(cls, value: object) -> object:
-        return _communes_as_text(value)
+        return _communes_as_text(value, "all")
 
     def serves_hour(self, hour_of_day: int) -> bool:
         """Whether the agency is in service at this hour of the day."""
@@ -1732,7 +1738,7 @@ class CompetenceRule(Frozen):
     @field_validator("communes", mode="before")
     @classmethod
     def _communes_text(cls, value: object) -> object:
-        return _communes_as_text(value)
+        return _communes_as_text(value, "leave it out")
 
 
 class Scenario(Frozen):

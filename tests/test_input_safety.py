@@ -777,6 +777,11 @@ def test_a_number_with_a_leading_zero_is_refused_not_read_in_base_8(
             "as a date: write a number, or put text in quotes)",
         ),
         (
+            "description: ab\x00cd\n",
+            "2:16: malformed YAML: a character YAML does not accept (#x0000, special "
+            "characters are not allowed): remove it (NUL bytes come from a file saved as UTF-16)",
+        ),
+        (
             "agencies:\n  pm_nord: {communes: nord}\n",
             "agencies.pm_nord.communes: communes is a list, e.g. communes: [nord] (all for "
             "every commune)",

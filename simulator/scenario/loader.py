@@ -285,6 +285,19 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
             what += " (check the indentation of this line and of the lines above it)"
         problem = Problem(source, line, column, (), f"malformed YAML: {what}")
         raise ScenarioError([problem]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (a NUL byte...)
+        at = int(exc.position)
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problem = Problem(
+            source,
+            text.count("\n", 0, at) + 1,
+            at - (text.rfind("\n", 0, at) + 1) + 1,
+            (),
+            f"malformed YAML: a character YAML does not accept (#x{character:04x}, "
+            f"{exc.reason}): remove it"
+            + (" (NUL bytes come from a file saved as UTF-16)" if character == 0 else ""),
+        )
+        raise ScenarioError([problem]) from None
     except yaml.YAMLError as exc:
         problem = Problem(source, None, None, (), f"malformed YAML: {exc}")
         raise ScenarioError([problem]) from None

@@ -830,3 +830,8 @@ def test_a_name_listed_twice_and_an_absurd_cost_are_refused(
     capsys: pytest.CaptureFixture[str], override: str, expected: str
 ) -> None:
     assert expected in _refused(capsys, override)
+
+
+def test_extends_in_a_set_is_told_where_it_belongs(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refused(capsys, "extends=other.yaml")
+    assert "--set extends=other.yaml: extends is read from the file, before the --set" in err

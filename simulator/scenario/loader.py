@@ -496,6 +496,11 @@ def _apply_overrides(data: dict[str, Any], pos: Positions, overrides: Sequence[s
         source = text.label if isinstance(text, OptionOverride) else f"--set {text}"
         try:
             key, value = _parse_override(text)
+            if key[:1] == ("extends",):  # read with the file, before any --set
+                raise ValueError(
+                    "extends is read from the file, before the --set: write it in the file "
+                    "(a scenario of your own that extends the one you run)"
+                )
             write_default_entries(data, key)
             set_value(data, key, value)
         except ValueError as exc:

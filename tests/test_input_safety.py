@@ -653,6 +653,11 @@ def test_hot_spots_by_offence_types_in_a_scenario_without_crime_are_refused_at_t
             "no crew of this agency is ever on duty",
         ),
         (
+            ["agencies.pm_nord.station=centre"],
+            "agencies.pm_nord.station",
+            "the station is in 'centre', outside the agency's communes (nord)",
+        ),
+        (
             ["timeline=[{day: 1, transfer: {type: noise, to: municipal_police}}]"],
             "timeline.0.transfer",
             "this change leaves every setting as it was: 'municipal_police' is already first "

@@ -750,7 +750,7 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     commune no agency with crews may act in (its calls and offences that need a unit
     are closed as ``no_agency``), and hot spots ranked by an offence type of no
     opportunities, an agency with crews that no competence list or rule names (it
-    only patrols). An agency declared with no resources (units, officers and budget
+    only patrols), a station outside the agency's own communes. An agency declared with no resources (units, officers and budget
     0, to bring in later by a timeline) is no mistake.
     """
     notes: list[Finding] = []
@@ -789,6 +789,19 @@ def advisory_findings(s: Scenario) -> list[Finding]:
                     f"('{a.kind}'), and it has no line of its own: it answers no call and "
                     "only patrols (name it in competences, e.g. noise: "
                     f"[{agency_id}, ...])",
+                )
+            )
+        if (
+            a.station is not None
+            and isinstance(a.communes, list)
+            and s.territory.kind != "file"  # (codes or names: compared once read)
+            and a.station not in a.communes
+        ):
+            notes.append(
+                (
+                    (*base, "station"),
+                    f"the station is in '{a.station}', outside the agency's communes "
+                    f"({', '.join(a.communes)}): its crews start and end each shift there",
                 )
             )
         if crews > 0 and capabilities.jurisdiction != "sites":

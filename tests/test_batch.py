@@ -280,7 +280,7 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     # (The State police has no line of its own: an output no run has a value for.)
     outputs = (
         "[calls.total, calls.by_type.assistance, direct_calls.state_police, "
-        "offenders.arrests_by_agency.securite_privee]"
+        "offenders.arrests_by_agency.securite_privee, response_min.by_type.drug_dealing.mean]"
     )
     tiny.write_text(TINY + f"outputs: {outputs}\n", "utf-8")
     spec = load_experiment(tiny)
@@ -321,7 +321,10 @@ def test_paired_intervals_are_narrower_than_unpaired(tmp_path: Path) -> None:
     assert set(result.arms["arm"]) == {"baseline", "transfer"}
     assert "Incomplete" not in report
     # An output the check let through (a real agency) that no run has a value for.
-    assert "**No value:** no run has `direct_calls.state_police`" in report
+    assert (
+        "**No value:** no run has `direct_calls.state_police`, "
+        "`response_min.by_type.drug_dealing.mean`"
+    ) in report  # (a statistic every run lists, of no call in any)
     assert "direct_calls.state_police" not in set(result.arms["output"])
     # A count of nothing is 0 in every run, not a missing value averaged away.
     guards = runs["offenders.arrests_by_agency.securite_privee"]
@@ -518,3 +521,17 @@ def test_a_design_too_large_to_plan_is_refused_before_planning(tmp_path: Path) -
     with pytest.raises(ScenarioError, match="40,000 scenarios to build and check before any run"):
         load_experiment(path)
     assert time.monotonic() - started < 30
+
+
+def test_every_planned_run_file_is_one_the_store_knows_as_secsim_s(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """outputs._RUN_FILE repeats the run ids' form: a run file it did not match would be
+    someone's, and --force and --resume would refuse the store."""
+    from fnmatch import fnmatchcase
+
+    from simulator.outputs import _RUN_FILE
+
+    tasks = batch_runner.plan(load_experiment(tiny), tiny, tmp_path / "s")
+    assert tasks and all(fnmatchcase(f"{t.run_id}.parquet", _RUN_FILE) for t in tasks)
+    assert not fnmatchcase("my_merged_results.parquet", _RUN_FILE)

@@ -666,7 +666,7 @@ def test_hot_spots_by_offence_types_in_a_scenario_without_crime_are_refused_at_t
         (
             ["timeline=[{day: 1, hire: {agency: pm_nord, officers: 5, delay_days: 400}}]"],
             "timeline.0.hire",
-            "takes effect on day 401, after the run's last day",
+            "takes effect on day 401, after the run ends",
         ),
     ],
 )
@@ -799,7 +799,7 @@ def test_a_number_with_a_leading_zero_is_refused_not_read_in_base_8(
         (
             "timeline:\n  - {day: 3, set: {agencies.pm_center.officers: 100}}\n",
             "timeline.0.set.agencies.pm_center.officers: unknown agency 'pm_center' (did you "
-            "mean 'pm_centre'?)",
+            "mean 'pm_centre'?); agencies cannot be added during a run",
         ),
     ],
 )
@@ -840,3 +840,35 @@ def test_a_name_listed_twice_and_an_absurd_cost_are_refused(
 def test_extends_in_a_set_is_told_where_it_belongs(capsys: pytest.CaptureFixture[str]) -> None:
     err = _refused(capsys, "extends=other.yaml")
     assert "--set extends=other.yaml: extends is read from the file, before the --set" in err
+
+
+def test_a_leading_zero_that_changes_nothing_is_read_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """07 is 7 in base 8 too (an hour, say); 010 and a --set of 0100 are not."""
+    path = tmp_path / "hours.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\nagencies:\n  pm_centre: {{service_hours: [07, 23]}}\n",
+        encoding="utf-8",
+    )
+    assert load_scenario(path).agencies["pm_centre"].service_hours == (7, 23)
+    err = _refused(capsys, "agencies.pm_centre.officers=0100")
+    assert "0100 is read by YAML as an octal number (64), not as 100" in err
+    err = _refused(capsys, "agencies.pm_centre.service_hours=[7, -010]")
+    assert "-010 is read by YAML as an octal number (-8), not as -10" in err
+
+
+def test_an_agency_a_transfer_names_later_draws_no_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "later.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\n"
+        "kinds:\n  intercommunal_police: {payer: intercommunal, jurisdiction: communes, "
+        "guardianship: 1.2}\n"
+        "agencies:\n  pi_est: {kind: intercommunal_police, communes: [est], officers: 40}\n"
+        "timeline:\n  - {day: 10, transfer: {type: noise, to: pi_est}}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 0
+    assert "note:" not in capsys.readouterr().out

@@ -342,7 +342,7 @@ def test_a_contract_names_a_state_force_and_a_commune_s_police(tmp_path: Path) -
         ),
         (
             "{commune: centre, municipal_agency: securite_privee, municipal_officers: 5}",
-            "'securite_privee' is not a commune's own police",
+            "'securite_privee' is not a police of communes",
         ),
         (  # no officers for it, but a misspelt name still means a mistake
             "{commune: nord, municipal_agency: pm_nordd}",
@@ -367,3 +367,45 @@ def test_the_hand_over_competence_may_be_transferred_to_a_judicial_agency(tmp_pa
         "keep_others: false}\n",
     )
     assert load_scenario(path).timeline[0].transfer is not None
+
+
+def test_a_contract_without_state_officers_needs_no_state_police_and_may_name_a_police_of_communes(
+    tmp_path: Path,
+) -> None:
+    """The default state_agency was checked even with no State officers to add."""
+    path = tmp_path / "metropole.yaml"
+    path.write_text(
+        f"extends: {SCENARIOS / 'metropole_1500k.yaml'}\ntimeline:\n"
+        "  - {day: 5, contract: {commune: colomiers, municipal_officers: 5, "
+        "cctv_districts: [qpv], cctv_operators: 1}}\n",
+        encoding="utf-8",
+    )
+    assert len(load_scenario(path).timeline) == 1
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    contract: {commune: est, municipal_agency: pi_est, "
+        "municipal_officers: 4}\n",
+    )
+    text = path.read_text(encoding="utf-8").replace(
+        "timeline:",
+        "kinds:\n  intercommunal_police: {payer: intercommunal, jurisdiction: communes, "
+        "guardianship: 1.2}\nagencies:\n  pi_est: {kind: intercommunal_police, "
+        "communes: [est], officers: 40}\ncompetence_rules:\n"
+        "  - {types: [noise], communes: [est], agencies: [pi_est, state_police]}\ntimeline:",
+    )
+    path.write_text(text, encoding="utf-8")
+    assert load_scenario(path).timeline[0].contract is not None
+
+
+def test_the_whole_run_block_of_an_arm_is_refused(tmp_path: Path) -> None:
+    from simulator.batch.spec import load_experiment
+
+    path = tmp_path / "e.yaml"
+    path.write_text(
+        f"name: e\narms:\n  base: {{scenario: {BASELINE}}}\n"
+        f"  other: {{scenario: {BASELINE}, set: {{run: {{days: 30, warmup_days: 0}}}}}}\n"
+        "replicates: 2\ndays: 2\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match=r"arms\.other\.set\.run: the run block holds the days"):
+        load_experiment(path)

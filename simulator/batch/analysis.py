@@ -407,7 +407,9 @@ def analyze(store: Path) -> Analysis:
             "finished (a batch stopped now can be finished later with --resume)",
         )
     spec, runs = _read_store(store)
-    outputs = [o for o in spec.outputs if o in runs.columns]
+    # Entries every run lists (0 counts, null statistics) are columns even when no run
+    # had a value: those are left out, and named in the report.
+    outputs = [o for o in spec.outputs if o in runs.columns and runs[o].notna().any()]
     arms = arm_means(runs, outputs)
     diffs = paired_differences(runs, outputs, spec.reference_arm)
     sens = sensitivity(runs, spec, outputs) if spec.design.kind in ("sobol", "morris") else None
@@ -460,8 +462,8 @@ def _outputs_absent(spec: ExperimentSpec, found: list[str]) -> str | None:
     """A note naming the experiment's outputs no run gave a value for, or None.
 
     The experiment's check lets an output name any agency, type or commune its
-    scenarios have; a run has an entry only for those it met (a call type no crew
-    reached in the window has no response time).
+    scenarios have; a run may have no value for it (a statistic of no call, such as the
+    response time of a type no crew reached in the window, or an entry it does not list).
     """
     absent = [o for o in spec.outputs if o not in found]
     if not absent:

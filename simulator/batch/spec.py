@@ -169,11 +169,12 @@ def _ignored_design_keys(spec: ExperimentSpec, pos: Positions) -> list[Problem]:
     kind = spec.design.kind
     found: list[tuple[tuple[str | int, ...], str]] = []
     if kind not in _SAMPLED:
+        what = "an experiment without a design" if kind == "none" else f"a {kind} design"
         if "samples" in spec.design.model_fields_set:
             found.append(
                 (
                     ("design", "samples"),
-                    f"a {kind} design has no samples: its points are its "
+                    f"{what} has no samples: its points are its "
                     "factors' values (samples is for lhs, sobol and morris designs)",
                 )
             )
@@ -181,8 +182,7 @@ def _ignored_design_keys(spec: ExperimentSpec, pos: Positions) -> list[Problem]:
             found.append(
                 (
                     ("design_seed",),
-                    f"a {kind} design draws nothing: design_seed is for lhs, "
-                    "sobol and morris designs",
+                    f"{what} draws nothing: design_seed is for lhs, sobol and morris designs",
                 )
             )
     for name, factor in spec.design.factors.items():
@@ -197,7 +197,7 @@ def _ignored_design_keys(spec: ExperimentSpec, pos: Positions) -> list[Problem]:
             )
         if kind in ("grid", "list"):
             for key in ("low", "high", "integer"):
-                if key in given:
+                if key in given and not (key == "integer" and not factor.integer):
                     found.append(
                         (
                             ("design", "factors", name, key),
@@ -242,6 +242,8 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         "(set days: at the top of the file, or remove run.days)",
         "run.warmup_days": "every run of an experiment has the same warm-up, so that arms "
         "compare (set warmup_days: at the top of the file, or remove run.warmup_days)",
+        "run": "the run block holds the days, warm-up and seed, which are the experiment's "
+        "for every run: set another run setting by its dotted key (run.drain_max_h)",
     }
     fixed: list[tuple[tuple[str, ...], str]] = [
         (("design", "factors", k), every_run[k]) for k in spec.design.factors if k in every_run

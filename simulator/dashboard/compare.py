@@ -53,10 +53,13 @@ def indicators(result: RunResult) -> dict[str, float]:
         "calls: unanswered (abandoned)": calls["abandoned"],
         "calls: no agency may take": calls["no_agency"],
     }
+    # (Every agency and priority has its entry; those no call reached have no mean.)
     for agency, block in sorted(s["response_min"].get("by_agency", {}).items()):
-        out[f"response: {agency} (min)"] = block["mean"]
+        if block["n"]:
+            out[f"response: {agency} (min)"] = block["mean"]
     for priority, block in sorted(s["response_min"].get("by_priority", {}).items()):
-        out[f"response: priority {priority} (min)"] = block["mean"]
+        if block["n"]:
+            out[f"response: priority {priority} (min)"] = block["mean"]
     offences = s.get("offences")
     if offences is not None:
         out["offences: actual"] = offences["actual"]

@@ -127,13 +127,14 @@ def _counts(values: pd.Series, names: Iterable[str]) -> dict[str, int]:
     return {k: found.get(k, 0) for k in _ordered(found, names)}
 
 
-def entry_names(
+def listed_names(
     periods: Sequence[PolicyPeriod], agencies: Sequence[AgencyFacts]
 ) -> dict[str, list[str]]:
     """What the run's summary lists entries of, whether or not an entry has any.
 
     The call types (calls for service and offence types), the priorities and the
-    agencies of every policy period.
+    agencies of every policy period. (An experiment's outputs are checked against
+    every name any run could give: :func:`simulator.batch.spec.entry_names`.)
     """
     types: dict[str, None] = {}
     priorities = 0
@@ -362,9 +363,9 @@ def summarise(
 
     ``calls`` are the window's :func:`counted_calls`, ``tasks`` its :func:`window_tasks`.
     Entries by type, priority, agency and ``district_types`` list each one the run
-    could have, those without calls at 0 (:func:`entry_names`).
+    could have, those without calls at 0 (:func:`listed_names`).
     """
-    names = entry_names(periods, agencies)
+    names = listed_names(periods, agencies)
     answered = calls["t_dispatched_h"].notna()
     outcome = calls["outcome"]
     days = (window_h[1] - window_h[0]) / 24.0

@@ -251,8 +251,10 @@ INTERVAL = "interval"  # a shape leaf: a confidence interval, named whole or by 
 
 # What names the entries of each of the summary's mappings (by dotted path): an
 # experiment's outputs may name an entry only by one of these names, which the arms'
-# scenarios give (:func:`simulator.batch.spec.entry_names`). An entry a run did not
-# produce (a call type no crew reached in the window) has no value in that run.
+# scenarios give (:func:`simulator.batch.spec.entry_names`). A run lists every type,
+# priority, agency and district type it could have (a count of nothing 0, a statistic
+# of nothing null: :func:`simulator.records.metrics.listed_names`); other entries (a
+# commune's cost, a direct line) only where they exist.
 ENTRY_NAMES: dict[str, str] = {
     "calls.by_type": "call types",
     "direct_calls": "agencies",

@@ -750,14 +750,18 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     commune no agency with crews may act in (its calls and offences that need a unit
     are closed as ``no_agency``), and hot spots ranked by an offence type of no
     opportunities, an agency with crews that no competence list or rule names (it
-    only patrols), a station outside the agency's own communes. An agency declared with no resources (units, officers and budget
-    0, to bring in later by a timeline) is no mistake.
+    only patrols), a station outside the agency's own communes. An agency declared
+    with no resources (units, officers and budget 0, to bring in later by a timeline)
+    is no mistake.
     """
     notes: list[Finding] = []
     covered: set[str] = set()  # communes where an agency with crews may act
     serving = False
-    named = {ref for refs in s.competences.values() for ref in refs}
-    named.update(ref for rule in s.competence_rules for ref in rule.agencies)
+    # Named in the competences in force at the start or after a change of the timeline
+    # (compiled by the loader before the notes: a transfer may name it later).
+    periods = [s, *(change.scenario for change in s.policy_changes or ())]
+    named = {ref for p in periods for refs in p.competences.values() for ref in refs}
+    named.update(ref for p in periods for rule in p.competence_rules for ref in rule.agencies)
     for agency_id, a in s.agencies.items():
         base: Path = ("agencies", agency_id)
         profile = a.staffing_profile

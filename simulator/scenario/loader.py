@@ -175,27 +175,40 @@ def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
             queue.extend((item, (*path, i)) for i, item in enumerate(node.value))
         elif _zero_padded(node):
             mark = node.start_mark
-            written = str(node.value)
             problems.append(
-                Problem(
-                    source,
-                    mark.line + 1,
-                    mark.column + 1,
-                    path,
-                    f"{written} is read by YAML as an octal number ({yaml.safe_load(written)}), "
-                    f"not as {written.lstrip('+-0') or '0'}: write it without the leading zero, "
-                    f"or in quotes if it is a code ('{written}')",
-                )
+                Problem(source, mark.line + 1, mark.column + 1, path, _octal(str(node.value)))
             )
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _zero_padded(node: yaml.Node) -> bool:
-    """A plain number written with a leading zero, which YAML 1.1 reads in base 8."""
+    """A plain number with a leading zero that YAML 1.1, reading it in base 8, changes.
+
+    ``010`` is read as 8; ``07`` (an hour, say) is 7 either way and is left alone.
+    """
     return (
         isinstance(node, yaml.ScalarNode)
         and node.tag == "tag:yaml.org,2002:int"
-        and re.fullmatch(r"[-+]?0[0-9_]+", str(node.value)) is not None
+        and _octal_differs(str(node.value))
+    )
+
+
+def _octal_differs(written: str) -> bool:
+    """Whether a number written with a leading zero means another number in base 8."""
+    if re.fullmatch(r"[-+]?0[0-9_]+", written) is None:
+        return False
+    digits = written.replace("_", "").lstrip("+-")
+    return int(digits, 8) != int(digits, 10)
+
+
+def _octal(written: str) -> str:
+    """The message for a number YAML reads in base 8 (:func:`_octal_differs`)."""
+    sign = "-" if written.startswith("-") else ""
+    meant = sign + (written.replace("_", "").lstrip("+-0") or "0")
+    return (
+        f"{written} is read by YAML as an octal number ({yaml.safe_load(written)}), not as "
+        f"{meant}: write it without the leading zero, or in quotes if it is a code "
+        f"('{written}')"
     )
 
 
@@ -337,9 +350,26 @@ def _parse_override(text: str) -> tuple[Path, Any]:
         raise ValueError("expected dotted.key=value")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
+        node = yaml.compose(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise ValueError(f"the value is not valid YAML ({exc})") from None
+    octal = _octal_in(node)
+    if octal is not None:
+        raise ValueError(_octal(octal))
     return parse_key(key), value
+
+
+def _octal_in(node: yaml.Node | None) -> str | None:
+    """The first number in ``node`` (a --set value) that YAML reads in base 8 as another."""
+    if _zero_padded(node) if node is not None else False:
+        return str(node.value)  # type: ignore[union-attr]
+    if isinstance(node, yaml.SequenceNode):
+        items = node.value
+    elif isinstance(node, yaml.MappingNode):
+        items = [n for pair in node.value for n in pair]
+    else:
+        return None
+    return next((found for item in items if (found := _octal_in(item)) is not None), None)
 
 
 def pydantic_problems(

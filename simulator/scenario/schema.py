@@ -1348,7 +1348,7 @@ class DrugMarketSpec(Frozen):
     recovery_per_day: Share = Field(
         0.05, description="Daily share of the gap to capacity that a market regains."
     )
-    prevention_eur_per_year: NonNegFloat = Field(
+    prevention_eur_per_year: Euros = Field(
         0.0, description="Annual spending on prevention (paid by the communes)."
     )
     prevention_effect_per_meur: Share = Field(

@@ -91,30 +91,36 @@ def _hire(
 
 
 def _contract_agencies(current: Scenario, con: ContractAction, here: Path) -> None:
-    """A contract's agencies exist and are what they stand for: a State force, a commune's."""
-    state = [n for n in current.agencies if current.capabilities(n).payer == STATE_PAYER]
-    if con.state_agency not in current.agencies:
-        if "state_agency" not in con.model_fields_set:
+    """A contract's agencies exist and are what they stand for: a State force, a commune's.
+
+    The State force is checked when the contract adds State officers or names it (the
+    default, state_police, may not exist where no State officers are added).
+    """
+    if con.state_officers or "state_agency" in con.model_fields_set:
+        state = [n for n in current.agencies if current.capabilities(n).payer == STATE_PAYER]
+        if con.state_agency not in current.agencies:
+            if "state_agency" not in con.model_fields_set:
+                raise _Refusal(
+                    (*here, "state_agency"),
+                    f"state_agency is state_police unless named, and this scenario has no "
+                    f"agency of that name: name its State force ({', '.join(state) or 'none'})",
+                )
+            _agency(current, con.state_agency, (*here, "state_agency"))
+        caps = current.capabilities(con.state_agency)
+        if caps.payer != STATE_PAYER:
             raise _Refusal(
                 (*here, "state_agency"),
-                f"state_agency is state_police unless named, and this scenario has no agency "
-                f"of that name: name its State force ({', '.join(state) or 'none'})",
+                f"'{con.state_agency}' is not a State force (its payer is {caps.payer}): the "
+                f"State signs for one of {', '.join(state) or 'none'}",
             )
-        _agency(current, con.state_agency, (*here, "state_agency"))
-    caps = current.capabilities(con.state_agency)
-    if caps.payer != STATE_PAYER:
-        raise _Refusal(
-            (*here, "state_agency"),
-            f"'{con.state_agency}' is not a State force (its payer is {caps.payer}): the State "
-            f"signs for one of {', '.join(state) or 'none'}",
-        )
     if con.municipal_agency is not None:
         _agency(current, con.municipal_agency, (*here, "municipal_agency"))
-        if not _own_police(current, con.municipal_agency):
+        if current.capabilities(con.municipal_agency).jurisdiction != "communes":
             raise _Refusal(
                 (*here, "municipal_agency"),
-                f"'{con.municipal_agency}' is not a commune's own police (paid by the commune, "
-                "acting in its communes): the commune signs for its municipal police",
+                f"'{con.municipal_agency}' is not a police of communes (capability "
+                "jurisdiction: communes, as a municipal or an intercommunal police): the "
+                "commune signs for its own police",
             )
 
 
@@ -160,10 +166,9 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
                 near = did_you_mean(str(path[1]), current.agencies)
                 raise _Refusal(
                     (*here, key),
-                    f"unknown agency '{path[1]}' (did you mean '{near}'?)"
-                    if near
-                    else f"agencies cannot be added during a run; declare "
-                    f"'{path[1]}' from the start with no resources",
+                    (f"unknown agency '{path[1]}' (did you mean '{near}'?); " if near else "")
+                    + f"agencies cannot be added during a run; declare '{path[1]}' from the "
+                    "start with no resources",
                 )
             try:
                 write_default_entries(data, path)
@@ -333,8 +338,8 @@ def timeline_notes(scenario: Scenario) -> list[Finding]:
             notes.append(
                 (
                     ("timeline", i, event.action),
-                    f"takes effect on day {event.effective_day:g}, after the run's last day "
-                    f"({end_day:g}: warm-up {scenario.run.warmup_days} + {scenario.run.days} "
+                    f"takes effect on day {event.effective_day:g}, after the run ends (on day "
+                    f"{end_day:g}: warm-up {scenario.run.warmup_days} + {scenario.run.days} "
                     "days): it is not applied (run.json lists it under "
                     "policy_changes_after_end); run longer (run.days, or --days) or "
                     "shorten its delay",

@@ -27,6 +27,23 @@ def _refused(capsys: pytest.CaptureFixture[str], override: str) -> str:
     return " ".join(capsys.readouterr().err.split())
 
 
+def _validated(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, status: int) -> str:
+    """What validate says of ``edited.yaml``, the baseline and ``body``; it exits ``status``."""
+    path = tmp_path / "edited.yaml"
+    path.write_text(f"extends: {BASELINE}\n{body}", encoding="utf-8")
+    assert main(["validate", str(path)]) == status
+    said = capsys.readouterr()
+    return " ".join((said.out + said.err).split())
+
+
+# An intercommunal police (police intercommunale) in commune est, which no list names.
+PI_EST = (
+    "kinds:\n  intercommunal_police: {payer: intercommunal, jurisdiction: communes, "
+    "guardianship: 1.2}\n"
+    "agencies:\n  pi_est: {kind: intercommunal_police, communes: [est], officers: 40}\n"
+)
+
+
 def test_validate_accepts_the_shipped_experiments_and_scenarios(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -719,47 +736,28 @@ def test_an_output_on_offence_types_with_crime_off_in_every_arm_is_refused(
 def test_an_agency_no_list_names_is_noted_and_a_rule_that_never_applies_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "rules.yaml"
-    path.write_text(
-        f"extends: {BASELINE}\n"
-        "kinds:\n  intercommunal_police: {payer: intercommunal, jurisdiction: communes, "
-        "guardianship: 1.2}\n"
-        "agencies:\n  pi_est: {kind: intercommunal_police, communes: [est], officers: 40}\n",
-        encoding="utf-8",
-    )
-    assert main(["validate", str(path)]) == 0
-    said = " ".join(capsys.readouterr().out.split())
+    said = _validated(tmp_path, capsys, PI_EST, 0)
     assert (
-        "rules.yaml:5:3: agencies.pi_est: no competence list or rule names this agency or its "
+        "edited.yaml:5:3: agencies.pi_est: no competence list or rule names this agency or its "
         "kind ('intercommunal_police'), and it has no line of its own: it answers no call"
     ) in said
-    path.write_text(
-        f"extends: {BASELINE}\ncompetence_rules:\n"
-        "  - {types: [traffic, noise], agencies: [state_police]}\n"
-        "  - {types: [traffic], communes: [nord], hours: [8, 20], agencies: [pm_nord]}\n",
-        encoding="utf-8",
+    rules = (
+        "competence_rules:\n  - {types: [traffic, noise], agencies: [state_police]}\n"
+        "  - {types: [traffic], communes: [nord], hours: [8, 20], agencies: [pm_nord]}\n"
     )
-    assert main(["validate", str(path)]) == 2
-    err = " ".join(capsys.readouterr().err.split())
     assert (
-        "rules.yaml:4:5: competence_rules.1: this rule never applies: competence_rules.0 comes "
+        "edited.yaml:4:5: competence_rules.1: this rule never applies: competence_rules.0 comes "
         "first and matches every incident it would (types traffic, noise)"
-    ) in err
+    ) in _validated(tmp_path, capsys, rules, 2)
 
 
 def test_a_number_with_a_leading_zero_is_refused_not_read_in_base_8(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "octal.yaml"
-    path.write_text(
-        f"extends: {BASELINE}\ntimeline:\n"
-        "  - {day: 060, hire: {agency: pm_centre, officers: 10}}\n",
-        encoding="utf-8",
-    )
-    assert main(["validate", str(path)]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    body = "timeline:\n  - {day: 060, hire: {agency: pm_centre, officers: 10}}\n"
+    err = _validated(tmp_path, capsys, body, 2)
     assert (
-        "octal.yaml:3:11: timeline.0.day: 060 is read by YAML as an octal number (48), not as "
+        "edited.yaml:3:11: timeline.0.day: 060 is read by YAML as an octal number (48), not as "
         "60: write it without the leading zero, or in quotes if it is a code ('060')"
     ) in err
 
@@ -806,10 +804,7 @@ def test_a_number_with_a_leading_zero_is_refused_not_read_in_base_8(
 def test_messages_say_what_was_meant(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
 ) -> None:
-    path = tmp_path / "edited.yaml"
-    path.write_text(f"extends: {BASELINE}\n{body}", encoding="utf-8")
-    assert main(["validate", str(path)]) == 2
-    assert expected in " ".join(capsys.readouterr().err.split())
+    assert expected in _validated(tmp_path, capsys, body, 2)
 
 
 @pytest.mark.parametrize(
@@ -861,14 +856,5 @@ def test_a_leading_zero_that_changes_nothing_is_read_as_written(
 def test_an_agency_a_transfer_names_later_draws_no_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "later.yaml"
-    path.write_text(
-        f"extends: {BASELINE}\n"
-        "kinds:\n  intercommunal_police: {payer: intercommunal, jurisdiction: communes, "
-        "guardianship: 1.2}\n"
-        "agencies:\n  pi_est: {kind: intercommunal_police, communes: [est], officers: 40}\n"
-        "timeline:\n  - {day: 10, transfer: {type: noise, to: pi_est}}\n",
-        encoding="utf-8",
-    )
-    assert main(["validate", str(path)]) == 0
-    assert "note:" not in capsys.readouterr().out
+    body = PI_EST + "timeline:\n  - {day: 10, transfer: {type: noise, to: pi_est}}\n"
+    assert "note:" not in _validated(tmp_path, capsys, body, 0)

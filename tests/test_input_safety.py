@@ -670,6 +670,12 @@ def test_hot_spots_by_offence_types_in_a_scenario_without_crime_are_refused_at_t
             "no crew of this agency is ever on duty",
         ),
         (
+            ["agencies.pm_nord.field_share=0"],
+            "agencies.pm_nord",
+            "no crew of this agency is ever on duty (field_share 0 puts none of its officers' "
+            "hours in field crews)",
+        ),
+        (
             ["agencies.pm_nord.station=centre"],
             "agencies.pm_nord.station",
             "the station is in 'centre', outside the agency's communes (nord)",

@@ -778,11 +778,16 @@ def advisory_findings(s: Scenario) -> list[Finding]:
         capabilities = s.capabilities(agency_id)
         crews = resolve_staffing(a, capabilities.billing).vehicles
         if crews == 0 and (a.units or a.officers or a.budget_eur):
+            why = (
+                "field_share 0 puts none of its officers' hours in field crews"
+                if a.field_share == 0 and a.units is None
+                else "its budget or officers buy less than a crew-hour a day"
+            )
             notes.append(
                 (
                     base,
-                    "no crew of this agency is ever on duty (its budget or officers buy less "
-                    "than a crew-hour a day): it answers no call and patrols nowhere",
+                    f"no crew of this agency is ever on duty ({why}): it answers no call and "
+                    "patrols nowhere",
                 )
             )
         if crews > 0 and not {agency_id, a.kind} & named and not a.direct_calls.per_1000_residents:

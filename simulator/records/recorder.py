@@ -96,7 +96,7 @@ class PolicyPeriod:
 
 @dataclass(frozen=True)
 class CitizenRecords:
-    """Residents' trust and fear, taken at the start, at each midnight and at the end.
+    """Residents' trust and fear, taken at the start and at the end of the run.
 
     Attributes:
         hour: Model hour of each snapshot (the first at hour 0, before any event).

@@ -535,3 +535,21 @@ def test_every_planned_run_file_is_one_the_store_knows_as_secsim_s(
     tasks = batch_runner.plan(load_experiment(tiny), tiny, tmp_path / "s")
     assert tasks and all(fnmatchcase(f"{t.run_id}.parquet", _RUN_FILE) for t in tasks)
     assert not fnmatchcase("my_merged_results.parquet", _RUN_FILE)
+
+
+def test_an_arm_s_setting_that_meets_the_file_s_is_placed_at_the_setting(tmp_path: Path) -> None:
+    """Officers set by an arm beside the file's budget: the problem was at the arm's line."""
+    path = tmp_path / "arms.yaml"
+    path.write_text(
+        TINY.replace(
+            "competence_transfer.yaml}",
+            "competence_transfer.yaml, set: {agencies.state_police.officers: 400}}",
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as refused:
+        load_experiment(path)
+    said = " ".join(str(refused.value).split())
+    assert "arms.transfer.set.agencies.state_police.officers: agencies.state_police: give " in said
+    # (competence_transfer.yaml extends the baseline, whose line gives the budget)
+    assert "(the scenario's " in said and "scenarios/baseline.yaml:" in said

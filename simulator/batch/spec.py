@@ -616,11 +616,16 @@ def _arm_problems(
     out: list[Problem] = []
     rest: list[str] = []
     for problem in found:
-        key = problem.source[len("--set ") :].partition("=")[0]
-        if problem.source.startswith("--set ") and key in arm.set:
+        # "--set KEY=...", or "file:line:column (changed by --set KEY=...)" where the
+        # setting meets the scenario file's own (an arm's officers beside its budget).
+        marker = problem.source.find("--set ")
+        key = problem.source[marker + len("--set ") :].partition("=")[0] if marker >= 0 else ""
+        if key in arm.set:
             at = ("arms", arm_name, "set", key)
             path = dotted(problem.path)
             message = problem.message if path in ("", key) else f"{path}: {problem.message}"
+            if marker > 0:  # the file's line it meets
+                message += f" (the scenario's {problem.source.partition(' (changed by')[0]})"
             out.append(Problem(*pos.find(at), at, message))
         else:
             rest.append(str(problem))

@@ -63,6 +63,7 @@ from simulator.outputs import (
 from simulator.records.summary import flatten
 from simulator.resources import check_fits
 from simulator.runner import code_version, run, source_digest
+from simulator.scenario.changes import differing_keys
 from simulator.scenario.errors import Problem, ScenarioError
 from simulator.scenario.loader import load_scenario, load_variants, resolved_dict
 from simulator.scenario.schema import Scenario
@@ -331,17 +332,6 @@ _ANALYSIS_ONLY = tuple(
 )
 
 
-def _differing(stored: Any, planned: Any, path: str = "") -> list[str]:
-    """The dotted keys where two experiment identities differ (lists compared whole)."""
-    if isinstance(stored, dict) and isinstance(planned, dict):
-        return [
-            found
-            for key in sorted(stored.keys() | planned.keys())
-            for found in _differing(stored.get(key), planned.get(key), f"{path}{key}.")
-        ]
-    return [] if stored == planned else [path.rstrip(".")]
-
-
 def _prepare_store(
     spec: ExperimentSpec,
     experiment_path: Path,
@@ -365,7 +355,7 @@ def _prepare_store(
             stored = json.loads(described.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             stored = None
-        differ = _differing(stored, identity) if isinstance(stored, dict) else ["(unreadable)"]
+        differ = differing_keys(stored, identity) if isinstance(stored, dict) else ["(unreadable)"]
         blocking = [key for key in differ if not key.startswith(_ANALYSIS_ONLY)]
         if blocking:
             shown = ", ".join(blocking[:4]) + (", ..." if len(blocking) > 4 else "")

@@ -37,17 +37,18 @@ MARKETS_PLACED_ONCE: tuple[str, ...] = (
 
 def changed_settings(old: Scenario, new: Scenario) -> frozenset[str]:
     """The dotted keys of every setting whose value differs (leaves, lists whole)."""
-    found: set[str] = set()
-    _diff(old.model_dump(mode="json"), new.model_dump(mode="json"), (), found)
-    return frozenset(found)
+    return frozenset(differing_keys(old.model_dump(mode="json"), new.model_dump(mode="json")))
 
 
-def _diff(a: Any, b: Any, path: Path, found: set[str]) -> None:
+def differing_keys(a: Any, b: Any, path: Path = ()) -> list[str]:
+    """The dotted keys where two nested mappings differ (leaves, lists whole), sorted."""
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in a.keys() | b.keys():
-            _diff(a.get(key), b.get(key), (*path, key), found)
-    elif a != b:
-        found.add(dotted(path))
+        return [
+            found
+            for key in sorted(a.keys() | b.keys())
+            for found in differing_keys(a.get(key), b.get(key), (*path, key))
+        ]
+    return [] if a == b else [dotted(path)]
 
 
 def reads_any(changed: Iterable[str], settings: Iterable[str]) -> bool:

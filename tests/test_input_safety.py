@@ -626,7 +626,7 @@ def test_a_set_into_an_item_of_an_absent_list_says_to_write_the_list(
         ),
         (
             "agencies.state_police.patrol.hotspot_offences=[theft, theft]",
-            "an offence type is listed twice",
+            "hotspot_offences.1: 'theft' is listed twice: name each offence type once",
         ),
     ],
 )

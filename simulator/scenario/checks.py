@@ -285,8 +285,7 @@ def _check_hotspot_offences(s: Scenario, agency_id: str) -> Iterator[Finding]:
                 f"{spec.target}), which have no standing rates to rank cells by: take it out "
                 "of hotspot_offences (the markets are patrolled with strategy markets)",
             )
-    if len(set(patrol.hotspot_offences)) < len(patrol.hotspot_offences):
-        yield base, "an offence type is listed twice"
+    yield from _listed_twice(patrol.hotspot_offences, base, "name each offence type once")
 
 
 def _check_direct_calls(s: Scenario, agency_id: str) -> Iterator[Finding]:

@@ -32,7 +32,7 @@ from simulator.records.metrics import RunTables
 from simulator.records.recorder import RunRecords
 from simulator.records.summary import Summary, flatten
 from simulator.scenario.errors import Problem, ScenarioError
-from simulator.scenario.loader import resolved_dict
+from simulator.scenario.loader import canonical_overrides, resolved_dict
 from simulator.scenario.schema import Scenario
 from simulator.stopping import raise_pending
 from simulator.world.territory_file import data_files
@@ -276,10 +276,13 @@ def run_identity(
     copy of a file keeps its original's: running the copy into the original's folder
     needs ``--force``, where running the same file again replaces its earlier run.
     ``changes`` (the ``--set`` overrides) tell apart a variant of the file: its run
-    does not silently replace the file's own results in their folder.
+    does not silently replace the file's own results in their folder. They count by
+    what they set (:func:`simulator.scenario.loader.canonical_overrides`), not by
+    their order or spelling.
     """
     where = "" if source is None else f" ({Path(source).resolve()})"
-    changed = f", with --set {' '.join(changes)}" if changes else ""
+    settings = canonical_overrides(changes)
+    changed = f", with --set {' '.join(settings)}" if settings else ""
     return f"scenario {name}{where}{changed}, seed {seed}"
 
 

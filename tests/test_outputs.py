@@ -535,6 +535,22 @@ def test_a_variant_made_by_set_does_not_replace_the_file_s_own_results(
     assert main(["run", str(MMC), *QUICK, *variant, "--out", str(out), "--force"]) == 0
 
 
+def test_the_same_variant_set_in_another_order_replaces_its_own_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The variant is what the --set overrides set, not their order or spelling."""
+    out = tmp_path / "out"
+    one = ["--set", "demand.rate_per_hour=3", "--set", "agencies.state_police.units=4"]
+    other = ["--set", "agencies.state_police.units=4.0", "--set", "demand.rate_per_hour=3"]
+    assert main(["run", str(MMC), *QUICK, *one, "--out", str(out)]) == 0
+    assert main(["run", str(MMC), *QUICK, *other, "--out", str(out)]) == 0
+    marker = json.loads((out / MARKER).read_text())
+    assert "agencies.state_police.units=4 demand.rate_per_hour=3" in marker["identity"]
+    # Another value is another variant: refused without --force.
+    assert main(["run", str(MMC), *QUICK, *one[:2], "--out", str(out)]) == 2
+    assert "refused: this folder holds an earlier run" in capsys.readouterr().err
+
+
 def test_a_run_s_folder_has_the_permissions_of_a_folder_the_user_makes(tmp_path: Path) -> None:
     """mkdtemp made it private (0700) whatever the umask: colleagues could not read it."""
     out = tmp_path / "out"

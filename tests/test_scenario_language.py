@@ -11,6 +11,7 @@ import yaml
 from simulator.cli import main
 from simulator.scenario import ScenarioError, json_schema, load_scenario
 from simulator.scenario.kinds import BUILTIN_KINDS
+from simulator.scenario.loader import canonical_overrides
 from simulator.scenario.modes import BUILTIN_MODES
 
 from .conftest import SCENARIOS
@@ -110,6 +111,19 @@ def test_set_overrides_win_over_the_file_and_are_named_in_errors() -> None:
     assert "--set agencies.pm_centre.officers=-3" in str(caught.value)
     with pytest.raises(ScenarioError, match="no item 9"):
         load_scenario(SCENARIOS / "baseline.yaml", ["territory.communes.9.residents=1"])
+
+
+def test_overrides_count_by_what_they_set_not_by_their_order_or_spelling() -> None:
+    """A run's identity reads them so (runner.run_identity): one variant, one folder."""
+    assert canonical_overrides(["b=2", "a.x=1"]) == canonical_overrides(["a.x=1.0", "b=2"])
+    assert canonical_overrides(["a.x=1", "b=2"]) == ["a.x=1", "b=2"]
+    assert canonical_overrides(["a=1", "a=2"]) == ["a=2"]  # the last one is applied
+    assert canonical_overrides(["a.x=1", "a={y: 2}"]) == ['a={"y": 2}']  # replaced whole
+    # Within a mapping set whole: a change of that mapping, not a setting of the file's.
+    assert canonical_overrides(["a={y: 2}", "a.x=1"]) == ['a={"x": 1, "y": 2}']
+    assert canonical_overrides(["a={y: 2}", "a.x=1"]) != canonical_overrides(["a.y=2", "a.x=1"])
+    assert canonical_overrides(["a=[1, 2.0]", "b=on", "c=x"]) == ["a=[1, 2]", "b=true", 'c="x"']
+    assert canonical_overrides([]) == []
 
 
 def test_a_setting_into_a_default_entry_edits_it_and_keeps_the_others() -> None:

@@ -10,6 +10,7 @@ before validation and are reported as their own source.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections import deque
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulator.scenario.checks import advisory_findings, semantic_findings
 from simulator.scenario.errors import Problem, ScenarioError
-from simulator.scenario.keys import Path, parse_key, set_value
+from simulator.scenario.keys import Path, dotted, parse_key, set_value
 from simulator.scenario.messages import describe_error
 from simulator.scenario.schema import Scenario, ScenarioCheck, write_default_entries
 from simulator.scenario.timeline import policy_changes, timeline_notes
@@ -357,6 +358,48 @@ def _parse_override(text: str) -> tuple[Path, Any]:
     if octal is not None:
         raise ValueError(_octal(octal))
     return parse_key(key), value
+
+
+def canonical_overrides(overrides: Sequence[str]) -> list[str]:
+    """What ``overrides`` (``--set key=value`` texts) set, whatever their order and spelling.
+
+    One ``key=value`` per key set, sorted by key, the value as JSON: ``--set a=1
+    --set b=2`` and ``--set b=2 --set a=1`` give the same list; so do ``a=1.0`` and
+    ``a: 1.0``'s spellings of one number; a key set twice counts with its last value,
+    as it is applied. A setting under a key set whole before it stays within that
+    key's value (``a={c: 2}`` then ``a.d=3`` is ``a={"c": 2, "d": 3}``: the whole
+    mapping replaced, not ``a.c`` and ``a.d`` set in the file's).
+
+    Raises:
+        ValueError: An override that :func:`load_scenario` would refuse.
+    """
+    made: dict[Path, Any] = {}
+    for text in overrides:
+        key, value = _parse_override(text)
+        holder = next((k for k in made if key[: len(k)] == k and k != key), None)
+        if holder is not None:  # within a value set whole before: change it there
+            inner = copy.deepcopy(made[holder])
+            set_value(inner, key[len(holder) :], value)
+            made[holder] = inner
+            continue
+        for k in [k for k in made if k[: len(key)] == key]:  # set again, or replaced whole
+            del made[k]
+        made[key] = value
+    return [
+        f"{dotted(k)}={json.dumps(_one_number(v), sort_keys=True, default=str)}"
+        for k, v in sorted(made.items(), key=lambda kv: [str(p) for p in kv[0]])
+    ]
+
+
+def _one_number(value: Any) -> Any:
+    """``value`` with every whole float as the integer it equals (``15.0`` is ``15``)."""
+    if isinstance(value, dict):
+        return {k: _one_number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_one_number(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _octal_in(node: yaml.Node | None) -> str | None:

@@ -21,11 +21,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.calibration.check import check_targets, fit_in_range
+from simulator.calibration.check import check_targets, fit_in_range, target_row
 from simulator.calibration.history import to_unit
 from simulator.calibration.runner import CalibrationSettings, run_calibration
 from simulator.calibration.spec import load_calibration
-from simulator.calibration.targets import load_targets
+from simulator.calibration.targets import TargetSpec, load_targets
 from simulator.cli import main
 from simulator.outputs import OutputError
 from simulator.records.summary import flatten
@@ -163,8 +163,12 @@ def test_outputs_and_the_overlay_reproduces_the_targets(
     kept = {s: json.loads((calibrated / s / "experiment.json").read_text()) for s in stores}
     seeds = {s: kept[s]["experiment"]["seed"] for s in stores}
     assert seeds["wave_1"] == seeds["wave_2"] != seeds["best"]
-    # One run's 95 % interval (Student's prediction interval) is wider than the mean's.
-    assert (fit["run_low"] < fit["sim_low"]).all() and (fit["sim_high"] < fit["run_high"]).all()
+    # One run's 95 % interval (Student's prediction interval) is wider than the mean's,
+    # where neither is cut at 0 (a wait cannot be negative: the M/M/c wait's are cut).
+    assert ((fit["run_low"] < fit["sim_low"]) | (fit["run_low"] == 0.0)).all()
+    assert (fit["sim_high"] < fit["run_high"]).all() and (fit[["run_low", "sim_low"]] >= 0).all(
+        None
+    )
     assert fit.loc[fit["use"] == "fit", "in_range"].all()
     overlay = yaml.safe_load((calibrated / "overlay.yaml").read_text())
     assert (calibrated / overlay["extends"]).resolve() == MMC.resolve()
@@ -539,6 +543,32 @@ def test_malformed_yaml_is_reported_as_the_calibration_or_targets_file(
     with pytest.raises(ScenarioError) as caught:
         load_targets(bad)
     assert caught.value.what == "targets"
+
+
+def _target(output: str, **more: Any) -> TargetSpec:
+    source = {"author": "a", "year": 2024, "title": "t", "where": "w"}
+    return TargetSpec.model_validate(
+        {"output": output, "value": 0.9, "sd": 0.05, "use": "check", "population": "p"}
+        | {"year": 2024, "sources": [source]}
+        | more
+    )
+
+
+def test_a_share_s_interval_stays_within_what_a_share_can_be() -> None:
+    """Three seeds near 1 gave a dark figure's share an interval up to 1.06."""
+    share = _target("offences.by_type.theft.dark_figure_share")
+    assert share.possible == (0.0, 1.0)
+    assert _target("road_share.state_police", factor=100).possible == (0.0, 100.0)
+    assert (
+        _target("offences.by_type.theft.dark_figure_share", per=["residents"]).possible[1] > 1e300
+    )
+    assert _target("response_min.mean").possible == (0.0, float("inf"))
+    _, _, mean, low, high, *_ = target_row("dark", share, np.array([0.99, 1.0, 0.93]))
+    assert low < mean < high == 1.0
+    _, _, mean, low, high, *_ = target_row("t", _target("response_min.mean"), np.array([0.1, 9.0]))
+    assert low == 0.0 < mean < high
+    # One seed: no interval.
+    assert np.isnan(target_row("one", share, np.array([0.5]))[3])
 
 
 def test_the_check_runs_a_scenario_as_shipped_against_its_targets(calibration_file: Path) -> None:

@@ -25,6 +25,7 @@ from scipy import stats
 
 from simulator.batch.pool import WorkerPool
 from simulator.calibration.spec import Calibration
+from simulator.calibration.targets import TargetSpec
 from simulator.records.summary import flatten
 from simulator.resources import check_fits
 from simulator.runner import run
@@ -76,8 +77,8 @@ def check_targets(
 
     Returns:
         Columns :data:`COLUMNS`: the target, its use (``fit``, ``check``), the mean
-        over the seeds with its 95 % interval (Student's t over the seeds; NaN with
-        one seed), the target's range and whether the mean lies inside it.
+        over the seeds with its 95 % interval (:func:`target_row`), the target's
+        range and whether the mean lies inside it.
     """
     r = calibration.spec.run
     horizon = r.days if days is None else days
@@ -103,16 +104,26 @@ def check_targets(
                 f"target '{name}' reads '{absent[0]}', which the runs of {scenario.name} "
                 "do not report (does the scenario have what the target names?)"
             )
-        values = target.statistic(runs).to_numpy(dtype=float)
-        mean = float(values.mean())
-        n = len(values)
-        half = (
-            float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-        )
-        low, high = target.bounds
-        inside = low <= mean <= high
-        rows.append((name, target.use, mean, mean - half, mean + half, low, high, inside))
+        rows.append(target_row(name, target, target.statistic(runs).to_numpy(dtype=float)))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def target_row(name: str, target: TargetSpec, values: np.ndarray) -> tuple[Any, ...]:
+    """A row of :func:`check_targets`: the target's values over the seeds, against its range.
+
+    The 95 % interval of the mean (Student's t) is cut to where the statistic can
+    lie (:attr:`TargetSpec.possible`: a share's within [0, 1]); NaN with one seed.
+    """
+    mean = float(values.mean())
+    n = len(values)
+    low, high = target.bounds
+    if n > 1:
+        half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
+        least, most = target.possible
+        ci = (max(mean - half, least), min(mean + half, most))
+    else:
+        ci = (np.nan, np.nan)
+    return (name, target.use, mean, *ci, low, high, low <= mean <= high)
 
 
 def fit_in_range(table: pd.DataFrame) -> bool:

@@ -125,6 +125,20 @@ class TargetSpec(Frozen):
         assert self.output is not None
         return [self.output, *self.per, *(["days"] if self.per_year else [])]
 
+    @property
+    def possible(self) -> tuple[float, float]:
+        """Where the statistic can lie: an interval around a mean is cut to this.
+
+        Every summary output is a count, a time, a rate, a ratio or a share, none
+        negative; a share (a key with a part ending in ``share``:
+        ``road_share.state_police``, ``offences.dark_figure_share``) read as it is
+        (no ``per``, no ``per_year``) is at most ``factor``.
+        """
+        assert self.output is not None
+        share = any(part.endswith("share") for part in self.output.split("."))
+        top = self.factor if share and not self.per and not self.per_year else float("inf")
+        return (0.0, top)
+
     def statistic(self, runs: pd.DataFrame) -> pd.Series:
         """The target's statistic for each run (a row of flattened summaries).
 

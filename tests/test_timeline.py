@@ -111,6 +111,39 @@ def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
     assert by["cctv"] > 0
 
 
+def test_a_contract_s_cameras_are_in_the_commune_that_signs_it(tmp_path: Path) -> None:
+    """Its district types named every commune's districts: the suburbs paid for the centre's
+    contract (cost shared by coverage). A cctv action's communes limit its zone likewise."""
+    from simulator.crime.engine import cctv_coverage
+    from simulator.world.territory import build_territory
+
+    path = _scenario(
+        tmp_path,
+        "  - day: 1\n    contract: {commune: centre, cctv_districts: [qpv, commercial], "
+        "cctv_operators: 2}\n"
+        "  - day: 2\n    cctv: {districts: [residential], communes: [nord], operators: 1}\n",
+    )
+    scenario = load_scenario(path)
+    periods = scenario.policy_changes
+    assert periods is not None
+    after = periods[-1].scenario
+    territory = build_territory(after.territory)
+    coverage = cctv_coverage(territory, after.cctv)
+    commune = np.asarray(territory.commune)
+    kinds = np.array([t.value for t in territory.district_types])[territory.district]
+    centre, nord = territory.commune_index("centre"), territory.commune_index("nord")
+    in_centre = (commune == centre) & np.isin(kinds, ["qpv", "commercial"])
+    in_nord = (commune == nord) & (kinds == "residential")
+    assert in_centre.any() and in_nord.any()
+    # The base file's own zones stay where they were; the new ones add only there.
+    before = cctv_coverage(territory, scenario.cctv)
+    added = coverage > before
+    assert added.any() and (in_centre | in_nord)[added].all()
+    # Elsewhere, the same district types got no camera from the contract.
+    elsewhere = (commune != centre) & np.isin(kinds, ["qpv", "commercial"])
+    assert elsewhere.any() and (coverage[elsewhere] == before[elsewhere]).all()
+
+
 @pytest.mark.parametrize(
     ("timeline", "expected"),
     [
@@ -133,6 +166,14 @@ def test_cctv_programme_and_contract_actions(tmp_path: Path) -> None:
         ("  - day: 1\n    set: {citizens.offender_share: 0.1}\n", "cannot change during a run"),
         ("  - day: 1\n    set: {citizens: {watch_share: 0.1}}\n", "not the whole block"),
         ("  - day: 1\n    cctv: {districts: [centre-99]}\n", "centre-1 to centre-12"),
+        (
+            "  - day: 1\n    cctv: {districts: [qpv], communes: [centr]}\n",
+            "unknown commune 'centr' .did you mean 'centre'",
+        ),
+        (
+            "  - day: 1\n    cctv: {districts: [nord-1], communes: [centre]}\n",
+            "district 'nord-1' is in commune 'nord', not in the zone's communes",
+        ),
         ("  - day: 1\n    set: {demand.rate_per_hour: -1}\n", "greater than or equal to 0"),
         (
             "  - day: 1\n    hire: {agency: pm_est, officers: 1}\n    cut: {agency: pm_est, "

@@ -315,6 +315,8 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
         district_refs(spec.patrol.districts, (*base, "patrol", "districts"))
     for z, zone in enumerate(scenario.cctv.zones):
         district_refs(zone.districts, ("cctv", "zones", z, "districts"))
+        for i, ref in enumerate(zone.communes or []):
+            commune_ref(ref, ("cctv", "zones", z, "communes", i))
     for e, event in enumerate(scenario.timeline):
         if event.contract is not None:
             commune_ref(event.contract.commune, ("timeline", e, "contract", "commune"))
@@ -324,4 +326,6 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
             )
         if event.cctv is not None:
             district_refs(event.cctv.districts, ("timeline", e, "cctv", "districts"))
+            for i, ref in enumerate(event.cctv.communes or []):
+                commune_ref(ref, ("timeline", e, "cctv", "communes", i))
     return findings

@@ -364,6 +364,8 @@ def cctv_coverage(territory: Territory, spec: CctvSpec) -> FloatArray:
             d for d in range(len(names)) if names[d] in zone.districts or types[d] in zone.districts
         ]
         mask = np.isin(territory.district, districts)
+        if zone.communes is not None:
+            mask &= np.isin(territory.commune, [territory.commune_index(c) for c in zone.communes])
         coverage[mask] = np.maximum(coverage[mask], zone.coverage)
     return coverage
 

@@ -350,6 +350,27 @@ def _check_district_refs(s: Scenario, refs: list[str], base: Path) -> Iterator[F
         )
 
 
+def _check_zone_communes(
+    s: Scenario, districts: list[str], communes: list[str] | None, base: Path
+) -> Iterator[Finding]:
+    """A CCTV zone's communes exist, and its district identifiers lie in them."""
+    if communes is None or s.territory.kind == "file":
+        return  # a file territory's communes are checked once its files are read
+    names = commune_names(s)
+    for i, ref in enumerate(communes):
+        if ref not in names:
+            yield (*base, "communes", i), _unknown_commune(ref, names)
+    yield from _listed_twice(communes, (*base, "communes"), "name each commune once")
+    for i, ref in enumerate(districts):
+        commune, _, number = ref.rpartition("-")
+        if commune in names and number.isdigit() and commune not in communes:
+            yield (
+                (*base, "districts", i),
+                f"district '{ref}' is in commune '{commune}', not in the zone's communes "
+                f"({', '.join(communes)}): it would get no camera",
+            )
+
+
 def _check_crime(s: Scenario) -> Iterator[Finding]:
     shares = s.citizens.patterns.model_dump()
     total = sum(shares.values())
@@ -375,7 +396,13 @@ def _check_crime(s: Scenario) -> Iterator[Finding]:
                     ),
                 )
     for z, zone in enumerate(s.cctv.zones):
-        yield from _check_district_refs(s, zone.districts, ("cctv", "zones", z, "districts"))
+        base: Path = ("cctv", "zones", z)
+        yield from _check_district_refs(s, zone.districts, (*base, "districts"))
+        yield from _check_zone_communes(s, zone.districts, zone.communes, base)
+    for e, event in enumerate(s.timeline):
+        if event.cctv is not None:
+            at: Path = ("timeline", e, "cctv")
+            yield from _check_zone_communes(s, event.cctv.districts, event.cctv.communes, at)
     if s.cctv.zones and s.cctv.operators == 0:
         yield ("cctv", "operators"), "cameras need operators on duty to detect anything"
 

@@ -1366,6 +1366,11 @@ class CctvZoneSpec(Frozen):
         description="District types (e.g. city_centre) or district identifiers (e.g. centre-3)."
     )
     coverage: Share = Field(0.6, description="Share of each cell of these districts in view.")
+    communes: list[str] | None = Field(
+        None,
+        description="Only these communes' districts (names, or codes in a file territory); "
+        "default: every commune's.",
+    )
 
 
 class CctvSpec(Frozen):
@@ -1567,6 +1572,9 @@ class CctvAction(Frozen):
     districts: list[str] = Field(description="District types or identifiers covered.")
     coverage: Share = Field(0.6, description="Share of each cell in view.")
     operators: int = Field(0, ge=0, description="Operators added to the control room.")
+    communes: list[str] | None = Field(
+        None, description="Only these communes' districts; default: every commune's."
+    )
 
 
 class ContractAction(Frozen):
@@ -1582,7 +1590,9 @@ class ContractAction(Frozen):
         0, ge=0, description="Municipal officers added (whole officers)."
     )
     cctv_districts: list[str] = Field(
-        default_factory=list, description="Districts (types or identifiers) gaining CCTV."
+        default_factory=list,
+        description="Districts (types or identifiers) of the commune gaining CCTV: a type "
+        "names the commune's districts of that type, not the other communes'.",
     )
     cctv_operators: int = Field(0, ge=0, description="CCTV operators added.")
     delay_days: NonNegFloat = Field(0.0, description="Recruitment and installation delay, days.")

@@ -124,10 +124,19 @@ def _contract_agencies(current: Scenario, con: ContractAction, here: Path) -> No
             )
 
 
-def _zone(data: dict[str, Any], districts: list[str], coverage: float, operators: int) -> None:
+def _zone(
+    data: dict[str, Any],
+    districts: list[str],
+    coverage: float,
+    operators: int,
+    communes: list[str] | None,
+) -> None:
     cctv = data.setdefault("cctv", {})
     if districts:
-        cctv.setdefault("zones", []).append({"districts": list(districts), "coverage": coverage})
+        zone: dict[str, Any] = {"districts": list(districts), "coverage": coverage}
+        if communes is not None:
+            zone["communes"] = list(communes)
+        cctv.setdefault("zones", []).append(zone)
     cctv["operators"] = int(cctv.get("operators", 0)) + operators
 
 
@@ -202,7 +211,7 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
         data["competences"][t.type] = after
     elif event.cctv is not None:
         c = event.cctv
-        _zone(data, c.districts, c.coverage, c.operators)
+        _zone(data, c.districts, c.coverage, c.operators, c.communes)
     elif event.contract is not None:
         con = event.contract
         names = [x.name for x in current.territory.communes]
@@ -234,7 +243,8 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
                 )
             act = HireAction(agency=municipal, officers=con.municipal_officers)
             _hire(data, current, act, +1.0, (*here, "municipal_agency"))
-        _zone(data, con.cctv_districts, 0.6, con.cctv_operators)
+        # The cameras a commune pays for are in the commune (its districts of a type).
+        _zone(data, con.cctv_districts, 0.6, con.cctv_operators, [con.commune])
     elif event.programme is not None:
         prog = event.programme
         if prog.watch_share is not None:

@@ -364,9 +364,9 @@ def canonical_overrides(overrides: Sequence[str]) -> list[str]:
     """What ``overrides`` (``--set key=value`` texts) set, whatever their order and spelling.
 
     One ``key=value`` per key set, sorted by key, the value as JSON: ``--set a=1
-    --set b=2`` and ``--set b=2 --set a=1`` give the same list; so do ``a=1.0`` and
-    ``a: 1.0``'s spellings of one number; a key set twice counts with its last value,
-    as it is applied. A setting under a key set whole before it stays within that
+    --set b=2`` and ``--set b=2 --set a=1`` give the same list, as do ``a=15``,
+    ``a=15.0`` and ``a=1.5e1`` (one number); a key set twice counts with its last
+    value, as it is applied. A setting under a key set whole before it stays within that
     key's value (``a={c: 2}`` then ``a.d=3`` is ``a={"c": 2, "d": 3}``: the whole
     mapping replaced, not ``a.c`` and ``a.d`` set in the file's).
 

@@ -100,6 +100,36 @@ def test_a_dask_cluster_gives_the_same_results(
     pd.testing.assert_frame_equal(_table(tmp_path / "local"), _table(tmp_path / "dask"))
 
 
+def test_a_run_whose_dask_worker_fails_is_recorded_as_failed_and_the_batch_goes_on(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed by its nanny (KilledWorker) ended the batch with a traceback and
+    recorded nothing; a task's error is met the same way (future.result() raises)."""
+    from dask.distributed import LocalCluster
+
+    from simulator.batch import runner
+
+    real = runner.execute
+
+    def dies_on_replicate_1(task: runner.RunTask) -> dict[str, object]:
+        if task.replicate == 1:
+            raise MemoryError("the worker ran out of memory")
+        return real(task)
+
+    monkeypatch.setattr(runner, "execute", dies_on_replicate_1)
+    spec = load_experiment(tiny)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        report = run_batch(spec, tiny, tmp_path / "dask", scheduler=cluster.scheduler_address)
+    manifest = pd.read_parquet(tmp_path / "dask" / "manifest.parquet")
+    failed = manifest[manifest["status"] == "failed"]
+    assert report.failed == len(failed) > 0 and report.done == len(manifest) - len(failed) > 0
+    assert set(failed["replicate"]) == {1}
+    cause = "the Dask worker running it failed (MemoryError"
+    assert failed["error"].str.startswith(cause).all()
+
+
 @pytest.mark.parametrize("peer", ["silent", "banner", "closed"])
 def test_an_address_that_is_no_dask_scheduler_ends_the_batch_in_time(
     peer: str,

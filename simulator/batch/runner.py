@@ -509,7 +509,12 @@ def _dask_results(tasks: list[RunTask], scheduler: str, held: InFlight) -> Itera
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         try:
             for future in dask_completed(futures):  # type: ignore[no-untyped-call]
-                yield future.result()
+                try:
+                    record = future.result()
+                except Exception as exc:  # execute never raises: its worker or the cluster failed
+                    cause = f"the Dask worker running it failed ({type(exc).__name__}: {exc})"
+                    record = _died(by_key[future.key], cause)
+                yield record
         except BaseException:
             try:
                 running = {k for keys in client.processing().values() for k in keys}

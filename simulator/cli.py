@@ -696,19 +696,18 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.batch.analysis import analyze
+    from simulator.batch.analysis import analyze, check_not_running, no_results_reason
     from simulator.outputs import read_marker
 
+    if not args.store.is_dir():
+        _say(err, f"{args.store}: no such folder (give the --out folder of secsim batch)")
+        return EXIT_BAD_INPUT
     if (read_marker(args.store) or {}).get("kind") != "store":
         _say(err, f"{args.store}: not a results folder of secsim batch (no batch marker)")
         return EXIT_BAD_INPUT
+    check_not_running(args.store)  # before the tables: a running batch has none yet
     if not (args.store / "summaries.parquet").exists():
-        err.print(
-            f"{args.store}: no consolidated results: the batch stopped before its first run "
-            "ended, or was killed; secsim batch EXPERIMENT --out STORE --resume finishes it",
-            markup=False,
-            soft_wrap=True,
-        )
+        err.print(f"{args.store}: {no_results_reason(args.store)}", markup=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     analyze(args.store)
     sys.stdout.write((args.store / "analysis" / "report.md").read_text(encoding="utf-8"))

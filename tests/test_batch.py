@@ -521,6 +521,31 @@ def test_analyze_refuses_a_store_a_running_batch_holds(tiny: Path, tmp_path: Pat
     analyze(store)  # once it has finished
 
 
+def test_analyze_says_why_a_store_has_no_results(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A running batch, every run failed, no folder: each was 'stopped ... or was killed'."""
+    assert main(["analyze", str(tmp_path / "nowhere")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    store = tmp_path / "s"
+    monkeypatch.setattr(
+        batch_runner, "execute", lambda task: batch_runner._died(task, "out of memory")
+    )
+    report = run_batch(load_experiment(tiny), tiny, store, workers=1)
+    assert report.failed == report.planned and not (store / "summaries.parquet").exists()
+    assert main(["analyze", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert f"no run of the batch is done ({report.planned} failed)" in err
+    assert "the first failure: out of memory" in err and "--resume" in err
+    # A batch running in the store before its first run ended: its lock, not its tables.
+    (store / "manifest.parquet").unlink()
+    with outputs.exclusive(store):
+        assert main(["analyze", str(store)]) != 0
+    assert "a batch is running here" in capsys.readouterr().err
+    assert main(["analyze", str(store)]) == 2  # stopped: no results, and nothing says more
+    assert "stopped before its first run ended" in capsys.readouterr().err
+
+
 def test_resume_names_what_changed_and_keeps_the_runs_when_only_the_analysis_reads_it(
     tiny: Path, tmp_path: Path
 ) -> None:

@@ -393,19 +393,50 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
     return pd.DataFrame(rows)
 
 
+def check_not_running(store: Path) -> None:
+    """Refuse a store a running batch holds: its tables are an earlier stop's, its runs go on.
+
+    Raises:
+        OutputError: A batch holds the store's lock.
+    """
+    holder = lock_holder(store)
+    if holder is not None:
+        raise OutputError(
+            store,
+            f"refused: a batch is running here ({holder}); analyse the store once it has "
+            "finished (a batch stopped now can be finished later with --resume)",
+        )
+
+
+def no_results_reason(store: Path) -> str:
+    """Why a store has no consolidated results, from its manifest if it has one."""
+    path = store / "manifest.parquet"
+    try:
+        manifest = pd.read_parquet(path, columns=["status", "error"]) if path.exists() else None
+    except (OSError, ValueError, KeyError):  # pyarrow's ArrowInvalid is a ValueError
+        manifest = None
+    if manifest is None or not (manifest["status"] == "failed").any():
+        return (
+            "no consolidated results: the batch stopped before its first run ended, or was "
+            "killed; secsim batch EXPERIMENT --out STORE --resume finishes it"
+        )
+    counts = manifest["status"].value_counts()
+    listed = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+    first = manifest.loc[manifest["status"] == "failed", "error"].dropna()
+    cause = f"; the first failure: {first.iloc[0]}" if len(first) else ""
+    return (
+        f"no run of the batch is done ({listed}){cause}. Mend what made them fail, then "
+        "secsim batch EXPERIMENT --out STORE --resume runs them again"
+    )
+
+
 def analyze(store: Path) -> Analysis:
     """Analyse a store and write ``analysis/*.csv`` and ``analysis/report.md`` in it.
 
     The ``analysis`` folder is written whole, then swapped into place (see
     :mod:`simulator.outputs`).
     """
-    holder = lock_holder(store)
-    if holder is not None:  # its tables are those of an earlier stop, its runs going on
-        raise OutputError(
-            store,
-            f"refused: a batch is running here ({holder}); analyse the store once it has "
-            "finished (a batch stopped now can be finished later with --resume)",
-        )
+    check_not_running(store)
     spec, runs = _read_store(store)
     # Entries every run lists (0 counts, null statistics) are columns even when no run
     # had a value: those are left out, and named in the report.

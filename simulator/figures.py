@@ -531,12 +531,33 @@ def _noise_phrase(rows: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def _q2_phrase(rows: pd.DataFrame) -> str:
-    """Each output's emulator Q2, flagged where the emulator is too poor to trust."""
-    return "; ".join(
-        f"{output} {row['emulator_q2']:.2f}" + (" (unreliable)" if row["emulator_note"] else "")
-        for output, row in rows.iterrows()
+def _q2_phrase(rows: pd.DataFrame, indices: pd.DataFrame) -> str:
+    """Each output's emulator Q2, flagged where the emulator is too poor to trust.
+
+    ``rows``: one row per output; ``indices``: a row per output and factor. An
+    estimate outside its own interval is said as such, not as a poor Q2 (the
+    caption reads Q2 below the threshold as "unreliable").
+    """
+    outside = (
+        (
+            (indices["S1"] < indices["S1_low"])
+            | (indices["S1"] > indices["S1_high"])
+            | (indices["ST"] < indices["ST_low"])
+            | (indices["ST"] > indices["ST_high"])
+        )
+        .groupby(indices["output"])
+        .sum()
     )
+    parts = []
+    for output, row in rows.iterrows():
+        flags = ["unreliable"] if row["emulator_q2"] < Q2_WARNING else []
+        n = int(outside.get(output, 0))
+        if n:
+            flags.append(f"{n} of its factors' estimates outside their interval")
+        parts.append(
+            f"{output} {row['emulator_q2']:.2f}" + (f" ({', '.join(flags)})" * bool(flags))
+        )
+    return "; ".join(parts)
 
 
 def sensitivity_indices(settings: FigureSettings) -> list[Path]:
@@ -607,7 +628,7 @@ def sensitivity_indices(settings: FigureSettings) -> list[Path]:
         axes[0].set_ylabel("Sobol index (95 % interval)")
         noise = sens.drop_duplicates("output").set_index("output")
         noise_text = _noise_phrase(noise)
-        q2_text = _q2_phrase(noise)
+        q2_text = _q2_phrase(noise, sens)
         ax = axes[2]
         for k, output in enumerate(outputs):
             row = noise.loc[output]

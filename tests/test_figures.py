@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from simulator.cli import main
 
 EXPECTED = [
@@ -48,3 +50,27 @@ def test_figures_tiny(tmp_path: Path) -> None:
     assert main([*tiny, "--workers", "1"]) == 0
     after = sorted(p.stat().st_mtime for p in store.rglob("runs/*.parquet"))
     assert before == after
+
+
+def test_the_sensitivity_caption_flags_a_poor_emulator_and_an_estimate_outside_its_interval() -> (
+    None
+):
+    """An estimate outside its interval was flagged "(unreliable)" beside a Q2 of 1.00,
+    which the caption defines as below 0.7."""
+    from simulator.figures import _q2_phrase
+
+    rows = pd.DataFrame({"emulator_q2": [0.999, 0.5, 0.95]}, index=["a", "b", "c"])
+    indices = pd.DataFrame(
+        {
+            "output": ["a", "a", "b", "c"],
+            "S1": [0.5, 0.2, 0.3, 0.1],
+            "S1_low": [0.4, 0.25, 0.1, 0.0],
+            "S1_high": [0.6, 0.3, 0.5, 0.2],
+            "ST": [0.5, 0.2, 0.3, 0.1],
+            "ST_low": [0.4, 0.1, 0.1, 0.0],
+            "ST_high": [0.6, 0.3, 0.5, 0.2],
+        }
+    )
+    assert _q2_phrase(rows, indices) == (
+        "a 1.00 (1 of its factors' estimates outside their interval); b 0.50 (unreliable); c 0.95"
+    )

@@ -546,6 +546,30 @@ def test_analyze_says_why_a_store_has_no_results(
     assert "stopped before its first run ended" in capsys.readouterr().err
 
 
+def test_a_resume_that_runs_more_removes_the_analysis_it_outdates(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """report.md still said "Incomplete: 4 of 8" after the resume had run the rest."""
+    store = tmp_path / "s"
+    real = batch_runner.execute
+    monkeypatch.setattr(
+        batch_runner,
+        "execute",
+        lambda task: batch_runner._died(task, "x") if task.replicate == 0 else real(task),
+    )
+    run_batch(load_experiment(tiny), tiny, store, workers=1)
+    analyze(store)
+    assert "**Incomplete:**" in (store / "analysis" / "report.md").read_text()
+    monkeypatch.setattr(batch_runner, "execute", real)
+    report = run_batch(load_experiment(tiny), tiny, store, workers=1, resume=True)
+    assert report.done > 0 and not (store / "analysis").exists()
+    analyze(store)
+    assert "Incomplete" not in (store / "analysis" / "report.md").read_text()
+    report = run_batch(load_experiment(tiny), tiny, store, workers=1, resume=True)
+    assert report.skipped == report.planned  # nothing to run: the analysis stands
+    assert (store / "analysis" / "report.md").exists()
+
+
 def test_resume_names_what_changed_and_keeps_the_runs_when_only_the_analysis_reads_it(
     tiny: Path, tmp_path: Path
 ) -> None:

@@ -386,6 +386,16 @@ def _prepare_store(
     _sweep(store)
 
 
+def _drop_analysis(store: Path) -> None:
+    """Remove the store's analysis (``secsim analyze``'s own folder): more runs outdate it."""
+    folder = store / "analysis"
+    if (read_marker(folder) or {}).get("kind") == "analysis" and not folder.is_symlink():
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            raise write_failed(exc, folder) from None
+
+
 def _empty_store(store: Path) -> None:
     """Remove an earlier output from a store being started again (not the lock)."""
     for entry in store.iterdir():
@@ -607,6 +617,8 @@ def run_batch(
         report = BatchReport(
             planned=len(tasks), skipped=len(tasks) - len(todo), rerun_damaged=damaged
         )
+        if todo:
+            _drop_analysis(store)
         _run_tasks(todo, tasks, store, workers, scheduler, report, progress)
     return report
 

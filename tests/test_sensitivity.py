@@ -390,6 +390,25 @@ def test_an_unfinished_design_says_why_it_has_no_indices(tmp_path: Path) -> None
     assert table.empty and list(table.columns) == ["arm", "output", "factor"]
 
 
+def test_an_output_with_no_index_is_named_with_why(tmp_path: Path, small_emulator: None) -> None:
+    """A constant output (a cost no factor moves) and one without a value at a point
+    vanished from the sensitivity table and the report without a word."""
+    spec = _spec(samples=8, replicates=2).model_copy(update={"outputs": ["y", "flat", "gap"]})
+    store = tmp_path / "store"
+    store.mkdir()
+    identity = {"experiment": spec.model_dump(mode="json")}
+    (store / "experiment.json").write_text(json.dumps(identity), encoding="utf-8")
+    runs = _runs(spec, 0.1).assign(flat=3.0, gap=1.0)
+    runs.loc[runs["point"] == 0, "gap"] = np.nan
+    runs.to_parquet(store / "summaries.parquet")
+    pd.DataFrame({"status": ["done"] * len(runs)}).to_parquet(store / "manifest.parquet")
+    result = analyze(store)
+    assert result.sensitivity is not None and set(result.sensitivity["output"]) == {"y"}
+    report = (store / "analysis" / "report.md").read_text(encoding="utf-8")
+    assert "No index for `flat`: the same value at every design point." in report
+    assert "No index for `gap`: no value at some design point." in report
+
+
 def test_an_estimate_outside_its_own_interval_is_said() -> None:
     """A design too small for its emulator: the realisations' indices lie away from the
     mean's, and the interval misses the estimate (a researcher audit found ST 0.052 in

@@ -314,6 +314,9 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
       first-order estimates are kept as they are.
 
     For a Morris design: ``mu_star``, ``sigma``, ``mu_star_conf`` and ``mu_star_width``.
+
+    An output with no value at some design point, or the same value at all, has no
+    row; ``attrs["no_index"]`` says which and why.
     """
     design = spec.design
     problem = salib_problem(design)
@@ -322,11 +325,16 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
     k = len(problem["names"])
     block = k + 2 if design.kind == "sobol" else k + 1
     rows = []
+    no_index: dict[str, str] = {}
     for arm, group in runs.groupby("arm", sort=False):
         means = group.groupby("point")[outputs].mean().reindex(range(len(points)))
         for output in outputs:
             y = means[output].to_numpy(dtype=float)
-            if np.isnan(y).any() or np.allclose(y, y[0]):
+            if np.isnan(y).any():
+                no_index.setdefault(output, "no value at some design point")
+                continue
+            if np.allclose(y, y[0]):
+                no_index.setdefault(output, "the same value at every design point")
                 continue
             table = group.pivot_table(
                 index="point", columns="replicate", values=output, aggfunc="mean", dropna=False
@@ -390,7 +398,9 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
                         }
                         | noise_columns
                     )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["no_index"] = no_index  # outputs left out, and why (the report names them)
+    return frame
 
 
 def check_not_running(store: Path) -> None:
@@ -452,7 +462,14 @@ def analyze(store: Path) -> Analysis:
     )
     with staged_folder(store / "analysis", "analysis") as folder:
         _write_analysis(
-            folder, spec, runs, arms, diffs, sens, notes or None, incomplete=missing is not None
+            folder,
+            spec,
+            runs,
+            arms,
+            diffs,
+            sens,
+            notes or None,
+            incomplete=missing is not None,
         )
     return Analysis(arms, diffs, sens)
 
@@ -601,13 +618,17 @@ EMULATOR_COLUMNS = ["emulator_q2", "emulator_nugget_share", "emulator_note"]
 
 
 def _sensitivity_sections(
-    spec: ExperimentSpec, sens: pd.DataFrame, *, incomplete: bool = False
+    spec: ExperimentSpec,
+    sens: pd.DataFrame,
+    *,
+    incomplete: bool = False,
 ) -> list[str]:
     """The report's noise table, the emulator's quality (Sobol), then the indices.
 
     Indices need every design point: an output with a point that has no finished
     run (``incomplete``: the batch was stopped, or runs failed) is left out, and the
-    report says so.
+    report says so; so is an output with no index for another reason
+    (``sens.attrs["no_index"]``: a constant, a point with no value).
     """
     left_out = (
         "Indices need every design point: outputs with a point that has no finished run "
@@ -615,6 +636,9 @@ def _sensitivity_sections(
         if incomplete
         else ""
     )
+    if not incomplete:  # (incomplete: the points without runs say why already)
+        for output, why in sens.attrs.get("no_index", {}).items():
+            left_out += f"No index for `{output}`: {why}.\n"
     if sens.empty:
         why = left_out or "(no output varies over the design)\n"
         return [f"## Sensitivity ({spec.design.kind})\n", why]

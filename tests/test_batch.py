@@ -100,6 +100,35 @@ def test_a_dask_cluster_gives_the_same_results(
     pd.testing.assert_frame_equal(_table(tmp_path / "local"), _table(tmp_path / "dask"))
 
 
+def test_dask_workers_that_run_other_code_are_refused_before_anything_is_written(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker that could not import secsim made the batch wait for ever, silently."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        address = cluster.scheduler_address
+        batch_runner.check_scheduler(address)  # the same code: fine
+        with pytest.raises(batch_runner.WorkersUnfit, match=r"runs other sources \("):
+            batch_runner.check_scheduler(address, code="0123456789abcdef")
+        monkeypatch.setattr(batch_runner, "source_digest", lambda: "0123456789abcdef")
+        out = tmp_path / "store"
+        assert main(["batch", str(tiny), "--scheduler", address, "--out", str(out)]) == 69
+    err = capsys.readouterr().err
+    assert "has workers that cannot run this batch" in err and "nothing was written" in err
+    assert not out.exists()
+    workers = {"tcp://a:1": "!cannot import secsim (ModuleNotFoundError: No module named 'x')"}
+    with pytest.raises(batch_runner.WorkersUnfit, match="tcp://a:1: cannot import secsim"):
+        batch_runner._check_workers("tcp://s:8786", workers, "0123456789abcdef")
+
+
 def test_a_run_whose_dask_worker_fails_is_recorded_as_failed_and_the_batch_goes_on(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

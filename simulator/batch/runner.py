@@ -439,6 +439,21 @@ class InFlight:
     tasks: list[RunTask] = field(default_factory=list)
 
 
+def _check_workers(scheduler: str, workers: dict[str, str], code: str) -> None:
+    """Refuse the workers of ``scheduler`` that cannot import secsim or run other sources."""
+    unfit = [
+        f"{address}: {found[1:] if found.startswith('!') else f'runs other sources ({found})'}"
+        for address, found in sorted(workers.items())
+        if found != code
+    ]
+    if unfit:
+        raise WorkersUnfit(
+            f"the Dask scheduler at {scheduler} has workers that cannot run this batch "
+            f"(its sources {code}): {'; '.join(unfit)}. Install the same secsim on every "
+            "worker (the same checkout, pip install -e .); nothing was written"
+        )
+
+
 def _local_results(tasks: list[RunTask], workers: int, held: InFlight) -> Iterator[dict[str, Any]]:
     if workers <= 1:
         for task in tasks:
@@ -459,12 +474,16 @@ class SchedulerUnreachable(Exception):
     """The Dask scheduler given cannot be reached; the store was not touched."""
 
 
+class WorkersUnfit(SchedulerUnreachable):
+    """The scheduler's workers cannot run this secsim; the store was not touched."""
+
+
 # How long the check of a scheduler waits for it to answer as a Dask scheduler.
 SCHEDULER_TIMEOUT_S = 20.0
 
 
-def check_scheduler(scheduler: str) -> None:
-    """Connect to ``scheduler`` once, before anything is written.
+def check_scheduler(scheduler: str, code: str | None = None) -> None:
+    """Connect to ``scheduler`` once, before anything is written, and ask its workers their code.
 
     The connection is tried in a thread of its own and waited for
     :data:`SCHEDULER_TIMEOUT_S` (and a few seconds): Dask's own timeout bounds
@@ -472,20 +491,35 @@ def check_scheduler(scheduler: str) -> None:
     web server, Dask's dashboard port) would hold the batch for ever; one that
     answers in another protocol makes Dask fail in any way at all.
 
+    Each worker connected then says which sources of secsim it runs: a worker that
+    cannot import it could not even read a task (the batch waited for ever), and
+    one that runs other sources than ``code`` (default: this process's) would give
+    other results. Workers that join later are checked run by run.
+
     Raises:
         SchedulerUnreachable: If no scheduler answers there in time.
+        WorkersUnfit: If a worker cannot import secsim or runs other sources.
     """
     import threading
 
     timeout_s = SCHEDULER_TIMEOUT_S
     outcome: list[BaseException | None] = []
+    workers: dict[str, str] = {}
+
+    def code_on_worker() -> str:  # nested: sent by value, read without secsim
+        try:
+            from simulator.runner import source_digest as digest
+
+            return digest()
+        except Exception as exc:
+            return f"!cannot import secsim ({type(exc).__name__}: {exc})"
 
     def connect() -> None:
         from dask.distributed import Client
 
         try:
-            with Client(scheduler, timeout=f"{timeout_s:g}s"):  # type: ignore[no-untyped-call]
-                pass
+            with Client(scheduler, timeout=f"{timeout_s:g}s") as client:  # type: ignore[no-untyped-call]
+                workers.update(client.run(code_on_worker))
         except Exception as exc:  # whatever a peer that is not a scheduler makes Dask raise
             outcome.append(exc)
         else:
@@ -496,6 +530,7 @@ def check_scheduler(scheduler: str) -> None:
     trying.start()
     trying.join(timeout_s + 5.0)
     if outcome and outcome[0] is None:
+        _check_workers(scheduler, workers, source_digest() if code is None else code)
         return
     if not outcome:
         why = f"no answer as a Dask scheduler within {timeout_s:g} s"

@@ -340,6 +340,20 @@ def test_an_emulator_of_pure_noise_says_its_indices_are_unreliable() -> None:
     assert "its indices are unreliable" in result.note
 
 
+def test_indices_are_not_given_where_the_points_may_differ_by_noise_alone(
+    small_emulator: None,
+) -> None:
+    """Noise 0.96 of the point means' variance gave S1 = 1.00 (0.90 to 1.10): precise-looking
+    indices of an emulator of noise. Where the noise share's interval reaches 1, none."""
+    spec = _spec(samples=16, replicates=2)
+    noisy = sensitivity(_runs(spec, sigma=40.0), spec, ["y"])
+    assert noisy["S1"].isna().all() and noisy["ST_high"].isna().all()
+    assert noisy["noise_share_high"].iloc[0] >= 1.0
+    assert noisy["emulator_note"].iloc[0].startswith("not estimable: simulation noise is")
+    clear = sensitivity(_runs(spec, sigma=0.05), spec, ["y"])
+    assert clear["S1"].notna().all() and "not estimable" not in clear["emulator_note"].iloc[0]
+
+
 def test_noise_shared_by_points_that_differ_in_an_inert_factor_is_still_noise() -> None:
     """Common random numbers: a point and its copy with an inert factor changed give
     the same output, which a fitted nugget reads as "no noise"; the replicates' noise

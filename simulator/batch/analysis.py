@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from scipy import stats
 from simulator.batch.design import design_points, salib_problem
 from simulator.batch.spec import ExperimentSpec
 from simulator.outputs import OutputError, lock_holder, staged_folder
+
+if TYPE_CHECKING:  # the module imports scikit-learn, slow: the dashboard imports this one
+    from simulator.batch.emulated import EmulatedIndices
 
 LEVEL = 0.95
 # SALib's Sobol analysis seeds its bootstrap only when ``seed`` is truthy (``if seed:``):
@@ -294,6 +297,30 @@ def simulation_noise(values: pd.DataFrame, block: int) -> Noise:
     )
 
 
+def _noise_may_be_all(noise: Noise) -> bool:
+    """Whether the point means may differ by simulation noise alone (95 % interval reaches 1).
+
+    Then an emulator fits noise: its indices would read as precise (one at 1.00,
+    interval 0.90-1.10, where the noise share was 0.96) and mean nothing.
+    """
+    top = noise.high if np.isfinite(noise.high) else noise.share
+    return bool(np.isfinite(top) and top >= 1.0)
+
+
+def _noise_only(k: int, noise: Noise) -> EmulatedIndices:
+    """No indices: what :func:`_noise_may_be_all` found, said in the emulator's note."""
+    from simulator.batch.emulated import EmulatedIndices
+
+    nan = np.full(k, np.nan)
+    interval = f" (95 % interval up to {noise.high:.2g})" if np.isfinite(noise.high) else ""
+    note = (
+        f"not estimable: simulation noise is {noise.share:.2g} of the variance of the point "
+        f"means{interval}, so the points may differ by noise alone; more replicates or wider "
+        "factor ranges give the parameters' effects room"
+    )
+    return EmulatedIndices(nan, nan, nan, nan, nan, nan, float("nan"), float("nan"), note)
+
+
 def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) -> pd.DataFrame:
     """Sobol or Morris indices of each output, beside the share of simulation noise.
 
@@ -356,7 +383,11 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
 
                 res = sobol.analyze(problem, y, calc_second_order=False, seed=BOOTSTRAP_SEED)
                 bounds = np.array(problem["bounds"], dtype=float)
-                em = emulated_indices(x, y, bounds, noise.noise_variance)
+                em = (
+                    _noise_only(k, noise)
+                    if _noise_may_be_all(noise)
+                    else emulated_indices(x, y, bounds, noise.noise_variance)
+                )
                 emulator_columns = {
                     "emulator_q2": em.q2,
                     "emulator_nugget_share": em.nugget_share,

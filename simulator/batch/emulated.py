@@ -237,7 +237,8 @@ def _emulated_indices(
     used = min(n_all, MAX_TRAINING)
     unit = (x[:used] - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0])
     z = (y[:used] - y[:used].mean()) / y[:used].std()
-    nugget = noise_variance / float(y[:used].var())
+    # The noise's share of the point means' variance, both with n - 1 (as Noise's share).
+    nugget = noise_variance / float(y[:used].var(ddof=1))
     gp = _fit(unit, z, nugget if np.isfinite(nugget) else None)
     signal, white = gp.kernel_.k1, gp.kernel_.k2
     # The output is standardised: the white-noise variance is a share of its variance

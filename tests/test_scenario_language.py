@@ -122,6 +122,8 @@ def test_overrides_count_by_what_they_set_not_by_their_order_or_spelling() -> No
     # Within a mapping set whole: a change of that mapping, not a setting of the file's.
     assert canonical_overrides(["a={y: 2}", "a.x=1"]) == ['a={"x": 1, "y": 2}']
     assert canonical_overrides(["a={y: 2}", "a.x=1"]) != canonical_overrides(["a.y=2", "a.x=1"])
+    # A null set first, then a key within it: a new mapping, as the loader makes it.
+    assert canonical_overrides(["cctv=null", "cctv.operators=2"]) == ['cctv={"operators": 2}']
     assert canonical_overrides(["a=[1, 2.0]", "b=on", "c=x"]) == ["a=[1, 2]", "b=true", 'c="x"']
     assert canonical_overrides([]) == []
 

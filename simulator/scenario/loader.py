@@ -378,7 +378,8 @@ def canonical_overrides(overrides: Sequence[str]) -> list[str]:
         key, value = _parse_override(text)
         holder = next((k for k in made if key[: len(k)] == k and k != key), None)
         if holder is not None:  # within a value set whole before: change it there
-            inner = copy.deepcopy(made[holder])
+            # (a null set first is a new mapping, as set_value makes it in the file's data)
+            inner = {} if made[holder] is None else copy.deepcopy(made[holder])
             set_value(inner, key[len(holder) :], value)
             made[holder] = inner
             continue

@@ -174,6 +174,11 @@ def test_a_contract_s_cameras_are_in_the_commune_that_signs_it(tmp_path: Path) -
             "  - day: 1\n    cctv: {districts: [nord-1], communes: [centre]}\n",
             "district 'nord-1' is in commune 'nord', not in the zone's communes",
         ),
+        (
+            "  - day: 1\n    contract: {commune: centre, cctv_districts: [qpv, nord-1]}\n",
+            "cctv_districts.1: district 'nord-1' is in commune 'nord', not in the contract's",
+        ),
+        ("  - day: 1\n    cctv: {districts: [qpv], communes: []}\n", "at least 1 item"),
         ("  - day: 1\n    set: {demand.rate_per_hour: -1}\n", "greater than or equal to 0"),
         (
             "  - day: 1\n    hire: {agency: pm_est, officers: 1}\n    cut: {agency: pm_est, "

@@ -357,16 +357,15 @@ def initial_market_cells(
 def cctv_coverage(territory: Territory, spec: CctvSpec) -> FloatArray:
     """Share of each cell in view of cameras."""
     coverage = np.zeros(territory.n_cells)
-    names = territory.district_names
-    types = [dt.value for dt in territory.district_types]
     for zone in spec.zones:
-        districts = [
-            d for d in range(len(names)) if names[d] in zone.districts or types[d] in zone.districts
-        ]
-        mask = np.isin(territory.district, districts)
+        # By type, identifier or (a file territory's) code, as the checks accept them.
+        cells = territory.cells_of_districts(zone.districts)
+        if cells is None:  # no district named: no camera
+            continue
         if zone.communes is not None:
-            mask &= np.isin(territory.commune, [territory.commune_index(c) for c in zone.communes])
-        coverage[mask] = np.maximum(coverage[mask], zone.coverage)
+            wanted = [territory.commune_index(c) for c in zone.communes]
+            cells = cells[np.isin(territory.commune[cells], wanted)]
+        coverage[cells] = np.maximum(coverage[cells], zone.coverage)
     return coverage
 
 

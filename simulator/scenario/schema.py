@@ -1368,6 +1368,7 @@ class CctvZoneSpec(Frozen):
     coverage: Share = Field(0.6, description="Share of each cell of these districts in view.")
     communes: list[str] | None = Field(
         None,
+        min_length=1,
         description="Only these communes' districts (names, or codes in a file territory); "
         "default: every commune's.",
     )
@@ -1573,7 +1574,7 @@ class CctvAction(Frozen):
     coverage: Share = Field(0.6, description="Share of each cell in view.")
     operators: int = Field(0, ge=0, description="Operators added to the control room.")
     communes: list[str] | None = Field(
-        None, description="Only these communes' districts; default: every commune's."
+        None, min_length=1, description="Only these communes' districts; default: every commune's."
     )
 
 

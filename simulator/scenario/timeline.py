@@ -244,6 +244,15 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             act = HireAction(agency=municipal, officers=con.municipal_officers)
             _hire(data, current, act, +1.0, (*here, "municipal_agency"))
         # The cameras a commune pays for are in the commune (its districts of a type).
+        if current.territory.kind != "file":  # (a file's districts: checked with its files)
+            for i, ref in enumerate(con.cctv_districts):
+                commune, _, number = ref.rpartition("-")
+                if commune in names and number.isdigit() and commune != con.commune:
+                    raise _Refusal(
+                        (*here, "cctv_districts", i),
+                        f"district '{ref}' is in commune '{commune}', not in the contract's "
+                        f"commune '{con.commune}': its cameras would cover nothing",
+                    )
         _zone(data, con.cctv_districts, 0.6, con.cctv_operators, [con.commune])
     elif event.programme is not None:
         prog = event.programme

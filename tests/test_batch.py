@@ -159,6 +159,38 @@ def test_a_run_whose_dask_worker_fails_is_recorded_as_failed_and_the_batch_goes_
     assert failed["error"].str.startswith(cause).all()
 
 
+def test_a_batch_that_loses_its_dask_scheduler_stops_and_leaves_the_rest_to_resume(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client cancels every task when the scheduler goes: each was recorded as a
+    failed run "the Dask worker running it failed (FutureCancelledError)"."""
+    from concurrent.futures import CancelledError
+
+    from dask.distributed import LocalCluster
+
+    real = batch_runner.execute
+
+    def cancelled_on_replicate_1(task: batch_runner.RunTask) -> dict[str, object]:
+        if task.replicate == 1:
+            raise CancelledError("the scheduler is gone")
+        return real(task)
+
+    monkeypatch.setattr(batch_runner, "execute", cancelled_on_replicate_1)
+    spec = load_experiment(tiny)
+    store = tmp_path / "dask"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(batch_runner.SchedulerUnreachable, match="lost the Dask scheduler"):
+            run_batch(spec, tiny, store, scheduler=address)
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    assert "failed" not in set(manifest["status"]) and "pending" in set(manifest["status"])
+    monkeypatch.setattr(batch_runner, "execute", real)
+    report = run_batch(spec, tiny, store, workers=1, resume=True)
+    assert report.done + report.skipped == report.planned
+
+
 @pytest.mark.parametrize("peer", ["silent", "banner", "closed"])
 def test_an_address_that_is_no_dask_scheduler_ends_the_batch_in_time(
     peer: str,
@@ -597,6 +629,10 @@ def test_a_resume_that_runs_more_removes_the_analysis_it_outdates(
     report = run_batch(load_experiment(tiny), tiny, store, workers=1, resume=True)
     assert report.skipped == report.planned  # nothing to run: the analysis stands
     assert (store / "analysis" / "report.md").exists()
+    # Another output asked: the runs stand, the analysis of the old outputs goes.
+    tiny.write_text(TINY + "outputs: [calls.total]\n", encoding="utf-8")
+    report = run_batch(load_experiment(tiny), tiny, store, workers=1, resume=True)
+    assert report.skipped == report.planned and not (store / "analysis").exists()
 
 
 def test_resume_names_what_changed_and_keeps_the_runs_when_only_the_analysis_reads_it(

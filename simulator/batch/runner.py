@@ -37,6 +37,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,6 +368,7 @@ def _prepare_store(
             )
         if differ:  # only what the analysis reads: the runs stand, the description is new
             write_text_atomically(described, json.dumps(identity, indent=2))
+            _drop_analysis(store)  # made with the old outputs or reference
     elif earlier and (force or not same_kind):
         _empty_store(store)  # claim() allowed it: an earlier secsim output, and --force
     elif earlier:
@@ -519,7 +521,13 @@ def check_scheduler(scheduler: str, code: str | None = None) -> None:
 
         try:
             with Client(scheduler, timeout=f"{timeout_s:g}s") as client:  # type: ignore[no-untyped-call]
-                workers.update(client.run(code_on_worker))
+                found = client.run(code_on_worker, on_error="return")
+                workers.update(
+                    {
+                        address: code if isinstance(code, str) else f"!did not answer ({code!r})"
+                        for address, code in found.items()
+                    }
+                )
         except Exception as exc:  # whatever a peer that is not a scheduler makes Dask raise
             outcome.append(exc)
         else:
@@ -556,6 +564,11 @@ def _dask_results(tasks: list[RunTask], scheduler: str, held: InFlight) -> Itera
             for future in dask_completed(futures):  # type: ignore[no-untyped-call]
                 try:
                     record = future.result()
+                except CancelledError:  # the client cancels every task when it loses the scheduler
+                    raise SchedulerUnreachable(
+                        f"lost the Dask scheduler at {scheduler}: the runs not done are left "
+                        "for secsim batch ... --resume"
+                    ) from None
                 except Exception as exc:  # execute never raises: its worker or the cluster failed
                     cause = f"the Dask worker running it failed ({type(exc).__name__}: {exc})"
                     record = _died(by_key[future.key], cause)
@@ -628,6 +641,9 @@ def run_batch(
         OutputError: The store is refused (not secsim's, held by another batch, another
             experiment) or cannot be written.
         ResourceError: A run would not fit in memory (``workers`` at once).
+        SchedulerUnreachable: ``scheduler`` does not answer, one of its workers cannot
+            run this secsim (``WorkersUnfit``), or the batch lost it (the runs done are
+            kept: resume).
         Interrupted: Stopped by a signal, after recording runs in flight as interrupted.
     """
     tasks, arms = plan_and_arms(spec, experiment_path, store)

@@ -263,8 +263,9 @@ def run_calibration(
         ScenarioError: A design point's scenario does not load, or a target reads a
             value the scenario's runs do not have.
         OutputError: The output folder is refused, a write failed, or runs failed.
-        SchedulerUnreachable: No Dask scheduler answers at ``settings.scheduler``
-            (nothing was written).
+        SchedulerUnreachable: No Dask scheduler answers at ``settings.scheduler``, or
+            one of its workers cannot run this secsim (``WorkersUnfit``; nothing was
+            written either way), or the scheduler was lost during a wave.
         Interrupted: Stopped by a signal (finished runs are kept: resume).
     """
     cal = settings.calibration

@@ -700,7 +700,8 @@ def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.outputs import read_marker
 
     if not args.store.is_dir():
-        _say(err, f"{args.store}: no such folder (give the --out folder of secsim batch)")
+        what = "not a folder" if args.store.exists() else "no such folder"
+        _say(err, f"{args.store}: {what} (give the --out folder of secsim batch)")
         return EXIT_BAD_INPUT
     if (read_marker(args.store) or {}).get("kind") != "store":
         _say(err, f"{args.store}: not a results folder of secsim batch (no batch marker)")

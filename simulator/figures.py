@@ -550,6 +550,9 @@ def _q2_phrase(rows: pd.DataFrame, indices: pd.DataFrame) -> str:
     )
     parts = []
     for output, row in rows.iterrows():
+        if not np.isfinite(row["emulator_q2"]):  # no emulator: the points differ by noise
+            parts.append(f"{output} not estimable (simulation noise)")
+            continue
         flags = ["unreliable"] if row["emulator_q2"] < Q2_WARNING else []
         n = int(outside.get(output, 0))
         if n:

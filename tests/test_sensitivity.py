@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from simulator.batch import emulated
-from simulator.batch.analysis import analyze, sensitivity, simulation_noise
+from simulator.batch.analysis import _sensitivity_sections, analyze, sensitivity, simulation_noise
 from simulator.batch.design import design_points
 from simulator.batch.runner import plan
 from simulator.batch.spec import ExperimentSpec, load_experiment
@@ -421,6 +421,16 @@ def test_an_output_with_no_index_is_named_with_why(tmp_path: Path, small_emulato
     report = (store / "analysis" / "report.md").read_text(encoding="utf-8")
     assert "No index for `flat`: the same value at every design point." in report
     assert "No index for `gap`: no value at some design point." in report
+    # Two arms: the note names the arm whose output has no index, not the other's.
+    arms = {"a": {"scenario": "unused.yaml"}, "b": {"scenario": "unused.yaml"}}
+    two = ExperimentSpec.model_validate(spec.model_dump() | {"arms": arms, "outputs": ["y"]})
+    both = pd.concat([runs, runs.assign(arm="b", y=2.0)], ignore_index=True)
+    table = sensitivity(both, two, ["y"])
+    assert set(table["arm"]) == {"a"} and table.attrs["no_index"] == {
+        ("b", "y"): "the same value at every design point"
+    }
+    text = "".join(_sensitivity_sections(two, table))
+    assert "No index for `y` in arm `b`: the same value at every design point." in text
 
 
 def test_an_estimate_outside_its_own_interval_is_said() -> None:

@@ -343,7 +343,7 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
     For a Morris design: ``mu_star``, ``sigma``, ``mu_star_conf`` and ``mu_star_width``.
 
     An output with no value at some design point, or the same value at all, has no
-    row; ``attrs["no_index"]`` says which and why.
+    row; ``attrs["no_index"]`` says which (arm, output) and why.
     """
     design = spec.design
     problem = salib_problem(design)
@@ -352,16 +352,16 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
     k = len(problem["names"])
     block = k + 2 if design.kind == "sobol" else k + 1
     rows = []
-    no_index: dict[str, str] = {}
+    no_index: dict[tuple[str, str], str] = {}
     for arm, group in runs.groupby("arm", sort=False):
         means = group.groupby("point")[outputs].mean().reindex(range(len(points)))
         for output in outputs:
             y = means[output].to_numpy(dtype=float)
             if np.isnan(y).any():
-                no_index.setdefault(output, "no value at some design point")
+                no_index[(str(arm), output)] = "no value at some design point"
                 continue
             if np.allclose(y, y[0]):
-                no_index.setdefault(output, "the same value at every design point")
+                no_index[(str(arm), output)] = "the same value at every design point"
                 continue
             table = group.pivot_table(
                 index="point", columns="replicate", values=output, aggfunc="mean", dropna=False
@@ -430,7 +430,7 @@ def sensitivity(runs: pd.DataFrame, spec: ExperimentSpec, outputs: list[str]) ->
                         | noise_columns
                     )
     frame = pd.DataFrame(rows)
-    frame.attrs["no_index"] = no_index  # outputs left out, and why (the report names them)
+    frame.attrs["no_index"] = no_index  # (arm, output) left out, and why: the report says
     return frame
 
 
@@ -459,7 +459,7 @@ def no_results_reason(store: Path) -> str:
     if manifest is None or not (manifest["status"] == "failed").any():
         return (
             "no consolidated results: the batch stopped before its first run ended, or was "
-            "killed; secsim batch EXPERIMENT --out STORE --resume finishes it"
+            f"killed; secsim batch EXPERIMENT --out {store} --resume finishes it"
         )
     counts = manifest["status"].value_counts()
     listed = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
@@ -467,7 +467,7 @@ def no_results_reason(store: Path) -> str:
     cause = f"; the first failure: {first.iloc[0]}" if len(first) else ""
     return (
         f"no run of the batch is done ({listed}){cause}. Mend what made them fail, then "
-        "secsim batch EXPERIMENT --out STORE --resume runs them again"
+        f"secsim batch EXPERIMENT --out {store} --resume runs them again"
     )
 
 
@@ -668,8 +668,11 @@ def _sensitivity_sections(
         else ""
     )
     if not incomplete:  # (incomplete: the points without runs say why already)
-        for output, why in sens.attrs.get("no_index", {}).items():
-            left_out += f"No index for `{output}`: {why}.\n"
+        no_index = sens.attrs.get("no_index", {})
+        several = len({arm for arm, _ in no_index} | set(sens.get("arm", []))) > 1
+        for (arm, output), why in no_index.items():
+            where = f" in arm `{arm}`" if several else ""
+            left_out += f"No index for `{output}`{where}: {why}.\n"
     if sens.empty:
         why = left_out or "(no output varies over the design)\n"
         return [f"## Sensitivity ({spec.design.kind})\n", why]

@@ -236,8 +236,9 @@ def _emulated_indices(
         raise ValueError("the output does not vary over the design")
     used = min(n_all, MAX_TRAINING)
     unit = (x[:used] - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0])
-    z = (y[:used] - y[:used].mean()) / y[:used].std()
-    # The noise's share of the point means' variance, both with n - 1 (as Noise's share).
+    # Standardised with n - 1, as the noise's share of the point means' variance
+    # (Noise.share): the fixed nugget, in z's units, is that share.
+    z = (y[:used] - y[:used].mean()) / y[:used].std(ddof=1)
     nugget = noise_variance / float(y[:used].var(ddof=1))
     gp = _fit(unit, z, nugget if np.isfinite(nugget) else None)
     signal, white = gp.kernel_.k1, gp.kernel_.k2

@@ -129,6 +129,19 @@ def test_dask_workers_that_run_other_code_are_refused_before_anything_is_written
         batch_runner._check_workers("tcp://s:8786", workers, "0123456789abcdef")
 
 
+def _raise_on_replicate_1(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> Any:
+    """Make every run of replicate 1 raise ``error`` in its worker; return the real runner."""
+    real = batch_runner.execute
+
+    def raising(task: batch_runner.RunTask) -> dict[str, Any]:
+        if task.replicate == 1:
+            raise error
+        return real(task)
+
+    monkeypatch.setattr(batch_runner, "execute", raising)
+    return real
+
+
 def test_a_run_whose_dask_worker_fails_is_recorded_as_failed_and_the_batch_goes_on(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,16 +149,7 @@ def test_a_run_whose_dask_worker_fails_is_recorded_as_failed_and_the_batch_goes_
     recorded nothing; a task's error is met the same way (future.result() raises)."""
     from dask.distributed import LocalCluster
 
-    from simulator.batch import runner
-
-    real = runner.execute
-
-    def dies_on_replicate_1(task: runner.RunTask) -> dict[str, object]:
-        if task.replicate == 1:
-            raise MemoryError("the worker ran out of memory")
-        return real(task)
-
-    monkeypatch.setattr(runner, "execute", dies_on_replicate_1)
+    _raise_on_replicate_1(monkeypatch, MemoryError("the worker ran out of memory"))
     spec = load_experiment(tiny)
     with LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
@@ -168,14 +172,7 @@ def test_a_batch_that_loses_its_dask_scheduler_stops_and_leaves_the_rest_to_resu
 
     from dask.distributed import LocalCluster
 
-    real = batch_runner.execute
-
-    def cancelled_on_replicate_1(task: batch_runner.RunTask) -> dict[str, object]:
-        if task.replicate == 1:
-            raise CancelledError("the scheduler is gone")
-        return real(task)
-
-    monkeypatch.setattr(batch_runner, "execute", cancelled_on_replicate_1)
+    real = _raise_on_replicate_1(monkeypatch, CancelledError("the scheduler is gone"))
     spec = load_experiment(tiny)
     store = tmp_path / "dask"
     with LocalCluster(

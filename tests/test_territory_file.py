@@ -279,6 +279,32 @@ def test_a_timeline_runs_on_a_file_territory_and_its_communes_are_checked(
     assert "agencies.police.communes.0: unknown commune 'C'" in _problems(path, (*horizon, moved))
 
 
+def test_a_file_territory_s_cameras_are_placed_by_district_code_within_their_communes() -> None:
+    """A district code passed the checks but got no camera; one in another commune than a
+    contract's (or a zone's communes) covered nothing, without a word."""
+    from simulator.crime.engine import cctv_coverage
+    from simulator.scenario.schema import CctvSpec
+
+    horizon = ("run.days=3", "run.warmup_days=0")
+    other = 'timeline=[{day: 1, contract: {commune: "31044", cctv_districts: [qpv, "3155511"]}}]'
+    text = _problems(TOULOUSE, (*horizon, other))
+    assert (
+        "timeline.0.contract.cctv_districts.1: district '3155511' is in Toulouse, not in " in text
+    )
+    assert "the contract's commune (Balma)" in text
+    zone = "cctv.zones=[{districts: ['3155510'], communes: ['31044']}]"
+    assert "cctv.zones.0.districts.0: district '3155510' is in Toulouse" in _problems(
+        TOULOUSE, (*horizon, zone)
+    )
+    scenario = load_scenario(TOULOUSE, list(horizon), (territory_findings,))
+    t = build_territory(scenario.territory)
+    zones = CctvSpec.model_validate({"zones": [{"districts": ["3155511"], "communes": ["31555"]}]})
+    covered = cctv_coverage(t, zones) > 0
+    cells = t.cells_of_districts(["3155511"])
+    assert cells is not None and cells.size and covered[cells].all()
+    assert int(covered.sum()) == cells.size
+
+
 def _breton_communes(tmp_path: Path) -> None:
     """Two communes west of Greenwich, in WGS84 (RFC 7946: no crs member)."""
     data = {

@@ -274,6 +274,27 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
                     )
                 )
 
+    def districts_within(refs: list[str], allowed: list[str], path: Path, whose: str) -> None:
+        """A district named (not a type) outside the communes ``allowed`` gets no camera."""
+        if not all(c in communes for c in allowed):
+            return  # an unknown commune: said by commune_ref
+        wanted = {territory.commune_index(c) for c in allowed}
+        for i, ref in enumerate(refs):
+            cells = territory.cells_of_districts([ref]) if ref not in types else None
+            if cells is None or not cells.size:
+                continue
+            found = {int(c) for c in territory.commune[cells]}
+            if not found & wanted:
+                names = ", ".join(sorted(territory.commune_names[c] for c in found))
+                given = ", ".join(territory.commune_names[c] for c in sorted(wanted))
+                findings.append(
+                    (
+                        (*path, i),
+                        f"district '{ref}' is in {names}, not in {whose} ({given}): its "
+                        "cameras would cover nothing",
+                    )
+                )
+
     for r, rule in enumerate(scenario.competence_rules):
         for k, ref in enumerate(rule.communes or []):
             commune_ref(ref, ("competence_rules", r, "communes", k))
@@ -317,15 +338,23 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
         district_refs(zone.districts, ("cctv", "zones", z, "districts"))
         for i, ref in enumerate(zone.communes or []):
             commune_ref(ref, ("cctv", "zones", z, "communes", i))
+        if zone.communes:
+            at: Path = ("cctv", "zones", z, "districts")
+            districts_within(zone.districts, zone.communes, at, "the zone's communes")
     for e, event in enumerate(scenario.timeline):
         if event.contract is not None:
             commune_ref(event.contract.commune, ("timeline", e, "contract", "commune"))
         if event.contract is not None:
-            district_refs(
-                event.contract.cctv_districts, ("timeline", e, "contract", "cctv_districts")
-            )
+            con, at = event.contract, ("timeline", e, "contract", "cctv_districts")
+            district_refs(con.cctv_districts, at)
+            districts_within(con.cctv_districts, [con.commune], at, "the contract's commune")
         if event.cctv is not None:
             district_refs(event.cctv.districts, ("timeline", e, "cctv", "districts"))
             for i, ref in enumerate(event.cctv.communes or []):
                 commune_ref(ref, ("timeline", e, "cctv", "communes", i))
+            if event.cctv.communes:
+                at = ("timeline", e, "cctv", "districts")
+                districts_within(
+                    event.cctv.districts, event.cctv.communes, at, "the communes given"
+                )
     return findings

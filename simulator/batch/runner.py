@@ -524,8 +524,8 @@ def check_scheduler(scheduler: str, code: str | None = None) -> None:
                 found = client.run(code_on_worker, on_error="return")
                 workers.update(
                     {
-                        address: code if isinstance(code, str) else f"!did not answer ({code!r})"
-                        for address, code in found.items()
+                        address: said if isinstance(said, str) else f"!did not answer ({said!r})"
+                        for address, said in found.items()
                     }
                 )
         except Exception as exc:  # whatever a peer that is not a scheduler makes Dask raise

@@ -361,13 +361,30 @@ def _check_zone_communes(
         if ref not in names:
             yield (*base, "communes", i), _unknown_commune(ref, names)
     yield from _listed_twice(communes, (*base, "communes"), "name each commune once")
+    yield from districts_outside(
+        s, districts, communes, (*base, "districts"), "the zone's communes"
+    )
+
+
+def districts_outside(
+    s: Scenario, districts: list[str], communes: list[str], at: Path, whose: str
+) -> Iterator[Finding]:
+    """District identifiers (``<commune>-<k>``) of ``districts`` in none of ``communes``.
+
+    Their cameras would cover nothing (a CCTV zone limited to ``communes``, a
+    contract's to its commune). Synthetic territories: a file territory's districts
+    are placed once its files are read (:func:`simulator.agencies.agency.territory_findings`).
+    """
+    if s.territory.kind == "file":
+        return
+    names = commune_names(s)
     for i, ref in enumerate(districts):
         commune, _, number = ref.rpartition("-")
         if commune in names and number.isdigit() and commune not in communes:
             yield (
-                (*base, "districts", i),
-                f"district '{ref}' is in commune '{commune}', not in the zone's communes "
-                f"({', '.join(communes)}): it would get no camera",
+                (*at, i),
+                f"district '{ref}' is in commune '{commune}', not in {whose} "
+                f"({', '.join(communes)}): its cameras would cover nothing",
             )
 
 

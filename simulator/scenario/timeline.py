@@ -28,7 +28,7 @@ from simulator.scenario.changes import (
     RESIDENTS_DRAWN_ONCE,
     changed_settings,
 )
-from simulator.scenario.checks import Finding, semantic_findings
+from simulator.scenario.checks import Finding, districts_outside, semantic_findings
 from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path, dotted, parse_key, set_value
 from simulator.scenario.kinds import COMMUNE_PAYER, STATE_PAYER
@@ -244,15 +244,11 @@ def _apply(data: dict[str, Any], current: Scenario, event: TimelineEvent, where:
             act = HireAction(agency=municipal, officers=con.municipal_officers)
             _hire(data, current, act, +1.0, (*here, "municipal_agency"))
         # The cameras a commune pays for are in the commune (its districts of a type).
-        if current.territory.kind != "file":  # (a file's districts: checked with its files)
-            for i, ref in enumerate(con.cctv_districts):
-                commune, _, number = ref.rpartition("-")
-                if commune in names and number.isdigit() and commune != con.commune:
-                    raise _Refusal(
-                        (*here, "cctv_districts", i),
-                        f"district '{ref}' is in commune '{commune}', not in the contract's "
-                        f"commune '{con.commune}': its cameras would cover nothing",
-                    )
+        at = (*here, "cctv_districts")
+        for path, message in districts_outside(
+            current, con.cctv_districts, [con.commune], at, "the contract's commune"
+        ):
+            raise _Refusal(path, message)
         _zone(data, con.cctv_districts, 0.6, con.cctv_operators, [con.commune])
     elif event.programme is not None:
         prog = event.programme

@@ -118,9 +118,9 @@ def target_row(name: str, target: TargetSpec, values: np.ndarray) -> tuple[Any, 
     n = len(values)
     low, high = target.bounds
     if n > 1:
-        half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
-        least, most = target.possible
-        ci = (max(mean - half, least), min(mean + half, most))
+        ci = target.interval(
+            mean, float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
+        )
     else:
         ci = (np.nan, np.nan)
     return (name, target.use, mean, *ci, low, high, low <= mean <= high)

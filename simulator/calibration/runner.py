@@ -407,7 +407,8 @@ def _finish(
         t95 = float(stats.t.ppf(0.975, r - 1))
         half = t95 * sd / np.sqrt(r)
         run_half = t95 * sd * np.sqrt(1.0 + 1.0 / r)
-        least, most = target.possible  # a share's intervals stay within [0, 1]
+        sim_low, sim_high = target.interval(mean, half)  # a share's stay within [0, 1]
+        run_low, run_high = target.interval(mean, run_half)
         low, high = target.bounds
         var = target.obs_var + target.discrepancy_sd**2 + sd**2 / r
         fit_rows.append(
@@ -419,10 +420,10 @@ def _finish(
                 "low": low,
                 "high": high,
                 "sim_mean": mean,
-                "sim_low": max(mean - half, least),
-                "sim_high": min(mean + half, most),
-                "run_low": max(mean - run_half, least),
-                "run_high": min(mean + run_half, most),
+                "sim_low": sim_low,
+                "sim_high": sim_high,
+                "run_low": run_low,
+                "run_high": run_high,
                 "nroy_low": float(np.quantile(expected[n], 0.025)) if len(nroy_unit) else None,
                 "nroy_high": float(np.quantile(expected[n], 0.975)) if len(nroy_unit) else None,
                 "implausibility": abs(target.observed - mean) / float(np.sqrt(var)),

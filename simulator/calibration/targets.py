@@ -139,6 +139,11 @@ class TargetSpec(Frozen):
         top = self.factor if share and not self.per and not self.per_year else float("inf")
         return (0.0, top)
 
+    def interval(self, mean: float, half: float) -> tuple[float, float]:
+        """``mean`` plus or minus ``half``, cut to :attr:`possible`."""
+        least, most = self.possible
+        return max(mean - half, least), min(mean + half, most)
+
     def statistic(self, runs: pd.DataFrame) -> pd.Series:
         """The target's statistic for each run (a row of flattened summaries).
 

@@ -310,7 +310,8 @@ def test_a_design_point_that_does_not_load_is_refused_before_any_run(
     with pytest.raises(ScenarioError) as caught:
         run_batch(spec, path, tmp_path / "store", workers=1)
     text = caught.value.render()
-    assert "arm 'baseline', design point 1 (agencies.state_police.budget_eur=-1)" in text
+    assert "design.factors.agencies.state_police.budget_eur: design point 1 of arm " in text
+    assert "'baseline' (agencies.state_police.budget_eur=-1) does not load" in text
     assert "greater than or equal to 0" in text
     assert not (tmp_path / "store").exists()
 

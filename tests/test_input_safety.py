@@ -448,8 +448,30 @@ def test_validate_checks_every_design_point_as_the_batch_does(
     for command in (["validate", str(path)], ["batch", str(path), "--out", str(tmp_path / "s")]):
         assert main(command) == 2
         err = " ".join(capsys.readouterr().err.split())
-        assert "arm 'base', design point 1" in err and "en_route_priority (2)" in err
+        # At the experiment's line of the factor that made it, with the point's values.
+        assert f"{path}:7:5: design.factors.dispatch.preemption.priority: design point 1" in err
+        assert "of arm 'base' (dispatch.preemption.priority=2, " in err
+        assert "en_route_priority (2)" in err and f"the scenario's {BASELINE}:" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_many_design_points_with_one_problem_show_three_and_count_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sampled design whose region fails: three points shown, the others counted."""
+    body = (
+        "design:\n  kind: grid\n  factors:\n"
+        "    dispatch.preemption.priority: {values: [1, 2]}\n"
+        "    dispatch.preemption.en_route_priority: {values: [3, 2, 2, 2, 2, 2]}\n"
+    )
+    path = _experiment(tmp_path, body)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    # Priority 2 with en_route_priority 2: five points refused, three shown.
+    assert err.startswith("4 problems in experiment:")
+    assert err.count(f"{path}:7:5: design.factors.dispatch.preemption.priority:") == 4
+    assert err.count("does not load") == 3
+    assert "and 2 more design points of arm 'base' with the same problem" in err
 
 
 def test_a_misspelt_call_type_is_named_a_new_type_with_its_likely_name(

@@ -50,7 +50,13 @@ import pyarrow.parquet as pq
 from simulator.agencies.agency import territory_findings
 from simulator.batch.design import design_points
 from simulator.batch.pool import WorkerPool
-from simulator.batch.spec import ExperimentSpec, arm_overrides, arm_scenario_path
+from simulator.batch.spec import (
+    ExperimentSpec,
+    arm_overrides,
+    arm_scenario_path,
+    experiment_positions,
+    point_problems,
+)
 from simulator.outputs import (
     MARKER,
     StoreInUse,
@@ -144,9 +150,16 @@ def plan_and_arms(
             problems += [Problem(arm_name, None, None, q.path, q.message) for q in base.problems]
             continue
         arms[arm_name] = base
+        failures = [
+            (p, point, scenario)
+            for p, (point, scenario) in enumerate(zip(points, loaded, strict=True))
+            if isinstance(scenario, ScenarioError)
+        ]
+        if failures:
+            where = experiment_positions(experiment_path)
+            problems += point_problems(where, arm_name, arm, failures)
         for p, (point, scenario) in enumerate(zip(points, loaded, strict=True)):
             if isinstance(scenario, ScenarioError):
-                problems += _point_problems(arm_name, p, point, scenario)
                 continue
             for r, seed in enumerate(seeds):
                 tasks.append(
@@ -170,21 +183,6 @@ def plan_and_arms(
 
 # The checks every run's scenario passes in the batch process, before any run starts.
 BATCH_CHECKS = (territory_findings,)
-
-
-def _place(problem: Problem) -> str:
-    """Where a problem was written: ``file:line:column`` or the ``--set`` argument."""
-    at = [str(n) for n in (problem.line, problem.column) if n is not None]
-    return ":".join([problem.source, *at])
-
-
-def _point_problems(arm: str, p: int, point: dict[str, Any], error: ScenarioError) -> list[Problem]:
-    values = ", ".join(f"{k}={v!r}" for k, v in point.items()) or "no factors"
-    where = f"arm '{arm}', design point {p} ({values})"
-    return [
-        Problem(where, None, None, problem.path, f"{problem.message} [{_place(problem)}]")
-        for problem in error.problems
-    ]
 
 
 def _write_atomically(table: pa.Table, path: Path) -> None:

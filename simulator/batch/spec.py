@@ -20,7 +20,13 @@ from simulator.records.costs import PROGRAMMES
 from simulator.records.summary import ENTRY_NAMES, INTERVAL, KNOWN_WAYS, summary_shape
 from simulator.scenario.errors import Problem, ScenarioError, did_you_mean_hint
 from simulator.scenario.keys import dotted, missing_part, parse_key
-from simulator.scenario.loader import Positions, load_scenario, read_model, resolved_dict
+from simulator.scenario.loader import (
+    Positions,
+    load_scenario,
+    read_model,
+    read_yaml,
+    resolved_dict,
+)
 from simulator.scenario.schema import DistrictType, Frozen, Scenario
 from simulator.scenario.timeline import policy_changes
 from simulator.world.territory import shared_territory
@@ -604,6 +610,17 @@ def _refused_level(
     return None
 
 
+def _set_by(problem: Problem) -> tuple[int, str]:
+    """Where ``--set`` starts in the problem's source (-1: none), and the key it set ("").
+
+    The source is "--set KEY=...", or "file:line:column (changed by --set KEY=...)"
+    where the setting meets the scenario file's own (an arm's officers beside its budget).
+    """
+    marker = problem.source.find("--set ")
+    key = problem.source[marker + len("--set ") :].partition("=")[0] if marker >= 0 else ""
+    return marker, key
+
+
 def _arm_problems(
     pos: Positions, arm_name: str, arm: ArmSpec, found: Sequence[Problem]
 ) -> list[Problem]:
@@ -616,10 +633,7 @@ def _arm_problems(
     out: list[Problem] = []
     rest: list[str] = []
     for problem in found:
-        # "--set KEY=...", or "file:line:column (changed by --set KEY=...)" where the
-        # setting meets the scenario file's own (an arm's officers beside its budget).
-        marker = problem.source.find("--set ")
-        key = problem.source[marker + len("--set ") :].partition("=")[0] if marker >= 0 else ""
+        marker, key = _set_by(problem)
         if key in arm.set:
             at = ("arms", arm_name, "set", key)
             path = dotted(problem.path)
@@ -634,6 +648,73 @@ def _arm_problems(
         out.append(
             Problem(*pos.find(where), where, "its scenario does not load: " + "; ".join(rest))
         )
+    return out
+
+
+# Design points that do not load, shown one by one for each place and key: the rest counted.
+SHOWN_POINTS = 3
+
+
+def experiment_positions(path: str | FsPath) -> Positions:
+    """Where each key of an experiment file was written (the file is read, not checked)."""
+    pos = Positions(str(path))
+    read_yaml(FsPath(path), pos)
+    return pos
+
+
+def point_problems(
+    pos: Positions,
+    arm_name: str,
+    arm: ArmSpec,
+    failures: Sequence[tuple[int, dict[str, Any], ScenarioError]],
+) -> list[Problem]:
+    """The problems of an arm's design points that do not load, located in the experiment file.
+
+    Levels that load one by one may not load together (a pre-emption priority and the
+    diversion's, say). Each problem is placed at the setting of the experiment that
+    made it: the factor the scenario's problem names (its ``--set``), else the arm's
+    own setting, else the design's factors; the point's values and the scenario
+    file's line it meets follow. The same problem at the same place is shown for the
+    first :data:`SHOWN_POINTS` points, and the others counted.
+    """
+    groups: dict[tuple[tuple[str | int, ...], str], list[Problem]] = {}  # (place, key)
+    for p, point, error in failures:
+        values = ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items()) or "no factors"
+        for problem in error.problems:
+            marker, key = _set_by(problem)
+            at: tuple[str | int, ...]
+            if key in point:
+                at = ("design", "factors", key)
+            elif key in arm.set:
+                at = ("arms", arm_name, "set", key)
+            else:
+                at = ("design", "factors")
+            scenario_at = ""  # where the problem meets the scenario file, if it does
+            if marker != 0:
+                scenario_at = problem.source.partition(" (changed by")[0] + "".join(
+                    f":{n}" for n in (problem.line, problem.column) if n is not None
+                )
+            path = dotted(problem.path)
+            message = (
+                f"design point {p} of arm '{arm_name}' ({values}) does not load: "
+                + (f"{path}: " if path and path != key else "")
+                + problem.message
+                + (f" (the scenario's {scenario_at})" if scenario_at else "")
+            )
+            groups.setdefault((at, path), []).append(Problem(*pos.find(at), at, message))
+    out: list[Problem] = []
+    for (at, _), found in groups.items():
+        out += found[:SHOWN_POINTS]
+        if len(found) > SHOWN_POINTS:
+            more = len(found) - SHOWN_POINTS
+            out.append(
+                Problem(
+                    *pos.find(at),
+                    at,
+                    f"and {more} more design point{'s' if more > 1 else ''} of arm "
+                    f"'{arm_name}' with the same problem",
+                )
+            )
     return out
 
 

@@ -886,3 +886,21 @@ def test_an_agency_a_transfer_names_later_draws_no_note(
 ) -> None:
     body = PI_EST + "timeline:\n  - {day: 10, transfer: {type: noise, to: pi_est}}\n"
     assert "note:" not in _validated(tmp_path, capsys, body, 0)
+
+
+def test_more_contracted_sites_than_cells_to_guard_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cell is one site: the extra sites were silently dropped, their calls spread thin."""
+    said = _refused(capsys, "agencies.securite_privee.sites=100000")
+    assert "agencies.securite_privee.sites: 100,000 contracted sites for 'securite_privee'" in said
+    assert "the territory has 4,900 cells with shops or night venues" in said
+    assert "give at most 4,900" in said
+    # A contract of the timeline that takes the firm past them, at its own line.
+    body = (
+        "timeline:\n  - day: 10\n    label: more sites\n"
+        "    private_contract: {agency: securite_privee, sites: 4871}\n"
+    )
+    said = _validated(tmp_path, capsys, body, 2)
+    assert "edited.yaml:5:" in said and "timeline.0.private_contract.sites: 4,901" in said
+    assert _validated(tmp_path, capsys, body.replace("4871", "4870"), 0).endswith("ok (edited)")

@@ -88,12 +88,19 @@ def contracted_sites(territory: Territory, jurisdiction: NDArray[np.bool_], n: i
     """The ``n`` cells with most shop and night-time visitors in the jurisdiction.
 
     Private security is hired where footfall and goods concentrate: malls, shops,
-    transit and night venues.
+    transit and night venues. A cell holds one site; the checks refuse more sites
+    than cells with such visitors (:func:`site_room`).
     """
     cells = territory.cells_in_communes(jurisdiction)
     footfall = territory.commercial[cells] + territory.night[cells]
     order = np.lexsort((cells, -footfall))  # most footfall first, ties by cell id
     return np.sort(cells[order[:n]])
+
+
+def site_room(territory: Territory, jurisdiction: NDArray[np.bool_]) -> int:
+    """How many sites the jurisdiction can hold: its cells with shop or night-time visitors."""
+    cells = territory.cells_in_communes(jurisdiction)
+    return int(np.count_nonzero(territory.commercial[cells] + territory.night[cells] > 0))
 
 
 def place_agencies(scenario: Scenario, territory: Territory) -> list[Agency]:
@@ -227,6 +234,46 @@ def _market_findings(scenario: Scenario, territory: Territory) -> list[tuple[Pat
     ]
 
 
+def _site_findings(scenario: Scenario, territory: Territory) -> list[tuple[Path, str]]:
+    """More contracted sites than an agency's communes have cells with visitors to guard.
+
+    The sites are the busiest cells (:func:`contracted_sites`), one a cell: more would
+    be silently fewer, and calls at sites, and their guards, spread over empty ones.
+    Checked for the agency's own ``sites`` and after each timeline's
+    ``private_contract`` (in the order they take effect).
+    """
+    if territory.kind == "point":
+        return []  # one place: sites are not laid out
+    findings: list[tuple[Path, str]] = []
+    sites = {name: spec.sites for name, spec in scenario.agencies.items()}
+    asks: list[tuple[str, int, Path]] = [
+        (name, n, ("agencies", name, "sites")) for name, n in sites.items() if n > 0
+    ]
+    events = sorted(enumerate(scenario.timeline), key=lambda pair: pair[1].effective_day)
+    for e, event in events:
+        pc = event.private_contract
+        if pc is not None and pc.agency in sites and pc.sites > 0:
+            sites[pc.agency] += pc.sites
+            asks.append((pc.agency, sites[pc.agency], ("timeline", e, "private_contract", "sites")))
+    refused: set[str] = set()
+    for name, n, at in asks:
+        if name in refused:
+            continue
+        spec = scenario.agencies[name]
+        room = site_room(territory, _jurisdiction(spec, territory))
+        if n > room:
+            refused.add(name)
+            whose = "its communes have" if spec.communes != "all" else "the territory has"
+            findings.append(
+                (
+                    at,
+                    f"{n:,} contracted sites for '{name}', but {whose} {room:,} cells with "
+                    f"shops or night venues, and a cell is one site: give at most {room:,}",
+                )
+            )
+    return findings
+
+
 def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
     """Problems of a scenario that show only once its territory is built.
 
@@ -242,7 +289,7 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
         return list(exc.findings)
     findings: list[tuple[Path, str]] = _market_findings(scenario, territory)
     if territory.kind != "file":
-        return findings
+        return findings + _site_findings(scenario, territory)
     communes = [*territory.commune_ids, *territory.commune_names]
     listing = ", ".join(
         f"{c} ({n})" for c, n in zip(territory.commune_ids, territory.commune_names, strict=True)
@@ -357,4 +404,6 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
                 districts_within(
                     event.cctv.districts, event.cctv.communes, at, "the communes given"
                 )
+    if not findings:  # the communes the sites lie in are known
+        findings += _site_findings(scenario, territory)
     return findings

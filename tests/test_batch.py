@@ -695,3 +695,31 @@ def test_an_arm_s_setting_that_meets_the_file_s_is_placed_at_the_setting(tmp_pat
     assert "arms.transfer.set.agencies.state_police.officers: agencies.state_police: give " in said
     # (competence_transfer.yaml extends the baseline, whose line gives the budget)
     assert "(the scenario's " in said and "scenarios/baseline.yaml:" in said
+
+
+def test_a_stopped_dask_batch_records_only_the_runs_that_had_started_as_interrupted(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """The scheduler's ``processing`` counts the tasks queued on a worker too: those never
+    started, and were recorded as interrupted runs. One thread runs one task at a time."""
+    from dask.distributed import LocalCluster
+
+    spec = load_experiment(tiny)
+    store = tmp_path / "dask"
+
+    def stop(report: Any) -> None:
+        raise KeyboardInterrupt
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        run_batch(spec, tiny, store, scheduler=cluster.scheduler_address, progress=stop)
+    manifest = pd.read_parquet(store / "manifest.parquet")
+    status = manifest["status"].value_counts().to_dict()
+    assert status.get("done") == 1 and status.get("interrupted", 0) <= 1
+    assert status.get("pending", 0) >= len(manifest) - 2
+    report = run_batch(spec, tiny, store, workers=1, resume=True)
+    assert report.done + report.skipped == report.planned

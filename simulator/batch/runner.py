@@ -551,6 +551,24 @@ def check_scheduler(scheduler: str, code: str | None = None) -> None:
     )
 
 
+def _executing(dask_worker: Any) -> list[str]:
+    """The keys of the tasks a Dask worker runs now (``Client.run`` passes the worker)."""
+    return [str(task.key) for task in dask_worker.state.executing]
+
+
+def _dask_running(client: Any) -> set[str]:
+    """The keys of the tasks the cluster's workers run now; empty when none can say.
+
+    Not the scheduler's ``processing``: that holds, besides, the tasks queued on a
+    worker, which never started and are not interrupted runs but pending ones.
+    """
+    try:
+        said = client.run(_executing, on_error="return")
+    except Exception:  # the scheduler is gone: nothing is known to run
+        return set()
+    return {key for keys in said.values() if isinstance(keys, list) for key in keys}
+
+
 def _dask_results(tasks: list[RunTask], scheduler: str, held: InFlight) -> Iterator[dict[str, Any]]:
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
@@ -572,10 +590,7 @@ def _dask_results(tasks: list[RunTask], scheduler: str, held: InFlight) -> Itera
                     record = _died(by_key[future.key], cause)
                 yield record
         except BaseException:
-            try:
-                running = {k for keys in client.processing().values() for k in keys}
-            except Exception:  # the scheduler is gone: nothing is known to run
-                running = set()
+            running = _dask_running(client)
             held.tasks = [t for k, t in by_key.items() if k in running]
             # A task already running finishes on its worker, but only stages its files:
             # nothing renames them into the store any more.

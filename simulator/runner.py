@@ -48,7 +48,8 @@ class RunResult:
         scenario: The resolved scenario that was run.
         seed: The seed used.
         summary: The run's summary (``summary.json``).
-        incidents: One record per incident reported before the horizon.
+        incidents: One row per incident of the run, warm-up and drain included: calls,
+            offences (those that stayed dark too) and hand-over tasks.
         timeseries: One row per day of the statistics window.
         districts: One row per district.
         agencies: One row per agency: resources, workload, response, cost.

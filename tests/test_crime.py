@@ -6,6 +6,8 @@ binomial and Poisson standard errors, never from pinned decimals.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 from simulator import load_scenario, run
 from simulator.crime.engine import crowd_factors
 from simulator.model import SecurityModel
-from simulator.runner import RunResult
+from simulator.runner import RunResult, complete
 from simulator.scenario.schema import DistrictType, Scenario
 
 from .conftest import SCENARIOS, SMALL_TOWN, scenario_from
@@ -117,7 +119,10 @@ def test_priority_neighbourhoods_have_fewer_burglaries_and_more_violence(
 
     The summary's ratio is recomputed from the incident rows. Without the two types'
     weights (``district_factors`` emptied), the mix turns over, as it was before they
-    were calibrated (docs/ODD.md section 10), and the other types do not move.
+    were calibrated (docs/ODD.md section 10). Thefts keep their own weights but not all
+    their place: the State police's hot spots follow assaults (docs/calibration.md
+    section 4.7), so its patrols move with them into QPV (thefts' ratio 0.68 against
+    0.82 at seed 8, 2.6 standard errors); a move beyond three is refused.
     """
     by_type = baseline_year.summary.as_json()["offences"]["by_type"]
     rows = _offences(baseline_year)
@@ -129,18 +134,31 @@ def test_priority_neighbourhoods_have_fewer_burglaries_and_more_violence(
         in_qpv = int((mine["district_type"] == "qpv").sum())
         expected = (in_qpv / qpv) / ((len(mine) - in_qpv) / rest)
         assert by_type[name]["recorded_qpv_over_rest"] == pytest.approx(expected)
-    pooled = run(
+    pooled_run = run(
         load_scenario(
             BASELINE,
             ["crime.types.burglary.district_factors={}", "crime.types.assault.district_factors={}"],
         ),
         seed=8,
-    ).summary.as_json()["offences"]["by_type"]
+    )
+    pooled = pooled_run.summary.as_json()["offences"]["by_type"]
     shipped = {k: by_type[k]["recorded_qpv_over_rest"] for k in ("burglary", "assault", "theft")}
     alike = {k: pooled[k]["recorded_qpv_over_rest"] for k in ("burglary", "assault", "theft")}
     assert shipped["burglary"] < 1.0 and alike["burglary"] > 1.5, (shipped, alike)
     assert shipped["assault"] > 1.5 and alike["assault"] < 0.5, (shipped, alike)
-    assert shipped["theft"] == pytest.approx(alike["theft"], rel=0.25)
+    # Thefts' ratio within three standard errors of the difference of two log rate
+    # ratios, sqrt(sum of 1/count) over the recorded thefts in and out of QPV of both
+    # runs (Poisson counts; the runs share their seed, so this errs on the wide side).
+    counts = []
+    for result in (baseline_year, pooled_run):
+        thefts = _offences(result)
+        thefts = thefts[
+            thefts["known"].isin(["reported", "detected"]) & (thefts["type"] == "theft")
+        ]
+        in_qpv = int((thefts["district_type"] == "qpv").sum())
+        counts += [in_qpv, len(thefts) - in_qpv]
+    se = sum(1.0 / n for n in counts) ** 0.5
+    assert abs(math.log(shipped["theft"] / alike["theft"])) < 3 * se, (shipped, alike, counts)
 
 
 def test_more_trust_gives_more_recording_for_the_same_offences() -> None:
@@ -345,7 +363,8 @@ def test_crime_invariants(case: tuple[Scenario, int]) -> None:
     people = model.activity.week("people")
     assert np.allclose(people.sum(axis=1), residents, rtol=1e-4)
     assert model.crime is not None
-    result = run(scenario, seed)
+    model.run_until(model.horizon_h)  # the run itself, as `run` plays it
+    result = complete(model, scenario, seed, started=0.0)
     off = result.incidents.to_pandas()
     off = off[off["kind"] == "offence"]
     # An offence is known by one way only, and a known one was known after it happened.
@@ -361,7 +380,10 @@ def test_crime_invariants(case: tuple[Scenario, int]) -> None:
     # Trust and fear stay in [0, 1]; nothing negative anywhere.
     assert 0.0 <= result.summary.as_json()["trust"]["mean_end"] <= 1.0
     assert 0.0 <= result.summary.as_json()["fear"]["mean_end"] <= 1.0
+    # The model's expected offences: chances, summed over the run's opportunities.
     assert (model.crime.expected >= 0).all()
+    if len(off):
+        assert model.crime.expected.sum() > 0
     numeric = result.districts.select_dtypes("number")
     assert (numeric.fillna(0) >= 0).all().all()
 

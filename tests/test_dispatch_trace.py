@@ -94,7 +94,7 @@ def test_first_come_first_served_within_a_priority() -> None:
     sx, sy = station_xy(model)
     inject(model, 1.0, sx, sy, priority=2, on_scene_min=60)
     first = inject(model, 1.1, sx + 200, sy, priority=2)
-    second = inject(model, 1.2, sx - 200, sy, priority=2)
+    second = inject(model, 1.2, sx - 50, sy, priority=2)  # nearer the freed crew: not first
     model.run_until(6)
     assert first.t_dispatched_h is not None and second.t_dispatched_h is not None
     assert first.t_dispatched_h < second.t_dispatched_h

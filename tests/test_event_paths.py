@@ -88,7 +88,8 @@ def test_a_changed_duty_length_is_in_force_from_the_change() -> None:
     """Duties of 10 hours, then of 6 minutes from the second day: the lengths follow.
 
     Exponential lengths: the mean of 50 duties of mean 0.1 h is over 0.5 h with
-    a probability far below 1e-9, and the first day's duties are far longer.
+    a probability far below 1e-9; the mean of k >= 4 duties of mean 10 h is below
+    1 h with a probability below 4e-6 (a gamma's tail; k = 4 at the least).
     """
     scenario = scenario_from(
         SMALL_TOWN,
@@ -103,6 +104,13 @@ def test_a_changed_duty_length_is_in_force_from_the_change() -> None:
     later = duty_lengths_h(model, since=36.0)
     assert len(later) >= 50
     assert sum(later) / len(later) < 0.5
+    # Those begun before the change keep their 10-hour mean.
+    before = [
+        end - start
+        for (_, _, state, start, end) in model.recorder.state_intervals()
+        if state == "duty" and start < 24.0
+    ]
+    assert len(before) >= 4 and sum(before) / len(before) > 1.0
 
 
 def town_with_duties(

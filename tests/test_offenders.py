@@ -151,6 +151,22 @@ def test_the_apprehension_chain_follows_its_rules() -> None:
 
 
 def test_a_faster_response_catches_more_offenders_on_scene() -> None:
+    """Same opportunities (common random numbers); crews driving at a fifth of the speed.
+
+    Arrests on scene fall by more than three standard errors of the difference of two
+    Poisson counts (from 48 to 16 in 90 days at seed 4, the mean response from 14 to
+    47 minutes).
+    """
+    caught = {}
+    for speed in ("[40, 30, 25]", "[8, 6, 5]"):
+        overrides = ["run.days=90", "run.warmup_days=0", f"travel.speed_kmh={speed}"]
+        off = _offences(run(load_scenario(BASELINE, overrides), seed=4))
+        caught[speed] = int((off["clearance"] == "on_scene").sum())
+    fast, slow = caught["[40, 30, 25]"], caught["[8, 6, 5]"]
+    assert fast - slow > 3 * (fast + slow) ** 0.5, caught
+
+
+def test_offenders_who_stay_longer_are_caught_on_scene_more_often() -> None:
     """Same opportunities; offenders who stay longer are caught more often."""
     caught = {}
     for stay in (1, 60):

@@ -66,7 +66,11 @@ def test_policy_arms_share_their_calls() -> None:
         SCENARIOS / "baseline.yaml", ["run.days=3", "agencies.state_police.budget_eur=30000000"]
     )
     cols = ["type", "priority", "cell", "x_m", "y_m", "t_reported_h"]
-    a = run(base, 5).incidents.to_pandas()
-    b = run(more, 5).incidents.to_pandas()
+    ran_a, ran_b = run(base, 5), run(more, 5)
+    a, b = ran_a.incidents.to_pandas(), ran_b.incidents.to_pandas()
+    # The arms differ: more State officers, and crews sent otherwise.
+    officers = [r.summary.as_json()["officers"]["state_police"] for r in (ran_a, ran_b)]
+    assert officers[1] > officers[0]
+    assert not a["unit"].equals(b["unit"])
     a, b = a[a["kind"] == "call"][cols], b[b["kind"] == "call"][cols]
     assert a.reset_index(drop=True).equals(b.reset_index(drop=True))

@@ -1187,8 +1187,10 @@ def _say(console: Console, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``secsim`` and ``python -m simulator``."""
     args = _parser().parse_args(argv)
-    out = Console()
-    err = Console(stderr=True)
+    # Messages carry paths, keys and values the user wrote: no markup ("o[test]" would
+    # lose its brackets) and no emoji codes (":100:" of a file's line 100 is not 💯).
+    out = Console(markup=False, emoji=False)
+    err = Console(stderr=True, markup=False, emoji=False)
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     if threading.current_thread() is threading.main_thread():  # signals reach only that one
         install_handlers()

@@ -904,3 +904,19 @@ def test_more_contracted_sites_than_cells_to_guard_are_refused(
     said = _validated(tmp_path, capsys, body, 2)
     assert "edited.yaml:5:" in said and "timeline.0.private_contract.sites: 4,901" in said
     assert _validated(tmp_path, capsys, body.replace("4871", "4870"), 0).endswith("ok (edited)")
+
+
+def test_a_problem_at_line_100_keeps_its_line_and_an_output_path_its_brackets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rich read ":100:" as an emoji code (the line became 💯) and "[test]" as markup."""
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        f"extends: {BASELINE}\n" + "# a comment\n" * 98 + "agencies: {pm_centre: {oficers: 3}}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}:100:" in capsys.readouterr().err
+    out = tmp_path / "o[test]"
+    assert main(["run", str(BASELINE), "--days", "1", "--warmup-days", "0", "--out", str(out)]) == 0
+    assert f"results written to {out}/" in " ".join(capsys.readouterr().out.split())

@@ -920,3 +920,19 @@ def test_a_problem_at_line_100_keeps_its_line_and_an_output_path_its_brackets(
     out = tmp_path / "o[test]"
     assert main(["run", str(BASELINE), "--days", "1", "--warmup-days", "0", "--out", str(out)]) == 0
     assert f"results written to {out}/" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_seed_beyond_64_bits_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It validated, ran, then ended in an OverflowError traceback writing the results."""
+    out = tmp_path / "out"
+    assert main(["run", str(BASELINE), "--seed", str(2**63), "--out", str(out)]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "--seed 9223372036854775808: run.seed: Input should be less than or equal to" in said
+    assert not out.exists()
+    body = "design:\n  kind: none\nseed: 9223372036854775808\n"
+    assert main(["validate", str(_experiment(tmp_path, body))]) == 2
+    assert "seed: Input should be less than or equal to 9223372036854775807" in (
+        capsys.readouterr().err
+    )

@@ -27,7 +27,7 @@ from simulator.scenario.loader import (
     read_yaml,
     resolved_dict,
 )
-from simulator.scenario.schema import DistrictType, Frozen, Scenario
+from simulator.scenario.schema import SEED_MAX, DistrictType, Frozen, Scenario
 from simulator.scenario.timeline import policy_changes
 from simulator.world.territory import shared_territory
 
@@ -121,11 +121,14 @@ class ExperimentSpec(Frozen):
     seed: int = Field(
         2026,
         ge=0,
+        le=SEED_MAX,
         description="Root seed; replicate i of every arm shares the i-th seed spawned from it.",
     )
     days: int = Field(365, ge=1, description="Days counted in statistics, every run.")
     warmup_days: int = Field(7, ge=0, description="Warm-up days, every run.")
-    design_seed: int = Field(0, ge=0, description="Seed of sampled designs (lhs, sobol).")
+    design_seed: int = Field(
+        0, ge=0, le=SEED_MAX, description="Seed of sampled designs (lhs, sobol)."
+    )
     outputs: list[str] = Field(
         default_factory=lambda: list(DEFAULT_OUTPUTS),
         description="Summary keys (dotted) that analyze and the figures read (the "

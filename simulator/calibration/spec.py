@@ -30,7 +30,7 @@ from simulator.scenario.loader import (
     read_model,
     resolved_dict,
 )
-from simulator.scenario.schema import Frozen, Scenario
+from simulator.scenario.schema import SEED_MAX, Frozen, Scenario
 
 # Settings a calibration may not estimate: they describe the run, not the world.
 RUN_KEYS = ("run.", "name", "description")
@@ -105,7 +105,9 @@ class MethodBlock(Frozen):
     rule: Literal["max", "second_max"] = Field(
         "max", description="Rule out on the largest or the second largest implausibility."
     )
-    seed: int = Field(2026, ge=0, description="Seed of designs, emulators and replicates.")
+    seed: int = Field(
+        2026, ge=0, le=SEED_MAX, description="Seed of designs, emulators and replicates."
+    )
     candidates: int = Field(
         20_000, ge=100, le=10_000_000, description="Candidates drawn to find the NROY space."
     )

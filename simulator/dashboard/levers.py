@@ -26,7 +26,7 @@ from simulator.scenario.checks import may_take
 from simulator.scenario.kinds import COMMUNE_PAYER
 from simulator.scenario.loader import load_raw, load_scenario
 from simulator.scenario.patrols import PATROL_STRATEGIES as PATROL_REGISTRY
-from simulator.scenario.schema import HANDOVER_TYPE, Scenario
+from simulator.scenario.schema import HANDOVER_TYPE, SEED_MAX, Scenario
 
 Control = Literal["SliderInt", "SliderFloat", "Select", "InputText"]
 
@@ -135,7 +135,7 @@ def levers_for(scenario: Scenario) -> list[Lever]:
             "SliderInt",
             scenario.run.seed,
             0,
-            max(100, 2 * scenario.run.seed),
+            min(SEED_MAX, max(100, 2 * scenario.run.seed)),
             1,
         )
     ]

@@ -41,6 +41,8 @@ from simulator.scenario.patrols import PATROL_STRATEGIES, strategies_help
 from simulator.world.registries import LOCATIONS, TARGETS, describe
 
 HOURS_PER_DAY = 24
+# Seeds are written to the outputs as 64-bit integers (Parquet, JSON readers).
+SEED_MAX = 2**63 - 1
 DAYS_PER_WEEK = 7
 
 NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -369,6 +371,7 @@ class TerritorySpec(Frozen):
     seed: int = Field(
         1,
         ge=0,
+        le=SEED_MAX,
         description="Seed of the territory generator, separate from the run seed so that "
         "replications share one city.",
     )
@@ -1671,7 +1674,7 @@ class RunSpec(Frozen):
     warmup_days: int = Field(
         7, ge=0, le=3650, description="Days simulated before statistics start."
     )
-    seed: int = Field(1, ge=0, description="Seed of the run's random streams.")
+    seed: int = Field(1, ge=0, le=SEED_MAX, description="Seed of the run's random streams.")
     drain_max_h: NonNegFloat = Field(
         72.0,
         description="After the horizon, keep simulating (without counting new calls) up "

@@ -20,7 +20,6 @@ from simulator import outputs
 from simulator.batch import analysis as analysis_module
 from simulator.batch import pool
 from simulator.batch import runner as batch_runner
-from simulator.batch import spec as spec_module
 from simulator.batch.analysis import analyze
 from simulator.batch.runner import TIMING_COLUMNS, run_batch
 from simulator.batch.spec import load_experiment
@@ -292,24 +291,16 @@ def test_resume_refuses_changed_code_even_uncommitted(
     assert "changed scenarios or code" in capsys.readouterr().err
 
 
-def test_a_design_point_that_does_not_load_is_refused_before_any_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_design_point_that_does_not_load_is_refused_before_any_run(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(TINY.replace("values: [15000000, 21000000]", "values: [15000000, -1]"))
-    # Reading the file finds the level the scenario refuses, at the factor's line...
-    with pytest.raises(ScenarioError) as caught:
-        load_experiment(path)
-    text = caught.value.render()
-    assert "bad.yaml:" in text and "design.factors.agencies.state_police.budget_eur" in text
-    assert "refuses agencies.state_police.budget_eur=-1" in text
-    # ...and the batch checks every point again before any run (a point whose levels
-    # load one by one may not load together).
-    monkeypatch.setattr(spec_module, "_refused_level", lambda *args: None)
+    # The batch checks every point, whole, before any run, and places what it finds at
+    # the factor's line of the experiment.
     spec = load_experiment(path)
     with pytest.raises(ScenarioError) as caught:
         run_batch(spec, path, tmp_path / "store", workers=1)
     text = caught.value.render()
+    assert f"{path}:" in text
     assert "design.factors.agencies.state_police.budget_eur: design point 1 of arm " in text
     assert "'baseline' (agencies.state_police.budget_eur=-1) does not load" in text
     assert "greater than or equal to 0" in text

@@ -137,7 +137,10 @@ def test_validate_accepts_the_shipped_experiments_and_scenarios(
         ),
         (  # levels the scenario refuses stopped the batch, unlocated; validate said ok
             "design:\n  kind: grid\n  factors:\n    agencies.pm_centre.officers: {values: [-5]}\n",
-            ["exp.yaml:7:5", "the scenario refuses agencies.pm_centre.officers=-5"],
+            [
+                "exp.yaml:7:5",
+                "design point 0 of arm 'base' (agencies.pm_centre.officers=-5) does not load",
+            ],
         ),
         (
             "design:\n  kind: lhs\n  factors:\n"
@@ -936,3 +939,28 @@ def test_a_seed_beyond_64_bits_is_refused_before_the_run(
     assert "seed: Input should be less than or equal to 9223372036854775807" in (
         capsys.readouterr().err
     )
+
+
+def test_a_list_design_whose_points_load_whole_is_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Levels were checked one by one against the scenario's other values: shares that sum
+    to 1 only together, or officers given instead of a budget, refused a valid design."""
+    body = (
+        "design:\n  kind: list\n  factors:\n"
+        "    demand.types.assistance.share: {values: [0.35, 0.15]}\n"
+        "    demand.types.traffic.share: {values: [0.1, 0.3]}\n"
+        "    agencies.pm_centre.officers: {values: [null, 85]}\n"
+        "    agencies.pm_centre.budget_eur: {values: [4000000, null]}\n"
+    )
+    path = _experiment(tmp_path, body)
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    # The same shares apart from each other (a grid) do not all sum to 1: located.
+    grid = body.replace("kind: list", "kind: grid").replace("[null, 85]", "[85]")
+    grid = grid.replace("[4000000, null]", "[null]")
+    assert main(["validate", str(_experiment(tmp_path, grid))]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("2 problems in experiment:")
+    at = "exp.yaml:7:5: design.factors.demand.types.assistance.share: design point"
+    assert f"{at} 1 of arm 'base' (demand.types.assistance.share=0.35, " in err
+    assert "must sum to 1, got 1.2" in err and "got 0.8" in err

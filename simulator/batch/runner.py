@@ -157,7 +157,7 @@ def plan_and_arms(
         ]
         if failures:
             where = experiment_positions(experiment_path)
-            problems += point_problems(where, arm_name, arm, failures)
+            problems += point_problems(where, spec, arm_name, failures)
         for p, (point, scenario) in enumerate(zip(points, loaded, strict=True)):
             if isinstance(scenario, ScenarioError):
                 continue

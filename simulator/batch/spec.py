@@ -336,7 +336,6 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             Problem(*pos.find(("design",)), ("design", "factors"), f"a {kind} design needs factors")
         )
     loaded: list[Scenario] = []  # the arms' scenarios, whose names outputs may take
-    refused: set[tuple[str, ...]] = set()  # factors with a level already refused
     for arm_name, arm in spec.arms.items():
         scenario_path = arm_scenario_path(fs_path, arm)
         try:
@@ -348,18 +347,16 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
             continue
         loaded.append(scenario)
         settings = resolved_dict(scenario)
-        for name, factor in spec.design.factors.items():
+        # (A factor's levels are checked as the design's points, whole, by the plan:
+        # levels that one by one meet the scenario's other values may not load alone,
+        # as shares that sum to 1 or officers given instead of a budget.)
+        for name in spec.design.factors:
             at = ("design", "factors", name)
             missing = _missing_setting(settings, name)
             if missing is not None:
                 problems.append(
                     Problem(*pos.find(at), at, f"{missing} in the scenario of arm '{arm_name}'")
                 )
-            elif at not in refused:
-                wrong = _refused_level(spec, arm, scenario_path, name, factor)
-                if wrong is not None:
-                    refused.add(at)
-                    problems.append(Problem(*pos.find(at), at, f"{wrong} (arm '{arm_name}')"))
     shape = outputs_shape(loaded, list(spec.design.factors))
     for i, output in enumerate(spec.outputs):
         wrong = output_problem(output, shape)
@@ -579,40 +576,6 @@ def arm_scenario_path(experiment_path: FsPath, arm: ArmSpec) -> FsPath:
     return (experiment_path.parent / arm.scenario).resolve()
 
 
-def _levels(factor: FactorSpec) -> list[Any]:
-    """The levels of a factor that stand for all it may take.
-
-    Its values, or its bounds (rounded if it is sampled as integers) and, if not, a
-    level between them with a fraction, as samples have (a whole-number setting
-    refuses it: the factor needs ``integer: true``).
-    """
-    if factor.values is not None:
-        return list(factor.values)
-    low, high = float(factor.low or 0.0), float(factor.high or 0.0)
-    if factor.integer:
-        return [round(low), round(high)]
-    return [low, low + (high - low) * 0.382, high]
-
-
-def _refused_level(
-    spec: ExperimentSpec, arm: ArmSpec, path: FsPath, name: str, factor: FactorSpec
-) -> str | None:
-    """Why the arm's scenario refuses one of the factor's levels, or None.
-
-    A design point that does not load would stop the batch before its first run:
-    found here, it is located at the factor's line (``secsim validate`` too).
-    """
-    for level in _levels(factor):
-        try:
-            load_scenario(path, arm_overrides(spec, arm, {name: level}))
-        except ScenarioError as exc:
-            reasons = "; ".join(p.message for p in exc.problems)
-            if factor.values is None and "fractional part" in reasons:
-                reasons += " (sampled levels have fractions: add integer: true)"
-            return f"the scenario refuses {name}={json.dumps(level)}: {reasons}"
-    return None
-
-
 def _set_by(problem: Problem) -> tuple[int, str]:
     """Where ``--set`` starts in the problem's source (-1: none), and the key it set ("").
 
@@ -667,8 +630,8 @@ def experiment_positions(path: str | FsPath) -> Positions:
 
 def point_problems(
     pos: Positions,
+    spec: ExperimentSpec,
     arm_name: str,
-    arm: ArmSpec,
     failures: Sequence[tuple[int, dict[str, Any], ScenarioError]],
 ) -> list[Problem]:
     """The problems of an arm's design points that do not load, located in the experiment file.
@@ -678,8 +641,10 @@ def point_problems(
     made it: the factor the scenario's problem names (its ``--set``), else the arm's
     own setting, else the design's factors; the point's values and the scenario
     file's line it meets follow. The same problem at the same place is shown for the
-    first :data:`SHOWN_POINTS` points, and the others counted.
+    first :data:`SHOWN_POINTS` points, and the others counted. A whole-number setting
+    sampled without ``integer: true`` is told so.
     """
+    arm = spec.arms[arm_name]
     groups: dict[tuple[tuple[str | int, ...], str], list[Problem]] = {}  # (place, key)
     for p, point, error in failures:
         values = ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items()) or "no factors"
@@ -698,10 +663,17 @@ def point_problems(
                     f":{n}" for n in (problem.line, problem.column) if n is not None
                 )
             path = dotted(problem.path)
+            factor = spec.design.factors.get(key)
+            sampled = factor is not None and factor.values is None and not factor.integer
             message = (
                 f"design point {p} of arm '{arm_name}' ({values}) does not load: "
                 + (f"{path}: " if path and path != key else "")
                 + problem.message
+                + (
+                    " (sampled levels have fractions: add integer: true)"
+                    if sampled and "fractional part" in problem.message
+                    else ""
+                )
                 + (f" (the scenario's {scenario_at})" if scenario_at else "")
             )
             groups.setdefault((at, path), []).append(Problem(*pos.find(at), at, message))

@@ -964,3 +964,19 @@ def test_a_list_design_whose_points_load_whole_is_accepted(
     at = "exp.yaml:7:5: design.factors.demand.types.assistance.share: design point"
     assert f"{at} 1 of arm 'base' (demand.types.assistance.share=0.35, " in err
     assert "must sum to 1, got 1.2" in err and "got 0.8" in err
+
+
+@pytest.mark.parametrize(
+    ("override", "limit"),
+    [
+        ("crime.types.theft.rate_per_1000=1e9", "100000"),
+        ("demand.rate_per_hour=1000000", "10000"),
+        ("agencies.pm_centre.direct_calls.per_1000_residents=1e7", "100000"),
+    ],
+)
+def test_rates_far_beyond_any_city_are_refused(
+    capsys: pytest.CaptureFixture[str], override: str, limit: str
+) -> None:
+    """A billion opportunities validated, then ran for ever in compiled code, deaf to stops."""
+    said = _refused(capsys, override)
+    assert f"Input should be less than or equal to {limit}" in said

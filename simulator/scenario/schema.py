@@ -43,6 +43,13 @@ from simulator.world.registries import LOCATIONS, TARGETS, describe
 HOURS_PER_DAY = 24
 # Seeds are written to the outputs as 64-bit integers (Parquet, JSON readers).
 SEED_MAX = 2**63 - 1
+# Rates far beyond any city's, refused: a run of them would take hours an hour, in
+# compiled code that a stop signal reaches only between hours. (The shipped scenarios'
+# highest: 330 opportunities per 1,000 residents a year, 70 direct calls, a few calls an
+# hour; a metropolis of two million residents has about a hundred calls an hour.)
+MAX_CALLS_PER_HOUR = 10_000
+MAX_OPPORTUNITIES_PER_1000 = 100_000
+MAX_DIRECT_CALLS_PER_1000 = 100_000
 DAYS_PER_WEEK = 7
 
 NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -491,7 +498,10 @@ class DemandSpec(Frozen):
     """Non-crime calls for service: a Poisson process in time and space."""
 
     rate_per_hour: NonNegFloat = Field(
-        2.0, description="Mean number of calls per hour over the week, whole territory."
+        2.0,
+        le=MAX_CALLS_PER_HOUR,
+        description="Mean number of calls per hour over the week, whole territory (at "
+        f"most {MAX_CALLS_PER_HOUR:,}).",
     )
     hourly_profile: list[NonNegFloat] | Literal["flat"] = Field(
         default_factory=lambda: [
@@ -702,9 +712,10 @@ class DirectCallsSpec(Frozen):
 
     per_1000_residents: NonNegFloat = Field(
         0.0,
+        le=MAX_DIRECT_CALLS_PER_1000,
         description="Direct calls a year per 1,000 residents of the places where the "
-        "agency may act (0: none, the default). They follow the demand's hour-of-week "
-        "profile.",
+        "agency may act (0: none, the default; at most "
+        f"{MAX_DIRECT_CALLS_PER_1000:,}). They follow the demand's hour-of-week profile.",
     )
     types: dict[str, Share] = Field(
         default_factory=_default_direct_types,
@@ -1020,11 +1031,13 @@ class CrimeTypeSpec(Frozen):
 
     label: str = Field("", description="Human-readable name.")
     rate_per_1000: NonNegFloat = Field(
+        le=MAX_OPPORTUNITIES_PER_1000,
         description="Opportunities per 1,000 residents per year that motivated offenders "
         "would turn into offences with no guardian about and nobody held: guardianship, "
         "the risk offenders perceive and custody lower the realised rate, near repeats "
         "raise burglary's (the defaults are calibrated so that the baseline's realised "
-        "rates match docs/calibration.md)."
+        "rates match docs/calibration.md; at most "
+        f"{MAX_OPPORTUNITIES_PER_1000:,}).",
     )
     target: TargetName = Field(description=f"Suitable targets: {describe(TARGETS)}.")
     victim: Literal["person", "household", "none"] = Field(

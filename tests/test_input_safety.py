@@ -980,3 +980,23 @@ def test_rates_far_beyond_any_city_are_refused(
     """A billion opportunities validated, then ran for ever in compiled code, deaf to stops."""
     said = _refused(capsys, override)
     assert f"Input should be less than or equal to {limit}" in said
+
+
+def test_cameras_by_a_district_type_the_communes_lack_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A type with no district in the communes covered nothing, silently (an identifier
+    of another commune's district was already refused)."""
+    zone = "cctv:\n  zones:\n    - {districts: [nightlife], communes: [nord], coverage: 0.5}\n"
+    said = _validated(tmp_path, capsys, zone, 2)
+    assert "edited.yaml:4:" in said and "cctv.zones.0.districts.0: no district of type" in said
+    assert "'nightlife' in nord: its cameras would cover nothing (the district types there:" in (
+        said
+    )
+    contract = (
+        "timeline:\n  - day: 10\n    contract: {commune: est, state_agency: state_police, "
+        "cctv_districts: [qpv, nightlife]}\n"
+    )
+    said = _validated(tmp_path, capsys, contract, 2)
+    assert "timeline.0.contract.cctv_districts.1: no district of type 'nightlife' in est" in said
+    assert _validated(tmp_path, capsys, zone.replace("nord", "centre"), 0).endswith("ok (edited)")

@@ -234,6 +234,62 @@ def _market_findings(scenario: Scenario, territory: Territory) -> list[tuple[Pat
     ]
 
 
+def _cctv_type_findings(scenario: Scenario, territory: Territory) -> list[tuple[Path, str]]:
+    """District types named for cameras that no district of the communes given has.
+
+    A zone (or a timeline's ``cctv``) limited to communes, or a contract's cameras in its
+    commune, by a district type: where none of the communes has a district of that type,
+    the cameras would cover nothing, as a district of another commune would
+    (:func:`simulator.scenario.checks.districts_outside`).
+    """
+    if territory.kind == "point":
+        return []
+    types = {t.value for t in DistrictType}
+    asked: list[tuple[list[str], list[str] | None, Path]] = [
+        (zone.districts, zone.communes, ("cctv", "zones", z, "districts"))
+        for z, zone in enumerate(scenario.cctv.zones)
+    ]
+    for e, event in enumerate(scenario.timeline):
+        if event.contract is not None:
+            con = event.contract
+            asked.append(
+                (con.cctv_districts, [con.commune], ("timeline", e, "contract", "cctv_districts"))
+            )
+        if event.cctv is not None:
+            asked.append(
+                (event.cctv.districts, event.cctv.communes, ("timeline", e, "cctv", "districts"))
+            )
+    findings: list[tuple[Path, str]] = []
+    known = {*territory.commune_names, *territory.commune_ids}
+    for refs, communes, at in asked:
+        if communes is not None and not set(communes) <= known:
+            continue  # an unknown commune: said where communes are checked
+        wanted = None if communes is None else [territory.commune_index(c) for c in communes]
+        for i, ref in enumerate(refs):
+            if ref not in types:
+                continue
+            cells = territory.cells_of_districts([ref])
+            if cells is not None and wanted is not None:
+                cells = cells[np.isin(territory.commune[cells], wanted)]
+            if cells is not None and cells.size:
+                continue
+            where = "the territory" if communes is None else ", ".join(communes)
+            within = [
+                d
+                for d in range(territory.n_districts)
+                if wanted is None or int(territory.district_commune[d]) in wanted
+            ]
+            there = ", ".join(sorted({territory.district_types[d].value for d in within}))
+            findings.append(
+                (
+                    (*at, i),
+                    f"no district of type '{ref}' in {where}: its cameras would cover nothing "
+                    f"(the district types there: {there or 'none'})",
+                )
+            )
+    return findings
+
+
 def _site_findings(scenario: Scenario, territory: Territory) -> list[tuple[Path, str]]:
     """More contracted sites than an agency's communes have cells with visitors to guard.
 
@@ -289,7 +345,11 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
         return list(exc.findings)
     findings: list[tuple[Path, str]] = _market_findings(scenario, territory)
     if territory.kind != "file":
-        return findings + _site_findings(scenario, territory)
+        return (
+            findings
+            + _site_findings(scenario, territory)
+            + _cctv_type_findings(scenario, territory)
+        )
     communes = [*territory.commune_ids, *territory.commune_names]
     listing = ", ".join(
         f"{c} ({n})" for c, n in zip(territory.commune_ids, territory.commune_names, strict=True)
@@ -404,6 +464,6 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
                 districts_within(
                     event.cctv.districts, event.cctv.communes, at, "the communes given"
                 )
-    if not findings:  # the communes the sites lie in are known
-        findings += _site_findings(scenario, territory)
+    if not findings:  # the communes the sites and cameras lie in are known
+        findings += _site_findings(scenario, territory) + _cctv_type_findings(scenario, territory)
     return findings

@@ -1000,3 +1000,15 @@ def test_cameras_by_a_district_type_the_communes_lack_are_refused(
     said = _validated(tmp_path, capsys, contract, 2)
     assert "timeline.0.contract.cctv_districts.1: no district of type 'nightlife' in est" in said
     assert _validated(tmp_path, capsys, zone.replace("nord", "centre"), 0).endswith("ok (edited)")
+
+
+def test_a_payer_close_to_a_base_level_is_noted_a_new_one_is_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'comune' made a new payer level silently: the costs went beside 'commune'."""
+    misspelt = PI_EST.replace("payer: intercommunal", "payer: comune")
+    said = _validated(tmp_path, capsys, misspelt + "competences:\n  noise: [pi_est]\n", 0)
+    assert "note: " in said and "kinds.intercommunal_police.payer: 'comune' is a new payer" in said
+    assert "(did you mean 'commune'?" in said
+    said = _validated(tmp_path, capsys, PI_EST + "competences:\n  noise: [pi_est]\n", 0)
+    assert "note:" not in said  # intercommunal: a level of its own

@@ -6,11 +6,12 @@ loader can point at the right line of the right file.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Sequence
 
 from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path
-from simulator.scenario.kinds import known_kinds
+from simulator.scenario.kinds import BASE_PAYERS, known_kinds
 from simulator.scenario.modes import BUILTIN_MODES, known_modes
 from simulator.scenario.patrols import PATROL_STRATEGIES
 from simulator.scenario.schema import (
@@ -785,6 +786,37 @@ def _check_unused_modes(s: Scenario) -> Iterator[Finding]:
             )
 
 
+def _new_payer_notes(s: Scenario) -> list[Finding]:
+    """A payer level a kind or an agency names that is close to a base one: a misspelling?
+
+    A new level is allowed (an intercommunal body pays its police), and reported apart
+    from the base ones: a misspelt ``comune`` would put the costs beside ``commune``.
+    """
+    given: list[tuple[Path, str]] = [
+        (("kinds", name, "payer"), kind.payer) for name, kind in s.kinds.items()
+    ]
+    given += [
+        (("agencies", name, "capabilities", "payer"), a.capabilities.payer)
+        for name, a in s.agencies.items()
+        if a.capabilities.payer is not None
+    ]
+    notes: list[Finding] = []
+    for at, payer in given:
+        # Closer than did_you_mean's: 'intercommunal' is a level of its own, not 'commune'.
+        close = difflib.get_close_matches(payer.casefold(), BASE_PAYERS, n=1, cutoff=0.8)
+        near = close[0] if close and payer not in BASE_PAYERS else None
+        if near is not None:
+            notes.append(
+                (
+                    at,
+                    f"'{payer}' is a new payer level, whose costs are reported apart from "
+                    f"'{near}' (did you mean '{near}'? the base levels are "
+                    f"{', '.join(BASE_PAYERS)})",
+                )
+            )
+    return notes
+
+
 def advisory_findings(s: Scenario) -> list[Finding]:
     """What a scenario allows but its author likely did not mean: notes, not problems.
 
@@ -797,7 +829,7 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     with no resources (units, officers and budget 0, to bring in later by a timeline)
     is no mistake.
     """
-    notes: list[Finding] = []
+    notes: list[Finding] = _new_payer_notes(s)
     covered: set[str] = set()  # communes where an agency with crews may act
     serving = False
     # Named in the competences in force at the start or after a change of the timeline

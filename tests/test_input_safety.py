@@ -1012,3 +1012,14 @@ def test_a_payer_close_to_a_base_level_is_noted_a_new_one_is_not(
     assert "(did you mean 'commune'?" in said
     said = _validated(tmp_path, capsys, PI_EST + "competences:\n  noise: [pi_est]\n", 0)
     assert "note:" not in said  # intercommunal: a level of its own
+
+
+def test_a_decimal_comma_is_named_for_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """French writes 0,5: in { } YAML made it 0 and a key 5 ("Keys should be strings")."""
+    said = _validated(tmp_path, capsys, "agencies:\n  pm_centre: {field_share: 0,5}\n", 2)
+    assert "agencies.pm_centre.5: a key that is a number (5): a decimal comma?" in said
+    assert "write numbers with a point (0.5)" in said
+    said = _validated(tmp_path, capsys, "agencies:\n  pm_centre:\n    field_share: 0,5\n", 2)
+    assert "found '0,5': write numbers with a decimal point, not a comma" in said

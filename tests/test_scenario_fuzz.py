@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from simulator.batch.runner import plan_and_arms
 from simulator.batch.spec import load_experiment
 from simulator.cli import main
 from simulator.scenario import Scenario, ScenarioError, load_scenario
@@ -121,6 +122,7 @@ def test_mutated_experiments_fail_cleanly_before_any_run(
     path.write_text(text, encoding="utf-8")
     try:
         spec = load_experiment(path)
+        plan_and_arms(spec, path, folder / "store")  # every design point, as batch checks it
     except ScenarioError as exc:
         assert exc.problems
         for problem in exc.problems:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,9 @@ from pydantic_core import ErrorDetails
 from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path
 from simulator.scenario.schema import Scenario
+
+# A number written with a decimal comma (0,5; -1,25), as French writes them.
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -154,6 +158,14 @@ def describe_error(
         return path, f"expected a mapping of settings (key: value lines), found {shown}"
     if isinstance(found, dict | list):
         return path, text
+    if kind == "invalid_key" and isinstance(found, int | float) and not isinstance(found, bool):
+        # {field_share: 0,5}: YAML reads a decimal comma in a flow mapping as a new key.
+        return path, (
+            f"a key that is a number ({found}): a decimal comma? Inside {{ }} YAML reads "
+            f"'0,{found}' as 0 and a key {found}: write numbers with a point (0.{found})"
+        )
+    if isinstance(found, str) and _DECIMAL_COMMA.match(found):
+        return path, f"{text} (found {found!r}: write numbers with a decimal point, not a comma)"
     if isinstance(found, datetime.date):  # 2024-03-01 unquoted: YAML's date
         return path, (
             f"{text} (found {found.isoformat()}, which YAML reads as a date: write a "

@@ -1023,3 +1023,14 @@ def test_a_decimal_comma_is_named_for_what_it_is(
     assert "write numbers with a point (0.5)" in said
     said = _validated(tmp_path, capsys, "agencies:\n  pm_centre:\n    field_share: 0,5\n", 2)
     assert "found '0,5': write numbers with a decimal point, not a comma" in said
+
+
+def test_one_offence_type_s_setting_in_a_file_says_the_types_are_replaced_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first message was 'required key is missing': why, and what to write instead,
+    came in a second round of problems, at the baseline's lines."""
+    said = _validated(tmp_path, capsys, "crime:\n  types:\n    burglary: {rate_per_1000: 12}\n", 2)
+    assert "edited.yaml:4:5: crime.types.burglary.target: required key is missing:" in said
+    assert "crime.types, written in a file, replaces the default entries whole" in said
+    assert "use --set crime.types.burglary.rate_per_1000=12 (or a timeline's set:)" in said

@@ -15,7 +15,7 @@ from pydantic_core import ErrorDetails
 
 from simulator.scenario.errors import did_you_mean, did_you_mean_hint
 from simulator.scenario.keys import Path
-from simulator.scenario.schema import Scenario
+from simulator.scenario.schema import DEFAULT_ENTRIES, Scenario
 
 # A number written with a decimal comma (0,5; -1,25), as French writes them.
 _DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
@@ -84,6 +84,28 @@ def _named_entries(path: Path, data: Mapping[str, Any], root: type[BaseModel]) -
     return names
 
 
+def _default_entries_written(
+    path: Path, data: Mapping[str, Any]
+) -> tuple[str, str, dict[str, Any]] | None:
+    """The block, the entry and its settings, for a key missing from a default entry.
+
+    ``crime.types.burglary`` written in part in a file (its ``rate_per_1000`` alone):
+    the file's ``crime.types`` replaces the default types whole, so its burglary lacks
+    the rest. None for any other missing key.
+    """
+    if len(path) != 4:
+        return None
+    section, key, name = str(path[0]), str(path[1]), str(path[2])
+    defaults = DEFAULT_ENTRIES.get((section, key))
+    part = data.get(section)
+    collection = part.get(key) if isinstance(part, Mapping) else None
+    if defaults is None or name not in defaults() or not isinstance(collection, Mapping):
+        return None
+    entry = collection.get(name)
+    written = dict(entry) if isinstance(entry, Mapping) else {}
+    return f"{section}.{key}", name, written
+
+
 def describe_error(
     err: ErrorDetails, data: Mapping[str, Any], root: type[BaseModel] = Scenario
 ) -> tuple[Path, str]:
@@ -133,6 +155,16 @@ def describe_error(
                 )
             msg = f"agency '{name}' is not declared{did_you_mean_hint(name, others)}"
             return path, msg + "; a new agency needs at least its kind and its resources"
+        entries = _default_entries_written(path, data)
+        if entries is not None:
+            block, name, written = entries
+            example = ", ".join(f"--set {block}.{name}.{k}={v}" for k, v in written.items())
+            return path, (
+                f"required key is missing: {block}, written in a file, replaces the default "
+                f"entries whole, so '{name}' here is a new entry that needs every key; to "
+                f"change a setting of the default '{name}' and keep the rest, use "
+                f"{example or f'--set {block}.{name}.<setting>=...'} (or a timeline's set:)"
+            )
         if len(path) >= 3:
             name = str(path[-2])
             known = [n for n in _named_entries(path[:-2], data, root) if n != name]

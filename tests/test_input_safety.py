@@ -739,9 +739,14 @@ def test_settings_allowed_but_likely_not_meant_are_noted_and_run(
 
 
 def test_no_shipped_scenario_draws_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    """Except competence_transfer's gaps in sud, which has no municipal police: the
+    question that scenario asks (its header: where calls are left unanswered)."""
     files = sorted(SCENARIOS.glob("*.yaml"))
     assert main(["validate", *map(str, files)]) == 0
-    assert "note:" not in capsys.readouterr().out
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    transfer = SCENARIOS / "competence_transfer.yaml"
+    assert len(notes) == 3 and all(line.startswith(f"note: {transfer}:") for line in notes)
+    assert all("may act in commune sud:" in line for line in notes)
 
 
 def test_an_output_on_offence_types_with_crime_off_in_every_arm_is_refused(
@@ -1011,7 +1016,7 @@ def test_a_payer_close_to_a_base_level_is_noted_a_new_one_is_not(
     assert "note: " in said and "kinds.intercommunal_police.payer: 'comune' is a new payer" in said
     assert "(did you mean 'commune'?" in said
     said = _validated(tmp_path, capsys, PI_EST + "competences:\n  noise: [pi_est]\n", 0)
-    assert "note:" not in said  # intercommunal: a level of its own
+    assert "new payer level" not in said  # intercommunal: a level of its own
 
 
 def test_a_decimal_comma_is_named_for_what_it_is(
@@ -1034,3 +1039,29 @@ def test_one_offence_type_s_setting_in_a_file_says_the_types_are_replaced_whole(
     assert "edited.yaml:4:5: crime.types.burglary.target: required key is missing:" in said
     assert "crime.types, written in a file, replaces the default entries whole" in said
     assert "use --set crime.types.burglary.rate_per_1000=12 (or a timeline's set:)" in said
+
+
+def test_a_competence_that_leaves_communes_with_nobody_to_send_is_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lists, rules and transfers that leave some communes uncovered validated silently,
+    and the runs closed those incidents as no_agency."""
+    body = (
+        "competences:\n  serious_violence: [municipal_police]\n"
+        "timeline:\n  - day: 10\n    transfer: {type: burglary, to: pm_est, keep_others: false}\n"
+        "competence_rules:\n  - {types: [incivility], agencies: [pm_centre]}\n"
+    )
+    said = _validated(tmp_path, capsys, body, 0)
+    # Only pm_centre of the municipal police is armed: the other communes have nobody.
+    assert "edited.yaml:3:3: competences.serious_violence: no agency of its list may act in " in (
+        said
+    )
+    assert "communes nord, est, sud: its calls and the offences that need a unit" in said
+    assert "competence_rules.0: no agency of the rule may take 'incivility' in communes nord" in (
+        said
+    )
+    assert "timeline: from day 10 (transfer), no agency of the list of 'burglary' may act in " in (
+        said
+    )
+    assert "communes centre, nord, sud" in said
+    assert "note:" not in _validated(tmp_path, capsys, "run: {days: 30}\n", 0)

@@ -786,6 +786,117 @@ def _check_unused_modes(s: Scenario) -> Iterator[Finding]:
             )
 
 
+def _crewed(s: Scenario) -> dict[str, list[str]]:
+    """The communes each agency with crews, not bound to its sites, may act in."""
+    names = commune_names(s)
+    out: dict[str, list[str]] = {}
+    for agency_id, a in s.agencies.items():
+        capabilities = s.capabilities(agency_id)
+        if capabilities.jurisdiction == "sites":
+            continue
+        if resolve_staffing(a, capabilities.billing).vehicles > 0:
+            out[agency_id] = names if a.communes == "all" else list(a.communes)
+    return out
+
+
+def _uncovered(s: Scenario, incident_type: str, refs: list[str], where: list[str]) -> list[str]:
+    """The communes of ``where`` in which no agency a list names may take the type.
+
+    As dispatch reads the list: an agency by its identifier, or every agency of a kind
+    that enforces the type (and is armed, for a type only armed crews attend).
+    """
+    crewed = _crewed(s)
+    armed_only = _armed_only(s, incident_type)
+    covered: set[str] = set()
+    for ref in refs:
+        found = (
+            [ref]
+            if ref in s.agencies
+            else [
+                n
+                for n, a in s.agencies.items()
+                if a.kind == ref
+                and _enforces(s, n, incident_type)
+                and (s.capabilities(n).armed or not armed_only)
+            ]
+        )
+        for name in found:
+            covered.update(crewed.get(name, ()))
+    served = {c for communes in crewed.values() for c in communes}  # (none: noted apart)
+    return [c for c in where if c not in covered and c in served]
+
+
+def _coverage_notes(s: Scenario) -> list[Finding]:
+    """Incident types (and rules) whose agencies leave some communes with nobody to send.
+
+    Their calls, and the offences there that need a unit, are closed as no_agency:
+    a list of municipal police only, say, for a type that arises everywhere, or a
+    type only armed crews attend with one armed agency. Read at the start and after
+    each change of the timeline (a transfer that keeps no other agency).
+    """
+    if s.territory.kind == "file":  # (its communes are known once its files are read)
+        return []
+    names = commune_names(s)
+    types = set(s.incident_types())
+    notes: list[Finding] = []
+
+    def lists(p: Scenario) -> dict[str, tuple[str, ...]]:
+        ruled = {t for rule in p.competence_rules for t in rule.types}
+        return {
+            t: tuple(_uncovered(p, t, refs, names))
+            for t, refs in p.competences.items()
+            if t in types and t not in ruled and _arises_everywhere(p, t)
+        }
+
+    def said(communes: tuple[str, ...]) -> str:
+        return f"commune{'s' if len(communes) > 1 else ''} {', '.join(communes)}"
+
+    start = lists(s)
+    for t, communes in start.items():
+        if communes:
+            notes.append(
+                (
+                    ("competences", t),
+                    f"no agency of its list may act in {said(communes)}: its calls and the "
+                    "offences that need a unit there are closed as no_agency (add an agency "
+                    "that acts there)",
+                )
+            )
+    for r, rule in enumerate(s.competence_rules):
+        where = names if rule.communes is None else [c for c in rule.communes if c in names]
+        for t in rule.types:
+            communes = tuple(_uncovered(s, t, rule.agencies, where)) if t in types else ()
+            if communes:
+                notes.append(
+                    (
+                        ("competence_rules", r),
+                        f"no agency of the rule may take '{t}' in {said(communes)}: while "
+                        "it is in force, those are closed as no_agency there",
+                    )
+                )
+    seen = {t: set(c) for t, c in start.items()}
+    for change in s.policy_changes or ():
+        for t, communes in lists(change.scenario).items():
+            new = tuple(c for c in communes if c not in seen.setdefault(t, set()))
+            if new:
+                seen[t].update(new)
+                notes.append(
+                    (
+                        ("timeline",),
+                        f"from day {change.hour / 24:g} ({change.label}), no agency of the "
+                        f"list of '{t}' may act in {said(new)}: its calls and the offences "
+                        "that need a unit there are closed as no_agency",
+                    )
+                )
+    return notes
+
+
+def _arises_everywhere(s: Scenario, incident_type: str) -> bool:
+    """Whether a type's incidents may arise in any commune (not only at contracted sites)."""
+    call = s.demand.types.get(incident_type)
+    return call is None or "sites" not in LOCATIONS[call.location].layers
+
+
 def _new_payer_notes(s: Scenario) -> list[Finding]:
     """A payer level a kind or an agency names that is close to a base one: a misspelling?
 
@@ -829,7 +940,7 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     with no resources (units, officers and budget 0, to bring in later by a timeline)
     is no mistake.
     """
-    notes: list[Finding] = _new_payer_notes(s)
+    notes: list[Finding] = [*_new_payer_notes(s), *_coverage_notes(s)]
     covered: set[str] = set()  # communes where an agency with crews may act
     serving = False
     # Named in the competences in force at the start or after a change of the timeline

@@ -438,16 +438,21 @@ def test_a_file_of_another_kind_is_named_for_what_it_is(
     assert "unknown key" not in err and not out.exists()
 
 
+def _preemption_design(kind: str, en_route: list[int]) -> str:
+    """A design of pre-emption's priorities 1 and 2 against the diversion's ``en_route``:
+    a diversion priority of 2 or less with pre-emption at 2 does not load."""
+    return (
+        f"design:\n  kind: {kind}\n  factors:\n"
+        "    dispatch.preemption.priority: {values: [1, 2]}\n"
+        f"    dispatch.preemption.en_route_priority: {{values: {en_route}}}\n"
+    )
+
+
 def test_validate_checks_every_design_point_as_the_batch_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Levels that load one by one but not together: validate said ok, batch refused."""
-    body = (
-        "design:\n  kind: list\n  factors:\n"
-        "    dispatch.preemption.priority: {values: [1, 2]}\n"
-        "    dispatch.preemption.en_route_priority: {values: [3, 2]}\n"
-    )
-    path = _experiment(tmp_path, body)
+    path = _experiment(tmp_path, _preemption_design("list", [3, 2]))
     for command in (["validate", str(path)], ["batch", str(path), "--out", str(tmp_path / "s")]):
         assert main(command) == 2
         err = " ".join(capsys.readouterr().err.split())
@@ -462,12 +467,7 @@ def test_many_design_points_with_one_problem_show_three_and_count_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A sampled design whose region fails: three points shown, the others counted."""
-    body = (
-        "design:\n  kind: grid\n  factors:\n"
-        "    dispatch.preemption.priority: {values: [1, 2]}\n"
-        "    dispatch.preemption.en_route_priority: {values: [3, 2, 2, 2, 2, 2]}\n"
-    )
-    path = _experiment(tmp_path, body)
+    path = _experiment(tmp_path, _preemption_design("grid", [3, 2, 2, 2, 2, 2]))
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     # Priority 2 with en_route_priority 2: five points refused, three shown.

@@ -697,14 +697,21 @@ def _cmd_batch(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.batch.analysis import analyze, check_not_running, no_results_reason
-    from simulator.outputs import read_marker
+    from simulator.outputs import KIND_NAMES, read_marker
 
     if not args.store.is_dir():
         what = "not a folder" if args.store.exists() else "no such folder"
         _say(err, f"{args.store}: {what} (give the --out folder of secsim batch)")
         return EXIT_BAD_INPUT
-    if (read_marker(args.store) or {}).get("kind") != "store":
-        _say(err, f"{args.store}: not a results folder of secsim batch (no batch marker)")
+    kind = (read_marker(args.store) or {}).get("kind")
+    if kind != "store":
+        # What it is, when secsim made it: a run's folder, the figures', an analysis...
+        found = f"it is secsim's {KIND_NAMES.get(kind, kind)}" if kind else "no batch marker"
+        _say(
+            err,
+            f"{args.store}: not a results folder of secsim batch ({found}); analyze reads "
+            "the folder secsim batch writes (its --out, results/<experiment> by default)",
+        )
         return EXIT_BAD_INPUT
     check_not_running(args.store)  # before the tables: a running batch has none yet
     if not (args.store / "summaries.parquet").exists():

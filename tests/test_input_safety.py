@@ -1065,3 +1065,25 @@ def test_a_competence_that_leaves_communes_with_nobody_to_send_is_noted(
     )
     assert "communes centre, nord, sud" in said
     assert "note:" not in _validated(tmp_path, capsys, "run: {days: 30}\n", 0)
+
+
+def test_low_wording_gaps_say_what_was_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty timeline: said 'found None'; a list design of unequal lengths gave no
+    counts; analyze on a run's folder said only 'no batch marker'."""
+    said = _validated(tmp_path, capsys, "timeline:\n", 2)
+    assert "timeline: Input should be a valid list (found nothing after the key: write []" in said
+    body = (
+        "design:\n  kind: list\n  factors:\n"
+        "    agencies.state_police.officers: {values: [250, 300]}\n"
+        "    agencies.pm_centre.officers: {values: [10, 20, 30]}\n"
+    )
+    assert main(["validate", str(_experiment(tmp_path, body))]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "(found agencies.state_police.officers: 2, agencies.pm_centre.officers: 3)" in err
+    run_out = tmp_path / "run"
+    assert main(["run", str(BASELINE), "--days", "1", "--quiet", "--out", str(run_out)]) == 0
+    assert main(["analyze", str(run_out)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "not a results folder of secsim batch (it is secsim's run of a scenario)" in err

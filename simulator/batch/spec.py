@@ -283,7 +283,11 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
                 Problem(
                     *pos.find(("design",)),
                     ("design", "factors"),
-                    "a list design needs the same number of values per factor",
+                    "a list design needs the same number of values per factor (found "
+                    + ", ".join(
+                        f"{name}: {len(f.values or [])}" for name, f in spec.design.factors.items()
+                    )
+                    + ")",
                 )
             )
     samples = spec.design.samples

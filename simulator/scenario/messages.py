@@ -185,6 +185,9 @@ def describe_error(
             f"'{'.'.join(str(p) for p in path)}=[...]' (a --set may change an item only where "
             "the list has one)"
         )
+    if kind in ("list_type", "dict_type") and found is None:  # "timeline:" with nothing after
+        empty = "[]" if kind == "list_type" else "{}"
+        return path, f"{text} (found nothing after the key: write {empty} for none)"
     if kind == "model_type":  # "a valid dictionary or instance of AgencySpec": our class name
         shown = "nothing" if found is None else repr(found)
         return path, f"expected a mapping of settings (key: value lines), found {shown}"

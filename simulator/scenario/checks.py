@@ -799,13 +799,20 @@ def _crewed(s: Scenario) -> dict[str, list[str]]:
     return out
 
 
-def _uncovered(s: Scenario, incident_type: str, refs: list[str], where: list[str]) -> list[str]:
+def _uncovered(
+    s: Scenario,
+    incident_type: str,
+    refs: list[str],
+    where: list[str],
+    crewed: dict[str, list[str]],
+) -> list[str]:
     """The communes of ``where`` in which no agency a list names may take the type.
 
     As dispatch reads the list: an agency by its identifier, or every agency of a kind
-    that enforces the type (and is armed, for a type only armed crews attend).
+    that enforces the type (and is armed, for a type only armed crews attend); of
+    those, the ones with crews (``crewed``, :func:`_crewed`). Communes no agency with
+    crews serves are left out (advisory_findings notes those apart).
     """
-    crewed = _crewed(s)
     armed_only = _armed_only(s, incident_type)
     covered: set[str] = set()
     for ref in refs:
@@ -822,17 +829,18 @@ def _uncovered(s: Scenario, incident_type: str, refs: list[str], where: list[str
         )
         for name in found:
             covered.update(crewed.get(name, ()))
-    served = {c for communes in crewed.values() for c in communes}  # (none: noted apart)
+    served = {c for communes in crewed.values() for c in communes}
     return [c for c in where if c not in covered and c in served]
 
 
-def _coverage_notes(s: Scenario) -> list[Finding]:
+def _coverage_notes(s: Scenario, crewed: dict[str, list[str]]) -> list[Finding]:
     """Incident types (and rules) whose agencies leave some communes with nobody to send.
 
     Their calls, and the offences there that need a unit, are closed as no_agency:
     a list of municipal police only, say, for a type that arises everywhere, or a
     type only armed crews attend with one armed agency. Read at the start and after
-    each change of the timeline (a transfer that keeps no other agency).
+    each change of the timeline (a transfer that keeps no other agency). ``crewed``:
+    :func:`_crewed` of ``s``.
     """
     if s.territory.kind == "file":  # (its communes are known once its files are read)
         return []
@@ -840,10 +848,10 @@ def _coverage_notes(s: Scenario) -> list[Finding]:
     types = set(s.incident_types())
     notes: list[Finding] = []
 
-    def lists(p: Scenario) -> dict[str, tuple[str, ...]]:
+    def lists(p: Scenario, crewed: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
         ruled = {t for rule in p.competence_rules for t in rule.types}
         return {
-            t: tuple(_uncovered(p, t, refs, names))
+            t: tuple(_uncovered(p, t, refs, names, crewed))
             for t, refs in p.competences.items()
             if t in types and t not in ruled and _arises_everywhere(p, t)
         }
@@ -851,7 +859,7 @@ def _coverage_notes(s: Scenario) -> list[Finding]:
     def said(communes: tuple[str, ...]) -> str:
         return f"commune{'s' if len(communes) > 1 else ''} {', '.join(communes)}"
 
-    start = lists(s)
+    start = lists(s, crewed)
     for t, communes in start.items():
         if communes:
             notes.append(
@@ -865,7 +873,7 @@ def _coverage_notes(s: Scenario) -> list[Finding]:
     for r, rule in enumerate(s.competence_rules):
         where = names if rule.communes is None else [c for c in rule.communes if c in names]
         for t in rule.types:
-            communes = tuple(_uncovered(s, t, rule.agencies, where)) if t in types else ()
+            communes = tuple(_uncovered(s, t, rule.agencies, where, crewed)) if t in types else ()
             if communes:
                 notes.append(
                     (
@@ -876,7 +884,7 @@ def _coverage_notes(s: Scenario) -> list[Finding]:
                 )
     seen = {t: set(c) for t, c in start.items()}
     for change in s.policy_changes or ():
-        for t, communes in lists(change.scenario).items():
+        for t, communes in lists(change.scenario, _crewed(change.scenario)).items():
             new = tuple(c for c in communes if c not in seen.setdefault(t, set()))
             if new:
                 seen[t].update(new)
@@ -940,9 +948,8 @@ def advisory_findings(s: Scenario) -> list[Finding]:
     with no resources (units, officers and budget 0, to bring in later by a timeline)
     is no mistake.
     """
-    notes: list[Finding] = [*_new_payer_notes(s), *_coverage_notes(s)]
-    covered: set[str] = set()  # communes where an agency with crews may act
-    serving = False
+    crewed = _crewed(s)  # the communes of each agency with crews (not bound to sites)
+    notes: list[Finding] = [*_new_payer_notes(s), *_coverage_notes(s, crewed)]
     # Named in the competences in force at the start or after a change of the timeline
     # (compiled by the loader before the notes: a transfer may name it later).
     periods = [s, *(change.scenario for change in s.policy_changes or ())]
@@ -999,9 +1006,6 @@ def advisory_findings(s: Scenario) -> list[Finding]:
                     f"({', '.join(a.communes)}): its crews start and end each shift there",
                 )
             )
-        if crews > 0 and capabilities.jurisdiction != "sites":
-            serving = True
-            covered.update(commune_names(s) if a.communes == "all" else a.communes)
         if s.crime is not None and a.patrol.strategy == "hotspot":
             for i, name in enumerate(a.patrol.hotspot_offences):
                 found = s.crime.types.get(name)
@@ -1013,7 +1017,8 @@ def advisory_findings(s: Scenario) -> list[Finding]:
                             "by: where no listed type has any, the patrol goes to random cells",
                         )
                     )
-    if serving and s.territory.kind != "file":  # a file's communes are known once built
+    covered = {c for communes in crewed.values() for c in communes}
+    if crewed and s.territory.kind != "file":  # a file's communes are known once built
         for i, name in enumerate(commune_names(s)):
             if name not in covered:
                 notes.append(

@@ -234,6 +234,27 @@ def _market_findings(scenario: Scenario, territory: Territory) -> list[tuple[Pat
     ]
 
 
+# Where cameras go: the districts named, the communes they are limited to (None: any),
+# where the districts were written, and whose communes those are (for the messages).
+CameraPlaces = list[tuple[list[str], list[str] | None, Path, str]]
+
+
+def _camera_places(scenario: Scenario) -> CameraPlaces:
+    """The CCTV zones, the contracts' cameras (in their commune) and the timeline's cctv."""
+    places: CameraPlaces = [
+        (zone.districts, zone.communes, ("cctv", "zones", z, "districts"), "the zone's communes")
+        for z, zone in enumerate(scenario.cctv.zones)
+    ]
+    for e, event in enumerate(scenario.timeline):
+        if event.contract is not None:
+            con, at = event.contract, ("timeline", e, "contract", "cctv_districts")
+            places.append((con.cctv_districts, [con.commune], at, "the contract's commune"))
+        if event.cctv is not None:
+            at = ("timeline", e, "cctv", "districts")
+            places.append((event.cctv.districts, event.cctv.communes, at, "the communes given"))
+    return places
+
+
 def _cctv_type_findings(scenario: Scenario, territory: Territory) -> list[tuple[Path, str]]:
     """District types named for cameras that no district of the communes given has.
 
@@ -245,48 +266,27 @@ def _cctv_type_findings(scenario: Scenario, territory: Territory) -> list[tuple[
     if territory.kind == "point":
         return []
     types = {t.value for t in DistrictType}
-    asked: list[tuple[list[str], list[str] | None, Path]] = [
-        (zone.districts, zone.communes, ("cctv", "zones", z, "districts"))
-        for z, zone in enumerate(scenario.cctv.zones)
-    ]
-    for e, event in enumerate(scenario.timeline):
-        if event.contract is not None:
-            con = event.contract
-            asked.append(
-                (con.cctv_districts, [con.commune], ("timeline", e, "contract", "cctv_districts"))
-            )
-        if event.cctv is not None:
-            asked.append(
-                (event.cctv.districts, event.cctv.communes, ("timeline", e, "cctv", "districts"))
-            )
-    findings: list[tuple[Path, str]] = []
     known = {*territory.commune_names, *territory.commune_ids}
-    for refs, communes, at in asked:
+    findings: list[tuple[Path, str]] = []
+    for refs, communes, at, _ in _camera_places(scenario):
         if communes is not None and not set(communes) <= known:
             continue  # an unknown commune: said where communes are checked
-        wanted = None if communes is None else [territory.commune_index(c) for c in communes]
+        wanted = None if communes is None else {territory.commune_index(c) for c in communes}
+        there = {
+            territory.district_types[d].value
+            for d in range(territory.n_districts)
+            if wanted is None or int(territory.district_commune[d]) in wanted
+        }
         for i, ref in enumerate(refs):
-            if ref not in types:
-                continue
-            cells = territory.cells_of_districts([ref])
-            if cells is not None and wanted is not None:
-                cells = cells[np.isin(territory.commune[cells], wanted)]
-            if cells is not None and cells.size:
-                continue
-            where = "the territory" if communes is None else ", ".join(communes)
-            within = [
-                d
-                for d in range(territory.n_districts)
-                if wanted is None or int(territory.district_commune[d]) in wanted
-            ]
-            there = ", ".join(sorted({territory.district_types[d].value for d in within}))
-            findings.append(
-                (
-                    (*at, i),
-                    f"no district of type '{ref}' in {where}: its cameras would cover nothing "
-                    f"(the district types there: {there or 'none'})",
+            if ref in types and ref not in there:
+                where = "the territory" if communes is None else ", ".join(communes)
+                findings.append(
+                    (
+                        (*at, i),
+                        f"no district of type '{ref}' in {where}: its cameras would cover "
+                        f"nothing (the district types there: {', '.join(sorted(there)) or 'none'})",
+                    )
                 )
-            )
     return findings
 
 
@@ -442,28 +442,18 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
                 )
         district_refs(spec.patrol.districts, (*base, "patrol", "districts"))
     for z, zone in enumerate(scenario.cctv.zones):
-        district_refs(zone.districts, ("cctv", "zones", z, "districts"))
         for i, ref in enumerate(zone.communes or []):
             commune_ref(ref, ("cctv", "zones", z, "communes", i))
-        if zone.communes:
-            at: Path = ("cctv", "zones", z, "districts")
-            districts_within(zone.districts, zone.communes, at, "the zone's communes")
     for e, event in enumerate(scenario.timeline):
         if event.contract is not None:
             commune_ref(event.contract.commune, ("timeline", e, "contract", "commune"))
-        if event.contract is not None:
-            con, at = event.contract, ("timeline", e, "contract", "cctv_districts")
-            district_refs(con.cctv_districts, at)
-            districts_within(con.cctv_districts, [con.commune], at, "the contract's commune")
         if event.cctv is not None:
-            district_refs(event.cctv.districts, ("timeline", e, "cctv", "districts"))
             for i, ref in enumerate(event.cctv.communes or []):
                 commune_ref(ref, ("timeline", e, "cctv", "communes", i))
-            if event.cctv.communes:
-                at = ("timeline", e, "cctv", "districts")
-                districts_within(
-                    event.cctv.districts, event.cctv.communes, at, "the communes given"
-                )
+    for refs, limited_to, at, whose in _camera_places(scenario):
+        district_refs(refs, at)
+        if limited_to:
+            districts_within(refs, limited_to, at, whose)
     if not findings:  # the communes the sites and cameras lie in are known
         findings += _site_findings(scenario, territory) + _cctv_type_findings(scenario, territory)
     return findings

@@ -196,6 +196,7 @@ class SecurityModel(mesa.Model):  # type: ignore[misc]
                 opportunities=np.random.default_rng(streams["opportunities"]),
                 careers=streams["careers"],
             )
+            self.recorder.dark_offences_from(self.crime.dark_offences)
         self.fleet = Fleet(
             self,
             scenario,

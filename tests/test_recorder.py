@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from simulator.model import SecurityModel
 from simulator.records.costs import period_costs, window_costs
-from simulator.records.incidents import Incident, IncidentKind, Outcome
+from simulator.records.incidents import Incident, IncidentKind, Known, Outcome, incidents_table
 from simulator.records.metrics import RunTables, counted_calls
 from simulator.records.recorder import Recorder, RunRecords
 from simulator.records.summary import Summary, summary_shape
@@ -121,8 +122,12 @@ def test_a_run_records_each_incident_it_created_exactly_once(
             model.run_until(min(model.time + 1.0, days * 24.0 + float(drain)))
         records = model.finish()
 
-    # Ids are handed out by one counter: every id given out is recorded, once.
-    assert Counter(seen) == Counter(range(model.ids.issued))
+    # Ids are handed out by one counter: every id given out is recorded, once: handed
+    # over, or kept by the crime engine as a dark offence.
+    assert model.crime is not None
+    dark = model.crime.dark_offences().incident_id.tolist()
+    assert dark and Counter(seen + dark) == Counter(range(model.ids.issued))
+    assert records.incidents_recorded == model.ids.issued
     table = records.incidents.to_pandas()
     assert table["incident_id"].is_monotonic_increasing and table["incident_id"].is_unique
     assert (table["t_occurred_h"] < days * 24.0).all()
@@ -292,6 +297,31 @@ def test_the_incident_table_is_by_id_and_leaves_out_what_occurred_after_the_wind
     assert records.incidents["incident_id"].to_pylist() == [1, 2, 4, 5, 7]
     assert records.incidents["t_occurred_h"].to_pylist() == [10.0, 50.0, 71.5, 60.0, 30.0]
     assert records.incidents_recorded == 6
+
+
+def test_dark_offences_kept_as_rows_give_the_table_the_rows_their_incidents_would() -> None:
+    """Dark offences kept as rows, or made into incidents, give the same table."""
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["run.days=2", "run.warmup_days=1"])
+    model = SecurityModel(scenario, 5)
+    model.run_until(model.horizon_h + 6.0)  # offences after the window too: left out
+    assert model.crime is not None
+    dark = model.crime.dark_offences()
+    horizon = model.horizon_h
+    assert len(dark) > 100 and (dark.t_occurred_h >= horizon).any()
+    # Every incident, the dark ones made into objects (as live views see them).
+    everything = [*model.recorder.incidents_so_far(), *model.pending_reports()]
+    assert sum(i.known is Known.DARK for i in everything) == len(dark)
+    records = model.finish()
+    t = model.territory
+    kept = sorted(
+        (i for i in everything if i.t_occurred_h < horizon), key=attrgetter("incident_id")
+    )
+    names = (t.district_names, tuple(dt.value for dt in t.district_types), t.commune_names)
+    assert records.incidents.equals(incidents_table(kept, *names))
+    table = records.incidents.to_pandas()
+    dark_rows = table[table["known"] == Known.DARK.value]
+    assert len(dark_rows) == int((dark.t_occurred_h < horizon).sum())
+    assert set(dark_rows["outcome"]) == {Outcome.DARK.value}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -49,7 +49,7 @@ from scipy.special import ndtri
 from simulator.agencies.agency import Agency
 from simulator.crime import grid_kernels, kernels
 from simulator.crime.offenders import OffenderPool
-from simulator.records.incidents import Incident, IncidentKind, Known, Outcome
+from simulator.records.incidents import DarkOffences, Incident, IncidentKind, Known, Outcome
 from simulator.scenario.changes import AGENCY_SETTINGS, MARKETS_PLACED_ONCE
 from simulator.scenario.schema import CctvSpec, CrimeSpec, CrimeTypeSpec, DistrictType, Scenario
 from simulator.world.activity import ActivityModel
@@ -304,11 +304,8 @@ _KEPT_COLUMNS = np.array(
 )
 # The victims of an offence type, as :func:`simulator.crime.kernels.offences` reads them.
 _VICTIMS = {"none": kernels.NO_VICTIM, "household": kernels.HOUSEHOLD, "person": kernels.PERSON}
-_KNOWN = {
-    kernels.DETECTED: Known.DETECTED,
-    kernels.REPORTED: Known.REPORTED,
-    kernels.DARK: Known.DARK,
-}
+_KNOWN = {kernels.DETECTED: Known.DETECTED, kernels.REPORTED: Known.REPORTED}
+_DARK = kernels.DARK
 
 
 def _attractiveness(territory: Territory, spec: CrimeSpec) -> FloatArray:
@@ -449,6 +446,13 @@ class CrimeEngine:
         # drawn at once: arms of an experiment share them (common random numbers).
         self._opportunities = opportunities
         self._new_id = new_id
+        # The dark offences (:meth:`dark_offences`): for each, its row in the hours'
+        # tables kept (those of hours with a dark offence, end to end), id and priority.
+        self._dark_rows: list[tuple[int, int, int]] = []
+        self._dark_numbers: list[IntArray] = []
+        self._dark_values: list[FloatArray] = []
+        self._dark_offset = 0
+        self._dark_read = DarkOffences.none()
         self.offenders = OffenderPool(
             spec.offenders,
             len(spec.types),
@@ -1190,20 +1194,22 @@ class CrimeEngine:
         )
 
     def _incidents(self, numbers: IntArray, values: FloatArray) -> list[Incident]:
-        """The hour's offences as incidents, in time order.
+        """The hour's offences that became known, as incidents, in time order.
 
         Row ``i`` of ``numbers`` holds offence ``i``'s type, cell and the integers of
         :func:`simulator.crime.kernels.offences` (how it became known, whether a unit
         is needed, an arrest if found on scene, the victim, the offender); row ``i``
         of ``values`` when it was committed, the doubles of that function (when it
         was reported...) and its uniforms of a later clearance, how long that takes,
-        prison and how long (:data:`_KEPT_COLUMNS`). Here the incidents are made,
-        near repeats triggered and clearances by investigation scheduled, in that
-        order.
+        prison and how long (:data:`_KEPT_COLUMNS`). Here every offence gets its id
+        and triggers its near repeats, in time order; the known ones are made into
+        incidents and their clearances by investigation scheduled; the dark ones,
+        final already, are kept as rows (:meth:`dark_offences`).
         """
         out: list[Incident] = []
         specs, names, new_id = self._type_specs, self.types, self._new_id
         district, commune, investigators = self._district, self._commune, self._investigator
+        dark_rows, dark_before, row = self._dark_rows, len(self._dark_rows), self._dark_offset
         for (k, cell, known_at, needs_unit, arrest, victim, offender), (
             at,
             reported_at,
@@ -1220,17 +1226,18 @@ class CrimeEngine:
             u_days,
         ) in zip(numbers.tolist(), values.tolist(), strict=True):
             ts = specs[k]
-            known = _KNOWN[known_at]
+            incident_id = new_id()
             if ts.near_repeat:
                 self._trigger_near_repeat(cell)
-            if needs_unit:
-                outcome = Outcome.OPEN
-            else:
-                outcome = Outcome.DARK if known is Known.DARK else Outcome.RECORDED
+            if known_at == _DARK:  # nobody knows of it: no unit, no investigation, ever
+                dark_rows.append((row, incident_id, ts.priority))
+                row += 1
+                continue
+            row += 1
             # Positional, in the order of Incident's fields: an offence costs half as
             # much to make as with keywords (most offences of a run are made here).
             incident = Incident(
-                new_id(),
+                incident_id,
                 IncidentKind.OFFENCE,
                 names[k],
                 ts.priority,
@@ -1245,7 +1252,7 @@ class CrimeEngine:
                 follow_up_h,
                 arrest == 1,
                 None,  # parent_id
-                known,
+                _KNOWN[known_at],
                 needs_unit == 1,
                 victim,
                 None,  # t_dispatched_h
@@ -1253,13 +1260,11 @@ class CrimeEngine:
                 None,  # t_cleared_h
                 None,  # agency
                 None,  # unit
-                outcome,
+                Outcome.OPEN if needs_unit else Outcome.RECORDED,
                 offender,
                 gone_h,
             )
             out.append(incident)
-            if known is Known.DARK:  # nobody knows of it: no investigation, no unit
-                continue
             # Cleared later by investigation, if a judicial agency is competent: the
             # chance falls with the reporting delay. NumPy's exp of one number is its
             # exp of an array's, to the bit, as NumPy picks its loop by the strides
@@ -1280,7 +1285,48 @@ class CrimeEngine:
                 )
             if (needs_unit and arrest) or later:  # keep the uniforms of an arrest's fate
                 self._sentence[incident.incident_id] = (u_prison, u_days)
+        if len(dark_rows) > dark_before:
+            self._dark_numbers.append(numbers)
+            self._dark_values.append(values)
+            self._dark_offset = row
         return out
+
+    def dark_offences(self) -> DarkOffences:
+        """The offences nobody reported or saw so far, in the order of their ids.
+
+        Kept as the rows the compiled kernel gave (:meth:`_incidents`), made into
+        columns when asked (the recorder asks at the end, live views more often).
+        """
+        rows = self._dark_rows
+        if len(self._dark_read) == len(rows):
+            return self._dark_read
+        if len(self._dark_numbers) > 1:  # one table from here on: the rows' places hold
+            self._dark_numbers = [np.concatenate(self._dark_numbers)]
+            self._dark_values = [np.concatenate(self._dark_values)]
+        kept = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        ints = self._dark_numbers[0][kept[:, 0]]
+        floats = self._dark_values[0][kept[:, 0]]
+        cell = ints[:, 1]
+        self._dark_read = DarkOffences(
+            incident_id=kept[:, 1],
+            type=ints[:, 0],
+            types=tuple(self.types),
+            priority=kept[:, 2],
+            cell=cell,
+            district=self._t.district[cell],
+            commune=self._t.commune[cell],
+            x_m=floats[:, 2],
+            y_m=floats[:, 3],
+            t_occurred_h=floats[:, 0],
+            t_reported_h=floats[:, 1],
+            on_scene_h=floats[:, 4],
+            follow_up_h=floats[:, 5],
+            arrest=ints[:, 4] == 1,
+            resident=ints[:, 5],
+            offender=ints[:, 6],
+            t_offender_gone_h=floats[:, 6],
+        )
+        return self._dark_read
 
     # ----------------------------------------------------------------- arrests
 

@@ -8,12 +8,14 @@ flat, immutable records, and every metric is computed from those records.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from operator import attrgetter
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 
 class IncidentKind(StrEnum):
@@ -89,6 +91,116 @@ class Incident:
     addressed_to: str | None = None  # a call made to this agency directly (ODD 7.3.1)
 
 
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class DarkOffences:
+    """Offences nobody reported or saw, as columns: a row an offence, in the order of ids.
+
+    A dark offence is final once committed: no unit goes, no investigation opens,
+    nothing of it changes afterwards. Four offences in five of a baseline year are
+    dark, and the crime engine keeps them as these rows rather than as
+    :class:`Incident` objects (making an object for each and reading it back into
+    the table cost a twentieth of a baseline run). :meth:`incidents` makes the
+    objects for whoever reads incidents one by one (live views, tests);
+    :func:`incidents_table` reads the columns. The columns are those of
+    :class:`Incident`; ``type`` is a position in ``types``.
+    """
+
+    incident_id: IntArray
+    type: IntArray
+    types: tuple[str, ...]
+    priority: IntArray
+    cell: IntArray
+    district: IntArray
+    commune: IntArray
+    x_m: FloatArray
+    y_m: FloatArray
+    t_occurred_h: FloatArray
+    t_reported_h: FloatArray
+    on_scene_h: FloatArray
+    follow_up_h: FloatArray
+    arrest: NDArray[np.bool_]
+    resident: IntArray
+    offender: IntArray
+    t_offender_gone_h: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.incident_id.size)
+
+    @classmethod
+    def none(cls) -> DarkOffences:
+        """No dark offence (a run without crime)."""
+        i, f = np.empty(0, dtype=np.int64), np.empty(0)
+        return cls(i, i, (), i, i, i, i, f, f, f, f, f, f, np.empty(0, dtype=bool), i, i, f)
+
+    def occurred_before(self, horizon: float) -> DarkOffences:
+        """The rows of offences committed before ``horizon`` (model hours)."""
+        kept = self.t_occurred_h < horizon
+        if kept.all():
+            return self
+        columns = {f.name: getattr(self, f.name)[kept] for f in fields(self) if f.name != "types"}
+        return replace(self, **columns)
+
+    def incidents(self, start: int = 0) -> list[Incident]:
+        """Rows ``start`` onwards as incidents, field for field what the crime engine made."""
+        names = self.types
+        rows = zip(
+            *(getattr(self, f.name)[start:].tolist() for f in fields(self) if f.name != "types"),
+            strict=True,
+        )
+        return [
+            Incident(
+                incident_id,
+                IncidentKind.OFFENCE,
+                names[k],
+                priority,
+                cell,
+                district,
+                commune,
+                x_m,
+                y_m,
+                at,
+                reported_at,
+                on_scene_h,
+                follow_up_h,
+                arrest,
+                None,  # parent_id
+                Known.DARK,
+                False,  # needs_response
+                resident,
+                None,  # t_dispatched_h
+                None,  # t_arrived_h
+                None,  # t_cleared_h
+                None,  # agency
+                None,  # unit
+                Outcome.DARK,
+                offender,
+                gone_h,
+            )
+            for (
+                incident_id,
+                k,
+                priority,
+                cell,
+                district,
+                commune,
+                x_m,
+                y_m,
+                at,
+                reported_at,
+                on_scene_h,
+                follow_up_h,
+                arrest,
+                resident,
+                offender,
+                gone_h,
+            ) in rows
+        ]
+
+
 INCIDENT_SCHEMA = pa.schema(
     [
         ("incident_id", pa.int64()),
@@ -142,15 +254,19 @@ def incidents_table(
     district_names: tuple[str, ...],
     district_types: tuple[str, ...],
     commune_names: tuple[str, ...],
+    dark: DarkOffences | None = None,
 ) -> pa.Table:
-    """Flat records of incidents, in the column order of :data:`INCIDENT_SCHEMA`.
+    """Incidents and dark offences as flat records, by id, in :data:`INCIDENT_SCHEMA`.
 
     Each incident is read once, as a row that arrow takes at once (no list of rows
     is kept): reading a hundred thousand incidents column by column costs twice as
-    much.
+    much. ``incidents`` come in the order of their ids, and so do the rows of
+    ``dark``; the table has both, by id.
     """
     read = pa.array(map(_row, incidents), type=_READ)
     columns = dict(zip(_READ.names, read.flatten(), strict=True))
+    if dark is not None and len(dark):
+        columns = _with_dark(columns, dark)
     district = columns["district"]
     columns["district"] = pa.array(district_names, pa.string()).take(district)
     columns["district_type"] = pa.array(district_types, pa.string()).take(district)
@@ -158,3 +274,37 @@ def incidents_table(
     # An arrest counts once a unit got there.
     columns["arrest"] = pc.and_(columns["arrest"], columns["t_arrived_h"].is_valid())
     return pa.table([columns[name] for name in INCIDENT_SCHEMA.names], schema=INCIDENT_SCHEMA)
+
+
+# What a dark offence holds in the columns its rows do not give (no unit, no agency).
+_DARK_CONSTANTS = {
+    "kind": IncidentKind.OFFENCE.value,
+    "outcome": Outcome.DARK.value,
+    "known": Known.DARK.value,
+    "needs_response": False,
+}
+
+
+_DARK_COLUMNS = frozenset(f.name for f in fields(DarkOffences))
+
+
+def _with_dark(columns: dict[str, pa.Array], dark: DarkOffences) -> dict[str, pa.Array]:
+    """``columns`` (of :data:`_READ`, rows by id) and the rows of ``dark``, by id."""
+    n = len(dark)
+    merged: dict[str, pa.Array] = {}
+    for name in _READ.names:
+        kind = _READ.field(name).type
+        if name == "type":
+            rows = pa.array(dark.types, pa.string()).take(dark.type)
+        elif name in _DARK_CONSTANTS:
+            rows = pa.repeat(pa.scalar(_DARK_CONSTANTS[name], kind), n)
+        elif name in _DARK_COLUMNS:
+            rows = pa.array(getattr(dark, name), type=kind)
+        else:
+            rows = pa.nulls(n, kind)
+        merged[name] = pa.concat_arrays([columns[name], rows])
+    ids = merged["incident_id"].to_numpy()
+    if ids.size > 1 and not (ids[1:] > ids[:-1]).all():
+        order = pa.array(np.argsort(ids, kind="stable"))
+        merged = {name: column.take(order) for name, column in merged.items()}
+    return merged

@@ -10,14 +10,16 @@ agents.
 
 An incident is handed over once, whatever its fate: when it reaches the control
 room (answered, abandoned, no agency, or still open at the end), when the crime
-engine records an offence that needs no unit (recorded at the station, or dark),
-or at the end of the run if its report was still on its way. A second hand-over
-of the same incident is a bug, and raises.
+engine records an offence that needs no unit at the station, or at the end of the
+run if its report was still on its way. A second hand-over of the same incident
+is a bug, and raises. Dark offences are not handed over one by one: the crime
+engine keeps them as rows (:class:`~simulator.records.incidents.DarkOffences`),
+and the recorder reads them from it (:meth:`Recorder.dark_offences_from`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -27,7 +29,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from simulator.records import kernels
-from simulator.records.incidents import Incident, incidents_table
+from simulator.records.incidents import DarkOffences, Incident, incidents_table
 
 if TYPE_CHECKING:  # types only: the recorder reads these objects, never builds them
     from simulator.agencies.agency import Agency
@@ -135,8 +137,8 @@ class RunRecords:
         units: Every unit, by id, with its readable label.
         events: Scheduled events the run played.
         changes_after_end: Timeline changes (hour, label) that fall after the window.
-        incidents_recorded: Incidents handed to the recorder, including those that
-            occurred after the window (not in ``incidents``).
+        incidents_recorded: Incidents handed to the recorder and dark offences,
+            including those that occurred after the window (not in ``incidents``).
         resident_home: The home cell of each resident (victims are residents).
         offenders_held: Motivated offenders in custody or prison, a row per day
             (``hour``, ``held``); empty without crime.
@@ -185,6 +187,8 @@ class Recorder:
         self._territory = territory
         self._window_h = window_h
         self._incidents: dict[int, Incident] = {}
+        self._dark: Callable[[], DarkOffences] = DarkOffences.none
+        self._dark_made: list[Incident] = []  # the dark offences made into objects so far
         self._states: list[tuple[int, str, str, float, float]] = []
         # The duties the patrol loops played, in blocks of rows (row of the leg table,
         # available since, start, end), each with how many states came before it and
@@ -216,9 +220,21 @@ class Recorder:
             raise ValueError(f"incident {incident.incident_id} was recorded twice")
         self._incidents[incident.incident_id] = incident
 
+    def dark_offences_from(self, source: Callable[[], DarkOffences]) -> None:
+        """Read the run's dark offences so far from ``source`` (the crime engine keeps them)."""
+        self._dark = source
+        self._dark_made = []
+
     def incidents_so_far(self) -> list[Incident]:
-        """The incidents handed over so far, in the order they were (for live views)."""
-        return list(self._incidents.values())
+        """The incidents so far (for live views and tests).
+
+        Those handed over, in the order they were, then the dark offences, in the
+        order they were committed, made into objects once.
+        """
+        dark = self._dark()
+        if len(dark) > len(self._dark_made):
+            self._dark_made += dark.incidents(start=len(self._dark_made))
+        return [*self._incidents.values(), *self._dark_made]
 
     def state_interval(
         self, unit: int, agency: str, state: str, start_h: float, end_h: float
@@ -390,8 +406,13 @@ class Recorder:
             (i for i in self._incidents.values() if i.t_occurred_h < horizon),
             key=attrgetter("incident_id"),
         )
+        dark = self._dark()
         table = incidents_table(
-            kept, t.district_names, tuple(dt.value for dt in t.district_types), t.commune_names
+            kept,
+            t.district_names,
+            tuple(dt.value for dt in t.district_types),
+            t.commune_names,
+            dark.occurred_before(horizon),
         )
         # The states recorded one by one and the duties' blocks, in order.
         states = self._states_table()
@@ -432,7 +453,7 @@ class Recorder:
             units=tuple(units),
             events=events,
             changes_after_end=tuple(changes_after_end),
-            incidents_recorded=len(self._incidents),
+            incidents_recorded=len(self._incidents) + len(dark),
             resident_home=self._home,
             offenders_held=_frozen(np.array(self._held, dtype=float).reshape(-1, 2)),
             offender_pool=self._offender_pool,

@@ -446,12 +446,13 @@ class CrimeEngine:
         # drawn at once: arms of an experiment share them (common random numbers).
         self._opportunities = opportunities
         self._new_id = new_id
-        # The dark offences (:meth:`dark_offences`): for each, its row in the hours'
-        # tables kept (those of hours with a dark offence, end to end), id and priority.
-        self._dark_rows: list[tuple[int, int, int]] = []
+        # The dark offences (:meth:`dark_offences`): each one's id and priority, in
+        # order; the kernel's tables of the day's hours that had some, with their
+        # places; the dark rows alone of the days before (:meth:`_keep_dark_rows`).
+        self._dark_ids: list[tuple[int, int]] = []
+        self._dark_hours: list[tuple[IntArray, FloatArray, list[int]]] = []
         self._dark_numbers: list[IntArray] = []
         self._dark_values: list[FloatArray] = []
-        self._dark_offset = 0
         self._dark_read = DarkOffences.none()
         self.offenders = OffenderPool(
             spec.offenders,
@@ -1209,31 +1210,33 @@ class CrimeEngine:
         out: list[Incident] = []
         specs, names, new_id = self._type_specs, self.types, self._new_id
         district, commune, investigators = self._district, self._commune, self._investigator
-        dark_rows, dark_before, row = self._dark_rows, len(self._dark_rows), self._dark_offset
-        for (k, cell, known_at, needs_unit, arrest, victim, offender), (
-            at,
-            reported_at,
-            x_m,
-            y_m,
-            on_scene_h,
-            follow_up_h,
-            gone_h,
-            fading,
-            p_later,
-            u_later,
-            u_wait,
-            u_prison,
-            u_days,
-        ) in zip(numbers.tolist(), values.tolist(), strict=True):
+        dark_ids, dark_at = self._dark_ids, []
+        for row, (
+            (k, cell, known_at, needs_unit, arrest, victim, offender),
+            (
+                at,
+                reported_at,
+                x_m,
+                y_m,
+                on_scene_h,
+                follow_up_h,
+                gone_h,
+                fading,
+                p_later,
+                u_later,
+                u_wait,
+                u_prison,
+                u_days,
+            ),
+        ) in enumerate(zip(numbers.tolist(), values.tolist(), strict=True)):
             ts = specs[k]
             incident_id = new_id()
             if ts.near_repeat:
                 self._trigger_near_repeat(cell)
             if known_at == _DARK:  # nobody knows of it: no unit, no investigation, ever
-                dark_rows.append((row, incident_id, ts.priority))
-                row += 1
+                dark_ids.append((incident_id, ts.priority))
+                dark_at.append(row)
                 continue
-            row += 1
             # Positional, in the order of Incident's fields: an offence costs half as
             # much to make as with keywords (most offences of a run are made here).
             incident = Incident(
@@ -1285,11 +1288,23 @@ class CrimeEngine:
                 )
             if (needs_unit and arrest) or later:  # keep the uniforms of an arrest's fate
                 self._sentence[incident.incident_id] = (u_prison, u_days)
-        if len(dark_rows) > dark_before:
-            self._dark_numbers.append(numbers)
-            self._dark_values.append(values)
-            self._dark_offset = row
+        if dark_at:
+            self._dark_hours.append((numbers, values, dark_at))
         return out
+
+    def _keep_dark_rows(self) -> None:
+        """Keep the dark rows alone of the hours' tables kept so far (each day, and when asked)."""
+        hours = self._dark_hours
+        if not hours:
+            return
+        at: list[int] = []
+        offset = 0
+        for numbers, _, rows in hours:
+            at += [offset + row for row in rows]
+            offset += numbers.shape[0]
+        self._dark_numbers.append(np.concatenate([h[0] for h in hours])[at])
+        self._dark_values.append(np.concatenate([h[1] for h in hours])[at])
+        hours.clear()
 
     def dark_offences(self) -> DarkOffences:
         """The offences nobody reported or saw so far, in the order of their ids.
@@ -1297,21 +1312,20 @@ class CrimeEngine:
         Kept as the rows the compiled kernel gave (:meth:`_incidents`), made into
         columns when asked (the recorder asks at the end, live views more often).
         """
-        rows = self._dark_rows
-        if len(self._dark_read) == len(rows):
+        if len(self._dark_read) == len(self._dark_ids):
             return self._dark_read
-        if len(self._dark_numbers) > 1:  # one table from here on: the rows' places hold
+        self._keep_dark_rows()
+        if len(self._dark_numbers) > 1:  # one table from here on
             self._dark_numbers = [np.concatenate(self._dark_numbers)]
             self._dark_values = [np.concatenate(self._dark_values)]
-        kept = np.array(rows, dtype=np.int64).reshape(-1, 3)
-        ints = self._dark_numbers[0][kept[:, 0]]
-        floats = self._dark_values[0][kept[:, 0]]
+        kept = np.array(self._dark_ids, dtype=np.int64).reshape(-1, 2)
+        ints, floats = self._dark_numbers[0], self._dark_values[0]
         cell = ints[:, 1]
         self._dark_read = DarkOffences(
-            incident_id=kept[:, 1],
+            incident_id=kept[:, 0],
             type=ints[:, 0],
             types=tuple(self.types),
-            priority=kept[:, 2],
+            priority=kept[:, 1],
             cell=cell,
             district=self._t.district[cell],
             commune=self._t.commune[cell],
@@ -1382,7 +1396,11 @@ class CrimeEngine:
             self.offenders.arrested(slot, now, held_h)
 
     def _new_day(self, now: float) -> None:
-        """Careers that end and begin; arrests fade from memory and are summed around homes."""
+        """Careers that end and begin; arrests fade from memory and are summed around homes.
+
+        The day's dark offences are kept as their rows alone (:meth:`_keep_dark_rows`).
+        """
+        self._keep_dark_rows()
         self.offenders.advance(now)
         memory_h = self.spec.offenders.memory_days * 24.0
         self._arrests_grid *= np.exp(-24.0 / memory_h)

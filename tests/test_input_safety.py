@@ -1030,6 +1030,16 @@ def test_a_decimal_comma_is_named_for_what_it_is(
     assert "found '0,5': write numbers with a decimal point, not a comma" in said
 
 
+def test_a_key_yaml_takes_for_true_or_false_is_named_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """YAML 1.1 reads a key `on` or `yes` as true: the message spoke of a key 1."""
+    said = _validated(tmp_path, capsys, "run:\n  days: 10\n  on: 3\n", 2)
+    assert "edited.yaml:4:3: run.on: unknown key 'on'; allowed keys: days," in said
+    said = _validated(tmp_path, capsys, "No: 3\n", 2)
+    assert "edited.yaml:2:1: No: unknown key 'No'; allowed keys: name," in said
+
+
 def test_one_offence_type_s_setting_in_a_file_says_the_types_are_replaced_whole(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

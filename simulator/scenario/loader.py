@@ -131,6 +131,33 @@ class _TooLarge(Exception):
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+_BOOL = "tag:yaml.org,2002:bool"
+_STR = "tag:yaml.org,2002:str"
+
+
+def _keys_as_written(root: yaml.Node) -> None:
+    """Read a key that YAML 1.1 takes for true or false (``on``, ``no``, ``yes``...) as its text.
+
+    No key of a scenario or experiment is a truth value: read as ``True``, such a key
+    would give a message about a key ``1``; read as written, it gets the message of a
+    key that is not known, with the keys that are. Values are left as they are.
+    """
+    done: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in done:
+            continue
+        done.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _BOOL:
+                    key_node.tag = _STR
+                stack += (key_node, value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
 def _duplicate_keys(root: yaml.Node, source: str) -> list[Problem]:
     """Keys written twice in a mapping, and numbers written with a leading zero.
 
@@ -267,6 +294,8 @@ def read_yaml(path: FsPath, pos: Positions) -> dict[str, Any]:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _keys_as_written(node)
             duplicates = _duplicate_keys(node, source) if node is not None else []
             data = loader.construct_document(node) if node is not None else None
         finally:

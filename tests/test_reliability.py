@@ -504,6 +504,8 @@ def test_a_territory_that_cannot_fit_in_memory_is_refused_before_allocating(
     assert "would need about" in err and "196,000,000 cells" in err and "TiB" in err
     assert "memory available" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+    # Located where the file sets the cells' size, the first thing to change.
+    assert " ".join(err.split()).count("huge.yaml:3:3: territory.cell_m: scenario") == 2
 
 
 def test_the_memory_limit_can_be_set_and_counts_parallel_runs(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.resources import check_fits
+from simulator.resources import ResourceError, check_fits
 from simulator.scenario.errors import did_you_mean_hint
 from simulator.scenario.keys import Path
 from simulator.scenario.kinds import Capabilities
@@ -338,7 +338,10 @@ def territory_findings(scenario: Scenario) -> list[tuple[Path, str]]:
     the files themselves. Pass this to :func:`simulator.scenario.load_scenario`
     as a check to get each problem located in the scenario file.
     """
-    check_fits(scenario)  # a territory that cannot fit is refused before it is laid out
+    try:  # a territory that cannot fit is refused before it is laid out
+        check_fits(scenario)
+    except ResourceError as exc:  # its cells' size is what to change first
+        return [(("territory", "cell_m"), str(exc))]
     try:
         territory = shared_territory(scenario.territory)
     except TerritoryError as exc:

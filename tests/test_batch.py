@@ -465,6 +465,29 @@ def test_keys_the_design_would_not_read_and_a_horizon_of_an_arm_are_refused(
         load_experiment(path)
 
 
+def test_a_factor_given_the_other_kind_of_design_s_keys_gets_one_message(tmp_path: Path) -> None:
+    """Low and high for a grid: 'needs values', then one message for each of low and high."""
+    path = tmp_path / "other.yaml"
+    cases = [
+        (
+            TINY.replace("values: [15000000, 21000000]}", "low: 15000000, high: 21000000}"),
+            "a grid design needs values, the factor's levels, as in values: [1, 2, 3] "
+            "(low and high: for lhs, sobol and morris designs)",
+        ),
+        (
+            TINY.replace("kind: grid", "kind: sobol"),
+            "a sobol design needs low and high (values: for grid and list designs)",
+        ),
+    ]
+    for text, expected in cases:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ScenarioError) as refused:
+            load_experiment(path)
+        said = " ".join(str(refused.value).split())
+        assert said.startswith("1 problem in experiment:"), said
+        assert f"design.factors.agencies.state_police.budget_eur: {expected}" in said
+
+
 @pytest.mark.parametrize("name", ["policy_arms", "budget_competence_grid", "behaviour_sensitivity"])
 def test_shipped_experiments_load(name: str) -> None:
     spec = load_experiment(ROOT / "experiments" / f"{name}.yaml")

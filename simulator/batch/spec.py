@@ -174,7 +174,12 @@ _SAMPLED = ("lhs", "sobol", "morris")
 
 
 def _ignored_design_keys(spec: ExperimentSpec, pos: Positions) -> list[Problem]:
-    """Keys given that the experiment's kind of design would not read, each at its line."""
+    """Keys given that the experiment's kind of design would not read, each at its line.
+
+    A factor given only the other kind's keys (low and high for a grid) is not
+    listed here: it lacks what its design reads, and gets one message for both
+    (:func:`load_experiment`).
+    """
     kind = spec.design.kind
     found: list[tuple[tuple[str | int, ...], str]] = []
     if kind not in _SAMPLED:
@@ -196,7 +201,7 @@ def _ignored_design_keys(spec: ExperimentSpec, pos: Positions) -> list[Problem]:
             )
     for name, factor in spec.design.factors.items():
         given = factor.model_fields_set
-        if kind in _SAMPLED and "values" in given:
+        if kind in _SAMPLED and "values" in given and factor.low is not None:
             found.append(
                 (
                     ("design", "factors", name, "values"),
@@ -204,7 +209,7 @@ def _ignored_design_keys(spec: ExperimentSpec, pos: Positions) -> list[Problem]:
                     "and high: values is for grid and list designs",
                 )
             )
-        if kind in ("grid", "list"):
+        if kind in ("grid", "list") and factor.values is not None:
             for key in ("low", "high", "integer"):
                 if key in given and not (key == "integer" and not factor.integer):
                     found.append(
@@ -268,13 +273,26 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
     problems += _ignored_design_keys(spec, pos)
     for name, factor in spec.design.factors.items():
         factor_at: tuple[str, ...] = ("design", "factors", name)
+        given = factor.model_fields_set
         if kind in ("grid", "list") and factor.values is None:
-            problems.append(
-                Problem(*pos.find(factor_at), factor_at, f"a {kind} design needs values")
+            other = [key for key in ("low", "high") if key in given]
+            why = (
+                f" ({' and '.join(other)}: for lhs, sobol and morris designs)" if other else ""
             )
-        if kind in ("lhs", "sobol", "morris") and factor.low is None:
             problems.append(
-                Problem(*pos.find(factor_at), factor_at, f"a {kind} design needs low and high")
+                Problem(
+                    *pos.find(factor_at),
+                    factor_at,
+                    f"a {kind} design needs values, the factor's levels, as in values: "
+                    f"[1, 2, 3]{why}",
+                )
+            )
+        if kind in _SAMPLED and factor.low is None:
+            why = " (values: for grid and list designs)" if "values" in given else ""
+            problems.append(
+                Problem(
+                    *pos.find(factor_at), factor_at, f"a {kind} design needs low and high{why}"
+                )
             )
     if kind == "list":
         lengths = {len(f.values or []) for f in spec.design.factors.values()}

@@ -145,59 +145,23 @@ class DarkOffences:
         return replace(self, **columns)
 
     def incidents(self, start: int = 0) -> list[Incident]:
-        """Rows ``start`` onwards as incidents, field for field what the crime engine made."""
-        names = self.types
-        rows = zip(
-            *(getattr(self, f.name)[start:].tolist() for f in fields(self) if f.name != "types"),
-            strict=True,
-        )
+        """Rows ``start`` onwards as incidents, field for field what the crime engine made.
+
+        Each column is the incident's field of that name (``type`` named); the other
+        fields are a dark offence's: known to nobody, no unit, no parent.
+        """
+        named = [f.name for f in fields(self) if f.name != "types"]
+        columns = {name: getattr(self, name)[start:].tolist() for name in named}
+        columns["type"] = [self.types[k] for k in columns["type"]]
         return [
             Incident(
-                incident_id,
-                IncidentKind.OFFENCE,
-                names[k],
-                priority,
-                cell,
-                district,
-                commune,
-                x_m,
-                y_m,
-                at,
-                reported_at,
-                on_scene_h,
-                follow_up_h,
-                arrest,
-                None,  # parent_id
-                Known.DARK,
-                False,  # needs_response
-                resident,
-                None,  # t_dispatched_h
-                None,  # t_arrived_h
-                None,  # t_cleared_h
-                None,  # agency
-                None,  # unit
-                Outcome.DARK,
-                offender,
-                gone_h,
+                kind=IncidentKind.OFFENCE,
+                known=Known.DARK,
+                needs_response=False,
+                outcome=Outcome.DARK,
+                **dict(zip(columns, row, strict=True)),
             )
-            for (
-                incident_id,
-                k,
-                priority,
-                cell,
-                district,
-                commune,
-                x_m,
-                y_m,
-                at,
-                reported_at,
-                on_scene_h,
-                follow_up_h,
-                arrest,
-                resident,
-                offender,
-                gone_h,
-            ) in rows
+            for row in zip(*columns.values(), strict=True)
         ]
 
 

@@ -276,9 +276,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         given = factor.model_fields_set
         if kind in ("grid", "list") and factor.values is None:
             other = [key for key in ("low", "high") if key in given]
-            why = (
-                f" ({' and '.join(other)}: for lhs, sobol and morris designs)" if other else ""
-            )
+            why = f" ({' and '.join(other)}: for lhs, sobol and morris designs)" if other else ""
             problems.append(
                 Problem(
                     *pos.find(factor_at),
@@ -290,9 +288,7 @@ def load_experiment(path: str | FsPath) -> ExperimentSpec:
         if kind in _SAMPLED and factor.low is None:
             why = " (values: for grid and list designs)" if "values" in given else ""
             problems.append(
-                Problem(
-                    *pos.find(factor_at), factor_at, f"a {kind} design needs low and high{why}"
-                )
+                Problem(*pos.find(factor_at), factor_at, f"a {kind} design needs low and high{why}")
             )
     if kind == "list":
         lengths = {len(f.values or []) for f in spec.design.factors.values()}

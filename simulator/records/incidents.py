@@ -267,8 +267,6 @@ def _with_dark(columns: dict[str, pa.Array], dark: DarkOffences) -> dict[str, pa
         else:
             rows = pa.nulls(n, kind)
         merged[name] = pa.concat_arrays([columns[name], rows])
-    ids = merged["incident_id"].to_numpy()
-    if ids.size > 1 and not (ids[1:] > ids[:-1]).all():
-        order = pa.array(np.argsort(ids, kind="stable"))
-        merged = {name: column.take(order) for name, column in merged.items()}
-    return merged
+    # The two are each by id, and interleave: one order for every column.
+    order = pa.array(np.argsort(merged["incident_id"].to_numpy(), kind="stable"))
+    return {name: column.take(order) for name, column in merged.items()}
